@@ -1,0 +1,87 @@
+"""allyscale: develop and validate psychological measurement scales.
+
+Item pools → simulated or real Likert responses → EFA/CFA → reliability and validity →
+Monte Carlo studies → psychometric reports, numerically matched to lavaan, psych and
+semTools.
+
+The public API is imported lazily (``allyscale.cfa`` loads the CFA module on first use),
+so ``import allyscale`` stays fast for the command line and for worker processes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_API: dict[str, str] = {
+    # foundation
+    "load_pool": "allyscale.pool",
+    "ItemPool": "allyscale.pool",
+    "STRUCTURES": "allyscale.pool",
+    "PopulationModel": "allyscale.simulate",
+    "simulate": "allyscale.simulate",
+    "parse_model": "allyscale.syntax",
+    "lavaanify": "allyscale.syntax",
+    "reverse_score": "allyscale.scoring",
+    "scale_scores": "allyscale.scoring",
+    "describe_items": "allyscale.descriptives",
+    # real data in (io.py, screening.py)
+    "read_responses": "allyscale.io",
+    "screen": "allyscale.screening",
+    "littles_mcar": "allyscale.screening",
+    # ordinal correlations and exploratory analysis
+    "polychoric": "allyscale.polychoric",
+    "kmo": "allyscale.factorability",
+    "bartlett": "allyscale.factorability",
+    "parallel_analysis": "allyscale.retention",
+    "map_test": "allyscale.retention",
+    "efa": "allyscale.efa",
+    "schmid_leiman": "allyscale.efa",
+    "congruence": "allyscale.efa",
+    # confirmatory analysis
+    "cfa": "allyscale.cfa",
+    "compare": "allyscale.cfa",
+    "invariance": "allyscale.invariance",
+    # reliability and validity
+    "alpha": "allyscale.reliability",
+    "omega": "allyscale.reliability",
+    "reliability": "allyscale.reliability",
+    "htmt": "allyscale.validity",
+    "ave": "allyscale.validity",
+    "fornell_larcker": "allyscale.validity",
+    "split_half": "allyscale.reliability",
+    "icc": "allyscale.reliability",
+    # Monte Carlo
+    "load_study": "allyscale.montecarlo",
+    "run_study": "allyscale.montecarlo",
+    "summarize_study": "allyscale.montecarlo",
+    "dfi": "allyscale.dfi",
+    # reports
+    "validate": "allyscale.report",
+}
+
+_ERRORS = [
+    "AllyscaleError", "PoolError", "ModelSyntaxError", "DataError", "SpecificationError", "EstimationError",
+    "AllyscaleWarning", "ConvergenceWarning", "HeywoodWarning", "NotPositiveDefiniteWarning", "DataWarning",
+    "StatisticalWarning",
+]
+for _name in _ERRORS:
+    _API[_name] = "allyscale.errors"
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'allyscale' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -1,0 +1,1 @@
+"""Pure numerical kernels (numpy/scipy only: no pandas, no I/O)."""

@@ -1,0 +1,75 @@
+"""The ``allyscale`` command line: thin wrappers that parse, call the public API, write files.
+
+Exit codes: 0 success; 1 an analysis failed or an internal error; 2 bad input or usage
+(the message starts with ``error:``). ``--debug`` shows the traceback of a failure.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from allyscale import __version__
+from allyscale.errors import AllyscaleError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Group(click.Group):
+    """A click group that turns allyscale errors into ``error: ...`` and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except AllyscaleError as exc:
+            _fail(ctx, exc, EXIT_BAD_INPUT)
+        except BrokenPipeError:
+            # output piped into a program that stopped reading (e.g. `| head`)
+            sys.stderr.close()
+            sys.exit(0)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the CLI boundary reports every failure
+            _fail(ctx, exc, EXIT_FAILED, internal=True)
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int, internal: bool = False) -> None:
+    debug = bool(ctx.find_root().params.get("debug"))
+    if debug:
+        traceback.print_exc()
+    prefix = "error: " + ("internal error: " if internal else "")
+    hint = "" if debug or not internal else " (rerun with --debug for the traceback)"
+    click.echo(f"{prefix}{exc}{hint}", err=True)
+    ctx.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="allyscale")
+@click.option("--debug", is_flag=True, help="Show the full traceback when a command fails.")
+def main(debug: bool) -> None:
+    """allyscale: develop and validate psychological measurement scales.
+
+    \b
+    Exit codes: 0 success; 1 analysis failure or internal error;
+    2 bad input or usage (message on stderr starting with 'error:').
+    """
+
+
+def _register() -> None:
+    """Add the commands of every ``allyscale/cli/*_cmd.py`` module (each defines ``register(main)``)."""
+    import importlib
+    import pkgutil
+
+    import allyscale.cli as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.endswith("_cmd"):
+            importlib.import_module(f"allyscale.cli.{info.name}").register(main)
+
+
+_register()

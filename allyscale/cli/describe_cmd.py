@@ -1,0 +1,35 @@
+"""``allyscale describe``: a first summary of response data."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from allyscale.descriptives import describe_items
+from allyscale.cli._read import read_data
+from allyscale.pool import load_pool
+from allyscale.scoring import reverse_score, scale_scores
+
+
+@click.command("describe")
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
+@click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
+def describe_command(data_path: str, pool_path: str | None) -> None:
+    """Item descriptives and scale-score summary of DATA."""
+    pool = load_pool(pool_path) if pool_path else None
+    data = read_data(data_path, pool)
+    table = describe_items(data, pool)
+    click.echo(f"{data_path}: {len(data)} respondents, {table.shape[0]} items, "
+               f"{int(table['missing'].sum())} missing responses")
+    with pd.option_context("display.width", 120, "display.max_rows", 500):
+        click.echo(table.round(3).to_string())
+        if pool is not None:
+            scores = scale_scores(reverse_score(data[pool.item_ids].astype(float), pool), pool)
+            click.echo("\nScale scores (item means, reverse-keyed items reversed):")
+            click.echo(scores.describe().T[["mean", "std", "min", "max"]].round(3).to_string())
+            click.echo("\nCorrelations of scale scores:")
+            click.echo(scores.corr().round(2).to_string())
+
+
+def register(main: click.Group) -> None:
+    main.add_command(describe_command)

@@ -1,0 +1,92 @@
+"""``allyscale simulate``: population model → simulated responses (+ a sidecar)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from allyscale import __version__
+from allyscale._files import atomic_write, atomic_write_text, check_output_path
+from allyscale.errors import DataError
+from allyscale.pool import load_pool
+from allyscale.simulate import PopulationModel, _dumps_sidecar, simulate
+
+
+def _floats(text: str | None, name: str):
+    if text is None:
+        return None
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise DataError(f"--{name}: expected numbers separated by commas, got {text!r}") from None
+    return vals[0] if len(vals) == 1 else tuple(vals)
+
+
+@click.command("simulate")
+@click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="Population model in lavaan syntax with values (instead of --pool).")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of respondents.")
+@click.option("--seed", type=int, required=True, help="Random seed (same seed, same data).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="Output CSV.")
+@click.option("--structure", type=click.Choice(["correlated", "second_order", "bifactor"]), default="correlated",
+              show_default=True)
+@click.option("--loadings", help="One loading, or LOW,HIGH spread within each factor [default .55,.80].")
+@click.option("--factor-corr", type=float, help="Factor correlation (correlated structure) [default .5].")
+@click.option("--second-order", type=float, help="Second-order loading [default .75].")
+@click.option("--general-loading", type=float, help="General-factor loading (bifactor) [default .5].")
+@click.option("--categories", type=click.IntRange(min=2), help="Response categories [default: the pool's scale].")
+@click.option("--thresholds", default="symmetric", show_default=True,
+              help="symmetric, skewed, uniform, or comma-separated values.")
+@click.option("--facet-residual-corr", type=float, default=0.0, show_default=True)
+@click.option("--method-loading", type=float, default=0.0, show_default=True,
+              help="Loading of reverse-keyed items on a method factor.")
+@click.option("--careless", type=float, default=0.0, show_default=True, help="Proportion of careless respondents.")
+@click.option("--missing", type=float, default=0.0, show_default=True, help="Proportion of missing responses.")
+@click.option("--mechanism", type=click.Choice(["MCAR", "MAR"]), default="MCAR", show_default=True)
+def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, factor_corr, second_order,
+                     general_loading, categories, thresholds, facet_residual_corr, method_loading, careless, missing,
+                     mechanism) -> None:
+    """Simulate Likert responses and write them to OUT with a population sidecar.
+
+    The sidecar OUT.population.json holds the population model (lavaan syntax with
+    values), the options, the seed and the rows of careless respondents.
+    """
+    if bool(pool_path) == bool(model_path):
+        raise DataError("give exactly one of --pool or --model")
+    out_path = check_output_path(out, [pool_path, model_path])
+    if thresholds in ("symmetric", "skewed", "uniform"):
+        th = thresholds
+    else:
+        vals = _floats(thresholds, "thresholds")
+        th = list(vals) if isinstance(vals, tuple) else [vals]
+    common = dict(categories=categories, thresholds=th, careless=careless, missing=missing,
+                  missing_mechanism=mechanism)
+    if pool_path:
+        pool = load_pool(pool_path)
+        opts = dict(structure=structure, facet_residual_corr=facet_residual_corr, method_loading=method_loading,
+                    **common)
+        for key, val in (("loadings", _floats(loadings, "loadings")), ("factor_corr", factor_corr),
+                         ("second_order", second_order), ("general_loadings", general_loading)):
+            if val is not None:
+                opts[key] = val
+        pm = PopulationModel.from_pool(pool, **opts)
+    else:
+        try:
+            syntax = Path(model_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"{model_path}: cannot read the model file ({exc})") from None
+        pm = PopulationModel.from_lavaan(syntax, **common)
+    data = simulate(pm, n=n, seed=seed)
+    sidecar = out_path.with_name(out_path.stem + ".population.json")
+    atomic_write(out_path, lambda p: data.to_csv(p, index=False))
+    atomic_write_text(sidecar, _dumps_sidecar(pm, n, seed, data, __version__))
+    click.echo(f"wrote {out_path} ({n} respondents x {data.shape[1]} items"
+               + (f", {data.attrs['n_missing']} missing responses" if data.attrs.get("n_missing") else "")
+               + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")
+               + f") and {sidecar}")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(simulate_command)

@@ -1,0 +1,101 @@
+"""Item descriptives: distribution, floor/ceiling, skew, kurtosis, corrected item-total r."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from allyscale.errors import DataError
+from allyscale.pool import ItemPool
+from allyscale.scoring import reverse_score
+
+__all__ = ["describe_items"]
+
+
+def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
+    """psych::describe's default (type 3) skew and excess kurtosis (Joanes & Gill, 1998).
+
+    ``b1 = m3 / s^3`` and ``b2 = m4 / s^4 - 3`` with ``s`` the sample SD (n - 1).
+    """
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n < 3:
+        return np.nan, np.nan
+    d = x - x.mean()
+    m2, m3, m4 = (d**2).mean(), (d**3).mean(), (d**4).mean()
+    if m2 == 0:
+        return np.nan, np.nan
+    f = (n - 1) / n
+    return m3 / m2**1.5 * f**1.5, m4 / m2**2 * f**2 - 3
+
+
+def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: list[str] | None = None,
+                   scale: tuple[int, int] | None = None) -> pd.DataFrame:
+    """One row per item: n, missing, mean, sd, median, skew, kurtosis, floor %, ceiling %, r_drop.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Responses as answered (reverse-keyed items are reversed here when ``pool``
+        is given, before the item-total correlations).
+    pool : ItemPool, optional
+        Supplies items, their factors, keying and the response scale.
+    items : list of str, optional
+        Columns to describe (default: the pool's items, else every numeric column).
+    scale : (min, max), optional
+        Response scale for floor/ceiling when there is no pool (default: observed range).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by item. ``floor``/``ceiling`` are the proportions at the scale's lowest
+        and highest point *as answered*; ``r_drop`` is the corrected item-total
+        correlation with the other items of the same factor, after reverse scoring
+        (with no pool: with all other items). ``skew`` and ``kurtosis`` (excess) are
+        psych::describe's type 3.
+    """
+    if items is None:
+        items = pool.item_ids if pool is not None else list(data.select_dtypes("number").columns)
+    missing_cols = [i for i in items if i not in data.columns]
+    if missing_cols:
+        raise DataError(f"item(s) missing from the data: {missing_cols}")
+    if not items:
+        raise DataError("no numeric item columns to describe")
+    raw = data[items].astype(float)
+    scored = reverse_score(raw, pool) if pool is not None else raw
+    if pool is not None:
+        lo, hi = pool.scale.min, pool.scale.max
+    elif scale is not None:
+        lo, hi = scale
+    else:
+        lo, hi = np.nanmin(raw.to_numpy()), np.nanmax(raw.to_numpy())
+    groups = pool.factor_items() if pool is not None else {"all": items}
+    group_of = {i: g for g, its in groups.items() for i in its}
+    rows = []
+    for item in items:
+        x = raw[item].to_numpy()
+        ok = ~np.isnan(x)
+        sk, ku = _skew_kurt(x)
+        others = [i for i in groups[group_of[item]] if i != item and i in scored.columns]
+        r_drop = np.nan
+        if others:
+            rest = scored[others].sum(axis=1, min_count=len(others))
+            r_drop = scored[item].corr(rest)
+        rows.append({
+            "item": item,
+            "factor": group_of[item] if pool is not None else None,
+            "n": int(ok.sum()),
+            "missing": int((~ok).sum()),
+            "mean": float(np.nanmean(x)) if ok.any() else np.nan,
+            "sd": float(np.nanstd(x, ddof=1)) if ok.sum() > 1 else np.nan,
+            "median": float(np.nanmedian(x)) if ok.any() else np.nan,
+            "skew": sk,
+            "kurtosis": ku,
+            "floor": float((x[ok] == lo).mean()) if ok.any() else np.nan,
+            "ceiling": float((x[ok] == hi).mean()) if ok.any() else np.nan,
+            "r_drop": float(r_drop),
+        })
+    out = pd.DataFrame(rows).set_index("item")
+    if pool is None:
+        out = out.drop(columns="factor")
+    return out

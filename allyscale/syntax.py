@@ -1,0 +1,525 @@
+"""lavaan model syntax → parameter table.
+
+allyscale keeps one source of truth for a model, as lavaan does: the model string is
+parsed into *statements* (:func:`parse_model`), and :func:`lavaanify` expands them with
+the defaults of ``lavaan::cfa()`` (or of ``lavaan::simulateData()``) into a *parameter
+table*, a :class:`pandas.DataFrame` with one row per parameter and the columns of
+lavaan's ``parTable()``: ``lhs, op, rhs, user, group, free, ustart, label, plabel``
+(``free`` numbers the free parameters from 1; ``ustart`` holds a fixed value or a
+user-given start value, NaN otherwise).
+
+This module is owned code. semopy parses a similar syntax, but it has no thresholds
+(``|``), no ``c()`` group modifiers, and no lavaan defaults (marker loadings,
+``std.lv``, automatic covariances), which the estimators here rely on.
+
+Supported: ``=~`` (loadings; a latent on the right makes a higher-order factor),
+``~~`` (variances and covariances), ``~`` (regressions), ``~ 1`` (intercepts),
+``|`` (thresholds ``x | t1 + t2``), modifiers ``0.7*x`` (fixed), ``NA*x`` (free),
+``a*x`` and ``label("a")*x`` (labels; equal labels mean equal parameters),
+``start(0.5)*x``, ``c(...)*x`` (one modifier per group), comments (``#``, ``!``),
+statements separated by new lines or ``;``, and continuation lines. Defined
+parameters (``:=``) and constraints (``==``, ``<``, ``>``) are recognised and
+rejected with a clear error.
+
+References
+----------
+Rosseel, Y. (2012). lavaan: An R package for structural equation modeling.
+Journal of Statistical Software, 48(2), 1-36.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from allyscale.errors import ModelSyntaxError
+
+__all__ = ["Modifier", "Statement", "parse_model", "lavaanify", "model_variables"]
+
+_OPERATORS = ("=~", "~~", "~*~", "<~", ":=", "==", "~", "|", "<", ">")
+_NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Modifier:
+    """What a term's pre-multipliers say about its parameter (one entry per group when from ``c()``)."""
+
+    fixed: tuple[float | None, ...] = ()
+    free: tuple[bool, ...] = ()
+    label: tuple[str | None, ...] = ()
+    start: tuple[float | None, ...] = ()
+
+    def for_group(self, g: int) -> tuple[float | None, bool, str | None, float | None]:
+        """Return ``(fixed, forced_free, label, start)`` for group index ``g``."""
+
+        def pick(seq, default):
+            if not seq:
+                return default
+            if len(seq) == 1:
+                return seq[0]
+            return seq[g]
+
+        return pick(self.fixed, None), pick(self.free, False), pick(self.label, None), pick(self.start, None)
+
+    @property
+    def n_values(self) -> int:
+        return max(len(self.fixed), len(self.free), len(self.label), len(self.start), 1)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parsed relation: ``lhs op rhs`` with its modifier and source line."""
+
+    lhs: str
+    op: str
+    rhs: str
+    modifier: Modifier = field(default_factory=Modifier)
+    line: int = 0
+
+
+def _strip_comments(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw
+        quote = None
+        for i, ch in enumerate(raw):
+            if quote:
+                if ch == quote:
+                    quote = None
+            elif ch in "\"'":
+                quote = ch
+            elif ch in "#!":
+                line = raw[:i]
+                break
+        for part in line.split(";"):
+            if part.strip():
+                out.append((lineno, part.strip()))
+    return out
+
+
+def _join_continuations(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Join lines that end or begin with ``+`` (or end with an operator) into one statement."""
+    joined: list[tuple[int, str]] = []
+    for lineno, line in lines:
+        if joined and (
+            joined[-1][1].endswith(("+", "*"))
+            or any(joined[-1][1].endswith(op) for op in _OPERATORS)
+            or line.startswith(("+", "*"))
+        ):
+            joined[-1] = (joined[-1][0], joined[-1][1] + " " + line)
+        else:
+            joined.append((lineno, line))
+    return joined
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses and quotes."""
+    parts, depth, quote, cur = [], 0, None, []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append("".join(cur))
+            cur = []
+            i += len(sep)
+            continue
+        cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def _find_operator(stmt: str, lineno: int) -> tuple[str, int]:
+    depth, quote = 0, None
+    for i, ch in enumerate(stmt):
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0:
+            for op in _OPERATORS:
+                if stmt.startswith(op, i):
+                    return op, i
+    raise ModelSyntaxError(f"line {lineno}: no operator (=~, ~~, ~, |) in {stmt!r}")
+
+
+def _parse_value(tok: str, lineno: int, context: str) -> tuple[float | None, bool, str | None, float | None]:
+    """One modifier value → (fixed, forced_free, label, start)."""
+    tok = tok.strip()
+    if tok in ("NA", "na"):
+        return None, True, None, None
+    if _NUMBER.match(tok):
+        return float(tok), False, None, None
+    m = re.match(r"^start\((.*)\)$", tok)
+    if m:
+        val = m.group(1).strip()
+        if not _NUMBER.match(val):
+            raise ModelSyntaxError(f"line {lineno}: start() needs a number, got {val!r} in {context!r}")
+        return None, False, None, float(val)
+    m = re.match(r"^(label|equal)\((.*)\)$", tok)
+    if m:
+        return None, False, m.group(2).strip().strip("\"'"), None
+    if _NAME.match(tok):
+        return None, False, tok, None
+    raise ModelSyntaxError(f"line {lineno}: cannot read modifier {tok!r} in {context!r}")
+
+
+def _parse_modifiers(mods: list[str], lineno: int, context: str) -> Modifier:
+    fixed: list = []
+    free: list = []
+    label: list = []
+    start: list = []
+    for mod in mods:
+        mod = mod.strip()
+        m = re.match(r"^c\((.*)\)$", mod)
+        values = [v for v in _split_top(m.group(1), ",")] if m else [mod]
+        parsed = [_parse_value(v, lineno, context) for v in values]
+        f, fr, lab, st = zip(*parsed)
+        if any(v is not None for v in f) or any(fr):
+            fixed, free = list(f), list(fr)
+        if any(v is not None for v in lab):
+            label = list(lab)
+        if any(v is not None for v in st):
+            start = list(st)
+    lengths = {len(x) for x in (fixed, free, label, start) if len(x) > 1}
+    if len(lengths) > 1:
+        raise ModelSyntaxError(f"line {lineno}: c() modifiers of different lengths in {context!r}")
+    return Modifier(tuple(fixed), tuple(free), tuple(label), tuple(start))
+
+
+def parse_model(model: str) -> list[Statement]:
+    """Parse lavaan model syntax into statements.
+
+    Parameters
+    ----------
+    model : str
+        lavaan model syntax.
+
+    Returns
+    -------
+    list of Statement
+        One per ``lhs op rhs`` relation, in the order written.
+
+    Raises
+    ------
+    ModelSyntaxError
+        With the line number and the text at fault.
+
+    Examples
+    --------
+    >>> [s.rhs for s in parse_model("f =~ x1 + 0.7*x2")]
+    ['x1', 'x2']
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise ModelSyntaxError("the model syntax is empty")
+    statements: list[Statement] = []
+    for lineno, stmt in _join_continuations(_strip_comments(model)):
+        op, pos = _find_operator(stmt, lineno)
+        lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
+        if op in (":=", "==", "<", ">"):
+            raise ModelSyntaxError(
+                f"line {lineno}: {op!r} (defined parameters and constraints) is not supported: {stmt!r}"
+            )
+        if op in ("~*~", "<~"):
+            raise ModelSyntaxError(f"line {lineno}: operator {op!r} is not supported: {stmt!r}")
+        lhs_names = [x.strip() for x in _split_top(lhs_text, "+")]
+        for name in lhs_names:
+            if not _NAME.match(name):
+                raise ModelSyntaxError(f"line {lineno}: {name!r} is not a valid variable name in {stmt!r}")
+        if not rhs_text:
+            raise ModelSyntaxError(f"line {lineno}: nothing on the right of {op!r} in {stmt!r}")
+        for term in _split_top(rhs_text, "+"):
+            term = term.strip()
+            if not term:
+                raise ModelSyntaxError(f"line {lineno}: empty term in {stmt!r}")
+            pieces = [p.strip() for p in _split_top(term, "*")]
+            var, mods = pieces[-1], pieces[:-1]
+            this_op = op
+            if op == "~" and var == "1":
+                this_op, var = "~1", ""
+            elif not _NAME.match(var):
+                raise ModelSyntaxError(f"line {lineno}: {var!r} is not a valid variable name in {stmt!r}")
+            if op == "|" and not re.match(r"^t\d+$", var):
+                raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {var!r} in {stmt!r}")
+            modifier = _parse_modifiers(mods, lineno, stmt)
+            for lhs in lhs_names:
+                statements.append(Statement(lhs, this_op, var, modifier, lineno))
+    return statements
+
+
+def model_variables(statements: list[Statement]) -> tuple[list[str], list[str]]:
+    """Return ``(observed, latent)`` variable names in order of first appearance."""
+    latent: list[str] = []
+    for s in statements:
+        if s.op == "=~" and s.lhs not in latent:
+            latent.append(s.lhs)
+    observed: list[str] = []
+    for s in statements:
+        names = [s.lhs] if s.op in ("|", "~1") else [s.lhs, s.rhs]
+        if s.op == "=~":
+            names = [s.rhs]
+        for name in names:
+            if name and name not in latent and name not in observed:
+                observed.append(name)
+    return observed, latent
+
+
+def _ov_order(statements: list[Statement], latent: list[str]) -> list[str]:
+    """Observed variables in lavaan's order: indicators first (by factor), then the rest."""
+    ov: list[str] = []
+    for s in statements:
+        if s.op == "=~" and s.rhs not in latent and s.rhs not in ov:
+            ov.append(s.rhs)
+    for s in statements:
+        for name in (s.lhs, s.rhs):
+            if name and name not in latent and name not in ov and s.op != "|":
+                ov.append(name)
+        if s.op == "|" and s.lhs not in ov:
+            ov.append(s.lhs)
+    return ov
+
+
+def lavaanify(
+    model: str | list[Statement],
+    *,
+    ngroups: int = 1,
+    ordered: list[str] | tuple[str, ...] = (),
+    std_lv: bool = False,
+    meanstructure: bool = False,
+    auto_fix_first: bool | None = None,
+    orthogonal: bool = False,
+    group_equal: tuple[str, ...] | list[str] = (),
+    parameterization: str = "delta",
+) -> pd.DataFrame:
+    """Expand a model into a full parameter table with ``lavaan::cfa()`` defaults.
+
+    Parameters
+    ----------
+    model : str or list of Statement
+        lavaan syntax, or statements from :func:`parse_model`.
+    ngroups : int
+        Number of groups; every parameter gets one row per group.
+    ordered : sequence of str
+        Observed variables treated as ordinal (adds thresholds; with the delta
+        parameterization their residual variances are fixed, not free, and their
+        intercepts are fixed to zero).
+    std_lv : bool
+        Identify factors by fixing their variances to 1 (loadings all free) instead
+        of fixing the first loading to 1 (lavaan's ``std.lv``).
+    meanstructure : bool
+        Add observed intercepts and latent means (free intercepts, latent means fixed
+        to zero in group 1; free in later groups when intercepts are held equal).
+    auto_fix_first : bool, optional
+        Fix the first loading of each factor to 1; default ``not std_lv``.
+    orthogonal : bool
+        Fix covariances between exogenous factors to zero (lavaan's ``orthogonal``).
+    group_equal : sequence of str
+        Any of ``"loadings"``, ``"intercepts"``, ``"thresholds"``, ``"residuals"``,
+        ``"means"``, ``"lv.variances"``, ``"lv.covariances"``: these parameters get
+        the same label in every group, as ``group.equal`` does in lavaan.
+    parameterization : {"delta", "theta"}
+        For ordered indicators: ``"delta"`` fixes their residual variances (to
+        ``1 - communality``, recorded as NaN ``ustart`` and ``free = 0``); only
+        ``"delta"`` is supported.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id, lhs, op, rhs, user, group, free, ustart, label, plabel, start``
+        in lavaan's row order (user rows first, then automatic ones).
+
+    Raises
+    ------
+    ModelSyntaxError
+        Unparseable syntax, a ``c()`` modifier of the wrong length, a factor with
+        no indicators, or contradictory modifiers.
+    """
+    statements = parse_model(model) if isinstance(model, str) else list(model)
+    if parameterization != "delta":
+        raise ModelSyntaxError(f"parameterization {parameterization!r} is not supported; use 'delta'")
+    observed, latent = model_variables(statements)
+    if not latent:
+        raise ModelSyntaxError("the model defines no latent variable (no '=~' statement)")
+    ov = _ov_order(statements, latent)
+    ordered = [o for o in ordered if o in ov]
+    unknown_ordered = [o for o in ordered if o not in ov]
+    if unknown_ordered:
+        raise ModelSyntaxError(f"ordered variables not in the model: {unknown_ordered}")
+    if auto_fix_first is None:
+        auto_fix_first = not std_lv
+    for s in statements:
+        n = s.modifier.n_values
+        if n > 1 and n != ngroups:
+            raise ModelSyntaxError(
+                f"line {s.line}: c() has {n} values but there are {ngroups} group(s): {s.lhs} {s.op} {s.rhs}"
+            )
+    # indicators and endogenous latents
+    indicators: dict[str, list[str]] = {f: [] for f in latent}
+    for s in statements:
+        if s.op == "=~":
+            indicators[s.lhs].append(s.rhs)
+    empty = [f for f, ind in indicators.items() if not ind]
+    if empty:
+        raise ModelSyntaxError(f"factor(s) without indicators: {empty}")
+    lv_endog = {s.rhs for s in statements if s.op == "=~" and s.rhs in latent}
+    lv_endog |= {s.lhs for s in statements if s.op == "~" and s.lhs in latent}
+    lv_exo = [f for f in latent if f not in lv_endog]
+    group_equal = tuple(group_equal)
+    known_eq = {"loadings", "intercepts", "thresholds", "residuals", "means", "lv.variances",
+                "lv.covariances", "residual.covariances", "regressions"}
+    bad = [g for g in group_equal if g not in known_eq]
+    if bad:
+        raise ModelSyntaxError(f"unknown group_equal value(s) {bad}; expected some of {sorted(known_eq)}")
+
+    rows: list[dict] = []
+
+    def add(lhs, op, rhs, g, user, fixed=None, free_forced=False, label=None, start=None, kind=None):
+        rows.append(dict(lhs=lhs, op=op, rhs=rhs, user=user, group=g + 1, fixed=fixed,
+                         free_forced=free_forced, label=label or "", start=start, kind=kind))
+
+    for g in range(ngroups):
+        present: set[tuple[str, str, str]] = set()
+        first_done: set[str] = set()
+        for s in statements:
+            fixed, forced, label, start = s.modifier.for_group(g)
+            lhs, rhs = s.lhs, s.rhs
+            if s.op == "~~" and (rhs, "~~", lhs) in present:
+                continue
+            key = (lhs, s.op, rhs)
+            if key in present:
+                raise ModelSyntaxError(f"line {s.line}: parameter {lhs} {s.op} {rhs} is specified twice")
+            present.add(key)
+            if s.op == "=~" and lhs not in first_done:
+                first_done.add(lhs)
+                if auto_fix_first and fixed is None and not forced:
+                    fixed = 1.0
+            add(lhs, s.op, rhs, g, 1, fixed, forced, label, start)
+        # latent variances
+        for f in latent:
+            if (f, "~~", f) not in present:
+                add(f, "~~", f, g, 0, 1.0 if std_lv and f in lv_exo or (std_lv and f in lv_endog) else None)
+                present.add((f, "~~", f))
+            elif std_lv:
+                pass
+        # residual variances of observed variables
+        for v in ov:
+            if (v, "~~", v) not in present:
+                if v in ordered:
+                    add(v, "~~", v, g, 0, None, kind="delta_resid")
+                else:
+                    add(v, "~~", v, g, 0)
+                present.add((v, "~~", v))
+        # covariances among exogenous latents
+        for i, a in enumerate(lv_exo):
+            for b in lv_exo[i + 1:]:
+                if (a, "~~", b) in present or (b, "~~", a) in present:
+                    continue
+                add(a, "~~", b, g, 0, 0.0 if orthogonal else None)
+                present.update({(a, "~~", b), (b, "~~", a)})
+        # thresholds
+        for v in ordered:
+            user_th = [r for r in rows if r["group"] == g + 1 and r["lhs"] == v and r["op"] == "|"]
+            if not user_th:
+                add(v, "|", "t*", g, 0, kind="auto_thresholds")
+        # intercepts / means
+        if meanstructure or ordered:
+            for v in ov:
+                if (v, "~1", "") not in present:
+                    if v in ordered:
+                        add(v, "~1", "", g, 0, 0.0)
+                    else:
+                        add(v, "~1", "", g, 0)
+            for f in latent:
+                if (f, "~1", "") not in present:
+                    free_mean = g > 0 and ("intercepts" in group_equal or "thresholds" in group_equal)
+                    add(f, "~1", "", g, 0, None if free_mean else 0.0)
+    table = pd.DataFrame(rows)
+    # std_lv: loadings free; latent variances fixed at 1 (only for factors that have loadings)
+    if std_lv:
+        mask = (table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
+        table.loc[mask, "fixed"] = 1.0
+        # endogenous latent residual variances are fixed to 1 only if exogenous; lavaan fixes all lv variances
+    table.attrs["ordered"] = list(ordered)
+    table.attrs["observed"] = ov
+    table.attrs["latent"] = latent
+    table.attrs["ngroups"] = ngroups
+    return _finalise(table, group_equal, ordered, latent)
+
+
+def _equal_class(row: dict, latent: list[str]) -> str | None:
+    op, lhs, rhs = row["op"], row["lhs"], row["rhs"]
+    if op == "=~":
+        return "loadings"
+    if op == "|":
+        return "thresholds"
+    if op == "~1":
+        return "means" if lhs in latent else "intercepts"
+    if op == "~":
+        return "regressions"
+    if op == "~~":
+        if lhs in latent:
+            return "lv.variances" if lhs == rhs else "lv.covariances"
+        return "residuals" if lhs == rhs else "residual.covariances"
+    return None
+
+
+def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame:
+    """Number the free parameters, apply labels and group equality, as lavaan's ``lavaanify``."""
+    rows = table.to_dict("records")
+    for i, r in enumerate(rows, start=1):
+        r["id"] = i
+        r["plabel"] = f".p{i}."
+        fixed = r["fixed"]
+        r["is_free"] = (fixed is None or (isinstance(fixed, float) and np.isnan(fixed))) and r["kind"] != "delta_resid"
+        start = r["start"]
+        r["ustart"] = float(fixed) if not r["is_free"] and fixed is not None and not pd.isna(fixed) else (
+            float(start) if start is not None and not pd.isna(start) else np.nan)
+        r["start"] = float(start) if start is not None and not pd.isna(start) else np.nan
+        r["kind"] = r["kind"] if isinstance(r["kind"], str) else ""
+    ngroups = max(r["group"] for r in rows)
+    if group_equal and ngroups > 1:
+        first = {(r["lhs"], r["op"], r["rhs"]): r for r in rows if r["group"] == 1}
+        for r in rows:
+            if r["group"] == 1 or r["label"] or not r["is_free"]:
+                continue
+            if _equal_class(r, latent) in group_equal:
+                ref = first.get((r["lhs"], r["op"], r["rhs"]))
+                if ref is not None and ref["is_free"]:
+                    r["label"] = ref["label"] or ref["plabel"]
+                    ref["label"] = r["label"]
+    number, by_label = 0, {}
+    for r in rows:
+        r["free"] = 0
+        if not r["is_free"]:
+            continue
+        lab = r["label"]
+        if lab and lab in by_label:
+            r["free"] = by_label[lab]
+            continue
+        number += 1
+        r["free"] = number
+        if lab:
+            by_label[lab] = number
+    cols = ["id", "lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "plabel", "start", "kind"]
+    out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+    out.attrs.update(table.attrs)
+    return out
