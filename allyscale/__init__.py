@@ -11,6 +11,8 @@ so ``import allyscale`` stays fast for the command line and for worker processes
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -85,3 +87,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
+
+
+class _Package(types.ModuleType):
+    """Keep public functions bound when a submodule of the same name is imported.
+
+    ``allyscale.cfa`` is the function ``cfa`` although it lives in the module
+    ``allyscale.cfa``; importing that module (which makes Python bind the package
+    attribute to the module) must not shadow the function. The module stays
+    reachable as usual: ``from allyscale.cfa import CFAResult``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _API.get(name) == value.__name__ and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,0 +1,3 @@
+from allyscale.cli import main
+
+main(prog_name="allyscale")

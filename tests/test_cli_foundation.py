@@ -1,0 +1,88 @@
+"""The foundation commands: pool check, pool syntax, simulate, describe."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+from click.testing import CliRunner
+
+from allyscale.cli import main
+from conftest import MINI_POOL
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_help_lists_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for cmd in ("simulate", "pool", "describe"):
+        assert cmd in result.output
+
+
+def test_simulate_writes_data_and_sidecar(tmp_path):
+    out = tmp_path / "sim.csv"
+    result = run("simulate", "--pool", MINI_POOL, "--n", 150, "--seed", 7, "--out", out, "--careless", "0.1")
+    assert result.exit_code == 0, result.output
+    data = pd.read_csv(out)
+    assert data.shape == (150, 18)
+    sidecar = json.loads((tmp_path / "sim.population.json").read_text())
+    assert sidecar["seed"] == 7 and sidecar["n"] == 150
+    assert len(sidecar["careless_rows"]) == 15
+    assert "fa =~" in sidecar["population"]["population_syntax"]
+    # same seed, same file
+    out2 = tmp_path / "sim2.csv"
+    run("simulate", "--pool", MINI_POOL, "--n", 150, "--seed", 7, "--out", out2, "--careless", "0.1")
+    assert out.read_bytes() == out2.read_bytes()
+
+
+def test_simulate_from_lavaan_model(tmp_path):
+    model = tmp_path / "pop.lav"
+    model.write_text("f =~ 0.8*a + 0.7*b + 0.6*c\na | -1*t1 + 0*t2 + 1*t3\n")
+    out = tmp_path / "d.csv"
+    result = run("simulate", "--model", model, "--n", 50, "--seed", 1, "--out", out, "--categories", 4)
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(out).stack().unique()) <= {1, 2, 3, 4}
+
+
+def test_pool_check_ok_and_strict(tmp_path):
+    result = run("pool", "check", MINI_POOL)
+    assert result.exit_code == 0
+    assert "3 factors, 6 facets, 18 items (3 reverse-keyed)" in result.output
+    assert "readability" in result.output  # c5 is hard to read
+    assert run("pool", "check", MINI_POOL, "--strict").exit_code == 1
+
+
+def test_bad_pool_is_an_error_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f\n    items:\n"
+                   "      - {id: a, text: x}\n      - {id: a, text: y}\n")
+    proc = subprocess.run([sys.executable, "-m", "allyscale.cli", "pool", "check", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "duplicate id 'a'" in proc.stderr and "bad.yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    debug = subprocess.run([sys.executable, "-m", "allyscale.cli", "--debug", "pool", "check", str(bad)],
+                           capture_output=True, text=True)
+    assert "Traceback" in debug.stderr and debug.returncode == 2
+
+
+def test_simulate_refuses_to_overwrite_its_input(tmp_path):
+    pool_copy = tmp_path / "pool.yaml"
+    pool_copy.write_text(MINI_POOL.read_text())
+    before = pool_copy.read_text()
+    result = run("simulate", "--pool", pool_copy, "--n", 10, "--seed", 1, "--out", pool_copy)
+    assert result.exit_code == 2
+    assert "refusing to overwrite the input file" in result.output
+    assert pool_copy.read_text() == before
+
+
+def test_describe_summarises(tmp_path):
+    out = tmp_path / "d.csv"
+    run("simulate", "--pool", MINI_POOL, "--n", 200, "--seed", 3, "--out", out)
+    result = run("describe", out, "--pool", MINI_POOL)
+    assert result.exit_code == 0, result.output
+    assert "200 respondents, 18 items" in result.output
+    assert "Correlations of scale scores" in result.output
