@@ -1,0 +1,107 @@
+"""The parts of a report: sections with paragraphs, tables, figures and flags.
+
+A report is data first: every number shown in the HTML is a cell of a table (or a value
+in a section's ``numbers``) that also goes to ``results.json`` and ``tables/*.csv``.
+Nothing is computed while rendering.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Table", "Figure", "Section", "figure_to_svg"]
+
+
+@dataclass
+class Table:
+    """A captioned table. ``name`` is the CSV file name (``tables/<name>.csv``)."""
+
+    name: str
+    caption: str
+    data: pd.DataFrame
+    note: str = ""
+    digits: int = 3
+    index: bool = True
+
+
+@dataclass
+class Figure:
+    """A captioned figure held as inline SVG text."""
+
+    name: str
+    caption: str
+    svg: str
+
+
+@dataclass
+class Section:
+    """One section of the report.
+
+    ``status`` is ``"ok"``, ``"warning"`` (the analysis ran but something needs the
+    reader's attention: see ``flags``), ``"failed"`` (the analysis could not run: the
+    error is in ``flags``) or ``"not run"`` (not applicable; ``paragraphs`` say why).
+    """
+
+    id: str
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+
+    def flag(self, message: str) -> None:
+        self.flags.append(message)
+        if self.status == "ok":
+            self.status = "warning"
+
+    def fail(self, message: str) -> None:
+        self.flags.append(message)
+        self.status = "failed"
+
+
+_SVG_HEAD = re.compile(r"^.*?(<svg)", re.S)
+
+
+def figure_to_svg(fig) -> str:
+    """Render a matplotlib figure to standalone SVG text (text drawn as paths: no fonts, no scripts)."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy/pandas values to plain JSON types (NaN → None)."""
+    if isinstance(value, pd.DataFrame):
+        return {str(k): jsonable(v) for k, v in value.to_dict(orient="index").items()}
+    if isinstance(value, pd.Series):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return None if np.isnan(v) or np.isinf(v) else v
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is pd.NA or value is None:
+        return None
+    return value
