@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench data clean
+.PHONY: demo test test-slow bench data clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ demo: $(STAMP)
 	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2023 --out out/demo/allyship_n800.csv
 	$(BIN)/allyscale describe out/demo/allyship_n800.csv --pool item_pools/allyship.yaml
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# the report test renders report.html in headless Chromium (Debian package 'chromium')
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	    else echo "install Chromium (e.g. 'sudo apt-get install chromium') for the report rendering test"; fi; }
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

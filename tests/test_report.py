@@ -1,0 +1,99 @@
+"""The report: self-contained, escaped, rendered by a real browser."""
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import textwrap
+
+import pandas as pd
+import pytest
+
+import allyscale as al
+from allyscale.pool import parse_pool
+from conftest import MINI_POOL
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--enable-logging=stderr", "--v=0"]
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    pool = al.load_pool(MINI_POOL)
+    data = al.simulate(pool, n=300, seed=1)
+    report = al.validate(data, pool=pool, source="simulated")
+    out = tmp_path_factory.mktemp("report")
+    report.save(out)
+    return out, report
+
+
+def test_outputs_written(report_dir):
+    out, report = report_dir
+    html = (out / "report.html").read_text()
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["sections"]) == {s.id for s in report.sections}
+    for name, df in report.tables().items():
+        saved = pd.read_csv(out / "tables" / f"{name}.csv", index_col=0)
+        assert saved.shape == df.shape
+    # self-contained: no external scripts, styles, fonts or images
+    assert not re.search(r"<(script|link|img|iframe)\b", html)
+    assert "url(" not in html and "@import" not in html
+
+
+def test_every_number_in_results_json(report_dir):
+    out, report = report_dir
+    results = json.loads((out / "results.json").read_text())
+    desc = report.section("items").tables[0].data
+    saved = results["sections"]["items"]["tables"]["item_descriptives"]
+    assert saved["index"] == list(desc.index)
+    col = saved["columns"].index("mean")
+    assert [row[col] for row in saved["data"]] == pytest.approx(desc["mean"].tolist())
+
+
+def test_text_from_the_pool_is_escaped(tmp_path):
+    pool = parse_pool(textwrap.dedent("""
+    name: "Scale <b>bold</b>"
+    response_scale: {min: 1, max: 5}
+    factors:
+      - id: f1
+        items:
+          - {id: x1, text: "I listen <script>alert('x')</script> well."}
+          - {id: x2, text: "I ask & wait."}
+          - {id: x3, text: "I help."}
+    """))
+    data = al.simulate(pool, n=100, seed=3)
+    html = al.validate(data, pool=pool).html()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "I ask &amp; wait." in html
+    assert "<b>bold</b>" not in html
+
+
+def _chromium():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("headless Chromium is required for the report rendering test: install the Debian package "
+                    "'chromium' (make test does this when run as root)")
+    return exe
+
+
+def test_report_renders_in_headless_chromium(report_dir):
+    out, report = report_dir
+    exe = _chromium()
+    profile = tempfile.mkdtemp()
+    shot = out / "shot.png"
+    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+                          (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for s in report.sections:
+        assert f'id="{s.id}"' in dom.stdout
+    assert dom.stdout.count("<table") == sum(len(s.tables) for s in report.sections)
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
+               or "net::ERR" in line]
+    assert console == []
+    subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
+                    "--window-size=1200,1600", (out / "report.html").as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+    shutil.rmtree(profile, ignore_errors=True)
