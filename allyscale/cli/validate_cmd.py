@@ -1,0 +1,76 @@
+"""``allyscale validate``: data → the whole validation → report.html, results.json, tables/*.csv."""
+
+from __future__ import annotations
+
+import glob
+import time
+from pathlib import Path
+
+import click
+
+from allyscale.cli._read import read_data
+from allyscale.errors import DataError
+from allyscale.pool import load_pool
+from allyscale.report import validate
+
+
+def _expand(patterns: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        if not matches:
+            raise DataError(f"{pattern}: no file matches")
+        files += [Path(m) for m in matches]
+    return files
+
+
+@click.command("validate")
+@click.argument("data_paths", metavar="DATA...", nargs=-1, required=True)
+@click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="lavaan model file.")
+@click.option("--group", help="Column defining groups (measurement invariance).")
+@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False),
+              help="Default: WLSMV for Likert items (<= 10 categories), else ML.")
+@click.option("--split-half", is_flag=True, help="EFA on one random half, CFA on the other.")
+@click.option("--external", multiple=True, help="Column with an external score (repeatable).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="validation", show_default=True,
+              help="Output folder (one subfolder per file when several files are given).")
+def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, seed,
+                     out_dir) -> None:
+    """Validate a scale on DATA (one or more files, or a glob) and write a report.
+
+    Writes OUT/report.html, OUT/results.json and OUT/tables/*.csv. Exits 1 when any
+    analysis failed (the report still shows which and why), 2 on bad input.
+    """
+    if not pool_path and not model_path:
+        raise DataError("give --pool or --model")
+    pool = load_pool(pool_path) if pool_path else None
+    model = None
+    if model_path:
+        try:
+            model = Path(model_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"{model_path}: cannot read the model file ({exc})") from None
+    files = _expand(data_paths)
+    failed_any = False
+    for path in files:
+        start = time.perf_counter()
+        data = read_data(str(path), pool)
+        report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
+                          seed=seed, source=path.name, external=list(external))
+        target = Path(out_dir) if len(files) == 1 else Path(out_dir) / path.stem
+        html = report.save(target)
+        took = time.perf_counter() - start
+        status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"
+        click.echo(f"{path}: {html} ({took:.1f} s, {status})")
+        for s in report.sections:
+            for f in s.flags:
+                click.echo(f"  [{s.id}] {f}")
+        failed_any |= bool(report.failed)
+    if failed_any:
+        raise SystemExit(1)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(validate_command)
