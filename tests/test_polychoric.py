@@ -1,0 +1,152 @@
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import allyscale as al
+from allyscale import PopulationModel, polychoric, simulate
+from allyscale._core.bivnorm import bvn_cdf
+from allyscale.errors import DataError, NotPositiveDefiniteWarning, StatisticalWarning
+from conftest import REFERENCE
+
+
+@pytest.fixture(scope="module")
+def sim60():
+    ref = json.loads((REFERENCE / "sim60" / "reference.json").read_text())
+    data = pd.read_csv(REFERENCE / "sim60" / "data.csv")[ref["items"]]
+    return data, ref
+
+
+def _thresholds_diff(result, ref_th):
+    return max(abs(result.thresholds.loc[k.split("|")[0], k.split("|")[1]] - v) for k, v in ref_th.items())
+
+
+def test_sim60_matches_lavcor(sim60):
+    # R: fit <- lavCor(X, ordered = names(X), output = "fit"); lavInspect(fit, "cor.ov"); lavInspect(fit, "th")
+    data, ref = sim60
+    result = polychoric(data)
+    np.testing.assert_allclose(result.corr.to_numpy(), np.array(ref["polychoric"]["corr"]), atol=2e-4, rtol=0)
+    # the engine is in fact far closer than the acceptance tolerance
+    assert np.abs(result.corr.to_numpy() - np.array(ref["polychoric"]["corr"])).max() < 1e-6
+    assert _thresholds_diff(result, ref["polychoric"]["thresholds"]) < 1e-6
+    assert result.diagnostics["converged"] and not result.diagnostics["smoothed"]
+    assert list(result.corr.columns) == ref["items"]
+    assert list(result.thresholds.columns) == ["t1", "t2", "t3", "t4"]
+
+
+def test_pairwise_missing_matches_lavcor():
+    # R: lavCor(X, ordered = names(X), missing = "pairwise", output = "fit")  (make_polychoric.R)
+    ref = json.loads((REFERENCE / "polychoric" / "reference.json").read_text())["missing"]
+    data = pd.read_csv(REFERENCE / "polychoric" / "missing.csv")
+    result = polychoric(data)
+    np.testing.assert_allclose(result.corr.to_numpy(), np.array(ref["corr"]), atol=1e-6, rtol=0)
+    assert _thresholds_diff(result, ref["th"]) < 1e-6
+    counts = data.notna().astype(int)
+    np.testing.assert_array_equal(result.n_pairwise.to_numpy(), (counts.T @ counts).to_numpy())
+
+
+def test_sparse_binary_tables_match_lavcor():
+    # R: lavCor(B, ordered = names(B), output = "fit"); 2 x 2 tables with an empty cell get zero.add
+    ref = json.loads((REFERENCE / "polychoric" / "reference.json").read_text())["binary"]
+    data = pd.read_csv(REFERENCE / "polychoric" / "binary.csv")
+    result = polychoric(data)
+    np.testing.assert_allclose(result.corr.to_numpy(), np.array(ref["corr"]), atol=1e-6, rtol=0)
+    assert ("b1", "b2") in result.diagnostics["zero_add_pairs"]
+
+
+def test_two_empty_cells_give_unit_correlation_with_a_warning():
+    data = pd.DataFrame({"a": [0] * 30 + [1] * 20, "b": [0] * 30 + [1] * 20, "c": [0, 1] * 25})
+    with pytest.warns(StatisticalWarning, match="two empty cells"):
+        result = polychoric(data, smooth=False)
+    assert result.corr.loc["a", "b"] == 1.0
+    assert result.diagnostics["fixed_pairs"] == [("a", "b")]
+
+
+def test_recovers_population_correlations_of_the_allyship_pool(allyship_pool):
+    # foundation acceptance: simulated data recover implied_corr() (mean |diff| < .02 at N = 4,000)
+    pm = PopulationModel.from_pool(allyship_pool, structure="second_order", thresholds="skewed")
+    data = simulate(pm, n=4_000, seed=2023)
+    est = polychoric(data).corr.to_numpy()
+    true = pm.implied_corr().to_numpy()
+    iu = np.triu_indices(len(pm.items), 1)
+    diff = np.abs(est[iu] - true[iu])
+    assert diff.mean() < 0.02
+    assert diff.max() < 0.1
+    # thresholds too (as answered: reverse-keyed items reversed)
+    th = polychoric(data).thresholds.to_numpy()
+    assert np.abs(th - pm.answered_thresholds().to_numpy()).mean() < 0.03
+
+
+def test_recovery_with_missing_values(mini_pool):
+    pm = PopulationModel.from_pool(mini_pool, missing=0.1)
+    data = simulate(pm, n=4_000, seed=5)
+    est = polychoric(data).corr.to_numpy()
+    iu = np.triu_indices(18, 1)
+    assert np.abs(est[iu] - pm.implied_corr().to_numpy()[iu]).mean() < 0.02
+
+
+def test_non_positive_definite_is_reported_and_smoothed():
+    # pairwise presence makes inconsistent correlations possible: a ~ b and b ~ c strongly positive on
+    # different respondents, a ~ c strongly negative on a third set
+    rng = np.random.default_rng(0)
+    blocks = []
+    for pair, sign in ((("a", "b"), 1), (("b", "c"), 1), (("a", "c"), -1)):
+        z = rng.integers(0, 3, size=60)
+        w = np.where(rng.random(60) < 0.1, rng.integers(0, 3, size=60), z)
+        block = pd.DataFrame(np.nan, index=range(60), columns=["a", "b", "c"])
+        block[pair[0]] = z
+        block[pair[1]] = w if sign > 0 else 2 - w
+        blocks.append(block)
+    data = pd.concat(blocks, ignore_index=True)
+    with pytest.warns(NotPositiveDefiniteWarning, match="not positive definite"):
+        result = polychoric(data)
+    assert result.diagnostics["min_eigenvalue"] < 0
+    assert result.diagnostics["smoothed"]
+    assert np.linalg.eigvalsh(result.corr.to_numpy()).min() > 0
+    np.testing.assert_allclose(np.diag(result.corr.to_numpy()), 1.0)
+    with pytest.warns(NotPositiveDefiniteWarning):
+        raw = polychoric(data, smooth=False)
+    assert not raw.diagnostics["smoothed"] and np.linalg.eigvalsh(raw.corr.to_numpy()).min() < 0
+
+
+def test_smooth_corr_returns_pd_unit_diagonal():
+    from allyscale.polychoric import smooth_corr
+
+    bad = np.array([[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1.0]])
+    out = smooth_corr(bad)
+    assert np.linalg.eigvalsh(out).min() > 0
+    np.testing.assert_allclose(np.diag(out), 1.0)
+
+
+@pytest.mark.parametrize("frame, fragment", [
+    (pd.DataFrame({"a": [1, 2, 3, 2], "b": [1, 1, 1, 1]}), r"single observed response category.*\['b'\]"),
+    (pd.DataFrame({"a": [1, 2, 3, 2], "b": [1, 2.5, 1, 2]}), r"item 'b' has a non-integer value 2.5 at row 1"),
+    (pd.DataFrame({"a": [1, 2, 3, 2], "b": ["1", "x", "2", "1"]}), r"item 'b' has a non-numeric value"),
+    (pd.DataFrame({"a": [1, 2, np.nan, np.nan], "b": [np.nan, np.nan, 1, 2]}), "never answered by the same"),
+])
+def test_bad_input_names_item_and_value(frame, fragment):
+    with pytest.raises(DataError, match=fragment):
+        polychoric(frame)
+
+
+def test_public_name_and_result_forms(sim60):
+    data, _ = sim60
+    result = al.polychoric(data.iloc[:, :5])
+    assert "Polychoric correlations: 5 items, N = 500" in result.summary()
+    assert "<table" in result._repr_html_()
+    json.dumps(result.to_dict())
+
+
+def test_bvn_cdf_against_numerical_integration():
+    from scipy import integrate
+    from scipy.stats import norm
+
+    def plackett(h, k, r):
+        f = lambda t: np.exp(-(h * h - 2 * t * h * k + k * k) / (2 * (1 - t * t))) / (2 * np.pi * np.sqrt(1 - t * t))
+        return norm.cdf(h) * norm.cdf(k) + integrate.quad(f, 0, r, epsabs=1e-14, epsrel=1e-13)[0]
+
+    cases = [(0.3, -0.5, 0.6), (0, 0.4, -0.3), (0.7, 0, 0.9), (0, 0, 0.5), (-1.2, -0.8, 0.95), (1.5, 1.5, -0.9)]
+    for h, k, r in cases:
+        assert abs(bvn_cdf(h, k, r) - plackett(h, k, r)) < 1e-13
