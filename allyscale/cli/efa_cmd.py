@@ -1,0 +1,47 @@
+"""``allyscale efa``: exploratory factor analysis from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pandas as pd
+
+from allyscale._files import atomic_write_text, check_output_path
+from allyscale.cli._read import read_data
+from allyscale.efa import METHODS, ROTATIONS, efa
+from allyscale.pool import load_pool
+from allyscale.report.document import jsonable
+
+
+@click.command("efa")
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
+@click.option("--factors", "n_factors", type=click.IntRange(min=1), required=True, help="Number of factors.")
+@click.option("--method", type=click.Choice(METHODS), default="minres", show_default=True)
+@click.option("--rotation", type=click.Choice(ROTATIONS), default="oblimin", show_default=True)
+@click.option("--corr", type=click.Choice(["pearson", "polychoric"]), default="pearson", show_default=True)
+@click.option("--pool", "pool_path", type=click.Path(dir_okay=False),
+              help="Item pool: analyse its items, match factors to its structure (and target it with --rotation target).")
+@click.option("--items", help="Comma-separated item columns (default: the pool's items, else all numeric columns).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the rotation's random starts.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write loadings, phi, fit and diagnostics.")
+def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, seed, json_out) -> None:
+    """Exploratory factor analysis of DATA (as psych::fa)."""
+    pool = load_pool(pool_path) if pool_path else None
+    data = read_data(data_path, pool)
+    if items:
+        cols = [c.strip() for c in items.split(",") if c.strip()]
+    elif pool is not None:
+        cols = pool.item_ids
+    else:
+        cols = list(data.select_dtypes("number").columns)
+    result = efa(data, n_factors, method=method, rotation=rotation, corr=corr, items=cols, pool=pool, seed=seed)
+    with pd.option_context("display.width", 160, "display.max_rows", 500, "display.max_columns", 50):
+        click.echo(result.summary())
+    if json_out:
+        out = check_output_path(json_out, [data_path, pool_path])
+        atomic_write_text(out, json.dumps(jsonable(result.to_dict()), indent=2))
+
+
+def register(main: click.Group) -> None:
+    main.add_command(efa_command)
