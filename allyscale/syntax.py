@@ -413,13 +413,6 @@ def lavaanify(
                 if auto_fix_first and fixed is None and not forced:
                     fixed = 1.0
             add(lhs, s.op, rhs, g, 1, fixed, forced, label, start)
-        # latent variances
-        for f in latent:
-            if (f, "~~", f) not in present:
-                add(f, "~~", f, g, 0, 1.0 if std_lv and f in lv_exo or (std_lv and f in lv_endog) else None)
-                present.add((f, "~~", f))
-            elif std_lv:
-                pass
         # residual variances of observed variables
         for v in ov:
             if (v, "~~", v) not in present:
@@ -428,6 +421,11 @@ def lavaanify(
                 else:
                     add(v, "~~", v, g, 0)
                 present.add((v, "~~", v))
+        # latent variances
+        for f in latent:
+            if (f, "~~", f) not in present:
+                add(f, "~~", f, g, 0, 1.0 if std_lv else None)
+                present.add((f, "~~", f))
         # covariances among exogenous latents
         for i, a in enumerate(lv_exo):
             for b in lv_exo[i + 1:]:
