@@ -132,8 +132,120 @@ def _item_list_section(ctx: Context, sec: Section) -> None:
     sec.tables.append(Table("items", "Items and their wording", table))
 
 
+def _corr_kind(ctx: Context) -> str:
+    return "polychoric" if ctx.ordinal else "pearson"
+
+
+def _efa_data(ctx: Context) -> pd.DataFrame:
+    """Items for the exploratory analyses: one random half with ``split_half`` (seeded)."""
+    if "efa_rows" not in ctx.results:
+        rows = ctx.data.index
+        if ctx.split_half:
+            rng = np.random.default_rng(ctx.seed)
+            perm = rng.permutation(len(rows))
+            ctx.results["efa_rows"] = rows[np.sort(perm[: len(rows) // 2])]
+            ctx.results["cfa_rows"] = rows[np.sort(perm[len(rows) // 2:])]
+        else:
+            ctx.results["efa_rows"] = rows
+            ctx.results["cfa_rows"] = rows
+    items = ctx.data.loc[ctx.results["efa_rows"], ctx.items]
+    return items.dropna() if items.isna().any().any() and not ctx.ordinal else items
+
+
+def _factorability_section(ctx: Context, sec: Section) -> None:
+    from allyscale.factorability import bartlett, kmo
+
+    data = _efa_data(ctx)
+    k = kmo(data)
+    b = bartlett(data)
+    sec.paragraphs.append(
+        f"Kaiser-Meyer-Olkin measure of sampling adequacy: {k.overall:.3f} ({k.label(k.overall)}; Kaiser, 1974). "
+        f"Bartlett's test of sphericity: χ²({b.df}) = {b.chisq:.2f}, p {'< .001' if b.pvalue < 0.001 else f'= {b.pvalue:.3f}'}.")
+    table = k.items.to_frame("MSA")
+    sec.tables.append(Table("kmo_items", "Item measures of sampling adequacy (KMO)", table,
+                            note="Pearson correlations, as psych::KMO."))
+    low = table.index[table["MSA"] < 0.6].tolist()
+    if k.overall < 0.6:
+        sec.flag(f"overall KMO {k.overall:.2f} < .60: the items may not be factorable")
+    if low:
+        sec.flag(f"items with MSA < .60: {', '.join(low)}")
+    sec.numbers.update(kmo=k.overall, bartlett_chisq=b.chisq, bartlett_df=b.df, bartlett_p=b.pvalue)
+
+
+def _retention_section(ctx: Context, sec: Section) -> None:
+    from allyscale.report.document import Figure, figure_to_svg
+    from allyscale.report.figures import scree_plot
+    from allyscale.retention import map_test, parallel_analysis
+
+    data = _efa_data(ctx)
+    corr = _corr_kind(ctx)
+    pa = parallel_analysis(data, seed=ctx.seed, n_iter=100, corr=corr)
+    mp = map_test(data, corr=corr)
+    hyp = len(ctx.factors)
+    ctx.results["n_factors"] = {"parallel": pa.n_factors, "map": mp.n_factors, "hypothesised": hyp}
+    sec.paragraphs.append(
+        f"Parallel analysis ({corr} correlations; 100 simulated data sets, 95th percentile; Horn, 1965) suggests "
+        f"{pa.n_factors} factors and {pa.n_components} components; Velicer's (1976) MAP test suggests "
+        f"{mp.n_factors}. The hypothesised model has {hyp} first-order factors.")
+    sec.tables.append(Table("retention", "Number of factors suggested by each criterion", pd.DataFrame(
+        {"factors": [pa.n_factors, pa.n_components, mp.n_factors, hyp]},
+        index=pd.Index(["parallel analysis (factors)", "parallel analysis (components)", "MAP",
+                        "hypothesised"], name="criterion"))))
+    sec.tables.append(Table("parallel_eigenvalues", "Observed and simulated eigenvalues (first 15)",
+                            pa.eigenvalues.head(15)))
+    sec.figures.append(Figure("scree", "Scree plot with parallel-analysis reference eigenvalues.",
+                              figure_to_svg(scree_plot(pa))))
+    if pa.n_factors != hyp or mp.n_factors != hyp:
+        sec.flag(f"retention criteria ({pa.n_factors} by parallel analysis, {mp.n_factors} by MAP) differ from the "
+                 f"hypothesised {hyp} factors")
+    sec.numbers.update(ctx.results["n_factors"])
+
+
+def _efa_section(ctx: Context, sec: Section) -> None:
+    from allyscale.efa import efa
+    from allyscale.report.document import Figure, figure_to_svg
+    from allyscale.report.figures import loadings_heatmap
+
+    data = _efa_data(ctx)
+    k = len(ctx.factors)
+    corr = _corr_kind(ctx)
+    pool_ok = ctx.pool is not None and ctx.main_model == "correlated" and k == len(ctx.pool.factors)
+    res = efa(data, k, method="minres", rotation="oblimin", corr=corr, pool=ctx.pool if pool_ok else None,
+              seed=ctx.seed)
+    ctx.results["efa"] = res
+    half = " on a random half of the sample" if ctx.split_half else ""
+    sec.paragraphs.append(
+        f"Exploratory factor analysis{half} (N = {res.n}): {k} factors, minimum-residual extraction, oblimin "
+        f"rotation (GPArotation conventions, {res.diagnostics.get('starts', 1)} starts), {corr} correlations. "
+        f"RMSR = {res.fit['rms']:.3f}, TLI = {res.fit['tli']:.3f}, RMSEA = {res.fit['rmsea']:.3f}.")
+    sec.tables.append(Table("efa_loadings", "Pattern matrix (oblimin)", res.loadings,
+                            note="Factors matched to the hypothesised factors by Tucker congruence." if pool_ok
+                            else "Factors ordered by variance accounted for (psych's convention)."))
+    sec.tables.append(Table("efa_phi", "Factor correlations", res.phi))
+    if res.target_congruence is not None:
+        sec.tables.append(Table("efa_congruence", "Tucker congruence with the hypothesised structure",
+                                res.target_congruence, note="Values >= .95 indicate equality, .85-.94 fair "
+                                                            "similarity (Lorenzo-Seva & ten Berge, 2006)."))
+        low = res.target_congruence.index[res.target_congruence["congruence"] < 0.85].tolist()
+        if low:
+            sec.flag(f"factors with congruence < .85 to their hypothesised factor: {', '.join(map(str, low))}")
+    if not res.item_flags.empty:
+        sec.tables.append(Table("efa_item_flags", "Items flagged in the EFA", res.item_flags,
+                                note="Rules: primary loading < .40, cross-loading >= .30, primary minus largest "
+                                     "secondary < .15, communality < .30."))
+        sec.flag(f"{len(res.item_flags)} item(s) flagged for revision (see the table)")
+    if res.diagnostics.get("local_optima", 1) > 1:
+        sec.flag(f"the rotation found {res.diagnostics['local_optima']} distinct local optima; the best is reported")
+    sec.figures.append(Figure("efa_heatmap", "Pattern-matrix heat map.", figure_to_svg(loadings_heatmap(res.loadings))))
+    sec.numbers.update(rms=res.fit["rms"], tli=res.fit["tli"], rmsea=res.fit["rmsea"], n=res.n,
+                       flagged_items=res.item_flags.index.tolist())
+
+
 VALIDATE_SECTIONS: list[tuple[str, str, Callable[[Context, Section], None]]] = [
     ("items", "Item analysis", _items_section),
+    ("factorability", "Factorability", _factorability_section),
+    ("retention", "Number of factors", _retention_section),
+    ("efa", "Exploratory factor analysis", _efa_section),
     ("item-list", "Item wording", _item_list_section),
 ]
 
