@@ -43,9 +43,9 @@ def format_cell(value: Any, digits: int = 3) -> tuple[str, bool]:
             return "", False
         if math.isinf(v):
             return "∞" if v > 0 else "−∞", False
-        if v != 0 and abs(v) < 10 ** (-digits):
-            return f"{v:.1e}", False
         text = f"{v:.{digits}f}"
+        if float(text) == 0:
+            text = f"{0:.{digits}f}"  # no "-0.000"
         return text.replace("-", "−"), False
     return str(value), True
 
