@@ -1,0 +1,368 @@
+"""Normal-theory maximum likelihood (complete data and FIML) for (multi-group) factor models.
+
+Everything is written for the deviance ``D = -2 log L`` summed over groups and, within a
+group, over missing-data patterns (one pattern when the data are complete). For a pattern
+with observed variables ``o``, ``n`` cases, mean ``ybar`` and covariance ``S`` (divisor n):
+
+    D_pattern = n [ log|Sigma_oo| + tr(Sigma_oo^-1 (S + d d')) + p_o log(2 pi) ],  d = ybar - mu_o
+
+which is the casewise ("full information") likelihood of Arbuckle (1996) grouped by pattern;
+with complete data it is lavaan's "normal" likelihood with the divisor-N sample covariance.
+Without a mean structure ``mu`` is the sample mean (d = 0). The test statistic is
+``chisq = D(model) - D(h1)``: with complete data ``D(h1) = sum_g N_g (log|S_g| + p + p log 2 pi)``
+(so ``chisq = N F_ML``), with missing data the saturated model is fitted by EM.
+
+The minimiser is Fisher scoring (Gauss-Newton with the expected information of the
+patterns, ``I_kl = sum n [tr(Sigma^-1 dSigma_k Sigma^-1 dSigma_l) / 2 + dmu_k' Sigma^-1 dmu_l]``)
+with step halving; nothing is warm-started across calls. The observed information (Hessian of
+``D / 2``) is obtained by central differences of the analytic gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from allyscale._core.model import ModelSpec
+
+__all__ = ["Pattern", "GroupData", "MLFit", "fit_ml", "start_values", "deviance", "observed_information",
+           "casewise_scores", "saturated", "baseline_spec", "LOG2PI"]
+
+LOG2PI = float(np.log(2 * np.pi))
+
+
+@dataclass
+class Pattern:
+    """Cases of one group sharing a missing-data pattern: observed indices, n, mean, covariance (divisor n)."""
+
+    idx: np.ndarray
+    n: int
+    ybar: np.ndarray
+    s: np.ndarray
+
+
+@dataclass
+class GroupData:
+    """One group's data: raw matrix (NaN = missing), and its missing-data patterns."""
+
+    y: np.ndarray
+    patterns: list[Pattern] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def complete(self) -> bool:
+        return len(self.patterns) == 1 and len(self.patterns[0].idx) == self.y.shape[1]
+
+    @classmethod
+    def from_array(cls, y: np.ndarray) -> "GroupData":
+        y = np.asarray(y, dtype=float)
+        obs = ~np.isnan(y)
+        keys, inverse = np.unique(obs, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        patterns = []
+        for k, key in enumerate(keys):
+            if not key.any():
+                continue
+            rows = y[inverse == k][:, key]
+            ybar = rows.mean(axis=0)
+            dev = rows - ybar
+            patterns.append(Pattern(np.flatnonzero(key), rows.shape[0], ybar, dev.T @ dev / rows.shape[0]))
+        return cls(y, patterns)
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sample covariance (divisor N) and mean of complete data."""
+        p = self.patterns[0]
+        return p.s, p.ybar
+
+
+@dataclass
+class MLFit:
+    x: np.ndarray
+    deviance: float
+    converged: bool
+    iterations: int
+    information: np.ndarray  # expected information of D/2 (sum over cases)
+    gradient: np.ndarray
+    message: str
+
+
+def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad: bool = True,
+             need_info: bool = True):
+    """D = -2 log L, its gradient and the expected information of D / 2 (sums over all cases)."""
+    mats = spec.matrices(x)
+    derivs = spec.derivatives(mats) if (need_grad or need_info) else [(None, None)] * len(mats)
+    q = spec.n_free
+    dev = 0.0
+    grad = np.zeros(q)
+    info = np.zeros((q, q)) if need_info else None
+    for gm, gd, (ds, dm) in zip(mats, data, derivs):
+        sigma = gm.sigma()
+        mu = gm.mu()
+        for pat in gd.patterns:
+            o = pat.idx
+            full = len(o) == sigma.shape[0]
+            sig = sigma if full else sigma[np.ix_(o, o)]
+            chol = np.linalg.cholesky(sig)
+            inv = np.linalg.inv(sig)
+            logdet = 2.0 * np.log(np.diag(chol)).sum()
+            d = pat.ybar - mu[o] if spec.meanstructure else np.zeros(len(o))
+            s_tot = pat.s + np.outer(d, d)
+            dev += pat.n * (logdet + np.sum(s_tot * inv) + len(o) * LOG2PI)
+            if not (need_grad or need_info):
+                continue
+            dso = ds if full else ds[:, o][:, :, o]
+            dmo = dm if full else dm[:, o]
+            if need_grad:
+                w = inv - inv @ s_tot @ inv
+                g = dso.reshape(q, -1) @ w.ravel()
+                if spec.meanstructure:
+                    g = g - 2.0 * dmo @ (inv @ d)
+                grad += pat.n * g
+            if need_info:
+                m = np.einsum("ij,kjl->kil", inv, dso @ inv)
+                blk = 0.5 * m.reshape(q, -1) @ dso.reshape(q, -1).T
+                if spec.meanstructure:
+                    blk = blk + dmo @ inv @ dmo.T
+                info += pat.n * blk
+    return float(dev), grad, info
+
+
+def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
+    """Starting values: loadings from each factor's first principal component of its
+    indicators (scaled to the marker loading, if any), factor variances from the same,
+    residual variances half the observed variances (lavaan's rule), covariances 0,
+    intercepts at the sample means, user ``start()`` values as given."""
+    x = np.zeros(spec.n_free)
+    seen = np.zeros(spec.n_free, dtype=bool)
+    pt = spec.partable
+    ov, lv = spec.ov, spec.lv
+    for g, gd in enumerate(data):
+        y = gd.y
+        ybar = np.nanmean(y, axis=0)
+        s = _pairwise_cov(y)
+        gpt = pt[pt["group"] == g + 1]
+        load_start: dict[tuple[str, str], float] = {}
+        var_start: dict[str, float] = {}
+        for f in lv:
+            rows = gpt[(gpt.op == "=~") & (gpt.lhs == f)]
+            ind = [r for r in rows.rhs if r in ov]
+            if not ind:
+                var_start[f] = 0.05
+                continue
+            idx = [ov.index(i) for i in ind]
+            block = s[np.ix_(idx, idx)]
+            vals, vecs = np.linalg.eigh(block)
+            v = vecs[:, -1] * np.sqrt(max(vals[-1], 1e-6))
+            if v.sum() < 0:
+                v = -v
+            marker = next((r for r in rows.itertuples() if r.free == 0 and not np.isnan(r.ustart)
+                           and r.ustart != 0 and r.rhs in ind), None)
+            if marker is not None and abs(v[ind.index(marker.rhs)]) > 1e-3:
+                scale = v[ind.index(marker.rhs)] / marker.ustart
+                var_start[f] = scale**2
+                for i, name in enumerate(ind):
+                    load_start[(f, name)] = v[i] / scale
+            else:
+                var_start[f] = 1.0
+                for i, name in enumerate(ind):
+                    load_start[(f, name)] = v[i]
+        for r in gpt.itertuples():
+            if r.free == 0:
+                continue
+            k = int(r.free) - 1
+            if seen[k]:
+                continue
+            if not np.isnan(r.start):
+                val = r.start
+            elif r.op == "=~":
+                val = load_start.get((r.lhs, r.rhs), 1.0 if r.rhs in lv else 0.7)
+            elif r.op == "~~" and r.lhs == r.rhs:
+                if r.lhs in ov:
+                    val = 0.5 * s[ov.index(r.lhs), ov.index(r.lhs)]
+                else:
+                    val = var_start.get(r.lhs, 0.5)
+                    if any((pt.op == "=~") & (pt.rhs == r.lhs)):
+                        val *= 0.5  # a factor under a higher-order factor: part is explained
+            elif r.op == "~1":
+                val = ybar[ov.index(r.lhs)] if r.lhs in ov else 0.0
+            else:
+                val = 0.0
+            x[k] = val
+            seen[k] = True
+    return x
+
+
+def _pairwise_cov(y: np.ndarray) -> np.ndarray:
+    if not np.isnan(y).any():
+        d = y - y.mean(axis=0)
+        return d.T @ d / y.shape[0]
+    import pandas as pd
+
+    c = pd.DataFrame(y).cov(min_periods=2).to_numpy()
+    v = np.nanvar(y, axis=0)
+    c[~np.isfinite(c)] = 0.0
+    np.fill_diagonal(c, v)
+    return c
+
+
+def fit_ml(spec: ModelSpec, data: list[GroupData], x0: np.ndarray, *, tol: float = 1e-9,
+           max_iter: int = 500) -> MLFit:
+    """Minimise D by Fisher scoring with step halving (own code: no library optimiser)."""
+    n_total = sum(gd.n for gd in data)
+    x = np.array(x0, dtype=float)
+    q = spec.n_free
+    try:
+        f, grad, info = deviance(spec, data, x)
+    except np.linalg.LinAlgError:
+        return MLFit(x, np.inf, False, 0, np.full((q, q), np.nan), np.full(q, np.nan),
+                     "the starting values imply a covariance matrix that is not positive definite")
+    converged = False
+    message = "iteration limit reached"
+    it = 0
+    for it in range(1, max_iter + 1):
+        # Newton-type step on D/2 with the expected information
+        try:
+            step = np.linalg.solve(info, -0.5 * grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(info, -0.5 * grad, rcond=None)[0]
+        t = 1.0
+        improved = False
+        for _ in range(40):
+            cand = x + t * step
+            try:
+                f_new, g_new, i_new = deviance(spec, data, cand)
+            except np.linalg.LinAlgError:
+                t /= 2
+                continue
+            if f_new <= f + 1e-10 * n_total:
+                improved = True
+                break
+            t /= 2
+        if not improved:
+            message = "no step decreased the discrepancy (line search failed)"
+            break
+        change = f - f_new
+        x, f, grad, info = cand, f_new, g_new, i_new
+        gmax = np.max(np.abs(grad)) / n_total if q else 0.0
+        if gmax < 1e-8 or (change / n_total < tol and gmax < 1e-6):
+            converged = True
+            message = "converged"
+            break
+    return MLFit(x, f, converged, it, info, grad, message)
+
+
+def observed_information(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, h: float = 1e-6) -> np.ndarray:
+    """Hessian of D / 2 (the observed information, summed over cases) by central differences
+    of the analytic gradient, symmetrised."""
+    q = spec.n_free
+    hess = np.zeros((q, q))
+    for k in range(q):
+        step = h * max(1.0, abs(x[k]))
+        xp, xm = x.copy(), x.copy()
+        xp[k] += step
+        xm[k] -= step
+        gp = deviance(spec, data, xp, need_info=False)[1]
+        gm = deviance(spec, data, xm, need_info=False)[1]
+        hess[:, k] = (gp - gm) / (4.0 * step)
+    return 0.5 * (hess + hess.T)
+
+
+def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> list[np.ndarray]:
+    """Per group: the casewise scores d log L_i / d theta, (n_g, n_free) (complete data)."""
+    mats = spec.matrices(x)
+    derivs = spec.derivatives(mats)
+    q = spec.n_free
+    out = []
+    for gm, gd, (ds, dm) in zip(mats, data, derivs):
+        sigma = gm.sigma()
+        inv = np.linalg.inv(sigma)
+        mu = gm.mu() if spec.meanstructure else gd.y.mean(axis=0)
+        r = gd.y - mu
+        vr = r @ inv  # (n, p)
+        # 0.5 * <dSigma_k, V r r' V - V>
+        a = np.einsum("kij,ni->knj", ds, vr)  # (q, n, p)
+        quad = np.einsum("knj,nj->nk", a, vr)
+        tr = ds.reshape(q, -1) @ inv.ravel()
+        sc = 0.5 * (quad - tr[None, :])
+        if spec.meanstructure:
+            sc = sc + vr @ dm.T
+        out.append(sc)
+    return out
+
+
+def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10):
+    """Saturated (h1) model per group: (Sigma, mu, deviance). Complete data: the sample
+    moments; missing data: EM (Dempster, Laird & Rubin, 1977; Little & Rubin, 2002)."""
+    out = []
+    for gd in data:
+        p = gd.y.shape[1]
+        if gd.complete:
+            s, ybar = gd.moments()
+            sign, logdet = np.linalg.slogdet(s)
+            dev = gd.n * (logdet + p + p * LOG2PI)
+            out.append((s, ybar, float(dev), True, 0))
+            continue
+        y = gd.y
+        mu = np.nanmean(y, axis=0)
+        sigma = np.diag(np.nanvar(y, axis=0))
+        obs = ~np.isnan(y)
+        converged = False
+        it = 0
+        for it in range(1, max_iter + 1):
+            t1 = np.zeros(p)
+            t2 = np.zeros((p, p))
+            for pat in gd.patterns:
+                o = pat.idx
+                m = np.setdiff1d(np.arange(p), o)
+                rows = y[np.all(obs == np.isin(np.arange(p), o), axis=1)]
+                yo = rows[:, o]
+                yhat = np.empty((rows.shape[0], p))
+                yhat[:, o] = yo
+                extra = np.zeros((p, p))
+                if len(m):
+                    soo = sigma[np.ix_(o, o)]
+                    smo = sigma[np.ix_(m, o)]
+                    b = np.linalg.solve(soo, smo.T).T
+                    yhat[:, m] = mu[m] + (yo - mu[o]) @ b.T
+                    extra[np.ix_(m, m)] = (sigma[np.ix_(m, m)] - b @ smo.T) * rows.shape[0]
+                t1 += yhat.sum(axis=0)
+                t2 += yhat.T @ yhat + extra
+            mu_new = t1 / gd.n
+            sigma_new = t2 / gd.n - np.outer(mu_new, mu_new)
+            delta = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(sigma_new - sigma)))
+            mu, sigma = mu_new, sigma_new
+            if delta < tol:
+                converged = True
+                break
+        dev = 0.0
+        for pat in gd.patterns:
+            o = pat.idx
+            sig = sigma[np.ix_(o, o)]
+            d = pat.ybar - mu[o]
+            dev += pat.n * (np.linalg.slogdet(sig)[1] + np.sum((pat.s + np.outer(d, d)) * np.linalg.inv(sig))
+                            + len(o) * LOG2PI)
+        out.append((sigma, mu, float(dev), converged, it))
+    return out
+
+
+def baseline_spec(ov: list[str], ngroups: int, meanstructure: bool) -> ModelSpec:
+    """The independence (baseline) model of lavaan: free variances (and means), no covariances,
+    no constraints across groups."""
+    import pandas as pd
+
+    rows = []
+    free = 0
+    for g in range(1, ngroups + 1):
+        for v in ov:
+            free += 1
+            rows.append(dict(lhs=v, op="~~", rhs=v, group=g, free=free, ustart=np.nan, start=np.nan))
+        if meanstructure:
+            for v in ov:
+                free += 1
+                rows.append(dict(lhs=v, op="~1", rhs="", group=g, free=free, ustart=np.nan, start=np.nan))
+    pt = pd.DataFrame(rows)
+    return ModelSpec.from_partable(pt, list(ov), [], meanstructure=meanstructure)

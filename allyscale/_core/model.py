@@ -1,0 +1,258 @@
+"""Parameter table → model matrices, implied moments and their analytic derivatives.
+
+A :class:`ModelSpec` maps the free parameters of a lavaanify() parameter table onto the
+LISREL "all-y" matrices of every group (Lambda, Theta, Psi, B, and with a mean
+structure nu and alpha):
+
+    Sigma = Lambda A Psi A' Lambda' + Theta,   A = (I - B)^-1
+    mu    = nu + Lambda A alpha
+
+Parameters that share a label (equality constraints, ``group.equal``) share one entry of
+the free-parameter vector. Derivatives of Sigma and mu with respect to every free
+parameter are computed in closed form (no numerical differentiation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ModelSpec", "GroupMatrices", "vech_indices"]
+
+
+def vech_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of vech (lower triangle incl. diagonal, column by column, as lavaan)."""
+    rows, cols = [], []
+    for j in range(p):
+        for i in range(j, p):
+            rows.append(i)
+            cols.append(j)
+    return np.array(rows, dtype=int), np.array(cols, dtype=int)
+
+
+@dataclass
+class GroupMatrices:
+    """Model matrices of one group (LISREL all-y notation, lavaan's names in brackets):
+    ``lam`` (lambda), ``theta``, ``psi``, ``beta``, ``nu``, ``alpha``."""
+
+    lam: np.ndarray
+    theta: np.ndarray
+    psi: np.ndarray
+    beta: np.ndarray
+    nu: np.ndarray
+    alpha: np.ndarray
+
+    @property
+    def A(self) -> np.ndarray:
+        return np.linalg.inv(np.eye(self.beta.shape[0]) - self.beta)
+
+    def sigma(self) -> np.ndarray:
+        a = self.A
+        lam_a = self.lam @ a
+        return lam_a @ self.psi @ lam_a.T + self.theta
+
+    def mu(self) -> np.ndarray:
+        return self.nu + self.lam @ (self.A @ self.alpha)
+
+    def latent_cov(self) -> np.ndarray:
+        a = self.A
+        return a @ self.psi @ a.T
+
+
+@dataclass
+class ModelSpec:
+    """Free parameters and where they live.
+
+    Attributes
+    ----------
+    partable : DataFrame
+        The parameter table (lavaanify output).
+    ov, lv : list of str
+        Observed and latent variables (matrix order).
+    ngroups : int
+    meanstructure : bool
+    n_free : int
+    entries : list of (free_index, group, matrix, row, col)
+        Every matrix cell that a free parameter fills (symmetric cells listed once, with
+        row <= col, and mirrored when filled).
+    """
+
+    partable: pd.DataFrame
+    ov: list[str]
+    lv: list[str]
+    ngroups: int
+    meanstructure: bool
+    n_free: int
+    entries: list[tuple[int, int, str, int, int]] = field(default_factory=list)
+    fixed: list[tuple[int, str, int, int, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
+        ngroups = int(pt["group"].max())
+        entries, fixed = [], []
+        for row in pt.itertuples(index=False):
+            g = int(row.group) - 1
+            op, lhs, rhs = row.op, row.lhs, row.rhs
+            if op == "=~":
+                if rhs in lv:
+                    where = ("beta", lv.index(rhs), lv.index(lhs))
+                else:
+                    where = ("lam", ov.index(rhs), lv.index(lhs))
+            elif op == "~":
+                if lhs in lv:
+                    where = ("beta", lv.index(lhs), lv.index(rhs))
+                else:
+                    raise ValueError("regressions of observed variables are not supported")
+            elif op == "~~":
+                if lhs in lv:
+                    i, j = sorted((lv.index(lhs), lv.index(rhs)))
+                    where = ("psi", i, j)
+                else:
+                    i, j = sorted((ov.index(lhs), ov.index(rhs)))
+                    where = ("theta", i, j)
+            elif op == "~1":
+                if not meanstructure:
+                    continue
+                where = ("alpha", lv.index(lhs), 0) if lhs in lv else ("nu", ov.index(lhs), 0)
+            else:
+                continue
+            if row.free > 0:
+                entries.append((int(row.free) - 1, g, *where))
+            elif not np.isnan(row.ustart):
+                fixed.append((g, *where, float(row.ustart)))
+        n_free = int(pt["free"].max())
+        return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed)
+
+    def matrices(self, x: np.ndarray) -> list[GroupMatrices]:
+        p, m = len(self.ov), len(self.lv)
+        mats = [GroupMatrices(np.zeros((p, m)), np.zeros((p, p)), np.zeros((m, m)), np.zeros((m, m)),
+                              np.zeros(p), np.zeros(m)) for _ in range(self.ngroups)]
+        for g, name, i, j, value in self.fixed:
+            self._set(mats[g], name, i, j, value)
+        for k, g, name, i, j in self.entries:
+            self._set(mats[g], name, i, j, x[k])
+        return mats
+
+    @staticmethod
+    def _set(gm: GroupMatrices, name: str, i: int, j: int, value: float) -> None:
+        if name == "lam":
+            gm.lam[i, j] = value
+        elif name == "beta":
+            gm.beta[i, j] = value
+        elif name == "theta":
+            gm.theta[i, j] = gm.theta[j, i] = value
+        elif name == "psi":
+            gm.psi[i, j] = gm.psi[j, i] = value
+        elif name == "nu":
+            gm.nu[i] = value
+        elif name == "alpha":
+            gm.alpha[i] = value
+
+    def derivatives(self, mats: list[GroupMatrices]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per group: dSigma (q, p, p) and dmu (q, p) with respect to the free parameters."""
+        p, m = len(self.ov), len(self.lv)
+        q = self.n_free
+        out = []
+        cache = []
+        for gm in mats:
+            a = gm.A
+            lam_a = gm.lam @ a
+            phi = a @ gm.psi @ a.T
+            a_alpha = a @ gm.alpha
+            cache.append((a, lam_a, phi, a_alpha))
+            out.append((np.zeros((q, p, p)), np.zeros((q, p))))
+        for k, g, name, i, j in self.entries:
+            gm = mats[g]
+            a, lam_a, phi, a_alpha = cache[g]
+            ds, dm = out[g]
+            if name == "lam":
+                # dSigma = E_ij Phi Lambda' + Lambda Phi E_ji
+                row = phi[j] @ gm.lam.T  # (p,)
+                d = np.zeros((p, p))
+                d[i] += row
+                d[:, i] += row
+                ds[k] += d
+                dm[k, i] += a_alpha[j]
+            elif name == "theta":
+                ds[k, i, j] += 1.0
+                if i != j:
+                    ds[k, j, i] += 1.0
+            elif name == "psi":
+                u, v = lam_a[:, i], lam_a[:, j]
+                d = np.outer(u, v)
+                ds[k] += d + d.T if i != j else d
+            elif name == "beta":
+                # dA = A E_ij A ; dSigma = Lambda dA Psi A' Lambda' + transpose
+                la_i = lam_a[:, i]
+                w = a[j] @ gm.psi @ a.T @ gm.lam.T  # row j of A Psi A' Lambda'
+                d = np.outer(la_i, w)
+                ds[k] += d + d.T
+                dm[k] += la_i * a_alpha[j]
+            elif name == "nu":
+                dm[k, i] += 1.0
+            elif name == "alpha":
+                dm[k] += lam_a[:, i]
+        return out
+
+    # -- convenience API (the estimator contract) ----------------------------------------
+    def implied(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per group: model-implied covariance matrix Sigma (p, p) and mean vector mu (p,)."""
+        return [(gm.sigma(), gm.mu()) for gm in self.matrices(x)]
+
+    def dsigma(self, x: np.ndarray) -> list[np.ndarray]:
+        """Per group: the Jacobian of vech(Sigma) (lavaan's column-wise lower triangle incl.
+        the diagonal) with respect to the free parameters, shape (p(p+1)/2, n_free).
+        Parameters that share a label appear once (their contributions are summed)."""
+        r, c = vech_indices(len(self.ov))
+        return [ds[:, r, c].T.copy() for ds, _ in self.derivatives(self.matrices(x))]
+
+    def dmu(self, x: np.ndarray) -> list[np.ndarray]:
+        """Per group: the Jacobian of mu with respect to the free parameters, (p, n_free)."""
+        return [dm.T.copy() for _, dm in self.derivatives(self.matrices(x))]
+
+    def standardized(self, x: np.ndarray) -> np.ndarray:
+        """lavaan's ``std.all`` for every row of the parameter table, in its order.
+
+        Loadings ``lambda * sd(eta) / sd(y)``, regressions ``b * sd(x) / sd(y)``,
+        (co)variances divided by the product of the two model-implied standard
+        deviations (total variances, i.e. of Sigma for observed and of
+        ``(I - B)^-1 Psi (I - B)^-T`` for latent variables), intercepts and means
+        divided by the standard deviation. Other operators give NaN.
+        """
+        mats = self.matrices(x)
+        sd_ov, sd_lv = [], []
+        for gm in mats:
+            sd_ov.append(np.sqrt(np.clip(np.diag(gm.sigma()), 0, None)))
+            sd_lv.append(np.sqrt(np.clip(np.diag(gm.latent_cov()), 0, None)))
+        est = self.estimates(x)
+        out = np.full(len(self.partable), np.nan)
+        ov, lv = self.ov, self.lv
+
+        def sd(g, name):
+            return sd_lv[g][lv.index(name)] if name in lv else sd_ov[g][ov.index(name)]
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i, row in enumerate(self.partable.itertuples(index=False)):
+                g = int(row.group) - 1
+                if row.op == "=~":
+                    out[i] = est[i] * sd(g, row.lhs) / sd(g, row.rhs)
+                elif row.op == "~":
+                    out[i] = est[i] * sd(g, row.rhs) / sd(g, row.lhs)
+                elif row.op == "~~":
+                    out[i] = est[i] / (sd(g, row.lhs) * sd(g, row.rhs))
+                elif row.op == "~1":
+                    out[i] = est[i] / sd(g, row.lhs)
+        return out
+
+    def estimates(self, x: np.ndarray) -> np.ndarray:
+        """The value of every parameter-table row (free ones from ``x``, fixed ones from
+        ``ustart``; rows the model matrices do not hold, e.g. thresholds, are NaN unless free)."""
+        free = self.partable["free"].to_numpy()
+        ustart = self.partable["ustart"].to_numpy(dtype=float)
+        out = np.where(free > 0, x[np.maximum(free, 1) - 1], ustart)
+        ops = self.partable["op"].to_numpy()
+        if not self.meanstructure:
+            out = np.where(ops == "~1", np.nan, out)
+        return out.astype(float)

@@ -1,0 +1,814 @@
+"""Confirmatory factor analysis (ML, MLR; WLSMV plugs in) matching lavaan 0.6.14, and model comparison.
+
+``cfa(data, model, estimator=...)`` fits lavaan syntax to a data frame and returns a
+:class:`CFAResult` whose numbers follow lavaan's ``cfa()`` defaults and names
+(``fitMeasures()``, ``parameterEstimates()``, ``standardizedSolution()``, ``modindices()``).
+
+Estimator contract
+------------------
+Fitting has three stages, so that every estimator shares the same input checks and the same
+result builder:
+
+1. :func:`_prepare` validates the input and builds a :class:`_Prepared`: the parameter table
+   (``allyscale.syntax.lavaanify`` with lavaan's defaults), the :class:`~allyscale._core.model.ModelSpec`
+   (free-parameter vector ↔ model matrices, implied moments, analytic Jacobians, ``std.all``),
+   the observed-variable order, the groups and each group's raw item matrix.
+2. An estimator ``_estimate_<name>(prep) -> _Estimation`` (registered in ``_ESTIMATORS``)
+   fits the model. It returns the free-parameter vector ``x``, its covariance ``vcov``
+   (``None`` if not available), ``converged``, ``iterations``, ``fmin``, ``test`` (lavaan's
+   ``@test`` list: ``{"standard": {"stat", "df", "pvalue"}, <scaled name>: {"stat", "df",
+   "pvalue", "scaling_factor", "shift", "trace_ugamma"}}``), the same for the baseline
+   (independence) model in ``baseline``, the per-group sample moments the residuals and SRMR
+   are computed from in ``sample`` (list of ``(S, mean)``: covariances for ML, correlations
+   for WLSMV), ``logl`` (``None`` when not a likelihood), ``extra`` (fit measures the
+   estimator computes itself, e.g. the WLSMV ``cfi.robust``, merged last) and ``diagnostics``.
+3. :func:`_build` turns it into the public :class:`CFAResult`: estimates table (lavaan row
+   order, user rows first) with ``se, z, pvalue, ci_lower, ci_upper, std_all``, the fit
+   measures under lavaan's names, R², residuals and modification indices.
+
+``estimator="WLSMV"`` is dispatched to ``allyscale._core.wlsmv.estimate(prep)`` when that
+module exists.
+
+Where semopy is used and where it is not
+----------------------------------------
+semopy 2.3.11 is the project's SEM library, but its numbers differ from lavaan in ways that
+matter here, so estimation and every statistic are owned code: its RMSEA uses N - 1, its
+AIC/BIC are not on the log-likelihood scale, its GFI uses the NFI formula,
+``Model(obj="FIML")`` gives wrong estimates on complete data, ``multigroup()`` has no
+cross-group equality constraints, and it has no SRMR, RMSEA confidence interval or
+modification indices. semopy serves as an independent cross-check of the number of free
+parameters and of the ML chi-square in the tests.
+
+References
+----------
+Rosseel, Y. (2012). lavaan: An R package for structural equation modeling. Journal of
+Statistical Software, 48(2), 1-36 (version 0.6.14 is the reference).
+Jöreskog, K. G. (1969). A general approach to confirmatory maximum likelihood factor analysis.
+Psychometrika, 34, 183-202.
+Arbuckle, J. L. (1996). Full information estimation in the presence of incomplete data.
+Satorra, A., & Bentler, P. M. (2001). A scaled difference chi-square test statistic for moment
+structure analysis. Psychometrika, 66, 507-514.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2, norm
+
+from allyscale._core import fitindices as fi
+from allyscale._core import ml as _ml
+from allyscale._core import robust as _robust
+from allyscale._core.model import ModelSpec
+from allyscale.errors import (
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    EstimationError,
+    HeywoodWarning,
+    NotPositiveDefiniteWarning,
+    SpecificationError,
+)
+from allyscale.syntax import lavaanify, parse_model
+
+__all__ = ["cfa", "compare", "CFAResult", "CompareResult"]
+
+ESTIMATORS = ("ML", "MLR", "WLSMV")
+
+
+# --------------------------------------------------------------------------------------
+# contract
+# --------------------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    """Validated input shared by every estimator (see the module docstring)."""
+
+    model: str
+    estimator: str
+    partable: pd.DataFrame
+    spec: ModelSpec
+    ov: list[str]
+    lv: list[str]
+    group: str | None
+    group_labels: list[Any]
+    y: list[np.ndarray]  # per group, (n_g, p) float, NaN = missing
+    missing: str
+    ordered: list[str]
+    std_lv: bool
+    group_equal: tuple[str, ...]
+    meanstructure: bool
+    data: pd.DataFrame  # the item (and group) columns after row selection, a copy
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ngroups(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_total(self) -> int:
+        return int(sum(y.shape[0] for y in self.y))
+
+
+@dataclass
+class _Estimation:
+    """What an estimator hands to the result builder (see the module docstring)."""
+
+    x: np.ndarray
+    vcov: np.ndarray | None
+    converged: bool
+    iterations: int
+    fmin: float
+    test: dict[str, dict[str, float]]
+    baseline: dict[str, dict[str, float]]
+    sample: list[tuple[np.ndarray, np.ndarray | None]]
+    logl: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    scaled_test: str | None = None  # key of ``test`` holding the robust test, if any
+    information: np.ndarray | None = None  # per-case information used for modification indices
+
+
+# --------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------
+def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | None,
+             group_equal: Sequence[str] | None, missing: str, ordered: Sequence[str] | None,
+             std_lv: bool, meanstructure: bool | None = None) -> _Prepared:
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if not isinstance(model, str) or not model.strip():
+        raise SpecificationError("model must be non-empty lavaan syntax")
+    est = str(estimator).upper()
+    if est not in ESTIMATORS:
+        raise SpecificationError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
+    if missing not in ("listwise", "fiml"):
+        raise SpecificationError(f"unknown missing={missing!r}; expected 'listwise' or 'fiml'")
+    if missing == "fiml" and est != "ML":
+        raise SpecificationError(f"missing='fiml' is available with estimator='ML' only (got {est!r})")
+    group_equal = tuple(group_equal or ())
+    if group_equal and group is None:
+        raise SpecificationError("group_equal needs a group column (group=...)")
+    statements = parse_model(model)
+    pt0 = lavaanify(statements)
+    ov = list(pt0.attrs["observed"])
+    absent = [v for v in ov if v not in data.columns]
+    if absent:
+        raise DataError(f"the model names item(s) not in the data: {', '.join(absent)}")
+    ordered = list(ordered or [])
+    bad_ord = [o for o in ordered if o not in ov]
+    if bad_ord:
+        raise DataError(f"ordered item(s) not in the model: {', '.join(bad_ord)}")
+    diagnostics: dict[str, Any] = {}
+    cols = ov + ([group] if group is not None else [])
+    if group is not None and group not in data.columns:
+        raise DataError(f"group column {group!r} is not in the data")
+    frame = data.loc[:, cols].copy()
+    for v in ov:
+        if not pd.api.types.is_numeric_dtype(frame[v]) and not pd.api.types.is_bool_dtype(frame[v]):
+            conv = pd.to_numeric(frame[v], errors="coerce")
+            bad = frame[v][conv.isna() & frame[v].notna()]
+            if len(bad):
+                raise DataError(f"item {v!r} has non-numeric value {bad.iloc[0]!r} in row {bad.index[0]!r}")
+            frame[v] = conv
+        frame[v] = frame[v].astype(float)
+    if group is not None:
+        na = frame[group].isna()
+        if na.any():
+            raise DataError(f"group column {group!r} is missing in {int(na.sum())} row(s), "
+                            f"first at row {frame.index[na][0]!r}")
+    items = frame[ov]
+    if missing == "listwise":
+        keep = items.notna().all(axis=1)
+    else:
+        keep = items.notna().any(axis=1)
+    dropped = int((~keep).sum())
+    if dropped:
+        what = "with a missing item value (listwise deletion)" if missing == "listwise" else "with no item observed"
+        warnings.warn(f"{dropped} row(s) {what} were dropped", DataWarning, stacklevel=3)
+        diagnostics["dropped_rows"] = dropped
+    frame = frame.loc[keep]
+    if group is not None:
+        labels = list(pd.unique(frame[group]))
+        if len(labels) < 2:
+            raise DataError(f"group column {group!r} has a single group ({labels[0]!r} only)" if labels
+                            else f"group column {group!r} has no cases")
+        ys = [frame.loc[frame[group] == lab, ov].to_numpy(dtype=float) for lab in labels]
+    else:
+        labels = []
+        ys = [frame[ov].to_numpy(dtype=float)]
+    for lab, y in zip(labels or [None], ys):
+        where = f" in group {lab!r}" if lab is not None else ""
+        sd = np.nanstd(y, axis=0)
+        const = [ov[i] for i in np.flatnonzero(~(sd > 0))]
+        if const:
+            raise DataError(f"constant item(s){where}: {', '.join(const)}")
+        if y.shape[0] < len(ov) + 1 and missing == "listwise":
+            raise DataError(f"{y.shape[0]} complete case(s){where} but the model has {len(ov)} items: "
+                            f"at least {len(ov) + 1} are needed")
+    ngroups = len(ys)
+    if meanstructure is None:
+        meanstructure = ngroups > 1 or missing == "fiml" or est == "MLR" or bool(ordered)
+    pt = lavaanify(statements, ngroups=ngroups, ordered=ordered, std_lv=std_lv, meanstructure=meanstructure,
+                   group_equal=group_equal)
+    lv = list(pt.attrs["latent"])
+    spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=meanstructure)
+    return _Prepared(model, est, pt, spec, ov, lv, group, labels, ys, missing, ordered, bool(std_lv), group_equal,
+                     meanstructure, frame, diagnostics)
+
+
+# --------------------------------------------------------------------------------------
+# ML and MLR
+# --------------------------------------------------------------------------------------
+def _fit_baseline(prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_dev: float,
+                  h1_traces: list[float] | None) -> dict[str, dict[str, float]]:
+    """The independence model: free variances (and means) per group, no constraints."""
+    spec0 = _ml.baseline_spec(prep.ov, prep.ngroups, prep.meanstructure)
+    if all(gd.complete for gd in data):
+        x0 = np.concatenate([np.concatenate([np.diag(gd.moments()[0])] + ([gd.moments()[1]] if prep.meanstructure
+                                                                           else [])) for gd in data])
+        dev0 = _ml.deviance(spec0, data, x0, need_grad=False, need_info=False)[0]
+    else:
+        fit0 = _ml.fit_ml(spec0, data, _ml.start_values(spec0, data))
+        x0, dev0 = fit0.x, fit0.deviance
+    p = len(prep.ov)
+    df0 = prep.ngroups * (p * (p + 1) // 2 + (p if prep.meanstructure else 0)) - spec0.n_free
+    stat0 = dev0 - h1_dev
+    out = {"standard": {"stat": stat0, "df": float(df0), "pvalue": fi.pvalue(stat0, df0)}}
+    if robust:
+        out["yuan.bentler.mplus"] = _yb_test(spec0, data, x0, stat0, df0, prep.n_total, h1_traces)
+    return out
+
+
+def _yb_test(spec: ModelSpec, data: list[_ml.GroupData], x: np.ndarray, stat: float, df: float, n_total: int,
+             h1_traces: list[float], info_obs: np.ndarray | None = None) -> dict[str, float]:
+    if info_obs is None:
+        info_obs = _ml.observed_information(spec, data, x)
+    e_inv = np.linalg.inv(info_obs / n_total)
+    scores = _ml.casewise_scores(spec, data, x)
+    tr_h0 = sum(_robust.h0_trace(e_inv, scores, n_total))
+    tr_h1 = sum(h1_traces)
+    c = _robust.scaling_factor(tr_h1, tr_h0, df)
+    scaled = stat / c if np.isfinite(c) else np.nan
+    return {"stat": scaled, "df": float(df), "pvalue": fi.pvalue(scaled, df), "scaling_factor": c,
+            "trace_ugamma": tr_h1 - tr_h0, "shift": 0.0}
+
+
+def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
+    spec = prep.spec
+    data = [_ml.GroupData.from_array(y) for y in prep.y]
+    n_total = prep.n_total
+    diagnostics: dict[str, Any] = {}
+    h1 = _ml.saturated(data)
+    h1_dev = sum(d for _, _, d, _, _ in h1)
+    if not all(ok for *_, ok, _ in h1):
+        warnings.warn("the EM algorithm for the saturated model did not converge", ConvergenceWarning, stacklevel=3)
+        diagnostics["h1_converged"] = False
+    for g, (s, _, _, _, _) in enumerate(h1):
+        if np.linalg.eigvalsh(s).min() <= 1e-10 * max(1.0, np.abs(s).max()):
+            where = f" of group {prep.group_labels[g]!r}" if prep.group_labels else ""
+            raise DataError(f"the sample covariance matrix{where} is not positive definite "
+                            "(collinear or duplicated items); ML cannot be used")
+    x0 = _ml.start_values(spec, data)
+    fit = _ml.fit_ml(spec, data, x0)
+    p = len(prep.ov)
+    ndat = prep.ngroups * (p * (p + 1) // 2 + (p if prep.meanstructure else 0))
+    df = ndat - spec.n_free
+    if df < 0:
+        raise SpecificationError(f"the model has {spec.n_free} free parameters but only {ndat} sample moments "
+                                 f"(df = {df}): it is not identified")
+    stat = fit.deviance - h1_dev
+    test = {"standard": {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df)}}
+    logl = -0.5 * fit.deviance
+    vcov = None
+    info_obs = None
+    h1_traces = None
+    try:
+        if robust:
+            info_obs = _ml.observed_information(spec, data, fit.x)
+            scores = _ml.casewise_scores(spec, data, fit.x)
+            meat = sum(sc.T @ sc for sc in scores)
+            vcov = _robust.sandwich(info_obs, meat)
+        elif prep.missing == "fiml":
+            info_obs = _ml.observed_information(spec, data, fit.x)
+            vcov = np.linalg.inv(info_obs)
+        else:
+            vcov = np.linalg.inv(fit.information)
+    except np.linalg.LinAlgError:
+        warnings.warn("the information matrix is singular: the model may not be identified; "
+                      "standard errors are not available", NotPositiveDefiniteWarning, stacklevel=3)
+        diagnostics["singular_information"] = True
+        vcov = None
+    scaled_name = None
+    if robust:
+        h1_traces = [_robust.h1_trace(gd.y) for gd in data]
+        if df > 0 and info_obs is not None:
+            test["yuan.bentler.mplus"] = _yb_test(spec, data, fit.x, stat, df, n_total, h1_traces, info_obs)
+        else:
+            test["yuan.bentler.mplus"] = {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df),
+                                          "scaling_factor": np.nan, "trace_ugamma": np.nan, "shift": 0.0}
+        scaled_name = "yuan.bentler.mplus"
+    baseline = _fit_baseline(prep, data, robust, h1_dev, h1_traces)
+    sample = [(s, mu if prep.meanstructure else None) for s, mu, *_ in h1]
+    diagnostics.update(message=fit.message, max_gradient=float(np.max(np.abs(fit.gradient)) / n_total)
+                       if spec.n_free else 0.0)
+    return _Estimation(fit.x, vcov, fit.converged, fit.iterations, fit.deviance / (2 * n_total), test, baseline,
+                       sample, logl, {}, diagnostics, scaled_name, fit.information / n_total)
+
+
+def _estimate_mlr(prep: _Prepared) -> _Estimation:
+    return _estimate_ml(prep, robust=True)
+
+
+def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
+    try:
+        mod = importlib.import_module("allyscale._core.wlsmv")
+    except ModuleNotFoundError:
+        raise SpecificationError("estimator 'WLSMV' is not available yet in this version") from None
+    return mod.estimate(prep)
+
+
+_ESTIMATORS: dict[str, Callable[[_Prepared], _Estimation]] = {
+    "ML": _estimate_ml, "MLR": _estimate_mlr, "WLSMV": _estimate_wlsmv,
+}
+
+
+# --------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------
+FIT_ORDER = ["npar", "fmin", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled",
+             "chisq.scaling.factor", "baseline.chisq", "baseline.df", "baseline.pvalue", "baseline.chisq.scaled",
+             "baseline.df.scaled", "baseline.pvalue.scaled", "baseline.chisq.scaling.factor", "cfi", "tli",
+             "cfi.scaled", "tli.scaled", "cfi.robust", "tli.robust", "logl", "unrestricted.logl", "aic", "bic",
+             "ntotal", "bic2", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "rmsea.scaled",
+             "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled", "rmsea.robust",
+             "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "rmsea.pvalue.robust", "srmr"]
+
+
+def _fit_measures(prep: _Prepared, est: _Estimation, implied) -> dict[str, float]:
+    n, g = prep.n_total, prep.ngroups
+    std = est.test["standard"]
+    x2, df = std["stat"], std["df"]
+    b = est.baseline["standard"]
+    x2b, dfb = b["stat"], b["df"]
+    fm: dict[str, float] = {"npar": float(prep.spec.n_free), "fmin": est.fmin, "chisq": x2, "df": df,
+                            "pvalue": std["pvalue"], "baseline.chisq": x2b, "baseline.df": dfb,
+                            "baseline.pvalue": b["pvalue"]}
+    fm["cfi"] = fi.cfi(x2, df, x2b, dfb)
+    fm["tli"] = fi.tli(x2, df, x2b, dfb)
+    if est.logl is not None:
+        fm["logl"] = est.logl
+        fm["aic"] = fi.aic(est.logl, prep.spec.n_free)
+        fm["bic"] = fi.bic(est.logl, prep.spec.n_free, n)
+        fm["bic2"] = fi.bic(est.logl, prep.spec.n_free, (n + 2) / 24)
+    fm["ntotal"] = float(n)
+    fm["rmsea"] = fi.rmsea(x2, df, n, g)
+    lo, hi = fi.rmsea_ci(x2, df, n, g)
+    fm["rmsea.ci.lower"], fm["rmsea.ci.upper"] = lo, hi
+    fm["rmsea.pvalue"] = fi.rmsea_pvalue(x2, df, n, g)
+    sc = est.test.get(est.scaled_test) if est.scaled_test else None
+    if sc is not None:
+        bsc = est.baseline.get(est.scaled_test, {})
+        c, cb = sc.get("scaling_factor", np.nan), bsc.get("scaling_factor", np.nan)
+        fm.update({"chisq.scaled": sc["stat"], "df.scaled": sc["df"], "pvalue.scaled": sc["pvalue"],
+                   "chisq.scaling.factor": c, "baseline.chisq.scaled": bsc.get("stat", np.nan),
+                   "baseline.df.scaled": bsc.get("df", np.nan), "baseline.pvalue.scaled": bsc.get("pvalue", np.nan),
+                   "baseline.chisq.scaling.factor": cb})
+        fm["cfi.scaled"] = fi.cfi(sc["stat"], sc["df"], bsc.get("stat", np.nan), bsc.get("df", np.nan))
+        fm["tli.scaled"] = fi.tli(sc["stat"], sc["df"], bsc.get("stat", np.nan), bsc.get("df", np.nan))
+        fm["cfi.robust"] = fi.cfi(x2, df, x2b, dfb, c, cb)
+        fm["tli.robust"] = fi.tli(x2, df, x2b, dfb, c, cb)
+        tr = sc.get("trace_ugamma", np.nan)
+        fm["rmsea.scaled"] = fi.rmsea(x2, tr, n, g)
+        lo, hi = fi.rmsea_ci(x2, tr, n, g) if np.isfinite(tr) else (np.nan, np.nan)
+        fm["rmsea.ci.lower.scaled"], fm["rmsea.ci.upper.scaled"] = lo, hi
+        fm["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(x2, tr, n, g) if np.isfinite(tr) else np.nan
+        fm["rmsea.robust"] = fi.rmsea(x2, df, n, g, c)
+    implied_pairs = [(s, m if prep.meanstructure else None) for s, m in implied]
+    fm["srmr"] = fi.srmr_bentler(est.sample, implied_pairs, [y.shape[0] / n for y in prep.y])
+    fm.update(est.extra)
+    return {k: float(fm[k]) for k in FIT_ORDER if k in fm} | {k: float(v) for k, v in fm.items() if k not in FIT_ORDER}
+
+
+def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
+    spec, pt = prep.spec, prep.partable
+    diagnostics: dict[str, Any] = dict(prep.diagnostics)
+    diagnostics.update(est.diagnostics)
+    diagnostics["converged"] = bool(est.converged)
+    diagnostics["iterations"] = int(est.iterations)
+    if not est.converged:
+        warnings.warn(f"the {prep.estimator} estimation did not converge after {est.iterations} iterations "
+                      f"({est.diagnostics.get('message', '')}); fit measures are reported as NaN",
+                      ConvergenceWarning, stacklevel=3)
+    x = est.x
+    mats = spec.matrices(x)
+    values = spec.estimates(x)
+    se = np.full(len(pt), np.nan)
+    free = pt["free"].to_numpy()
+    if est.vcov is not None:
+        var = np.diag(est.vcov)
+        with np.errstate(invalid="ignore"):
+            se_free = np.sqrt(np.where(var >= 0, var, np.nan))
+        if (var < 0).any():
+            diagnostics["negative_variance_of_estimates"] = int((var < 0).sum())
+        se = np.where(free > 0, se_free[np.maximum(free, 1) - 1], 0.0)
+    se = np.where(np.isnan(values), np.nan, se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(free > 0, values / se, np.nan)
+    pval = 2 * norm.sf(np.abs(z))
+    q = norm.ppf(0.975)
+    std_all = spec.standardized(x)
+    table = pd.DataFrame({"lhs": pt["lhs"], "op": pt["op"], "rhs": pt["rhs"]})
+    if prep.ngroups > 1:
+        table["group"] = pt["group"].astype(int)
+    if (pt["label"] != "").any():
+        table["label"] = pt["label"]
+    table["est"] = values
+    table["se"] = se
+    table["z"] = z
+    table["pvalue"] = pval
+    table["ci_lower"] = np.where(free > 0, values - q * se, values)
+    table["ci_upper"] = np.where(free > 0, values + q * se, values)
+    table["std_all"] = std_all
+    if not prep.meanstructure:
+        table = table[table["op"] != "~1"]
+    table = table.reset_index(drop=True)
+    # Heywood cases and non-positive-definite matrices
+    heywood = []
+    for g, gm in enumerate(mats):
+        glab = f" (group {prep.group_labels[g]!r})" if prep.group_labels else ""
+        for i, v in enumerate(prep.ov):
+            if gm.theta[i, i] < 0:
+                heywood.append(f"{v}{glab}: residual variance {gm.theta[i, i]:.4g}")
+        for i, f in enumerate(prep.lv):
+            if gm.psi[i, i] < 0:
+                heywood.append(f"{f}{glab}: variance {gm.psi[i, i]:.4g}")
+        try:
+            np.linalg.cholesky(gm.latent_cov())
+        except np.linalg.LinAlgError:
+            diagnostics.setdefault("nonpd_latent", []).append(g + 1)
+            warnings.warn(f"the latent covariance matrix{glab} is not positive definite", NotPositiveDefiniteWarning,
+                          stacklevel=3)
+        try:
+            np.linalg.cholesky(gm.sigma())
+        except np.linalg.LinAlgError:
+            diagnostics.setdefault("nonpd_implied", []).append(g + 1)
+            warnings.warn(f"the model-implied covariance matrix{glab} is not positive definite",
+                          NotPositiveDefiniteWarning, stacklevel=3)
+    if heywood:
+        warnings.warn("Heywood case(s): " + "; ".join(heywood), HeywoodWarning, stacklevel=3)
+    diagnostics["heywood"] = heywood
+    implied = [(gm.sigma(), gm.mu()) for gm in mats]
+    fm = _fit_measures(prep, est, implied)
+    if not est.converged:
+        diagnostics["unconverged_fit_measures"] = dict(fm)
+        fm = {k: (v if k in ("npar", "ntotal") else np.nan) for k, v in fm.items()}
+    # R²
+    r2_rows = []
+    for g, gm in enumerate(mats):
+        sig = np.diag(implied[g][0])
+        loaded = set(pt.loc[(pt.op == "=~") & (pt.group == g + 1), "rhs"])
+        for i, v in enumerate(prep.ov):
+            if v in loaded:
+                r2_rows.append((g + 1, v, 1.0 - gm.theta[i, i] / sig[i]))
+        lcov = np.diag(gm.latent_cov())
+        endo = set(pt.loc[(pt.op == "~") & (pt.group == g + 1), "lhs"]) | {r for r in loaded if r in prep.lv}
+        for i, f in enumerate(prep.lv):
+            if f in endo:
+                r2_rows.append((g + 1, f, 1.0 - gm.psi[i, i] / lcov[i]))
+    r2 = pd.DataFrame(r2_rows, columns=["group", "variable", "r2"])
+    if prep.ngroups == 1:
+        r2 = r2.drop(columns="group")
+    return CFAResult(estimator=prep.estimator, fit_measures=fm, estimates=table, r2=r2, diagnostics=diagnostics,
+                     converged=bool(est.converged), model=prep.model, ngroups=prep.ngroups,
+                     group_labels=list(prep.group_labels), ntotal=prep.n_total, _prep=prep, _est=est)
+
+
+@dataclass(frozen=True)
+class CFAResult:
+    """A fitted confirmatory factor model.
+
+    Attributes
+    ----------
+    estimator : str
+    fit_measures : dict
+        lavaan ``fitMeasures()`` names (``chisq, df, pvalue, cfi, tli, rmsea, rmsea.ci.lower,
+        rmsea.ci.upper, rmsea.pvalue, srmr, aic, bic, logl, npar, ntotal, baseline.chisq,
+        baseline.df``; with MLR also the ``.scaled`` and ``.robust`` measures). NaN for every
+        measure if the estimation did not converge (the values are kept in
+        ``diagnostics["unconverged_fit_measures"]``).
+    estimates : DataFrame
+        ``lhs, op, rhs, [group], [label], est, se, z, pvalue, ci_lower, ci_upper, std_all`` in
+        lavaan's row order (user rows first); Wald 95% intervals.
+    r2 : DataFrame
+        R² of every indicator (and endogenous factor), ``1 - residual variance / implied variance``.
+    diagnostics : dict
+        ``converged``, ``iterations``, ``heywood`` (list), ``nonpd_latent``/``nonpd_implied``
+        (groups), ``dropped_rows``, optimiser message, ...
+    converged : bool
+    """
+
+    estimator: str
+    fit_measures: dict[str, float]
+    estimates: pd.DataFrame
+    r2: pd.DataFrame
+    diagnostics: dict[str, Any]
+    converged: bool
+    model: str
+    ngroups: int
+    group_labels: list[Any]
+    ntotal: int
+    _prep: _Prepared = field(repr=False, compare=False)
+    _est: _Estimation = field(repr=False, compare=False)
+
+    # -- extractors --------------------------------------------------------------------
+    def residuals(self) -> pd.DataFrame | dict[Any, pd.DataFrame]:
+        """Residual correlations ``cor(S) - cor(Sigma_hat)`` (lavaan's ``residuals(fit, type = "cor")``,
+        Bollen's standardisation); one DataFrame, or one per group label."""
+        out = {}
+        implied = self._prep.spec.implied(self._est.x)
+        for g, ((s, _), (sig, _)) in enumerate(zip(self._est.sample, implied)):
+            ds, dg = np.sqrt(np.diag(s)), np.sqrt(np.diag(sig))
+            res = s / np.outer(ds, ds) - sig / np.outer(dg, dg)
+            out[self.group_labels[g] if self.group_labels else g] = pd.DataFrame(res, index=self._prep.ov,
+                                                                                   columns=self._prep.ov)
+        return out[0] if self.ngroups == 1 else out
+
+    def modification_indices(self, *, minimum: float = 0.0) -> pd.DataFrame:
+        """Modification indices with expected parameter changes (Sörbom, 1989), as ``lavaan::modindices``.
+
+        Candidates are the cross-loadings and residual covariances not in the model and the
+        fixed (non-identifying) parameters. ``mi`` is the score statistic ``N g_j^2 / V_jj`` with
+        ``V = I_jj - I_j,free I_free^-1 I_free,j`` from the expected per-case information of the
+        extended model; ``epc = g_j / V_jj`` (one-step change), ``sepc.all`` its std.all version
+        under the fitted model. Only for ML/MLR with complete data (the information is the
+        expected one, as lavaan's default for ML).
+        """
+        from allyscale._core.modindices import modification_indices
+
+        if self._prep.estimator not in ("ML", "MLR") or self._prep.missing != "listwise":
+            raise SpecificationError("modification indices are available for ML/MLR with complete data")
+        table = modification_indices(self._prep, self._est.x)
+        return table[table["mi"] >= minimum].reset_index(drop=True)
+
+    # -- output ------------------------------------------------------------------------
+    def _fit_lines(self) -> list[str]:
+        fm = self.fit_measures
+        keys = ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr",
+                "aic", "bic", "chisq.scaled", "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust"]
+        return [f"  {k:<22}{fm[k]:>12.4f}" for k in keys if k in fm]
+
+    def summary(self) -> str:
+        """Plain-text summary: estimation, fit measures, estimates."""
+        lines = [f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}"
+                 + (f", {self.ngroups} groups: {', '.join(map(str, self.group_labels))}" if self.ngroups > 1 else "")]
+        if self.converged:
+            lines.append(f"Converged after {self.diagnostics['iterations']} iterations")
+        else:
+            lines.append("NOT CONVERGED: the fit measures are not trustworthy and are reported as NaN")
+        if self.diagnostics.get("heywood"):
+            lines.append("Heywood case(s): " + "; ".join(self.diagnostics["heywood"]))
+        lines.append("")
+        lines.append("Fit measures:")
+        lines.extend(self._fit_lines())
+        lines.append("")
+        lines.append("Parameter estimates:")
+        lines.append(self.estimates.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = html.escape(f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}")
+        warn = "" if self.converged else "<p><strong>Not converged: fit measures are NaN.</strong></p>"
+        fm = pd.DataFrame({"value": self.fit_measures}).to_html(float_format=lambda v: f"{v:.4f}")
+        est = self.estimates.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        return f"<div><h4>{head}</h4>{warn}<h5>Fit measures</h5>{fm}<h5>Estimates</h5>{est}</div>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: ``estimator``, ``converged``, ``fit_measures``, ``estimates`` (records), ``r2``,
+        ``diagnostics``; NaN becomes ``None``."""
+        def clean(v):
+            if isinstance(v, dict):
+                return {str(k): clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            if isinstance(v, (np.floating, float)):
+                return None if not np.isfinite(v) else float(v)
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if isinstance(v, np.bool_):
+                return bool(v)
+            return v
+
+        return clean({"estimator": self.estimator, "converged": self.converged, "ntotal": self.ntotal,
+                      "groups": [str(g) for g in self.group_labels], "fit_measures": self.fit_measures,
+                      "estimates": self.estimates.to_dict("records"), "r2": self.r2.to_dict("records"),
+                      "diagnostics": self.diagnostics})
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | None = None,
+        group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
+        std_lv: bool = False, meanstructure: bool | None = None) -> CFAResult:
+    """Fit a confirmatory factor model with lavaan 0.6.14's ``cfa()`` defaults.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Item responses (one column per item named in ``model``); not modified.
+    model : str
+        lavaan model syntax (e.g. ``ItemPool.model_syntax()``).
+    estimator : {"ML", "MLR", "WLSMV"}
+        ``"ML"``: normal-theory ML with the divisor-N covariance, expected-information
+        standard errors, ``chisq = N F_ML``. ``"MLR"``: the same estimates with Huber-White
+        sandwich standard errors (observed information as bread) and the Yuan-Bentler
+        (Mplus) scaled test, plus lavaan's ``.scaled`` and ``.robust`` fit measures
+        (Brosseau-Liard & Savalei, 2014; Brosseau-Liard, Savalei & Li, 2012).
+        ``"WLSMV"``: DWLS on polychoric correlations for ordered items.
+    group : str, optional
+        Column defining groups (multi-group model; group order = order of first appearance).
+    group_equal : sequence of str, optional
+        lavaan's ``group.equal`` (``"loadings"``, ``"intercepts"``, ``"residuals"``, ...).
+    missing : {"listwise", "fiml"}
+        ``"fiml"``: casewise (full-information) ML over missing-data patterns, observed-
+        information standard errors and the EM saturated model for the test (lavaan's
+        ``missing = "ml"``), ML only.
+    ordered : sequence of str, optional
+        Ordered-categorical items (WLSMV).
+    std_lv : bool
+        Identify factors by unit variance instead of a unit first loading.
+    meanstructure : bool, optional
+        Default as lavaan: on for several groups, FIML, MLR and ordered items.
+
+    Returns
+    -------
+    CFAResult
+
+    Raises
+    ------
+    DataError
+        Items of the model missing from the data (all listed), non-numeric or constant items,
+        too few cases, a group column with one group or missing values, a singular sample
+        covariance matrix.
+    SpecificationError
+        Unknown estimator or option, a model with negative degrees of freedom.
+    ModelSyntaxError
+        Unparseable model syntax.
+
+    Warns
+    -----
+    ConvergenceWarning, HeywoodWarning, NotPositiveDefiniteWarning, DataWarning
+
+    References
+    ----------
+    Rosseel (2012); Jöreskog (1969); Arbuckle (1996); Yuan & Bentler (2000).
+    """
+    prep = _prepare(data, model, estimator=estimator, group=group, group_equal=group_equal, missing=missing,
+                    ordered=ordered, std_lv=std_lv, meanstructure=meanstructure)
+    est = _ESTIMATORS[prep.estimator](prep)
+    return _build(prep, est)
+
+
+# --------------------------------------------------------------------------------------
+# comparison
+# --------------------------------------------------------------------------------------
+COMPARE_COLUMNS = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "cfi", "tli", "rmsea", "rmsea.ci.lower",
+                   "rmsea.ci.upper", "srmr", "cfi.robust", "tli.robust", "rmsea.robust", "aic", "bic"]
+
+
+def difference_test(fit0: CFAResult, fit1: CFAResult) -> dict[str, float]:
+    """Chi-square difference test of the more restricted ``fit0`` (larger df) against ``fit1``.
+
+    ML: the likelihood-ratio test ``chisq0 - chisq1`` on ``df0 - df1``. MLR: the
+    Satorra-Bentler (2001) scaled difference, lavTestLRT's default for scaled tests
+    (``method = "satorra.bentler.2001"``): ``cd = (df0 c0 - df1 c1) / (df0 - df1)``,
+    ``T = (chisq0 - chisq1) / cd`` with the unscaled statistics and Yuan-Bentler factors.
+    A negative ``cd`` gives NaN (as lavaan, which warns). An estimator that defines its own
+    difference test supplies ``_Estimation.extra["difference_test"]`` handling in this function.
+    """
+    f0, f1 = fit0.fit_measures, fit1.fit_measures
+    ddf = f0["df"] - f1["df"]
+    dchi = f0["chisq"] - f1["chisq"]
+    out = {"chisq_diff": dchi, "df_diff": ddf, "pvalue": np.nan, "scaling": np.nan}
+    if ddf <= 0:
+        return out
+    est = fit0.estimator
+    if est == "ML":
+        out["pvalue"] = float(chi2.sf(dchi, ddf))
+    elif est == "MLR":
+        c0, c1 = f0.get("chisq.scaling.factor", np.nan), f1.get("chisq.scaling.factor", np.nan)
+        if f1["df"] == 0:
+            c1 = 1.0
+        cd = (f0["df"] * c0 - f1["df"] * c1) / ddf
+        out["scaling"] = cd
+        if cd > 0:
+            out["chisq_diff"] = dchi / cd
+            out["pvalue"] = float(chi2.sf(dchi / cd, ddf))
+        else:
+            out["chisq_diff"] = np.nan
+    else:
+        hook = getattr(importlib.import_module("allyscale._core.wlsmv"), "difference_test", None) \
+            if est == "WLSMV" else None
+        if hook is None:
+            raise SpecificationError(f"no difference test for estimator {est!r}")
+        return hook(fit0, fit1)
+    return out
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """Side-by-side fit of competing models.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per model (index = model name, ordered by df, most restricted first):
+        ``npar, chisq, df, pvalue, cfi, tli, rmsea, rmsea.ci.lower, rmsea.ci.upper, srmr``
+        (+ scaled/robust measures with MLR), ``aic, bic`` when a likelihood exists.
+    tests : DataFrame
+        Difference tests of consecutive models in that order (``model0`` more restricted,
+        ``model1`` less): ``chisq_diff, df_diff, pvalue, scaling``. As lavTestLRT, the models
+        are assumed nested when their df differ; pairs with equal df are not tested (NaN).
+    fits : dict
+        The :class:`CFAResult` of each model.
+    """
+
+    table: pd.DataFrame
+    tests: pd.DataFrame
+    fits: dict[str, CFAResult] = field(repr=False)
+
+    def summary(self) -> str:
+        return ("Model fit:\n" + self.table.to_string(float_format=lambda v: f"{v:.4f}") + "\n\nDifference tests:\n"
+                + self.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return ("<div><h5>Model fit</h5>" + self.table.to_html(float_format=lambda v: f"{v:.4f}")
+                + "<h5>Difference tests</h5>" + self.tests.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+                + "</div>")
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.table.reset_index().rename(columns={"index": "model"})
+        return json.loads(json.dumps({"table": t.to_dict("records"), "tests": self.tests.to_dict("records")},
+                                     default=float).replace("NaN", "null"))
+
+
+def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool=None, estimator: str = "ML",
+            **kwargs) -> CompareResult:
+    """Fit competing models to the same data and compare them.
+
+    Parameters
+    ----------
+    data : DataFrame
+    models : mapping name → lavaan syntax, optional
+    pool : ItemPool, optional
+        Fit every structure of the pool (``pool.all_model_syntax()``) when ``models`` is not given.
+    estimator : str
+        As :func:`cfa`; further keyword arguments are passed to :func:`cfa`.
+
+    Returns
+    -------
+    CompareResult
+
+    Raises
+    ------
+    SpecificationError
+        Neither or both of ``models`` and ``pool``, fewer than two models.
+
+    References
+    ----------
+    Satorra & Bentler (2001); lavaan's ``lavTestLRT`` (Rosseel, 2012).
+    """
+    if (models is None) == (pool is None):
+        raise SpecificationError("give either models (name → syntax) or pool")
+    if models is None:
+        models = pool.all_model_syntax()
+    models = dict(models)
+    if len(models) < 2:
+        raise SpecificationError(f"compare needs at least two models, got {len(models)}")
+    fits = {name: cfa(data, syntax, estimator=estimator, **kwargs) for name, syntax in models.items()}
+    order = sorted(fits, key=lambda k: (-fits[k].fit_measures["df"], list(fits).index(k)))
+    rows = {}
+    for name in order:
+        fm = fits[name].fit_measures
+        rows[name] = {c: fm.get(c, np.nan) for c in COMPARE_COLUMNS if c in fm}
+        rows[name]["converged"] = fits[name].converged
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    tests = []
+    for a, b in zip(order[:-1], order[1:]):
+        d = difference_test(fits[a], fits[b]) if fits[a].fit_measures["df"] != fits[b].fit_measures["df"] else \
+            {"chisq_diff": np.nan, "df_diff": 0.0, "pvalue": np.nan, "scaling": np.nan}
+        tests.append({"model0": a, "model1": b, **d})
+    return CompareResult(table, pd.DataFrame(tests), fits)
