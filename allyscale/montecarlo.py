@@ -1025,7 +1025,7 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
                         continue
                     a = wide.xs((c, true), level=("condition", "model"))
                     b = wide.xs((c, other), level=("condition", "model"))
-                    both = a.join(b, lsuffix="_t", rsuffix="_o", how="inner")
+                    both = a.add_suffix("_t").join(b.add_suffix("_o"), how="inner")
                     both = both[(both["converged_t"] == True) & (both["converged_o"] == True)]  # noqa: E712
                     row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols},
                            "true_model": true, "competitor": other, "both_converged": len(both)}
