@@ -214,7 +214,7 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
                             f"at least {len(ov) + 1} are needed")
     ngroups = len(ys)
     if meanstructure is None:
-        meanstructure = ngroups > 1 or missing == "fiml" or est == "MLR" or bool(ordered)
+        meanstructure = ngroups > 1 or missing == "fiml" or bool(ordered)
     pt = lavaanify(statements, ngroups=ngroups, ordered=ordered, std_lv=std_lv, meanstructure=meanstructure,
                    group_equal=group_equal)
     lv = list(pt.attrs["latent"])
@@ -307,7 +307,7 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
         vcov = None
     scaled_name = None
     if robust:
-        h1_traces = [_robust.h1_trace(gd.y) for gd in data]
+        h1_traces = [_robust.h1_trace(gd.y, prep.meanstructure) for gd in data]
         if df > 0 and info_obs is not None:
             test["yuan.bentler.mplus"] = _yb_test(spec, data, fit.x, stat, df, n_total, h1_traces, info_obs)
         else:
@@ -648,7 +648,7 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
     std_lv : bool
         Identify factors by unit variance instead of a unit first loading.
     meanstructure : bool, optional
-        Default as lavaan: on for several groups, FIML, MLR and ordered items.
+        Default as lavaan 0.6.14: on for several groups, FIML and ordered items.
 
     Returns
     -------

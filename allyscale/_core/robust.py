@@ -33,19 +33,20 @@ def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
     return a_inv @ meat @ a_inv
 
 
-def h1_trace(y: np.ndarray) -> float:
+def h1_trace(y: np.ndarray, meanstructure: bool = True) -> float:
     """``tr(A1^-1 B1)`` of the saturated mean-and-covariance model for complete data.
 
     With ``d_i = (y_i - ybar)' S^-1 (y_i - ybar)`` (S with divisor N) this is exactly
     ``mean(d_i^2) / 2 + p / 2`` (mean part ``mean(d_i) = p``, covariance part
     ``mean(d_i^2 - 2 d_i + p) / 2``): the saturated scores are A1 times the moment
-    deviations, so the trace is their quadratic form (Mardia's kurtosis appears).
+    deviations, so the trace is their quadratic form (Mardia's kurtosis appears). Without a
+    mean structure the mean part (``p``) is left out.
     """
     n, p = y.shape
     dev = y - y.mean(axis=0)
     s = dev.T @ dev / n
     d = np.einsum("ij,ij->i", dev @ np.linalg.inv(s), dev)
-    return float(0.5 * np.mean(d**2) + 0.5 * p)
+    return float(0.5 * np.mean(d**2) + (0.5 * p if meanstructure else -0.5 * p))
 
 
 def h0_trace(e_inv: np.ndarray, scores: list[np.ndarray], n_total: int) -> list[float]:
