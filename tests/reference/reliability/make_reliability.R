@@ -1,0 +1,68 @@
+# Reliability and validity references beyond sim60/reference.json: alpha item statistics and
+# Feldt interval, omega group table, ICC (test-retest), split halves, factor correlations with
+# CIs, and model-based bifactor coefficients.
+# R 4.2.2, psych 2.2.9, lavaan 0.6.14, semTools 0.5.6.  Run from this folder: Rscript make_reliability.R
+suppressMessages({library(psych); library(lavaan); library(semTools); library(jsonlite)})
+d <- read.csv("../sim60/data.csv")
+X <- d[, grep("^i", names(d))]
+model <- paste(readLines("../sim60/model.lav"), collapse = "\n")
+trust <- X[, sprintf("i%02d", 1:15)]
+
+# alpha: item statistics, Feldt CI, ase
+a <- psych::alpha(trust, check.keys = FALSE)
+alpha_trust <- list(raw_r = unname(a$item.stats$raw.r), std_r = unname(a$item.stats$std.r),
+                    r_cor = unname(a$item.stats$r.cor), mean = unname(a$item.stats$mean),
+                    sd = unname(a$item.stats$sd), average_r = a$total$average_r, ase = a$total$ase,
+                    total_mean = a$total$mean, total_sd = a$total$sd,
+                    feldt = list(lower = a$feldt$lower.ci[[1]], upper = a$feldt$upper.ci[[1]]),
+                    freq = unname(as.matrix(a$response.freq)),
+                    drop_std_alpha = unname(a$alpha.drop$std.alpha), drop_G6 = unname(a$alpha.drop$"G6(smc)"))
+
+# omega with six factors (the reference's) and with psych's default three
+om6 <- psych::omega(X, nfactors = 6, plot = FALSE)
+om3 <- psych::omega(X, nfactors = 3, plot = FALSE)
+om_out <- function(o) list(omega_h = o$omega_h, omega_t = o$omega.tot, alpha = o$alpha, G6 = o$G6, ECV = unname(o$ECV),
+                           omega_lim = o$omega.lim, group_total = o$omega.group$total,
+                           group_general = o$omega.group$general, group_group = o$omega.group$group)
+
+# test-retest: scale score at time 1 and a noisy, shifted retest
+set.seed(20261122)
+t1 <- rowMeans(trust)
+retest <- data.frame(time1 = t1, time2 = 0.9 * t1 + 0.4 + rnorm(length(t1), 0, 0.3))
+write.csv(retest, "retest.csv", row.names = FALSE)
+ic <- psych::ICC(retest, lmer = FALSE)
+icl <- psych::ICC(retest)  # default lmer = TRUE
+icc_out <- list(icc = ic$results$ICC, F = ic$results$F, df1 = ic$results$df1, df2 = ic$results$df2,
+                p = ic$results$p, lower = ic$results$"lower bound", upper = ic$results$"upper bound",
+                type = ic$results$type, lmer_icc = icl$results$ICC)
+
+# split halves of the trust items (odd-even, first 8 vs last 7), Spearman-Brown and Guttman
+sh <- function(h1, h2) {
+  A <- rowSums(trust[, h1]); B <- rowSums(trust[, h2]); r <- cor(A, B)
+  list(r_halves = r, spearman_brown = 2 * r / (1 + r), guttman = 2 * (1 - (var(A) + var(B)) / var(A + B)))
+}
+split <- list(odd_even = sh(seq(1, 15, 2), seq(2, 15, 2)), first_second = sh(1:8, 9:15))
+
+# factor correlations with Wald CIs (std.lv = TRUE)
+fit_lv <- cfa(model, data = d, std.lv = TRUE)
+pe <- parameterEstimates(fit_lv)
+lv <- lavNames(fit_lv, "lv")
+fc <- pe[pe$op == "~~" & pe$lhs %in% lv & pe$rhs %in% lv & pe$lhs != pe$rhs, ]
+fcor <- list(lhs = fc$lhs, rhs = fc$rhs, est = fc$est, se = fc$se, ci_lower = fc$ci.lower, ci_upper = fc$ci.upper)
+
+# bifactor model of the sim60 items (g + the six factors, orthogonal); compRelSEM with the
+# model-implied variance (obs.var = FALSE) on standardized items gives omega_h (g), omega_hs
+# (group factors) and omega (total) in the metric of standardized items
+Z <- as.data.frame(scale(X))
+bmod <- paste(c(paste("g =~", paste(names(X), collapse = " + ")), readLines("../sim60/model.lav")), collapse = "\n")
+bfit <- cfa(bmod, data = Z, std.lv = TRUE, orthogonal = TRUE)
+ss <- standardizedSolution(bfit)
+ss <- ss[ss$op %in% c("=~", "~~"), c("lhs", "op", "rhs", "est.std")]
+cr <- compRelSEM(bfit, obs.var = FALSE, return.total = TRUE)
+bif <- list(converged = lavInspect(bfit, "converged"), std = ss, comp_rel_implied = as.list(cr), model = bmod)
+
+out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
+            semTools = as.character(packageVersion("semTools")),
+            alpha_trust = alpha_trust, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
+            split_half = split, factor_cor = fcor, bifactor_sim60 = bif)
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
