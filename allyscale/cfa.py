@@ -316,10 +316,11 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
         scaled_name = "yuan.bentler.mplus"
     baseline = _fit_baseline(prep, data, robust, h1_dev, h1_traces)
     sample = [(s, mu if prep.meanstructure else None) for s, mu, *_ in h1]
+    extra = {"unrestricted.logl": -0.5 * h1_dev}
     diagnostics.update(message=fit.message, max_gradient=float(np.max(np.abs(fit.gradient)) / n_total)
                        if spec.n_free else 0.0)
     return _Estimation(fit.x, vcov, fit.converged, fit.iterations, fit.deviance / (2 * n_total), test, baseline,
-                       sample, logl, {}, diagnostics, scaled_name, fit.information / n_total)
+                       sample, logl, extra, diagnostics, scaled_name, fit.information / n_total)
 
 
 def _estimate_mlr(prep: _Prepared) -> _Estimation:

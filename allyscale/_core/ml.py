@@ -92,16 +92,25 @@ class MLFit:
 
 def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad: bool = True,
              need_info: bool = True):
-    """D = -2 log L, its gradient and the expected information of D / 2 (sums over all cases)."""
+    """D = -2 log L, its gradient and the expected information of D / 2 (sums over all cases).
+
+    When every free parameter fills one cell per group, ``dSigma_k = a_k b_k' + b_k a_k'``
+    (:meth:`ModelSpec.lowrank`) and, with ``V = Sigma^-1``, the gradient term is
+    ``<dSigma_k, W> = 2 a_k' W b_k`` and the information
+    ``tr(V dSigma_k V dSigma_l) / 2 = (b_k'Va_l)(a_k'Vb_l) + (a_k'Va_l)(b_k'Vb_l)``.
+    """
     mats = spec.matrices(x)
-    derivs = spec.derivatives(mats) if (need_grad or need_info) else [(None, None)] * len(mats)
+    need = need_grad or need_info
+    lowrank = spec.lowrank(mats) if need else [None] * len(mats)
+    dense = spec.derivatives(mats) if need and any(lr is None for lr in lowrank) else None
     q = spec.n_free
     dev = 0.0
     grad = np.zeros(q)
     info = np.zeros((q, q)) if need_info else None
-    for gm, gd, (ds, dm) in zip(mats, data, derivs):
+    for g, (gm, gd) in enumerate(zip(mats, data)):
         sigma = gm.sigma()
         mu = gm.mu()
+        lr = lowrank[g]
         for pat in gd.patterns:
             o = pat.idx
             full = len(o) == sigma.shape[0]
@@ -112,16 +121,34 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
             d = pat.ybar - mu[o] if spec.meanstructure else np.zeros(len(o))
             s_tot = pat.s + np.outer(d, d)
             dev += pat.n * (logdet + np.sum(s_tot * inv) + len(o) * LOG2PI)
-            if not (need_grad or need_info):
+            if not need:
                 continue
+            if lr is not None:
+                a, b, dm = lr
+                ao, bo, dmo = (a, b, dm) if full else (a[:, o], b[:, o], dm[:, o])
+                if need_grad:
+                    w = inv - inv @ s_tot @ inv
+                    gr = 2.0 * np.einsum("kp,kp->k", ao @ w, bo)
+                    if spec.meanstructure:
+                        gr = gr - 2.0 * dmo @ (inv @ d)
+                    grad += pat.n * gr
+                if need_info:
+                    va, vb = ao @ inv, bo @ inv
+                    ava, bvb, bva = va @ ao.T, vb @ bo.T, vb @ ao.T
+                    blk = bva * bva.T + ava * bvb
+                    if spec.meanstructure:
+                        blk = blk + dmo @ inv @ dmo.T
+                    info += pat.n * blk
+                continue
+            ds, dm = dense[g]
             dso = ds if full else ds[:, o][:, :, o]
             dmo = dm if full else dm[:, o]
             if need_grad:
                 w = inv - inv @ s_tot @ inv
-                g = dso.reshape(q, -1) @ w.ravel()
+                gr = dso.reshape(q, -1) @ w.ravel()
                 if spec.meanstructure:
-                    g = g - 2.0 * dmo @ (inv @ d)
-                grad += pat.n * g
+                    gr = gr - 2.0 * dmo @ (inv @ d)
+                grad += pat.n * gr
             if need_info:
                 m = np.einsum("ij,kjl->kil", inv, dso @ inv)
                 blk = 0.5 * m.reshape(q, -1) @ dso.reshape(q, -1).T
@@ -139,17 +166,19 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
     x = np.zeros(spec.n_free)
     seen = np.zeros(spec.n_free, dtype=bool)
     pt = spec.partable
+    records = [dict(zip(pt.columns, r)) for r in zip(*(pt[c].to_numpy() for c in pt.columns))]
     ov, lv = spec.ov, spec.lv
+    higher = {r["rhs"] for r in records if r["op"] == "=~" and r["rhs"] in lv}
     for g, gd in enumerate(data):
         y = gd.y
         ybar = np.nanmean(y, axis=0)
         s = _pairwise_cov(y)
-        gpt = pt[pt["group"] == g + 1]
+        grecs = [r for r in records if int(r["group"]) == g + 1]
         load_start: dict[tuple[str, str], float] = {}
         var_start: dict[str, float] = {}
         for f in lv:
-            rows = gpt[(gpt.op == "=~") & (gpt.lhs == f)]
-            ind = [r for r in rows.rhs if r in ov]
+            rows = [r for r in grecs if r["op"] == "=~" and r["lhs"] == f]
+            ind = [r["rhs"] for r in rows if r["rhs"] in ov]
             if not ind:
                 var_start[f] = 0.05
                 continue
@@ -159,10 +188,10 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
             v = vecs[:, -1] * np.sqrt(max(vals[-1], 1e-6))
             if v.sum() < 0:
                 v = -v
-            marker = next((r for r in rows.itertuples() if r.free == 0 and not np.isnan(r.ustart)
-                           and r.ustart != 0 and r.rhs in ind), None)
-            if marker is not None and abs(v[ind.index(marker.rhs)]) > 1e-3:
-                scale = v[ind.index(marker.rhs)] / marker.ustart
+            marker = next((r for r in rows if r["free"] == 0 and not np.isnan(r["ustart"])
+                           and r["ustart"] != 0 and r["rhs"] in ind), None)
+            if marker is not None and abs(v[ind.index(marker["rhs"])]) > 1e-3:
+                scale = v[ind.index(marker["rhs"])] / marker["ustart"]
                 var_start[f] = scale**2
                 for i, name in enumerate(ind):
                     load_start[(f, name)] = v[i] / scale
@@ -170,25 +199,26 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
                 var_start[f] = 1.0
                 for i, name in enumerate(ind):
                     load_start[(f, name)] = v[i]
-        for r in gpt.itertuples():
-            if r.free == 0:
+        for r in grecs:
+            if r["free"] == 0:
                 continue
-            k = int(r.free) - 1
+            k = int(r["free"]) - 1
             if seen[k]:
                 continue
-            if not np.isnan(r.start):
-                val = r.start
-            elif r.op == "=~":
-                val = load_start.get((r.lhs, r.rhs), 1.0 if r.rhs in lv else 0.7)
-            elif r.op == "~~" and r.lhs == r.rhs:
-                if r.lhs in ov:
-                    val = 0.5 * s[ov.index(r.lhs), ov.index(r.lhs)]
+            op, lhs, rhs = r["op"], r["lhs"], r["rhs"]
+            if not np.isnan(r["start"]):
+                val = r["start"]
+            elif op == "=~":
+                val = load_start.get((lhs, rhs), 1.0 if rhs in lv else 0.7)
+            elif op == "~~" and lhs == rhs:
+                if lhs in ov:
+                    val = 0.5 * s[ov.index(lhs), ov.index(lhs)]
                 else:
-                    val = var_start.get(r.lhs, 0.5)
-                    if any((pt.op == "=~") & (pt.rhs == r.lhs)):
+                    val = var_start.get(lhs, 0.5)
+                    if lhs in higher:
                         val *= 0.5  # a factor under a higher-order factor: part is explained
-            elif r.op == "~1":
-                val = ybar[ov.index(r.lhs)] if r.lhs in ov else 0.0
+            elif op == "~1":
+                val = ybar[ov.index(lhs)] if lhs in ov else 0.0
             else:
                 val = 0.0
             x[k] = val
@@ -202,7 +232,7 @@ def _pairwise_cov(y: np.ndarray) -> np.ndarray:
         return d.T @ d / y.shape[0]
     import pandas as pd
 
-    c = pd.DataFrame(y).cov(min_periods=2).to_numpy()
+    c = pd.DataFrame(y).cov(min_periods=2).to_numpy().copy()
     v = np.nanvar(y, axis=0)
     c[~np.isfinite(c)] = 0.0
     np.fill_diagonal(c, v)
@@ -272,22 +302,28 @@ def observed_information(spec: ModelSpec, data: list[GroupData], x: np.ndarray, 
 
 
 def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> list[np.ndarray]:
-    """Per group: the casewise scores d log L_i / d theta, (n_g, n_free) (complete data)."""
+    """Per group: the casewise scores d log L_i / d theta, (n_g, n_free) (complete data):
+    ``<dSigma_k, V r r' V - V> / 2 + dmu_k' V r`` with ``r = y_i - mu``."""
     mats = spec.matrices(x)
-    derivs = spec.derivatives(mats)
+    lowrank = spec.lowrank(mats)
+    dense = spec.derivatives(mats) if any(lr is None for lr in lowrank) else None
     q = spec.n_free
     out = []
-    for gm, gd, (ds, dm) in zip(mats, data, derivs):
+    for g, (gm, gd) in enumerate(zip(mats, data)):
         sigma = gm.sigma()
         inv = np.linalg.inv(sigma)
         mu = gm.mu() if spec.meanstructure else gd.y.mean(axis=0)
         r = gd.y - mu
         vr = r @ inv  # (n, p)
-        # 0.5 * <dSigma_k, V r r' V - V>
-        a = np.einsum("kij,ni->knj", ds, vr)  # (q, n, p)
-        quad = np.einsum("knj,nj->nk", a, vr)
-        tr = ds.reshape(q, -1) @ inv.ravel()
-        sc = 0.5 * (quad - tr[None, :])
+        if lowrank[g] is not None:
+            a, b, dm = lowrank[g]
+            sc = (vr @ a.T) * (vr @ b.T) - np.einsum("kp,kp->k", a @ inv, b)[None, :]
+        else:
+            ds, dm = dense[g]
+            a3 = np.einsum("kij,ni->knj", ds, vr)
+            quad = np.einsum("knj,nj->nk", a3, vr)
+            tr = ds.reshape(q, -1) @ inv.ravel()
+            sc = 0.5 * (quad - tr[None, :])
         if spec.meanstructure:
             sc = sc + vr @ dm.T
         out.append(sc)

@@ -256,3 +256,54 @@ class ModelSpec:
         if not self.meanstructure:
             out = np.where(ops == "~1", np.nan, out)
         return out.astype(float)
+
+    def lowrank(self, mats: list[GroupMatrices]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+        """Per group: ``(a, b, dmu)`` with ``dSigma_k = a_k b_k' + b_k a_k'`` (rows of the
+        (n_free, p) arrays ``a`` and ``b``) and ``dmu`` (n_free, p); ``None`` for a group in
+        which one free parameter fills several cells (then use :meth:`derivatives`).
+
+        Every single cell of Lambda, Theta, Psi or B moves Sigma by a symmetric rank-2 term,
+        which makes the gradient, the expected information and casewise scores cost
+        O(q p^2) instead of O(q p^3).
+        """
+        p = len(self.ov)
+        q = self.n_free
+        out = []
+        counts: dict[tuple[int, int], int] = {}
+        for k, g, *_ in self.entries:
+            counts[(g, k)] = counts.get((g, k), 0) + 1
+        for g, gm in enumerate(mats):
+            if any(c > 1 for (gg, _), c in counts.items() if gg == g):
+                out.append(None)
+                continue
+            a_mat = gm.A
+            lam_a = gm.lam @ a_mat
+            phi = a_mat @ gm.psi @ a_mat.T
+            a_alpha = a_mat @ gm.alpha
+            lam_phi = gm.lam @ phi  # (p, m): column j = Lambda phi_j
+            a = np.zeros((q, p))
+            b = np.zeros((q, p))
+            dm = np.zeros((q, p))
+            for k, gg, name, i, j in self.entries:
+                if gg != g:
+                    continue
+                if name == "lam":
+                    a[k, i] = 1.0
+                    b[k] = lam_phi[:, j]
+                    dm[k, i] = a_alpha[j]
+                elif name == "theta":
+                    a[k, i] = 1.0
+                    b[k, j] = 0.5 if i == j else 1.0
+                elif name == "psi":
+                    a[k] = lam_a[:, i]
+                    b[k] = lam_a[:, j] * (0.5 if i == j else 1.0)
+                elif name == "beta":
+                    a[k] = lam_a[:, i]
+                    b[k] = gm.lam @ (a_mat @ gm.psi @ a_mat.T)[:, j]
+                    dm[k] = lam_a[:, i] * a_alpha[j]
+                elif name == "nu":
+                    dm[k, i] = 1.0
+                elif name == "alpha":
+                    dm[k] = lam_a[:, i]
+            out.append((a, b, dm))
+        return out
