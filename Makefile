@@ -3,6 +3,11 @@
 #   make test   - the test suite
 PYTHON ?= python3
 VENV   := .venv
+# allyscale's matrices are small: multi-threaded BLAS costs far more than it gains (and contends on
+# shared 2-core machines), so the demo and the tests run BLAS single-threaded.
+export OMP_NUM_THREADS = 1
+export OPENBLAS_NUM_THREADS = 1
+export MKL_NUM_THREADS = 1
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 

@@ -58,6 +58,11 @@ def main(debug: bool) -> None:
     Exit codes: 0 success; 1 analysis failure or internal error;
     2 bad input or usage (message on stderr starting with 'error:').
     """
+    # The command line runs BLAS single-threaded: allyscale's matrices are small, and threaded BLAS
+    # made small fits many times slower on 2-core machines. (Library calls leave threading alone.)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _register() -> None:
