@@ -36,6 +36,10 @@ icc_out <- list(icc = ic$results$ICC, F = ic$results$F, df1 = ic$results$df1, df
                 p = ic$results$p, lower = ic$results$"lower bound", upper = ic$results$"upper bound",
                 type = ic$results$type, lmer_icc = icl$results$ICC)
 
+# external (convergent) correlation of the trust score with the retest, Fisher-z CI
+ct <- cor.test(rowMeans(trust), retest$time2)
+ext <- list(r = unname(ct$estimate), lower = ct$conf.int[1], upper = ct$conf.int[2], p = ct$p.value)
+
 # split halves of the trust items (odd-even, first 8 vs last 7), Spearman-Brown and Guttman
 sh <- function(h1, h2) {
   A <- rowSums(trust[, h1]); B <- rowSums(trust[, h2]); r <- cor(A, B)
@@ -64,5 +68,5 @@ bif <- list(converged = lavInspect(bfit, "converged"), std = ss, comp_rel_implie
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
             alpha_trust = alpha_trust, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
-            split_half = split, factor_cor = fcor, bifactor_sim60 = bif)
+            split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
