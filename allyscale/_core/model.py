@@ -216,10 +216,11 @@ class ModelSpec:
         """lavaan's ``std.all`` for every row of the parameter table, in its order.
 
         Loadings ``lambda * sd(eta) / sd(y)``, regressions ``b * sd(x) / sd(y)``,
-        (co)variances divided by the product of the two model-implied standard
-        deviations (total variances, i.e. of Sigma for observed and of
-        ``(I - B)^-1 Psi (I - B)^-T`` for latent variables), intercepts and means
-        divided by the standard deviation. Other operators give NaN.
+        variances divided by the model-implied total variance (of Sigma for observed and
+        of ``(I - B)^-1 Psi (I - B)^-T`` for latent variables), covariances divided by the
+        product of the two *residual* standard deviations (sqrt of Theta or Psi diagonals,
+        so a residual covariance becomes a residual correlation, as lavaan), intercepts and
+        means divided by the total standard deviation. Other operators give NaN.
         """
         mats = self.matrices(x)
         sd_ov, sd_lv = [], []
@@ -240,6 +241,16 @@ class ModelSpec:
                     out[i] = est[i] * sd(g, row.lhs) / sd(g, row.rhs)
                 elif row.op == "~":
                     out[i] = est[i] * sd(g, row.rhs) / sd(g, row.lhs)
+                elif row.op == "~~" and row.lhs != row.rhs:
+                    # covariances of residuals (or of latent disturbances) become correlations of
+                    # those residuals, as lavaan: divide by the residual standard deviations
+                    gm = mats[g]
+                    if row.lhs in lv:
+                        a, b = lv.index(row.lhs), lv.index(row.rhs)
+                        out[i] = est[i] / np.sqrt(gm.psi[a, a] * gm.psi[b, b])
+                    else:
+                        a, b = ov.index(row.lhs), ov.index(row.rhs)
+                        out[i] = est[i] / np.sqrt(gm.theta[a, a] * gm.theta[b, b])
                 elif row.op == "~~":
                     out[i] = est[i] / (sd(g, row.lhs) * sd(g, row.rhs))
                 elif row.op == "~1":

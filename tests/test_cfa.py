@@ -1,0 +1,318 @@
+"""CFA (ML, MLR, FIML) and model comparison against lavaan 0.6.14 (tests/reference/*/reference.json)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+import allyscale
+from allyscale.cfa import CFAResult, difference_test
+from allyscale.errors import ConvergenceWarning, DataError, DataWarning, SpecificationError
+
+from conftest import REFERENCE
+
+
+def _case(name):
+    d = pd.read_csv(REFERENCE / name / "data.csv")
+    model = (REFERENCE / name / "model.lav").read_text()
+    ref = json.loads((REFERENCE / name / "reference.json").read_text())
+    return d, model, ref
+
+
+@pytest.fixture(scope="module")
+def hs():
+    return _case("hs")
+
+
+@pytest.fixture(scope="module")
+def sim60():
+    return _case("sim60")
+
+
+@pytest.fixture(scope="module")
+def hs_ml(hs):
+    d, model, _ = hs
+    return allyscale.cfa(d, model)
+
+
+@pytest.fixture(scope="module")
+def sim60_ml(sim60):
+    d, model, _ = sim60
+    return allyscale.cfa(d, model)
+
+
+@pytest.fixture(scope="module")
+def sim60_mlr(sim60):
+    d, model, _ = sim60
+    return allyscale.cfa(d, model, estimator="MLR")
+
+
+def _merge(table, rows, cols):
+    ref = pd.DataFrame(rows)
+    m = ref.merge(table, on=["lhs", "op", "rhs"], suffixes=("_ref", ""))
+    assert len(m) == len(ref), "every reference row must be matched"
+    return m
+
+
+# --- ML ------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["hs", "sim60"])
+def test_ml_fit_measures(case, request):
+    # R: fitMeasures(cfa(model, data = d, estimator = "ML"), c("chisq","df","pvalue","cfi","tli","rmsea",
+    #    "rmsea.ci.lower","rmsea.ci.upper","srmr","aic","bic"))
+    (d, model, ref), fit = request.getfixturevalue(case), request.getfixturevalue(f"{case}_ml")
+    want = ref["cfa_ml"]["fit"]
+    assert fit.converged
+    assert_allclose(fit.fit_measures["chisq"], want["chisq"], rtol=1e-5)
+    for k, v in want.items():
+        if k == "chisq":
+            continue
+        assert_allclose(fit.fit_measures[k], v, atol=1e-5, rtol=1e-7, err_msg=k)
+
+
+@pytest.mark.parametrize("case", ["hs", "sim60"])
+def test_ml_estimates_se_std(case, request):
+    # R: parameterEstimates(fit)[, c("est", "se")]; standardizedSolution(fit)$est.std
+    (d, model, ref), fit = request.getfixturevalue(case), request.getfixturevalue(f"{case}_ml")
+    m = _merge(fit.estimates, ref["cfa_ml"]["est"], ["est", "se"])
+    assert_allclose(m["est"], m["est_ref"], atol=1e-4)
+    free = m["se_ref"] > 0
+    assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
+    assert_allclose(m.loc[~free, "se"], 0.0, atol=0)
+    s = _merge(fit.estimates, ref["cfa_ml"]["std"], ["est.std"])
+    assert_allclose(s["std_all"], s["est.std"], atol=1e-4)
+
+
+def test_row_order_as_lavaan(hs_ml, hs):
+    # parameterEstimates(fit) row order: user rows, residual variances, factor variances, covariances
+    ref = pd.DataFrame(hs[2]["cfa_ml"]["est"])
+    got = hs_ml.estimates[["lhs", "op", "rhs"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, ref[["lhs", "op", "rhs"]].reset_index(drop=True))
+
+
+def test_ml_against_semopy(hs, hs_ml):
+    # semopy 2.3.11 is an independent ML implementation: same chi-square (N F_ML) and parameter count
+    semopy = pytest.importorskip("semopy")
+    d, model, _ = hs
+    m = semopy.Model(model)
+    m.fit(d[[f"x{i}" for i in range(1, 10)]])
+    stats = semopy.calc_stats(m)
+    assert_allclose(hs_ml.fit_measures["chisq"], stats["chi2"].iloc[0], rtol=1e-3)
+    assert hs_ml.fit_measures["npar"] == len(m.param_vals)
+
+
+def test_r2_residuals_and_outputs(hs_ml):
+    # R²: lavInspect(fit, "r2") = 1 - std.all residual variance
+    std = hs_ml.estimates.set_index(["lhs", "op", "rhs"])["std_all"]
+    r2 = hs_ml.r2.set_index("variable")["r2"]
+    assert_allclose(r2["x1"], 1 - std[("x1", "~~", "x1")], atol=1e-10)
+    res = hs_ml.residuals()
+    assert res.shape == (9, 9)
+    assert_allclose(np.diag(res), 0.0, atol=1e-12)
+    # residual correlations reproduce SRMR's off-diagonal part (diagonal residuals are 0 for ML)
+    vals = res.to_numpy()[np.tril_indices(9)]
+    assert_allclose(np.sqrt(np.mean(vals**2)), hs_ml.fit_measures["srmr"], rtol=1e-8)
+    d = hs_ml.to_dict()
+    json.dumps(d)
+    assert d["fit_measures"]["chisq"] == pytest.approx(hs_ml.fit_measures["chisq"])
+    assert "Fit measures" in hs_ml.summary() and "<table" in hs_ml._repr_html_()
+
+
+# --- MLR -----------------------------------------------------------------------------
+def test_mlr_fit_measures(sim60, sim60_mlr):
+    # R: fitMeasures(cfa(model, data = d, estimator = "MLR"), c("chisq","df","chisq.scaled","df.scaled",
+    #    "pvalue.scaled","cfi.scaled","tli.scaled","rmsea.scaled","cfi.robust","tli.robust","rmsea.robust","srmr"))
+    want = sim60[2]["cfa_mlr"]["fit"]
+    for k, v in want.items():
+        if k.startswith("chisq"):
+            assert_allclose(sim60_mlr.fit_measures[k], v, rtol=1e-5, err_msg=k)
+        else:
+            assert_allclose(sim60_mlr.fit_measures[k], v, atol=1e-5, err_msg=k)
+
+
+def test_mlr_standard_errors(sim60, sim60_mlr):
+    # R: parameterEstimates(cfa(model, data = d, estimator = "MLR"))[, c("est", "se")] (Huber-White sandwich)
+    m = _merge(sim60_mlr.estimates, sim60[2]["cfa_mlr"]["est"], ["est", "se"])
+    free = m["se_ref"] > 0
+    assert_allclose(m["est"], m["est_ref"], atol=1e-4)
+    assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
+
+
+# --- FIML ----------------------------------------------------------------------------
+def test_fiml_against_lavaan():
+    # R (tests/reference/fiml/make_fiml.R): cfa(model, data = d, missing = "ml"); fitMeasures(); parameterEstimates()
+    d, model, ref = _case("fiml")
+    assert d.isna().any().any()
+    fit = allyscale.cfa(d, model, missing="fiml")
+    for k, v in ref["fit"].items():
+        if k == "chisq":
+            assert_allclose(fit.fit_measures[k], v, rtol=1e-5)
+        else:
+            assert_allclose(fit.fit_measures[k], v, atol=1e-5, rtol=1e-7, err_msg=k)
+    m = _merge(fit.estimates, ref["est"], ["est", "se"])
+    free = m["se_ref"] > 0
+    assert_allclose(m["est"], m["est_ref"], atol=1e-4)
+    assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
+    s = _merge(fit.estimates, ref["std"], ["est.std"])
+    s = s[s["op"] != "~1"]
+    assert_allclose(s["std_all"], s["est.std"], atol=1e-4)
+
+
+def test_listwise_drops_rows_with_warning():
+    d, model, _ = _case("fiml")
+    with pytest.warns(DataWarning, match="dropped"):
+        fit = allyscale.cfa(d, model)
+    assert fit.ntotal == int(d.notna().all(axis=1).sum())
+    assert fit.diagnostics["dropped_rows"] == len(d) - fit.ntotal
+
+
+# --- input errors --------------------------------------------------------------------
+def test_errors(hs):
+    d, model, _ = hs
+    with pytest.raises(DataError, match="x10, x11"):
+        allyscale.cfa(d, model + "\nextra =~ x10 + x11 + x1")
+    with pytest.raises(SpecificationError, match="unknown estimator"):
+        allyscale.cfa(d, model, estimator="GLS")
+    const = d.assign(x3=1.0)
+    with pytest.raises(DataError, match="constant item.*x3"):
+        allyscale.cfa(const, model)
+    with pytest.raises(DataError, match="at least 10"):
+        allyscale.cfa(d.head(6), model)
+    with pytest.raises(DataError, match="single group"):
+        allyscale.cfa(d.assign(g="a"), model, group="g")
+    bad = d.copy()
+    bad.loc[5, "school"] = None
+    with pytest.raises(DataError, match="missing in 1 row"):
+        allyscale.cfa(bad, model, group="school")
+    with pytest.raises(DataError, match="non-numeric value 'abc'"):
+        allyscale.cfa(d.assign(x1=d["x1"].astype(object).where(d.index != 3, "abc")), model)
+    with pytest.raises(SpecificationError, match="not identified"):
+        allyscale.cfa(d, "f =~ x1 + x2\nx1 ~~ x2")
+
+
+def test_does_not_mutate_input(hs):
+    d, model, _ = hs
+    before = d.copy()
+    allyscale.cfa(d, model, estimator="MLR")
+    pd.testing.assert_frame_equal(d, before)
+
+
+def test_nonconvergence_is_flagged(hs, monkeypatch):
+    d, model, _ = hs
+    import allyscale._core.ml as ml
+
+    orig = ml.fit_ml
+    monkeypatch.setattr(ml, "fit_ml", lambda *a, **k: orig(*a, **{**k, "max_iter": 1}))
+    with pytest.warns(ConvergenceWarning):
+        fit = allyscale.cfa(d, model)
+    assert not fit.converged and fit.diagnostics["converged"] is False
+    assert np.isnan(fit.fit_measures["chisq"]) and "NOT CONVERGED" in fit.summary()
+    assert np.isfinite(fit.diagnostics["unconverged_fit_measures"]["chisq"])
+
+
+def test_heywood_warning():
+    rng = np.random.default_rng(3)
+    f = rng.normal(size=200)
+    d = pd.DataFrame({"a": f + rng.normal(0, .05, 200), "b": f + rng.normal(0, .05, 200),
+                      "c": 0.2 * f + rng.normal(size=200), "e": rng.normal(size=200)})
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        fit = allyscale.cfa(d, "f =~ a + b + c\ng =~ e + c")
+    assert isinstance(fit, CFAResult)
+    assert fit.diagnostics["heywood"] or fit.diagnostics.get("nonpd_latent") or any(
+        issubclass(x.category, allyscale.errors.AllyscaleWarning) for x in w)
+
+
+# --- comparison ----------------------------------------------------------------------
+def test_compare_lrt(hs):
+    # R: lavTestLRT(fit1, fit3): Chisq diff = chisq(one factor) - chisq(three factors), Df diff = 3
+    d, model, _ = hs
+    one = "g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9"
+    res = allyscale.compare(d, {"three": model, "one": one})
+    assert list(res.table.index) == ["one", "three"]
+    t = res.tests.iloc[0]
+    f1, f3 = res.fits["one"].fit_measures, res.fits["three"].fit_measures
+    assert_allclose(t["chisq_diff"], f1["chisq"] - f3["chisq"], rtol=1e-12)
+    assert t["df_diff"] == 3
+    assert 0 <= t["pvalue"] < 1e-10
+    json.dumps(res.to_dict())
+
+
+def test_compare_satorra_bentler_2001(hs):
+    # lavTestLRT(fit1, fit3) with MLR uses method = "satorra.bentler.2001":
+    # cd = (df0 c0 - df1 c1) / (df0 - df1); T = (chisq0 - chisq1) / cd
+    d, model, _ = hs
+    one = "g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9"
+    f0 = allyscale.cfa(d, one, estimator="MLR")
+    f1 = allyscale.cfa(d, model, estimator="MLR")
+    t = difference_test(f0, f1)
+    a, b = f0.fit_measures, f1.fit_measures
+    cd = (a["df"] * a["chisq.scaling.factor"] - b["df"] * b["chisq.scaling.factor"]) / (a["df"] - b["df"])
+    assert_allclose(t["chisq_diff"], (a["chisq"] - b["chisq"]) / cd, rtol=1e-12)
+
+
+def test_compare_needs_two_models(hs):
+    d, model, _ = hs
+    with pytest.raises(SpecificationError):
+        allyscale.compare(d, {"only": model})
+
+
+# --- R-generated extras (tests/reference/hs/make_compare.R -> compare.json) -------------
+@pytest.fixture(scope="module")
+def hs_compare():
+    return json.loads((REFERENCE / "hs" / "compare.json").read_text())
+
+
+def test_lrt_ml_and_mlr_against_lavaan(hs, hs_compare):
+    # R: lavTestLRT(cfa(one, estimator = est), cfa(three, estimator = est)), est = "ML", "MLR"
+    d, model, _ = hs
+    one = "g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9"
+    for est in ("ML", "MLR"):
+        res = allyscale.compare(d, {"one": one, "three": model}, estimator=est)
+        t = res.tests.iloc[0]
+        want = hs_compare[f"lrt_{est.lower()}"]
+        assert_allclose(t["chisq_diff"], want["chisq_diff"], rtol=1e-5)
+        assert t["df_diff"] == want["df_diff"]
+        assert_allclose(t["pvalue"], want["pvalue"], rtol=1e-3)
+
+
+def test_mlr_hs_against_lavaan(hs, hs_compare):
+    # R: fitMeasures(cfa(three, data = d, estimator = "MLR"), ...); parameterEstimates(.)
+    d, model, _ = hs
+    fit = allyscale.cfa(d, model, estimator="MLR")
+    for k, v in hs_compare["hs_mlr_fit"].items():
+        assert_allclose(fit.fit_measures[k], v, atol=1e-5, rtol=1e-6, err_msg=k)
+    m = _merge(fit.estimates, hs_compare["hs_mlr_est"], ["est", "se"])
+    free = m["se_ref"] > 0
+    assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
+
+
+def test_modification_indices_against_lavaan(hs_ml, hs_compare):
+    # R: modindices(cfa(three, data = d))[, c("lhs", "op", "rhs", "mi", "epc", "sepc.all")]
+    ref = pd.DataFrame(hs_compare["modindices"]["table"])
+    mi = hs_ml.modification_indices()
+    assert mi[["lhs", "op", "rhs"]].values.tolist() == ref[["lhs", "op", "rhs"]].values.tolist()
+    assert_allclose(mi["mi"], ref["mi"], rtol=1e-4, atol=1e-4)
+    assert_allclose(mi["epc"], ref["epc"], atol=1e-5)
+    assert_allclose(mi["sepc.all"], ref["sepc.all"], atol=1e-5)
+    assert len(hs_ml.modification_indices(minimum=10)) == int((ref["mi"] >= 10).sum())
+
+
+def test_residual_covariance_and_regression(hs, hs_compare):
+    # R: standardizedSolution(cfa(paste(three, "x1 ~~ x9", "speed ~ visual"), data = d)); lavInspect(., "r2")
+    d, _, _ = hs
+    ext = hs_compare["extended"]
+    fit = allyscale.cfa(d, ext["model"])
+    for k, v in ext["fit"].items():
+        assert_allclose(fit.fit_measures[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
+    ref = pd.DataFrame(ext["std"])
+    got = fit.estimates
+    assert got[["lhs", "op", "rhs"]].values.tolist() == ref[["lhs", "op", "rhs"]].values.tolist()
+    assert_allclose(got["std_all"], ref["est.std"], atol=1e-5)
+    r2 = fit.r2.set_index("variable")["r2"]
+    for k, v in ext["r2"].items():
+        assert_allclose(r2[k], v, atol=1e-5, err_msg=k)
