@@ -292,12 +292,14 @@ def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool 
         "alpha_if_dropped": [d["raw_alpha"] for d in drops], "std_alpha_if_dropped": [d["std_alpha"] for d in drops],
         "g6_if_dropped": [d["G6"] for d in drops], "average_r_if_dropped": [d["average_r"] for d in drops],
     }, index=pd.Index(names, name="item"))
-    values = np.unique(x.to_numpy()[~np.isnan(x.to_numpy())])
+    xv = x.to_numpy()
+    values = np.unique(xv[~np.isnan(xv)])
     if len(values) <= max_categories:
-        for v in values:
+        counts = (xv[:, :, None] == values[None, None, :]).sum(axis=0) / (~np.isnan(xv)).sum(axis=0)[:, None]
+        for j, v in enumerate(values):
             lab = f"freq_{int(v)}" if float(v).is_integer() else f"freq_{v:g}"
-            stats_[lab] = [(x[col] == v).sum() / x[col].notna().sum() for col in names]
-        stats_["freq_miss"] = x.isna().mean().to_numpy()
+            stats_[lab] = counts[:, j]
+        stats_["freq_miss"] = np.isnan(xv).mean(axis=0)
     # intervals
     a = (1 - level) / 2
     df1, df2 = nsub - 1, (nsub - 1) * (nvar - 1)
