@@ -30,7 +30,7 @@ def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
 
 
 def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: list[str] | None = None,
-                   scale: tuple[int, int] | None = None) -> pd.DataFrame:
+                   scale: tuple[int, int] | None = None, groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """One row per item: n, missing, mean, sd, median, skew, kurtosis, floor %, ceiling %, r_drop.
 
     Parameters
@@ -44,6 +44,9 @@ def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: l
         Columns to describe (default: the pool's items, else every numeric column).
     scale : (min, max), optional
         Response scale for floor/ceiling when there is no pool (default: observed range).
+    groups : dict factor → items, optional
+        Item groups for the corrected item-total correlations when there is no pool
+        (e.g. a model's factors); default: the pool's factors, else all items.
 
     Returns
     -------
@@ -69,8 +72,13 @@ def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: l
         lo, hi = scale
     else:
         lo, hi = np.nanmin(raw.to_numpy()), np.nanmax(raw.to_numpy())
-    groups = pool.factor_items() if pool is not None else {"all": items}
+    if groups is None:
+        groups = pool.factor_items() if pool is not None else {"all": items}
     group_of = {i: g for g, its in groups.items() for i in its}
+    for item in items:
+        if item not in group_of:
+            group_of[item] = "(other)"
+            groups.setdefault("(other)", []).append(item)
     rows = []
     for item in items:
         x = raw[item].to_numpy()
@@ -83,7 +91,7 @@ def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: l
             r_drop = scored[item].corr(rest)
         rows.append({
             "item": item,
-            "factor": group_of[item] if pool is not None else None,
+            "factor": group_of[item],
             "n": int(ok.sum()),
             "missing": int((~ok).sum()),
             "mean": float(np.nanmean(x)) if ok.any() else np.nan,
@@ -96,6 +104,6 @@ def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: l
             "r_drop": float(r_drop),
         })
     out = pd.DataFrame(rows).set_index("item")
-    if pool is None:
+    if pool is None and set(groups) == {"all"}:
         out = out.drop(columns="factor")
     return out

@@ -58,6 +58,15 @@ class Context:
         return self.results["scored"]
 
     @property
+    def analysis_data(self) -> pd.DataFrame:
+        """Reverse-keyed items reversed (so every loading is expected positive), other columns kept."""
+        if "analysis_data" not in self.results:
+            frame = self.data.copy()
+            frame[self.items] = self.scored
+            self.results["analysis_data"] = frame
+        return self.results["analysis_data"]
+
+    @property
     def factors(self) -> dict[str, list[str]]:
         """Factor → items of the main model (first-order factors measured by items)."""
         stmts = parse_model(self.models[self.main_model])
@@ -98,7 +107,7 @@ def _section(section_id: str, title: str, build: Callable[[Context, Section], No
 def _items_section(ctx: Context, sec: Section) -> None:
     from allyscale.descriptives import describe_items
 
-    table = describe_items(ctx.data, ctx.pool, items=ctx.items)
+    table = describe_items(ctx.data, ctx.pool, items=ctx.items, groups=None if ctx.pool else dict(ctx.factors))
     sec.paragraphs.append(
         f"{len(ctx.items)} items. Means, standard deviations, skew and excess kurtosis (psych's type 3), the "
         "proportions at the lowest (floor) and highest (ceiling) response, and the corrected item-total "
@@ -148,8 +157,13 @@ def _efa_data(ctx: Context) -> pd.DataFrame:
         else:
             ctx.results["efa_rows"] = rows
             ctx.results["cfa_rows"] = rows
-    items = ctx.data.loc[ctx.results["efa_rows"], ctx.items]
+    items = ctx.analysis_data.loc[ctx.results["efa_rows"], ctx.items]
     return items.dropna() if items.isna().any().any() and not ctx.ordinal else items
+
+
+def _cfa_data(ctx: Context) -> pd.DataFrame:
+    _efa_data(ctx)  # fixes the split
+    return ctx.analysis_data.loc[ctx.results["cfa_rows"]]
 
 
 def _factorability_section(ctx: Context, sec: Section) -> None:
@@ -211,7 +225,7 @@ def _efa_section(ctx: Context, sec: Section) -> None:
     corr = _corr_kind(ctx)
     pool_ok = ctx.pool is not None and ctx.main_model == "correlated" and k == len(ctx.pool.factors)
     res = efa(data, k, method="minres", rotation="oblimin", corr=corr, pool=ctx.pool if pool_ok else None,
-              seed=ctx.seed)
+              seed=ctx.seed, reverse_scored=True)
     ctx.results["efa"] = res
     half = " on a random half of the sample" if ctx.split_half else ""
     sec.paragraphs.append(
@@ -240,12 +254,255 @@ def _efa_section(ctx: Context, sec: Section) -> None:
     sec.numbers.update(rms=res.fit["rms"], tli=res.fit["tli"], rmsea=res.fit["rmsea"], n=res.n,
                        flagged_items=res.item_flags.index.tolist())
 
+FIT_CUTOFFS = {"cfi": (">=", 0.95), "tli": (">=", 0.95), "rmsea": ("<=", 0.06), "srmr": ("<=", 0.08)}
+
+
+def _fit_index(fm: dict, name: str) -> tuple[float, str]:
+    """The version of a fit index to judge: robust (lavaan 0.6.14) when present, else scaled, else standard."""
+    for suffix in (".robust", ".scaled", ""):
+        key = name + suffix
+        if name != "srmr" and key in fm and fm[key] is not None and not pd.isna(fm[key]):
+            return float(fm[key]), key
+    return float(fm[name]), name
+
+
+def _meets(value: float, rule: tuple[str, float]) -> bool:
+    op, cut = rule
+    return value >= cut if op == ">=" else value <= cut
+
+
+def _cfa_section(ctx: Context, sec: Section) -> None:
+    from allyscale.cfa import cfa, compare
+
+    data = _cfa_data(ctx)
+    n_models = len(ctx.models)
+    if n_models > 1:
+        cmp_res = compare(data, dict(ctx.models), estimator=ctx.estimator)
+        ctx.results["compare"] = cmp_res
+        fits = cmp_res.fits
+        cols = [c for c in ["npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi",
+                            "tli", "rmsea", "cfi.robust", "tli.robust", "rmsea.robust", "srmr", "aic", "bic"]
+                if c in cmp_res.table.columns]
+        sec.tables.append(Table("cfa_comparison", "Fit of the competing models", cmp_res.table[cols],
+                                note="Hu & Bentler (1999) suggest CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08."))
+        if not cmp_res.tests.empty:
+            sec.tables.append(Table("cfa_difference_tests", "Difference tests of consecutive models", cmp_res.tests,
+                                    index=False))
+        main_fit = fits.get(ctx.main_model)
+        if main_fit is None:
+            raise AllyscaleError(f"the main model {ctx.main_model!r} could not be fitted")
+    else:
+        main_fit = cfa(data, ctx.models[ctx.main_model], estimator=ctx.estimator)
+    ctx.results["main_fit"] = main_fit
+    fm = main_fit.fit_measures
+    judged = {k: _fit_index(fm, k) for k in FIT_CUTOFFS}
+    met = {k: _meets(v, FIT_CUTOFFS[k]) for k, (v, _) in judged.items()}
+    ctx.results["fit_judgement"] = {k: {"value": v, "index": name, "meets": met[k]} for k, (v, name) in judged.items()}
+    half = " (the other random half)" if ctx.split_half else ""
+    sec.paragraphs.append(
+        f"Confirmatory factor analysis{half}, N = {main_fit.ntotal}, estimator {ctx.estimator}. The "
+        f"{ctx.main_model} model: χ²({fm['df']:.0f}) = {fm['chisq']:.2f}; "
+        + "; ".join(f"{name.upper()} = {v:.3f}" for k, (v, name) in judged.items()) + ". "
+        + ("All four indices meet" if all(met.values()) else
+           f"{sum(met.values())} of 4 indices meet") + " Hu and Bentler's (1999) cutoffs.")
+    if not main_fit.converged:
+        sec.fail("the main model did not converge: its fit statistics are not trustworthy")
+    est = main_fit.estimates
+    load = est[est["op"] == "=~"][["lhs", "rhs", "est", "se", "std_all"]].rename(
+        columns={"lhs": "factor", "rhs": "indicator"}).set_index("indicator")
+    sec.tables.append(Table("cfa_loadings", f"Standardized loadings of the {ctx.main_model} model", load))
+    latent = set(est.loc[est["op"] == "=~", "lhs"])
+    lv = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"]) & est["lhs"].isin(latent)]
+    if len(lv):
+        sec.tables.append(Table("cfa_factor_correlations", "Factor correlations (standardized)",
+                                lv[["lhs", "rhs", "std_all", "se"]].set_index(["lhs", "rhs"])))
+    low = load.index[load["std_all"].abs() < 0.40].tolist()
+    if low:
+        sec.flag(f"standardized loadings below .40: {', '.join(low)}")
+    heywood = main_fit.diagnostics.get("heywood") or []
+    if heywood:
+        sec.flag(f"Heywood case(s): {heywood}")
+    sec.numbers.update(main_model=ctx.main_model, fit={k: fm.get(k) for k in fm},
+                       judgement=ctx.results["fit_judgement"])
+
+
+def _reliability_section(ctx: Context, sec: Section) -> None:
+    from allyscale.reliability import omega, reliability
+    from allyscale.validity import fornell_larcker, htmt
+
+    data = _cfa_data(ctx)
+    model = ctx.models[ctx.main_model]
+    fit = ctx.results.get("main_fit")
+    rel = reliability(data, model, estimator=ctx.estimator, fit=fit)
+    ctx.results["reliability"] = rel
+    sec.tables.append(Table("reliability", "Reliability of the subscales and the total score", rel,
+                            note="alpha: Cronbach (1951), psych::alpha; omega: composite reliability as "
+                                 "semTools::compRelSEM (categorical omega, Green & Yang 2009, for ordered items); "
+                                 "AVE: average variance extracted (Fornell & Larcker, 1981)."))
+    k = len(ctx.factors)
+    if k >= 3:
+        om = omega(data[ctx.items], k)
+        ctx.results["omega"] = om
+        sec.paragraphs.append(
+            f"Schmid-Leiman omega ({k} group factors; psych::omega): omega-hierarchical = {om.omega_h:.3f}, "
+            f"omega-total = {om.omega_t:.3f}, explained common variance of the general factor = {om.ecv:.3f}.")
+        sec.numbers.update(omega_h=om.omega_h, omega_t=om.omega_t, ecv=om.ecv)
+    ht = htmt(data, model, ordinal=ctx.ordinal)
+    sec.tables.append(Table("htmt", "Heterotrait-monotrait ratios (HTMT2)", ht,
+                            note="semTools::htmt defaults (geometric means; Roemer et al., 2021). Values < .85 "
+                                 "support discriminant validity (Henseler et al., 2015)."))
+    fl = fornell_larcker(data, model, estimator=ctx.estimator, fit=fit)
+    fl_table = getattr(fl, "table", None)
+    if isinstance(fl_table, pd.DataFrame):
+        sec.tables.append(Table("fornell_larcker", "Fornell-Larcker criterion", fl_table,
+                                note="Diagonal: square root of AVE; off-diagonal: factor correlations."))
+    low_rel = rel.index[(rel["omega"] < 0.70) | (rel["alpha"] < 0.70)].tolist()
+    if low_rel:
+        sec.flag(f"reliability below .70 for: {', '.join(map(str, low_rel))}")
+    low_ave = rel.index[rel["ave"] < 0.50].dropna().tolist() if "ave" in rel else []
+    if low_ave:
+        sec.flag(f"AVE below .50 for: {', '.join(map(str, low_ave))}")
+    iu = np.triu_indices(len(ht), 1)
+    high = [(ht.index[i], ht.columns[j]) for i, j in zip(*iu) if ht.iat[i, j] >= 0.85]
+    if high:
+        sec.flag(f"HTMT >= .85 for: {', '.join(f'{a}-{b}' for a, b in high)}")
+    sec.numbers.update(reliability=rel, htmt=ht)
+
+
+def _invariance_section(ctx: Context, sec: Section) -> None:
+    from allyscale.invariance import invariance
+
+    if ctx.group is None:
+        sec.status = "not run"
+        sec.paragraphs.append("No grouping column was given (use --group), so measurement invariance was not tested.")
+        return
+    data = _cfa_data(ctx)
+    est = ctx.estimator
+    table = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est)
+    ctx.results["invariance"] = table
+    sec.paragraphs.append(
+        f"Measurement invariance across {ctx.group!r} (groups: "
+        f"{', '.join(map(str, pd.unique(data[ctx.group].dropna())))}), estimator {est}: configural, metric "
+        "(loadings equal), scalar (+ intercepts or thresholds) and strict (+ residual variances) models, judged by "
+        "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007).")
+    cols = [c for c in table.columns if c != "converged"]
+    sec.tables.append(Table("invariance", f"Measurement invariance across {ctx.group}", table[cols]))
+    failed = _first_failed_level(table)
+    if failed:
+        sec.flag(f"{failed} invariance does not hold (Δ criteria); later levels are not interpretable")
+    sec.numbers.update(invariance=table)
+
+
+def _first_failed_level(table: pd.DataFrame) -> str | None:
+    for level in table.index:
+        decision = str(table.loc[level, "decision"]).lower()
+        if decision.startswith(("not", "does not")):
+            return level
+    return None
+
+
+def _conclusion_section(ctx: Context, sec: Section) -> None:
+    judged = ctx.results.get("fit_judgement")
+    lines = []
+    if judged:
+        ok = [k for k, v in judged.items() if v["meets"]]
+        lines.append(
+            f"Structure: the {ctx.main_model} model meets {len(ok)} of 4 fit criteria of Hu and Bentler (1999) "
+            "(" + ", ".join(f"{v['index']} = {v['value']:.3f}" for v in judged.values()) + ").")
+    nf = ctx.results.get("n_factors")
+    if nf:
+        lines.append(f"Retention: parallel analysis suggests {nf['parallel']} and MAP {nf['map']} factors against "
+                     f"the hypothesised {nf['hypothesised']}.")
+    efa_res = ctx.results.get("efa")
+    if efa_res is not None and efa_res.target_congruence is not None:
+        lines.append(f"Exploratory recovery: Tucker congruence with the hypothesised factors ranges "
+                     f"{efa_res.target_congruence['congruence'].min():.2f}-"
+                     f"{efa_res.target_congruence['congruence'].max():.2f}; {len(efa_res.item_flags)} item(s) "
+                     "flagged for revision.")
+    rel = ctx.results.get("reliability")
+    if rel is not None:
+        sub = rel.drop(index="total", errors="ignore")
+        lines.append(f"Reliability: subscale omega {sub['omega'].min():.2f}-{sub['omega'].max():.2f} "
+                     f"(criterion .70; Nunnally & Bernstein, 1994)"
+                     + (f"; total-score omega {rel.loc['total', 'omega']:.2f}" if "total" in rel.index else "") + ".")
+    inv = ctx.results.get("invariance")
+    if inv is not None:
+        failed_level = _first_failed_level(inv)
+        levels = list(inv.index)
+        if failed_level is None:
+            lines.append(f"Invariance across {ctx.group}: supported up to {levels[-1]} invariance.")
+        elif levels.index(failed_level) == 0:
+            lines.append(f"Invariance across {ctx.group}: even {failed_level} invariance is not supported.")
+        else:
+            held = levels[levels.index(failed_level) - 1]
+            lines.append(f"Invariance across {ctx.group}: supported up to {held} invariance; {failed_level} "
+                         "invariance is not supported.")
+    failed = [s for s in ctx.results.get("failed_sections", [])]
+    if failed:
+        lines.append(f"Analyses that failed and are not part of this conclusion: {', '.join(failed)}.")
+    if not lines:
+        sec.status = "not run"
+        lines.append("No analysis produced results to conclude from.")
+    sec.paragraphs.extend(lines)
+
+
+def _methods_section(ctx: Context, sec: Section) -> None:
+    import scipy
+
+    n = len(ctx.data)
+    sec.paragraphs.append(
+        f"Analyses used allyscale {__version__} (Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"SciPy {scipy.__version__}, pandas {pd.__version__}), whose estimators are checked against lavaan 0.6.14 "
+        "(Rosseel, 2012), psych 2.2.9 (Revelle, 2022) and semTools 0.5.6 (Jorgensen et al., 2022). "
+        f"The data ({ctx.source}) had N = {n} respondents and {len(ctx.items)} items"
+        + (" treated as ordinal" if ctx.ordinal else "") + ". "
+        "Factorability was assessed with the KMO measure (Kaiser, 1974) and Bartlett's test; the number of factors "
+        "with parallel analysis (Horn, 1965) and Velicer's (1976) MAP; exploratory factor analysis used minimum-"
+        "residual extraction with oblimin rotation. Confirmatory models were estimated with "
+        f"{ctx.estimator} and judged against Hu and Bentler (1999); reliability with coefficient alpha, composite "
+        "reliability (omega) and omega-hierarchical (McDonald, 1999; Zinbarg et al., 2005); discriminant validity "
+        "with HTMT (Henseler et al., 2015) and the Fornell-Larcker (1981) criterion"
+        + (f"; measurement invariance across {ctx.group} following Cheung and Rensvold (2002) and Chen (2007)"
+           if ctx.group else "") + ".")
+    refs = [
+        "Chen, F. F. (2007). Sensitivity of goodness of fit indexes to lack of measurement invariance. "
+        "Structural Equation Modeling, 14, 464-504.",
+        "Cheung, G. W., & Rensvold, R. B. (2002). Evaluating goodness-of-fit indexes for testing measurement "
+        "invariance. Structural Equation Modeling, 9, 233-255.",
+        "Fornell, C., & Larcker, D. F. (1981). Evaluating structural equation models with unobservable variables "
+        "and measurement error. Journal of Marketing Research, 18, 39-50.",
+        "Henseler, J., Ringle, C. M., & Sarstedt, M. (2015). A new criterion for assessing discriminant validity in "
+        "variance-based structural equation modeling. Journal of the Academy of Marketing Science, 43, 115-135.",
+        "Horn, J. L. (1965). A rationale and test for the number of factors in factor analysis. Psychometrika, 30, "
+        "179-185.",
+        "Hu, L., & Bentler, P. M. (1999). Cutoff criteria for fit indexes in covariance structure analysis. "
+        "Structural Equation Modeling, 6, 1-55.",
+        "Kaiser, H. F. (1974). An index of factorial simplicity. Psychometrika, 39, 31-36.",
+        "McDonald, R. P. (1999). Test theory: A unified treatment. Erlbaum.",
+        "Revelle, W. (2022). psych: Procedures for psychological, psychometric, and personality research "
+        "(Version 2.2.9).",
+        "Rosseel, Y. (2012). lavaan: An R package for structural equation modeling. Journal of Statistical "
+        "Software, 48(2), 1-36.",
+        "Velicer, W. F. (1976). Determining the number of components from the matrix of partial correlations. "
+        "Psychometrika, 41, 321-327.",
+        "Zinbarg, R. E., Revelle, W., Yovel, I., & Li, W. (2005). Cronbach's alpha, Revelle's beta, and McDonald's "
+        "omega_H. Psychometrika, 70, 123-133.",
+    ]
+    if ctx.pool is not None and ctx.pool.source:
+        refs.insert(4, ctx.pool.source)
+    sec.tables.append(Table("references", "References", pd.DataFrame({"reference": refs}), index=False))
+
 
 VALIDATE_SECTIONS: list[tuple[str, str, Callable[[Context, Section], None]]] = [
     ("items", "Item analysis", _items_section),
     ("factorability", "Factorability", _factorability_section),
     ("retention", "Number of factors", _retention_section),
     ("efa", "Exploratory factor analysis", _efa_section),
+    ("cfa", "Confirmatory factor analysis and competing models", _cfa_section),
+    ("reliability", "Reliability and validity", _reliability_section),
+    ("invariance", "Measurement invariance", _invariance_section),
+    ("conclusion", "Conclusion", _conclusion_section),
+    ("methods", "Methods and references", _methods_section),
     ("item-list", "Item wording", _item_list_section),
 ]
 
@@ -332,7 +589,12 @@ def validate(
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
                   ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
                   external=list(external or []))
-    sections = [_section(sid, title, build, ctx) for sid, title, build in VALIDATE_SECTIONS]
+    sections = []
+    for sid, title, build in VALIDATE_SECTIONS:
+        sec = _section(sid, title, build, ctx)
+        if sec.status == "failed":
+            ctx.results.setdefault("failed_sections", []).append(title)
+        sections.append(sec)
     scale = pool.name if pool is not None else "the hypothesised model"
     meta = {
         "source": source, "n": int(len(data)), "items": items, "estimator": estimator, "ordinal": ordinal,
