@@ -332,3 +332,32 @@ def test_icc_bad_input():
     with pytest.warns(allyscale.DataWarning, match="1 rows"):
         res = allyscale.icc(d)
     assert res.diagnostics["dropped_rows"] == 1 and res.n_obs == 3
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_reliability_writes_json(tmp_path, ref):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    out = tmp_path / "rel.json"
+    res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv"), "--model", str(SIM / "model.lav"),
+                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "HTMT" in res.output and "Fornell-Larcker" in res.output
+    payload = json.loads(out.read_text())
+    # R: semTools::compRelSEM(fit), semTools::htmt(model, data = d)
+    assert_allclose([payload["reliability"][f]["omega"] for f in ref["comp_rel_ml"]],
+                    list(ref["comp_rel_ml"].values()), atol=1e-5, rtol=0)
+    assert_allclose(payload["htmt"]["trust"]["action"], ref["htmt"][0][1], atol=1e-10, rtol=0)
+
+
+def test_cli_reliability_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv")])
+    assert res.exit_code == 2 and "error: give --model" in res.output
+    res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv"), "--model", str(tmp_path / "none.lav")])
+    assert res.exit_code == 2 and "none.lav" in res.output and "Traceback" not in res.output

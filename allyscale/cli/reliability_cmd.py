@@ -1,0 +1,82 @@
+"""``allyscale reliability``: alpha, composite reliability, AVE, HTMT and Fornell-Larcker from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from allyscale._files import atomic_write_text, check_output_path
+from allyscale.cli._read import read_data
+from allyscale.errors import DataError, SpecificationError
+from allyscale.pool import load_pool
+from allyscale.report.document import jsonable
+
+
+def _read_model(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: model file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the model file ({exc})") from None
+
+
+@click.command("reliability")
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="lavaan model file (default with --pool: the pool's correlated-factors model).")
+@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default="ML",
+              show_default=True, help="CFA estimator behind omega and AVE (WLSMV: categorical omega).")
+@click.option("--pool", "pool_path", type=click.Path(dir_okay=False),
+              help="Item pool: its reverse-keyed items are reverse-scored first.")
+@click.option("--ordinal-alpha", is_flag=True, help="Alpha on polychoric correlations (Zumbo et al., 2007).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Write the reliability table, HTMT and Fornell-Larcker table as JSON.")
+def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alpha, json_out) -> None:
+    """Reliability (alpha, omega as semTools::compRelSEM, AVE) and discriminant validity of DATA."""
+    pool = load_pool(pool_path) if pool_path else None
+    if model_path:
+        model = _read_model(model_path)
+    elif pool is not None:
+        model = pool.model_syntax("correlated")
+    else:
+        raise SpecificationError("give --model (a lavaan model file) or --pool")
+    data = read_data(data_path, pool)
+    import allyscale.reliability  # noqa: F401  (the package attribute is the function)
+    from allyscale.cfa import cfa
+
+    mod = sys.modules["allyscale.reliability"]
+    from allyscale.validity import fornell_larcker, htmt
+
+    scored = data.copy()
+    if pool is not None:
+        for item in pool.reverse_items:
+            if item in scored.columns:
+                scored[item] = pool.scale.reverse(scored[item])
+    est = estimator.upper()
+    items = list(dict.fromkeys(i for its in mod._factor_items(model).values() for i in its))
+    fit = cfa(scored, model, estimator=est, **({"ordered": items} if est == "WLSMV" else {}))
+    table = mod.reliability(scored, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit)
+    ht = htmt(scored, model)
+    fl = fornell_larcker(scored, model, estimator=est, fit=fit)
+    with pd.option_context("display.width", 160, "display.max_rows", 500, "display.max_columns", 50):
+        click.echo(f"Reliability ({est}; omega as semTools::compRelSEM, AVE as semTools::AVE)")
+        click.echo(table.round(4).to_string())
+        if not fit.converged:
+            click.echo("WARNING: the CFA did not converge; omega and AVE are not trustworthy")
+        click.echo("\nHTMT (HTMT2, geometric means)")
+        click.echo(ht.round(3).to_string())
+        click.echo("\n" + fl.summary())
+    if json_out:
+        out = check_output_path(json_out, [data_path, pool_path, model_path])
+        payload = {"estimator": est, "converged": fit.converged, "reliability": table,
+                   "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict()}
+        atomic_write_text(out, json.dumps(jsonable(payload), indent=2))
+
+
+def register(main: click.Group) -> None:
+    main.add_command(reliability_command)
