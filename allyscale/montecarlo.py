@@ -65,7 +65,7 @@ CUTOFFS = {"pvalue": ("<", 0.05), "cfi": ("<", 0.95), "tli": ("<", 0.95), "rmsea
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 _TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed"}
-_ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_corr", "reliability",
+_ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_corr", "parallel_iter", "reliability",
                   "true_factors", "interest", "fit_options"}
 _ESTIMATORS = {"ML", "MLR", "WLSMV"}
 _RETENTION = {"parallel", "map"}
@@ -96,6 +96,8 @@ class StudySpec:
         ``parallel`` and/or ``map``.
     retention_corr : str
         Correlations used by the retention rules (``pearson`` or ``polychoric``).
+    parallel_iter : int
+        Simulated data sets of parallel analysis (default 20, ``psych::fa.parallel``'s ``n.iter``).
     reliability : bool
     true_factors : int or None
         Number of factors retention should find.
@@ -117,6 +119,7 @@ class StudySpec:
     estimator: str
     retention: tuple
     retention_corr: str
+    parallel_iter: int
     reliability: bool
     true_factors: int | None
     interest: tuple
@@ -143,7 +146,8 @@ class StudySpec:
         return {"name": self.name, "population": self.population, "pool": self.pool,
                 "population_options": self.population_options, "models": self.models,
                 "true_model": self.true_model, "estimator": self.estimator, "retention": list(self.retention),
-                "retention_corr": self.retention_corr, "reliability": self.reliability,
+                "retention_corr": self.retention_corr, "parallel_iter": self.parallel_iter,
+                "reliability": self.reliability,
                 "true_factors": self.true_factors, "interest": list(self.interest), "fit_options": self.fit_options,
                 "conditions": self.conditions, "reps": self.reps, "seed": self.seed, "source": self.source}
 
@@ -299,6 +303,9 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
     retention_corr = str(an.get("retention_corr", "pearson"))
     if retention_corr not in ("pearson", "polychoric"):
         raise SpecificationError(f"{where}: analysis.retention_corr must be pearson or polychoric")
+    parallel_iter = an.get("parallel_iter", 20)
+    if not isinstance(parallel_iter, int) or isinstance(parallel_iter, bool) or parallel_iter < 1:
+        raise SpecificationError(f"{where}: analysis.parallel_iter must be a positive integer, got {parallel_iter!r}")
     true_model = an.get("true_model")
     if true_model is None and models:
         structure = options.get("structure", "correlated")
@@ -319,7 +326,7 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
         raise SpecificationError(f"{where}: analysis.reliability needs analysis.models (it uses the true model)")
     spec = StudySpec(population=population, pool=pool, population_options=options, models=models,
                      true_model=true_model, estimator=estimator, retention=tuple(retention),
-                     retention_corr=retention_corr, reliability=reliability,
+                     retention_corr=retention_corr, parallel_iter=parallel_iter, reliability=reliability,
                      true_factors=an.get("true_factors"), interest=tuple(interest), fit_options=fit_options,
                      conditions=conditions, reps=reps, seed=seed, name=str(raw.get("name", "study")),
                      source=where, raw=raw)
@@ -399,7 +406,7 @@ def _scalar(x: Any) -> Any:
     return x
 
 
-def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: dict) -> dict:
+def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: dict) -> tuple[dict, Any]:
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"converged": False, "proper": None, "error": None}
     with warnings.catch_warnings(record=True) as caught:
@@ -409,7 +416,7 @@ def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: di
         except (AllyscaleError, np.linalg.LinAlgError, ValueError, FloatingPointError, ArithmeticError) as exc:
             rec["error"] = f"{type(exc).__name__}: {exc}"
             rec["seconds"] = time.perf_counter() - t0
-            return rec
+            return rec, None
     rec["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:5]
     rec["converged"] = bool(getattr(res, "converged", False))
     fm = res.fit_measures
@@ -424,7 +431,7 @@ def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: di
     if diag.get("heywood"):
         rec["heywood"] = [str(v) for v in diag["heywood"]]
     rec["seconds"] = time.perf_counter() - t0
-    return rec
+    return rec, res
 
 
 def _proper(est: pd.DataFrame) -> bool:
@@ -474,24 +481,31 @@ def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
             if rule == "parallel":
                 pa_seed = int(pa_seq.generate_state(1)[0])
                 out["retention"]["parallel"] = int(retention.parallel_analysis(
-                    data, seed=pa_seed, corr=spec.retention_corr).n_factors)
+                    data, seed=pa_seed, corr=spec.retention_corr, n_iter=spec.parallel_iter).n_factors)
             else:
                 out["retention"]["map"] = int(retention.map_test(data, corr=spec.retention_corr).n_factors)
         except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
             out["retention"][rule] = None
             out.setdefault("retention_errors", {})[rule] = f"{type(exc).__name__}: {exc}"
+    true_fit = None
     if spec.models:
         cfa = _cfa_function()
         for name, syntax in spec.models.items():
-            out["fits"][name] = _fit_model(cfa, data, syntax, spec.estimator, spec.fit_options)
+            out["fits"][name], res = _fit_model(cfa, data, syntax, spec.estimator, spec.fit_options)
+            if name == spec.true_model:
+                true_fit = res
     if spec.reliability:
         rel = _reliability_function()
-        try:
-            table = rel(data, spec.models[spec.true_model], estimator=spec.estimator)
-            table = table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
-            out["reliability"] = [{str(k): _scalar(v) for k, v in row.items()} for row in table.to_dict("records")]
-        except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
-            out["reliability_error"] = f"{type(exc).__name__}: {exc}"
+        if true_fit is None or not out["fits"][spec.true_model]["converged"]:
+            out["reliability_error"] = "the true model did not converge; no reliability computed"
+        else:
+            try:
+                table = rel(data, spec.models[spec.true_model], estimator=spec.estimator, fit=true_fit)
+                table = table.rename_axis("factor").reset_index()
+                out["reliability"] = [{str(k): _scalar(v) for k, v in row.items()}
+                                      for row in table.to_dict("records")]
+            except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
+                out["reliability_error"] = f"{type(exc).__name__}: {exc}"
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -758,6 +772,7 @@ def _open_store(store: str | Path) -> tuple[_Store, StudySpec]:
     spec = StudySpec(population=raw["population"], pool=raw["pool"], population_options=raw["population_options"],
                      models=raw["models"], true_model=raw["true_model"], estimator=raw["estimator"],
                      retention=tuple(raw["retention"]), retention_corr=raw["retention_corr"],
+                     parallel_iter=raw.get("parallel_iter", 20),
                      reliability=raw["reliability"], true_factors=raw["true_factors"],
                      interest=tuple(raw["interest"]), fit_options=raw["fit_options"],
                      conditions=raw["conditions"], reps=raw["reps"], seed=raw["seed"], name=raw["name"],
