@@ -361,3 +361,38 @@ def test_cli_reliability_errors(tmp_path):
     assert res.exit_code == 2 and "error: give --model" in res.output
     res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv"), "--model", str(tmp_path / "none.lav")])
     assert res.exit_code == 2 and "none.lav" in res.output and "Traceback" not in res.output
+
+
+# --------------------------------------------------------------------------- model-based omega through cfa()
+@pytest.fixture(scope="module")
+def z_items(data):
+    x = data.filter(regex="^i")
+    return (x - x.mean()) / x.std()
+
+
+def test_omega_from_second_order_cfa(z_items, ref2):
+    # R: sfit <- cfa(smod, data = scale(X), std.lv = TRUE); compRelSEM(sfit, obs.var = FALSE, higher = "g")
+    #    -> g: omega_h of the higher-order factor; first-order factors: omega of each subscale
+    sec = ref2["second_order_sim60"]
+    fit = allyscale.cfa(z_items, sec["model"], std_lv=True)
+    res = allyscale.omega(fit)
+    assert res.general == "g"
+    cr = sec["comp_rel_implied"]
+    assert_allclose(res.omega_h, cr["g"], atol=1e-5, rtol=0)
+    for f in ["trust", "action", "awareness", "knowledge", "accountability", "communication"]:
+        assert_allclose(res.factors.loc[f, "omega"], cr[f], atol=1e-5, rtol=0, err_msg=f)
+    assert "omega_h" in res.summary() and "<table" in res._repr_html_()
+    json.dumps(res.to_dict())
+
+
+def test_omega_from_bifactor_cfa(z_items, ref2):
+    # R: cfa(bmod, data = scale(X), std.lv = TRUE, orthogonal = TRUE); compRelSEM(., obs.var = FALSE,
+    #    return.total = TRUE)
+    bif = ref2["bifactor_sim60"]
+    lv = ["trust", "action", "awareness", "knowledge", "accountability", "communication", "g"]
+    orth = "\n".join(f"{a} ~~ 0*{b}" for i, a in enumerate(lv) for b in lv[i + 1:])
+    fit = allyscale.cfa(z_items, bif["model"] + "\n" + orth, std_lv=True)
+    res = allyscale.omega(fit)
+    cr = bif["comp_rel_implied"]
+    assert_allclose([res.omega_h, res.omega], [cr["g"], cr["total"]], atol=1e-5, rtol=0)
+    assert_allclose([res.factors.loc[f, "omega_h"] for f in lv[:-1]], [cr[f] for f in lv[:-1]], atol=2e-5, rtol=0)

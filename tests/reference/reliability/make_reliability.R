@@ -65,8 +65,17 @@ ss <- ss[ss$op %in% c("=~", "~~"), c("lhs", "op", "rhs", "est.std")]
 cr <- compRelSEM(bfit, obs.var = FALSE, return.total = TRUE)
 bif <- list(converged = lavInspect(bfit, "converged"), std = ss, comp_rel_implied = as.list(cr), model = bmod)
 
+# second-order model (g over the six factors) on standardized items: compRelSEM(higher = "g",
+# obs.var = FALSE) is omega_h of the Schmid-Leiman form of the model
+smod <- paste(c(readLines("../sim60/model.lav"), paste("g =~", paste(lv, collapse = " + "))), collapse = "\n")
+sfit <- cfa(smod, data = Z, std.lv = TRUE)
+s2 <- standardizedSolution(sfit)
+s2 <- s2[s2$op %in% c("=~", "~~"), c("lhs", "op", "rhs", "est.std")]
+scr <- compRelSEM(sfit, obs.var = FALSE, higher = "g")
+sec <- list(converged = lavInspect(sfit, "converged"), std = s2, comp_rel_implied = as.list(scr), model = smod)
+
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
             alpha_trust = alpha_trust, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
-            split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif)
+            split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif, second_order_sim60 = sec)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
