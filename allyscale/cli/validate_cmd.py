@@ -33,10 +33,12 @@ def _expand(patterns: tuple[str, ...]) -> list[Path]:
               help="Default: WLSMV for Likert items (<= 10 categories), else ML.")
 @click.option("--split-half", is_flag=True, help="EFA on one random half, CFA on the other.")
 @click.option("--external", multiple=True, help="Column with an external score (repeatable).")
+@click.option("--reverse", help="Comma-separated reverse-keyed items to reverse-score (with a model file).")
+@click.option("--scale", help="Response scale MIN,MAX for --reverse (default: the observed range).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="validation", show_default=True,
               help="Output folder (one subfolder per file when several files are given).")
-def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, seed,
+def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
                      out_dir) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
@@ -52,13 +54,22 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
             model = Path(model_path).read_text(encoding="utf-8")
         except OSError as exc:
             raise DataError(f"{model_path}: cannot read the model file ({exc})") from None
+    reverse_items = [c.strip() for c in reverse.split(",") if c.strip()] if reverse else []
+    scale_range = None
+    if scale:
+        try:
+            lo, hi = (float(v) for v in scale.split(","))
+        except ValueError:
+            raise DataError(f"--scale: expected MIN,MAX, got {scale!r}") from None
+        scale_range = (lo, hi)
     files = _expand(data_paths)
     failed_any = False
     for path in files:
         start = time.perf_counter()
         data = read_data(str(path), pool)
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
-                          seed=seed, source=path.name, external=list(external))
+                          seed=seed, source=path.name, external=list(external), reverse=reverse_items,
+                          scale=scale_range)
         target = Path(out_dir) if len(files) == 1 else Path(out_dir) / path.stem
         html = report.save(target)
         took = time.perf_counter() - start

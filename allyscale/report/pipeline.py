@@ -45,6 +45,8 @@ class Context:
     seed: int
     source: str
     external: list[str] = field(default_factory=list)
+    reverse: list[str] = field(default_factory=list)
+    scale: tuple[float, float] | None = None
     results: dict = field(default_factory=dict)
 
     @property
@@ -54,7 +56,13 @@ class Context:
             from allyscale.scoring import reverse_score
 
             items = self.data[self.items].astype(float)
-            self.results["scored"] = reverse_score(items, self.pool) if self.pool is not None else items
+            if self.pool is not None:
+                items = reverse_score(items, self.pool)
+            if self.reverse:
+                lo, hi = self.scale if self.scale else (np.nanmin(items.to_numpy()), np.nanmax(items.to_numpy()))
+                for item in self.reverse:
+                    items[item] = lo + hi - items[item]
+            self.results["scored"] = items
         return self.results["scored"]
 
     @property
@@ -107,12 +115,15 @@ def _section(section_id: str, title: str, build: Callable[[Context, Section], No
 def _items_section(ctx: Context, sec: Section) -> None:
     from allyscale.descriptives import describe_items
 
-    table = describe_items(ctx.data, ctx.pool, items=ctx.items, groups=None if ctx.pool else dict(ctx.factors))
+    source = ctx.analysis_data if ctx.reverse and ctx.pool is None else ctx.data
+    table = describe_items(source, ctx.pool, items=ctx.items, groups=None if ctx.pool else dict(ctx.factors))
     sec.paragraphs.append(
         f"{len(ctx.items)} items. Means, standard deviations, skew and excess kurtosis (psych's type 3), the "
         "proportions at the lowest (floor) and highest (ceiling) response, and the corrected item-total "
         "correlation with the other items of the same factor"
         + (" after reverse-scoring reverse-keyed items." if ctx.pool is not None and ctx.pool.reverse_items else ".")
+        + (f" Items reverse-scored as declared: {', '.join(ctx.reverse)} (their statistics refer to the reversed "
+           "scores)." if ctx.reverse and ctx.pool is None else "")
     )
     sec.tables.append(Table("item_descriptives", "Item descriptive statistics", table,
                             note="r_drop: corrected item-total correlation within the item's factor."))
@@ -519,6 +530,8 @@ def validate(
     seed: int = 1,
     source: str = "data",
     external: list[str] | None = None,
+    reverse: list[str] | None = None,
+    scale: tuple[float, float] | None = None,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -544,6 +557,11 @@ def validate(
         Name of the data source, for the report.
     external : list of str, optional
         Columns with external scores for convergent/discriminant validity.
+    reverse : list of str, optional
+        Reverse-keyed items to reverse-score before the analyses (``min + max - x``), for
+        data analysed with a model file; a pool's reverse-keyed items are always reversed.
+    scale : (min, max), optional
+        Response scale for ``reverse``; default the observed range of the items.
 
     Returns
     -------
@@ -580,6 +598,9 @@ def validate(
     for col in external or []:
         if col not in data.columns:
             raise DataError(f"{source}: external score column {col!r} is not in the data")
+    unknown = [i for i in reverse or [] if i not in items]
+    if unknown:
+        raise DataError(f"{source}: reverse-keyed item(s) not in the model: {unknown}")
     ordinal = _is_ordinal(data[items])
     if estimator is None:
         estimator = "WLSMV" if ordinal else "ML"
@@ -588,7 +609,7 @@ def validate(
         raise SpecificationError(f"unknown estimator {estimator!r}; use ML, MLR or WLSMV")
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
                   ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
-                  external=list(external or []))
+                  external=list(external or []), reverse=list(reverse or []), scale=scale)
     sections = []
     for sid, title, build in VALIDATE_SECTIONS:
         sec = _section(sid, title, build, ctx)
@@ -599,6 +620,7 @@ def validate(
     meta = {
         "source": source, "n": int(len(data)), "items": items, "estimator": estimator, "ordinal": ordinal,
         "group": group, "split_half": split_half, "seed": seed, "models": models, "main_model": main,
+        "reverse_scored": (pool.reverse_items if pool is not None else []) + list(reverse or []),
         "software": {"allyscale": __version__, "python": platform.python_version(), "numpy": np.__version__,
                      "pandas": pd.__version__},
     }
