@@ -316,3 +316,71 @@ def test_residual_covariance_and_regression(hs, hs_compare):
     r2 = fit.r2.set_index("variable")["r2"]
     for k, v in ext["r2"].items():
         assert_allclose(r2[k], v, atol=1e-5, err_msg=k)
+
+
+# --- the pool's competing structures (tests/reference/pool/make_pool.R -> compare.json) ---
+@pytest.fixture(scope="module")
+def pool_case(mini_pool):
+    d = pd.read_csv(REFERENCE / "pool" / "data.csv")
+    ref = json.loads((REFERENCE / "pool" / "compare.json").read_text())
+    assert json.loads((REFERENCE / "pool" / "models.json").read_text()) == mini_pool.all_model_syntax()
+    return d, ref
+
+
+@pytest.mark.parametrize("estimator", ["ML", "MLR"])
+def test_compare_pool_structures_against_lavaan(mini_pool, pool_case, estimator):
+    # R: for each structure, fitMeasures(cfa(models[[name]], data = d, estimator = est), keys)
+    d, ref = pool_case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", allyscale.errors.NotPositiveDefiniteWarning)
+        res = allyscale.compare(d, pool=mini_pool, estimator=estimator)
+    assert set(res.table.index) == set(mini_pool.all_model_syntax())
+    for name, fit in res.fits.items():
+        want = ref["fits"][f"{name}.{estimator}"]
+        assert fit.converged and want["converged"]
+        if name == "one_factor":
+            # lavaan stops in a local minimum here (chisq 2936.19); the minimum found here is lower
+            # (2858.32): a better ML solution, so only the direction is checked.
+            assert fit.fit_measures["chisq"] < want["chisq"] - 50
+            continue
+        for k, v in want.items():
+            if k == "converged":
+                continue
+            if k in ("chisq", "chisq.scaled", "aic", "bic"):
+                assert_allclose(fit.fit_measures[k], v, rtol=1e-6, err_msg=f"{name} {k}")
+            else:
+                assert_allclose(fit.fit_measures[k], v, atol=1e-4, err_msg=f"{name} {k}")
+    if estimator == "MLR":
+        # R: lavTestLRT(one_factor, correlated) with MLR: negative Satorra-Bentler scaling -> NA
+        t = res.tests.set_index(["model0", "model1"]).loc[("one_factor", "correlated")]
+        assert ref["lrt_one_vs_correlated.MLR"]["chisq_diff"] == "NA"
+        assert np.isnan(t["chisq_diff"]) and t["scaling"] < 0
+
+
+# --- CLI -----------------------------------------------------------------------------
+def test_cli_cfa_and_compare(tmp_path):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    data, model = REFERENCE / "hs" / "data.csv", REFERENCE / "hs" / "model.lav"
+    out = tmp_path / "fit.json"
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(model), "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    got = json.loads(out.read_text())
+    # R: fitMeasures(cfa(model, data = d), "chisq")
+    assert_allclose(got["fit_measures"]["chisq"], 85.3055217699727, rtol=1e-6)
+    assert {"lhs", "op", "rhs", "est", "se", "std_all"} <= set(got["estimates"][0])
+    one = tmp_path / "one.lav"
+    one.write_text("g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9\n")
+    out2 = tmp_path / "cmp.json"
+    r = CliRunner().invoke(main, ["compare", str(data), "--model", str(model), "--model", str(one),
+                                  "--json", str(out2)])
+    assert r.exit_code == 0, r.output
+    cmp = json.loads(out2.read_text())
+    # R: lavTestLRT(cfa(one), cfa(three))
+    assert_allclose(cmp["tests"][0]["chisq_diff"], 226.958637606573, rtol=1e-5)
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(tmp_path / "missing.lav")])
+    assert r.exit_code == 2 and "model file not found" in r.output
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(model), "--group", "nope"])
+    assert r.exit_code == 2 and "group column 'nope'" in r.output

@@ -1,0 +1,86 @@
+"""``allyscale cfa`` and ``allyscale compare``: confirmatory factor analysis from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from allyscale._files import atomic_write_text, check_output_path
+from allyscale.cfa import ESTIMATORS, cfa, compare
+from allyscale.cli._read import read_data
+from allyscale.errors import DataError
+from allyscale.pool import load_pool
+from allyscale.report.document import jsonable
+
+
+def _read_model(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: model file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the model file ({exc})") from None
+
+
+_estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sensitive=False), default="ML",
+                          show_default=True, help="ML, MLR (robust) or WLSMV (ordinal items).")
+
+
+@click.command("cfa")
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="lavaan model syntax file (.lav).")
+@_estimator
+@click.option("--group", help="Group column (multi-group model).")
+@click.option("--missing", is_flag=True, help="Full-information ML for missing values (ML only); default listwise.")
+@click.option("--std-lv", is_flag=True, help="Identify factors by unit variance instead of a unit first loading.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write fit_measures and estimates as JSON.")
+def cfa_command(data_path, model_path, estimator, group, missing, std_lv, json_out) -> None:
+    """Confirmatory factor analysis of DATA (as lavaan::cfa)."""
+    data = read_data(data_path)
+    model = _read_model(model_path)
+    result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if missing else "listwise",
+                 std_lv=std_lv)
+    with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
+        click.echo(result.summary())
+    if json_out:
+        out = check_output_path(json_out, [data_path, model_path])
+        atomic_write_text(out, json.dumps(jsonable(result.to_dict()), indent=2))
+
+
+@click.command("compare")
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
+@click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool: fit all of its structures.")
+@click.option("--model", "model_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="lavaan model file; repeat for each model (named after the file).")
+@_estimator
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the table and the tests as JSON.")
+def compare_command(data_path, pool_path, model_paths, estimator, json_out) -> None:
+    """Compare competing factor models fitted to DATA (fit side by side, difference tests)."""
+    if bool(pool_path) == bool(model_paths):
+        raise DataError("give either --pool or at least two --model files")
+    pool = load_pool(pool_path) if pool_path else None
+    data = read_data(data_path, pool)
+    if pool is not None:
+        result = compare(data, pool=pool, estimator=estimator.upper())
+    else:
+        models = {}
+        for p in model_paths:
+            name = Path(p).stem
+            if name in models:
+                name = p
+            models[name] = _read_model(p)
+        result = compare(data, models, estimator=estimator.upper())
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        click.echo(result.summary())
+    if json_out:
+        out = check_output_path(json_out, [data_path, pool_path, *model_paths])
+        atomic_write_text(out, json.dumps(jsonable(result.to_dict()), indent=2))
+
+
+def register(main: click.Group) -> None:
+    main.add_command(cfa_command)
+    main.add_command(compare_command)
