@@ -98,3 +98,29 @@ def test_report_renders_in_headless_chromium(report_dir):
                     "--window-size=1200,1600", (out / "report.html").as_uri()], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_validate_real_data_with_model_and_group(tmp_path):
+    """psych::bfi (2,800 x 25, public): every section of the report is filled."""
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+    from conftest import REFERENCE
+
+    bfi = REFERENCE / "bfi"
+    out = tmp_path / "bfi"
+    result = CliRunner().invoke(main, [
+        "validate", str(bfi / "data.csv"), "--model", str(bfi / "model.lav"), "--group", "gender",
+        "--estimator", "MLR", "--reverse", "A1,C4,C5,E1,E2,O2,O5", "--scale", "1,6", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    statuses = {sid: sec["status"] for sid, sec in results["sections"].items()}
+    assert all(status in ("ok", "warning") for status in statuses.values()), statuses
+    for sid, sec in results["sections"].items():
+        assert sec["tables"] or sec["paragraphs"], sid
+    inv = results["sections"]["invariance"]["tables"]["invariance"]
+    assert inv["index"] == ["configural", "metric", "scalar", "strict"]
+    rel = results["sections"]["reliability"]["tables"]["reliability"]
+    omega_col = rel["columns"].index("omega")
+    assert all(0.5 < row[omega_col] < 1 for row in rel["data"])
+    assert results["meta"]["reverse_scored"] == ["A1", "C4", "C5", "E1", "E2", "O2", "O5"]
