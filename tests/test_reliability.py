@@ -100,6 +100,22 @@ def test_alpha_item_statistics_and_feldt_interval(data, ref2):
     assert_allclose(freq, np.asarray(r["freq"]), atol=1e-12, rtol=0)
 
 
+def test_alpha_with_missing_responses_uses_pairwise_covariances(data, ref2):
+    # R: tm <- trust; tm[seq(1, 500, 7), "i03"] <- NA; tm[seq(2, 500, 11), c("i05", "i09")] <- NA
+    #    psych::alpha(tm, check.keys = FALSE)
+    r = ref2["alpha_missing"]
+    t = data[[f"i{j:02d}" for j in range(1, 16)]].copy()
+    t.loc[np.arange(0, 500, 7), "i03"] = np.nan
+    t.loc[np.arange(1, 500, 11), ["i05", "i09"]] = np.nan
+    a = allyscale.alpha(t)
+    assert_allclose([a.alpha, a.std_alpha, a.g6], [r["raw_alpha"], r["std_alpha"], r["G6"]], atol=1e-10, rtol=0)
+    for col in ["r_drop", "raw_r", "alpha_if_dropped", "n"]:
+        assert_allclose(a.item_stats[col], r[col], atol=1e-10, rtol=0, err_msg=col)
+    assert_allclose(a.ci.loc["feldt", ["lower", "upper"]], [r["feldt"]["lower"], r["feldt"]["upper"]],
+                    atol=1e-10, rtol=0)
+    assert a.diagnostics["n_missing"] == int(t.isna().sum().sum())
+
+
 def test_alpha_bootstrap_is_seeded_and_brackets_alpha(data):
     items = [f"i{j:02d}" for j in range(40, 46)]
     a1 = allyscale.alpha(data, items=items, n_boot=200, seed=3)

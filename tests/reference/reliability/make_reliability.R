@@ -18,6 +18,17 @@ alpha_trust <- list(raw_r = unname(a$item.stats$raw.r), std_r = unname(a$item.st
                     freq = unname(as.matrix(a$response.freq)),
                     drop_std_alpha = unname(a$alpha.drop$std.alpha), drop_G6 = unname(a$alpha.drop$"G6(smc)"))
 
+# alpha with missing responses (every 7th row misses i03, every 11th misses i05 and i09): psych uses
+# pairwise-complete covariances
+tm <- trust
+tm[seq(1, 500, 7), "i03"] <- NA
+tm[seq(2, 500, 11), c("i05", "i09")] <- NA
+am <- psych::alpha(tm, check.keys = FALSE)
+alpha_missing <- list(raw_alpha = am$total$raw_alpha, std_alpha = am$total$std.alpha, G6 = am$total$"G6(smc)",
+                      r_drop = unname(am$item.stats$r.drop), raw_r = unname(am$item.stats$raw.r),
+                      alpha_if_dropped = unname(am$alpha.drop$raw_alpha), n = unname(am$item.stats$n),
+                      feldt = list(lower = am$feldt$lower.ci[[1]], upper = am$feldt$upper.ci[[1]]))
+
 # omega with six factors (the reference's) and with psych's default three
 om6 <- psych::omega(X, nfactors = 6, plot = FALSE)
 om3 <- psych::omega(X, nfactors = 3, plot = FALSE)
@@ -76,6 +87,6 @@ sec <- list(converged = lavInspect(sfit, "converged"), std = s2, comp_rel_implie
 
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
-            alpha_trust = alpha_trust, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
+            alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
             split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif, second_order_sim60 = sec)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
