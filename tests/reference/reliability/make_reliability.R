@@ -85,8 +85,15 @@ s2 <- s2[s2$op %in% c("=~", "~~"), c("lhs", "op", "rhs", "est.std")]
 scr <- compRelSEM(sfit, obs.var = FALSE, higher = "g")
 sec <- list(converged = lavInspect(sfit, "converged"), std = s2, comp_rel_implied = as.list(scr), model = smod)
 
+# indicative timings on a shared machine (elapsed seconds, best of 3)
+best <- function(expr) min(replicate(3, system.time(eval(expr))[["elapsed"]]))
+seconds <- list(alpha60 = best(quote(psych::alpha(X, check.keys = FALSE))),
+                omega6 = best(quote(psych::omega(X, nfactors = 6, plot = FALSE))),
+                htmt = best(quote(semTools::htmt(model, data = d))),
+                icc = best(quote(psych::ICC(retest, lmer = FALSE))))
+
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
             alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
-            split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif, second_order_sim60 = sec)
+            split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
