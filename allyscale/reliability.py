@@ -253,7 +253,7 @@ def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool 
     if ordinal:
         from allyscale.polychoric import polychoric
 
-        pc = polychoric(x, items=names)
+        pc = polychoric(x, items=names, smooth=False)
         c = pc.corr.loc[names, names].to_numpy(dtype=float)
         corr = "polychoric"
     else:
@@ -785,7 +785,8 @@ def _model_parts(fit: CFAResult) -> tuple[dict[str, pd.Series], pd.DataFrame, pd
     th = est[est["op"] == "|"]
     thresholds = None
     if len(th):
-        thresholds = th.assign(k=th["rhs"].str.slice(1).astype(int)).pivot(index="lhs", columns="k", values="est")
+        k = th["rhs"].astype(str).str.extract(r"(\d+)$")[0].astype(int)
+        thresholds = th.assign(k=k).pivot(index="lhs", columns="k", values="est")
     return lams, phi, thresholds
 
 
@@ -860,8 +861,9 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
     if categorical:
         from allyscale.polychoric import polychoric
 
-        pc = polychoric(xi, items=items)
+        pc = polychoric(xi, items=items, smooth=False)  # lavaan's sample statistics are not smoothed
         s = pc.corr
+        diag["polychoric"] = {k: v for k, v in pc.diagnostics.items() if k in ("converged", "smoothed", "min_eigenvalue")}
         if thr is None:
             thr = pc.thresholds
         variances = pd.Series(1.0, index=items)

@@ -283,6 +283,18 @@ def test_comprelsem_and_ave_formulas_with_lavaan_estimates(data, ref, factor_ite
         assert_allclose(rel.categorical_omega(lam, psi, th, polycor), ref["comp_rel_wlsmv"][f], atol=1e-10, rtol=0)
 
 
+def test_categorical_omega_with_allyscale_polychoric(data, ref, factor_items):
+    # R: compRelSEM(cfa(model, d, ordered = items, estimator = "WLSMV")); the denominator here is
+    #    allyscale.polychoric (unsmoothed, as lavaan's sample statistics), loadings/thresholds lavaan's
+    from allyscale.polychoric import polychoric
+
+    pc = polychoric(data[ref["items"]], smooth=False)
+    est = pd.DataFrame(ref["cfa_wlsmv"]["est"])
+    for f, (lam, psi) in _parts(est, factor_items).items():
+        assert_allclose(rel.categorical_omega(lam, psi, pc.thresholds, pc.corr), ref["comp_rel_wlsmv"][f],
+                        atol=1e-6, rtol=0, err_msg=f)
+
+
 @pytest.fixture(scope="module")
 def table_ml(data, model):
     return allyscale.reliability(data, model)
