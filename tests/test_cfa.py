@@ -384,3 +384,14 @@ def test_cli_cfa_and_compare(tmp_path):
     assert r.exit_code == 2 and "model file not found" in r.output
     r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(model), "--group", "nope"])
     assert r.exit_code == 2 and "group column 'nope'" in r.output
+
+
+def test_std_lv_against_lavaan(hs, hs_compare, hs_ml):
+    # R: parameterEstimates(cfa(three, data = d, std.lv = TRUE))[, c("est", "se")]
+    d, model, _ = hs
+    fit = allyscale.cfa(d, model, std_lv=True)
+    m = _merge(fit.estimates, hs_compare["std_lv"]["est"], ["est", "se"])
+    free = m["se_ref"] > 0
+    assert_allclose(m["est"], m["est_ref"], atol=1e-4)
+    assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
+    assert_allclose(fit.fit_measures["chisq"], hs_ml.fit_measures["chisq"], rtol=1e-8)

@@ -67,11 +67,20 @@ def test_metric_constraints_hold(table):
     assert (means.loc[means["group"] == 2, "se"] > 0).all()
 
 
-def test_mlr_invariance_runs(hs):
+def test_mlr_invariance_against_lavaan(hs):
+    # R (tests/reference/hs/make_compare.R): cfa(three, data = d, group = "school", group.equal = ...,
+    #    estimator = "MLR"); fitMeasures(...); lavTestLRT(level, previous)  (Satorra-Bentler 2001)
     d, model, _ = hs
+    ref = json.loads((REFERENCE / "hs" / "compare.json").read_text())["invariance_mlr"]["levels"]
     tab = allyscale.invariance(d, model, group="school", estimator="MLR")
-    assert {"chisq.scaled", "cfi.robust", "rmsea.robust"} <= set(tab.columns)
-    assert (tab["delta_df"].iloc[1:] > 0).all()
+    for level, want in ref.items():
+        fm = tab.attrs["fits"][level].fit_measures
+        for k, v in want.items():
+            got = tab.loc[level, k] if k in tab.columns else fm[k]
+            if k in ("chisq", "chisq.scaled", "delta_chisq"):
+                assert_allclose(got, v, rtol=1e-5, err_msg=f"{level} {k}")
+            else:
+                assert_allclose(got, v, atol=1e-5, err_msg=f"{level} {k}")
 
 
 def test_invariance_errors(hs):

@@ -31,3 +31,24 @@ out$extended <- list(model = ext, call = "standardizedSolution(cfa(ext, data = d
                      std = ss[, c("lhs", "op", "rhs", "est.std")],
                      r2 = as.list(lavInspect(fe, "r2")))
 write_json(out, "compare.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
+# MLR invariance by school (multi-group Yuan-Bentler scaling, Satorra-Bentler 2001 differences)
+levels <- list(configural = "", metric = "loadings", scalar = c("loadings", "intercepts"),
+               strict = c("loadings", "intercepts", "residuals"))
+inv <- list(); prev <- NULL
+for (lev in names(levels)) {
+  f <- cfa(three, data = d, group = "school", group.equal = levels[[lev]], estimator = "MLR")
+  row <- as.list(fitMeasures(f, c("chisq", "df", "chisq.scaled", "chisq.scaling.factor", "cfi.robust",
+                                  "tli.robust", "rmsea.robust", "cfi.scaled", "srmr")))
+  if (!is.null(prev)) {
+    lrt <- lavTestLRT(f, prev)
+    row$delta_chisq <- lrt[["Chisq diff"]][2]; row$delta_df <- lrt[["Df diff"]][2]; row$delta_pvalue <- lrt[["Pr(>Chisq)"]][2]
+  }
+  inv[[lev]] <- row; prev <- f
+}
+out$invariance_mlr <- list(call = 'cfa(three, data = d, group = "school", group.equal = ..., estimator = "MLR"); lavTestLRT(level, previous)',
+                           levels = inv)
+# std.lv = TRUE
+fs <- cfa(three, data = d, std.lv = TRUE)
+out$std_lv <- list(call = "parameterEstimates(cfa(three, data = d, std.lv = TRUE))",
+                   est = parameterEstimates(fs)[, c("lhs", "op", "rhs", "est", "se")])
+write_json(out, "compare.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
