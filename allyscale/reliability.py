@@ -370,7 +370,13 @@ class OmegaResult:
                                        "G6": self.g6, "ECV": self.ecv, "omega_lim": self.omega_lim}})
 
     def summary(self) -> str:
-        return "\n".join([f"Omega (Schmid-Leiman, {self.n_factors} group factors)",
+        e = self.diagnostics.get("efa", {})
+        notes = []
+        if e.get("extraction_converged") is False or e.get("rotation_converged") is False:
+            notes.append("WARNING: the exploratory solution did not converge; omega is not trustworthy")
+        if e.get("heywood"):
+            notes.append(f"Heywood case(s): {e['heywood']}")
+        return "\n".join([f"Omega (Schmid-Leiman, {self.n_factors} group factors)", *notes,
                           self.table().round(4).to_string(), "Omega by group:", self.groups.round(3).to_string(),
                           "Schmid-Leiman loadings:", self.loadings.round(3).to_string()])
 
