@@ -152,6 +152,8 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
         raise SpecificationError(f"unknown missing={missing!r}; expected 'listwise' or 'fiml'")
     if missing == "fiml" and est != "ML":
         raise SpecificationError(f"missing='fiml' is available with estimator='ML' only (got {est!r})")
+    if ordered and est != "WLSMV":
+        raise SpecificationError(f"ordered items need estimator='WLSMV' (got {est!r})")
     group_equal = tuple(group_equal or ())
     if group_equal and group is None:
         raise SpecificationError("group_equal needs a group column (group=...)")
@@ -332,7 +334,10 @@ def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
         mod = importlib.import_module("allyscale._core.wlsmv")
     except ModuleNotFoundError:
         raise SpecificationError("estimator 'WLSMV' is not available yet in this version") from None
-    return mod.estimate(prep)
+    estimate = getattr(mod, "estimate", None)
+    if estimate is None:
+        raise SpecificationError("estimator 'WLSMV' is not available yet in this version")
+    return estimate(prep)
 
 
 _ESTIMATORS: dict[str, Callable[[_Prepared], _Estimation]] = {

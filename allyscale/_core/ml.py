@@ -40,6 +40,7 @@ class Pattern:
     n: int
     ybar: np.ndarray
     s: np.ndarray
+    rows: np.ndarray | None = None  # the cases' observed values, (n, len(idx))
 
 
 @dataclass
@@ -70,7 +71,7 @@ class GroupData:
             rows = y[inverse == k][:, key]
             ybar = rows.mean(axis=0)
             dev = rows - ybar
-            patterns.append(Pattern(np.flatnonzero(key), rows.shape[0], ybar, dev.T @ dev / rows.shape[0]))
+            patterns.append(Pattern(np.flatnonzero(key), rows.shape[0], ybar, dev.T @ dev / rows.shape[0], rows))
         return cls(y, patterns)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -345,28 +346,34 @@ def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10
         y = gd.y
         mu = np.nanmean(y, axis=0)
         sigma = np.diag(np.nanvar(y, axis=0))
-        obs = ~np.isnan(y)
+        allidx = np.arange(p)
+        # sufficient statistics of each pattern's observed part
+        stats = [(pat.idx, np.setdiff1d(allidx, pat.idx), pat.n, pat.ybar, pat.s + np.outer(pat.ybar, pat.ybar))
+                 for pat in gd.patterns]
         converged = False
         it = 0
         for it in range(1, max_iter + 1):
             t1 = np.zeros(p)
             t2 = np.zeros((p, p))
-            for pat in gd.patterns:
-                o = pat.idx
-                m = np.setdiff1d(np.arange(p), o)
-                rows = y[np.all(obs == np.isin(np.arange(p), o), axis=1)]
-                yo = rows[:, o]
-                yhat = np.empty((rows.shape[0], p))
-                yhat[:, o] = yo
-                extra = np.zeros((p, p))
+            for o, m, n, ybar, moo in stats:
+                # E-step with the pattern's moments: E[y_m | y_o] = mu_m + B (y_o - mu_o)
+                t1_o = n * ybar
+                t2_oo = n * moo
                 if len(m):
                     soo = sigma[np.ix_(o, o)]
                     smo = sigma[np.ix_(m, o)]
                     b = np.linalg.solve(soo, smo.T).T
-                    yhat[:, m] = mu[m] + (yo - mu[o]) @ b.T
-                    extra[np.ix_(m, m)] = (sigma[np.ix_(m, m)] - b @ smo.T) * rows.shape[0]
-                t1 += yhat.sum(axis=0)
-                t2 += yhat.T @ yhat + extra
+                    c = mu[m] - b @ mu[o]
+                    t1_m = n * c + b @ t1_o
+                    t2_mo = np.outer(c, t1_o) + b @ t2_oo
+                    t2_mm = (n * np.outer(c, c) + np.outer(c, b @ t1_o) + np.outer(b @ t1_o, c) + b @ t2_oo @ b.T
+                             + n * (sigma[np.ix_(m, m)] - b @ smo.T))
+                    t1[m] += t1_m
+                    t2[np.ix_(m, o)] += t2_mo
+                    t2[np.ix_(o, m)] += t2_mo.T
+                    t2[np.ix_(m, m)] += t2_mm
+                t1[o] += t1_o
+                t2[np.ix_(o, o)] += t2_oo
             mu_new = t1 / gd.n
             sigma_new = t2 / gd.n - np.outer(mu_new, mu_new)
             delta = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(sigma_new - sigma)))
