@@ -274,7 +274,11 @@ def fit_ml(spec: ModelSpec, data: list[GroupData], x0: np.ndarray, *, tol: float
                 break
             t /= 2
         if not improved:
-            message = "no step decreased the discrepancy (line search failed)"
+            if q and np.max(np.abs(grad)) / n_total < 1e-6:
+                converged = True
+                message = "converged (no further decrease within rounding)"
+            else:
+                message = "no step decreased the discrepancy (line search failed)"
             break
         change = f - f_new
         x, f, grad, info = cand, f_new, g_new, i_new

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from allyscale.errors import SpecificationError
+
 __all__ = ["ModelSpec", "GroupMatrices", "vech_indices"]
 
 
@@ -90,6 +92,16 @@ class ModelSpec:
 
     @classmethod
     def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
+        """Build from a parameter table (columns ``lhs, op, rhs, group, free, ustart``; ``free``
+        numbers the free parameters from 1, equal numbers = equality constraints) and the
+        observed (data order) and latent variable lists. Rows with other operators
+        (thresholds, ``==``, ...) are ignored here.
+
+        Raises
+        ------
+        SpecificationError
+            A regression with an observed variable as outcome.
+        """
         ngroups = int(pt["group"].max())
         entries, fixed = [], []
         for row in pt.itertuples(index=False):
@@ -104,7 +116,8 @@ class ModelSpec:
                 if lhs in lv:
                     where = ("beta", lv.index(lhs), lv.index(rhs))
                 else:
-                    raise ValueError("regressions of observed variables are not supported")
+                    raise SpecificationError(f"regression of the observed variable {lhs!r} is not supported "
+                                             "(factor models only: '~' between factors)")
             elif op == "~~":
                 if lhs in lv:
                     i, j = sorted((lv.index(lhs), lv.index(rhs)))
@@ -126,6 +139,7 @@ class ModelSpec:
         return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed)
 
     def matrices(self, x: np.ndarray) -> list[GroupMatrices]:
+        """Per group: the model matrices filled with the fixed values and ``x``."""
         p, m = len(self.ov), len(self.lv)
         mats = [GroupMatrices(np.zeros((p, m)), np.zeros((p, p)), np.zeros((m, m)), np.zeros((m, m)),
                               np.zeros(p), np.zeros(m)) for _ in range(self.ngroups)]
@@ -151,7 +165,10 @@ class ModelSpec:
             gm.alpha[i] = value
 
     def derivatives(self, mats: list[GroupMatrices]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per group: dSigma (q, p, p) and dmu (q, p) with respect to the free parameters."""
+        """Per group: dSigma (q, p, p) and dmu (q, p) with respect to the free parameters
+        (analytic: ``dSigma/dLambda_ij = E_ij Phi Lambda' + Lambda Phi E_ji`` with
+        ``Phi = A Psi A'``, ``dSigma/dPsi_ij = Lambda A (E_ij + E_ji) A' Lambda'`` (once on the
+        diagonal), ``dSigma/dB_ij = Lambda A E_ij A Psi A' Lambda' + transpose``, Theta cells 1)."""
         p, m = len(self.ov), len(self.lv)
         q = self.n_free
         out = []
