@@ -216,6 +216,21 @@ def test_omega_three_factors_psych_default(data, ref, ref2):
     assert_allclose([om.omega_h, om.omega_t, om.ecv], [r["omega_h"], r["omega_t"], r["ECV"]], atol=2e-3, rtol=0)
 
 
+def test_omega_two_factors_and_two_item_alpha(data, ref2):
+    # R: psych::omega(X[, c(i40:i45, i55:i60)], nfactors = 2, plot = FALSE) (option = "equal");
+    #    psych::alpha(trust[, 1:2], check.keys = FALSE) (psych's two-item alpha-if-dropped)
+    items = [f"i{j:02d}" for j in [*range(40, 46), *range(55, 61)]]
+    om = allyscale.omega(data[items], 2)
+    r = ref2["omega2"]
+    assert_allclose([om.omega_h, om.omega_t, om.ecv], [r["omega_h"], r["omega_t"], r["ECV"]], atol=1e-4, rtol=0)
+    assert_allclose(om.groups["total"], r["group_total"], atol=1e-4, rtol=0)
+    a = allyscale.alpha(data, items=["i01", "i02"])
+    t = ref2["alpha_two"]
+    assert_allclose([a.alpha, a.std_alpha], [t["raw_alpha"], t["std_alpha"]], atol=1e-12, rtol=0)
+    assert_allclose(a.item_stats["alpha_if_dropped"], t["alpha_if_dropped"], atol=1e-12, rtol=0)
+    assert_allclose(a.item_stats["r_drop"], t["r_drop"], atol=1e-12, rtol=0)
+
+
 def test_omega_formulas_on_given_loadings():
     # two groups of two items, g loadings .6, group loadings .4 and .5: R implied by the loadings
     sl = np.array([[.6, .4, 0], [.6, .4, 0], [.6, 0, .5], [-.6, 0, -.5]])

@@ -29,6 +29,13 @@ alpha_missing <- list(raw_alpha = am$total$raw_alpha, std_alpha = am$total$std.a
                       alpha_if_dropped = unname(am$alpha.drop$raw_alpha), n = unname(am$item.stats$n),
                       feldt = list(lower = am$feldt$lower.ci[[1]], upper = am$feldt$upper.ci[[1]]))
 
+# two items (psych's special case for alpha if dropped); two group factors (option = "equal")
+a2 <- psych::alpha(trust[, 1:2], check.keys = FALSE)
+alpha_two <- list(raw_alpha = a2$total$raw_alpha, std_alpha = a2$total$std.alpha,
+                  alpha_if_dropped = unname(a2$alpha.drop$raw_alpha), r_drop = unname(a2$item.stats$r.drop))
+X2 <- X[, c(sprintf("i%02d", 40:45), sprintf("i%02d", 55:60))]
+om2 <- psych::omega(X2, nfactors = 2, plot = FALSE)
+
 # omega with six factors (the reference's) and with psych's default three
 om6 <- psych::omega(X, nfactors = 6, plot = FALSE)
 om3 <- psych::omega(X, nfactors = 3, plot = FALSE)
@@ -94,6 +101,6 @@ seconds <- list(alpha60 = best(quote(psych::alpha(X, check.keys = FALSE))),
 
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
-            alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), icc = icc_out,
+            alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), omega2 = om_out(om2), alpha_two = alpha_two, icc = icc_out,
             split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
