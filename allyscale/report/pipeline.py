@@ -367,6 +367,14 @@ def _reliability_section(ctx: Context, sec: Section) -> None:
     if isinstance(fl_table, pd.DataFrame):
         sec.tables.append(Table("fornell_larcker", "Fornell-Larcker criterion", fl_table,
                                 note="Diagonal: square root of AVE; off-diagonal: factor correlations."))
+    if ctx.external:
+        from allyscale.validity import external_correlations
+
+        ext = external_correlations(data, ctx.external, scales=dict(ctx.factors))
+        sec.tables.append(Table("external_correlations", "Correlations of scale scores with external measures",
+                                ext, index=False, note="Scale scores are item means (reverse-keyed items reversed); "
+                                                       "95% Fisher-z intervals."))
+        sec.numbers["external"] = ext
     low_rel = rel.index[(rel["omega"] < 0.70) | (rel["alpha"] < 0.70)].tolist()
     if low_rel:
         sec.flag(f"reliability below .70 for: {', '.join(map(str, low_rel))}")
