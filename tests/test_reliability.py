@@ -329,11 +329,12 @@ def test_reliability_ml_end_to_end(table_ml, ref):
 
 def test_reliability_wlsmv_end_to_end(data, model, ref):
     # R: compRelSEM(cfa(model, d, ordered = items, estimator = "WLSMV")) (Green & Yang on the response scale)
-    import importlib.util
-
-    if importlib.util.find_spec("allyscale._core.wlsmv") is None:
-        pytest.skip("the WLSMV estimator is not available in allyscale.cfa yet")
-    tab = allyscale.reliability(data, model, estimator="WLSMV")
+    try:
+        tab = allyscale.reliability(data, model, estimator="WLSMV")
+    except SpecificationError as exc:
+        if "not available" not in str(exc):
+            raise
+        pytest.skip(f"allyscale.cfa cannot fit WLSMV yet ({exc})")
     for f, v in ref["comp_rel_wlsmv"].items():
         assert_allclose(tab.loc[f, "omega"], v, atol=2e-3, rtol=0)
 
