@@ -554,7 +554,23 @@ class CFAResult:
         ``V = I_jj - I_j,free I_free^-1 I_free,j`` from the expected per-case information of the
         extended model; ``epc = g_j / V_jj`` (one-step change), ``sepc.all`` its std.all version
         under the fitted model. Only for ML/MLR with complete data (the information is the
-        expected one, as lavaan's default for ML).
+        expected one, as lavaan's default for ML). Multi-group models get the candidates of
+        every group (column ``group``); with cross-group equality constraints the score tests
+        of releasing those constraints, which lavaan lists as extra rows, are not included.
+
+        Returns
+        -------
+        DataFrame
+            ``lhs, op, rhs, [group], mi, epc, sepc.all`` in lavaan's order.
+
+        Raises
+        ------
+        SpecificationError
+            Another estimator or FIML.
+
+        References
+        ----------
+        Sörbom (1989); Saris, Satorra & Sörbom (1987).
         """
         from allyscale._core.modindices import modification_indices
 

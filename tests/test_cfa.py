@@ -395,3 +395,17 @@ def test_std_lv_against_lavaan(hs, hs_compare, hs_ml):
     assert_allclose(m["est"], m["est_ref"], atol=1e-4)
     assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
     assert_allclose(fit.fit_measures["chisq"], hs_ml.fit_measures["chisq"], rtol=1e-8)
+
+
+def test_modification_indices_multigroup(hs):
+    # R: modindices(cfa(three, data = d, group = "school")) (rows visual =~ x4, x5, x6, x7 of group 1)
+    #    modindices(cfa(three, data = d, group = "school", group.equal = "loadings")) (visual =~ x5, x9, group 1)
+    d, model, _ = hs
+    mi = allyscale.cfa(d, model, group="school").modification_indices().head(4)
+    assert_allclose(mi["mi"], [1.498, 9.593, 3.972, 5.182], atol=6e-4)
+    assert_allclose(mi["epc"], [0.099, -0.281, 0.137, -0.227], atol=6e-4)
+    assert_allclose(mi["sepc.all"], [0.090, -0.225, 0.146, -0.220], atol=6e-4)
+    mi = allyscale.cfa(d, model, group="school", group_equal=["loadings"]).modification_indices()
+    g1 = mi[(mi["group"] == 1) & (mi["lhs"] == "visual")].set_index("rhs")
+    assert_allclose(g1.loc[["x5", "x9"], "mi"], [2.804, 9.533], atol=6e-4)
+    assert_allclose(g1.loc[["x5", "x9"], "sepc.all"], [-0.119, 0.296], atol=6e-4)
