@@ -322,7 +322,7 @@ def _one(job: tuple) -> dict:
 
 
 def _init_worker() -> None:
-    from allyscale.montecarlo import _worker_init
+    from allyscale.montecarlo.runner import _worker_init
 
     _worker_init()
 
@@ -405,7 +405,7 @@ def dfi(cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        from allyscale.montecarlo import _BlasEnv
+        from allyscale.montecarlo.runner import _BlasEnv
 
         with _BlasEnv(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_init_worker) as pool:

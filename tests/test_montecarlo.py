@@ -272,3 +272,31 @@ def test_ml_statistical_validity(tmp_path):
     assert lam["coverage"].between(0.92, 0.98).all(), lam[["parameter", "coverage"]]
     assert (lam["se_bias"].abs() < 0.10).all(), lam[["parameter", "se_bias"]]
     assert s.models.iloc[0]["converged"] == 1.0
+
+
+@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
+def test_canonical_study_replication(tmp_path):
+    """One replication of studies/allyship.yaml (ML when WLSMV is not available): four models, reverse-keyed
+    items scored before fitting (all true-model loadings positive), retention and reliability recorded."""
+    from allyscale.montecarlo import replicate
+
+    spec = load_study(ROOT / "studies" / "allyship.yaml")
+    raw = {**spec.raw, "pool": spec.pool, "reps": 1, "conditions": {"n": [300]}}
+    try:
+        run_study(raw, tmp_path / "probe.sqlite", progress=False)
+        wlsmv = True
+    except SpecificationError as exc:
+        assert "analysis.estimator WLSMV" in str(exc)  # a clear error, nothing faked
+        wlsmv = False
+        assert not (tmp_path / "probe.sqlite").exists()
+    if not wlsmv:
+        raw["analysis"] = {**raw["analysis"], "estimator": "ML"}
+    out = replicate(load_study(raw), 0, 0)
+    assert set(out["fits"]) == {"correlated", "second_order", "bifactor", "one_factor"}
+    fit = out["fits"]["correlated"]
+    assert fit["converged"] and fit["error"] is None
+    lam = [e["est"] for e in fit["estimates"] if e["op"] == "=~"]
+    assert len(lam) == 100 and min(lam) > 0.2
+    assert fit["measures"]["df"] == 100 * 101 / 2 - (100 + 100 + 15)  # moments - loadings, residuals, corr.
+    assert set(out["retention"]) == {"parallel", "map"}
+    assert {r["factor"] for r in out["reliability"]} >= {"total"}

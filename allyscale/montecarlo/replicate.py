@@ -1,0 +1,154 @@
+"""One replication: simulate a sample, fit the models, run retention and reliability."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allyscale.errors import AllyscaleError, SpecificationError
+from allyscale.montecarlo.spec import FIT_MEASURES, StudySpec, _load_pool_cached, load_study
+
+
+def _cfa_function():
+    try:
+        module = importlib.import_module("allyscale.cfa")
+    except ModuleNotFoundError:
+        raise SpecificationError("this study fits CFA models but allyscale.cfa is not available in this "
+                                 "installation; remove analysis.models or install a version with cfa()") from None
+    return module.cfa
+
+
+def _reliability_function():
+    try:
+        module = importlib.import_module("allyscale.reliability")
+    except ModuleNotFoundError:
+        raise SpecificationError("analysis.reliability is true but allyscale.reliability is not available in this "
+                                 "installation") from None
+    return module.reliability
+
+
+def replication_seed(seed: int, condition: int, rep: int) -> np.random.SeedSequence:
+    """The seed sequence of one replication: a function of (seed, condition, rep) alone."""
+    return np.random.SeedSequence(seed, spawn_key=(condition, rep))
+
+
+def _scalar(x: Any) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    return x
+
+
+def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: dict) -> tuple[dict, Any]:
+    t0 = time.perf_counter()
+    rec: dict[str, Any] = {"converged": False, "proper": None, "error": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = cfa(data, syntax, estimator=estimator, **{"std_lv": True, **options})
+        except (AllyscaleError, np.linalg.LinAlgError, ValueError, FloatingPointError, ArithmeticError) as exc:
+            rec["error"] = f"{type(exc).__name__}: {exc}"
+            rec["seconds"] = time.perf_counter() - t0
+            return rec, None
+    rec["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:5]
+    rec["converged"] = bool(getattr(res, "converged", False))
+    fm = res.fit_measures
+    fm = dict(fm.items()) if hasattr(fm, "items") else dict(fm)
+    rec["measures"] = {k: _scalar(fm.get(k)) for k in FIT_MEASURES if k in fm}
+    est = res.estimates
+    cols = [c for c in ("lhs", "op", "rhs", "est", "se", "pvalue", "std_all") if c in est.columns]
+    rows = est[cols]
+    rec["estimates"] = [{c: _scalar(v) for c, v in zip(cols, r)} for r in rows.itertuples(index=False)]
+    diag = getattr(res, "diagnostics", {}) or {}
+    rec["proper"] = _proper(rows) and not diag.get("heywood") and not diag.get("nonpd_latent")
+    if diag.get("heywood"):
+        rec["heywood"] = [str(v) for v in diag["heywood"]]
+    rec["seconds"] = time.perf_counter() - t0
+    return rec, res
+
+
+def _proper(est: pd.DataFrame) -> bool:
+    """No Heywood case: no negative variance estimate and no standardized loading beyond ±1."""
+    var = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
+    if (pd.to_numeric(var["est"], errors="coerce") < 0).any():
+        return False
+    if "std_all" in est.columns:
+        lam = pd.to_numeric(est.loc[est["op"] == "=~", "std_all"], errors="coerce")
+        if (lam.abs() > 1).any():
+            return False
+    return True
+
+
+def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
+    """Run one replication (pure: its result depends on (spec, condition, rep) only).
+
+    Returns a JSON-serialisable payload with the per-model fits, the retention
+    decisions, reliability, timing and any error. Analysis failures are recorded in the
+    payload, never raised, so a failed replication is stored as such.
+    """
+    from allyscale.simulate import simulate
+
+    if isinstance(spec, dict):
+        spec = load_study(spec)
+    t0 = time.perf_counter()
+    cond = spec.condition_list[condition]
+    ss = replication_seed(spec.seed, condition, rep)
+    data_seq, pa_seq = ss.spawn(2)
+    out: dict[str, Any] = {"condition": condition, "rep": rep, "fits": {}, "retention": {}, "reliability": [],
+                           "error": None}
+    try:
+        pm = spec.population_model(cond)
+        data = simulate(pm, int(cond["n"]), rng=np.random.default_rng(data_seq))
+        if spec.pool is not None:
+            from allyscale.scoring import reverse_score
+
+            data = reverse_score(data, _load_pool_cached(spec.pool))
+    except AllyscaleError as exc:
+        out["error"] = f"simulation: {type(exc).__name__}: {exc}"
+        out["seconds"] = time.perf_counter() - t0
+        return out
+    for rule in spec.retention:
+        from allyscale import retention
+
+        try:
+            if rule == "parallel":
+                pa_seed = int(pa_seq.generate_state(1)[0])
+                out["retention"]["parallel"] = int(retention.parallel_analysis(
+                    data, seed=pa_seed, corr=spec.retention_corr, n_iter=spec.parallel_iter).n_factors)
+            else:
+                out["retention"]["map"] = int(retention.map_test(data, corr=spec.retention_corr).n_factors)
+        except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
+            out["retention"][rule] = None
+            out.setdefault("retention_errors", {})[rule] = f"{type(exc).__name__}: {exc}"
+    true_fit = None
+    if spec.models:
+        cfa = _cfa_function()
+        for name, syntax in spec.models.items():
+            out["fits"][name], res = _fit_model(cfa, data, syntax, spec.estimator, spec.fit_options)
+            if name == spec.true_model:
+                true_fit = res
+    if spec.reliability:
+        rel = _reliability_function()
+        if true_fit is None or not out["fits"][spec.true_model]["converged"]:
+            out["reliability_error"] = "the true model did not converge; no reliability computed"
+        else:
+            try:
+                table = rel(data, spec.models[spec.true_model], estimator=spec.estimator, fit=true_fit)
+                table = table.rename_axis("factor").reset_index()
+                out["reliability"] = [{str(k): _scalar(v) for k, v in row.items()}
+                                      for row in table.to_dict("records")]
+            except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
+                out["reliability_error"] = f"{type(exc).__name__}: {exc}"
+    out["seconds"] = time.perf_counter() - t0
+    return out

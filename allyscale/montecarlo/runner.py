@@ -1,0 +1,226 @@
+"""Running a study: serial, local worker processes or Dask; resumable."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from allyscale.errors import SpecificationError
+from allyscale.montecarlo.replicate import _cfa_function, _reliability_function, replicate
+from allyscale.montecarlo.spec import _BLAS_ENV, StudySpec, _load_pool_cached, load_study
+from allyscale.montecarlo.store import _Store
+
+
+_LIMITER = None
+
+
+def _worker_init() -> None:
+    """Pin BLAS/OpenMP to one thread in a worker (small fits are many times slower with more)."""
+    global _LIMITER
+    for var in _BLAS_ENV:
+        os.environ[var] = "1"
+    from threadpoolctl import threadpool_limits
+
+    _LIMITER = threadpool_limits(1)
+
+
+_SPEC_CACHE: dict[str, StudySpec] = {}
+
+
+def _worker_run(spec_dict: dict, condition: int, rep: int) -> dict:
+    if _LIMITER is None:
+        _worker_init()
+    key = json.dumps(spec_dict, sort_keys=True, default=str)
+    if key not in _SPEC_CACHE:
+        _SPEC_CACHE[key] = load_study(spec_dict)
+    return replicate(_SPEC_CACHE[key], condition, rep)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What :func:`run_study` did."""
+
+    store: str
+    total: int
+    already_done: int
+    ran: int
+    seconds: float
+    engine: str
+    workers: int
+
+    def summary(self) -> str:
+        per = self.seconds / self.ran if self.ran else float("nan")
+        return (f"{self.store}: {self.already_done + self.ran}/{self.total} replications stored "
+                f"({self.ran} run now on {self.engine} with {self.workers} worker(s), {self.seconds:.1f} s, "
+                f"{per:.3f} s per replication)")
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, workers: int = 1,
+              dask: str | None = None, progress: bool = True, reps: int | None = None) -> RunReport:
+    """Run (or resume) a Monte Carlo study, storing each replication as it finishes.
+
+    Parameters
+    ----------
+    study : StudySpec, path, YAML text or mapping
+    store : path
+        SQLite results store; created if missing. An existing store must belong to the
+        same spec (everything except ``reps``); finished replications are not re-run.
+    workers : int
+        Number of worker processes (1: run in this process). With ``dask="local"`` the
+        number of Dask workers.
+    dask : str, optional
+        ``"local"`` starts a ``distributed.LocalCluster``; any other value is the address
+        of an existing scheduler to join.
+    progress : bool
+        Show a tqdm progress bar with ETA.
+    reps : int, optional
+        Override the spec's number of replications (e.g. to extend a study).
+
+    Returns
+    -------
+    RunReport
+
+    Raises
+    ------
+    SpecificationError
+        Invalid spec, a store of another study, an analysis not available.
+    """
+    spec = study if isinstance(study, StudySpec) else load_study(study)
+    if reps is not None:
+        spec = load_study({**spec.raw, "reps": reps, "pool": spec.pool} if spec.pool else {**spec.raw, "reps": reps})
+    if workers < 1:
+        raise SpecificationError(f"workers must be at least 1, got {workers}")
+    if spec.models:
+        _probe_estimator(spec)
+    if spec.reliability:
+        _reliability_function()
+    db = _Store(store, spec)
+    t0 = time.perf_counter()
+    try:
+        done = db.done()
+        todo = [(c, r) for r in range(spec.reps) for c in range(len(spec.condition_list)) if (c, r) not in done]
+        total = spec.reps * len(spec.condition_list)
+        already = total - len(todo)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=already, unit="rep", desc=spec.name, dynamic_ncols=True)
+        spec_dict = {**spec.raw, "pool": spec.pool} if spec.pool else dict(spec.raw)
+        spec_dict["reps"] = spec.reps
+        engine = "process" if workers > 1 else "serial"
+
+        def store_one(payload: dict) -> None:
+            db.write(payload)
+            if bar is not None:
+                bar.update(1)
+
+        if dask is not None:
+            engine = "dask"
+            _run_dask(spec_dict, todo, dask, workers, store_one)
+        elif workers == 1:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1):
+                for c, r in todo:
+                    store_one(replicate(spec, c, r))
+        else:
+            _run_processes(spec_dict, todo, workers, store_one)
+        if bar is not None:
+            bar.close()
+        return RunReport(db.path, total, already, len(todo), time.perf_counter() - t0, engine, workers)
+    finally:
+        db.close()
+
+
+def _probe_estimator(spec: StudySpec) -> None:
+    """Fail before anything runs when the estimator is not available (rather than record N failed fits)."""
+    from allyscale.simulate import simulate
+
+    cfa = _cfa_function()
+    cond = spec.condition_list[0]
+    data = simulate(spec.population_model(cond), int(cond["n"]), seed=0)
+    if spec.pool is not None:
+        from allyscale.scoring import reverse_score
+
+        data = reverse_score(data, _load_pool_cached(spec.pool))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cfa(data, spec.models[spec.true_model or next(iter(spec.models))], estimator=spec.estimator,
+                **{"std_lv": True, **spec.fit_options})
+        except SpecificationError as exc:
+            raise SpecificationError(f"analysis.estimator {spec.estimator} / fit_options: {exc}") from None
+
+
+class _BlasEnv:
+    """Set the BLAS thread variables while worker processes start (they inherit the environment)."""
+
+    def __enter__(self):
+        self.saved = {v: os.environ.get(v) for v in _BLAS_ENV}
+        for v in _BLAS_ENV:
+            os.environ[v] = "1"
+
+    def __exit__(self, *exc):
+        for v, old in self.saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
+def _run_processes(spec_dict: dict, todo: list, workers: int, store_one) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("spawn")
+    with _BlasEnv(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+        it = iter(todo)
+        pending = set()
+        for job in itertools.islice(it, 4 * workers):
+            pending.add(pool.submit(_worker_run, spec_dict, *job))
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                store_one(fut.result())
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(pool.submit(_worker_run, spec_dict, *nxt))
+
+
+def _run_dask(spec_dict: dict, todo: list, address: str, workers: int, store_one) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ModuleNotFoundError:
+        raise SpecificationError("--dask needs the 'distributed' package (pip install 'dask[distributed]')") from None
+    cluster = None
+    with _BlasEnv():
+        if address == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(address, timeout="20s")
+            except OSError as exc:
+                raise SpecificationError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
+    try:
+        client.run(_worker_init)
+        futures = [client.submit(_worker_run, spec_dict, c, r, pure=False, key=f"allyscale-rep-{c}-{r}-{i}")
+                   for i, (c, r) in enumerate(todo)]
+        for fut in as_completed(futures):
+            store_one(fut.result())
+            fut.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

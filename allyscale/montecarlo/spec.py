@@ -1,0 +1,330 @@
+"""Study specs: YAML → validated :class:`StudySpec` (see ``studies/README.md``)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allyscale.errors import AllyscaleError, SpecificationError
+
+
+#: fit measures stored for every model (lavaan names); missing ones are stored as NaN
+FIT_MEASURES = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic",
+                "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
+                "cfi.robust", "tli.robust", "rmsea.robust")
+
+#: conventional rejection rules (Hu & Bentler, 1999; chi-square at alpha = .05): index -> (direction, value)
+CUTOFFS = {"pvalue": ("<", 0.05), "cfi": ("<", 0.95), "tli": ("<", 0.95), "rmsea": (">", 0.06), "srmr": (">", 0.08)}
+
+_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed"}
+_ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_corr", "parallel_iter", "reliability",
+                  "true_factors", "interest", "fit_options"}
+_ESTIMATORS = {"ML", "MLR", "WLSMV"}
+_RETENTION = {"parallel", "map"}
+_STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated Monte Carlo study.
+
+    Attributes
+    ----------
+    population : str or None
+        lavaan syntax with population values (as ``lavaan::simulateData``), or None when
+        the population is built from ``pool``.
+    pool : str or None
+        Path of an item pool (resolved against the study file's folder).
+    population_options : dict
+        Keyword arguments of ``PopulationModel.from_pool`` / ``from_lavaan`` fixed for
+        every condition (``categories``, ``thresholds``, ``structure``, ``loadings``, ...).
+    models : dict
+        Analysis model name → lavaan syntax.
+    true_model : str or None
+        The model that matches the population (parameter recovery, model selection).
+    estimator : str
+    retention : tuple of str
+        ``parallel`` and/or ``map``.
+    retention_corr : str
+        Correlations used by the retention rules (``pearson`` or ``polychoric``).
+    parallel_iter : int
+        Simulated data sets of parallel analysis (default 20, ``psych::fa.parallel``'s ``n.iter``).
+    reliability : bool
+    true_factors : int or None
+        Number of factors retention should find.
+    interest : tuple of str
+        Parameters of interest (``"f1=~a1"``) for the Muthén & Muthén (2002) sample-size rule.
+    fit_options : dict
+        Extra keyword arguments for ``cfa``.
+    conditions : dict
+        Condition name (``n`` or a population option) → list of values; crossed in order.
+    reps : int
+    seed : int
+    """
+
+    population: str | None
+    pool: str | None
+    population_options: dict
+    models: dict
+    true_model: str | None
+    estimator: str
+    retention: tuple
+    retention_corr: str
+    parallel_iter: int
+    reliability: bool
+    true_factors: int | None
+    interest: tuple
+    fit_options: dict
+    conditions: dict
+    reps: int
+    seed: int
+    name: str = "study"
+    source: str = "<dict>"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def condition_list(self) -> list[dict]:
+        """Every crossed condition, in a fixed order (the index is the seed's spawn key)."""
+        keys = list(self.conditions)
+        return [dict(zip(keys, vals)) for vals in itertools.product(*(self.conditions[k] for k in keys))]
+
+    def hash(self) -> str:
+        """SHA-256 of everything that defines the results except ``reps`` (so a study can be extended)."""
+        content = {k: v for k, v in self.to_dict().items() if k not in ("reps", "source")}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "population": self.population, "pool": self.pool,
+                "population_options": self.population_options, "models": self.models,
+                "true_model": self.true_model, "estimator": self.estimator, "retention": list(self.retention),
+                "retention_corr": self.retention_corr, "parallel_iter": self.parallel_iter,
+                "reliability": self.reliability,
+                "true_factors": self.true_factors, "interest": list(self.interest), "fit_options": self.fit_options,
+                "conditions": self.conditions, "reps": self.reps, "seed": self.seed, "source": self.source}
+
+    def population_model(self, condition: Mapping[str, Any]):
+        """The population model of one condition."""
+        from allyscale.simulate import PopulationModel
+
+        opts = dict(self.population_options)
+        opts.update({k: v for k, v in condition.items() if k != "n"})
+        opts = {k: _tuplify(k, v) for k, v in opts.items()}
+        if self.pool is not None:
+            return PopulationModel.from_pool(_load_pool_cached(self.pool), **opts)
+        return PopulationModel.from_lavaan(self.population, **opts)
+
+
+def _tuplify(key: str, value: Any) -> Any:
+    """YAML has no tuples: a two-element list for ``loadings`` / ``general_loadings`` is a (low, high) range,
+    and ``"a,b"`` keys of cross_loadings / residual_corr / factor_corr are pairs."""
+    if key in ("loadings", "general_loadings") and isinstance(value, list) and len(value) == 2:
+        return (float(value[0]), float(value[1]))
+    if key in ("cross_loadings", "residual_corr", "factor_corr") and isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            parts = tuple(s.strip() for s in str(k).split(","))
+            if len(parts) != 2:
+                raise SpecificationError(f"{key}: key {k!r} must name a pair as 'a, b'")
+            out[parts] = float(v)
+        return out
+    return value
+
+
+_POOL_CACHE: dict[str, Any] = {}
+
+
+def _load_pool_cached(path: str):
+    from allyscale.pool import load_pool
+
+    if path not in _POOL_CACHE:
+        _POOL_CACHE[path] = load_pool(path)
+    return _POOL_CACHE[path]
+
+
+def _population_keywords() -> set[str]:
+    from allyscale.simulate import PopulationModel
+
+    names = set()
+    for builder in (PopulationModel.from_pool, PopulationModel.from_lavaan):
+        names |= {p for p in inspect.signature(builder).parameters if p not in ("cls", "pool", "syntax")}
+    return names
+
+
+def load_study(source: str | Path | Mapping) -> StudySpec:
+    """Read and validate a study spec (a YAML file, YAML text or a mapping).
+
+    Parameters
+    ----------
+    source : path, str or mapping
+        A ``.yaml`` file, YAML text, or the already-parsed mapping. Relative ``pool:``
+        paths are resolved against the file's folder (else the working directory).
+
+    Returns
+    -------
+    StudySpec
+
+    Raises
+    ------
+    SpecificationError
+        Unknown or missing keys, wrong types, unknown population options, a model or
+        structure that cannot be built — the message names the key at fault.
+    """
+    import yaml
+
+    base = Path.cwd()
+    where = "<dict>"
+    if isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+    else:
+        text = str(source)
+        p = Path(text)
+        if "\n" not in text and p.suffix in (".yaml", ".yml"):
+            if not p.is_file():
+                raise SpecificationError(f"study file {text!r} does not exist")
+            text, base, where = p.read_text(encoding="utf-8"), p.resolve().parent, str(p)
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecificationError(f"{where}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise SpecificationError(f"{where}: a study is a YAML mapping with keys population/pool, analysis, "
+                                     "conditions, reps, seed")
+    pop_keys = _population_keywords()
+    unknown = sorted(set(raw) - _TOP_KEYS - pop_keys)
+    if unknown:
+        raise SpecificationError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)} and the "
+                                 f"population options {sorted(pop_keys)}")
+    population, pool = raw.get("population"), raw.get("pool")
+    if (population is None) == (pool is None):
+        raise SpecificationError(f"{where}: give exactly one of 'population' (lavaan syntax) or 'pool' (pool file)")
+    if population is not None and not isinstance(population, str):
+        raise SpecificationError(f"{where}: 'population' must be lavaan syntax text")
+    if pool is not None:
+        if not isinstance(pool, str):
+            raise SpecificationError(f"{where}: 'pool' must be the path of an item pool file")
+        pool_path = Path(pool) if Path(pool).is_absolute() else base / pool
+        if not pool_path.is_file():
+            raise SpecificationError(f"{where}: pool file {str(pool_path)!r} (key 'pool') does not exist")
+        pool = str(pool_path)
+    options = {k: raw[k] for k in raw if k in pop_keys}
+    for k in ("pool", "syntax"):
+        options.pop(k, None)
+    # conditions
+    conds = raw.get("conditions", {"n": [500]})
+    if not isinstance(conds, dict) or not conds:
+        raise SpecificationError(f"{where}: 'conditions' must be a mapping such as {{n: [200, 500]}}")
+    conditions: dict[str, list] = {}
+    for k, v in conds.items():
+        if k != "n" and k not in pop_keys:
+            raise SpecificationError(f"{where}: conditions.{k}: not 'n' nor a population option "
+                                     f"({sorted(pop_keys)})")
+        vals = v if isinstance(v, list) else [v]
+        if not vals:
+            raise SpecificationError(f"{where}: conditions.{k} is an empty list")
+        conditions[str(k)] = vals
+    if "n" not in conditions:
+        raise SpecificationError(f"{where}: conditions.n (the sample sizes) is required")
+    for n in conditions["n"]:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+            raise SpecificationError(f"{where}: conditions.n: {n!r} is not a sample size (integer >= 2)")
+    overlap = sorted(set(conditions) & set(options))
+    if overlap:
+        raise SpecificationError(f"{where}: {overlap} given both as a fixed option and as a condition")
+    reps, seed = raw.get("reps", 100), raw.get("seed")
+    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
+        raise SpecificationError(f"{where}: 'reps' must be a positive integer, got {reps!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise SpecificationError(f"{where}: 'seed' (a non-negative integer) is required, got {seed!r}")
+    # analysis
+    an = raw.get("analysis", {}) or {}
+    if not isinstance(an, dict):
+        raise SpecificationError(f"{where}: 'analysis' must be a mapping")
+    bad = sorted(set(an) - _ANALYSIS_KEYS)
+    if bad:
+        raise SpecificationError(f"{where}: unknown key(s) analysis.{bad}; allowed: {sorted(_ANALYSIS_KEYS)}")
+    models = _models(an.get("models", {}), pool, where)
+    estimator = str(an.get("estimator", "ML")).upper()
+    if estimator not in _ESTIMATORS:
+        raise SpecificationError(f"{where}: analysis.estimator {estimator!r} is not one of {sorted(_ESTIMATORS)}")
+    retention = an.get("retention", [])
+    retention = [retention] if isinstance(retention, str) else list(retention or [])
+    for r in retention:
+        if r not in _RETENTION:
+            raise SpecificationError(f"{where}: analysis.retention: {r!r} is not one of {sorted(_RETENTION)}")
+    retention_corr = str(an.get("retention_corr", "pearson"))
+    if retention_corr not in ("pearson", "polychoric"):
+        raise SpecificationError(f"{where}: analysis.retention_corr must be pearson or polychoric")
+    parallel_iter = an.get("parallel_iter", 20)
+    if not isinstance(parallel_iter, int) or isinstance(parallel_iter, bool) or parallel_iter < 1:
+        raise SpecificationError(f"{where}: analysis.parallel_iter must be a positive integer, got {parallel_iter!r}")
+    true_model = an.get("true_model")
+    if true_model is None and models:
+        structure = options.get("structure", "correlated")
+        true_model = structure if (pool is not None and structure in models) else next(iter(models))
+    if true_model is not None and true_model not in models:
+        raise SpecificationError(f"{where}: analysis.true_model {true_model!r} is not one of the models "
+                                 f"{list(models)}")
+    fit_options = an.get("fit_options", {}) or {}
+    if not isinstance(fit_options, dict):
+        raise SpecificationError(f"{where}: analysis.fit_options must be a mapping of cfa() keywords")
+    interest = an.get("interest", []) or []
+    interest = [interest] if isinstance(interest, str) else [str(x).replace(" ", "") for x in interest]
+    reliability = bool(an.get("reliability", False))
+    if not models and not retention:
+        raise SpecificationError(f"{where}: analysis has nothing to do: give analysis.models and/or "
+                                 "analysis.retention")
+    if reliability and not models:
+        raise SpecificationError(f"{where}: analysis.reliability needs analysis.models (it uses the true model)")
+    spec = StudySpec(population=population, pool=pool, population_options=options, models=models,
+                     true_model=true_model, estimator=estimator, retention=tuple(retention),
+                     retention_corr=retention_corr, parallel_iter=parallel_iter, reliability=reliability,
+                     true_factors=an.get("true_factors"), interest=tuple(interest), fit_options=fit_options,
+                     conditions=conditions, reps=reps, seed=seed, name=str(raw.get("name", "study")),
+                     source=where, raw=raw)
+    # build every population once so impossible values fail now, naming the condition
+    for i, cond in enumerate(spec.condition_list):
+        try:
+            spec.population_model(cond)
+        except (AllyscaleError, TypeError, ValueError) as exc:
+            raise SpecificationError(f"{where}: condition {i} {cond}: {exc}") from None
+    return spec
+
+
+def _models(models: Any, pool: str | None, where: str) -> dict[str, str]:
+    if isinstance(models, (list, tuple)):
+        if pool is None:
+            raise SpecificationError(f"{where}: analysis.models as a list of structure names needs 'pool'")
+        models = {m: m for m in models}
+    if not isinstance(models, dict):
+        raise SpecificationError(f"{where}: analysis.models must map model names to lavaan syntax "
+                                 "(or to pool structure names)")
+    out = {}
+    for name, value in models.items():
+        if not isinstance(value, str) or not value.strip():
+            raise SpecificationError(f"{where}: analysis.models.{name} must be lavaan syntax or a structure name")
+        if "=~" in value:
+            from allyscale.syntax import parse_model
+
+            try:
+                parse_model(value)
+            except AllyscaleError as exc:
+                raise SpecificationError(f"{where}: analysis.models.{name}: {exc}") from None
+            out[str(name)] = value
+        else:
+            if pool is None:
+                raise SpecificationError(f"{where}: analysis.models.{name}: {value!r} is neither lavaan syntax nor "
+                                         "usable as a structure name without 'pool'")
+            try:
+                out[str(name)] = _load_pool_cached(pool).model_syntax(value.strip())
+            except AllyscaleError as exc:
+                raise SpecificationError(f"{where}: analysis.models.{name}: {exc}") from None
+    return out

@@ -1,0 +1,325 @@
+"""Summaries of a results store (simsem / Mplus style), the Muthén & Muthén sample-size rule, plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allyscale.montecarlo.spec import CUTOFFS, StudySpec
+from allyscale.montecarlo.store import _cond_value, _open_store, export_study
+
+
+def population_values(spec: StudySpec, condition: Mapping[str, Any]) -> dict[tuple[str, str, str], float]:
+    """Population values of the true model's parameters in the ``std_lv`` metric.
+
+    Latent variables are scaled to unit (residual) variance, as ``cfa(..., std_lv=True)``
+    (lavaan ``std.lv = TRUE``) identifies them: an endogenous factor whose disturbance
+    variance is ``d`` has its item loadings multiplied, and its regressions on other
+    factors divided, by ``sqrt(d)``. Items are on the latent-response (unit variance)
+    metric, the metric of standardized ordinal and standardized continuous data alike.
+    """
+    pm = spec.population_model(condition)
+    m = pm.matrices
+    lv, ov = m.lv, m.ov
+    endo = np.abs(m.beta).sum(axis=1) > 0
+    scale = np.where(endo, np.sqrt(np.clip(np.diag(m.psi), 1e-300, None)), 1.0)
+    out: dict[tuple[str, str, str], float] = {}
+    for j, f in enumerate(lv):
+        for i, v in enumerate(ov):
+            if m.lambda_[i, j] != 0:
+                out[(f, "=~", v)] = float(m.lambda_[i, j] * scale[j])
+        for k, g in enumerate(lv):
+            if m.beta[k, j] != 0:  # g regressed on f, lavaan writes f =~ g
+                out[(f, "=~", g)] = float(m.beta[k, j] * scale[j] / scale[k])
+    for a in range(len(lv)):
+        for b in range(a + 1, len(lv)):
+            if not endo[a] and not endo[b]:
+                out[(lv[a], "~~", lv[b])] = float(m.psi[a, b] / np.sqrt(m.psi[a, a] * m.psi[b, b]))
+    for i, v in enumerate(ov):
+        out[(v, "~~", v)] = float(m.theta[i, i])
+    return out
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """Summaries of a Monte Carlo study (simsem / Mplus style).
+
+    Attributes
+    ----------
+    models : DataFrame
+        Per condition × model: replications, convergence and proper-solution rates,
+        mean fit measures, rejection rates at the Hu & Bentler (1999) cutoffs (among
+        converged replications).
+    selection : DataFrame
+        Per condition × competitor: how often the true model beats it by chi-square
+        difference (competitor rejected at .05, ML/MLR naive difference, needs more df),
+        BIC (lower) and CFI (higher).
+    retention : DataFrame
+        Per condition × rule: proportion choosing the true number of factors, mean choice.
+    parameters : DataFrame
+        Per condition × true-model parameter: population value, mean estimate, relative
+        bias, SD, mean SE, SE bias, 95% coverage, power (p < .05).
+    sample_size : DataFrame
+        Per combination of the non-``n`` conditions: the smallest N meeting Muthén &
+        Muthén (2002) criteria, or NaN.
+    reliability : DataFrame
+        Mean reliability coefficients per condition and factor.
+    """
+
+    models: pd.DataFrame
+    selection: pd.DataFrame
+    retention: pd.DataFrame
+    parameters: pd.DataFrame
+    sample_size: pd.DataFrame
+    reliability: pd.DataFrame
+    spec: dict = field(repr=False)
+
+    def summary(self) -> str:
+        parts = [f"Monte Carlo study {self.spec.get('name')!r}: estimator {self.spec.get('estimator')}, "
+                 f"true model {self.spec.get('true_model')}"]
+        for title, df in (("Models", self.models), ("Model selection", self.selection),
+                          ("Retention", self.retention), ("Minimum sample size (Muthén & Muthén, 2002)",
+                                                          self.sample_size)):
+            if len(df):
+                parts += ["", title, df.to_string(index=False, float_format=lambda x: f"{x:.3f}")]
+        if len(self.parameters):
+            agg = self.parameters.groupby("condition").agg(
+                n=("n", "first"), max_abs_rel_bias=("rel_bias", lambda s: s.abs().max()),
+                max_abs_se_bias=("se_bias", lambda s: s.abs().max()),
+                min_coverage=("coverage", "min"), max_coverage=("coverage", "max"), min_power=("power", "min"))
+            parts += ["", "Parameters (worst case per condition)", agg.to_string(float_format=lambda x: f"{x:.3f}")]
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        html = [f"<h4>Monte Carlo study {self.spec.get('name')}</h4>"]
+        for title, df in (("Models", self.models), ("Model selection", self.selection),
+                          ("Retention", self.retention), ("Parameters", self.parameters),
+                          ("Minimum sample size", self.sample_size)):
+            if len(df):
+                html += [f"<h5>{title}</h5>", df.to_html(index=False, float_format=lambda x: f"{x:.3f}")]
+        return "\n".join(html)
+
+    def to_dict(self) -> dict:
+        def rec(df):
+            return json.loads(df.to_json(orient="records"))
+
+        return {"spec": self.spec, "models": rec(self.models), "selection": rec(self.selection),
+                "retention": rec(self.retention), "parameters": rec(self.parameters),
+                "sample_size": rec(self.sample_size), "reliability": rec(self.reliability)}
+
+    def plots(self) -> dict[str, Any]:
+        """Matplotlib figures: ``power`` (power per parameter over N) and ``acceptance``
+        (proportion of converged fits *not* rejected by each cutoff over N, per model)."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        figs = {}
+        if len(self.parameters):
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for label, g in self.parameters.groupby("parameter"):
+                g = g.groupby("n")["power"].mean()
+                ax.plot(g.index, g.to_numpy(), marker="o", lw=1, alpha=0.6, label=label)
+            ax.axhline(0.8, color="k", ls="--", lw=1)
+            ax.set(xlabel="N", ylabel="power (p < .05)", ylim=(0, 1.02), title="Power by sample size")
+            if self.parameters["parameter"].nunique() <= 12:
+                ax.legend(fontsize=7)
+            figs["power"] = fig
+        if len(self.models):
+            cols = [c for c in self.models.columns if c.startswith("reject_")]
+            fig, axes = plt.subplots(1, max(len(cols), 1), figsize=(3 * max(len(cols), 1), 3.2), sharey=True,
+                                     squeeze=False)
+            for ax, col in zip(axes[0], cols):
+                for model, g in self.models.groupby("model"):
+                    g = g.groupby("n")[col].mean()
+                    ax.plot(g.index, 1 - g.to_numpy(), marker="o", label=model)
+                ax.set(xlabel="N", title=col.replace("reject_", "accept: "), ylim=(-0.02, 1.02))
+            axes[0][0].set_ylabel("proportion accepted")
+            axes[0][-1].legend(fontsize=7)
+            fig.tight_layout()
+            figs["acceptance"] = fig
+        return figs
+
+    def save(self, out: str | Path) -> list[Path]:
+        """Write tables (CSV), summary.json, summary.txt and the plots (PNG + SVG) into ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in ("models", "selection", "retention", "parameters", "sample_size", "reliability"):
+            path = out / f"{name}.csv"
+            getattr(self, name).to_csv(path, index=False)
+            written.append(path)
+        (out / "summary.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        (out / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
+        written += [out / "summary.json", out / "summary.txt"]
+        import matplotlib.pyplot as plt
+
+        for name, fig in self.plots().items():
+            for ext in ("png", "svg"):
+                fig.savefig(out / f"{name}.{ext}", dpi=120)
+                written.append(out / f"{name}.{ext}")
+            plt.close(fig)
+        return written
+
+
+def _reject(df: pd.DataFrame, index: str) -> pd.Series:
+    direction, cut = CUTOFFS[index]
+    x = df[index]
+    return (x < cut) if direction == "<" else (x > cut)
+
+
+def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
+    """Summarise a results store.
+
+    Conventions: every rate is over the converged replications of the condition × model
+    (non-converged fits never contribute fit statistics) except the convergence rate;
+    rates of proper solutions are over converged fits. Parameter summaries use the
+    true model's converged, proper replications. Relative bias = (mean est − θ) / θ
+    (for θ = 0 the raw bias); SE bias = (mean SE − SD(est)) / SD(est) with SD using
+    N − 1; coverage = share of Wald intervals ``est ± z(.975)·SE`` containing θ; power =
+    share with p < ``alpha`` (for θ ≠ 0; for θ = 0 it is the type-I error rate).
+    For WLSMV the robust ``.scaled`` chi-square p-value is used when present.
+
+    References
+    ----------
+    Muthén & Muthén (2002); Hu & Bentler (1999); Pornprasertmanit et al. (2021, simsem).
+    """
+    from scipy.stats import chi2, norm
+
+    tables = export_study(store)
+    db, spec = _open_store(store)
+    db.close()
+    reps = tables["reps"]
+    cond_cols = list(spec.conditions)
+    models_rows, sel_rows, ret_rows, par_rows, rel_rows = [], [], [], [], []
+    conds = spec.condition_list
+    if len(reps) and spec.models:
+        fits = reps[reps["model"].notna()].copy()
+        if "pvalue.scaled" in fits and fits["pvalue.scaled"].notna().any():
+            fits["pvalue"] = fits["pvalue.scaled"].where(fits["pvalue.scaled"].notna(), fits["pvalue"])
+        for (c, model), g in fits.groupby(["condition", "model"], sort=True):
+            conv = g[g["converged"] == True]  # noqa: E712 - object column of bools / None
+            row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "model": model,
+                   "replications": len(g), "failed": int(g["error"].notna().sum()),
+                   "converged": float(len(conv) / len(g)),
+                   "proper": float(conv["proper"].astype(bool).mean()) if len(conv) else np.nan}
+            for k in ("chisq", "df", "cfi", "tli", "rmsea", "srmr"):
+                row[f"mean_{k}"] = float(conv[k].mean()) if len(conv) else np.nan
+            for k in CUTOFFS:
+                row[f"reject_{k}"] = float(_reject(conv, k).mean()) if len(conv) else np.nan
+            models_rows.append(row)
+        # model selection
+        true = spec.true_model
+        if true is not None and len(spec.models) > 1:
+            wide = fits.set_index(["condition", "rep", "model"])
+            for c in sorted(fits["condition"].unique()):
+                for other in spec.models:
+                    if other == true:
+                        continue
+                    a = wide.xs((c, true), level=("condition", "model"))
+                    b = wide.xs((c, other), level=("condition", "model"))
+                    both = a.add_suffix("_t").join(b.add_suffix("_o"), how="inner")
+                    both = both[(both["converged_t"] == True) & (both["converged_o"] == True)]  # noqa: E712
+                    row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                           "true_model": true, "competitor": other, "both_converged": len(both)}
+                    ddf = both["df_o"] - both["df_t"]
+                    if spec.estimator == "ML" and len(both) and (ddf > 0).all():
+                        p = chi2.sf(both["chisq_o"] - both["chisq_t"], ddf)
+                        row["true_wins_chisq_diff"] = float((p < alpha).mean())
+                    else:
+                        row["true_wins_chisq_diff"] = np.nan
+                    row["true_wins_bic"] = (float((both["bic_t"] < both["bic_o"]).mean())
+                                            if len(both) and both["bic_t"].notna().all() else np.nan)
+                    row["true_wins_cfi"] = float((both["cfi_t"] >= both["cfi_o"]).mean()) if len(both) else np.nan
+                    sel_rows.append(row)
+    # retention
+    true_k = spec.true_factors
+    if spec.retention:
+        if true_k is None:
+            pm = spec.population_model(conds[0])
+            lam = pm.matrices.lambda_
+            true_k = int((np.abs(lam).sum(axis=0) > 0).sum())
+        per_rep = reps.drop_duplicates(["condition", "rep"])
+        for c, g in per_rep.groupby("condition"):
+            for rule in spec.retention:
+                col = f"n_factors_{rule}"
+                x = pd.to_numeric(g[col], errors="coerce")
+                ret_rows.append({"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "rule": rule,
+                                 "true_factors": true_k, "correct": float((x == true_k).mean()),
+                                 "mean_factors": float(x.mean()), "failed": int(x.isna().sum())})
+    # parameters
+    est = tables["estimates"]
+    if len(est) and spec.true_model is not None:
+        z = norm.ppf(1 - alpha / 2)
+        ok = reps[(reps["model"] == spec.true_model) & (reps["converged"] == True)  # noqa: E712
+                  & (reps["proper"] == True)][["condition", "rep"]]  # noqa: E712
+        e = est[est["model"] == spec.true_model].merge(ok, on=["condition", "rep"])
+        for c, g in e.groupby("condition"):
+            truth = population_values(spec, conds[c])
+            for (lhs, op, rhs), h in g.groupby(["lhs", "op", "rhs"], sort=False):
+                theta = truth.get((lhs, op, rhs), truth.get((rhs, op, lhs)) if op == "~~" else None)
+                se = pd.to_numeric(h["se"], errors="coerce")
+                if theta is None or se.isna().all() or (se == 0).all():
+                    continue  # fixed parameter or no population value
+                x = pd.to_numeric(h["est"], errors="coerce")
+                sd = float(x.std(ddof=1)) if len(x) > 1 else np.nan
+                mse = float(se.mean())
+                cover = float(((x - z * se <= theta) & (theta <= x + z * se)).mean())
+                pv = pd.to_numeric(h["pvalue"], errors="coerce") if "pvalue" in h else 2 * norm.sf(np.abs(x / se))
+                par_rows.append({
+                    "condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                    "parameter": f"{lhs}{op}{rhs}", "lhs": lhs, "op": op, "rhs": rhs, "replications": len(h),
+                    "population": theta, "mean_est": float(x.mean()),
+                    "rel_bias": float((x.mean() - theta) / theta) if theta != 0 else float(x.mean() - theta),
+                    "sd": sd, "mean_se": mse, "se_bias": (mse - sd) / sd if sd and sd > 0 else np.nan,
+                    "coverage": cover, "power": float((pv < alpha).mean())})
+    parameters = pd.DataFrame(par_rows)
+    sample_size = _muthen_n(parameters, spec) if len(parameters) else pd.DataFrame()
+    rel = tables["reliability"]
+    if len(rel):
+        num = [c for c in rel.columns if c not in ("condition", "rep", "model", *cond_cols)
+               and pd.api.types.is_numeric_dtype(rel[c])]
+        keys = [c for c in rel.columns if c not in num and c not in ("rep",)]
+        rel_tab = rel.groupby(keys, dropna=False)[num].mean().reset_index()
+    else:
+        rel_tab = pd.DataFrame(rel_rows)
+    return StudySummary(pd.DataFrame(models_rows), pd.DataFrame(sel_rows), pd.DataFrame(ret_rows), parameters,
+                        sample_size, rel_tab, spec.to_dict())
+
+
+def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """Smallest N per setting of the other conditions where, for every free parameter, |relative bias| and
+    |SE bias| < .10, coverage in [.91, .98], and for the parameters of interest (default: every parameter
+    with a non-zero population value that is not a residual variance) |SE bias| < .05 and power >= .80."""
+    others = [k for k in spec.conditions if k != "n"]
+    p = parameters.copy()
+    if spec.interest:
+        p["interest"] = p["parameter"].isin(spec.interest)
+    else:
+        p["interest"] = (p["population"] != 0) & ~((p["op"] == "~~") & (p["lhs"] == p["rhs"]))
+    ok_all = (p["rel_bias"].abs() < 0.10) & (p["se_bias"].abs() < 0.10) & p["coverage"].between(0.91, 0.98)
+    ok_int = (~p["interest"]) | ((p["se_bias"].abs() < 0.05) & (p["power"] >= 0.80))
+    p["ok"] = ok_all & ok_int
+    rows = []
+    groups = p.groupby(others, dropna=False) if others else [((), p)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        by_n = g.groupby("n")["ok"].all().sort_index()
+        # the smallest N from which every larger N studied also meets the criteria
+        n_min = np.nan
+        for n in by_n.index[::-1]:
+            if by_n[n]:
+                n_min = n
+            else:
+                break
+        worst = g.groupby("n").apply(lambda h: h.loc[~h["ok"], "parameter"].tolist()[:3], include_groups=False)
+        rows.append({**dict(zip(others, key)), "n_min": n_min,
+                     "failing_at_largest_n": worst.iloc[-1] if len(worst) else []})
+    return pd.DataFrame(rows)
