@@ -27,7 +27,11 @@ result builder:
    measures under lavaan's names, R², residuals and modification indices.
 
 ``estimator="WLSMV"`` is dispatched to ``allyscale._core.wlsmv.estimate(prep)`` when that
-module exists.
+module exists (and ``compare``'s difference test to ``allyscale._core.wlsmv.difference_test``).
+For ordered items ``prep.spec`` already implements lavaan's delta parameterization (residual
+variances ``1 - communality``, unit implied variances; see ``ModelSpec.delta``), so
+``spec.implied(x)`` is the model-implied latent-response correlation matrix and
+``spec.dsigma(x)`` its Jacobian; threshold rows (``op == "|"``) are left to the estimator.
 
 Where semopy is used and where it is not
 ----------------------------------------

@@ -71,6 +71,10 @@ class ModelSpec:
     ----------
     partable : DataFrame
         The parameter table (lavaanify output).
+    delta : list of (group, item index, table row)
+        Residual variances of ordered items under the delta parameterization (lavaanify
+        ``kind == "delta_resid"``): not free, set to ``1 - (Lambda Phi Lambda')_ii`` so that
+        the implied (latent-response) variances are 1; their derivatives vanish on the diagonal.
     ov, lv : list of str
         Observed and latent variables (matrix order).
     ngroups : int
@@ -89,6 +93,7 @@ class ModelSpec:
     n_free: int
     entries: list[tuple[int, int, str, int, int]] = field(default_factory=list)
     fixed: list[tuple[int, str, int, int, float]] = field(default_factory=list)
+    delta: list[tuple[int, int, int]] = field(default_factory=list)  # (group, ov index, table row)
 
     @classmethod
     def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
@@ -103,8 +108,8 @@ class ModelSpec:
             A regression with an observed variable as outcome.
         """
         ngroups = int(pt["group"].max())
-        entries, fixed = [], []
-        for row in pt.itertuples(index=False):
+        entries, fixed, delta = [], [], []
+        for pos, row in enumerate(pt.itertuples(index=False)):
             g = int(row.group) - 1
             op, lhs, rhs = row.op, row.lhs, row.rhs
             if op == "=~":
@@ -133,10 +138,12 @@ class ModelSpec:
                 continue
             if row.free > 0:
                 entries.append((int(row.free) - 1, g, *where))
+            elif getattr(row, "kind", "") == "delta_resid" and where[0] == "theta":
+                delta.append((g, where[1], pos))
             elif not np.isnan(row.ustart):
                 fixed.append((g, *where, float(row.ustart)))
         n_free = int(pt["free"].max())
-        return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed)
+        return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed, delta)
 
     def matrices(self, x: np.ndarray) -> list[GroupMatrices]:
         """Per group: the model matrices filled with the fixed values and ``x``."""
@@ -147,6 +154,11 @@ class ModelSpec:
             self._set(mats[g], name, i, j, value)
         for k, g, name, i, j in self.entries:
             self._set(mats[g], name, i, j, x[k])
+        for g, i, _ in self.delta:
+            # delta parameterization (ordered items): the residual variance makes Sigma_ii = 1
+            gm = mats[g]
+            common = (gm.lam @ gm.latent_cov() @ gm.lam.T)[i, i]
+            gm.theta[i, i] = 1.0 - common
         return mats
 
     @staticmethod
@@ -211,6 +223,8 @@ class ModelSpec:
                 dm[k, i] += 1.0
             elif name == "alpha":
                 dm[k] += lam_a[:, i]
+        for g, i, _ in self.delta:
+            out[g][0][:, i, i] = 0.0  # Sigma_ii is held at 1
         return out
 
     # -- convenience API (the estimator contract) ----------------------------------------
@@ -280,6 +294,10 @@ class ModelSpec:
         free = self.partable["free"].to_numpy()
         ustart = self.partable["ustart"].to_numpy(dtype=float)
         out = np.where(free > 0, x[np.maximum(free, 1) - 1], ustart)
+        if self.delta:
+            mats = self.matrices(x)
+            for g, i, pos in self.delta:
+                out[pos] = mats[g].theta[i, i]
         ops = self.partable["op"].to_numpy()
         if not self.meanstructure:
             out = np.where(ops == "~1", np.nan, out)
@@ -300,8 +318,9 @@ class ModelSpec:
         counts: dict[tuple[int, int], int] = {}
         for k, g, *_ in self.entries:
             counts[(g, k)] = counts.get((g, k), 0) + 1
+        delta_groups = {g for g, _, _ in self.delta}
         for g, gm in enumerate(mats):
-            if any(c > 1 for (gg, _), c in counts.items() if gg == g):
+            if g in delta_groups or any(c > 1 for (gg, _), c in counts.items() if gg == g):
                 out.append(None)
                 continue
             a_mat = gm.A
