@@ -65,6 +65,11 @@ sh <- function(h1, h2) {
 }
 split <- list(odd_even = sh(seq(1, 15, 2), seq(2, 15, 2)), first_second = sh(1:8, 9:15))
 
+# composite reliability of the total score (return.total = TRUE) with the ML fit
+fit_ml <- cfa(model, data = d)
+crt <- compRelSEM(fit_ml, return.total = TRUE)
+comp_rel_total_ml <- crt[["total"]]
+
 # factor correlations with Wald CIs (std.lv = TRUE)
 fit_lv <- cfa(model, data = d, std.lv = TRUE)
 pe <- parameterEstimates(fit_lv)
@@ -102,5 +107,5 @@ seconds <- list(alpha60 = best(quote(psych::alpha(X, check.keys = FALSE))),
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
             alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), omega2 = om_out(om2), alpha_two = alpha_two, icc = icc_out,
-            split_half = split, external = ext, factor_cor = fcor, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
+            split_half = split, external = ext, factor_cor = fcor, comp_rel_total_ml = comp_rel_total_ml, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
