@@ -869,7 +869,8 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
 
         pc = polychoric(xi, items=items, smooth=False)  # lavaan's sample statistics are not smoothed
         s = pc.corr
-        diag["polychoric"] = {k: v for k, v in pc.diagnostics.items() if k in ("converged", "smoothed", "min_eigenvalue")}
+        diag["polychoric"] = {k: v for k, v in pc.diagnostics.items()
+                              if k in ("converged", "smoothed", "min_eigenvalue")}
         if thr is None:
             thr = pc.thresholds
         variances = pd.Series(1.0, index=items)

@@ -186,7 +186,8 @@ class FornellLarckerResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        return "<p><b>Fornell-Larcker criterion</b></p>" + self.table.round(3).to_html() + self.passes.to_frame().to_html()
+        return ("<p><b>Fornell-Larcker criterion</b></p>" + self.table.round(3).to_html()
+                + self.passes.to_frame().to_html())
 
     def to_dict(self) -> dict[str, Any]:
         return _rel()._jsonable({"table": self.table, "passes": self.passes, "ave": self.ave,
