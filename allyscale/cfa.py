@@ -154,8 +154,8 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
         raise SpecificationError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
     if missing not in ("listwise", "fiml"):
         raise SpecificationError(f"unknown missing={missing!r}; expected 'listwise' or 'fiml'")
-    if missing == "fiml" and est != "ML":
-        raise SpecificationError(f"missing='fiml' is available with estimator='ML' only (got {est!r})")
+    if missing == "fiml" and est not in ("ML", "MLR"):
+        raise SpecificationError(f"missing='fiml' is available with estimator='ML' or 'MLR' only (got {est!r})")
     if ordered and est != "WLSMV":
         raise SpecificationError(f"ordered items need estimator='WLSMV' (got {est!r})")
     group_equal = tuple(group_equal or ())
@@ -313,7 +313,11 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
         vcov = None
     scaled_name = None
     if robust:
-        h1_traces = [_robust.h1_trace(gd.y, prep.meanstructure) for gd in data]
+        h1_traces = [_robust.h1_trace(gd.y, prep.meanstructure) if gd.complete
+                     else _robust.h1_trace_missing(gd, s, mu, prep.ov) for gd, (s, mu, *_) in zip(data, h1)]
+        if prep.missing == "fiml":
+            diagnostics["robust_indices"] = ("cfi.robust, tli.robust and rmsea.robust with missing data need "
+                                             "lavaan's FIML-corrected statistics, which are not implemented: NaN")
         if df > 0 and info_obs is not None:
             test["yuan.bentler.mplus"] = _yb_test(spec, data, fit.x, stat, df, n_total, h1_traces, info_obs)
         else:
@@ -400,6 +404,8 @@ def _fit_measures(prep: _Prepared, est: _Estimation, implied) -> dict[str, float
         fm["rmsea.ci.lower.scaled"], fm["rmsea.ci.upper.scaled"] = lo, hi
         fm["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(x2, tr, n, g) if np.isfinite(tr) else np.nan
         fm["rmsea.robust"] = fi.rmsea(x2, df, n, g, c)
+        if prep.missing == "fiml":
+            fm["cfi.robust"] = fm["tli.robust"] = fm["rmsea.robust"] = np.nan
     implied_pairs = [(s, m if prep.meanstructure else None) for s, m in implied]
     fm["srmr"] = fi.srmr_bentler(est.sample, implied_pairs, [y.shape[0] / n for y in prep.y])
     fm.update(est.extra)
@@ -668,7 +674,9 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
     missing : {"listwise", "fiml"}
         ``"fiml"``: casewise (full-information) ML over missing-data patterns, observed-
         information standard errors and the EM saturated model for the test (lavaan's
-        ``missing = "ml"``), ML only.
+        ``missing = "ml"``); ML and MLR. With MLR the sandwich SEs, the scaled test and the
+        ``.scaled`` indices are computed; lavaan's FIML-corrected ``cfi.robust``,
+        ``tli.robust``, ``rmsea.robust`` are not (NaN, noted in ``diagnostics``).
     ordered : sequence of str, optional
         Ordered-categorical items (WLSMV).
     std_lv : bool

@@ -307,8 +307,10 @@ def observed_information(spec: ModelSpec, data: list[GroupData], x: np.ndarray, 
 
 
 def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> list[np.ndarray]:
-    """Per group: the casewise scores d log L_i / d theta, (n_g, n_free) (complete data):
-    ``<dSigma_k, V r r' V - V> / 2 + dmu_k' V r`` with ``r = y_i - mu``."""
+    """Per group: the casewise scores d log L_i / d theta, (n_g, n_free):
+    ``<dSigma_k, V r r' V - V> / 2 + dmu_k' V r`` with ``r = y_i - mu`` on each case's observed
+    variables (``V`` the inverse of their block of Sigma). Rows are ordered by missing-data
+    pattern (the original order with complete data); only sums over cases are meaningful."""
     mats = spec.matrices(x)
     lowrank = spec.lowrank(mats)
     dense = spec.derivatives(mats) if any(lr is None for lr in lowrank) else None
@@ -316,23 +318,51 @@ def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> li
     out = []
     for g, (gm, gd) in enumerate(zip(mats, data)):
         sigma = gm.sigma()
-        inv = np.linalg.inv(sigma)
-        mu = gm.mu() if spec.meanstructure else gd.y.mean(axis=0)
-        r = gd.y - mu
-        vr = r @ inv  # (n, p)
-        if lowrank[g] is not None:
-            a, b, dm = lowrank[g]
-            sc = (vr @ a.T) * (vr @ b.T) - np.einsum("kp,kp->k", a @ inv, b)[None, :]
-        else:
-            ds, dm = dense[g]
-            a3 = np.einsum("kij,ni->knj", ds, vr)
-            quad = np.einsum("knj,nj->nk", a3, vr)
-            tr = ds.reshape(q, -1) @ inv.ravel()
-            sc = 0.5 * (quad - tr[None, :])
-        if spec.meanstructure:
-            sc = sc + vr @ dm.T
-        out.append(sc)
+        mu_all = gm.mu() if spec.meanstructure else gd.y.mean(axis=0)
+        blocks = []
+        for pat in gd.patterns:
+            o = pat.idx
+            full = len(o) == sigma.shape[0]
+            rows = gd.y if (full and len(gd.patterns) == 1) else pat.rows
+            inv = np.linalg.inv(sigma if full else sigma[np.ix_(o, o)])
+            vr = (rows - mu_all[o]) @ inv
+            if lowrank[g] is not None:
+                a, b, dm = lowrank[g]
+                ao, bo, dmo = (a, b, dm) if full else (a[:, o], b[:, o], dm[:, o])
+                sc = (vr @ ao.T) * (vr @ bo.T) - np.einsum("kp,kp->k", ao @ inv, bo)[None, :]
+            else:
+                ds, dm = dense[g]
+                dso = ds if full else ds[:, o][:, :, o]
+                dmo = dm if full else dm[:, o]
+                a3 = np.einsum("kij,ni->knj", dso, vr)
+                quad = np.einsum("knj,nj->nk", a3, vr)
+                tr = dso.reshape(q, -1) @ inv.ravel()
+                sc = 0.5 * (quad - tr[None, :])
+            if spec.meanstructure:
+                sc = sc + vr @ dmo.T
+            blocks.append(sc)
+        out.append(np.vstack(blocks) if blocks else np.zeros((0, q)))
     return out
+
+
+def saturated_spec(ov: list[str]) -> ModelSpec:
+    """The saturated mean-and-covariance model of one group as a :class:`ModelSpec`
+    (free means, then the lower triangle of Sigma column by column)."""
+    import pandas as pd
+
+    rows = [dict(lhs=v, op="~1", rhs="", group=1, free=i + 1, ustart=np.nan, start=np.nan) for i, v in enumerate(ov)]
+    k = len(ov)
+    for j in range(len(ov)):
+        for i in range(j, len(ov)):
+            k += 1
+            rows.append(dict(lhs=ov[i], op="~~", rhs=ov[j], group=1, free=k, ustart=np.nan, start=np.nan))
+    return ModelSpec.from_partable(pd.DataFrame(rows), list(ov), [], meanstructure=True)
+
+
+def saturated_x(sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Free-parameter vector of :func:`saturated_spec` for given moments."""
+    p = len(mu)
+    return np.concatenate([mu, [sigma[i, j] for j in range(p) for i in range(j, p)]])
 
 
 def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sandwich", "h1_trace", "h0_trace", "scaling_factor"]
+__all__ = ["sandwich", "h1_trace", "h1_trace_missing", "h0_trace", "scaling_factor"]
 
 
 def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
@@ -47,6 +47,21 @@ def h1_trace(y: np.ndarray, meanstructure: bool = True) -> float:
     s = dev.T @ dev / n
     d = np.einsum("ij,ij->i", dev @ np.linalg.inv(s), dev)
     return float(0.5 * np.mean(d**2) + (0.5 * p if meanstructure else -0.5 * p))
+
+
+def h1_trace_missing(gd, sigma: np.ndarray, mu: np.ndarray, ov: list[str]) -> float:
+    """``tr(A1^-1 B1)`` of the saturated model of one group with missing data (lavaan's
+    ``h1.information = "unstructured"``, observed information): A1 the Hessian of the
+    FIML log-likelihood of the saturated model at its EM estimates, B1 the cross-product of
+    its casewise scores (both per case)."""
+    from allyscale._core import ml as _ml
+
+    spec = _ml.saturated_spec(ov)
+    x = _ml.saturated_x(sigma, mu)
+    a1 = _ml.observed_information(spec, [gd], x) / gd.n
+    sc = _ml.casewise_scores(spec, [gd], x)[0]
+    b1 = sc.T @ sc / gd.n
+    return float(np.sum(b1 * np.linalg.inv(a1).T))
 
 
 def h0_trace(e_inv: np.ndarray, scores: list[np.ndarray], n_total: int) -> list[float]:

@@ -22,3 +22,11 @@ out <- list(lavaan = as.character(packageVersion("lavaan")),
             std = ss[, c("lhs", "op", "rhs", "est.std")],
             seconds = secs)
 write_json(out, "reference.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
+# MLR with FIML: sandwich SEs, Yuan-Bentler (Mplus) scaled test
+fr <- cfa(model, data = d, missing = "ml", estimator = "MLR")
+out$mlr <- list(call = 'cfa(model, data = d, missing = "ml", estimator = "MLR")',
+                fit = as.list(fitMeasures(fr, c("chisq", "df", "chisq.scaled", "chisq.scaling.factor",
+                                                "baseline.chisq.scaling.factor", "cfi.scaled", "tli.scaled",
+                                                "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust", "srmr"))),
+                est = parameterEstimates(fr)[, c("lhs", "op", "rhs", "est", "se")])
+write_json(out, "reference.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
