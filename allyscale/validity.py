@@ -99,7 +99,7 @@ def htmt(data: pd.DataFrame, model: str, *, htmt2: bool = True, absolute: bool =
     if ordinal:
         from allyscale.polychoric import polychoric
 
-        r = polychoric(x, items=items).corr.loc[items, items].to_numpy(dtype=float)
+        r = polychoric(x, items=items, smooth=False).corr.loc[items, items].to_numpy(dtype=float)
     else:
         r = np.corrcoef(x.to_numpy(), rowvar=False)
     if absolute or htmt2:

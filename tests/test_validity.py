@@ -58,6 +58,14 @@ def test_htmt_matches_semtools(data, model, ref):
     assert_allclose(h.to_numpy(), np.asarray(ref["htmt"]), atol=1e-10, rtol=0)
 
 
+def test_htmt_arithmetic_and_ordinal_match_semtools(data, model, ref2):
+    # R: semTools::htmt(model, data = d, htmt2 = FALSE); semTools::htmt(model, data = d, ordered = names(X))
+    assert_allclose(allyscale.htmt(data, model, htmt2=False).to_numpy(), np.asarray(ref2["htmt_arith"]),
+                    atol=1e-10, rtol=0)
+    assert_allclose(allyscale.htmt(data, model, ordinal=True).to_numpy(), np.asarray(ref2["htmt_ordered"]),
+                    atol=1e-6, rtol=0)
+
+
 def test_htmt_arithmetic_version_differs_and_is_symmetric(data, model):
     h1 = allyscale.htmt(data, model, htmt2=False)
     h2 = allyscale.htmt(data, model)
