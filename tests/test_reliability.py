@@ -440,3 +440,25 @@ def test_omega_from_bifactor_cfa(z_items, ref2):
     cr = bif["comp_rel_implied"]
     assert_allclose([res.omega_h, res.omega], [cr["g"], cr["total"]], atol=1e-5, rtol=0)
     assert_allclose([res.factors.loc[f, "omega_h"] for f in lv[:-1]], [cr[f] for f in lv[:-1]], atol=2e-5, rtol=0)
+
+
+def test_reliability_with_pool_reverse_scores_first(mini_pool):
+    rng = np.random.default_rng(11)
+    f = rng.multivariate_normal(np.zeros(3), [[1, .4, .3], [.4, 1, .35], [.3, .35, 1]], size=400)
+    cols = {}
+    for i in mini_pool.item_ids:
+        k = "abc".index(i[0])
+        x = 0.8 * f[:, k] * (-1 if i in mini_pool.reverse_items else 1) + 0.6 * rng.normal(size=400)
+        cols[i] = np.clip(np.round(3 + 1.2 * x), 1, 5)
+    d = pd.DataFrame(cols)
+    model = mini_pool.model_syntax("correlated")
+    tab = allyscale.reliability(d, model, pool=mini_pool)
+    manual = d.copy()
+    for i in mini_pool.reverse_items:
+        manual[i] = 6 - manual[i]
+    tab2 = allyscale.reliability(manual, model)
+    assert_allclose(tab.to_numpy(dtype=float), tab2.to_numpy(dtype=float), atol=1e-8, rtol=0)
+    assert_allclose(tab.loc["fa", "alpha"], allyscale.alpha(d, items=mini_pool.factor_items()["fa"],
+                                                            pool=mini_pool).alpha, atol=1e-14, rtol=0)
+    assert (tab.loc[["fa", "fb", "fc"], "omega"] > 0.7).all()
+    assert d.loc[0, "a3"] == cols["a3"][0]
