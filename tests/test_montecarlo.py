@@ -31,7 +31,7 @@ RETENTION_STUDY = {
     "name": "retention",
     "population": TWO_FACTOR,
     "categories": 5,
-    "analysis": {"retention": ["parallel", "map"]},
+    "analysis": {"retention": ["parallel", "map"], "parallel_iter": 5},
     "conditions": {"n": [80, 150]},
     "reps": 4,
     "seed": 11,
@@ -152,7 +152,8 @@ def test_kill9_and_resume_identical(tmp_path):
     """Start the CLI, SIGKILL it once some replications are stored, resume, compare with an uninterrupted run."""
     import yaml
 
-    study = {**RETENTION_STUDY, "reps": 10, "conditions": {"n": [150]}}
+    study = {**RETENTION_STUDY, "reps": 10, "conditions": {"n": [150]},
+             "analysis": {"retention": ["parallel", "map"], "parallel_iter": 20}}
     spec_path = tmp_path / "study.yaml"
     spec_path.write_text(yaml.safe_dump(study))
     store = tmp_path / "killed.sqlite"
@@ -300,3 +301,34 @@ def test_canonical_study_replication(tmp_path):
     assert fit["measures"]["df"] == 100 * 101 / 2 - (100 + 100 + 15)  # moments - loadings, residuals, corr.
     assert set(out["retention"]) == {"parallel", "map"}
     assert {r["factor"] for r in out["reliability"]} >= {"total"}
+
+
+def test_muthen_sample_size_rule():
+    """Smallest N from which every larger N meets Muthén & Muthén (2002): bias, SE bias < .10, coverage
+    .91-.98; for parameters of interest SE bias < .05 and power >= .80."""
+    from allyscale.montecarlo.summary import _muthen_n
+
+    spec = load_study({**RETENTION_STUDY, "conditions": {"n": [100, 200, 300], "skew": [0.5, 1.0]},
+                       "thresholds": "skewed", "analysis": {"retention": ["map"], "interest": ["f1=~a1"]}})
+    rows = []
+    for skew in (0.5, 1.0):
+        for n, power, cov in ((100, 0.60, 0.95), (200, 0.85, 0.90 if skew == 1.0 else 0.95), (300, 0.95, 0.95)):
+            for par, op in (("f1=~a1", "=~"), ("f1~~f2", "~~")):
+                rows.append({"n": n, "skew": skew, "parameter": par, "op": op, "lhs": par[:2], "rhs": par[-2:],
+                             "population": 0.5, "rel_bias": 0.01, "se_bias": 0.02, "coverage": cov,
+                             "power": power if par == "f1=~a1" else 0.1})
+    out = _muthen_n(pd.DataFrame(rows), spec).set_index("skew")
+    # skew .5: N = 200 is the first with power >= .80; skew 1: coverage .90 at N = 200 fails, so 300
+    assert out.loc[0.5, "n_min"] == 200 and out.loc[1.0, "n_min"] == 300
+
+
+@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
+def test_summary_save_writes_tables_and_plots(tmp_path):
+    store = tmp_path / "ml.sqlite"
+    run_study({**ML_STUDY, "reps": 2, "conditions": {"n": [200, 300]}}, store, progress=False)
+    s = summarize_study(store)
+    written = {p.name for p in s.save(tmp_path / "out")}
+    assert {"models.csv", "parameters.csv", "summary.json", "power.png", "power.svg", "acceptance.png",
+            "acceptance.svg"} <= written
+    assert set(s.models["n"]) == {200, 300} and (s.models["replications"] == 2).all()
+    assert s._repr_html_().startswith("<h4>")
