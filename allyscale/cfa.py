@@ -329,7 +329,8 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
     extra = {"unrestricted.logl": -0.5 * h1_dev}
     diagnostics.update(message=fit.message, max_gradient=float(np.max(np.abs(fit.gradient)) / n_total)
                        if spec.n_free else 0.0)
-    return _Estimation(fit.x, vcov, fit.converged, fit.iterations, fit.deviance / (2 * n_total), test, baseline,
+    # lavaan's fmin: chisq = 2 N fmin
+    return _Estimation(fit.x, vcov, fit.converged, fit.iterations, stat / (2 * n_total), test, baseline,
                        sample, logl, extra, diagnostics, scaled_name, fit.information / n_total)
 
 
