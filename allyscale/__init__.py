@@ -54,6 +54,7 @@ _API: dict[str, str] = {
     "htmt": "allyscale.validity",
     "ave": "allyscale.validity",
     "fornell_larcker": "allyscale.validity",
+    "factor_correlations": "allyscale.validity", "external_correlations": "allyscale.validity",
     "split_half": "allyscale.reliability",
     "icc": "allyscale.reliability",
     # Monte Carlo
