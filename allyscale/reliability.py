@@ -812,6 +812,9 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
 
     The CFA is fitted with :func:`allyscale.cfa` unless ``fit`` is given. Only loadings on
     observed indicators count; factors with one indicator are dropped (``dropSingle``).
+    The observed covariance (or polychoric) matrix comes from the rows complete on the
+    model's items; with missing data and a FIML fit semTools would use lavaan's EM
+    estimate instead, so the two differ in that case.
 
     Parameters
     ----------
