@@ -120,3 +120,20 @@ def test_dfi_one_factor_small():
     # reproducible
     again = allyscale.dfi(fit, reps=20, seed=5)
     pd.testing.assert_frame_equal(res.cutoffs, again.cutoffs)
+
+
+def test_dfi_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+    from allyscale.simulate import PopulationModel, simulate
+
+    pm = PopulationModel.from_lavaan("f =~ .7*a + .6*b + .5*c + .6*d")
+    simulate(pm, 300, seed=8).to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "m.lav").write_text("f =~ a + b + c + d\n")
+    r = CliRunner().invoke(main, ["dfi", str(tmp_path / "d.csv"), "--model", str(tmp_path / "m.lav"), "--reps", "20",
+                                  "--json", str(tmp_path / "dfi.json")])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"level-1: \w ~~ 0.3\*\w", r.output) and json.loads((tmp_path / "dfi.json").read_text())["reps"] == 20
+    r = CliRunner().invoke(main, ["dfi", str(tmp_path / "d.csv"), "--model", str(tmp_path / "nope.lav")])
+    assert r.exit_code == 2 and "does not exist" in r.output
