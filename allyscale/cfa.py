@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import html
 import importlib
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -75,7 +74,6 @@ from allyscale.errors import (
     ConvergenceWarning,
     DataError,
     DataWarning,
-    EstimationError,
     HeywoodWarning,
     NotPositiveDefiniteWarning,
     SpecificationError,
@@ -628,23 +626,25 @@ class CFAResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: ``estimator``, ``converged``, ``fit_measures``, ``estimates`` (records), ``r2``,
         ``diagnostics``; NaN becomes ``None``."""
-        def clean(v):
-            if isinstance(v, dict):
-                return {str(k): clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            if isinstance(v, (np.floating, float)):
-                return None if not np.isfinite(v) else float(v)
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, np.bool_):
-                return bool(v)
-            return v
-
-        return clean({"estimator": self.estimator, "converged": self.converged, "ntotal": self.ntotal,
+        return _clean({"estimator": self.estimator, "converged": self.converged, "ntotal": self.ntotal,
                       "groups": [str(g) for g in self.group_labels], "fit_measures": self.fit_measures,
                       "estimates": self.estimates.to_dict("records"), "r2": self.r2.to_dict("records"),
                       "diagnostics": self.diagnostics})
+
+
+def _clean(v: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, NaN/inf to None, containers recursively."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v) if np.isfinite(v) else None
+    return v
 
 
 # --------------------------------------------------------------------------------------
@@ -795,9 +795,9 @@ class CompareResult:
                 + "</div>")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable ``table`` (records with ``model``) and ``tests``; NaN becomes ``None``."""
         t = self.table.reset_index().rename(columns={"index": "model"})
-        return json.loads(json.dumps({"table": t.to_dict("records"), "tests": self.tests.to_dict("records")},
-                                     default=float).replace("NaN", "null"))
+        return _clean({"table": t.to_dict("records"), "tests": self.tests.to_dict("records")})
 
 
 def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool=None, estimator: str = "ML",

@@ -31,7 +31,8 @@ def table(hs):
 
 def test_levels_against_lavaan(hs, table):
     # R: cfa(model, data = d, group = "school", group.equal = ...) with none, "loadings",
-    #    c("loadings","intercepts"), c("loadings","intercepts","residuals"); fitMeasures(chisq, df, cfi, tli, rmsea, srmr)
+    #    c("loadings","intercepts"), c("loadings","intercepts","residuals");
+    #    fitMeasures(chisq, df, cfi, tli, rmsea, srmr)
     _, _, ref = hs
     assert list(table.index) == ["configural", "metric", "scalar", "strict"]
     for level, want in ref.items():
