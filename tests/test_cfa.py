@@ -215,16 +215,20 @@ def test_nonconvergence_is_flagged(hs, monkeypatch):
 
 
 def test_heywood_warning():
+    # one factor, three items with r12 = r13 = .8, r23 = .5: lambda_1^2 = r12 r13 / r23 = 1.28 > 1,
+    # so ML gives item a a negative residual variance (1 - 1.28) -- a Heywood case
     rng = np.random.default_rng(3)
-    f = rng.normal(size=200)
-    d = pd.DataFrame({"a": f + rng.normal(0, .05, 200), "b": f + rng.normal(0, .05, 200),
-                      "c": 0.2 * f + rng.normal(size=200), "e": rng.normal(size=200)})
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        fit = allyscale.cfa(d, "f =~ a + b + c\ng =~ e + c")
-    assert isinstance(fit, CFAResult)
-    assert fit.diagnostics["heywood"] or fit.diagnostics.get("nonpd_latent") or any(
-        issubclass(x.category, allyscale.errors.AllyscaleWarning) for x in w)
+    target = np.array([[1.0, 0.8, 0.8], [0.8, 1.0, 0.5], [0.8, 0.5, 1.0]])
+    z = rng.normal(size=(300, 3))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T, bias=True))).T  # exactly identity covariance
+    d = pd.DataFrame(z @ np.linalg.cholesky(target).T, columns=["a", "b", "c"])
+    with pytest.warns(allyscale.errors.HeywoodWarning, match="a: residual variance"):
+        fit = allyscale.cfa(d, "f =~ a + b + c")
+    assert fit.converged
+    assert fit.diagnostics["heywood"] and fit.diagnostics["heywood"][0].startswith("a:")
+    theta_a = fit.estimates.query("lhs == 'a' and op == '~~'")["est"].iloc[0]
+    assert_allclose(theta_a, 1 - 1.28, atol=1e-6)
 
 
 # --- comparison ----------------------------------------------------------------------
@@ -451,3 +455,22 @@ def test_mlr_fiml_against_lavaan():
     m = _merge(fit.estimates, ref["mlr"]["est"], ["est", "se"])
     free = m["se_ref"] > 0
     assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
+
+
+def test_cli_compare_pool(tmp_path, pool_case):
+    # the pool's structures from the command line; chisq of "correlated" as lavaan
+    # R (tests/reference/pool/make_pool.R): fitMeasures(cfa(models$correlated, data = d), "chisq")
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+    from conftest import MINI_POOL
+
+    _, ref = pool_case
+    out = tmp_path / "cmp.json"
+    r = CliRunner().invoke(main, ["compare", str(REFERENCE / "pool" / "data.csv"), "--pool", str(MINI_POOL),
+                                  "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    table = {row["model"]: row for row in json.loads(out.read_text())["table"]}
+    assert_allclose(table["correlated"]["chisq"], ref["fits"]["correlated.ML"]["chisq"], rtol=1e-6)
+    r = CliRunner().invoke(main, ["compare", str(REFERENCE / "pool" / "data.csv")])
+    assert r.exit_code == 2 and "--pool or at least two --model" in r.output
