@@ -332,3 +332,16 @@ def test_summary_save_writes_tables_and_plots(tmp_path):
             "acceptance.svg"} <= written
     assert set(s.models["n"]) == {200, 300} and (s.models["replications"] == 2).all()
     assert s._repr_html_().startswith("<h4>")
+
+
+@pytest.mark.slow
+def test_dask_existing_scheduler(tmp_path):
+    """--dask ADDRESS joins a running scheduler; results identical to the serial run."""
+    distributed = pytest.importorskip("distributed")
+    run_study(RETENTION_STUDY, tmp_path / "p.sqlite", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        rep = run_study(RETENTION_STUDY, tmp_path / "d.sqlite", dask=cl.scheduler_address, progress=False)
+    assert rep.engine == "dask" and rep.ran == 8
+    pd.testing.assert_frame_equal(_exported(tmp_path / "p.sqlite"), _exported(tmp_path / "d.sqlite"))
+    with pytest.raises(SpecificationError, match="cannot reach the Dask scheduler"):
+        run_study(RETENTION_STUDY, tmp_path / "x.sqlite", dask="tcp://127.0.0.1:9", progress=False)
