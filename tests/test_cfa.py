@@ -457,6 +457,7 @@ def test_mlr_fiml_against_lavaan():
     assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
 
 
+@pytest.mark.filterwarnings("ignore::allyscale.errors.NotPositiveDefiniteWarning")  # as lavaan: facets model
 def test_cli_compare_pool(tmp_path, pool_case):
     # the pool's structures from the command line; chisq of "correlated" as lavaan
     # R (tests/reference/pool/make_pool.R): fitMeasures(cfa(models$correlated, data = d), "chisq")
