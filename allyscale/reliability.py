@@ -446,7 +446,8 @@ def omega_from_schmid(r: np.ndarray, sl: np.ndarray, h2: np.ndarray, names: list
 
 def omega(data: pd.DataFrame | CFAResult, n_factors: int = 3, *, items: list[str] | None = None,
           pool: ItemPool | None = None, method: str = "minres", rotation: str = "oblimin",
-          corr: str = "pearson", general: str | None = None) -> OmegaResult | BifactorResult:
+          corr: str = "pearson", general: str | None = None, n_starts: int = 10,
+          seed: int | None = 1) -> OmegaResult | BifactorResult:
     """Omega-hierarchical and omega-total, as ``psych::omega(x, nfactors = n_factors)``.
 
     With a DataFrame: an exploratory ``n_factors`` solution (``method``/``rotation``,
@@ -479,6 +480,9 @@ def omega(data: pd.DataFrame | CFAResult, n_factors: int = 3, *, items: list[str
         Passed to :func:`allyscale.efa` (``corr="polychoric"`` is psych's ``poly = TRUE``).
     general : str, optional
         Name of the general factor of a bifactor CFA (default: the factor loading on most items).
+    n_starts, seed : int
+        Random starts (and their seed) of the oblique rotation, passed to :func:`allyscale.efa`;
+        psych rotates once from the varimax solution, the extra starts guard against a local optimum.
 
     Returns
     -------
@@ -509,7 +513,7 @@ def omega(data: pd.DataFrame | CFAResult, n_factors: int = 3, *, items: list[str
 
     x, reversed_ = _select_items(data, items, pool)
     names = list(x.columns)
-    fa = efa(x, n_factors, method=method, rotation=rotation, corr=corr)
+    fa = efa(x, n_factors, method=method, rotation=rotation, corr=corr, n_starts=n_starts, seed=seed)
     if fa.correlation is not None:
         r = fa.correlation.loc[names, names].to_numpy(dtype=float)
     elif corr == "pearson":

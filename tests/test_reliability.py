@@ -386,7 +386,7 @@ def test_cli_reliability_writes_json(tmp_path, ref):
 
     out = tmp_path / "rel.json"
     res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv"), "--model", str(SIM / "model.lav"),
-                                    "--json", str(out)])
+                                    "--omega-factors", "6", "--json", str(out)])
     assert res.exit_code == 0, res.output
     assert "HTMT" in res.output and "Fornell-Larcker" in res.output
     payload = json.loads(out.read_text())
@@ -394,6 +394,9 @@ def test_cli_reliability_writes_json(tmp_path, ref):
     assert_allclose([payload["reliability"][f]["omega"] for f in ref["comp_rel_ml"]],
                     list(ref["comp_rel_ml"].values()), atol=1e-5, rtol=0)
     assert_allclose(payload["htmt"]["trust"]["action"], ref["htmt"][0][1], atol=1e-10, rtol=0)
+    # R: psych::omega(X, nfactors = 6)
+    assert_allclose([payload["omega"]["omega_h"], payload["omega"]["omega_t"]],
+                    [ref["omega_sl"]["omega_h"], ref["omega_sl"]["omega_t"]], atol=1e-4, rtol=0)
 
 
 def test_cli_reliability_errors(tmp_path):

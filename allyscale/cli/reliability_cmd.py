@@ -34,9 +34,12 @@ def _read_model(path: str) -> str:
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False),
               help="Item pool: its reverse-keyed items are reverse-scored first.")
 @click.option("--ordinal-alpha", is_flag=True, help="Alpha on polychoric correlations (Zumbo et al., 2007).")
+@click.option("--omega-factors", type=click.IntRange(min=2),
+              help="Also report Schmid-Leiman omega (psych::omega) with this many group factors.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False),
               help="Write the reliability table, HTMT and Fornell-Larcker table as JSON.")
-def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alpha, json_out) -> None:
+def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alpha, omega_factors,
+                        json_out) -> None:
     """Reliability (alpha, omega as semTools::compRelSEM, AVE) and discriminant validity of DATA."""
     pool = load_pool(pool_path) if pool_path else None
     if model_path:
@@ -63,6 +66,7 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
     table = mod.reliability(scored, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit)
     ht = htmt(scored, model)
     fl = fornell_larcker(scored, model, estimator=est, fit=fit)
+    om = mod.omega(scored[items], omega_factors) if omega_factors else None
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.max_columns", 50):
         click.echo(f"Reliability ({est}; omega as semTools::compRelSEM, AVE as semTools::AVE)")
         click.echo(table.round(4).to_string())
@@ -71,10 +75,13 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
         click.echo("\nHTMT (HTMT2, geometric means)")
         click.echo(ht.round(3).to_string())
         click.echo("\n" + fl.summary())
+        if om is not None:
+            click.echo("\n" + om.summary())
     if json_out:
         out = check_output_path(json_out, [data_path, pool_path, model_path])
         payload = {"estimator": est, "converged": fit.converged, "reliability": table,
-                   "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict()}
+                   "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict(),
+                   "omega": None if om is None else om.to_dict()}
         atomic_write_text(out, json.dumps(jsonable(payload), indent=2))
 
 
