@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg.lapack import dpotrf as _dpotrf
+from scipy.linalg.lapack import dpotri as _dpotri
 
 from allyscale._core.model import ModelSpec
 
@@ -112,13 +114,14 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
         sigma = gm.sigma()
         mu = gm.mu()
         lr = lowrank[g]
+        p = sigma.shape[0]
+        w_sum = np.zeros((p, p))  # sum over patterns of n * W embedded in p x p (gradient, rank-2 path)
+        v_sum = np.zeros(p)
         for pat in gd.patterns:
             o = pat.idx
-            full = len(o) == sigma.shape[0]
-            sig = sigma if full else sigma[np.ix_(o, o)]
-            chol = np.linalg.cholesky(sig)
-            inv = np.linalg.inv(sig)
-            logdet = 2.0 * np.log(np.diag(chol)).sum()
+            full = len(o) == p
+            sig = sigma if full else sigma[o[:, None], o]
+            inv, logdet = _inv_logdet(sig)
             d = pat.ybar - mu[o] if spec.meanstructure else np.zeros(len(o))
             s_tot = pat.s + np.outer(d, d)
             dev += pat.n * (logdet + np.sum(s_tot * inv) + len(o) * LOG2PI)
@@ -126,14 +129,17 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
                 continue
             if lr is not None:
                 a, b, dm = lr
-                ao, bo, dmo = (a, b, dm) if full else (a[:, o], b[:, o], dm[:, o])
                 if need_grad:
                     w = inv - inv @ s_tot @ inv
-                    gr = 2.0 * np.einsum("kp,kp->k", ao @ w, bo)
-                    if spec.meanstructure:
-                        gr = gr - 2.0 * dmo @ (inv @ d)
-                    grad += pat.n * gr
+                    vd = inv @ d
+                    if full:
+                        w_sum += pat.n * w
+                        v_sum += pat.n * vd
+                    else:
+                        w_sum[o[:, None], o] += pat.n * w
+                        v_sum[o] += pat.n * vd
                 if need_info:
+                    ao, bo, dmo = (a, b, dm) if full else (a[:, o], b[:, o], dm[:, o])
                     va, vb = ao @ inv, bo @ inv
                     ava, bvb, bva = va @ ao.T, vb @ bo.T, vb @ ao.T
                     blk = bva * bva.T + ava * bvb
@@ -156,7 +162,26 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
                 if spec.meanstructure:
                     blk = blk + dmo @ inv @ dmo.T
                 info += pat.n * blk
+        if need_grad and lr is not None:
+            a, b, dm = lr
+            grad += 2.0 * np.einsum("kp,kp->k", a @ w_sum, b)
+            if spec.meanstructure:
+                grad -= 2.0 * dm @ v_sum
     return float(dev), grad, info
+
+
+def _inv_logdet(sig: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverse and log-determinant of a symmetric positive-definite matrix by Cholesky
+    (LAPACK dpotrf/dpotri); raises LinAlgError when it is not positive definite."""
+    c, info = _dpotrf(sig, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("matrix is not positive definite")
+    logdet = 2.0 * float(np.log(np.diagonal(c)).sum())
+    inv, info = _dpotri(c, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("matrix is singular")
+    inv = np.tril(inv) + np.tril(inv, -1).T
+    return inv, logdet
 
 
 def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
