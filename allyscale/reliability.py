@@ -894,7 +894,12 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
         psi = float(phi.loc[f, f])
         a = alpha(x, items=list(lam.index), ordinal=ordinal_alpha).alpha
         om = (categorical_omega(lam, psi, thr, s) if categorical else composite_reliability(lam, psi, s))
-        rows[f] = {"n_items": len(lam), "alpha": a, "omega": om, "ave": average_variance_extracted(lam, psi, variances)}
+        # semTools::AVE leaves a factor out (NA) when one of its indicators loads on another factor
+        cross = any(i in lams[g].index for i in lam.index for g in lams if g != f)
+        ave_f = np.nan if cross else average_variance_extracted(lam, psi, variances)
+        if cross:
+            diag.setdefault("ave_undefined_cross_loadings", []).append(f)
+        rows[f] = {"n_items": len(lam), "alpha": a, "omega": om, "ave": ave_f}
     if len(rows) > 1:
         lam_m = pd.DataFrame({f: lams[f] for f in rows}).reindex(items).fillna(0.0)
         fs = list(rows)

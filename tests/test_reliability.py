@@ -465,3 +465,14 @@ def test_reliability_with_pool_reverse_scores_first(mini_pool):
                                                             pool=mini_pool).alpha, atol=1e-14, rtol=0)
     assert (tab.loc[["fa", "fb", "fc"], "omega"] > 0.7).all()
     assert d.loc[0, "a3"] == cols["a3"][0]
+
+
+def test_ave_is_undefined_with_cross_loadings(data, ref2):
+    # R: xfit <- cfa(xmod, data = d); compRelSEM(xfit); AVE(xfit) (NA for factors with a cross-loading item)
+    model = ref2["cross_loading"]["model"]
+    tab = allyscale.reliability(data, model)
+    assert_allclose(tab.loc[["f1", "f2"], "omega"], [ref2["cross_loading"]["omega"][f] for f in ["f1", "f2"]],
+                    atol=1e-5, rtol=0)
+    assert np.isnan(tab.loc["f1", "ave"]) and np.isnan(tab.loc["f2", "ave"])
+    assert tab.attrs["diagnostics"]["ave_undefined_cross_loadings"] == ["f1", "f2"]
+    assert np.isfinite(tab.loc["f1", "omega"])
