@@ -172,7 +172,11 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
 
 def _inv_logdet(sig: np.ndarray) -> tuple[np.ndarray, float]:
     """Inverse and log-determinant of a symmetric positive-definite matrix by Cholesky
-    (LAPACK dpotrf/dpotri); raises LinAlgError when it is not positive definite."""
+    (LAPACK dpotrf/dpotri for small blocks, whose call overhead dominates; numpy's blocked
+    inverse for large ones); raises LinAlgError when it is not positive definite."""
+    if sig.shape[0] >= 24:
+        chol = np.linalg.cholesky(sig)
+        return np.linalg.inv(sig), 2.0 * float(np.log(np.diagonal(chol)).sum())
     c, info = _dpotrf(sig, lower=1, clean=1)
     if info != 0:
         raise np.linalg.LinAlgError("matrix is not positive definite")
