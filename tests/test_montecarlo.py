@@ -345,3 +345,16 @@ def test_dask_existing_scheduler(tmp_path):
     pd.testing.assert_frame_equal(_exported(tmp_path / "p.sqlite"), _exported(tmp_path / "d.sqlite"))
     with pytest.raises(SpecificationError, match="cannot reach the Dask scheduler"):
         run_study(RETENTION_STUDY, tmp_path / "x.sqlite", dask="tcp://127.0.0.1:9", progress=False)
+
+
+@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
+def test_failed_fit_is_recorded_not_dropped(tmp_path):
+    models = {**ML_STUDY["analysis"]["models"], "bad": "f =~ a1 + a2 + zz\n"}
+    store = tmp_path / "f.sqlite"
+    run_study({**ML_STUDY, "analysis": {"models": models, "estimator": "ML"}, "reps": 2}, store, progress=False)
+    exp = _exported(store)
+    bad = exp[exp["model"] == "bad"]
+    assert len(bad) == 2 and not bad["converged"].any() and bad["error"].str.contains("zz").all()
+    s = summarize_study(store)
+    row = s.models.set_index("model").loc["bad"]
+    assert row["failed"] == 2 and row["converged"] == 0.0
