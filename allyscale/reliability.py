@@ -965,9 +965,15 @@ class SplitHalfResult:
     halves: dict
     n_obs: int
     diagnostics: dict = field(default_factory=dict)
+    all_splits: dict = field(default_factory=dict)
 
     def summary(self) -> str:
-        return f"Split-half reliability (N = {self.n_obs})\n" + self.table.round(4).to_string()
+        out = f"Split-half reliability (N = {self.n_obs})\n" + self.table.round(4).to_string()
+        if self.all_splits:
+            a = self.all_splits
+            out += (f"\nOver {a['n_splits']} splits ({a['mode']}): maximum (lambda4) = {a['max']:.4f}, "
+                    f"minimum (beta) = {a['min']:.4f}, mean = {a['mean']:.4f}")
+        return out
 
     def __str__(self) -> str:
         return self.summary()
@@ -977,10 +983,11 @@ class SplitHalfResult:
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"table": self.table, "halves": self.halves, "n_obs": self.n_obs,
-                          "diagnostics": self.diagnostics})
+                          "all_splits": self.all_splits, "diagnostics": self.diagnostics})
 
 
-def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool | None = None) -> SplitHalfResult:
+def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool | None = None,
+               all_splits: bool = True, n_sample: int = 10000, seed: int | None = None) -> SplitHalfResult:
     """Odd–even and first–second-half split-half reliability with the Spearman–Brown correction.
 
     Halves are the sums of the items at odd and even positions (1st, 3rd, ... vs 2nd, 4th,
@@ -992,6 +999,16 @@ def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: Item
       (Spearman, 1910; Brown, 1910);
     * Guttman / Flanagan–Rulon: ``2 (1 - (var(A) + var(B)) / var(A + B))`` (Guttman, 1945),
       which does not assume halves of equal variance.
+
+    With ``all_splits`` (as ``psych::splitHalf(x, check.keys = FALSE)``): on the
+    pairwise correlation matrix ``R`` (standardized items), every split into
+    ``floor(n/2)`` and the remaining items gives ``4 R_AB / sum(R)``; reported are the
+    maximum (Guttman's lambda4), the minimum (Revelle's beta) and the mean. As psych, the
+    first ``round(C(n, floor(n/2))) / 2`` splits in lexicographic order are enumerated when
+    that count is at most ``n_sample`` (for an even n these are all distinct splits),
+    otherwise ``n_sample`` random splits are drawn (``seed``). The mean here divides by the
+    number of splits evaluated; psych divides by ``C(n, floor(n/2)) / 2``, which for an odd
+    n is half a split fewer (its mean is larger by the factor ``ceil(c) / c``).
 
     Raises
     ------
@@ -1024,9 +1041,35 @@ def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: Item
         guttman = 2 * (1 - (a.var() + b.var()) / (a + b).var())
         rows[lab] = {"r_halves": rr, "spearman_brown": 2 * rr / (1 + rr), "guttman": float(guttman),
                      "n_items_1": len(h1), "n_items_2": len(h2)}
+    allsp: dict[str, Any] = {}
+    if all_splits:
+        allsp = _all_splits(x.corr().to_numpy(dtype=float), n_sample, seed)
     return SplitHalfResult(table=pd.DataFrame.from_dict(rows, orient="index"),
                            halves={k: {"first": v[0], "second": v[1]} for k, v in splits.items()},
-                           n_obs=len(xc), diagnostics=diag)
+                           n_obs=len(xc), diagnostics=diag, all_splits=allsp)
+
+
+def _all_splits(r: np.ndarray, n_sample: int, seed: int | None) -> dict[str, Any]:
+    """psych::splitHalf's enumeration: ``4 R_AB / sum(R)`` over splits of floor(n/2) items."""
+    import itertools
+
+    n = r.shape[0]
+    m = n // 2
+    half = math.comb(n, m) / 2
+    if half <= n_sample:
+        k = int(math.ceil(half))  # psych loops while i < count + 1, i.e. ceil(count) splits
+        combos = np.array(list(itertools.islice(itertools.combinations(range(n), m), k)))
+        mode = "lexicographic enumeration"
+    else:
+        rng = np.random.default_rng(seed)
+        combos = np.array([np.sort(rng.choice(n, m, replace=False)) for _ in range(n_sample)])
+        mode = f"{n_sample} random splits"
+    a = np.zeros((len(combos), n))
+    a[np.arange(len(combos))[:, None], combos] = 1.0
+    b = 1.0 - a
+    rab = 4 * np.einsum("si,ij,sj->s", a, r, b) / r.sum()
+    return {"max": float(rab.max()), "min": float(rab.min()), "mean": float(rab.mean()), "n_splits": len(combos),
+            "mode": mode, "max_split": [int(i) for i in combos[np.argmax(rab)]]}
 
 
 # --------------------------------------------------------------------------- ICC

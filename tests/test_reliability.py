@@ -476,3 +476,28 @@ def test_ave_is_undefined_with_cross_loadings(data, ref2):
     assert np.isnan(tab.loc["f1", "ave"]) and np.isnan(tab.loc["f2", "ave"])
     assert tab.attrs["diagnostics"]["ave_undefined_cross_loadings"] == ["f1", "f2"]
     assert np.isfinite(tab.loc["f1", "omega"])
+
+
+def test_all_splits_match_psych_splithalf(data, ref2):
+    # R: psych::splitHalf(trust, check.keys = FALSE), psych::splitHalf(X[, i16:i27], check.keys = FALSE):
+    #    maxrb (lambda4), minrb (beta), meanr
+    r = ref2["split_all"]
+    t = allyscale.split_half(data, items=[f"i{j:02d}" for j in range(1, 16)]).all_splits
+    assert_allclose([t["max"], t["min"]], [r["trust"]["max"], r["trust"]["min"]], atol=1e-12, rtol=0)
+    # psych divides the sum of its 3218 splits by choose(15, 7) / 2 = 3217.5
+    assert t["n_splits"] == 3218
+    assert_allclose(t["mean"] * 3218 / 3217.5, r["trust"]["mean"], atol=1e-12, rtol=0)
+    a = allyscale.split_half(data, items=[f"i{j:02d}" for j in range(16, 28)]).all_splits
+    assert a["n_splits"] == 462
+    assert_allclose([a["max"], a["min"], a["mean"]], [r["action"]["max"], r["action"]["min"], r["action"]["mean"]],
+                    atol=1e-12, rtol=0)
+    # mean of all splits of an even number of items is standardized alpha (Cronbach, 1951)
+    assert_allclose(a["mean"], allyscale.alpha(data, items=[f"i{j:02d}" for j in range(16, 28)]).std_alpha,
+                    atol=1e-12, rtol=0)
+
+
+def test_random_splits_are_seeded(data):
+    items = [f"i{j:02d}" for j in range(1, 16)]
+    s1 = allyscale.split_half(data, items=items, n_sample=500, seed=4).all_splits
+    s2 = allyscale.split_half(data, items=items, n_sample=500, seed=4).all_splits
+    assert s1 == s2 and s1["n_splits"] == 500 and "random" in s1["mode"]

@@ -64,6 +64,11 @@ sh <- function(h1, h2) {
   list(r_halves = r, spearman_brown = 2 * r / (1 + r), guttman = 2 * (1 - (var(A) + var(B)) / var(A + B)))
 }
 split <- list(odd_even = sh(seq(1, 15, 2), seq(2, 15, 2)), first_second = sh(1:8, 9:15))
+# all splits (psych::splitHalf): 15 trust items (odd) and 12 action items (even)
+sp15 <- psych::splitHalf(trust, check.keys = FALSE)
+sp12 <- psych::splitHalf(X[, sprintf("i%02d", 16:27)], check.keys = FALSE)
+split_all <- list(trust = list(max = sp15$maxrb, min = sp15$minrb, mean = sp15$meanr),
+                  action = list(max = sp12$maxrb, min = sp12$minrb, mean = sp12$meanr))
 
 # composite reliability of the total score (return.total = TRUE) with the ML fit
 fit_ml <- cfa(model, data = d)
@@ -116,5 +121,5 @@ seconds <- list(alpha60 = best(quote(psych::alpha(X, check.keys = FALSE))),
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
             alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), omega2 = om_out(om2), alpha_two = alpha_two, icc = icc_out,
-            split_half = split, external = ext, factor_cor = fcor, cross_loading = cross, htmt_arith = htmt_arith, htmt_ordered = htmt_ord, comp_rel_total_ml = comp_rel_total_ml, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
+            split_half = split, split_all = split_all, external = ext, factor_cor = fcor, cross_loading = cross, htmt_arith = htmt_arith, htmt_ordered = htmt_ord, comp_rel_total_ml = comp_rel_total_ml, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
