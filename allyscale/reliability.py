@@ -716,6 +716,15 @@ def composite_reliability(loadings: pd.Series, psi: float, total_cov: pd.DataFra
     uses the N denominator) and congeneric loadings (``tau.eq = FALSE``) (Raykov, 1997;
     Bentler, 2009).
 
+    Parameters
+    ----------
+    loadings : Series
+        Unstandardized loadings of the factor's indicators (index: item names).
+    psi : float
+        Factor variance.
+    total_cov : DataFrame
+        Observed covariance matrix (containing at least the indicators).
+
     References
     ----------
     Raykov, T. (1997). Estimation of composite reliability for congeneric measures.
@@ -1010,6 +1019,22 @@ def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: Item
     number of splits evaluated; psych divides by ``C(n, floor(n/2)) / 2``, which for an odd
     n is half a split fewer (its mean is larger by the factor ``ceil(c) / c``).
 
+    Parameters
+    ----------
+    data : DataFrame
+    items : list of str, optional
+        Items in the order that defines the halves (default: the pool's items, else all columns).
+    pool : ItemPool, optional
+        Reverse-keyed items are reverse-scored first.
+    all_splits : bool
+        Also evaluate every split (or ``n_sample`` random splits).
+    n_sample : int
+    seed : int, optional
+
+    Returns
+    -------
+    SplitHalfResult
+
     Raises
     ------
     DataError, SpecificationError
@@ -1133,6 +1158,20 @@ def icc(data: pd.DataFrame, columns: list[str] | None = None, *, level: float = 
     complete data and non-negative components ICC2, ICC3 and their intervals coincide,
     while ICC1 uses the ANOVA ``MSW`` here (``lmer = FALSE``). Rows with a missing value
     are dropped (listwise) with a :class:`DataWarning`.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person.
+    columns : list of str, optional
+        The occasions (default: every column), e.g. ``["time1", "time2"]``.
+    level : float
+        Confidence level (psych's ``alpha = 1 - level``).
+
+    Returns
+    -------
+    ICCResult
+        ``.agreement`` is ICC(2,1), ``.consistency`` ICC(3,1).
 
     Raises
     ------
