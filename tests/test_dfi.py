@@ -137,3 +137,30 @@ def test_dfi_cli(tmp_path):
     assert re.search(r"level-1: \w ~~ 0.3\*\w", r.output) and json.loads((tmp_path / "dfi.json").read_text())["reps"] == 20
     r = CliRunner().invoke(main, ["dfi", str(tmp_path / "d.csv"), "--model", str(tmp_path / "nope.lav")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+@pytest.mark.slow
+def test_dfi_hs_cutoffs_match_r_simulation():
+    """Holzinger-Swineford 3-factor model, ML, N = 301, 500 samples per level: cutoffs agree with the same
+    procedure run in R (tests/reference/dfi/make_dfi_cutoffs.R: lavaan::simulateData + lavaan::cfa, dynamic's
+    levels and rule) within Monte Carlo error."""
+    import allyscale
+
+    ref = json.loads((HERE / "reference" / "dfi" / "cutoffs_hs.json").read_text())
+    data = pd.read_csv(HERE / "reference" / "hs" / "data.csv")
+    fit = allyscale.cfa(data, (HERE / "reference" / "hs" / "model.lav").read_text())
+    res = allyscale.dfi(fit, reps=500, seed=1, workers=2)
+    tol = {"srmr": 0.004, "rmsea": 0.008, "cfi": 0.008}
+    for idx, atol in tol.items():
+        # R: quantile(true[, idx], .95) (.05 for CFI) of 500 correct-model fits
+        assert_allclose(res.cutoffs.loc["level-0", idx], ref["level0"][idx], atol=atol)
+        for lv in (1, 2):
+            want = ref[f"level{lv}"][idx]
+            got = res.cutoffs.loc[f"level-{lv}", idx]
+            if want["cut"] is None:
+                assert np.isnan(got)
+            else:
+                assert_allclose(got, want["cut"], atol=atol)
+                assert abs(res.cutoffs.loc[f"level-{lv}", f"{idx}_power"] - want["power"]) <= 0.06
+    # lavaan fitMeasures(fit, c("srmr", "rmsea", "cfi"))
+    assert_allclose([res.fitted[k] for k in tol], [ref["fitted"][k] for k in tol], atol=1e-6)
