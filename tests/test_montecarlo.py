@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from allyscale.errors import SpecificationError
+from allyscale.errors import SpecificationError, StatisticalWarning
 from allyscale.montecarlo import export_study, load_study, population_values, run_study, summarize_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -355,6 +355,8 @@ def test_failed_fit_is_recorded_not_dropped(tmp_path):
     exp = _exported(store)
     bad = exp[exp["model"] == "bad"]
     assert len(bad) == 2 and not bad["converged"].any() and bad["error"].str.contains("zz").all()
-    s = summarize_study(store)
+    with pytest.warns(StatisticalWarning, match="failed"):
+        s = summarize_study(store)
     row = s.models.set_index("model").loc["bad"]
     assert row["failed"] == 2 and row["converged"] == 0.0
+    assert s.diagnostics["failed"] == {"0/bad": 2} and s.diagnostics["non_converged"] == {"0/bad": 2}

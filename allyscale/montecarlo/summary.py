@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allyscale.errors import StatisticalWarning
 from allyscale.montecarlo.spec import CUTOFFS, StudySpec
 from allyscale.montecarlo.store import _cond_value, _open_store, export_study
 
@@ -70,6 +72,10 @@ class StudySummary:
         Muthén (2002) criteria, or NaN.
     reliability : DataFrame
         Mean reliability coefficients per condition and factor.
+    diagnostics : dict
+        ``non_converged`` / ``improper`` / ``failed``: counts per "condition/model" where
+        any fit did not converge, was improper (Heywood) or failed; ``incomplete``: the
+        stored replications are fewer than the spec asks (an interrupted study).
     """
 
     models: pd.DataFrame
@@ -79,6 +85,7 @@ class StudySummary:
     sample_size: pd.DataFrame
     reliability: pd.DataFrame
     spec: dict = field(repr=False)
+    diagnostics: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         parts = [f"Monte Carlo study {self.spec.get('name')!r}: estimator {self.spec.get('estimator')}, "
@@ -111,7 +118,8 @@ class StudySummary:
 
         return {"spec": self.spec, "models": rec(self.models), "selection": rec(self.selection),
                 "retention": rec(self.retention), "parameters": rec(self.parameters),
-                "sample_size": rec(self.sample_size), "reliability": rec(self.reliability)}
+                "sample_size": rec(self.sample_size), "reliability": rec(self.reliability),
+                "diagnostics": self.diagnostics}
 
     def plots(self) -> dict[str, Any]:
         """Matplotlib figures: ``power`` (power per parameter over N) and ``acceptance``
@@ -290,8 +298,25 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
         rel_tab = rel.groupby(keys, dropna=False)[num].mean().reset_index()
     else:
         rel_tab = pd.DataFrame(rel_rows)
-    return StudySummary(pd.DataFrame(models_rows), pd.DataFrame(sel_rows), pd.DataFrame(ret_rows), parameters,
-                        sample_size, rel_tab, spec.to_dict())
+    diagnostics: dict[str, Any] = {}
+    models_df = pd.DataFrame(models_rows)
+    if len(models_df):
+        label = models_df["condition"].astype(str) + "/" + models_df["model"]
+        conv_n = (models_df["converged"] * models_df["replications"]).round().astype(int)
+        for key, counts in (("non_converged", models_df["replications"] - conv_n),
+                            ("improper", (conv_n * (1 - models_df["proper"].fillna(1))).round().astype(int)),
+                            ("failed", models_df["failed"])):
+            bad = {lab: int(c) for lab, c in zip(label, counts) if c > 0}
+            if bad:
+                diagnostics[key] = bad
+    stored = reps.drop_duplicates(["condition", "rep"]).shape[0] if len(reps) else 0
+    if stored < spec.reps * len(conds):
+        diagnostics["incomplete"] = {"stored": int(stored), "planned": spec.reps * len(conds)}
+    if diagnostics:
+        warnings.warn("Monte Carlo summary: " + "; ".join(f"{k}: {v}" for k, v in diagnostics.items())
+                      + " (rates are over converged fits; see the models table)", StatisticalWarning, stacklevel=2)
+    return StudySummary(models_df, pd.DataFrame(sel_rows), pd.DataFrame(ret_rows), parameters,
+                        sample_size, rel_tab, spec.to_dict(), diagnostics)
 
 
 def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
