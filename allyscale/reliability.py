@@ -821,7 +821,9 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
       and the sample polychoric correlations;
     * ``ave``: ``semTools::AVE(fit)`` (:func:`average_variance_extracted`);
     * the ``total`` row: alpha of all items and ``compRelSEM(return.total = TRUE)``,
-      ``sum(Lambda Phi Lambda') / sum(S)`` (categorical: Green & Yang on all items); no AVE.
+      ``sum(Lambda Phi Lambda') / sum(S)``; no AVE. For ordered items the total is Green &
+      Yang's omega with the full true-score matrix ``Lambda Phi Lambda'`` (semTools 0.5.6 stops
+      with an error for this case, so it has no R counterpart).
 
     The CFA is fitted with :func:`allyscale.cfa` unless ``fit`` is given. Only loadings on
     observed indicators count; factors with one indicator are dropped (``dropSingle``).

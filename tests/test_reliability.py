@@ -501,3 +501,19 @@ def test_random_splits_are_seeded(data):
     s1 = allyscale.split_half(data, items=items, n_sample=500, seed=4).all_splits
     s2 = allyscale.split_half(data, items=items, n_sample=500, seed=4).all_splits
     assert s1 == s2 and s1["n_splits"] == 500 and "random" in s1["mode"]
+
+
+def test_reliability_wlsmv_path_with_lavaans_estimates(data, model, ref, ref2):
+    # The categorical path of reliability() (polychoric denominator computed here, thresholds and
+    # loadings from the fit) fed with lavaan's own WLSMV estimates:
+    # R: compRelSEM(fit_w) and AVE(fit_w), fit_w <- cfa(model, d, ordered = items, estimator = "WLSMV")
+    from types import SimpleNamespace
+
+    est = pd.DataFrame(ref["cfa_wlsmv"]["est"])[["lhs", "op", "rhs", "est"]]
+    fit = SimpleNamespace(estimates=est, converged=True, diagnostics={})
+    tab = allyscale.reliability(data, model, estimator="WLSMV", fit=fit)
+    for f, v in ref["comp_rel_wlsmv"].items():
+        assert_allclose(tab.loc[f, "omega"], v, atol=1e-6, rtol=0, err_msg=f)
+        assert_allclose(tab.loc[f, "ave"], ref2["wlsmv"]["ave"][f], atol=1e-10, rtol=0, err_msg=f)
+    assert tab.attrs["diagnostics"]["polychoric"]["smoothed"] is False
+    assert 0.9 < tab.loc["total", "omega"] < 1

@@ -79,6 +79,11 @@ comp_rel_total_ml <- crt[["total"]]
 htmt_arith <- unclass(semTools::htmt(model, data = d, htmt2 = FALSE))
 htmt_ord <- unclass(semTools::htmt(model, data = d, ordered = names(X)))
 
+# WLSMV: AVE on the latent-response scale (compRelSEM(return.total = TRUE) stops with an error
+# inside semTools' omegaCat for this fit, so there is no total-score reference)
+fit_w <- cfa(model, data = d, ordered = names(X), estimator = "WLSMV")
+wlsmv <- list(ave = as.list(AVE(fit_w)))
+
 # a cross-loading item: compRelSEM still reports omega, AVE gives NA
 xmod <- "f1 =~ i40 + i41 + i42 + i43\nf2 =~ i55 + i56 + i57 + i58 + i43"
 xfit <- cfa(xmod, data = d)
@@ -121,5 +126,5 @@ seconds <- list(alpha60 = best(quote(psych::alpha(X, check.keys = FALSE))),
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
             alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), omega2 = om_out(om2), alpha_two = alpha_two, icc = icc_out,
-            split_half = split, split_all = split_all, external = ext, factor_cor = fcor, cross_loading = cross, htmt_arith = htmt_arith, htmt_ordered = htmt_ord, comp_rel_total_ml = comp_rel_total_ml, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
+            split_half = split, split_all = split_all, external = ext, factor_cor = fcor, cross_loading = cross, htmt_arith = htmt_arith, htmt_ordered = htmt_ord, comp_rel_total_ml = comp_rel_total_ml, wlsmv = wlsmv, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
