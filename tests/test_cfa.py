@@ -157,8 +157,8 @@ def test_fiml_against_lavaan():
     free = m["se_ref"] > 0
     assert_allclose(m["est"], m["est_ref"], atol=1e-4)
     assert_allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=2e-4)
-    s = _merge(fit.estimates, ref["std"], ["est.std"])
-    s = s[s["op"] != "~1"]
+    s = _merge(fit.estimates, ref["std"], ["est.std"])  # includes the intercepts (est / sd)
+    assert (s["op"] == "~1").sum() == 12
     assert_allclose(s["std_all"], s["est.std"], atol=1e-4)
 
 
