@@ -517,3 +517,11 @@ def test_reliability_wlsmv_path_with_lavaans_estimates(data, model, ref, ref2):
         assert_allclose(tab.loc[f, "ave"], ref2["wlsmv"]["ave"][f], atol=1e-10, rtol=0, err_msg=f)
     assert tab.attrs["diagnostics"]["polychoric"]["smoothed"] is False
     assert 0.9 < tab.loc["total", "omega"] < 1
+
+
+def test_omega_on_polychoric_correlations(data, ref, ref2):
+    # R: psych::omega(X, nfactors = 6, poly = TRUE, plot = FALSE)
+    om = allyscale.omega(data[ref["items"]], 6, corr="polychoric")
+    r = ref2["omega6_poly"]
+    assert_allclose([om.omega_h, om.omega_t, om.ecv, om.alpha], [r["omega_h"], r["omega_t"], r["ECV"], r["alpha"]],
+                    atol=1e-4, rtol=0)

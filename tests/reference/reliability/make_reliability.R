@@ -39,6 +39,7 @@ om2 <- psych::omega(X2, nfactors = 2, plot = FALSE)
 # omega with six factors (the reference's) and with psych's default three
 om6 <- psych::omega(X, nfactors = 6, plot = FALSE)
 om3 <- psych::omega(X, nfactors = 3, plot = FALSE)
+om6p <- psych::omega(X, nfactors = 6, poly = TRUE, plot = FALSE)
 om_out <- function(o) list(omega_h = o$omega_h, omega_t = o$omega.tot, alpha = o$alpha, G6 = o$G6, ECV = unname(o$ECV),
                            omega_lim = o$omega.lim, group_total = o$omega.group$total,
                            group_general = o$omega.group$general, group_group = o$omega.group$group)
@@ -125,6 +126,6 @@ seconds <- list(alpha60 = best(quote(psych::alpha(X, check.keys = FALSE))),
 
 out <- list(psych = as.character(packageVersion("psych")), lavaan = as.character(packageVersion("lavaan")),
             semTools = as.character(packageVersion("semTools")),
-            alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), omega2 = om_out(om2), alpha_two = alpha_two, icc = icc_out,
+            alpha_trust = alpha_trust, alpha_missing = alpha_missing, omega6 = om_out(om6), omega3 = om_out(om3), omega6_poly = om_out(om6p), omega2 = om_out(om2), alpha_two = alpha_two, icc = icc_out,
             split_half = split, split_all = split_all, external = ext, factor_cor = fcor, cross_loading = cross, htmt_arith = htmt_arith, htmt_ordered = htmt_ord, comp_rel_total_ml = comp_rel_total_ml, wlsmv = wlsmv, bifactor_sim60 = bif, second_order_sim60 = sec, seconds = seconds)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "reference.json")
