@@ -57,23 +57,26 @@ def main() -> None:
     with threadpool_limits(1):
         replicate(spec, 0, 10_000)  # warm-up (imports, caches)
         for c, cond in enumerate(spec.condition_list):
-            times, fit_times = [], {}
+            times, fit_times, parts = [], {}, {}
             for r in range(args.reps):
                 out = replicate(spec, c, 10_000 + r)
                 times.append(out["seconds"])
+                for k, v in out["timing"].items():
+                    parts.setdefault(k, []).append(v)
                 for m, f in out["fits"].items():
                     fit_times.setdefault(m, []).append(f["seconds"])
                     if f.get("error"):
                         print(f"  {m}: {f['error']}")
             per_condition.append(np.mean(times))
             fits = ", ".join(f"{m} {np.mean(t):.2f}s" for m, t in fit_times.items())
-            print(f"n = {cond['n']:4d}: {np.mean(times):6.2f} s per replication ({fits})")
+            split = ", ".join(f"{k} {np.mean(v):.2f}s" for k, v in parts.items())
+            print(f"n = {cond['n']:4d}: {np.mean(times):6.2f} s per replication ({split}; fits: {fits})")
     total_1 = sum(t * spec.reps for t in per_condition)
     proj = total_1 / args.workers
     print(f"projected canonical study: {total_1 / 60:.1f} min on 1 core, {proj / 60:.1f} min on {args.workers} cores "
           f"(target < 30 min): {'OK' if proj < 1800 else 'ABOVE TARGET'}")
     # real parallel run of a short study: speed-up over the serial timing
-    short = {**raw, "reps": max(2, args.workers)}
+    short = {**raw, "reps": 4 * args.workers}
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         rep = run_study(short, Path(tmp) / "bench.sqlite", workers=args.workers, progress=False)

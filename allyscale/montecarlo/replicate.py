@@ -118,6 +118,8 @@ def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
         out["error"] = f"simulation: {type(exc).__name__}: {exc}"
         out["seconds"] = time.perf_counter() - t0
         return out
+    timing = {"simulate": time.perf_counter() - t0}
+    t1 = time.perf_counter()
     for rule in spec.retention:
         from allyscale import retention
 
@@ -131,6 +133,8 @@ def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
         except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
             out["retention"][rule] = None
             out.setdefault("retention_errors", {})[rule] = f"{type(exc).__name__}: {exc}"
+    timing["retention"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
     true_fit = None
     if spec.models:
         cfa = _cfa_function()
@@ -138,6 +142,8 @@ def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
             out["fits"][name], res = _fit_model(cfa, data, syntax, spec.estimator, spec.fit_options)
             if name == spec.true_model:
                 true_fit = res
+    timing["fits"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
     if spec.reliability:
         rel = _reliability_function()
         if true_fit is None or not out["fits"][spec.true_model]["converged"]:
@@ -150,5 +156,7 @@ def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
                                       for row in table.to_dict("records")]
             except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
                 out["reliability_error"] = f"{type(exc).__name__}: {exc}"
+    timing["reliability"] = time.perf_counter() - t1
+    out["timing"] = timing
     out["seconds"] = time.perf_counter() - t0
     return out

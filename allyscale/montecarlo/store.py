@@ -102,7 +102,8 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
         condition columns such as ``n``, ``rep``, ``model``, ``converged``, ``proper``,
         every fit measure, ``seconds``, ``error``, and per replication the retention
         decisions ``n_factors_parallel`` / ``n_factors_map``, the replication's
-        ``rep_seconds`` and ``rep_error``); a replication without models has one row with
+        ``rep_seconds`` with its parts ``simulate_seconds``, ``retention_seconds``,
+        ``fits_seconds``, ``reliability_seconds``, and ``rep_error``); a replication without models has one row with
         ``model`` empty. ``estimates``: long format, one row per condition ×
         replication × model × parameter (``lhs, op, rhs, est, se, pvalue, std_all``).
         ``reliability``: one row per condition × replication × factor of the true model.
@@ -115,7 +116,8 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
             c, r = p["condition"], p["rep"]
             base = {"condition": c, **{k: _cond_value(v) for k, v in conds[c].items()}, "rep": r}
             ret = {f"n_factors_{k}": v for k, v in p.get("retention", {}).items()}
-            tail = {"rep_seconds": p.get("seconds"), "rep_error": p.get("error")}
+            tail = {"rep_seconds": p.get("seconds"),
+                    **{f"{k}_seconds": v for k, v in (p.get("timing") or {}).items()}, "rep_error": p.get("error")}
             if not p["fits"]:
                 rep_rows.append({**base, "model": None, **ret, **tail})
             for name, f in p["fits"].items():
