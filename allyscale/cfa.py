@@ -717,8 +717,9 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
 # --------------------------------------------------------------------------------------
 # comparison
 # --------------------------------------------------------------------------------------
-COMPARE_COLUMNS = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "cfi", "tli", "rmsea", "rmsea.ci.lower",
-                   "rmsea.ci.upper", "srmr", "cfi.robust", "tli.robust", "rmsea.robust", "aic", "bic"]
+COMPARE_COLUMNS = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "pvalue.scaled", "cfi", "tli", "rmsea",
+                   "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "cfi.scaled", "tli.scaled", "rmsea.scaled",
+                   "cfi.robust", "tli.robust", "rmsea.robust", "aic", "bic"]
 
 
 def difference_test(fit0: CFAResult, fit1: CFAResult) -> dict[str, float]:
@@ -841,6 +842,10 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
         rows[name] = {c: fm.get(c, np.nan) for c in COMPARE_COLUMNS if c in fm}
         rows[name]["converged"] = fits[name].converged
     table = pd.DataFrame.from_dict(rows, orient="index")
+    # measures no model provides (e.g. the categorical .robust indices) would be all-NaN columns
+    table = table.drop(columns=[c for c in table.columns if c != "converged" and table[c].isna().all()])
+    if "cfi.robust" in table.columns:  # MLR: the robust indices supersede the scaled ones (lavaan 0.6.14)
+        table = table.drop(columns=[c for c in ("cfi.scaled", "tli.scaled", "rmsea.scaled") if c in table])
     tests = []
     for a, b in zip(order[:-1], order[1:]):
         d = difference_test(fits[a], fits[b]) if fits[a].fit_measures["df"] != fits[b].fit_measures["df"] else \

@@ -361,3 +361,18 @@ def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict
     scaled = stat * a + shift
     return {"stat": scaled, "df": df, "pvalue": fi.pvalue(scaled, df), "scaling_factor": 1 / a, "shift": shift,
             "trace_ugamma": tr_ug}
+
+
+def difference_test(fit0, fit1) -> dict[str, Any]:
+    """Difference test of two WLSMV fits: not available (reported, never approximated).
+
+    lavaan's default for WLSMV (``lavTestLRT(method = "satorra.2000")``) needs the scaled
+    and shifted difference built from both models' Jacobians and Gamma; it is not
+    implemented, so the p-value is NaN and ``method`` says why. The unscaled DWLS
+    difference is given for information only: it does not follow a chi-square distribution.
+    """
+    f0, f1 = fit0.fit_measures, fit1.fit_measures
+    return {"chisq_diff": f0["chisq"] - f1["chisq"], "df_diff": f0["df"] - f1["df"], "pvalue": np.nan,
+            "scaling": np.nan,
+            "method": "not available for WLSMV (lavaan's satorra.2000 scaled difference is not implemented); "
+                      "chisq_diff is the unscaled DWLS difference"}

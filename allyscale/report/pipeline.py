@@ -397,6 +397,10 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
         return
     data = _cfa_data(ctx)
     est = ctx.estimator
+    if est == "WLSMV":
+        est = "MLR"
+        sec.flag("multi-group WLSMV (threshold invariance, Wu & Estabrook 2016) is not available in this version: "
+                 "invariance was tested with MLR, treating the Likert responses as continuous")
     table = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est)
     ctx.results["invariance"] = table
     sec.paragraphs.append(
