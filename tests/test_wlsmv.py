@@ -86,3 +86,18 @@ def test_multiple_groups_refused_clearly():
     data["g"] = np.repeat(["a", "b"], 250)
     with pytest.raises(SpecificationError, match="several groups"):
         al.cfa(data, "f =~ i01 + i02 + i03 + i04 + i05 + i06", estimator="WLSMV", group="g")
+
+
+def test_real_data_with_six_categories_matches_lavaan():
+    # R: cfa(model, data = complete bfi cases, ordered = items, estimator = "WLSMV")  (bfi/make_bfi.R)
+    ref = json.loads((REFERENCE / "bfi" / "reference.json").read_text())
+    data = pd.read_csv(REFERENCE / "bfi" / "data.csv").dropna(subset=ref["items"])
+    res = al.cfa(data, (REFERENCE / "bfi" / "model.lav").read_text(), estimator="WLSMV")
+    fm, rf = res.fit_measures, ref["cfa_wlsmv"]["fit"]
+    for key in ("chisq", "chisq.scaled"):
+        np.testing.assert_allclose(fm[key], rf[key], rtol=2e-3)
+    for key in ("cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr"):
+        np.testing.assert_allclose(fm[key], rf[key], atol=1e-3, rtol=0, err_msg=key)
+    std = pd.DataFrame(ref["cfa_wlsmv"]["std"])
+    merged = res.estimates.merge(std, on=["lhs", "op", "rhs"])
+    np.testing.assert_allclose(merged["std_all"], merged["est.std"], atol=1e-3, rtol=0)
