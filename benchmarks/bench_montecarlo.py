@@ -29,6 +29,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2, help="replications timed per sample size")
     ap.add_argument("--estimator", default=None)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--short-reps", type=int, default=None,
+                    help="replications per condition of the parallel check [default 4 x workers]")
     args = ap.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -76,7 +78,7 @@ def main() -> None:
     print(f"projected canonical study: {total_1 / 60:.1f} min on 1 core, {proj / 60:.1f} min on {args.workers} cores "
           f"(target < 30 min): {'OK' if proj < 1800 else 'ABOVE TARGET'}")
     # real parallel run of a short study: speed-up over the serial timing
-    short = {**raw, "reps": 4 * args.workers}
+    short = {**raw, "reps": args.short_reps or 4 * args.workers}
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         rep = run_study(short, Path(tmp) / "bench.sqlite", workers=args.workers, progress=False)

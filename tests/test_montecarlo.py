@@ -275,6 +275,7 @@ def test_ml_statistical_validity(tmp_path):
     assert s.models.iloc[0]["converged"] == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
 def test_canonical_study_replication(tmp_path):
     """One replication of studies/allyship.yaml (ML when WLSMV is not available): four models, reverse-keyed

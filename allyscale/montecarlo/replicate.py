@@ -97,6 +97,14 @@ def replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
     decisions, reliability, timing and any error. Analysis failures are recorded in the
     payload, never raised, so a failed replication is stored as such.
     """
+    from threadpoolctl import threadpool_limits
+
+    # BLAS threading makes these small problems many times slower (and the result is the same)
+    with threadpool_limits(1):
+        return _replicate(spec, condition, rep)
+
+
+def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
     from allyscale.simulate import simulate
 
     if isinstance(spec, dict):

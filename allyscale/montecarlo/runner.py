@@ -153,7 +153,9 @@ def _probe_estimator(spec: StudySpec) -> None:
         from allyscale.scoring import reverse_score
 
         data = reverse_score(data, _load_pool_cached(spec.pool))
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
         try:
             cfa(data, spec.models[spec.true_model or next(iter(spec.models))], estimator=spec.estimator,
