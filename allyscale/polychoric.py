@@ -85,10 +85,44 @@ class PolychoricResult:
     n: int
     categories: dict[str, list]
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    _x: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def items(self) -> list[str]:
         return list(self.corr.columns)
+
+    def _influence_stats(self) -> dict:
+        if self._x is None or np.isnan(self._x).any():
+            raise DataError("the asymptotic covariance of polychoric statistics needs complete cases; "
+                            "drop rows with missing responses first")
+        from allyscale._core.wlsmv import influence
+
+        return influence(self._x)
+
+    def influence(self) -> pd.DataFrame:
+        """Casewise influence functions of (thresholds, correlations), N × q.
+
+        Columns in lavaan's WLS order: every item's thresholds (``item|t1``, ...), then the
+        correlations (``item1~~item2``, lavaan's ``vech(COR, diagonal = FALSE)`` order), so
+        that ``influence().T @ influence() / N`` is lavaan's ``lavInspect(fit, "gamma")``
+        (Muthén, 1984; lavaan's empirical ``muthen1984`` form). Complete cases only.
+        """
+        stats = self._influence_stats()
+        items = self.items
+        th_cols = [f"{v}|t{k + 1}" for v, th in zip(items, stats["th"]) for k in range(len(th))]
+        iu = stats["pairs"]
+        cor_cols = [f"{items[i]}~~{items[j]}" for i, j in zip(*iu)]
+        return pd.DataFrame(stats["IF"], columns=th_cols + cor_cols)
+
+    def gamma(self) -> pd.DataFrame:
+        """Asymptotic covariance of sqrt(N) (thresholds, correlations): ``IF' IF / N``."""
+        inf = self.influence()
+        return inf.T @ inf / len(inf)
+
+    def wls_stats(self) -> pd.Series:
+        """The sample statistics in the same order as :meth:`influence` (thresholds, correlations)."""
+        stats = self._influence_stats()
+        return pd.Series(np.concatenate(stats["th"] + [stats["rho"]]), index=self.influence().columns)
 
     def summary(self) -> str:
         d = self.diagnostics
@@ -270,4 +304,5 @@ def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bo
         n=int(x.shape[0]),
         categories={i: c.tolist() for i, c in zip(items, cats)},
         diagnostics=diagnostics,
+        _x=x,
     )

@@ -150,3 +150,17 @@ def test_bvn_cdf_against_numerical_integration():
     cases = [(0.3, -0.5, 0.6), (0, 0.4, -0.3), (0.7, 0, 0.9), (0, 0, 0.5), (-1.2, -0.8, 0.95), (1.5, 1.5, -0.9)]
     for h, k, r in cases:
         assert abs(bvn_cdf(h, k, r) - plackett(h, k, r)) < 1e-13
+
+
+def test_influence_and_gamma_match_lavaan_nacov(sim60):
+    # R: lavInspect(cfa(..., ordered = names(X), estimator = "WLSMV"), "gamma")  (reference/wlsmv/make_gamma.R)
+    data, _ = sim60
+    ref = json.loads((REFERENCE / "wlsmv" / "gamma.json").read_text())
+    result = polychoric(data.iloc[:, :6])
+    gamma = result.gamma()
+    assert list(gamma.columns[:5]) == ["i01|t1", "i01|t2", "i01|t3", "i01|t4", "i02|t1"]
+    assert gamma.columns[24] == "i01~~i02"
+    np.testing.assert_allclose(gamma.to_numpy(), np.array(ref["gamma"]), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(result.wls_stats().to_numpy(), ref["obs"], atol=1e-6, rtol=0)
+    with pytest.raises(DataError, match="complete cases"):
+        polychoric(data.iloc[:, :3].mask(data.index == 0)).influence()
