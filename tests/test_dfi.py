@@ -164,3 +164,21 @@ def test_dfi_hs_cutoffs_match_r_simulation():
                 assert abs(res.cutoffs.loc[f"level-{lv}", f"{idx}_power"] - want["power"]) <= 0.06
     # lavaan fitMeasures(fit, c("srmr", "rmsea", "cfi"))
     assert_allclose([res.fitted[k] for k in tol], [ref["fitted"][k] for k in tol], atol=1e-6)
+
+
+def test_dfi_wlsmv_ordinal_uses_thresholds_and_scaled_indices():
+    import allyscale
+    from allyscale.simulate import PopulationModel, simulate
+
+    pm = PopulationModel.from_lavaan("f =~ .7*a + .6*b + .5*c + .6*d", categories=4, thresholds="skewed")
+    data = simulate(pm, 300, seed=4)
+    fit = allyscale.cfa(data, "f =~ a + b + c + d", estimator="WLSMV")
+    sol = _std_solution(fit)
+    # the fitted (standardized, delta parameterization) thresholds define the simulated categories
+    th = fit.estimates[fit.estimates["op"] == "|"]
+    assert_allclose(sol["thresholds"]["a"], th.loc[th["lhs"] == "a", "est"].round(4), atol=1e-12)
+    res = allyscale.dfi(fit, reps=20, seed=2)
+    assert res.diagnostics["ordinal"] and res.diagnostics["indices"] == ["srmr", "rmsea.scaled", "cfi.scaled"]
+    assert list(res.cutoffs.index) == ["level-0", "level-1"]
+    true = res.simulated[res.simulated["level"] == 0]
+    assert_allclose(res.cutoffs.loc["level-0", "rmsea"], np.quantile(true["rmsea.scaled"], 0.95), rtol=1e-12)
