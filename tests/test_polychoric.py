@@ -162,5 +162,7 @@ def test_influence_and_gamma_match_lavaan_nacov(sim60):
     assert gamma.columns[24] == "i01~~i02"
     np.testing.assert_allclose(gamma.to_numpy(), np.array(ref["gamma"]), atol=1e-6, rtol=0)
     np.testing.assert_allclose(result.wls_stats().to_numpy(), ref["obs"], atol=1e-6, rtol=0)
+    holey = data.iloc[:, :3].astype(float)
+    holey.iloc[0, 0] = np.nan
     with pytest.raises(DataError, match="complete cases"):
-        polychoric(data.iloc[:, :3].mask(data.index == 0)).influence()
+        polychoric(holey).influence()
