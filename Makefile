@@ -8,6 +8,7 @@ VENV   := .venv
 export OMP_NUM_THREADS = 1
 export OPENBLAS_NUM_THREADS = 1
 export MKL_NUM_THREADS = 1
+DEMO_ESTIMATOR ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -22,8 +23,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	mkdir -p out/demo
 	$(BIN)/allyscale pool check item_pools/allyship.yaml
-	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2023 --out out/demo/allyship_n800.csv
-	$(BIN)/allyscale describe out/demo/allyship_n800.csv --pool item_pools/allyship.yaml
+	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2023 --structure second_order \
+		--thresholds skewed --careless 0.03 --out out/demo/allyship_n800.csv
+	$(BIN)/allyscale validate out/demo/allyship_n800.csv --pool item_pools/allyship.yaml $(DEMO_ESTIMATOR) --out out/demo/report
+	@echo "report: out/demo/report/report.html"
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
