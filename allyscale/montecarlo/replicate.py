@@ -158,7 +158,11 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
             out["reliability_error"] = "the true model did not converge; no reliability computed"
         else:
             try:
-                table = rel(data, spec.models[spec.true_model], estimator=spec.estimator, fit=true_fit)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    table = rel(data, spec.models[spec.true_model], estimator=spec.estimator, fit=true_fit)
+                if caught:
+                    out["reliability_warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:5]
                 table = table.rename_axis("factor").reset_index()
                 out["reliability"] = [{str(k): _scalar(v) for k, v in row.items()}
                                       for row in table.to_dict("records")]

@@ -116,7 +116,8 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
             c, r = p["condition"], p["rep"]
             base = {"condition": c, **{k: _cond_value(v) for k, v in conds[c].items()}, "rep": r}
             ret = {f"n_factors_{k}": v for k, v in p.get("retention", {}).items()}
-            tail = {"rep_seconds": p.get("seconds"),
+            tail = {"reliability_warnings": "; ".join(p.get("reliability_warnings", [])) or None,
+                    "rep_seconds": p.get("seconds"),
                     **{f"{k}_seconds": v for k, v in (p.get("timing") or {}).items()}, "rep_error": p.get("error")}
             if not p["fits"]:
                 rep_rows.append({**base, "model": None, **ret, **tail})
