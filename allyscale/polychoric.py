@@ -252,15 +252,7 @@ def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bo
         warnings.warn(f"two empty cells in the 2 x 2 table of {names}: correlation set to +/-1 (as lavaan)",
                       StatisticalWarning, stacklevel=2)
     npair = tables.sum(axis=(1, 2))
-    # starting values: Pearson correlations of the category codes within each table
-    ki = np.arange(kmax, dtype=float)
-    ma = (tables.sum(axis=2) * ki).sum(axis=1) / npair
-    mb = (tables.sum(axis=1) * ki).sum(axis=1) / npair
-    va = (tables.sum(axis=2) * ki**2).sum(axis=1) / npair - ma**2
-    vb = (tables.sum(axis=1) * ki**2).sum(axis=1) / npair - mb**2
-    cov = np.einsum("pab,a,b->p", tables, ki, ki) / npair - ma * mb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        start = np.nan_to_num(cov / np.sqrt(va * vb))
+    start = _pc.pearson_start(tables)
     fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], start * 1.1, tol=tol, max_iter=max_iter)
     for k, value in fixed_rho.items():
         fit.rho[k] = value

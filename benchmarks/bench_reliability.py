@@ -14,19 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 from threadpoolctl import threadpool_limits
+from _timing import best_of as _best_of
 
 import allyscale
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+
+
 def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return _best_of(fn, repeats, warmup=False)
 
 
 def main(repeats: int = 3) -> None:

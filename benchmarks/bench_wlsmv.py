@@ -15,19 +15,12 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import allyscale as al
+from _timing import best_of
 
 HERE = Path(__file__).resolve().parent
 SIM60 = HERE.parent / "tests" / "reference" / "sim60"
 
 
-def best_of(fn, repeat: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

@@ -156,6 +156,19 @@ def cell_probs(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool =
     return prob, dprob
 
 
+def pearson_start(tables: np.ndarray) -> np.ndarray:
+    """Pearson correlations of the category codes within each (P, K, K) table: Fisher-scoring starts."""
+    npair = tables.sum(axis=(1, 2))
+    ki = np.arange(tables.shape[1], dtype=float)
+    ma = (tables.sum(axis=2) * ki).sum(axis=1) / npair
+    mb = (tables.sum(axis=1) * ki).sum(axis=1) / npair
+    va = (tables.sum(axis=2) * ki**2).sum(axis=1) / npair - ma**2
+    vb = (tables.sum(axis=1) * ki**2).sum(axis=1) / npair - mb**2
+    cov = np.einsum("pab,a,b->p", tables, ki, ki) / npair - ma * mb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(cov / np.sqrt(va * vb))
+
+
 @dataclass
 class PairFit:
     rho: np.ndarray

@@ -80,13 +80,7 @@ def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
     iu = np.triu_indices(p, 1)
     tables = _pc.pair_tables(codes, kmax, iu).astype(float)
     npair = tables.sum(axis=(1, 2))
-    ki = np.arange(kmax, dtype=float)
-    ma = (tables.sum(axis=2) * ki).sum(axis=1) / npair
-    mb = (tables.sum(axis=1) * ki).sum(axis=1) / npair
-    va = (tables.sum(axis=2) * ki**2).sum(axis=1) / npair - ma**2
-    vb = (tables.sum(axis=1) * ki**2).sum(axis=1) / npair - mb**2
-    cov = np.einsum("pab,a,b->p", tables, ki, ki) / npair - ma * mb
-    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], 1.1 * cov / np.sqrt(va * vb), tol=tol)
+    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], 1.1 * _pc.pearson_start(tables), tol=tol)
     rho = fit.rho
     # ---- threshold influences: A_j^-1 s_ij
     if_th = []
