@@ -7,7 +7,6 @@ Warm process, best of 3. lavaan's time for sim60 is reference.json["cfa_wlsmv"][
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from allyscale._core.bivnorm import _GENZ_RHO, _GL_W, _GL_X, BIG, bvn_cdf
+from allyscale._core.bivnorm import _GENZ_RHO, BIG, bvn_cdf
 from scipy.special import ndtr
 
 __all__ = ["encode", "thresholds", "pair_tables", "polychoric_pairs", "PairFit"]
