@@ -88,8 +88,10 @@ class StudySummary:
     diagnostics: dict = field(default_factory=dict)
 
     def summary(self) -> str:
-        parts = [f"Monte Carlo study {self.spec.get('name')!r}: estimator {self.spec.get('estimator')}, "
-                 f"true model {self.spec.get('true_model')}"]
+        head = f"Monte Carlo study {self.spec.get('name')!r}"
+        if self.spec.get("models"):
+            head += f": estimator {self.spec.get('estimator')}, true model {self.spec.get('true_model')}"
+        parts = [head]
         for title, df in (("Models", self.models), ("Model selection", self.selection),
                           ("Retention", self.retention), ("Minimum sample size (Muthén & Muthén, 2002)",
                                                           self.sample_size)):
