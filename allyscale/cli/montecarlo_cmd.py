@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from allyscale.cli._read import read_data
 from allyscale.errors import DataError, SpecificationError
 
 
@@ -88,16 +89,12 @@ def summarize_command(store, json_out, out_dir) -> None:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
 def dfi_command(data, model_path, estimator, reps, seed, workers, json_out) -> None:
     """Dynamic fit index cutoffs (McNeish & Wolf, 2023) for MODEL fitted to DATA."""
-    import pandas as pd
-
     from allyscale.cfa import cfa
     from allyscale.dfi import dfi
 
     if not Path(model_path).is_file():
         raise SpecificationError(f"model file {model_path!r} does not exist")
-    if not Path(data).is_file():
-        raise DataError(f"data file {data!r} does not exist")
-    frame = pd.read_csv(data)
+    frame = read_data(data)
     model = Path(model_path).read_text(encoding="utf-8")
     fit = cfa(frame, model, estimator=estimator)
     result = dfi(fit, reps=reps, seed=seed, workers=workers)
