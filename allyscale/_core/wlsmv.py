@@ -144,6 +144,42 @@ def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
             "pairs": iu, "converged": bool(fit.converged.all())}
 
 
+_CACHE: "OrderedDict[tuple, dict]" = None  # type: ignore[assignment]
+_CACHE_SIZE = 4
+
+
+def sample_statistics(y: np.ndarray) -> dict[str, Any]:
+    """:func:`influence` plus the DWLS weights and the N × N Gram matrices every model needs.
+
+    The statistics depend on the data only, so competing models fitted to the same data
+    (``compare``, Monte Carlo replications) share them: results are cached by the data's
+    bytes (the last four data sets). ``gram_th`` and ``gram_rho`` are ``Z Z'`` for the
+    weighted influence ``Z = IF W^1/2`` restricted to thresholds and to correlations.
+    """
+    import hashlib
+    from collections import OrderedDict
+
+    global _CACHE
+    if _CACHE is None:
+        _CACHE = OrderedDict()
+    y = np.ascontiguousarray(y, dtype=float)
+    key = (y.shape, hashlib.sha1(y.tobytes()).hexdigest())
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    stats = influence(y)
+    IF = stats["IF"]
+    n = IF.shape[0]
+    w = n / (IF**2).sum(axis=0)
+    n_th = sum(len(t) for t in stats["th"])
+    z = IF * np.sqrt(w)
+    stats.update(w=w, n_th=n_th, gram_th=z[:, :n_th] @ z[:, :n_th].T, gram_rho=z[:, n_th:] @ z[:, n_th:].T)
+    _CACHE[key] = stats
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return stats
+
+
 # ------------------------------------------------------------------------ parameter table
 def expand_thresholds(pt: pd.DataFrame, n_cat: dict[str, int]) -> pd.DataFrame:
     """Replace each ``x | t*`` placeholder by rows ``x | t1 .. t(K-1)`` and renumber ``free``."""
@@ -202,7 +238,7 @@ def estimate(prep) -> Any:
                                  "supported)")
     y = prep.y[0]
     n = y.shape[0]
-    stats = influence(y)
+    stats = sample_statistics(y)
     n_cat = {v: int(k) for v, k in zip(ov, stats["n_cat"])}
     # the parameter table with thresholds and every indicator ordered (delta parameterization)
     if not prep.ordered:
@@ -220,8 +256,7 @@ def estimate(prep) -> Any:
     IF = stats["IF"]
     q = s.size
     n_th = th_obs.size
-    gamma_diag = (IF**2).sum(axis=0) / n
-    w = 1 / gamma_diag
+    w = stats["w"]
     off = _offdiag_rows(p)
     # which free parameter is each threshold (x index), in s order
     th_param = []
@@ -306,9 +341,8 @@ def estimate(prep) -> Any:
     if df < 0:
         raise SpecificationError(f"the model has {n_free_model} free parameters but only {q} sample statistics: "
                                  "it is not identified")
-    # IF U IF' = IF W IF' - (IF W D) M (IF W D)'
-    ifw = IF * w
-    c_mat = ifw @ IF.T - (b.T @ bread) @ b
+    # IF U IF' = IF W IF' - (IF W D) M (IF W D)'; IF W IF' is the cached Gram of the weighted influences
+    c_mat = stats["gram_th"] + stats["gram_rho"] - (b.T @ bread) @ b
     tr_ug = float(np.trace(c_mat)) / n
     tr_ug2 = float((c_mat**2).sum()) / n**2
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)}}
@@ -318,8 +352,7 @@ def estimate(prep) -> Any:
     r0 = stats["rho"]
     stat0 = float((n - 1) * (r0 @ (w[n_th:] * r0)))
     df0 = float(len(r0))
-    if_r = IF[:, n_th:] * np.sqrt(w[n_th:])
-    c0 = if_r @ if_r.T
+    c0 = stats["gram_rho"]
     tr0 = float(np.trace(c0)) / n
     tr0_2 = float((c0**2).sum()) / n**2
     baseline = {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
