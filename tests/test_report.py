@@ -35,8 +35,8 @@ def test_outputs_written(report_dir):
     results = json.loads((out / "results.json").read_text())
     assert set(results["sections"]) == {s.id for s in report.sections}
     for name, df in report.tables().items():
-        saved = pd.read_csv(out / "tables" / f"{name}.csv", index_col=0)
-        assert saved.shape == df.shape
+        saved = pd.read_csv(out / "tables" / f"{name}.csv", index_col=list(range(df.index.nlevels)))
+        assert saved.shape == df.shape, name
     # self-contained: no external scripts, styles, fonts or images
     assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert not re.search(r"url\((?!#)", html) and "@import" not in html  # only in-document references
