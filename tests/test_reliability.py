@@ -329,12 +329,7 @@ def test_reliability_ml_end_to_end(table_ml, ref, ref2):
 
 def test_reliability_wlsmv_end_to_end(data, model, ref):
     # R: compRelSEM(cfa(model, d, ordered = items, estimator = "WLSMV")) (Green & Yang on the response scale)
-    try:
-        tab = allyscale.reliability(data, model, estimator="WLSMV")
-    except SpecificationError as exc:
-        if "not available" not in str(exc):
-            raise
-        pytest.skip(f"allyscale.cfa cannot fit WLSMV yet ({exc})")
+    tab = allyscale.reliability(data, model, estimator="WLSMV")
     for f, v in ref["comp_rel_wlsmv"].items():
         assert_allclose(tab.loc[f, "omega"], v, atol=2e-3, rtol=0)
 
