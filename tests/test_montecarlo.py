@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sqlite3
@@ -11,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
@@ -43,8 +41,6 @@ def _exported(store) -> pd.DataFrame:
     return reps.drop(columns=[c for c in reps.columns if c.endswith("seconds")]).reset_index(drop=True)
 
 
-def _has_cfa() -> bool:
-    return importlib.util.find_spec("allyscale.cfa") is not None
 
 
 # ----------------------------------------------------------------------- spec
@@ -238,7 +234,6 @@ ML_STUDY = {
 }
 
 
-@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
 def test_cfa_study_records_fits_and_selection(tmp_path):
     store = tmp_path / "ml.sqlite"
     run_study(ML_STUDY, store, workers=2, progress=False)
@@ -258,7 +253,6 @@ def test_cfa_study_records_fits_and_selection(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
 def test_ml_statistical_validity(tmp_path):
     """ML on continuous normal data, N = 500, 500 replications: loadings unbiased (< 5%) and
     95% Wald intervals covering the population value .92-.98 of the time."""
@@ -276,7 +270,6 @@ def test_ml_statistical_validity(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
 def test_canonical_study_replication(tmp_path):
     """One replication of studies/allyship.yaml (ML when WLSMV is not available): four models, reverse-keyed
     items scored before fitting (all true-model loadings positive), retention and reliability recorded."""
@@ -323,7 +316,6 @@ def test_muthen_sample_size_rule():
     assert out.loc[0.5, "n_min"] == 200 and out.loc[1.0, "n_min"] == 300
 
 
-@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
 def test_summary_save_writes_tables_and_plots(tmp_path):
     store = tmp_path / "ml.sqlite"
     run_study({**ML_STUDY, "reps": 2, "conditions": {"n": [200, 300]}}, store, progress=False)
@@ -348,7 +340,6 @@ def test_dask_existing_scheduler(tmp_path):
         run_study(RETENTION_STUDY, tmp_path / "x.sqlite", dask="tcp://127.0.0.1:9", progress=False)
 
 
-@pytest.mark.skipif(not _has_cfa(), reason="allyscale.cfa not available")
 def test_failed_fit_is_recorded_not_dropped(tmp_path):
     models = {**ML_STUDY["analysis"]["models"], "bad": "f =~ a1 + a2 + zz\n"}
     store = tmp_path / "f.sqlite"
