@@ -291,8 +291,9 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
         cmp_res = compare(data, dict(ctx.models), estimator=ctx.estimator)
         ctx.results["compare"] = cmp_res
         fits = cmp_res.fits
-        cols = [c for c in ["npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi",
-                            "tli", "rmsea", "cfi.robust", "tli.robust", "rmsea.robust", "srmr", "aic", "bic"]
+        cols = [c for c in ["npar", "chisq", "df", "pvalue", "chisq.scaled", "pvalue.scaled", "cfi", "tli", "rmsea",
+                            "cfi.scaled", "tli.scaled", "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust",
+                            "srmr", "aic", "bic"]
                 if c in cmp_res.table.columns]
         sec.tables.append(Table("cfa_comparison", "Fit of the competing models", cmp_res.table[cols],
                                 note="Hu & Bentler (1999) suggest CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08."))

@@ -43,6 +43,8 @@ def format_cell(value: Any, digits: int = 3) -> tuple[str, bool]:
             return "", False
         if math.isinf(v):
             return "∞" if v > 0 else "−∞", False
+        if v.is_integer() and abs(v) >= 2:
+            return f"{int(v):d}".replace("-", "−"), False  # counts (npar, df, N) stored as floats
         text = f"{v:.{digits}f}"
         if float(text) == 0:
             text = f"{0:.{digits}f}"  # no "-0.000"
