@@ -834,7 +834,14 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
     models = dict(models)
     if len(models) < 2:
         raise SpecificationError(f"compare needs at least two models, got {len(models)}")
-    fits = {name: cfa(data, syntax, estimator=estimator, **kwargs) for name, syntax in models.items()}
+    fits = {}
+    for name, syntax in models.items():
+        # re-emit each model's warnings with its name, so a report can say which model is affected
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fits[name] = cfa(data, syntax, estimator=estimator, **kwargs)
+        for w in caught:
+            warnings.warn(f"model {name!r}: {w.message}", w.category, stacklevel=2)
     order = sorted(fits, key=lambda k: (-fits[k].fit_measures["df"], list(fits).index(k)))
     rows = {}
     for name in order:
