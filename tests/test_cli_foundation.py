@@ -86,3 +86,15 @@ def test_describe_summarises(tmp_path):
     assert result.exit_code == 0, result.output
     assert "200 respondents, 18 items" in result.output
     assert "Correlations of scale scores" in result.output
+
+
+def test_describe_json(tmp_path):
+    out = tmp_path / "d.csv"
+    run("simulate", "--pool", MINI_POOL, "--n", 120, "--seed", 4, "--out", out)
+    js = tmp_path / "d.json"
+    result = run("describe", out, "--pool", MINI_POOL, "--json", js)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(js.read_text())
+    assert payload["n"] == 120
+    assert set(payload["items"]) == {f"{f}{i}" for f in "abc" for i in range(1, 7)}
+    assert 0 < payload["items"]["a1"]["sd"] < 2

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 import pandas as pd
+
+from allyscale._files import atomic_write_text, check_output_path
+from allyscale.report.document import jsonable
 
 from allyscale.descriptives import describe_items
 from allyscale.cli._read import read_data
@@ -14,7 +19,9 @@ from allyscale.scoring import reverse_score, scale_scores
 @click.command("describe")
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
-def describe_command(data_path: str, pool_path: str | None) -> None:
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Write the item table (and scale scores with a pool) as JSON.")
+def describe_command(data_path: str, pool_path: str | None, json_out: str | None) -> None:
     """Item descriptives and scale-score summary of DATA."""
     pool = load_pool(pool_path) if pool_path else None
     data = read_data(data_path, pool)
@@ -29,6 +36,12 @@ def describe_command(data_path: str, pool_path: str | None) -> None:
             click.echo(scores.describe().T[["mean", "std", "min", "max"]].round(3).to_string())
             click.echo("\nCorrelations of scale scores:")
             click.echo(scores.corr().round(2).to_string())
+    if json_out:
+        out = check_output_path(json_out, [data_path, pool_path])
+        payload = {"n": len(data), "items": table}
+        if pool is not None:
+            payload["scale_score_correlations"] = scores.corr()
+        atomic_write_text(out, json.dumps(jsonable(payload), indent=2))
 
 
 def register(main: click.Group) -> None:
