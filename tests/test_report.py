@@ -124,3 +124,5 @@ def test_validate_real_data_with_model_and_group(tmp_path):
     omega_col = rel["columns"].index("omega")
     assert all(0.5 < row[omega_col] < 1 for row in rel["data"])
     assert results["meta"]["reverse_scored"] == ["A1", "C4", "C5", "E1", "E2", "O2", "O5"]
+    sample = results["sections"]["sample"]["numbers"]
+    assert sample["n"] == 2800 and sample["complete"] == 2436  # lavaan's complete-case N in make_bfi.R

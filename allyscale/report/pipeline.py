@@ -112,6 +112,35 @@ def _section(section_id: str, title: str, build: Callable[[Context, Section], No
 
 
 # --------------------------------------------------------------------------- sections
+def _sample_section(ctx: Context, sec: Section) -> None:
+    items = ctx.data[ctx.items]
+    n = len(items)
+    miss = items.isna()
+    complete = int((~miss.any(axis=1)).sum())
+    per_item = pd.DataFrame({"missing": miss.sum(), "percent": 100 * miss.mean()}).rename_axis("item")
+    per_person = miss.sum(axis=1)
+    sec.paragraphs.append(
+        f"{n} respondents answered {len(ctx.items)} items; {complete} ({100 * complete / max(n, 1):.1f}%) answered "
+        f"every item. {int(miss.to_numpy().sum())} responses ({100 * miss.to_numpy().mean():.2f}%) are missing; "
+        f"the most incomplete respondent skipped {int(per_person.max()) if n else 0} items."
+        + (f" Groups ({ctx.group}): " + ", ".join(f"{k} {v}" for k, v in ctx.data[ctx.group].value_counts(
+            dropna=False).items()) + "." if ctx.group else ""))
+    if miss.to_numpy().any():
+        sec.tables.append(Table("missing_items", "Missing responses per item (items with any)",
+                                per_item[per_item["missing"] > 0]))
+        sec.paragraphs.append("Confirmatory models, reliability and validity use complete cases (listwise deletion); "
+                              "each analysis reports how many rows it dropped.")
+    checks = [c for c in (ctx.pool.attention_checks if ctx.pool is not None else []) if c.id in ctx.data.columns]
+    if checks:
+        failed = pd.DataFrame({c.id: ctx.data[c.id] != c.expected for c in checks}).any(axis=1)
+        sec.paragraphs.append(f"{int(failed.sum())} respondent(s) failed at least one attention check "
+                              f"({', '.join(c.id for c in checks)}); they are kept in the analyses.")
+        sec.numbers["attention_check_failures"] = int(failed.sum())
+    if complete < n / 2:
+        sec.flag(f"fewer than half of the respondents ({complete} of {n}) answered every item")
+    sec.numbers.update(n=n, complete=complete, missing_responses=int(miss.to_numpy().sum()))
+
+
 def _items_section(ctx: Context, sec: Section) -> None:
     from allyscale.descriptives import describe_items
 
@@ -518,6 +547,7 @@ def _methods_section(ctx: Context, sec: Section) -> None:
 
 
 VALIDATE_SECTIONS: list[tuple[str, str, Callable[[Context, Section], None]]] = [
+    ("sample", "Sample and missing data", _sample_section),
     ("items", "Item analysis", _items_section),
     ("factorability", "Factorability", _factorability_section),
     ("retention", "Number of factors", _retention_section),
