@@ -30,6 +30,7 @@ _API: dict[str, str] = {
     "reverse_score": "allyscale.scoring",
     "scale_scores": "allyscale.scoring",
     "describe_items": "allyscale.descriptives",
+    "careless_indices": "allyscale.descriptives",
     # real data in (io.py, screening.py)
     "read_responses": "allyscale.io",
     "screen": "allyscale.screening",

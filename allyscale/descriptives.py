@@ -9,7 +9,7 @@ from allyscale.errors import DataError
 from allyscale.pool import ItemPool
 from allyscale.scoring import reverse_score
 
-__all__ = ["describe_items"]
+__all__ = ["describe_items", "careless_indices"]
 
 
 def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
@@ -107,3 +107,52 @@ def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: l
     if pool is None and set(groups) == {"all"}:
         out = out.drop(columns="factor")
     return out
+
+
+def careless_indices(data: pd.DataFrame, items: list[str], *, alpha: float = 0.001,
+                     longstring_share: float = 0.5) -> pd.DataFrame:
+    """Careless-responding indices per respondent.
+
+    * ``longstring``: the longest run of identical consecutive answers (Johnson, 2005);
+      flagged when it covers at least ``longstring_share`` of the items;
+    * ``irv``: intra-individual response variability, the SD of a respondent's answers
+      (Dunn et al., 2018); a very low IRV with a long string suggests straight-lining;
+    * ``d2`` and ``d2_p``: Mahalanobis distance from the item means with the complete-case
+      covariance matrix, and its chi-square p-value (p items df); flagged when
+      ``d2_p < alpha`` (Meade & Craig, 2012). Respondents with missing answers get NaN.
+
+    Returns
+    -------
+    DataFrame
+        One row per respondent (the data's index) with the four indices and ``flags``
+        naming the rules that fired (empty when none).
+    """
+    from scipy.stats import chi2
+
+    x = data[items].to_numpy(dtype=float)
+    n, p = x.shape
+    longest = np.ones(n, dtype=int)
+    run = np.ones(n, dtype=int)
+    for j in range(1, p):
+        same = (x[:, j] == x[:, j - 1]) & ~np.isnan(x[:, j])
+        run = np.where(same, run + 1, 1)
+        longest = np.maximum(longest, run)
+    irv = np.nanstd(x, axis=1, ddof=1)
+    complete = ~np.isnan(x).any(axis=1)
+    d2 = np.full(n, np.nan)
+    if complete.sum() > p:
+        xc = x[complete]
+        inv = np.linalg.pinv(np.cov(xc, rowvar=False))
+        dev = xc - xc.mean(axis=0)
+        d2[complete] = np.einsum("ij,jk,ik->i", dev, inv, dev)
+    d2_p = chi2.sf(d2, p)
+    flags = []
+    for i in range(n):
+        rules = []
+        if longest[i] >= longstring_share * p:
+            rules.append(f"longstring {longest[i]} >= {longstring_share:.0%} of items")
+        if complete[i] and d2_p[i] < alpha:
+            rules.append(f"Mahalanobis p < {alpha:g}")
+        flags.append("; ".join(rules))
+    return pd.DataFrame({"longstring": longest, "irv": irv, "d2": d2, "d2_p": d2_p, "flags": flags},
+                        index=data.index)

@@ -44,3 +44,28 @@ def test_missing_items_named(mini_pool):
     data = simulate(mini_pool, n=50, seed=1).drop(columns=["b2"])
     with pytest.raises(DataError, match=r"\['b2'\]"):
         describe_items(data, mini_pool)
+
+
+def test_careless_indices_find_simulated_careless_respondents(mini_pool):
+    from allyscale.descriptives import careless_indices
+
+    data = simulate(mini_pool, n=600, seed=7, careless=0.05, careless_style="longstring")
+    ci = careless_indices(data, mini_pool.item_ids)
+    truth = data.attrs["careless_rows"]
+    assert (ci.loc[truth, "longstring"] == 18).all()
+    assert ci.loc[truth, "flags"].str.contains("longstring").all()
+    assert (ci["flags"] != "").sum() < 0.1 * len(data)
+    random = simulate(mini_pool, n=600, seed=8, careless=0.05)
+    ci2 = careless_indices(random, mini_pool.item_ids)
+    hits = ci2.loc[random.attrs["careless_rows"], "d2_p"] < 0.001
+    assert hits.mean() > 0.5  # random answering breaks the correlation structure
+
+
+def test_careless_indices_irv_and_missing():
+    from allyscale.descriptives import careless_indices
+
+    frame = pd.DataFrame({"a": [1, 5, np.nan], "b": [1, 1, 2], "c": [1, 5, 3]})
+    ci = careless_indices(frame, ["a", "b", "c"])
+    assert list(ci["longstring"]) == [3, 1, 1]
+    np.testing.assert_allclose(ci["irv"].iloc[1], np.std([5, 1, 5], ddof=1))
+    assert np.isnan(ci["d2"].iloc[2])

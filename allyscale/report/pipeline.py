@@ -136,6 +136,21 @@ def _sample_section(ctx: Context, sec: Section) -> None:
         sec.paragraphs.append(f"{int(failed.sum())} respondent(s) failed at least one attention check "
                               f"({', '.join(c.id for c in checks)}); they are kept in the analyses.")
         sec.numbers["attention_check_failures"] = int(failed.sum())
+    from allyscale.descriptives import careless_indices
+
+    ci = careless_indices(ctx.data, ctx.items)
+    flagged = ci[ci["flags"] != ""]
+    sec.paragraphs.append(
+        f"Careless-responding screens: {int((ci['flags'].str.contains('longstring')).sum())} respondent(s) gave the "
+        "same answer to at least half of the items in a row (longstring; Johnson, 2005) and "
+        f"{int((ci['flags'].str.contains('Mahalanobis')).sum())} are multivariate outliers (Mahalanobis p < .001; "
+        "Meade & Craig, 2012). Flagged respondents are listed and kept in the analyses.")
+    if len(flagged):
+        sec.tables.append(Table("careless_flags", "Respondents flagged by the careless-responding screens",
+                                flagged.head(50), note="At most 50 rows shown here; results.json and "
+                                                       "tables/careless_flags.csv hold these rows."))
+        sec.flag(f"{len(flagged)} respondent(s) flagged by careless-responding screens")
+    sec.numbers["careless_flagged"] = int(len(flagged))
     if complete < n / 2:
         sec.flag(f"fewer than half of the respondents ({complete} of {n}) answered every item")
     sec.numbers.update(n=n, complete=complete, missing_responses=int(miss.to_numpy().sum()))
