@@ -31,10 +31,6 @@ _API: dict[str, str] = {
     "scale_scores": "allyscale.scoring",
     "describe_items": "allyscale.descriptives",
     "careless_indices": "allyscale.descriptives",
-    # real data in (io.py, screening.py)
-    "read_responses": "allyscale.io",
-    "screen": "allyscale.screening",
-    "littles_mcar": "allyscale.screening",
     # ordinal correlations and exploratory analysis
     "polychoric": "allyscale.polychoric",
     "kmo": "allyscale.factorability",
