@@ -144,7 +144,7 @@ def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
             "pairs": iu, "converged": bool(fit.converged.all())}
 
 
-_CACHE: "OrderedDict[tuple, dict]" = None  # type: ignore[assignment]
+_CACHE = None  # an OrderedDict of recent sample statistics, created on first use
 _CACHE_SIZE = 4
 
 
@@ -281,11 +281,7 @@ def estimate(prep) -> Any:
     z = (y - y.mean(axis=0)) / y.std(axis=0)
     gd = _ml.GroupData.from_array(z)
     spec_ml = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=False)
-    try:
-        x = _ml.start_values(spec_ml, [gd])
-    except Exception as exc:  # noqa: BLE001 - any failure of the heuristic start is reported, not hidden
-        raise SpecificationError(f"could not compute starting values for WLSMV ({exc})") from None
-    x = np.asarray(x, dtype=float)
+    x = np.asarray(_ml.start_values(spec_ml, [gd]), dtype=float)
     for row, k in enumerate(th_param):
         if k >= 0:
             x[k] = th_obs[row]

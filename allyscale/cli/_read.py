@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from allyscale.errors import DataError
@@ -22,3 +24,13 @@ def read_data(path: str, pool: ItemPool | None = None) -> pd.DataFrame:
             raise DataError(f"{path}: the pool's item(s) {missing[:20]} are not columns of the file"
                             + (f" (and {len(missing) - 20} more)" if len(missing) > 20 else ""))
     return data
+
+
+def read_model(path: str) -> str:
+    """Read a lavaan model file, with an error naming the file when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: model file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the model file ({exc})") from None

@@ -10,19 +10,10 @@ import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
 from allyscale.cfa import ESTIMATORS, cfa, compare
-from allyscale.cli._read import read_data
+from allyscale.cli._read import read_data, read_model
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
-
-
-def _read_model(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: model file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the model file ({exc})") from None
 
 
 _estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sensitive=False), default="ML",
@@ -41,7 +32,7 @@ _estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sens
 def cfa_command(data_path, model_path, estimator, group, missing, std_lv, json_out) -> None:
     """Confirmatory factor analysis of DATA (as lavaan::cfa)."""
     data = read_data(data_path)
-    model = _read_model(model_path)
+    model = read_model(model_path)
     result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if missing else "listwise",
                  std_lv=std_lv)
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
@@ -72,7 +63,7 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out) -> N
             name = Path(p).stem
             if name in models:
                 name = p
-            models[name] = _read_model(p)
+            models[name] = read_model(p)
         result = compare(data, models, estimator=estimator.upper())
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         click.echo(result.summary())

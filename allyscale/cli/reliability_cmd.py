@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.cli._read import read_data
-from allyscale.errors import DataError, SpecificationError
+from allyscale.cli._read import read_data, read_model
+from allyscale.errors import SpecificationError
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
 
-
-def _read_model(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: model file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the model file ({exc})") from None
 
 
 @click.command("reliability")
@@ -43,7 +34,7 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
     """Reliability (alpha, omega as semTools::compRelSEM, AVE) and discriminant validity of DATA."""
     pool = load_pool(pool_path) if pool_path else None
     if model_path:
-        model = _read_model(model_path)
+        model = read_model(model_path)
     elif pool is not None:
         model = pool.model_syntax("correlated")
     else:
