@@ -446,6 +446,18 @@ class SchmidLeiman:
     gamma: pd.Series
     phi: pd.DataFrame
 
+    def table(self) -> pd.DataFrame:
+        """General and group loadings with h2, u2 and p2, one row per item (as psych prints it)."""
+        return self.loadings.assign(h2=self.h2, u2=self.u2, p2=self.p2)
+
+    def summary(self) -> str:
+        return ("Schmid-Leiman solution (loadings of the first-order factors on g: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in self.gamma.items()) + ")\n"
+                + self.table().round(3).to_string())
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>Schmid-Leiman solution</b></p>" + self.table().round(3).to_html())
+
 
 def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = None, *,
                   method: str = "minres") -> SchmidLeiman:

@@ -72,6 +72,9 @@ class EKCResult:
     def summary(self) -> str:
         return f"Empirical Kaiser criterion: {self.n_factors} factors"
 
+    def _repr_html_(self) -> str:
+        return f"<p>{self.summary()}</p>" + self.eigenvalues.head(15).round(3).to_html()
+
     def to_dict(self) -> dict:
         return {"n_factors": self.n_factors, "eigenvalues": self.eigenvalues.to_dict(orient="list")}
 

@@ -60,6 +60,11 @@ class RunReport:
                 f"({self.ran} run now on {self.engine} with {self.workers} worker(s), {self.seconds:.1f} s, "
                 f"{per:.3f} s per replication)")
 
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(self.summary())}</p>"
+
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
