@@ -135,6 +135,7 @@ class _Estimation:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     scaled_test: str | None = None  # key of ``test`` holding the robust test, if any
     information: np.ndarray | None = None  # per-case information used for modification indices
+    internals: dict[str, Any] = field(default_factory=dict)  # estimator-specific arrays (WLSMV: s, w, jac, IF)
 
 
 # --------------------------------------------------------------------------------------

@@ -370,8 +370,10 @@ def estimate(prep) -> Any:
         extra["rmsea.scaled"] = fi.rmsea(scaled["stat"], df, n1)
         extra["rmsea.ci.lower.scaled"], extra["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled["stat"], df, n1)
         extra["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled["stat"], df, n1)
+    sig_hat = spec.implied(x)[0][0]
+    internals = {"s": s, "w": w, "jac": jac, "IF": IF, "n": n, "n_th": n_th, "sigma": sig_hat, "bread": bread}
     return _Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
-                       "scaled.shifted", None)
+                       "scaled.shifted", None, internals)
 
 
 def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:
