@@ -141,6 +141,29 @@ class _Estimation:
 # --------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------
+_PARTABLES: dict[tuple, Any] = {}
+
+
+def _partable(model: str, *, ov: tuple[str, ...] | None = None, **options: Any):
+    """``lavaanify(parse_model(model), **options)`` (and with ``ov`` the :class:`ModelSpec`), cached.
+
+    Monte Carlo studies and ``compare`` fit the same syntax many times; the table depends on
+    the syntax and options only. Callers get a copy of the table (a spec is never modified).
+    """
+    key = (model, ov, tuple(sorted(options.items())))
+    hit = _PARTABLES.get(key)
+    if hit is None:
+        pt = lavaanify(parse_model(model), **options)
+        hit = pt if ov is None else (pt, ModelSpec.from_partable(pt, list(ov), list(pt.attrs["latent"]),
+                                                                 meanstructure=options.get("meanstructure", False)))
+        if len(_PARTABLES) > 64:
+            _PARTABLES.clear()
+        _PARTABLES[key] = hit
+    if ov is None:
+        return hit.copy()
+    return hit[0].copy(), hit[1]
+
+
 def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | None,
              group_equal: Sequence[str] | None, missing: str, ordered: Sequence[str] | None,
              std_lv: bool, meanstructure: bool | None = None) -> _Prepared:
@@ -160,8 +183,7 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     group_equal = tuple(group_equal or ())
     if group_equal and group is None:
         raise SpecificationError("group_equal needs a group column (group=...)")
-    statements = parse_model(model)
-    pt0 = lavaanify(statements)
+    pt0 = _partable(model)
     ov = list(pt0.attrs["observed"])
     absent = [v for v in ov if v not in data.columns]
     if absent:
@@ -220,10 +242,9 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     ngroups = len(ys)
     if meanstructure is None:
         meanstructure = ngroups > 1 or missing == "fiml" or bool(ordered)
-    pt = lavaanify(statements, ngroups=ngroups, ordered=ordered, std_lv=std_lv, meanstructure=meanstructure,
-                   group_equal=group_equal)
+    pt, spec = _partable(model, ngroups=ngroups, ordered=tuple(ordered), std_lv=bool(std_lv),
+                         meanstructure=bool(meanstructure), group_equal=group_equal, ov=tuple(ov))
     lv = list(pt.attrs["latent"])
-    spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=meanstructure)
     return _Prepared(model, est, pt, spec, ov, lv, group, labels, ys, missing, ordered, bool(std_lv), group_equal,
                      meanstructure, frame, diagnostics)
 

@@ -154,11 +154,14 @@ class ModelSpec:
             self._set(mats[g], name, i, j, value)
         for k, g, name, i, j in self.entries:
             self._set(mats[g], name, i, j, x[k])
-        for g, i, _ in self.delta:
+        if self.delta:
             # delta parameterization (ordered items): the residual variance makes Sigma_ii = 1
-            gm = mats[g]
-            common = (gm.lam @ gm.latent_cov() @ gm.lam.T)[i, i]
-            gm.theta[i, i] = 1.0 - common
+            common = {}
+            for g, i, _ in self.delta:
+                if g not in common:
+                    gm = mats[g]
+                    common[g] = np.einsum("ij,jk,ik->i", gm.lam, gm.latent_cov(), gm.lam)
+                mats[g].theta[i, i] = 1.0 - common[g][i]
         return mats
 
     @staticmethod

@@ -153,8 +153,8 @@ def sample_statistics(y: np.ndarray) -> dict[str, Any]:
 
     The statistics depend on the data only, so competing models fitted to the same data
     (``compare``, Monte Carlo replications) share them: results are cached by the data's
-    bytes (the last four data sets). ``gram_th`` and ``gram_rho`` are ``Z Z'`` for the
-    weighted influence ``Z = IF W^1/2`` restricted to thresholds and to correlations.
+    bytes (the last four data sets). ``gram_rho`` is ``Z Z'`` for the weighted influence
+    ``Z = IF W^1/2`` restricted to the correlations.
     """
     import hashlib
     from collections import OrderedDict
@@ -172,8 +172,8 @@ def sample_statistics(y: np.ndarray) -> dict[str, Any]:
     n = IF.shape[0]
     w = n / (IF**2).sum(axis=0)
     n_th = sum(len(t) for t in stats["th"])
-    z = IF * np.sqrt(w)
-    stats.update(w=w, n_th=n_th, gram_th=z[:, :n_th] @ z[:, :n_th].T, gram_rho=z[:, n_th:] @ z[:, n_th:].T)
+    z = IF[:, n_th:] * np.sqrt(w[n_th:])
+    stats.update(w=w, n_th=n_th, gram_rho=z @ z.T)
     _CACHE[key] = stats
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -215,15 +215,158 @@ def expand_thresholds(pt: pd.DataFrame, n_cat: dict[str, int]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- estimation
-def _offdiag_rows(p: int) -> np.ndarray:
-    from allyscale._core.model import vech_indices
+class _CorrelationModel:
+    """Model-implied polychoric correlations (off-diagonal, lavaan's order) and their Jacobian
+    with respect to the structural parameters, built directly from the model matrices.
 
-    r, c = vech_indices(p)
-    return np.flatnonzero(r != c)
+    Only the entries the correlation rows depend on are computed: a loading ``lambda_ij``
+    moves the ``p - 1`` correlations of item ``i`` by ``(Phi Lambda')_j``; a factor
+    (co)variance, a regression between factors or a residual covariance moves the pairs
+    through rank-one products. This replaces the dense ``(k, p, p)`` derivative array of
+    :meth:`ModelSpec.derivatives`, which dominates the cost for a 100-item model.
+    """
+
+    def __init__(self, spec: ModelSpec, params: np.ndarray):
+        p = len(spec.ov)
+        self.spec = spec
+        self.iu = np.triu_indices(p, 1)
+        pidx = -np.ones((p, p), dtype=int)
+        pidx[self.iu] = np.arange(len(self.iu[0]))
+        pidx[self.iu[1], self.iu[0]] = pidx[self.iu]
+        self.pidx = pidx
+        col = {int(k): c for c, k in enumerate(params)}
+        self.kc = len(params)
+        ent = [(col[k], name, i, j) for k, g, name, i, j in spec.entries if name in ("lam", "psi", "beta", "theta")]
+        self.n_ent = len(ent)
+        self.ent_col = np.array([e[0] for e in ent], dtype=int)
+        self.unique = len(set(self.ent_col.tolist())) == self.n_ent
+        by = {name: np.array([(n, e[2], e[3]) for n, e in enumerate(ent) if e[1] == name], dtype=int).reshape(-1, 3)
+              for name in ("lam", "psi", "beta", "theta")}
+        self.lam, self.psi, self.beta = by["lam"], by["psi"], by["beta"]
+        th = by["theta"]
+        self.theta = th[th[:, 1] != th[:, 2]]
+        if self.lam.size:
+            rows = pidx[self.lam[:, 1]]  # (n_lam, p): the pairs of each loading's item
+            self.lam_mask = rows >= 0
+            self.lam_rows = rows[self.lam_mask]
+            self.lam_cols = np.broadcast_to(self.lam[:, [0]], rows.shape)[self.lam_mask]
+
+    def __call__(self, x: np.ndarray, jacobian: bool = True):
+        gm = self.spec.matrices(x)[0]
+        a = gm.A
+        lam_a = gm.lam @ a
+        phi = a @ gm.psi @ a.T
+        sig = lam_a @ gm.psi @ lam_a.T + gm.theta
+        i0, i1 = self.iu
+        sig_vec = sig[i0, i1]
+        if not jacobian:
+            return sig_vec, None
+        ent = np.zeros((len(i0), self.n_ent))
+        if self.lam.size:
+            r = (phi @ gm.lam.T)[self.lam[:, 2]]  # (n_lam, p)
+            ent[self.lam_rows, self.lam_cols] = r[self.lam_mask]
+        if self.psi.size:
+            u, v = lam_a[:, self.psi[:, 1]], lam_a[:, self.psi[:, 2]]
+            d = u[i0] * v[i1] + v[i0] * u[i1]
+            d[:, self.psi[:, 1] == self.psi[:, 2]] /= 2
+            ent[:, self.psi[:, 0]] = d
+        if self.beta.size:
+            la = lam_a[:, self.beta[:, 1]]
+            w = (phi @ gm.lam.T)[self.beta[:, 2]].T  # (p, n_beta)
+            ent[:, self.beta[:, 0]] = la[i0] * w[i1] + w[i0] * la[i1]
+        if self.theta.size:
+            ent[self.pidx[self.theta[:, 1], self.theta[:, 2]], self.theta[:, 0]] = 1.0
+        if self.unique:
+            jac = np.zeros((len(i0), self.kc))
+            jac[:, self.ent_col] = ent
+        else:
+            jac = np.zeros((self.kc, len(i0)))
+            np.add.at(jac, self.ent_col, ent.T)
+            jac = jac.T
+        return sig_vec, jac
+
+
+def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
+    """Minimise ``(s - sigma(x))' W (s - sigma(x))`` by Gauss-Newton with step halving.
+
+    ``objective(x)`` returns ``(F, residual)`` (raising ``LinAlgError`` where the model is
+    undefined) and ``jacobian(x)`` the Jacobian of sigma. Converged when the gradient's
+    largest element is below 1e-9 or F stops decreasing (1e-15).
+    """
+    f, r = objective(x)
+    jac = jacobian(x)
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):
+        jw = jac.T * w
+        h = jw @ jac
+        g = jw @ r
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(h, g, rcond=None)[0]
+        t, ok = 1.0, False
+        for _ in range(30):
+            xn = x + t * step
+            try:
+                fn, rn = objective(xn)
+            except np.linalg.LinAlgError:
+                t /= 2
+                continue
+            if np.isfinite(fn) and fn <= f + 1e-14:
+                ok = True
+                break
+            t /= 2
+        if not ok:
+            break
+        decrease = f - fn
+        x, f, r = xn, fn, rn
+        jac = jacobian(x)
+        if np.max(np.abs(jac.T @ (w * r))) < 1e-9 or decrease < 1e-15:
+            converged = True
+            break
+    return x, f, r, jac, converged, it
+
+
+_MODELS: dict[tuple, tuple] = {}
+
+
+def _threshold_model(prep, n_cat: dict[str, int]) -> tuple:
+    """The parameter table with every indicator ordered and its thresholds expanded, its
+    :class:`ModelSpec` (and the one without mean structure, for start values), the structural
+    parameters, whether thresholds are separable, and the correlation model; cached by
+    syntax, items and category counts (replications of a study refit the same models)."""
+    from allyscale.cfa import _partable
+
+    ov = prep.ov
+    key = (prep.model, tuple(ov), tuple(prep.lv), tuple(n_cat[v] for v in ov), prep.std_lv, tuple(prep.ordered or ()))
+    hit = _MODELS.get(key)
+    if hit is not None:
+        return hit
+    pt = prep.partable if prep.ordered else _partable(prep.model, ordered=tuple(ov), std_lv=prep.std_lv,
+                                                       meanstructure=True)
+    pt = expand_thresholds(pt, n_cat)
+    spec = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=True)
+    spec_ml = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=False)
+    th_param = pt["free"].to_numpy(dtype=int)[pt["op"].to_numpy() == "|"] - 1
+    struct = sorted({e[0] for e in spec.entries})
+    separable = bool((th_param >= 0).all() and len(set(th_param.tolist())) == th_param.size
+                     and not set(th_param.tolist()) & set(struct) and len(struct) + th_param.size == spec.n_free)
+    corr_model = _CorrelationModel(spec, np.array(struct if separable else range(spec.n_free), dtype=int))
+    if len(_MODELS) > 32:
+        _MODELS.clear()
+    _MODELS[key] = hit = (pt, spec, spec_ml, struct, separable, corr_model)
+    return hit
 
 
 def estimate(prep) -> Any:
-    """The WLSMV branch of :func:`allyscale.cfa` (see the module docstring)."""
+    """The WLSMV branch of :func:`allyscale.cfa` (see the module docstring).
+
+    When every threshold is its own free parameter (the default), the threshold rows are
+    fitted exactly by the sample thresholds and the estimation, sandwich and traces reduce
+    to the correlation block: Gauss-Newton runs over the structural parameters only, the
+    threshold part of ``U`` vanishes, and the threshold covariance is ``Gamma_tt / (N - 1)``.
+    Otherwise the full problem (thresholds and structure together) is solved.
+    """
     from allyscale._core import ml as _ml
     from allyscale.cfa import _Estimation
 
@@ -240,121 +383,110 @@ def estimate(prep) -> Any:
     n = y.shape[0]
     stats = sample_statistics(y)
     n_cat = {v: int(k) for v, k in zip(ov, stats["n_cat"])}
-    # the parameter table with thresholds and every indicator ordered (delta parameterization)
-    if not prep.ordered:
-        from allyscale.syntax import lavaanify, parse_model
-
-        pt = lavaanify(parse_model(prep.model), ordered=ov, std_lv=prep.std_lv, meanstructure=True)
-    else:
-        pt = prep.partable
-    pt = expand_thresholds(pt, n_cat)
-    spec = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=True)
-    prep.partable, prep.spec, prep.ordered, prep.meanstructure = pt, spec, list(ov), True
-    th_rows = [i for i, r in enumerate(pt.itertuples(index=False)) if r.op == "|"]
+    pt, spec, spec_ml, struct, separable, corr_model = _threshold_model(prep, n_cat)
+    prep.partable, prep.spec, prep.ordered, prep.meanstructure = pt.copy(), spec, list(ov), True
+    th_rows = np.flatnonzero(pt["op"].to_numpy() == "|")
+    free = pt["free"].to_numpy(dtype=int)
+    th_param = free[th_rows] - 1  # -1: a fixed threshold
+    th_fixed = pt["ustart"].to_numpy(dtype=float)[th_rows]
     th_obs = np.concatenate(stats["th"])
     s = np.concatenate([th_obs, stats["rho"]])
     IF = stats["IF"]
     q = s.size
     n_th = th_obs.size
     w = stats["w"]
-    off = _offdiag_rows(p)
-    # which free parameter is each threshold (x index), in s order
-    th_param = []
-    for i in th_rows:
-        th_param.append(int(pt.iloc[i]["free"]) - 1 if pt.iloc[i]["free"] > 0 else -1)
-    th_param = np.array(th_param)
-
-    def sigma_and_jac(x):
-        sig = spec.implied(x)[0][0]
-        jac_full = spec.dsigma(x)[0][off]  # (P, n_free)
-        model_sig = sig[np.triu_indices(p, 1)]
-        sig_vec = np.concatenate([np.where(th_param >= 0, x[np.maximum(th_param, 0)],
-                                           pt.iloc[th_rows]["ustart"].to_numpy(float)), model_sig])
-        jac = np.zeros((q, spec.n_free))
-        for row, k in enumerate(th_param):
-            if k >= 0:
-                jac[row, k] = 1.0
-        jac[n_th:] = jac_full
-        return sig_vec, jac
+    k = spec.n_free
 
     # starting values: the ML starts on standardized responses, thresholds at their sample values
     z = (y - y.mean(axis=0)) / y.std(axis=0)
     gd = _ml.GroupData.from_array(z)
-    spec_ml = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=False)
     x = np.asarray(_ml.start_values(spec_ml, [gd]), dtype=float)
-    for row, k in enumerate(th_param):
-        if k >= 0:
-            x[k] = th_obs[row]
-    diagnostics: dict[str, Any] = {"polychoric_converged": stats["converged"]}
+    x[th_param[th_param >= 0]] = th_obs[th_param >= 0]
+    diagnostics: dict[str, Any] = {"polychoric_converged": stats["converged"], "separable_thresholds": separable}
+    rho, w_c, if_c = stats["rho"], w[n_th:], IF[:, n_th:]
+    if separable:
+        sidx = np.array(struct, dtype=int)
 
-    def objective(xv):
-        sig, jac = sigma_and_jac(xv)
-        r = s - sig
-        return float(r @ (w * r)), r, jac
+        def full(xc):
+            xf = x.copy()
+            xf[sidx] = xc
+            return xf
 
-    f, r, jac = objective(x)
-    converged, it = False, 0
-    for it in range(1, 201):
-        jw = jac.T * w
-        h = jw @ jac
-        g = jw @ r
-        try:
-            step = np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(h, g, rcond=None)[0]
-        t = 1.0
-        ok = False
-        for _ in range(30):
-            xn = x + t * step
-            try:
-                fn, rn, jn = objective(xn)
-            except np.linalg.LinAlgError:
-                t /= 2
-                continue
-            if np.isfinite(fn) and fn <= f + 1e-14:
-                ok = True
-                break
-            t /= 2
-        if not ok:
-            break
-        df_ = f - fn
-        x, f, r, jac = xn, fn, rn, jac if False else jn
-        if np.max(np.abs(jac.T @ (w * r))) < 1e-9 or df_ < 1e-15:
-            converged = True
-            break
+        def objective(xc):
+            r = rho - corr_model(full(xc), jacobian=False)[0]
+            return float(r @ (w_c * r)), r
+
+        xc, f, _, jac_c, converged, it = _gauss_newton(x[sidx], objective, lambda xc: corr_model(full(xc))[1], w_c)
+        x = full(xc)
+        # sandwich pieces on the correlation block; thresholds: bread_t b_t = IF_t'
+        jw_c = jac_c.T * w_c
+        bread_c = np.linalg.inv(jw_c @ jac_c)
+        b_c = jw_c @ if_c.T  # (k_c, N)
+        if_t = IF[:, :n_th]
+        th_pos = th_param
+        vcov = np.zeros((k, k))
+        e_c = bread_c @ b_c  # (k_c, N)
+        vcov[np.ix_(sidx, sidx)] = e_c @ e_c.T
+        vcov[np.ix_(th_pos, th_pos)] = if_t.T @ if_t
+        cross = if_t.T @ e_c.T  # (n_th, k_c)
+        vcov[np.ix_(th_pos, sidx)] = cross
+        vcov[np.ix_(sidx, th_pos)] = cross.T
+        vcov /= n * (n - 1)
+        c_mat = stats["gram_rho"] - b_c.T @ e_c
+        jac = np.zeros((q, k))
+        jac[np.arange(n_th), th_pos] = 1.0
+        jac[np.ix_(np.arange(n_th, q), sidx)] = jac_c
+        bread = np.zeros((k, k))
+        bread[th_pos, th_pos] = 1 / w[:n_th]
+        bread[np.ix_(sidx, sidx)] = bread_c
+    else:
+        def sig_full(xv, jacobian=True):
+            sig_c, jc = corr_model(xv, jacobian)
+            sig = np.concatenate([np.where(th_param >= 0, xv[np.maximum(th_param, 0)], th_fixed), sig_c])
+            if not jacobian:
+                return sig, None
+            jf = np.zeros((q, k))
+            rows = np.flatnonzero(th_param >= 0)
+            jf[rows, th_param[rows]] = 1.0
+            jf[n_th:] = jc
+            return sig, jf
+
+        def objective(xv):
+            r = s - sig_full(xv, False)[0]
+            return float(r @ (w * r)), r
+
+        x, f, _, jac, converged, it = _gauss_newton(x, objective, lambda xv: sig_full(xv)[1], w)
+        jw = jac.T * w  # (k, q)
+        bread = np.linalg.inv(jw @ jac)
+        b = jw @ IF.T  # (k, N)
+        e = bread @ b
+        vcov = e @ e.T / (n * (n - 1))
+        z_t = IF[:, :n_th] * np.sqrt(w[:n_th])
+        c_mat = z_t @ z_t.T + stats["gram_rho"] - b.T @ e
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
-    # ---- robust covariance, tests
-    jw = jac.T * w  # (k, q)
-    bread = np.linalg.inv(jw @ jac)
-    b = jw @ IF.T  # (k, N)
-    meat = b @ b.T / n
-    # lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
-    vcov = bread @ meat @ bread / (n - 1)
+    # ---- tests. lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
     stat = (n - 1) * f
-    n_free_model = spec.n_free
-    df = float(q - n_free_model)
+    df = float(q - k)
     if df < 0:
-        raise SpecificationError(f"the model has {n_free_model} free parameters but only {q} sample statistics: "
+        raise SpecificationError(f"the model has {k} free parameters but only {q} sample statistics: "
                                  "it is not identified")
-    # IF U IF' = IF W IF' - (IF W D) M (IF W D)'; IF W IF' is the cached Gram of the weighted influences
-    c_mat = stats["gram_th"] + stats["gram_rho"] - (b.T @ bread) @ b
+    # IF U IF' = IF W IF' - (IF W D) M (IF W D)'; IF W IF' from the cached Gram of the weighted influences
     tr_ug = float(np.trace(c_mat)) / n
-    tr_ug2 = float((c_mat**2).sum()) / n**2
+    tr_ug2 = float(np.einsum("ij,ij->", c_mat, c_mat)) / n**2
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)}}
     scaled = _scaled_shifted(stat, df, tr_ug, tr_ug2)
     test["scaled.shifted"] = scaled
     # ---- baseline: thresholds saturated, correlations zero
-    r0 = stats["rho"]
-    stat0 = float((n - 1) * (r0 @ (w[n_th:] * r0)))
-    df0 = float(len(r0))
+    stat0 = float((n - 1) * (rho @ (w_c * rho)))
+    df0 = float(len(rho))
     c0 = stats["gram_rho"]
     tr0 = float(np.trace(c0)) / n
-    tr0_2 = float((c0**2).sum()) / n**2
+    tr0_2 = float(np.einsum("ij,ij->", c0, c0)) / n**2
     baseline = {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
                 "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
     pc = np.eye(p)
-    pc[np.triu_indices(p, 1)] = stats["rho"]
+    pc[np.triu_indices(p, 1)] = rho
     pc[np.tril_indices(p, -1)] = pc.T[np.tril_indices(p, -1)]
     diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2,
                        robust_indices="cfi.robust, tli.robust and rmsea.robust for categorical data (lavaan's "
