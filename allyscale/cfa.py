@@ -197,6 +197,7 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     if group is not None and group not in data.columns:
         raise DataError(f"group column {group!r} is not in the data")
     frame = data.loc[:, cols].copy()
+    frame.attrs = {}  # the caller's metadata is not needed here (and pandas deep-copies it on every column access)
     for v in ov:
         if not pd.api.types.is_numeric_dtype(frame[v]) and not pd.api.types.is_bool_dtype(frame[v]):
             conv = pd.to_numeric(frame[v], errors="coerce")

@@ -72,6 +72,7 @@ def correlation_input(data: pd.DataFrame, corr: str = "pearson", *, items: list[
     if missing:
         raise DataError(f"item(s) not in the data: {missing}")
     x = data[items]
+    x.attrs = {}  # a new frame: metadata is not needed (pandas deep-copies it on every column access)
     bad = [c for c in items if not pd.api.types.is_numeric_dtype(x[c])]
     if bad:
         raise DataError(f"non-numeric item column(s): {bad}")

@@ -75,6 +75,7 @@ def _select_items(data: pd.DataFrame, items: list[str] | None, pool: ItemPool | 
     if len(items) < 2:
         raise SpecificationError(f"a reliability coefficient needs at least two items, got {items}")
     x = data[items].copy()
+    x.attrs = {}
     for col in items:
         if not pd.api.types.is_numeric_dtype(x[col]):
             raise DataError(f"item {col!r} is not numeric (dtype {x[col].dtype})")
@@ -885,10 +886,17 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
     if categorical:
         from allyscale.polychoric import polychoric
 
-        pc = polychoric(xi, items=items, smooth=False)  # lavaan's sample statistics are not smoothed
-        s = pc.corr
-        diag["polychoric"] = {k: v for k, v in pc.diagnostics.items()
-                              if k in ("converged", "smoothed", "min_eigenvalue")}
+        if getattr(fit, "estimator", None) == "WLSMV" and getattr(fit, "_est", None) is not None \
+                and fit.ngroups == 1 and len(fit._prep.y[0]) == len(xi):
+            # the fit's own sample polychorics (same rows, same two-step estimates)
+            s = pd.DataFrame(fit._est.sample[0][0], index=fit._prep.ov, columns=fit._prep.ov).loc[items, items]
+            diag["polychoric"] = {"converged": bool(fit._est.diagnostics.get("polychoric_converged", True)),
+                                  "smoothed": False, "min_eigenvalue": float(np.linalg.eigvalsh(s.to_numpy())[0])}
+        else:
+            pc = polychoric(xi, items=items, smooth=False)  # lavaan's sample statistics are not smoothed
+            s = pc.corr
+            diag["polychoric"] = {k: v for k, v in pc.diagnostics.items()
+                                  if k in ("converged", "smoothed", "min_eigenvalue")}
         if thr is None:
             thr = pc.thresholds
         variances = pd.Series(1.0, index=items)
@@ -903,7 +911,7 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
         if len(lam) < 2:
             continue
         psi = float(phi.loc[f, f])
-        a = alpha(x, items=list(lam.index), ordinal=ordinal_alpha).alpha
+        a = _alpha_value(x, list(lam.index), ordinal_alpha)
         om = (categorical_omega(lam, psi, thr, s) if categorical else composite_reliability(lam, psi, s))
         # semTools::AVE leaves a factor out (NA) when one of its indicators loads on another factor
         cross = any(i in lams[g].index for i in lam.index for g in lams if g != f)
@@ -919,13 +927,25 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
             tot = _green_yang(common, items, thr, s)
         else:
             tot = common.sum() / s.loc[items, items].to_numpy().sum()
-        rows["total"] = {"n_items": len(items), "alpha": alpha(x, items=items, ordinal=ordinal_alpha).alpha,
+        rows["total"] = {"n_items": len(items), "alpha": _alpha_value(x, items, ordinal_alpha),
                          "omega": tot, "ave": np.nan}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out["n_items"] = out["n_items"].astype(int)
     out.index.name = "factor"
     out.attrs["diagnostics"] = diag
     return out
+
+
+def _alpha_value(x: pd.DataFrame, items: list[str], ordinal: bool) -> float:
+    """Raw alpha alone (the coefficient of :func:`alpha`, without its item analysis and intervals)."""
+    if ordinal:
+        return alpha(x, items=items, ordinal=True).alpha
+    xs, _ = _select_items(x, items, None)
+    c = xs.cov().to_numpy(dtype=float)  # pairwise complete, N - 1, as alpha()
+    if not np.all(np.isfinite(c)):
+        raise DataError("some pairs of items have no complete observations; the covariance matrix is undefined")
+    n = c.shape[0]
+    return float((1 - np.trace(c) / c.sum()) * n / (n - 1))
 
 
 def _green_yang(true_r: np.ndarray, idx: list[str], thresholds: pd.DataFrame, polychoric: pd.DataFrame) -> float:

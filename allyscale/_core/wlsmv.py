@@ -107,7 +107,16 @@ def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
         phat = tables / npair[:, None, None]
         qmat = np.where(prob > 0, phat * ratio / prob, 0.0)
     i_rr = (phat * ratio**2).sum(axis=(1, 2))  # mean squared rho score
-    s_rho = ratio[np.arange(len(rho))[None, :], codes[:, iu[0]], codes[:, iu[1]]]  # (N, P)
+    n_th = int((n_cat - 1).sum())
+    npairs = len(rho)
+    # the influence matrix is built transposed, (q, N): every pair's row is contiguous
+    ift = np.empty((n_th + npairs, n))
+    if_rho = ift[n_th:]
+    codes_t = np.ascontiguousarray(codes.T, dtype=np.intp)
+    cell = codes_t[iu[0]] * kmax  # (P, N) index of each case's cell in the pair's K x K table
+    cell += codes_t[iu[1]]
+    if_rho[:] = np.take_along_axis(ratio.reshape(npairs, kmax * kmax), cell, axis=1)  # rho scores (P, N)
+    del cell
     s_ = np.sqrt(1 - rho**2)
     # d pi_ab / d u_k (first item's threshold k) = D_k(b) (delta_a,k - delta_a,k+1)
     u = bounds[iu[0]][:, 1:-1]  # (P, K-1)
@@ -124,22 +133,19 @@ def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
         ndtr((vv[:, None, :-1] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None])
     d_v = dv[:, :, None] * cv  # (P, K-1, Ka) over the first item's categories a
     i_rv = (d_v * (qmat[:, :, :-1] - qmat[:, :, 1:]).transpose(0, 2, 1)).sum(axis=2)  # (P, K-1)
-    # padded thresholds (items with fewer categories) carry zero weight: BIG bounds give zero density
-    if_rho = s_rho.copy()
-    for m in range(kmax - 1):
-        has_u = m < n_cat[iu[0]] - 1
-        has_v = m < n_cat[iu[1]] - 1
-        ifu = np.zeros((n, len(rho)))
-        ifv = np.zeros((n, len(rho)))
-        for j in range(p):
-            if m < n_cat[j] - 1:
-                sel_u = np.flatnonzero((iu[0] == j) & has_u)
-                ifu[:, sel_u] = if_th[j][:, [m]]
-                sel_v = np.flatnonzero((iu[1] == j) & has_v)
-                ifv[:, sel_v] = if_th[j][:, [m]]
-        if_rho -= ifu * np.where(has_u, i_ru[:, m], 0.0) + ifv * np.where(has_v, i_rv[:, m], 0.0)
-    if_rho /= i_rr
-    IF = np.hstack(if_th + [if_rho])
+    # minus the thresholds' share: pairs (j, .) form one block of rows, pairs (., j) are gathered
+    first = np.searchsorted(iu[0], np.arange(p + 1))
+    for j in range(p):
+        k = n_cat[j] - 1
+        blk = slice(first[j], first[j + 1])
+        if blk.stop > blk.start:
+            if_rho[blk] -= i_ru[blk, :k] @ if_th[j].T
+        rows = np.flatnonzero(iu[1] == j)
+        if rows.size:
+            if_rho[rows] -= i_rv[rows, :k] @ if_th[j].T
+    if_rho /= i_rr[:, None]
+    ift[:n_th] = np.hstack(if_th).T
+    IF = ift.T  # (N, q), a view
     return {"th": [th[j, : n_cat[j] - 1] for j in range(p)], "rho": rho, "IF": IF, "n_cat": n_cat,
             "pairs": iu, "converged": bool(fit.converged.all())}
 
