@@ -963,22 +963,26 @@ def _green_yang(true_r: np.ndarray, idx: list[str], thresholds: pd.DataFrame, po
     valid = ~np.isnan(tau)
     t = np.where(valid, tau, 0.0)
     s1 = np.where(valid, ndtr(t), 0.0).sum(axis=1)
-    h = np.broadcast_to(t[:, None, :, None], (p, p, m, m))
-    k = np.broadcast_to(t[None, :, None, :], (p, p, m, m))
-    mask = valid[:, None, :, None] & valid[None, :, None, :]
+    # the double sum is symmetric in (i, j): evaluate the pairs i <= j once, off-diagonal ones twice
+    ii, jj = np.triu_indices(p)
+    weight = np.where(ii == jj, 1.0, 2.0)
+    h = np.broadcast_to(t[ii][:, :, None], (len(ii), m, m))
+    k = np.broadcast_to(t[jj][:, None, :], (len(ii), m, m))
+    mask = valid[ii][:, :, None] & valid[jj][:, None, :]
 
-    def _pairs(rho: np.ndarray) -> np.ndarray:
-        rr = np.broadcast_to(rho[:, :, None, None], (p, p, m, m))
+    def _pairs(rho: np.ndarray) -> float:
+        rr = np.broadcast_to(rho[ii, jj][:, None, None], h.shape)
         one = np.abs(rr) >= 1.0
-        out = np.zeros((p, p, m, m))
+        out = np.zeros(h.shape)
         if (~one).any():
             out[~one] = bvn_cdf(h[~one], k[~one], rr[~one])
         pos, neg = one & (rr > 0), one & (rr < 0)
         out[pos] = ndtr(np.minimum(h, k)[pos])
         out[neg] = np.maximum(ndtr(h) + ndtr(k) - 1, 0)[neg]
-        return np.where(mask, out, 0.0).sum(axis=(2, 3)) - np.outer(s1, s1)
+        cov = np.where(mask, out, 0.0).sum(axis=(1, 2)) - s1[ii] * s1[jj]
+        return float(weight @ cov)
 
-    return float(_pairs(true_r).sum() / _pairs(den_r).sum())
+    return _pairs(true_r) / _pairs(den_r)
 
 
 # --------------------------------------------------------------------------- split-half

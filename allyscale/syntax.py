@@ -298,6 +298,18 @@ def _ov_order(statements: list[Statement], latent: list[str]) -> list[str]:
     return ov
 
 
+class _Names(list):
+    """A list of variable names kept in a table's ``attrs``; read-only by convention.
+
+    pandas deep-copies ``attrs`` into every frame and column derived from a table; these
+    lists are never modified, so the copy shares them (a 100-item model's table is read
+    column by column many times per fit).
+    """
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def lavaanify(
     model: str | list[Statement],
     *,
@@ -456,9 +468,9 @@ def lavaanify(
         mask = (table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
         table.loc[mask, "fixed"] = 1.0
         # endogenous latent residual variances are fixed to 1 only if exogenous; lavaan fixes all lv variances
-    table.attrs["ordered"] = list(ordered)
-    table.attrs["observed"] = ov
-    table.attrs["latent"] = latent
+    table.attrs["ordered"] = _Names(ordered)
+    table.attrs["observed"] = _Names(ov)
+    table.attrs["latent"] = _Names(latent)
     table.attrs["ngroups"] = ngroups
     return _finalise(table, group_equal, ordered, latent)
 

@@ -196,7 +196,7 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
     x = np.zeros(spec.n_free)
     seen = np.zeros(spec.n_free, dtype=bool)
     pt = spec.partable
-    records = [dict(zip(pt.columns, r)) for r in zip(*(pt[c].to_numpy() for c in pt.columns))]
+    records = [dict(zip(pt.columns, r)) for r in zip(*(pt[c].tolist() for c in pt.columns))]
     ov, lv = spec.ov, spec.lv
     higher = {r["rhs"] for r in records if r["op"] == "=~" and r["rhs"] in lv}
     for g, gd in enumerate(data):

@@ -269,7 +269,9 @@ class ModelSpec:
             return sd_lv[g][lv.index(name)] if name in lv else sd_ov[g][ov.index(name)]
 
         with np.errstate(divide="ignore", invalid="ignore"):
-            for i, row in enumerate(self.partable.itertuples(index=False)):
+            pt = self.partable
+            for i, row in enumerate(pd.DataFrame({c: pt[c].tolist() for c in ("lhs", "op", "rhs", "group")},
+                                                 dtype=object).itertuples(index=False)):
                 g = int(row.group) - 1
                 if row.op == "=~":
                     out[i] = est[i] * sd(g, row.lhs) / sd(g, row.rhs)

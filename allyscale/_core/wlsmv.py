@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse as _sparse
 from scipy.special import ndtr
 
 from allyscale._core import fitindices as fi
@@ -267,29 +268,45 @@ class _CorrelationModel:
         sig_vec = sig[i0, i1]
         if not jacobian:
             return sig_vec, None
-        ent = np.zeros((len(i0), self.n_ent))
+        # the Jacobian is sparse (a loading moves only its item's pairs): collect (row, column, value)
+        rows, cols, vals = [], [], []
         if self.lam.size:
             r = (phi @ gm.lam.T)[self.lam[:, 2]]  # (n_lam, p)
-            ent[self.lam_rows, self.lam_cols] = r[self.lam_mask]
+            rows.append(self.lam_rows)
+            cols.append(self.ent_col[self.lam_cols])
+            vals.append(r[self.lam_mask])
+
+        def dense_block(d, which):
+            nz_r, nz_c = np.nonzero(d)
+            rows.append(nz_r)
+            cols.append(self.ent_col[which[nz_c]])
+            vals.append(d[nz_r, nz_c])
+
         if self.psi.size:
             u, v = lam_a[:, self.psi[:, 1]], lam_a[:, self.psi[:, 2]]
             d = u[i0] * v[i1] + v[i0] * u[i1]
             d[:, self.psi[:, 1] == self.psi[:, 2]] /= 2
-            ent[:, self.psi[:, 0]] = d
+            dense_block(d, self.psi[:, 0])
         if self.beta.size:
             la = lam_a[:, self.beta[:, 1]]
             w = (phi @ gm.lam.T)[self.beta[:, 2]].T  # (p, n_beta)
-            ent[:, self.beta[:, 0]] = la[i0] * w[i1] + w[i0] * la[i1]
+            dense_block(la[i0] * w[i1] + w[i0] * la[i1], self.beta[:, 0])
         if self.theta.size:
-            ent[self.pidx[self.theta[:, 1], self.theta[:, 2]], self.theta[:, 0]] = 1.0
-        if self.unique:
-            jac = np.zeros((len(i0), self.kc))
-            jac[:, self.ent_col] = ent
-        else:
-            jac = np.zeros((self.kc, len(i0)))
-            np.add.at(jac, self.ent_col, ent.T)
-            jac = jac.T
+            rows.append(self.pidx[self.theta[:, 1], self.theta[:, 2]])
+            cols.append(self.ent_col[self.theta[:, 0]])
+            vals.append(np.ones(len(self.theta)))
+        if not rows:
+            return sig_vec, _sparse.csc_array((len(i0), self.kc))
+        jac = _sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(len(i0), self.kc))  # shared labels: duplicates are summed
         return sig_vec, jac
+
+
+def _jtwj(jac, w: np.ndarray) -> np.ndarray:
+    """``J' diag(w) J`` for a dense or sparse Jacobian."""
+    if _sparse.issparse(jac):
+        return np.asarray((jac.T @ jac.multiply(w[:, None])).toarray())
+    return (jac.T * w) @ jac
 
 
 def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
@@ -303,9 +320,8 @@ def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
     jac = jacobian(x)
     converged, it = False, 0
     for it in range(1, max_iter + 1):
-        jw = jac.T * w
-        h = jw @ jac
-        g = jw @ r
+        h = _jtwj(jac, w)
+        g = jac.T @ (w * r)
         try:
             step = np.linalg.solve(h, g)
         except np.linalg.LinAlgError:
@@ -425,9 +441,8 @@ def estimate(prep) -> Any:
         xc, f, _, jac_c, converged, it = _gauss_newton(x[sidx], objective, lambda xc: corr_model(full(xc))[1], w_c)
         x = full(xc)
         # sandwich pieces on the correlation block; thresholds: bread_t b_t = IF_t'
-        jw_c = jac_c.T * w_c
-        bread_c = np.linalg.inv(jw_c @ jac_c)
-        b_c = jw_c @ if_c.T  # (k_c, N)
+        bread_c = np.linalg.inv(_jtwj(jac_c, w_c))
+        b_c = np.asarray(jac_c.multiply(w_c[:, None]).T.tocsr() @ if_c.T)  # (k_c, N)
         if_t = IF[:, :n_th]
         th_pos = th_param
         vcov = np.zeros((k, k))
@@ -439,9 +454,13 @@ def estimate(prep) -> Any:
         vcov[np.ix_(sidx, th_pos)] = cross.T
         vcov /= n * (n - 1)
         c_mat = stats["gram_rho"] - b_c.T @ e_c
-        jac = np.zeros((q, k))
-        jac[np.arange(n_th), th_pos] = 1.0
-        jac[np.ix_(np.arange(n_th, q), sidx)] = jac_c
+        def full_jacobian():
+            out = np.zeros((q, k))
+            out[np.arange(n_th), th_pos] = 1.0
+            out[np.ix_(np.arange(n_th, q), sidx)] = jac_c.toarray()
+            return out
+
+        jac = full_jacobian
         bread = np.zeros((k, k))
         bread[th_pos, th_pos] = 1 / w[:n_th]
         bread[np.ix_(sidx, sidx)] = bread_c
@@ -454,7 +473,7 @@ def estimate(prep) -> Any:
             jf = np.zeros((q, k))
             rows = np.flatnonzero(th_param >= 0)
             jf[rows, th_param[rows]] = 1.0
-            jf[n_th:] = jc
+            jf[n_th:] = jc.toarray()
             return sig, jf
 
         def objective(xv):
@@ -509,9 +528,24 @@ def estimate(prep) -> Any:
         extra["rmsea.ci.lower.scaled"], extra["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled["stat"], df, n1)
         extra["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled["stat"], df, n1)
     sig_hat = spec.implied(x)[0][0]
-    internals = {"s": s, "w": w, "jac": jac, "IF": IF, "n": n, "n_th": n_th, "sigma": sig_hat, "bread": bread}
+    internals = _Internals(s=s, w=w, jac=jac, IF=IF, n=n, n_th=n_th, sigma=sig_hat, bread=bread)
     return _Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
                        "scaled.shifted", None, internals)
+
+
+class _Internals(dict):
+    """A dict whose callable values are computed on first access (the dense Jacobian of a
+    100-item model is large and most fits never need it)."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if callable(value):
+            value = value()
+            self[key] = value
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
 
 
 def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:

@@ -69,7 +69,7 @@ def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: di
     est = res.estimates
     cols = [c for c in ("lhs", "op", "rhs", "est", "se", "pvalue", "std_all") if c in est.columns]
     rows = est[cols]
-    rec["estimates"] = [{c: _scalar(v) for c, v in zip(cols, r)} for r in rows.itertuples(index=False)]
+    rec["estimates"] = [{c: _scalar(v) for c, v in zip(cols, r)} for r in zip(*(rows[c].tolist() for c in cols))]
     diag = getattr(res, "diagnostics", {}) or {}
     rec["proper"] = _proper(rows) and not diag.get("heywood") and not diag.get("nonpd_latent")
     if diag.get("heywood"):
