@@ -170,8 +170,17 @@ def test_kill9_and_resume_identical(tmp_path):
             if stored >= 3:
                 break
     assert proc.poll() is None, "the run finished before it could be killed; make the study longer"
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    workers = [int(c) for c in children.read_text().split()] if children.exists() else []
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # the killed run's workers notice that their parent is gone and end (no orphans left waiting)
+    deadline = time.time() + 15
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.25)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and "spawn" in Path(f"/proc/{w}/cmdline").read_bytes().decode(errors="replace")]
+    assert not alive, f"worker process(es) {alive} outlived the killed run"
     con = sqlite3.connect(store)
     at_kill = con.execute("SELECT count(*) FROM results").fetchone()[0]
     con.close()

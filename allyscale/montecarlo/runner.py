@@ -28,6 +28,27 @@ def _worker_init() -> None:
     from threadpoolctl import threadpool_limits
 
     _LIMITER = threadpool_limits(1)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it is gone.
+
+    A study stopped with ``kill -9`` cannot shut its pool down; without this its workers
+    would wait for work forever. A daemon thread checks the parent every two seconds.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(2.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="allyscale-parent-watch", daemon=True).start()
 
 
 _SPEC_CACHE: dict[str, StudySpec] = {}
