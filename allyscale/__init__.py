@@ -31,6 +31,11 @@ _API: dict[str, str] = {
     "scale_scores": "allyscale.scoring",
     "describe_items": "allyscale.descriptives",
     "careless_indices": "allyscale.descriptives",
+    "read_responses": "allyscale.survey",
+    "ReadReport": "allyscale.survey",
+    "screen": "allyscale.quality",
+    "littles_mcar": "allyscale.quality",
+    "ScreenResult": "allyscale.quality",
     # ordinal correlations and exploratory analysis
     "polychoric": "allyscale.polychoric",
     "kmo": "allyscale.factorability",

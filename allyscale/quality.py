@@ -1,0 +1,379 @@
+"""Data screening before a scale is analysed: missing data, Little's MCAR test, careless responding.
+
+Owned code (no dependency offers these for Python). Respondents are flagged and listed;
+they are removed only when the caller asks for it (``exclude=``), and the result says who
+was removed and why.
+
+References
+----------
+Little, R. J. A. (1988). A test of missing completely at random for multivariate data with
+missing values. Journal of the American Statistical Association, 83, 1198-1202.
+Johnson, J. A. (2005). Ascertaining the validity of individual protocols from Web-based
+personality inventories. Journal of Research in Personality, 39, 103-129.
+Meade, A. W., & Craig, S. B. (2012). Identifying careless responses in survey data.
+Psychological Methods, 17, 437-455.
+Curran, P. G. (2016). Methods for the detection of carelessly invalid responses in survey
+data. Journal of Experimental Social Psychology, 66, 4-19.
+Dunn, A. M., Heggestad, E. D., Shanock, L. R., & Theilgard, N. (2018). Intra-individual
+response variability as an indicator of insufficient effort responding. Journal of Business
+and Psychology, 33, 105-121.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from allyscale.errors import DataError, DataWarning, SpecificationError
+from allyscale.pool import ItemPool
+
+__all__ = ["screen", "littles_mcar", "ScreenResult", "em_moments", "even_odd", "RULES"]
+
+#: The screening rules a respondent can be flagged (and excluded) by.
+RULES = ("attention", "longstring", "irv", "mahalanobis", "even_odd", "missing")
+
+
+# ----------------------------------------------------------------------------- EM and MCAR
+def em_moments(x: np.ndarray, *, tol: float = 1e-10, max_iter: int = 5000) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Maximum-likelihood mean and covariance of multivariate-normal data with missing values (EM).
+
+    Rows with no observed value carry no information and must be removed first.
+
+    Returns
+    -------
+    mu (p,), sigma (p, p) (divisor N), iterations, converged
+    """
+    n, p = x.shape
+    miss = np.isnan(x)
+    mu = np.nanmean(x, axis=0)
+    sigma = np.diag(np.nanvar(x, axis=0))
+    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    groups = [(~k, k, x[inverse == g]) for g, k in enumerate(keys)]
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        t1 = np.zeros(p)
+        t2 = np.zeros((p, p))
+        for o, m, rows in groups:
+            xo = rows[:, o]
+            full = np.empty((len(rows), p))
+            full[:, o] = xo
+            if m.any():
+                s_oo = sigma[np.ix_(o, o)]
+                s_mo = sigma[np.ix_(m, o)]
+                b = np.linalg.solve(s_oo, s_mo.T).T  # Sigma_mo Sigma_oo^-1
+                full[:, m] = mu[m] + (xo - mu[o]) @ b.T
+                t2[np.ix_(m, m)] += len(rows) * (sigma[np.ix_(m, m)] - b @ s_mo.T)
+            t1 += full.sum(axis=0)
+            t2 += full.T @ full
+        mu_new = t1 / n
+        sigma_new = t2 / n - np.outer(mu_new, mu_new)
+        change = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(sigma_new - sigma)))
+        mu, sigma = mu_new, sigma_new
+        if change < tol:
+            converged = True
+            break
+    return mu, sigma, it, converged
+
+
+def littles_mcar(data: pd.DataFrame, items: Sequence[str] | None = None) -> dict[str, Any]:
+    """Little's (1988) chi-square test that the data are missing completely at random.
+
+    ``d2 = sum_j n_j (ybar_j - mu_j)' Sigma_j^-1 (ybar_j - mu_j)`` over the missing-data
+    patterns ``j``, with ``mu`` and ``Sigma`` the ML (EM) estimates restricted to the
+    pattern's observed items; ``df = sum_j p_j - p``. Rows with no observed item are left
+    out (counted in ``rows_all_missing``).
+
+    Returns
+    -------
+    dict
+        ``chisq, df, pvalue, patterns, n, rows_all_missing, em_iterations, em_converged``
+        and ``note`` (e.g. no missing data: the test is undefined and its values are NaN).
+    """
+    items = list(items) if items is not None else list(data.columns)
+    absent = [i for i in items if i not in data.columns]
+    if absent:
+        raise DataError(f"item(s) not in the data: {absent}")
+    x = data[items].to_numpy(dtype=float)
+    none = np.isnan(x).all(axis=1)
+    x = x[~none]
+    n, p = x.shape
+    out: dict[str, Any] = {"chisq": np.nan, "df": np.nan, "pvalue": np.nan, "patterns": 0, "n": int(n),
+                           "rows_all_missing": int(none.sum()), "em_iterations": 0, "em_converged": None, "note": ""}
+    miss = np.isnan(x)
+    if n == 0:
+        out["note"] = "no row has an observed item"
+        return out
+    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    out["patterns"] = int(len(keys))
+    if not miss.any():
+        out["note"] = "no missing values: the test is undefined"
+        return out
+    if n <= p:
+        out["note"] = f"{n} rows for {p} items: too few for the test"
+        return out
+    mu, sigma, it, conv = em_moments(x)
+    out.update(em_iterations=int(it), em_converged=bool(conv))
+    if not conv:
+        warnings.warn("Little's MCAR test: the EM estimates did not converge", DataWarning, stacklevel=2)
+    d2, df = 0.0, 0
+    for g, k in enumerate(keys):
+        o = ~k
+        rows = x[inverse == g][:, o]
+        diff = rows.mean(axis=0) - mu[o]
+        d2 += len(rows) * float(diff @ np.linalg.solve(sigma[np.ix_(o, o)], diff))
+        df += int(o.sum())
+    df -= p
+    out.update(chisq=d2, df=df, pvalue=float(chi2.sf(d2, df)) if df > 0 else np.nan)
+    return out
+
+
+# ----------------------------------------------------------------------------- even-odd
+def even_odd(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *, min_factors: int = 3) -> pd.Series:
+    """Even-odd consistency per respondent (Johnson, 2005; Curran, 2016).
+
+    Each factor's items (already reverse-scored, in their order) are split into odd and
+    even positions; the respondent's mean of each half is taken per factor, the odd-half
+    and even-half means are correlated across factors, and the correlation is
+    Spearman-Brown corrected (``2r / (1 + r)``, kept at or above -1). Attentive respondents give high values;
+    values near or below zero suggest careless answering. NaN when fewer than
+    ``min_factors`` factors have both halves answered, or the half means do not vary.
+    """
+    usable = {f: list(its) for f, its in factors.items() if len(its) >= 2}
+    if len(usable) < min_factors:
+        return pd.Series(np.nan, index=data.index, name="even_odd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a half with no answer is NaN, handled below
+        odd = np.column_stack([np.nanmean(data[its[0::2]].to_numpy(dtype=float), axis=1) for its in usable.values()])
+        even = np.column_stack([np.nanmean(data[its[1::2]].to_numpy(dtype=float), axis=1)
+                                for its in usable.values()])
+    out = np.full(len(data), np.nan)
+    for i in range(len(data)):
+        ok = ~np.isnan(odd[i]) & ~np.isnan(even[i])
+        if ok.sum() < min_factors:
+            continue
+        a, b = odd[i, ok], even[i, ok]
+        if a.std() == 0 or b.std() == 0:
+            continue
+        r = float(np.corrcoef(a, b)[0, 1])
+        out[i] = max(2 * r / (1 + r), -1.0) if r > -1 else -1.0  # the correction is capped at -1
+    return pd.Series(out, index=data.index, name="even_odd")
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class ScreenResult:
+    """The screening of a data set (see :func:`screen`).
+
+    Attributes
+    ----------
+    items : DataFrame
+        Per item: ``missing`` (cells), ``percent``.
+    persons : DataFrame
+        Per respondent (the data's index): ``n_missing, percent_missing, longstring, irv,
+        d2, d2_p, even_odd, attention_failed`` and ``flags`` (the rules that fired, ``;``
+        separated; empty when none).
+    flagged : DataFrame
+        The flagged respondents' rows of ``persons``.
+    mcar : dict
+        :func:`littles_mcar`.
+    excluded : list
+        Index labels removed (only with ``exclude=``), with ``data`` the remaining rows.
+    diagnostics : dict
+        Settings, counts per rule, notes.
+    """
+
+    items: pd.DataFrame
+    persons: pd.DataFrame
+    flagged: pd.DataFrame
+    mcar: dict[str, Any]
+    excluded: list[Any]
+    data: pd.DataFrame
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Respondents flagged by each rule."""
+        return dict(self.diagnostics.get("counts", {}))
+
+    def summary(self) -> str:
+        n = len(self.persons)
+        complete = int((self.persons["n_missing"] == 0).sum())
+        lines = [f"{n} respondents, {len(self.items)} items; {complete} answered every item; "
+                 f"{int(self.items['missing'].sum())} missing responses."]
+        m = self.mcar
+        if np.isfinite(m.get("chisq", np.nan)):
+            lines.append(f"Little's MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
+                         f"({m['patterns']} missing-data patterns).")
+        elif m.get("note"):
+            lines.append(f"Little's MCAR test: {m['note']}.")
+        counts = self.counts
+        lines.append("Flagged: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+                     + f"; {len(self.flagged)} respondent(s) flagged by at least one rule.")
+        lines.append(f"Excluded: {len(self.excluded)}" + (f" ({', '.join(map(str, self.excluded[:20]))}"
+                                                          + (" ..." if len(self.excluded) > 20 else "") + ")"
+                                                          if self.excluded else " (flagged respondents are kept)"))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v):
+            if isinstance(v, (np.floating, float)):
+                return None if not np.isfinite(v) else float(v)
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if isinstance(v, (np.bool_,)):
+                return bool(v)
+            return v
+
+        return {"items": {str(k): {c: clean(v) for c, v in row.items()} for k, row in self.items.iterrows()},
+                "flagged": [{"row": clean(k), **{c: clean(v) for c, v in row.items()}}
+                            for k, row in self.flagged.iterrows()],
+                "mcar": {k: clean(v) for k, v in self.mcar.items()},
+                "excluded": [clean(v) for v in self.excluded],
+                "counts": self.counts, "settings": self.diagnostics.get("settings", {}),
+                "notes": self.diagnostics.get("notes", [])}
+
+    def _repr_html_(self) -> str:
+        body = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
+        table = self.flagged.head(50).to_html(float_format=lambda v: f"{v:.3f}") if len(self.flagged) else ""
+        return f"<div><strong>Data screening</strong>{body}{table}</div>"
+
+
+# ----------------------------------------------------------------------------- entry
+def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
+           factors: Mapping[str, Sequence[str]] | None = None, exclude: str | Iterable[str] | None = None,
+           alpha: float = 0.001, longstring_share: float = 0.5, even_odd_cutoff: float = 0.0,
+           max_missing: float = 0.5) -> ScreenResult:
+    """Screen survey responses: missing data, Little's MCAR test and careless responding.
+
+    Rules (each respondent's ``flags`` names those that fired):
+
+    * ``attention``: an attention-check item of the pool answered other than expected
+      (a check missing from the data is noted, not an error);
+    * ``longstring``: the longest run of identical consecutive answers covers at least
+      ``longstring_share`` of the items (Johnson, 2005);
+    * ``irv``: no variability at all across the answered items (IRV = 0; Dunn et al., 2018);
+    * ``mahalanobis``: Mahalanobis D² of a complete respondent with chi-square
+      p < ``alpha`` (Meade & Craig, 2012);
+    * ``even_odd``: even-odd consistency below ``even_odd_cutoff`` (Curran, 2016), from
+      the pool's factors (items reverse-scored first) or ``factors``;
+    * ``missing``: more than ``max_missing`` of the items unanswered.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Responses as answered (reverse-keyed items not reversed).
+    pool : ItemPool, optional
+        Items, reverse keys, factors and attention checks.
+    items : list of str, optional
+        Item columns without a pool (default: every numeric column).
+    factors : mapping, optional
+        Factor → items for the even-odd index without a pool.
+    exclude : "flagged", or rule names, optional
+        Remove respondents flagged by these rules from ``result.data``. By default
+        nobody is removed.
+
+    Returns
+    -------
+    ScreenResult
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if pool is not None:
+        items = list(pool.item_ids)
+    elif items is None:
+        items = [c for c in data.columns if pd.api.types.is_numeric_dtype(data[c])]
+    items = list(items)
+    absent = [i for i in items if i not in data.columns]
+    if absent:
+        raise DataError(f"item(s) not in the data: {', '.join(absent[:20])}")
+    if len(items) < 2:
+        raise DataError("screening needs at least two item columns")
+    nonnum = [i for i in items if not pd.api.types.is_numeric_dtype(data[i])]
+    if nonnum:
+        raise DataError(f"item column(s) are not numeric: {nonnum[:10]} (read the file with read_responses)")
+    if exclude is None:
+        rules_out: set[str] = set()
+    elif isinstance(exclude, str):
+        rules_out = set(RULES) if exclude == "flagged" else {exclude}
+    else:
+        rules_out = set(exclude)
+    unknown = rules_out - set(RULES)
+    if unknown:
+        raise SpecificationError(f"unknown screening rule(s) {sorted(unknown)}; use 'flagged' or {list(RULES)}")
+    notes: list[str] = []
+    x = data[items]
+    miss = x.isna()
+    n, p = x.shape
+    item_table = pd.DataFrame({"missing": miss.sum().astype(int), "percent": 100 * miss.mean()}).rename_axis("item")
+    from allyscale.descriptives import careless_indices
+
+    ci = careless_indices(data, items, alpha=alpha, longstring_share=longstring_share)
+    persons = pd.DataFrame({"n_missing": miss.sum(axis=1).astype(int), "percent_missing": 100 * miss.mean(axis=1)},
+                           index=data.index)
+    persons = persons.join(ci[["longstring", "irv", "d2", "d2_p"]])
+    # even-odd consistency on reverse-scored items
+    if pool is not None:
+        from allyscale.scoring import reverse_score
+
+        scored = reverse_score(data[items], pool)
+        fac = pool.factor_items()
+    else:
+        scored = data[items]
+        fac = dict(factors) if factors is not None else {}
+    persons["even_odd"] = even_odd(scored, fac) if fac else np.nan
+    if not fac:
+        notes.append("even-odd consistency needs the items' factors (a pool or factors=); not computed")
+    elif len([f for f, its in fac.items() if len(its) >= 2]) < 3:
+        notes.append("even-odd consistency needs at least three factors with two or more items; not computed")
+    # attention checks
+    failed = pd.Series(False, index=data.index)
+    checks = list(pool.attention_checks) if pool is not None else []
+    present = [c for c in checks if c.id in data.columns]
+    for c in checks:
+        if c.id not in data.columns:
+            notes.append(f"attention check {c.id!r} is not a column of the data; not screened")
+    for c in present:
+        ans = pd.to_numeric(data[c.id], errors="coerce")
+        failed |= ans.notna() & (ans != c.expected)
+    persons["attention_failed"] = failed
+    # flags
+    rule_masks = {
+        "attention": failed.to_numpy(),
+        "longstring": (persons["longstring"] >= longstring_share * p).to_numpy(),
+        "irv": ((persons["irv"] == 0) & (persons["n_missing"] < p - 1)).to_numpy(),
+        "mahalanobis": (persons["d2_p"] < alpha).fillna(False).to_numpy(dtype=bool),
+        "even_odd": (persons["even_odd"] < even_odd_cutoff).fillna(False).to_numpy(dtype=bool),
+        "missing": (persons["n_missing"] > max_missing * p).to_numpy(),
+    }
+    persons["flags"] = [";".join(r for r in RULES if rule_masks[r][i]) for i in range(n)]
+    flagged = persons[persons["flags"] != ""]
+    counts = {r: int(rule_masks[r].sum()) for r in RULES}
+    out_mask = np.zeros(n, dtype=bool)
+    for r in rules_out:
+        out_mask |= rule_masks[r]
+    excluded = list(data.index[out_mask])
+    kept = data.loc[~out_mask].copy()
+    kept.attrs = dict(data.attrs)
+    mcar = littles_mcar(data, items) if miss.to_numpy().any() else {
+        "chisq": np.nan, "df": np.nan, "pvalue": np.nan, "patterns": 1, "n": int(n), "rows_all_missing": 0,
+        "em_iterations": 0, "em_converged": None, "note": "no missing values: the test is undefined"}
+    diagnostics = {"counts": counts, "notes": notes,
+                   "settings": {"alpha": alpha, "longstring_share": longstring_share,
+                                "even_odd_cutoff": even_odd_cutoff, "max_missing": max_missing,
+                                "exclude": sorted(rules_out), "attention_checks": [c.id for c in present]}}
+    if excluded:
+        warnings.warn(f"{len(excluded)} respondent(s) excluded by screening rule(s) {sorted(rules_out)}",
+                      DataWarning, stacklevel=2)
+    return ScreenResult(item_table, persons, flagged, mcar, excluded, kept, diagnostics)
