@@ -137,7 +137,7 @@ def littles_mcar(data: pd.DataFrame, items: Sequence[str] | None = None) -> dict
 
 
 # ----------------------------------------------------------------------------- even-odd
-def even_odd(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *, min_factors: int = 3) -> pd.Series:
+def even_odd(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *, min_factors: int = 4) -> pd.Series:
     """Even-odd consistency per respondent (Johnson, 2005; Curran, 2016).
 
     Each factor's items (already reverse-scored, in their order) are split into odd and
@@ -145,7 +145,9 @@ def even_odd(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *, min_fa
     and even-half means are correlated across factors, and the correlation is
     Spearman-Brown corrected (``2r / (1 + r)``, kept at or above -1). Attentive respondents give high values;
     values near or below zero suggest careless answering. NaN when fewer than
-    ``min_factors`` factors have both halves answered, or the half means do not vary.
+    ``min_factors`` factors have both halves answered, or the half means do not vary: a
+    correlation over three points says little (in simulated attentive responses to a
+    three-factor scale about a quarter fall below zero, against 3% with six factors).
     """
     usable = {f: list(its) for f, its in factors.items() if len(its) >= 2}
     if len(usable) < min_factors:
@@ -335,8 +337,8 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
     persons["even_odd"] = even_odd(scored, fac) if fac else np.nan
     if not fac:
         notes.append("even-odd consistency needs the items' factors (a pool or factors=); not computed")
-    elif len([f for f, its in fac.items() if len(its) >= 2]) < 3:
-        notes.append("even-odd consistency needs at least three factors with two or more items; not computed")
+    elif len([f for f, its in fac.items() if len(its) >= 2]) < 4:
+        notes.append("even-odd consistency needs at least four factors with two or more items; not computed")
     # attention checks
     failed = pd.Series(False, index=data.index)
     checks = list(pool.attention_checks) if pool is not None else []

@@ -270,7 +270,8 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- main entry
 def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
                    missing: str | float | Iterable[float] | None = None, invalid: str = "error",
-                   sheet: str | int | None = None, scale: tuple[int, int] | None = None) -> pd.DataFrame:
+                   sheet: str | int | None = None, scale: tuple[int, int] | None = None,
+                   items_from: str | None = None) -> pd.DataFrame:
     """Read a survey export and check every item cell.
 
     Parameters
@@ -294,6 +295,8 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
         Worksheet of an Excel file.
     scale : (min, max), optional
         Response scale for ``items`` without a pool.
+    items_from : str, optional
+        Where ``items`` come from, for messages (e.g. ``"the model's"``).
 
     Returns
     -------
@@ -371,7 +374,7 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
             lo, hi = scale
     absent = [i for i in wanted if i not in frame.columns]
     if absent:
-        what = "the pool's" if pool is not None else "the requested"
+        what = "the pool's" if pool is not None else (items_from or "the requested")
         raise DataError(f"{path}: {len(absent)} of {what} items are not columns of the file: "
                         f"{', '.join(absent[:20])}" + (f" (and {len(absent) - 20} more)" if len(absent) > 20 else "")
                         + f"; the file has {len(frame.columns)} columns")

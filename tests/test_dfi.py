@@ -136,7 +136,7 @@ def test_dfi_cli(tmp_path):
     assert r.exit_code == 0, r.output
     assert re.search(r"level-1: \w ~~ 0.3\*\w", r.output) and json.loads((tmp_path / "dfi.json").read_text())["reps"] == 20
     r = CliRunner().invoke(main, ["dfi", str(tmp_path / "d.csv"), "--model", str(tmp_path / "nope.lav")])
-    assert r.exit_code == 2 and "does not exist" in r.output
+    assert r.exit_code == 2 and "nope.lav: model file not found" in r.output
 
 
 @pytest.mark.slow

@@ -20,6 +20,24 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 class _Group(click.Group):
     """A click group that turns allyscale errors into ``error: ...`` and an exit code."""
 
+    def main(self, *args, **kwargs):
+        """Usage errors (unknown option, bad choice, missing argument) also print ``error: ...``, exit 2."""
+        if not kwargs.pop("standalone_mode", True):
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(EXIT_FAILED)
+        except click.ClickException as exc:
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -63,6 +81,24 @@ def main(debug: bool) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    _show_warnings_plainly()
+
+
+def _show_warnings_plainly() -> None:
+    """allyscale's warnings (dropped rows, Heywood cases, recoded cells...) print as ``warning: ...``."""
+    import warnings
+
+    from allyscale.errors import AllyscaleWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, AllyscaleWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def _register() -> None:

@@ -1,36 +1,70 @@
-"""How every CLI command reads response data."""
+"""How every CLI command reads its inputs: response files and model files."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Sequence
 
+import click
 import pandas as pd
 
 from allyscale.errors import DataError
 from allyscale.pool import ItemPool
 
 
-def read_data(path: str, pool: ItemPool | None = None) -> pd.DataFrame:
-    """Read a response file (CSV) and check the pool's items are present."""
-    try:
-        data = pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read as CSV ({exc})") from None
-    if pool is not None:
-        missing = [i for i in pool.item_ids if i not in data.columns]
-        if missing:
-            raise DataError(f"{path}: the pool's item(s) {missing[:20]} are not columns of the file"
-                            + (f" (and {len(missing) - 20} more)" if len(missing) > 20 else ""))
-    return data
+def data_options(command: Callable) -> Callable:
+    """Add ``--missing CODES`` and ``--invalid error|missing`` (passed as ``missing_codes``, ``invalid``)."""
+    command = click.option("--invalid", type=click.Choice(["error", "missing"]), default="error", show_default=True,
+                           help="Non-numeric or out-of-scale answers: stop with an error naming them, or treat them "
+                                "as missing (reported).")(command)
+    command = click.option("--missing", "missing_codes", metavar="CODES",
+                           help="Missing-value codes of the file, comma-separated (e.g. -99,999); counted and "
+                                "reported.")(command)
+    return command
+
+
+def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
+              missing: str | None = None, invalid: str = "error", items_from: str | None = None,
+              quiet: bool = False) -> pd.DataFrame:
+    """Read a response file with :func:`allyscale.read_responses`; say on stderr what was recoded.
+
+    ``.csv``, ``.tsv``, ``.xlsx``, ``.sav`` and Qualtrics exports; the pool's (or the
+    given) items are checked cell by cell. Missing-value codes, invalid cells set to
+    missing and dropped header rows are summarised on stderr (and kept in
+    ``frame.attrs["read_report"]``).
+    """
+    from allyscale.survey import read_responses
+
+    frame = read_responses(path, pool, items=items, missing=missing, invalid=invalid, items_from=items_from)
+    report = frame.attrs["read_report"]
+    if not quiet and (report.code_counts or report.invalid or report.header_rows_dropped or report.user_missing):
+        click.echo(report.summary(), err=True)
+    return frame
+
+
+def model_items(model: str) -> list[str]:
+    """The observed variables of lavaan syntax (the columns a model needs)."""
+    from allyscale.syntax import model_variables, parse_model
+
+    ov, lv = model_variables(parse_model(model))
+    return [v for v in ov if v not in lv]
 
 
 def read_model(path: str) -> str:
     """Read a lavaan model file, with an error naming the file when it cannot be read."""
+    from allyscale.errors import ModelSyntaxError
+    from allyscale.syntax import parse_model
+
     try:
-        return Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: model file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a model file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the model file ({exc})") from None
+    try:
+        parse_model(text)
+    except ModelSyntaxError as exc:
+        raise ModelSyntaxError(f"{path}: {exc}") from None
+    return text

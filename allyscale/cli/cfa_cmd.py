@@ -10,7 +10,7 @@ import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
 from allyscale.cfa import ESTIMATORS, cfa, compare
-from allyscale.cli._read import read_data, read_model
+from allyscale.cli._read import data_options, model_items, read_data, read_model
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -26,14 +26,16 @@ _estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sens
               help="lavaan model syntax file (.lav).")
 @_estimator
 @click.option("--group", help="Group column (multi-group model).")
-@click.option("--missing", is_flag=True, help="Full-information ML for missing values (ML only); default listwise.")
+@click.option("--fiml", is_flag=True, help="Full-information ML for missing values (ML/MLR); default listwise.")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variance instead of a unit first loading.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write fit_measures and estimates as JSON.")
-def cfa_command(data_path, model_path, estimator, group, missing, std_lv, json_out) -> None:
+@data_options
+def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out, missing_codes, invalid) -> None:
     """Confirmatory factor analysis of DATA (as lavaan::cfa)."""
-    data = read_data(data_path)
     model = read_model(model_path)
-    result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if missing else "listwise",
+    data = read_data(data_path, items=model_items(model), missing=missing_codes, invalid=invalid,
+                     items_from="the model's")
+    result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if fiml else "listwise",
                  std_lv=std_lv)
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
         click.echo(result.summary())
@@ -49,13 +51,14 @@ def cfa_command(data_path, model_path, estimator, group, missing, std_lv, json_o
               help="lavaan model file; repeat for each model (named after the file).")
 @_estimator
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the table and the tests as JSON.")
-def compare_command(data_path, pool_path, model_paths, estimator, json_out) -> None:
+@data_options
+def compare_command(data_path, pool_path, model_paths, estimator, json_out, missing_codes, invalid) -> None:
     """Compare competing factor models fitted to DATA (fit side by side, difference tests)."""
     if bool(pool_path) == bool(model_paths):
         raise DataError("give either --pool or at least two --model files")
     pool = load_pool(pool_path) if pool_path else None
-    data = read_data(data_path, pool)
     if pool is not None:
+        data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
         result = compare(data, pool=pool, estimator=estimator.upper())
     else:
         models = {}
@@ -64,6 +67,8 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out) -> N
             if name in models:
                 name = p
             models[name] = read_model(p)
+        items = list(dict.fromkeys(i for m in models.values() for i in model_items(m)))
+        data = read_data(data_path, items=items, missing=missing_codes, invalid=invalid, items_from="the models'")
         result = compare(data, models, estimator=estimator.upper())
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         click.echo(result.summary())

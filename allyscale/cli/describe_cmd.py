@@ -11,7 +11,7 @@ from allyscale._files import atomic_write_text, check_output_path
 from allyscale.report.document import jsonable
 
 from allyscale.descriptives import describe_items
-from allyscale.cli._read import read_data
+from allyscale.cli._read import data_options, read_data
 from allyscale.pool import load_pool
 from allyscale.scoring import reverse_score, scale_scores
 
@@ -21,10 +21,12 @@ from allyscale.scoring import reverse_score, scale_scores
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False),
               help="Write the item table (and scale scores with a pool) as JSON.")
-def describe_command(data_path: str, pool_path: str | None, json_out: str | None) -> None:
+@data_options
+def describe_command(data_path: str, pool_path: str | None, json_out: str | None, missing_codes: str | None,
+                     invalid: str) -> None:
     """Item descriptives and scale-score summary of DATA."""
     pool = load_pool(pool_path) if pool_path else None
-    data = read_data(data_path, pool)
+    data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
     table = describe_items(data, pool)
     click.echo(f"{data_path}: {len(data)} respondents, {table.shape[0]} items, "
                f"{int(table['missing'].sum())} missing responses")

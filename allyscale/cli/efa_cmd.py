@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.cli._read import read_data
+from allyscale.cli._read import data_options, read_data
 from allyscale.efa import METHODS, ROTATIONS, efa
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -25,12 +25,16 @@ from allyscale.report.document import jsonable
 @click.option("--items", help="Comma-separated item columns (default: the pool's items, else all numeric columns).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the rotation's random starts.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write loadings, phi, fit and diagnostics.")
-def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, seed, json_out) -> None:
+@data_options
+def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, seed, json_out, missing_codes,
+                invalid) -> None:
     """Exploratory factor analysis of DATA (as psych::fa)."""
     pool = load_pool(pool_path) if pool_path else None
-    data = read_data(data_path, pool)
-    if items:
-        cols = [c.strip() for c in items.split(",") if c.strip()]
+    chosen = [c.strip() for c in items.split(",") if c.strip()] if items else None
+    data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
+                     items_from="the --items")
+    if chosen:
+        cols = chosen
     elif pool is not None:
         cols = pool.item_ids
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from allyscale.cli._read import read_data
+from allyscale.cli._read import data_options, model_items, read_data, read_model
 from allyscale.errors import DataError, SpecificationError
 
 
@@ -87,20 +87,23 @@ def summarize_command(store, json_out, out_dir) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
-def dfi_command(data, model_path, estimator, reps, seed, workers, json_out) -> None:
+@data_options
+def dfi_command(data, model_path, estimator, reps, seed, workers, json_out, missing_codes, invalid) -> None:
     """Dynamic fit index cutoffs (McNeish & Wolf, 2023) for MODEL fitted to DATA."""
+    from allyscale._files import atomic_write_text, check_output_path
     from allyscale.cfa import cfa
     from allyscale.dfi import dfi
 
-    if not Path(model_path).is_file():
-        raise SpecificationError(f"model file {model_path!r} does not exist")
-    frame = read_data(data)
-    model = Path(model_path).read_text(encoding="utf-8")
+    model = read_model(model_path)
+    if json_out:
+        check_output_path(json_out, [data, model_path])
+    frame = read_data(data, items=model_items(model), missing=missing_codes, invalid=invalid,
+                      items_from="the model's")
     fit = cfa(frame, model, estimator=estimator)
     result = dfi(fit, reps=reps, seed=seed, workers=workers)
     click.echo(result.summary())
     if json_out:
-        Path(json_out).write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+        atomic_write_text(check_output_path(json_out, [data, model_path]), json.dumps(result.to_dict(), indent=2))
 
 
 def register(main: click.Group) -> None:

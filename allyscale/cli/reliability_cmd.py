@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.cli._read import read_data, read_model
+from allyscale.cli._read import data_options, model_items, read_data, read_model
 from allyscale.errors import SpecificationError
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -29,8 +29,9 @@ from allyscale.report.document import jsonable
               help="Also report Schmid-Leiman omega (psych::omega) with this many group factors.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False),
               help="Write the reliability table, HTMT and Fornell-Larcker table as JSON.")
+@data_options
 def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alpha, omega_factors,
-                        json_out) -> None:
+                        json_out, missing_codes, invalid) -> None:
     """Reliability (alpha, omega as semTools::compRelSEM, AVE) and discriminant validity of DATA."""
     pool = load_pool(pool_path) if pool_path else None
     if model_path:
@@ -39,7 +40,11 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
         model = pool.model_syntax("correlated")
     else:
         raise SpecificationError("give --model (a lavaan model file) or --pool")
-    data = read_data(data_path, pool)
+    if pool is not None:
+        data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
+    else:
+        data = read_data(data_path, items=model_items(model), missing=missing_codes, invalid=invalid,
+                         items_from="the model's")
     import allyscale.reliability  # noqa: F401  (the package attribute is the function)
     from allyscale.cfa import cfa
 

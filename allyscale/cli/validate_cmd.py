@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from allyscale.cli._read import read_data
+from allyscale.cli._read import data_options, model_items, read_data, read_model
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.report import validate
@@ -38,8 +38,12 @@ def _expand(patterns: tuple[str, ...]) -> list[Path]:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="validation", show_default=True,
               help="Output folder (one subfolder per file when several files are given).")
+@click.option("--exclude", help="Drop respondents flagged by these screening rules before the analyses: 'flagged' "
+                                "or a comma-separated list of attention, longstring, irv, mahalanobis, even_odd, "
+                                "missing (default: flag and keep everyone).")
+@data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
-                     out_dir) -> None:
+                     out_dir, exclude, missing_codes, invalid) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json and OUT/tables/*.csv. Exits 1 when any
@@ -48,12 +52,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     if not pool_path and not model_path:
         raise DataError("give --pool or --model")
     pool = load_pool(pool_path) if pool_path else None
-    model = None
-    if model_path:
-        try:
-            model = Path(model_path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"{model_path}: cannot read the model file ({exc})") from None
+    model = read_model(model_path) if model_path else None
     reverse_items = [c.strip() for c in reverse.split(",") if c.strip()] if reverse else []
     scale_range = None
     if scale:
@@ -62,14 +61,21 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         except ValueError:
             raise DataError(f"--scale: expected MIN,MAX, got {scale!r}") from None
         scale_range = (lo, hi)
+    rules = None
+    if exclude:
+        rules = "flagged" if exclude.strip() == "flagged" else [r.strip() for r in exclude.split(",") if r.strip()]
     files = _expand(data_paths)
     failed_any = False
     for path in files:
         start = time.perf_counter()
-        data = read_data(str(path), pool)
+        if pool is not None:
+            data = read_data(str(path), pool, missing=missing_codes, invalid=invalid)
+        else:
+            data = read_data(str(path), items=model_items(model), missing=missing_codes, invalid=invalid,
+                             items_from="the model's")
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
-                          scale=scale_range)
+                          scale=scale_range, exclude=rules)
         target = Path(out_dir) if len(files) == 1 else Path(out_dir) / path.stem
         html = report.save(target)
         took = time.perf_counter() - start

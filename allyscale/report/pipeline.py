@@ -130,27 +130,61 @@ def _sample_section(ctx: Context, sec: Section) -> None:
                                 per_item[per_item["missing"] > 0]))
         sec.paragraphs.append("Confirmatory models, reliability and validity use complete cases (listwise deletion); "
                               "each analysis reports how many rows it dropped.")
-    checks = [c for c in (ctx.pool.attention_checks if ctx.pool is not None else []) if c.id in ctx.data.columns]
-    if checks:
-        failed = pd.DataFrame({c.id: ctx.data[c.id] != c.expected for c in checks}).any(axis=1)
-        sec.paragraphs.append(f"{int(failed.sum())} respondent(s) failed at least one attention check "
-                              f"({', '.join(c.id for c in checks)}); they are kept in the analyses.")
-        sec.numbers["attention_check_failures"] = int(failed.sum())
-    from allyscale.descriptives import careless_indices
+    rep = ctx.results.get("read_report")
+    if rep is not None:
+        bits = [f"Read from {rep.format} file {rep.path}"]
+        if rep.header_rows_dropped:
+            bits.append(f"{rep.header_rows_dropped} extra header rows (question text, import ids) were dropped")
+        for code, per in rep.code_counts.items():
+            bits.append(f"missing-value code {code:g} turned {sum(per.values())} responses into missing values")
+        if rep.user_missing:
+            bits.append(f"{sum(rep.user_missing.values())} SPSS user-missing values were set to missing")
+        if rep.invalid:
+            bits.append(f"{len(rep.invalid)} invalid answers (not a number or off the response scale) were set to "
+                        "missing")
+            sec.flag(f"{len(rep.invalid)} invalid answer(s) set to missing when reading the file")
+            sec.tables.append(Table("invalid_cells", "Invalid answers set to missing",
+                                    pd.DataFrame(rep.invalid).head(50)))
+        sec.paragraphs.append("; ".join(bits) + ".")
+        sec.numbers.update(coded_missing=rep.n_coded_missing, invalid_cells=len(rep.invalid))
+    screening = ctx.results.get("screen")
+    if screening is None:
+        from allyscale.quality import screen
 
-    ci = careless_indices(ctx.data, ctx.items)
-    flagged = ci[ci["flags"] != ""]
+        screening = screen(ctx.data, ctx.pool, items=None if ctx.pool is not None else ctx.items,
+                           factors=None if ctx.pool is not None else ctx.factors)
+    m = screening.mcar
+    if np.isfinite(m.get("chisq", np.nan)):
+        sec.paragraphs.append(f"Little's (1988) MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
+                              f"({m['patterns']} missing-data patterns)"
+                              + (": the data are unlikely to be missing completely at random." if m["pvalue"] < .05
+                                 else "."))
+        sec.numbers.update(mcar_chisq=m["chisq"], mcar_df=m["df"], mcar_p=m["pvalue"])
+    counts = screening.counts
+    checks = screening.diagnostics["settings"]["attention_checks"]
+    if checks:
+        sec.paragraphs.append(f"{counts['attention']} respondent(s) failed at least one attention check "
+                              f"({', '.join(checks)}).")
+        sec.numbers["attention_check_failures"] = counts["attention"]
+    for note in screening.diagnostics.get("notes", []):
+        sec.paragraphs.append(f"Note: {note}.")
     sec.paragraphs.append(
-        f"Careless-responding screens: {int((ci['flags'].str.contains('longstring')).sum())} respondent(s) gave the "
-        "same answer to at least half of the items in a row (longstring; Johnson, 2005) and "
-        f"{int((ci['flags'].str.contains('Mahalanobis')).sum())} are multivariate outliers (Mahalanobis p < .001; "
-        "Meade & Craig, 2012). Flagged respondents are listed and kept in the analyses.")
+        f"Careless-responding screens: longstring {counts['longstring']} (the same answer to at least half of the "
+        f"items in a row; Johnson, 2005), no response variability {counts['irv']} (Dunn et al., 2018), multivariate "
+        f"outliers {counts['mahalanobis']} (Mahalanobis p < .001; Meade & Craig, 2012), even-odd consistency below 0 "
+        f"{counts['even_odd']} (Curran, 2016), more than half of the items unanswered {counts['missing']}. "
+        + (f"{len(screening.excluded)} flagged respondent(s) were excluded before the analyses "
+           f"({', '.join(screening.diagnostics['settings']['exclude'])})." if screening.excluded
+           else "Flagged respondents are listed and kept in the analyses."))
+    flagged = screening.flagged
     if len(flagged):
-        sec.tables.append(Table("careless_flags", "Respondents flagged by the careless-responding screens",
+        sec.tables.append(Table("careless_flags", "Respondents flagged by the screening rules",
                                 flagged.head(50), note="At most 50 rows shown here; results.json and "
                                                        "tables/careless_flags.csv hold these rows."))
-        sec.flag(f"{len(flagged)} respondent(s) flagged by careless-responding screens")
+        sec.flag(f"{len(flagged)} respondent(s) flagged by screening rules")
     sec.numbers["careless_flagged"] = int(len(flagged))
+    sec.numbers["excluded"] = len(screening.excluded)
+    sec.numbers.update({f"flagged_{k}": v for k, v in counts.items()})
     if complete < n / 2:
         sec.flag(f"fewer than half of the respondents ({complete} of {n}) answered every item")
     sec.numbers.update(n=n, complete=complete, missing_responses=int(miss.to_numpy().sum()))
@@ -590,6 +624,7 @@ def validate(
     external: list[str] | None = None,
     reverse: list[str] | None = None,
     scale: tuple[float, float] | None = None,
+    exclude: str | list[str] | None = None,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -620,6 +655,10 @@ def validate(
         data analysed with a model file; a pool's reverse-keyed items are always reversed.
     scale : (min, max), optional
         Response scale for ``reverse``; default the observed range of the items.
+    exclude : "flagged" or list of rule names, optional
+        Remove respondents flagged by these screening rules (:func:`allyscale.screen`)
+        before every analysis; the report lists who was removed. By default flagged
+        respondents are listed and kept.
 
     Returns
     -------
@@ -665,9 +704,28 @@ def validate(
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR", "WLSMV"):
         raise SpecificationError(f"unknown estimator {estimator!r}; use ML, MLR or WLSMV")
+    read_report = data.attrs.get("read_report")
+    screening = None
+    if exclude:
+        from allyscale.quality import screen
+
+        factors = None
+        if pool is None:
+            stmts = parse_model(models[main])
+            _, latent = model_variables(stmts)
+            factors = {}
+            for s in stmts:
+                if s.op == "=~" and s.rhs not in latent:
+                    factors.setdefault(s.lhs, []).append(s.rhs)
+        screening = screen(data, pool, items=None if pool is not None else items, factors=factors, exclude=exclude)
+        data = screening.data
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
                   ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
                   external=list(external or []), reverse=list(reverse or []), scale=scale)
+    if read_report is not None:
+        ctx.results["read_report"] = read_report
+    if screening is not None:
+        ctx.results["screen"] = screening
     sections = []
     for sid, title, build in VALIDATE_SECTIONS:
         sec = _section(sid, title, build, ctx)
