@@ -48,10 +48,50 @@ def test_fit_measures_match_lavaan(fit):
     assert abs(fm["rmsea.scaled"] - ref["rmsea.scaled"]) < 1e-7
 
 
-def test_robust_indices_are_reported_as_not_computed(fit):
+def test_robust_indices_match_lavaan(fit):
+    # lavaan 0.6.14's categorical cfi/tli/rmsea.robust (catML, Savalei 2021); acceptance: within 2e-3
+    ref = REF["cfa_wlsmv"]["fit"]
     for key in ("cfi.robust", "tli.robust", "rmsea.robust"):
-        assert np.isnan(fit.fit_measures[key])
-    assert "not implemented" in fit.diagnostics["robust_indices"]
+        np.testing.assert_allclose(fit.fit_measures[key], ref[key], atol=1e-6, rtol=0, err_msg=key)
+
+
+CATML = json.loads((REFERENCE / "catml" / "reference.json").read_text())
+
+
+@pytest.mark.parametrize("case", ["two", "one", "three"])
+def test_catml_pieces_and_robust_family_match_lavaan(case):
+    # R: tests/reference/catml/make_catml.R (lav_fit_catml_dwls and fitMeasures)
+    ref = CATML[case]
+    res = al.cfa(DATA, ref["model"], estimator="WLSMV")
+    pieces = res.diagnostics["catml"] if "catml" in res.diagnostics else res._est.diagnostics["catml"]
+    for key in ("XX3", "XX3.scaled", "XX3.null"):
+        np.testing.assert_allclose(pieces[key], ref["catml"][key], rtol=1e-6, err_msg=key)
+    for key in ("df3", "df3.null"):
+        assert pieces[key] == ref["catml"][key]
+    for key in ("c.hat3", "c.hat3.null"):
+        np.testing.assert_allclose(pieces[key], ref["catml"][key], rtol=1e-6, err_msg=key)
+    for key in ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust",
+                "rmsea.pvalue.robust"):
+        np.testing.assert_allclose(res.fit_measures[key], ref["fit"][key], atol=1e-6, rtol=0, err_msg=key)
+
+
+def test_robust_indices_match_lavaan_on_bfi():
+    # R: tests/reference/bfi/make_bfi.R, WLSMV on the complete cases of psych::bfi
+    bfi = json.loads((REFERENCE / "bfi" / "reference.json").read_text())
+    data = pd.read_csv(REFERENCE / "bfi" / "data.csv")
+    items = bfi["items"]
+    res = al.cfa(data[items].dropna(), (REFERENCE / "bfi" / "model.lav").read_text(), estimator="WLSMV")
+    ref = bfi["cfa_wlsmv"]["fit"]
+    for key in ("chisq.scaled", "cfi.scaled", "cfi.robust", "tli.robust", "rmsea.robust"):
+        np.testing.assert_allclose(res.fit_measures[key], ref[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_robust_indices_are_nan_with_a_reason_when_the_polychoric_matrix_is_not_pd():
+    from allyscale._core.wlsmv import _catml
+
+    cor = np.array([[1, .9, -.9], [.9, 1, .9], [-.9, .9, 1.0]])
+    out = _catml(cor, np.eye(3), np.zeros((5, 3)), np.zeros((3, 1)), np.zeros((1, 5)), 5, 2.0, 3.0)
+    assert np.isnan(out["c.hat3"]) and "not positive definite" in out["note"]
 
 
 def test_estimates_ses_and_standardized_loadings_match_lavaan(fit):
@@ -101,3 +141,22 @@ def test_real_data_with_six_categories_matches_lavaan():
     std = pd.DataFrame(ref["cfa_wlsmv"]["std"])
     merged = res.estimates.merge(std, on=["lhs", "op", "rhs"])
     np.testing.assert_allclose(merged["std_all"], merged["est.std"], atol=1e-3, rtol=0)
+
+
+def test_low_rank_trace_equals_the_direct_one():
+    from allyscale._core.wlsmv import _sum_trace_msms
+
+    rng = np.random.default_rng(4)
+    p, k, n = 9, 3, 40
+    lam = rng.uniform(0.3, 0.8, (p, k))
+    psi = np.array([[1, .4, .2], [.4, 1, .3], [.2, .3, 1.0]])
+    theta = np.diag(rng.uniform(0.3, 0.7, p))
+    s_inv = np.linalg.inv(lam @ psi @ lam.T + theta)
+    iu = np.triu_indices(p, 1)
+    m = rng.normal(size=(len(iu[0]), n))
+    direct = _sum_trace_msms(m, iu, s_inv, None)
+    np.testing.assert_allclose(_sum_trace_msms(m, iu, s_inv, (lam, psi, theta)), direct, rtol=1e-10)
+    mats = np.zeros((n, p, p))
+    mats[:, iu[0], iu[1]] = m.T
+    mats[:, iu[1], iu[0]] = m.T
+    np.testing.assert_allclose(direct, sum(np.trace(x @ s_inv @ x @ s_inv) for x in mats), rtol=1e-12)

@@ -454,6 +454,7 @@ def estimate(prep) -> Any:
         vcov[np.ix_(sidx, th_pos)] = cross.T
         vcov /= n * (n - 1)
         c_mat = stats["gram_rho"] - b_c.T @ e_c
+        delta_c, e_cc = jac_c, e_c  # for the catML pieces: WiU IF_c' = IF_c' - Delta_c E^-1 Delta_c' W_c IF_c'
         def full_jacobian():
             out = np.zeros((q, k))
             out[np.arange(n_th), th_pos] = 1.0
@@ -488,6 +489,8 @@ def estimate(prep) -> Any:
         vcov = e @ e.T / (n * (n - 1))
         z_t = IF[:, :n_th] * np.sqrt(w[:n_th])
         c_mat = z_t @ z_t.T + stats["gram_rho"] - b.T @ e
+        delta_c = jac[n_th:]
+        e_cc = bread @ ((delta_c.T * w_c) @ if_c.T)
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
     # ---- tests. lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
@@ -513,13 +516,16 @@ def estimate(prep) -> Any:
     pc = np.eye(p)
     pc[np.triu_indices(p, 1)] = rho
     pc[np.tril_indices(p, -1)] = pc.T[np.tril_indices(p, -1)]
-    diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2,
-                       robust_indices="cfi.robust, tli.robust and rmsea.robust for categorical data (lavaan's "
-                                      "catML refit, Savalei 2021) are not implemented: NaN")
-    extra = {"cfi.robust": np.nan, "tli.robust": np.nan, "rmsea.robust": np.nan,
-             "rmsea.ci.lower.robust": np.nan, "rmsea.ci.upper.robust": np.nan, "rmsea.pvalue.robust": np.nan}
-    # RMSEA family with lavaan's N - 1 for categorical data
+    diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2)
+    sig_hat = spec.implied(x)[0][0]
     n1 = n - 1
+    gm = spec.matrices(x)[0]
+    catml = _catml(pc, sig_hat, if_c, delta_c, e_cc, n, df, float(len(rho)), (gm.lam @ gm.A, gm.psi, gm.theta))
+    diagnostics["catml"] = catml
+    extra = _robust_from_catml(catml, df, float(len(rho)), n1)
+    if catml.get("note"):
+        diagnostics["robust_indices"] = catml["note"]
+    # RMSEA family with lavaan's N - 1 for categorical data
     extra["rmsea"] = fi.rmsea(stat, df, n1)
     extra["rmsea.ci.lower"], extra["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1)
     extra["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1)
@@ -527,10 +533,119 @@ def estimate(prep) -> Any:
         extra["rmsea.scaled"] = fi.rmsea(scaled["stat"], df, n1)
         extra["rmsea.ci.lower.scaled"], extra["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled["stat"], df, n1)
         extra["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled["stat"], df, n1)
-    sig_hat = spec.implied(x)[0][0]
     internals = _Internals(s=s, w=w, jac=jac, IF=IF, n=n, n_th=n_th, sigma=sig_hat, bread=bread)
     return _Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
                        "scaled.shifted", None, internals)
+
+
+def _catml(cor: np.ndarray, sigma: np.ndarray, if_c: np.ndarray, delta_c, e_c: np.ndarray, n: int, df: float,
+           df_null: float, factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
+    Savalei, 2021), without a refit (all items ordered).
+
+    * ``XX3``: the ML test statistic ``N F_ML`` of the model-implied correlations at the DWLS
+      estimates against the polychoric matrix (``log|Sigma| - log|R| + tr(R Sigma^-1) - p``);
+      ``XX3.null``: the same for the independence model, ``-N log|R|``;
+    * ``c.hat3 = tr(WiU' V WiU Gamma) / df``, with ``V`` the ML (expected, structured) weight
+      of the correlations, ``V_(ij),(kl) = s^ik s^jl + s^il s^jk`` for ``S = Sigma^-1``,
+      ``WiU = I - Delta E^-1 Delta' W`` (the DWLS projection on the correlation rows) and
+      ``Gamma`` the correlations' asymptotic covariance; ``c.hat3.null = tr(Gamma) / df_null``.
+
+    ``V`` is never formed: with ``m = WiU if_n`` for case ``n`` written as a symmetric matrix
+    ``M_n`` (zero diagonal), ``2 m' V m = tr(M_n S M_n S)``, so the trace is a mean over cases
+    of ``p x p`` products. lavaan returns NaN when the polychoric matrix is not positive
+    definite (smallest eigenvalue below ``sqrt(eps)``); so does this. ``factor`` =
+    ``(Lambda*, Psi, Theta)`` with ``Sigma = Lambda* Psi Lambda*' + Theta`` lets the trace use
+    ``S = D - U C U'`` (Woodbury; ``D = Theta^-1``) at ``O(N p m^2)`` instead of ``O(N p^3)``.
+    """
+    p = cor.shape[0]
+    nan = {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
+           "df3.null": df_null, "c.hat3.null": np.nan}
+    if np.linalg.eigvalsh(cor)[0] < np.sqrt(np.finfo(float).eps):
+        return {**nan, "note": "the polychoric matrix is not positive definite: the robust (catML) indices are "
+                               "undefined (NaN), as in lavaan"}
+    try:
+        s_inv = np.linalg.inv(sigma)
+        ld_sig = np.linalg.slogdet(sigma)
+    except np.linalg.LinAlgError:
+        return {**nan, "note": "the model-implied correlation matrix is singular: robust indices are NaN"}
+    ld_cor = np.linalg.slogdet(cor)[1]
+    if ld_sig[0] <= 0:
+        return {**nan, "note": "the model-implied correlation matrix is not positive definite: robust indices "
+                               "are NaN"}
+    xx3 = n * float(ld_sig[1] - ld_cor + np.einsum("ij,ji->", cor, s_inv) - p)
+    xx3_null = -n * float(ld_cor)
+    m = np.ascontiguousarray(if_c.T) - np.asarray(delta_c @ e_c)  # (P, N): WiU IF_c'
+    iu = np.triu_indices(p, 1)
+    ks = _sum_trace_msms(m, iu, s_inv, factor) / (2 * n)  # tr(M S M S) = 2 m' V m
+    c_hat = ks / df if df > 0 else np.nan
+    c_null = float((if_c**2).sum()) / n / df_null
+    return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
+            "XX3.null": xx3_null, "df3.null": df_null, "c.hat3.null": c_null}
+
+
+def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
+                    factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> float:
+    """``sum_n tr(M_n S M_n S)`` for the columns of ``m`` (pairs x cases) written as symmetric
+    matrices with zero diagonal.
+
+    With a factor structure (diagonal, positive ``Theta``) ``S = D - U C U'`` and the trace
+    splits into ``tr(MDMD) - 2 tr(C Y'DY) + tr(ZCZC)`` with ``Y = M U`` and ``Z = U'MU``; the
+    result is checked against ``S`` and the direct computation is used otherwise.
+    """
+    p = s_inv.shape[0]
+    n = m.shape[1]
+    if factor is not None:
+        lam, psi, theta = factor
+        th = np.diag(theta)
+        if np.count_nonzero(theta - np.diag(th)) == 0 and (th > 0).all():
+            d = 1.0 / th
+            u = d[:, None] * lam  # (p, k)
+            k = u.shape[1]
+            c = psi @ np.linalg.inv(np.eye(k) + lam.T @ u @ psi)
+            if np.allclose(np.diag(d) - u @ c @ u.T, s_inv, rtol=1e-8, atol=1e-10 * np.abs(s_inv).max()):
+                t1 = float((2 * d[iu[0]] * d[iu[1]]) @ np.einsum("an,an->a", m, m))
+                # Y_n = M_n U, built column by column from the pairs: (k, p, N)
+                npair = len(iu[0])
+                cols = np.arange(k)
+                rows = np.concatenate([(cols[:, None] * p + iu[0][None, :]).ravel(),
+                                       (cols[:, None] * p + iu[1][None, :]).ravel()])
+                pairs = np.tile(np.arange(npair), 2 * k)
+                vals = np.concatenate([u[iu[1]].T.ravel(), u[iu[0]].T.ravel()])
+                incidence = _sparse.csr_array((vals, (rows, pairs)), shape=(k * p, npair))
+                y = np.asarray(incidence @ m).reshape(k, p, n)
+                g = np.einsum("cin,i,ein->nce", y, d, y)  # Y'DY per case
+                z = np.einsum("ic,ein->nce", u, y)  # U'MU per case
+                t2 = float(np.einsum("ce,nec->", c, g))
+                zc = z @ c
+                t3 = float(np.einsum("nij,nji->", zc, zc))
+                return t1 - 2 * t2 + t3
+    total = 0.0
+    block = max(1, int(2_000_000 // (p * p)))
+    for start in range(0, n, block):
+        chunk = m[:, start:start + block]
+        mt = np.zeros((chunk.shape[1], p, p))
+        mt[:, iu[0], iu[1]] = chunk.T
+        mt[:, iu[1], iu[0]] = chunk.T
+        a = mt @ s_inv  # M_n S
+        total += float(np.einsum("nij,nji->", a, a))
+    return total
+
+
+def _robust_from_catml(c: dict[str, Any], df: float, df_null: float, n1: int) -> dict[str, float]:
+    """``cfi.robust``, ``tli.robust`` and the ``rmsea.*.robust`` family from the catML pieces,
+    as lavaan 0.6.14 (N - 1 cases for categorical data; the interval and close-fit test use
+    ``XX3 / c.hat3`` and ``c.hat3``)."""
+    xx3, ch, xs = c["XX3"], c["c.hat3"], c["XX3.scaled"]
+    out = {"cfi.robust": fi.cfi(xx3, df, c["XX3.null"], df_null, ch, c["c.hat3.null"]),
+           "tli.robust": fi.tli(xx3, df, c["XX3.null"], df_null, ch, c["c.hat3.null"]),
+           "rmsea.robust": fi.rmsea(xx3, df, n1, c=ch) if np.isfinite(xx3) else np.nan}
+    if np.isfinite(xs) and np.isfinite(ch) and ch > 0:
+        out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = fi.rmsea_ci(xs, df, n1 / ch)
+        out["rmsea.pvalue.robust"] = fi.rmsea_pvalue(xs, df, n1 / ch)
+    else:
+        out.update({"rmsea.ci.lower.robust": np.nan, "rmsea.ci.upper.robust": np.nan, "rmsea.pvalue.robust": np.nan})
+    return out
 
 
 class _Internals(dict):
