@@ -160,3 +160,40 @@ def test_low_rank_trace_equals_the_direct_one():
     mats[:, iu[0], iu[1]] = m.T
     mats[:, iu[1], iu[0]] = m.T
     np.testing.assert_allclose(direct, sum(np.trace(x @ s_inv @ x @ s_inv) for x in mats), rtol=1e-12)
+
+
+DIFF = json.loads((REFERENCE / "wlsmv_diff" / "reference.json").read_text())
+
+
+@pytest.mark.parametrize("case", ["equal_loadings", "orthogonal", "one_vs_two"])
+def test_difference_test_matches_lavtestlrt(case):
+    # R: tests/reference/wlsmv_diff/make_wlsmv_diff.R (lavTestLRT, method = "satorra.2000")
+    from allyscale.cfa import difference_test
+
+    ref = DIFF[case]
+    f0 = al.cfa(DATA, ref["m0"], estimator="WLSMV")
+    f1 = al.cfa(DATA, ref["m1"], estimator="WLSMV")
+    out = difference_test(f0, f1)
+    assert out["df_diff"] == ref["df_diff"]
+    np.testing.assert_allclose(out["chisq_diff"], ref["chisq_diff"], rtol=1e-6)
+    np.testing.assert_allclose(out["pvalue"], ref["pvalue"], rtol=1e-5)
+    np.testing.assert_allclose([out["trace_ugamma"], out["trace_ugamma2"]], [ref["trace_ugamma"],
+                                                                             ref["trace_ugamma2"]], rtol=1e-6)
+    assert out["method"].startswith("satorra.2000")
+
+
+def test_difference_test_refuses_fits_to_different_data():
+    from allyscale.cfa import difference_test
+
+    ref = DIFF["one_vs_two"]
+    f0 = al.cfa(DATA.iloc[:400], ref["m0"], estimator="WLSMV")
+    f1 = al.cfa(DATA, ref["m1"], estimator="WLSMV")
+    with pytest.raises(SpecificationError, match="same data"):
+        difference_test(f0, f1)
+
+
+def test_compare_gives_wlsmv_difference_tests(allyship_pool):
+    data = al.simulate(allyship_pool, 400, seed=8)
+    res = al.compare(data, pool=allyship_pool, estimator="WLSMV")
+    tests = res.tests
+    assert len(tests) and np.isfinite(tests["pvalue"]).all(), tests

@@ -24,9 +24,13 @@ asymptotic covariance). The steps, for one group of complete ordinal responses:
    ``U = W - W D (D'WD)^-1 D' W`` (Asparouhov & Muthén, 2010), the traces computed from
    the N × N matrix ``IF U IF'``; the same for the independence baseline.
 
-Not implemented (reported as NaN with a note in ``diagnostics``): lavaan 0.6.14's
-``cfi.robust``, ``tli.robust`` and ``rmsea.robust`` for categorical data, which refit the
-model by ML to the polychoric matrix (Savalei, 2021); multiple groups.
+5. lavaan 0.6.14's robust indices for categorical data (``cfi.robust``, ``tli.robust``,
+   ``rmsea.robust`` and its interval; Savalei, 2021) from the ML discrepancy of the DWLS
+   solution against the polychoric matrix (:func:`_catml`), and the nested-model difference
+   test ``satorra.2000`` (:func:`difference_test`).
+
+Not available: several groups (ordinal invariance), and items mixing ordinal and
+continuous indicators; both raise a :class:`SpecificationError` that says so.
 
 References
 ----------
@@ -36,6 +40,10 @@ Muthén, B., du Toit, S. H. C., & Spisic, D. (1997). Robust inference using weig
 squares and quadratic estimating equations in latent variable modeling with categorical
 and continuous outcomes. Unpublished manuscript.
 Asparouhov, T., & Muthén, B. (2010). Simple second order chi-square correction. Mplus note.
+Satorra, A. (2000). Scaled and adjusted restricted tests in multi-sample analysis of moment
+structures. In Heijmans et al. (Eds.), Innovations in multivariate statistical analysis.
+Savalei, V. (2021). Improving fit indices in structural equation modeling with categorical
+data. Multivariate Behavioral Research, 56, 390-407.
 """
 
 from __future__ import annotations
@@ -676,15 +684,63 @@ def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict
 
 
 def difference_test(fit0, fit1) -> dict[str, Any]:
-    """Difference test of two WLSMV fits: not available (reported, never approximated).
+    """Scaled-shifted difference test of two nested WLSMV fits, as lavaan 0.6.14's ``lavTestLRT``
+    default for WLSMV (``method = "satorra.2000"``, ``A.method = "delta"``; Satorra, 2000;
+    Asparouhov & Muthén, 2010). Owned code: semopy has no such test.
 
-    lavaan's default for WLSMV (``lavTestLRT(method = "satorra.2000")``) needs the scaled
-    and shifted difference built from both models' Jacobians and Gamma; it is not
-    implemented, so the p-value is NaN and ``method`` says why. The unscaled DWLS
-    difference is given for information only: it does not follow a chi-square distribution.
+    ``fit0`` is the more restricted model (larger df), ``fit1`` the less restricted one, both
+    fitted to the same data. With ``D1, D0`` the two models' Jacobians of the sample
+    statistics (thresholds and polychorics) at their estimates, the constraints that turn
+    model 1 into model 0 are the rows of ``A``, a basis of the orthogonal complement of
+    ``H = D1^+ D0``; with ``P^-1 = (D1' W D1)^-1``,
+    ``U = W D1 P^-1 A' (A P^-1 A')^+ A P^-1 D1' W`` and the traces of ``U Gamma`` and
+    ``(U Gamma)^2`` (taken through the N x q influence matrix), the statistic is
+    ``a (T0 - T1) + b`` on ``m = df0 - df1`` degrees of freedom, ``a = sqrt(m / tr((UG)^2))``,
+    ``b = m - a tr(UG)``, where ``T0, T1`` are the unscaled DWLS statistics.
+
+    Returns
+    -------
+    dict
+        ``chisq_diff`` (the scaled-shifted statistic, lavaan's "Chisq diff"), ``df_diff``,
+        ``pvalue``, ``scaling`` (``1 / a``), ``shift`` (``b``), ``chisq_diff_raw``
+        (``T0 - T1``), ``trace_ugamma``, ``trace_ugamma2``, ``method``.
     """
-    f0, f1 = fit0.fit_measures, fit1.fit_measures
-    return {"chisq_diff": f0["chisq"] - f1["chisq"], "df_diff": f0["df"] - f1["df"], "pvalue": np.nan,
-            "scaling": np.nan,
-            "method": "not available for WLSMV (lavaan's satorra.2000 scaled difference is not implemented); "
-                      "chisq_diff is the unscaled DWLS difference"}
+    from scipy.linalg import null_space
+
+    e0, e1 = fit0._est, fit1._est
+    i0, i1 = e0.internals, e1.internals
+    if not i0 or not i1:
+        raise SpecificationError("the WLSMV difference test needs two WLSMV fits")
+    if i0["s"].shape != i1["s"].shape or not np.allclose(i0["s"], i1["s"], rtol=0, atol=1e-10) \
+            or i0["n"] != i1["n"]:
+        raise SpecificationError("the two WLSMV fits do not use the same data (sample statistics differ)")
+    t0, t1 = e0.test["standard"]["stat"], e1.test["standard"]["stat"]
+    df0, df1 = e0.test["standard"]["df"], e1.test["standard"]["df"]
+    m = df0 - df1
+    method = "satorra.2000 (scaled and shifted)"
+    base = {"chisq_diff_raw": t0 - t1, "df_diff": m, "trace_ugamma": np.nan, "trace_ugamma2": np.nan,
+            "method": method}
+    if m <= 0:
+        return {**base, "chisq_diff": t0 - t1, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan}
+    d1, d0 = i1["jac"], i0["jac"]
+    w, IF, n = i1["w"], i1["IF"], i1["n"]
+    h = np.linalg.pinv(d1) @ d0
+    a_mat = null_space(h.T).T  # rows: the constraints on model 1's parameters
+    p_inv = i1["bread"]
+    apa = a_mat @ p_inv @ a_mat.T
+    tol = np.sqrt(np.finfo(float).eps)
+    keep = ~((np.abs(apa.sum(axis=0)) < tol) & (np.abs(apa.sum(axis=1)) < tol))
+    a_mat = a_mat[keep]
+    q = p_inv @ a_mat.T @ np.linalg.pinv(a_mat @ p_inv @ a_mat.T, rcond=tol, hermitian=True) @ a_mat @ p_inv
+    b = (IF * w) @ d1  # (N, k1) = IF W D1
+    c = b @ q @ b.T  # IF U IF'
+    tr1 = float(np.trace(c)) / n
+    tr2 = float(np.einsum("ij,ij->", c, c)) / n**2
+    if not tr2 > 0:
+        return {**base, "chisq_diff": np.nan, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan,
+                "trace_ugamma": tr1, "trace_ugamma2": tr2}
+    a = np.sqrt(m / tr2)
+    shift = m - a * tr1
+    stat = (t0 - t1) * a + shift
+    return {**base, "chisq_diff": float(stat), "pvalue": fi.pvalue(stat, m), "scaling": float(1 / a),
+            "shift": float(shift), "trace_ugamma": tr1, "trace_ugamma2": tr2}
