@@ -144,7 +144,7 @@ class _Estimation:
 _PARTABLES: dict[tuple, Any] = {}
 
 
-def _partable(model: str, *, ov: tuple[str, ...] | None = None, **options: Any):
+def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = True, **options: Any):
     """``lavaanify(parse_model(model), **options)`` (and with ``ov`` the :class:`ModelSpec`), cached.
 
     Monte Carlo studies and ``compare`` fit the same syntax many times; the table depends on
@@ -160,7 +160,7 @@ def _partable(model: str, *, ov: tuple[str, ...] | None = None, **options: Any):
             _PARTABLES.clear()
         _PARTABLES[key] = hit
     if ov is None:
-        return hit.copy()
+        return hit.copy() if copy else hit
     return hit[0].copy(), hit[1]
 
 
@@ -183,7 +183,7 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     group_equal = tuple(group_equal or ())
     if group_equal and group is None:
         raise SpecificationError("group_equal needs a group column (group=...)")
-    pt0 = _partable(model)
+    pt0 = _partable(model, copy=False)  # read only
     ov = list(pt0.attrs["observed"])
     absent = [v for v in ov if v not in data.columns]
     if absent:
@@ -198,7 +198,10 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
         raise DataError(f"group column {group!r} is not in the data")
     frame = data.loc[:, cols].copy()
     frame.attrs = {}  # the caller's metadata is not needed here (and pandas deep-copies it on every column access)
+    kinds = dict(zip(frame.columns, (dt.kind for dt in frame.dtypes)))
     for v in ov:
+        if kinds[v] in "fiu":
+            continue
         if not pd.api.types.is_numeric_dtype(frame[v]) and not pd.api.types.is_bool_dtype(frame[v]):
             conv = pd.to_numeric(frame[v], errors="coerce")
             bad = frame[v][conv.isna() & frame[v].notna()]
@@ -206,6 +209,9 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
                 raise DataError(f"item {v!r} has non-numeric value {bad.iloc[0]!r} in row {bad.index[0]!r}")
             frame[v] = conv
         frame[v] = frame[v].astype(float)
+    if any(dt.kind != "f" for dt in frame[ov].dtypes):
+        items_f = pd.DataFrame(frame[ov].to_numpy(dtype=float), columns=ov, index=frame.index)
+        frame = items_f if group is None else items_f.join(frame[[group]])
     if group is not None:
         na = frame[group].isna()
         if na.any():

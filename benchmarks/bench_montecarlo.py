@@ -86,6 +86,10 @@ def main() -> None:
     serial = sum(per_condition) * short["reps"]
     print(f"run_study with {args.workers} workers, {rep.ran} replications: {wall:.1f} s wall "
           f"(serial estimate {serial:.1f} s, speed-up {serial / wall:.2f}x, includes worker start-up)")
+    full = len(spec.condition_list) * spec.reps
+    print(f"projected canonical study from this run: {full * wall / rep.ran / 60:.1f} min on {args.workers} "
+          f"cores ({full} replications at {wall / rep.ran:.2f} s wall each; start-up included, so an upper "
+          f"bound): {'OK' if full * wall / rep.ran < 1800 else 'ABOVE TARGET'}")
     # BLAS threading effect on one fit of the true model
     from allyscale.simulate import simulate
 
