@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import chdtr, chndtr
 from scipy.stats import chi2, ncx2
 
 __all__ = ["pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "rmsea_pvalue", "srmr_bentler", "aic", "bic"]
@@ -69,7 +70,7 @@ def rmsea(chisq: float, df: float, n: int, ngroups: int = 1, c: float = 1.0) -> 
 
 def _ncp(chisq: float, df: float, prob: float) -> float:
     """Noncentrality lambda with P(X2_df(lambda) <= chisq) = prob (0 when even lambda = 0 is below)."""
-    f = lambda lam: ncx2.cdf(chisq, df, lam) - prob if lam > 0 else chi2.cdf(chisq, df) - prob
+    f = lambda lam: chndtr(chisq, df, lam) - prob if lam > 0 else chdtr(df, chisq) - prob
     if f(0.0) < 0:
         return 0.0
     hi = max(chisq, 1.0)
