@@ -57,7 +57,7 @@ def main() -> None:
           f"estimator {estimator}, retention {list(spec.retention)}")
     per_condition = []
     with threadpool_limits(1):
-        replicate(spec, 0, 10_000)  # warm-up (imports, caches)
+        replicate(spec, 0, 99_999)  # warm-up (imports, caches; a replication not timed below)
         for c, cond in enumerate(spec.condition_list):
             times, fit_times, parts = [], {}, {}
             for r in range(args.reps):
