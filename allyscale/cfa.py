@@ -83,6 +83,8 @@ from allyscale.syntax import lavaanify, parse_model
 __all__ = ["cfa", "compare", "CFAResult", "CompareResult"]
 
 ESTIMATORS = ("ML", "MLR", "WLSMV")
+#: Identification of ordered items in several groups (``cfa(id_cat=)``), keyed in lower case.
+ID_CAT = {"lavaan": "lavaan", "wu.estabrook.2016": "Wu.Estabrook.2016", "wu.estabrook": "Wu.Estabrook.2016"}
 
 
 # --------------------------------------------------------------------------------------
@@ -108,6 +110,7 @@ class _Prepared:
     meanstructure: bool
     data: pd.DataFrame  # the item (and group) columns after row selection, a copy
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    id_cat: str = "lavaan"  # identification of ordered items across groups (see cfa)
 
     @property
     def ngroups(self) -> int:
@@ -166,7 +169,7 @@ def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = Tru
 
 def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | None,
              group_equal: Sequence[str] | None, missing: str, ordered: Sequence[str] | None,
-             std_lv: bool, meanstructure: bool | None = None) -> _Prepared:
+             std_lv: bool, meanstructure: bool | None = None, id_cat: str = "lavaan") -> _Prepared:
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(model, str) or not model.strip():
@@ -180,6 +183,9 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
         raise SpecificationError(f"missing='fiml' is available with estimator='ML' or 'MLR' only (got {est!r})")
     if ordered and est != "WLSMV":
         raise SpecificationError(f"ordered items need estimator='WLSMV' (got {est!r})")
+    id_key = str(id_cat).lower().replace("_", ".")
+    if id_key not in ID_CAT:
+        raise SpecificationError(f"unknown id_cat={id_cat!r}; expected 'lavaan' or 'Wu.Estabrook.2016'")
     group_equal = tuple(group_equal or ())
     if group_equal and group is None:
         raise SpecificationError("group_equal needs a group column (group=...)")
@@ -253,7 +259,7 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
                          meanstructure=bool(meanstructure), group_equal=group_equal, ov=tuple(ov))
     lv = list(pt.attrs["latent"])
     return _Prepared(model, est, pt, spec, ov, lv, group, labels, ys, missing, ordered, bool(std_lv), group_equal,
-                     meanstructure, frame, diagnostics)
+                     meanstructure, frame, diagnostics, ID_CAT[id_key])
 
 
 # --------------------------------------------------------------------------------------
@@ -508,7 +514,7 @@ def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
     if heywood:
         warnings.warn("Heywood case(s): " + "; ".join(heywood), HeywoodWarning, stacklevel=3)
     diagnostics["heywood"] = heywood
-    implied = [(gm.sigma(), gm.mu()) for gm in mats]
+    implied = spec.implied(x)  # (scaled latent responses for ordered items in several groups)
     fm = _fit_measures(prep, est, implied)
     if not est.converged:
         diagnostics["unconverged_fit_measures"] = dict(fm)
@@ -681,7 +687,7 @@ def _clean(v: Any) -> Any:
 # --------------------------------------------------------------------------------------
 def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | None = None,
         group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
-        std_lv: bool = False, meanstructure: bool | None = None) -> CFAResult:
+        std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan") -> CFAResult:
     """Fit a confirmatory factor model with lavaan 0.6.14's ``cfa()`` defaults.
 
     Parameters
@@ -713,6 +719,16 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
         Identify factors by unit variance instead of a unit first loading.
     meanstructure : bool, optional
         Default as lavaan 0.6.14: on for several groups, FIML and ordered items.
+    id_cat : {"lavaan", "Wu.Estabrook.2016"}
+        Identification of ordered items in several groups (WLSMV, delta parameterization),
+        as semTools' ``measEq.syntax(ID.cat=)``. ``"lavaan"``: lavaan 0.6.14's
+        ``cfa(group.equal=)``: item intercepts 0 everywhere; with equal thresholds the scale
+        factors and the latent means are free in every group but the first.
+        ``"Wu.Estabrook.2016"``: the same, except that equal thresholds without equal
+        ``"intercepts"`` free the item intercepts (not the latent means) in every group but
+        the first, so that thresholds, then loadings, then intercepts form a nested
+        sequence (Wu & Estabrook, 2016). Both give the same configural model and the same
+        model with loadings, thresholds and intercepts equal.
 
     Returns
     -------
@@ -738,7 +754,7 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
     Rosseel (2012); Jöreskog (1969); Arbuckle (1996); Yuan & Bentler (2000).
     """
     prep = _prepare(data, model, estimator=estimator, group=group, group_equal=group_equal, missing=missing,
-                    ordered=ordered, std_lv=std_lv, meanstructure=meanstructure)
+                    ordered=ordered, std_lv=std_lv, meanstructure=meanstructure, id_cat=id_cat)
     est = _ESTIMATORS[prep.estimator](prep)
     return _build(prep, est)
 

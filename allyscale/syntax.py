@@ -467,6 +467,8 @@ def lavaanify(
     if std_lv:
         mask = (table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
         table.loc[mask, "fixed"] = 1.0
+        if "loadings" in group_equal and "lv.variances" not in group_equal:  # as lavaan: equal loadings identify the later groups' variances
+            table.loc[mask & (table.group > 1), "fixed"] = None
         # endogenous latent residual variances are fixed to 1 only if exogenous; lavaan fixes all lv variances
     table.attrs["ordered"] = _Names(ordered)
     table.attrs["observed"] = _Names(ov)

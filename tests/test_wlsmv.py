@@ -8,7 +8,7 @@ import pytest
 
 import allyscale as al
 from allyscale._core.wlsmv import influence
-from allyscale.errors import SpecificationError
+from allyscale.errors import DataError, SpecificationError
 from conftest import REFERENCE
 
 REF = json.loads((REFERENCE / "sim60" / "reference.json").read_text())
@@ -121,13 +121,6 @@ def test_second_order_and_bifactor_models_fit(allyship_pool):
     np.testing.assert_allclose(gamma.to_numpy(), 0.8, atol=0.08)
 
 
-def test_multiple_groups_refused_clearly():
-    data = DATA.iloc[:, :6].copy()
-    data["g"] = np.repeat(["a", "b"], 250)
-    with pytest.raises(SpecificationError, match="several groups"):
-        al.cfa(data, "f =~ i01 + i02 + i03 + i04 + i05 + i06", estimator="WLSMV", group="g")
-
-
 def test_real_data_with_six_categories_matches_lavaan():
     # R: cfa(model, data = complete bfi cases, ordered = items, estimator = "WLSMV")  (bfi/make_bfi.R)
     ref = json.loads((REFERENCE / "bfi" / "reference.json").read_text())
@@ -197,3 +190,150 @@ def test_compare_gives_wlsmv_difference_tests(allyship_pool):
     res = al.compare(data, pool=allyship_pool, estimator="WLSMV")
     tests = res.tests
     assert len(tests) and np.isfinite(tests["pvalue"]).all(), tests
+
+
+GROUPS = json.loads((REFERENCE / "wlsmv_groups" / "reference.json").read_text())
+EQUAL = {"configural": None, "metric": ["loadings"], "scalar": ["loadings", "thresholds"],
+         "strict": ["loadings", "thresholds", "residuals"]}
+WU_ESTABROOK = {"configural": None, "thresholds": ["thresholds"], "metric": ["thresholds", "loadings"],
+                "scalar": ["thresholds", "loadings", "intercepts"]}
+
+
+def _two_groups():
+    data = DATA.copy()
+    data["grp"] = np.where(np.arange(len(data)) < 300, "a", "b")  # as make_wlsmv_groups.R
+    return data
+
+
+def _na(value):
+    return np.nan if value == "NA" else value
+
+
+def _check_fit(res, ref):
+    fm = res.fit_measures
+    assert res.converged
+    assert fm["df"] == ref["df"] and fm["df.scaled"] == ref["df.scaled"]
+    for key in ("chisq", "chisq.scaled", "baseline.chisq", "baseline.chisq.scaled"):
+        np.testing.assert_allclose(fm[key], ref[key], rtol=1e-6, err_msg=key)
+    for key in ("pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr", "cfi.robust", "tli.robust",
+                "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "rmsea.pvalue.robust"):
+        want = _na(ref[key])
+        if np.isnan(want):  # lavaan: undefined (free scale factors)
+            assert np.isnan(fm[key]), key
+        else:
+            np.testing.assert_allclose(fm[key], want, atol=1e-6, rtol=0, err_msg=key)
+
+
+def _check_estimates(res, ref_est):
+    ref = pd.DataFrame(ref_est).replace("NA", np.nan)
+    both = ref.merge(res.estimates, on=["lhs", "op", "rhs", "group"], suffixes=("_r", ""))
+    assert len(both) == len(ref) == len(res.estimates)
+    np.testing.assert_allclose(both["est"], both["est_r"].astype(float), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(both["se"], both["se_r"].astype(float), atol=1e-6, rtol=1e-4)
+    np.testing.assert_allclose(both["std_all"], both["std.all"].astype(float), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("model", ["one", "two"])
+@pytest.mark.parametrize("level", list(EQUAL))
+def test_multigroup_fit_estimates_and_ses_match_lavaan(model, level):
+    # R: tests/reference/wlsmv_groups/make_wlsmv_groups.R (cfa(..., group = "grp", group.equal = ...))
+    ref = GROUPS[model][level]
+    res = al.cfa(_two_groups(), GROUPS[model]["model"], estimator="WLSMV", group="grp", group_equal=EQUAL[level])
+    _check_fit(res, ref["fit"])
+    _check_estimates(res, ref["est"])
+    pieces = res.diagnostics["catml"]
+    for key in ("XX3", "XX3.scaled", "XX3.null", "c.hat3", "c.hat3.null"):
+        want = _na(ref["catml"][key])
+        if np.isnan(want):
+            assert np.isnan(pieces[key]) and "free scale factors" in res.diagnostics["robust_indices"]
+        else:
+            np.testing.assert_allclose(pieces[key], want, rtol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("model", ["one", "two"])
+def test_multigroup_difference_tests_match_lavtestlrt(model):
+    from allyscale.cfa import difference_test
+
+    data = _two_groups()
+    fits = {lv: al.cfa(data, GROUPS[model]["model"], estimator="WLSMV", group="grp", group_equal=EQUAL[lv])
+            for lv in ("configural", "metric", "scalar")}
+    lrt = GROUPS[model]["lrt"]
+    for i, (restricted, free) in enumerate([("metric", "configural"), ("scalar", "metric")], start=1):
+        out = difference_test(fits[restricted], fits[free])
+        assert out["df_diff"] == lrt["df_diff"][i]
+        np.testing.assert_allclose(out["chisq_diff"], lrt["chisq_diff"][i], rtol=1e-6)
+        np.testing.assert_allclose(out["pvalue"], lrt["pvalue"][i], rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["one", "two"])
+def test_wu_estabrook_sequence_matches_semtools(model):
+    # R: semTools::measEq.syntax(ID.cat = "Wu.Estabrook.2016", ID.fac = "std.lv", parameterization = "delta")
+    from allyscale.cfa import difference_test
+
+    ref = GROUPS["wu_estabrook"][model]
+    fits = {}
+    for level in ref["order"]:
+        fits[level] = al.cfa(_two_groups(), GROUPS[model]["model"], estimator="WLSMV", group="grp", std_lv=True,
+                             group_equal=WU_ESTABROOK[level], id_cat="Wu.Estabrook.2016")
+        _check_fit(fits[level], ref[level]["fit"])
+        _check_estimates(fits[level], ref[level]["est"])
+    for i in range(1, len(ref["order"])):
+        out = difference_test(fits[ref["order"][i]], fits[ref["order"][i - 1]])
+        assert out["df_diff"] == ref["lrt"]["df_diff"][i]
+        np.testing.assert_allclose(out["chisq_diff"], ref["lrt"]["chisq_diff"][i], rtol=1e-6)
+
+
+def test_wu_estabrook_identification_does_not_depend_on_the_factor_scaling():
+    ref = GROUPS["wu_estabrook"]["two"]
+    for level in ("thresholds", "metric"):
+        res = al.cfa(_two_groups(), GROUPS["two"]["model"], estimator="WLSMV", group="grp",
+                     group_equal=WU_ESTABROOK[level], id_cat="wu.estabrook.2016")  # marker variables
+        np.testing.assert_allclose(res.fit_measures["chisq"], ref[level]["fit"]["chisq"], rtol=1e-6)
+        assert res.fit_measures["df"] == ref[level]["fit"]["df"]
+
+
+def test_unknown_identification_is_refused():
+    with pytest.raises(SpecificationError, match="id_cat"):
+        al.cfa(_two_groups(), GROUPS["one"]["model"], estimator="WLSMV", group="grp", id_cat="theta")
+
+
+def test_ml_with_std_lv_frees_later_group_variances_under_equal_loadings():
+    # lavaan frees the factor variances of groups 2.. when loadings are equal and std.lv = TRUE
+    ref = GROUPS["ml_std_lv"]
+    res = al.cfa(_two_groups(), ref["model"], group="grp", std_lv=True, group_equal=["loadings"])
+    assert res.fit_measures["df"] == ref["fit"]["df"]
+    np.testing.assert_allclose(res.fit_measures["chisq"], ref["fit"]["chisq"], rtol=1e-6)
+    est = pd.DataFrame(ref["est"]).merge(res.estimates, on=["lhs", "op", "rhs", "group"], suffixes=("_r", ""))
+    np.testing.assert_allclose(est["est"], est["est_r"], atol=1e-5)
+
+
+def test_multigroup_analytic_jacobian_equals_central_differences():
+    res = al.cfa(_two_groups(), GROUPS["two"]["model"], estimator="WLSMV", group="grp", std_lv=True,
+                 group_equal=WU_ESTABROOK["thresholds"], id_cat="Wu.Estabrook.2016")
+    internals = res._est.internals
+    np.testing.assert_allclose(internals["jac"], internals["jac_numeric"], atol=1e-7, rtol=1e-6)
+
+
+def test_multigroup_needs_the_same_categories_in_every_group():
+    data = _two_groups()
+    data.loc[data["grp"] == "b", "i03"] = data.loc[data["grp"] == "b", "i03"].clip(upper=4)
+    with pytest.raises(DataError, match=r"i03.*same observed categories"):
+        al.cfa(data, GROUPS["one"]["model"], estimator="WLSMV", group="grp")
+
+
+def test_ordinal_invariance_table_follows_wu_estabrook():
+    table = al.invariance(_two_groups(), GROUPS["two"]["model"], group="grp", estimator="WLSMV")
+    ref = GROUPS["wu_estabrook"]["two"]
+    assert list(table.index) == ["configural", "thresholds", "metric", "scalar", "strict"]
+    for level in ref["order"]:
+        for key in ("chisq", "cfi.scaled", "rmsea.scaled", "srmr"):
+            np.testing.assert_allclose(table.loc[level, key], ref[level]["fit"][key], atol=1e-6, rtol=1e-6)
+    np.testing.assert_allclose(table["delta_chisq"].iloc[1:4], ref["lrt"]["chisq_diff"][1:], rtol=1e-6)
+    np.testing.assert_allclose(table.loc["metric", "delta_cfi"],
+                               ref["metric"]["fit"]["cfi.scaled"] - ref["thresholds"]["fit"]["cfi.scaled"],
+                               atol=1e-9)
+    assert table.loc["strict", "decision"] == "not testable" and np.isnan(table.loc["strict", "chisq"])
+    assert "delta parameterization" in table.attrs["note"]
+    # thresholds: ΔRMSEA .0176 > .015 (Chen, 2007)
+    assert table.loc["thresholds", "decision"] == "not supported"
+    assert table.loc["metric", "decision"] == "supported"

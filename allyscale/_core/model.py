@@ -94,6 +94,7 @@ class ModelSpec:
     entries: list[tuple[int, int, str, int, int]] = field(default_factory=list)
     fixed: list[tuple[int, str, int, int, float]] = field(default_factory=list)
     delta: list[tuple[int, int, int]] = field(default_factory=list)  # (group, ov index, table row)
+    scales: dict[tuple[int, int], tuple[int, float]] = field(default_factory=dict)  # (g, ov) -> (free idx | -1, value)
 
     @classmethod
     def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
@@ -143,7 +144,19 @@ class ModelSpec:
             elif not np.isnan(row.ustart):
                 fixed.append((g, *where, float(row.ustart)))
         n_free = int(pt["free"].max())
-        return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed, delta)
+        scales = {}
+        for r in pt[pt["op"] == "~*~"].itertuples(index=False):
+            scales[(int(r.group) - 1, ov.index(r.lhs))] = (int(r.free) - 1 if r.free > 0 else -1,
+                                                          float(r.ustart) if r.ustart == r.ustart else 1.0)
+        return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed, delta, scales)
+
+    def scale(self, x: np.ndarray, g: int) -> np.ndarray:
+        """The latent-response scale factors ``delta`` of group ``g`` (``~*~``; 1 without them)."""
+        out = np.ones(len(self.ov))
+        for (gg, i), (k, value) in self.scales.items():
+            if gg == g:
+                out[i] = x[k] if k >= 0 else value
+        return out
 
     def matrices(self, x: np.ndarray) -> list[GroupMatrices]:
         """Per group: the model matrices filled with the fixed values and ``x``."""
@@ -161,7 +174,8 @@ class ModelSpec:
                 if g not in common:
                     gm = mats[g]
                     common[g] = np.einsum("ij,jk,ik->i", gm.lam, gm.latent_cov(), gm.lam)
-                mats[g].theta[i, i] = 1.0 - common[g][i]
+                mats[g].theta[i, i] = (1.0 if (g, i) not in self.scales else 1.0 / self.scale(x, g)[i] ** 2) \
+                    - common[g][i]
         return mats
 
     @staticmethod
@@ -232,8 +246,18 @@ class ModelSpec:
 
     # -- convenience API (the estimator contract) ----------------------------------------
     def implied(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per group: model-implied covariance matrix Sigma (p, p) and mean vector mu (p,)."""
-        return [(gm.sigma(), gm.mu()) for gm in self.matrices(x)]
+        """Per group: model-implied covariance matrix Sigma (p, p) and mean vector mu (p,).
+
+        With latent-response scale factors (``~*~``, ordered items in several groups) Sigma is
+        that of the scaled responses, ``D Sigma D``: the implied polychoric correlations."""
+        out = []
+        for g, gm in enumerate(self.matrices(x)):
+            sig = gm.sigma()
+            if self.scales:
+                d = self.scale(x, g)
+                sig = sig * np.outer(d, d)
+            out.append((sig, gm.mu()))
+        return out
 
     def dsigma(self, x: np.ndarray) -> list[np.ndarray]:
         """Per group: the Jacobian of vech(Sigma) (lavaan's column-wise lower triangle incl.
@@ -254,7 +278,8 @@ class ModelSpec:
         of ``(I - B)^-1 Psi (I - B)^-T`` for latent variables), covariances divided by the
         product of the two *residual* standard deviations (sqrt of Theta or Psi diagonals,
         so a residual covariance becomes a residual correlation, as lavaan), intercepts and
-        means divided by the total standard deviation. Other operators give NaN.
+        means divided by the total standard deviation, thresholds by the latent-response
+        standard deviation, scale factors multiplied by it. Other operators give NaN.
         """
         mats = self.matrices(x)
         sd_ov, sd_lv = [], []
@@ -289,8 +314,10 @@ class ModelSpec:
                         out[i] = est[i] / np.sqrt(gm.theta[a, a] * gm.theta[b, b])
                 elif row.op == "~~":
                     out[i] = est[i] / (sd(g, row.lhs) * sd(g, row.rhs))
-                elif row.op == "~1":
+                elif row.op in ("~1", "|"):  # thresholds: on the latent-response scale
                     out[i] = est[i] / sd(g, row.lhs)
+                elif row.op == "~*~":  # scale factor times sd(y*): 1, as lavaan
+                    out[i] = est[i] * sd(g, row.lhs)
         return out
 
     def estimates(self, x: np.ndarray) -> np.ndarray:

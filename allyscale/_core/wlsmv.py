@@ -29,8 +29,11 @@ asymptotic covariance). The steps, for one group of complete ordinal responses:
    solution against the polychoric matrix (:func:`_catml`), and the nested-model difference
    test ``satorra.2000`` (:func:`difference_test`).
 
-Not available: several groups (ordinal invariance), and items mixing ordinal and
-continuous indicators; both raise a :class:`SpecificationError` that says so.
+Several groups (:func:`_estimate_groups`): per-group statistics and weights, lavaan's
+multi-group conventions, scale factors for threshold invariance and the Wu & Estabrook
+(2016) identification (``cfa(id_cat=)``). Not available: items mixing ordinal and
+continuous indicators (a :class:`SpecificationError` says so) and the theta
+parameterization (there is no option for it).
 
 References
 ----------
@@ -401,8 +404,7 @@ def estimate(prep) -> Any:
     from allyscale.cfa import _Estimation
 
     if prep.ngroups > 1:
-        raise SpecificationError("WLSMV with several groups (ordinal invariance) is not available in this version; "
-                                 "use ML or MLR for multi-group models")
+        return _estimate_groups(prep)
     ov = prep.ov
     p = len(ov)
     ordered = prep.ordered or list(ov)
@@ -546,6 +548,306 @@ def estimate(prep) -> Any:
                        "scaled.shifted", None, internals)
 
 
+def _group_model(prep, n_cat: dict[str, int]):
+    """Parameter table and spec of a multi-group ordinal model (delta parameterization).
+
+    As lavaan 0.6.14: thresholds per group (shared with ``group_equal`` "thresholds"),
+    intercepts 0, latent-response scale factors ``x ~*~ x`` fixed at 1 in the first group
+    and free in the others when thresholds are equal (then the latent means are free there
+    too); the residual variances follow from the scale factors. With
+    ``prep.id_cat == "Wu.Estabrook.2016"`` and equal thresholds but not intercepts, the item
+    intercepts are free in the later groups and the latent means fixed at 0 instead
+    (semTools' ``measEq.syntax(ID.cat = "Wu.Estabrook.2016")``).
+    """
+    from allyscale.cfa import _partable
+
+    ov = prep.ov
+    pt = _partable(prep.model, ngroups=prep.ngroups, ordered=tuple(ov), std_lv=prep.std_lv, meanstructure=True,
+                   group_equal=tuple(prep.group_equal))
+    free_scale = "thresholds" in prep.group_equal
+    if free_scale and "intercepts" not in prep.group_equal and getattr(prep, "id_cat", "lavaan") != "lavaan":
+        # Wu & Estabrook (2016): item intercepts free in later groups, latent means fixed at 0
+        pt = pt.copy()
+        op, grp = pt["op"].to_numpy(), pt["group"].to_numpy(dtype=int)
+        is_ov = pt["lhs"].isin(ov).to_numpy()
+        nu = (op == "~1") & is_ov & (grp > 1)
+        alpha = (op == "~1") & ~is_ov
+        pt.loc[nu, "free"], pt.loc[nu, "ustart"] = 1, np.nan
+        pt.loc[alpha, "free"], pt.loc[alpha, "ustart"] = 0, 0.0
+        pt.loc[nu | alpha, "label"] = ""
+    rows = []
+    for g in range(1, prep.ngroups + 1):
+        for v in ov:
+            free = 1 if (free_scale and g > 1) else 0
+            rows.append({"lhs": v, "op": "~*~", "rhs": v, "user": 0, "group": g, "free": free,
+                         "ustart": np.nan if free else 1.0, "label": "", "kind": "scale"})
+    extra = pd.DataFrame(rows).reindex(columns=pt.columns)
+    for c in pt.columns:
+        if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
+            extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
+    full = pd.concat([pt, extra], ignore_index=True)
+    full.attrs.update(pt.attrs)
+    full["free"] = full["free"].astype(int)
+    full["user"] = full["user"].astype(int)
+    full["group"] = full["group"].astype(int)
+    full = expand_thresholds(full, n_cat)
+    spec = ModelSpec.from_partable(full, ov, prep.lv, meanstructure=True)
+    spec_ml = ModelSpec.from_partable(full, ov, prep.lv, meanstructure=False)
+    return full, spec, spec_ml
+
+
+def _catml_groups(spec, x, sample, stats, jac, e_inv, ns, n_th, q_g, df) -> dict[str, Any]:
+    """:func:`_catml` for several groups, as lavaan 0.6.14's ``lav_fit_catml_dwls``: the ML
+    discrepancies summed over groups (``N_g F_ML,g``), and ``c.hat3`` from the stacked
+    correlation rows with ``W = blockdiag(f_g W_g)``, ``V = blockdiag(f_g V_g)`` and
+    ``Gamma = blockdiag(Gamma_g / f_g)``, ``f_g = N_g / N``. lavaan returns NaN when scale
+    factors are free (thresholds equal across groups); so does this."""
+    G = len(stats)
+    P = len(stats[0]["rho"])
+    nan = {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
+           "df3.null": float(G * P), "c.hat3.null": np.nan}
+    if any(k >= 0 for k, _ in spec.scales.values()):
+        return {**nan, "note": "robust (catML) indices are undefined with free scale factors (thresholds equal "
+                               "across groups): NaN, as lavaan"}
+    f = ns / ns.sum()
+    implied = spec.implied(x)
+    p = sample[0][0].shape[0]
+    iu = np.triu_indices(p, 1)
+    xx3 = xx3_null = 0.0
+    for g in range(G):
+        cor, sig = sample[g][0], implied[g][0]
+        if np.linalg.eigvalsh(cor)[0] < np.sqrt(np.finfo(float).eps):
+            return {**nan, "note": "a group's polychoric matrix is not positive definite: the robust (catML) "
+                                   "indices are undefined (NaN), as in lavaan"}
+        ld_sig = np.linalg.slogdet(sig)
+        if ld_sig[0] <= 0:
+            return {**nan, "note": "a model-implied correlation matrix is not positive definite: robust indices "
+                                   "are NaN"}
+        ld_cor = np.linalg.slogdet(cor)[1]
+        xx3 += ns[g] * float(ld_sig[1] - ld_cor + np.einsum("ij,ji->", cor, np.linalg.inv(sig)) - p)
+        xx3_null -= ns[g] * float(ld_cor)
+    # L' block g: IF_c,g' / sqrt(N_g f_g); D' W L' summed over groups
+    rows = [slice(g * q_g + n_th, (g + 1) * q_g) for g in range(G)]
+    lt = [np.ascontiguousarray(st["IF"][:, n_th:].T) / np.sqrt(ns[g] * f[g]) for g, st in enumerate(stats)]
+    dwl = np.hstack([f[g] * (jac[rows[g]].T @ (stats[g]["w"][n_th:, None] * lt[g])) for g in range(G)])  # (k, N)
+    proj = e_inv @ dwl
+    ks = 0.0
+    start = np.concatenate([[0], np.cumsum(ns).astype(int)])
+    for h in range(G):
+        m = -(jac[rows[h]] @ proj)  # (P, N_tot)
+        m[:, start[h]:start[h + 1]] += lt[h]
+        gm = spec.matrices(x)[h]
+        ks += f[h] * _sum_trace_msms(m, iu, np.linalg.inv(implied[h][0]), (gm.lam @ gm.A, gm.psi, gm.theta)) / 2
+    c_hat = ks / df if df > 0 else np.nan
+    c_null = float(sum((st["IF"][:, n_th:] ** 2).sum() / ns[g] / f[g] for g, st in enumerate(stats))) / (G * P)
+    return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
+            "XX3.null": xx3_null, "df3.null": float(G * P), "c.hat3.null": c_null}
+
+
+def _estimate_groups(prep) -> Any:
+    """Multi-group WLSMV (delta parameterization), as lavaan 0.6.14.
+
+    Each group has its own thresholds, polychorics, weights and influences. The fit
+    function is ``sum_g (N_g - 1) / (N - G) F_g``; the test ``T = sum_g (N_g - 1) F_g``;
+    the information, the sandwich (divided by ``N - G``) and the test's ``U`` and ``Gamma``
+    use the block matrices with weights ``W_g N_g / N`` and ``Gamma_g N / N_g``, so the traces
+    of the scaled-shifted test are taken through the stacked influences.
+    Implied statistics per group: thresholds ``delta_j (tau_jk - (Lambda (I - B)^-1 alpha)_j)``
+    and correlations ``delta_i delta_j (Lambda Phi Lambda' + Theta)_ij``, with an analytic
+    Jacobian (checked against central differences in the tests).
+    """
+    from allyscale._core import ml as _ml
+    from allyscale.cfa import _Estimation
+
+    ov = prep.ov
+    p = len(ov)
+    if set(prep.ordered or ov) != set(ov):
+        raise SpecificationError("WLSMV here needs every indicator ordered (mixed continuous/ordinal items are not "
+                                 "supported)")
+    labels = prep.group_labels
+    stats = [sample_statistics(y) for y in prep.y]
+    cats = np.array([s["n_cat"] for s in stats])
+    differ = [ov[j] for j in np.flatnonzero((cats != cats[0]).any(axis=0))]
+    if differ:
+        raise DataError(f"item(s) {differ[:10]} do not have the same observed categories in every group "
+                        f"({', '.join(str(l) for l in labels)}); thresholds cannot be compared (collapse "
+                        "categories or drop the items)")
+    n_cat = {v: int(k) for v, k in zip(ov, cats[0])}
+    pt, spec, spec_ml = _group_model(prep, n_cat)
+    prep.partable, prep.spec, prep.ordered, prep.meanstructure = pt, spec, list(ov), True
+    G = prep.ngroups
+    ns = np.array([y.shape[0] for y in prep.y], dtype=float)
+    n_tot = ns.sum()
+    fg = (ns - 1) / (n_tot - len(ns))
+    free = pt["free"].to_numpy(dtype=int)
+    grp = pt["group"].to_numpy(dtype=int) - 1
+    op = pt["op"].to_numpy()
+    lhs = pt["lhs"].to_numpy()
+    ustart = pt["ustart"].to_numpy(dtype=float)
+    th_rows = [np.flatnonzero((op == "|") & (grp == g)) for g in range(G)]
+    th_item = [np.array([ov.index(v) for v in lhs[r]]) for r in th_rows]
+    s_g = [np.concatenate(st["th"] + [st["rho"]]) for st in stats]
+    w_g = [st["w"] for st in stats]
+    n_th = len(th_rows[0])
+    q_g = len(s_g[0])
+    s_all = np.concatenate(s_g)
+    w_all = np.concatenate([f * w for f, w in zip(fg, w_g)])
+    iu = np.triu_indices(p, 1)
+    k = spec.n_free
+
+    def implied(x):
+        mats = spec.matrices(x)
+        out = []
+        for g, gm in enumerate(mats):
+            d = spec.scale(x, g)
+            sig = gm.sigma()
+            corr = (d[iu[0]] * d[iu[1]]) * sig[iu]
+            shift = gm.lam @ (gm.A @ gm.alpha) + gm.nu
+            r = th_rows[g]
+            tau = np.where(free[r] > 0, x[np.maximum(free[r] - 1, 0)], ustart[r])
+            out.append(np.concatenate([d[th_item[g]] * (tau - shift[th_item[g]]), corr]))
+        return np.concatenate(out)
+
+    scale_param = {(g, i): kk for (g, i), (kk, _) in spec.scales.items() if kk >= 0}
+
+    def jacobian(x):
+        """Analytic: the structural part from :meth:`ModelSpec.derivatives` (Sigma and the
+        latent-response means), scaled by the scale factors; thresholds and scale factors
+        directly."""
+        mats = spec.matrices(x)
+        derivs = spec.derivatives(mats)
+        jac = np.zeros((s_all.size, k))
+        for g, gm in enumerate(mats):
+            d = spec.scale(x, g)
+            ds, dm = derivs[g]
+            sig = gm.sigma()
+            shift = gm.lam @ (gm.A @ gm.alpha) + gm.nu
+            r0 = g * q_g
+            items = th_item[g]
+            rows = th_rows[g]
+            # thresholds: delta_j (tau_jk - shift_j)
+            jac[r0:r0 + n_th] = -(d[items][:, None] * dm[:, items].T)
+            ok = free[rows] > 0
+            jac[r0 + np.flatnonzero(ok), free[rows][ok] - 1] += d[items][ok]
+            tau = np.where(free[rows] > 0, x[np.maximum(free[rows] - 1, 0)], ustart[rows])
+            # correlations: delta_i delta_j Sigma_ij
+            jac[r0 + n_th:r0 + q_g] = (d[iu[0]] * d[iu[1]])[:, None] * ds[:, iu[0], iu[1]].T
+            for (gg, i), kk in scale_param.items():
+                if gg != g:
+                    continue
+                sel = np.flatnonzero(items == i)
+                jac[r0 + sel, kk] += tau[sel] - shift[i]
+                first = np.flatnonzero(iu[0] == i)
+                jac[r0 + n_th + first, kk] += d[iu[1][first]] * sig[i, iu[1][first]]
+                second = np.flatnonzero(iu[1] == i)
+                jac[r0 + n_th + second, kk] += d[iu[0][second]] * sig[iu[0][second], i]
+        return jac
+
+    def jacobian_numeric(x):
+        jac = np.empty((s_all.size, k))
+        for j in range(k):
+            h = 1e-6 * max(1.0, abs(x[j]))
+            xp, xm = x.copy(), x.copy()
+            xp[j] += h
+            xm[j] -= h
+            jac[:, j] = (implied(xp) - implied(xm)) / (2 * h)
+        return jac
+
+    def objective(xv):
+        r = s_all - implied(xv)
+        return float(r @ (w_all * r)), r
+
+    # start values: ML starts on standardized responses per group, thresholds from group 1's sample values,
+    # scale factors 1, latent means 0
+    gds = [_ml.GroupData.from_array((y - y.mean(axis=0)) / y.std(axis=0)) for y in prep.y]
+    x = np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
+    for g in range(G):
+        r = th_rows[g]
+        ok = free[r] > 0
+        x[free[r][ok] - 1] = np.concatenate(stats[g]["th"])[ok] if g == 0 else x[free[r][ok] - 1]
+    for g in range(1, G):  # thresholds of later groups not shared with group 1
+        r = th_rows[g]
+        own = (free[r] > 0) & ~np.isin(free[r], free[th_rows[0]])
+        x[free[r][own] - 1] = np.concatenate(stats[g]["th"])[own]
+    for (g, i), (kk, value) in spec.scales.items():
+        if kk >= 0:
+            x[kk] = 1.0
+    alpha_rows = np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0))
+    x[free[alpha_rows] - 1] = 0.0
+    # the Jacobian is block-sparse (each group's statistics depend on its own parameters; a
+    # correlation on two loadings and a factor correlation): J'WJ is formed sparse
+    x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda v: _sparse.csr_array(jacobian(v)), w_all)
+    if not converged:
+        warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
+    resid = s_all - implied(x)
+    f_g = [float(resid[g * q_g:(g + 1) * q_g] @ (w_g[g] * resid[g * q_g:(g + 1) * q_g])) for g in range(G)]
+    stat = float(sum((n - 1) * fv for n, fv in zip(ns, f_g)))
+    df = float(G * q_g - k)
+    if df < 0:
+        raise SpecificationError(f"the model has {k} free parameters but only {G * q_g} sample statistics: "
+                                 "it is not identified")
+    # lavaan weights the fit function by (N_g - 1) / (N - G) but the information, the sandwich
+    # and the test's U and Gamma by N_g / N
+    fn = ns / n_tot
+    w_inf = np.concatenate([f * w for f, w in zip(fn, w_g)])
+    bread = np.linalg.inv(_jtwj(jac_sp, w_inf))
+    # stacked influences L (rows: cases of each group, scaled by 1 / sqrt(N_g f_g)); B = J' W L'
+    bs, grams = [], []
+    for g, st in enumerate(stats):
+        IFg = st["IF"]
+        jg = jac_sp[g * q_g:(g + 1) * q_g]
+        bs.append(np.sqrt(fn[g] / ns[g]) * (jg.T @ (w_g[g][:, None] * IFg.T)))  # (k, N_g)
+        z = IFg * np.sqrt(w_g[g])
+        grams.append(z @ z.T / ns[g])
+    b = np.hstack(bs)
+    e = bread @ b
+    c_mat = -b.T @ e
+    start = 0
+    for g in range(G):
+        m = int(ns[g])
+        c_mat[start:start + m, start:start + m] += grams[g]
+        start += m
+    tr_ug = float(np.trace(c_mat))
+    tr_ug2 = float(np.einsum("ij,ij->", c_mat, c_mat))
+    meat = b @ b.T
+    vcov = bread @ meat @ bread / (n_tot - G)  # lavaan: N - 1 per group for categorical data
+    test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
+            "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
+    # baseline: thresholds free per group, correlations zero
+    stat0 = float(sum((n - 1) * (st["rho"] @ (st["w"][n_th:] * st["rho"])) for n, st in zip(ns, stats)))
+    df0 = float(G * len(stats[0]["rho"]))
+    tr0 = float(sum(np.trace(st["gram_rho"]) / n for n, st in zip(ns, stats)))
+    tr0_2 = float(sum(np.einsum("ij,ij->", st["gram_rho"], st["gram_rho"]) / n**2 for n, st in zip(ns, stats)))
+    baseline = {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
+                "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
+    sample = []
+    for st in stats:
+        pc = np.eye(p)
+        pc[iu] = st["rho"]
+        pc[(iu[1], iu[0])] = st["rho"]
+        sample.append((pc, None))
+    n1 = n_tot - G
+    scaled = test["scaled.shifted"]
+    catml = _catml_groups(spec, x, sample, stats, jac_sp, bread, ns, n_th, q_g, df)
+    extra = _robust_from_catml(catml, df, catml["df3.null"], n1, G)
+    extra["rmsea"] = fi.rmsea(stat, df, n1, G)
+    extra["rmsea.ci.lower"], extra["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1, G)
+    extra["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1, G)
+    if np.isfinite(scaled["stat"]):
+        extra["rmsea.scaled"] = fi.rmsea(scaled["stat"], df, n1, G)
+        extra["rmsea.ci.lower.scaled"], extra["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled["stat"], df, n1, G)
+        extra["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled["stat"], df, n1, G)
+    diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,
+                   "trace_ugamma2": tr_ug2, "catml": catml}
+    if catml.get("note"):
+        diagnostics["robust_indices"] = catml["note"]
+    internals = _Internals(s=s_all, w=w_inf, jac=jac_sp.toarray, jac_sparse=jac_sp, n=int(n_tot), n_th=n_th, bread=bread, groups=G,
+                           jac_numeric=lambda: jacobian_numeric(x),
+                           IF_groups=[st["IF"] for st in stats], w_groups=w_g, n_groups=ns)
+    return _Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, extra, diagnostics,
+                       "scaled.shifted", None, internals)
+
+
 def _catml(cor: np.ndarray, sigma: np.ndarray, if_c: np.ndarray, delta_c, e_c: np.ndarray, n: int, df: float,
            df_null: float, factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
@@ -640,17 +942,17 @@ def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.
     return total
 
 
-def _robust_from_catml(c: dict[str, Any], df: float, df_null: float, n1: int) -> dict[str, float]:
+def _robust_from_catml(c: dict[str, Any], df: float, df_null: float, n1: int, ngroups: int = 1) -> dict[str, float]:
     """``cfi.robust``, ``tli.robust`` and the ``rmsea.*.robust`` family from the catML pieces,
     as lavaan 0.6.14 (N - 1 cases for categorical data; the interval and close-fit test use
     ``XX3 / c.hat3`` and ``c.hat3``)."""
     xx3, ch, xs = c["XX3"], c["c.hat3"], c["XX3.scaled"]
     out = {"cfi.robust": fi.cfi(xx3, df, c["XX3.null"], df_null, ch, c["c.hat3.null"]),
            "tli.robust": fi.tli(xx3, df, c["XX3.null"], df_null, ch, c["c.hat3.null"]),
-           "rmsea.robust": fi.rmsea(xx3, df, n1, c=ch) if np.isfinite(xx3) else np.nan}
+           "rmsea.robust": fi.rmsea(xx3, df, n1, ngroups, c=ch) if np.isfinite(xx3) else np.nan}
     if np.isfinite(xs) and np.isfinite(ch) and ch > 0:
-        out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = fi.rmsea_ci(xs, df, n1 / ch)
-        out["rmsea.pvalue.robust"] = fi.rmsea_pvalue(xs, df, n1 / ch)
+        out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = fi.rmsea_ci(xs, df, n1 / ch, ngroups)
+        out["rmsea.pvalue.robust"] = fi.rmsea_pvalue(xs, df, n1 / ch, ngroups)
     else:
         out.update({"rmsea.ci.lower.robust": np.nan, "rmsea.ci.upper.robust": np.nan, "rmsea.pvalue.robust": np.nan})
     return out
@@ -705,7 +1007,7 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
         ``pvalue``, ``scaling`` (``1 / a``), ``shift`` (``b``), ``chisq_diff_raw``
         (``T0 - T1``), ``trace_ugamma``, ``trace_ugamma2``, ``method``.
     """
-    from scipy.linalg import null_space
+    from scipy.linalg import cho_factor, cho_solve, null_space
 
     e0, e1 = fit0._est, fit1._est
     i0, i1 = e0.internals, e1.internals
@@ -722,9 +1024,14 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
             "method": method}
     if m <= 0:
         return {**base, "chisq_diff": t0 - t1, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan}
-    d1, d0 = i1["jac"], i0["jac"]
-    w, IF, n = i1["w"], i1["IF"], i1["n"]
-    h = np.linalg.pinv(d1) @ d0
+    # H = D1^+ D0 (lavaan: MASS::ginv(D1) %*% D0), through the normal equations on the sparse
+    # Jacobians; the pseudo-inverse itself only if D1 lacks full column rank
+    d1 = _sparse.csr_array(i1["jac_sparse"] if "jac_sparse" in i1 else i1["jac"])
+    d0 = _sparse.csr_array(i0["jac_sparse"] if "jac_sparse" in i0 else i0["jac"])
+    try:
+        h = cho_solve(cho_factor((d1.T @ d1).toarray()), (d1.T @ d0).toarray())
+    except np.linalg.LinAlgError:
+        h = np.linalg.pinv(d1.toarray()) @ d0.toarray()
     a_mat = null_space(h.T).T  # rows: the constraints on model 1's parameters
     p_inv = i1["bread"]
     apa = a_mat @ p_inv @ a_mat.T
@@ -732,10 +1039,20 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
     keep = ~((np.abs(apa.sum(axis=0)) < tol) & (np.abs(apa.sum(axis=1)) < tol))
     a_mat = a_mat[keep]
     q = p_inv @ a_mat.T @ np.linalg.pinv(a_mat @ p_inv @ a_mat.T, rcond=tol, hermitian=True) @ a_mat @ p_inv
-    b = (IF * w) @ d1  # (N, k1) = IF W D1
-    c = b @ q @ b.T  # IF U IF'
-    tr1 = float(np.trace(c)) / n
-    tr2 = float(np.einsum("ij,ij->", c, c)) / n**2
+    if "IF_groups" in i1:  # several groups: Gamma = blockdiag(f_g Gamma_g), V = blockdiag(W_g)
+        ns = i1["n_groups"]
+        q_g = len(i1["w_groups"][0])
+        b = np.vstack([np.sqrt(ng / ns.sum() / ng) * (d1[g * q_g:(g + 1) * q_g].T @ (IFg * wg).T).T
+                       for g, (IFg, wg, ng) in enumerate(zip(i1["IF_groups"], i1["w_groups"], ns))])
+        c = b @ q @ b.T
+        tr1 = float(np.trace(c))
+        tr2 = float(np.einsum("ij,ij->", c, c))
+    else:
+        w, IF, n = i1["w"], i1["IF"], i1["n"]
+        b = (d1.T @ (IF * w).T).T  # (N, k1) = IF W D1
+        c = b @ q @ b.T  # IF U IF'
+        tr1 = float(np.trace(c)) / n
+        tr2 = float(np.einsum("ij,ij->", c, c)) / n**2
     if not tr2 > 0:
         return {**base, "chisq_diff": np.nan, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan,
                 "trace_ugamma": tr1, "trace_ugamma2": tr2}

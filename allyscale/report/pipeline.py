@@ -476,17 +476,22 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
         return
     data = _cfa_data(ctx)
     est = ctx.estimator
-    if est == "WLSMV":
-        est = "MLR"
-        sec.flag("multi-group WLSMV (threshold invariance, Wu & Estabrook 2016) is not available in this version: "
-                 "invariance was tested with MLR, treating the Likert responses as continuous")
     table = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est)
     ctx.results["invariance"] = table
-    sec.paragraphs.append(
-        f"Measurement invariance across {ctx.group!r} (groups: "
-        f"{', '.join(map(str, pd.unique(data[ctx.group].dropna())))}), estimator {est}: configural, metric "
-        "(loadings equal), scalar (+ intercepts or thresholds) and strict (+ residual variances) models, judged by "
-        "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007).")
+    groups = ", ".join(map(str, pd.unique(data[ctx.group].dropna())))
+    if est == "WLSMV":
+        sec.paragraphs.append(
+            f"Measurement invariance across {ctx.group!r} (groups: {groups}) for ordered items, WLSMV with the "
+            "delta parameterization and the identification of Wu and Estabrook (2016): configural, thresholds "
+            "(thresholds equal; item intercepts and scale factors free in every group but the first), metric "
+            "(+ loadings) and scalar (+ intercepts; latent means free instead) models, judged by the scaled "
+            "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007); difference tests as lavaan's "
+            "satorra.2000. " + table.attrs.get("note", "").capitalize() + ".")
+    else:
+        sec.paragraphs.append(
+            f"Measurement invariance across {ctx.group!r} (groups: {groups}), estimator {est}: configural, metric "
+            "(loadings equal), scalar (+ intercepts) and strict (+ residual variances) models, judged by "
+            "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007).")
     cols = [c for c in table.columns if c != "converged"]
     sec.tables.append(Table("invariance", f"Measurement invariance across {ctx.group}", table[cols]))
     failed = _first_failed_level(table)
@@ -498,7 +503,7 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
 def _first_failed_level(table: pd.DataFrame) -> str | None:
     for level in table.index:
         decision = str(table.loc[level, "decision"]).lower()
-        if decision.startswith(("not", "does not")):
+        if decision in ("not supported", "does not hold"):
             return level
     return None
 
@@ -530,7 +535,7 @@ def _conclusion_section(ctx: Context, sec: Section) -> None:
     inv = ctx.results.get("invariance")
     if inv is not None:
         failed_level = _first_failed_level(inv)
-        levels = list(inv.index)
+        levels = [lv for lv in inv.index if str(inv.loc[lv, "decision"]) != "not testable"]
         if failed_level is None:
             lines.append(f"Invariance across {ctx.group}: supported up to {levels[-1]} invariance.")
         elif levels.index(failed_level) == 0:
