@@ -57,7 +57,6 @@ structure analysis. Psychometrika, 66, 507-514.
 from __future__ import annotations
 
 import html
-import importlib
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -372,14 +371,9 @@ def _estimate_mlr(prep: _Prepared) -> _Estimation:
 
 
 def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
-    try:
-        mod = importlib.import_module("allyscale._core.wlsmv")
-    except ModuleNotFoundError:
-        raise SpecificationError("estimator 'WLSMV' is not available yet in this version") from None
-    estimate = getattr(mod, "estimate", None)
-    if estimate is None:
-        raise SpecificationError("estimator 'WLSMV' is not available yet in this version")
-    return estimate(prep)
+    from allyscale._core import wlsmv  # imported on first use (it is not needed for ML)
+
+    return wlsmv.estimate(prep)
 
 
 _ESTIMATORS: dict[str, Callable[[_Prepared], _Estimation]] = {
@@ -798,11 +792,11 @@ def difference_test(fit0: CFAResult, fit1: CFAResult) -> dict[str, float]:
         else:
             out["chisq_diff"] = np.nan
     else:
-        hook = getattr(importlib.import_module("allyscale._core.wlsmv"), "difference_test", None) \
-            if est == "WLSMV" else None
-        if hook is None:
+        if est != "WLSMV":
             raise SpecificationError(f"no difference test for estimator {est!r}")
-        return hook(fit0, fit1)
+        from allyscale._core import wlsmv
+
+        return wlsmv.difference_test(fit0, fit1)
     return out
 
 

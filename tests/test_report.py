@@ -126,3 +126,27 @@ def test_validate_real_data_with_model_and_group(tmp_path):
     assert results["meta"]["reverse_scored"] == ["A1", "C4", "C5", "E1", "E2", "O2", "O5"]
     sample = results["sections"]["sample"]["numbers"]
     assert sample["n"] == 2800 and sample["complete"] == 2436  # lavaan's complete-case N in make_bfi.R
+
+
+def test_ordinal_invariance_section_uses_the_wu_estabrook_sequence(tmp_path):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    pool = al.load_pool(MINI_POOL)
+    data = al.simulate(pool, 600, seed=21)
+    data["form"] = ["self"] * 300 + ["informant"] * 300
+    data.to_csv(tmp_path / "two.csv", index=False)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "two.csv"), "--pool", str(MINI_POOL),
+                                       "--group", "form", "--estimator", "WLSMV", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    sec = json.loads((out / "results.json").read_text())["sections"]["invariance"]
+    table = sec["tables"]["invariance"]
+    assert table["index"] == ["configural", "thresholds", "metric", "scalar", "strict"]
+    decision = table["columns"].index("decision")
+    assert table["data"][-1][decision] == "not testable"
+    text = " ".join(sec["paragraphs"])
+    assert "Wu and Estabrook (2016)" in text and "(Wu & Estabrook, 2016)." in text and "MLR" not in text
+    conclusion = " ".join(json.loads((out / "results.json").read_text())["sections"]["conclusion"]["paragraphs"])
+    assert "strict invariance" not in conclusion and "Invariance across form" in conclusion

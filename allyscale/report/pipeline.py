@@ -486,7 +486,7 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
             "(thresholds equal; item intercepts and scale factors free in every group but the first), metric "
             "(+ loadings) and scalar (+ intercepts; latent means free instead) models, judged by the scaled "
             "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007); difference tests as lavaan's "
-            "satorra.2000. " + table.attrs.get("note", "").capitalize() + ".")
+            "satorra.2000. " + _sentence(table.attrs.get("note", "")))
     else:
         sec.paragraphs.append(
             f"Measurement invariance across {ctx.group!r} (groups: {groups}), estimator {est}: configural, metric "
@@ -498,6 +498,12 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
     if failed:
         sec.flag(f"{failed} invariance does not hold (Δ criteria); later levels are not interpretable")
     sec.numbers.update(invariance=table)
+
+
+def _sentence(text: str) -> str:
+    """``text`` with its first letter upper-case and a final full stop (names keep their case)."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if not text or text.endswith(".") else ".")
 
 
 def _first_failed_level(table: pd.DataFrame) -> str | None:
