@@ -24,8 +24,9 @@ demo: $(STAMP)
 	mkdir -p out/demo
 	$(BIN)/allyscale pool check item_pools/allyship.yaml
 	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2023 --structure second_order \
-		--thresholds skewed --careless 0.03 --out out/demo/allyship_n800.csv
-	$(BIN)/allyscale validate out/demo/allyship_n800.csv --pool item_pools/allyship.yaml $(DEMO_ESTIMATOR) --out out/demo/report
+		--thresholds skewed --careless 0.03 --forms --out out/demo/allyship_n800.csv
+	$(BIN)/allyscale validate out/demo/allyship_n800.csv --pool item_pools/allyship.yaml --group form $(DEMO_ESTIMATOR) \
+		--out out/demo/report
 	@echo "report: out/demo/report/report.html"
 
 test: $(STAMP) browser

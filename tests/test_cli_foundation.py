@@ -38,6 +38,28 @@ def test_simulate_writes_data_and_sidecar(tmp_path):
     assert out.read_bytes() == out2.read_bytes()
 
 
+def test_simulate_with_forms_splits_respondents_over_the_pools_forms(tmp_path):
+    from allyscale import load_pool
+
+    out = tmp_path / "forms.csv"
+    result = run("simulate", "--pool", MINI_POOL, "--n", 101, "--seed", 3, "--out", out, "--forms")
+    assert result.exit_code == 0, result.output
+    assert "101 respondents x 18 items" in result.output
+    data = pd.read_csv(out)
+    forms = list(load_pool(MINI_POOL).forms)
+    assert len(forms) == 2 and list(pd.unique(data["form"])) == forms
+    assert data["form"].value_counts()[forms].tolist() == [51, 50]
+    # the item responses are those of the same seed without forms
+    plain = tmp_path / "plain.csv"
+    run("simulate", "--pool", MINI_POOL, "--n", 101, "--seed", 3, "--out", plain)
+    pd.testing.assert_frame_equal(data.drop(columns="form"), pd.read_csv(plain))
+    model = tmp_path / "pop.lav"
+    model.write_text("f =~ 0.8*a + 0.7*b + 0.6*c\n")
+    bad = run("simulate", "--model", model, "--n", 50, "--seed", 1, "--out", tmp_path / "x.csv", "--forms")
+    assert bad.exit_code == 2 and "error: --forms needs a pool" in bad.output
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_simulate_from_lavaan_model(tmp_path):
     model = tmp_path / "pop.lav"
     model.write_text("f =~ 0.8*a + 0.7*b + 0.6*c\na | -1*t1 + 0*t2 + 1*t3\n")

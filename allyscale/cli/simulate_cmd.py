@@ -45,9 +45,12 @@ def _floats(text: str | None, name: str):
 @click.option("--careless", type=float, default=0.0, show_default=True, help="Proportion of careless respondents.")
 @click.option("--missing", type=float, default=0.0, show_default=True, help="Proportion of missing responses.")
 @click.option("--mechanism", type=click.Choice(["MCAR", "MAR"]), default="MCAR", show_default=True)
+@click.option("--forms", is_flag=True,
+              help="Add a 'form' column splitting the respondents equally over the pool's forms (in their order; "
+                   "one population, so the forms are invariant by construction).")
 def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, factor_corr, second_order,
                      general_loading, categories, thresholds, facet_residual_corr, method_loading, careless, missing,
-                     mechanism) -> None:
+                     mechanism, forms) -> None:
     """Simulate Likert responses and write them to OUT with a population sidecar.
 
     The sidecar OUT.population.json holds the population model (lavaan syntax with
@@ -78,13 +81,20 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
         except OSError as exc:
             raise DataError(f"{model_path}: cannot read the model file ({exc})") from None
         pm = PopulationModel.from_lavaan(syntax, **common)
+    if forms and not (pool_path and pool.forms):
+        raise DataError("--forms needs a pool that declares forms (" + (f"{pool_path} has none)" if pool_path
+                                                                        else "give --pool)"))
     data = simulate(pm, n=n, seed=seed)
+    if forms:
+        names = list(pool.forms)
+        data["form"] = [names[i * len(names) // n] for i in range(n)]
     sidecar = out_path.with_name(out_path.stem + ".population.json")
     atomic_write(out_path, lambda p: data.to_csv(p, index=False))
     atomic_write_text(sidecar, _dumps_sidecar(pm, n, seed, data, __version__))
-    click.echo(f"wrote {out_path} ({n} respondents x {data.shape[1]} items"
+    click.echo(f"wrote {out_path} ({n} respondents x {data.shape[1] - bool(forms)} items"
                + (f", {data.attrs['n_missing']} missing responses" if data.attrs.get("n_missing") else "")
                + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")
+               + (f", forms {' / '.join(pool.forms)}" if forms else "")
                + f") and {sidecar}")
 
 
