@@ -199,8 +199,14 @@ def _is_qualtrics(body: list[list[str]]) -> bool:
     return any(c.strip().startswith("{") and "ImportId" in c for c in body[1])
 
 
+def _name_unnamed(header: Sequence[str]) -> list[str]:
+    """Unnamed columns (e.g. trailing empty spreadsheet columns) are kept as ``unnamed_<k>``
+    (``k``: 1-based position); they cannot be items."""
+    return [h if str(h).strip() else f"unnamed_{k}" for k, h in enumerate(header, start=1)]
+
+
 def _check_header(path: Path, header: Sequence[str]) -> None:
-    empty = [i + 1 for i, h in enumerate(header) if not str(h).strip()]
+    """Duplicate column names are errors naming them."""
     seen: dict[str, int] = {}
     dups = []
     for h in header:
@@ -211,8 +217,6 @@ def _check_header(path: Path, header: Sequence[str]) -> None:
     if dups:
         raise DataError(f"{path}: duplicate column name(s) {', '.join(repr(d) for d in dups)}: each item must appear "
                         "once (rename or delete the copies)")
-    if empty and len(empty) < len(header):
-        pass  # unnamed extra columns are allowed (they cannot be items)
 
 
 def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict, dict[str, np.ndarray]]:
@@ -261,7 +265,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     body = frame.iloc[1:]
     body.columns = range(len(header))
     out = pd.DataFrame({i: body[i].to_numpy() for i in range(len(header))})
-    out.columns = header
+    out.columns = _name_unnamed(header)
     out.attrs["_first_line"] = int(frame.index[0]) + 2  # spreadsheet row of the first data row
     out.attrs["_rows"] = [int(i) + 1 for i in body.index]
     return out
@@ -329,6 +333,7 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
     if suffix in (".csv", ".tsv", ".tab", ".txt"):
         sep = "," if suffix == ".csv" else "\t"
         header, body, lines = _read_text_table(path, sep)
+        header = _name_unnamed(header)
         _check_header(path, header)
         fmt = "csv" if sep == "," else "tsv"
         if _is_qualtrics(body):

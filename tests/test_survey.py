@@ -158,3 +158,11 @@ def test_spss_user_missing_values(tmp_path):
     assert out["x1"].isna().tolist() == [False, False, True, False]
     assert out["x2"].isna().tolist() == [False, True, False, False]
     assert out.attrs["read_report"].user_missing == {"x1": 1, "x2": 1}
+
+
+def test_unnamed_extra_columns_are_allowed(tmp_path):
+    # spreadsheets often carry trailing empty columns; they cannot be items, so they are not duplicates
+    (tmp_path / "d.csv").write_text("id,x1,x2,,\n1,1,2,,\n2,3,4,,\n")
+    frame = read_responses(tmp_path / "d.csv", items=["x1", "x2"], scale=(1, 5))
+    assert frame[["x1", "x2"]].to_numpy().tolist() == [[1, 2], [3, 4]]
+    assert list(frame.columns[-2:]) == ["unnamed_4", "unnamed_5"]
