@@ -457,7 +457,7 @@ class SchmidLeiman:
                 + self.table().round(3).to_string())
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>Schmid-Leiman solution</b></p>" + self.table().round(3).to_html())
+        return ("<p><b>Schmid-Leiman solution</b></p>" + self.table().round(3).to_html())
 
 
 def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = None, *,

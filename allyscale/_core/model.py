@@ -198,7 +198,7 @@ class ModelSpec:
         (analytic: ``dSigma/dLambda_ij = E_ij Phi Lambda' + Lambda Phi E_ji`` with
         ``Phi = A Psi A'``, ``dSigma/dPsi_ij = Lambda A (E_ij + E_ji) A' Lambda'`` (once on the
         diagonal), ``dSigma/dB_ij = Lambda A E_ij A Psi A' Lambda' + transpose``, Theta cells 1)."""
-        p, m = len(self.ov), len(self.lv)
+        p = len(self.ov)
         q = self.n_free
         out = []
         cache = []

@@ -515,17 +515,8 @@ def estimate(prep) -> Any:
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)}}
     scaled = _scaled_shifted(stat, df, tr_ug, tr_ug2)
     test["scaled.shifted"] = scaled
-    # ---- baseline: thresholds saturated, correlations zero
-    stat0 = float((n - 1) * (rho @ (w_c * rho)))
-    df0 = float(len(rho))
-    c0 = stats["gram_rho"]
-    tr0 = float(np.trace(c0)) / n
-    tr0_2 = float(np.einsum("ij,ij->", c0, c0)) / n**2
-    baseline = {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
-                "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
-    pc = np.eye(p)
-    pc[np.triu_indices(p, 1)] = rho
-    pc[np.tril_indices(p, -1)] = pc.T[np.tril_indices(p, -1)]
+    baseline = _baseline([stats], [n])
+    pc = _cor_matrix(rho, p)
     diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2)
     sig_hat = spec.implied(x)[0][0]
     n1 = n - 1
@@ -535,17 +526,47 @@ def estimate(prep) -> Any:
     extra = _robust_from_catml(catml, df, float(len(rho)), n1)
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
-    # RMSEA family with lavaan's N - 1 for categorical data
-    extra["rmsea"] = fi.rmsea(stat, df, n1)
-    extra["rmsea.ci.lower"], extra["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1)
-    extra["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1)
-    if np.isfinite(scaled["stat"]):
-        extra["rmsea.scaled"] = fi.rmsea(scaled["stat"], df, n1)
-        extra["rmsea.ci.lower.scaled"], extra["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled["stat"], df, n1)
-        extra["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled["stat"], df, n1)
+    extra.update(_rmsea_family(stat, scaled["stat"], df, n1))
     internals = _Internals(s=s, w=w, jac=jac, IF=IF, n=n, n_th=n_th, sigma=sig_hat, bread=bread)
     return _Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
                        "scaled.shifted", None, internals)
+
+
+def _baseline(stats: list[dict[str, Any]], ns) -> dict[str, dict[str, float]]:
+    """The independence baseline of every group together: thresholds saturated, correlations
+    zero; ``T = sum_g (N_g - 1) rho_g' W_g rho_g`` and its scaled-shifted version (the traces
+    from each group's Gram matrix of the weighted correlation influences)."""
+    stat0 = tr0 = tr0_2 = 0.0
+    for n, st in zip(ns, stats):
+        rho, gram = st["rho"], st["gram_rho"]
+        stat0 += float((n - 1) * (rho @ (st["w"][st["n_th"]:] * rho)))
+        tr0 += float(np.trace(gram)) / n
+        tr0_2 += float(np.einsum("ij,ij->", gram, gram)) / n**2
+    df0 = float(sum(len(st["rho"]) for st in stats))
+    return {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
+            "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
+
+
+def _cor_matrix(rho: np.ndarray, p: int) -> np.ndarray:
+    """The p x p polychoric matrix from its upper triangle (lavaan's vech order)."""
+    iu = np.triu_indices(p, 1)
+    out = np.eye(p)
+    out[iu] = rho
+    out[(iu[1], iu[0])] = rho
+    return out
+
+
+def _rmsea_family(stat: float, scaled: float, df: float, n1: float, ngroups: int = 1) -> dict[str, float]:
+    """RMSEA, its 90% interval and close-fit p of the standard and (when finite) the
+    scaled-shifted statistic, with lavaan's ``N - G`` for categorical data."""
+    out = {"rmsea": fi.rmsea(stat, df, n1, ngroups)}
+    out["rmsea.ci.lower"], out["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1, ngroups)
+    out["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1, ngroups)
+    if np.isfinite(scaled):
+        out["rmsea.scaled"] = fi.rmsea(scaled, df, n1, ngroups)
+        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled, df, n1, ngroups)
+        out["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled, df, n1, ngroups)
+    return out
 
 
 def _group_model(prep, n_cat: dict[str, int]):
@@ -769,7 +790,7 @@ def _estimate_groups(prep) -> Any:
         r = th_rows[g]
         own = (free[r] > 0) & ~np.isin(free[r], free[th_rows[0]])
         x[free[r][own] - 1] = np.concatenate(stats[g]["th"])[own]
-    for (g, i), (kk, value) in spec.scales.items():
+    for kk, _value in spec.scales.values():
         if kk >= 0:
             x[kk] = 1.0
     alpha_rows = np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0))
@@ -813,30 +834,13 @@ def _estimate_groups(prep) -> Any:
     vcov = bread @ meat @ bread / (n_tot - G)  # lavaan: N - 1 per group for categorical data
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
             "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
-    # baseline: thresholds free per group, correlations zero
-    stat0 = float(sum((n - 1) * (st["rho"] @ (st["w"][n_th:] * st["rho"])) for n, st in zip(ns, stats)))
-    df0 = float(G * len(stats[0]["rho"]))
-    tr0 = float(sum(np.trace(st["gram_rho"]) / n for n, st in zip(ns, stats)))
-    tr0_2 = float(sum(np.einsum("ij,ij->", st["gram_rho"], st["gram_rho"]) / n**2 for n, st in zip(ns, stats)))
-    baseline = {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
-                "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
-    sample = []
-    for st in stats:
-        pc = np.eye(p)
-        pc[iu] = st["rho"]
-        pc[(iu[1], iu[0])] = st["rho"]
-        sample.append((pc, None))
+    baseline = _baseline(stats, ns)
+    sample = [(_cor_matrix(st["rho"], p), None) for st in stats]
     n1 = n_tot - G
     scaled = test["scaled.shifted"]
     catml = _catml_groups(spec, x, sample, stats, jac_sp, bread, ns, n_th, q_g, df)
     extra = _robust_from_catml(catml, df, catml["df3.null"], n1, G)
-    extra["rmsea"] = fi.rmsea(stat, df, n1, G)
-    extra["rmsea.ci.lower"], extra["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1, G)
-    extra["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1, G)
-    if np.isfinite(scaled["stat"]):
-        extra["rmsea.scaled"] = fi.rmsea(scaled["stat"], df, n1, G)
-        extra["rmsea.ci.lower.scaled"], extra["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled["stat"], df, n1, G)
-        extra["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled["stat"], df, n1, G)
+    extra.update(_rmsea_family(stat, scaled["stat"], df, n1, G))
     diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,
                    "trace_ugamma2": tr_ug2, "catml": catml}
     if catml.get("note"):

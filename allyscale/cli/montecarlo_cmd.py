@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from allyscale.cli._read import data_options, model_items, read_data, read_model
-from allyscale.errors import DataError, SpecificationError
+from allyscale.errors import DataError
 
 
 @click.group("montecarlo")
