@@ -23,17 +23,25 @@ def data_options(command: Callable) -> Callable:
     return command
 
 
+def split_items(text: str | None) -> list[str] | None:
+    """The item ids of an ``--items a,b,c`` option (``None`` when not given)."""
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
 def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
-              missing: str | None = None, invalid: str = "error", items_from: str | None = None,
-              quiet: bool = False) -> pd.DataFrame:
+              model: str | None = None, missing: str | None = None, invalid: str = "error",
+              items_from: str | None = None, quiet: bool = False) -> pd.DataFrame:
     """Read a response file with :func:`allyscale.read_responses`; say on stderr what was recoded.
 
-    ``.csv``, ``.tsv``, ``.xlsx``, ``.sav`` and Qualtrics exports; the pool's (or the
-    given) items are checked cell by cell. Missing-value codes, invalid cells set to
-    missing and dropped header rows are summarised on stderr (and kept in
-    ``frame.attrs["read_report"]``).
+    ``.csv``, ``.tsv``, ``.xlsx``, ``.sav`` and Qualtrics exports; the pool's items (or
+    the given ones, or without either the observed variables of ``model``) are checked
+    cell by cell. Missing-value codes, invalid cells set to missing and dropped header
+    rows are summarised on stderr (and kept in ``frame.attrs["read_report"]``).
     """
     from allyscale.survey import read_responses
+
+    if pool is None and items is None and model is not None:
+        items, items_from = model_items(model), "the model's"
 
     frame = read_responses(path, pool, items=items, missing=missing, invalid=invalid, items_from=items_from)
     report = frame.attrs["read_report"]

@@ -33,8 +33,7 @@ _estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sens
 def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out, missing_codes, invalid) -> None:
     """Confirmatory factor analysis of DATA (as lavaan::cfa)."""
     model = read_model(model_path)
-    data = read_data(data_path, items=model_items(model), missing=missing_codes, invalid=invalid,
-                     items_from="the model's")
+    data = read_data(data_path, model=model, missing=missing_codes, invalid=invalid)
     result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if fiml else "listwise",
                  std_lv=std_lv)
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.cli._read import data_options, read_data
+from allyscale.cli._read import data_options, read_data, split_items
 from allyscale.efa import METHODS, ROTATIONS, efa
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -30,7 +30,7 @@ def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, 
                 invalid) -> None:
     """Exploratory factor analysis of DATA (as psych::fa)."""
     pool = load_pool(pool_path) if pool_path else None
-    chosen = [c.strip() for c in items.split(",") if c.strip()] if items else None
+    chosen = split_items(items)
     data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
                      items_from="the --items")
     if chosen:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from allyscale.cli._read import data_options, model_items, read_data, read_model
+from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import DataError
 
 
@@ -97,8 +97,7 @@ def dfi_command(data, model_path, estimator, reps, seed, workers, json_out, miss
     model = read_model(model_path)
     if json_out:
         check_output_path(json_out, [data, model_path])
-    frame = read_data(data, items=model_items(model), missing=missing_codes, invalid=invalid,
-                      items_from="the model's")
+    frame = read_data(data, model=model, missing=missing_codes, invalid=invalid)
     fit = cfa(frame, model, estimator=estimator)
     result = dfi(fit, reps=reps, seed=seed, workers=workers)
     click.echo(result.summary())

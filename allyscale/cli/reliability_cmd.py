@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.cli._read import data_options, model_items, read_data, read_model
+from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import SpecificationError
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -40,11 +40,7 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
         model = pool.model_syntax("correlated")
     else:
         raise SpecificationError("give --model (a lavaan model file) or --pool")
-    if pool is not None:
-        data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
-    else:
-        data = read_data(data_path, items=model_items(model), missing=missing_codes, invalid=invalid,
-                         items_from="the model's")
+    data = read_data(data_path, pool, model=model, missing=missing_codes, invalid=invalid)
     import allyscale.reliability  # noqa: F401  (the package attribute is the function)
     from allyscale.cfa import cfa
 

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write, atomic_write_text, check_output_path
-from allyscale.cli._read import data_options, read_data
+from allyscale.cli._read import data_options, read_data, split_items
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
 
@@ -36,7 +36,7 @@ def screen_command(data_path, pool_path, items, exclude, out_path, json_out, mis
     for target in (out_path, json_out):
         if target:
             check_output_path(target, [data_path, pool_path])
-    chosen = [c.strip() for c in items.split(",") if c.strip()] if items else None
+    chosen = split_items(items)
     data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
                      items_from="the --items")
     rules = None

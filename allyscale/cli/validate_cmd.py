@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from allyscale.cli._read import data_options, model_items, read_data, read_model
+from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.report import validate
@@ -68,11 +68,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     failed_any = False
     for path in files:
         start = time.perf_counter()
-        if pool is not None:
-            data = read_data(str(path), pool, missing=missing_codes, invalid=invalid)
-        else:
-            data = read_data(str(path), items=model_items(model), missing=missing_codes, invalid=invalid,
-                             items_from="the model's")
+        data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid)
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
                           scale=scale_range, exclude=rules)
