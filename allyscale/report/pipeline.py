@@ -77,13 +77,18 @@ class Context:
     @property
     def factors(self) -> dict[str, list[str]]:
         """Factor → items of the main model (first-order factors measured by items)."""
-        stmts = parse_model(self.models[self.main_model])
-        _, latent = model_variables(stmts)
-        out: dict[str, list[str]] = {}
-        for s in stmts:
-            if s.op == "=~" and s.rhs not in latent:
-                out.setdefault(s.lhs, []).append(s.rhs)
-        return out
+        return _model_factors(self.models[self.main_model])
+
+
+def _model_factors(model: str) -> dict[str, list[str]]:
+    """Factor → items of lavaan syntax (first-order factors measured by items)."""
+    stmts = parse_model(model)
+    _, latent = model_variables(stmts)
+    out: dict[str, list[str]] = {}
+    for s in stmts:
+        if s.op == "=~" and s.rhs not in latent:
+            out.setdefault(s.lhs, []).append(s.rhs)
+    return out
 
 
 def _is_ordinal(values: pd.DataFrame) -> bool:
@@ -720,14 +725,7 @@ def validate(
     if exclude:
         from allyscale.quality import screen
 
-        factors = None
-        if pool is None:
-            stmts = parse_model(models[main])
-            _, latent = model_variables(stmts)
-            factors = {}
-            for s in stmts:
-                if s.op == "=~" and s.rhs not in latent:
-                    factors.setdefault(s.lhs, []).append(s.rhs)
+        factors = _model_factors(models[main]) if pool is None else None
         screening = screen(data, pool, items=None if pool is not None else items, factors=factors, exclude=exclude)
         data = screening.data
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
