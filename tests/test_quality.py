@@ -96,3 +96,29 @@ def test_screen_notes_absent_attention_check(allyship_pool):
     res = screen(data, allyship_pool)
     assert any("attention check 'attn1'" in n for n in res.diagnostics["notes"])
     assert res.counts["attention"] == 0
+
+
+def test_screening_indices_equal_their_hand_computed_values():
+    # known values computed by hand (careless::longstring, irv, mahad and evenodd define the same quantities)
+    from allyscale.descriptives import careless_indices
+    from allyscale.quality import even_odd
+
+    rows = [[1, 1, 1, 2, 3, 3, 4, 5], [2, 4, 2, 4, 2, 4, 2, 4], [5, 5, 4, 4, 1, 1, 2, 2]]
+    data = pd.DataFrame(rows, columns=[f"x{i}" for i in range(1, 9)], dtype=float)
+    ci = careless_indices(data, list(data.columns))
+    assert ci["longstring"].tolist() == [3, 1, 2]
+    np.testing.assert_allclose(ci["irv"], [np.std(r, ddof=1) for r in rows], rtol=1e-12)
+    np.testing.assert_allclose(ci["irv"].iloc[1], np.sqrt(8 / 7), rtol=1e-12)  # four 2s and four 4s around 3
+    # even-odd over four two-item factors (x1 x2 | x3 x4 | x5 x6 | x7 x8): odd halves x1 x3 x5 x7, even x2 x4 x6 x8
+    eo = even_odd(data, {"a": ["x1", "x2"], "b": ["x3", "x4"], "c": ["x5", "x6"], "d": ["x7", "x8"]})
+    r0 = np.corrcoef([1, 1, 3, 4], [1, 2, 3, 5])[0, 1]
+    np.testing.assert_allclose(eo.iloc[0], 2 * r0 / (1 + r0), rtol=1e-12)
+    assert np.isnan(eo.iloc[1])  # odd halves all 2, even halves all 4: no variation, undefined
+    np.testing.assert_allclose(eo.iloc[2], 1.0, rtol=1e-12)  # halves identical (5 4 1 2)
+    # Mahalanobis D2 with the complete-case covariance (N - 1), against an explicit computation
+    rng = np.random.default_rng(2)
+    big = pd.DataFrame(rng.integers(1, 6, (40, 4)).astype(float), columns=list("abcd"))
+    d2 = careless_indices(big, list("abcd"))["d2"].to_numpy()
+    dev = big.to_numpy() - big.to_numpy().mean(axis=0)
+    inv = np.linalg.inv(np.cov(big.to_numpy(), rowvar=False))
+    np.testing.assert_allclose(d2, [v @ inv @ v for v in dev], rtol=1e-10)
