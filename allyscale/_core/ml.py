@@ -196,10 +196,10 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
     x = np.zeros(spec.n_free)
     seen = np.zeros(spec.n_free, dtype=bool)
     pt = spec.partable
-    records = spec.__dict__.get("_start_records")
+    records = spec.start_records
     if records is None:  # the table's rows as dicts, kept on the spec (refits of one model reuse them)
         records = [dict(zip(pt.columns, r)) for r in zip(*(pt[c].tolist() for c in pt.columns))]
-        spec.__dict__["_start_records"] = records
+        spec.start_records = records
     ov, lv = spec.ov, spec.lv
     higher = {r["rhs"] for r in records if r["op"] == "=~" and r["rhs"] in lv}
     for g, gd in enumerate(data):

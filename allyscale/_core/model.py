@@ -95,6 +95,8 @@ class ModelSpec:
     fixed: list[tuple[int, str, int, int, float]] = field(default_factory=list)
     delta: list[tuple[int, int, int]] = field(default_factory=list)  # (group, ov index, table row)
     scales: dict[tuple[int, int], tuple[int, float]] = field(default_factory=dict)  # (g, ov) -> (free idx | -1, value)
+    # the table's rows as dicts, filled by ml.start_values on first use (refits of one model reuse them)
+    start_records: list[dict] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
