@@ -110,6 +110,7 @@ class _Prepared:
     data: pd.DataFrame  # the item (and group) columns after row selection, a copy
     diagnostics: dict[str, Any] = field(default_factory=dict)
     id_cat: str = "lavaan"  # identification of ordered items across groups (see cfa)
+    wls_stats: list | None = None  # per group, precomputed WLS statistics (cfa(polychoric=))
 
     @property
     def ngroups(self) -> int:
@@ -681,7 +682,8 @@ def _clean(v: Any) -> Any:
 # --------------------------------------------------------------------------------------
 def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | None = None,
         group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
-        std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan") -> CFAResult:
+        std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan",
+        polychoric=None) -> CFAResult:
     """Fit a confirmatory factor model with lavaan 0.6.14's ``cfa()`` defaults.
 
     Parameters
@@ -723,6 +725,13 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
         the first, so that thresholds, then loadings, then intercepts form a nested
         sequence (Wu & Estabrook, 2016). Both give the same configural model and the same
         model with loadings, thresholds and intercepts equal.
+    polychoric : PolychoricResult, optional
+        WLSMV only, one group: fit from these precomputed sample statistics (thresholds,
+        polychoric correlations and their casewise influences) instead of computing them
+        from ``data``, e.g. ``allyscale.polychoric(data).subset(items)`` when many models
+        are fitted to subsets of one pool's items. Its items must be the model's ordered
+        items (any order) and its N the number of cases used; ``data`` still supplies the
+        start values.
 
     Returns
     -------
@@ -749,8 +758,41 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
     """
     prep = _prepare(data, model, estimator=estimator, group=group, group_equal=group_equal, missing=missing,
                     ordered=ordered, std_lv=std_lv, meanstructure=meanstructure, id_cat=id_cat)
+    if polychoric is not None:
+        prep.wls_stats = [_given_polychoric(prep, polychoric)]
     est = _ESTIMATORS[prep.estimator](prep)
     return _build(prep, est)
+
+
+def _given_polychoric(prep: _Prepared, poly) -> dict[str, Any]:
+    """The WLS sample statistics of ``cfa(polychoric=)``, checked against the prepared input."""
+    from allyscale._core import wlsmv as _wlsmv
+    from allyscale.polychoric import PolychoricResult
+
+    if not isinstance(poly, PolychoricResult):
+        raise SpecificationError(f"polychoric must be a PolychoricResult, got {type(poly).__name__}")
+    if prep.estimator != "WLSMV":
+        raise SpecificationError(f"polychoric= gives WLSMV sample statistics; estimator is {prep.estimator!r}")
+    if prep.ngroups > 1:
+        raise SpecificationError("polychoric= holds one group's statistics; it cannot be used with group=")
+    ordered = list(prep.ov)  # WLSMV treats every indicator as ordered (in the model's item order)
+    have = list(poly.items)
+    if set(have) != set(ordered):
+        extra = [i for i in have if i not in ordered]
+        lacking = [i for i in ordered if i not in have]
+        raise SpecificationError("the polychoric result's items do not match the model's ordered items"
+                                 + (f"; not in the model: {extra}" if extra else "")
+                                 + (f"; not in the polychoric result: {lacking}" if lacking else "")
+                                 + " (use PolychoricResult.subset(items))")
+    n = prep.y[0].shape[0]
+    if poly.n != n:
+        raise SpecificationError(f"the polychoric result was computed on {poly.n} cases but the model is fitted to "
+                                 f"{n} (after {prep.missing} deletion)")
+    if have != ordered:
+        poly = poly.subset(ordered)
+    if "finished" not in poly._cache:
+        poly._cache["finished"] = _wlsmv.finish_statistics(poly._influence_stats())
+    return poly._cache["finished"]
 
 
 # --------------------------------------------------------------------------------------

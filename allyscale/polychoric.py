@@ -86,18 +86,69 @@ class PolychoricResult:
     categories: dict[str, list]
     diagnostics: dict[str, Any] = field(default_factory=dict)
     _x: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # the WLS statistics, computed once
 
     @property
     def items(self) -> list[str]:
         return list(self.corr.columns)
 
     def _influence_stats(self) -> dict:
-        if self._x is None or np.isnan(self._x).any():
-            raise DataError("the asymptotic covariance of polychoric statistics needs complete cases; "
-                            "drop rows with missing responses first")
-        from allyscale._core.wlsmv import influence
+        """Thresholds, correlations and their casewise influences (``allyscale._core.wlsmv.influence``),
+        computed on first use and kept: :meth:`subset` and ``cfa(polychoric=)`` reuse them."""
+        if "stats" not in self._cache:
+            if self._x is None or np.isnan(self._x).any():
+                raise DataError("the asymptotic covariance of polychoric statistics needs complete cases; "
+                                "drop rows with missing responses first")
+            from allyscale._core.wlsmv import influence
 
-        return influence(self._x)
+            self._cache["stats"] = influence(self._x)
+        return self._cache["stats"]
+
+    def subset(self, items: list[str]) -> "PolychoricResult":
+        """The result for some of the items (in the order given), without recomputation.
+
+        The correlation, threshold and pairwise-count sub-blocks, and the thresholds,
+        correlations and casewise influences (hence the asymptotic covariance and the DWLS
+        weights) of the WLS statistics: in the two-step estimator each threshold depends on
+        its own item and each correlation on its own pair, so the sub-blocks equal a fresh
+        computation on the items' columns (the statistics of the full set are computed once,
+        on first use, and shared). ``cfa(data, model, estimator="WLSMV", polychoric=sub)``
+        fits from them. ``diagnostics`` are restricted to the items' pairs, with the smallest
+        eigenvalue of the sub-matrix.
+
+        Raises
+        ------
+        DataError
+            Items not in the result, duplicated, or fewer than two.
+        """
+        items = list(items)
+        unknown = [i for i in items if i not in self.corr.columns]
+        if unknown:
+            raise DataError(f"item(s) not in the polychoric result: {unknown}")
+        dup = sorted({i for i in items if items.count(i) > 1})
+        if dup:
+            raise DataError(f"item(s) given more than once: {dup}")
+        if len(items) < 2:
+            raise DataError("a polychoric subset needs at least two items")
+        pos = [self.items.index(i) for i in items]
+        cache: dict = {}
+        if self._x is not None and not np.isnan(self._x).any():
+            from allyscale._core.wlsmv import subset_statistics
+
+            cache["stats"] = subset_statistics(self._influence_stats(), pos)
+        chosen = set(items)
+        d = dict(self.diagnostics)
+        for key in ("zero_cell_pairs", "zero_add_pairs", "fixed_pairs"):
+            if key in d:
+                d[key] = [pr for pr in d[key] if pr[0] in chosen and pr[1] in chosen]
+        corr = self.corr.loc[items, items]
+        d["min_eigenvalue"] = float(np.linalg.eigvalsh(corr.to_numpy())[0])
+        th = self.thresholds.loc[items]
+        kmax = max(len(self.categories[i]) for i in items)
+        th = th.iloc[:, :kmax - 1]
+        return PolychoricResult(corr=corr, thresholds=th, n_pairwise=self.n_pairwise.loc[items, items], n=self.n,
+                                categories={i: self.categories[i] for i in items}, diagnostics=d,
+                                _x=None if self._x is None else self._x[:, pos], _cache=cache)
 
     def influence(self) -> pd.DataFrame:
         """Casewise influence functions of (thresholds, correlations), N × q.

@@ -64,7 +64,7 @@ from allyscale._core import polychoric as _pc
 from allyscale._core.model import ModelSpec
 from allyscale.errors import ConvergenceWarning, DataError, SpecificationError
 
-__all__ = ["estimate", "influence", "expand_thresholds"]
+__all__ = ["estimate", "influence", "expand_thresholds", "subset_statistics", "finish_statistics"]
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -185,17 +185,53 @@ def sample_statistics(y: np.ndarray) -> dict[str, Any]:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    stats = influence(y)
-    IF = stats["IF"]
-    n = IF.shape[0]
-    w = n / (IF**2).sum(axis=0)
-    n_th = sum(len(t) for t in stats["th"])
-    z = IF[:, n_th:] * np.sqrt(w[n_th:])
-    stats.update(w=w, n_th=n_th, gram_rho=z @ z.T)
+    stats = finish_statistics(influence(y))
     _CACHE[key] = stats
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return stats
+
+
+def finish_statistics(stats: dict[str, Any]) -> dict[str, Any]:
+    """Add the DWLS weights ``w = 1 / diag(Gamma)``, ``n_th`` and ``gram_rho`` to the output
+    of :func:`influence` (or of :func:`subset_statistics`); returns a new dict."""
+    out = dict(stats)
+    IF = out["IF"]
+    n = IF.shape[0]
+    w = n / (IF**2).sum(axis=0)
+    n_th = sum(len(t) for t in out["th"])
+    z = IF[:, n_th:] * np.sqrt(w[n_th:])
+    out.update(w=w, n_th=n_th, gram_rho=z @ z.T)
+    return out
+
+
+def subset_statistics(stats: dict[str, Any], idx) -> dict[str, Any]:
+    """The statistics of :func:`influence` for the items ``idx`` (positions, in the new order),
+    taken from ``stats`` without recomputation.
+
+    Each threshold and its influence depend on its own item only, each polychoric
+    correlation and its influence on its own pair (the two-step estimator), so the
+    sub-blocks equal a fresh computation on those items' columns. Pairs are renumbered in
+    lavaan's ``vech(COR, diagonal = FALSE)`` order of the new item order.
+    """
+    idx = np.asarray(idx, dtype=int)
+    n_cat = np.asarray(stats["n_cat"])
+    p = n_cat.size
+    m = idx.size
+    th_off = np.concatenate([[0], np.cumsum(n_cat - 1)])
+    n_th_all = int(th_off[-1])
+    pidx = -np.ones((p, p), dtype=int)
+    iu_all = np.triu_indices(p, 1)
+    pidx[iu_all] = np.arange(iu_all[0].size)
+    pidx[iu_all[1], iu_all[0]] = pidx[iu_all]
+    iu = np.triu_indices(m, 1)
+    pair_cols = pidx[idx[iu[0]], idx[iu[1]]]
+    th_cols = np.concatenate([np.arange(th_off[j], th_off[j + 1]) for j in idx]).astype(int)
+    cols = np.concatenate([th_cols, n_th_all + pair_cols])
+    out = {"th": [stats["th"][j] for j in idx], "rho": np.asarray(stats["rho"])[pair_cols],
+           "IF": np.ascontiguousarray(stats["IF"][:, cols]), "n_cat": n_cat[idx], "pairs": iu,
+           "converged": stats["converged"]}
+    return out
 
 
 # ------------------------------------------------------------------------ parameter table
@@ -413,7 +449,7 @@ def estimate(prep) -> Any:
                                  "supported)")
     y = prep.y[0]
     n = y.shape[0]
-    stats = sample_statistics(y)
+    stats = prep.wls_stats[0] if getattr(prep, "wls_stats", None) else sample_statistics(y)
     n_cat = {v: int(k) for v, k in zip(ov, stats["n_cat"])}
     pt, spec, spec_ml, struct, separable, corr_model = _threshold_model(prep, n_cat)
     prep.partable, prep.spec, prep.ordered, prep.meanstructure = pt.copy(), spec, list(ov), True
