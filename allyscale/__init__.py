@@ -64,6 +64,9 @@ _API: dict[str, str] = {
     "run_study": "allyscale.montecarlo",
     "summarize_study": "allyscale.montecarlo",
     "dfi": "allyscale.dfi",
+    # item response theory and short forms
+    "irt": "allyscale.irt",
+    "IRTResult": "allyscale.irt",
     # reports
     "validate": "allyscale.report",
 }
