@@ -126,14 +126,12 @@ class StudySummary:
     def plots(self) -> dict[str, Any]:
         """Matplotlib figures: ``power`` (power per parameter over N) and ``acceptance``
         (proportion of converged fits *not* rejected by each cutoff over N, per model)."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from allyscale.report.figures import new_figure  # object API: no pyplot state, no backend change
 
         figs = {}
         if len(self.parameters):
-            fig, ax = plt.subplots(figsize=(6, 4))
+            fig = new_figure(figsize=(6, 4))
+            ax = fig.add_subplot()
             for label, g in self.parameters.groupby("parameter"):
                 g = g.groupby("n")["power"].mean()
                 ax.plot(g.index, g.to_numpy(), marker="o", lw=1, alpha=0.6, label=label)
@@ -144,8 +142,8 @@ class StudySummary:
             figs["power"] = fig
         if len(self.models):
             cols = [c for c in self.models.columns if c.startswith("reject_")]
-            fig, axes = plt.subplots(1, max(len(cols), 1), figsize=(3 * max(len(cols), 1), 3.2), sharey=True,
-                                     squeeze=False)
+            fig = new_figure(figsize=(3 * max(len(cols), 1), 3.2))
+            axes = fig.subplots(1, max(len(cols), 1), sharey=True, squeeze=False)
             for ax, col in zip(axes[0], cols):
                 for model, g in self.models.groupby("model"):
                     g = g.groupby("n")[col].mean()
@@ -169,13 +167,10 @@ class StudySummary:
         (out / "summary.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         (out / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
         written += [out / "summary.json", out / "summary.txt"]
-        import matplotlib.pyplot as plt
-
         for name, fig in self.plots().items():
             for ext in ("png", "svg"):
                 fig.savefig(out / f"{name}.{ext}", dpi=120)
                 written.append(out / f"{name}.{ext}")
-            plt.close(fig)
         return written
 
 
