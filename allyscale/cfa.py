@@ -680,7 +680,7 @@ def _clean(v: Any) -> Any:
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
-def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | None = None,
+def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: str | None = None,
         group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
         std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan",
         polychoric=None) -> CFAResult:
@@ -692,7 +692,11 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
         Item responses (one column per item named in ``model``); not modified.
     model : str
         lavaan model syntax (e.g. ``ItemPool.model_syntax()``).
-    estimator : {"ML", "MLR", "WLSMV"}
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+        Default: allyscale's estimator rule (:func:`allyscale.fitpolicy.default_estimator`):
+        WLSMV when every item of the model has integer answers with at most 7 categories,
+        else ML; the choice is recorded in ``result.estimator`` and
+        ``diagnostics["estimator_rule"]``.
         ``"ML"``: normal-theory ML with the divisor-N covariance, expected-information
         standard errors, ``chisq = N F_ML``. ``"MLR"``: the same estimates with Huber-White
         sandwich standard errors (observed information as bread) and the Yuan-Bentler
@@ -756,12 +760,33 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str = "ML", group: str | N
     ----------
     Rosseel (2012); Jöreskog (1969); Arbuckle (1996); Yuan & Bentler (2000).
     """
+    by_rule = estimator is None
+    if by_rule:
+        estimator = _rule_estimator(data, model, missing=missing, ordered=ordered, polychoric=polychoric)
     prep = _prepare(data, model, estimator=estimator, group=group, group_equal=group_equal, missing=missing,
                     ordered=ordered, std_lv=std_lv, meanstructure=meanstructure, id_cat=id_cat)
+    prep.diagnostics["estimator_rule"] = (f"{prep.estimator} chosen by allyscale's estimator rule" if by_rule
+                                          else f"{prep.estimator} as requested")
     if polychoric is not None:
         prep.wls_stats = [_given_polychoric(prep, polychoric)]
     est = _ESTIMATORS[prep.estimator](prep)
     return _build(prep, est)
+
+
+def _rule_estimator(data: pd.DataFrame, model: str, *, missing: str, ordered, polychoric) -> str:
+    """``estimator=None``: the documented rule (ordered items -> WLSMV), FIML and ``ordered`` respected."""
+    from allyscale.fitpolicy import default_estimator
+
+    if ordered or polychoric is not None:
+        return "WLSMV"
+    if missing == "fiml":
+        return "ML"
+    if not isinstance(data, pd.DataFrame) or not isinstance(model, str) or not model.strip():
+        return "ML"  # _prepare reports the bad input
+    ov = [v for v in _partable(model, copy=False).attrs["observed"] if v in data.columns]
+    if not ov or any(not pd.api.types.is_numeric_dtype(data[v]) for v in ov):
+        return "ML"
+    return default_estimator(data, ov)
 
 
 def _given_polychoric(prep: _Prepared, poly) -> dict[str, Any]:
@@ -844,56 +869,114 @@ def difference_test(fit0: CFAResult, fit1: CFAResult) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class CompareResult:
-    """Side-by-side fit of competing models.
+    """Side-by-side fit of competing models, their verdicts and the preferred structure.
 
     Attributes
     ----------
     table : DataFrame
         One row per model (index = model name, ordered by df, most restricted first):
         ``npar, chisq, df, pvalue, cfi, tli, rmsea, rmsea.ci.lower, rmsea.ci.upper, srmr``
-        (+ scaled/robust measures with MLR), ``aic, bic`` when a likelihood exists.
+        (+ scaled/robust measures with MLR and WLSMV), ``aic, bic`` when a likelihood exists,
+        ``converged``, ``admissible`` and ``accepted`` (the fit policy's verdict,
+        :mod:`allyscale.fitpolicy`).
     tests : DataFrame
-        Difference tests of consecutive models in that order (``model0`` more restricted,
-        ``model1`` less): ``chisq_diff, df_diff, pvalue, scaling``. As lavTestLRT, the models
-        are assumed nested when their df differ; pairs with equal df are not tested (NaN).
+        Difference tests of the *nested* pairs only (``model0`` nested in ``model1``):
+        ``chisq_diff, df_diff, pvalue, scaling`` (lavTestLRT's methods: ML LRT, MLR
+        Satorra-Bentler 2001, WLSMV satorra.2000). Nesting is known for the pool's structures
+        (:data:`allyscale.fitpolicy.POOL_NESTING`) and checked by the nesting-and-equivalence
+        test (Bentler & Satorra, 2010) for other models; non-nested pairs are never tested.
     fits : dict
         The :class:`CFAResult` of each model.
+    preferred : str or None
+        The preferred structure (:func:`allyscale.fitpolicy.choose_structure`).
+    choice : StructureChoice
+        The rule's table and reason (``choice.reason``).
+    verdicts : dict
+        Model → :class:`allyscale.fitpolicy.FitVerdict`.
+    estimator : str
     """
 
     table: pd.DataFrame
     tests: pd.DataFrame
     fits: dict[str, CFAResult] = field(repr=False)
+    preferred: str | None = None
+    choice: Any = field(default=None, repr=False)
+    verdicts: dict = field(default_factory=dict, repr=False)
+    estimator: str = ""
 
     def summary(self) -> str:
-        return ("Model fit:\n" + self.table.to_string(float_format=lambda v: f"{v:.4f}") + "\n\nDifference tests:\n"
-                + self.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        out = ("Model fit:\n" + self.table.to_string(float_format=lambda v: f"{v:.4f}")
+               + "\n\nDifference tests of nested models:\n"
+               + (self.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(self.tests)
+                  else "(no nested pairs)"))
+        if self.choice is not None:
+            out += "\n\nPreferred structure: " + str(self.preferred) + "\n" + self.choice.reason
+        return out
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
+        pref = "" if self.choice is None else (f"<p><strong>Preferred: {html.escape(str(self.preferred))}</strong>. "
+                                               f"{html.escape(self.choice.reason)}</p>")
         return ("<div><h5>Model fit</h5>" + self.table.to_html(float_format=lambda v: f"{v:.4f}")
-                + "<h5>Difference tests</h5>" + self.tests.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-                + "</div>")
+                + "<h5>Difference tests of nested models</h5>"
+                + self.tests.to_html(index=False, float_format=lambda v: f"{v:.4f}") + pref + "</div>")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable ``table`` (records with ``model``) and ``tests``; NaN becomes ``None``."""
+        """JSON-serialisable ``table`` (records with ``model``), ``tests``, ``preferred``, ``choice`` and
+        ``verdicts``; NaN becomes ``None``."""
         t = self.table.reset_index().rename(columns={"index": "model"})
-        return _clean({"table": t.to_dict("records"), "tests": self.tests.to_dict("records")})
+        return _clean({"estimator": self.estimator, "table": t.to_dict("records"),
+                       "tests": self.tests.to_dict("records"), "preferred": self.preferred,
+                       "choice": self.choice.to_dict() if self.choice is not None else None,
+                       "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()}})
 
 
-def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool=None, estimator: str = "ML",
-            **kwargs) -> CompareResult:
-    """Fit competing models to the same data and compare them.
+def _nested_pairs(fits: Mapping[str, CFAResult], models: Mapping[str, str], pool) -> set[tuple[str, str]]:
+    """(restricted, general) pairs: the pool's structure nesting where the syntax is the pool's, else NET."""
+    from allyscale.fitpolicy import POOL_NESTING, nested_by_net
+
+    pool_syntax = pool.all_model_syntax() if pool is not None else {}
+    pairs: set[tuple[str, str]] = set()
+    names = list(fits)
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            fa, fb = fits[a], fits[b]
+            if not (fa.fit_measures.get("df", np.nan) > fb.fit_measures.get("df", np.nan)):
+                continue
+            if pool_syntax.get(a) == models[a] and pool_syntax.get(b) == models[b]:
+                if (a, b) in POOL_NESTING:
+                    pairs.add((a, b))
+                continue
+            if fa.converged and fa.ngroups == 1 and fb.ngroups == 1:
+                try:
+                    if nested_by_net(fa, models[b]):
+                        pairs.add((a, b))
+                except (AllyscaleError, np.linalg.LinAlgError, ValueError):
+                    pass  # not shown to be nested: not tested
+    return pairs
+
+
+def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool=None,
+            estimator: str | None = None, policy=None, **kwargs) -> CompareResult:
+    """Fit competing models to the same data, judge each and name the preferred structure.
 
     Parameters
     ----------
     data : DataFrame
     models : mapping name → lavaan syntax, optional
     pool : ItemPool, optional
-        Fit every structure of the pool (``pool.all_model_syntax()``) when ``models`` is not given.
-    estimator : str
-        As :func:`cfa`; further keyword arguments are passed to :func:`cfa`.
+        Fit every structure of the pool (``pool.all_model_syntax()``) when ``models`` is not
+        given; with ``models`` too, entries whose syntax is a pool structure's use the pool's
+        known nesting.
+    estimator : str, optional
+        As :func:`cfa` (default: the estimator rule, WLSMV for ordered items); further keyword
+        arguments are passed to :func:`cfa`.
+    policy : FitPolicy, optional
+        The fit-evaluation policy (default :data:`allyscale.fitpolicy.DEFAULT_POLICY`).
 
     Returns
     -------
@@ -902,19 +985,29 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
     Raises
     ------
     SpecificationError
-        Neither or both of ``models`` and ``pool``, fewer than two models.
+        Neither ``models`` nor ``pool``, fewer than two models.
 
     References
     ----------
-    Satorra & Bentler (2001); lavaan's ``lavTestLRT`` (Rosseel, 2012).
+    Satorra & Bentler (2001); Satorra (2000); Bentler & Satorra (2010); lavaan's
+    ``lavTestLRT`` (Rosseel, 2012).
     """
-    if (models is None) == (pool is None):
+    from allyscale.fitpolicy import DEFAULT_POLICY, choose_structure, evaluate_fit, test_statistic
+
+    if models is None and pool is None:
         raise SpecificationError("give either models (name → syntax) or pool")
     if models is None:
         models = pool.all_model_syntax()
     models = dict(models)
     if len(models) < 2:
         raise SpecificationError(f"compare needs at least two models, got {len(models)}")
+    policy = policy or DEFAULT_POLICY
+    if estimator is None:
+        from allyscale.fitpolicy import default_estimator
+
+        first = _partable(next(iter(models.values())), copy=False).attrs["observed"]
+        cols = [v for v in first if v in data.columns]
+        estimator = default_estimator(data, cols) if cols and kwargs.get("missing") != "fiml" else "ML"
     fits = {}
     for name, syntax in models.items():
         # re-emit each model's warnings with its name, so a report can say which model is affected
@@ -924,19 +1017,41 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
         for w in caught:
             warnings.warn(f"model {name!r}: {w.message}", w.category, stacklevel=2)
     order = sorted(fits, key=lambda k: (-fits[k].fit_measures["df"], list(fits).index(k)))
+    verdicts = {name: evaluate_fit(fits[name], model=name, policy=policy) for name in order}
     rows = {}
     for name in order:
         fm = fits[name].fit_measures
         rows[name] = {c: fm.get(c, np.nan) for c in COMPARE_COLUMNS if c in fm}
         rows[name]["converged"] = fits[name].converged
+        rows[name]["admissible"] = verdicts[name].statistics["admissible"]
+        rows[name]["accepted"] = verdicts[name].accepted
     table = pd.DataFrame.from_dict(rows, orient="index")
     # measures no model provides (e.g. the categorical .robust indices) would be all-NaN columns
-    table = table.drop(columns=[c for c in table.columns if c != "converged" and table[c].isna().all()])
-    if "cfi.robust" in table.columns:  # MLR: the robust indices supersede the scaled ones (lavaan 0.6.14)
+    table = table.drop(columns=[c for c in table.columns if c not in ("converged", "admissible", "accepted")
+                                and table[c].isna().all()])
+    if "cfi.robust" in table.columns and fits[order[0]].estimator == "MLR":
+        # MLR: the robust indices supersede the scaled ones (lavaan 0.6.14)
         table = table.drop(columns=[c for c in ("cfi.scaled", "tli.scaled", "rmsea.scaled") if c in table])
-    tests = []
-    for a, b in zip(order[:-1], order[1:]):
-        d = difference_test(fits[a], fits[b]) if fits[a].fit_measures["df"] != fits[b].fit_measures["df"] else \
-            {"chisq_diff": np.nan, "df_diff": 0.0, "pvalue": np.nan, "scaling": np.nan}
-        tests.append({"model0": a, "model1": b, **d})
-    return CompareResult(table, pd.DataFrame(tests), fits)
+    pairs = _nested_pairs(fits, models, pool)
+    tests, pvals = [], {}
+    for a, b in sorted(pairs, key=lambda ab: (order.index(ab[0]), order.index(ab[1]))):
+        if not (fits[a].converged and fits[b].converged):
+            d = {"chisq_diff": np.nan, "df_diff": fits[a].fit_measures["df"] - fits[b].fit_measures["df"],
+                 "pvalue": np.nan, "scaling": np.nan}
+        else:
+            d = difference_test(fits[a], fits[b])
+        tests.append({"model0": a, "model1": b, **{k: d.get(k, np.nan) for k in
+                                                   ("chisq_diff", "df_diff", "pvalue", "scaling")}})
+        pvals[(a, b)] = d.get("pvalue", np.nan)
+    tests_df = pd.DataFrame(tests, columns=["model0", "model1", "chisq_diff", "df_diff", "pvalue", "scaling"])
+    summary_rows = {}
+    for name in order:
+        fm = fits[name].fit_measures
+        v = verdicts[name]
+        summary_rows[name] = {"admissible": v.statistics["admissible"], "accepted": v.accepted,
+                              "reason": v.basis, "npar": fm.get("npar", np.nan), "bic": fm.get("bic", np.nan),
+                              "pvalue": test_statistic(fits[name])["pvalue"]}
+    choice = choose_structure(summary_rows, pairs, pvals, estimator=fits[order[0]].estimator, policy=policy,
+                              test_rows=tests_df)
+    return CompareResult(table, tests_df, fits, preferred=choice.preferred, choice=choice, verdicts=verdicts,
+                         estimator=fits[order[0]].estimator)

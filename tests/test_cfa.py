@@ -43,7 +43,7 @@ def hs_ml(hs):
 @pytest.fixture(scope="module")
 def sim60_ml(sim60):
     d, model, _ = sim60
-    return allyscale.cfa(d, model)
+    return allyscale.cfa(d, model, estimator="ML")  # the reference is ML (the default rule picks WLSMV)
 
 
 @pytest.fixture(scope="module")

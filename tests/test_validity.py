@@ -48,7 +48,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def fit_ml(data, model):
-    return allyscale.cfa(data, model)
+    return allyscale.cfa(data, model, estimator="ML")
 
 
 def test_htmt_matches_semtools(data, model, ref):

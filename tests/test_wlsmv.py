@@ -300,7 +300,7 @@ def test_unknown_identification_is_refused():
 def test_ml_with_std_lv_frees_later_group_variances_under_equal_loadings():
     # lavaan frees the factor variances of groups 2.. when loadings are equal and std.lv = TRUE
     ref = GROUPS["ml_std_lv"]
-    res = al.cfa(_two_groups(), ref["model"], group="grp", std_lv=True, group_equal=["loadings"])
+    res = al.cfa(_two_groups(), ref["model"], group="grp", std_lv=True, group_equal=["loadings"], estimator="ML")
     assert res.fit_measures["df"] == ref["fit"]["df"]
     np.testing.assert_allclose(res.fit_measures["chisq"], ref["fit"]["chisq"], rtol=1e-6)
     est = pd.DataFrame(ref["est"]).merge(res.estimates, on=["lhs", "op", "rhs", "group"], suffixes=("_r", ""))
