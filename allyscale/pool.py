@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
+from allyscale._files import brief
 from allyscale.errors import PoolError
 
 __all__ = [
@@ -45,6 +44,8 @@ _FACET_KEYS = {"id", "label", "description", "items"}
 _ITEM_KEYS = {"id", "text", "informant_text", "reverse", "aspect", "notes"}
 _CHECK_KEYS = {"id", "text", "informant_text", "expected"}
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: largest absolute value of a response-scale point
+_MAX_SCALE_POINT = 1000
 
 
 @dataclass(frozen=True)
@@ -260,26 +261,6 @@ def _measure(factor: str, indicators: Iterable[str]) -> str:
 
 
 # ---------------------------------------------------------------------- loading
-class _StrictSafeLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys."""
-
-
-def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise PoolError(
-                f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
-                f"(first at line {seen[key]})"
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_pool(path: str | Path) -> ItemPool:
     """Load and validate an item pool YAML file.
 
@@ -316,19 +297,9 @@ def load_pool(path: str | Path) -> ItemPool:
 
 def parse_pool(text: str, *, source: str = "<string>", path: Path | None = None) -> ItemPool:
     """Validate pool YAML given as a string (see :func:`load_pool`)."""
-    try:
-        data = yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
-    except PoolError as exc:
-        raise PoolError(f"{source}: {exc}") from None
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PoolError(
-            f"{source}: unsafe or unsupported YAML tag{where} ({exc.problem}); "
-            "pools may contain only plain mappings, lists, strings and numbers"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise PoolError(f"{source}: invalid YAML: {exc}") from None
+    from allyscale._yaml import load_yaml
+
+    data = load_yaml(text, source, PoolError)
     return _build(data, source, path)
 
 
@@ -337,7 +308,7 @@ def _keys(obj: Any, allowed: set[str], where: str, source: str) -> dict:
         raise PoolError(f"{source}: {where} must be a mapping, got {type(obj).__name__}")
     unknown = sorted(set(map(str, obj)) - allowed)
     if unknown:
-        raise PoolError(f"{source}: unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
+        raise PoolError(f"{source}: unknown key(s) {brief(unknown, 200)} in {where}; allowed: {sorted(allowed)}")
     return obj
 
 
@@ -356,7 +327,7 @@ def _ident(obj: dict, where: str, source: str) -> str:
     val = obj.get("id")
     if not isinstance(val, str) or not _ID.match(val):
         raise PoolError(
-            f"{source}: {where} has a missing or invalid id {val!r} "
+            f"{source}: {where} has a missing or invalid id {brief(val)} "
             "(letters, digits and underscores, starting with a letter)"
         )
     return val
@@ -368,7 +339,12 @@ def _scale(obj: Any, source: str) -> ResponseScale:
     obj = _keys(obj, _SCALE_KEYS, "response_scale", source)
     lo, hi = obj.get("min"), obj.get("max")
     if not isinstance(lo, int) or not isinstance(hi, int) or isinstance(lo, bool) or isinstance(hi, bool):
-        raise PoolError(f"{source}: response_scale min and max must be integers, got min={lo!r}, max={hi!r}")
+        raise PoolError(f"{source}: response_scale min and max must be integers, got min={brief(lo)}, "
+                        f"max={brief(hi)}")
+    for key, val in (("min", lo), ("max", hi)):
+        if abs(val) > _MAX_SCALE_POINT:
+            raise PoolError(f"{source}: bad response scale: {key} = {brief(val)} is outside "
+                            f"-{_MAX_SCALE_POINT}..{_MAX_SCALE_POINT}")
     if hi - lo < 1:
         raise PoolError(f"{source}: bad response scale: max ({hi}) must exceed min ({lo})")
     if hi - lo + 1 > 11:
@@ -379,7 +355,7 @@ def _scale(obj: Any, source: str) -> ResponseScale:
     labels: dict[int, str] = {}
     for k, v in labels_raw.items():
         if not isinstance(k, int) or not lo <= k <= hi:
-            raise PoolError(f"{source}: bad response scale: label key {k!r} is not a point of {lo}..{hi}")
+            raise PoolError(f"{source}: bad response scale: label key {brief(k)} is not a point of {lo}..{hi}")
         if not isinstance(v, str):
             raise PoolError(f"{source}: bad response scale: label of point {k} must be text")
         labels[k] = v
@@ -393,12 +369,12 @@ def _items(raw: Any, factor: str, facet: str | None, where: str, source: str) ->
     for i, it in enumerate(raw):
         w = f"{where}.items[{i}]"
         if isinstance(it, dict) and isinstance(it.get("id"), str):
-            w = f"item {it['id']!r} ({w})"
+            w = f"item {brief(it['id'])} ({w})"
         it = _keys(it, _ITEM_KEYS, w, source)
         iid = _ident(it, w, source)
         rev = it.get("reverse", False)
         if not isinstance(rev, bool):
-            raise PoolError(f"{source}: 'reverse' of item {iid!r} must be true or false, got {rev!r}")
+            raise PoolError(f"{source}: 'reverse' of item {iid!r} must be true or false, got {brief(rev)}")
         out.append(Item(
             id=iid,
             text=_text(it, "text", f"item {iid!r}", source),
@@ -454,7 +430,7 @@ def _build(data: Any, source: str, path: Path | None) -> ItemPool:
 
     def claim(ident: str, what: str) -> None:
         if ident in seen:
-            raise PoolError(f"{source}: duplicate id {ident!r} ({seen[ident]} and {what})")
+            raise PoolError(f"{source}: duplicate id {brief(ident)} ({seen[ident]} and {what})")
         seen[ident] = what
 
     for f in factors:
@@ -488,7 +464,7 @@ def _build(data: Any, source: str, path: Path | None) -> ItemPool:
         exp = rc.get("expected")
         if not isinstance(exp, int) or not scale.min <= exp <= scale.max:
             raise PoolError(f"{source}: attention check {cid!r}: 'expected' must be a point of the response "
-                            f"scale {scale.min}..{scale.max}, got {exp!r}")
+                            f"scale {scale.min}..{scale.max}, got {brief(exp)}")
         checks.append(AttentionCheck(cid, _text(rc, "text", w, source), exp,
                                      _text(rc, "informant_text", w, source, required=False)))
     version = data.get("version", "")

@@ -627,6 +627,9 @@ def simulate(model: PopulationModel | ItemPool, n: int, *, seed: int | np.random
                                  "build the PopulationModel with them instead")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise SpecificationError(f"n must be a positive integer, got {n!r}")
+    from allyscale.limits import check_n
+
+    check_n(int(n), len(model.items))  # before any memory is taken
     if rng is not None and seed is not None:
         raise SpecificationError("give seed or rng, not both")
     gen = rng if rng is not None else np.random.default_rng(seed)

@@ -32,6 +32,9 @@ _estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sens
 @data_options
 def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out, missing_codes, invalid) -> None:
     """Confirmatory factor analysis of DATA (as lavaan::cfa)."""
+    inputs = [data_path, model_path]
+    if json_out:
+        check_output_path(json_out, inputs)  # before the work: a bad --json fails at once
     model = read_model(model_path)
     data = read_data(data_path, model=model, missing=missing_codes, invalid=invalid)
     result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if fiml else "listwise",
@@ -39,8 +42,10 @@ def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out,
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
         click.echo(result.summary())
     if json_out:
-        out = check_output_path(json_out, [data_path, model_path])
-        atomic_write_text(out, json.dumps(jsonable(result.to_dict()), indent=2))
+        atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), inputs)
+    if not result.converged:
+        click.echo("error: the model did not converge; its fit measures are not reported (exit 1)", err=True)
+        raise SystemExit(1)
 
 
 @click.command("compare")
@@ -55,6 +60,9 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
     """Compare competing factor models fitted to DATA (fit side by side, difference tests)."""
     if bool(pool_path) == bool(model_paths):
         raise DataError("give either --pool or at least two --model files")
+    inputs = [data_path, pool_path, *model_paths]
+    if json_out:
+        check_output_path(json_out, inputs)
     pool = load_pool(pool_path) if pool_path else None
     if pool is not None:
         data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
@@ -72,8 +80,11 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         click.echo(result.summary())
     if json_out:
-        out = check_output_path(json_out, [data_path, pool_path, *model_paths])
-        atomic_write_text(out, json.dumps(jsonable(result.to_dict()), indent=2))
+        atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), inputs)
+    failed = [name for name, fit in result.fits.items() if not fit.converged]
+    if failed:
+        click.echo(f"error: model(s) {', '.join(failed)} did not converge (exit 1)", err=True)
+        raise SystemExit(1)
 
 
 def register(main: click.Group) -> None:

@@ -25,6 +25,8 @@ from allyscale.scoring import reverse_score, scale_scores
 def describe_command(data_path: str, pool_path: str | None, json_out: str | None, missing_codes: str | None,
                      invalid: str) -> None:
     """Item descriptives and scale-score summary of DATA."""
+    if json_out:
+        check_output_path(json_out, [data_path, pool_path])
     pool = load_pool(pool_path) if pool_path else None
     data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
     table = describe_items(data, pool)
@@ -39,11 +41,10 @@ def describe_command(data_path: str, pool_path: str | None, json_out: str | None
             click.echo("\nCorrelations of scale scores:")
             click.echo(scores.corr().round(2).to_string())
     if json_out:
-        out = check_output_path(json_out, [data_path, pool_path])
         payload = {"n": len(data), "items": table}
         if pool is not None:
             payload["scale_score_correlations"] = scores.corr()
-        atomic_write_text(out, json.dumps(jsonable(payload), indent=2))
+        atomic_write_text(json_out, json.dumps(jsonable(payload), indent=2), [data_path, pool_path])
 
 
 def register(main: click.Group) -> None:

@@ -29,6 +29,8 @@ from allyscale.report.document import jsonable
 def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, seed, json_out, missing_codes,
                 invalid) -> None:
     """Exploratory factor analysis of DATA (as psych::fa)."""
+    if json_out:
+        check_output_path(json_out, [data_path, pool_path])
     pool = load_pool(pool_path) if pool_path else None
     chosen = split_items(items)
     data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
@@ -43,8 +45,7 @@ def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, 
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.max_columns", 50):
         click.echo(result.summary())
     if json_out:
-        out = check_output_path(json_out, [data_path, pool_path])
-        atomic_write_text(out, json.dumps(jsonable(result.to_dict()), indent=2))
+        atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), [data_path, pool_path])
 
 
 def register(main: click.Group) -> None:

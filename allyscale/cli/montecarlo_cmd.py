@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from allyscale._files import _real, atomic_write_text, check_output_path, publish_folder, spreadsheet_safe, write_csv
 from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import DataError
 
@@ -46,15 +47,20 @@ def export_command(store, out, estimates) -> None:
 
     if not Path(store).is_file():
         raise DataError(f"results store {store!r} does not exist")
-    tables = export_study(store)
     out_path = Path(out)
-    tables["reps"].to_csv(out_path, index=False)
     est_path = Path(estimates) if estimates else out_path.with_name(out_path.stem + "_estimates.csv")
-    tables["estimates"].to_csv(est_path, index=False)
+    rel_path = out_path.with_name(out_path.stem + "_reliability.csv")
+    targets = [out_path, est_path, rel_path]
+    for t in targets:  # every output checked before any is written
+        check_output_path(t, [store])
+    if len({_real(t) for t in targets}) < len(targets):
+        raise DataError(f"--out {out} and --estimates {estimates}: the tables need different files")
+    tables = export_study(store)
+    write_csv(out_path, tables["reps"], inputs=[store])
+    write_csv(est_path, tables["estimates"], inputs=[store])
     written = [out_path, est_path]
     if len(tables["reliability"]):
-        rel_path = out_path.with_name(out_path.stem + "_reliability.csv")
-        tables["reliability"].to_csv(rel_path, index=False)
+        write_csv(rel_path, tables["reliability"], inputs=[store])
         written.append(rel_path)
     click.echo(f"{len(tables['reps'])} rows -> " + ", ".join(str(p) for p in written))
 
@@ -70,12 +76,36 @@ def summarize_command(store, json_out, out_dir) -> None:
 
     if not Path(store).is_file():
         raise DataError(f"results store {store!r} does not exist")
+    if json_out:
+        check_output_path(json_out, [store])
     summary = summarize_study(store)
     click.echo(summary.summary())
     if json_out:
-        Path(json_out).write_text(json.dumps(summary.to_dict(), indent=2), encoding="utf-8")
+        atomic_write_text(json_out, json.dumps(summary.to_dict(), indent=2), [store])
     if out_dir:
-        summary.save(out_dir)
+        publish_folder(out_dir, lambda staging: _save_summary(summary, staging), owned=SUMMARY_ENTRIES,
+                       inputs=[store, json_out])
+
+
+#: what ``montecarlo summarize --out`` writes (replaced as a whole by each run)
+SUMMARY_TABLES = ("models", "selection", "retention", "parameters", "sample_size", "reliability")
+SUMMARY_ENTRIES = (*(f"{t}.csv" for t in SUMMARY_TABLES), "summary.json", "summary.txt",
+                   *(f"{p}.{e}" for p in ("power", "acceptance", "convergence", "coverage", "bias")
+                     for e in ("png", "svg")))
+
+
+def _save_summary(summary, folder: Path) -> None:
+    """The summary's tables (spreadsheet-safe CSV), summary.json/txt and plots, into a staging folder."""
+    import matplotlib.pyplot as plt
+
+    for name in SUMMARY_TABLES:
+        spreadsheet_safe(getattr(summary, name)).to_csv(folder / f"{name}.csv", index=False)
+    (folder / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2), encoding="utf-8")
+    (folder / "summary.txt").write_text(summary.summary() + "\n", encoding="utf-8")
+    for name, fig in summary.plots().items():
+        for ext in ("png", "svg"):
+            fig.savefig(folder / f"{name}.{ext}", dpi=120)
+        plt.close(fig)
 
 
 @click.command("dfi")
@@ -90,19 +120,18 @@ def summarize_command(store, json_out, out_dir) -> None:
 @data_options
 def dfi_command(data, model_path, estimator, reps, seed, workers, json_out, missing_codes, invalid) -> None:
     """Dynamic fit index cutoffs (McNeish & Wolf, 2023) for MODEL fitted to DATA."""
-    from allyscale._files import atomic_write_text, check_output_path
     from allyscale.cfa import cfa
     from allyscale.dfi import dfi
 
-    model = read_model(model_path)
     if json_out:
         check_output_path(json_out, [data, model_path])
+    model = read_model(model_path)
     frame = read_data(data, model=model, missing=missing_codes, invalid=invalid)
     fit = cfa(frame, model, estimator=estimator)
     result = dfi(fit, reps=reps, seed=seed, workers=workers)
     click.echo(result.summary())
     if json_out:
-        atomic_write_text(check_output_path(json_out, [data, model_path]), json.dumps(result.to_dict(), indent=2))
+        atomic_write_text(json_out, json.dumps(result.to_dict(), indent=2), [data, model_path])
 
 
 def register(main: click.Group) -> None:

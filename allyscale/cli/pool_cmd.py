@@ -29,6 +29,8 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     unsafe YAML) exit 2. Item-writing flags (long, double-barreled, negated, duplicate,
     hard-to-read items) are listed for review; with --strict they exit 1.
     """
+    if json_out:
+        check_output_path(json_out, [pool_path])
     pool = load_pool(pool_path)
     findings = pool.check(max_words=max_words, max_grade=max_grade)
     n_facets = len(pool.facets)
@@ -49,10 +51,9 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     else:
         click.echo("\nno item-writing problems flagged")
     if json_out:
-        out = check_output_path(json_out, [pool_path])
-        atomic_write_text(out, json.dumps({
+        atomic_write_text(json_out, json.dumps({
             "pool": str(pool_path), "name": pool.name, "n_items": len(pool.items),
-            "findings": [f.__dict__ for f in findings]}, indent=2))
+            "findings": [f.__dict__ for f in findings]}, indent=2), [pool_path])
     if strict and findings:
         raise SystemExit(1)
 

@@ -33,6 +33,9 @@ from allyscale.report.document import jsonable
 def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alpha, omega_factors,
                         json_out, missing_codes, invalid) -> None:
     """Reliability (alpha, omega as semTools::compRelSEM, AVE) and discriminant validity of DATA."""
+    inputs = [data_path, pool_path, model_path]
+    if json_out:
+        check_output_path(json_out, inputs)
     pool = load_pool(pool_path) if pool_path else None
     if model_path:
         model = read_model(model_path)
@@ -70,11 +73,10 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
         if om is not None:
             click.echo("\n" + om.summary())
     if json_out:
-        out = check_output_path(json_out, [data_path, pool_path, model_path])
         payload = {"estimator": est, "converged": fit.converged, "reliability": table,
                    "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict(),
                    "omega": None if om is None else om.to_dict()}
-        atomic_write_text(out, json.dumps(jsonable(payload), indent=2))
+        atomic_write_text(json_out, json.dumps(jsonable(payload), indent=2), inputs)
 
 
 def register(main: click.Group) -> None:

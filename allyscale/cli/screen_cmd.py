@@ -7,7 +7,7 @@ import json
 import click
 import pandas as pd
 
-from allyscale._files import atomic_write, atomic_write_text, check_output_path
+from allyscale._files import atomic_write_text, check_output_path, write_csv
 from allyscale.cli._read import data_options, read_data, split_items
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -52,11 +52,11 @@ def screen_command(data_path, pool_path, items, exclude, out_path, json_out, mis
                 click.echo(f"... and {len(result.flagged) - 100} more (see --json)")
     if out_path:
         kept = result.data
-        atomic_write(check_output_path(out_path, [data_path, pool_path]), lambda p: kept.to_csv(p, index=False))
+        write_csv(out_path, kept, inputs=[data_path, pool_path])
         click.echo(f"{out_path}: {len(kept)} respondents written ({len(result.excluded)} excluded)")
     if json_out:
         payload = {"read": data.attrs["read_report"].to_dict(), **result.to_dict()}
-        atomic_write_text(check_output_path(json_out, [data_path, pool_path]), json.dumps(jsonable(payload), indent=2))
+        atomic_write_text(json_out, json.dumps(jsonable(payload), indent=2), [data_path, pool_path])
 
 
 def register(main: click.Group) -> None:

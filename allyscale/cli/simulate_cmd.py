@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from allyscale import __version__
-from allyscale._files import atomic_write, atomic_write_text, check_output_path
+from allyscale import limits
+from allyscale._files import atomic_write_text, brief, check_output_path, write_csv
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.simulate import PopulationModel, _dumps_sidecar, simulate
@@ -19,7 +20,7 @@ def _floats(text: str | None, name: str):
     try:
         vals = [float(x) for x in text.split(",")]
     except ValueError:
-        raise DataError(f"--{name}: expected numbers separated by commas, got {text!r}") from None
+        raise DataError(f"--{name}: expected numbers separated by commas, got {brief(text)}") from None
     return vals[0] if len(vals) == 1 else tuple(vals)
 
 
@@ -58,7 +59,15 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     """
     if bool(pool_path) == bool(model_path):
         raise DataError("give exactly one of --pool or --model")
-    out_path = check_output_path(out, [pool_path, model_path])
+    inputs = [pool_path, model_path]
+    out_path = check_output_path(out, inputs)
+    sidecar = out_path.with_name(out_path.stem + ".population.json")
+    try:
+        check_output_path(sidecar, inputs)
+    except DataError:
+        raise DataError(f"--out {out}: its sidecar {sidecar} would overwrite an input file "
+                        f"({pool_path or model_path}); choose another output name") from None
+    limits.check_n(n, what="--n")
     if thresholds in ("symmetric", "skewed", "uniform"):
         th = thresholds
     else:
@@ -84,13 +93,13 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     if forms and not (pool_path and pool.forms):
         raise DataError("--forms needs a pool that declares forms (" + (f"{pool_path} has none)" if pool_path
                                                                         else "give --pool)"))
+    limits.check_n(n, len(pm.items), what="--n")
     data = simulate(pm, n=n, seed=seed)
     if forms:
         names = list(pool.forms)
         data["form"] = [names[i * len(names) // n] for i in range(n)]
-    sidecar = out_path.with_name(out_path.stem + ".population.json")
-    atomic_write(out_path, lambda p: data.to_csv(p, index=False))
-    atomic_write_text(sidecar, _dumps_sidecar(pm, n, seed, data, __version__))
+    write_csv(out_path, data, inputs=inputs)
+    atomic_write_text(sidecar, _dumps_sidecar(pm, n, seed, data, __version__), inputs)
     click.echo(f"wrote {out_path} ({n} respondents x {data.shape[1] - bool(forms)} items"
                + (f", {data.attrs['n_missing']} missing responses" if data.attrs.get("n_missing") else "")
                + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")

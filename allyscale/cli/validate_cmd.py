@@ -24,6 +24,33 @@ def _expand(patterns: tuple[str, ...]) -> list[Path]:
     return files
 
 
+def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
+    """One report folder per data file: OUT itself for one file, else OUT/<name>.
+
+    Files of the same name in different folders (``ga/data.csv``, ``gb/data.csv``) get
+    folders named after as much of their path as tells them apart (``ga_data``,
+    ``gb_data``); the same file given twice is an error.
+    """
+    seen: dict[Path, Path] = {}
+    for f in files:
+        real = f.resolve()
+        if real in seen:
+            raise DataError(f"{f}: given twice (also as {seen[real]})")
+        seen[real] = f
+    if len(files) == 1:
+        return {files[0]: out}
+    parts = {f: f.resolve().with_suffix("").parts for f in files}
+    if len(set(parts.values())) < len(parts):  # data.csv and data.tsv in one folder: keep the suffix
+        parts = {f: (*p[:-1], f"{p[-1]}_{f.suffix.lstrip('.')}") for f, p in parts.items()}
+    names: dict[Path, str] = {}
+    for f in files:
+        depth = 1
+        while any(g != f and parts[g][-depth:] == parts[f][-depth:] for g in files):
+            depth += 1
+        names[f] = "_".join(parts[f][-depth:]).lstrip("/") or f.stem
+    return {f: out / names[f] for f in files}
+
+
 @click.command("validate")
 @click.argument("data_paths", metavar="DATA...", nargs=-1, required=True)
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
@@ -37,7 +64,8 @@ def _expand(patterns: tuple[str, ...]) -> list[Path]:
 @click.option("--scale", help="Response scale MIN,MAX for --reverse (default: the observed range).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="validation", show_default=True,
-              help="Output folder (one subfolder per file when several files are given).")
+              help="Output folder (one subfolder per file when several files are given, named after the file; "
+                   "files of the same name get their folders' names too).")
 @click.option("--exclude", help="Drop respondents flagged by these screening rules before the analyses: 'flagged' "
                                 "or a comma-separated list of attention, longstring, irv, mahalanobis, even_odd, "
                                 "missing (default: flag and keep everyone).")
@@ -65,6 +93,8 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     if exclude:
         rules = "flagged" if exclude.strip() == "flagged" else [r.strip() for r in exclude.split(",") if r.strip()]
     files = _expand(data_paths)
+    targets = _report_folders(files, Path(out_dir))
+    inputs = [*files, pool_path, model_path]
     failed_any = False
     for path in files:
         start = time.perf_counter()
@@ -72,8 +102,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
                           scale=scale_range, exclude=rules)
-        target = Path(out_dir) if len(files) == 1 else Path(out_dir) / path.stem
-        html = report.save(target)
+        html = report.save(targets[path], inputs=inputs)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"
         click.echo(f"{path}: {html} ({took:.1f} s, {status})")

@@ -20,31 +20,40 @@ from allyscale.montecarlo.store import _Store
 _LIMITER = None
 
 
-def _worker_init() -> None:
-    """Pin BLAS/OpenMP to one thread in a worker (small fits are many times slower with more)."""
+def _worker_init(parent: int | None = None) -> None:
+    """Pin BLAS/OpenMP to one thread in a worker (small fits are many times slower with more).
+
+    ``parent`` is the process id of the run that started the worker, passed in rather
+    than read here: a run killed while its workers were still starting has already
+    left them to another parent by the time this runs.
+    """
     global _LIMITER
     for var in _BLAS_ENV:
         os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
 
     _LIMITER = threadpool_limits(1)
-    _exit_with_parent()
+    _exit_with_parent(parent)
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(parent: int | None = None) -> None:
     """End this worker when the process that started it is gone.
 
     A study stopped with ``kill -9`` cannot shut its pool down; without this its workers
-    would wait for work forever. A daemon thread checks the parent every two seconds.
+    (and with them multiprocessing's resource tracker, which waits for every worker)
+    would wait for work forever. Checked at once, then by a daemon thread every second.
     """
     import threading
     import time
 
-    parent = os.getppid()
+    if parent is None:
+        parent = os.getppid()
+    if os.getppid() != parent:
+        os._exit(0)
 
     def watch() -> None:
         while True:
-            time.sleep(2.0)
+            time.sleep(1.0)
             if os.getppid() != parent:
                 os._exit(0)
 
@@ -133,9 +142,12 @@ def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, wor
     t0 = time.perf_counter()
     try:
         done = db.done()
-        todo = [(c, r) for r in range(spec.reps) for c in range(len(spec.condition_list)) if (c, r) not in done]
-        total = spec.reps * len(spec.condition_list)
-        already = total - len(todo)
+        n_cond = len(spec.condition_list)
+        total = spec.reps * n_cond
+        already = sum(1 for c, r in done if c < n_cond and r < spec.reps)
+        n_todo = total - already
+        # lazily: a list of every (condition, rep) pair of a large study would be built before any work
+        todo = ((c, r) for r in range(spec.reps) for c in range(n_cond) if (c, r) not in done)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -163,7 +175,7 @@ def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, wor
             _run_processes(spec_dict, todo, workers, store_one)
         if bar is not None:
             bar.close()
-        return RunReport(db.path, total, already, len(todo), time.perf_counter() - t0, engine, workers)
+        return RunReport(db.path, total, already, n_todo, time.perf_counter() - t0, engine, workers)
     finally:
         db.close()
 
@@ -211,7 +223,8 @@ def _run_processes(spec_dict: dict, todo: list, workers: int, store_one) -> None
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")
-    with _BlasEnv(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+    with _BlasEnv(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                         initargs=(os.getpid(),)) as pool:
         it = iter(todo)
         pending = set()
         for job in itertools.islice(it, 4 * workers):

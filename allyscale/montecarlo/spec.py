@@ -30,7 +30,7 @@ _ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_c
                   "true_factors", "interest", "fit_options"}
 _ESTIMATORS = {"ML", "MLR", "WLSMV"}
 _RETENTION = {"parallel", "map"}
-_STORE_VERSION = 1
+_STORE_VERSION = 2  # 2: spec hash over the resolved population, a checksum per payload
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,14 @@ class StudySpec:
         return [dict(zip(keys, vals)) for vals in itertools.product(*(self.conditions[k] for k in keys))]
 
     def hash(self) -> str:
-        """SHA-256 of everything that defines the results except ``reps`` (so a study can be extended)."""
+        """SHA-256 of everything that defines the results except ``reps`` (so a study can be extended).
+
+        It covers the spec and the resolved population of every condition (the pool's
+        content, not just its path: response scale, reverse keys, items), so a store
+        cannot mix replications of two different populations.
+        """
         content = {k: v for k, v in self.to_dict().items() if k not in ("reps", "source")}
+        content["resolved_population"] = _resolved_population(self)
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,8 +184,6 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
         Unknown or missing keys, wrong types, unknown population options, a model or
         structure that cannot be built — the message names the key at fault.
     """
-    import yaml
-
     base = Path.cwd()
     where = "<dict>"
     if isinstance(source, Mapping):
@@ -191,10 +195,7 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
             if not p.is_file():
                 raise SpecificationError(f"study file {text!r} does not exist")
             text, base, where = p.read_text(encoding="utf-8"), p.resolve().parent, str(p)
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpecificationError(f"{where}: not valid YAML: {exc}") from None
+        raw = _read_yaml(text, where)
         if not isinstance(raw, dict):
             raise SpecificationError(f"{where}: a study is a YAML mapping with keys population/pool, analysis, "
                                      "conditions, reps, seed")
@@ -290,6 +291,8 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
                      true_factors=an.get("true_factors"), interest=tuple(interest), fit_options=fit_options,
                      conditions=conditions, reps=reps, seed=seed, name=str(raw.get("name", "study")),
                      source=where, raw=raw)
+    _check_bounds(spec, where)
+    _check_population_values(spec, where)
     # build every population once so impossible values fail now, naming the condition
     for i, cond in enumerate(spec.condition_list):
         try:
@@ -328,3 +331,75 @@ def _models(models: Any, pool: str | None, where: str) -> dict[str, str]:
             except AllyscaleError as exc:
                 raise SpecificationError(f"{where}: analysis.models.{name}: {exc}") from None
     return out
+
+
+def _read_yaml(text: str, where: str) -> Any:
+    """The study YAML, read by the bounded, duplicate-key-refusing reader pools use."""
+    from allyscale._yaml import load_yaml
+
+    return load_yaml(text, where, SpecificationError)
+
+
+def _check_bounds(spec: StudySpec, where: str) -> None:
+    """reps, sample sizes and the condition grid within :mod:`allyscale.limits`, before any work."""
+    from allyscale import limits
+
+    limits.check_reps(spec.reps, what=f"{where}: reps")
+    for n in spec.conditions["n"]:
+        limits.check_n(n, what=f"{where}: conditions.n")
+    n_cond = 1
+    for vals in spec.conditions.values():
+        n_cond *= len(vals)
+    limits.check_grid(n_cond, spec.reps, where=where)
+
+
+def _check_population_values(spec: StudySpec, where: str) -> None:
+    """Values the population builders would otherwise read loosely: ``categories`` and ``thresholds``."""
+    from allyscale._files import brief
+
+    def check(key: str, value: Any, label: str) -> None:
+        if key == "categories" and value is not None:
+            if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 11:
+                raise SpecificationError(f"{where}: {label}: {brief(value)} is not a number of response "
+                                         "categories (an integer from 2 to 11)")
+        if key == "thresholds" and isinstance(value, list):
+            try:
+                vals = [float(v) for v in value]
+            except (TypeError, ValueError):
+                raise SpecificationError(f"{where}: {label}: thresholds must be numbers, got {brief(value)}") from None
+            if any(b <= a for a, b in zip(vals, vals[1:])):
+                raise SpecificationError(f"{where}: {label}: thresholds {brief(value)} are not in increasing order")
+
+    for key, value in spec.population_options.items():
+        check(key, value, key)
+    for key, values in spec.conditions.items():
+        for i, value in enumerate(values):
+            check(key, value, f"conditions.{key}[{i}]")
+
+
+def _resolved_population(spec: StudySpec) -> list:
+    """The population of every condition as data (for the spec hash), with the pool's content."""
+    out = []
+    for cond in spec.condition_list:
+        pm = spec.population_model(cond)
+        out.append({"condition": {k: v for k, v in cond.items()}, "population": pm.to_dict()})
+    if spec.pool is not None:
+        pool = _load_pool_cached(spec.pool)
+        out.append({"pool": _pool_content(pool)})
+    return out
+
+
+def _pool_content(pool: Any) -> dict:
+    """What a pool holds (scale, items with their keys and texts, factors, facets, forms), path left out."""
+    import dataclasses
+
+    def plain(x: Any) -> Any:
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x) if f.name != "path"}
+        if isinstance(x, Mapping):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(pool)

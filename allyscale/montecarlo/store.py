@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -32,11 +33,13 @@ class _Store:
         if spec is None:
             if "meta" not in tables:
                 raise SpecificationError(f"{self.path!r} is not an allyscale results store (no 'meta' table)")
+            self._check_version()
             return
         if "meta" in tables:
             stored = self.meta().get("spec_hash")
             if stored is None:
                 raise SpecificationError(f"{self.path!r} is not an allyscale results store")
+            self._check_version()
             if stored != spec.hash():
                 raise SpecificationError(
                     f"results store {self.path!r} belongs to a different study spec (hash {stored[:12]} vs "
@@ -49,7 +52,7 @@ class _Store:
         with self.con:
             self.con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self.con.execute("CREATE TABLE results (condition INTEGER NOT NULL, rep INTEGER NOT NULL, "
-                             "payload TEXT NOT NULL, PRIMARY KEY (condition, rep))")
+                             "payload TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (condition, rep))")
             self.con.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("spec_hash", spec.hash()), ("spec", json.dumps(spec.to_dict())),
                 ("store_version", str(_STORE_VERSION))])
@@ -60,20 +63,48 @@ class _Store:
     def spec_dict(self) -> dict:
         return json.loads(self.meta()["spec"])
 
+    def _check_version(self) -> None:
+        version = self.meta().get("store_version")
+        if version != str(_STORE_VERSION):
+            raise SpecificationError(
+                f"results store {self.path!r} has format version {version}, this allyscale writes version "
+                f"{_STORE_VERSION} (a spec hash over the resolved population and a checksum per replication); "
+                "rerun the study into a new --store")
+
+    def _verified(self, condition: int, rep: int, text: str, digest: str) -> str:
+        if _digest(text) != digest:
+            raise SpecificationError(
+                f"results store {self.path!r}: the stored replication (condition {condition}, rep {rep}) fails its "
+                "SHA-256 checksum: the store was changed or damaged after it was written; rerun the study into a "
+                "new --store (or delete that row from the 'results' table to have it run again)")
+        return text
+
     def done(self) -> set[tuple[int, int]]:
-        return {(c, r) for c, r in self.con.execute("SELECT condition, rep FROM results")}
+        """The (condition, rep) pairs stored, each payload verified against its checksum."""
+        out = set()
+        for c, r, text, digest in self.con.execute("SELECT condition, rep, payload, sha256 FROM results"):
+            self._verified(c, r, text, digest)
+            out.add((c, r))
+        return out
 
     def write(self, payload: dict) -> None:
+        text = json.dumps(payload, allow_nan=False)
         with self.con:  # one transaction per replication
-            self.con.execute("INSERT OR IGNORE INTO results VALUES (?, ?, ?)",
-                             (payload["condition"], payload["rep"], json.dumps(payload, allow_nan=False)))
+            self.con.execute("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)",
+                             (payload["condition"], payload["rep"], text, _digest(text)))
 
     def payloads(self) -> Iterable[dict]:
-        for (text,) in self.con.execute("SELECT payload FROM results ORDER BY condition, rep"):
-            yield json.loads(text)
+        """Every stored replication in order, each verified against its checksum."""
+        query = "SELECT condition, rep, payload, sha256 FROM results ORDER BY condition, rep"
+        for c, r, text, digest in self.con.execute(query):
+            yield json.loads(self._verified(c, r, text, digest))
 
     def close(self) -> None:
         self.con.close()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _open_store(store: str | Path) -> tuple[_Store, StudySpec]:

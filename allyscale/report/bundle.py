@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from allyscale.errors import DataError
+from allyscale._files import publish_folder, spreadsheet_safe
 from allyscale.report.document import Section, jsonable
 from allyscale.report.render import render_html
 
 __all__ = ["ValidationReport"]
+
+#: what a report folder holds (replaced as a whole by each save)
+REPORT_ENTRIES = ("report.html", "results.json", "tables")
 
 
 @dataclass
@@ -82,30 +83,27 @@ class ValidationReport:
     def _repr_html_(self) -> str:
         return self.html()
 
-    def save(self, out_dir: str | Path) -> Path:
+    def save(self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = ()) -> Path:
         """Write ``report.html``, ``results.json`` and ``tables/*.csv`` into ``out_dir``.
 
-        Files are written into a temporary folder next to ``out_dir`` and moved in one by
-        one with atomic renames; files in ``out_dir`` that allyscale did not write are
-        never touched or deleted.
+        The folder is staged beside ``out_dir`` and swapped in with one atomic rename
+        (:func:`allyscale._files.publish_folder`): it appears complete or not at all, an
+        interrupted save leaves the previous report as it was, and no table of an
+        earlier report survives (``tables/`` holds this report's tables only). Files in
+        ``out_dir`` that allyscale did not write are kept untouched. The tables are
+        spreadsheet-safe CSV (text cells starting with ``= + - @``, tab or carriage
+        return get a leading ``'``). ``inputs`` (the data, pool and model files) are
+        never written over.
         """
         out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise DataError(f"{out}: exists and is not a folder")
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".allyscale-", dir=out))
-        try:
+
+        def fill(staging: Path) -> None:
             (staging / "tables").mkdir()
             (staging / "report.html").write_text(self.html(), encoding="utf-8")
             (staging / "results.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
                                                   encoding="utf-8")
             for name, df in self.tables().items():
-                df.to_csv(staging / "tables" / f"{name}.csv")
-            (out / "tables").mkdir(exist_ok=True)
-            for path in sorted(staging.rglob("*")):
-                if path.is_file():
-                    target = out / path.relative_to(staging)
-                    path.replace(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+                spreadsheet_safe(df).to_csv(staging / "tables" / f"{name}.csv")
+
+        publish_folder(out, fill, owned=REPORT_ENTRIES, inputs=inputs)
         return out / "report.html"
