@@ -79,6 +79,8 @@ class Statement:
     rhs: str
     modifier: Modifier = field(default_factory=Modifier)
     line: int = 0
+    #: the element as written, without spaces (``"x1~~0.5*x1"``), for messages
+    text: str = field(default="", compare=False)
 
 
 def _strip_comments(text: str) -> list[tuple[int, str]]:
@@ -262,8 +264,31 @@ def parse_model(model: str) -> list[Statement]:
                 raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {var!r} in {stmt!r}")
             modifier = _parse_modifiers(mods, lineno, stmt)
             for lhs in lhs_names:
-                statements.append(Statement(lhs, this_op, var, modifier, lineno))
+                if op == "=~" and var == lhs:
+                    # lavaan: "latent variable `f' can not be measured by itself"
+                    raise ModelSyntaxError(f"line {lineno}: latent variable `{lhs}' can not be measured by itself")
+                text = f"{lhs}{op}{term}".replace(" ", "")
+                statements.append(Statement(lhs, this_op, var, modifier, lineno, text))
+    _refuse_duplicates(statements)
     return statements
+
+
+def _refuse_duplicates(statements: list[Statement]) -> None:
+    """lavaan's rule: every model element once (``a ~~ b`` and ``b ~~ a`` are the same element).
+
+    lavaan (``lavParseModelString``) stops with "duplicate model element in: ..."; a
+    second statement is never silently dropped or allowed to override the first.
+    """
+    seen: dict[tuple[str, str, str], Statement] = {}
+    for st in statements:
+        key = (st.lhs, st.op, st.rhs)
+        if st.op == "~~":
+            key = (min(st.lhs, st.rhs), "~~", max(st.lhs, st.rhs))
+        if key in seen:
+            first = seen[key]
+            raise ModelSyntaxError(f"line {st.line}: duplicate model element in: {st.text or key} "
+                                   f"(specified twice: first at line {first.line} as {first.text or key})")
+        seen[key] = st
 
 
 def model_variables(statements: list[Statement]) -> tuple[list[str], list[str]]:
@@ -318,6 +343,7 @@ def lavaanify(
     std_lv: bool = False,
     meanstructure: bool = False,
     auto_fix_first: bool | None = None,
+    auto_fix_single: bool = True,
     orthogonal: bool = False,
     group_equal: tuple[str, ...] | list[str] = (),
     parameterization: str = "delta",
@@ -342,6 +368,10 @@ def lavaanify(
         to zero in group 1; free in later groups when intercepts are held equal).
     auto_fix_first : bool, optional
         Fix the first loading of each factor to 1; default ``not std_lv``.
+    auto_fix_single : bool
+        As lavaan's ``auto.fix.single`` (on in ``cfa()``): the residual variance of the
+        only indicator of a factor (an indicator of no other factor) is fixed to 0, unless
+        the syntax gives it. Without this such a model is not identified.
     orthogonal : bool
         Fix covariances between exogenous factors to zero (lavaan's ``orthogonal``).
     group_equal : sequence of str
@@ -359,11 +389,24 @@ def lavaanify(
         Columns ``id, lhs, op, rhs, user, group, free, ustart, label, plabel, start``
         in lavaan's row order (user rows first, then automatic ones).
 
+    Notes
+    -----
+    Labels follow lavaan (``lavaanify``): rows sharing a label are one parameter; when
+    one of them is fixed (a value, or the automatically fixed first loading) all of
+    them are fixed to that value (``f =~ a*x1 + a*x2`` fixes both loadings to 1).
+    Fixed rows of one label with different values are refused (lavaan warns that only
+    the first value is used). A cycle among latent variables (``f1 =~ f2`` with
+    ``f2 =~ f1``, or ``f1 ~ f2`` with ``f2 ~ f1``) is refused: lavaan accepts the
+    syntax, but its estimation of such a nonrecursive model fails or is not
+    identified (``tests/reference/syntax_rules``), and allyscale's estimators fit
+    recursive models only.
+
     Raises
     ------
     ModelSyntaxError
         Unparseable syntax, a ``c()`` modifier of the wrong length, a factor with
-        no indicators, or contradictory modifiers.
+        no indicators, a duplicate element, a factor measured by itself, a cycle,
+        or contradictory modifiers.
     """
     statements = parse_model(model) if isinstance(model, str) else list(model)
     if parameterization != "delta":
@@ -392,6 +435,8 @@ def lavaanify(
     empty = [f for f, ind in indicators.items() if not ind]
     if empty:
         raise ModelSyntaxError(f"factor(s) without indicators: {empty}")
+    _refuse_cycles(statements, latent)
+    single = _single_indicators(statements) if auto_fix_single else set()
     lv_endog = {s.rhs for s in statements if s.op == "=~" and s.rhs in latent}
     lv_endog |= {s.lhs for s in statements if s.op == "~" and s.lhs in latent}
     lv_exo = [f for f in latent if f not in lv_endog]
@@ -431,12 +476,15 @@ def lavaanify(
                 if v in ordered:
                     add(v, "~~", v, g, 0, None, kind="delta_resid")
                 else:
-                    add(v, "~~", v, g, 0)
+                    add(v, "~~", v, g, 0, 0.0 if v in single else None, kind="single" if v in single else None)
                 present.add((v, "~~", v))
         # latent variances
         for f in latent:
             if (f, "~~", f) not in present:
-                add(f, "~~", f, g, 0, 1.0 if std_lv else None)
+                if f in single:
+                    add(f, "~~", f, g, 0, 0.0, kind="single")
+                else:
+                    add(f, "~~", f, g, 0, 1.0 if std_lv else None)
                 present.add((f, "~~", f))
         # covariances among exogenous latents
         for i, a in enumerate(lv_exo):
@@ -465,7 +513,8 @@ def lavaanify(
     table = pd.DataFrame(rows)
     # std_lv: loadings free; latent variances fixed at 1 (only for factors that have loadings)
     if std_lv:
-        mask = (table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
+        mask = ((table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
+                & (table.kind != "single"))
         table.loc[mask, "fixed"] = 1.0
         if "loadings" in group_equal and "lv.variances" not in group_equal:  # as lavaan: equal loadings identify the later groups' variances
             table.loc[mask & (table.group > 1), "fixed"] = None
@@ -475,6 +524,56 @@ def lavaanify(
     table.attrs["latent"] = _Names(latent)
     table.attrs["ngroups"] = ngroups
     return _finalise(table, group_equal, ordered, latent)
+
+
+def _single_indicators(statements: list[Statement]) -> set[str]:
+    """Indicators that are the only indicator of their factor and indicate no other (lavaan's rule)."""
+    loadings = [s for s in statements if s.op == "=~"]
+    per_factor: dict[str, list[str]] = {}
+    for s in loadings:
+        per_factor.setdefault(s.lhs, []).append(s.rhs)
+    uses: dict[str, int] = {}
+    for s in loadings:
+        uses[s.rhs] = uses.get(s.rhs, 0) + 1
+    return {ind[0] for f, ind in per_factor.items() if len(ind) == 1 and ind[0] != f and uses[ind[0]] == 1}
+
+
+def _refuse_cycles(statements: list[Statement], latent: list[str]) -> None:
+    """Refuse a cycle among latent variables (``f1 =~ f2``, ``f2 =~ f1``; or regressions)."""
+    edges: dict[str, set[str]] = {f: set() for f in latent}
+    how: dict[tuple[str, str], Statement] = {}
+    for s in statements:
+        if s.op == "=~" and s.rhs in edges:
+            edges[s.lhs].add(s.rhs)  # the indicator depends on the factor
+            how.setdefault((s.lhs, s.rhs), s)
+        elif s.op == "~" and s.lhs in edges and s.rhs in edges:
+            edges[s.rhs].add(s.lhs)
+            how.setdefault((s.rhs, s.lhs), s)
+    state: dict[str, int] = {}
+    for root in latent:
+        if state.get(root):
+            continue
+        stack = [(root, iter(sorted(edges[root])))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(child) == 1:
+                cycle = path[path.index(child):] + [child]
+                shown = ", ".join(how[(a, b)].text or f"{a}->{b}" for a, b in zip(cycle, cycle[1:]))
+                raise ModelSyntaxError(
+                    f"the latent variables {' -> '.join(cycle)} form a cycle ({shown}); allyscale fits recursive "
+                    "models only (lavaan accepts this syntax but cannot estimate the nonrecursive model: its "
+                    "estimation fails or the model is not identified)")
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(sorted(edges[child]))))
 
 
 def _equal_class(row: dict, latent: list[str]) -> str | None:
@@ -492,6 +591,27 @@ def _equal_class(row: dict, latent: list[str]) -> str | None:
             return "lv.variances" if lhs == rhs else "lv.covariances"
         return "residuals" if lhs == rhs else "residual.covariances"
     return None
+
+
+def _fix_shared_labels(rows: list[dict]) -> None:
+    """lavaan's rule for a label shared by fixed and free rows: all are fixed to the fixed value."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["label"]:
+            groups.setdefault(r["label"], []).append(r)
+    for label, members in groups.items():
+        fixed = [r for r in members if not r["is_free"]]
+        if len(members) < 2 or not fixed:
+            continue
+        values = {float(r["ustart"]) for r in fixed}
+        if len(values) > 1:
+            shown = ", ".join(f"{r['lhs']} {r['op']} {r['rhs']} = {r['ustart']:g}" for r in fixed)
+            raise ModelSyntaxError(f"label {label!r}: equality constraints involve fixed parameters with different "
+                                   f"values ({shown})")
+        value = values.pop()
+        for r in members:
+            r["is_free"] = False
+            r["ustart"] = value
 
 
 def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame:
@@ -518,6 +638,7 @@ def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame
                 if ref is not None and ref["is_free"]:
                     r["label"] = ref["label"] or ref["plabel"]
                     ref["label"] = r["label"]
+    _fix_shared_labels(rows)
     number, by_label = 0, {}
     for r in rows:
         r["free"] = 0
@@ -531,6 +652,9 @@ def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame
         r["free"] = number
         if lab:
             by_label[lab] = number
+    for r in rows:
+        if r["kind"] == "single":
+            r["kind"] = ""
     cols = ["id", "lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "plabel", "start", "kind"]
     out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
     out.attrs.update(table.attrs)

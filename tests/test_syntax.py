@@ -87,3 +87,115 @@ def test_bad_syntax_names_the_problem(bad, fragment):
 def test_c_modifier_length_must_match_groups():
     with pytest.raises(ModelSyntaxError, match="2 values but there are 3 group"):
         lavaanify("f =~ x1 + c(a, b)*x2 + x3", ngroups=3)
+
+
+# ---------------------------------------------------------------- lavaan's syntax rules
+# tests/reference/syntax_rules/make.R: lavaan 0.6.14 cfa() on HolzingerSwineford1939
+import json  # noqa: E402
+import warnings  # noqa: E402
+
+import pandas as pd  # noqa: E402
+from numpy.testing import assert_allclose  # noqa: E402
+
+from conftest import REFERENCE  # noqa: E402
+
+RULES = json.loads((REFERENCE / "syntax_rules" / "reference.json").read_text())
+HS_DATA = REFERENCE / "hs" / "data.csv"
+
+
+def _lavaan_table(case: str) -> pd.DataFrame:
+    return pd.DataFrame(RULES[case]["partable"])
+
+
+def _fit_like_lavaan(case: str, **options):
+    from allyscale import cfa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = cfa(pd.read_csv(HS_DATA), RULES[case]["model"], estimator="ML", **options)
+    ref = pd.DataFrame(RULES[case]["estimates"]).set_index(["lhs", "op", "rhs"])
+    est = fit.estimates.set_index(["lhs", "op", "rhs"]).loc[ref.index]
+    return fit, est, ref
+
+
+@pytest.mark.parametrize("case, std_lv", [("single_indicator", False), ("single_indicator_std_lv", True),
+                                          ("single_indicator_user_var", False)])
+def test_single_indicator_factor_fixes_its_residual_variance_as_lavaan(case, std_lv):
+    pt = lavaanify(RULES[case]["model"], std_lv=std_lv)
+    ref = _lavaan_table(case).set_index(["lhs", "op", "rhs"])
+    mine = pt.set_index(["lhs", "op", "rhs"]).loc[ref.index]
+    assert (mine["free"] > 0).tolist() == (ref["free"] > 0).tolist()
+    fixed = ref["free"] == 0
+    assert_allclose(mine.loc[fixed, "ustart"].to_numpy(float), ref.loc[fixed, "ustart"].to_numpy(float))
+    fit, est, lav = _fit_like_lavaan(case, std_lv=std_lv)
+    assert fit.converged
+    assert_allclose(est["est"].to_numpy(), lav["est"].to_numpy(), rtol=1e-4, atol=1e-5)
+    free = lav["se"] > 0
+    assert_allclose(est.loc[free, "se"].to_numpy(), lav.loc[free, "se"].to_numpy(), rtol=1e-3, atol=1e-5)
+    assert_allclose(fit.fit_measures["chisq"], RULES[case]["fit"]["chisq"], rtol=1e-5)
+    assert fit.fit_measures["df"] == RULES[case]["fit"]["df"]
+
+
+def test_single_indicator_of_two_factors_is_not_fixed():
+    # lavaan fixes only an indicator that loads on no other factor
+    pt = lavaanify(RULES["single_indicator_shared"]["model"])
+    row = pt[(pt.lhs == "x3") & (pt.op == "~~")].iloc[0]
+    assert row["free"] > 0
+
+
+def test_label_shared_by_fixed_and_free_rows_fixes_both_as_lavaan():
+    case = "fixed_free_label"
+    pt = lavaanify(RULES[case]["model"])
+    ref = _lavaan_table(case)
+    assert pt[["lhs", "op", "rhs", "free"]].values.tolist() == ref[["lhs", "op", "rhs", "free"]].values.tolist()
+    assert pt.loc[(pt.op == "=~") & (pt.rhs == "x2"), "ustart"].item() == 1.0
+    fit, est, lav = _fit_like_lavaan(case)
+    assert_allclose(est["est"].to_numpy(), lav["est"].to_numpy(), rtol=1e-4, atol=1e-5)
+    assert_allclose(fit.fit_measures["chisq"], RULES[case]["fit"]["chisq"], rtol=1e-5)
+    assert fit.fit_measures["df"] == RULES[case]["fit"]["df"] == 3
+
+
+def test_free_label_across_factors_is_one_parameter_as_lavaan():
+    case = "free_free_label"
+    fit, est, lav = _fit_like_lavaan(case)
+    assert_allclose(est["est"].to_numpy(), lav["est"].to_numpy(), rtol=1e-4, atol=1e-5)
+    assert fit.fit_measures["df"] == RULES[case]["fit"]["df"]
+
+
+def test_fixed_rows_of_one_label_with_different_values_are_refused():
+    with pytest.raises(ModelSyntaxError, match="label 'a': equality constraints involve fixed parameters"):
+        lavaanify("f =~ a*x1 + 0.5*a*x2 + x3")  # x1 fixed to 1 as the marker, x2 to 0.5
+
+
+@pytest.mark.parametrize("case", ["duplicate_variance", "duplicate_covariance", "duplicate_loading"])
+def test_duplicate_elements_are_refused_with_lavaans_message(case):
+    lavaan_message = RULES[case]["error"].replace("lavaan ERROR: ", "")
+    with pytest.raises(ModelSyntaxError) as err:
+        parse_model(RULES[case]["model"])
+    assert lavaan_message in str(err.value)
+
+
+def test_factor_measured_by_itself_is_refused_with_lavaans_message():
+    lavaan_message = RULES["self_measured"]["error"].replace("lavaan ERROR: ", "")
+    with pytest.raises(ModelSyntaxError, match=lavaan_message.replace("`", ".")):
+        parse_model(RULES["self_measured"]["model"])
+
+
+@pytest.mark.parametrize("case", ["cycle_loadings", "cycle_regressions"])
+def test_cycles_are_refused(case):
+    # lavaan accepts the syntax but cannot estimate it (the reference records its warning)
+    assert RULES[case]["accepted"] is None and RULES[case]["warning"]
+    with pytest.raises(ModelSyntaxError, match=r"f1 -> f2 -> f1 form a cycle"):
+        lavaanify(RULES[case]["model"])
+
+
+def test_cycle_through_the_cli_is_an_error_not_an_internal_error(tmp_path):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    model = tmp_path / "m.lav"
+    model.write_text(RULES["cycle_loadings"]["model"])
+    result = CliRunner().invoke(main, ["cfa", str(HS_DATA), "--model", str(model)])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    assert "form a cycle" in result.stderr and "internal error" not in result.stderr
