@@ -156,8 +156,10 @@ def _sample_section(ctx: Context, sec: Section) -> None:
     if screening is None:
         from allyscale.quality import screen
 
+        # screen what is analysed: the pool's reverse-keyed items and ``reverse`` are reverse-scored inside
         screening = screen(ctx.data, ctx.pool, items=None if ctx.pool is not None else ctx.items,
-                           factors=None if ctx.pool is not None else ctx.factors)
+                           factors=None if ctx.pool is not None else ctx.factors, reverse=ctx.reverse,
+                           scale=ctx.scale)
     m = screening.mcar
     if np.isfinite(m.get("chisq", np.nan)):
         sec.paragraphs.append(f"Little's (1988) MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
@@ -176,16 +178,22 @@ def _sample_section(ctx: Context, sec: Section) -> None:
     sec.paragraphs.append(
         f"Careless-responding screens: longstring {counts['longstring']} (the same answer to at least half of the "
         f"items in a row; Johnson, 2005), no response variability {counts['irv']} (Dunn et al., 2018), multivariate "
-        f"outliers {counts['mahalanobis']} (Mahalanobis p < .001; Meade & Craig, 2012), even-odd consistency below 0 "
-        f"{counts['even_odd']} (Curran, 2016), more than half of the items unanswered {counts['missing']}. "
+        f"outliers {counts['mahalanobis']} (Mahalanobis p < .001 against the exact in-sample reference; Meade & "
+        f"Craig, 2012), odd and even halves of the factors contradicting each other beyond chance (even-odd "
+        f"consistency; Curran, 2016) {counts['even_odd']}, more than half of the items unanswered {counts['missing']}"
+        + (f" (after reverse-scoring {', '.join(screening.diagnostics['settings']['reverse_scored'])})"
+           if screening.diagnostics["settings"].get("reverse_scored") else "") + ". "
         + (f"{len(screening.excluded)} flagged respondent(s) were excluded before the analyses "
            f"({', '.join(screening.diagnostics['settings']['exclude'])})." if screening.excluded
            else "Flagged respondents are listed and kept in the analyses."))
     flagged = screening.flagged
     if len(flagged):
-        sec.tables.append(Table("careless_flags", "Respondents flagged by the screening rules",
-                                flagged.head(50), note="At most 50 rows shown here; results.json and "
-                                                       "tables/careless_flags.csv hold these rows."))
+        id_col = screening.diagnostics["settings"].get("id_column")
+        sec.tables.append(Table("careless_flags", f"All {len(flagged)} respondents flagged by the screening rules",
+                                flagged, note="row: data row counted from 1"
+                                + (f"; id: the data's {id_col} column" if id_col else "")
+                                + ". Every flagged respondent is listed here, in results.json and in "
+                                  "tables/careless_flags.csv."))
         sec.flag(f"{len(flagged)} respondent(s) flagged by screening rules")
     sec.numbers["careless_flagged"] = int(len(flagged))
     sec.numbers["excluded"] = len(screening.excluded)
@@ -726,7 +734,8 @@ def validate(
         from allyscale.quality import screen
 
         factors = _model_factors(models[main]) if pool is None else None
-        screening = screen(data, pool, items=None if pool is not None else items, factors=factors, exclude=exclude)
+        screening = screen(data, pool, items=None if pool is not None else items, factors=factors, exclude=exclude,
+                           reverse=list(reverse or []), scale=scale)
         data = screening.data
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
                   ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
