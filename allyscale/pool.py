@@ -41,7 +41,7 @@ _FORM_KEYS = {"label", "instructions"}
 _CORE_KEYS = {"id", "label", "description"}
 _FACTOR_KEYS = {"id", "label", "description", "facets", "items"}
 _FACET_KEYS = {"id", "label", "description", "items"}
-_ITEM_KEYS = {"id", "text", "informant_text", "reverse", "aspect", "notes"}
+_ITEM_KEYS = {"id", "text", "informant_text", "reverse", "aspect", "notes", "keep"}
 _CHECK_KEYS = {"id", "text", "informant_text", "expected"}
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: largest absolute value of a response-scale point
@@ -80,6 +80,8 @@ class Item:
     informant_text: str | None = None
     reverse: bool = False
     aspect: str | None = None
+    notes: str | None = None
+    keep: tuple[tuple[str, str], ...] = ()  # (wording rule, reason): a reviewed flag the pool keeps
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class Finding:
     rule: str
     message: str
     severity: str = "warning"
+    form: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,8 +256,10 @@ class ItemPool:
 
     # ----------------------------------------------------------- item writing
     def check(self, *, max_words: int = 20, max_grade: float = 10.0) -> list[Finding]:
-        """Flag item-writing problems (see :func:`allyscale.pool.check_items`)."""
-        return check_items(self, max_words=max_words, max_grade=max_grade)
+        """Review both forms' wording (see :func:`allyscale.wording.review_wording`)."""
+        from allyscale.wording import review_wording
+
+        return review_wording(self, max_words=max_words, max_grade=max_grade)
 
 
 def _measure(factor: str, indicators: Iterable[str]) -> str:
@@ -383,8 +389,29 @@ def _items(raw: Any, factor: str, facet: str | None, where: str, source: str) ->
             informant_text=_text(it, "informant_text", f"item {iid!r}", source, required=False),
             reverse=rev,
             aspect=_text(it, "aspect", f"item {iid!r}", source, required=False),
+            notes=_text(it, "notes", f"item {iid!r}", source, required=False),
+            keep=_keep(it.get("keep"), iid, source),
         ))
     return out
+
+
+def _keep(raw: Any, iid: str, source: str) -> tuple[tuple[str, str], ...]:
+    """An item's ``keep: {rule: reason}``: wording flags reviewed and kept, each with its reason."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not raw:
+        raise PoolError(f"{source}: 'keep' of item {iid!r} must map wording rules to reasons, "
+                        "e.g. keep: {inner_state: \"why the wording stays\"}")
+    from allyscale.wording import RULES
+
+    out = []
+    for rule, reason in raw.items():
+        if rule not in RULES:
+            raise PoolError(f"{source}: 'keep' of item {iid!r}: unknown wording rule {rule!r}; known: {list(RULES)}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise PoolError(f"{source}: 'keep' of item {iid!r}: the reason for keeping {rule!r} must be non-empty text")
+        out.append((str(rule), reason.strip()))
+    return tuple(out)
 
 
 def _build(data: Any, source: str, path: Path | None) -> ItemPool:
