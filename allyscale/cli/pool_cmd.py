@@ -9,6 +9,7 @@ import click
 
 from allyscale._files import atomic_write_text, check_output_path
 from allyscale.pool import STRUCTURES, load_pool
+from allyscale.wording import SOURCES
 
 
 @click.group("pool")
@@ -26,8 +27,12 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     """Validate POOL and flag item-writing problems.
 
     Validation errors (unknown keys, duplicate ids, empty factors, a bad response scale,
-    unsafe YAML) exit 2. Item-writing flags (long, double-barreled, negated, duplicate,
-    hard-to-read items) are listed for review; with --strict they exit 1.
+    unsafe YAML) exit 2. The wording of both forms is reviewed (allyscale.wording): long,
+    hard-to-read, double-barreled, negated and double-negated items, absolutes, jargon,
+    duplicates and near-duplicates within a facet, reverse-key balance per factor, and
+    informant items about inner states; each flag gives its reason, and the rule's source
+    is listed. Flags are for review; with --strict any error or warning exits 1 (notes and
+    flags the pool keeps with a reason, "accepted", do not).
     """
     if json_out:
         check_output_path(json_out, [pool_path])
@@ -44,17 +49,24 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     click.echo(f"  model structures: {', '.join(structures)}")
     if findings:
         counts = Counter(f.rule for f in findings)
+        severities = Counter(f.severity for f in findings)
         click.echo(f"\n{len(findings)} item-writing flag(s): "
-                   + ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items())))
+                   + ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
+                   + " (" + ", ".join(f"{k} {severities[k]}" for k in ("error", "warning", "note", "accepted")
+                                      if severities.get(k)) + ")")
         for f in findings:
-            click.echo(f"  [{f.severity}] {f.item}: {f.rule}: {f.message}")
+            form = f" ({f.form})" if f.form else ""
+            click.echo(f"  [{f.severity}] {f.item}{form}: {f.rule}: {f.message}")
+        click.echo("\nrule sources:")
+        for rule in sorted(counts):
+            click.echo(f"  {rule}: {SOURCES.get(rule, '')}")
     else:
         click.echo("\nno item-writing problems flagged")
     if json_out:
         atomic_write_text(json_out, json.dumps({
             "pool": str(pool_path), "name": pool.name, "n_items": len(pool.items),
             "findings": [f.__dict__ for f in findings]}, indent=2), [pool_path])
-    if strict and findings:
+    if strict and any(f.severity in ("error", "warning") for f in findings):
         raise SystemExit(1)
 
 
