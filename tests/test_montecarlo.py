@@ -252,10 +252,18 @@ def test_cfa_study_records_fits_and_selection(tmp_path):
     two = exp[exp["model"] == "two"]
     assert (two["df"] == 19).all() and (exp.loc[exp["model"] == "one", "df"] == 20).all()
     s = summarize_study(store)
-    sel = s.selection.iloc[0]
-    assert sel["competitor"] == "one" and sel["both_converged"] == 4
+    pair = s.pairs.iloc[0]
+    assert pair["competitor"] == "one" and pair["both_converged"] == 4 and pair["nesting"] == "one in two"
     # with factor correlation .3 at N = 300 the one-factor model is always rejected against two factors
-    assert sel["true_wins_chisq_diff"] == 1.0
+    assert pair["true_wins_diff"] == 1.0
+    # ... so the fit policy's rule prefers the true structure in every replication
+    sel = s.selection.iloc[0]
+    assert sel["preferred_two"] == 1.0 and sel["preferred_right"] == 1.0 and sel["preferred_one"] == 0.0
+    # the difference tests stored per replication are those of the nested pair only
+    t = export_study(store)["tests"]
+    assert len(t) == 4 and set(zip(t["model0"], t["model1"])) == {("one", "two")}
+    assert s.answer["n_min"] is None or s.answer["n_min"] == 300
+    assert "replications" in s.answer["warning"]
     est = export_study(store)["estimates"]
     assert {"lhs", "op", "rhs", "est", "se"} <= set(est.columns)
     assert set(s.parameters["parameter"]) >= {"f1=~a1", "f1~~f2", "a1~~a1"}

@@ -78,6 +78,26 @@ def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: di
     return rec, res
 
 
+def _nested_tests(spec: StudySpec, results: dict[str, Any]) -> list[dict]:
+    """Difference tests of the nested pairs of converged fits (the fit policy's nesting: the pool's
+    structures by their known nesting, other models by the nesting-and-equivalence test)."""
+    from allyscale.cfa import _nested_pairs, difference_test
+
+    ok = {k: r for k, r in results.items() if r is not None and r.converged}
+    if len(ok) < 2:
+        return []
+    pool = _load_pool_cached(spec.pool) if spec.pool is not None else None
+    rows = []
+    for a, b in sorted(_nested_pairs(ok, {k: spec.models[k] for k in ok}, pool)):
+        try:
+            d = difference_test(ok[a], ok[b])
+        except (AllyscaleError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+            rows.append({"model0": a, "model1": b, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        rows.append({"model0": a, "model1": b, **{k: _scalar(d.get(k)) for k in ("chisq_diff", "df_diff", "pvalue")}})
+    return rows
+
+
 def _proper(est: pd.DataFrame) -> bool:
     """No Heywood case: no negative variance estimate and no standardized loading beyond ±1."""
     var = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
@@ -146,10 +166,13 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
     true_fit = None
     if spec.models:
         cfa = _cfa_function()
+        results = {}
         for name, syntax in spec.models.items():
             out["fits"][name], res = _fit_model(cfa, data, syntax, spec.estimator, spec.fit_options)
+            results[name] = res
             if name == spec.true_model:
                 true_fit = res
+        out["tests"] = _nested_tests(spec, results)
     timing["fits"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     if spec.reliability:

@@ -16,7 +16,7 @@ from allyscale.errors import AllyscaleError, SpecificationError
 
 
 #: fit measures stored for every model (lavaan names); missing ones are stored as NaN
-FIT_MEASURES = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic",
+FIT_MEASURES = ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic",
                 "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
                 "cfi.robust", "tli.robust", "rmsea.robust")
 
@@ -27,7 +27,7 @@ _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 _TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed"}
 _ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_corr", "parallel_iter", "reliability",
-                  "true_factors", "interest", "fit_options"}
+                  "true_factors", "interest", "fit_options", "correct_structures"}
 _ESTIMATORS = {"ML", "MLR", "WLSMV"}
 _RETENTION = {"parallel", "map"}
 _STORE_VERSION = 2  # 2: spec hash over the resolved population, a checksum per payload
@@ -61,6 +61,10 @@ class StudySpec:
     reliability : bool
     true_factors : int or None
         Number of factors retention should find.
+    correct_structures : tuple of str
+        Models whose choice as the preferred structure counts as right (default: the true
+        model): e.g. a second-order model as well as correlated factors when all factor
+        correlations are equal.
     interest : tuple of str
         Parameters of interest (``"f1=~a1"``) for the Muthén & Muthén (2002) sample-size rule.
     fit_options : dict
@@ -89,6 +93,7 @@ class StudySpec:
     seed: int
     name: str = "study"
     source: str = "<dict>"
+    correct_structures: tuple = ()
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -115,7 +120,8 @@ class StudySpec:
                 "retention_corr": self.retention_corr, "parallel_iter": self.parallel_iter,
                 "reliability": self.reliability,
                 "true_factors": self.true_factors, "interest": list(self.interest), "fit_options": self.fit_options,
-                "conditions": self.conditions, "reps": self.reps, "seed": self.seed, "source": self.source}
+                "conditions": self.conditions, "reps": self.reps, "seed": self.seed, "source": self.source,
+                **({"correct_structures": list(self.correct_structures)} if self.correct_structures else {})}
 
     def population_model(self, condition: Mapping[str, Any]):
         """The population model of one condition."""
@@ -277,6 +283,12 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
     fit_options = an.get("fit_options", {}) or {}
     if not isinstance(fit_options, dict):
         raise SpecificationError(f"{where}: analysis.fit_options must be a mapping of cfa() keywords")
+    correct = an.get("correct_structures", []) or []
+    correct = [correct] if isinstance(correct, str) else list(correct)
+    unknown = [m for m in correct if m not in models]
+    if unknown:
+        raise SpecificationError(f"{where}: analysis.correct_structures {unknown} are not among the models "
+                                 f"{list(models)}")
     interest = an.get("interest", []) or []
     interest = [interest] if isinstance(interest, str) else [str(x).replace(" ", "") for x in interest]
     reliability = bool(an.get("reliability", False))
@@ -290,7 +302,7 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
                      retention_corr=retention_corr, parallel_iter=parallel_iter, reliability=reliability,
                      true_factors=an.get("true_factors"), interest=tuple(interest), fit_options=fit_options,
                      conditions=conditions, reps=reps, seed=seed, name=str(raw.get("name", "study")),
-                     source=where, raw=raw)
+                     source=where, raw=raw, correct_structures=tuple(correct))
     _check_bounds(spec, where)
     _check_population_values(spec, where)
     # build every population once so impossible values fail now, naming the condition

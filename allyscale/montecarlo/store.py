@@ -138,11 +138,13 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
         ``model`` empty. ``estimates``: long format, one row per condition ×
         replication × model × parameter (``lhs, op, rhs, est, se, pvalue, std_all``).
         ``reliability``: one row per condition × replication × factor of the true model.
+        ``tests``: one row per condition × replication × nested pair of models (``model0``
+        nested in ``model1``): the difference test's ``chisq_diff, df_diff, pvalue``.
     """
     db, spec = _open_store(store)
     try:
         conds = spec.condition_list
-        rep_rows, est_rows, rel_rows = [], [], []
+        rep_rows, est_rows, rel_rows, test_rows = [], [], [], []
         for p in db.payloads():
             c, r = p["condition"], p["rep"]
             base = {"condition": c, **{k: _cond_value(v) for k, v in conds[c].items()}, "rep": r}
@@ -162,11 +164,16 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
                     est_rows.append({**base, "model": name, **e})
             for row in p.get("reliability", []):
                 rel_rows.append({**base, "model": spec.true_model, **row})
+            for row in p.get("tests", []) or []:
+                test_rows.append({**base, **row})
         reps = pd.DataFrame(rep_rows)
         for col in FIT_MEASURES:
             if col in reps:
                 reps[col] = pd.to_numeric(reps[col], errors="coerce").astype(float)
-        return {"reps": reps, "estimates": pd.DataFrame(est_rows), "reliability": pd.DataFrame(rel_rows)}
+        tests = pd.DataFrame(test_rows, columns=["condition", *conds[0], "rep", "model0", "model1", "chisq_diff",
+                                                 "df_diff", "pvalue", "error"] if not test_rows else None)
+        return {"reps": reps, "estimates": pd.DataFrame(est_rows), "reliability": pd.DataFrame(rel_rows),
+                "tests": tests}
     finally:
         db.close()
 

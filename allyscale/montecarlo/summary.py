@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import pandas as pd
 
 from allyscale.errors import StatisticalWarning
 from allyscale.montecarlo.spec import CUTOFFS, StudySpec
+from allyscale.montecarlo.decisions import replication_decisions
 from allyscale.montecarlo.store import _cond_value, _open_store, export_study
 
 
@@ -59,9 +61,14 @@ class StudySummary:
         mean fit measures, rejection rates at the Hu & Bentler (1999) cutoffs (among
         converged replications).
     selection : DataFrame
-        Per condition × competitor: how often the true model beats it by chi-square
-        difference (competitor rejected at .05, ML/MLR naive difference, needs more df),
-        BIC (lower) and CFI (higher).
+        Per condition: how often each model is the preferred structure by the fit policy's
+        rule (:func:`allyscale.fitpolicy.choose_structure`), and ``preferred_right``, the
+        share where it is one of ``correct_structures`` (default: the true model).
+    pairs : DataFrame
+        Per condition × competitor: how often the true model wins the nested difference test
+        (``true_wins_diff``: a competitor nested in the true model is rejected, or the true
+        model nested in the competitor is not; NaN for non-nested pairs), BIC (strictly lower;
+        ties in ``ties_bic``) and the policy's CFI version (strictly higher; ties apart).
     retention : DataFrame
         Per condition × rule: proportion choosing the true number of factors, mean choice.
     parameters : DataFrame
@@ -72,6 +79,18 @@ class StudySummary:
         Muthén (2002) criteria, or NaN.
     reliability : DataFrame
         Mean reliability coefficients per condition and factor.
+    answer : dict
+        ``{"n_min", "reason"}``: the smallest N studied from which every larger N also meets
+        the decisions that matter — the true model accepted by the fit policy in >= 80% of
+        replications, the preferred structure right in >= 80%, every retention rule right in
+        >= 80%, the Muthén & Muthén (2002) parameter criteria (power >= .80 for the parameters
+        of interest) and, with groups, power >= .80 for each invariance step with a
+        non-invariant population — or ``n_min`` None and why. With other conditions than
+        ``n``: ``per_setting`` holds one answer each.
+    invariance : DataFrame
+        With groups: per condition × invariance level, the share of replications in which the
+        level is rejected (``rejected``; power when the population is non-invariant at that
+        level, a false-alarm rate otherwise).
     diagnostics : dict
         ``non_converged`` / ``improper`` / ``failed``: counts per "condition/model" where
         any fit did not converge, was improper (Heywood) or failed; ``incomplete``: the
@@ -86,13 +105,19 @@ class StudySummary:
     reliability: pd.DataFrame
     spec: dict = field(repr=False)
     diagnostics: dict = field(default_factory=dict)
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    answer: dict = field(default_factory=dict)
+    invariance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> str:
         head = f"Monte Carlo study {self.spec.get('name')!r}"
         if self.spec.get("models"):
             head += f": estimator {self.spec.get('estimator')}, true model {self.spec.get('true_model')}"
         parts = [head]
-        for title, df in (("Models", self.models), ("Model selection", self.selection),
+        if self.answer:
+            parts += ["", "Answer: " + str(self.answer.get("reason", ""))]
+        for title, df in (("Models", self.models), ("Preferred structure", self.selection),
+                          ("True model against each competitor", self.pairs), ("Invariance", self.invariance),
                           ("Retention", self.retention), ("Minimum sample size (Muthén & Muthén, 2002)",
                                                           self.sample_size)):
             if len(df):
@@ -118,10 +143,11 @@ class StudySummary:
         def rec(df):
             return json.loads(df.to_json(orient="records"))
 
-        return {"spec": self.spec, "models": rec(self.models), "selection": rec(self.selection),
+        return {"spec": self.spec, "answer": _jsonable(self.answer), "models": rec(self.models),
+                "selection": rec(self.selection), "pairs": rec(self.pairs), "invariance": rec(self.invariance),
                 "retention": rec(self.retention), "parameters": rec(self.parameters),
                 "sample_size": rec(self.sample_size), "reliability": rec(self.reliability),
-                "diagnostics": self.diagnostics}
+                "diagnostics": _jsonable(self.diagnostics)}
 
     def plots(self) -> dict[str, Any]:
         """Matplotlib figures: ``power`` (power per parameter over N) and ``acceptance``
@@ -160,7 +186,7 @@ class StudySummary:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         written = []
-        for name in ("models", "selection", "retention", "parameters", "sample_size", "reliability"):
+        for name in ("models", "selection", "pairs", "invariance", "retention", "parameters", "sample_size", "reliability"):
             path = out / f"{name}.csv"
             getattr(self, name).to_csv(path, index=False)
             written.append(path)
@@ -203,27 +229,70 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
     db.close()
     reps = tables["reps"]
     cond_cols = list(spec.conditions)
-    models_rows, sel_rows, ret_rows, par_rows, rel_rows = [], [], [], [], []
+    models_rows, sel_rows, ret_rows, par_rows, rel_rows, pair_rows = [], [], [], [], [], []
     conds = spec.condition_list
+    decisions: dict[tuple[int, int], dict] = {}
     if len(reps) and spec.models:
+        from allyscale.fitpolicy import approximate_indices, test_statistic
+
         fits = reps[reps["model"].notna()].copy()
-        if "pvalue.scaled" in fits and fits["pvalue.scaled"].notna().any():
-            fits["pvalue"] = fits["pvalue.scaled"].where(fits["pvalue.scaled"].notna(), fits["pvalue"])
+        tests = tables.get("tests")
+        tests = tests if tests is not None else pd.DataFrame(columns=["condition", "rep", "model0", "model1"])
+        by_rep = {k: g for k, g in tests.groupby(["condition", "rep"])} if len(tests) else {}
+        for (c, r), g in fits.groupby(["condition", "rep"], sort=True):
+            t = by_rep.get((c, r))
+            decisions[(c, r)] = replication_decisions(
+                {row["model"]: row for row in g.to_dict("records")},
+                [] if t is None else t.to_dict("records"), estimator=spec.estimator)
+        acc = pd.DataFrame([{"condition": c, "rep": r, "model": m, "accepted": a}
+                            for (c, r), d in decisions.items() for m, a in d["accepted"].items()])
+        test_name = test_statistic({}, spec.estimator)
+        pcol = "pvalue.scaled" if test_name["name"] == "chisq.scaled" else "pvalue"
         for (c, model), g in fits.groupby(["condition", "model"], sort=True):
             conv = g[g["converged"] == True]  # noqa: E712 - object column of bools / None
+            a = acc[(acc["condition"] == c) & (acc["model"] == model)]["accepted"]
             row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "model": model,
                    "replications": len(g), "failed": int(g["error"].notna().sum()),
                    "converged": float(len(conv) / len(g)),
-                   "proper": float(conv["proper"].astype(bool).mean()) if len(conv) else np.nan}
-            for k in ("chisq", "df", "cfi", "tli", "rmsea", "srmr"):
+                   "proper": float(conv["proper"].astype(bool).mean()) if len(conv) else np.nan,
+                   # the fit policy's verdict, over every replication (a non-converged or inadmissible fit
+                   # is not accepted)
+                   "accepted": float(a.astype(bool).mean()) if len(a) else np.nan}
+            versions = approximate_indices({}, spec.estimator)
+            for k in ("chisq", "df", "srmr"):
                 row[f"mean_{k}"] = float(conv[k].mean()) if len(conv) else np.nan
-            for k in CUTOFFS:
-                row[f"reject_{k}"] = float(_reject(conv, k).mean()) if len(conv) else np.nan
+            if pcol != "pvalue":
+                row[f"mean_{test_name['name']}"] = float(conv[test_name["name"]].mean()) if len(conv) else np.nan
+            for k in ("cfi", "tli", "rmsea"):
+                key = versions[k]["key"]
+                row[f"mean_{key}"] = float(conv[key].mean()) if len(conv) and key in conv else np.nan
+            # rejection rates among converged fits: the policy's test and Hu & Bentler's cutoffs applied to the
+            # policy's index version (for reference)
+            row[f"reject_{pcol}"] = float((conv[pcol] < alpha).mean()) if len(conv) else np.nan
+            for k, (direction, cut) in CUTOFFS.items():
+                if k == "pvalue":
+                    continue
+                key = versions[k]["key"] if k in versions else k
+                x = conv[key] if key in conv else pd.Series(np.nan, index=conv.index)
+                row[f"reject_{key}"] = float(((x < cut) if direction == "<" else (x > cut)).mean()) if len(conv) \
+                    else np.nan
             models_rows.append(row)
-        # model selection
+        # model selection: the preferred structure per replication, and pairwise comparisons with the true model
         true = spec.true_model
+        correct = set(spec.correct_structures or ([true] if true else []))
+        pref = pd.DataFrame([{"condition": c, "rep": r, "preferred": d["preferred"]}
+                             for (c, r), d in decisions.items()])
+        for c, g in pref.groupby("condition", sort=True):
+            row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "replications": len(g),
+                   "correct_structures": ", ".join(sorted(correct)),
+                   "preferred_right": float(g["preferred"].isin(correct).mean()) if correct else np.nan,
+                   "none_admissible": float(g["preferred"].isna().mean())}
+            for m in spec.models:
+                row[f"preferred_{m}"] = float((g["preferred"] == m).mean())
+            sel_rows.append(row)
         if true is not None and len(spec.models) > 1:
             wide = fits.set_index(["condition", "rep", "model"])
+            vcfi = approximate_indices({}, spec.estimator)["cfi"]["key"]
             for c in sorted(fits["condition"].unique()):
                 for other in spec.models:
                     if other == true:
@@ -234,16 +303,28 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
                     both = both[(both["converged_t"] == True) & (both["converged_o"] == True)]  # noqa: E712
                     row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols},
                            "true_model": true, "competitor": other, "both_converged": len(both)}
-                    ddf = both["df_o"] - both["df_t"]
-                    if spec.estimator == "ML" and len(both) and (ddf > 0).all():
-                        p = chi2.sf(both["chisq_o"] - both["chisq_t"], ddf)
-                        row["true_wins_chisq_diff"] = float((p < alpha).mean())
+                    t = tests[(tests["condition"] == c)] if len(tests) else tests
+                    sub = t[(t["model0"] == other) & (t["model1"] == true)] if len(t) else t
+                    sup = t[(t["model0"] == true) & (t["model1"] == other)] if len(t) else t
+                    if len(sub):  # the competitor is nested in the true model: the true model wins when it is rejected
+                        row["nesting"] = f"{other} in {true}"
+                        row["true_wins_diff"] = float((pd.to_numeric(sub["pvalue"], errors="coerce") < alpha).mean())
+                    elif len(sup):  # the true model is nested in the competitor: wins when its extra parameters
+                        row["nesting"] = f"{true} in {other}"  # are not needed
+                        row["true_wins_diff"] = float((pd.to_numeric(sup["pvalue"], errors="coerce") >= alpha).mean())
                     else:
-                        row["true_wins_chisq_diff"] = np.nan
-                    row["true_wins_bic"] = (float((both["bic_t"] < both["bic_o"]).mean())
-                                            if len(both) and both["bic_t"].notna().all() else np.nan)
-                    row["true_wins_cfi"] = float((both["cfi_t"] >= both["cfi_o"]).mean()) if len(both) else np.nan
-                    sel_rows.append(row)
+                        row["nesting"] = "not nested"
+                        row["true_wins_diff"] = np.nan
+                    if len(both) and both["bic_t"].notna().all() and both["bic_o"].notna().all():
+                        row["true_wins_bic"] = float((both["bic_t"] < both["bic_o"]).mean())
+                        row["ties_bic"] = float((both["bic_t"] == both["bic_o"]).mean())
+                    else:
+                        row["true_wins_bic"] = row["ties_bic"] = np.nan
+                    ct, co = both.get(f"{vcfi}_t"), both.get(f"{vcfi}_o")
+                    if len(both) and ct is not None and co is not None:
+                        row[f"true_wins_{vcfi}"] = float((ct > co).mean())  # ties are not wins
+                        row[f"ties_{vcfi}"] = float((ct == co).mean())
+                    pair_rows.append(row)
     # retention
     true_k = spec.true_factors
     if spec.retention:
@@ -312,15 +393,124 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
     if diagnostics:
         warnings.warn("Monte Carlo summary: " + "; ".join(f"{k}: {v}" for k, v in diagnostics.items())
                       + " (rates are over converged fits; see the models table)", StatisticalWarning, stacklevel=2)
-    return StudySummary(models_df, pd.DataFrame(sel_rows), pd.DataFrame(ret_rows), parameters,
-                        sample_size, rel_tab, spec.to_dict(), diagnostics)
+    sel_df, ret_df, inv_df = pd.DataFrame(sel_rows), pd.DataFrame(ret_rows), _invariance_table(tables, spec, alpha)
+    answer = _answer(spec, models_df, sel_df, ret_df, parameters, inv_df)
+    if spec.reps < 50:
+        msg = (f"{spec.reps} replications per condition: coverage moves in steps of 1/{spec.reps} and rates of .80 "
+               f"carry a standard error of about {math.sqrt(.16 / spec.reps):.2f}; Muthén & Muthén's coverage rule "
+               "(.91-.98) and the .80 criteria need at least 50 (better 500)")
+        diagnostics["too_few_replications"] = msg
+        answer["warning"] = msg
+        warnings.warn("Monte Carlo summary: " + msg, StatisticalWarning, stacklevel=2)
+    return StudySummary(models_df, sel_df, ret_df, parameters, sample_size, rel_tab, spec.to_dict(), diagnostics,
+                        pairs=pd.DataFrame(pair_rows), answer=answer, invariance=inv_df)
 
 
-def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
-    """Smallest N per setting of the other conditions where, for every free parameter, |relative bias| and
-    |SE bias| < .10, coverage in [.91, .98], and for the parameters of interest (default: every parameter
-    with a non-zero population value that is not a residual variance) |SE bias| < .05 and power >= .80."""
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _invariance_table(tables: dict, spec: StudySpec, alpha: float) -> pd.DataFrame:
+    """Per condition × level: the share of replications rejecting the level (groups studies)."""
+    inv = tables.get("invariance")
+    if inv is None or not len(inv):
+        return pd.DataFrame()
+    cond_cols = list(spec.conditions)
+    rows = []
+    for (c, level), g in inv.groupby(["condition", "level"], sort=False):
+        held = g["held"]
+        decided = held.notna()
+        rows.append({"condition": c, **{k: g[k].iloc[0] for k in cond_cols if k in g}, "level": level,
+                     "replications": len(g), "decided": int(decided.sum()),
+                     "rejected": float((held[decided] == False).mean()) if decided.any() else np.nan,  # noqa: E712
+                     "population_noninvariant": bool(g["population_noninvariant"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+#: the rate every decision must reach for an N to count as sufficient
+ANSWER_RATE = 0.80
+
+
+def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, retention: pd.DataFrame,
+            parameters: pd.DataFrame, invariance: pd.DataFrame) -> dict[str, Any]:
+    """The smallest N from which every larger N studied meets every decision criterion (see StudySummary)."""
     others = [k for k in spec.conditions if k != "n"]
+    grid = sorted(spec.conditions["n"])
+    conds = spec.condition_list
+
+    def setting(c: int) -> tuple:
+        return tuple(_cond_value(conds[c][k]) for k in others)
+
+    checks: dict[tuple, dict[int, list[tuple[str, float, bool]]]] = {}
+
+    def add(c: int, label: str, value: float) -> None:
+        n = int(conds[c]["n"])
+        ok = bool(np.isfinite(value) and value >= ANSWER_RATE)
+        checks.setdefault(setting(c), {}).setdefault(n, []).append((label, value, ok))
+
+    if len(models) and spec.true_model is not None:
+        for _, r in models[models["model"] == spec.true_model].iterrows():
+            add(int(r["condition"]), f"true model ({spec.true_model}) accepted", r["accepted"])
+    if len(selection) and len(spec.models) > 1:
+        for _, r in selection.iterrows():
+            add(int(r["condition"]), "preferred structure right", r["preferred_right"])
+    if len(retention):
+        for _, r in retention.iterrows():
+            add(int(r["condition"]), f"retention by {r['rule']} right", r["correct"])
+    if len(parameters):
+        p = _parameter_ok(parameters, spec)
+        for c, g in p.groupby("condition"):
+            add(int(c), "parameter criteria (Muthén & Muthén, 2002)", 1.0 if g["ok"].all() else 0.0)
+            if not g["ok"].all():
+                checks[setting(int(c))][int(conds[int(c)]["n"])][-1] = (
+                    "parameter criteria (Muthén & Muthén, 2002; failing: "
+                    + ", ".join(g.loc[~g["ok"], "parameter"].tolist()[:3]) + ")", 0.0, False)
+    if len(invariance):
+        for _, r in invariance[invariance["population_noninvariant"]].iterrows():
+            add(int(r["condition"]), f"power to reject {r['level']} invariance", r["rejected"])
+    answers = []
+    for key in sorted(checks, key=str):
+        by_n = checks[key]
+        n_min = None
+        for n in reversed(grid):
+            if n in by_n and all(ok for _, _, ok in by_n[n]):
+                n_min = n
+            else:
+                break
+        if n_min is not None:
+            crit = "; ".join(f"{lab} {val:.2f}" for lab, val, _ in by_n[n_min])
+            reason = (f"N = {n_min} is the smallest sample size studied from which every larger one meets every "
+                      f"criterion (rates >= {ANSWER_RATE:.2f}): at N = {n_min}, {crit}.")
+        else:
+            top = max(by_n)
+            fails = "; ".join(f"{lab} {val:.2f}" for lab, val, ok in by_n[top] if not ok)
+            reason = (f"No sample size studied is sufficient: even at the largest, N = {top}, the criteria not met "
+                      f"(rates >= {ANSWER_RATE:.2f} needed) are: {fails}.")
+        answers.append({**dict(zip(others, key)), "n_min": n_min, "reason": reason})
+    if not answers:
+        return {"n_min": None, "reason": "the study has no decision to judge (no models, retention or parameters)"}
+    if len(answers) == 1:
+        return {"n_min": answers[0]["n_min"], "reason": answers[0]["reason"]}
+    worst = [a["n_min"] for a in answers]
+    n_all = None if any(v is None for v in worst) else max(worst)
+    return {"n_min": n_all, "reason": ("In every setting studied: N = " + str(n_all) if n_all is not None else
+                                       "Not every setting studied reaches a sufficient N") + ". " +
+            " ".join(f"[{', '.join(f'{k}={a[k]}' for k in others)}] {a['reason']}" for a in answers),
+            "per_setting": answers}
+
+
+def _parameter_ok(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """The parameter table with ``interest`` and ``ok`` (the Muthén & Muthén, 2002, criteria) per row."""
     p = parameters.copy()
     if spec.interest:
         p["interest"] = p["parameter"].isin(spec.interest)
@@ -329,6 +519,15 @@ def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
     ok_all = (p["rel_bias"].abs() < 0.10) & (p["se_bias"].abs() < 0.10) & p["coverage"].between(0.91, 0.98)
     ok_int = (~p["interest"]) | ((p["se_bias"].abs() < 0.05) & (p["power"] >= 0.80))
     p["ok"] = ok_all & ok_int
+    return p
+
+
+def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """Smallest N per setting of the other conditions where, for every free parameter, |relative bias| and
+    |SE bias| < .10, coverage in [.91, .98], and for the parameters of interest (default: every parameter
+    with a non-zero population value that is not a residual variance) |SE bias| < .05 and power >= .80."""
+    others = [k for k in spec.conditions if k != "n"]
+    p = _parameter_ok(parameters, spec)
     rows = []
     groups = p.groupby(others, dropna=False) if others else [((), p)]
     for key, g in groups:
