@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from allyscale._files import brief
 from allyscale.errors import DataError, DataWarning
 from allyscale.pool import ItemPool
 
@@ -45,6 +46,8 @@ QUALTRICS_METADATA = ("StartDate", "EndDate", "Status", "IPAddress", "Progress",
                       "UserLanguage")
 
 _NA_STRINGS = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", "."}
+#: largest absolute value accepted as an answer when no response scale is known
+MAX_ANSWER = 1e9
 _SHOW = 5  # occurrences listed in an error message
 
 
@@ -108,7 +111,7 @@ class ReadReport:
             lines.append(f"  {sum(self.user_missing.values())} SPSS user-missing value(s) set to missing")
         if self.invalid:
             lines.append(f"  {len(self.invalid)} invalid cell(s) set to missing: " + "; ".join(
-                f"{d['column']} row {d['row']} ({d['value']!r}, {d['reason']})" for d in self.invalid[:_SHOW])
+                f"{d['column']} row {d['row']} ({brief(d['value'])}, {d['reason']})" for d in self.invalid[:_SHOW])
                 + (" ..." if len(self.invalid) > _SHOW else ""))
         return "\n".join(lines)
 
@@ -160,16 +163,7 @@ def _read_text_table(path: Path, sep: str) -> tuple[list[str], list[list[str]], 
         raise DataError(f"{path}: file not found") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes nearly anything
-        raise DataError(f"{path}: not a text file in UTF-8 or Windows-1252 encoding")
-    if "\x00" in text:
-        raise DataError(f"{path}: not a text table (binary content); use .xlsx or .sav for those formats")
+    text = _decode(path, raw)
     rows, lines = [], []
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
@@ -186,11 +180,52 @@ def _read_text_table(path: Path, sep: str) -> tuple[list[str], list[list[str]], 
     header = [h.strip() for h in rows[0]]
     body = rows[1:]
     width = len(header)
+    hint = _delimiter_hint(rows[0], sep)
+    if len(header) == 1 and hint:
+        raise DataError(f"{path}: the header is one field {brief(rows[0][0])}{hint}")
     for r, ln in zip(body, lines[1:]):
         if len(r) > width and any(c.strip() for c in r[width:]):
-            raise DataError(f"{path}: line {ln} has {len(r)} fields but the header has {width}")
-    body = [(r + [""] * (width - len(r)))[:width] for r in body]
+            raise DataError(f"{path}: line {ln} has {len(r)} fields but the header has {width}"
+                            + (_delimiter_hint(r, sep) or ""))
+        if len(r) < width:
+            # a row cut short is as suspect as a long one: never padded silently
+            raise DataError(f"{path}: line {ln} has {len(r)} field(s) but the header has {width} (a row cut short, "
+                            "or a line break inside an unquoted cell?)" + (_delimiter_hint(r, sep) or ""))
+    body = [r[:width] for r in body]
     return header, body, lines[1:]
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (BOM, or NULs between ASCII bytes) or Windows-1252."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    elif len(raw) >= 4 and raw[1:20:2].count(0) > 5 and raw[0:20:2].count(0) == 0:
+        encodings = ["utf-16-le"]
+    elif len(raw) >= 4 and raw[0:20:2].count(0) > 5 and raw[1:20:2].count(0) == 0:
+        encodings = ["utf-16-be"]
+    else:
+        encodings = ["utf-8-sig", "cp1252"]
+    for enc in encodings:
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise DataError(f"{path}: not a text file in UTF-8, UTF-16 or Windows-1252 encoding")
+    if "\x00" in text:
+        raise DataError(f"{path}: not a text table (binary content); use .xlsx or .sav for those formats")
+    return text.lstrip("\ufeff")
+
+
+def _delimiter_hint(fields: Sequence[str], sep: str) -> str:
+    """A hint when a comma-separated file is really separated by ';' or tabs (or the reverse)."""
+    joined = sep.join(fields)
+    for other, name in ((";", "semicolons"), ("\t", "tabs"), (",", "commas")):
+        if other != sep and joined.count(other) >= max(1, len(fields)):
+            return (f"; the line holds {joined.count(other)} {name}: the file looks {name[:-1]}-separated "
+                    f"(save it {'with commas as .csv' if other != ',' else 'as .csv'}, or tab-separated as .tsv)")
+    return ""
 
 
 def _is_qualtrics(body: list[list[str]]) -> bool:
@@ -258,6 +293,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
         raise DataError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile raise many types for a corrupt file
         raise DataError(f"{path}: cannot read as an Excel .xlsx workbook ({exc})") from None
+    _refuse_uncomputed_formulas(path, sheet)
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"{path}: the sheet is empty")
@@ -269,6 +305,44 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     out.attrs["_first_line"] = int(frame.index[0]) + 2  # spreadsheet row of the first data row
     out.attrs["_rows"] = [int(i) + 1 for i in body.index]
     return out
+
+
+def _refuse_uncomputed_formulas(path: Path, sheet: str | int | None) -> None:
+    """A formula cell without a saved result would read as an empty (missing) answer: refuse it.
+
+    Workbooks written by programs that do not compute formulas (scripts, some exports)
+    store the formula only; spreadsheets store its last result too, which is what is read.
+    """
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception:  # noqa: BLE001 - pandas has read this file; nothing more to learn
+        return
+    try:
+        ws = wb.worksheets[sheet] if isinstance(sheet, int) else (wb[sheet] if sheet else wb.worksheets[0])
+        formulas = [(c.row, c.column) for row in ws.iter_rows() for c in row
+                    if getattr(c, "data_type", None) == "f"]
+    finally:
+        wb.close()
+    if not formulas:
+        return
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb.worksheets[sheet] if isinstance(sheet, int) else (wb[sheet] if sheet else wb.worksheets[0])
+        values = {(c.row, c.column): c.value for row in ws.iter_rows() for c in row if hasattr(c, "column")}
+        header = {c.column: c.value for c in next(ws.iter_rows(min_row=1, max_row=1), ()) if hasattr(c, "column")}
+    finally:
+        wb.close()
+    empty = [(r, c) for r, c in formulas if values.get((r, c)) is None]
+    if empty:
+        from openpyxl.utils import get_column_letter
+
+        shown = ", ".join(f"{get_column_letter(c)}{r} (column {brief(header.get(c))})" for r, c in empty[:_SHOW])
+        raise DataError(f"{path}: {len(empty)} formula cell(s) without a saved value: {shown}"
+                        + (" ..." if len(empty) > _SHOW else "")
+                        + "; they would read as missing answers. Open the file in a spreadsheet and save it (which "
+                          "stores the results), or export the sheet as .csv")
 
 
 # ---------------------------------------------------------------------------- main entry
@@ -409,6 +483,11 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
         reasons = {}
         for i in np.flatnonzero(bad):
             reasons[i] = ("not a number", raw.iloc[i])
+        for i in np.flatnonzero(~np.isfinite(values) & ~np.isnan(values)):
+            reasons[i] = ("not a finite number", raw.iloc[i])
+        if lo is None:
+            for i in np.flatnonzero(np.isfinite(values) & (np.abs(values) > MAX_ANSWER)):
+                reasons[i] = (f"too large to be an answer (|value| > {MAX_ANSWER:g})", raw.iloc[i])
         if lo is not None:
             ok = ~np.isnan(values)
             off = ok & ((values < lo) | (values > hi))
@@ -429,7 +508,7 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
         report.invalid = problems
         warnings.warn(f"{path}: {len(problems)} invalid cell(s) set to missing "
                       f"(first: column {problems[0]['column']!r}, row {problems[0]['row']} "
-                      f"[{problems[0]['line']}], value {problems[0]['value']!r})", DataWarning, stacklevel=2)
+                      f"[{problems[0]['line']}], value {brief(problems[0]['value'])})", DataWarning, stacklevel=2)
     empty = [c for c in wanted if out[c].isna().all()]
     if empty:
         raise DataError(f"{path}: item column(s) with no answer at all: {', '.join(empty[:20])}")
@@ -485,7 +564,7 @@ def _invalid_message(path: Path, problems: list[dict[str, Any]]) -> str:
         by_col.setdefault(p["column"], []).append(p)
     parts = []
     for col, ps in list(by_col.items())[:_SHOW]:
-        shown = ", ".join(f"row {p['row']} [{p['line']}] = {p['value']!r}" for p in ps[:_SHOW])
+        shown = ", ".join(f"row {p['row']} [{p['line']}] = {brief(p['value'])}" for p in ps[:_SHOW])
         more = f" and {len(ps) - _SHOW} more" if len(ps) > _SHOW else ""
         parts.append(f"column {col!r}: {ps[0]['reason']}: {shown}{more}")
     more_cols = f"; and {len(by_col) - _SHOW} more column(s)" if len(by_col) > _SHOW else ""
@@ -498,3 +577,48 @@ def labels_json(frame: pd.DataFrame) -> str:
     return json.dumps({"variable_labels": frame.attrs.get("variable_labels", {}),
                        "value_labels": {k: {str(a): b for a, b in v.items()}
                                         for k, v in frame.attrs.get("value_labels", {}).items()}}, indent=2)
+
+
+def linear_dependencies(frame: pd.DataFrame, items: Sequence[str], *, tol: float = 1e-9) -> list[str]:
+    """Describe item columns that are copies or exact linear combinations of others.
+
+    Such items make the covariance (and correlation) matrix singular, so no factor
+    analysis can use them. Computed on the complete cases; constant items are left to
+    the analyses (which name them).
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the items (empty when there is none).
+    """
+    cols = [c for c in items if c in frame.columns]
+    x = frame[cols].apply(pd.to_numeric, errors="coerce").dropna()
+    if len(x) < 3:
+        return []
+    sd = x.std(ddof=0)
+    cols = [c for c in cols if sd[c] > 0]
+    x = x[cols]
+    out: list[str] = []
+    seen: dict[bytes, str] = {}
+    dup_of: dict[str, str] = {}
+    for c in cols:
+        key = np.ascontiguousarray(x[c].to_numpy(float)).tobytes()
+        if key in seen:
+            dup_of[c] = seen[key]
+        else:
+            seen[key] = c
+    groups: dict[str, list[str]] = {}
+    for c, first in dup_of.items():
+        groups.setdefault(first, [first]).append(c)
+    for g in groups.values():
+        out.append(f"items {', '.join(g)} are identical in all {len(x)} complete rows (a copied column?)")
+    rest = [c for c in cols if c not in dup_of]
+    if len(rest) >= 2 and len(x) > len(rest):
+        z = ((x[rest] - x[rest].mean()) / x[rest].std(ddof=0)).to_numpy(float)
+        vals, vecs = np.linalg.eigh(z.T @ z / len(z))
+        for k in np.flatnonzero(vals < tol * max(vals.max(), 1.0)):
+            v = vecs[:, k]
+            involved = [rest[j] for j in np.flatnonzero(np.abs(v) > 0.05 * np.abs(v).max())]
+            out.append(f"items {', '.join(involved)} are linearly dependent (one is an exact weighted sum of the "
+                       "others in every complete row)")
+    return out

@@ -210,7 +210,7 @@ def test_screen_lists_flagged_and_excludes_only_when_asked(files, tmp_path):
     assert "Flagged respondents:" in result.output
     assert len(pd.read_csv(tmp_path / "kept.csv")) == 300
     payload = json.loads((tmp_path / "s.json").read_text())
-    flagged = {d["row"]: d["flags"] for d in payload["flagged"]}
+    flagged = {d["index"]: d["flags"] for d in payload["flagged"]}  # index: the data row label (row counts from 1)
     assert "longstring" in flagged[0] and flagged[5] == "attention"
     result = run("screen", path, "--pool", MINI_POOL, "--exclude", "attention,longstring", "--out",
                  tmp_path / "kept2.csv")

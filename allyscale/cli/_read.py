@@ -30,12 +30,13 @@ def split_items(text: str | None) -> list[str] | None:
 
 def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
               model: str | None = None, missing: str | None = None, invalid: str = "error",
-              items_from: str | None = None, quiet: bool = False) -> pd.DataFrame:
+              items_from: str | None = None, quiet: bool = False, analysed: bool = False) -> pd.DataFrame:
     """Read a response file with :func:`allyscale.read_responses`; say on stderr what was recoded.
 
     ``.csv``, ``.tsv``, ``.xlsx``, ``.sav`` and Qualtrics exports; the pool's items (or
     the given ones, or without either the observed variables of ``model``) are checked
-    cell by cell. Missing-value codes, invalid cells set to missing and dropped header
+    cell by cell. With ``analysed`` (the commands that factor-analyse the items), items
+    that are copies or exact linear combinations of others are an error naming them. Missing-value codes, invalid cells set to missing and dropped header
     rows are summarised on stderr (and kept in ``frame.attrs["read_report"]``).
     """
     from allyscale.survey import read_responses
@@ -47,6 +48,13 @@ def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] |
     report = frame.attrs["read_report"]
     if not quiet and (report.code_counts or report.invalid or report.header_rows_dropped or report.user_missing):
         click.echo(report.summary(), err=True)
+    if analysed:
+        from allyscale.survey import linear_dependencies
+
+        problems = linear_dependencies(frame, report.items)
+        if problems:
+            raise DataError(f"{path}: " + "; ".join(problems) + ": no factor analysis can use them (their covariance matrix is "
+                            "singular); drop the redundant item(s)")
     return frame
 
 

@@ -36,7 +36,7 @@ def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out,
     if json_out:
         check_output_path(json_out, inputs)  # before the work: a bad --json fails at once
     model = read_model(model_path)
-    data = read_data(data_path, model=model, missing=missing_codes, invalid=invalid)
+    data = read_data(data_path, model=model, missing=missing_codes, invalid=invalid, analysed=True)
     result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if fiml else "listwise",
                  std_lv=std_lv)
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
@@ -65,7 +65,7 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
         check_output_path(json_out, inputs)
     pool = load_pool(pool_path) if pool_path else None
     if pool is not None:
-        data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
+        data = read_data(data_path, pool, missing=missing_codes, invalid=invalid, analysed=True)
         result = compare(data, pool=pool, estimator=estimator.upper())
     else:
         models = {}
@@ -75,7 +75,7 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
                 name = p
             models[name] = read_model(p)
         items = list(dict.fromkeys(i for m in models.values() for i in model_items(m)))
-        data = read_data(data_path, items=items, missing=missing_codes, invalid=invalid, items_from="the models'")
+        data = read_data(data_path, items=items, missing=missing_codes, invalid=invalid, items_from="the models'", analysed=True)
         result = compare(data, models, estimator=estimator.upper())
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         click.echo(result.summary())

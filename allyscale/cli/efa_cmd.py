@@ -34,7 +34,7 @@ def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, 
     pool = load_pool(pool_path) if pool_path else None
     chosen = split_items(items)
     data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
-                     items_from="the --items")
+                     items_from="the --items", analysed=True)
     if chosen:
         cols = chosen
     elif pool is not None:

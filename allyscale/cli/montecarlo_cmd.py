@@ -126,7 +126,7 @@ def dfi_command(data, model_path, estimator, reps, seed, workers, json_out, miss
     if json_out:
         check_output_path(json_out, [data, model_path])
     model = read_model(model_path)
-    frame = read_data(data, model=model, missing=missing_codes, invalid=invalid)
+    frame = read_data(data, model=model, missing=missing_codes, invalid=invalid, analysed=True)
     fit = cfa(frame, model, estimator=estimator)
     result = dfi(fit, reps=reps, seed=seed, workers=workers)
     click.echo(result.summary())

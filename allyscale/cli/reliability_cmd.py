@@ -43,7 +43,7 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
         model = pool.model_syntax("correlated")
     else:
         raise SpecificationError("give --model (a lavaan model file) or --pool")
-    data = read_data(data_path, pool, model=model, missing=missing_codes, invalid=invalid)
+    data = read_data(data_path, pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
     import allyscale.reliability  # noqa: F401  (the package attribute is the function)
     from allyscale.cfa import cfa
 

@@ -98,7 +98,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     failed_any = False
     for path in files:
         start = time.perf_counter()
-        data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid)
+        data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
                           scale=scale_range, exclude=rules)

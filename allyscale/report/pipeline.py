@@ -229,7 +229,10 @@ def _items_section(ctx: Context, sec: Section) -> None:
 
 def _item_list_section(ctx: Context, sec: Section) -> None:
     if ctx.pool is None:
-        labels = ctx.data.attrs.get("labels") or {}
+        # question texts (Qualtrics) and variable labels (SPSS) kept by read_responses
+        report = ctx.results.get("read_report")
+        labels = {**(getattr(report, "variable_labels", None) or {}), **(ctx.data.attrs.get("variable_labels") or {}),
+                  **(ctx.data.attrs.get("labels") or {})}
         rows = [{"item": i, "factor": next((f for f, its in ctx.factors.items() if i in its), ""),
                  "text": labels.get(i, "")} for i in ctx.items]
         sec.paragraphs.append("Items as named in the data file; texts are the file's question labels where present.")
