@@ -652,6 +652,7 @@ def validate(
     reverse: list[str] | None = None,
     scale: tuple[float, float] | None = None,
     exclude: str | list[str] | None = None,
+    content_ratings=None,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -686,6 +687,9 @@ def validate(
         Remove respondents flagged by these screening rules (:func:`allyscale.screen`)
         before every analysis; the report lists who was removed. By default flagged
         respondents are listed and kept.
+    content_ratings : rating file path(s), RatingSet or ContentValidityResult, optional
+        A panel's content-validity ratings (:func:`allyscale.content_validity`): adds a
+        first section with the indices, decisions and coverage.
 
     Returns
     -------
@@ -748,7 +752,13 @@ def validate(
     if screening is not None:
         ctx.results["screen"] = screening
     sections = []
-    for sid, title, build in VALIDATE_SECTIONS:
+    section_list = list(VALIDATE_SECTIONS)
+    if content_ratings is not None:  # the panel's judgement comes before the data
+        from allyscale.report.content_section import build_content_section
+
+        ctx.results["content_ratings"] = content_ratings
+        section_list.insert(0, ("content", "Content validity", build_content_section))
+    for sid, title, build in section_list:
         sec = _section(sid, title, build, ctx)
         if sec.status == "failed":
             ctx.results.setdefault("failed_sections", []).append(title)
