@@ -42,7 +42,8 @@ from scipy.special import ndtr
 
 from allyscale.errors import SpecificationError
 
-__all__ = ["irt", "IRTResult", "category_probabilities", "item_information", "marginal_reliability"]
+__all__ = ["irt", "IRTResult", "category_probabilities", "item_information", "information_matrix",
+           "marginal_reliability"]
 
 _SQRT2PI = np.sqrt(2.0 * np.pi)
 
@@ -95,6 +96,26 @@ def item_information(a: float, b: Sequence[float], theta: np.ndarray) -> np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, dp * dp / np.where(p > 0, p, 1.0), 0.0)
     return terms.sum(axis=1)
+
+
+def information_matrix(a: np.ndarray, b: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Information of many graded items at once: ``len(theta) × items``.
+
+    ``a`` holds the items' discriminations, ``b`` their locations (items × (K−1), NaN where
+    an item has fewer categories); the same values as :func:`item_information` item by item.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.where(np.isnan(np.asarray(b, dtype=float)), np.inf, np.asarray(b, dtype=float))
+    theta = np.atleast_1d(np.asarray(theta, dtype=float))
+    z = a[:, None, None] * (theta[None, :, None] - b[:, None, :])          # items × θ × (K−1)
+    star = ndtr(z)
+    dstar = np.where(np.isfinite(z), a[:, None, None] * _phi(np.where(np.isfinite(z), z, 0.0)), 0.0)
+    shape = star.shape[:2] + (1,)
+    p = np.concatenate([np.ones(shape), star], axis=2) - np.concatenate([star, np.zeros(shape)], axis=2)
+    dp = np.concatenate([np.zeros(shape), dstar], axis=2) - np.concatenate([dstar, np.zeros(shape)], axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, dp * dp / np.where(p > 0, p, 1.0), 0.0)
+    return terms.sum(axis=2).T
 
 
 def marginal_reliability(a: Sequence[float], b: Sequence[Sequence[float]], *, n_points: int = 121) -> float:
@@ -168,9 +189,9 @@ class IRTResult:
             factor (the test information of that factor's items, their sum).
         """
         th = np.round(np.arange(-4.0, 4.0001, 0.1), 10) if theta is None else np.asarray(theta, dtype=float)
-        out = {}
-        for _, row in self.parameters.iterrows():
-            out[row["item"]] = item_information(float(row["a"]), self._b(row), th)
+        bcols = [c for c in self.parameters.columns if c.startswith("b") and c[1:].isdigit()]
+        mat = information_matrix(self.parameters["a"].to_numpy(float), self.parameters[bcols].to_numpy(float), th)
+        out = {item: mat[:, j] for j, item in enumerate(self.parameters["item"])}
         for f, items in self.factors.items():
             out[f] = np.sum([out[i] for i in items], axis=0) if items else np.zeros(len(th))
         return pd.DataFrame(out, index=pd.Index(th, name="theta"))

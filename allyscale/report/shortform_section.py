@@ -1,0 +1,113 @@
+"""Report section "From N to k items": a short form, why each item was kept or dropped, and how it holds up.
+
+``shortform_section(result)`` turns a :class:`allyscale.shorten.ShortFormResult` into a
+report :class:`~allyscale.report.document.Section` (tables, the search-trace figure, the
+information curves of the short form against the full pool); ``build`` is the builder that
+``allyscale.validate(shorten=...)`` registers. Nothing is computed here beyond formatting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from allyscale.report.document import Figure, Section, Table, figure_to_svg
+
+__all__ = ["shortform_section", "build", "SECTION_ID", "SECTION_TITLE", "shortform_report"]
+
+SECTION_ID = "short-form"
+SECTION_TITLE = "From pool to measure: a short form"
+
+
+def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None = None) -> Section:
+    """The report section of a short form."""
+    n_full, n_short = len(result.pool.item_ids), len(result.kept)
+    sec = Section(section_id, title or f"From {n_full} to {n_short} items: the short form")
+    d = result.diagnostics
+    sec.paragraphs.append(
+        f"The short form keeps {n_short} of the pool's {n_full} items "
+        f"({', '.join(f'{f}: {len(v)}' for f, v in result.selection.items())}), selected by "
+        f"{'ant-colony optimisation' if d['method'] == 'aco' else 'simulated annealing' if d['method'] == 'sa' else 'exhaustive search'}"
+        f" (seed {d.get('seed')}) among the selections that meet the constraints, with "
+        f"{d['evaluations']} candidate WLSMV fits in {d['search_seconds']:.1f} s (stopped: {d['stopped']}). "
+        f"The search saw only the calibration sample (N = {d['n_calibration']}; {d['split']}); "
+        + (f"fit and reliability are confirmed on the holdout (N = {d['n_holdout']}), because a searched model's "
+           "fit on its own data is optimistic." if d["n_holdout"] else
+           "no holdout was given, so the fit shown is that of the data the search optimised, which is optimistic."))
+    w = result.objective.to_dict()["weights"]
+    sec.paragraphs.append(
+        "Objective (weighted mean of components in [0, 1]): "
+        + ", ".join(f"{c} × {v:g}" for c, v in w.items())
+        + f"; ω target {result.objective.omega_target:.2f}; information over θ in "
+          f"[{result.objective.theta_range[0]:g}, {result.objective.theta_range[1]:g}]. The fit component uses the "
+          "project's fit policy (scaled-shifted χ² test of exact fit).")
+    unmet = result.unmet_targets
+    if unmet:
+        sec.flag("target(s) not reached on the " + d["confirmed_on"] + " sample: " + "; ".join(unmet))
+    sec.numbers.update({"n_pool": n_full, "n_short": n_short, "evaluations": d["evaluations"],
+                        "objective": result.best.objective, "stopped": d["stopped"], "method": d["method"],
+                        "unmet_targets": unmet})
+    sec.tables.append(Table("shortform_comparison", "Short form and full pool on the calibration and holdout samples",
+                            result.comparison,
+                            note="chisq/df/pvalue: the scaled-shifted χ² test the fit policy judges; "
+                                 "omega: ω of the latent responses; rxx: marginal reliability of θ (IRT view)."))
+    sec.tables.append(Table("shortform_targets", "Targets set for the short form", result.targets, index=False))
+    sec.tables.append(Table("shortform_part_whole", "Short- and full-form scale scores (confirmation sample)",
+                            result.part_whole,
+                            note="r_corrected removes the short form's error variance (σ²(1 − α)) that both "
+                                 "scores share (after Levy, 1967); r_with_rest correlates the short form with "
+                                 "the pool's other items of the factor."))
+    if len(result.coverage):
+        sec.tables.append(Table("shortform_coverage", "Coverage of every subcategory (facet)", result.coverage))
+    sec.tables.append(Table("shortform_items", "Items kept and dropped, with the reason", result.items, digits=2))
+    for f, table in result.item_statistics.items():
+        sec.tables.append(Table(f"shortform_itemstats_{f}", f"Item statistics for selection: {f} (calibration)",
+                                table, digits=3))
+    fig = result.plot_trace()
+    sec.figures.append(Figure("shortform_trace", "Search trace: objective of the best short form so far",
+                              figure_to_svg(fig)))
+    if result.information is not None and len(result.information.columns):
+        sec.figures.append(Figure("shortform_information", "Test information per factor: short form and full pool "
+                                  f"({d['confirmed_on']} sample)", figure_to_svg(result.plot_information())))
+    return sec
+
+
+def build(ctx, sec: Section) -> None:
+    """Pipeline builder: run :func:`allyscale.shorten` with the options given to ``validate(shorten=...)``."""
+    opts: Mapping[str, Any] | None = ctx.results.get("shorten_options")
+    if not opts:
+        sec.status = "not run"
+        sec.paragraphs.append("No short form was requested (validate(shorten=...)).")
+        return
+    if ctx.pool is None:
+        sec.status = "not run"
+        sec.paragraphs.append("A short form needs an item pool (its factors, facets and wording).")
+        return
+    from allyscale.shorten import shorten
+
+    opts = dict(opts)
+    opts.setdefault("group", ctx.group)
+    opts.setdefault("seed", ctx.seed)
+    opts.setdefault("progress", False)
+    result = shorten(ctx.data, pool=ctx.pool, **opts)
+    ctx.results["short_form"] = result
+    done = shortform_section(result, section_id=sec.id, title=sec.title)
+    sec.title = done.title
+    sec.paragraphs += done.paragraphs
+    sec.tables += done.tables
+    sec.figures += done.figures
+    sec.numbers.update(done.numbers)
+    for f in done.flags:
+        sec.flag(f)
+
+
+def shortform_report(result, *, source: str = "data"):
+    """A report (``ValidationReport``) holding only the short-form section, for ``allyscale shorten --report``."""
+    from allyscale.report.bundle import ValidationReport
+
+    sec = shortform_section(result)
+    return ValidationReport([sec], title=f"Short form of {result.pool.name}",
+                            subtitle=f"Data: {source}; {len(result.kept)} of {len(result.pool.item_ids)} items",
+                            meta={"source": source, "short_form": result.to_dict()})
