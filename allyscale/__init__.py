@@ -64,6 +64,12 @@ _API: dict[str, str] = {
     "run_study": "allyscale.montecarlo",
     "summarize_study": "allyscale.montecarlo",
     "dfi": "allyscale.dfi",
+    # content validity before data
+    "content_validity": "allyscale.content",
+    "read_ratings": "allyscale.content",
+    "write_sheet": "allyscale.content",
+    "rating_sheet": "allyscale.content",
+    "review_wording": "allyscale.wording",
     # item response theory and short forms
     "irt": "allyscale.irt",
     "IRTResult": "allyscale.irt",
