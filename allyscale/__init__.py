@@ -49,6 +49,10 @@ _API: dict[str, str] = {
     "cfa": "allyscale.cfa",
     "compare": "allyscale.cfa",
     "invariance": "allyscale.invariance",
+    "InvarianceResult": "allyscale.invariance",
+    "score_tests": "allyscale.invariance",
+    "simulate_pairs": "allyscale.pairs",
+    "collapse_categories": "allyscale.pairs",
     # reliability and validity
     "alpha": "allyscale.reliability",
     "omega": "allyscale.reliability",

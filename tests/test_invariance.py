@@ -24,9 +24,14 @@ def hs():
 
 
 @pytest.fixture(scope="module")
-def table(hs):
+def result(hs):
     d, model, _ = hs
     return allyscale.invariance(d, model, group="school")
+
+
+@pytest.fixture(scope="module")
+def table(result):
+    return result.table
 
 
 def test_levels_against_lavaan(hs, table):
@@ -57,12 +62,12 @@ def test_deltas_and_decisions(hs, table):
     assert table["converged"].all()
 
 
-def test_metric_constraints_hold(table):
-    fit = table.attrs["fits"]["metric"]
+def test_metric_constraints_hold(result):
+    fit = result.fits["metric"]
     est = fit.estimates
     load = est[est["op"] == "=~"].pivot_table(index=["lhs", "rhs"], columns="group", values="est")
     assert_allclose(load[1], load[2], rtol=1e-12)
-    scalar = table.attrs["fits"]["scalar"].estimates
+    scalar = result.fits["scalar"].estimates
     means = scalar[(scalar["op"] == "~1") & scalar["lhs"].isin(["visual", "textual", "speed"])]
     assert (means.loc[means["group"] == 1, "est"] == 0).all()
     assert (means.loc[means["group"] == 2, "se"] > 0).all()
@@ -73,9 +78,10 @@ def test_mlr_invariance_against_lavaan(hs):
     #    estimator = "MLR"); fitMeasures(...); lavTestLRT(level, previous)  (Satorra-Bentler 2001)
     d, model, _ = hs
     ref = json.loads((REFERENCE / "hs" / "compare.json").read_text())["invariance_mlr"]["levels"]
-    tab = allyscale.invariance(d, model, group="school", estimator="MLR")
+    res = allyscale.invariance(d, model, group="school", estimator="MLR")
+    tab = res.table
     for level, want in ref.items():
-        fm = tab.attrs["fits"][level].fit_measures
+        fm = res.fits[level].fit_measures
         for k, v in want.items():
             got = tab.loc[level, k] if k in tab.columns else fm[k]
             if k in ("chisq", "chisq.scaled", "delta_chisq"):

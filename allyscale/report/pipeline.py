@@ -492,27 +492,27 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
         return
     data = _cfa_data(ctx)
     est = ctx.estimator
-    table = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est)
-    ctx.results["invariance"] = table
+    res = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est)
+    table = res.table
+    ctx.results["invariance"] = res
     groups = ", ".join(map(str, pd.unique(data[ctx.group].dropna())))
     if est == "WLSMV":
         sec.paragraphs.append(
             f"Measurement invariance across {ctx.group!r} (groups: {groups}) for ordered items, WLSMV with the "
             "delta parameterization and the identification of Wu and Estabrook (2016): configural, thresholds "
             "(thresholds equal; item intercepts and scale factors free in every group but the first), metric "
-            "(+ loadings) and scalar (+ intercepts; latent means free instead) models, judged by the scaled "
-            "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007); difference tests as lavaan's "
-            "satorra.2000. " + _sentence(table.attrs.get("note", "")))
+            "(+ loadings) and scalar (+ intercepts; latent means free instead) models; " + res.decision_rule()
+            + "; difference tests as lavaan's satorra.2000. " + _sentence(res.note))
     else:
         sec.paragraphs.append(
             f"Measurement invariance across {ctx.group!r} (groups: {groups}), estimator {est}: configural, metric "
-            "(loadings equal), scalar (+ intercepts) and strict (+ residual variances) models, judged by "
-            "ΔCFI >= −.01 (Cheung & Rensvold, 2002) and ΔRMSEA <= .015 (Chen, 2007).")
+            "(loadings equal), scalar (+ intercepts) and strict (+ residual variances) models; "
+            + res.decision_rule() + ".")
     cols = [c for c in table.columns if c != "converged"]
     sec.tables.append(Table("invariance", f"Measurement invariance across {ctx.group}", table[cols]))
-    failed = _first_failed_level(table)
+    failed = res.first_failure()
     if failed:
-        sec.flag(f"{failed} invariance does not hold (Δ criteria); later levels are not interpretable")
+        sec.flag(f"{failed} invariance does not hold; later levels are not interpretable")
     sec.numbers.update(invariance=table)
 
 
@@ -520,14 +520,6 @@ def _sentence(text: str) -> str:
     """``text`` with its first letter upper-case and a final full stop (names keep their case)."""
     text = text.strip()
     return text[:1].upper() + text[1:] + ("" if not text or text.endswith(".") else ".")
-
-
-def _first_failed_level(table: pd.DataFrame) -> str | None:
-    for level in table.index:
-        decision = str(table.loc[level, "decision"]).lower()
-        if decision in ("not supported", "does not hold"):
-            return level
-    return None
 
 
 def _conclusion_section(ctx: Context, sec: Section) -> None:
@@ -556,16 +548,7 @@ def _conclusion_section(ctx: Context, sec: Section) -> None:
                      + (f"; total-score omega {rel.loc['total', 'omega']:.2f}" if "total" in rel.index else "") + ".")
     inv = ctx.results.get("invariance")
     if inv is not None:
-        failed_level = _first_failed_level(inv)
-        levels = [lv for lv in inv.index if str(inv.loc[lv, "decision"]) != "not testable"]
-        if failed_level is None:
-            lines.append(f"Invariance across {ctx.group}: supported up to {levels[-1]} invariance.")
-        elif levels.index(failed_level) == 0:
-            lines.append(f"Invariance across {ctx.group}: even {failed_level} invariance is not supported.")
-        else:
-            held = levels[levels.index(failed_level) - 1]
-            lines.append(f"Invariance across {ctx.group}: supported up to {held} invariance; {failed_level} "
-                         "invariance is not supported.")
+        lines.append(inv.statement(f"across {ctx.group}"))
     failed = [s for s in ctx.results.get("failed_sections", [])]
     if failed:
         lines.append(f"Analyses that failed and are not part of this conclusion: {', '.join(failed)}.")

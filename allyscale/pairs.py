@@ -1,0 +1,519 @@
+"""The paired self-informant design: simulated pairs, paired column names, sparse categories.
+
+In Hinger et al.'s (2023) model allyship is conferred by people of color, not claimed: a
+study of the measure collects *pairs*, the same White target rated by themself (self-report
+form) and by one or more people of color who know them (informant form). The same item is
+then answered twice about one person, so the two forms' answers are not independent groups
+but repeated measures of one target, and their analysis is a single-group model with both
+forms' items (as longitudinal invariance; :func:`allyscale.invariance` with ``pairs=``).
+
+Data layout
+-----------
+*Wide* (one informant): one row per target, a ``target`` id column and every item under
+both forms, ``<item><sep><form>`` (``tr_emp1_self``, ``tr_emp1_informant``).
+*Long* (several informants): one row per target-informant pair, ``target`` and
+``informant`` (1..K) columns, the target's self-report repeated on each of its rows.
+Analyses of long data treat targets as clusters (cluster-robust standard errors, as
+lavaan's ``cluster =``; :func:`allyscale.mtmm`).
+
+References
+----------
+Hinger, C. L., et al. (2023). Defining racial allies. Journal of Counseling Psychology, 70, 631-644.
+Eid, M., Lischetzke, T., Nussbeck, F. W., & Trierweiler, L. I. (2003). Separating trait effects
+from trait-specific method effects in multitrait-multimethod models. Psychological Methods, 8, 38-60.
+Kenny, D. A., Kashy, D. A., & Cook, W. L. (2006). Dyadic data analysis. Guilford.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from allyscale._core.lisrel import implied_cov, latent_cov
+from allyscale.errors import DataError, SpecificationError
+
+__all__ = ["simulate_pairs", "paired_columns", "collapse_categories", "CollapseResult", "FORMS"]
+
+#: The default pair of forms (the allyship pool's form ids).
+FORMS: tuple[str, str] = ("self", "informant")
+
+
+def _per_factor(value: float | Mapping[str, float], factors: Sequence[str], name: str,
+                low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(factors))
+        if unknown:
+            raise SpecificationError(f"{name} names factor(s) not in the population model: {unknown}")
+        missing = [f for f in factors if f not in value]
+        if missing:
+            raise SpecificationError(f"{name} gives no value for factor(s) {missing}")
+        out = np.array([float(value[f]) for f in factors])
+    else:
+        out = np.full(len(factors), float(value))
+    bad = [(f, v) for f, v in zip(factors, out) if not low <= v <= high]
+    if bad:
+        raise SpecificationError(f"{name} must lie in [{low}, {high}]; got {bad[0][1]} for {bad[0][0]!r}")
+    return out
+
+
+def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int | np.random.SeedSequence | None = None,
+                   self_other_corr: float | Mapping[str, float] = 0.5, method_loading: float = 0.0,
+                   residual_corr: float = 0.0, leniency: float | Mapping[str, float] = 0.0,
+                   lenient_form: str = "informant", forms: Sequence[str] = FORMS, sep: str = "_",
+                   target: str = "target", **population_options) -> pd.DataFrame:
+    """Simulate a self-informant study: each target rated by themself and ``informants`` others.
+
+    The generating model, for factor ``f`` of the population model and item ``i``:
+
+    * target traits ``T ~ N(0, Phi)`` (the population's factor covariance matrix); the
+      self-report's factors are ``eta_self = T``;
+    * informant ``k``'s factors ``eta_k = r_f T_f + sqrt(1 - r_f^2) M_kf`` with
+      informant-specific parts ``M_k ~ N(0, Phi)`` independent of ``T``: the latent
+      self-other correlation of factor ``f`` is ``r_f`` (``self_other_corr``), two
+      informants of one target correlate ``r_f^2`` (the trait-specific method effect of
+      the correlated-trait-correlated-method-minus-one model, Eid et al., 2003);
+    * latent responses ``y*_i = lambda_i' eta + e_i + m G`` with the population's loadings
+      and residual variances, residuals of the same item correlated ``residual_corr``
+      across forms and informants (item-specific variance a target carries into every
+      rating), and a form-wide method factor ``G`` (one per rating, loading
+      ``method_loading``; e.g. self-enhancement, halo), rescaled so that every latent
+      response keeps its population variance;
+    * responses: the population's thresholds, shifted down by ``leniency`` (in latent
+      standard deviations) for the items of ``lenient_form``; a shift on some items only
+      makes those items non-invariant across forms (their intercepts/thresholds differ),
+      the same shift on every item is a difference in latent means.
+
+    Reverse-keyed items are answered in reverse in both forms, as :func:`allyscale.simulate`.
+
+    Parameters
+    ----------
+    population : PopulationModel or ItemPool
+        A pool is turned into ``PopulationModel.from_pool(pool, **population_options)``.
+        Careless responding and missing values of the population model are not simulated
+        here (a :class:`SpecificationError` says so).
+    n_targets : int
+        Number of targets (rated persons).
+    informants : int
+        Informants per target. One: wide data, one row per target. Several: long data,
+        one row per target-informant pair with an ``informant`` column (1..K) and the
+        target's self-report repeated on each row.
+    seed : int or SeedSequence, optional
+        Seed of :func:`numpy.random.default_rng`; the same seed gives identical data.
+    self_other_corr : float or mapping factor → r
+        Latent correlation of self-report and informant report per factor (default .5).
+    method_loading : float
+        Loading of a form-wide method factor, in ``[0, 1)``.
+    residual_corr : float
+        Correlation of an item's residuals across forms and informants, in ``[0, 1)``.
+    leniency : float or mapping item → shift
+        Downward shift of the thresholds (continuous items: upward shift of the mean) of
+        ``lenient_form``, in latent standard deviations.
+    lenient_form : str
+        The form whose ratings are lenient (one of ``forms``).
+    forms : (str, str)
+        Form names: the reference (self-report) form first.
+    sep : str
+        Separator of item id and form in the column names.
+    target : str
+        Name of the target id column.
+
+    Returns
+    -------
+    DataFrame
+        Wide or long, as above; integer responses (float for a continuous population).
+        ``attrs``: ``design`` (the options, for a sidecar), ``seed``.
+
+    Raises
+    ------
+    SpecificationError
+        Bad counts, correlations out of range, unknown items or factors, both forms equal,
+        a population with careless responding or missingness.
+
+    References
+    ----------
+    Eid et al. (2003); Kenny, Kashy & Cook (2006).
+
+    Examples
+    --------
+    >>> import allyscale as al
+    >>> pm = al.PopulationModel.from_pool(al.load_pool("item_pools/allyship.yaml"))  # doctest: +SKIP
+    >>> pairs = al.simulate_pairs(pm, 300, seed=1, leniency={"tr_emp1": 0.5})  # doctest: +SKIP
+    """
+    from allyscale.pool import ItemPool
+    from allyscale.simulate import PopulationModel
+
+    if isinstance(population, ItemPool):
+        population = PopulationModel.from_pool(population, **population_options)
+    elif population_options:
+        raise SpecificationError(f"population options {sorted(population_options)} apply only to a pool")
+    if not isinstance(population, PopulationModel):
+        raise SpecificationError(f"population must be a PopulationModel or ItemPool, got {type(population).__name__}")
+    for name, value, low in (("n_targets", n_targets, 2), ("informants", informants, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise SpecificationError(f"{name} must be an integer >= {low}, got {value!r}")
+    forms = tuple(str(f) for f in forms)
+    if len(forms) != 2 or forms[0] == forms[1] or not all(forms):
+        raise SpecificationError(f"forms must be two different names, got {forms!r}")
+    if lenient_form not in forms:
+        raise SpecificationError(f"lenient_form {lenient_form!r} is not one of the forms {forms}")
+    if not 0 <= method_loading < 1:
+        raise SpecificationError(f"method_loading must lie in [0, 1), got {method_loading}")
+    if not 0 <= residual_corr < 1:
+        raise SpecificationError(f"residual_corr must lie in [0, 1), got {residual_corr}")
+    if population.careless or population.missing.get("rate"):
+        raise SpecificationError("simulate_pairs does not simulate careless responding or missing values; build the "
+                                 "population model without them")
+    mats = population.matrices
+    items, factors = list(population.items), list(mats.lv)
+    r = _per_factor(self_other_corr, factors, "self_other_corr")
+    p, m = len(items), len(factors)
+    if isinstance(leniency, Mapping):
+        unknown = sorted(set(leniency) - set(items))
+        if unknown:
+            raise SpecificationError(f"leniency names item(s) not in the population model: {unknown}")
+        shift = np.array([float(leniency.get(i, 0.0)) for i in items])
+    else:
+        shift = np.full(p, float(leniency))
+    gen = np.random.default_rng(seed)
+    phi = latent_cov(mats)
+    lam = mats.lambda_ @ np.linalg.inv(np.eye(m) - mats.beta)  # loadings on the total factors
+    # the total latent covariance of the factors that load items (second-order factors enter through B)
+    chol_phi = np.linalg.cholesky(phi + 1e-12 * np.eye(m))
+    theta = mats.theta
+    sigma = implied_cov(mats)
+    chol_theta = np.linalg.cholesky(theta + 1e-12 * np.eye(p))
+    scale = np.sqrt(np.diag(sigma) / (np.diag(sigma) + method_loading ** 2))
+    n, k = int(n_targets), int(informants)
+    t = gen.standard_normal((n, m)) @ chol_phi.T
+    shared = gen.standard_normal((n, p)) @ chol_theta.T  # item-specific part carried into every rating
+
+    def rating(eta):
+        own = gen.standard_normal((n, p)) @ chol_theta.T
+        e = np.sqrt(residual_corr) * shared + np.sqrt(1 - residual_corr) * own
+        g = gen.standard_normal((n, 1)) * method_loading
+        return (eta @ lam.T + e + g) * scale
+
+    ys = rating(t)
+    yk = [rating(t * r + np.sqrt(1 - r ** 2) * (gen.standard_normal((n, m)) @ chol_phi.T)) for _ in range(k)]
+    sd = np.sqrt(np.diag(sigma))
+
+    def respond(y, lenient):
+        s = shift if lenient else np.zeros(p)
+        if population.thresholds is None:
+            return np.where(population.reverse, -1.0, 1.0) * (y + s * sd)
+        th = population.thresholds - (s * sd)[:, None]
+        kc = th.shape[1] + 1
+        scored = (y[:, :, None] > th[None, :, :]).sum(axis=2)
+        answered = np.where(population.reverse[None, :], kc - 1 - scored, scored)
+        return (answered + population.scale_min).astype(np.int64)
+
+    self_resp = respond(ys, lenient_form == forms[0])
+    inf_resp = [respond(y, lenient_form == forms[1]) for y in yk]
+    cols_self = [f"{i}{sep}{forms[0]}" for i in items]
+    cols_inf = [f"{i}{sep}{forms[1]}" for i in items]
+    ids = np.arange(1, n + 1)
+    if k == 1:
+        out = pd.concat([pd.DataFrame({target: ids}), pd.DataFrame(self_resp, columns=cols_self),
+                         pd.DataFrame(inf_resp[0], columns=cols_inf)], axis=1)
+    else:
+        parts = []
+        for j, resp in enumerate(inf_resp, start=1):
+            parts.append(pd.concat([pd.DataFrame({target: ids, "informant": j}), pd.DataFrame(self_resp, columns=cols_self),
+                                    pd.DataFrame(resp, columns=cols_inf)], axis=1))
+        out = pd.concat(parts, ignore_index=True).sort_values([target, "informant"], kind="stable")
+        out = out.reset_index(drop=True)
+    out.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
+    out.attrs["design"] = {"n_targets": n, "informants": k, "forms": list(forms), "sep": sep, "target": target,
+                           "self_other_corr": dict(zip(factors, r.tolist())), "method_loading": float(method_loading),
+                           "residual_corr": float(residual_corr), "lenient_form": lenient_form,
+                           "leniency": {i: float(s) for i, s in zip(items, shift) if s != 0}}
+    return out
+
+
+# ------------------------------------------------------------------------- column names
+def paired_columns(data: pd.DataFrame, items: Sequence[str], forms: Sequence[str] = FORMS,
+                   sep: str = "_") -> dict[str, tuple[str, str]]:
+    """Map each base item to its two columns, ``{item: (item<sep>form1, item<sep>form2)}``.
+
+    Raises
+    ------
+    DataError
+        A column missing from the data (all missing columns are listed).
+    SpecificationError
+        Forms that are not two different names.
+    """
+    forms = tuple(forms)
+    if len(forms) != 2 or forms[0] == forms[1]:
+        raise SpecificationError(f"pairs must name two different forms, got {forms!r}")
+    out = {i: (f"{i}{sep}{forms[0]}", f"{i}{sep}{forms[1]}") for i in items}
+    absent = [c for pair in out.values() for c in pair if c not in data.columns]
+    if absent:
+        raise DataError(f"paired data need columns <item>{sep}<form> for forms {forms[0]!r} and {forms[1]!r}; "
+                        f"missing: {', '.join(absent[:12])}" + (f" (and {len(absent) - 12} more)" if len(absent) > 12
+                                                               else ""))
+    return out
+
+
+# ------------------------------------------------------------------------- sparse categories
+@dataclass(frozen=True)
+class CollapseResult:
+    """Collapsed data and what was merged.
+
+    Attributes
+    ----------
+    data : DataFrame
+        A copy of the data with the item columns recoded (other columns untouched).
+    table : DataFrame
+        One row per merged category: ``item, from, to, count`` (``count``: the smallest
+        count of ``from`` in any group or form) and ``groups`` (where it was sparse).
+    diagnostics : dict
+        ``min_count``, ``items_changed``.
+    """
+
+    data: pd.DataFrame = field(repr=False)
+    table: pd.DataFrame
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if self.table.empty:
+            return f"No category was collapsed (every category has at least {self.diagnostics['min_count']} answers)."
+        return (f"Collapsed {len(self.table)} sparse categor{'y' if len(self.table) == 1 else 'ies'} of "
+                f"{self.diagnostics['items_changed']} item(s) (minimum count {self.diagnostics['min_count']}):\n"
+                + self.table.to_string(index=False))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<div><p>{html.escape(self.summary().splitlines()[0])}</p>{self.table.to_html(index=False)}</div>"
+
+    def to_dict(self) -> dict[str, Any]:
+        from allyscale.cfa import _clean
+
+        return _clean({"table": self.table.to_dict("records"), "diagnostics": self.diagnostics})
+
+
+def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = None, group: str | None = None,
+                        pairs: Sequence[str] | None = None, sep: str = "_", min_count: int = 1) -> CollapseResult:
+    """Merge sparse response categories so that every group (or form) observes the same ones.
+
+    Ordered-item invariance compares thresholds, which exist only between categories that
+    are observed in every group; lavaan refuses items whose categories differ. This merges,
+    per item, every category that has fewer than ``min_count`` answers in some group (or in
+    one of the two forms of a paired item) into its neighbour towards the middle of the
+    scale (the lowest into the next higher, the highest into the next lower; an inner
+    category into the adjacent one with more answers), repeating until no sparse category
+    is left. The same recoding is applied in every group and to both forms of an item, so
+    the recoded item means the same thing everywhere. Nothing is done silently: the result
+    holds the table of merges, and analyses record it.
+
+    Parameters
+    ----------
+    data : DataFrame
+    items : sequence of str, optional
+        Item columns (paired data: base item ids); default every numeric column except
+        ``group`` (paired data: every ``<item><sep><form>`` pair found).
+    group : str, optional
+        Group column: categories must be observed in every group.
+    pairs : (str, str), optional
+        Form names of paired data (``<item><sep><form>`` columns): the two columns of an
+        item are recoded alike.
+    sep : str
+    min_count : int
+        Smallest acceptable count of a category in every group/form (default 1: just
+        observed).
+
+    Returns
+    -------
+    CollapseResult
+
+    Raises
+    ------
+    DataError
+        Columns not in the data, non-integer answers, an item left with a single category.
+    SpecificationError
+        ``min_count`` below 1, both ``group`` and ``pairs``.
+
+    References
+    ----------
+    Rutkowski, L., Svetina, D., & Liaw, Y.-L. (2019). Collapsing categorical variables and
+    measurement invariance. Structural Equation Modeling, 26, 790-802.
+    """
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise SpecificationError(f"min_count must be a positive integer, got {min_count!r}")
+    if group is not None and pairs is not None:
+        raise SpecificationError("give group or pairs, not both")
+    if group is not None and group not in data.columns:
+        raise DataError(f"group column {group!r} is not in the data")
+    if pairs is not None:
+        forms = tuple(pairs)
+        if items is None:
+            suffix = f"{sep}{forms[0]}"
+            items = [c[: -len(suffix)] for c in data.columns if c.endswith(suffix)
+                     and f"{c[: -len(suffix)]}{sep}{forms[1]}" in data.columns]
+        cols = paired_columns(data, items, forms, sep)
+        units = {i: [(c, None) for c in cs] for i, cs in cols.items()}
+    else:
+        if items is None:
+            items = [c for c in data.columns if c != group and pd.api.types.is_numeric_dtype(data[c])]
+        absent = [i for i in items if i not in data.columns]
+        if absent:
+            raise DataError(f"item column(s) not in the data: {', '.join(absent)}")
+        labels = list(pd.unique(data[group].dropna())) if group is not None else [None]
+        units = {i: [(i, lab) for lab in labels] for i in items}
+    out = data.copy()
+    out.attrs = {}
+    rows = []
+    changed = set()
+    for item, parts in units.items():
+        cols_used = sorted({c for c, _ in parts})
+        for c in cols_used:
+            v = pd.to_numeric(out[c], errors="coerce")
+            bad = (v.isna() & out[c].notna()) | (v.notna() & (v != np.round(v)))
+            if bad.any():
+                where = bad.index[bad.to_numpy()][0]
+                raise DataError(f"item {c!r} has a non-integer answer {out[c][where]!r} in row {where!r}; categories "
+                                "can only be collapsed for ordered integer answers")
+        while True:
+            counts = []
+            for c, lab in parts:
+                col = pd.to_numeric(out[c], errors="coerce")
+                if lab is not None:
+                    col = col[out[group] == lab]
+                counts.append(col.value_counts())
+            cats = sorted(set().union(*[set(ct.index) for ct in counts]))
+            if len(cats) < 2:
+                raise DataError(f"item {item!r} has fewer than two categories left after collapsing")
+            table = pd.DataFrame({k: ct.reindex(cats, fill_value=0) for k, ct in enumerate(counts)})
+            low = table.min(axis=1)
+            sparse = [c for c in cats if low[c] < min_count]
+            if not sparse:
+                break
+            # the sparsest category first (ties: the most extreme)
+            cat = min(sparse, key=lambda c: (low[c], -abs(cats.index(c) - (len(cats) - 1) / 2)))
+            pos = cats.index(cat)
+            if len(cats) == 2:
+                raise DataError(f"item {item!r}: category {cat:g} has fewer than {min_count} answers in some "
+                                "group/form and merging it would leave a single category")
+            if pos == 0:
+                to = cats[1]
+            elif pos == len(cats) - 1:
+                to = cats[-2]
+            else:
+                below, above = cats[pos - 1], cats[pos + 1]
+                to = below if table.sum(axis=1)[below] >= table.sum(axis=1)[above] else above
+            where = [str(lab) if lab is not None else c for (c, lab), n_ in zip(parts, table.loc[cat]) if n_ < min_count]
+            for c in cols_used:
+                col = pd.to_numeric(out[c], errors="coerce")
+                out[c] = col.where(col != cat, to).astype(out[c].dtype if out[c].dtype.kind in "iuf" else float)
+            rows.append({"item": item, "from": cat, "to": to, "count": int(low[cat]), "groups": ", ".join(where)})
+            changed.add(item)
+    table = pd.DataFrame(rows, columns=["item", "from", "to", "count", "groups"])
+    return CollapseResult(out, table, {"min_count": int(min_count), "items_changed": len(changed)})
+
+
+# ------------------------------------------------------------------------- WLSMV with scale factors
+def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[str] = ()):
+    """Single-group WLSMV (delta parameterization) with free latent-response scale factors.
+
+    The paired ordinal invariance models (both forms' items in one group) need what lavaan's
+    ``~*~`` operator gives: with thresholds equal across forms, the informant items'
+    intercepts and scale factors are free (Wu & Estabrook, 2016). ``syntax`` is lavaan syntax
+    with every threshold written out (``x | a*t1 + b*t2``) and the intercepts, latent means
+    and variances explicit; ``free_scales`` names the items whose scale factor
+    ``x ~*~ x`` is free (1 for the others). Identification: ``std.lv`` (factor variances 1
+    unless freed in the syntax).
+
+    The implied statistics are lavaan's for the delta parameterization: thresholds
+    ``delta_j (tau_jk - nu_j - (Lambda alpha)_j)`` and polychoric correlations
+    ``delta_i delta_j (Lambda Phi Lambda' + Theta)_ij`` with residual variances
+    ``1 / delta_j^2 - (Lambda Phi Lambda')_jj``. Estimation (DWLS, Gauss-Newton with an
+    analytic Jacobian), the robust covariance, the scaled-shifted test and its traces follow
+    the single-group WLSMV of :func:`allyscale.cfa` (lavaan 0.6.14: ``N - 1``). The robust
+    (catML) CFI/TLI/RMSEA are NaN when a scale factor is free, as lavaan's (its catML refit
+    cannot carry scale factors), and recorded in ``diagnostics``.
+
+    Returns
+    -------
+    CFAResult
+        As :func:`allyscale.cfa` with ``estimator="WLSMV"``; its estimates include the
+        ``~*~`` rows. :func:`allyscale.cfa`'s ``difference_test`` accepts it.
+
+    Raises
+    ------
+    DataError, SpecificationError
+        As :func:`allyscale.cfa`; a scale factor for an item not in the model; categories
+        the syntax's thresholds do not match.
+    """
+    from dataclasses import replace
+
+    from allyscale._core import wlsmv as _w
+    from allyscale._core.model import ModelSpec
+    from allyscale.cfa import _build, _prepare
+    from allyscale.syntax import model_variables, parse_model
+
+    ov0, lv0 = model_variables(parse_model(syntax))
+    items = [v for v in ov0 if v not in lv0]
+    prep = _prepare(data, syntax, estimator="WLSMV", group=None, group_equal=None, missing="listwise",
+                    ordered=items, std_lv=True, meanstructure=True)
+    ov, lv = prep.ov, prep.lv
+    bad = [v for v in free_scales if v not in ov]
+    if bad:
+        raise SpecificationError(f"scale factors for item(s) not in the model: {bad}")
+    pt = prep.partable.copy()
+    nxt = int(pt["free"].max())
+    rows = []
+    for v in ov:
+        free = v in free_scales
+        if free:
+            nxt += 1
+        rows.append({"lhs": v, "op": "~*~", "rhs": v, "user": 0, "group": 1, "free": nxt if free else 0,
+                     "ustart": np.nan if free else 1.0, "label": "", "kind": "scale"})
+    extra = pd.DataFrame(rows).reindex(columns=pt.columns)
+    for c in pt.columns:
+        if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
+            extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
+    pt = pd.concat([pt, extra], ignore_index=True)
+    pt.attrs.update(prep.partable.attrs)
+    for c in ("free", "user", "group"):
+        pt[c] = pt[c].astype(int)
+    # threshold rows in the order of the sample statistics (item order, t1, t2, ...)
+    op, lhs, rhs = pt["op"].to_numpy(), pt["lhs"].to_numpy(), pt["rhs"].to_numpy()
+    th = np.flatnonzero(op == "|")
+    order = sorted(th, key=lambda r: (ov.index(lhs[r]), int(rhs[r][1:])))
+    idx = np.arange(len(pt))
+    idx[th] = order
+    pt = pt.iloc[idx].reset_index(drop=True)
+    pt.attrs.update(prep.partable.attrs)
+    pt["id"] = np.arange(1, len(pt) + 1)
+    pt["plabel"] = [f".p{i}." for i in pt["id"]]
+    y = prep.y[0]
+    stats = prep.wls_stats[0] if getattr(prep, "wls_stats", None) else _w.sample_statistics(y)
+    op, lhs, rhs = pt["op"].to_numpy(), pt["lhs"].to_numpy(), pt["rhs"].to_numpy()
+    th = np.flatnonzero(op == "|")
+    for j, v in enumerate(ov):
+        have = [int(r[1:]) for r in rhs[th][lhs[th] == v]]
+        want = list(range(1, int(stats["n_cat"][j])))
+        if have != want:
+            raise DataError(f"item {v!r} has {int(stats['n_cat'][j])} observed categories but the model gives "
+                            f"thresholds {have}; collapse categories (allyscale.collapse_categories)")
+    spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=True)
+    spec_ml = ModelSpec.from_partable(pt, ov, lv, meanstructure=False)
+    free = pt["free"].to_numpy(dtype=int)
+    pos = {v: i for i, v in enumerate(ov)}
+    alpha_free = np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0))
+    om = _w.OrdinalModel(spec=spec, spec_ml=spec_ml, free=free, is_th=op == "|",
+                         group=pt["group"].to_numpy(dtype=int) - 1,
+                         item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+                         ustart=pt["ustart"].to_numpy(dtype=float), alpha_free=alpha_free)
+    # the several-group estimator with one group: thresholds, intercepts, means and scale factors
+    # enter the implied statistics (the one-group estimator assumes the plain threshold model)
+    est = _w._estimate_groups([y], [stats], om)
+    est.diagnostics["scale_factors_free"] = list(free_scales)
+    est.prepared = replace(prep, partable=pt, spec=spec, ordered=list(ov), meanstructure=True)
+    return _build(prep, est)
