@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import html
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -68,6 +68,7 @@ from scipy.stats import chi2, norm
 from allyscale._core import fitindices as fi
 from allyscale._core import ml as _ml
 from allyscale._core import robust as _robust
+from allyscale._core.estimation import Estimation
 from allyscale._core.model import ModelSpec
 from allyscale.errors import (
     ConvergenceWarning,
@@ -89,9 +90,10 @@ ID_CAT = {"lavaan": "lavaan", "wu.estabrook.2016": "Wu.Estabrook.2016", "wu.esta
 # --------------------------------------------------------------------------------------
 # contract
 # --------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class _Prepared:
-    """Validated input shared by every estimator (see the module docstring)."""
+    """Validated input shared by every estimator (see the module docstring); no estimator
+    changes it (an estimator that extends the model returns the extended one)."""
 
     model: str
     estimator: str
@@ -121,24 +123,7 @@ class _Prepared:
         return int(sum(y.shape[0] for y in self.y))
 
 
-@dataclass
-class _Estimation:
-    """What an estimator hands to the result builder (see the module docstring)."""
-
-    x: np.ndarray
-    vcov: np.ndarray | None
-    converged: bool
-    iterations: int
-    fmin: float
-    test: dict[str, dict[str, float]]
-    baseline: dict[str, dict[str, float]]
-    sample: list[tuple[np.ndarray, np.ndarray | None]]
-    logl: float | None = None
-    extra: dict[str, float] = field(default_factory=dict)
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-    scaled_test: str | None = None  # key of ``test`` holding the robust test, if any
-    information: np.ndarray | None = None  # per-case information used for modification indices
-    internals: dict[str, Any] = field(default_factory=dict)  # estimator-specific arrays (WLSMV: s, w, jac, IF)
+_Estimation = Estimation  # every estimator returns the core container (allyscale._core.estimation)
 
 
 # --------------------------------------------------------------------------------------
@@ -177,10 +162,13 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     est = str(estimator).upper()
     if est not in ESTIMATORS:
         raise SpecificationError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
-    if missing not in ("listwise", "fiml"):
-        raise SpecificationError(f"unknown missing={missing!r}; expected 'listwise' or 'fiml'")
+    if missing not in ("listwise", "fiml", "pairwise"):
+        raise SpecificationError(f"unknown missing={missing!r}; expected 'listwise', 'fiml' or 'pairwise'")
     if missing == "fiml" and est not in ("ML", "MLR"):
         raise SpecificationError(f"missing='fiml' is available with estimator='ML' or 'MLR' only (got {est!r})")
+    if missing == "pairwise" and est != "WLSMV":
+        raise SpecificationError(f"missing='pairwise' is available with estimator='WLSMV' only (got {est!r}); "
+                                 "use missing='fiml' with ML or MLR")
     if ordered and est != "WLSMV":
         raise SpecificationError(f"ordered items need estimator='WLSMV' (got {est!r})")
     id_key = str(id_cat).lower().replace("_", ".")
@@ -198,6 +186,12 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     bad_ord = [o for o in ordered if o not in ov]
     if bad_ord:
         raise DataError(f"ordered item(s) not in the model: {', '.join(bad_ord)}")
+    if est == "WLSMV":
+        if ordered and set(ordered) != set(ov):
+            raise SpecificationError("WLSMV here needs every indicator ordered (mixed continuous/ordinal items are "
+                                     "not supported)")
+        ordered = list(ov)  # WLSMV treats every indicator as ordered, with a mean structure (thresholds)
+        meanstructure = True
     diagnostics: dict[str, Any] = {}
     cols = ov + ([group] if group is not None else [])
     if group is not None and group not in data.columns:
@@ -226,7 +220,7 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     items = frame[ov]
     if missing == "listwise":
         keep = items.notna().all(axis=1)
-    else:
+    else:  # FIML and pairwise: every case observing an item (lavaan drops the empty ones)
         keep = items.notna().any(axis=1)
     dropped = int((~keep).sum())
     if dropped:
@@ -372,9 +366,145 @@ def _estimate_mlr(prep: _Prepared) -> _Estimation:
 
 
 def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
+    """WLSMV: the sample statistics of every group (``cfa(polychoric=)``'s if given), the ordinal
+    parameter table (thresholds expanded to the observed categories), then
+    :func:`allyscale._core.wlsmv.estimate` on numpy arrays."""
     from allyscale._core import wlsmv  # imported on first use (it is not needed for ML)
+    from allyscale._core import wlsstats
 
-    return wlsmv.estimate(prep)
+    ov = prep.ov
+    stats = prep.wls_stats
+    if stats is None:
+        stats = []
+        for g, y in enumerate(prep.y):
+            where = f" in group {prep.group_labels[g]!r}" if prep.group_labels else ""
+            try:
+                stats.append(wlsmv.sample_statistics(y))
+            except wlsstats.TooFewCategories as exc:
+                raise DataError(f"WLSMV needs every ordered item to have at least two observed categories: "
+                                f"{ov[int(exc.args[0])]!r}{where} has one") from None
+            except wlsstats.PairNeverObserved as exc:
+                i, j = exc.pair
+                raise DataError(f"items {ov[i]!r} and {ov[j]!r} are never answered by the same respondent{where}: "
+                                "their polychoric correlation is not defined") from None
+    cats = np.array([st["n_cat"] for st in stats])
+    if len(stats) > 1:
+        differ = [ov[j] for j in np.flatnonzero((cats != cats[0]).any(axis=0))]
+        if differ:
+            raise DataError(f"item(s) {differ[:10]} do not have the same observed categories in every group "
+                            f"({', '.join(str(lab) for lab in prep.group_labels)}); thresholds cannot be compared "
+                            "(collapse categories or drop the items)")
+    n_cat = {v: int(k) for v, k in zip(ov, cats[0])}
+    pt, om = _ordinal_model(prep, n_cat)
+    est = wlsmv.estimate(prep.y, stats, om)
+    if any(st.get("dropped") for st in stats):  # cases with no response among the model's items
+        est.diagnostics["empty_cases"] = int(sum(st.get("dropped", 0) for st in stats))
+    est.prepared = replace(prep, partable=pt, spec=om.spec, ordered=list(ov), meanstructure=True)
+    return est
+
+
+_ORDINAL: dict[tuple, tuple] = {}
+
+
+def _expand_thresholds(pt: pd.DataFrame, n_cat: dict[str, int]) -> pd.DataFrame:
+    """Replace each ``x | t*`` placeholder by rows ``x | t1 .. t(K-1)`` and renumber ``free``."""
+    rows = []
+    for r in pt.to_dict("records"):
+        if r["op"] == "|" and r["rhs"] == "t*":
+            for k in range(1, n_cat[r["lhs"]]):
+                nr = dict(r)
+                nr["rhs"] = f"t{k}"
+                nr["label"] = "" if not r["label"] else f"{r['label']}.t{k}"
+                rows.append(nr)
+        else:
+            rows.append(r)
+    out = pd.DataFrame(rows, columns=pt.columns)
+    number, by_label = 0, {}
+    free = []
+    for r in out.itertuples(index=False):
+        if r.free == 0:
+            free.append(0)
+            continue
+        lab = r.label
+        if lab and lab in by_label:
+            free.append(by_label[lab])
+            continue
+        number += 1
+        free.append(number)
+        if lab:
+            by_label[lab] = number
+    out["free"] = free
+    out["id"] = np.arange(1, len(out) + 1)
+    out.attrs.update(pt.attrs)
+    return out.reset_index(drop=True)
+
+
+def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
+    """The ordinal parameter table (every indicator ordered, thresholds expanded) and its
+    :class:`~allyscale._core.wlsmv.OrdinalModel`; cached by syntax, items, categories and
+    options (replications of a study refit the same models).
+
+    Several groups, as lavaan 0.6.14 (delta parameterization): thresholds per group (shared
+    with ``group_equal`` "thresholds"), intercepts 0, latent-response scale factors
+    ``x ~*~ x`` fixed at 1 in the first group and free in the others when thresholds are
+    equal (then the latent means are free there too); the residual variances follow from
+    the scale factors. With ``prep.id_cat == "Wu.Estabrook.2016"`` and equal thresholds but
+    not intercepts, the item intercepts are free in the later groups and the latent means
+    fixed at 0 instead (semTools' ``measEq.syntax(ID.cat = "Wu.Estabrook.2016")``).
+    """
+    from allyscale._core.wlsmv import OrdinalModel
+
+    ov = prep.ov
+    key = (prep.model, tuple(ov), tuple(prep.lv), tuple(n_cat[v] for v in ov), prep.std_lv, prep.ngroups,
+           tuple(prep.group_equal), prep.id_cat)
+    hit = _ORDINAL.get(key)
+    if hit is not None:
+        return hit
+    pt = prep.partable
+    if prep.ngroups > 1:
+        free_scale = "thresholds" in prep.group_equal
+        if free_scale and "intercepts" not in prep.group_equal and prep.id_cat != "lavaan":
+            # Wu & Estabrook (2016): item intercepts free in later groups, latent means fixed at 0
+            pt = pt.copy()
+            op, grp = pt["op"].to_numpy(), pt["group"].to_numpy(dtype=int)
+            is_ov = pt["lhs"].isin(ov).to_numpy()
+            nu = (op == "~1") & is_ov & (grp > 1)
+            alpha = (op == "~1") & ~is_ov
+            pt.loc[nu, "free"], pt.loc[nu, "ustart"] = 1, np.nan
+            pt.loc[alpha, "free"], pt.loc[alpha, "ustart"] = 0, 0.0
+            pt.loc[nu | alpha, "label"] = ""
+        rows = []
+        for g in range(1, prep.ngroups + 1):
+            for v in ov:
+                free = 1 if (free_scale and g > 1) else 0
+                rows.append({"lhs": v, "op": "~*~", "rhs": v, "user": 0, "group": g, "free": free,
+                             "ustart": np.nan if free else 1.0, "label": "", "kind": "scale"})
+        extra = pd.DataFrame(rows).reindex(columns=pt.columns)
+        for c in pt.columns:
+            if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
+                extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
+        full = pd.concat([pt, extra], ignore_index=True)
+        full.attrs.update(pt.attrs)
+        full["free"] = full["free"].astype(int)
+        full["user"] = full["user"].astype(int)
+        full["group"] = full["group"].astype(int)
+        pt = full
+    pt = _expand_thresholds(pt, n_cat)
+    spec = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=True)
+    spec_ml = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=False)
+    op = pt["op"].to_numpy()
+    lhs = pt["lhs"].to_numpy()
+    free = pt["free"].to_numpy(dtype=int)
+    pos = {v: i for i, v in enumerate(ov)}
+    om = OrdinalModel(spec=spec, spec_ml=spec_ml, free=free, is_th=op == "|",
+                      group=pt["group"].to_numpy(dtype=int) - 1,
+                      item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+                      ustart=pt["ustart"].to_numpy(dtype=float),
+                      alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0)))
+    if len(_ORDINAL) > 32:
+        _ORDINAL.clear()
+    _ORDINAL[key] = hit = (pt, om)
+    return hit
 
 
 _ESTIMATORS: dict[str, Callable[[_Prepared], _Estimation]] = {
@@ -442,6 +572,8 @@ def _fit_measures(prep: _Prepared, est: _Estimation, implied) -> dict[str, float
 
 
 def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
+    if est.prepared is not None:  # the estimator extended the model (WLSMV's thresholds)
+        prep = est.prepared
     spec, pt = prep.spec, prep.partable
     diagnostics: dict[str, Any] = dict(prep.diagnostics)
     diagnostics.update(est.diagnostics)
@@ -768,7 +900,7 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
     prep.diagnostics["estimator_rule"] = (f"{prep.estimator} chosen by allyscale's estimator rule" if by_rule
                                           else f"{prep.estimator} as requested")
     if polychoric is not None:
-        prep.wls_stats = [_given_polychoric(prep, polychoric)]
+        prep = replace(prep, wls_stats=[_given_polychoric(prep, polychoric)])
     est = _ESTIMATORS[prep.estimator](prep)
     return _build(prep, est)
 

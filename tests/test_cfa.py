@@ -469,7 +469,7 @@ def test_cli_compare_pool(tmp_path, pool_case):
     _, ref = pool_case
     out = tmp_path / "cmp.json"
     r = CliRunner().invoke(main, ["compare", str(REFERENCE / "pool" / "data.csv"), "--pool", str(MINI_POOL),
-                                  "--json", str(out)])
+                                  "--estimator", "ML", "--json", str(out)])
     assert r.exit_code == 0, r.output
     table = {row["model"]: row for row in json.loads(out.read_text())["table"]}
     assert_allclose(table["correlated"]["chisq"], ref["fits"]["correlated.ML"]["chisq"], rtol=1e-6)

@@ -90,7 +90,7 @@ def test_robust_indices_are_nan_with_a_reason_when_the_polychoric_matrix_is_not_
     from allyscale._core.wlsmv import _catml
 
     cor = np.array([[1, .9, -.9], [.9, 1, .9], [-.9, .9, 1.0]])
-    out = _catml(cor, np.eye(3), np.zeros((5, 3)), np.zeros((3, 1)), np.zeros((1, 5)), 5, 2.0, 3.0)
+    out = _catml([cor], [np.eye(3)], [None], [None], [None], None, None, np.array([5.0]), 2.0, [None])
     assert np.isnan(out["c.hat3"]) and "not positive definite" in out["note"]
 
 
@@ -322,7 +322,8 @@ def test_multigroup_needs_the_same_categories_in_every_group():
 
 
 def test_ordinal_invariance_table_follows_wu_estabrook():
-    table = al.invariance(_two_groups(), GROUPS["two"]["model"], group="grp", estimator="WLSMV")
+    result = al.invariance(_two_groups(), GROUPS["two"]["model"], group="grp", estimator="WLSMV")
+    table = result.table
     ref = GROUPS["wu_estabrook"]["two"]
     assert list(table.index) == ["configural", "thresholds", "metric", "scalar", "strict"]
     for level in ref["order"]:
@@ -333,7 +334,7 @@ def test_ordinal_invariance_table_follows_wu_estabrook():
                                ref["metric"]["fit"]["cfi.scaled"] - ref["thresholds"]["fit"]["cfi.scaled"],
                                atol=1e-9)
     assert table.loc["strict", "decision"] == "not testable" and np.isnan(table.loc["strict", "chisq"])
-    assert "delta parameterization" in table.attrs["note"]
-    # thresholds: ΔRMSEA .0176 > .015 (Chen, 2007)
+    assert "delta parameterization" in result.diagnostics["note"]
+    # thresholds: the scaled difference test rejects (fit policy); later levels cannot be read after a failed one
     assert table.loc["thresholds", "decision"] == "not supported"
-    assert table.loc["metric", "decision"] == "supported"
+    assert table.loc["metric", "decision"] == "not interpretable"

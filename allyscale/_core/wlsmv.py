@@ -1,39 +1,36 @@
 """WLSMV: diagonally weighted least squares on polychoric correlations (lavaan 0.6.14's default).
 
-Owned code; semopy's ordinal path is unusable (it calls ``scipy.stats.mvn.mvnun``, removed
-in SciPy 1.17, and its DWLS weights come from raw-data products rather than the polychoric
-asymptotic covariance). The steps, for one group of complete ordinal responses:
+Owned code (numpy/scipy only; the public layer builds the parameter tables and calls
+:func:`estimate`); semopy's ordinal path is unusable (it calls ``scipy.stats.mvn.mvnun``,
+removed in SciPy 1.17, and its DWLS weights come from raw-data products rather than the
+polychoric asymptotic covariance). The steps, for each group of ordinal responses:
 
-1. Sample statistics ``s = (tau, rho)``: thresholds from each item's margins and two-step
-   polychoric correlations (:func:`allyscale.polychoric`), thresholds first (item order,
-   t1, t2, ...), correlations in lavaan's ``vech(COR, diagonal = FALSE)`` order.
-2. Their asymptotic covariance ``Gamma = IF' IF / N`` from the casewise influence
-   functions of the two-step estimator (Muthén, 1984; Muthén & Satorra, 1995): threshold
-   influences ``A_j^-1 s_j`` from each item's scores and information, correlation
-   influences ``(s_rho - A_rho,tau IF_tau) / A_rho,rho`` from each pair's scores, with
-   lavaan's empirical (outer-product) ``A`` matrices (``muthen1984``).
-   ``Gamma`` itself is never needed beyond its diagonal: every product with it is taken
-   through the N × q influence matrix.
-3. DWLS with ``W = diag(Gamma)^-1``: ``F = (s - sigma)' W (s - sigma)``, minimised by
-   Gauss-Newton; the delta parameterization (unit latent-response variances, residual
-   variances ``1 - communality``, intercepts 0) comes from :class:`ModelSpec`. With free,
-   unconstrained thresholds the threshold part is fitted exactly.
-4. Robust ("sandwich") covariance ``(D'WD)^-1 D'W Gamma W D (D'WD)^-1 / N``; the test
-   ``T = N F`` and the mean-and-variance adjusted (scaled-shifted) statistic
-   ``a T + df - a tr(U Gamma)`` with ``a = sqrt(df / tr((U Gamma)^2))``,
-   ``U = W - W D (D'WD)^-1 D' W`` (Asparouhov & Muthén, 2010), the traces computed from
-   the N × N matrix ``IF U IF'``; the same for the independence baseline.
-
-5. lavaan 0.6.14's robust indices for categorical data (``cfi.robust``, ``tli.robust``,
+1. Sample statistics ``s = (tau, rho)`` and their asymptotic covariance ``Gamma``
+   (:mod:`allyscale._core.wlsstats`: two-step thresholds and polychorics, casewise influence
+   functions after Muthén, 1984, lavaan's ``muthen1984``; missing responses pairwise, as
+   lavaan's ``missing = "pairwise"``). ``Gamma`` is held as the N x q influence matrix or as
+   the q x q matrix, whichever is cheaper (:class:`~allyscale._core.wlsstats.ACov`): no
+   N x N matrix is formed when N > q.
+2. DWLS with ``W = diag(Gamma)^-1``: ``F = (s - sigma)' W (s - sigma)``, minimised by
+   Gauss-Newton on a sparse Jacobian; the delta parameterization (unit latent-response
+   variances, residual variances ``1 - communality``, intercepts 0) comes from
+   :class:`ModelSpec`. With free, unconstrained thresholds (one group) the threshold part is
+   fitted exactly and only the structural parameters are iterated.
+3. Robust ("sandwich") covariance ``(D'WD)^-1 D'W Gamma W D (D'WD)^-1 / (N - G)``; the test
+   ``T = (N - G) F`` and the mean-and-variance adjusted (scaled-shifted) statistic
+   ``a T + df - a tr(U Gamma)``, ``a = sqrt(df / tr((U Gamma)^2))``,
+   ``U = W - W D (D'WD)^-1 D' W`` (Asparouhov & Muthén, 2010), with
+   ``tr(U Gamma) = tr(W Gamma) - tr(B M)`` and
+   ``tr((U Gamma)^2) = tr((W Gamma)^2) - 2 tr(B D'W Gamma W Gamma W D) + tr((B M)^2)``,
+   ``B = (D'WD)^-1``, ``M = D'W Gamma W D``; the same for the independence baseline.
+4. lavaan 0.6.14's robust indices for categorical data (``cfi.robust``, ``tli.robust``,
    ``rmsea.robust`` and its interval; Savalei, 2021) from the ML discrepancy of the DWLS
    solution against the polychoric matrix (:func:`_catml`), and the nested-model difference
    test ``satorra.2000`` (:func:`difference_test`).
 
-Several groups (:func:`_estimate_groups`): per-group statistics and weights, lavaan's
-multi-group conventions, scale factors for threshold invariance and the Wu & Estabrook
-(2016) identification (``cfa(id_cat=)``). Not available: items mixing ordinal and
-continuous indicators (a :class:`SpecificationError` says so) and the theta
-parameterization (there is no option for it).
+Several groups: per-group statistics and weights, lavaan's multi-group conventions, scale
+factors for threshold invariance and the Wu & Estabrook (2016) identification. Not
+available: items mixing ordinal and continuous indicators and the theta parameterization.
 
 References
 ----------
@@ -51,132 +48,42 @@ data. Multivariate Behavioral Research, 56, 390-407.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import sparse as _sparse
-from scipy.special import ndtr
 
 from allyscale._core import fitindices as fi
-from allyscale._core import polychoric as _pc
+from allyscale._core import ml as _ml
+from allyscale._core import wlsstats as _ws
+from allyscale._core.estimation import Estimation, Internals
 from allyscale._core.model import ModelSpec
-from allyscale.errors import ConvergenceWarning, DataError, SpecificationError
+from allyscale.errors import ConvergenceWarning, SpecificationError
 
-__all__ = ["estimate", "influence", "expand_thresholds", "subset_statistics", "finish_statistics"]
+__all__ = ["estimate", "influence", "sample_statistics", "finish_statistics", "subset_statistics", "OrdinalModel",
+           "difference_test"]
 
+influence = _ws.influence
+subset_statistics = _ws.subset_statistics
 
 # ----------------------------------------------------------------------------- statistics
-def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
-    """Thresholds, polychoric correlations and the N × q influence matrix of (tau, rho).
-
-    Parameters
-    ----------
-    y : (N, p) array of complete ordinal responses (any integer coding).
-
-    Returns
-    -------
-    dict with ``th`` (list of arrays per item), ``rho`` (P,), ``IF`` (N, q) with columns
-    thresholds (item order, t1..) then correlations (row-major upper triangle = lavaan's
-    column-wise lower triangle), ``n_cat`` (p,), ``pairs``.
-    """
-    codes, cats = _pc.encode(y)
-    n, p = codes.shape
-    n_cat = np.array([len(c) for c in cats])
-    if (n_cat < 2).any():
-        raise DataError("WLSMV needs every ordered item to have at least two observed categories")
-    kmax = int(n_cat.max())
-    th = _pc.thresholds(codes, n_cat)
-    bounds = _pc._bounds(th)
-    iu = np.triu_indices(p, 1)
-    tables = _pc.pair_tables(codes, kmax, iu).astype(float)
-    npair = tables.sum(axis=(1, 2))
-    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], 1.1 * _pc.pearson_start(tables), tol=tol)
-    rho = fit.rho
-    # ---- threshold influences: A_j^-1 s_ij
-    if_th = []
-    for j in range(p):
-        k = n_cat[j]
-        t = th[j, : k - 1]
-        b = np.concatenate([[-np.inf], t, [np.inf]])
-        prob = ndtr(b[1:]) - ndtr(b[:-1])  # (k,)
-        dens = np.exp(-t**2 / 2) / np.sqrt(2 * np.pi)  # (k-1,)
-        c = codes[:, j]
-        s = np.zeros((n, k - 1))
-        for m in range(k - 1):
-            s[:, m] = dens[m] * ((c == m) / prob[m] - (c == m + 1) / prob[m + 1])
-        a = np.diag(dens**2 * (1 / prob[:-1] + 1 / prob[1:]))
-        for m in range(k - 2):
-            a[m, m + 1] = a[m + 1, m] = -dens[m] * dens[m + 1] / prob[m + 1]
-        if_th.append(s @ np.linalg.inv(a))
-    # ---- correlation influences
-    prob, dprob = _pc.cell_probs(bounds[iu[0]], bounds[iu[1]], rho)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(prob > 0, dprob / prob, 0.0)  # (P, K, K)
-        # lavaan (muthen1984) uses empirical "A" matrices: case averages of score products, which the
-        # contingency tables give exactly; q_ab = phat_ab * (dpi/drho / pi)_ab / pi_ab
-        phat = tables / npair[:, None, None]
-        qmat = np.where(prob > 0, phat * ratio / prob, 0.0)
-    i_rr = (phat * ratio**2).sum(axis=(1, 2))  # mean squared rho score
-    n_th = int((n_cat - 1).sum())
-    npairs = len(rho)
-    # the influence matrix is built transposed, (q, N): every pair's row is contiguous
-    ift = np.empty((n_th + npairs, n))
-    if_rho = ift[n_th:]
-    codes_t = np.ascontiguousarray(codes.T, dtype=np.intp)
-    cell = codes_t[iu[0]] * kmax  # (P, N) index of each case's cell in the pair's K x K table
-    cell += codes_t[iu[1]]
-    if_rho[:] = np.take_along_axis(ratio.reshape(npairs, kmax * kmax), cell, axis=1)  # rho scores (P, N)
-    del cell
-    s_ = np.sqrt(1 - rho**2)
-    # d pi_ab / d u_k (first item's threshold k) = D_k(b) (delta_a,k - delta_a,k+1)
-    u = bounds[iu[0]][:, 1:-1]  # (P, K-1)
-    v = bounds[iu[1]]  # (P, K+1)
-    du = np.exp(-u**2 / 2) / np.sqrt(2 * np.pi)
-    cu = ndtr((v[:, None, 1:] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]) - \
-        ndtr((v[:, None, :-1] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None])
-    d_u = du[:, :, None] * cu  # (P, K-1, K)
-    i_ru = (d_u * (qmat[:, :-1, :] - qmat[:, 1:, :])).sum(axis=2)  # (P, K-1): mean(s_rho * dlog pi / du_k)
-    uu = bounds[iu[1]][:, 1:-1]
-    vv = bounds[iu[0]]
-    dv = np.exp(-uu**2 / 2) / np.sqrt(2 * np.pi)
-    cv = ndtr((vv[:, None, 1:] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]) - \
-        ndtr((vv[:, None, :-1] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None])
-    d_v = dv[:, :, None] * cv  # (P, K-1, Ka) over the first item's categories a
-    i_rv = (d_v * (qmat[:, :, :-1] - qmat[:, :, 1:]).transpose(0, 2, 1)).sum(axis=2)  # (P, K-1)
-    # minus the thresholds' share: pairs (j, .) form one block of rows, pairs (., j) are gathered
-    first = np.searchsorted(iu[0], np.arange(p + 1))
-    for j in range(p):
-        k = n_cat[j] - 1
-        blk = slice(first[j], first[j + 1])
-        if blk.stop > blk.start:
-            if_rho[blk] -= i_ru[blk, :k] @ if_th[j].T
-        rows = np.flatnonzero(iu[1] == j)
-        if rows.size:
-            if_rho[rows] -= i_rv[rows, :k] @ if_th[j].T
-    if_rho /= i_rr[:, None]
-    ift[:n_th] = np.hstack(if_th).T
-    IF = ift.T  # (N, q), a view
-    return {"th": [th[j, : n_cat[j] - 1] for j in range(p)], "rho": rho, "IF": IF, "n_cat": n_cat,
-            "pairs": iu, "converged": bool(fit.converged.all())}
-
-
-_CACHE = None  # an OrderedDict of recent sample statistics, created on first use
+_CACHE: OrderedDict | None = None  # recent sample statistics, keyed by the data's bytes
 _CACHE_SIZE = 4
 
 
 def sample_statistics(y: np.ndarray) -> dict[str, Any]:
-    """:func:`influence` plus the DWLS weights and the N × N Gram matrices every model needs.
+    """:func:`allyscale._core.wlsstats.statistics` of one group, cached.
 
     The statistics depend on the data only, so competing models fitted to the same data
-    (``compare``, Monte Carlo replications) share them: results are cached by the data's
-    bytes (the last four data sets). ``gram_rho`` is ``Z Z'`` for the weighted influence
-    ``Z = IF W^1/2`` restricted to the correlations.
+    (``compare``, invariance sequences, Monte Carlo replications) share them: results are
+    cached by the data's bytes (the last four data sets). Raises
+    :class:`~allyscale._core.wlsstats.TooFewCategories` or
+    :class:`~allyscale._core.wlsstats.PairNeverObserved` (the caller names the items).
     """
-    import hashlib
-    from collections import OrderedDict
-
     global _CACHE
     if _CACHE is None:
         _CACHE = OrderedDict()
@@ -185,7 +92,7 @@ def sample_statistics(y: np.ndarray) -> dict[str, Any]:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    stats = finish_statistics(influence(y))
+    stats = _ws.statistics(y)
     _CACHE[key] = stats
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -193,82 +100,74 @@ def sample_statistics(y: np.ndarray) -> dict[str, Any]:
 
 
 def finish_statistics(stats: dict[str, Any]) -> dict[str, Any]:
-    """Add the DWLS weights ``w = 1 / diag(Gamma)``, ``n_th`` and ``gram_rho`` to the output
-    of :func:`influence` (or of :func:`subset_statistics`); returns a new dict."""
+    """The estimator's statistics (``acov``, ``w``, ``n_th``) from :func:`influence` output
+    (for instance a :class:`~allyscale.polychoric.PolychoricResult`'s); ``Gamma`` is formed
+    when N > q and q is moderate. Returns a new dict."""
+    if "acov" in stats:
+        return dict(stats)
     out = dict(stats)
     IF = out["IF"]
-    n = IF.shape[0]
-    w = n / (IF**2).sum(axis=0)
-    n_th = sum(len(t) for t in out["th"])
-    z = IF[:, n_th:] * np.sqrt(w[n_th:])
-    out.update(w=w, n_th=n_th, gram_rho=z @ z.T)
+    n, q = IF.shape
+    if n > q and q <= _ws.GAMMA_MAX_Q:
+        acov = _ws.ACov(n, gamma=IF.T @ IF / n)
+    else:
+        acov = _ws.ACov(n, IF=IF)
+    out.update(acov=acov, w=1.0 / acov.diag(), n_th=int(sum(len(t) for t in out["th"])))
+    out.setdefault("n", n)
     return out
 
 
-def subset_statistics(stats: dict[str, Any], idx) -> dict[str, Any]:
-    """The statistics of :func:`influence` for the items ``idx`` (positions, in the new order),
-    taken from ``stats`` without recomputation.
+def _corr_traces(st: dict[str, Any]) -> tuple[float, float]:
+    """``tr(W Gamma)`` and ``tr((W Gamma)^2)`` of the correlation block (data only: cached)."""
+    if "trace_c" not in st:
+        n_th, w = st["n_th"], st["w"]
+        c = slice(n_th, None)
+        st["trace_c"] = (float(w[c] @ st["acov"].diag()[c]), st["acov"].trace_wgwg(w[c], c))
+    return st["trace_c"]
 
-    Each threshold and its influence depend on its own item only, each polychoric
-    correlation and its influence on its own pair (the two-step estimator), so the
-    sub-blocks equal a fresh computation on those items' columns. Pairs are renumbered in
-    lavaan's ``vech(COR, diagonal = FALSE)`` order of the new item order.
+
+def _full_traces(st: dict[str, Any]) -> tuple[float, float]:
+    """``tr(W Gamma)`` and ``tr((W Gamma)^2)`` of all statistics (data only: cached)."""
+    if "trace_f" not in st:
+        w = st["w"]
+        st["trace_f"] = (float(w @ st["acov"].diag()), st["acov"].trace_wgwg(w))
+    return st["trace_f"]
+
+
+@dataclass
+class OrdinalModel:
+    """The ordinal model of :func:`estimate`, as arrays over the rows of its parameter table
+    (built by the public layer; every indicator ordered, thresholds expanded).
+
+    ``free`` 1-based free index of each row (0 fixed), ``is_th`` threshold rows, ``group``
+    0-based group of each row, ``item`` the row's observed item index (-1 otherwise),
+    ``ustart`` fixed values, ``alpha_free`` rows of free latent means.
     """
-    idx = np.asarray(idx, dtype=int)
-    n_cat = np.asarray(stats["n_cat"])
-    p = n_cat.size
-    m = idx.size
-    th_off = np.concatenate([[0], np.cumsum(n_cat - 1)])
-    n_th_all = int(th_off[-1])
-    pidx = -np.ones((p, p), dtype=int)
-    iu_all = np.triu_indices(p, 1)
-    pidx[iu_all] = np.arange(iu_all[0].size)
-    pidx[iu_all[1], iu_all[0]] = pidx[iu_all]
-    iu = np.triu_indices(m, 1)
-    pair_cols = pidx[idx[iu[0]], idx[iu[1]]]
-    th_cols = np.concatenate([np.arange(th_off[j], th_off[j + 1]) for j in idx]).astype(int)
-    cols = np.concatenate([th_cols, n_th_all + pair_cols])
-    out = {"th": [stats["th"][j] for j in idx], "rho": np.asarray(stats["rho"])[pair_cols],
-           "IF": np.ascontiguousarray(stats["IF"][:, cols]), "n_cat": n_cat[idx], "pairs": iu,
-           "converged": stats["converged"]}
-    return out
+
+    spec: ModelSpec
+    spec_ml: ModelSpec
+    free: np.ndarray
+    is_th: np.ndarray
+    group: np.ndarray
+    item: np.ndarray
+    ustart: np.ndarray
+    alpha_free: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def single(self):
+        """Structural parameters, separability and the correlation model of a one-group model."""
+        if "single" not in self._cache:
+            spec = self.spec
+            th_param = self.free[self.is_th] - 1
+            struct = sorted({e[0] for e in spec.entries})
+            separable = bool((th_param >= 0).all() and len(set(th_param.tolist())) == th_param.size
+                             and not set(th_param.tolist()) & set(struct)
+                             and len(struct) + th_param.size == spec.n_free)
+            corr_model = _CorrelationModel(spec, np.array(struct if separable else range(spec.n_free), dtype=int))
+            self._cache["single"] = (struct, separable, corr_model)
+        return self._cache["single"]
 
 
-# ------------------------------------------------------------------------ parameter table
-def expand_thresholds(pt: pd.DataFrame, n_cat: dict[str, int]) -> pd.DataFrame:
-    """Replace each ``x | t*`` placeholder by rows ``x | t1 .. t(K-1)`` and renumber ``free``."""
-    rows = []
-    for r in pt.to_dict("records"):
-        if r["op"] == "|" and r["rhs"] == "t*":
-            for k in range(1, n_cat[r["lhs"]]):
-                nr = dict(r)
-                nr["rhs"] = f"t{k}"
-                nr["label"] = "" if not r["label"] else f"{r['label']}.t{k}"
-                rows.append(nr)
-        else:
-            rows.append(r)
-    out = pd.DataFrame(rows, columns=pt.columns)
-    number, by_label = 0, {}
-    free = []
-    for r in out.itertuples(index=False):
-        if r.free == 0:
-            free.append(0)
-            continue
-        lab = r.label
-        if lab and lab in by_label:
-            free.append(by_label[lab])
-            continue
-        number += 1
-        free.append(number)
-        if lab:
-            by_label[lab] = number
-    out["free"] = free
-    out["id"] = np.arange(1, len(out) + 1)
-    out.attrs.update(pt.attrs)
-    return out.reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------- estimation
 class _CorrelationModel:
     """Model-implied polychoric correlations (off-diagonal, lavaan's order) and their Jacobian
     with respect to the structural parameters, built directly from the model matrices.
@@ -280,9 +179,10 @@ class _CorrelationModel:
     :meth:`ModelSpec.derivatives`, which dominates the cost for a 100-item model.
     """
 
-    def __init__(self, spec: ModelSpec, params: np.ndarray):
+    def __init__(self, spec: ModelSpec, params: np.ndarray, group: int = 0):
         p = len(spec.ov)
         self.spec = spec
+        self.group = group
         self.iu = np.triu_indices(p, 1)
         pidx = -np.ones((p, p), dtype=int)
         pidx[self.iu] = np.arange(len(self.iu[0]))
@@ -290,7 +190,8 @@ class _CorrelationModel:
         self.pidx = pidx
         col = {int(k): c for c, k in enumerate(params)}
         self.kc = len(params)
-        ent = [(col[k], name, i, j) for k, g, name, i, j in spec.entries if name in ("lam", "psi", "beta", "theta")]
+        ent = [(col[k], name, i, j) for k, g, name, i, j in spec.entries
+               if g == group and name in ("lam", "psi", "beta", "theta")]
         self.n_ent = len(ent)
         self.ent_col = np.array([e[0] for e in ent], dtype=int)
         self.unique = len(set(self.ent_col.tolist())) == self.n_ent
@@ -305,8 +206,9 @@ class _CorrelationModel:
             self.lam_rows = rows[self.lam_mask]
             self.lam_cols = np.broadcast_to(self.lam[:, [0]], rows.shape)[self.lam_mask]
 
-    def __call__(self, x: np.ndarray, jacobian: bool = True):
-        gm = self.spec.matrices(x)[0]
+    def __call__(self, x: np.ndarray, jacobian: bool = True, gm=None):
+        if gm is None:
+            gm = self.spec.matrices(x)[self.group]
         a = gm.A
         lam_a = gm.lam @ a
         phi = a @ gm.psi @ a.T
@@ -396,82 +298,56 @@ def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
     return x, f, r, jac, converged, it
 
 
-_MODELS: dict[tuple, tuple] = {}
+
+def _start(spec_ml: ModelSpec, ys: list[np.ndarray]) -> np.ndarray:
+    """ML start values on the standardized responses of every group (pairwise moments)."""
+    gds = []
+    for y in ys:
+        z = (y - np.nanmean(y, axis=0)) / np.nanstd(y, axis=0)
+        gds.append(_ml.GroupData(z, []))  # start_values reads the responses only
+    return np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
 
 
-def _threshold_model(prep, n_cat: dict[str, int]) -> tuple:
-    """The parameter table with every indicator ordered and its thresholds expanded, its
-    :class:`ModelSpec` (and the one without mean structure, for start values), the structural
-    parameters, whether thresholds are separable, and the correlation model; cached by
-    syntax, items and category counts (replications of a study refit the same models)."""
-    from allyscale.cfa import _partable
+def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel) -> Estimation:
+    """WLSMV for a list of groups (one group = a list of one); see the module docstring.
 
-    ov = prep.ov
-    key = (prep.model, tuple(ov), tuple(prep.lv), tuple(n_cat[v] for v in ov), prep.std_lv, tuple(prep.ordered or ()))
-    hit = _MODELS.get(key)
-    if hit is not None:
-        return hit
-    pt = prep.partable if prep.ordered else _partable(prep.model, ordered=tuple(ov), std_lv=prep.std_lv,
-                                                       meanstructure=True)
-    pt = expand_thresholds(pt, n_cat)
-    spec = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=True)
-    spec_ml = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=False)
-    th_param = pt["free"].to_numpy(dtype=int)[pt["op"].to_numpy() == "|"] - 1
-    struct = sorted({e[0] for e in spec.entries})
-    separable = bool((th_param >= 0).all() and len(set(th_param.tolist())) == th_param.size
-                     and not set(th_param.tolist()) & set(struct) and len(struct) + th_param.size == spec.n_free)
-    corr_model = _CorrelationModel(spec, np.array(struct if separable else range(spec.n_free), dtype=int))
-    if len(_MODELS) > 32:
-        _MODELS.clear()
-    _MODELS[key] = hit = (pt, spec, spec_ml, struct, separable, corr_model)
-    return hit
-
-
-def estimate(prep) -> Any:
-    """The WLSMV branch of :func:`allyscale.cfa` (see the module docstring).
-
-    When every threshold is its own free parameter (the default), the threshold rows are
-    fitted exactly by the sample thresholds and the estimation, sandwich and traces reduce
-    to the correlation block: Gauss-Newton runs over the structural parameters only, the
-    threshold part of ``U`` vanishes, and the threshold covariance is ``Gamma_tt / (N - 1)``.
-    Otherwise the full problem (thresholds and structure together) is solved.
+    Parameters
+    ----------
+    ys : per group, the (N_g, p) responses (start values only)
+    stats : per group, :func:`sample_statistics` (or :func:`finish_statistics`) output
+    om : the ordinal model (:class:`OrdinalModel`)
     """
-    from allyscale._core import ml as _ml
-    from allyscale.cfa import _Estimation
+    if len(ys) == 1:
+        return _estimate_one(ys[0], stats[0], om)
+    return _estimate_groups(ys, stats, om)
 
-    if prep.ngroups > 1:
-        return _estimate_groups(prep)
-    ov = prep.ov
-    p = len(ov)
-    ordered = prep.ordered or list(ov)
-    if set(ordered) != set(ov):
-        raise SpecificationError("WLSMV here needs every indicator ordered (mixed continuous/ordinal items are not "
-                                 "supported)")
-    y = prep.y[0]
-    n = y.shape[0]
-    stats = prep.wls_stats[0] if getattr(prep, "wls_stats", None) else sample_statistics(y)
-    n_cat = {v: int(k) for v, k in zip(ov, stats["n_cat"])}
-    pt, spec, spec_ml, struct, separable, corr_model = _threshold_model(prep, n_cat)
-    prep.partable, prep.spec, prep.ordered, prep.meanstructure = pt.copy(), spec, list(ov), True
-    th_rows = np.flatnonzero(pt["op"].to_numpy() == "|")
-    free = pt["free"].to_numpy(dtype=int)
-    th_param = free[th_rows] - 1  # -1: a fixed threshold
-    th_fixed = pt["ustart"].to_numpy(dtype=float)[th_rows]
+
+def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel) -> Estimation:
+    """One group. When every threshold is its own free parameter (the default), the threshold
+    rows are fitted exactly by the sample thresholds and the estimation, sandwich and traces
+    reduce to the correlation block: Gauss-Newton runs over the structural parameters only,
+    the threshold part of ``U`` vanishes, and the threshold covariance is
+    ``Gamma_tt / (N - 1)``. Otherwise the full problem is solved."""
+    spec = om.spec
+    struct, separable, corr_model = om.single()
+    p = len(spec.ov)
+    n = int(stats["n"])
+    th_param = om.free[om.is_th] - 1  # -1: a fixed threshold
+    th_fixed = om.ustart[om.is_th]
     th_obs = np.concatenate(stats["th"])
-    s = np.concatenate([th_obs, stats["rho"]])
-    IF = stats["IF"]
+    rho = stats["rho"]
+    s = np.concatenate([th_obs, rho])
     q = s.size
     n_th = th_obs.size
     w = stats["w"]
+    acov = stats["acov"]
     k = spec.n_free
-
-    # starting values: the ML starts on standardized responses, thresholds at their sample values
-    z = (y - y.mean(axis=0)) / y.std(axis=0)
-    gd = _ml.GroupData.from_array(z)
-    x = np.asarray(_ml.start_values(spec_ml, [gd]), dtype=float)
+    x = _start(om.spec_ml, [y])
     x[th_param[th_param >= 0]] = th_obs[th_param >= 0]
-    diagnostics: dict[str, Any] = {"polychoric_converged": stats["converged"], "separable_thresholds": separable}
-    rho, w_c, if_c = stats["rho"], w[n_th:], IF[:, n_th:]
+    diagnostics: dict[str, Any] = {"polychoric_converged": stats["converged"], "separable_thresholds": separable,
+                                   "gamma_form": acov.form}
+    w_c = w[n_th:]
+    csl = slice(n_th, None)
     if separable:
         sidx = np.array(struct, dtype=int)
 
@@ -486,57 +362,69 @@ def estimate(prep) -> Any:
 
         xc, f, _, jac_c, converged, it = _gauss_newton(x[sidx], objective, lambda xc: corr_model(full(xc))[1], w_c)
         x = full(xc)
-        # sandwich pieces on the correlation block; thresholds: bread_t b_t = IF_t'
+        jac_c = _sparse.csc_array(jac_c)
         bread_c = np.linalg.inv(_jtwj(jac_c, w_c))
-        b_c = np.asarray(jac_c.multiply(w_c[:, None]).T.tocsr() @ if_c.T)  # (k_c, N)
-        if_t = IF[:, :n_th]
+        a_c = _sparse.csc_array(jac_c.multiply(w_c[:, None]))  # W_c J_c
+        h_full = acov.times(a_c, cols=csl)  # Gamma[:, c] W_c J_c  (q x k_c)
+        h_c, cross = h_full[n_th:], h_full[:n_th]
+        meat_c = np.asarray(a_c.T @ h_c)
+        hwh = h_c.T @ (w_c[:, None] * h_c)
+        tr_c, tr_c2 = _corr_traces(stats)
+        bm = bread_c @ meat_c
+        tr_ug = tr_c - float(np.trace(bm))
+        tr_ug2 = tr_c2 - 2 * float(np.einsum("ij,ji->", bread_c, hwh)) + float(np.einsum("ij,ji->", bm, bm))
+        g_tt = acov.block(slice(0, n_th))
         th_pos = th_param
         vcov = np.zeros((k, k))
-        e_c = bread_c @ b_c  # (k_c, N)
-        vcov[np.ix_(sidx, sidx)] = e_c @ e_c.T
-        vcov[np.ix_(th_pos, th_pos)] = if_t.T @ if_t
-        cross = if_t.T @ e_c.T  # (n_th, k_c)
-        vcov[np.ix_(th_pos, sidx)] = cross
-        vcov[np.ix_(sidx, th_pos)] = cross.T
-        vcov /= n * (n - 1)
-        c_mat = stats["gram_rho"] - b_c.T @ e_c
-        delta_c, e_cc = jac_c, e_c  # for the catML pieces: WiU IF_c' = IF_c' - Delta_c E^-1 Delta_c' W_c IF_c'
-        def full_jacobian():
-            out = np.zeros((q, k))
-            out[np.arange(n_th), th_pos] = 1.0
-            out[np.ix_(np.arange(n_th, q), sidx)] = jac_c.toarray()
-            return out
-
-        jac = full_jacobian
+        vcov[np.ix_(sidx, sidx)] = bm @ bread_c
+        vcov[np.ix_(th_pos, th_pos)] = g_tt
+        vcov[np.ix_(th_pos, sidx)] = cross @ bread_c
+        vcov[np.ix_(sidx, th_pos)] = (cross @ bread_c).T
+        vcov /= n - 1
+        meat = np.zeros((k, k))
+        w_t = w[:n_th]
+        meat[np.ix_(sidx, sidx)] = meat_c
+        meat[np.ix_(th_pos, th_pos)] = w_t[:, None] * g_tt * w_t[None, :]
+        meat[np.ix_(th_pos, sidx)] = w_t[:, None] * cross
+        meat[np.ix_(sidx, th_pos)] = (w_t[:, None] * cross).T
         bread = np.zeros((k, k))
-        bread[th_pos, th_pos] = 1 / w[:n_th]
+        bread[th_pos, th_pos] = 1 / w_t
         bread[np.ix_(sidx, sidx)] = bread_c
+        rows_t = np.arange(n_th)
+        jc = jac_c.tocoo()
+        jac_sp = _sparse.csr_array((np.concatenate([np.ones(n_th), jc.data]),
+                                    (np.concatenate([rows_t, n_th + jc.row]), np.concatenate([th_pos, sidx[jc.col]]))),
+                                   shape=(q, k))
+        delta_c = _sparse.csr_array(jac_sp[n_th:])  # the correlation rows over every parameter
+        k_c = np.zeros((q - n_th, k))
+        k_c[:, sidx] = h_c
+        meat_cc = np.zeros((k, k))
+        meat_cc[np.ix_(sidx, sidx)] = meat_c
     else:
         def sig_full(xv, jacobian=True):
             sig_c, jc = corr_model(xv, jacobian)
             sig = np.concatenate([np.where(th_param >= 0, xv[np.maximum(th_param, 0)], th_fixed), sig_c])
             if not jacobian:
                 return sig, None
-            jf = np.zeros((q, k))
             rows = np.flatnonzero(th_param >= 0)
-            jf[rows, th_param[rows]] = 1.0
-            jf[n_th:] = jc.toarray()
-            return sig, jf
+            jt = _sparse.csr_array((np.ones(rows.size), (rows, th_param[rows])), shape=(n_th, k))
+            return sig, _sparse.vstack([jt, _sparse.csr_array(jc)], format="csr")
 
         def objective(xv):
             r = s - sig_full(xv, False)[0]
             return float(r @ (w * r)), r
 
-        x, f, _, jac, converged, it = _gauss_newton(x, objective, lambda xv: sig_full(xv)[1], w)
-        jw = jac.T * w  # (k, q)
-        bread = np.linalg.inv(jw @ jac)
-        b = jw @ IF.T  # (k, N)
-        e = bread @ b
-        vcov = e @ e.T / (n * (n - 1))
-        z_t = IF[:, :n_th] * np.sqrt(w[:n_th])
-        c_mat = z_t @ z_t.T + stats["gram_rho"] - b.T @ e
-        delta_c = jac[n_th:]
-        e_cc = bread @ ((delta_c.T * w_c) @ if_c.T)
+        x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda xv: sig_full(xv)[1], w)
+        jac_sp = _sparse.csr_array(jac_sp)
+        bread = np.linalg.inv(_jtwj(jac_sp, w))
+        inf = _inference(jac_sp, [stats], np.array([float(n)]), bread)
+        meat, tr_ug, tr_ug2 = inf["meat"], inf["tr_ug"], inf["tr_ug2"]
+        vcov = bread @ meat @ bread / (n - 1)
+        bread_c = bread
+        delta_c = _sparse.csr_array(jac_sp[n_th:])
+        a_cc = _sparse.csc_array(delta_c.multiply(w_c[:, None]))
+        k_c = acov.times(a_cc, cols=csl)[n_th:]
+        meat_cc = np.asarray(a_cc.T @ k_c)
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
     # ---- tests. lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
@@ -545,9 +433,6 @@ def estimate(prep) -> Any:
     if df < 0:
         raise SpecificationError(f"the model has {k} free parameters but only {q} sample statistics: "
                                  "it is not identified")
-    # IF U IF' = IF W IF' - (IF W D) M (IF W D)'; IF W IF' from the cached Gram of the weighted influences
-    tr_ug = float(np.trace(c_mat)) / n
-    tr_ug2 = float(np.einsum("ij,ij->", c_mat, c_mat)) / n**2
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)}}
     scaled = _scaled_shifted(stat, df, tr_ug, tr_ug2)
     test["scaled.shifted"] = scaled
@@ -557,383 +442,162 @@ def estimate(prep) -> Any:
     sig_hat = spec.implied(x)[0][0]
     n1 = n - 1
     gm = spec.matrices(x)[0]
-    catml = _catml(pc, sig_hat, if_c, delta_c, e_cc, n, df, float(len(rho)), (gm.lam @ gm.A, gm.psi, gm.theta))
+    catml = _catml([pc], [sig_hat], [stats], [delta_c], [k_c], bread if not separable else bread, meat_cc,
+                   np.array([float(n)]), df, [(gm.lam @ gm.A, gm.psi, gm.theta)])
     diagnostics["catml"] = catml
     extra = _robust_from_catml(catml, df, float(len(rho)), n1)
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
     extra.update(_rmsea_family(stat, scaled["stat"], df, n1))
-    internals = _Internals(s=s, w=w, jac=jac, IF=IF, n=n, n_th=n_th, sigma=sig_hat, bread=bread)
-    return _Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
-                       "scaled.shifted", None, internals)
+    internals = Internals(s=s, w=w, jac_sparse=jac_sp, n=n, n_th=n_th, sigma=sig_hat, bread=bread, meat=meat)
+    return Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
+                      "scaled.shifted", None, internals, spec)
+
+
+def _inference(jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarray,
+               bread: np.ndarray) -> dict[str, Any]:
+    """``M = D'W Gamma W D`` and the traces of ``U Gamma`` and ``(U Gamma)^2`` of stacked groups.
+
+    As lavaan for several groups: ``W = blockdiag(f_g W_g)``, ``Gamma = blockdiag(Gamma_g /
+    f_g)``, ``f_g = N_g / N`` (so ``W Gamma = blockdiag(W_g Gamma_g)``); ``bread`` is
+    ``(D'WD)^-1`` with those weights. Only q x k products with ``Gamma`` are formed
+    (:meth:`ACov.times`), plus the data-only ``tr((W_g Gamma_g)^2)``.
+    """
+    f = ns / ns.sum()
+    k = jac.shape[1]
+    meat = np.zeros((k, k))
+    hwh = np.zeros((k, k))
+    tr1 = tr2 = 0.0
+    r0 = 0
+    for g, st in enumerate(stats):
+        q_g = st["w"].size
+        w_g = st["w"]
+        a = _sparse.csc_array(jac[r0:r0 + q_g].multiply(w_g[:, None]))
+        h = st["acov"].times(a)
+        meat += f[g] * np.asarray(a.T @ h)
+        hwh += f[g] * (h.T @ (w_g[:, None] * h))
+        t1, t2 = _full_traces(st)
+        tr1 += t1
+        tr2 += t2
+        r0 += q_g
+    bm = bread @ meat
+    tr_ug = tr1 - float(np.trace(bm))
+    tr_ug2 = tr2 - 2 * float(np.einsum("ij,ji->", bread, hwh)) + float(np.einsum("ij,ji->", bm, bm))
+    return {"meat": meat, "tr_ug": tr_ug, "tr_ug2": tr_ug2}
 
 
 def _baseline(stats: list[dict[str, Any]], ns) -> dict[str, dict[str, float]]:
     """The independence baseline of every group together: thresholds saturated, correlations
-    zero; ``T = sum_g (N_g - 1) rho_g' W_g rho_g`` and its scaled-shifted version (the traces
-    from each group's Gram matrix of the weighted correlation influences)."""
+    zero; ``T = sum_g (N_g - 1) rho_g' W_g rho_g`` and its scaled-shifted version (traces of
+    each group's correlation block, ``U = W``)."""
     stat0 = tr0 = tr0_2 = 0.0
     for n, st in zip(ns, stats):
-        rho, gram = st["rho"], st["gram_rho"]
+        rho = st["rho"]
         stat0 += float((n - 1) * (rho @ (st["w"][st["n_th"]:] * rho)))
-        tr0 += float(np.trace(gram)) / n
-        tr0_2 += float(np.einsum("ij,ij->", gram, gram)) / n**2
+        t1, t2 = _corr_traces(st)
+        tr0 += t1
+        tr0_2 += t2
     df0 = float(sum(len(st["rho"]) for st in stats))
     return {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
             "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
 
 
-def _cor_matrix(rho: np.ndarray, p: int) -> np.ndarray:
-    """The p x p polychoric matrix from its upper triangle (lavaan's vech order)."""
-    iu = np.triu_indices(p, 1)
-    out = np.eye(p)
-    out[iu] = rho
-    out[(iu[1], iu[0])] = rho
-    return out
+def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[str, Any]], deltas: list,
+           ks: list, bread: np.ndarray, meat: np.ndarray, ns: np.ndarray, df: float,
+           factors: list, note: str | None = None) -> dict[str, Any]:
+    """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
+    Savalei, 2021), without a refit (all items ordered), for one or several groups.
 
+    * ``XX3 = sum_g N_g F_ML,g``: the ML discrepancy of the model-implied correlations at the
+      DWLS estimates against the polychoric matrix (``log|Sigma| - log|R| + tr(R Sigma^-1) - p``);
+      ``XX3.null``: the same for the independence model, ``-sum_g N_g log|R_g|``;
+    * ``c.hat3 = tr(WiU' V WiU Gamma) / df`` with ``V = blockdiag(f_g V_g)`` the ML (expected,
+      structured) weight of the correlations, ``V_(ij),(kl) = s^ik s^jl + s^il s^jk`` for
+      ``S = Sigma^-1``, ``WiU = I - Delta E^-1 Delta' W`` the DWLS projection on the
+      correlation rows and ``Gamma = blockdiag(Gamma_g / f_g)``; ``c.hat3.null = tr(Gamma) / df_null``.
 
-def _rmsea_family(stat: float, scaled: float, df: float, n1: float, ngroups: int = 1) -> dict[str, float]:
-    """RMSEA, its 90% interval and close-fit p of the standard and (when finite) the
-    scaled-shifted statistic, with lavaan's ``N - G`` for categorical data."""
-    out = {"rmsea": fi.rmsea(stat, df, n1, ngroups)}
-    out["rmsea.ci.lower"], out["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1, ngroups)
-    out["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1, ngroups)
-    if np.isfinite(scaled):
-        out["rmsea.scaled"] = fi.rmsea(scaled, df, n1, ngroups)
-        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled, df, n1, ngroups)
-        out["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled, df, n1, ngroups)
-    return out
-
-
-def _group_model(prep, n_cat: dict[str, int]):
-    """Parameter table and spec of a multi-group ordinal model (delta parameterization).
-
-    As lavaan 0.6.14: thresholds per group (shared with ``group_equal`` "thresholds"),
-    intercepts 0, latent-response scale factors ``x ~*~ x`` fixed at 1 in the first group
-    and free in the others when thresholds are equal (then the latent means are free there
-    too); the residual variances follow from the scale factors. With
-    ``prep.id_cat == "Wu.Estabrook.2016"`` and equal thresholds but not intercepts, the item
-    intercepts are free in the later groups and the latent means fixed at 0 instead
-    (semTools' ``measEq.syntax(ID.cat = "Wu.Estabrook.2016")``).
+    Per group ``h`` the trace is ``f_h tr(V_h X_h)``,
+    ``X_h = Gamma_h / f_h - K_h E J_h' - J_h E K_h' + J_h E M E J_h'`` with ``J_h`` its
+    correlation rows (``deltas``), ``K_h = Gamma_h W_h J_h`` (``ks``), ``E = bread`` and
+    ``M = sum_g f_g J_g' W_g Gamma_g W_g J_g`` (``meat``). With ``Gamma`` held as a matrix
+    ``X_h`` is formed; with the influence matrix the trace is a sum over cases of
+    ``tr(M_n S M_n S) / 2`` (``M_n`` case ``n``'s column of ``WiU IF'`` as a symmetric matrix),
+    using the factor structure ``Sigma = Lambda* Psi Lambda*' + Theta`` (``factors``) for
+    ``S = D - U C U'`` (Woodbury). lavaan returns NaN when a polychoric matrix is not positive
+    definite (smallest eigenvalue below ``sqrt(eps)``) and with free scale factors; so does
+    this (``note`` says why).
     """
-    from allyscale.cfa import _partable
-
-    ov = prep.ov
-    pt = _partable(prep.model, ngroups=prep.ngroups, ordered=tuple(ov), std_lv=prep.std_lv, meanstructure=True,
-                   group_equal=tuple(prep.group_equal))
-    free_scale = "thresholds" in prep.group_equal
-    if free_scale and "intercepts" not in prep.group_equal and getattr(prep, "id_cat", "lavaan") != "lavaan":
-        # Wu & Estabrook (2016): item intercepts free in later groups, latent means fixed at 0
-        pt = pt.copy()
-        op, grp = pt["op"].to_numpy(), pt["group"].to_numpy(dtype=int)
-        is_ov = pt["lhs"].isin(ov).to_numpy()
-        nu = (op == "~1") & is_ov & (grp > 1)
-        alpha = (op == "~1") & ~is_ov
-        pt.loc[nu, "free"], pt.loc[nu, "ustart"] = 1, np.nan
-        pt.loc[alpha, "free"], pt.loc[alpha, "ustart"] = 0, 0.0
-        pt.loc[nu | alpha, "label"] = ""
-    rows = []
-    for g in range(1, prep.ngroups + 1):
-        for v in ov:
-            free = 1 if (free_scale and g > 1) else 0
-            rows.append({"lhs": v, "op": "~*~", "rhs": v, "user": 0, "group": g, "free": free,
-                         "ustart": np.nan if free else 1.0, "label": "", "kind": "scale"})
-    extra = pd.DataFrame(rows).reindex(columns=pt.columns)
-    for c in pt.columns:
-        if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
-            extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
-    full = pd.concat([pt, extra], ignore_index=True)
-    full.attrs.update(pt.attrs)
-    full["free"] = full["free"].astype(int)
-    full["user"] = full["user"].astype(int)
-    full["group"] = full["group"].astype(int)
-    full = expand_thresholds(full, n_cat)
-    spec = ModelSpec.from_partable(full, ov, prep.lv, meanstructure=True)
-    spec_ml = ModelSpec.from_partable(full, ov, prep.lv, meanstructure=False)
-    return full, spec, spec_ml
-
-
-def _catml_groups(spec, x, sample, stats, jac, e_inv, ns, n_th, q_g, df) -> dict[str, Any]:
-    """:func:`_catml` for several groups, as lavaan 0.6.14's ``lav_fit_catml_dwls``: the ML
-    discrepancies summed over groups (``N_g F_ML,g``), and ``c.hat3`` from the stacked
-    correlation rows with ``W = blockdiag(f_g W_g)``, ``V = blockdiag(f_g V_g)`` and
-    ``Gamma = blockdiag(Gamma_g / f_g)``, ``f_g = N_g / N``. lavaan returns NaN when scale
-    factors are free (thresholds equal across groups); so does this."""
-    G = len(stats)
-    P = len(stats[0]["rho"])
+    G = len(cors)
+    p = cors[0].shape[0]
+    P = p * (p - 1) // 2
     nan = {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
            "df3.null": float(G * P), "c.hat3.null": np.nan}
-    if any(k >= 0 for k, _ in spec.scales.values()):
-        return {**nan, "note": "robust (catML) indices are undefined with free scale factors (thresholds equal "
-                               "across groups): NaN, as lavaan"}
-    f = ns / ns.sum()
-    implied = spec.implied(x)
-    p = sample[0][0].shape[0]
-    iu = np.triu_indices(p, 1)
+    if note:
+        return {**nan, "note": note}
     xx3 = xx3_null = 0.0
+    s_invs = []
     for g in range(G):
-        cor, sig = sample[g][0], implied[g][0]
+        cor, sig = cors[g], sigmas[g]
         if np.linalg.eigvalsh(cor)[0] < np.sqrt(np.finfo(float).eps):
-            return {**nan, "note": "a group's polychoric matrix is not positive definite: the robust (catML) "
-                                   "indices are undefined (NaN), as in lavaan"}
-        ld_sig = np.linalg.slogdet(sig)
+            which = "the polychoric matrix" if G == 1 else "a group's polychoric matrix"
+            return {**nan, "note": f"{which} is not positive definite: the robust (catML) indices are undefined "
+                                   "(NaN), as in lavaan"}
+        try:
+            ld_sig = np.linalg.slogdet(sig)
+            s_inv = np.linalg.inv(sig)
+        except np.linalg.LinAlgError:
+            return {**nan, "note": "the model-implied correlation matrix is singular: robust indices are NaN"}
         if ld_sig[0] <= 0:
-            return {**nan, "note": "a model-implied correlation matrix is not positive definite: robust indices "
+            return {**nan, "note": "the model-implied correlation matrix is not positive definite: robust indices "
                                    "are NaN"}
         ld_cor = np.linalg.slogdet(cor)[1]
-        xx3 += ns[g] * float(ld_sig[1] - ld_cor + np.einsum("ij,ji->", cor, np.linalg.inv(sig)) - p)
+        xx3 += ns[g] * float(ld_sig[1] - ld_cor + np.einsum("ij,ji->", cor, s_inv) - p)
         xx3_null -= ns[g] * float(ld_cor)
-    # L' block g: IF_c,g' / sqrt(N_g f_g); D' W L' summed over groups
-    rows = [slice(g * q_g + n_th, (g + 1) * q_g) for g in range(G)]
-    lt = [np.ascontiguousarray(st["IF"][:, n_th:].T) / np.sqrt(ns[g] * f[g]) for g, st in enumerate(stats)]
-    dwl = np.hstack([f[g] * (jac[rows[g]].T @ (stats[g]["w"][n_th:, None] * lt[g])) for g in range(G)])  # (k, N)
-    proj = e_inv @ dwl
-    ks = 0.0
-    start = np.concatenate([[0], np.cumsum(ns).astype(int)])
-    for h in range(G):
-        m = -(jac[rows[h]] @ proj)  # (P, N_tot)
-        m[:, start[h]:start[h + 1]] += lt[h]
-        gm = spec.matrices(x)[h]
-        ks += f[h] * _sum_trace_msms(m, iu, np.linalg.inv(implied[h][0]), (gm.lam @ gm.A, gm.psi, gm.theta)) / 2
-    c_hat = ks / df if df > 0 else np.nan
-    c_null = float(sum((st["IF"][:, n_th:] ** 2).sum() / ns[g] / f[g] for g, st in enumerate(stats))) / (G * P)
+        s_invs.append(s_inv)
+    f = ns / ns.sum()
+    iu = np.triu_indices(p, 1)
+    trace = 0.0
+    if all(st["acov"].form == "gamma" for st in stats):
+        for h in range(G):
+            st = stats[h]
+            c = slice(st["n_th"], None)
+            j = deltas[h]
+            ej = np.asarray((j @ bread.T).T) if _sparse.issparse(j) else bread @ j.T  # E J_h'  (k x P)
+            kej = ks[h] @ ej
+            x = st["acov"].block(c) / f[h] - kej - kej.T + ej.T @ (meat @ ej)
+            trace += f[h] * _trace_v(x, s_invs[h], iu)
+    else:
+        for g in range(G):
+            st = stats[g]
+            n_th, w_c = st["n_th"], st["w"][st["n_th"]:]
+            IF = st["acov"].IF
+            jg = deltas[g]
+            step = max(1, 2_000_000 // max(P, 1))
+            for a in range(0, IF.shape[0], step):
+                lt = np.ascontiguousarray(IF[a:a + step, n_th:].T) / np.sqrt(ns[g] * f[g])  # (P, m)
+                b = f[g] * np.asarray(jg.T @ (w_c[:, None] * lt))  # (k, m)
+                eb = bread @ b
+                for h in range(G):
+                    m = -np.asarray(deltas[h] @ eb)
+                    if h == g:
+                        m += lt
+                    trace += f[h] * _sum_trace_msms(m, iu, s_invs[h], factors[h]) / 2
+    c_hat = trace / df if df > 0 else np.nan
+    c_null = float(sum(st["acov"].diag()[st["n_th"]:].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
     return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
             "XX3.null": xx3_null, "df3.null": float(G * P), "c.hat3.null": c_null}
 
 
-def _estimate_groups(prep) -> Any:
-    """Multi-group WLSMV (delta parameterization), as lavaan 0.6.14.
-
-    Each group has its own thresholds, polychorics, weights and influences. The fit
-    function is ``sum_g (N_g - 1) / (N - G) F_g``; the test ``T = sum_g (N_g - 1) F_g``;
-    the information, the sandwich (divided by ``N - G``) and the test's ``U`` and ``Gamma``
-    use the block matrices with weights ``W_g N_g / N`` and ``Gamma_g N / N_g``, so the traces
-    of the scaled-shifted test are taken through the stacked influences.
-    Implied statistics per group: thresholds ``delta_j (tau_jk - (Lambda (I - B)^-1 alpha)_j)``
-    and correlations ``delta_i delta_j (Lambda Phi Lambda' + Theta)_ij``, with an analytic
-    Jacobian (checked against central differences in the tests).
-    """
-    from allyscale._core import ml as _ml
-    from allyscale.cfa import _Estimation
-
-    ov = prep.ov
-    p = len(ov)
-    if set(prep.ordered or ov) != set(ov):
-        raise SpecificationError("WLSMV here needs every indicator ordered (mixed continuous/ordinal items are not "
-                                 "supported)")
-    labels = prep.group_labels
-    stats = [sample_statistics(y) for y in prep.y]
-    cats = np.array([s["n_cat"] for s in stats])
-    differ = [ov[j] for j in np.flatnonzero((cats != cats[0]).any(axis=0))]
-    if differ:
-        raise DataError(f"item(s) {differ[:10]} do not have the same observed categories in every group "
-                        f"({', '.join(str(l) for l in labels)}); thresholds cannot be compared (collapse "
-                        "categories or drop the items)")
-    n_cat = {v: int(k) for v, k in zip(ov, cats[0])}
-    pt, spec, spec_ml = _group_model(prep, n_cat)
-    prep.partable, prep.spec, prep.ordered, prep.meanstructure = pt, spec, list(ov), True
-    G = prep.ngroups
-    ns = np.array([y.shape[0] for y in prep.y], dtype=float)
-    n_tot = ns.sum()
-    fg = (ns - 1) / (n_tot - len(ns))
-    free = pt["free"].to_numpy(dtype=int)
-    grp = pt["group"].to_numpy(dtype=int) - 1
-    op = pt["op"].to_numpy()
-    lhs = pt["lhs"].to_numpy()
-    ustart = pt["ustart"].to_numpy(dtype=float)
-    th_rows = [np.flatnonzero((op == "|") & (grp == g)) for g in range(G)]
-    th_item = [np.array([ov.index(v) for v in lhs[r]]) for r in th_rows]
-    s_g = [np.concatenate(st["th"] + [st["rho"]]) for st in stats]
-    w_g = [st["w"] for st in stats]
-    n_th = len(th_rows[0])
-    q_g = len(s_g[0])
-    s_all = np.concatenate(s_g)
-    w_all = np.concatenate([f * w for f, w in zip(fg, w_g)])
-    iu = np.triu_indices(p, 1)
-    k = spec.n_free
-
-    def implied(x):
-        mats = spec.matrices(x)
-        out = []
-        for g, gm in enumerate(mats):
-            d = spec.scale(x, g)
-            sig = gm.sigma()
-            corr = (d[iu[0]] * d[iu[1]]) * sig[iu]
-            shift = gm.lam @ (gm.A @ gm.alpha) + gm.nu
-            r = th_rows[g]
-            tau = np.where(free[r] > 0, x[np.maximum(free[r] - 1, 0)], ustart[r])
-            out.append(np.concatenate([d[th_item[g]] * (tau - shift[th_item[g]]), corr]))
-        return np.concatenate(out)
-
-    scale_param = {(g, i): kk for (g, i), (kk, _) in spec.scales.items() if kk >= 0}
-
-    def jacobian(x):
-        """Analytic: the structural part from :meth:`ModelSpec.derivatives` (Sigma and the
-        latent-response means), scaled by the scale factors; thresholds and scale factors
-        directly."""
-        mats = spec.matrices(x)
-        derivs = spec.derivatives(mats)
-        jac = np.zeros((s_all.size, k))
-        for g, gm in enumerate(mats):
-            d = spec.scale(x, g)
-            ds, dm = derivs[g]
-            sig = gm.sigma()
-            shift = gm.lam @ (gm.A @ gm.alpha) + gm.nu
-            r0 = g * q_g
-            items = th_item[g]
-            rows = th_rows[g]
-            # thresholds: delta_j (tau_jk - shift_j)
-            jac[r0:r0 + n_th] = -(d[items][:, None] * dm[:, items].T)
-            ok = free[rows] > 0
-            jac[r0 + np.flatnonzero(ok), free[rows][ok] - 1] += d[items][ok]
-            tau = np.where(free[rows] > 0, x[np.maximum(free[rows] - 1, 0)], ustart[rows])
-            # correlations: delta_i delta_j Sigma_ij
-            jac[r0 + n_th:r0 + q_g] = (d[iu[0]] * d[iu[1]])[:, None] * ds[:, iu[0], iu[1]].T
-            for (gg, i), kk in scale_param.items():
-                if gg != g:
-                    continue
-                sel = np.flatnonzero(items == i)
-                jac[r0 + sel, kk] += tau[sel] - shift[i]
-                first = np.flatnonzero(iu[0] == i)
-                jac[r0 + n_th + first, kk] += d[iu[1][first]] * sig[i, iu[1][first]]
-                second = np.flatnonzero(iu[1] == i)
-                jac[r0 + n_th + second, kk] += d[iu[0][second]] * sig[iu[0][second], i]
-        return jac
-
-    def jacobian_numeric(x):
-        jac = np.empty((s_all.size, k))
-        for j in range(k):
-            h = 1e-6 * max(1.0, abs(x[j]))
-            xp, xm = x.copy(), x.copy()
-            xp[j] += h
-            xm[j] -= h
-            jac[:, j] = (implied(xp) - implied(xm)) / (2 * h)
-        return jac
-
-    def objective(xv):
-        r = s_all - implied(xv)
-        return float(r @ (w_all * r)), r
-
-    # start values: ML starts on standardized responses per group, thresholds from group 1's sample values,
-    # scale factors 1, latent means 0
-    gds = [_ml.GroupData.from_array((y - y.mean(axis=0)) / y.std(axis=0)) for y in prep.y]
-    x = np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
-    for g in range(G):
-        r = th_rows[g]
-        ok = free[r] > 0
-        x[free[r][ok] - 1] = np.concatenate(stats[g]["th"])[ok] if g == 0 else x[free[r][ok] - 1]
-    for g in range(1, G):  # thresholds of later groups not shared with group 1
-        r = th_rows[g]
-        own = (free[r] > 0) & ~np.isin(free[r], free[th_rows[0]])
-        x[free[r][own] - 1] = np.concatenate(stats[g]["th"])[own]
-    for kk, _value in spec.scales.values():
-        if kk >= 0:
-            x[kk] = 1.0
-    alpha_rows = np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0))
-    x[free[alpha_rows] - 1] = 0.0
-    # the Jacobian is block-sparse (each group's statistics depend on its own parameters; a
-    # correlation on two loadings and a factor correlation): J'WJ is formed sparse
-    x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda v: _sparse.csr_array(jacobian(v)), w_all)
-    if not converged:
-        warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
-    resid = s_all - implied(x)
-    f_g = [float(resid[g * q_g:(g + 1) * q_g] @ (w_g[g] * resid[g * q_g:(g + 1) * q_g])) for g in range(G)]
-    stat = float(sum((n - 1) * fv for n, fv in zip(ns, f_g)))
-    df = float(G * q_g - k)
-    if df < 0:
-        raise SpecificationError(f"the model has {k} free parameters but only {G * q_g} sample statistics: "
-                                 "it is not identified")
-    # lavaan weights the fit function by (N_g - 1) / (N - G) but the information, the sandwich
-    # and the test's U and Gamma by N_g / N
-    fn = ns / n_tot
-    w_inf = np.concatenate([f * w for f, w in zip(fn, w_g)])
-    bread = np.linalg.inv(_jtwj(jac_sp, w_inf))
-    # stacked influences L (rows: cases of each group, scaled by 1 / sqrt(N_g f_g)); B = J' W L'
-    bs, grams = [], []
-    for g, st in enumerate(stats):
-        IFg = st["IF"]
-        jg = jac_sp[g * q_g:(g + 1) * q_g]
-        bs.append(np.sqrt(fn[g] / ns[g]) * (jg.T @ (w_g[g][:, None] * IFg.T)))  # (k, N_g)
-        z = IFg * np.sqrt(w_g[g])
-        grams.append(z @ z.T / ns[g])
-    b = np.hstack(bs)
-    e = bread @ b
-    c_mat = -b.T @ e
-    start = 0
-    for g in range(G):
-        m = int(ns[g])
-        c_mat[start:start + m, start:start + m] += grams[g]
-        start += m
-    tr_ug = float(np.trace(c_mat))
-    tr_ug2 = float(np.einsum("ij,ij->", c_mat, c_mat))
-    meat = b @ b.T
-    vcov = bread @ meat @ bread / (n_tot - G)  # lavaan: N - 1 per group for categorical data
-    test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
-            "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
-    baseline = _baseline(stats, ns)
-    sample = [(_cor_matrix(st["rho"], p), None) for st in stats]
-    n1 = n_tot - G
-    scaled = test["scaled.shifted"]
-    catml = _catml_groups(spec, x, sample, stats, jac_sp, bread, ns, n_th, q_g, df)
-    extra = _robust_from_catml(catml, df, catml["df3.null"], n1, G)
-    extra.update(_rmsea_family(stat, scaled["stat"], df, n1, G))
-    diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,
-                   "trace_ugamma2": tr_ug2, "catml": catml}
-    if catml.get("note"):
-        diagnostics["robust_indices"] = catml["note"]
-    internals = _Internals(s=s_all, w=w_inf, jac=jac_sp.toarray, jac_sparse=jac_sp, n=int(n_tot), n_th=n_th, bread=bread, groups=G,
-                           jac_numeric=lambda: jacobian_numeric(x),
-                           IF_groups=[st["IF"] for st in stats], w_groups=w_g, n_groups=ns)
-    return _Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, extra, diagnostics,
-                       "scaled.shifted", None, internals)
-
-
-def _catml(cor: np.ndarray, sigma: np.ndarray, if_c: np.ndarray, delta_c, e_c: np.ndarray, n: int, df: float,
-           df_null: float, factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
-    Savalei, 2021), without a refit (all items ordered).
-
-    * ``XX3``: the ML test statistic ``N F_ML`` of the model-implied correlations at the DWLS
-      estimates against the polychoric matrix (``log|Sigma| - log|R| + tr(R Sigma^-1) - p``);
-      ``XX3.null``: the same for the independence model, ``-N log|R|``;
-    * ``c.hat3 = tr(WiU' V WiU Gamma) / df``, with ``V`` the ML (expected, structured) weight
-      of the correlations, ``V_(ij),(kl) = s^ik s^jl + s^il s^jk`` for ``S = Sigma^-1``,
-      ``WiU = I - Delta E^-1 Delta' W`` (the DWLS projection on the correlation rows) and
-      ``Gamma`` the correlations' asymptotic covariance; ``c.hat3.null = tr(Gamma) / df_null``.
-
-    ``V`` is never formed: with ``m = WiU if_n`` for case ``n`` written as a symmetric matrix
-    ``M_n`` (zero diagonal), ``2 m' V m = tr(M_n S M_n S)``, so the trace is a mean over cases
-    of ``p x p`` products. lavaan returns NaN when the polychoric matrix is not positive
-    definite (smallest eigenvalue below ``sqrt(eps)``); so does this. ``factor`` =
-    ``(Lambda*, Psi, Theta)`` with ``Sigma = Lambda* Psi Lambda*' + Theta`` lets the trace use
-    ``S = D - U C U'`` (Woodbury; ``D = Theta^-1``) at ``O(N p m^2)`` instead of ``O(N p^3)``.
-    """
-    p = cor.shape[0]
-    nan = {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
-           "df3.null": df_null, "c.hat3.null": np.nan}
-    if np.linalg.eigvalsh(cor)[0] < np.sqrt(np.finfo(float).eps):
-        return {**nan, "note": "the polychoric matrix is not positive definite: the robust (catML) indices are "
-                               "undefined (NaN), as in lavaan"}
-    try:
-        s_inv = np.linalg.inv(sigma)
-        ld_sig = np.linalg.slogdet(sigma)
-    except np.linalg.LinAlgError:
-        return {**nan, "note": "the model-implied correlation matrix is singular: robust indices are NaN"}
-    ld_cor = np.linalg.slogdet(cor)[1]
-    if ld_sig[0] <= 0:
-        return {**nan, "note": "the model-implied correlation matrix is not positive definite: robust indices "
-                               "are NaN"}
-    xx3 = n * float(ld_sig[1] - ld_cor + np.einsum("ij,ji->", cor, s_inv) - p)
-    xx3_null = -n * float(ld_cor)
-    m = np.ascontiguousarray(if_c.T) - np.asarray(delta_c @ e_c)  # (P, N): WiU IF_c'
-    iu = np.triu_indices(p, 1)
-    ks = _sum_trace_msms(m, iu, s_inv, factor) / (2 * n)  # tr(M S M S) = 2 m' V m
-    c_hat = ks / df if df > 0 else np.nan
-    c_null = float((if_c**2).sum()) / n / df_null
-    return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
-            "XX3.null": xx3_null, "df3.null": df_null, "c.hat3.null": c_null}
-
-
+def _trace_v(x: np.ndarray, s: np.ndarray, iu: tuple[np.ndarray, np.ndarray]) -> float:
+    """``tr(V X)`` for ``V_(ij),(kl) = s_ik s_jl + s_il s_jk`` over the pairs ``iu``, by blocks of rows."""
+    P = iu[0].size
+    total = 0.0
+    step = max(1, 2_000_000 // max(P, 1))
+    for a in range(0, P, step):
+        i, j = iu[0][a:a + step], iu[1][a:a + step]
+        v = s[i][:, iu[0]] * s[j][:, iu[1]] + s[i][:, iu[1]] * s[j][:, iu[0]]
+        total += float(np.einsum("ab,ab->", v, x[a:a + step]))
+    return total
 def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
                     factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> float:
     """``sum_n tr(M_n S M_n S)`` for the columns of ``m`` (pairs x cases) written as symmetric
@@ -997,22 +661,239 @@ def _robust_from_catml(c: dict[str, Any], df: float, df_null: float, n1: int, ng
         out.update({"rmsea.ci.lower.robust": np.nan, "rmsea.ci.upper.robust": np.nan, "rmsea.pvalue.robust": np.nan})
     return out
 
-
-class _Internals(dict):
-    """A dict whose callable values are computed on first access (the dense Jacobian of a
-    100-item model is large and most fits never need it)."""
-
-    def __getitem__(self, key):
-        value = super().__getitem__(key)
-        if callable(value):
-            value = value()
-            self[key] = value
-        return value
-
-    def get(self, key, default=None):
-        return self[key] if key in self else default
+def _cor_matrix(rho: np.ndarray, p: int) -> np.ndarray:
+    """The p x p polychoric matrix from its upper triangle (lavaan's vech order)."""
+    iu = np.triu_indices(p, 1)
+    out = np.eye(p)
+    out[iu] = rho
+    out[(iu[1], iu[0])] = rho
+    return out
 
 
+def _rmsea_family(stat: float, scaled: float, df: float, n1: float, ngroups: int = 1) -> dict[str, float]:
+    """RMSEA, its 90% interval and close-fit p of the standard and (when finite) the
+    scaled-shifted statistic, with lavaan's ``N - G`` for categorical data."""
+    out = {"rmsea": fi.rmsea(stat, df, n1, ngroups)}
+    out["rmsea.ci.lower"], out["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1, ngroups)
+    out["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1, ngroups)
+    if np.isfinite(scaled):
+        out["rmsea.scaled"] = fi.rmsea(scaled, df, n1, ngroups)
+        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled, df, n1, ngroups)
+        out["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled, df, n1, ngroups)
+    return out
+
+
+
+class _GroupsModel:
+    """Implied statistics of every group and their sparse Jacobian (delta parameterization).
+
+    Per group: thresholds ``delta_j (tau_jk - mu_j)``, ``mu = nu + Lambda (I - B)^-1 alpha``,
+    and correlations ``delta_i delta_j Sigma_ij``. The correlation rows come from
+    :class:`_CorrelationModel` (one per group), the threshold rows from the sparse derivative
+    of ``mu``, scaled by the scale factors; scale factors and thresholds enter directly.
+    """
+
+    def __init__(self, om: OrdinalModel, n_groups: int):
+        spec = om.spec
+        self.spec = spec
+        self.G = n_groups
+        self.p = len(spec.ov)
+        self.k = spec.n_free
+        self.iu = np.triu_indices(self.p, 1)
+        self.cms = [_CorrelationModel(spec, np.arange(spec.n_free), group=g) for g in range(n_groups)]
+        self.th_rows = [np.flatnonzero(om.is_th & (om.group == g)) for g in range(n_groups)]
+        self.th_item = [om.item[r] for r in self.th_rows]
+        self.th_free = [om.free[r] - 1 for r in self.th_rows]
+        self.th_fixed = [om.ustart[r] for r in self.th_rows]
+        self.n_th = len(self.th_rows[0])
+        self.q_g = self.n_th + len(self.iu[0])
+        self.mean_ent = [[(k, name, i, j) for k, g, name, i, j in spec.entries if g == gg
+                          and name in ("lam", "nu", "alpha", "beta")] for gg in range(n_groups)]
+        self.scale_param = {(g, i): kk for (g, i), (kk, _) in spec.scales.items() if kk >= 0}
+
+    def _tau(self, x, g):
+        fr = self.th_free[g]
+        return np.where(fr >= 0, x[np.maximum(fr, 0)], self.th_fixed[g])
+
+    def __call__(self, x: np.ndarray, jacobian: bool = True):
+        mats = self.spec.matrices(x)
+        iu = self.iu
+        vals, rows, cols = [], [], []
+        out = []
+        for g, gm in enumerate(mats):
+            d = self.spec.scale(x, g)
+            a = gm.A
+            a_alpha = a @ gm.alpha
+            lam_a = gm.lam @ a
+            mu = gm.nu + gm.lam @ a_alpha
+            items = self.th_item[g]
+            tau = self._tau(x, g)
+            th_val = d[items] * (tau - mu[items])
+            sig_c, jc = self.cms[g](x, jacobian, gm=gm)
+            dd = d[iu[0]] * d[iu[1]]
+            out.append(np.concatenate([th_val, dd * sig_c]))
+            if not jacobian:
+                continue
+            r0 = g * self.q_g
+            # correlations: delta_i delta_j dSigma_ij
+            jc = jc.tocoo()
+            rows.append(r0 + self.n_th + jc.row)
+            cols.append(jc.col)
+            vals.append(dd[jc.row] * jc.data)
+            # thresholds: d_j dtau - d_j dmu_j over the item's threshold rows
+            by_item: dict[int, list] = {}
+            for k, name, i, j in self.mean_ent[g]:
+                if name == "lam":
+                    by_item.setdefault(i, []).append((k, a_alpha[j]))
+                elif name == "nu":
+                    by_item.setdefault(i, []).append((k, 1.0))
+                else:
+                    col = lam_a[:, i] if name == "alpha" else lam_a[:, i] * a_alpha[j]
+                    for it in np.flatnonzero(col):
+                        by_item.setdefault(int(it), []).append((k, col[it]))
+            for r, it in enumerate(items):
+                for k, v in by_item.get(int(it), ()):
+                    rows.append(np.array([r0 + r]))
+                    cols.append(np.array([k]))
+                    vals.append(np.array([-d[it] * v]))
+            fr = self.th_free[g]
+            ok = np.flatnonzero(fr >= 0)
+            rows.append(r0 + ok)
+            cols.append(fr[ok])
+            vals.append(d[items[ok]])
+            for (gg, i), kk in self.scale_param.items():
+                if gg != g:
+                    continue
+                sel = np.flatnonzero(items == i)
+                rows.append(r0 + sel)
+                cols.append(np.full(sel.size, kk))
+                vals.append(tau[sel] - mu[i])
+                first = np.flatnonzero(iu[0] == i)
+                second = np.flatnonzero(iu[1] == i)
+                rows.append(r0 + self.n_th + np.concatenate([first, second]))
+                cols.append(np.full(first.size + second.size, kk))
+                vals.append(np.concatenate([d[iu[1][first]] * sig_c[first], d[iu[0][second]] * sig_c[second]]))
+        implied = np.concatenate(out)
+        if not jacobian:
+            return implied, None
+        jac = _sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(self.G * self.q_g, self.k))  # duplicates (shared labels) are summed
+        return implied, jac
+
+    def numeric_jacobian(self, x: np.ndarray) -> np.ndarray:
+        """Central differences of the implied statistics (a check of the analytic Jacobian)."""
+        jac = np.empty((self.G * self.q_g, self.k))
+        for j in range(self.k):
+            h = 1e-6 * max(1.0, abs(x[j]))
+            xp, xm = x.copy(), x.copy()
+            xp[j] += h
+            xm[j] -= h
+            jac[:, j] = (self(xp, False)[0] - self(xm, False)[0]) / (2 * h)
+        return jac
+
+
+def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel) -> Estimation:
+    """Several groups (delta parameterization), as lavaan 0.6.14.
+
+    Each group has its own thresholds, polychorics, weights and influences. The fit
+    function is ``sum_g (N_g - 1) / (N - G) F_g``; the test ``T = sum_g (N_g - 1) F_g``;
+    the information, the sandwich (divided by ``N - G``) and the test's ``U`` and ``Gamma``
+    use the block matrices with weights ``W_g N_g / N`` and ``Gamma_g N / N_g``
+    (:func:`_inference`). The Jacobian is sparse (:class:`_GroupsModel`; checked against
+    central differences in the tests).
+    """
+    spec = om.spec
+    p = len(spec.ov)
+    G = len(ys)
+    ns = np.array([float(st["n"]) for st in stats])
+    n_tot = ns.sum()
+    fg = (ns - 1) / (n_tot - G)
+    model = _GroupsModel(om, G)
+    th_rows = model.th_rows
+    s_g = [np.concatenate(st["th"] + [st["rho"]]) for st in stats]
+    w_g = [st["w"] for st in stats]
+    n_th = model.n_th
+    q_g = model.q_g
+    s_all = np.concatenate(s_g)
+    w_all = np.concatenate([f * w for f, w in zip(fg, w_g)])
+    k = spec.n_free
+
+    def objective(xv):
+        r = s_all - model(xv, False)[0]
+        return float(r @ (w_all * r)), r
+
+    # start values: ML starts on standardized responses per group, thresholds from each group's sample
+    # values (group 1's where shared), scale factors 1, latent means 0
+    free = om.free
+    x = _start(om.spec_ml, ys)
+    for g in range(G):
+        r = th_rows[g]
+        ok = free[r] > 0
+        if g == 0:
+            x[free[r][ok] - 1] = np.concatenate(stats[g]["th"])[ok]
+        else:
+            own = ok & ~np.isin(free[r], free[th_rows[0]])
+            x[free[r][own] - 1] = np.concatenate(stats[g]["th"])[own]
+    for kk, _value in spec.scales.values():
+        if kk >= 0:
+            x[kk] = 1.0
+    x[free[om.alpha_free] - 1] = 0.0
+    x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda v: model(v)[1], w_all)
+    jac_sp = _sparse.csr_array(jac_sp)
+    if not converged:
+        warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
+    resid = s_all - model(x, False)[0]
+    f_g = [float(resid[g * q_g:(g + 1) * q_g] @ (w_g[g] * resid[g * q_g:(g + 1) * q_g])) for g in range(G)]
+    stat = float(sum((n - 1) * fv for n, fv in zip(ns, f_g)))
+    df = float(G * q_g - k)
+    if df < 0:
+        raise SpecificationError(f"the model has {k} free parameters but only {G * q_g} sample statistics: "
+                                 "it is not identified")
+    # lavaan weights the fit function by (N_g - 1) / (N - G) but the information, the sandwich
+    # and the test's U and Gamma by N_g / N
+    fn = ns / n_tot
+    w_inf = np.concatenate([f * w for f, w in zip(fn, w_g)])
+    bread = np.linalg.inv(_jtwj(jac_sp, w_inf))
+    inf = _inference(jac_sp, stats, ns, bread)
+    meat = inf["meat"]
+    tr_ug, tr_ug2 = inf["tr_ug"], inf["tr_ug2"]
+    vcov = bread @ meat @ bread / (n_tot - G)  # lavaan: N - 1 per group for categorical data
+    test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
+            "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
+    baseline = _baseline(stats, ns)
+    sample = [(_cor_matrix(st["rho"], p), None) for st in stats]
+    n1 = n_tot - G
+    scaled = test["scaled.shifted"]
+    implied = spec.implied(x)
+    mats = spec.matrices(x)
+    note = None
+    if any(kk >= 0 for kk, _ in spec.scales.values()):
+        note = ("robust (catML) indices are undefined with free scale factors (thresholds equal across groups): "
+                "NaN, as lavaan")
+    deltas, ks = [], []
+    meat_cc = np.zeros((k, k))
+    if note is None:
+        for g in range(G):
+            jc = _sparse.csr_array(jac_sp[g * q_g + n_th:(g + 1) * q_g])
+            w_c = w_g[g][n_th:]
+            a = _sparse.csc_array(jc.multiply(w_c[:, None]))
+            kk_ = stats[g]["acov"].times(a, cols=slice(n_th, None))[n_th:]
+            meat_cc += fn[g] * np.asarray(a.T @ kk_)
+            deltas.append(jc)
+            ks.append(kk_)
+    catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
+                   [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note)
+    extra = _robust_from_catml(catml, df, catml["df3.null"], n1, G)
+    extra.update(_rmsea_family(stat, scaled["stat"], df, n1, G))
+    diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,
+                   "trace_ugamma2": tr_ug2, "catml": catml, "gamma_form": [st["acov"].form for st in stats]}
+    if catml.get("note"):
+        diagnostics["robust_indices"] = catml["note"]
+    x_final = x.copy()
+    internals = Internals(s=s_all, w=w_inf, jac_sparse=jac_sp, n=int(n_tot), n_th=n_th, bread=bread, meat=meat,
+                          groups=G, n_groups=ns, jac_numeric=lambda: model.numeric_jacobian(x_final))
+    return Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, extra, diagnostics,
+                      "scaled.shifted", None, internals, spec)
 def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:
     """Mean-and-variance adjusted statistic, as lavaan's ``scaled.shifted`` test."""
     if df <= 0 or tr_ug2 <= 0:
@@ -1023,6 +904,8 @@ def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict
     scaled = stat * a + shift
     return {"stat": scaled, "df": df, "pvalue": fi.pvalue(scaled, df), "scaling_factor": 1 / a, "shift": shift,
             "trace_ugamma": tr_ug}
+
+
 
 
 def difference_test(fit0, fit1) -> dict[str, Any]:
@@ -1036,7 +919,7 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
     model 1 into model 0 are the rows of ``A``, a basis of the orthogonal complement of
     ``H = D1^+ D0``; with ``P^-1 = (D1' W D1)^-1``,
     ``U = W D1 P^-1 A' (A P^-1 A')^+ A P^-1 D1' W`` and the traces of ``U Gamma`` and
-    ``(U Gamma)^2`` (taken through the N x q influence matrix), the statistic is
+    ``(U Gamma)^2`` (``tr(Q M1)``, ``tr((Q M1)^2)`` with ``M1 = D1' W Gamma W D1``), the statistic is
     ``a (T0 - T1) + b`` on ``m = df0 - df1`` degrees of freedom, ``a = sqrt(m / tr((UG)^2))``,
     ``b = m - a tr(UG)``, where ``T0, T1`` are the unscaled DWLS statistics.
 
@@ -1066,8 +949,8 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
         return {**base, "chisq_diff": t0 - t1, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan}
     # H = D1^+ D0 (lavaan: MASS::ginv(D1) %*% D0), through the normal equations on the sparse
     # Jacobians; the pseudo-inverse itself only if D1 lacks full column rank
-    d1 = _sparse.csr_array(i1["jac_sparse"] if "jac_sparse" in i1 else i1["jac"])
-    d0 = _sparse.csr_array(i0["jac_sparse"] if "jac_sparse" in i0 else i0["jac"])
+    d1 = _sparse.csr_array(i1["jac_sparse"])
+    d0 = _sparse.csr_array(i0["jac_sparse"])
     try:
         h = cho_solve(cho_factor((d1.T @ d1).toarray()), (d1.T @ d0).toarray())
     except np.linalg.LinAlgError:
@@ -1079,20 +962,11 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
     keep = ~((np.abs(apa.sum(axis=0)) < tol) & (np.abs(apa.sum(axis=1)) < tol))
     a_mat = a_mat[keep]
     q = p_inv @ a_mat.T @ np.linalg.pinv(a_mat @ p_inv @ a_mat.T, rcond=tol, hermitian=True) @ a_mat @ p_inv
-    if "IF_groups" in i1:  # several groups: Gamma = blockdiag(f_g Gamma_g), V = blockdiag(W_g)
-        ns = i1["n_groups"]
-        q_g = len(i1["w_groups"][0])
-        b = np.vstack([np.sqrt(ng / ns.sum() / ng) * (d1[g * q_g:(g + 1) * q_g].T @ (IFg * wg).T).T
-                       for g, (IFg, wg, ng) in enumerate(zip(i1["IF_groups"], i1["w_groups"], ns))])
-        c = b @ q @ b.T
-        tr1 = float(np.trace(c))
-        tr2 = float(np.einsum("ij,ij->", c, c))
-    else:
-        w, IF, n = i1["w"], i1["IF"], i1["n"]
-        b = (d1.T @ (IF * w).T).T  # (N, k1) = IF W D1
-        c = b @ q @ b.T  # IF U IF'
-        tr1 = float(np.trace(c)) / n
-        tr2 = float(np.einsum("ij,ij->", c, c)) / n**2
+    # U = W D1 Q D1' W, so tr(U Gamma) = tr(Q M1) and tr((U Gamma)^2) = tr((Q M1)^2) with
+    # M1 = D1' W Gamma W D1 (the sandwich's meat, every group stacked)
+    qm = q @ i1["meat"]
+    tr1 = float(np.trace(qm))
+    tr2 = float(np.einsum("ij,ji->", qm, qm))
     if not tr2 > 0:
         return {**base, "chisq_diff": np.nan, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan,
                 "trace_ugamma": tr1, "trace_ugamma2": tr2}

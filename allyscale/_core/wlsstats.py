@@ -1,0 +1,361 @@
+"""WLS sample statistics of ordinal items and their asymptotic covariance (numpy/scipy only).
+
+The statistics ``s = (tau, rho)`` are lavaan's two-step thresholds and polychoric
+correlations (thresholds first, item order, then the correlations in lavaan's
+``vech(COR, diagonal = FALSE)`` order). Their asymptotic covariance ``Gamma`` (lavaan's
+``NACOV``, ``lavInspect(fit, "gamma")``) is ``IF' IF / N`` for the casewise influence
+functions of the two-step estimator (Muthén, 1984; lavaan's ``muthen1984``):
+
+* threshold influences ``N A_j^-1 s_ij`` from each item's scores ``s_ij`` and the sum
+  ``A_j`` of their outer products over the cases;
+* correlation influences ``N (s_rho - A_rho,tau_i A_i^-1 s_tau_i - A_rho,tau_j A_j^-1 s_tau_j)
+  / A_rho,rho`` from each pair's scores, with the empirical sums ``A`` of lavaan.
+
+Missing responses (lavaan's ``missing = "pairwise"``): a missing response contributes a zero
+score (lavaan sums scores with ``na.rm = TRUE``), so each item's ``A_j`` sums over the
+``N_j`` cases observing it and each pair's over the ``N_jk`` cases observing both, and ``N``
+is every case observing at least one item. With complete data this is the usual
+formula.
+
+``Gamma`` is held by :class:`ACov` in whichever form is cheaper: the N x q influence matrix
+when ``N <= q`` (every product with ``Gamma`` goes through it), otherwise ``Gamma`` itself,
+accumulated from blocks of cases so that the N x q matrix is never stored.
+
+References
+----------
+Muthén, B. (1984). A general structural equation model with dichotomous, ordered
+categorical, and continuous latent variable indicators. Psychometrika, 49, 115-132.
+Muthén, B., & Satorra, A. (1995). Technical aspects of Muthén's LISCOMP approach to
+estimation of latent variable relations with a comprehensive measurement model.
+Psychometrika, 60, 489-503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import sparse as _sparse
+from scipy.linalg.blas import dsyrk
+from scipy.special import ndtr
+
+from allyscale._core import polychoric as _pc
+
+__all__ = ["ACov", "influence", "statistics", "subset_statistics", "PairNeverObserved", "TooFewCategories"]
+
+#: Gamma is formed (q x q) when N > q and q is at most this (q^2 doubles of memory)
+GAMMA_MAX_Q = 7000
+_BLOCK = 4_000_000  # doubles per block of cases when Gamma is accumulated
+
+
+class PairNeverObserved(ValueError):
+    """Two items with no case observing both (the caller names them)."""
+
+    def __init__(self, i: int, j: int):
+        super().__init__(f"items {i} and {j} are never observed together")
+        self.pair = (i, j)
+
+
+class TooFewCategories(ValueError):
+    """An item with fewer than two observed categories."""
+
+
+class ACov:
+    """The asymptotic covariance ``Gamma`` of ``sqrt(N) s`` for one group, as the influence
+    matrix (``Gamma = IF' IF / N``) or as the q x q matrix. Picklable (arrays only)."""
+
+    def __init__(self, n: int, IF: np.ndarray | None = None, gamma: np.ndarray | None = None):
+        if (IF is None) == (gamma is None):
+            raise ValueError("ACov needs exactly one of IF and gamma")
+        self.n = int(n)
+        self.IF = IF
+        self.gamma = gamma
+
+    @property
+    def q(self) -> int:
+        return (self.IF if self.IF is not None else self.gamma).shape[1]
+
+    @property
+    def form(self) -> str:
+        return "influence" if self.IF is not None else "gamma"
+
+    def diag(self) -> np.ndarray:
+        if self.gamma is not None:
+            return np.diag(self.gamma).copy()
+        return np.einsum("ij,ij->j", self.IF, self.IF) / self.n
+
+    def dense(self) -> np.ndarray:
+        """``Gamma`` (q x q)."""
+        if self.gamma is not None:
+            return self.gamma
+        return self.IF.T @ self.IF / self.n
+
+    def sub(self, cols: np.ndarray) -> "ACov":
+        cols = np.asarray(cols, dtype=int)
+        if self.gamma is not None:
+            return ACov(self.n, gamma=self.gamma[np.ix_(cols, cols)])
+        return ACov(self.n, IF=np.asarray(self.IF[:, cols], order="F"))
+
+    def block(self, cols) -> np.ndarray:
+        """``Gamma[cols, cols]`` (dense; ``cols`` a slice or index array)."""
+        if isinstance(cols, slice):
+            if self.gamma is not None:
+                return self.gamma[cols, cols]
+            part = self.IF[:, cols]
+            return part.T @ part / self.n
+        cols = np.asarray(cols, dtype=int)
+        if self.gamma is not None:
+            return self.gamma[np.ix_(cols, cols)]
+        part = self.IF[:, cols]
+        return part.T @ part / self.n
+
+    def times(self, a, cols=None) -> np.ndarray:
+        """``Gamma[:, cols] a`` for a dense or sparse ``a`` (rows = ``cols``, all by default);
+        dense (q x m)."""
+        if cols is None:
+            cols = slice(None)
+        if self.gamma is not None:
+            g = self.gamma[cols] if isinstance(cols, slice) else self.gamma[np.asarray(cols, dtype=int)]
+            return np.asarray(a.T @ g).T  # Gamma symmetric: Gamma[:, c] a = (a' Gamma[c, :])'
+        part = self.IF[:, cols]
+        ifa = part @ a
+        ifa = np.asarray(ifa.toarray() if _sparse.issparse(ifa) else ifa)
+        return self.IF.T @ ifa / self.n
+
+    def trace_wgwg(self, w: np.ndarray, cols: np.ndarray | None = None) -> float:
+        """``tr((W Gamma)^2)`` for ``W = diag(w)`` (restricted to ``cols`` if given), through the
+        smaller of the q x q and N x N Gram matrices, built from blocks of columns."""
+        if self.gamma is not None:
+            g = self.gamma if cols is None else (self.gamma[cols, cols] if isinstance(cols, slice)
+                                                 else self.gamma[np.ix_(cols, cols)])
+            sw = np.sqrt(w)
+            m = g * sw[:, None] * sw[None, :]
+            return float(np.einsum("ij,ij->", m, m))
+        IF = self.IF if cols is None else self.IF[:, cols]
+        n, q = IF.shape
+        if w.size != q:
+            raise ValueError("weights and statistics differ in length")
+        sw = np.sqrt(w)
+        if n <= q:
+            gram = np.zeros((n, n))
+            step = max(1, _BLOCK // max(n, 1))
+            for a in range(0, q, step):
+                z = IF[:, a:a + step] * sw[a:a + step]
+                gram += z @ z.T
+            return float(np.einsum("ij,ij->", gram, gram)) / n**2
+        z = IF * sw
+        g = z.T @ z
+        return float(np.einsum("ij,ij->", g, g)) / n**2
+
+    def trace_wg(self, w: np.ndarray) -> float:
+        return float(w @ self.diag())
+
+
+def _encode(y: np.ndarray):
+    codes, cats = _pc.encode(y)
+    n_cat = np.array([len(c) for c in cats])
+    return codes, cats, n_cat
+
+
+def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
+    """Everything the influences need that does not depend on the individual case."""
+    codes, cats, n_cat = _encode(y)
+    if (n_cat < 2).any():
+        raise TooFewCategories(int(np.flatnonzero(n_cat < 2)[0]))
+    observed = codes >= 0
+    keep = observed.any(axis=1)
+    if not keep.all():  # cases observing no item carry no information (lavaan drops them)
+        codes = codes[keep]
+        observed = observed[keep]
+    n, p = codes.shape
+    kmax = int(n_cat.max())
+    th = _pc.thresholds(codes, n_cat)
+    bounds = _pc._bounds(th)
+    iu = np.triu_indices(p, 1)
+    tables = _pc.pair_tables(codes, kmax, iu).astype(float)
+    npair = tables.sum(axis=(1, 2))
+    never = np.flatnonzero(npair == 0)
+    if never.size:
+        raise PairNeverObserved(int(iu[0][never[0]]), int(iu[1][never[0]]))
+    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], 1.1 * _pc.pearson_start(tables), tol=tol)
+    rho = fit.rho
+    n_obs = observed.sum(axis=0)
+    # ---- thresholds: A_j / N_j (the observed cases' mean outer product of the scores) and its inverse
+    th_items = []
+    for j in range(p):
+        k = n_cat[j]
+        t = th[j, : k - 1]
+        b = np.concatenate([[-np.inf], t, [np.inf]])
+        prob = ndtr(b[1:]) - ndtr(b[:-1])
+        dens = np.exp(-t**2 / 2) / np.sqrt(2 * np.pi)
+        a = np.diag(dens**2 * (1 / prob[:-1] + 1 / prob[1:]))
+        for m in range(k - 2):
+            a[m, m + 1] = a[m + 1, m] = -dens[m] * dens[m + 1] / prob[m + 1]
+        # the case's influence is a function of its category: a (k x (k-1)) lookup table
+        s_cat = np.zeros((k, k - 1))
+        for m in range(k - 1):
+            s_cat[m, m] += dens[m] / prob[m]
+            s_cat[m + 1, m] -= dens[m] / prob[m + 1]
+        th_items.append((n / n_obs[j]) * s_cat @ np.linalg.inv(a))
+    # ---- correlations
+    prob, dprob = _pc.cell_probs(bounds[iu[0]], bounds[iu[1]], rho)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(prob > 0, dprob / prob, 0.0)  # rho score of each cell (P, K, K)
+        phat = tables / npair[:, None, None]
+        qmat = np.where(prob > 0, phat * ratio / prob, 0.0)
+    i_rr = (phat * ratio**2).sum(axis=(1, 2))
+    s_ = np.sqrt(1 - rho**2)
+    u = bounds[iu[0]][:, 1:-1]
+    v = bounds[iu[1]]
+    du = np.exp(-u**2 / 2) / np.sqrt(2 * np.pi)
+    cu = ndtr((v[:, None, 1:] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]) - \
+        ndtr((v[:, None, :-1] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None])
+    i_ru = (du[:, :, None] * cu * (qmat[:, :-1, :] - qmat[:, 1:, :])).sum(axis=2)  # (P, K-1)
+    uu = bounds[iu[1]][:, 1:-1]
+    vv = bounds[iu[0]]
+    dv = np.exp(-uu**2 / 2) / np.sqrt(2 * np.pi)
+    cv = ndtr((vv[:, None, 1:] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]) - \
+        ndtr((vv[:, None, :-1] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None])
+    i_rv = (dv[:, :, None] * cv * (qmat[:, :, :-1] - qmat[:, :, 1:]).transpose(0, 2, 1)).sum(axis=2)
+    # a pair's influence is a function of the case's two categories (and is zero-scored where one is
+    # missing): the (K + 1) x (K + 1) table, the last row/column for "missing"
+    P = len(rho)
+    tab = np.zeros((P, kmax + 1, kmax + 1))
+    tab[:, :kmax, :kmax] = ratio * (n / npair)[:, None, None]
+    for j in range(p):
+        k = n_cat[j] - 1
+        t_j = np.zeros((kmax + 1, k))
+        t_j[: n_cat[j]] = th_items[j]
+        first = np.flatnonzero(iu[0] == j)
+        if first.size:
+            tab[first] -= (i_ru[first, :k] @ t_j.T)[:, :, None]
+        second = np.flatnonzero(iu[1] == j)
+        if second.size:
+            tab[second] -= (i_rv[second, :k] @ t_j.T)[:, None, :]
+    tab /= i_rr[:, None, None]
+    th_tab = []
+    for j in range(p):
+        t_j = np.zeros((kmax + 1, n_cat[j] - 1))
+        t_j[: n_cat[j]] = th_items[j]
+        th_tab.append(t_j)
+    return {"codes": codes, "n": n, "p": p, "kmax": kmax, "n_cat": n_cat, "th": [th[j, : n_cat[j] - 1] for j in range(p)],
+            "rho": rho, "pairs": iu, "converged": bool(fit.converged.all()), "pair_tab": tab, "th_tab": th_tab,
+            "n_obs": n_obs, "n_pair": npair, "dropped": int((~keep).sum())}
+
+
+def _rows(setup: dict[str, Any], rows: slice) -> np.ndarray:
+    """The influence rows of some cases: (q, n_rows), row-major per statistic."""
+    codes = setup["codes"][rows]
+    kmax = setup["kmax"]
+    c = np.where(codes >= 0, codes, kmax).T.astype(np.intp)  # (p, n): missing -> the zero row
+    iu = setup["pairs"]
+    n_th = int(sum(t.shape[1] for t in setup["th_tab"]))
+    P = len(setup["rho"])
+    out = np.empty((n_th + P, c.shape[1]))
+    r = 0
+    for j, t_j in enumerate(setup["th_tab"]):
+        out[r:r + t_j.shape[1]] = t_j[c[j]].T
+        r += t_j.shape[1]
+    cell = c[iu[0]] * (kmax + 1)
+    cell += c[iu[1]]
+    out[n_th:] = np.take_along_axis(setup["pair_tab"].reshape(P, -1), cell, axis=1)
+    return out
+
+
+def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
+    """Thresholds, polychoric correlations and the N x q influence matrix of (tau, rho).
+
+    Parameters
+    ----------
+    y : (N, p) array of ordinal responses (any integer coding; NaN = missing, pairwise).
+
+    Returns
+    -------
+    dict with ``th`` (list of arrays per item), ``rho`` (P,), ``IF`` (N, q) with columns
+    thresholds (item order, t1..) then correlations (row-major upper triangle = lavaan's
+    column-wise lower triangle), ``n_cat`` (p,), ``pairs``, ``converged``, ``n``.
+    """
+    setup = _setup(np.asarray(y, dtype=float), tol)
+    ift = _rows(setup, slice(None))
+    out = {k: setup[k] for k in ("th", "rho", "n_cat", "pairs", "converged", "n", "n_obs", "n_pair", "dropped")}
+    out["IF"] = ift.T
+    return out
+
+
+def statistics(y: np.ndarray, *, tol: float = 1e-10, form: str = "auto") -> dict[str, Any]:
+    """The statistics of :func:`influence` with their :class:`ACov` (``acov``), the DWLS weights
+    ``w = 1 / diag(Gamma)`` and ``n_th``.
+
+    ``form``: ``"influence"`` keeps the N x q influence matrix (also as ``IF``), ``"gamma"``
+    accumulates the q x q ``Gamma`` from blocks of cases, ``"auto"`` the second when
+    ``N > q`` (and ``q <= GAMMA_MAX_Q``), the cheaper form for every product the estimator
+    needs.
+    """
+    setup = _setup(np.asarray(y, dtype=float), tol)
+    n = setup["n"]
+    n_th = int(sum(len(t) for t in setup["th"]))
+    q = n_th + len(setup["rho"])
+    if form == "auto":
+        form = "gamma" if (n > q and q <= GAMMA_MAX_Q) else "influence"
+    out = {k: setup[k] for k in ("th", "rho", "n_cat", "pairs", "converged", "n", "n_obs", "n_pair", "dropped")}
+    if form == "influence":
+        ift = _rows(setup, slice(None))
+        IF = ift.T
+        acov = ACov(n, IF=IF)
+        out["IF"] = IF
+    else:
+        g = np.zeros((q, q), order="F")
+        step = max(1, _BLOCK // q)
+        for a in range(0, n, step):
+            blk = _rows(setup, slice(a, a + step))  # (q, m): blk blk' accumulates
+            g = dsyrk(1.0, blk.T, beta=1.0, c=g, trans=1, lower=0, overwrite_c=1)
+        g = np.triu(g) + np.triu(g, 1).T
+        g /= n
+        acov = ACov(n, gamma=g)
+    out["acov"] = acov
+    out["w"] = 1.0 / acov.diag()
+    out["n_th"] = n_th
+    return out
+
+
+def subset_statistics(stats: dict[str, Any], idx) -> dict[str, Any]:
+    """The statistics of the items ``idx`` (positions, in the new order), taken from ``stats``
+    without recomputation.
+
+    Each threshold and its influence depend on its own item only, each polychoric
+    correlation and its influence on its own pair (the two-step estimator), so the
+    sub-blocks equal a fresh computation on those items' columns (with missing data, only if
+    no case is left without any of the chosen items). Pairs are renumbered in lavaan's
+    ``vech(COR, diagonal = FALSE)`` order of the new item order.
+    """
+    idx = np.asarray(idx, dtype=int)
+    n_cat = np.asarray(stats["n_cat"])
+    p = n_cat.size
+    m = idx.size
+    th_off = np.concatenate([[0], np.cumsum(n_cat - 1)])
+    n_th_all = int(th_off[-1])
+    pidx = -np.ones((p, p), dtype=int)
+    iu_all = np.triu_indices(p, 1)
+    pidx[iu_all] = np.arange(iu_all[0].size)
+    pidx[iu_all[1], iu_all[0]] = pidx[iu_all]
+    iu = np.triu_indices(m, 1)
+    pair_cols = pidx[idx[iu[0]], idx[iu[1]]]
+    th_cols = np.concatenate([np.arange(th_off[j], th_off[j + 1]) for j in idx]).astype(int)
+    cols = np.concatenate([th_cols, n_th_all + pair_cols])
+    out = {"th": [stats["th"][j] for j in idx], "rho": np.asarray(stats["rho"])[pair_cols], "n_cat": n_cat[idx],
+           "pairs": iu, "converged": stats["converged"], "n": stats["n"]}
+    for key in ("n_obs",):
+        if key in stats:
+            out[key] = np.asarray(stats[key])[idx]
+    if "n_pair" in stats:
+        out["n_pair"] = np.asarray(stats["n_pair"])[pair_cols]
+    out["dropped"] = stats.get("dropped", 0)
+    if "acov" in stats:
+        out["acov"] = stats["acov"].sub(cols)
+        if out["acov"].IF is not None:
+            out["IF"] = out["acov"].IF
+        out["w"] = np.asarray(stats["w"])[cols]
+        out["n_th"] = int(th_cols.size)
+    elif "IF" in stats:
+        out["IF"] = np.ascontiguousarray(stats["IF"][:, cols])
+    return out
