@@ -68,7 +68,7 @@ from allyscale.errors import SpecificationError
 __all__ = [
     "FitPolicy", "FitVerdict", "StructureChoice", "DEFAULT_POLICY", "POOL_NESTING", "ORDINAL_MAX_CATEGORIES",
     "evaluate_fit", "evaluate_measures", "test_statistic", "approximate_indices", "invariance_decision",
-    "choose_structure", "default_estimator", "pool_nested", "nested_by_net",
+    "choose_structure", "default_estimator", "resolve_estimator", "pool_nested", "nested_by_net",
 ]
 
 #: ordered items with at most this many categories are analysed as ordinal (WLSMV)
@@ -649,3 +649,20 @@ def estimator_note(estimator: str, chosen_by_rule: bool) -> str:
                 f"{ORDINAL_MAX_CATEGORIES} categories are analysed as ordered)")
     return f"estimator ML (allyscale's rule: items with more than {ORDINAL_MAX_CATEGORIES} categories or " \
            "non-integer values are analysed as continuous)"
+
+
+def resolve_estimator(estimator: str | None, data: pd.DataFrame | None, model: str | None, *,
+                      fit: Any = None) -> str:
+    """``estimator`` as given, else the fitted model's, else :func:`default_estimator` on the model's items."""
+    if estimator is not None:
+        return str(estimator).upper()
+    if fit is not None:
+        return str(fit.estimator).upper()
+    if data is None or model is None:
+        return "ML"
+    from allyscale.syntax import lavaanify, parse_model
+
+    ov = [v for v in lavaanify(parse_model(model)).attrs["observed"] if v in data.columns]
+    if not ov or any(not pd.api.types.is_numeric_dtype(data[v]) for v in ov):
+        return "ML"
+    return default_estimator(data, ov)

@@ -445,7 +445,7 @@ def omega_from_schmid(r: np.ndarray, sl: np.ndarray, h2: np.ndarray, names: list
             "assignment": pd.Series([group_names[j] for j in sub], index=names, name="group")}
 
 
-def omega(data: pd.DataFrame | CFAResult, n_factors: int = 3, *, items: list[str] | None = None,
+def omega(data: pd.DataFrame | CFAResult, n_factors: int | None = None, *, items: list[str] | None = None,
           pool: ItemPool | None = None, method: str = "minres", rotation: str = "oblimin",
           corr: str = "pearson", general: str | None = None, n_starts: int = 10,
           seed: int | None = 1) -> OmegaResult | BifactorResult:
@@ -472,8 +472,9 @@ def omega(data: pd.DataFrame | CFAResult, n_factors: int = 3, *, items: list[str
     Parameters
     ----------
     data : DataFrame or CFAResult
-    n_factors : int
-        Number of group factors of the exploratory solution (psych's default 3).
+    n_factors : int, optional
+        Number of group factors of the exploratory solution. Default: the pool's number of
+        factors when ``pool`` is given (the hypothesised structure), else psych's default 3.
     items : list of str, optional
     pool : ItemPool, optional
         Reverse-keyed items are reverse-scored first.
@@ -508,6 +509,8 @@ def omega(data: pd.DataFrame | CFAResult, n_factors: int = 3, *, items: list[str
 
     if isinstance(data, _CFA):
         return _omega_from_cfa(data, general=general)
+    if n_factors is None:
+        n_factors = len(pool.factors) if pool is not None else 3
     if n_factors < 2:
         raise SpecificationError(f"omega needs at least two group factors (n_factors >= 2), got {n_factors}")
     from allyscale.efa import efa, schmid_leiman
@@ -810,7 +813,7 @@ def _model_parts(fit: CFAResult) -> tuple[dict[str, pd.Series], pd.DataFrame, pd
     return lams, phi, thresholds
 
 
-def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordinal_alpha: bool = False,
+def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None, ordinal_alpha: bool = False,
                 pool: ItemPool | None = None, fit: CFAResult | None = None) -> pd.DataFrame:
     """Per-factor reliability: alpha, composite reliability (omega), AVE and item count.
 
@@ -837,7 +840,9 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
     data : DataFrame
     model : str
         lavaan syntax of the measurement model.
-    estimator : {"ML", "MLR", "WLSMV"}
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+        Default: the estimator of ``fit`` when given, else allyscale's estimator rule
+        (:func:`allyscale.fitpolicy.default_estimator`: WLSMV for ordered items).
     ordinal_alpha : bool
     pool : ItemPool, optional
         Reverse-keyed items are reverse-scored before anything is computed.
@@ -867,7 +872,9 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str = "ML", ordina
         for item in pool.reverse_items:
             if item in x.columns:
                 x[item] = pool.scale.reverse(x[item])
-    estimator = str(estimator).upper()
+    from allyscale.fitpolicy import resolve_estimator
+
+    estimator = resolve_estimator(estimator, x, model, fit=fit)
     categorical = estimator == "WLSMV"
     if fit is None:
         fit = cfa(x, model, estimator=estimator, **({"ordered": items} if categorical else {}))

@@ -126,12 +126,14 @@ def htmt(data: pd.DataFrame, model: str, *, htmt2: bool = True, absolute: bool =
     return out
 
 
-def _fit(data: pd.DataFrame, model: str, estimator: str, fit: CFAResult | None, **kw) -> CFAResult:
+def _fit(data: pd.DataFrame, model: str, estimator: str | None, fit: CFAResult | None, **kw) -> CFAResult:
     if fit is not None:
         return fit
     from allyscale.cfa import cfa
 
-    estimator = str(estimator).upper()
+    from allyscale.fitpolicy import resolve_estimator
+
+    estimator = resolve_estimator(estimator, data, model)  # None: allyscale's estimator rule
     if estimator == "WLSMV":
         fi = _rel()._factor_items(model)
         kw["ordered"] = list(dict.fromkeys(i for its in fi.values() for i in its))
@@ -142,7 +144,7 @@ def _fit(data: pd.DataFrame, model: str, estimator: str, fit: CFAResult | None, 
     return res
 
 
-def ave(data: pd.DataFrame, model: str, *, estimator: str = "ML", fit: CFAResult | None = None) -> pd.Series:
+def ave(data: pd.DataFrame, model: str, *, estimator: str | None = None, fit: CFAResult | None = None) -> pd.Series:
     """Average variance extracted of each factor, as ``semTools::AVE(fit)``.
 
     ``AVE = psi sum(lambda^2) / sum of the indicators' sample variances`` (Fornell &
@@ -205,7 +207,7 @@ def _latent_corr(fit: CFAResult) -> pd.DataFrame:
     return out
 
 
-def fornell_larcker(data: pd.DataFrame, model: str, *, estimator: str = "ML",
+def fornell_larcker(data: pd.DataFrame, model: str, *, estimator: str | None = None,
                     fit: CFAResult | None = None) -> FornellLarckerResult:
     """Fornell–Larcker criterion: ``sqrt(AVE)`` of each factor vs its correlations with the others.
 
@@ -229,7 +231,7 @@ def fornell_larcker(data: pd.DataFrame, model: str, *, estimator: str = "ML",
     return FornellLarckerResult(table=table, passes=passes, ave=a, diagnostics={"converged": res.converged})
 
 
-def factor_correlations(data: pd.DataFrame | None = None, model: str | None = None, *, estimator: str = "ML",
+def factor_correlations(data: pd.DataFrame | None = None, model: str | None = None, *, estimator: str | None = None,
                         fit: CFAResult | None = None, level: float = 0.95) -> pd.DataFrame:
     """Factor correlations with standard errors and Wald confidence intervals.
 

@@ -311,7 +311,7 @@ def test_categorical_omega_with_allyscale_polychoric(data, ref, factor_items):
 
 @pytest.fixture(scope="module")
 def table_ml(data, model):
-    return allyscale.reliability(data, model)
+    return allyscale.reliability(data, model, estimator="ML")  # the R references are ML fits
 
 
 def test_reliability_ml_end_to_end(table_ml, ref, ref2):
@@ -381,7 +381,7 @@ def test_cli_reliability_writes_json(tmp_path, ref):
 
     out = tmp_path / "rel.json"
     res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv"), "--model", str(SIM / "model.lav"),
-                                    "--omega-factors", "6", "--json", str(out)])
+                                    "--omega-factors", "6", "--estimator", "ML", "--json", str(out)])
     assert res.exit_code == 0, res.output
     assert "HTMT" in res.output and "Fornell-Larcker" in res.output
     payload = json.loads(out.read_text())
@@ -465,7 +465,7 @@ def test_reliability_with_pool_reverse_scores_first(mini_pool):
 def test_ave_is_undefined_with_cross_loadings(data, ref2):
     # R: xfit <- cfa(xmod, data = d); compRelSEM(xfit); AVE(xfit) (NA for factors with a cross-loading item)
     model = ref2["cross_loading"]["model"]
-    tab = allyscale.reliability(data, model)
+    tab = allyscale.reliability(data, model, estimator="ML")
     assert_allclose(tab.loc[["f1", "f2"], "omega"], [ref2["cross_loading"]["omega"][f] for f in ["f1", "f2"]],
                     atol=1e-5, rtol=0)
     assert np.isnan(tab.loc["f1", "ave"]) and np.isnan(tab.loc["f2", "ave"])

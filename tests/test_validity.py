@@ -97,7 +97,7 @@ def test_fornell_larcker(data, model, ref, fit_ml):
 
 def test_factor_correlations_with_wald_cis(data, model, ref2):
     # R: parameterEstimates(cfa(model, data = d, std.lv = TRUE)) rows lv ~~ lv: est, se, ci.lower, ci.upper
-    fc = val.factor_correlations(data, model)
+    fc = val.factor_correlations(data, model, estimator="ML")  # the R reference is ML
     r = pd.DataFrame(ref2["factor_cor"])
     merged = fc.merge(r, on=["lhs", "rhs"])
     assert len(merged) == 15

@@ -16,8 +16,9 @@ from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
 
 
-_estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sensitive=False), default="ML",
-                          show_default=True, help="ML, MLR (robust) or WLSMV (ordinal items).")
+_estimator = click.option("--estimator", type=click.Choice(ESTIMATORS, case_sensitive=False), default=None,
+                          help="ML, MLR (robust) or WLSMV (ordinal items). Default: allyscale's rule "
+                               "(WLSMV when every item has integer answers with at most 7 categories, else ML).")
 
 
 @click.command("cfa")
@@ -37,7 +38,7 @@ def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out,
         check_output_path(json_out, inputs)  # before the work: a bad --json fails at once
     model = read_model(model_path)
     data = read_data(data_path, model=model, missing=missing_codes, invalid=invalid, analysed=True)
-    result = cfa(data, model, estimator=estimator.upper(), group=group, missing="fiml" if fiml else "listwise",
+    result = cfa(data, model, estimator=estimator.upper() if estimator else None, group=group, missing="fiml" if fiml else "listwise",
                  std_lv=std_lv)
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
         click.echo(result.summary())
@@ -66,7 +67,7 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
     pool = load_pool(pool_path) if pool_path else None
     if pool is not None:
         data = read_data(data_path, pool, missing=missing_codes, invalid=invalid, analysed=True)
-        result = compare(data, pool=pool, estimator=estimator.upper())
+        result = compare(data, pool=pool, estimator=estimator.upper() if estimator else None)
     else:
         models = {}
         for p in model_paths:
@@ -76,7 +77,7 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
             models[name] = read_model(p)
         items = list(dict.fromkeys(i for m in models.values() for i in model_items(m)))
         data = read_data(data_path, items=items, missing=missing_codes, invalid=invalid, items_from="the models'", analysed=True)
-        result = compare(data, models, estimator=estimator.upper())
+        result = compare(data, models, estimator=estimator.upper() if estimator else None)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         click.echo(result.summary())
     if json_out:

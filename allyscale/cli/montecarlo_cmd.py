@@ -111,8 +111,8 @@ def _save_summary(summary, folder: Path) -> None:
 @click.command("dfi")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False), help="lavaan model file.")
-@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default="ML",
-              show_default=True)
+@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default=None,
+              help="Default: allyscale's rule (WLSMV for items with at most 7 integer categories, else ML).")
 @click.option("--reps", type=click.IntRange(min=20), default=500, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)

@@ -20,8 +20,9 @@ from allyscale.report.document import jsonable
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
 @click.option("--model", "model_path", type=click.Path(dir_okay=False),
               help="lavaan model file (default with --pool: the pool's correlated-factors model).")
-@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default="ML",
-              show_default=True, help="CFA estimator behind omega and AVE (WLSMV: categorical omega).")
+@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default=None,
+              help="CFA estimator behind omega and AVE (WLSMV: categorical omega). Default: allyscale's rule "
+                   "(WLSMV for items with at most 7 integer categories, else ML).")
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False),
               help="Item pool: its reverse-keyed items are reverse-scored first.")
 @click.option("--ordinal-alpha", is_flag=True, help="Alpha on polychoric correlations (Zumbo et al., 2007).")
@@ -55,7 +56,9 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
         for item in pool.reverse_items:
             if item in scored.columns:
                 scored[item] = pool.scale.reverse(scored[item])
-    est = estimator.upper()
+    from allyscale.fitpolicy import resolve_estimator
+
+    est = resolve_estimator(estimator, scored, model)
     items = list(dict.fromkeys(i for its in mod._factor_items(model).values() for i in its))
     fit = cfa(scored, model, estimator=est, **({"ordered": items} if est == "WLSMV" else {}))
     table = mod.reliability(scored, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit)
