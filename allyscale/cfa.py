@@ -839,12 +839,13 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
         Column defining groups (multi-group model; group order = order of first appearance).
     group_equal : sequence of str, optional
         lavaan's ``group.equal`` (``"loadings"``, ``"intercepts"``, ``"residuals"``, ...).
-    missing : {"listwise", "fiml"}
+    missing : {"listwise", "fiml", "pairwise"}
         ``"fiml"``: casewise (full-information) ML over missing-data patterns, observed-
         information standard errors and the EM saturated model for the test (lavaan's
-        ``missing = "ml"``); ML and MLR. With MLR the sandwich SEs, the scaled test and the
-        ``.scaled`` indices are computed; lavaan's FIML-corrected ``cfi.robust``,
-        ``tli.robust``, ``rmsea.robust`` are not (NaN, noted in ``diagnostics``).
+        ``missing = "ml"``); ML and MLR. ``"pairwise"`` (WLSMV): every threshold from the
+        cases answering its item, every polychoric correlation from the cases answering
+        both items, and their asymptotic covariance with zero scores for missing responses
+        (lavaan 0.6.14's ``missing = "pairwise"``); cases answering no item are dropped.
     ordered : sequence of str, optional
         Ordered-categorical items (WLSMV).
     std_lv : bool
@@ -941,15 +942,16 @@ def _given_polychoric(prep: _Prepared, poly) -> dict[str, Any]:
                                  + (f"; not in the model: {extra}" if extra else "")
                                  + (f"; not in the polychoric result: {lacking}" if lacking else "")
                                  + " (use PolychoricResult.subset(items))")
-    n = prep.y[0].shape[0]
-    if poly.n != n:
-        raise SpecificationError(f"the polychoric result was computed on {poly.n} cases but the model is fitted to "
-                                 f"{n} (after {prep.missing} deletion)")
     if have != ordered:
         poly = poly.subset(ordered)
     if "finished" not in poly._cache:
         poly._cache["finished"] = _wlsmv.finish_statistics(poly._influence_stats())
-    return poly._cache["finished"]
+    stats = poly._cache["finished"]
+    n = prep.y[0].shape[0]
+    if stats["n"] != n:
+        raise SpecificationError(f"the polychoric result was computed on {stats['n']} cases but the model is "
+                                 f"fitted to {n} (after {prep.missing} deletion)")
+    return stats
 
 
 # --------------------------------------------------------------------------------------

@@ -96,10 +96,9 @@ class PolychoricResult:
         """Thresholds, correlations and their casewise influences (``allyscale._core.wlsmv.influence``),
         computed on first use and kept: :meth:`subset` and ``cfa(polychoric=)`` reuse them."""
         if "stats" not in self._cache:
-            if self._x is None or np.isnan(self._x).any():
-                raise DataError("the asymptotic covariance of polychoric statistics needs complete cases; "
-                                "drop rows with missing responses first")
-            from allyscale._core.wlsmv import influence
+            if self._x is None:
+                raise DataError("this polychoric result holds no responses to compute influences from")
+            from allyscale._core.wlsstats import influence
 
             self._cache["stats"] = influence(self._x)
         return self._cache["stats"]
@@ -132,8 +131,8 @@ class PolychoricResult:
             raise DataError("a polychoric subset needs at least two items")
         pos = [self.items.index(i) for i in items]
         cache: dict = {}
-        if self._x is not None and not np.isnan(self._x).any():
-            from allyscale._core.wlsmv import subset_statistics
+        if self._x is not None:
+            from allyscale._core.wlsstats import subset_statistics
 
             cache["stats"] = subset_statistics(self._influence_stats(), pos)
         chosen = set(items)
@@ -156,7 +155,9 @@ class PolychoricResult:
         Columns in lavaan's WLS order: every item's thresholds (``item|t1``, ...), then the
         correlations (``item1~~item2``, lavaan's ``vech(COR, diagonal = FALSE)`` order), so
         that ``influence().T @ influence() / N`` is lavaan's ``lavInspect(fit, "gamma")``
-        (Muthén, 1984; lavaan's empirical ``muthen1984`` form). Complete cases only.
+        (Muthén, 1984; lavaan's empirical ``muthen1984`` form). Missing responses are
+        pairwise, as lavaan's ``missing = "pairwise"`` (a missing response scores zero; rows
+        answering no item are left out, so N is the number of the others).
         """
         stats = self._influence_stats()
         items = self.items
@@ -168,7 +169,7 @@ class PolychoricResult:
     def gamma(self) -> pd.DataFrame:
         """Asymptotic covariance of sqrt(N) (thresholds, correlations): ``IF' IF / N``."""
         inf = self.influence()
-        return inf.T @ inf / len(inf)
+        return inf.T @ inf / len(inf)  # len(inf): the cases answering at least one item
 
     def wls_stats(self) -> pd.Series:
         """The sample statistics in the same order as :meth:`influence` (thresholds, correlations)."""

@@ -164,5 +164,8 @@ def test_influence_and_gamma_match_lavaan_nacov(sim60):
     np.testing.assert_allclose(result.wls_stats().to_numpy(), ref["obs"], atol=1e-6, rtol=0)
     holey = data.iloc[:, :3].astype(float)
     holey.iloc[0, 0] = np.nan
-    with pytest.raises(DataError, match="complete cases"):
-        polychoric(holey).influence()
+    # missing responses are pairwise (lavaan's missing = "pairwise"; checked against lavaan in
+    # test_engine_missing.py): the case keeps its other answers and a zero score for the missing one
+    inf = polychoric(holey).influence()
+    assert inf.shape[0] == 500 and np.isfinite(inf.to_numpy()).all()
+    assert (inf.iloc[0][["i01|t1", "i01|t2", "i01|t3", "i01|t4"]] == 0).all() and inf.iloc[0]["i02~~i03"] != 0

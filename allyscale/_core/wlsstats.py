@@ -350,6 +350,25 @@ def subset_statistics(stats: dict[str, Any], idx) -> dict[str, Any]:
     if "n_pair" in stats:
         out["n_pair"] = np.asarray(stats["n_pair"])[pair_cols]
     out["dropped"] = stats.get("dropped", 0)
+    n_obs = np.asarray(stats.get("n_obs", np.full(p, stats["n"])))
+    if (n_obs[idx] < stats["n"]).any():
+        # missing responses: cases answering none of the chosen items drop out (as in a fresh
+        # computation); every influence carries the factor N, so the rest are rescaled
+        IF = stats["acov"].IF if "acov" in stats else stats.get("IF")
+        if IF is None:
+            raise ValueError("a subset of pairwise statistics needs the influence form")
+        sub = IF[:, cols]
+        keep = np.any(sub != 0, axis=1)
+        if not keep.all():
+            n_new = int(keep.sum())
+            sub = sub[keep] * (n_new / stats["n"])
+            out.update(n=n_new, dropped=out["dropped"] + int((~keep).sum()))
+            out["IF"] = np.asarray(sub, order="F")
+            if "acov" in stats:
+                out["acov"] = ACov(n_new, IF=out["IF"])
+                out["w"] = 1.0 / out["acov"].diag()
+                out["n_th"] = int(th_cols.size)
+            return out
     if "acov" in stats:
         out["acov"] = stats["acov"].sub(cols)
         if out["acov"].IF is not None:

@@ -1,0 +1,86 @@
+"""Missing ordinal data: WLSMV with missing="pairwise" against lavaan 0.6.14 (psych's bfi with its
+missing values; psychTools' ability, 16 binary items). R: tests/reference/missing_ordinal/make_missing_ordinal.R"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import allyscale as al
+from allyscale._core.wlsstats import influence
+from allyscale.errors import SpecificationError
+from conftest import REFERENCE
+
+HERE = REFERENCE / "missing_ordinal"
+REF = json.loads((HERE / "reference.json").read_text())
+BFI = pd.read_csv(REFERENCE / "bfi" / "data.csv")[REF["bfi"]["items"]]
+BFI_MODEL = (REFERENCE / "bfi" / "model.lav").read_text()
+ABILITY = pd.read_csv(HERE / "ability.csv")
+ABILITY_MODEL = (HERE / "ability.lav").read_text()
+CASES = {"bfi": (BFI, BFI_MODEL), "ability": (ABILITY, ABILITY_MODEL)}
+
+
+@pytest.fixture(scope="module", params=["bfi", "ability"])
+def pairwise(request):
+    data, model = CASES[request.param]
+    return request.param, al.cfa(data, model, estimator="WLSMV", missing="pairwise")
+
+
+@pytest.mark.parametrize("case", ["bfi_small", "ability_small"])
+def test_pairwise_gamma_and_statistics_match_lavaan(case):
+    # R: lavInspect(cfa(..., ordered = items, estimator = "WLSMV", missing = "pairwise"), "gamma" / "wls.obs")
+    ref = REF[case]
+    data = (BFI if case.startswith("bfi") else ABILITY)[ref["items"]]
+    stats = influence(data.to_numpy(float))
+    obs = np.concatenate(stats["th"] + [stats["rho"]])
+    np.testing.assert_allclose(obs, ref["wls_obs"], rtol=0, atol=1e-7)
+    gamma = stats["IF"].T @ stats["IF"] / stats["n"]
+    np.testing.assert_allclose(gamma, np.array(ref["gamma"]), rtol=1e-6, atol=1e-7)
+    fit = al.cfa(data, ref["model"], estimator="WLSMV", missing="pairwise")
+    for key in ("chisq", "chisq.scaled", "cfi.robust", "rmsea.robust"):
+        np.testing.assert_allclose(fit.fit_measures[key], ref["fit"][key], rtol=1e-6, atol=1e-8, err_msg=key)
+
+
+def test_pairwise_fit_matches_lavaan(pairwise):
+    name, fit = pairwise
+    ref = REF[name]["wlsmv"]
+    assert fit.converged
+    assert fit.ntotal == REF[name]["nobs_wlsmv"]  # lavaan drops the cases that answer no item
+    fm = fit.fit_measures
+    for key in ("npar", "df", "baseline.df", "df.scaled"):
+        assert fm[key] == ref["fit"][key], key
+    for key in ("chisq", "chisq.scaled", "baseline.chisq", "baseline.chisq.scaled", "chisq.scaling.factor"):
+        np.testing.assert_allclose(fm[key], ref["fit"][key], rtol=1e-7, err_msg=key)
+    for key in ("cfi", "tli", "cfi.scaled", "tli.scaled", "cfi.robust", "tli.robust", "rmsea", "rmsea.scaled",
+                "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "srmr"):
+        np.testing.assert_allclose(fm[key], ref["fit"][key], rtol=0, atol=1e-7, err_msg=key)
+    est = pd.DataFrame(ref["est"])
+    both = fit.estimates.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))
+    free = both[both["se_r"] > 0]
+    assert len(free) == ref["fit"]["npar"]
+    # lavaan stops at its optimiser's tolerance (bfi: 1e-5 on the estimates)
+    np.testing.assert_allclose(free["est"], free["est_r"], rtol=0, atol=2e-5)
+    np.testing.assert_allclose(free["se"], free["se_r"], rtol=2e-5)
+
+
+def test_pairwise_uses_cases_that_listwise_deletion_drops():
+    complete = ABILITY.dropna()
+    lw = al.cfa(complete, ABILITY_MODEL, estimator="WLSMV")
+    assert lw.ntotal == REF["ability"]["n_complete"] < REF["ability"]["nobs_wlsmv"]
+    with pytest.raises(SpecificationError, match="pairwise' is available with estimator='WLSMV' only"):
+        al.cfa(ABILITY, ABILITY_MODEL, estimator="ML", missing="pairwise")
+
+
+def test_pairwise_subset_fit_equals_a_fresh_fit():
+    # cases answering none of the subset's items drop out of the subset, as in a fresh computation
+    items = ["reason_4", "reason_16", "reason_17", "letter_7", "letter_33", "letter_34"]
+    model = "r =~ reason_4 + reason_16 + reason_17\nl =~ letter_7 + letter_33 + letter_34"
+    sub = al.polychoric(ABILITY).subset(items)
+    with pytest.warns(al.errors.DataWarning, match="no item observed"):
+        a = al.cfa(ABILITY[items], model, estimator="WLSMV", missing="pairwise", polychoric=sub)
+        b = al.cfa(ABILITY[items], model, estimator="WLSMV", missing="pairwise")
+    for key in ("chisq", "chisq.scaled", "cfi.robust", "rmsea.robust", "srmr"):
+        np.testing.assert_allclose(a.fit_measures[key], b.fit_measures[key], rtol=1e-9, err_msg=key)
+    np.testing.assert_allclose(a.estimates["se"], b.estimates["se"], rtol=1e-9)
+    np.testing.assert_allclose(sub.gamma().to_numpy(), np.array(REF["ability_small"]["gamma"]), rtol=1e-6, atol=1e-7)
