@@ -761,8 +761,10 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
             kwargs.setdefault("id_cat", "Wu.Estabrook.2016")
 
         def fit_level(name, released):
-            syntax = _group_syntax(model, released, work, group, ordinal) if released else model
-            return cfa(work, syntax, estimator=est, group=group, group_equal=list(seq[name]) or None, **kwargs), syntax
+            if not released:
+                return cfa(work, model, estimator=est, group=group, group_equal=list(seq[name]) or None,
+                           **kwargs), model
+            return _fit_group_partial(work, model, est, group, list(seq[name]), released, kwargs)
 
     fits: dict[str, CFAResult] = {}
     models: dict[str, str] = {}
@@ -936,33 +938,59 @@ def _fixed_candidates(fit: CFAResult, kind: str, forms, sep) -> list[int]:
     return np.flatnonzero(mask).tolist()
 
 
-def _group_syntax(model: str, released: Sequence[tuple[str, str]], data, group, ordinal) -> str:
-    """The base model with released parameters given a label of their own in every group (``c()``),
-    which ``group.equal`` leaves free."""
-    from allyscale.syntax import parse_model
+def _fit_group_partial(data, model, est, group, group_equal, released, kwargs):
+    """A multi-group fit with ``group_equal`` except the released parameters, which get a free
+    parameter of their own in every later group (lavaan's ``group.partial``)."""
+    from dataclasses import replace
 
-    ng = len(pd.unique(data[group].dropna()))
-    stmts = parse_model(model)
-    rel = set(released)
-    lines = []
-    for s in stmts:
-        if s.modifier.fixed or s.modifier.label or s.modifier.free or s.modifier.start:
-            raise SpecificationError("partial invariance across groups needs a model without modifiers")
-        if s.op == "=~" and ("loadings", s.rhs) in rel:
-            labs = ", ".join(f"lam.{s.lhs}.{s.rhs}.g{g + 1}" for g in range(ng))
-            lines.append(f"{s.lhs} =~ c({labs})*{s.rhs}")
-        elif s.op == "~1":
-            lines.append(f"{s.lhs} ~ 1")
-        else:
-            lines.append(f"{s.lhs} {s.op} {s.rhs}")
+    from allyscale._core.model import ModelSpec
+    from allyscale.cfa import _ESTIMATORS, _build, _prepare
+
+    allowed = {"missing", "ordered", "std_lv", "meanstructure", "id_cat"}
+    bad = set(kwargs) - allowed
+    if bad:
+        raise SpecificationError(f"options {sorted(bad)} are not available with partial invariance across groups")
+    # the released constraints are written into the syntax as a comment, so that cached tables differ
+    tag = model + "\n# partial: " + "; ".join(f"{k} {i}" for k, i in released) + "\n"
+    prep = _prepare(data, tag, estimator=est, group=group, group_equal=group_equal,
+                    missing=kwargs.get("missing", "listwise"), ordered=kwargs.get("ordered"),
+                    std_lv=kwargs.get("std_lv", False), meanstructure=kwargs.get("meanstructure"),
+                    id_cat=kwargs.get("id_cat", "lavaan"))
+    pt = prep.partable.copy()
+    pt.attrs.update(prep.partable.attrs)
+    lat = set(prep.lv)
+    op, lhs, rhs = pt["op"].to_numpy(), pt["lhs"].to_numpy(), pt["rhs"].to_numpy()
+    grp = pt["group"].to_numpy(dtype=int)
+    free = pt["free"].to_numpy(dtype=int).copy()
+    labels = pt["label"].to_numpy(dtype=object).copy()
+    ustart = pt["ustart"].to_numpy(dtype=float).copy()
+    mark = np.zeros(len(pt), dtype=bool)
     for kind, item in released:
-        if kind == "intercepts":
-            if ordinal:
-                lines.append(f"{item} ~ c(0, " + ", ".join(["NA"] * (ng - 1)) + ")*1")
-            else:
-                lines.append(f"{item} ~ c(" + ", ".join(f"nu.{item}.g{g + 1}" for g in range(ng)) + ")*1")
+        sel = (op == _KIND_OP[kind]) & (grp > 1)
+        if kind == "loadings":
+            sel &= rhs == item
         elif kind == "residuals":
-            lines.append(f"{item} ~~ c(" + ", ".join(f"theta.{item}.g{g + 1}" for g in range(ng)) + f")*{item}")
-        elif kind == "thresholds":
-            raise SpecificationError("releasing thresholds across groups is not available")
-    return "\n".join(lines) + "\n"
+            sel &= (lhs == item) & (rhs == item)
+        else:
+            sel &= lhs == item
+        if kind == "intercepts" and est == "WLSMV":
+            sel &= ~np.isin(lhs, list(lat))  # ordered items: intercepts fixed at 0 become free
+        mark |= sel
+    out, seen, nxt = np.zeros(len(pt), dtype=int), {}, 0
+    for r in range(len(pt)):
+        if mark[r] or free[r] > 0:
+            if mark[r] or free[r] not in seen:
+                nxt += 1
+                if not mark[r]:
+                    seen[free[r]] = nxt
+                out[r] = nxt
+            else:
+                out[r] = seen[free[r]]
+    pt["free"] = out
+    labels[mark] = ""
+    ustart[mark & (free == 0)] = np.nan
+    pt["label"] = labels
+    pt["ustart"] = ustart
+    spec = ModelSpec.from_partable(pt, prep.ov, prep.lv, meanstructure=prep.meanstructure)
+    prep2 = replace(prep, partable=pt, spec=spec)
+    return _build(prep2, _ESTIMATORS[prep2.estimator](prep2)), tag
