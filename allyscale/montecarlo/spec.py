@@ -151,15 +151,23 @@ def _tuplify(key: str, value: Any) -> Any:
     return value
 
 
-_POOL_CACHE: dict[str, Any] = {}
+_POOL_CACHE: dict[tuple, Any] = {}
 
 
 def _load_pool_cached(path: str):
+    """The pool at ``path``, read again whenever the file changed (a stale copy would give a wrong study)."""
     from allyscale.pool import load_pool
 
-    if path not in _POOL_CACHE:
-        _POOL_CACHE[path] = load_pool(path)
-    return _POOL_CACHE[path]
+    try:
+        st = Path(path).stat()
+        key = (path, st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (path, None, None)
+    if key not in _POOL_CACHE:
+        for old in [k for k in _POOL_CACHE if k[0] == path]:
+            del _POOL_CACHE[old]
+        _POOL_CACHE[key] = load_pool(path)
+    return _POOL_CACHE[key]
 
 
 def _population_keywords() -> set[str]:
