@@ -53,6 +53,7 @@ _API: dict[str, str] = {
     "score_tests": "allyscale.invariance",
     "simulate_pairs": "allyscale.pairs",
     "collapse_categories": "allyscale.pairs",
+    "mtmm": "allyscale.mtmm",
     # reliability and validity
     "alpha": "allyscale.reliability",
     "omega": "allyscale.reliability",
