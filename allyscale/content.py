@@ -548,11 +548,14 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
-            xl = pd.ExcelFile(path, engine="openpyxl")
-            name = "Ratings" if "Ratings" in xl.sheet_names else xl.sheet_names[0]
-            frame = xl.parse(name, dtype=object)
+            with pd.ExcelFile(path, engine="openpyxl") as xl:
+                name = "Ratings" if "Ratings" in xl.sheet_names else xl.sheet_names[0]
+                frame = pd.read_excel(xl, sheet_name=name, dtype=object)
+                header = list(pd.read_excel(xl, sheet_name=name, header=None, nrows=1).iloc[0]) if len(frame.columns) \
+                    else []
         except Exception as exc:  # noqa: BLE001 - any unreadable workbook is bad input
             raise DataError(f"{path}: cannot read the workbook ({type(exc).__name__}: {exc})") from None
+        _no_duplicate_columns(path, header)
         return frame, 1
     if suffix in (".csv", ".tsv", ".txt"):
         try:
@@ -566,13 +569,21 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
         body = "".join(lines[skip:])
         if not body.strip():
             raise DataError(f"{path}: no ratings table (the file is empty or has only comment lines)")
+        sep = "\t" if suffix == ".tsv" else ","
+        _no_duplicate_columns(path, next(csv.reader(io.StringIO(body), delimiter=sep), []))
         try:
-            frame = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False,
-                                sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, sep=sep)
         except pd.errors.ParserError as exc:
             raise DataError(f"{path}: cannot parse the table ({exc})") from None
         return frame, skip + 1
     raise DataError(f"{path}: rating files are .xlsx or .csv (or .tsv), not {suffix or 'no extension'!r}")
+
+
+def _no_duplicate_columns(path: Path, header: Sequence[Any]) -> None:
+    names = [str(h).strip() for h in header if not _blank(h)]
+    dup = sorted({h for h in names if names.count(h) > 1})
+    if dup:
+        raise DataError(f"{path}: duplicate column(s) {dup} (the same rater twice?): give each column its own name")
 
 
 def _blank(v: Any) -> bool:
@@ -1046,12 +1057,13 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
     # coverage per subcategory
     cov = []
     labels = dict(choices)
+    # an item's I-CVI (the mean over its forms when both wordings were rated)
+    icvi = items.groupby("item", sort=False)["i_cvi"].mean() if "i_cvi" in items else pd.Series(dtype=float)
     for cid in choice_ids:
         its = [it for it in pool.item_ids if intended[it] == cid]
         judged = decisions.reindex(its).dropna(subset=["decision"])
         counts = judged["decision"].value_counts()
         retained = [i for i in judged.index if judged.loc[i, "decision"] != "drop"]
-        icvi = items.set_index("item")["i_cvi"] if "i_cvi" in items else pd.Series(dtype=float)
         mean_all = float(icvi.reindex(its).mean()) if len(icvi) else np.nan
         mean_ret = float(icvi.reindex(retained).mean()) if len(icvi) and retained else np.nan
         n_ret = len(retained) + (len(its) - len(judged))  # unrated items stay
