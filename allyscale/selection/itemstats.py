@@ -20,7 +20,7 @@ Columns (``item_statistics``):
     With groups: the item's differential functioning. Per group a one-factor WLSMV model of
     the factor's items gives graded-response slopes ``a`` and locations ``b`` on that group's
     standardized θ; the groups' metrics are linked per factor by a robust line ``b_g = A·b_ref
-    + B`` through all items' locations (Theil–Sen; robust to a minority of DIF items, as in
+    + B`` through all items' locations (Theil–Sen slope, median-residual intercept; robust to a minority of DIF items, as in
     iterative purification of DIF linking, Candell & Drasgow, 1988); ``dif_threshold`` is the
     mean absolute location residual in the reference θ metric, ``dif_slope`` the relative slope
     difference ``|a_g·A / a_ref − 1|``, ``dif`` their sum (the largest over groups).
@@ -28,8 +28,8 @@ Columns (``item_statistics``):
     ``low loading`` (loading < .40), ``cross-loading`` (|cross-loading| ≥ .30), ``DIF`` (dif ≥
     .50), ``alpha rises`` (α if deleted above the factor's α). These are screening rules: the
     rates at which they flag known-bad and known-good items are measured by
-    ``benchmarks/../docs/short_forms.md``'s simulation; the search itself uses the continuous
-    objective, not the flags.
+    ``studies/shorten_error_rates.py`` (table in ``docs/short_forms.md``); the search itself uses
+    the continuous objective, not the flags.
 
 References
 ----------
@@ -106,8 +106,9 @@ def dif_index(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], group: s
             x = b_ref.loc[its, common].to_numpy().ravel()
             y = b_g.loc[its, common].to_numpy().ravel()
             ok = np.isfinite(x) & np.isfinite(y)
-            slope, intercept = theilslopes(y[ok], x[ok])[:2]
+            slope = float(theilslopes(y[ok], x[ok])[0])
             slope = slope if slope > 0 else 1.0
+            intercept = float(np.median(y[ok] - slope * x[ok]))  # the median residual (Sen, 1968)
             for i in its:
                 bx = b_ref.loc[i, common].to_numpy(float)
                 by = b_g.loc[i, common].to_numpy(float)
