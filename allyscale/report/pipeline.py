@@ -636,6 +636,7 @@ def validate(
     scale: tuple[float, float] | None = None,
     exclude: str | list[str] | None = None,
     content_ratings=None,
+    shorten: int | dict | None = None,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -673,6 +674,10 @@ def validate(
     content_ratings : rating file path(s), RatingSet or ContentValidityResult, optional
         A panel's content-validity ratings (:func:`allyscale.content_validity`): adds a
         first section with the indices, decisions and coverage.
+    shorten : int or dict, optional
+        Add the section "From N to k items": a short form by :func:`allyscale.shorten` with
+        this many items per factor, or a dict of its options (``items_per_factor`` required;
+        ``group`` and ``seed`` default to the report's). Needs a pool.
 
     Returns
     -------
@@ -741,6 +746,10 @@ def validate(
 
         ctx.results["content_ratings"] = content_ratings
         section_list.insert(0, ("content", "Content validity", build_content_section))
+    if shorten is not None:  # the short form comes before the conclusion
+        from allyscale.report.shortform_section import add_to_sections
+
+        section_list = add_to_sections(section_list, ctx, shorten)
     for sid, title, build in section_list:
         sec = _section(sid, title, build, ctx)
         if sec.status == "failed":

@@ -15,7 +15,8 @@ import pandas as pd
 
 from allyscale.report.document import Figure, Section, Table, figure_to_svg
 
-__all__ = ["shortform_section", "build", "SECTION_ID", "SECTION_TITLE", "shortform_report"]
+__all__ = ["shortform_section", "build", "SECTION_ID", "SECTION_TITLE", "shortform_report", "options_from",
+           "add_to_sections"]
 
 SECTION_ID = "short-form"
 SECTION_TITLE = "From pool to measure: a short form"
@@ -72,6 +73,35 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
         sec.figures.append(Figure("shortform_information", "Test information per factor: short form and full pool "
                                   f"({d['confirmed_on']} sample)", figure_to_svg(result.plot_information())))
     return sec
+
+
+def options_from(shorten) -> dict[str, Any]:
+    """``validate(shorten=)``: an int (items per factor), or a mapping of :func:`allyscale.shorten` options."""
+    from allyscale.errors import SpecificationError
+
+    if isinstance(shorten, bool):
+        raise SpecificationError("shorten= takes items per factor (an int or a mapping), or a mapping of options")
+    if isinstance(shorten, int):
+        return {"items_per_factor": shorten}
+    if isinstance(shorten, Mapping):
+        opts = dict(shorten)
+        if "items_per_factor" not in opts:
+            raise SpecificationError("shorten= as a mapping needs 'items_per_factor'")
+        if "data" in opts or "pool" in opts:
+            raise SpecificationError("shorten= options cannot set data or pool (the report's are used)")
+        return opts
+    raise SpecificationError(f"shorten= takes an int or a mapping of options, got {type(shorten).__name__}")
+
+
+def add_to_sections(sections: list, ctx, shorten) -> list:
+    """The pipeline's sections with this one before the conclusion, when a short form is requested."""
+    if shorten is None:
+        return list(sections)
+    ctx.results["shorten_options"] = options_from(shorten)
+    out = list(sections)
+    at = next((k for k, s in enumerate(out) if s[0] == "conclusion"), len(out))
+    out.insert(at, (SECTION_ID, SECTION_TITLE, build))
+    return out
 
 
 def build(ctx, sec: Section) -> None:
