@@ -65,7 +65,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
+from allyscale._threads import blas_limited
 from allyscale._core import fitindices as fi
+from allyscale._core import fitmeasures as _fitmeasures
 from allyscale._core import ml as _ml
 from allyscale._core import robust as _robust
 from allyscale._core.estimation import Estimation
@@ -260,8 +262,9 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
 # ML and MLR
 # --------------------------------------------------------------------------------------
 def _fit_baseline(prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_dev: float,
-                  h1_traces: list[float] | None) -> dict[str, dict[str, float]]:
-    """The independence model: free variances (and means) per group, no constraints."""
+                  h1_traces: list[float] | None) -> tuple[dict[str, dict[str, float]], ModelSpec, np.ndarray]:
+    """The independence model: free variances (and means) per group, no constraints; its
+    tests, spec and estimates."""
     spec0 = _ml.baseline_spec(prep.ov, prep.ngroups, prep.meanstructure)
     if all(gd.complete for gd in data):
         x0 = np.concatenate([np.concatenate([np.diag(gd.moments()[0])] + ([gd.moments()[1]] if prep.meanstructure
@@ -276,7 +279,7 @@ def _fit_baseline(prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_d
     out = {"standard": {"stat": stat0, "df": float(df0), "pvalue": fi.pvalue(stat0, df0)}}
     if robust:
         out["yuan.bentler.mplus"] = _yb_test(spec0, data, x0, stat0, df0, prep.n_total, h1_traces)
-    return out
+    return out, spec0, x0
 
 
 def _yb_test(spec: ModelSpec, data: list[_ml.GroupData], x: np.ndarray, stat: float, df: float, n_total: int,
@@ -340,25 +343,53 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
         vcov = None
     scaled_name = None
     if robust:
+        h1_info = [None if gd.complete else _robust.h1_missing_information(gd, s, mu, prep.ov)
+                   for gd, (s, mu, *_) in zip(data, h1)]
         h1_traces = [_robust.h1_trace(gd.y, prep.meanstructure) if gd.complete
-                     else _robust.h1_trace_missing(gd, s, mu, prep.ov) for gd, (s, mu, *_) in zip(data, h1)]
-        if prep.missing == "fiml":
-            diagnostics["robust_indices"] = ("cfi.robust, tli.robust and rmsea.robust with missing data need "
-                                             "lavaan's FIML-corrected statistics, which are not implemented: NaN")
+                     else _robust.h1_trace_missing(gd, s, mu, prep.ov, info)
+                     for gd, (s, mu, *_), info in zip(data, h1, h1_info)]
         if df > 0 and info_obs is not None:
             test["yuan.bentler.mplus"] = _yb_test(spec, data, fit.x, stat, df, n_total, h1_traces, info_obs)
         else:
             test["yuan.bentler.mplus"] = {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df),
                                           "scaling_factor": np.nan, "trace_ugamma": np.nan, "shift": 0.0}
         scaled_name = "yuan.bentler.mplus"
-    baseline = _fit_baseline(prep, data, robust, h1_dev, h1_traces)
+    baseline, spec0, x0 = _fit_baseline(prep, data, robust, h1_dev, h1_traces)
+    if robust and prep.missing == "fiml":
+        diagnostics["fimlc"] = _fiml_corrected(spec, fit.x, spec0, x0, data, h1, h1_info, df,
+                                               baseline["standard"]["df"])
+        if diagnostics["fimlc"].get("note"):
+            diagnostics["robust_indices"] = diagnostics["fimlc"]["note"]
     sample = [(s, mu if prep.meanstructure else None) for s, mu, *_ in h1]
     extra = {"unrestricted.logl": -0.5 * h1_dev}
     diagnostics.update(message=fit.message, max_gradient=float(np.max(np.abs(fit.gradient)) / n_total)
                        if spec.n_free else 0.0)
     # lavaan's fmin: chisq = 2 N fmin
     return _Estimation(fit.x, vcov, fit.converged, fit.iterations, stat / (2 * n_total), test, baseline,
-                       sample, logl, extra, diagnostics, scaled_name, fit.information / n_total)
+                       sample, logl, extra, diagnostics, scaled_name, fit.information / n_total,
+                       robust=diagnostics.get("fimlc"))
+
+
+def _fiml_corrected(spec: ModelSpec, x: np.ndarray, spec0: ModelSpec, x0: np.ndarray, data, h1, h1_info,
+                    df: float, df_null: float) -> dict[str, Any]:
+    """The FIML-corrected pieces of the robust CFI/TLI/RMSEA (:func:`allyscale._core.robust.fiml_corrected`)."""
+    groups = []
+    mats = spec.matrices(x)
+    derivs = spec.derivatives(mats)
+    implied0 = spec0.implied(x0)
+    for g, (gd, (s_t, mu_t, *_)) in enumerate(zip(data, h1)):
+        info = h1_info[g] if h1_info[g] is not None else \
+            _robust.h1_missing_information(gd, s_t, mu_t, list(spec.ov))
+        ds, dm = derivs[g]
+        groups.append({"n": gd.n, "sigma_t": s_t, "mu_t": mu_t, "a1": info[0], "b1": info[1],
+                       "sigma": mats[g].sigma(), "mu": mats[g].mu(), "delta": _robust.saturated_jacobian(ds, dm),
+                       "sigma_b": implied0[g][0], "mu_b": implied0[g][1]})
+    try:
+        return _robust.fiml_corrected(groups, float(df), float(df_null))
+    except np.linalg.LinAlgError:
+        return {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
+                "df3.null": df_null, "c.hat3.null": np.nan,
+                "note": "a singular information matrix: the FIML-corrected robust indices are NaN"}
 
 
 def _estimate_mlr(prep: _Prepared) -> _Estimation:
@@ -515,60 +546,17 @@ _ESTIMATORS: dict[str, Callable[[_Prepared], _Estimation]] = {
 # --------------------------------------------------------------------------------------
 # result
 # --------------------------------------------------------------------------------------
-FIT_ORDER = ["npar", "fmin", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled",
-             "chisq.scaling.factor", "baseline.chisq", "baseline.df", "baseline.pvalue", "baseline.chisq.scaled",
-             "baseline.df.scaled", "baseline.pvalue.scaled", "baseline.chisq.scaling.factor", "cfi", "tli",
-             "cfi.scaled", "tli.scaled", "cfi.robust", "tli.robust", "logl", "unrestricted.logl", "aic", "bic",
-             "ntotal", "bic2", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "rmsea.scaled",
-             "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled", "rmsea.robust",
-             "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "rmsea.pvalue.robust", "srmr"]
+FIT_ORDER = _fitmeasures.ORDER
 
 
 def _fit_measures(prep: _Prepared, est: _Estimation, implied) -> dict[str, float]:
-    n, g = prep.n_total, prep.ngroups
-    std = est.test["standard"]
-    x2, df = std["stat"], std["df"]
-    b = est.baseline["standard"]
-    x2b, dfb = b["stat"], b["df"]
-    fm: dict[str, float] = {"npar": float(prep.spec.n_free), "fmin": est.fmin, "chisq": x2, "df": df,
-                            "pvalue": std["pvalue"], "baseline.chisq": x2b, "baseline.df": dfb,
-                            "baseline.pvalue": b["pvalue"]}
-    fm["cfi"] = fi.cfi(x2, df, x2b, dfb)
-    fm["tli"] = fi.tli(x2, df, x2b, dfb)
-    if est.logl is not None:
-        fm["logl"] = est.logl
-        fm["aic"] = fi.aic(est.logl, prep.spec.n_free)
-        fm["bic"] = fi.bic(est.logl, prep.spec.n_free, n)
-        fm["bic2"] = fi.bic(est.logl, prep.spec.n_free, (n + 2) / 24)
-    fm["ntotal"] = float(n)
-    fm["rmsea"] = fi.rmsea(x2, df, n, g)
-    lo, hi = fi.rmsea_ci(x2, df, n, g)
-    fm["rmsea.ci.lower"], fm["rmsea.ci.upper"] = lo, hi
-    fm["rmsea.pvalue"] = fi.rmsea_pvalue(x2, df, n, g)
-    sc = est.test.get(est.scaled_test) if est.scaled_test else None
-    if sc is not None:
-        bsc = est.baseline.get(est.scaled_test, {})
-        c, cb = sc.get("scaling_factor", np.nan), bsc.get("scaling_factor", np.nan)
-        fm.update({"chisq.scaled": sc["stat"], "df.scaled": sc["df"], "pvalue.scaled": sc["pvalue"],
-                   "chisq.scaling.factor": c, "baseline.chisq.scaled": bsc.get("stat", np.nan),
-                   "baseline.df.scaled": bsc.get("df", np.nan), "baseline.pvalue.scaled": bsc.get("pvalue", np.nan),
-                   "baseline.chisq.scaling.factor": cb})
-        fm["cfi.scaled"] = fi.cfi(sc["stat"], sc["df"], bsc.get("stat", np.nan), bsc.get("df", np.nan))
-        fm["tli.scaled"] = fi.tli(sc["stat"], sc["df"], bsc.get("stat", np.nan), bsc.get("df", np.nan))
-        fm["cfi.robust"] = fi.cfi(x2, df, x2b, dfb, c, cb)
-        fm["tli.robust"] = fi.tli(x2, df, x2b, dfb, c, cb)
-        tr = sc.get("trace_ugamma", np.nan)
-        fm["rmsea.scaled"] = fi.rmsea(x2, tr, n, g)
-        lo, hi = fi.rmsea_ci(x2, tr, n, g) if np.isfinite(tr) else (np.nan, np.nan)
-        fm["rmsea.ci.lower.scaled"], fm["rmsea.ci.upper.scaled"] = lo, hi
-        fm["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(x2, tr, n, g) if np.isfinite(tr) else np.nan
-        fm["rmsea.robust"] = fi.rmsea(x2, df, n, g, c)
-        if prep.missing == "fiml":
-            fm["cfi.robust"] = fm["tli.robust"] = fm["rmsea.robust"] = np.nan
-    implied_pairs = [(s, m if prep.meanstructure else None) for s, m in implied]
-    fm["srmr"] = fi.srmr_bentler(est.sample, implied_pairs, [y.shape[0] / n for y in prep.y])
-    fm.update(est.extra)
-    return {k: float(fm[k]) for k in FIT_ORDER if k in fm} | {k: float(v) for k, v in fm.items() if k not in FIT_ORDER}
+    """The fit measures of an estimation: :func:`allyscale._core.fitmeasures.build`, the one builder."""
+    n = prep.n_total
+    return _fitmeasures.build(
+        npar=prep.spec.n_free, n=n, ngroups=prep.ngroups, fmin=est.fmin, test=est.test, baseline=est.baseline,
+        scaled_test=est.scaled_test, logl=est.logl, categorical=prep.estimator == "WLSMV", robust=est.robust,
+        sample=est.sample, implied=[(s, m if prep.meanstructure else None) for s, m in implied],
+        weights=[y.shape[0] / n for y in prep.y], extra=est.extra)
 
 
 def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
@@ -812,6 +800,7 @@ def _clean(v: Any) -> Any:
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
+@blas_limited
 def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: str | None = None,
         group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
         std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan",

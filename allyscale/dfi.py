@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allyscale._threads import blas_limited
 from allyscale.errors import AllyscaleError, SpecificationError, StatisticalWarning
 
 __all__ = ["dfi", "DFIResult", "misspecifications", "solution_from_syntax"]
@@ -345,6 +346,7 @@ def _cutoff(mis: np.ndarray, true: np.ndarray, index: str) -> tuple[float, float
     return float(q[k]), float(power[k])
 
 
+@blas_limited
 def dfi(cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int | None = None,
         progress: bool = False) -> DFIResult:
     """Dynamic fit index cutoffs for a fitted CFA model (McNeish & Wolf, 2023).

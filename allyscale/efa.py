@@ -26,6 +26,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
+from allyscale._threads import blas_limited
 from allyscale._core import extraction as _ex
 from allyscale._core import rotation as _rot
 from allyscale.errors import ConvergenceWarning, DataError, HeywoodWarning, SpecificationError
@@ -292,6 +293,7 @@ def _flags(load: pd.DataFrame, h2: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("item")
 
 
+@blas_limited
 def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation: str = "oblimin",
         corr: str = "pearson", items: list[str] | None = None, n: int | None = None,
         target: pd.DataFrame | np.ndarray | None = None, pool: ItemPool | None = None, n_starts: int = 10,

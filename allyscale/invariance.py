@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from allyscale._threads import blas_limited
 from allyscale.cfa import CFAResult, _clean, cfa, difference_test
 from allyscale.errors import DataError, SpecificationError
 
@@ -636,6 +637,7 @@ def _empty(decision: str, like: dict[str, Any]) -> dict[str, Any]:
             "converged": np.nan}
 
 
+@blas_limited
 def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pairs: Sequence[str] | None = None,
                sep: str = "_", estimator: str = "ML", levels: Mapping[str, Sequence[str]] | None = None,
                partial: bool = False, alpha: float = 0.05, policy=None, collapse: bool | int = False,

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allyscale._threads import blas_limited
 from allyscale._core import polychoric as _pc
 from allyscale.errors import ConvergenceWarning, DataError, NotPositiveDefiniteWarning, StatisticalWarning
 
@@ -229,6 +230,7 @@ def _as_matrix(data: pd.DataFrame, items: list[str] | None) -> tuple[np.ndarray,
     return np.column_stack(cols), items
 
 
+@blas_limited
 def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bool = True,
                tol: float = 1e-9, max_iter: int = 100) -> PolychoricResult:
     """Polychoric correlation matrix and thresholds of ordinal items.

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from allyscale._threads import blas_limited
 from allyscale.errors import DataError, DataWarning, SpecificationError
 from allyscale.pool import ItemPool
 
@@ -332,6 +333,7 @@ class ScreenResult:
 
 
 # ----------------------------------------------------------------------------- entry
+@blas_limited
 def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
            factors: Mapping[str, Sequence[str]] | None = None, reverse: Sequence[str] | None = None,
            scale: tuple[float, float] | None = None, id_column: str | None = None,

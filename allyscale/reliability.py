@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from allyscale._threads import blas_limited
 from allyscale.errors import (ConvergenceWarning, DataError, DataWarning, SpecificationError,
                               StatisticalWarning)
 
@@ -172,6 +173,7 @@ class AlphaResult:
                           "item_stats": self.item_stats, "total": self.total, "diagnostics": self.diagnostics})
 
 
+@blas_limited
 def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool | None = None,
           ordinal: bool = False, n_boot: int = 0, seed: int | None = None, level: float = 0.95,
           max_categories: int = 10) -> AlphaResult:
@@ -445,6 +447,7 @@ def omega_from_schmid(r: np.ndarray, sl: np.ndarray, h2: np.ndarray, names: list
             "assignment": pd.Series([group_names[j] for j in sub], index=names, name="group")}
 
 
+@blas_limited
 def omega(data: pd.DataFrame | CFAResult, n_factors: int | None = None, *, items: list[str] | None = None,
           pool: ItemPool | None = None, method: str = "minres", rotation: str = "oblimin",
           corr: str = "pearson", general: str | None = None, n_starts: int = 10,
@@ -813,6 +816,7 @@ def _model_parts(fit: CFAResult) -> tuple[dict[str, pd.Series], pd.DataFrame, pd
     return lams, phi, thresholds
 
 
+@blas_limited
 def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None, ordinal_alpha: bool = False,
                 pool: ItemPool | None = None, fit: CFAResult | None = None) -> pd.DataFrame:
     """Per-factor reliability: alpha, composite reliability (omega), AVE and item count.
@@ -1028,6 +1032,7 @@ class SplitHalfResult:
                           "all_splits": self.all_splits, "diagnostics": self.diagnostics})
 
 
+@blas_limited
 def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool | None = None,
                all_splits: bool = True, n_sample: int = 10000, seed: int | None = None) -> SplitHalfResult:
     """Odd–even and first–second-half split-half reliability with the Spearman–Brown correction.

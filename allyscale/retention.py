@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allyscale._threads import blas_limited
 from allyscale._core import extraction as _ex
 from allyscale.efa import correlation_input
 from allyscale.errors import SpecificationError
@@ -87,6 +88,7 @@ def _first_not_above(observed: np.ndarray, reference: np.ndarray) -> int:
     return int(below[0]) if below.size else len(observed)
 
 
+@blas_limited
 def parallel_analysis(data: pd.DataFrame, *, seed: int | None = 1, n_iter: int = 100, corr: str = "pearson",
                       quantile: float = 0.95, method: str = "minres") -> ParallelResult:
     """Parallel analysis with simulated normal data, as ``psych::fa.parallel``.
@@ -142,6 +144,7 @@ def parallel_analysis(data: pd.DataFrame, *, seed: int | None = 1, n_iter: int =
                           table, quantile, n_iter, seed, corr)
 
 
+@blas_limited
 def map_test(data: pd.DataFrame, *, max_factors: int = 10, corr: str = "pearson") -> MAPResult:
     """Velicer's MAP test exactly as ``psych::VSS(x, n)$map``.
 

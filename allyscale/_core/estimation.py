@@ -20,7 +20,9 @@ class Estimation:
     independence model, ``sample`` the per-group moments the residuals and SRMR use
     (covariances for ML, correlations for WLSMV), ``logl`` (``None`` when not a likelihood),
     ``extra`` fit-measure inputs the estimator alone can compute (merged by the fit-measure
-    builder), ``internals`` estimator-specific arrays (picklable), ``spec`` the model the
+    builder), ``robust`` lavaan's pieces of the ``.robust`` indices when they are not the
+    scaling factors' (``XX3, df3, c.hat3, XX3.scaled, XX3.null, df3.null, c.hat3.null``),
+    ``internals`` estimator-specific arrays (picklable), ``spec`` the model the
     estimates belong to when the estimator extends the prepared one (WLSMV's thresholds).
     """
 
@@ -38,6 +40,7 @@ class Estimation:
     scaled_test: str | None = None  # key of ``test`` holding the robust test, if any
     information: np.ndarray | None = None  # per-case information used for modification indices
     internals: dict[str, Any] = field(default_factory=dict)
+    robust: dict[str, Any] | None = None  # lavaan's XX3/c.hat3 pieces of the .robust indices (catML, FIML-C)
     spec: Any = None  # the estimator's ModelSpec when it differs from the prepared one
     prepared: Any = None  # the prepared input the result describes (set by the public layer)
 

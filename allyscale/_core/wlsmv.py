@@ -298,7 +298,6 @@ def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
     return x, f, r, jac, converged, it
 
 
-
 def _start(spec_ml: ModelSpec, ys: list[np.ndarray]) -> np.ndarray:
     """ML start values on the standardized responses of every group (pairwise moments)."""
     gds = []
@@ -440,18 +439,15 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel) -> Est
     pc = _cor_matrix(rho, p)
     diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2)
     sig_hat = spec.implied(x)[0][0]
-    n1 = n - 1
     gm = spec.matrices(x)[0]
     catml = _catml([pc], [sig_hat], [stats], [delta_c], [k_c], bread if not separable else bread, meat_cc,
                    np.array([float(n)]), df, [(gm.lam @ gm.A, gm.psi, gm.theta)])
     diagnostics["catml"] = catml
-    extra = _robust_from_catml(catml, df, float(len(rho)), n1)
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
-    extra.update(_rmsea_family(stat, scaled["stat"], df, n1))
     internals = Internals(s=s, w=w, jac_sparse=jac_sp, n=n, n_th=n_th, sigma=sig_hat, bread=bread, meat=meat)
-    return Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, extra, diagnostics,
-                      "scaled.shifted", None, internals, spec)
+    return Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, {}, diagnostics,
+                      "scaled.shifted", None, internals, robust=catml, spec=spec)
 
 
 def _inference(jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarray,
@@ -646,21 +642,6 @@ def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.
     return total
 
 
-def _robust_from_catml(c: dict[str, Any], df: float, df_null: float, n1: int, ngroups: int = 1) -> dict[str, float]:
-    """``cfi.robust``, ``tli.robust`` and the ``rmsea.*.robust`` family from the catML pieces,
-    as lavaan 0.6.14 (N - 1 cases for categorical data; the interval and close-fit test use
-    ``XX3 / c.hat3`` and ``c.hat3``)."""
-    xx3, ch, xs = c["XX3"], c["c.hat3"], c["XX3.scaled"]
-    out = {"cfi.robust": fi.cfi(xx3, df, c["XX3.null"], df_null, ch, c["c.hat3.null"]),
-           "tli.robust": fi.tli(xx3, df, c["XX3.null"], df_null, ch, c["c.hat3.null"]),
-           "rmsea.robust": fi.rmsea(xx3, df, n1, ngroups, c=ch) if np.isfinite(xx3) else np.nan}
-    if np.isfinite(xs) and np.isfinite(ch) and ch > 0:
-        out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = fi.rmsea_ci(xs, df, n1 / ch, ngroups)
-        out["rmsea.pvalue.robust"] = fi.rmsea_pvalue(xs, df, n1 / ch, ngroups)
-    else:
-        out.update({"rmsea.ci.lower.robust": np.nan, "rmsea.ci.upper.robust": np.nan, "rmsea.pvalue.robust": np.nan})
-    return out
-
 def _cor_matrix(rho: np.ndarray, p: int) -> np.ndarray:
     """The p x p polychoric matrix from its upper triangle (lavaan's vech order)."""
     iu = np.triu_indices(p, 1)
@@ -668,20 +649,6 @@ def _cor_matrix(rho: np.ndarray, p: int) -> np.ndarray:
     out[iu] = rho
     out[(iu[1], iu[0])] = rho
     return out
-
-
-def _rmsea_family(stat: float, scaled: float, df: float, n1: float, ngroups: int = 1) -> dict[str, float]:
-    """RMSEA, its 90% interval and close-fit p of the standard and (when finite) the
-    scaled-shifted statistic, with lavaan's ``N - G`` for categorical data."""
-    out = {"rmsea": fi.rmsea(stat, df, n1, ngroups)}
-    out["rmsea.ci.lower"], out["rmsea.ci.upper"] = fi.rmsea_ci(stat, df, n1, ngroups)
-    out["rmsea.pvalue"] = fi.rmsea_pvalue(stat, df, n1, ngroups)
-    if np.isfinite(scaled):
-        out["rmsea.scaled"] = fi.rmsea(scaled, df, n1, ngroups)
-        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = fi.rmsea_ci(scaled, df, n1, ngroups)
-        out["rmsea.pvalue.scaled"] = fi.rmsea_pvalue(scaled, df, n1, ngroups)
-    return out
-
 
 
 class _GroupsModel:
@@ -862,8 +829,6 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
             "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
     baseline = _baseline(stats, ns)
     sample = [(_cor_matrix(st["rho"], p), None) for st in stats]
-    n1 = n_tot - G
-    scaled = test["scaled.shifted"]
     implied = spec.implied(x)
     mats = spec.matrices(x)
     note = None
@@ -883,8 +848,6 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
             ks.append(kk_)
     catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
                    [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note)
-    extra = _robust_from_catml(catml, df, catml["df3.null"], n1, G)
-    extra.update(_rmsea_family(stat, scaled["stat"], df, n1, G))
     diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,
                    "trace_ugamma2": tr_ug2, "catml": catml, "gamma_form": [st["acov"].form for st in stats]}
     if catml.get("note"):
@@ -892,8 +855,8 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     x_final = x.copy()
     internals = Internals(s=s_all, w=w_inf, jac_sparse=jac_sp, n=int(n_tot), n_th=n_th, bread=bread, meat=meat,
                           groups=G, n_groups=ns, jac_numeric=lambda: model.numeric_jacobian(x_final))
-    return Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, extra, diagnostics,
-                      "scaled.shifted", None, internals, spec)
+    return Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, {}, diagnostics,
+                      "scaled.shifted", None, internals, robust=catml, spec=spec)
 def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:
     """Mean-and-variance adjusted statistic, as lavaan's ``scaled.shifted`` test."""
     if df <= 0 or tr_ug2 <= 0:
@@ -904,8 +867,6 @@ def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict
     scaled = stat * a + shift
     return {"stat": scaled, "df": df, "pvalue": fi.pvalue(scaled, df), "scaling_factor": 1 / a, "shift": shift,
             "trace_ugamma": tr_ug}
-
-
 
 
 def difference_test(fit0, fit1) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from allyscale._threads import blas_limited
 from allyscale import __version__
 from allyscale.errors import AllyscaleError, AllyscaleWarning, DataError, SpecificationError
 from allyscale.pool import ItemPool
@@ -621,6 +622,7 @@ VALIDATE_SECTIONS: list[tuple[str, str, Callable[[Context, Section], None]]] = [
 
 
 # ------------------------------------------------------------------------------ entry
+@blas_limited
 def validate(
     data: pd.DataFrame,
     *,
