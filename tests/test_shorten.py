@@ -355,3 +355,19 @@ def test_cli_shorten(data, pool, tmp_path):
         assert r.returncode == 2, (args, r.output)
         assert r.stderr.startswith("error: ") and message in r.stderr and "Traceback" not in r.output
     assert not (tmp_path / "s2.yaml").exists()
+
+
+@pytest.mark.slow
+def test_validate_adds_the_short_form_section(data, pool):
+    """The whole report pipeline with the short-form section (about 30 s)."""
+    report = al.validate(data, pool=pool, group="form",
+                         shorten={"items_per_factor": {"fa": 5, "fb": 6}, "method": "exhaustive"})
+    ids = [s.id for s in report.sections]
+    assert ids.index("short-form") == ids.index("conclusion") - 1
+    sec = report.section("short-form")
+    assert sec.status in ("ok", "warning"), sec.flags
+    assert sec.title == "From 12 to 11 items: the short form"
+    assert sec.numbers["n_short"] == 11 and "a5" not in report.section("short-form").tables[4].data.query("kept").index
+    assert "short-form" not in [s.id for s in al.validate(data, pool=pool).sections]
+    with pytest.raises(SpecificationError, match="items_per_factor"):
+        al.validate(data, pool=pool, shorten={"method": "aco"})

@@ -123,7 +123,7 @@ def build(ctx, sec: Section) -> None:
     opts.setdefault("progress", False)
     result = shorten(ctx.data, pool=ctx.pool, **opts)
     ctx.results["short_form"] = result
-    done = shortform_section(result, section_id=sec.id, title=sec.title)
+    done = shortform_section(result, section_id=sec.id)
     sec.title = done.title
     sec.paragraphs += done.paragraphs
     sec.tables += done.tables
