@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -21,6 +22,9 @@ def _floats(text: str | None, name: str):
         vals = [float(x) for x in text.split(",")]
     except ValueError:
         raise DataError(f"--{name}: expected numbers separated by commas, got {brief(text)}") from None
+    bad = [v for v in vals if not math.isfinite(v)]
+    if bad:
+        raise DataError(f"--{name}: {bad[0]} is not a finite number (in {brief(text)})")
     return vals[0] if len(vals) == 1 else tuple(vals)
 
 
@@ -28,8 +32,19 @@ def _floats(text: str | None, name: str):
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False),
               help="Population model in lavaan syntax with values (instead of --pool).")
-@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of respondents.")
-@click.option("--seed", type=int, required=True, help="Random seed (same seed, same data).")
+@click.option("--n", "n", type=click.IntRange(min=1), help="Number of respondents (or --dyads).")
+@click.option("--dyads", type=click.IntRange(min=2),
+              help="Paired design: number of targets, each rated by themself and by --informants informants "
+                   "(columns <item>_<form> for the pool's two forms and a 'target' id).")
+@click.option("--informants", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Informants per target (several: one row per target-informant pair, with an 'informant' column).")
+@click.option("--self-other-corr", type=float, default=0.5, show_default=True,
+              help="Latent correlation of self-report and informant report (every factor).")
+@click.option("--leniency", help="Leniency of the informant form: a shift for every item, or ITEM=SHIFT,... "
+                                 "(latent SD units; items listed only are non-invariant).")
+@click.option("--pair-residual-corr", type=float, default=0.2, show_default=True,
+              help="Correlation of an item's residuals across forms (item-specific variance of the target).")
+@click.option("--seed", type=click.IntRange(min=0), required=True, help="Random seed (same seed, same data).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="Output CSV.")
 @click.option("--structure", type=click.Choice(["correlated", "second_order", "bifactor"]), default="correlated",
               show_default=True)
@@ -51,7 +66,8 @@ def _floats(text: str | None, name: str):
                    "one population, so the forms are invariant by construction).")
 def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, factor_corr, second_order,
                      general_loading, categories, thresholds, facet_residual_corr, method_loading, careless, missing,
-                     mechanism, forms) -> None:
+                     mechanism, forms, dyads=None, informants=1, self_other_corr=0.5, leniency=None,
+                     pair_residual_corr=0.2) -> None:
     """Simulate Likert responses and write them to OUT with a population sidecar.
 
     The sidecar OUT.population.json holds the population model (lavaan syntax with
@@ -59,6 +75,12 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     """
     if bool(pool_path) == bool(model_path):
         raise DataError("give exactly one of --pool or --model")
+    if (n is None) == (dyads is None):
+        raise DataError("give exactly one of --n (respondents) or --dyads (targets of the paired design)")
+    if dyads is not None and forms:
+        raise DataError("--forms splits independent respondents; --dyads simulates pairs: give one of them")
+    if informants != 1 and dyads is None:
+        raise DataError("--informants needs --dyads")
     inputs = [pool_path, model_path]
     out_path = check_output_path(out, inputs)
     sidecar = out_path.with_name(out_path.stem + ".population.json")
@@ -67,12 +89,15 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     except DataError:
         raise DataError(f"--out {out}: its sidecar {sidecar} would overwrite an input file "
                         f"({pool_path or model_path}); choose another output name") from None
-    limits.check_n(n, what="--n")
+    rows, what = (n, "--n") if dyads is None else (dyads * informants, "--dyads x --informants")
+    limits.check_n(rows, what=what)
     if thresholds in ("symmetric", "skewed", "uniform"):
         th = thresholds
     else:
         vals = _floats(thresholds, "thresholds")
         th = list(vals) if isinstance(vals, tuple) else [vals]
+        if any(b <= a for a, b in zip(th, th[1:])):
+            raise DataError(f"--thresholds: {thresholds} are not in increasing order")
     common = dict(categories=categories, thresholds=th, careless=careless, missing=missing,
                   missing_mechanism=mechanism)
     if pool_path:
@@ -93,7 +118,11 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     if forms and not (pool_path and pool.forms):
         raise DataError("--forms needs a pool that declares forms (" + (f"{pool_path} has none)" if pool_path
                                                                         else "give --pool)"))
-    limits.check_n(n, len(pm.items), what="--n")
+    limits.check_n(rows, len(pm.items) * (1 if dyads is None else 2), what=what)
+    if dyads is not None:
+        _write_pairs(pm, pool if pool_path else None, out_path, dyads, informants, seed, self_other_corr, leniency,
+                     pair_residual_corr)
+        return
     data = simulate(pm, n=n, seed=seed)
     if forms:
         names = list(pool.forms)
@@ -105,6 +134,42 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
                + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")
                + (f", forms {' / '.join(pool.forms)}" if forms else "")
                + f") and {sidecar}")
+
+
+def _leniency(text: str | None):
+    if not text:
+        return 0.0
+    if "=" not in text:
+        try:
+            return float(text)
+        except ValueError:
+            raise DataError(f"--leniency: expected a number or ITEM=SHIFT,...; got {text!r}") from None
+    out = {}
+    for part in text.split(","):
+        item, _, val = part.partition("=")
+        try:
+            out[item.strip()] = float(val)
+        except ValueError:
+            raise DataError(f"--leniency: {part!r} is not ITEM=SHIFT") from None
+    return out
+
+
+def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, leniency, residual_corr) -> None:
+    import json
+
+    from allyscale.pairs import FORMS, simulate_pairs
+
+    forms = tuple(pool.forms)[:2] if pool is not None and len(pool.forms) >= 2 else FORMS
+    data = simulate_pairs(pm, dyads, informants, seed=seed, self_other_corr=self_other_corr,
+                          leniency=_leniency(leniency), lenient_form=forms[1], forms=forms,
+                          residual_corr=residual_corr)
+    side = json.loads(_dumps_sidecar(pm, len(data), seed, data, __version__))
+    side["pairs"] = data.attrs["design"]
+    sidecar = out_path.with_name(out_path.stem + ".population.json")
+    atomic_write(out_path, lambda p: data.to_csv(p, index=False))
+    atomic_write_text(sidecar, json.dumps(side, indent=2))
+    click.echo(f"wrote {out_path} ({dyads} targets x {informants} informant(s), {len(pm.items)} items under the forms "
+               f"{' / '.join(forms)}) and {sidecar}")
 
 
 def register(main: click.Group) -> None:
