@@ -413,10 +413,10 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _safe_cell(value: Any) -> Any:
-    """Spreadsheet-safe text: a cell starting with = + - @ tab or CR gets a leading single quote."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
+    """One spreadsheet-safe cell, by the shared rule of :func:`allyscale._files.spreadsheet_safe`."""
+    from allyscale._files import spreadsheet_safe
+
+    return spreadsheet_safe(pd.DataFrame({"v": [value]}))["v"].iloc[0] if isinstance(value, str) else value
 
 
 def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, form: str = "self", seed: int = 1,
@@ -427,13 +427,13 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
     every text cell made spreadsheet-safe. The Excel workbook offers drop-down lists for
     the rating columns. Written atomically; never over an input file.
     """
-    from allyscale._files import atomic_write, check_output_path
+    from allyscale._files import atomic_write, check_output_path, spreadsheet_safe
 
     path = check_output_path(path, inputs)
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise DataError(f"{path}: a rating sheet is written as .xlsx or .csv, not {suffix or 'no extension'!r}")
-    sheet = rating_sheet(pool, task, form=form, seed=seed, rater=rater)
+    sheet = spreadsheet_safe(rating_sheet(pool, task, form=form, seed=seed, rater=rater))
     instructions = sheet_instructions(pool, task, form)
     choices = _facet_choices(pool)
     descriptions = {fc.id: fc.description for fc in pool.facets} if pool.facets else \
@@ -448,7 +448,7 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(sheet.columns)
         for row in sheet.itertuples(index=False):
-            writer.writerow([_safe_cell(v) for v in row])
+            writer.writerow(list(row))
         text = buf.getvalue()
         atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
         return path
@@ -465,7 +465,7 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in sheet.itertuples(index=False):
-            ws.append([_safe_cell(v) if isinstance(v, str) else v for v in row])
+            ws.append(list(row))
         for row in ws.iter_rows(min_row=2):
             for cell in row:
                 if isinstance(cell.value, str):

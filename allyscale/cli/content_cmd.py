@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import click
 
-from allyscale.errors import DataError
 from allyscale.pool import load_pool
 
 
@@ -54,25 +51,21 @@ def analyze(ratings: tuple[str, ...], pool_path: str, task: str | None, out_dir:
     item, rating off the scale, a rater with no ratings, duplicate raters) exit 2 and
     nothing is written.
     """
-    from allyscale._files import atomic_write_text, check_output_path
+    from allyscale._files import atomic_write_text, check_output_folder, check_output_path
     from allyscale.content import content_validity
+    from allyscale.report.bundle import REPORT_ENTRIES
     from allyscale.report.content_section import content_report
 
+    inputs = [*ratings, pool_path]
     pool = load_pool(pool_path)
-    out = Path(out_dir)
-    inputs = [Path(p).resolve() for p in (*ratings, pool_path) if Path(p).exists()]
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a folder")
+    out = check_output_folder(out_dir, owned=(*REPORT_ENTRIES, "revised_pool.yaml"), inputs=inputs)
     if json_out:
-        check_output_path(json_out, [*ratings, pool_path])
+        check_output_path(json_out, inputs)
     res = content_validity(list(ratings), pool, task=task)
     report = content_report(res)
-    for target in ("report.html", "results.json", "revised_pool.yaml"):
-        if (out / target).exists() and (out / target).resolve() in inputs:
-            raise DataError(f"{out / target}: refusing to overwrite an input file; choose another --out")
-    html = report.save(out)
+    html = report.save(out, inputs=inputs)
     if json_out:
-        atomic_write_text(json_out, json.dumps(res.to_dict(), indent=2, allow_nan=False))
+        atomic_write_text(json_out, json.dumps(res.to_dict(), indent=2, allow_nan=False), inputs)
     click.echo(res.summary())
     click.echo(f"\n{html}; revised pool: {out / 'revised_pool.yaml'}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
@@ -133,13 +133,28 @@ class ContentReport(ValidationReport):
 
     revised_pool: str = ""
 
-    def save(self, out_dir: str | Path) -> Path:
-        from allyscale._files import atomic_write_text
+    def save(self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = ()) -> Path:
+        """Write report.html, results.json, tables/*.csv and revised_pool.yaml: all of them or none.
 
-        html = super().save(out_dir)
-        if self.revised_pool:
-            atomic_write_text(Path(out_dir) / "revised_pool.yaml", self.revised_pool)
-        return html
+        The folder is staged and swapped in with one rename, as :meth:`ValidationReport.save`
+        does; ``inputs`` (the rating files and the pool) are never written over.
+        """
+        import json
+
+        from allyscale._files import publish_folder, spreadsheet_safe
+        from allyscale.report.bundle import REPORT_ENTRIES
+
+        def fill(staging: Path) -> None:
+            (staging / "tables").mkdir()
+            (staging / "report.html").write_text(self.html(), encoding="utf-8")
+            (staging / "results.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
+                                                  encoding="utf-8")
+            for name, df in self.tables().items():
+                spreadsheet_safe(df).to_csv(staging / "tables" / f"{name}.csv")
+            (staging / "revised_pool.yaml").write_text(self.revised_pool, encoding="utf-8")
+
+        publish_folder(Path(out_dir), fill, owned=(*REPORT_ENTRIES, "revised_pool.yaml"), inputs=inputs)
+        return Path(out_dir) / "report.html"
 
 
 def content_report(res: "ContentValidityResult") -> ContentReport:
