@@ -578,7 +578,7 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
     >>> short.save_pool("short.yaml")  # doctest: +SKIP
     """
     from allyscale.polychoric import polychoric
-    from allyscale.selection.itemstats import compute_item_statistics, dif_index
+    from allyscale.selection.itemstats import compute_item_statistics, dif_index, method_loadings
 
     t_start = time.perf_counter()
     _check_data(data, pool, group)
@@ -606,15 +606,24 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         poly = polychoric(cal[items])
         factors = pool.factor_items()
         dif = dif_index(cal, factors, group) if group else None
+        method_df = method_loadings(cal, pool, factors, poly)
         stats = compute_item_statistics(cal, pool, poly=poly, factors=factors, group=group,
-                                        theta_range=objective.theta_range, dif=dif)
+                                        theta_range=objective.theta_range, dif=dif, method=method_df)
+    if method_df is None:
+        diagnostics["method_factor"] = ("not estimated: fewer than three reverse-keyed items" if
+                                        len(pool.reverse_items) < 3 else
+                                        "not estimated: the method-factor model did not converge or was "
+                                        "inadmissible; the method component does not count")
+    method_eff = None if method_df is None else {
+        i: (abs(m) if abs(z) >= 1.96 else 0.0) for i, m, z in
+        zip(method_df.index, method_df["method_loading"], method_df["method_z"])}
     setup_problems = [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, AllyscaleWarning)]
     for w in caught:  # re-emit what the user should see
         if issubclass(w.category, AllyscaleWarning):
             warnings.warn(str(w.message), w.category, stacklevel=2)
     facets = {f.id: {fc.id: [it.id for it in fc.items] for fc in f.facets} for f in pool.factors}
     fn = partial(evaluate_candidate, data=cal[items], poly=poly, objective=objective, facets=facets,
-                 dif=None if dif is None else dif["dif"].to_dict(), grouped=group is not None)
+                 dif=None if dif is None else dif["dif"].to_dict(), grouped=group is not None, method=method_eff)
     space = constraints.space_size()
     used = method
     if method == "auto":

@@ -24,15 +24,25 @@ Columns (``item_statistics``):
     iterative purification of DIF linking, Candell & Drasgow, 1988); ``dif_threshold`` is the
     mean absolute location residual in the reference θ metric, ``dif_slope`` the relative slope
     difference ``|a_g·A / a_ref − 1|``, ``dif`` their sum (the largest over groups).
+``method_loading``, ``method_z``
+    With at least three reverse-keyed items: the item's standardized loading on a method factor
+    of the reverse-keyed items, orthogonal to the correlated traits (the correlated-traits /
+    uncorrelated-method model of wording effects; Marsh, 1996; DiStefano & Motl, 2006), and its
+    z value (factors of unit variance); NaN for forward-keyed items.
 ``flags``
     ``low loading`` (loading < .40), ``cross-loading`` (|cross-loading| ≥ .30), ``DIF`` (dif ≥
-    .50), ``alpha rises`` (α if deleted above the factor's α). These are screening rules: the
+    .50), ``method factor`` (|method loading| ≥ .30 with |z| ≥ 1.96), ``alpha rises`` (α if
+    deleted above the factor's α). These are screening rules: the
     rates at which they flag known-bad and known-good items are measured by
     ``studies/shorten_error_rates.py`` (table in ``docs/short_forms.md``); the search itself uses
     the continuous objective, not the flags.
 
 References
 ----------
+Marsh, H. W. (1996). Positive and negative global self-esteem: A substantively meaningful
+distinction or artifactors? Journal of Personality and Social Psychology, 70, 810-819.
+DiStefano, C., & Motl, R. W. (2006). Further investigating method effects associated with
+negatively worded items on self-report surveys. Structural Equation Modeling, 13, 440-464.
 Candell, G. L., & Drasgow, F. (1988). An iterative procedure for linking metrics and assessing
 item bias in item response theory. Applied Psychological Measurement, 12, 253-260.
 Sen, P. K. (1968). Estimates of the regression coefficient based on Kendall's tau. JASA, 63, 1379-1389.
@@ -52,8 +62,9 @@ __all__ = ["FLAG_RULES", "compute_item_statistics", "dif_index"]
 
 FLAG_RULES = {"low loading": "standardized loading < .40", "cross-loading": "|EFA cross-loading| >= .30",
               "DIF": "DIF index >= .50 (θ units + relative slope difference)",
+              "method factor": "|loading on the reverse-keyed method factor| >= .30 with |z| >= 1.96",
               "alpha rises": "alpha if deleted exceeds the factor's alpha"}
-LOW_LOADING, CROSS_LOADING, DIF_FLAG = 0.40, 0.30, 0.50
+LOW_LOADING, CROSS_LOADING, DIF_FLAG, METHOD_FLAG = 0.40, 0.30, 0.50, 0.30
 
 
 def _alpha(x: np.ndarray) -> float:
@@ -122,9 +133,39 @@ def dif_index(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], group: s
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def method_loadings(data: pd.DataFrame, pool, factors: Mapping[str, Sequence[str]], poly) -> pd.DataFrame | None:
+    """Loadings of the reverse-keyed items on an orthogonal method factor (see the module docstring).
+
+    Returns
+    -------
+    DataFrame or None
+        Index the reverse-keyed items; ``method_loading`` (standardized), ``method_z``. None
+        with fewer than three reverse-keyed items, or when the model does not converge or is
+        inadmissible (the caller records why).
+    """
+    from allyscale.cfa import cfa
+    from allyscale.selection.objective import model_syntax
+
+    items = [i for v in factors.values() for i in v]
+    rev = [i for i in items if pool.item(i).reverse]
+    if len(rev) < 3:
+        return None
+    syntax = model_syntax(factors) + "\nmethod_reverse =~ " + " + ".join(rev) + "\n" + "\n".join(
+        f"method_reverse ~~ 0*{f}" for f in factors)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AllyscaleWarning)
+        fit = cfa(data, syntax, estimator="WLSMV", ordered=items, polychoric=poly.subset(items), std_lv=True)
+    if not fit.converged or fit.diagnostics.get("heywood") or caught:
+        return None
+    est = fit.estimates
+    m = est[(est["op"] == "=~") & (est["lhs"] == "method_reverse")].set_index("rhs")
+    return pd.DataFrame({"method_loading": m["std_all"].astype(float), "method_z": m["z"].astype(float)})
+
+
 def compute_item_statistics(data: pd.DataFrame, pool, *, poly, factors: Mapping[str, Sequence[str]],
                             group: str | None = None, theta_range: tuple[float, float] = (-2.0, 2.0),
-                            dif: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                            dif: pd.DataFrame | None = None, method: pd.DataFrame | None = None
+                            ) -> dict[str, pd.DataFrame]:
     """The per-factor item-statistics tables (see the module docstring).
 
     ``data`` holds reverse-scored responses; ``poly`` the polychoric result of ``data``'s items.
@@ -187,6 +228,11 @@ def compute_item_statistics(data: pd.DataFrame, pool, *, poly, factors: Mapping[
                    "information": float(info[i].mean())}
             if dif is not None:
                 row.update({k: dif.loc[i, k] for k in ("dif", "dif_threshold", "dif_slope")})
+            if method is not None:
+                row["method_loading"] = float(method["method_loading"].get(i, np.nan))
+                row["method_z"] = float(method["method_z"].get(i, np.nan))
+                if abs(row["method_loading"]) >= METHOD_FLAG and abs(row["method_z"]) >= 1.96:
+                    flags.append("method factor")
             if row["loading"] < LOW_LOADING:
                 flags.append("low loading")
             if np.isfinite(row["cross_loading"]) and abs(row["cross_loading"]) >= CROSS_LOADING:

@@ -25,6 +25,12 @@ thresholds and asymptotic covariance are sub-blocks of the pool's). Five compone
     ``DIF_j`` is the item's differential-functioning index of :func:`allyscale.shorten.item_statistics`
     (threshold and slope differences between groups after linking the factor's metric);
     averaged over factors. Weight 0 without a group.
+``method``
+    With a method factor of the reverse-keyed items (:func:`allyscale.selection.itemstats.method_loadings`):
+    per factor ``exp(−max_j m_j / method_scale)`` over its selected items, with ``m_j`` the
+    item's absolute method loading where its z value reaches 1.96 and 0 otherwise (sampling
+    noise is not penalised); averaged over factors. A reverse-keyed item's method variance is
+    invisible to a model with only one such item, so it is judged from the whole pool's model.
 ``coverage``
     Per factor the normalized entropy of the selected items' facet counts (1 when the items are
     spread evenly over the facets); averaged over factors. The hard floor is ``min_per_facet``.
@@ -55,7 +61,9 @@ from allyscale.errors import AllyscaleError, AllyscaleWarning, HeywoodWarning, S
 
 __all__ = ["Objective", "Evaluation", "evaluate_candidate", "model_syntax", "latent_omega"]
 
-COMPONENTS = ("fit", "reliability", "information", "invariance", "coverage")
+COMPONENTS = ("fit", "reliability", "information", "invariance", "method", "coverage")
+DEFAULT_WEIGHTS = {"fit": 1.0, "reliability": 1.0, "information": 1.0, "invariance": 1.0, "method": 1.0,
+                   "coverage": 0.25}
 
 
 @dataclass(frozen=True)
@@ -65,24 +73,26 @@ class Objective:
     Parameters
     ----------
     weights : mapping component → float
-        Weights of ``fit``, ``reliability``, ``information``, ``invariance``, ``coverage``
-        (default 1, 1, 1, 1, 0.25; ``invariance`` counts only with a group).
+        Weights of ``fit``, ``reliability``, ``information``, ``invariance``, ``method``,
+        ``coverage`` (default 1, 1, 1, 1, 1, 0.25; ``invariance`` counts only with a group,
+        ``method`` only when a method factor of the reverse-keyed items could be estimated).
     omega_target : float
         ω each factor should reach (default .80); also a target checked on the holdout.
     theta_range : (float, float)
         Range of θ over which information counts (default −2 to 2).
     dif_scale : float
         DIF (θ units) at which the invariance score of a factor falls to 1/e (default .5).
+    method_scale : float
+        Method loading at which the method score of a factor falls to 1/e (default .25).
     fit_policy : FitPolicy, optional
         The fit-evaluation policy (default :data:`allyscale.fitpolicy.DEFAULT_POLICY`).
     """
 
-    weights: Mapping[str, float] = field(default_factory=lambda: {"fit": 1.0, "reliability": 1.0,
-                                                                   "information": 1.0, "invariance": 1.0,
-                                                                   "coverage": 0.25})
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     omega_target: float = 0.80
     theta_range: tuple[float, float] = (-2.0, 2.0)
     dif_scale: float = 0.5
+    method_scale: float = 0.25
     fit_policy: Any = None
 
     def __post_init__(self) -> None:
@@ -99,20 +109,23 @@ class Objective:
         lo, hi = self.theta_range
         if not lo < hi:
             raise SpecificationError(f"theta_range must be (low, high) with low < high, got {self.theta_range!r}")
-        if not self.dif_scale > 0:
-            raise SpecificationError(f"dif_scale must be > 0, got {self.dif_scale!r}")
+        if not self.dif_scale > 0 or not self.method_scale > 0:
+            raise SpecificationError(f"dif_scale and method_scale must be > 0, got {self.dif_scale!r}, "
+                                     f"{self.method_scale!r}")
 
-    def weight(self, component: str, *, grouped: bool) -> float:
-        defaults = {"fit": 1.0, "reliability": 1.0, "information": 1.0, "invariance": 1.0, "coverage": 0.25}
-        w = float(self.weights.get(component, defaults[component]))
-        return 0.0 if component == "invariance" and not grouped else w
+    def weight(self, component: str, *, grouped: bool, method: bool = False) -> float:
+        w = float(self.weights.get(component, DEFAULT_WEIGHTS[component]))
+        if component == "invariance" and not grouped:
+            return 0.0
+        if component == "method" and not method:
+            return 0.0
+        return w
 
     def to_dict(self) -> dict[str, Any]:
         policy = self.fit_policy.to_dict() if self.fit_policy is not None else None
-        return {"weights": {c: float(self.weights.get(c, w)) for c, w in
-                            zip(COMPONENTS, (1.0, 1.0, 1.0, 1.0, 0.25))},
+        return {"weights": {c: float(self.weights.get(c, w)) for c, w in DEFAULT_WEIGHTS.items()},
                 "omega_target": self.omega_target, "theta_range": list(self.theta_range),
-                "dif_scale": self.dif_scale, "fit_policy": policy}
+                "dif_scale": self.dif_scale, "method_scale": self.method_scale, "fit_policy": policy}
 
 
 @dataclass
@@ -167,7 +180,7 @@ def _standardized(fit, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, objective: Objective,
                        facets: Mapping[str, Mapping[str, Sequence[str]]], dif: Mapping[str, float] | None,
-                       grouped: bool) -> Evaluation:
+                       grouped: bool, method: Mapping[str, float] | None = None) -> Evaluation:
     """Fit one candidate on the calibration data and score it.
 
     Parameters
@@ -182,6 +195,8 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
     dif : mapping item → DIF index, optional
     grouped : bool
         Whether the invariance component counts.
+    method : mapping item → effective method loading, optional
+        ``m_j`` of the method component (reverse-keyed items; None: the component does not count).
     """
     from allyscale.cfa import cfa
     from allyscale.fitpolicy import evaluate_fit
@@ -237,6 +252,11 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
                                             for v in selection.values()]))
     else:
         comp["invariance"] = 0.0
+    if method:
+        comp["method"] = float(np.mean([math.exp(-max(method.get(i, 0.0) for i in v) / objective.method_scale)
+                                        for v in selection.values()]))
+    else:
+        comp["method"] = 0.0
     cov = []
     for f, v in selection.items():
         fac = facets.get(f, {})
@@ -245,7 +265,7 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
         else:
             cov.append(1.0)
     comp["coverage"] = float(np.mean(cov))
-    weights = {c: objective.weight(c, grouped=grouped) for c in COMPONENTS}
+    weights = {c: objective.weight(c, grouped=grouped, method=bool(method)) for c in COMPONENTS}
     total = sum(weights.values())
     value = sum(weights[c] * comp[c] for c in COMPONENTS) / total if total > 0 else 0.0
     return Evaluation(selection, float(value), comp, bool(verdict.accepted), stat, omega, True, problems)
