@@ -121,7 +121,7 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     limits.check_n(rows, len(pm.items) * (1 if dyads is None else 2), what=what)
     if dyads is not None:
         _write_pairs(pm, pool if pool_path else None, out_path, dyads, informants, seed, self_other_corr, leniency,
-                     pair_residual_corr)
+                     pair_residual_corr, inputs)
         return
     data = simulate(pm, n=n, seed=seed)
     if forms:
@@ -154,7 +154,8 @@ def _leniency(text: str | None):
     return out
 
 
-def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, leniency, residual_corr) -> None:
+def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, leniency, residual_corr,
+                 inputs=()) -> None:
     import json
 
     from allyscale.pairs import FORMS, simulate_pairs
@@ -166,8 +167,8 @@ def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, l
     side = json.loads(_dumps_sidecar(pm, len(data), seed, data, __version__))
     side["pairs"] = data.attrs["design"]
     sidecar = out_path.with_name(out_path.stem + ".population.json")
-    atomic_write(out_path, lambda p: data.to_csv(p, index=False))
-    atomic_write_text(sidecar, json.dumps(side, indent=2))
+    write_csv(out_path, data, inputs=inputs)
+    atomic_write_text(sidecar, json.dumps(side, indent=2), inputs)
     click.echo(f"wrote {out_path} ({dyads} targets x {informants} informant(s), {len(pm.items)} items under the forms "
                f"{' / '.join(forms)}) and {sidecar}")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import glob
+import math
 import time
 from pathlib import Path
 
 import click
 
-from allyscale.cli._read import data_options, read_data, read_model
+from allyscale._files import brief, check_output_folder
+from allyscale.cli._read import data_options, model_items, read_data, read_model, split_items
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.report import validate
@@ -62,16 +64,23 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
 @click.option("--external", multiple=True, help="Column with an external score (repeatable).")
 @click.option("--reverse", help="Comma-separated reverse-keyed items to reverse-score (with a model file).")
 @click.option("--scale", help="Response scale MIN,MAX for --reverse (default: the observed range).")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="validation", show_default=True,
               help="Output folder (one subfolder per file when several files are given, named after the file; "
                    "files of the same name get their folders' names too).")
 @click.option("--exclude", help="Drop respondents flagged by these screening rules before the analyses: 'flagged' "
                                 "or a comma-separated list of attention, longstring, irv, mahalanobis, even_odd, "
                                 "missing (default: flag and keep everyone).")
+@click.option("--pairs", is_flag=True,
+              help="Paired self-informant data: <item>_<form> columns for the pool's two forms (one row per target, "
+                   "or per target-informant pair); adds the section 'Paired self-informant design'.")
+@click.option("--target-id", help="Target id column of paired data (with --pairs).")
+@click.option("--collapse", type=click.IntRange(min=1), is_flag=False, flag_value=1, default=None,
+              help="Merge response categories observed fewer than N times (default 1: not observed) in some group "
+                   "or form before the ordinal invariance models; the merges are listed in the report.")
 @data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
-                     out_dir, exclude, missing_codes, invalid) -> None:
+                     out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json and OUT/tables/*.csv. Exits 1 when any
@@ -79,15 +88,24 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     """
     if not pool_path and not model_path:
         raise DataError("give --pool or --model")
+    if pairs and not target_id:
+        raise DataError("--pairs needs --target-id (the column naming the rated target)")
+    if target_id and not pairs:
+        raise DataError("--target-id is for paired data (--pairs)")
     pool = load_pool(pool_path) if pool_path else None
     model = read_model(model_path) if model_path else None
-    reverse_items = [c.strip() for c in reverse.split(",") if c.strip()] if reverse else []
+    if group and ((pool is not None and group in pool.item_ids) or (model is not None and group in model_items(model))):
+        raise DataError(f"--group {group}: is an item; the group column must be another column")
+    reverse_items = split_items(reverse, "--reverse") or []
     scale_range = None
     if scale:
         try:
             lo, hi = (float(v) for v in scale.split(","))
         except ValueError:
-            raise DataError(f"--scale: expected MIN,MAX, got {scale!r}") from None
+            raise DataError(f"--scale: expected MIN,MAX, got {brief(scale)}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi) or max(abs(lo), abs(hi)) > 1000:
+            raise DataError(f"--scale: {brief(scale)} is not a response scale (finite MIN < MAX, within "
+                            "-1000..1000)")
         scale_range = (lo, hi)
     rules = None
     if exclude:
@@ -95,13 +113,25 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     files = _expand(data_paths)
     targets = _report_folders(files, Path(out_dir))
     inputs = [*files, pool_path, model_path]
+    from allyscale.report.bundle import REPORT_ENTRIES
+
+    for target in targets.values():  # before any analysis: a bad --out fails at once
+        check_output_folder(target, owned=REPORT_ENTRIES, inputs=inputs)
     failed_any = False
     for path in files:
         start = time.perf_counter()
-        data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
+        if pairs:
+            from allyscale.report.paired_section import paired_items
+
+            base = pool.item_ids if pool is not None else model_items(model)
+            data = read_data(str(path), None, items=paired_items(pool, base), missing=missing_codes, invalid=invalid,
+                             items_from="the paired", analysed=True)
+        else:
+            data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
-                          scale=scale_range, exclude=rules)
+                          scale=scale_range, exclude=rules, pairs=pairs, target_id=target_id,
+                          collapse=collapse or False)
         html = report.save(targets[path], inputs=inputs)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"

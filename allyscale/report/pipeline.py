@@ -20,6 +20,7 @@ import pandas as pd
 from allyscale._threads import blas_limited
 from allyscale import __version__
 from allyscale.errors import AllyscaleError, AllyscaleWarning, DataError, SpecificationError
+from allyscale.fitpolicy import ORDINAL_MAX_CATEGORIES
 from allyscale.pool import ItemPool
 from allyscale.report.bundle import ValidationReport
 from allyscale.report.document import Section, Table
@@ -27,7 +28,6 @@ from allyscale.syntax import model_variables, parse_model
 
 __all__ = ["validate", "Context"]
 
-ORDINAL_MAX_CATEGORIES = 10
 
 
 @dataclass
@@ -360,58 +360,78 @@ def _efa_section(ctx: Context, sec: Section) -> None:
     sec.numbers.update(rms=res.fit["rms"], tli=res.fit["tli"], rmsea=res.fit["rmsea"], n=res.n,
                        flagged_items=res.item_flags.index.tolist())
 
-FIT_CUTOFFS = {"cfi": (">=", 0.95), "tli": (">=", 0.95), "rmsea": ("<=", 0.06), "srmr": ("<=", 0.08)}
-
-
-def _fit_index(fm: dict, name: str) -> tuple[float, str]:
-    """The version of a fit index to judge: robust (lavaan 0.6.14) when present, else scaled, else standard."""
-    for suffix in (".robust", ".scaled", ""):
-        key = name + suffix
-        if name != "srmr" and key in fm and fm[key] is not None and not pd.isna(fm[key]):
-            return float(fm[key]), key
-    return float(fm[name]), name
-
-
-def _meets(value: float, rule: tuple[str, float]) -> bool:
-    op, cut = rule
-    return value >= cut if op == ">=" else value <= cut
+def _facet_separability(fit) -> str:
+    """Why a facets model's latent matrix is not positive definite: facet pairs correlating >= .95."""
+    est = fit.estimates
+    latent = set(est.loc[est["op"] == "=~", "lhs"])
+    cov = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"]) & est["lhs"].isin(latent) & est["rhs"].isin(latent)]
+    high = cov[cov["std_all"].abs() >= 0.95]
+    if not len(high):
+        return ""
+    pairs = ", ".join(f"{a}–{b} ({r:.2f})" for a, b, r in zip(high["lhs"], high["rhs"], high["std_all"]))
+    return f"facet pairs correlating .95 or more: {pairs}"
 
 
 def _cfa_section(ctx: Context, sec: Section) -> None:
     from allyscale.cfa import cfa, compare
+    from allyscale.fitpolicy import DEFAULT_POLICY, evaluate_fit
 
     data = _cfa_data(ctx)
     n_models = len(ctx.models)
+    policy = DEFAULT_POLICY
+    half = " (the other random half)" if ctx.split_half else ""
     if n_models > 1:
-        cmp_res = compare(data, dict(ctx.models), estimator=ctx.estimator)
+        cmp_res = compare(data, dict(ctx.models), pool=ctx.pool, estimator=ctx.estimator, policy=policy)
         ctx.results["compare"] = cmp_res
         fits = cmp_res.fits
-        cols = [c for c in ["npar", "chisq", "df", "pvalue", "chisq.scaled", "pvalue.scaled", "cfi", "tli", "rmsea",
-                            "cfi.scaled", "tli.scaled", "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust",
-                            "srmr", "aic", "bic"]
+        test_cols = ["chisq.scaled", "df.scaled", "pvalue.scaled"] if ctx.estimator != "ML" else ["chisq", "df",
+                                                                                                   "pvalue"]
+        version = {"ML": "", "MLR": ".robust", "WLSMV": ".scaled"}[ctx.estimator]
+        idx_cols = [f"cfi{version}", f"tli{version}", f"rmsea{version}", "srmr"]
+        cols = [c for c in ["npar", *test_cols, *idx_cols, "aic", "bic", "admissible", "accepted"]
                 if c in cmp_res.table.columns]
-        sec.tables.append(Table("cfa_comparison", "Fit of the competing models", cmp_res.table[cols],
-                                note="Hu & Bentler (1999) suggest CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08."))
+        test_name = "scaled-shifted χ²" if ctx.estimator == "WLSMV" else (
+            "Yuan–Bentler scaled χ²" if ctx.estimator == "MLR" else "χ²")
+        sec.tables.append(Table(
+            "cfa_comparison", "Fit of the competing models", cmp_res.table[cols],
+            note=f"Test statistic: the {test_name}. accepted: the fit policy's verdict (admissible solution and "
+                 "exact fit not rejected at α = .05). Indices for reference (Hu & Bentler, 1999, suggest CFI and "
+                 "TLI ≥ .95, RMSEA ≤ .06, SRMR ≤ .08; derived for ML with continuous data and small models, these "
+                 "cutoffs are lenient for ordered items and large models; Xia & Yang, 2019)."))
         if not cmp_res.tests.empty:
-            sec.tables.append(Table("cfa_difference_tests", "Difference tests of consecutive models", cmp_res.tests,
-                                    index=False))
+            sec.tables.append(Table("cfa_difference_tests", "Difference tests of nested models", cmp_res.tests,
+                                    index=False, note="Only nested pairs are tested (model0 is nested in model1); "
+                                    + ("WLSMV: lavaan's satorra.2000 scaled-shifted difference test."
+                                       if ctx.estimator == "WLSMV" else
+                                       "MLR: Satorra–Bentler (2001) scaled difference." if ctx.estimator == "MLR"
+                                       else "ML: likelihood-ratio test.")))
+        choice = cmp_res.choice
+        sec.tables.append(Table("cfa_structure_choice", "Choice of the preferred structure",
+                                choice.table[["admissible", "accepted", "npar", "status"]],
+                                note="Rule: a model that a model nesting it fits significantly better is dropped; of "
+                                     "nested models not significantly different the simpler is kept; non-nested "
+                                     "survivors are ranked by the fit verdict, then parsimony (BIC for ML/MLR)."))
+        sec.paragraphs.append(f"Preferred structure{half}: {choice.reason}")
+        ctx.results["preferred"] = choice
         main_fit = fits.get(ctx.main_model)
         if main_fit is None:
             raise AllyscaleError(f"the main model {ctx.main_model!r} could not be fitted")
+        for name, fit in fits.items():
+            if name == "facets" and fit.diagnostics.get("nonpd_latent"):
+                why = _facet_separability(fit)
+                msg = ("the facets model has no admissible solution: its latent correlation matrix is not positive "
+                       "definite, i.e. facets of one category are not separable" + (f" ({why})" if why else ""))
+                sec.paragraphs.append(_sentence(msg))
+                sec.flag(msg)
     else:
         main_fit = cfa(data, ctx.models[ctx.main_model], estimator=ctx.estimator)
     ctx.results["main_fit"] = main_fit
     fm = main_fit.fit_measures
-    judged = {k: _fit_index(fm, k) for k in FIT_CUTOFFS}
-    met = {k: _meets(v, FIT_CUTOFFS[k]) for k, (v, _) in judged.items()}
-    ctx.results["fit_judgement"] = {k: {"value": v, "index": name, "meets": met[k]} for k, (v, name) in judged.items()}
-    half = " (the other random half)" if ctx.split_half else ""
+    verdict = evaluate_fit(main_fit, model=ctx.main_model, policy=policy)
+    ctx.results["fit_verdict"] = verdict
     sec.paragraphs.append(
-        f"Confirmatory factor analysis{half}, N = {main_fit.ntotal}, estimator {ctx.estimator}. The "
-        f"{ctx.main_model} model: χ²({fm['df']:.0f}) = {fm['chisq']:.2f}; "
-        + "; ".join(f"{name.upper()} = {v:.3f}" for k, (v, name) in judged.items()) + ". "
-        + ("All four indices meet" if all(met.values()) else
-           f"{sum(met.values())} of 4 indices meet") + " Hu and Bentler's (1999) cutoffs.")
+        f"Confirmatory factor analysis{half}, N = {main_fit.ntotal}, estimator {ctx.estimator}. Fit policy: "
+        f"{policy.describe(ctx.estimator)}. {verdict.statement}")
     if not main_fit.converged:
         sec.fail("the main model did not converge: its fit statistics are not trustworthy")
     est = main_fit.estimates
@@ -421,16 +441,17 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
     latent = set(est.loc[est["op"] == "=~", "lhs"])
     lv = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"]) & est["lhs"].isin(latent)]
     if len(lv):
+        fc = lv[["lhs", "rhs", "std_all", "se"]].copy()
+        fc.insert(0, "pair", [f"{a}–{b}" for a, b in zip(fc["lhs"], fc["rhs"])])
         sec.tables.append(Table("cfa_factor_correlations", "Factor correlations (standardized)",
-                                lv[["lhs", "rhs", "std_all", "se"]].set_index(["lhs", "rhs"])))
+                                fc.drop(columns=["lhs", "rhs"]).set_index("pair")))
     low = load.index[load["std_all"].abs() < 0.40].tolist()
     if low:
         sec.flag(f"standardized loadings below .40: {', '.join(low)}")
     heywood = main_fit.diagnostics.get("heywood") or []
     if heywood:
         sec.flag(f"Heywood case(s): {heywood}")
-    sec.numbers.update(main_model=ctx.main_model, fit={k: fm.get(k) for k in fm},
-                       judgement=ctx.results["fit_judgement"])
+    sec.numbers.update(main_model=ctx.main_model, fit={k: fm.get(k) for k in fm}, verdict=verdict.to_dict())
 
 
 def _reliability_section(ctx: Context, sec: Section) -> None:
@@ -493,7 +514,8 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
         return
     data = _cfa_data(ctx)
     est = ctx.estimator
-    res = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est)
+    res = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est,
+                     collapse=ctx.results.get("collapse", False))
     table = res.table
     ctx.results["invariance"] = res
     groups = ", ".join(map(str, pd.unique(data[ctx.group].dropna())))
@@ -524,13 +546,19 @@ def _sentence(text: str) -> str:
 
 
 def _conclusion_section(ctx: Context, sec: Section) -> None:
-    judged = ctx.results.get("fit_judgement")
+    verdict = ctx.results.get("fit_verdict")
     lines = []
-    if judged:
-        ok = [k for k, v in judged.items() if v["meets"]]
-        lines.append(
-            f"Structure: the {ctx.main_model} model meets {len(ok)} of 4 fit criteria of Hu and Bentler (1999) "
-            "(" + ", ".join(f"{v['index']} = {v['value']:.3f}" for v in judged.values()) + ").")
+    if verdict is not None:
+        lines.append("Fit: " + verdict.statement)
+    choice = ctx.results.get("preferred")
+    if choice is not None:
+        if choice.preferred is None:
+            lines.append("Structure: no competing model has an admissible solution, so no structure is preferred.")
+        else:
+            lines.append(f"Structure: the preferred structure is {choice.preferred}. {choice.reason}"
+                         + ("" if choice.preferred == ctx.main_model else
+                            f" The loadings, reliability and invariance analyses in this report use the "
+                            f"{ctx.main_model} model."))
     nf = ctx.results.get("n_factors")
     if nf:
         lines.append(f"Retention: parallel analysis suggests {nf['parallel']} and MAP {nf['map']} factors against "
@@ -550,6 +578,10 @@ def _conclusion_section(ctx: Context, sec: Section) -> None:
     inv = ctx.results.get("invariance")
     if inv is not None:
         lines.append(inv.statement(f"across {ctx.group}"))
+    paired = ctx.results.get("paired_invariance")
+    if paired is not None:
+        forms = ctx.results["pairs"]["forms"]
+        lines.append(paired.statement(f"across the {forms[0]} and {forms[1]} forms (paired)"))
     failed = [s for s in ctx.results.get("failed_sections", [])]
     if failed:
         lines.append(f"Analyses that failed and are not part of this conclusion: {', '.join(failed)}.")
@@ -572,38 +604,33 @@ def _methods_section(ctx: Context, sec: Section) -> None:
         "Factorability was assessed with the KMO measure (Kaiser, 1974) and Bartlett's test; the number of factors "
         "with parallel analysis (Horn, 1965) and Velicer's (1976) MAP; exploratory factor analysis used minimum-"
         "residual extraction with oblimin rotation. Confirmatory models were estimated with "
-        f"{ctx.estimator} and judged against Hu and Bentler (1999); reliability with coefficient alpha, composite "
+        f"{ctx.estimator}" + (" (ordered items: DWLS on polychoric correlations, the scaled-shifted test of "
+                              "Asparouhov & Muthén, 2010)" if ctx.estimator == "WLSMV" else "")
+        + " and judged by the exact-fit test at α = .05 (an admissible solution whose scaled χ² test does not reject "
+        "is accepted; a calibration study shows Hu and Bentler's (1999) cutoffs accept misspecified models of this "
+        "size; Xia & Yang, 2019); nested structures were compared by difference tests (Satorra, 2000; Satorra & "
+        "Bentler, 2001), non-nested ones by the fit verdict and parsimony; reliability with coefficient alpha, composite "
         "reliability (omega) and omega-hierarchical (McDonald, 1999; Zinbarg et al., 2005); discriminant validity "
         "with HTMT (Henseler et al., 2015) and the Fornell-Larcker (1981) criterion"
         + (f"; measurement invariance across {ctx.group} following Cheung and Rensvold (2002) and Chen (2007)"
            if ctx.group else "") + ".")
-    refs = [
-        "Chen, F. F. (2007). Sensitivity of goodness of fit indexes to lack of measurement invariance. "
-        "Structural Equation Modeling, 14, 464-504.",
-        "Cheung, G. W., & Rensvold, R. B. (2002). Evaluating goodness-of-fit indexes for testing measurement "
-        "invariance. Structural Equation Modeling, 9, 233-255.",
-        "Fornell, C., & Larcker, D. F. (1981). Evaluating structural equation models with unobservable variables "
-        "and measurement error. Journal of Marketing Research, 18, 39-50.",
-        "Henseler, J., Ringle, C. M., & Sarstedt, M. (2015). A new criterion for assessing discriminant validity in "
-        "variance-based structural equation modeling. Journal of the Academy of Marketing Science, 43, 115-135.",
-        "Horn, J. L. (1965). A rationale and test for the number of factors in factor analysis. Psychometrika, 30, "
-        "179-185.",
-        "Hu, L., & Bentler, P. M. (1999). Cutoff criteria for fit indexes in covariance structure analysis. "
-        "Structural Equation Modeling, 6, 1-55.",
-        "Kaiser, H. F. (1974). An index of factorial simplicity. Psychometrika, 39, 31-36.",
-        "McDonald, R. P. (1999). Test theory: A unified treatment. Erlbaum.",
-        "Revelle, W. (2022). psych: Procedures for psychological, psychometric, and personality research "
-        "(Version 2.2.9).",
-        "Rosseel, Y. (2012). lavaan: An R package for structural equation modeling. Journal of Statistical "
-        "Software, 48(2), 1-36.",
-        "Velicer, W. F. (1976). Determining the number of components from the matrix of partial correlations. "
-        "Psychometrika, 41, 321-327.",
-        "Zinbarg, R. E., Revelle, W., Yovel, I., & Li, W. (2005). Cronbach's alpha, Revelle's beta, and McDonald's "
-        "omega_H. Psychometrika, 70, 123-133.",
-    ]
-    if ctx.pool is not None and ctx.pool.source:
-        refs.insert(4, ctx.pool.source)
-    sec.tables.append(Table("references", "References", pd.DataFrame({"reference": refs}), index=False))
+    # the reference list is added by validate() once every section is written (see _add_references)
+
+
+def _add_references(sections: list[Section], pool: ItemPool | None) -> None:
+    """The methods section's reference list: exactly the works the report's text cites."""
+    from allyscale.report.references import missing, reference_list
+
+    texts = [t for sec in sections for t in [*sec.paragraphs, *(tab.note or "" for tab in sec.tables)]]
+    extra = [pool.source] if pool is not None and pool.source else []
+    refs = reference_list(texts, extra)
+    methods = next((sec for sec in sections if sec.id == "methods"), None)
+    if methods is None:
+        return
+    methods.tables.append(Table("references", "References", pd.DataFrame({"reference": refs}), index=False))
+    lost = missing(texts, extra)
+    if lost:
+        methods.flag("cited without a reference entry: " + ", ".join(f"{a} ({y})" for a, y in lost))
 
 
 VALIDATE_SECTIONS: list[tuple[str, str, Callable[[Context, Section], None]]] = [
@@ -639,6 +666,9 @@ def validate(
     exclude: str | list[str] | None = None,
     content_ratings=None,
     shorten: int | dict | None = None,
+    pairs: bool | tuple[str, str] = False,
+    target_id: str | None = None,
+    collapse: bool | int = False,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -680,6 +710,17 @@ def validate(
         Add the section "From N to k items": a short form by :func:`allyscale.shorten` with
         this many items per factor, or a dict of its options (``items_per_factor`` required;
         ``group`` and ``seed`` default to the report's). Needs a pool.
+    pairs : bool or (str, str)
+        Paired self-informant data (``<item>_<form>`` columns for the pool's two forms, or
+        the two forms given): the other sections analyse the first (reference) form, one row
+        per target, and the section "Paired self-informant design" compares the forms
+        (agreement, CT-C(M-1) method effects, paired invariance with partial release).
+    target_id : str, optional
+        The target id column of paired data (needed with ``pairs``).
+    collapse : bool or int
+        Merge sparse categories (fewer than ``collapse`` answers, ``True``: none) before the
+        ordinal invariance models, with a table of what was merged
+        (:func:`allyscale.collapse_categories`).
 
     Returns
     -------
@@ -708,6 +749,13 @@ def validate(
     for syntax in models.values():
         ov, lv = model_variables(parse_model(syntax))
         items += [v for v in ov if v not in lv and v not in items]
+    paired_info = None
+    if pairs:
+        from allyscale.report.paired_section import prepare
+
+        data, paired_info = prepare(data, pool, items, pairs, target_id, source=source)
+    elif target_id is not None:
+        raise SpecificationError("target_id= is for paired data (pairs=True)")
     missing = [i for i in items if i not in data.columns]
     if missing:
         raise DataError(f"{source}: item(s) of the model missing from the data: {missing[:20]}")
@@ -720,7 +768,8 @@ def validate(
     if unknown:
         raise DataError(f"{source}: reverse-keyed item(s) not in the model: {unknown}")
     ordinal = _is_ordinal(data[items])
-    if estimator is None:
+    by_rule = estimator is None
+    if by_rule:  # allyscale's estimator rule (allyscale.fitpolicy.default_estimator), as every entry point
         estimator = "WLSMV" if ordinal else "ML"
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR", "WLSMV"):
@@ -741,8 +790,13 @@ def validate(
         ctx.results["read_report"] = read_report
     if screening is not None:
         ctx.results["screen"] = screening
+    ctx.results["collapse"] = collapse
     sections = []
     section_list = list(VALIDATE_SECTIONS)
+    if paired_info is not None:  # the paired design comes before the conclusion
+        from allyscale.report.paired_section import add_to_sections as add_paired
+
+        section_list = add_paired(section_list, ctx, paired_info)
     if content_ratings is not None:  # the panel's judgement comes before the data
         from allyscale.report.content_section import build_content_section
 
@@ -757,6 +811,7 @@ def validate(
         if sec.status == "failed":
             ctx.results.setdefault("failed_sections", []).append(title)
         sections.append(sec)
+    _add_references(sections, pool)
     scale = pool.name if pool is not None else "the hypothesised model"
     meta = {
         "source": source, "n": int(len(data)), "items": items, "estimator": estimator, "ordinal": ordinal,
@@ -765,6 +820,18 @@ def validate(
         "software": {"allyscale": __version__, "python": platform.python_version(), "numpy": np.__version__,
                      "pandas": pd.__version__},
     }
+    from allyscale.fitpolicy import DEFAULT_POLICY, estimator_note
+
+    verdict = ctx.results.get("fit_verdict")
+    choice = ctx.results.get("preferred")
+    meta["estimator_rule"] = estimator_note(estimator, by_rule)
+    meta["verdict"] = {
+        "fit": None if verdict is None else {k: v for k, v in verdict.to_dict().items()
+                                             if k in ("model", "accepted", "basis", "policy", "statistics",
+                                                      "statement")},
+        "preferred_structure": None if choice is None else {"model": choice.preferred, "reason": choice.reason},
+        "policy": DEFAULT_POLICY.to_dict(),
+    }
     return ValidationReport(sections, title=f"Psychometric validation of {scale}",
-                            subtitle=f"Data: {source} (N = {len(data)}, {len(items)} items); estimator {estimator}",
-                            meta=meta)
+                            subtitle=f"Data: {source} (N = {len(data)}, {len(items)} items); "
+                                     f"{meta['estimator_rule']}", meta=meta)
