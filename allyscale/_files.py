@@ -33,8 +33,8 @@ import pandas as pd
 
 from allyscale.errors import DataError
 
-__all__ = ["atomic_write", "atomic_write_text", "check_output_path", "write_csv", "spreadsheet_safe",
-           "publish_folder", "brief", "sidecars", "MANIFEST"]
+__all__ = ["atomic_write", "atomic_write_text", "check_output_path", "check_output_folder", "write_csv",
+           "spreadsheet_safe", "publish_folder", "brief", "sidecars", "MANIFEST"]
 
 #: the file that marks a folder allyscale published and lists what it wrote there
 MANIFEST = ".allyscale-manifest.json"
@@ -270,6 +270,42 @@ def _clear_abandoned(parent: Path, name: str) -> None:
             continue
 
 
+def check_output_folder(out_dir: str | Path, *, owned: Iterable[str] = (),
+                        inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Refuse an output folder that :func:`publish_folder` could not write safely (call it before the work).
+
+    Raises
+    ------
+    DataError
+        ``out_dir`` is a file, is (or is inside the path of) an input, is the working
+        folder or contains it, an input lies where the folder's outputs go, or a parent
+        is a file.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder")
+    real = _real(out)
+    cwd = _real(Path.cwd())
+    if real == cwd or real in cwd.parents:
+        raise DataError(f"{out}: is the working folder (or contains it); give a folder for the outputs, "
+                        "e.g. --out report/")
+    protected = _protected(inputs)
+    if real in protected:
+        raise DataError(f"{out}: refusing to write over {protected[real]}")
+    owned = set(owned)
+    for p, what in protected.items():
+        if p.exists() and real in p.parents:
+            top = p.relative_to(real).parts[0]
+            if top in owned or top == MANIFEST:
+                raise DataError(f"{out}: would replace {what} ({top}); choose another output folder")
+    for anc in [out.parent, *out.parent.parents]:
+        if anc.exists():
+            if not anc.is_dir():
+                raise DataError(f"{out}: {anc} is a file, not a folder")
+            break
+    return out
+
+
 def publish_folder(out_dir: str | Path, fill: Callable[[Path], None], *, owned: Iterable[str],
                    inputs: Iterable[str | Path | None] = ()) -> Path:
     """Write a folder of outputs so that it appears complete or not at all.
@@ -288,29 +324,9 @@ def publish_folder(out_dir: str | Path, fill: Callable[[Path], None], *, owned: 
         ``out_dir`` is a file, is an input, contains the working directory, or an input
         lies where this run writes.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a folder")
-    real = _real(out)
-    cwd = _real(Path.cwd())
-    if real == cwd or real in cwd.parents:
-        raise DataError(f"{out}: is the working folder (or contains it); give a folder for the outputs, "
-                        "e.g. --out report/")
-    protected = _protected(inputs)
-    if real in protected:
-        raise DataError(f"{out}: refusing to write over {protected[real]}")
+    out = check_output_folder(out_dir, owned=owned, inputs=inputs)
     owned = set(owned)
-    for p, what in protected.items():
-        if p.exists() and (p == real or real in p.parents):
-            top = p.relative_to(real).parts[0]
-            if top in owned or top == MANIFEST:
-                raise DataError(f"{out}: would replace {what} ({top}); choose another output folder")
     parent = out.parent
-    for anc in [parent, *parent.parents]:
-        if anc.exists():
-            if not anc.is_dir():
-                raise DataError(f"{out}: {anc} is a file, not a folder")
-            break
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -149,7 +149,9 @@ def parse_missing_codes(missing: str | float | Iterable[float] | None) -> list[f
         try:
             codes.append(float(p))
         except (TypeError, ValueError):
-            raise DataError(f"missing-value code {p!r} is not a number (give codes like -99,999)") from None
+            raise DataError(f"missing-value code {brief(p)} is not a number (give codes like -99,999)") from None
+        if not np.isfinite(codes[-1]):
+            raise DataError(f"missing-value code {brief(p)} is not a finite number (give codes like -99,999)")
     return codes
 
 
@@ -219,11 +221,11 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _delimiter_hint(fields: Sequence[str], sep: str) -> str:
-    """A hint when a comma-separated file is really separated by ';' or tabs (or the reverse)."""
+    """A hint, for a line that does not fit the header, that it holds another delimiter."""
     joined = sep.join(fields)
     for other, name in ((";", "semicolons"), ("\t", "tabs"), (",", "commas")):
-        if other != sep and joined.count(other) >= max(1, len(fields)):
-            return (f"; the line holds {joined.count(other)} {name}: the file looks {name[:-1]}-separated "
+        if other != sep and joined.count(other) >= 1:
+            return (f"; the line holds {joined.count(other)} {name}: is the file {name[:-1]}-separated? "
                     f"(save it {'with commas as .csv' if other != ',' else 'as .csv'}, or tab-separated as .tsv)")
     return ""
 

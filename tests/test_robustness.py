@@ -459,3 +459,69 @@ def test_echoed_values_are_truncated(tmp_path):
     frame.to_csv(data, index=False)
     err = _error(run("describe", data, "--pool", MINI_POOL), "'a1'", "row 4")
     assert len(err) < 1000
+
+
+@pytest.fixture(scope="module")
+def mini_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mini")
+    pool = load_pool(MINI_POOL)
+    simulate(pool, 200, seed=1).to_csv(folder / "d.csv", index=False)
+    (folder / "m.lav").write_text(pool.model_syntax("correlated"))
+    return folder
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", -1, "--out", "{f}/s.csv"], "-1 is not in the range"),
+    (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", 1, "--out", "{f}/s.csv", "--thresholds", "nan,0,1,2"],
+     "--thresholds: nan is not a finite number"),
+    (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", 1, "--out", "{f}/s.csv", "--thresholds", "1,0,2,3"],
+     "are not in increasing order"),
+    (["efa", "{f}/d.csv", "--factors", 2, "--items", "a1,a1,a2"], "--items: item 'a1' is given twice"),
+    (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--scale", "nan,5", "--reverse", "a3", "--out", "{f}/v"],
+     "--scale: 'nan,5' is not a response scale"),
+    (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--out", "."], "is the working folder"),
+    (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--group", "a1", "--out", "{f}/v"], "--group a1: is an item"),
+    (["cfa", "{f}/d.csv", "--model", "{f}/m.lav", "--group", "a1"], "--group a1: is an item of the model"),
+    (["describe", "{f}/d.csv", "--missing", "inf"], "missing-value code 'inf' is not a finite number"),
+    (["montecarlo", "run", "{f}/m.lav", "--store", "{f}/x.sqlite"], "a study spec is a .yaml"),
+    (["montecarlo", "run", "{f}/none.yaml", "--store", "{f}/x.sqlite"], "none.yaml: study file not found"),
+])
+def test_more_bad_input_is_named_with_exit_2(mini_files, args, fragment):
+    _error(run(*[str(a).format(f=mini_files) for a in args]), fragment)
+    assert not (mini_files / "v").exists() and not (mini_files / "s.csv").exists()
+
+
+def test_duplicated_or_dependent_items_are_named_before_fitting(mini_files, tmp_path):
+    frame = pd.read_csv(mini_files / "d.csv")
+    frame.assign(a2=frame["a1"]).to_csv(tmp_path / "dup.csv", index=False)
+    for cmd in (["cfa", tmp_path / "dup.csv", "--model", mini_files / "m.lav"],
+                ["efa", tmp_path / "dup.csv", "--factors", 2, "--pool", MINI_POOL],
+                ["reliability", tmp_path / "dup.csv", "--pool", MINI_POOL]):
+        _error(run(*cmd), "dup.csv: items a1, a2 are identical in all 200 complete rows")
+
+
+def test_machine_failures_are_one_error_line_exit_1(mini_files, tmp_path, monkeypatch):
+    import allyscale._files as files
+
+    real = files.os.replace
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(files.os, "replace", full)
+    out = tmp_path / "o.json"
+    err = _error(run("describe", mini_files / "d.csv", "--pool", MINI_POOL, "--json", out), "No space left on device",
+                 code=1)
+    assert "o.json" in err and not out.exists() and not list(tmp_path.iterdir())
+    monkeypatch.setattr(files.os, "replace", real)
+
+
+def test_long_messages_are_cut(monkeypatch):
+    import allyscale.cli.pool_cmd as pool_cmd
+
+    def huge(path):
+        raise PoolError("x" * 100_000)
+
+    monkeypatch.setattr(pool_cmd, "load_pool", huge)
+    err = _error(run("pool", "check", MINI_POOL), "more characters")
+    assert len(err) < 2200

@@ -166,3 +166,88 @@ def test_unnamed_extra_columns_are_allowed(tmp_path):
     frame = read_responses(tmp_path / "d.csv", items=["x1", "x2"], scale=(1, 5))
     assert frame[["x1", "x2"]].to_numpy().tolist() == [[1, 2], [3, 4]]
     assert list(frame.columns[-2:]) == ["unnamed_4", "unnamed_5"]
+
+
+# ---------------------------------------------------------------- encodings, delimiters, rows, cells
+def test_utf16_files_read_identically(tmp_path, answers, mini_pool):
+    ref = tmp_path / "utf8.csv"
+    answers.to_csv(ref, index=False)
+    expected = read_responses(ref, mini_pool)
+    for enc in ("utf-16", "utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{enc}.csv"
+        path.write_bytes(ref.read_text().encode(enc))
+        got = read_responses(path, mini_pool)
+        pd.testing.assert_frame_equal(got[mini_pool.item_ids], expected[mini_pool.item_ids])
+        assert got["pid"].tolist() == expected["pid"].tolist()
+
+
+def test_semicolon_separated_csv_is_named_as_such(tmp_path, answers, mini_pool):
+    path = tmp_path / "semi.csv"
+    answers.to_csv(path, index=False, sep=";")
+    with pytest.raises(DataError, match="is the file semicolon-separated"):
+        read_responses(path, mini_pool)
+    mixed = tmp_path / "mixed.csv"
+    answers.to_csv(mixed, index=False)
+    lines = mixed.read_text().splitlines()
+    lines[3] = lines[3].replace(",", ";", 3)  # a row with fewer fields, separated by semicolons
+    mixed.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"line 4 has \d+ field\(s\) but the header has 19.*semicolon"):
+        read_responses(mixed, mini_pool)
+
+
+def test_short_row_is_an_error_like_a_long_one(tmp_path, answers, mini_pool):
+    path = tmp_path / "short.csv"
+    answers.to_csv(path, index=False)
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].rsplit(",", 2)[0]  # the last two answers of data row 5 are cut off
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"short\.csv: line 6 has 17 field\(s\) but the header has 19"):
+        read_responses(path, mini_pool)
+
+
+@pytest.mark.parametrize("value, reason", [("inf", "not a finite number"), ("-inf", "not a finite number"),
+                                           ("1e308", "too large to be an answer")])
+def test_non_finite_and_absurd_values_are_invalid_cells(tmp_path, answers, value, reason):
+    frame = answers.astype(object).copy()
+    frame.loc[2, "b3"] = value
+    path = tmp_path / "v.csv"
+    frame.to_csv(path, index=False)
+    items = [c for c in answers.columns if c != "pid"]
+    with pytest.raises(DataError, match=rf"column 'b3': {reason}.*row 3 \[line 4\] = '{value}'"):
+        read_responses(path, items=items)
+    with pytest.warns(DataWarning):
+        got = read_responses(path, items=items, invalid="missing")
+    assert np.isnan(got.loc[2, "b3"]) and got["b3"].notna().sum() == len(answers) - 1
+
+
+def test_missing_codes_must_be_finite():
+    with pytest.raises(DataError, match="missing-value code 'inf' is not a finite number"):
+        parse_missing_codes("-99,inf")
+
+
+def test_xlsx_formula_without_saved_value_is_an_error(tmp_path, answers, mini_pool):
+    import openpyxl
+
+    path = tmp_path / "f.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(answers.columns))
+    for row in answers.itertuples(index=False):
+        ws.append(list(row))
+    ws["C5"] = "=B5+1"  # written by a program: the formula, no cached result
+    wb.save(path)
+    with pytest.raises(DataError, match=r"1 formula cell\(s\) without a saved value: C5 \(column 'a2'\)"):
+        read_responses(path, mini_pool)
+
+
+def test_identical_and_dependent_items_are_named(answers, mini_pool):
+    from allyscale.survey import linear_dependencies
+
+    frame = answers[mini_pool.item_ids].astype(float)
+    assert linear_dependencies(frame, mini_pool.item_ids) == []
+    copy = frame.assign(a2=frame["a1"])
+    assert linear_dependencies(copy, mini_pool.item_ids) == ["items a1, a2 are identical in all 40 complete rows "
+                                                             "(a copied column?)"]
+    summed = frame.assign(b3=frame["b1"] + frame["b2"])
+    (msg,) = linear_dependencies(summed, mini_pool.item_ids)
+    assert msg.startswith("items b1, b2, b3 are linearly dependent")

@@ -52,17 +52,34 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
+        except MemoryError:
+            _fail(ctx, "out of memory: the input is too large for this machine (see allyscale.limits)", EXIT_FAILED)
+        except OSError as exc:
+            # the machine failed the run (disk full, permission, I/O): no traceback, outputs untouched
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail(ctx, f"{where}{exc.strerror or exc}", EXIT_FAILED)
         except Exception as exc:  # noqa: BLE001 - the CLI boundary reports every failure
             _fail(ctx, exc, EXIT_FAILED, internal=True)
 
 
-def _fail(ctx: click.Context, exc: BaseException, code: int, internal: bool = False) -> None:
+#: longest error message printed (a message that echoes a huge value is cut)
+MAX_MESSAGE = 2000
+
+
+def _fail(ctx: click.Context, exc: BaseException | str, code: int, internal: bool = False) -> None:
+    """Print one ``error:`` line (the traceback only with ``--debug``) and exit with ``code``.
+
+    Every command gets this automatically: it runs in :meth:`_Group.invoke`.
+    """
     debug = bool(ctx.find_root().params.get("debug"))
     if debug:
         traceback.print_exc()
     prefix = "error: " + ("internal error: " if internal else "")
     hint = "" if debug or not internal else " (rerun with --debug for the traceback)"
-    click.echo(f"{prefix}{exc}{hint}", err=True)
+    text = str(exc)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + f" ... ({len(text) - MAX_MESSAGE:,} more characters)"
+    click.echo(f"{prefix}{text}{hint}", err=True)
     ctx.exit(code)
 
 

@@ -23,9 +23,17 @@ def data_options(command: Callable) -> Callable:
     return command
 
 
-def split_items(text: str | None) -> list[str] | None:
-    """The item ids of an ``--items a,b,c`` option (``None`` when not given)."""
-    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+def split_items(text: str | None, option: str = "--items") -> list[str] | None:
+    """The item ids of an ``--items a,b,c`` option (``None`` when not given); a repeated id is an error."""
+    if not text:
+        return None
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            raise DataError(f"{option}: item {item!r} is given twice")
+        seen.add(item)
+    return items
 
 
 def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,

@@ -37,6 +37,8 @@ def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out,
     if json_out:
         check_output_path(json_out, inputs)  # before the work: a bad --json fails at once
     model = read_model(model_path)
+    if group and group in model_items(model):
+        raise DataError(f"--group {group}: is an item of the model; the group column must be another column")
     data = read_data(data_path, model=model, missing=missing_codes, invalid=invalid, analysed=True)
     result = cfa(data, model, estimator=estimator.upper() if estimator else None, group=group, missing="fiml" if fiml else "listwise",
                  std_lv=std_lv)

@@ -23,7 +23,7 @@ from allyscale.report.document import jsonable
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False),
               help="Item pool: analyse its items, match factors to its structure (and target it with --rotation target).")
 @click.option("--items", help="Comma-separated item columns (default: the pool's items, else all numeric columns).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the rotation's random starts.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the rotation's random starts.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write loadings, phi, fit and diagnostics.")
 @data_options
 def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, seed, json_out, missing_codes,
@@ -46,6 +46,11 @@ def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, 
         click.echo(result.summary())
     if json_out:
         atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), [data_path, pool_path])
+    failed = [k for k in ("extraction_converged", "rotation_converged") if result.diagnostics.get(k) is False]
+    if failed:
+        click.echo(f"error: the {' and the '.join(k.split('_')[0] for k in failed)} did not converge (exit 1)",
+                   err=True)
+        raise SystemExit(1)
 
 
 def register(main: click.Group) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from allyscale._files import _real, atomic_write_text, check_output_path, publish_folder, spreadsheet_safe, write_csv
+from allyscale._files import (_real, atomic_write_text, check_output_folder, check_output_path, publish_folder,
+                              spreadsheet_safe, write_csv)
 from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import DataError
 
@@ -31,6 +32,12 @@ def run_command(study, store, workers, dask, reps, no_progress) -> None:
     """Run (or resume) the study STUDY.yaml; every finished replication is stored at once."""
     from allyscale.montecarlo import run_study
 
+    if not Path(study).is_file():
+        raise DataError(f"{study}: study file not found")
+    if Path(study).suffix.lower() not in (".yaml", ".yml"):
+        raise DataError(f"{study}: a study spec is a .yaml (or .yml) file; see studies/README.md")
+    if _real(store) == _real(study):
+        raise DataError(f"--store {store}: is the study file; give a new file for the results (e.g. study.sqlite)")
     report = run_study(study, store, workers=workers, dask=dask, reps=reps, progress=not no_progress)
     click.echo(report.summary())
 
@@ -78,6 +85,8 @@ def summarize_command(store, json_out, out_dir) -> None:
         raise DataError(f"results store {store!r} does not exist")
     if json_out:
         check_output_path(json_out, [store])
+    if out_dir:
+        check_output_folder(out_dir, owned=SUMMARY_ENTRIES, inputs=[store, json_out])
     summary = summarize_study(store)
     click.echo(summary.summary())
     if json_out:
@@ -114,7 +123,7 @@ def _save_summary(summary, folder: Path) -> None:
 @click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default=None,
               help="Default: allyscale's rule (WLSMV for items with at most 7 integer categories, else ML).")
 @click.option("--reps", type=click.IntRange(min=20), default=500, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
 @data_options

@@ -80,6 +80,9 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
                    "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict(),
                    "omega": None if om is None else om.to_dict()}
         atomic_write_text(json_out, json.dumps(jsonable(payload), indent=2), inputs)
+    if not fit.converged:
+        click.echo("error: the CFA behind omega and AVE did not converge (exit 1)", err=True)
+        raise SystemExit(1)
 
 
 def register(main: click.Group) -> None:
