@@ -647,6 +647,7 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
     comments: list[dict[str, str]] = []
     sources: dict[str, str] = {}
     seen: dict[tuple[str, str, str, str], int] = {}
+    task_files: dict[tuple[str, str], str] = {}
     notes: list[str] = []
     for path in paths:
         frame, header_line = _read_table(path)
@@ -700,6 +701,11 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
             rating_cols = {"relevance" if task == "relevance" else "subcategory":
                            "relevance" if task == "relevance" else "subcategory"}
         counted: dict[str, int] = {}
+        rater_keys: dict[str, set[str]] = {}  # the tasks each rater of this file gave ratings of
+        for _, rater, rec in cells:
+            for name, col in rating_cols.items():
+                if not _blank(rec.get(col)):
+                    rater_keys.setdefault(rater, set()).add("sort" if name == "subcategory" else name)
         for i, rater, rec in cells:
             line = header_line + 1 + i
             item = _unquote(rec.get(item_col))
@@ -708,11 +714,20 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
                     continue  # an empty row
                 raise DataError(f"{path}: line {line}: rater {rater!r}: a rating without an item id")
             item = str(item)
-            if rater in sources and sources[rater] != str(path) and rater not in file_raters:
-                raise DataError(f"duplicate rater {rater!r}: in {sources[rater]} and in {path} (each rater's "
-                                "ratings belong in one file; rename one of them if they are different people)")
-            sources.setdefault(rater, str(path))
-            file_raters.add(rater)
+            if rater not in file_raters:
+                # a rater may do both tasks in two files, but each task's ratings belong in one file
+                file_keys = rater_keys.get(rater, set())
+                for key in [k for k in ("relevance", "essential", "sort") if k in file_keys]:
+                    other = task_files.get((rater, key))
+                    if other is not None and other != str(path):
+                        raise DataError(f"duplicate rater {rater!r}: {key} ratings in {other} and in {path} (each "
+                                        "rater's ratings of a task belong in one file; rename one of them if they "
+                                        "are different people)")
+                    task_files[(rater, key)] = str(path)
+                if rater in sources and str(path) not in sources[rater].split("; "):
+                    sources[rater] += f"; {path}"
+                sources.setdefault(rater, str(path))
+                file_raters.add(rater)
             counted.setdefault(rater, 0)
             if item not in valid_items:
                 raise DataError(f"{path}: line {line}: rater {rater!r}: unknown item id {item!r} (not an item of "

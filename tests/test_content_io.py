@@ -196,8 +196,18 @@ def test_bad_rating_files_name_file_rater_and_item(tmp_path, mini_pool, edit, pa
 def test_duplicate_raters_across_files(tmp_path, mini_pool):
     a = _sheet(tmp_path, mini_pool, "a.csv", "kim")
     b = _sheet(tmp_path, mini_pool, "b.csv", "kim")
-    with pytest.raises(DataError, match=r"duplicate rater 'kim': in .*a\.csv and in .*b\.csv"):
+    with pytest.raises(DataError, match=r"duplicate rater 'kim': relevance ratings in .*a\.csv and in .*b\.csv"):
         read_ratings([a, b], mini_pool)
+
+
+def test_one_rater_may_do_both_tasks_in_two_files(tmp_path, mini_pool):
+    a = _sheet(tmp_path, mini_pool, "a.csv", "kim")
+    s = rating_sheet(mini_pool, "sort", rater="kim")
+    s["subcategory"] = [mini_pool.item(i).facet for i in s["item"]]
+    s.to_csv(tmp_path / "b.csv", index=False)
+    rs = read_ratings([a, tmp_path / "b.csv"], mini_pool)
+    assert rs.raters == ["kim"] and rs.sort is not None and rs.relevance is not None
+    assert rs.sources["kim"].endswith("b.csv") and "a.csv" in rs.sources["kim"]
 
 
 def test_duplicate_rater_columns_in_a_wide_file(tmp_path, mini_pool):
