@@ -1,5 +1,5 @@
 # Two commands on a fresh machine with only Python:
-#   make demo   - allyship pool -> simulated data -> analysis summary (out/demo/)
+#   make demo   - allyship pool -> simulated self-informant pairs -> validation report (out/demo/)
 #   make test   - the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	mkdir -p out/demo
 	$(BIN)/allyscale pool check item_pools/allyship.yaml
-	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2023 --structure second_order \
-		--thresholds skewed --careless 0.03 --forms --out out/demo/allyship_n800.csv
-	$(BIN)/allyscale validate out/demo/allyship_n800.csv --pool item_pools/allyship.yaml --group form $(DEMO_ESTIMATOR) \
-		--out out/demo/report
+	# the paired design allyship calls for: 400 White targets, each rated by themself and by one person of
+	# color; informants lenient on four items (non-invariant across forms by construction)
+	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --dyads 400 --seed 2023 --structure second_order \
+		--thresholds skewed --self-other-corr 0.5 --leniency tr_emp1=0.5,ac_shr2=0.5,aw_slf4=0.5,ab_col5=0.5 \
+		--out out/demo/allyship_pairs.csv
+	$(BIN)/allyscale validate out/demo/allyship_pairs.csv --pool item_pools/allyship.yaml --pairs --target-id target \
+		--collapse $(DEMO_ESTIMATOR) --out out/demo/report
 	@echo "report: out/demo/report/report.html"
 
 test: $(STAMP) browser
