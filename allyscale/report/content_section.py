@@ -81,7 +81,10 @@ def fill_content_section(res: "ContentValidityResult", sec: Section) -> None:
                         "aiken_v", "aiken_lower", "aiken_upper", "aiken_p", "n_essential", "cvr", "cvr_critical",
                         "cvr_significant", "n_sorted", "nc", "no", "most_other", "n_none", "psa", "csv", "p_ag",
                         "p_hm", "psa_factor", "decision"] if c in res.items.columns]
-    sec.tables.append(Table("content_items", "Content-validity indices per item", res.items[cols], index=False,
+    per_item = res.items[cols].copy()
+    per_item.index = pd.Index([i if f == "item" else f"{i} ({f})" for i, f in zip(res.items["item"], res.items["form"])],
+                              name="unit")
+    sec.tables.append(Table("content_items", "Content-validity indices per item", per_item.drop(columns="item"),
                             note="I-CVI (Lynn, 1986); pc, kappa* (Polit, Beck & Owen, 2007); Aiken's V with "
                                  f"{100 * d['conf_level']:.0f}% score interval and exact right-tail p (Aiken, 1985; "
                                  "Penfield & Giacobbi, 2004); CVR (Lawshe, 1975) with the exact critical value "
@@ -91,7 +94,9 @@ def fill_content_section(res: "ContentValidityResult", sec: Section) -> None:
     sec.tables.append(Table("content_coverage", "Coverage of each subcategory after dropping", res.coverage,
                             note=f"retained = keep + revise (and items nobody rated); gap: fewer than "
                                  f"{cut['min_items']} retained."))
-    sec.tables.append(Table("content_agreement", "Rater agreement", res.agreement, index=False,
+    agreement = res.agreement.copy()
+    agreement.index = pd.Index([f"{t}: {i}" for t, i in zip(agreement["task"], agreement["index"])], name="statistic")
+    sec.tables.append(Table("content_agreement", "Rater agreement", agreement.drop(columns=["task", "index"]),
                             note="Fleiss (1971) kappa with its z under chance agreement (Fleiss, Nee & Landis, 1979); "
                                  "Krippendorff's (2011) alpha (>= .800 reliable, >= .667 tentative). High prevalence "
                                  "of 'relevant' ratings lowers kappa even when raters agree (Feinstein & Cicchetti, "
@@ -104,7 +109,8 @@ def fill_content_section(res: "ContentValidityResult", sec: Section) -> None:
                                 res.cvr_table, note=f"one-tailed alpha = {cut['alpha']:g}"))
     comments = d.get("comments")
     if isinstance(comments, pd.DataFrame) and len(comments):
-        sec.tables.append(Table("content_comments", "Raters' comments", comments.reset_index(drop=True), index=False))
+        sec.tables.append(Table("content_comments", "Raters' comments",
+                                comments.set_index(pd.RangeIndex(1, len(comments) + 1, name="comment_no"))))
     sec.numbers.update(
         n_raters=len(raters), scale=res.scale, decisions={k: int(counts.get(k, 0)) for k in ("keep", "revise", "drop")},
         dropped=drop, revise=revise, coverage_gaps=gaps,
