@@ -239,7 +239,8 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
         t_j[: n_cat[j]] = th_items[j]
         th_tab.append(t_j)
     return {"codes": codes, "n": n, "p": p, "kmax": kmax, "n_cat": n_cat, "th": [th[j, : n_cat[j] - 1] for j in range(p)],
-            "rho": rho, "pairs": iu, "converged": bool(fit.converged.all()), "pair_tab": tab, "th_tab": th_tab,
+            "rho": rho, "pairs": iu, "converged": bool(fit.converged.all()), "pair_tab_flat": tab.ravel(),
+            "pair_off": np.arange(P, dtype=np.intp) * (kmax + 1) ** 2, "th_tab": th_tab,
             "n_obs": n_obs, "n_pair": npair, "dropped": int((~keep).sum())}
 
 
@@ -258,7 +259,8 @@ def _rows(setup: dict[str, Any], rows: slice) -> np.ndarray:
         r += t_j.shape[1]
     cell = c[iu[0]] * (kmax + 1)
     cell += c[iu[1]]
-    out[n_th:] = np.take_along_axis(setup["pair_tab"].reshape(P, -1), cell, axis=1)
+    cell += setup["pair_off"][:, None]  # flat positions in the stacked (P, K+1, K+1) tables
+    np.take(setup["pair_tab_flat"], cell, out=out[n_th:])
     return out
 
 

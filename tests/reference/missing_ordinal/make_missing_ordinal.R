@@ -68,4 +68,10 @@ small <- function(data, model, items) {
 out$bfi_small <- small(bfi, "A =~ A1 + A2 + A3\nC =~ C1 + C2 + C3", c("A1", "A2", "A3", "C1", "C2", "C3"))
 out$ability_small <- small(ab, "r =~ reason_4 + reason_16 + reason_17\nl =~ letter_7 + letter_33 + letter_34",
                            c("reason_4", "reason_16", "reason_17", "letter_7", "letter_33", "letter_34"))
+# a small FIML case (MLR, missing = "ml") for a fast test: 8 ability items, two factors
+small_items <- c("reason_4", "reason_16", "reason_17", "reason_19", "letter_7", "letter_33", "letter_34", "letter_58")
+small_model <- "r =~ reason_4 + reason_16 + reason_17 + reason_19\nl =~ letter_7 + letter_33 + letter_34 + letter_58"
+ms <- cfa(small_model, data = ab[, small_items], estimator = "MLR", missing = "ml")
+out$ability_small_fiml <- list(items = small_items, model = small_model, nobs = lavInspect(ms, "nobs"),
+                               fit = as.list(fitMeasures(ms, mmeasures)), est = est_table(ms))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE), "reference.json")
