@@ -2,10 +2,10 @@
 
     .venv/bin/python studies/paired_partial.py [--reps 50] [--pairs 300] [--workers 1]
 
-Simulates self-informant pairs (al.simulate_pairs) from a two-factor population (five
+Simulates self-informant pairs (al.simulate_pairs) from a two-factor population (eight
 four-category items per factor, loadings .75 to .55, latent self-other correlation .5,
 item residuals correlated .2 across forms) in two conditions: informants lenient by 0.5
-latent SD on four named items (a2, a4, b1, b3) and on no item. Each data set goes through
+latent SD on four named items (a2, a5, b3, b6: two per factor) and on no item. Each data set goes through
 al.invariance(pairs=("self", "informant"), estimator="WLSMV", partial=True) and the
 released items are compared with the truth. The table is written into docs/paired_design.md
 between the "table" markers; the per-replication results to studies/paired_partial.csv.
@@ -28,13 +28,11 @@ import pandas as pd
 import allyscale as al
 
 ROOT = Path(__file__).resolve().parent.parent
-POP = """
-A =~ 0.75*a1 + 0.7*a2 + 0.65*a3 + 0.6*a4 + 0.55*a5
-B =~ 0.75*b1 + 0.7*b2 + 0.65*b3 + 0.6*b4 + 0.55*b5
-A ~~ 0.4*B
-"""
-MODEL = "A =~ a1 + a2 + a3 + a4 + a5\nB =~ b1 + b2 + b3 + b4 + b5\n"
-SHIFTED = ("a2", "a4", "b1", "b3")
+LOADINGS = (0.75, 0.72, 0.69, 0.66, 0.63, 0.6, 0.57, 0.55)
+POP = "\n".join(f"{f} =~ " + " + ".join(f"{v}*{f.lower()}{k + 1}" for k, v in enumerate(LOADINGS))
+                for f in ("A", "B")) + "\nA ~~ 0.4*B\n"
+MODEL = "\n".join(f"{f} =~ " + " + ".join(f"{f.lower()}{k + 1}" for k in range(len(LOADINGS))) for f in ("A", "B")) + "\n"
+SHIFTED = ("a2", "a5", "b3", "b6")
 SHIFT = 0.5
 
 
