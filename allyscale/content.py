@@ -66,7 +66,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import comb
+from functools import lru_cache
+
+from scipy.special import bdtrc, comb, ndtri
 from scipy.stats import binom, norm
 
 from allyscale.errors import DataError, PoolError, SpecificationError
@@ -138,6 +140,12 @@ def cvr(n_essential: Any, n_raters: Any) -> np.ndarray:
         return np.where(n > 0, (ne - n / 2) / (n / 2), np.nan)
 
 
+def _binom_sf(k: int, n: int, p: float) -> float:
+    """P(X > k) for X ~ Binomial(n, p) (scipy.special.bdtrc; 1 for k < 0)."""
+    return 1.0 if k < 0 else float(bdtrc(k, n, p))
+
+
+@lru_cache(maxsize=256)
 def cvr_critical(n_raters: int, alpha: float = 0.05) -> tuple[int, float]:
     """Exact critical number of "essential" ratings and critical CVR (Ayre & Scally, 2014).
 
@@ -150,7 +158,7 @@ def cvr_critical(n_raters: int, alpha: float = 0.05) -> tuple[int, float]:
     if n < 1:
         raise SpecificationError(f"a CVR critical value needs at least one rater, got {n}")
     for ne in range(n + 1):
-        if binom.sf(ne - 1, n, 0.5) < alpha:
+        if _binom_sf(ne - 1, n, 0.5) < alpha:
             return ne, float((ne - n / 2) / (n / 2))
     return n + 1, float("nan")
 
@@ -181,7 +189,7 @@ def aiken_v(ratings: Any, lo: int, hi: int, conf_level: float = 0.95) -> tuple[f
     if n == 0:
         return float("nan"), float("nan"), float("nan")
     v = float((r - lo).sum() / (n * k))
-    z = float(norm.ppf(1 - (1 - conf_level) / 2))
+    z = float(ndtri(1 - (1 - conf_level) / 2))
     nk = n * k
     root = z * math.sqrt(max(4 * nk * v * (1 - v) + z * z, 0.0))
     den = 2 * (nk + z * z)
@@ -218,18 +226,21 @@ def substantive_validity(assigned: Sequence[str], intended: str, n_choices: int,
     choices that Anderson & Gerbing's critical values rest on, and ``p_hm = P(X >= nc | N,
     1/m)`` with ``m`` the number of choices offered (Howard & Melloy, 2016).
     """
+    from collections import Counter
+
     values = [a for a in assigned if a is not None and not (isinstance(a, float) and math.isnan(a))]
     n = len(values)
-    counts = pd.Series(values, dtype=object).value_counts() if n else pd.Series(dtype=int)
+    counts = Counter(values)
     nc = int(counts.get(intended, 0))
-    other = counts.drop([intended, NONE_CATEGORY], errors="ignore")
-    no = int(other.max()) if len(other) else 0
-    top_other = str(other.idxmax()) if len(other) and no > 0 else ""
+    other = {k: v for k, v in counts.items() if k not in (intended, NONE_CATEGORY)}
+    no = max(other.values()) if other else 0
+    # the most-chosen other construct; ties go to the first in sorted order, so the result is reproducible
+    top_other = min(k for k, v in other.items() if v == no) if other and no > 0 else ""
     out = {"n_sorted": n, "nc": nc, "no": no, "most_other": top_other,
            "n_none": int(counts.get(NONE_CATEGORY, 0)),
            "psa": nc / n if n else float("nan"), "csv": (nc - no) / n if n else float("nan"),
-           "p_ag": float(binom.sf(nc - 1, n, 0.5)) if n else float("nan"),
-           "p_hm": float(binom.sf(nc - 1, n, 1.0 / n_choices)) if n else float("nan")}
+           "p_ag": _binom_sf(nc - 1, n, 0.5) if n else float("nan"),
+           "p_hm": _binom_sf(nc - 1, n, 1.0 / n_choices) if n else float("nan")}
     return out
 
 
@@ -1092,12 +1103,15 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
     agreement_rows = []
     if rs.sort is not None:
         cols = choice_ids + [NONE_CATEGORY]
-        conf = pd.DataFrame(0, index=pd.Index(choice_ids, name="intended"), columns=cols)
-        for (item, _form), row in rs.sort.iterrows():
+        pos = {c: k for k, c in enumerate(cols)}
+        row_of = {c: k for k, c in enumerate(choice_ids)}
+        counts = np.zeros((len(choice_ids), len(cols)), dtype=int)
+        for (item, _form), row in zip(rs.sort.index, rs.sort.to_numpy(dtype=object)):
             for a in row:
                 if not _blank(a):
-                    conf.loc[intended[item], a] += 1
-        conf.columns.name = "assigned"
+                    counts[row_of[intended[item]], pos[a]] += 1
+        conf = pd.DataFrame(counts, index=pd.Index(choice_ids, name="intended"),
+                            columns=pd.Index(cols, name="assigned"))
         confusion = conf
         agreement_rows += _agreement(rs.sort, "sort", "nominal", cols)
     if rs.relevance is not None:
