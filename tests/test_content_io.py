@@ -341,3 +341,13 @@ def test_result_summary_html_and_dict_escape_and_serialise(tmp_path, mini_pool):
 def test_allyship_pool_loads_with_its_review_notes():
     pool = load_pool(ALLYSHIP_POOL)
     assert dict(pool.item("aw_slf4").keep)["inner_state"].startswith("Performing allyship")
+
+
+def test_cli_sheet_bad_output_exits_2_and_refuses_the_pool(tmp_path):
+    proc = run("content", "sheet", "--pool", MINI_POOL, "--out", tmp_path / "sheet.txt")
+    assert proc.exit_code == 2 and "error: " in proc.output and ".xlsx or .csv" in proc.output
+    assert not (tmp_path / "sheet.txt").exists()
+    copy = tmp_path / "pool.csv"
+    copy.write_text(MINI_POOL.read_text())
+    proc = run("content", "sheet", "--pool", copy, "--out", copy)
+    assert proc.exit_code == 2 and copy.read_text() == MINI_POOL.read_text()
