@@ -250,7 +250,8 @@ class ShortFormResult:
         The chosen candidate's evaluation on the calibration sample (objective and components).
     diagnostics : dict
         ``method``, ``stopped`` (converged, max_evaluations, ...), ``evaluations`` (distinct
-        candidates fitted), ``requests``, ``seconds``, ``evaluations_per_second``,
+        candidates fitted), ``requests``, ``seconds``, ``search_seconds`` (wall), ``search_cpu_seconds`` (CPU time of
+        the search, workers included), ``evaluations_per_second`` (wall),
         ``space_size``, ``failed_candidates``, ``split``, ``n_calibration``, ``n_holdout``,
         ``dropped_rows``, ``problems``.
     """
@@ -501,6 +502,14 @@ def _pool_dict(pool: ItemPool) -> dict:
     return out
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes (the search's workers)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
@@ -636,6 +645,7 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         raise SpecificationError(f"search_options: unknown option(s) {', '.join(unknown)} for method {used!r}; "
                                  f"known: {', '.join(sorted(known))}")
     t_search = time.perf_counter()
+    cpu0 = _cpu_seconds()
     with Evaluator(fn, max_evaluations=max_evaluations, workers=workers, progress=progress,
                    desc=f"short form ({used})") as ev:
         if used == "aco":
@@ -647,6 +657,7 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         n_eval, n_req = ev.n_evaluations, ev.requests
         failed = sum(1 for r in ev.order if not r.converged or r.objective == 0.0)
     search_seconds = time.perf_counter() - t_search
+    search_cpu = _cpu_seconds() - cpu0
     best = outcome.best
     selection = {f: tuple(i for i in pool.factor_items()[f] if i in best.selection[f]) for f in constraints.factors}
     # confirmation on calibration and holdout, short and full
@@ -731,7 +742,7 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
     diagnostics.update({
         "method": used, "method_requested": method, "stopped": outcome.stopped, "iterations": outcome.iterations,
         "evaluations": n_eval, "requests": n_req, "seconds": time.perf_counter() - t_start,
-        "search_seconds": search_seconds, "evaluations_per_second": n_eval / search_seconds if search_seconds else 0.0,
+        "search_seconds": search_seconds, "search_cpu_seconds": search_cpu, "evaluations_per_second": n_eval / search_seconds if search_seconds else 0.0,
         "space_size": space, "failed_candidates": failed, "split": split, "confirmed_on": confirm_sample,
         "n_calibration": int(len(cal)), "n_holdout": int(len(hold)) if hold is not None else 0,
         "workers": workers, "search_settings": outcome.settings, "problems": problems,
