@@ -97,6 +97,8 @@ class ModelSpec:
     scales: dict[tuple[int, int], tuple[int, float]] = field(default_factory=dict)  # (g, ov) -> (free idx | -1, value)
     # the table's rows as dicts, filled by ml.start_values on first use (refits of one model reuse them)
     start_records: list[dict] | None = field(default=None, repr=False, compare=False)
+    # index arrays of matrices(): per group and matrix, the fixed cells and the free cells (built on first use)
+    fill_plan: list | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
@@ -160,24 +162,55 @@ class ModelSpec:
                 out[i] = x[k] if k >= 0 else value
         return out
 
+    _NAMES = ("lam", "theta", "psi", "beta", "nu", "alpha")
+
+    def _plan(self) -> list:
+        """Per group, per matrix: (fixed rows, cols, values, free rows, cols, parameter) arrays."""
+        if self.fill_plan is None:
+            plan = []
+            for g in range(self.ngroups):
+                per = {}
+                for name in self._NAMES:
+                    fx = [(i, j, v) for gg, nm, i, j, v in self.fixed if gg == g and nm == name]
+                    fr = [(i, j, k) for k, gg, nm, i, j in self.entries if gg == g and nm == name]
+                    per[name] = (np.array([f[0] for f in fx], dtype=int), np.array([f[1] for f in fx], dtype=int),
+                                 np.array([f[2] for f in fx], dtype=float), np.array([f[0] for f in fr], dtype=int),
+                                 np.array([f[1] for f in fr], dtype=int), np.array([f[2] for f in fr], dtype=int))
+                plan.append(per)
+            self.fill_plan = plan
+        return self.fill_plan
+
     def matrices(self, x: np.ndarray) -> list[GroupMatrices]:
-        """Per group: the model matrices filled with the fixed values and ``x``."""
+        """Per group: the model matrices filled with the fixed values and ``x`` (free cells
+        after fixed ones, symmetric matrices mirrored), by index arrays built once."""
         p, m = len(self.ov), len(self.lv)
-        mats = [GroupMatrices(np.zeros((p, m)), np.zeros((p, p)), np.zeros((m, m)), np.zeros((m, m)),
-                              np.zeros(p), np.zeros(m)) for _ in range(self.ngroups)]
-        for g, name, i, j, value in self.fixed:
-            self._set(mats[g], name, i, j, value)
-        for k, g, name, i, j in self.entries:
-            self._set(mats[g], name, i, j, x[k])
+        x = np.asarray(x, dtype=float)
+        mats = []
+        for per in self._plan():
+            arrs = {"lam": np.zeros((p, m)), "theta": np.zeros((p, p)), "psi": np.zeros((m, m)),
+                    "beta": np.zeros((m, m)), "nu": np.zeros(p), "alpha": np.zeros(m)}
+            for name, (fi, fj, fv, ei, ej, ek) in per.items():
+                a = arrs[name]
+                if a.ndim == 1:
+                    a[fi] = fv
+                    a[ei] = x[ek]
+                    continue
+                a[fi, fj] = fv
+                if name in ("theta", "psi"):
+                    a[fj, fi] = fv
+                a[ei, ej] = x[ek]
+                if name in ("theta", "psi"):
+                    a[ej, ei] = x[ek]
+            mats.append(GroupMatrices(arrs["lam"], arrs["theta"], arrs["psi"], arrs["beta"], arrs["nu"], arrs["alpha"]))
         if self.delta:
             # delta parameterization (ordered items): the residual variance makes Sigma_ii = 1
-            common = {}
+            common, scale = {}, {}
             for g, i, _ in self.delta:
                 if g not in common:
                     gm = mats[g]
                     common[g] = np.einsum("ij,jk,ik->i", gm.lam, gm.latent_cov(), gm.lam)
-                mats[g].theta[i, i] = (1.0 if (g, i) not in self.scales else 1.0 / self.scale(x, g)[i] ** 2) \
-                    - common[g][i]
+                    scale[g] = self.scale(x, g)
+                mats[g].theta[i, i] = (1.0 if (g, i) not in self.scales else 1.0 / scale[g][i] ** 2) - common[g][i]
         return mats
 
     @staticmethod

@@ -869,6 +869,22 @@ def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict
             "trace_ugamma": tr_ug}
 
 
+def _complement(h: np.ndarray) -> np.ndarray:
+    """An orthonormal basis (rows) of the orthogonal complement of the column space of ``h``
+    (k1 x k0), from a pivoted QR decomposition (as ``MASS::Null``, which lavaan uses); the
+    rank is decided as ``scipy.linalg.null_space`` does (singular values, here |R_ii|, below
+    ``max(shape) * eps * largest``)."""
+    from scipy.linalg import qr
+
+    k1 = h.shape[0]
+    if h.size == 0:
+        return np.eye(k1)
+    q, r, _ = qr(h, mode="full", pivoting=True)
+    d = np.abs(np.diag(r))
+    rank = int((d > max(h.shape) * np.finfo(float).eps * (d[0] if d.size else 0.0)).sum())
+    return q[:, rank:].T
+
+
 def difference_test(fit0, fit1) -> dict[str, Any]:
     """Scaled-shifted difference test of two nested WLSMV fits, as lavaan 0.6.14's ``lavTestLRT``
     default for WLSMV (``method = "satorra.2000"``, ``A.method = "delta"``; Satorra, 2000;
@@ -891,7 +907,7 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
         ``pvalue``, ``scaling`` (``1 / a``), ``shift`` (``b``), ``chisq_diff_raw``
         (``T0 - T1``), ``trace_ugamma``, ``trace_ugamma2``, ``method``.
     """
-    from scipy.linalg import cho_factor, cho_solve, null_space
+    from scipy.linalg import cho_factor, cho_solve
 
     e0, e1 = fit0._est, fit1._est
     i0, i1 = e0.internals, e1.internals
@@ -916,7 +932,7 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
         h = cho_solve(cho_factor((d1.T @ d1).toarray()), (d1.T @ d0).toarray())
     except np.linalg.LinAlgError:
         h = np.linalg.pinv(d1.toarray()) @ d0.toarray()
-    a_mat = null_space(h.T).T  # rows: the constraints on model 1's parameters
+    a_mat = _complement(h)  # rows: the constraints on model 1's parameters
     p_inv = i1["bread"]
     apa = a_mat @ p_inv @ a_mat.T
     tol = np.sqrt(np.finfo(float).eps)

@@ -1,0 +1,104 @@
+"""The SEM engine at large N and p: WLSMV against lavaan 0.6.14, measured in the same run.
+
+Cases (five-point items, six correlated factors, data from ``_ordinal_data.ordinal_data``):
+p = 60 at N = 10,000 and 50,000; p = 20 at N = 50,000; p = 200 at N = 2,000; and p = 60 at
+N = 10,000 with 10% of the responses missing (``missing="pairwise"``). Each allyscale fit runs
+in a fresh process (one BLAS thread): the time of ``cfa()`` itself (sample statistics
+included) and the process's peak resident memory. lavaan fits the same file in the same run
+(``bench_engine.R``, ``system.time`` of ``cfa()``); cases where lavaan is not run say why.
+The chi-square statistics of both are printed as a check. Usage:
+``python benchmarks/bench_engine.py [--no-lavaan] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CASES = [  # (label, n, p, missing, run lavaan)
+    ("p=60, N=10,000", 10_000, 60, 0.0, True),
+    ("p=60, N=50,000", 50_000, 60, 0.0, True),
+    ("p=20, N=50,000", 50_000, 20, 0.0, True),
+    ("p=200, N=2,000", 2_000, 200, 0.0, False),  # lavaan needs about 16 min at p = 100 already
+    ("p=60, N=10,000, 10% missing (pairwise)", 10_000, 60, 0.1, True),
+]
+
+CHILD = r"""
+import json, resource, sys, time, warnings
+sys.path.insert(0, {here!r})
+warnings.simplefilter("ignore")
+import pandas as pd
+import allyscale as al
+d = pd.read_csv({csv!r})
+model = open({lav!r}).read()
+al.cfa(d.iloc[:3000], model, estimator="WLSMV", missing={missing!r})  # warm-up (imports, syntax cache)
+from allyscale._core import wlsmv
+wlsmv._CACHE.clear()
+t0 = time.perf_counter()
+fit = al.cfa(d, model, estimator="WLSMV", missing={missing!r})
+t = time.perf_counter() - t0
+print(json.dumps({{"seconds": t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "chisq_scaled": fit.fit_measures["chisq.scaled"], "converged": fit.converged,
+                  "form": fit.diagnostics.get("gamma_form")}}))
+"""
+
+
+def run_case(n: int, p: int, missing: float, lavaan: bool, tmp: Path) -> dict:
+    sys.path.insert(0, str(HERE))
+    from _ordinal_data import ordinal_data
+
+    data, model = ordinal_data(n, p, missing=missing, seed=n + p)
+    csv, lav = tmp / f"d{n}_{p}.csv", tmp / f"m{n}_{p}.lav"
+    data.to_csv(csv, index=False)
+    lav.write_text(model)
+    miss = "pairwise" if missing else "listwise"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    code = CHILD.format(here=str(HERE.parent), csv=str(csv), lav=str(lav), missing=miss)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["lavaan_seconds"] = None
+    if lavaan and shutil.which("Rscript"):
+        r = subprocess.run(["Rscript", str(HERE / "bench_engine.R"), str(csv), str(lav), miss], capture_output=True,
+                           text=True, env=env, timeout=3600)
+        line = [x for x in r.stdout.splitlines() if x.startswith("lavaan ")]
+        if line:
+            parts = line[-1].split()
+            res["lavaan_version"], res["lavaan_seconds"], res["lavaan_chisq_scaled"] = parts[1], float(parts[3]), \
+                float(parts[5])
+        else:
+            res["lavaan_error"] = (r.stderr or r.stdout)[-300:]
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-lavaan", action="store_true")
+    ap.add_argument("--json")
+    ap.add_argument("--only", help="substring of the case labels to run")
+    args = ap.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, n, p, missing, lavaan in CASES:
+            if args.only and args.only not in label:
+                continue
+            res = run_case(n, p, missing, lavaan and not args.no_lavaan, Path(tmp))
+            results[label] = res
+            lav = res.get("lavaan_seconds")
+            ratio = f"lavaan {lav:.1f} s -> {lav / res['seconds']:.1f}x" if lav else "lavaan not run"
+            check = (f"; chisq.scaled {res['chisq_scaled']:.4f} vs lavaan {res['lavaan_chisq_scaled']:.4f}"
+                     if lav else "")
+            print(f"WLSMV {label}: {res['seconds']:.2f} s, peak memory {res['peak_mb']:.0f} MB ({res['form']}); "
+                  f"{ratio}{check}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
