@@ -31,6 +31,15 @@ demo: $(STAMP)
 	$(BIN)/allyscale validate out/demo/allyship_pairs.csv --pool item_pools/allyship.yaml --pairs --target-id target \
 		--collapse $(DEMO_ESTIMATOR) --out out/demo/report
 	@echo "report: out/demo/report/report.html"
+	# from pool to measure: a 30-item short form (5 items per category, every subcategory covered) searched on
+	# half of an independent sample of 800 self-report and informant responses, confirmed on the other half
+	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2024 --structure second_order \
+		--thresholds skewed --forms --out out/demo/allyship_n800.csv
+	$(BIN)/allyscale shorten out/demo/allyship_n800.csv --pool item_pools/allyship.yaml --items-per-factor 5 \
+		--group form --seed 2023 --workers 2 --max-evaluations 1500 --quiet --out out/demo/allyship_short.yaml \
+		--report out/demo/short_form
+	$(BIN)/allyscale pool check out/demo/allyship_short.yaml > /dev/null
+	@echo "short form: out/demo/allyship_short.yaml; its report section: out/demo/short_form/report.html"
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
