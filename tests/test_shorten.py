@@ -371,3 +371,19 @@ def test_validate_adds_the_short_form_section(data, pool):
     assert "short-form" not in [s.id for s in al.validate(data, pool=pool).sections]
     with pytest.raises(SpecificationError, match="items_per_factor"):
         al.validate(data, pool=pool, shorten={"method": "aco"})
+
+
+@pytest.mark.slow
+def test_acceptance_known_bad_items_are_excluded():
+    """Issue 17's acceptance: on a population with a low-loading item, a cross-loading item, an item with shifted
+    thresholds in one form and a method factor on the reverse-keyed items, the selected short forms exclude those
+    items in >= 90% of 50 replications, with every facet covered (studies/shorten_error_rates.py; ~20-40 min)."""
+    sys.path.insert(0, str(ROOT / "studies"))
+    import shorten_error_rates as study
+
+    res = study.run(50, workers=2)
+    assert len(res) == 50
+    assert res["facets_covered"].all()
+    for item in list(study.BAD) + study.REVERSE:
+        assert res[f"excluded.{item}"].mean() >= 0.90, item
+    assert res["all_bad_excluded"].mean() >= 0.90
