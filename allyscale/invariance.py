@@ -942,7 +942,8 @@ def _partial_search(fit, base, name, kind, released, fit_level, alpha, policy, f
         step += 1
         for r in cand[cand["item"] == item].itertuples():
             new_rows.append({"level": name, "step": step, "item": item, "lhs": r.lhs, "op": r.op, "rhs": r.rhs,
-                             "group": r.group if forms is None else forms[1], "X2": x2, "df": df, "pvalue": pv})
+                             "group": (current.group_labels[r.group - 1] if current.group_labels else r.group)
+                             if forms is None else forms[1], "X2": x2, "df": df, "pvalue": pv})
         rel.append((kind, item))
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")

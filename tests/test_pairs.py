@@ -205,6 +205,22 @@ def test_group_partial_invariance_releases_x3_and_x7():
     assert res.table.loc["scalar", "decision"] == "not supported"
 
 
+def test_group_ordinal_partial_releases_intercepts(wide, model):
+    # the two forms stacked as if they were independent groups: Wu & Estabrook's scalar level fixes the
+    # later group's intercepts at 0, so the search frees them (score tests as lavTestScore(add=))
+    items = ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
+    two = pd.concat([wide[[f"{i}_{f}" for i in items]].set_axis(items, axis=1).assign(form=f) for f in FORMS],
+                    ignore_index=True)
+    res = al.invariance(two, model, group="form", estimator="WLSMV", partial=True)
+    assert res.table.loc["scalar", "decision"] == "not supported"
+    assert res.table.loc["scalar (partial)", "decision"] == "supported (partial)"
+    assert sorted(res.released["item"]) == ["b2", "b3"] and set(res.released["group"]) == {"informant"}
+    est = res.fits["scalar (partial)"].estimates
+    nu = est[est["lhs"].isin(["b2", "b3"]) & (est["op"] == "~1")].set_index(["lhs", "group"])["est"]
+    # simulated: informants lenient on b2 (+0.6 latent SD), strict on b3 (-0.5)
+    assert nu[("b2", 1)] == nu[("b3", 1)] == 0 and nu[("b2", 2)] > 0.3 and nu[("b3", 2)] < -0.3
+
+
 def test_result_object(ordinal):
     d = ordinal.to_dict()
     json.dumps(d)
