@@ -339,7 +339,7 @@ def _verdict(measures: Mapping[str, Any], estimator: str, *, model: str, policy:
         accepted, basis, stats["dynamic"] = _dynamic(idx, dfi)
     chi = (f"{test['label']}({test['df']:.0f}) = {test['chisq']:.2f}, {_fmt_p(p)}" if np.isfinite(test["chisq"])
            else f"{test['label']} not available")
-    approx = "; ".join(f"{v['key'].upper()} = {v['value']:.3f}" for v in idx.values())
+    approx = "; ".join(f"{_index_label(v['key'])} = {v['value']:.3f}" for v in idx.values())
     notes = [v["note"] for v in idx.values() if v["note"]]
     verb = "is accepted" if accepted else "is not accepted"
     statement = f"The {model} model {verb} ({basis}): {chi}."
@@ -353,6 +353,12 @@ def _verdict(measures: Mapping[str, Any], estimator: str, *, model: str, policy:
         statement += " Note: " + "; ".join(notes) + "."
     return FitVerdict(model=model, accepted=bool(accepted), basis=basis, statistics=stats,
                       policy={**policy.to_dict(), "description": policy.describe(est)}, statement=statement)
+
+
+def _index_label(key: str) -> str:
+    """``cfi.scaled`` -> ``CFI (scaled)``."""
+    name, _, version = key.partition(".")
+    return name.upper() + (f" ({version})" if version else "")
 
 
 def _dynamic(idx: dict, dfi: Any) -> tuple[bool, str, dict]:

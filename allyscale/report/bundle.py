@@ -53,6 +53,7 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         """Every number of the report: section numbers and every table, JSON-ready."""
         return jsonable({
+            "verdict": self.meta.get("verdict"),
             "meta": self.meta,
             "sections": {
                 s.id: {"title": s.title, "status": s.status, "flags": s.flags, "numbers": s.numbers,
