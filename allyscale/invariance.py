@@ -48,8 +48,10 @@ over the ``m`` items that level constrains), refit, repeat; then judge the parti
 invariant model by the fit policy. Released constraints stay released at later levels. For
 ordered items a released item keeps thresholds of its own in the second form, with its
 intercept and scale factor fixed as in the configural model (the item is identified by its
-own thresholds). The error rates of this rule are in ``docs/paired_design.md``
-(``studies/paired_partial.py``).
+own thresholds). Across groups, thresholds cannot be released (the multi-group engine frees
+every later group's scale factors once thresholds are equal, which would leave a released item
+unidentified): a failed thresholds level across groups ends the sequence, with a note. The
+error rates of this rule are in ``docs/paired_design.md`` (``studies/paired_partial.py``).
 
 References
 ----------
@@ -73,7 +75,6 @@ Sörbom, D. (1989). Model modification. Psychometrika, 54, 371-384.
 from __future__ import annotations
 
 import html
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -82,7 +83,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 from allyscale._threads import blas_limited
-from allyscale.cfa import CFAResult, _clean, cfa, difference_test
+from allyscale.cfa import CFAResult, _clean, cfa
 from allyscale.errors import DataError, SpecificationError
 
 __all__ = ["invariance", "InvarianceResult", "score_tests", "paired_syntax", "LEVELS", "ORDINAL_LEVELS"]
@@ -945,9 +946,7 @@ def _partial_search(fit, base, name, kind, released, fit_level, alpha, policy, f
                              "group": (current.group_labels[r.group - 1] if current.group_labels else r.group)
                              if forms is None else forms[1], "X2": x2, "df": df, "pvalue": pv})
         rel.append((kind, item))
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            current, syntax = fit_level(name, rel)
+        current, syntax = fit_level(name, rel)
     if step == 0:
         return None
     dec = _decide(current, base, policy)

@@ -318,8 +318,8 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
         if cluster not in data.columns:
             raise DataError(f"cluster column {cluster!r} is not in the data")
         if est_name == "WLSMV":
-            raise SpecificationError("cluster-robust standard errors are available with ML or MLR, not WLSMV (lavaan's cluster= "
-                                     "for a single-level model); use estimator='MLR'")
+            raise SpecificationError("cluster-robust standard errors are available with ML or MLR, not WLSMV "
+                                     "(lavaan's cluster= for a single-level model); use estimator='MLR'")
     other = forms[1] if reference == forms[0] else forms[0]
     syntax = ctcm1_syntax(model, forms=forms, reference=reference, sep=sep)
     used = [c for pair in cols.values() for c in pair]
@@ -372,7 +372,8 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
                     "ci_lower": float(r["est"] - q * r["se"]), "ci_upper": float(r["est"] + q * r["se"])}
     factors_tab = pd.DataFrame.from_dict(frows, orient="index")
     diagnostics = {"estimator": est_name, "reference": reference, "forms": list(forms), "syntax": syntax,
-                   "agreement_syntax": agree_syntax, "n": fit.ntotal, "converged": fit.converged and agreement.converged,
+                   "agreement_syntax": agree_syntax, "n": fit.ntotal,
+                   "converged": fit.converged and agreement.converged,
                    "heywood": list(fit.diagnostics.get("heywood", [])) + list(agreement.diagnostics.get("heywood", [])),
                    "level": level}
     if cluster is not None:

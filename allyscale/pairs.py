@@ -221,7 +221,8 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
     else:
         parts = []
         for j, resp in enumerate(inf_resp, start=1):
-            parts.append(pd.concat([pd.DataFrame({target: ids, "informant": j}), pd.DataFrame(self_resp, columns=cols_self),
+            parts.append(pd.concat([pd.DataFrame({target: ids, "informant": j}),
+                                    pd.DataFrame(self_resp, columns=cols_self),
                                     pd.DataFrame(resp, columns=cols_inf)], axis=1))
         out = pd.concat(parts, ignore_index=True).sort_values([target, "informant"], kind="stable")
         out = out.reset_index(drop=True)
@@ -407,7 +408,8 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
             else:
                 below, above = cats[pos - 1], cats[pos + 1]
                 to = below if table.sum(axis=1)[below] >= table.sum(axis=1)[above] else above
-            where = [str(lab) if lab is not None else c for (c, lab), n_ in zip(parts, table.loc[cat]) if n_ < min_count]
+            where = [str(lab) if lab is not None else c
+                     for (c, lab), n_ in zip(parts, table.loc[cat]) if n_ < min_count]
             for c in cols_used:
                 col = pd.to_numeric(out[c], errors="coerce")
                 out[c] = col.where(col != cat, to).astype(out[c].dtype if out[c].dtype.kind in "iuf" else float)
