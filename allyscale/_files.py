@@ -325,6 +325,8 @@ def publish_folder(out_dir: str | Path, fill: Callable[[Path], None], *, owned: 
         lies where this run writes.
     """
     out = check_output_folder(out_dir, owned=owned, inputs=inputs)
+    if out.is_symlink():  # publish into the folder the link points to; the link stays as it is
+        out = _real(out)
     owned = set(owned)
     parent = out.parent
     try:

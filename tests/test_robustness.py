@@ -525,3 +525,15 @@ def test_long_messages_are_cut(monkeypatch):
     monkeypatch.setattr(pool_cmd, "load_pool", huge)
     err = _error(run("pool", "check", MINI_POOL), "more characters")
     assert len(err) < 2200
+
+
+def test_report_into_a_linked_folder_keeps_the_link(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    _report({"items": pd.DataFrame({"x": [1.0]})}).save(link)
+    assert link.is_symlink() and (real / "report.html").exists() and (real / "tables" / "items.csv").exists()
+    _report({"items": pd.DataFrame({"x": [2.0]})}).save(link)
+    assert link.is_symlink() and pd.read_csv(real / "tables" / "items.csv")["x"].tolist() == [2.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
