@@ -873,7 +873,7 @@ class ContentValidityResult:
                  f"{len(self.decisions)} item(s) judged."]
         for key, s in self.scale.items():
             if isinstance(s, dict) and "s_cvi_ave" in s:
-                lines.append(f"  relevance ({key}): S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
+                lines.append(f"  relevance{'' if key == 'item' else f' ({key} wording)'}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
                              f"({s['n_items']} items, {s['n_raters']} raters)")
         for _, row in self.agreement.iterrows():
             lines.append(f"  agreement: {row['task']}: {row['index']} = {row['value']:.3f}" if np.isfinite(row["value"])
@@ -986,6 +986,20 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
     Returns
     -------
     ContentValidityResult
+
+    Raises
+    ------
+    DataError
+        A bad rating file (see :func:`read_ratings`).
+    SpecificationError
+        An unknown cutoff, a ``relevant_min`` off the relevance scale.
+
+    Examples
+    --------
+    >>> pool = al.load_pool("item_pools/allyship.yaml")  # doctest: +SKIP
+    >>> res = al.content_validity(["ana.xlsx", "ben.xlsx", "sort_wide.csv"], pool)  # doctest: +SKIP
+    >>> res.decisions.query("decision != 'keep'")  # doctest: +SKIP
+    >>> res.save("content/")  # report.html, results.json, tables/*.csv, revised_pool.yaml  # doctest: +SKIP
     """
     cut = dict(DEFAULT_CUTOFFS)
     if cutoffs:
