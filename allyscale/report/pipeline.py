@@ -533,6 +533,9 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
             + res.decision_rule() + ".")
     cols = [c for c in table.columns if c != "converged"]
     sec.tables.append(Table("invariance", f"Measurement invariance across {ctx.group}", table[cols]))
+    if res.diagnostics.get("collapsed"):
+        sec.tables.append(Table("invariance_collapsed", "Sparse categories merged before the invariance models",
+                                pd.DataFrame(res.diagnostics["collapsed"]), index=False))
     failed = res.first_failure()
     if failed:
         sec.flag(f"{failed} invariance does not hold; later levels are not interpretable")
