@@ -289,3 +289,19 @@ def test_collapse_categories_table():
     assert "Collapsed 1 sparse category" in res.summary()
     with pytest.raises(DataError, match="non-integer"):
         al.collapse_categories(d.assign(x=d["x"] + 0.5), items=["x"], group="g")
+
+
+def test_group_invariance_collapses_sparse_categories_on_request():
+    # six skewed categories, 300 per group: item c3's top category is never chosen in one group
+    from conftest import MINI_POOL
+
+    pool = al.load_pool(MINI_POOL)
+    d = al.simulate(pool, 600, seed=5, thresholds="skewed", categories=6)
+    d["form"] = ["self"] * 300 + ["informant"] * 300
+    model = pool.model_syntax("correlated")
+    with pytest.raises(DataError, match="c3.*collapse"):
+        al.invariance(d, model, group="form", estimator="WLSMV")
+    res = al.invariance(d, model, group="form", estimator="WLSMV", collapse=True)
+    assert res.diagnostics["collapsed"] == [{"item": "c3", "from": 6, "to": 5, "count": 0, "groups": "self"}]
+    assert "merged" in res.note and res.table.loc["thresholds", "decision"] == "supported"
+    assert d["c3"].max() == 6  # the caller's data are not changed
