@@ -115,6 +115,7 @@ class _Prepared:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     id_cat: str = "lavaan"  # identification of ordered items across groups (see cfa)
     wls_stats: list | None = None  # per group, precomputed WLS statistics (cfa(polychoric=))
+    fit_only: bool = False  # only the fit measures are wanted (see _fit_indices)
 
     @property
     def ngroups(self) -> int:
@@ -427,7 +428,7 @@ def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
                             "(collapse categories or drop the items)")
     n_cat = {v: int(k) for v, k in zip(ov, cats[0])}
     pt, om = _ordinal_model(prep, n_cat)
-    est = wlsmv.estimate(prep.y, stats, om)
+    est = wlsmv.estimate(prep.y, stats, om, fit_only=prep.fit_only)
     if any(st.get("dropped") for st in stats):  # cases with no response among the model's items
         est.diagnostics["empty_cases"] = int(sum(st.get("dropped", 0) for st in stats))
     est.prepared = replace(prep, partable=pt, spec=om.spec, ordered=list(ov), meanstructure=True)
@@ -909,6 +910,29 @@ def _rule_estimator(data: pd.DataFrame, model: str, *, missing: str, ordered, po
     if not ov or any(not pd.api.types.is_numeric_dtype(data[v]) for v in ov):
         return "ML"
     return default_estimator(data, ov)
+
+
+def _fit_indices(data: pd.DataFrame, model: str, *, estimator: str, robust: bool = True,
+                 **options) -> tuple[bool, dict[str, float]]:
+    """``(converged, fit measures)`` of :func:`cfa` without the result object: for simulations
+    that use the fit indices only (``dfi``). The measures are those of :func:`cfa`; with
+    ``robust=False`` WLSMV's ``.robust`` indices are NaN (their catML pieces are skipped).
+    No estimates table, standardized solution or Heywood check is built. The measures are
+    NaN when the estimation did not converge, as in :func:`cfa`."""
+    prep = _prepare(data, model, estimator=estimator, group=options.pop("group", None),
+                    group_equal=options.pop("group_equal", None), missing=options.pop("missing", "listwise"),
+                    ordered=options.pop("ordered", None), std_lv=options.pop("std_lv", False),
+                    meanstructure=options.pop("meanstructure", None), id_cat=options.pop("id_cat", "lavaan"))
+    if options:
+        raise SpecificationError(f"unknown option(s): {', '.join(options)}")
+    prep = replace(prep, fit_only=not robust)
+    est = _ESTIMATORS[prep.estimator](prep)
+    if est.prepared is not None:
+        prep = est.prepared
+    fm = _fit_measures(prep, est, prep.spec.implied(est.x))
+    if not est.converged:
+        fm = {k: (v if k in ("npar", "ntotal") else np.nan) for k, v in fm.items()}
+    return bool(est.converged), fm
 
 
 def _given_polychoric(prep: _Prepared, poly) -> dict[str, Any]:

@@ -298,24 +298,41 @@ def _population_syntax(solution: dict, extra: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ simulation
+_POPULATIONS: dict[str, Any] = {}
+
+
+def _population(pop_syntax: str):
+    """The population model of a syntax, parsed once per process (every replication of a level shares it)."""
+    pm = _POPULATIONS.get(pop_syntax)
+    if pm is None:
+        from allyscale.simulate import PopulationModel
+
+        if len(_POPULATIONS) > 16:
+            _POPULATIONS.clear()
+        pm = _POPULATIONS[pop_syntax] = PopulationModel.from_lavaan(pop_syntax, standardized=True, scale_min=0)
+    return pm
+
+
 def _one(job: tuple) -> dict:
-    """Simulate one sample from a population and fit the user's model (pure function of the job)."""
-    from allyscale.cfa import cfa
-    from allyscale.simulate import PopulationModel, simulate
+    """Simulate one sample from a population and fit the user's model (pure function of the job).
+
+    Only the fit measures are computed (``allyscale.cfa._fit_indices``: no estimates table,
+    and WLSMV's catML pieces only when a ``.robust`` index is judged)."""
+    from allyscale.cfa import _fit_indices
+    from allyscale.simulate import simulate
 
     level, rep, pop_syntax, model, n, estimator, seed, ordinal = job
     ss = np.random.SeedSequence(seed, spawn_key=(level, rep))
-    pm = PopulationModel.from_lavaan(pop_syntax, standardized=True, scale_min=0)
-    data = simulate(pm, n, rng=np.random.default_rng(ss))
+    data = simulate(_population(pop_syntax), n, rng=np.random.default_rng(ss))
     out = {"level": level, "rep": rep}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = cfa(data, model, estimator=estimator, std_lv=True)
+            converged, fm = _fit_indices(data, model, estimator=estimator, std_lv=True,
+                                         robust=any(k.endswith(".robust") for k in _INDICES[estimator]))
         except (AllyscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
             return {**out, "converged": False, "error": f"{type(exc).__name__}: {exc}"}
-    fm = res.fit_measures
-    out["converged"] = bool(res.converged)
+    out["converged"] = converged
     for k in _INDICES[estimator]:
         v = fm.get(k)
         out[k] = float(v) if v is not None else float("nan")

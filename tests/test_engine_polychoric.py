@@ -68,3 +68,19 @@ def test_polychoric_result_pickles_with_its_statistics(poly):
     sub = poly.subset(SUB_ITEMS)
     back = pickle.loads(pickle.dumps(sub))
     np.testing.assert_array_equal(back.gamma().to_numpy(), sub.gamma().to_numpy())
+
+
+def test_fit_indices_equal_the_full_fit():
+    # the fit-only path of dfi: the same standard and scaled measures as cfa(); .robust NaN unless asked for
+    from allyscale.cfa import _fit_indices
+
+    full = al.cfa(DATA[SUB_ITEMS], SUB_MODEL, estimator="WLSMV", std_lv=True)
+    ok, fm = _fit_indices(DATA[SUB_ITEMS], SUB_MODEL, estimator="WLSMV", std_lv=True, robust=False)
+    assert ok
+    for key in ("chisq", "chisq.scaled", "cfi.scaled", "rmsea.scaled", "srmr", "tli.scaled"):
+        assert fm[key] == pytest.approx(full.fit_measures[key], rel=1e-12), key
+    assert np.isnan(fm["cfi.robust"])
+    ok, fm = _fit_indices(DATA[SUB_ITEMS], SUB_MODEL, estimator="WLSMV", std_lv=True)
+    assert fm["cfi.robust"] == pytest.approx(full.fit_measures["cfi.robust"], rel=1e-12)
+    ok, fm = _fit_indices(DATA[SUB_ITEMS], SUB_MODEL, estimator="ML")
+    assert fm["chisq"] == pytest.approx(al.cfa(DATA[SUB_ITEMS], SUB_MODEL, estimator="ML").fit_measures["chisq"])

@@ -64,6 +64,10 @@ class GroupData:
     def from_array(cls, y: np.ndarray) -> "GroupData":
         y = np.asarray(y, dtype=float)
         obs = ~np.isnan(y)
+        if obs.all():  # complete data: one pattern, no sort of the rows
+            ybar = y.mean(axis=0)
+            dev = y - ybar
+            return cls(y, [Pattern(np.arange(y.shape[1]), y.shape[0], ybar, dev.T @ dev / y.shape[0], y)])
         keys, inverse = np.unique(obs, axis=0, return_inverse=True)
         inverse = np.asarray(inverse).ravel()
         patterns = []

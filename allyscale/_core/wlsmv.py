@@ -307,7 +307,8 @@ def _start(spec_ml: ModelSpec, ys: list[np.ndarray]) -> np.ndarray:
     return np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
 
 
-def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel) -> Estimation:
+def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, *,
+             fit_only: bool = False) -> Estimation:
     """WLSMV for a list of groups (one group = a list of one); see the module docstring.
 
     Parameters
@@ -315,13 +316,20 @@ def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel
     ys : per group, the (N_g, p) responses (start values only)
     stats : per group, :func:`sample_statistics` (or :func:`finish_statistics`) output
     om : the ordinal model (:class:`OrdinalModel`)
+    fit_only : skip what only the standard errors and the ``.robust`` indices need (the
+        catML pieces): for simulations that judge the standard and scaled indices only
+        (``dfi``); the ``.robust`` indices are then NaN
     """
     if len(ys) == 1:
-        return _estimate_one(ys[0], stats[0], om)
-    return _estimate_groups(ys, stats, om)
+        return _estimate_one(ys[0], stats[0], om, fit_only)
+    return _estimate_groups(ys, stats, om, fit_only)
 
 
-def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel) -> Estimation:
+_SKIPPED = {"XX3": np.nan, "df3": np.nan, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
+            "df3.null": np.nan, "c.hat3.null": np.nan, "note": "not computed (fit_only)"}
+
+
+def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_only: bool = False) -> Estimation:
     """One group. When every threshold is its own free parameter (the default), the threshold
     rows are fitted exactly by the sample thresholds and the estimation, sandwich and traces
     reduce to the correlation block: Gauss-Newton runs over the structural parameters only,
@@ -440,8 +448,9 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel) -> Est
     diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2)
     sig_hat = spec.implied(x)[0][0]
     gm = spec.matrices(x)[0]
-    catml = _catml([pc], [sig_hat], [stats], [delta_c], [k_c], bread if not separable else bread, meat_cc,
-                   np.array([float(n)]), df, [(gm.lam @ gm.A, gm.psi, gm.theta)])
+    catml = dict(_SKIPPED) if fit_only else \
+        _catml([pc], [sig_hat], [stats], [delta_c], [k_c], bread, meat_cc, np.array([float(n)]), df,
+               [(gm.lam @ gm.A, gm.psi, gm.theta)])
     diagnostics["catml"] = catml
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
@@ -759,7 +768,8 @@ class _GroupsModel:
         return jac
 
 
-def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel) -> Estimation:
+def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel,
+                     fit_only: bool = False) -> Estimation:
     """Several groups (delta parameterization), as lavaan 0.6.14.
 
     Each group has its own thresholds, polychorics, weights and influences. The fit
@@ -837,6 +847,8 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
                 "NaN, as lavaan")
     deltas, ks = [], []
     meat_cc = np.zeros((k, k))
+    if fit_only:
+        note = "not computed (fit_only)"
     if note is None:
         for g in range(G):
             jc = _sparse.csr_array(jac_sp[g * q_g + n_th:(g + 1) * q_g])
