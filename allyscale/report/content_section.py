@@ -75,7 +75,12 @@ def fill_content_section(res: "ContentValidityResult", sec: Section) -> None:
         sec.flag(f"subcategories left with fewer than {cut['min_items']} items after dropping: {', '.join(gaps)}")
     for note in d.get("notes", []):
         sec.paragraphs.append(f"Note: {note}.")
-    sec.tables.append(Table("content_decisions", "Content-validity decision per item", res.decisions,
+    decisions = res.decisions.copy()
+    texts = {it.id: it for it in res.pool.items}
+    decisions["text"] = [texts[i].text for i in decisions.index]
+    if any(it.informant_text for it in res.pool.items):
+        decisions["informant text"] = [texts[i].informant_text or "" for i in decisions.index]
+    sec.tables.append(Table("content_decisions", "Content-validity decision per item", decisions,
                             note="keep / revise / drop by the rules above; the reason quotes the deciding index."))
     cols = [c for c in ["item", "form", "facet", "n_raters", "n_relevant", "i_cvi", "pc", "kappa", "kappa_label",
                         "aiken_v", "aiken_lower", "aiken_upper", "aiken_p", "n_essential", "cvr", "cvr_critical",
