@@ -670,7 +670,7 @@ def _empty(decision: str, like: dict[str, Any]) -> dict[str, Any]:
 
 @blas_limited
 def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pairs: Sequence[str] | None = None,
-               sep: str = "_", estimator: str = "ML", levels: Mapping[str, Sequence[str]] | None = None,
+               sep: str = "_", estimator: str | None = None, levels: Mapping[str, Sequence[str]] | None = None,
                partial: bool = False, alpha: float = 0.05, policy=None, collapse: bool | int = False,
                **kwargs) -> InvarianceResult:
     """Fit the invariance sequence across groups or paired forms; decide each level; optionally free
@@ -689,8 +689,9 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
         reference form. Give ``group`` or ``pairs``.
     sep : str
         Separator of item and form in paired column names.
-    estimator : {"ML", "MLR", "WLSMV"}
-        WLSMV: ordered items, :data:`ORDINAL_LEVELS` (Wu & Estabrook, 2016).
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+        WLSMV: ordered items, :data:`ORDINAL_LEVELS` (Wu & Estabrook, 2016). Default:
+        allyscale's estimator rule (WLSMV for items with at most 7 integer categories).
     levels : mapping, optional
         Level name → equality kinds (groups only); default :data:`LEVELS` /
         :data:`ORDINAL_LEVELS`.
@@ -732,6 +733,15 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
     if not 0 < alpha < 1:
         raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
     policy = policy or DEFAULT_POLICY
+    if estimator is None:  # allyscale's estimator rule, on the analysed columns (both forms for pairs)
+        from allyscale.fitpolicy import default_estimator, resolve_estimator
+
+        if pairs is None:
+            estimator = resolve_estimator(None, data, model)
+        else:
+            cols = [c for c in data.columns if any(str(c).endswith(f"{sep}{f}") for f in pairs)
+                    and pd.api.types.is_numeric_dtype(data[c])]
+            estimator = default_estimator(data, cols) if cols else "ML"
     est = str(estimator).upper()
     ordinal = est == "WLSMV"
     robust = est == "MLR"
