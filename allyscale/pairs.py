@@ -168,6 +168,9 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
                                  "population model without them")
     mats = population.matrices
     items, factors = list(population.items), list(mats.lv)
+    loading = [f for j, f in enumerate(factors) if np.any(mats.lambda_[:, j] != 0)]
+    if isinstance(self_other_corr, Mapping):  # factors without items (a second-order factor) may be left out
+        self_other_corr = {**{f: 0.5 for f in factors if f not in loading}, **self_other_corr}
     r = _per_factor(self_other_corr, factors, "self_other_corr")
     p, m = len(items), len(factors)
     if isinstance(leniency, Mapping):
@@ -178,9 +181,10 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
     else:
         shift = np.full(p, float(leniency))
     gen = np.random.default_rng(seed)
+    # the factors' total covariance (second-order factors enter through B): y* = Lambda eta with
+    # eta ~ N(0, (I - B)^-1 Psi (I - B)^-T)
     phi = latent_cov(mats)
-    lam = mats.lambda_ @ np.linalg.inv(np.eye(m) - mats.beta)  # loadings on the total factors
-    # the total latent covariance of the factors that load items (second-order factors enter through B)
+    lam = mats.lambda_
     chol_phi = np.linalg.cholesky(phi + 1e-12 * np.eye(m))
     theta = mats.theta
     sigma = implied_cov(mats)
