@@ -179,9 +179,10 @@ def test_aco_is_reproducible_and_reaches_the_exhaustive_optimum(exhaustive_resul
     kw = dict(pool=pool, items_per_factor=SMALL_K, force_in=["a1"], method="aco", seed=3, progress=False,
               search_options={"ants": 6, "patience": 4, "max_iterations": 30})
     r1 = al.shorten(data, **kw)
-    r2 = al.shorten(data, **kw)
+    r2 = al.shorten(data, **kw, workers=2)   # candidates fitted in two forked workers: the same run
     assert r1.selection == r2.selection
     pd.testing.assert_frame_equal(r1.trace, r2.trace)
+    assert r2.diagnostics["workers"] == 2
     # same seed, same calibration sample as the exhaustive run: ACO finds the exact optimum
     assert r1.selection == exhaustive_result.selection
     assert_allclose(r1.best.objective, exhaustive_result.best.objective, rtol=1e-12)

@@ -209,7 +209,7 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
         warnings.simplefilter("always", AllyscaleWarning)
         try:
             fit = cfa(data, model_syntax(selection), estimator="WLSMV", ordered=items, polychoric=poly.subset(items))
-        except AllyscaleError as exc:
+        except (AllyscaleError, np.linalg.LinAlgError) as exc:  # this candidate cannot be fitted: it scores 0
             return Evaluation(selection, 0.0, {c: 0.0 for c in COMPONENTS}, None, {}, {}, False,
                               [f"{type(exc).__name__}: {exc}"])
     for w in caught:
