@@ -345,7 +345,8 @@ def sheet_instructions(pool: ItemPool, task: str, form: str) -> list[str]:
              "Write your rater id (a name or code, the same on every row) in the 'rater' column. "
              "Do not change the 'item' column or the order of the rows."]
     which = {"self": "the self-report wording", "informant": "the informant wording",
-             "both": "the self-report and the informant wording"}[form]
+             "both": "the self-report and the informant wording",
+             "each": "one wording (the 'form' column says which: self-report or informant)"}[form]
     if task == "relevance":
         unit = "subcategory" if pool.facets else "factor"
         lines += [f"Each row shows {which} of one item and the {unit} it was written for.",
@@ -373,8 +374,10 @@ def rating_sheet(pool: ItemPool, task: str = "relevance", *, form: str = "self",
         ``relevance``: columns ``relevance`` (1-4) and ``essential`` (1-3), with the item's
         subcategory shown, items in pool order. ``sort``: column ``subcategory``, items in
         an order shuffled with ``seed`` and without their subcategory.
-    form : {"self", "informant", "both"}
-        Which wording(s) to show.
+    form : {"self", "informant", "both", "each"}
+        Which wording(s) to show: ``both`` puts the two wordings of an item in one row
+        (one rating for the item); ``each`` gives every wording its own row, with a
+        ``form`` column, so the two forms are rated, and analysed, separately.
     seed : int
         Seed of the shuffled order of the sort task.
     rater : str, optional
@@ -388,24 +391,29 @@ def rating_sheet(pool: ItemPool, task: str = "relevance", *, form: str = "self",
     """
     if task not in TASKS:
         raise SpecificationError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-    if form not in ("self", "informant", "both"):
-        raise SpecificationError(f"unknown form {form!r}; use self, informant or both")
+    if form not in ("self", "informant", "both", "each"):
+        raise SpecificationError(f"unknown form {form!r}; use self, informant, both or each")
     items = list(pool.items)
-    if form in ("informant", "both"):
+    if form in ("informant", "both", "each"):
         missing = [it.id for it in items if not it.informant_text]
         if missing:
             raise PoolError(f"{pool.path or pool.name}: item(s) without informant wording: {missing[:10]}")
+    units = [(it, f) for it in items for f in (("self", "informant") if form == "each" else (form,))]
     if task == "sort":
-        order = np.random.default_rng(seed).permutation(len(items))
-        items = [items[i] for i in order]
+        order = np.random.default_rng(seed).permutation(len(units))
+        units = [units[i] for i in order]
     labels = dict(_facet_choices(pool))
     factor_labels = {f.id: f.label for f in pool.factors}
     rows = []
-    for k, it in enumerate(items, 1):
+    for k, (it, f) in enumerate(units, 1):
         row: dict[str, Any] = {"rater": rater or "", "item": it.id, "order": k}
+        if form == "each":
+            row["form"] = f
         if task == "relevance":
             row["factor"] = factor_labels[it.factor]
             row["subcategory_label"] = labels[_intended(pool)[it.id]]
+        if form == "each":
+            row["text"] = it.text if f == "self" else it.informant_text
         if form in ("self", "both"):
             row["self_text"] = it.text
         if form in ("informant", "both"):
@@ -482,7 +490,7 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text, never a formula
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-        widths = {"rater": 12, "item": 12, "order": 7, "factor": 22, "subcategory_label": 26, "self_text": 60,
+        widths = {"rater": 12, "item": 12, "order": 7, "form": 10, "text": 60, "factor": 22, "subcategory_label": 26, "self_text": 60,
                   "informant_text": 60, "relevance": 11, "essential": 11, "subcategory": 26, "comment": 40}
         from openpyxl.utils import get_column_letter
 

@@ -351,3 +351,20 @@ def test_cli_sheet_bad_output_exits_2_and_refuses_the_pool(tmp_path):
     copy.write_text(MINI_POOL.read_text())
     proc = run("content", "sheet", "--pool", copy, "--out", copy)
     assert proc.exit_code == 2 and copy.read_text() == MINI_POOL.read_text()
+
+
+def test_each_form_sheet_rates_the_two_wordings_separately(tmp_path, mini_pool):
+    s = rating_sheet(mini_pool, "relevance", form="each", rater="kai")
+    assert len(s) == 2 * len(mini_pool.items) and list(s["form"][:2]) == ["self", "informant"]
+    assert s.loc[1, "text"] == mini_pool.items[0].informant_text
+    s["relevance"] = 4
+    s.loc[(s["item"] == "a3") & (s["form"] == "informant"), "relevance"] = 1
+    s.to_csv(tmp_path / "k.csv", index=False)
+    s2 = s.assign(rater="lu")
+    s2.to_csv(tmp_path / "l.csv", index=False)
+    res = content_validity([tmp_path / "k.csv", tmp_path / "l.csv"], mini_pool)
+    assert set(res.scale) == {"self", "informant"}
+    assert res.decisions.loc["a3", "decision"] == "drop" and res.decisions.loc["a3", "reason"].startswith("informant")
+    srt = rating_sheet(mini_pool, "sort", form="each", seed=4)
+    assert sorted(zip(srt["item"], srt["form"])) == sorted((i, f) for i in mini_pool.item_ids
+                                                           for f in ("self", "informant"))

@@ -18,8 +18,9 @@ def content_group() -> None:
 @click.option("--task", type=click.Choice(["relevance", "sort"]), default="relevance", show_default=True,
               help="relevance: rate each item's relevance (1-4) and whether it is essential (1-3); sort: assign "
                    "each item, in a shuffled order, to one subcategory or 'none'.")
-@click.option("--form", type=click.Choice(["self", "informant", "both"]), default="self", show_default=True,
-              help="Which wording(s) the sheet shows.")
+@click.option("--form", type=click.Choice(["self", "informant", "both", "each"]), default="self", show_default=True,
+              help="Which wording(s) the sheet shows: both = the two wordings in one row; each = one row per "
+                   "wording (a form column), so the forms are rated and analysed separately.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the shuffled order (sort task).")
 @click.option("--rater", help="Pre-fill the rater column (one sheet per rater).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -30,7 +31,7 @@ def sheet(pool_path: str, task: str, form: str, seed: int, rater: str | None, ou
 
     pool = load_pool(pool_path)
     path = write_sheet(out_path, pool, task, form=form, seed=seed, rater=rater, inputs=[pool_path])
-    click.echo(f"{path}: {task} sheet, {len(pool.items)} items ({form} wording)"
+    click.echo(f"{path}: {task} sheet, {len(pool.items)} items ({'every' if form == 'each' else form} wording)"
                + (f", order shuffled with seed {seed}" if task == "sort" else ""))
 
 
