@@ -128,6 +128,8 @@ _SHOWN = re.compile(
     r"\b(says?|said|tells?|told|talks?|speaks?|asks?|admits?|explains?|describes?|mentions?|points? out|writes?|"
     r"posts?|argues?|claims?|shares?|acknowledges?|states?|shows?|tells?|announces?|insists?|declares?|"
     r"complains?|jokes?|asked|mentioned|described|explained)\b", re.I)
+_DETERMINERS = {"the", "a", "an", "my", "your", "their", "his", "her", "our", "its", "these", "those", "of", "own",
+                "any", "some", "no", "and", "or", "cultural", "family", "personal", "core", "shared"}
 _ACQUAINTANCE = re.compile(r"\s*(?:$|[.,;:!?)]|(?:well|personally|from|at|in|through|socially|outside|"
                            r"at work|there)\b)", re.I)
 _CLAUSE = re.compile(r"[,;:]|\b(?:when|whenever|if|because|while|although|though|before|after|even)\b", re.I)
@@ -226,6 +228,8 @@ def inner_state_reason(text: str) -> str | None:
             words = [w.lower() for w in _words(before)]
             subj = next((w for w in reversed(words) if w in _TARGET or w in _OTHER_SUBJECT), None)
             phrase = mm.group(0).lower()
+            if words and words[-1] in _DETERMINERS and " " not in phrase:
+                continue  # a noun ("my values", "their doubts", "the heart of"), not a verb of the person
             if phrase in ("know", "knows", "knew") and _ACQUAINTANCE.match(clause[mm.end():]):
                 continue  # "people they know": acquaintance, not knowledge
             if phrase in ("privately", "in private", "secretly", "deep down"):

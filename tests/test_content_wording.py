@@ -51,6 +51,10 @@ def test_double_barreled_joins_clauses_or_actions_not_objects(text, flagged):
     ("This person speaks plainly, even when the topic feels awkward.", False),
     ("This person shares books with people they know.", False),
     ("This person steps in when they see police treating someone unfairly.", False),
+    ("This person respects my values.", False),
+    ("This person takes my doubts seriously.", False),
+    ("This person values my culture.", True),
+    ("This person keeps an open mind.", True),
 ])
 def test_inner_state_rule(text, flagged):
     assert bool(inner_state_reason(text)) is flagged, inner_state_reason(text)
