@@ -244,6 +244,9 @@ class ShortFormResult:
     information : DataFrame
         Test information over θ (index) of each factor, columns ``short.<factor>`` and
         ``full.<factor>`` (graded-response view of the confirmation-sample fits).
+    invariance : DataFrame or None
+        With ``group``: the short form's ordinal invariance sequence on the confirmation sample
+        (:func:`allyscale.invariance`, decisions by the fit policy).
     trace : DataFrame
         One row per iteration: ``iteration, evaluations, best, iteration_best, iteration_mean, accepted_share``.
     best : Evaluation
@@ -269,6 +272,7 @@ class ShortFormResult:
     objective: Objective
     constraints: dict
     information: pd.DataFrame | None = None
+    invariance: pd.DataFrame | None = None
     diagnostics: dict = field(default_factory=dict)
 
     @property
@@ -397,6 +401,7 @@ class ShortFormResult:
             "targets": self.targets.to_dict("records"), "unmet_targets": self.unmet_targets,
             "part_whole": self.part_whole.to_dict("index"), "coverage": self.coverage.reset_index().to_dict("records"),
             "trace": self.trace.to_dict("records"),
+            "invariance": None if self.invariance is None else self.invariance.reset_index().to_dict("records"),
             "best": {"objective": self.best.objective, "components": self.best.components,
                      "statistic": self.best.statistic, "omega": self.best.omega},
             "item_statistics": {f: t.reset_index().to_dict("records") for f, t in self.item_statistics.items()},
@@ -693,6 +698,32 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
                             "required": f">= {objective.omega_target:.2f}", "calibration": rc["omega"][f],
                             "holdout": rh["omega"][f] if rh else float("nan"),
                             "met": bool((rh or rc)["omega"][f] >= objective.omega_target)})
+    inv_table = None
+    if group is not None:
+        from allyscale.errors import AllyscaleError
+        from allyscale.invariance import invariance
+
+        conf = hold if hold is not None else cal
+        with warnings.catch_warnings(record=True) as inv_caught:
+            warnings.simplefilter("always", AllyscaleWarning)
+            try:
+                inv = invariance(conf, model_syntax(selection), group=group, estimator="WLSMV",
+                                 policy=objective.fit_policy)
+            except AllyscaleError as exc:
+                inv = None
+                diagnostics.setdefault("invariance_error", f"{type(exc).__name__}: {exc}")
+        diagnostics["invariance_warnings"] = [f"{w.category.__name__}: {w.message}" for w in inv_caught
+                                              if issubclass(w.category, AllyscaleWarning)]
+        if inv is not None:
+            keep = [c for c in ("chisq.scaled", "df", "pvalue", "cfi.scaled", "rmsea.scaled", "delta_chisq",
+                                "delta_df", "delta_pvalue", "decision", "basis") if c in inv.table.columns]
+            inv_table = inv.table[keep].copy()
+            judged = [d for d in inv.table["decision"] if d not in ("", "not testable", "not tested")]
+            target_rows.append({"target": f"invariance across {group}: every testable level supported",
+                                "required": "supported", "calibration": float("nan"),
+                                "holdout": float(all(str(d).startswith("supported") for d in judged))
+                                if hold is not None else float("nan"),
+                                "met": bool(judged) and all(str(d).startswith("supported") for d in judged)})
     targets = pd.DataFrame(target_rows)
     conf_frame = hold if hold is not None else cal
     part_whole = pd.DataFrame({f: _part_whole(conf_frame, selection[f], full[f]) for f in selection}).T
@@ -745,9 +776,9 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         "search_seconds": search_seconds, "search_cpu_seconds": search_cpu, "evaluations_per_second": n_eval / search_seconds if search_seconds else 0.0,
         "space_size": space, "failed_candidates": failed, "split": split, "confirmed_on": confirm_sample,
         "n_calibration": int(len(cal)), "n_holdout": int(len(hold)) if hold is not None else 0,
-        "workers": workers, "search_settings": outcome.settings, "problems": problems,
+        "workers": workers, "group": group, "search_settings": outcome.settings, "problems": problems,
     })
     return ShortFormResult(pool=pool, selection=selection, items=items_table, item_statistics=stats,
                            comparison=comparison, targets=targets, part_whole=part_whole, coverage=coverage,
                            trace=outcome.trace, best=best, objective=objective, constraints=constraints.describe(),
-                           information=information, diagnostics=diagnostics)
+                           information=information, invariance=inv_table, diagnostics=diagnostics)

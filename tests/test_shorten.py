@@ -218,6 +218,10 @@ def test_dif_item_is_found_and_avoided(pool):
     r = al.shorten(data, pool=pool, items_per_factor={"fa": 3, "fb": 6}, force_in=["a1"], group="form",
                    method="exhaustive", seed=1, progress=False)
     assert r.diagnostics["evaluations"] == 9 and "a2" not in r.kept
+    # the short form's invariance across forms, on the holdout, decided by the fit policy
+    assert r.invariance is not None and r.invariance.index[0] == "configural"
+    inv_target = r.targets[r.targets["target"].str.startswith("invariance across form")]
+    assert len(inv_target) == 1
     # the holdout split is stratified by form
     assert r.diagnostics["n_holdout"] == 500
 

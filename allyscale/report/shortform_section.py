@@ -55,6 +55,10 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
                             note="chisq/df/pvalue: the scaled-shifted χ² test the fit policy judges; "
                                  "omega: ω of the latent responses; rxx: marginal reliability of θ (IRT view)."))
     sec.tables.append(Table("shortform_targets", "Targets set for the short form", result.targets, index=False))
+    if result.invariance is not None:
+        sec.tables.append(Table("shortform_invariance", f"Invariance of the short form across "
+                                f"{d.get('group')} ({d['confirmed_on']} sample)", result.invariance,
+                                note="Ordinal invariance sequence (Wu & Estabrook, 2016); decisions by the fit policy."))
     sec.tables.append(Table("shortform_part_whole", "Short- and full-form scale scores (confirmation sample)",
                             result.part_whole,
                             note="r_corrected removes the short form's error variance (σ²(1 − α)) that both "
