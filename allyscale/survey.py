@@ -585,8 +585,9 @@ def linear_dependencies(frame: pd.DataFrame, items: Sequence[str], *, tol: float
     """Describe item columns that are copies or exact linear combinations of others.
 
     Such items make the covariance (and correlation) matrix singular, so no factor
-    analysis can use them. Computed on the complete cases; constant items are left to
-    the analyses (which name them).
+    analysis can use them. Computed on the complete cases, when there are more of them
+    than items (with fewer the matrix is singular whatever the items, and the analyses
+    report too few cases); constant items are left to the analyses (which name them).
 
     Returns
     -------
@@ -595,8 +596,8 @@ def linear_dependencies(frame: pd.DataFrame, items: Sequence[str], *, tol: float
     """
     cols = [c for c in items if c in frame.columns]
     x = frame[cols].apply(pd.to_numeric, errors="coerce").dropna()
-    if len(x) < 3:
-        return []
+    if len(x) <= len(cols):
+        return []  # with no more cases than items the matrix is singular anyway: the analyses say so
     sd = x.std(ddof=0)
     cols = [c for c in cols if sd[c] > 0]
     x = x[cols]

@@ -537,3 +537,14 @@ def test_report_into_a_linked_folder_keeps_the_link(tmp_path):
     _report({"items": pd.DataFrame({"x": [2.0]})}).save(link)
     assert link.is_symlink() and pd.read_csv(real / "tables" / "items.csv")["x"].tolist() == [2.0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+@pytest.mark.parametrize("analysis, fragment", [
+    ({"retention": ["map"], "true_factors": "two"}, "analysis.true_factors must be a positive integer, got 'two'"),
+    ({"models": {"m": "f1 =~ a1 + a2 + a3 + a4"}, "fit_options": {"bogus": 1}},
+     "analysis.fit_options: unknown cfa() keyword(s) ['bogus']"),
+])
+def test_analysis_values_are_checked_before_any_replication(tmp_path, analysis, fragment):
+    path = _study_file(tmp_path, {**TINY_STUDY, "analysis": analysis})
+    _error(run("montecarlo", "run", path, "--store", tmp_path / "s.sqlite"), fragment)
+    assert not (tmp_path / "s.sqlite").exists()

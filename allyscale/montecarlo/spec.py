@@ -25,9 +25,11 @@ CUTOFFS = {"pvalue": ("<", 0.05), "cfi": ("<", 0.95), "tli": ("<", 0.95), "rmsea
 
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-_TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed"}
+_TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed", "groups"}
+_GROUP_KEYS = {"variable", "levels", "shares", "changes"}
+_CHANGE_KEYS = {"threshold_shift"}
 _ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_corr", "parallel_iter", "reliability",
-                  "true_factors", "interest", "fit_options", "correct_structures"}
+                  "true_factors", "interest", "fit_options", "correct_structures", "invariance"}
 _ESTIMATORS = {"ML", "MLR", "WLSMV"}
 _RETENTION = {"parallel", "map"}
 _STORE_VERSION = 2  # 2: spec hash over the resolved population, a checksum per payload
@@ -61,6 +63,13 @@ class StudySpec:
     reliability : bool
     true_factors : int or None
         Number of factors retention should find.
+    groups : dict or None
+        ``variable`` (the group column), ``levels``, ``shares`` (of N, summing to 1) and
+        ``changes`` (level → population changes: ``threshold_shift``, item → shift of every
+        threshold of that item in that group, e.g. the leniency of one form). Each
+        replication simulates every group from its own population.
+    invariance : bool
+        Fit the invariance sequence of the true model across the groups every replication.
     correct_structures : tuple of str
         Models whose choice as the preferred structure counts as right (default: the true
         model): e.g. a second-order model as well as correlated factors when all factor
@@ -94,6 +103,8 @@ class StudySpec:
     name: str = "study"
     source: str = "<dict>"
     correct_structures: tuple = ()
+    groups: dict | None = None
+    invariance: bool = False
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -121,7 +132,8 @@ class StudySpec:
                 "reliability": self.reliability,
                 "true_factors": self.true_factors, "interest": list(self.interest), "fit_options": self.fit_options,
                 "conditions": self.conditions, "reps": self.reps, "seed": self.seed, "source": self.source,
-                **({"correct_structures": list(self.correct_structures)} if self.correct_structures else {})}
+                **({"correct_structures": list(self.correct_structures)} if self.correct_structures else {}),
+                **({"groups": self.groups, "invariance": self.invariance} if self.groups else {})}
 
     def population_model(self, condition: Mapping[str, Any]):
         """The population model of one condition."""
@@ -310,16 +322,94 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
                      retention_corr=retention_corr, parallel_iter=parallel_iter, reliability=reliability,
                      true_factors=an.get("true_factors"), interest=tuple(interest), fit_options=fit_options,
                      conditions=conditions, reps=reps, seed=seed, name=str(raw.get("name", "study")),
-                     source=where, raw=raw, correct_structures=tuple(correct))
+                     source=where, raw=raw, correct_structures=tuple(correct),
+                     groups=_groups(raw.get("groups"), where), invariance=bool(an.get("invariance", False)))
+    if spec.invariance and (spec.groups is None or spec.true_model is None):
+        raise SpecificationError(f"{where}: analysis.invariance needs 'groups' and a true model (analysis.models)")
     _check_bounds(spec, where)
     _check_population_values(spec, where)
+    _check_analysis_values(spec, where)
     # build every population once so impossible values fail now, naming the condition
     for i, cond in enumerate(spec.condition_list):
         try:
             spec.population_model(cond)
+            if spec.groups is not None:
+                group_populations(spec, cond)
         except (AllyscaleError, TypeError, ValueError) as exc:
             raise SpecificationError(f"{where}: condition {i} {cond}: {exc}") from None
     return spec
+
+
+def _groups(raw: Any, where: str) -> dict | None:
+    """The validated ``groups:`` block (see :class:`StudySpec`)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise SpecificationError(f"{where}: 'groups' must be a mapping with keys {sorted(_GROUP_KEYS)}")
+    bad = sorted(set(raw) - _GROUP_KEYS)
+    if bad:
+        raise SpecificationError(f"{where}: unknown key(s) groups.{bad}; allowed: {sorted(_GROUP_KEYS)}")
+    levels = raw.get("levels")
+    if not isinstance(levels, list) or len(levels) < 2 or len({str(v) for v in levels}) != len(levels):
+        raise SpecificationError(f"{where}: groups.levels must list at least two distinct group names")
+    levels = [str(v) for v in levels]
+    shares = raw.get("shares", [1 / len(levels)] * len(levels))
+    if (not isinstance(shares, list) or len(shares) != len(levels)
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in shares)
+            or abs(sum(shares) - 1) > 1e-9):
+        raise SpecificationError(f"{where}: groups.shares must give one positive share per level, summing to 1 "
+                                 f"(got {shares!r})")
+    variable = str(raw.get("variable", "group"))
+    changes = raw.get("changes", {}) or {}
+    if not isinstance(changes, dict):
+        raise SpecificationError(f"{where}: groups.changes must map a level to its population changes")
+    out_changes: dict[str, dict] = {}
+    for level, ch in changes.items():
+        if str(level) not in levels:
+            raise SpecificationError(f"{where}: groups.changes.{level}: not one of groups.levels {levels}")
+        if not isinstance(ch, dict) or sorted(set(ch) - _CHANGE_KEYS):
+            raise SpecificationError(f"{where}: groups.changes.{level}: allowed keys {sorted(_CHANGE_KEYS)}")
+        shift = ch.get("threshold_shift", {}) or {}
+        if not isinstance(shift, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  for v in shift.values()):
+            raise SpecificationError(f"{where}: groups.changes.{level}.threshold_shift must map items to numbers")
+        out_changes[str(level)] = {"threshold_shift": {str(k): float(v) for k, v in shift.items()}}
+    return {"variable": variable, "levels": levels, "shares": [float(x) for x in shares], "changes": out_changes}
+
+
+def group_populations(spec: "StudySpec", condition: Mapping[str, Any]) -> list[tuple[str, int, Any]]:
+    """(level, n, population) of every group of a groups study in one condition.
+
+    Group sizes are ``round(share * n)`` with the rounding remainder given to the last group.
+    A ``threshold_shift`` adds its value to every threshold of the item (in the scored
+    direction): the item is answered more (positive shift: less) leniently in that group.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    base = spec.population_model(condition)
+    g = spec.groups
+    n = int(condition["n"])
+    sizes = [int(round(sh * n)) for sh in g["shares"][:-1]]
+    sizes.append(n - sum(sizes))
+    out = []
+    for level, size in zip(g["levels"], sizes):
+        pm = base
+        shift = g["changes"].get(level, {}).get("threshold_shift", {})
+        if shift:
+            if base.thresholds is None:
+                raise SpecificationError(f"groups.changes.{level}.threshold_shift needs ordinal items "
+                                         "(the population has no thresholds)")
+            th = np.array(base.thresholds, dtype=float, copy=True)
+            for item, delta in shift.items():
+                if item not in base.items:
+                    raise SpecificationError(f"groups.changes.{level}.threshold_shift: {item!r} is not an item of "
+                                             "the population")
+                th[base.items.index(item)] += delta
+            pm = dataclasses.replace(base, thresholds=th)
+        out.append((level, size, pm))
+    return out
 
 
 def _models(models: Any, pool: str | None, where: str) -> dict[str, str]:
@@ -423,3 +513,20 @@ def _pool_content(pool: Any) -> dict:
         return x
 
     return plain(pool)
+
+
+def _check_analysis_values(spec: StudySpec, where: str) -> None:
+    """``analysis.true_factors`` and ``analysis.fit_options`` checked before any replication runs."""
+    from allyscale._files import brief
+
+    tf = spec.true_factors
+    if tf is not None and (not isinstance(tf, int) or isinstance(tf, bool) or tf < 1):
+        raise SpecificationError(f"{where}: analysis.true_factors must be a positive integer, got {brief(tf)}")
+    if spec.fit_options:
+        from allyscale.cfa import cfa
+
+        allowed = set(inspect.signature(cfa).parameters) - {"data", "model", "estimator"}
+        unknown = sorted(map(str, set(spec.fit_options) - allowed))
+        if unknown:
+            raise SpecificationError(f"{where}: analysis.fit_options: unknown cfa() keyword(s) {brief(unknown)}; "
+                                     f"allowed: {sorted(allowed)}")
