@@ -715,7 +715,7 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         diagnostics["invariance_warnings"] = [f"{w.category.__name__}: {w.message}" for w in inv_caught
                                               if issubclass(w.category, AllyscaleWarning)]
         if inv is not None:
-            keep = [c for c in ("chisq.scaled", "df", "pvalue", "cfi.scaled", "rmsea.scaled", "delta_chisq",
+            keep = [c for c in ("chisq.scaled", "df", "cfi.scaled", "rmsea.scaled", "delta_chisq",
                                 "delta_df", "delta_pvalue", "decision", "basis") if c in inv.table.columns]
             inv_table = inv.table[keep].copy()
             judged = [d for d in inv.table["decision"] if d not in ("", "not testable", "not tested")]
