@@ -368,3 +368,20 @@ def test_each_form_sheet_rates_the_two_wordings_separately(tmp_path, mini_pool):
     srt = rating_sheet(mini_pool, "sort", form="each", seed=4)
     assert sorted(zip(srt["item"], srt["form"])) == sorted((i, f) for i in mini_pool.item_ids
                                                            for f in ("self", "informant"))
+
+
+def test_cli_cutoff_overrides(tmp_path, mini_pool):
+    for k in range(6):  # 5 of 6 raters find a1 relevant: kappa* .82, kept by default, revised with kappa_keep=.9
+        s = rating_sheet(mini_pool, "relevance", rater=f"r{k}")
+        s["relevance"] = 4
+        if k == 0:
+            s.loc[s["item"] == "a1", "relevance"] = 1
+        s.to_csv(tmp_path / f"r{k}.csv", index=False)
+    files = sorted(tmp_path.glob("r*.csv"))
+    assert "[revise] a1" not in run("content", "analyze", *files, "--pool", MINI_POOL, "--out", tmp_path / "o1").output
+    res = run("content", "analyze", *files, "--pool", MINI_POOL, "--out", tmp_path / "o2", "--cutoff", "kappa_keep=0.9")
+    assert res.exit_code == 0 and "[revise] a1" in res.output
+    bad = run("content", "analyze", *files, "--pool", MINI_POOL, "--out", tmp_path / "o3", "--cutoff", "kapa=1")
+    assert bad.exit_code == 2 and "unknown cutoff" in bad.output and not (tmp_path / "o3").exists()
+    bad = run("content", "analyze", *files, "--pool", MINI_POOL, "--out", tmp_path / "o4", "--cutoff", "kappa_keep")
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import click
 
+from allyscale.errors import DataError
 from allyscale.pool import load_pool
 
 
@@ -26,7 +27,7 @@ def content_group() -> None:
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Sheet to write: .xlsx (with instructions and drop-down lists) or .csv.")
 def sheet(pool_path: str, task: str, form: str, seed: int, rater: str | None, out_path: str) -> None:
-    """Write a rating sheet of POOL for a panel: one row per item, one column per rating."""
+    """Write a rating sheet of the pool for a panel: one row per item, one column per rating."""
     from allyscale.content import write_sheet
 
     pool = load_pool(pool_path)
@@ -42,8 +43,12 @@ def sheet(pool_path: str, task: str, form: str, seed: int, rater: str | None, ou
               help="What a file with one column per rater holds (not needed for returned sheets).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="content", show_default=True,
               help="Output folder: report.html, results.json, tables/*.csv, revised_pool.yaml.")
+@click.option("--cutoff", "cutoffs", multiple=True, metavar="NAME=VALUE",
+              help="Override a decision cutoff (repeatable): kappa_keep (.74), kappa_drop (.40), alpha (.05), "
+                   "min_items (3).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the indices as JSON.")
-def analyze(ratings: tuple[str, ...], pool_path: str, task: str | None, out_dir: str, json_out: str | None) -> None:
+def analyze(ratings: tuple[str, ...], pool_path: str, task: str | None, out_dir: str, cutoffs: tuple[str, ...],
+            json_out: str | None) -> None:
     """Content-validity indices, decisions and coverage from returned rating sheets (RATINGS...).
 
     I-CVI, S-CVI/Ave, S-CVI/UA, kappa*, Lawshe's CVR with exact critical values, Aiken's V
@@ -57,12 +62,21 @@ def analyze(ratings: tuple[str, ...], pool_path: str, task: str | None, out_dir:
     from allyscale.report.bundle import REPORT_ENTRIES
     from allyscale.report.content_section import content_report
 
+    overrides: dict[str, float] = {}
+    for text in cutoffs:
+        name, sep, value = text.partition("=")
+        try:
+            overrides[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise DataError(f"--cutoff: expected NAME=VALUE (e.g. kappa_keep=0.78), got {text!r}")
     inputs = [*ratings, pool_path]
     pool = load_pool(pool_path)
     out = check_output_folder(out_dir, owned=(*REPORT_ENTRIES, "revised_pool.yaml"), inputs=inputs)
     if json_out:
         check_output_path(json_out, inputs)
-    res = content_validity(list(ratings), pool, task=task)
+    res = content_validity(list(ratings), pool, task=task, cutoffs=overrides or None)
     report = content_report(res)
     html = report.save(out, inputs=inputs)
     if json_out:
