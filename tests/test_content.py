@@ -67,7 +67,7 @@ def test_krippendorff_alpha_krippendorff_2011_example(level, published):
     (7, 6, 0.055, 0.85), (8, 7, 0.031, 0.87), (8, 6, 0.109, 0.72), (9, 8, 0.018, 0.89), (9, 7, 0.070, 0.76),
     (3, 3, 0.125, 1.00), (9, 9, 0.002, 1.00)])
 def test_modified_kappa_polit_beck_owen_2007_table(n, a, pc, kappa):
-    """Polit, Beck & Owen (2007), Table 4: pc and kappa* for N experts of whom A rate the item relevant."""
+    """Polit, Beck & Owen (2007), their table evaluating I-CVIs (Table 4): pc and kappa* for N experts, A agreeing."""
     from scipy.special import comb
 
     assert round(comb(n, a) * 0.5 ** n, 3) == pc
