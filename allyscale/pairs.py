@@ -438,11 +438,11 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
     The implied statistics are lavaan's for the delta parameterization: thresholds
     ``delta_j (tau_jk - nu_j - (Lambda alpha)_j)`` and polychoric correlations
     ``delta_i delta_j (Lambda Phi Lambda' + Theta)_ij`` with residual variances
-    ``1 / delta_j^2 - (Lambda Phi Lambda')_jj``. Estimation (DWLS, Gauss-Newton with an
-    analytic Jacobian), the robust covariance, the scaled-shifted test and its traces follow
-    the single-group WLSMV of :func:`allyscale.cfa` (lavaan 0.6.14: ``N - 1``). The robust
-    (catML) CFI/TLI/RMSEA are NaN when a scale factor is free, as lavaan's (its catML refit
-    cannot carry scale factors), and recorded in ``diagnostics``.
+    ``1 / delta_j^2 - (Lambda Phi Lambda')_jj``. The parameter table (with the ``~*~`` rows)
+    is estimated by the WLSMV engine's general (several-group) estimator with one group:
+    DWLS, the robust covariance, the scaled-shifted test (lavaan 0.6.14: ``N - 1``). The
+    robust (catML) CFI/TLI/RMSEA are NaN when a scale factor is free, as lavaan's, and the
+    reason is recorded in ``diagnostics``.
 
     Returns
     -------
