@@ -392,3 +392,18 @@ def test_acceptance_known_bad_items_are_excluded():
     for item in list(study.BAD) + study.REVERSE:
         assert res[f"excluded.{item}"].mean() >= 0.90, item
     assert res["all_bad_excluded"].mean() >= 0.90
+
+
+def test_holdout_none_and_second_sample(data, pool):
+    k = {"fa": 5, "fb": 6}
+    none = al.shorten(data, pool=pool, items_per_factor=k, method="exhaustive", holdout=None, progress=False)
+    assert none.diagnostics["n_holdout"] == 0 and none.diagnostics["confirmed_on"] == "calibration"
+    assert set(none.comparison.index) == {"short / calibration", "full / calibration"}
+    assert none.targets["holdout"].isna().all()
+    assert "optimistic" in " ".join(__import__("allyscale.report.shortform_section", fromlist=["x"])
+                                    .shortform_section(none).paragraphs)
+    second = al.shorten(data.iloc[:400], pool=pool, items_per_factor=k, method="exhaustive",
+                        holdout=data.iloc[400:], progress=False)
+    assert second.diagnostics["n_calibration"] == 400 and second.diagnostics["n_holdout"] == 400
+    assert second.diagnostics["split"] == "second data set"
+    assert "Short form: 11 of 12 items" in second.summary()
