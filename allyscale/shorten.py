@@ -48,8 +48,7 @@ import pandas as pd
 from allyscale.errors import AllyscaleWarning, DataError, DataWarning, PoolError, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.selection.constraints import Constraints
-from allyscale.selection.objective import COMPONENTS, Evaluation, Objective, evaluate_candidate, latent_omega, \
-    model_syntax
+from allyscale.selection.objective import Evaluation, Objective, evaluate_candidate, latent_omega, model_syntax
 from allyscale.selection.search import METHODS, Evaluator, aco, annealing, exhaustive
 
 __all__ = ["shorten", "ShortFormResult", "item_statistics", "Objective", "short_pool_yaml"]

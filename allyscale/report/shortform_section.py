@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numpy as np
-import pandas as pd
-
 from allyscale.report.document import Figure, Section, Table, figure_to_svg
 
 __all__ = ["shortform_section", "build", "SECTION_ID", "SECTION_TITLE", "shortform_report", "options_from",
