@@ -372,10 +372,8 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
         jac_c = _sparse.csc_array(jac_c)
         bread_c = np.linalg.inv(_jtwj(jac_c, w_c))
         a_c = _sparse.csc_array(jac_c.multiply(w_c[:, None]))  # W_c J_c
-        h_full = acov.times(a_c, cols=csl)  # Gamma[:, c] W_c J_c  (q x k_c)
-        h_c, cross = h_full[n_th:], h_full[:n_th]
-        meat_c = np.asarray(a_c.T @ h_c)
-        hwh = h_c.T @ (w_c[:, None] * h_c)
+        meat_c, hwh, handle = acov.products(a_c, w_c, cols=csl)  # J'W Gamma W J and J'W Gamma W Gamma W J
+        cross = acov.cross(handle, slice(0, n_th))  # Gamma_tc W_c J_c
         tr_c, tr_c2 = _corr_traces(stats)
         bm = bread_c @ meat_c
         tr_ug = tr_c - float(np.trace(bm))
@@ -403,8 +401,10 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
                                     (np.concatenate([rows_t, n_th + jc.row]), np.concatenate([th_pos, sidx[jc.col]]))),
                                    shape=(q, k))
         delta_c = _sparse.csr_array(jac_sp[n_th:])  # the correlation rows over every parameter
-        k_c = np.zeros((q - n_th, k))
-        k_c[:, sidx] = h_c
+        k_c = None
+        if acov.form == "gamma":  # K = Gamma_cc W_c J_c for the catML trace
+            k_c = np.zeros((q - n_th, k))
+            k_c[:, sidx] = acov.cross(handle, csl)
         meat_cc = np.zeros((k, k))
         meat_cc[np.ix_(sidx, sidx)] = meat_c
     else:
@@ -430,8 +430,8 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
         bread_c = bread
         delta_c = _sparse.csr_array(jac_sp[n_th:])
         a_cc = _sparse.csc_array(delta_c.multiply(w_c[:, None]))
-        k_c = acov.times(a_cc, cols=csl)[n_th:]
-        meat_cc = np.asarray(a_cc.T @ k_c)
+        meat_cc, _, handle = acov.products(a_cc, w_c, cols=csl)
+        k_c = acov.cross(handle, csl) if acov.form == "gamma" else None
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
     # ---- tests. lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
@@ -478,9 +478,10 @@ def _inference(jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarr
         q_g = st["w"].size
         w_g = st["w"]
         a = _sparse.csc_array(jac[r0:r0 + q_g].multiply(w_g[:, None]))
-        h = st["acov"].times(a)
-        meat += f[g] * np.asarray(a.T @ h)
-        hwh += f[g] * (h.T @ (w_g[:, None] * h))
+        used = np.flatnonzero(np.diff(a.indptr))  # the parameters group g's statistics depend on
+        m_g, h_g, _ = st["acov"].products(a[:, used], w_g)
+        meat[np.ix_(used, used)] += f[g] * m_g
+        hwh[np.ix_(used, used)] += f[g] * h_g
         t1, t2 = _full_traces(st)
         tr1 += t1
         tr2 += t2
@@ -854,10 +855,17 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
             jc = _sparse.csr_array(jac_sp[g * q_g + n_th:(g + 1) * q_g])
             w_c = w_g[g][n_th:]
             a = _sparse.csc_array(jc.multiply(w_c[:, None]))
-            kk_ = stats[g]["acov"].times(a, cols=slice(n_th, None))[n_th:]
-            meat_cc += fn[g] * np.asarray(a.T @ kk_)
+            used = np.flatnonzero(np.diff(a.indptr))
+            acov_g = stats[g]["acov"]
+            m_g, _, handle = acov_g.products(a[:, used], w_c, cols=slice(n_th, None))
+            meat_cc[np.ix_(used, used)] += fn[g] * m_g
             deltas.append(jc)
-            ks.append(kk_)
+            if acov_g.form == "gamma":
+                kk_ = np.zeros((jc.shape[0], k))
+                kk_[:, used] = acov_g.cross(handle, slice(n_th, None))
+                ks.append(kk_)
+            else:
+                ks.append(None)
     catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
                    [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note)
     diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,

@@ -70,6 +70,10 @@ class ACov:
         self.n = int(n)
         self.IF = IF
         self.gamma = gamma
+        self._grams: dict = {}
+
+    def __getstate__(self):  # the Gram cache is rebuilt on demand
+        return {"n": self.n, "IF": self.IF, "gamma": self.gamma, "_grams": {}}
 
     @property
     def q(self) -> int:
@@ -122,9 +126,36 @@ class ACov:
         ifa = np.asarray(ifa.toarray() if _sparse.issparse(ifa) else ifa)
         return self.IF.T @ ifa / self.n
 
-    def trace_wgwg(self, w: np.ndarray, cols: np.ndarray | None = None) -> float:
+    def _key(self, cols) -> tuple:
+        if cols is None:
+            return (None,)
+        if isinstance(cols, slice):
+            return ("slice", cols.start, cols.stop)
+        return ("idx", np.asarray(cols).tobytes())
+
+    def gram(self, w: np.ndarray, cols=None) -> np.ndarray:
+        """``IF_c W IF_c'`` (N x N) of the influence form, built from blocks of columns and kept
+        (the weights are the data's, fixed per statistics)."""
+        if not hasattr(self, "_grams"):
+            self._grams = {}
+        key = self._key(cols)
+        if key not in self._grams:
+            IF = self.IF if cols is None else self.IF[:, cols]
+            n, q = IF.shape
+            if w.size != q:
+                raise ValueError("weights and statistics differ in length")
+            sw = np.sqrt(w)
+            gram = np.zeros((n, n))
+            step = max(1, _BLOCK // max(n, 1))
+            for a in range(0, q, step):
+                z = IF[:, a:a + step] * sw[a:a + step]
+                gram += z @ z.T
+            self._grams[key] = gram
+        return self._grams[key]
+
+    def trace_wgwg(self, w: np.ndarray, cols=None) -> float:
         """``tr((W Gamma)^2)`` for ``W = diag(w)`` (restricted to ``cols`` if given), through the
-        smaller of the q x q and N x N Gram matrices, built from blocks of columns."""
+        smaller of the q x q and N x N Gram matrices."""
         if self.gamma is not None:
             g = self.gamma if cols is None else (self.gamma[cols, cols] if isinstance(cols, slice)
                                                  else self.gamma[np.ix_(cols, cols)])
@@ -135,17 +166,42 @@ class ACov:
         n, q = IF.shape
         if w.size != q:
             raise ValueError("weights and statistics differ in length")
-        sw = np.sqrt(w)
         if n <= q:
-            gram = np.zeros((n, n))
-            step = max(1, _BLOCK // max(n, 1))
-            for a in range(0, q, step):
-                z = IF[:, a:a + step] * sw[a:a + step]
-                gram += z @ z.T
+            gram = self.gram(w, cols)
             return float(np.einsum("ij,ij->", gram, gram)) / n**2
-        z = IF * sw
+        z = IF * np.sqrt(w)
         g = z.T @ z
         return float(np.einsum("ij,ij->", g, g)) / n**2
+
+    def products(self, a, w: np.ndarray, cols=None) -> tuple[np.ndarray, np.ndarray, Any]:
+        """``M = a' Gamma_cc a`` and ``a' Gamma_cc W Gamma_cc a`` for the rows ``cols`` (all by
+        default; ``a`` dense or sparse, ``len(cols) x m``), and a handle for :meth:`cross`.
+
+        Influence form: with ``Y = IF_c a`` (N x m), ``M = Y'Y / N`` and the second product
+        ``Y' (IF_c W IF_c') Y / N^2`` (the N x N Gram of :meth:`gram`, shared by every model
+        fitted to the data), never a q x m product; matrix form: ``H = Gamma[:, c] a``.
+        """
+        if self.gamma is not None:
+            h = self.times(a, cols)
+            hc = h if cols is None else h[cols]
+            return np.asarray(a.T @ hc), hc.T @ (w[:, None] * hc), ("h", h)
+        IF = self.IF if cols is None else self.IF[:, cols]
+        y = IF @ a
+        y = np.asarray(y.toarray() if _sparse.issparse(y) else y)
+        n = self.n
+        if n <= IF.shape[1]:
+            hwh = y.T @ (self.gram(w, cols) @ y) / n**2
+        else:
+            h = IF.T @ y / n
+            hwh = h.T @ (w[:, None] * h)
+        return y.T @ y / n, hwh, ("y", y)
+
+    def cross(self, handle, rows) -> np.ndarray:
+        """``Gamma[rows, c] a`` from the handle of :meth:`products`."""
+        kind, arr = handle
+        if kind == "h":
+            return arr[rows]
+        return self.IF[:, rows].T @ arr / self.n
 
     def trace_wg(self, w: np.ndarray) -> float:
         return float(w @ self.diag())
