@@ -548,3 +548,14 @@ def test_analysis_values_are_checked_before_any_replication(tmp_path, analysis, 
     path = _study_file(tmp_path, {**TINY_STUDY, "analysis": analysis})
     _error(run("montecarlo", "run", path, "--store", tmp_path / "s.sqlite"), fragment)
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_store_may_not_be_the_studys_pool(tmp_path):
+    pool = tmp_path / "empty_pool.sqlite"
+    pool.write_text(Path(MINI_POOL).read_text())
+    study = {"name": "p", "pool": str(pool), "analysis": {"retention": ["map"]}, "conditions": {"n": [60]},
+             "reps": 1, "seed": 3}
+    before = pool.read_bytes()
+    with pytest.raises(SpecificationError, match="is the input file"):
+        run_study(study, pool, progress=False)
+    assert pool.read_bytes() == before

@@ -134,6 +134,7 @@ def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, wor
         spec = load_study({**spec.raw, "reps": reps, "pool": spec.pool} if spec.pool else {**spec.raw, "reps": reps})
     if workers < 1:
         raise SpecificationError(f"workers must be at least 1, got {workers}")
+    _refuse_input_as_store(store, spec)
     if spec.models:
         _probe_estimator(spec)
     if spec.reliability:
@@ -178,6 +179,16 @@ def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, wor
         return RunReport(db.path, total, already, n_todo, time.perf_counter() - t0, engine, workers)
     finally:
         db.close()
+
+
+def _refuse_input_as_store(store: str | Path, spec: StudySpec) -> None:
+    """The store is written: it may not be the study file or its pool (nor a sidecar of either)."""
+    from allyscale._files import _protected, _real
+
+    inputs = [p for p in (spec.source, spec.pool) if p and not str(p).startswith("<")]
+    hit = _protected(inputs).get(_real(store))
+    if hit is not None:
+        raise SpecificationError(f"--store {store}: is {hit}; give a new file for the results (e.g. study.sqlite)")
 
 
 def _probe_estimator(spec: StudySpec) -> None:
