@@ -816,7 +816,41 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
         if kk >= 0:
             x[kk] = 1.0
     x[free[om.alpha_free] - 1] = 0.0
-    x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda v: model(v)[1], w_all)
+    struct = sorted({e[0] for e in spec.entries})
+    th_free = free[om.is_th] - 1
+    separable = bool(not any(kk >= 0 for kk, _ in spec.scales.values()) and (th_free >= 0).all()
+                     and len(set(th_free.tolist())) == th_free.size and not set(th_free.tolist()) & set(struct)
+                     and len(struct) + th_free.size == k
+                     and not any(e[2] in ("nu", "alpha") for e in spec.entries))
+    if separable:
+        # every group's thresholds are their own free parameters (configural models): fitted exactly by
+        # the sample thresholds, so Gauss-Newton runs over the structural parameters on the correlations
+        sidx = np.array(struct, dtype=int)
+        cms = [_CorrelationModel(spec, sidx, group=g) for g in range(G)]
+        rho_all = np.concatenate([st["rho"] for st in stats])
+        w_c_all = np.concatenate([f * w[n_th:] for f, w in zip(fg, w_g)])
+
+        def full(xc):
+            xf = x.copy()
+            xf[sidx] = xc
+            return xf
+
+        def objective_c(xc):
+            xf = full(xc)
+            mats = spec.matrices(xf)
+            r = rho_all - np.concatenate([cm(xf, False, gm=gm)[0] for cm, gm in zip(cms, mats)])
+            return float(r @ (w_c_all * r)), r
+
+        def jacobian_c(xc):
+            xf = full(xc)
+            mats = spec.matrices(xf)
+            return _sparse.vstack([cm(xf, True, gm=gm)[1] for cm, gm in zip(cms, mats)], format="csr")
+
+        xc, f, _, _, converged, it = _gauss_newton(x[sidx], objective_c, jacobian_c, w_c_all)
+        x = full(xc)
+        jac_sp = model(x)[1]
+    else:
+        x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda v: model(v)[1], w_all)
     jac_sp = _sparse.csr_array(jac_sp)
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
@@ -868,7 +902,8 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
                 ks.append(None)
     catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
                    [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note)
-    diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "trace_ugamma": tr_ug,
+    diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "separable_thresholds": separable,
+                   "trace_ugamma": tr_ug,
                    "trace_ugamma2": tr_ug2, "catml": catml, "gamma_form": [st["acov"].form for st in stats]}
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
