@@ -559,3 +559,8 @@ def test_store_may_not_be_the_studys_pool(tmp_path):
     with pytest.raises(SpecificationError, match="is the input file"):
         run_study(study, pool, progress=False)
     assert pool.read_bytes() == before
+
+
+def test_dfi_reps_are_bounded(mini_files):
+    _error(run("dfi", mini_files / "d.csv", "--model", mini_files / "m.lav", "--reps", 10**9),
+           "--reps = 1,000,000,000 exceeds the limit")

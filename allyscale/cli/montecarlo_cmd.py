@@ -129,8 +129,11 @@ def _save_summary(summary, folder: Path) -> None:
 @data_options
 def dfi_command(data, model_path, estimator, reps, seed, workers, json_out, missing_codes, invalid) -> None:
     """Dynamic fit index cutoffs (McNeish & Wolf, 2023) for MODEL fitted to DATA."""
+    from allyscale import limits
     from allyscale.cfa import cfa
     from allyscale.dfi import dfi
+
+    limits.check_reps(reps, what="--reps")
 
     if json_out:
         check_output_path(json_out, [data, model_path])
