@@ -205,6 +205,14 @@ def _parse_modifiers(mods: list[str], lineno: int, context: str) -> Modifier:
     lengths = {len(x) for x in (fixed, free, label, start) if len(x) > 1}
     if len(lengths) > 1:
         raise ModelSyntaxError(f"line {lineno}: c() modifiers of different lengths in {context!r}")
+    n = max(len(fixed), len(label), 1)
+    pick = (lambda seq, g: seq[g] if len(seq) > 1 else (seq[0] if seq else None))
+    if any(pick(fixed, g) is not None and pick(label, g) is not None for g in range(n)):
+        # lavaan 0.6.14 keeps the label and drops the value of "0.5*a*x" (the parameter is then free):
+        # refused rather than followed silently either way
+        raise ModelSyntaxError(f"line {lineno}: a term gives both a fixed value and a label in {context!r}; "
+                               "lavaan keeps only the label (the parameter is then free, the value ignored): "
+                               "write 0.5*x to fix it, or a*x to label it (equal labels, equal parameters)")
     return Modifier(tuple(fixed), tuple(free), tuple(label), tuple(start))
 
 

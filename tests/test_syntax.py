@@ -163,8 +163,21 @@ def test_free_label_across_factors_is_one_parameter_as_lavaan():
 
 
 def test_fixed_rows_of_one_label_with_different_values_are_refused():
+    from allyscale.syntax import Modifier, Statement
+
+    statements = [Statement("f", "=~", "x1", Modifier(label=("a",))),  # the marker: fixed to 1
+                  Statement("f", "=~", "x2", Modifier(fixed=(0.5,), free=(False,), label=("a",))),
+                  Statement("f", "=~", "x3")]
     with pytest.raises(ModelSyntaxError, match="label 'a': equality constraints involve fixed parameters"):
-        lavaanify("f =~ a*x1 + 0.5*a*x2 + x3")  # x1 fixed to 1 as the marker, x2 to 0.5
+        lavaanify(statements)
+
+
+@pytest.mark.parametrize("term", ["0.5*a*x2", "a*0.5*x2"])
+def test_value_and_label_on_one_term_is_refused(term):
+    # lavaan 0.6.14 keeps the label and silently drops the value (x2 free, labelled a)
+    with pytest.raises(ModelSyntaxError, match="both a fixed value and a label"):
+        parse_model(f"f =~ x1 + {term} + x3")
+    assert parse_model("f =~ x1 + NA*x2 + a*x3")  # free, or labelled, are fine
 
 
 @pytest.mark.parametrize("case", ["duplicate_variance", "duplicate_covariance", "duplicate_loading"])
@@ -199,3 +212,10 @@ def test_cycle_through_the_cli_is_an_error_not_an_internal_error(tmp_path):
     result = CliRunner().invoke(main, ["cfa", str(HS_DATA), "--model", str(model)])
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
     assert "form a cycle" in result.stderr and "internal error" not in result.stderr
+
+
+def test_lavaan_drops_the_value_of_a_labelled_term():
+    # the reason for the refusal above, as lavaan 0.6.14 records it: x2 free, labelled a, no value
+    pt = _lavaan_table("value_and_label")
+    row = pt[(pt.op == "=~") & (pt.rhs == "x2")].iloc[0]
+    assert row["free"] > 0 and row["label"] == "a" and pd.isna(row["ustart"])

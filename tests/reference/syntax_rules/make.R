@@ -17,7 +17,8 @@ models <- list(
   duplicate_loading = "visual =~ x1 + x2 + x3\nvisual =~ x2",
   self_measured = "visual =~ visual + x2 + x3",
   cycle_loadings = "f1 =~ x1 + x2 + x3 + f2\nf2 =~ x4 + x5 + x6 + f1",
-  cycle_regressions = "f1 =~ x1 + x2 + x3\nf2 =~ x4 + x5 + x6\nf1 ~ f2\nf2 ~ f1"
+  cycle_regressions = "f1 =~ x1 + x2 + x3\nf2 =~ x4 + x5 + x6\nf1 ~ f2\nf2 ~ f1",
+  value_and_label = "visual =~ x1 + 0.5*a*x2 + x3"
 )
 out <- list(lavaan = as.character(packageVersion("lavaan")))
 for (name in names(models)) {
