@@ -22,7 +22,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import allyscale as al
@@ -31,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADINGS = (0.75, 0.72, 0.69, 0.66, 0.63, 0.6, 0.57, 0.55)
 POP = "\n".join(f"{f} =~ " + " + ".join(f"{v}*{f.lower()}{k + 1}" for k, v in enumerate(LOADINGS))
                 for f in ("A", "B")) + "\nA ~~ 0.4*B\n"
-MODEL = "\n".join(f"{f} =~ " + " + ".join(f"{f.lower()}{k + 1}" for k in range(len(LOADINGS))) for f in ("A", "B")) + "\n"
+MODEL = "\n".join(f"{f} =~ " + " + ".join(f"{f.lower()}{k + 1}" for k in range(len(LOADINGS)))
+                  for f in ("A", "B")) + "\n"
 SHIFTED = ("a2", "a5", "b3", "b6")
 SHIFT = 0.5
 
