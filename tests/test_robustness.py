@@ -564,3 +564,22 @@ def test_store_may_not_be_the_studys_pool(tmp_path):
 def test_dfi_reps_are_bounded(mini_files):
     _error(run("dfi", mini_files / "d.csv", "--model", mini_files / "m.lav", "--reps", 10**9),
            "--reps = 1,000,000,000 exceeds the limit")
+
+
+@pytest.mark.slow
+def test_spss_variable_labels_reach_the_reports_item_list(tmp_path):
+    import pyreadstat
+
+    import allyscale as al
+
+    pool = load_pool(MINI_POOL)
+    frame = simulate(pool, 120, seed=6).astype(float)
+    labels = {c: f"SPSS label of {c}" for c in frame.columns}
+    path = tmp_path / "survey.sav"
+    pyreadstat.write_sav(frame, str(path), column_labels=[labels[c] for c in frame.columns])
+    data = al.read_responses(path, items=list(frame.columns))
+    report = al.validate(data, model=pool.model_syntax("correlated"), estimator="ML")
+    assert report.tables()["items"]["text"].to_dict() == labels
+    report.save(tmp_path / "rep")
+    saved = pd.read_csv(tmp_path / "rep" / "tables" / "items.csv", index_col=0)
+    assert saved["text"].to_dict() == labels
