@@ -210,3 +210,23 @@ def test_report_lists_every_flagged_respondent_in_csv_and_json(tmp_path):
     table = js["sections"]["sample"]["tables"]["careless_flags"]
     assert len(table["data"]) == n_flagged
     assert "Every flagged respondent" in table["note"] and "id: the data's id column" in table["note"]
+
+
+@pytest.mark.slow
+def test_calibration_targets_hold_over_replications(allyship_pool):
+    """A shortened run of studies/screening_calibration.py (10 replications at N = 800, allyship pool)."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("screening_calibration", ROOT / "studies" / "screening_calibration.py")
+    calib = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calib)
+    rows = pd.DataFrame([calib.one("allyship", 800, style, 9_000 + 100 * k + rep, allyship_pool)
+                         for k, style in enumerate(calib.STYLES) for rep in range(10)])
+    clean = rows[rows["style"] == "none"]
+    for rule in RULES:
+        assert clean[f"fp:{rule}"].mean() <= 0.01, rule
+    for style in ("random", "longstring"):
+        g = rows[rows["style"] == style]
+        assert g["rec:any"].mean() >= 0.90 and g["precision"].mean() >= 0.90, style
