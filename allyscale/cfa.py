@@ -1,4 +1,4 @@
-"""Confirmatory factor analysis (ML, MLR; WLSMV plugs in) matching lavaan 0.6.14, and model comparison.
+"""Confirmatory factor analysis (ML, MLR, FIML, WLSMV) matching lavaan 0.6.14, and model comparison.
 
 ``cfa(data, model, estimator=...)`` fits lavaan syntax to a data frame and returns a
 :class:`CFAResult` whose numbers follow lavaan's ``cfa()`` defaults and names
@@ -9,29 +9,34 @@ Estimator contract
 Fitting has three stages, so that every estimator shares the same input checks and the same
 result builder:
 
-1. :func:`_prepare` validates the input and builds a :class:`_Prepared`: the parameter table
-   (``allyscale.syntax.lavaanify`` with lavaan's defaults), the :class:`~allyscale._core.model.ModelSpec`
-   (free-parameter vector ↔ model matrices, implied moments, analytic Jacobians, ``std.all``),
-   the observed-variable order, the groups and each group's raw item matrix.
-2. An estimator ``_estimate_<name>(prep) -> _Estimation`` (registered in ``_ESTIMATORS``)
-   fits the model. It returns the free-parameter vector ``x``, its covariance ``vcov``
-   (``None`` if not available), ``converged``, ``iterations``, ``fmin``, ``test`` (lavaan's
-   ``@test`` list: ``{"standard": {"stat", "df", "pvalue"}, <scaled name>: {"stat", "df",
-   "pvalue", "scaling_factor", "shift", "trace_ugamma"}}``), the same for the baseline
-   (independence) model in ``baseline``, the per-group sample moments the residuals and SRMR
-   are computed from in ``sample`` (list of ``(S, mean)``: covariances for ML, correlations
-   for WLSMV), ``logl`` (``None`` when not a likelihood), ``extra`` (fit measures the
-   estimator computes itself, e.g. the WLSMV ``cfi.robust``, merged last) and ``diagnostics``.
+1. :func:`_prepare` validates the input and builds a frozen :class:`_Prepared`: the parameter
+   table (``allyscale.syntax.lavaanify`` with lavaan's defaults), the
+   :class:`~allyscale._core.model.ModelSpec` (free-parameter vector ↔ model matrices, implied
+   moments, analytic Jacobians, ``std.all``), the observed-variable order, the groups and a
+   list with each group's raw item matrix (one group = a list of one). No estimator changes it.
+2. An estimator ``_estimate_<name>(prep) -> Estimation`` (registered in ``_ESTIMATORS``;
+   :class:`allyscale._core.estimation.Estimation`) fits the model to the list of groups. It
+   returns the free-parameter vector ``x``, its covariance ``vcov`` (``None`` if not
+   available), ``converged``, ``iterations``, ``fmin``, ``test`` (lavaan's ``@test`` list:
+   ``{"standard": {"stat", "df", "pvalue"}, <scaled name>: {"stat", "df", "pvalue",
+   "scaling_factor", "shift", "trace_ugamma"}}``), the same for the baseline (independence)
+   model in ``baseline``, the per-group sample moments the residuals and SRMR are computed
+   from in ``sample`` (covariances for ML, correlations for WLSMV), ``logl`` (``None`` when
+   not a likelihood), ``robust`` (lavaan's ``XX3``/``c.hat3`` pieces of the ``.robust``
+   indices: catML for WLSMV, FIML-corrected for MLR with missing data), ``diagnostics``, and
+   ``prepared`` when it extends the model (WLSMV: the ordinal table with its thresholds).
 3. :func:`_build` turns it into the public :class:`CFAResult`: estimates table (lavaan row
    order, user rows first) with ``se, z, pvalue, ci_lower, ci_upper, std_all``, the fit
-   measures under lavaan's names, R², residuals and modification indices.
+   measures from the one builder (:func:`allyscale._core.fitmeasures.build`), R², residuals
+   and modification indices.
 
-``estimator="WLSMV"`` is dispatched to ``allyscale._core.wlsmv.estimate(prep)`` when that
-module exists (and ``compare``'s difference test to ``allyscale._core.wlsmv.difference_test``).
-For ordered items ``prep.spec`` already implements lavaan's delta parameterization (residual
-variances ``1 - communality``, unit implied variances; see ``ModelSpec.delta``), so
-``spec.implied(x)`` is the model-implied latent-response correlation matrix and
-``spec.dsigma(x)`` its Jacobian; threshold rows (``op == "|"``) are left to the estimator.
+``estimator="WLSMV"``: :func:`_estimate_wlsmv` computes (or takes, ``cfa(polychoric=)``) each
+group's sample statistics, builds the ordinal parameter table (:func:`_ordinal_model`) and
+calls :func:`allyscale._core.wlsmv.estimate` on numpy arrays; ``compare``'s difference test
+goes to :func:`allyscale._core.wlsmv.difference_test`. For ordered items the spec implements
+lavaan's delta parameterization (residual variances ``1 - communality``, unit implied
+variances; see ``ModelSpec.delta``), so ``spec.implied(x)`` is the model-implied
+latent-response correlation matrix.
 
 Where semopy is used and where it is not
 ----------------------------------------
