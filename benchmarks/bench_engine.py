@@ -5,7 +5,8 @@ p = 60 at N = 10,000 and 50,000; p = 20 at N = 50,000; p = 200 at N = 2,000; and
 N = 10,000 with 10% of the responses missing (``missing="pairwise"``). Each allyscale fit runs
 in a fresh process (one BLAS thread): the time of ``cfa()`` itself (sample statistics
 included) and the process's peak resident memory. lavaan fits the same file in the same run
-(``bench_engine.R``, ``system.time`` of ``cfa()``); cases where lavaan is not run say why.
+(``bench_engine.R``, ``system.time`` of ``cfa()``, at most ``LAVAAN_TIMEOUT`` seconds); cases
+where lavaan is not run or does not finish say so.
 The chi-square statistics of both are printed as a check. Usage:
 ``python benchmarks/bench_engine.py [--no-lavaan] [--json out.json]``.
 """
@@ -22,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LAVAAN_TIMEOUT = 1200  # seconds per lavaan fit
 CASES = [  # (label, n, p, missing, run lavaan)
     ("p=60, N=10,000", 10_000, 60, 0.0, True),
     ("p=60, N=50,000", 50_000, 60, 0.0, True),
@@ -65,8 +67,12 @@ def run_case(n: int, p: int, missing: float, lavaan: bool, tmp: Path) -> dict:
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["lavaan_seconds"] = None
     if lavaan and shutil.which("Rscript"):
-        r = subprocess.run(["Rscript", str(HERE / "bench_engine.R"), str(csv), str(lav), miss], capture_output=True,
-                           text=True, env=env, timeout=3600)
+        try:
+            r = subprocess.run(["Rscript", str(HERE / "bench_engine.R"), str(csv), str(lav), miss],
+                               capture_output=True, text=True, env=env, timeout=LAVAAN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            res["lavaan_error"] = f"lavaan did not finish within {LAVAAN_TIMEOUT} s"
+            return res
         line = [x for x in r.stdout.splitlines() if x.startswith("lavaan ")]
         if line:
             parts = line[-1].split()
@@ -91,7 +97,8 @@ def main() -> None:
             res = run_case(n, p, missing, lavaan and not args.no_lavaan, Path(tmp))
             results[label] = res
             lav = res.get("lavaan_seconds")
-            ratio = f"lavaan {lav:.1f} s -> {lav / res['seconds']:.1f}x" if lav else "lavaan not run"
+            ratio = f"lavaan {lav:.1f} s -> {lav / res['seconds']:.1f}x" if lav else \
+                res.get("lavaan_error", "lavaan not run")
             check = (f"; chisq.scaled {res['chisq_scaled']:.4f} vs lavaan {res['lavaan_chisq_scaled']:.4f}"
                      if lav else "")
             print(f"WLSMV {label}: {res['seconds']:.2f} s, peak memory {res['peak_mb']:.0f} MB ({res['form']}); "

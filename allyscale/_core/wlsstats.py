@@ -300,7 +300,18 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
             "n_obs": n_obs, "n_pair": npair, "dropped": int((~keep).sum())}
 
 
-def _rows(setup: dict[str, Any], rows: slice) -> np.ndarray:
+def _all_rows(setup: dict[str, Any]) -> np.ndarray:
+    """The influence matrix transposed, (q, N), filled from blocks of cases (bounded scratch memory)."""
+    n = setup["n"]
+    q = int(sum(t.shape[1] for t in setup["th_tab"])) + len(setup["rho"])
+    out = np.empty((q, n))
+    step = max(1, _BLOCK // max(q, 1))
+    for a in range(0, n, step):
+        _rows(setup, slice(a, a + step), out=out[:, a:a + step])
+    return out
+
+
+def _rows(setup: dict[str, Any], rows: slice, out: np.ndarray | None = None) -> np.ndarray:
     """The influence rows of some cases: (q, n_rows), row-major per statistic."""
     codes = setup["codes"][rows]
     kmax = setup["kmax"]
@@ -308,7 +319,8 @@ def _rows(setup: dict[str, Any], rows: slice) -> np.ndarray:
     iu = setup["pairs"]
     n_th = int(sum(t.shape[1] for t in setup["th_tab"]))
     P = len(setup["rho"])
-    out = np.empty((n_th + P, c.shape[1]))
+    if out is None:
+        out = np.empty((n_th + P, c.shape[1]))
     r = 0
     for j, t_j in enumerate(setup["th_tab"]):
         out[r:r + t_j.shape[1]] = t_j[c[j]].T
@@ -316,7 +328,10 @@ def _rows(setup: dict[str, Any], rows: slice) -> np.ndarray:
     cell = c[iu[0]] * (kmax + 1)
     cell += c[iu[1]]
     cell += setup["pair_off"][:, None]  # flat positions in the stacked (P, K+1, K+1) tables
-    np.take(setup["pair_tab_flat"], cell, out=out[n_th:])
+    if out[n_th:].flags.c_contiguous:
+        np.take(setup["pair_tab_flat"], cell, out=out[n_th:])
+    else:
+        out[n_th:] = np.take(setup["pair_tab_flat"], cell)
     return out
 
 
@@ -334,7 +349,7 @@ def influence(y: np.ndarray, *, tol: float = 1e-10) -> dict[str, Any]:
     column-wise lower triangle), ``n_cat`` (p,), ``pairs``, ``converged``, ``n``.
     """
     setup = _setup(np.asarray(y, dtype=float), tol)
-    ift = _rows(setup, slice(None))
+    ift = _all_rows(setup)
     out = {k: setup[k] for k in ("th", "rho", "n_cat", "pairs", "converged", "n", "n_obs", "n_pair", "dropped")}
     out["IF"] = ift.T
     return out
@@ -357,7 +372,7 @@ def statistics(y: np.ndarray, *, tol: float = 1e-10, form: str = "auto") -> dict
         form = "gamma" if (n > q and q <= GAMMA_MAX_Q) else "influence"
     out = {k: setup[k] for k in ("th", "rho", "n_cat", "pairs", "converged", "n", "n_obs", "n_pair", "dropped")}
     if form == "influence":
-        ift = _rows(setup, slice(None))
+        ift = _all_rows(setup)
         IF = ift.T
         acov = ACov(n, IF=IF)
         out["IF"] = IF
