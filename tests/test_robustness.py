@@ -124,7 +124,7 @@ def test_validate_same_named_files_get_their_own_reports(tmp_path):
     pool = load_pool(MINI_POOL)
     for folder, seed in (("ga", 1), ("gb", 2)):
         (tmp_path / folder).mkdir()
-        simulate(pool, 150, seed=seed).to_csv(tmp_path / folder / "data.csv", index=False)
+        simulate(pool, 100, seed=seed).to_csv(tmp_path / folder / "data.csv", index=False)
     model = tmp_path / "m.lav"
     model.write_text(pool.model_syntax("correlated"))
     result = run("validate", tmp_path / "ga" / "data.csv", tmp_path / "gb" / "data.csv", "--model", model,
@@ -132,7 +132,7 @@ def test_validate_same_named_files_get_their_own_reports(tmp_path):
     assert result.exit_code in (0, 1), result.output
     a = json.loads((tmp_path / "rep" / "ga_data" / "results.json").read_text())
     b = json.loads((tmp_path / "rep" / "gb_data" / "results.json").read_text())
-    assert a["meta"]["n"] == b["meta"]["n"] == 150
+    assert a["meta"]["n"] == b["meta"]["n"] == 100
     assert a["sections"]["items"]["tables"] != b["sections"]["items"]["tables"]
     assert not (tmp_path / "rep" / "data").exists()
 
