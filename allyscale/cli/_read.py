@@ -61,8 +61,8 @@ def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] |
 
         problems = linear_dependencies(frame, report.items)
         if problems:
-            raise DataError(f"{path}: " + "; ".join(problems) + ": no factor analysis can use them (their covariance matrix is "
-                            "singular); drop the redundant item(s)")
+            raise DataError(f"{path}: " + "; ".join(problems) + ": no factor analysis can use them (their "
+                            "covariance matrix is singular); drop the redundant item(s)")
     return frame
 
 

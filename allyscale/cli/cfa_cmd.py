@@ -78,7 +78,8 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
                 name = p
             models[name] = read_model(p)
         items = list(dict.fromkeys(i for m in models.values() for i in model_items(m)))
-        data = read_data(data_path, items=items, missing=missing_codes, invalid=invalid, items_from="the models'", analysed=True)
+        data = read_data(data_path, items=items, missing=missing_codes, invalid=invalid, items_from="the models'",
+                         analysed=True)
         result = compare(data, models, estimator=estimator.upper() if estimator else None)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         click.echo(result.summary())
