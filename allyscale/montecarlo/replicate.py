@@ -50,6 +50,16 @@ def _scalar(x: Any) -> Any:
     return x
 
 
+def _column(col: pd.Series) -> list:
+    """A column as JSON values, as :func:`_scalar` gives them (non-finite numbers to None), at once."""
+    if col.dtype.kind == "f":
+        v = col.to_numpy()
+        out = v.astype(object)
+        out[~np.isfinite(v)] = None
+        return out.tolist()
+    return [_scalar(x) for x in col.tolist()]
+
+
 def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: dict) -> tuple[dict, Any]:
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"converged": False, "proper": None, "error": None}
@@ -69,7 +79,7 @@ def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: di
     est = res.estimates
     cols = [c for c in ("lhs", "op", "rhs", "est", "se", "pvalue", "std_all") if c in est.columns]
     rows = est[cols]
-    rec["estimates"] = [{c: _scalar(v) for c, v in zip(cols, r)} for r in zip(*(rows[c].tolist() for c in cols))]
+    rec["estimates"] = [dict(zip(cols, r)) for r in zip(*(_column(rows[c]) for c in cols))]
     diag = getattr(res, "diagnostics", {}) or {}
     rec["proper"] = _proper(rows) and not diag.get("heywood") and not diag.get("nonpd_latent")
     if diag.get("heywood"):
