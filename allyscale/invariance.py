@@ -614,7 +614,16 @@ def score_tests(fit: CFAResult, *, release: Sequence[Sequence[int]] | None = Non
                     "rhs": row["rhs"], "group": int(row["group"]), "first": first_text,
                     "kind": kind, "item": _item_of(row, lat, forms, sep), "X2": stat, "df": len(s),
                     "pvalue": float(chi2.sf(stat, len(s))) if np.isfinite(stat) else np.nan})
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    undefined = table.loc[table["X2"].isna(), "constraint"].tolist()
+    if undefined:
+        import warnings
+
+        from allyscale.errors import StatisticalWarning
+
+        warnings.warn(f"{len(undefined)} score test(s) are undefined (NaN): releasing those constraints leaves the "
+                      f"model unidentified (constraint(s) {undefined[:5]})", StatisticalWarning, stacklevel=2)
+    return table
 
 
 def _kind(op: str, lhs: str, rhs: str, latent: set) -> str:
@@ -928,10 +937,13 @@ def _partial_search(fit, base, name, kind, released, fit_level, alpha, policy, f
         if cand.empty:
             break
         by_item = cand.groupby("item", sort=False)
-        if kind == "thresholds":  # the largest univariate test of each item (a joint release is not identified)
+        if kind == "thresholds":
+            # the largest univariate test of each item: with the item's intercept and scale factor free, releasing
+            # one threshold frees the item (its K - 1 equal thresholds impose K - 3 constraints; all of them at once
+            # is not identified)
             best = cand.loc[by_item["X2"].idxmax().dropna()]
             stat_rows = {r.item: (r.X2, r.df, r.pvalue) for r in best.itertuples()}
-            m_now = len(cand)
+            m_now = cand["item"].nunique()
         elif (by_item.size() > 1).any():
             sets = [list(g["constraint"]) for _, g in by_item]
             if any(isinstance(c, str) for st in sets for c in st):
