@@ -19,7 +19,8 @@ Rater model (per rater a leniency b ~ N(0, 0.5) on the logit scale, so raters di
   category), an irrelevant one .15 (and .65 to the subcategory it really belongs to).
 
 The same simulated ratings are analysed with each task alone and with all three, through
-the public entry point (``content_validity`` on an in-memory ``RatingSet``).
+the public entry point (``content_validity`` on an in-memory ``RatingSet``); two published
+alternatives (see :func:`alternatives`) are applied to the same indices for comparison.
 
 Run: ``nice -n 10 python studies/content_panels.py [--reps 40]``; writes
 ``studies/content_panels_results.csv`` and prints the Markdown table used in
@@ -92,6 +93,24 @@ def simulate_panel(pool, n_raters: int, rng: np.random.Generator):
     return truth, frames
 
 
+def alternatives(items: pd.DataFrame, tasks: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Published alternatives to the shipped rules, applied to the same indices.
+
+    * relevance, Zamanzadeh et al. (2015): I-CVI > .79 keep, .70-.79 revise, < .70 drop;
+    * sort, Howard & Melloy (2016): keep when nc exceeds chance among all m choices (``p_hm < .05``),
+      drop when csv < 0, else revise.
+    """
+    out = {}
+    if tasks == ("relevance",):
+        icvi = items["i_cvi"].to_numpy()
+        out["relevance (I-CVI .79/.70; Zamanzadeh et al., 2015)"] = np.where(
+            icvi > 0.79, "keep", np.where(icvi < 0.70, "drop", "revise"))
+    if tasks == ("sort",):
+        csv, p = items["csv"].to_numpy(), items["p_hm"].to_numpy()
+        out["sort (p_hm; Howard & Melloy, 2016)"] = np.where(csv < 0, "drop", np.where(p < 0.05, "keep", "revise"))
+    return out
+
+
 def run(reps: int, sizes=(5, 8, 12, 20), seed: int = 2026) -> pd.DataFrame:
     pool = load_pool(ROOT / "item_pools" / "allyship.yaml")
     rng = np.random.default_rng(seed)
@@ -102,12 +121,14 @@ def run(reps: int, sizes=(5, 8, 12, 20), seed: int = 2026) -> pd.DataFrame:
             for name, tasks in CONFIGS.items():
                 rs = RatingSet(**{t: frames[t] for t in tasks}, sources={c: "sim" for c in frames["relevance"]})
                 res = content_validity(rs, pool)
-                dec = res.decisions.reindex(pool.item_ids)["decision"].to_numpy()
-                for t in TRUTHS:
-                    m = truth == t
-                    for d in ("keep", "revise", "drop"):
-                        rows.append({"raters": n, "rules": name, "truth": t, "decision": d, "rep": rep,
-                                     "count": int((dec[m] == d).sum()), "of": int(m.sum())})
+                decided = {name: res.decisions.reindex(pool.item_ids)["decision"].to_numpy()}
+                decided.update(alternatives(res.items.set_index("item").reindex(pool.item_ids), tasks))
+                for rules, dec in decided.items():
+                    for t in TRUTHS:
+                        m = truth == t
+                        for d in ("keep", "revise", "drop"):
+                            rows.append({"raters": n, "rules": rules, "truth": t, "decision": d, "rep": rep,
+                                         "count": int((dec[m] == d).sum()), "of": int(m.sum())})
     return pd.DataFrame(rows)
 
 
