@@ -527,6 +527,7 @@ def lavaanify(
         if "loadings" in group_equal and "lv.variances" not in group_equal:  # as lavaan: equal loadings identify the later groups' variances
             table.loc[mask & (table.group > 1), "fixed"] = None
         # endogenous latent residual variances are fixed to 1 only if exogenous; lavaan fixes all lv variances
+    _refuse_single_ordinal(table, single, ordered)
     table.attrs["ordered"] = _Names(ordered)
     table.attrs["observed"] = _Names(ov)
     table.attrs["latent"] = _Names(latent)
@@ -544,6 +545,26 @@ def _single_indicators(statements: list[Statement]) -> set[str]:
     for s in loadings:
         uses[s.rhs] = uses.get(s.rhs, 0) + 1
     return {ind[0] for f, ind in per_factor.items() if len(ind) == 1 and ind[0] != f and uses[ind[0]] == 1}
+
+
+def _refuse_single_ordinal(table: pd.DataFrame, single: set[str], ordered: list[str]) -> None:
+    """A factor whose only indicator is ordinal is identified only with its loading and variance fixed.
+
+    With the delta parameterization an ordinal indicator has no residual variance to fix
+    (``auto.fix.single`` does nothing for it), so a free loading or a free factor variance
+    is not identified: lavaan 0.6.14 fits it but cannot compute standard errors (it warns
+    that the information matrix could not be inverted). Refused, with the fix.
+    """
+    for v in sorted(set(ordered) & single):
+        load = table[(table.op == "=~") & (table.rhs == v) & (table.group == 1)].iloc[0]
+        var = table[(table.op == "~~") & (table.lhs == load["lhs"]) & (table.rhs == load["lhs"]) & (table.group == 1)]
+        free = [r for r in (load, *[row for _, row in var.iterrows()]) if r["fixed"] is None or pd.isna(r["fixed"])]
+        if free:
+            f = load["lhs"]
+            raise ModelSyntaxError(
+                f"factor {f!r} has one indicator, {v!r}, which is ordinal: with the delta parameterization its "
+                f"loading and the factor's variance cannot both be estimated (lavaan cannot compute standard errors "
+                f"for it); fix both, e.g. {f} =~ 1*{v} and {f} ~~ 1*{f}, or leave {v} out of the factor model")
 
 
 def _refuse_cycles(statements: list[Statement], latent: list[str]) -> None:

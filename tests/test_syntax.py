@@ -219,3 +219,26 @@ def test_lavaan_drops_the_value_of_a_labelled_term():
     pt = _lavaan_table("value_and_label")
     row = pt[(pt.op == "=~") & (pt.rhs == "x2")].iloc[0]
     assert row["free"] > 0 and row["label"] == "a" and pd.isna(row["ustart"])
+
+
+def test_single_ordinal_indicator_needs_its_loading_and_variance_fixed():
+    # lavaan fits the free version but cannot compute standard errors (not identified): refused
+    assert RULES["single_ordinal"]["accepted"] is None and "information matrix" in RULES["single_ordinal"]["warning"]
+    items = ["x1", "x2", "x3", "x4"]
+    with pytest.raises(ModelSyntaxError, match="factor 'textual' has one indicator, 'x4', which is ordinal"):
+        lavaanify(RULES["single_ordinal"]["model"], ordered=items)
+    from allyscale import cfa
+
+    data = pd.read_csv(REFERENCE / "syntax_rules" / "ordinal.csv")
+    case = RULES["single_ordinal_fixed"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = cfa(data, case["model"], estimator="WLSMV", ordered=items)
+    ref = pd.DataFrame(case["estimates"]).set_index(["lhs", "op", "rhs"])
+    est = fit.estimates.set_index(["lhs", "op", "rhs"])
+    common = [i for i in ref.index if i in est.index and i[1] in ("=~", "~~", "|")]
+    assert len(common) >= 12
+    assert_allclose(est.loc[common, "est"].to_numpy(float), ref.loc[common, "est"].to_numpy(float), rtol=1e-4,
+                    atol=1e-5)
+    assert_allclose(fit.fit_measures["chisq"], case["fit"]["chisq"], rtol=1e-4)
+    assert fit.fit_measures["df"] == case["fit"]["df"]

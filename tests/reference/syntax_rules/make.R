@@ -21,6 +21,28 @@ models <- list(
   value_and_label = "visual =~ x1 + 0.5*a*x2 + x3"
 )
 out <- list(lavaan = as.character(packageVersion("lavaan")))
+# a factor with one ordinal indicator (x1-x4 cut at their quartiles; WLSMV, delta parameterization)
+dq <- d
+for (v in c("x1", "x2", "x3", "x4")) {
+  dq[[v]] <- cut(d[[v]], quantile(d[[v]], c(0, .25, .5, .75, 1)), include.lowest = TRUE, labels = FALSE)
+}
+write.csv(dq[, c("x1", "x2", "x3", "x4")], "ordinal.csv", row.names = FALSE)
+ordinal <- list(
+  single_ordinal = "visual =~ x1 + x2 + x3\ntextual =~ x4",
+  single_ordinal_fixed = "visual =~ x1 + x2 + x3\ntextual =~ 1*x4\ntextual ~~ 1*textual"
+)
+for (name in names(ordinal)) {
+  m <- ordinal[[name]]
+  res <- tryCatch({
+    fit <- cfa(m, data = dq, ordered = c("x1", "x2", "x3", "x4"))
+    pe <- parameterEstimates(fit)
+    list(model = m, accepted = TRUE, converged = lavInspect(fit, "converged"),
+         estimates = pe[, c("lhs", "op", "rhs", "est", "se")],
+         fit = as.list(fitMeasures(fit, c("npar", "chisq", "df"))))
+  }, error = function(e) list(model = m, accepted = FALSE, error = conditionMessage(e)),
+     warning = function(w) list(model = m, accepted = NA, warning = conditionMessage(w)))
+  out[[name]] <- res
+}
 for (name in names(models)) {
   m <- models[[name]]
   res <- tryCatch({
