@@ -117,7 +117,10 @@ def check_output_path(out: str | Path, inputs: Iterable[str | Path | None] = ())
         not exist or is not a folder.
     """
     out = Path(out)
-    hit = _protected(inputs).get(_real(out))
+    protected = _protected(inputs)
+    hit = protected.get(_real(out))
+    if hit is None and out.is_file():  # a hard link to an input is the input too
+        hit = next((what for p, what in protected.items() if p.is_file() and os.path.samefile(p, out)), None)
     if hit is not None:
         raise DataError(f"{out}: refusing to overwrite {hit}; choose another output path")
     if out.is_dir():

@@ -583,3 +583,13 @@ def test_spss_variable_labels_reach_the_reports_item_list(tmp_path):
     report.save(tmp_path / "rep")
     saved = pd.read_csv(tmp_path / "rep" / "tables" / "items.csv", index_col=0)
     assert saved["text"].to_dict() == labels
+
+
+def test_a_hard_or_symbolic_link_to_an_input_is_the_input(mini_files, tmp_path):
+    data = mini_files / "d.csv"
+    before = data.read_bytes()
+    os.link(data, tmp_path / "hard.json")
+    (tmp_path / "soft.json").symlink_to(data)
+    for out in ("hard.json", "soft.json"):
+        _error(run("describe", data, "--pool", MINI_POOL, "--json", tmp_path / out), "refusing to overwrite the input")
+    assert data.read_bytes() == before
