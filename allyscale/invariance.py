@@ -296,7 +296,8 @@ def paired_syntax(model: str, equal: Sequence[str], *, forms: Sequence[str] = ("
         Column ``<item><sep><form>``; factor ``<factor><sep><form>``.
     ordered : bool
         Ordered items (delta parameterization, Wu & Estabrook, 2016 identification); then
-        ``n_cat`` gives each base item's number of categories.
+        ``n_cat`` gives each base item's number of categories (or each column's, which the
+        configural model allows to differ between forms).
     released : sequence of (kind, item)
         Constraints left free in the second form (partial invariance): ``("loadings",
         item)``, ``("thresholds", item)``, ``("intercepts", item)``, ``("residuals", item)``.
@@ -335,7 +336,8 @@ def paired_syntax(model: str, equal: Sequence[str], *, forms: Sequence[str] = ("
         th_eq = "thresholds" in eq and ("thresholds", i) not in rel
         for form in forms:
             if ordered:
-                k = int((n_cat or {})[i])
+                cats = n_cat or {}
+                k = int(cats[col(i, form)] if col(i, form) in cats else cats[i])
                 lab = (lambda t: f"thr.{i}.{t}") if th_eq else (lambda t, form=form: f"thr.{i}.{form}.{t}")
                 lines.append(f"{col(i, form)} | " + " + ".join(f"{lab(t)}*t{t}" for t in range(1, k)))
                 if form == b and th_eq and ("intercepts" not in eq or ("intercepts", i) in rel):
@@ -364,7 +366,8 @@ def _paired_categories(data: pd.DataFrame, cols: Mapping[str, tuple[str, str]]) 
     for i, (ca, cb) in cols.items():
         va, vb = set(pd.unique(data[ca].dropna())), set(pd.unique(data[cb].dropna()))
         if va != vb:
-            differ.append(f"{i} ({ca}: {sorted(va)}, {cb}: {sorted(vb)})")
+            fmt = lambda vals: "{" + ", ".join(f"{float(v):g}" for v in sorted(vals)) + "}"  # noqa: E731
+            differ.append(f"{i} ({ca}: {fmt(va)}, {cb}: {fmt(vb)})")
         out[i] = len(va | vb)
     if differ:
         raise DataError(f"item(s) do not have the same observed categories in both forms, so their thresholds cannot "

@@ -305,7 +305,7 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
     ----------
     Eid et al. (2003); Geiser, Eid & Nussbeck (2008).
     """
-    from allyscale.invariance import _base_structure, _paired_categories, paired_syntax
+    from allyscale.invariance import _base_structure, paired_syntax
     from allyscale.pairs import fit_wlsmv_scaled, paired_columns
 
     est_name = str(estimator).upper()
@@ -326,7 +326,8 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
     work = data.dropna(subset=used) if cluster is not None else data
     if est_name == "WLSMV":
         fit = cfa(work, syntax, estimator="WLSMV", ordered=used)
-        n_cat = _paired_categories(work, cols)
+        # the configural model: each form's thresholds from its own categories
+        n_cat = {c: int(work[c].dropna().nunique()) for c in used}
         agree_syntax, _ = paired_syntax(model, [], forms=forms, sep=sep, ordered=True, n_cat=n_cat)
         agreement = fit_wlsmv_scaled(work, agree_syntax)
     else:

@@ -122,3 +122,12 @@ def test_mtmm_result_and_errors(model):
         al.mtmm(d, model, cluster="id")
     with pytest.raises(SpecificationError, match="reference"):
         al.mtmm(d, model, reference="peer")
+
+
+def test_wlsmv_forms_may_observe_different_categories(model):
+    # the CT-C(M-1) and correlated-trait (configural) models compare no thresholds across forms
+    d = pd.read_csv(PAIRS / "data.csv")
+    d.loc[d["a1_informant"] == 1, "a1_informant"] = 2
+    res = al.mtmm(d, model, estimator="WLSMV")
+    assert res.diagnostics["converged"]
+    assert "a1_informant | thr.a1.informant.1*t1 + thr.a1.informant.2*t2\n" in res.diagnostics["agreement_syntax"]

@@ -78,10 +78,8 @@ def prepare(data: pd.DataFrame, pool, items: Sequence[str], pairs, target_id: st
         base = data
     other_items = [c for pair in cols.values() for c in pair]
     keep = [c for c in base.columns if c not in other_items]
-    reference = base[keep].copy()
-    for item, (ca, _) in cols.items():
-        reference[item] = base[ca].to_numpy()
-    reference = reference.reset_index(drop=True)
+    ref_items = pd.DataFrame({item: base[ca].to_numpy() for item, (ca, _) in cols.items()})
+    reference = pd.concat([base[keep].reset_index(drop=True), ref_items], axis=1)
     reference.attrs = {}
     info = {"data": data, "forms": forms, "sep": sep, "target_id": target_id, "long": long,
             "n_targets": int(data[target_id].nunique()), "n_rows": int(len(data))}
@@ -133,6 +131,14 @@ def build(ctx, sec: Section) -> None:
     data = _reversed(ctx, info["data"], forms, sep)
     est = ctx.estimator
     collapse = ctx.results.get("collapse", False)
+    merged = None
+    if collapse and est == "WLSMV":  # both forms must observe the same categories to compare thresholds
+        from allyscale.invariance import _base_structure
+        from allyscale.pairs import collapse_categories
+
+        res_c = collapse_categories(data, items=_base_structure(model)[2], pairs=forms, sep=sep,
+                                    min_count=1 if collapse is True else int(collapse))
+        data, merged = res_c.data, res_c.table
     sec.paragraphs.append(
         f"{info['n_targets']} targets were rated under the {forms[0]} form (the reference method) and the "
         f"{forms[1]} form" + (f" ({info['n_rows']} target-informant pairs: several informants per target)"
@@ -175,7 +181,7 @@ def build(ctx, sec: Section) -> None:
         sec.flag("Heywood case(s) in the CT-C(M-1)/agreement models: " + "; ".join(res.diagnostics["heywood"][:5]))
     # paired invariance (one informant per target)
     wide = data.drop_duplicates(subset=[target]) if info["long"] else data
-    inv = invariance(wide, model, pairs=forms, sep=sep, estimator=est, partial=True, collapse=collapse)
+    inv = invariance(wide, model, pairs=forms, sep=sep, estimator=est, partial=True)
     ctx.results["paired_invariance"] = inv
     levels = ("configural, thresholds (equal; the second form's intercepts and scale factors free), metric and scalar"
               " (Wu & Estabrook, 2016)" if est == "WLSMV" else "configural, metric, scalar and strict")
@@ -194,9 +200,13 @@ def build(ctx, sec: Section) -> None:
         sec.tables.append(Table("paired_released", "Released equality constraints (partial invariance)",
                                 inv.released, index=False,
                                 note="X2, df, pvalue: the score test that released the constraint."))
-    if inv.diagnostics.get("collapsed"):
-        sec.tables.append(Table("paired_collapsed", "Sparse categories merged before the paired invariance models",
-                                pd.DataFrame(inv.diagnostics["collapsed"]), index=False))
+    if merged is not None and len(merged):
+        sec.tables.append(Table("paired_collapsed", "Sparse categories merged in both forms before this section's "
+                                "models (--collapse)", merged, index=False,
+                                note="count: the smallest count of the merged category in either form."))
+        sec.paragraphs.append(f"{len(merged)} sparse categor{'y was' if len(merged) == 1 else 'ies were'} merged "
+                              "into a neighbouring category, identically in both forms, so that both forms observe "
+                              "the same categories (see the table).")
     failed = inv.first_failure()
     if failed:
         sec.flag(f"{failed} invariance across the forms does not hold; later levels are not interpretable")
