@@ -469,25 +469,35 @@ def _score_pieces(fit: CFAResult, add: Sequence[int] = ()):
     else:
         spec = ModelSpec.from_partable(pt_u, ov, lv, meanstructure=prep.meanstructure)
         mats = spec.matrices(xu)
-        derivs = spec.derivatives(mats)
+        # every untied parameter fills one cell: dSigma_k = a_k b_k' + b_k a_k' (ModelSpec.lowrank), so the
+        # information 0.5 tr(S dSigma_k S dSigma_l) = (Gab o Gab')_kl + (Gaa o Gbb)_kl with G.. = (a|b) S (a|b)'
+        lowrank = spec.lowrank(mats)
+        derivs = spec.derivatives(mats) if any(lr is None for lr in lowrank) else None
         implied = spec.implied(xu)
         ns = np.array([y.shape[0] for y in prep.y], dtype=float)
         fg = ns / ns.sum()
         grad = np.zeros(K)
         info = np.zeros((K, K))
-        for g, ((sig, mu), (ds, dm), (s, mean)) in enumerate(zip(implied, derivs, est.sample)):
+        for g, ((sig, mu), (s, mean)) in enumerate(zip(implied, est.sample)):
             si = np.linalg.inv(sig)
-            a = np.einsum("ij,kjl->kil", si, ds)  # Sigma^-1 dSigma_k
-            info += fg[g] * 0.5 * np.einsum("kij,lji->kl", a, a)
-            if prep.meanstructure and mean is not None:
-                dmean = mean - mu
+            has_mean = prep.meanstructure and mean is not None
+            dmean = mean - mu if has_mean else None
+            s_tot = s + np.outer(dmean, dmean) if has_mean else s
+            gmat = si @ (sig - s_tot) @ si
+            if lowrank[g] is not None:
+                a, b, dm = lowrank[g]
+                sa, sb = a @ si, b @ si
+                gaa, gab, gbb = sa @ a.T, sa @ b.T, sb @ b.T
+                info += fg[g] * (gab * gab.T + gaa * gbb)
+                grad += fg[g] * np.einsum("kp,kp->k", b @ gmat, a)
+            else:
+                ds, dm = derivs[g]
+                a_ = np.einsum("ij,kjl->kil", si, ds)  # Sigma^-1 dSigma_k
+                info += fg[g] * 0.5 * np.einsum("kij,lji->kl", a_, a_)
+                grad += fg[g] * 0.5 * np.einsum("ij,kji->k", gmat, ds)
+            if has_mean:
                 info += fg[g] * (dm @ si @ dm.T)
                 grad -= fg[g] * (dm @ (si @ dmean))
-                s_tot = s + np.outer(dmean, dmean)
-            else:
-                s_tot = s
-            gmat = si @ (sig - s_tot) @ si
-            grad += fg[g] * 0.5 * np.einsum("ij,kji->k", gmat, ds)
     return grad, info, k0, rows, n_tot, pt
 
 
