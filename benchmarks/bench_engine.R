@@ -7,8 +7,7 @@ model <- paste(readLines(args[2]), collapse = "\n")
 missing <- if (length(args) >= 3) args[3] else "listwise"
 estimator <- if (length(args) >= 4) args[4] else "WLSMV"
 ordered <- if (estimator == "WLSMV") names(d) else NULL
-t <- system.time(fit <- cfa(model, data = d, ordered = ordered, estimator = estimator,
-                            missing = missing))[["elapsed"]]
+st <- system.time(fit <- cfa(model, data = d, ordered = ordered, estimator = estimator, missing = missing))
 stat <- if (estimator == "WLSMV") "chisq.scaled" else "chisq"
-cat(sprintf("lavaan %s seconds %.3f chisq.scaled %.10g\n", as.character(packageVersion("lavaan")), t,
-            fitMeasures(fit, stat)))
+cat(sprintf("lavaan %s seconds %.3f chisq.scaled %.10g cpu %.3f\n", as.character(packageVersion("lavaan")),
+            st[["elapsed"]], fitMeasures(fit, stat), st[["user.self"]] + st[["sys.self"]]))

@@ -4,9 +4,9 @@ Cases (five-point items, six correlated factors, data from ``_ordinal_data.ordin
 WLSMV with p = 60 at N = 10,000 and 50,000; p = 20 at N = 50,000; p = 200 at N = 2,000; p = 60
 at N = 10,000 with 10% of the responses missing (``missing="pairwise"``); and ML with p = 60 at
 N = 50,000. Each allyscale fit runs
-in a fresh process (one BLAS thread): the time of ``cfa()`` itself (sample statistics
-included) and the process's peak resident memory. lavaan fits the same file in the same run
-(``bench_engine.R``, ``system.time`` of ``cfa()``, at most ``LAVAAN_TIMEOUT`` seconds); cases
+in a fresh process (one BLAS thread): the wall-clock and CPU time of ``cfa()`` itself (sample
+statistics included) and the process's peak resident memory. lavaan fits the same file in the same run
+(``bench_engine.R``, ``system.time`` of ``cfa()``: elapsed and user + system CPU; at most ``LAVAAN_TIMEOUT`` seconds); cases
 where lavaan is not run or does not finish say so.
 The chi-square statistics of both are printed as a check. Usage:
 ``python benchmarks/bench_engine.py [--no-lavaan] [--json out.json]``.
@@ -45,10 +45,10 @@ model = open({lav!r}).read()
 al.cfa(d.iloc[:3000], model, estimator={est!r}, missing={missing!r})  # warm-up (imports, syntax cache)
 from allyscale._core import wlsmv
 wlsmv._CACHE.clear()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 fit = al.cfa(d, model, estimator={est!r}, missing={missing!r})
-t = time.perf_counter() - t0
-print(json.dumps({{"seconds": t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+t, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({{"seconds": t, "cpu_seconds": cpu, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "chisq_scaled": fit.fit_measures.get("chisq.scaled", fit.fit_measures["chisq"]),
                   "converged": fit.converged,
                   "form": fit.diagnostics.get("gamma_form")}}))
@@ -81,6 +81,8 @@ def run_case(n: int, p: int, missing: float, lavaan: bool, tmp: Path, estimator:
             parts = line[-1].split()
             res["lavaan_version"], res["lavaan_seconds"], res["lavaan_chisq_scaled"] = parts[1], float(parts[3]), \
                 float(parts[5])
+            if len(parts) >= 8:
+                res["lavaan_cpu_seconds"] = float(parts[7])
         else:
             res["lavaan_error"] = (r.stderr or r.stdout)[-300:]
     return res
@@ -104,8 +106,10 @@ def main() -> None:
                 res.get("lavaan_error", "lavaan not run")
             check = (f"; chisq.scaled {res['chisq_scaled']:.4f} vs lavaan {res['lavaan_chisq_scaled']:.4f}"
                      if lav else "")
+            cpu = (f" (CPU {res['cpu_seconds']:.2f} s vs lavaan {res['lavaan_cpu_seconds']:.1f} s -> "
+                   f"{res['lavaan_cpu_seconds'] / res['cpu_seconds']:.1f}x)") if "lavaan_cpu_seconds" in res else ""
             print(f"{estimator} {label}: {res['seconds']:.2f} s, peak memory {res['peak_mb']:.0f} MB ({res['form']}); "
-                  f"{ratio}{check}", flush=True)
+                  f"{ratio}{cpu}{check}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
