@@ -706,14 +706,21 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         with warnings.catch_warnings(record=True) as inv_caught:
             warnings.simplefilter("always", AllyscaleWarning)
             try:
+                # categories unobserved in a group are merged first (recorded), as thresholds must match
                 inv = invariance(conf, model_syntax(selection), group=group, estimator="WLSMV",
-                                 policy=objective.fit_policy)
+                                 policy=objective.fit_policy, collapse=True)
             except AllyscaleError as exc:
                 inv = None
                 diagnostics.setdefault("invariance_error", f"{type(exc).__name__}: {exc}")
         diagnostics["invariance_warnings"] = [f"{w.category.__name__}: {w.message}" for w in inv_caught
                                               if issubclass(w.category, AllyscaleWarning)]
-        if inv is not None:
+        if inv is None:
+            target_rows.append({"target": f"invariance across {group}: every testable level supported",
+                                "required": "supported", "calibration": float("nan"), "holdout": float("nan"),
+                                "met": False})
+        else:
+            if inv.diagnostics.get("collapsed"):
+                diagnostics["invariance_collapsed"] = inv.diagnostics["collapsed"]
             keep = [c for c in ("chisq.scaled", "df", "cfi.scaled", "rmsea.scaled", "delta_chisq",
                                 "delta_df", "delta_pvalue", "decision", "basis") if c in inv.table.columns]
             inv_table = inv.table[keep].copy()

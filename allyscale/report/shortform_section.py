@@ -34,13 +34,24 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
         + (f"fit and reliability are confirmed on the holdout (N = {d['n_holdout']}), because a searched model's "
            "fit on its own data is optimistic." if d["n_holdout"] else
            "no holdout was given, so the fit shown is that of the data the search optimised, which is optimistic."))
-    w = result.objective.to_dict()["weights"]
+    w = dict(result.objective.to_dict()["weights"])
+    if not d.get("group"):
+        w.pop("invariance", None)   # counts only with a group
+    if d.get("method_factor"):
+        w.pop("method", None)       # no method factor could be estimated (reason in diagnostics)
     sec.paragraphs.append(
         "Objective (weighted mean of components in [0, 1]): "
         + ", ".join(f"{c} × {v:g}" for c, v in w.items())
         + f"; ω target {result.objective.omega_target:.2f}; information over θ in "
           f"[{result.objective.theta_range[0]:g}, {result.objective.theta_range[1]:g}]. The fit component uses the "
           "project's fit policy (scaled-shifted χ² test of exact fit).")
+    if d.get("invariance_error"):
+        sec.flag(f"the invariance of the short form across {d.get('group')} could not be tested: "
+                 f"{d['invariance_error']}")
+    if d.get("invariance_collapsed"):
+        merged = sorted({str(r.get("item")) for r in d["invariance_collapsed"] if isinstance(r, Mapping)})
+        sec.paragraphs.append("For the invariance test, response categories not observed in every group were "
+                              f"merged first (items {', '.join(merged)}; see results.json).")
     unmet = result.unmet_targets
     if unmet:
         sec.flag("target(s) not reached on the " + d["confirmed_on"] + " sample: " + "; ".join(unmet))
