@@ -181,6 +181,8 @@ class ACov:
         ``Y' (IF_c W IF_c') Y / N^2`` (the N x N Gram of :meth:`gram`, shared by every model
         fitted to the data), never a q x m product; matrix form: ``H = Gamma[:, c] a``.
         """
+        if _sparse.issparse(a) and a.shape[0] * a.shape[1] <= 20_000_000:
+            a = a.toarray()  # dense BLAS products beat sparse-times-dense at these sizes
         if self.gamma is not None:
             h = self.times(a, cols)
             hc = h if cols is None else h[cols]
