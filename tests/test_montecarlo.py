@@ -8,8 +8,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
@@ -369,3 +371,63 @@ def test_failed_fit_is_recorded_not_dropped(tmp_path):
     row = s.models.set_index("model").loc["bad"]
     assert row["failed"] == 2 and row["converged"] == 0.0
     assert s.diagnostics["failed"] == {"0/bad": 2} and s.diagnostics["non_converged"] == {"0/bad": 2}
+
+
+# ---------------------------------------------------------------- groups and invariance
+GROUPS_STUDY = {
+    "name": "groups",
+    "population": "f1 =~ .7*a1 + .7*a2 + .6*a3 + .6*a4\nf2 =~ .7*b1 + .7*b2 + .6*b3 + .6*b4\nf1 ~~ .4*f2\n",
+    "categories": 4,
+    "groups": {"variable": "form", "levels": ["self", "informant"], "shares": [0.5, 0.5],
+               "changes": {"informant": {"threshold_shift": {"a1": -1.0, "b1": -1.0}}}},
+    "analysis": {"models": {"two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n"}, "estimator": "WLSMV",
+                 "invariance": True},
+    "conditions": {"n": [600]},
+    "reps": 3,
+    "seed": 9,
+}
+
+
+def test_groups_study_gives_invariance_rejection_rates(tmp_path):
+    from allyscale.montecarlo import replicate
+    from allyscale.montecarlo.spec import group_populations
+
+    spec = load_study(GROUPS_STUDY)
+    (l0, n0, p0), (l1, n1, p1) = group_populations(spec, spec.condition_list[0])
+    assert (l0, n0, l1, n1) == ("self", 300, "informant", 300)
+    i = p1.items.index("a1")
+    np.testing.assert_allclose(p1.thresholds[i], p0.thresholds[i] - 1.0)
+    np.testing.assert_allclose(p1.thresholds[p1.items.index("a2")], p0.thresholds[p0.items.index("a2")])
+    out = replicate(spec, 0, 0)
+    levels = {r["level"]: r for r in out["invariance"]}
+    assert set(levels) >= {"thresholds", "metric", "scalar"}
+    assert levels["scalar"]["population_noninvariant"] and not levels["metric"]["population_noninvariant"]
+    store = tmp_path / "g.sqlite"
+    run_study(GROUPS_STUDY, store, workers=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = summarize_study(store)
+    inv = s.invariance.set_index("level")
+    # a threshold shift of one unit on two items of eight, 300 per group: scalar invariance rejected every time
+    assert inv.loc["scalar", "rejected"] == 1.0 and inv.loc["scalar", "population_noninvariant"]
+    # one replication leaves a category of a1 empty in one group: recorded as failed, never silently dropped
+    assert inv.loc["scalar", "replications"] == 3 and inv.loc["scalar", "failed"] == 1
+    assert inv.loc["scalar", "decided"] == 2
+    crit = {c["criterion"]: c for c in s.answer["criteria"]["600"]}
+    assert crit["power to reject scalar invariance"]["rate"] == 1.0 and crit["power to reject scalar invariance"]["met"]
+
+
+def test_groups_spec_errors_name_the_key():
+    bad = {**GROUPS_STUDY, "groups": {**GROUPS_STUDY["groups"], "shares": [0.7, 0.7]}}
+    with pytest.raises(SpecificationError, match="groups.shares"):
+        load_study(bad)
+    bad = {**GROUPS_STUDY, "groups": {**GROUPS_STUDY["groups"], "changes": {"other": {}}}}
+    with pytest.raises(SpecificationError, match="groups.changes.other"):
+        load_study(bad)
+    bad = {**GROUPS_STUDY, "groups": {**GROUPS_STUDY["groups"],
+                                      "changes": {"informant": {"threshold_shift": {"zz": 1.0}}}}}
+    with pytest.raises(SpecificationError, match="'zz' is not an item"):
+        load_study(bad)
+    no_groups = {k: v for k, v in GROUPS_STUDY.items() if k != "groups"}
+    with pytest.raises(SpecificationError, match="analysis.invariance needs 'groups'"):
+        load_study(no_groups)

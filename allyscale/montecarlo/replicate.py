@@ -108,6 +108,37 @@ def _nested_tests(spec: StudySpec, results: dict[str, Any]) -> list[dict]:
     return rows
 
 
+#: the invariance level a population change violates first (for ordered items, Wu & Estabrook's sequence:
+#: a uniform shift of an item's thresholds is absorbed by its intercept until intercepts are held equal)
+_VIOLATED_BY = {"threshold_shift": "scalar"}
+
+
+def _invariance(spec: StudySpec, data: pd.DataFrame) -> list[dict]:
+    """Each invariance level's decision by the fit policy (``allyscale.invariance``)."""
+    from allyscale.invariance import invariance
+
+    violated = {_VIOLATED_BY[k] for ch in spec.groups["changes"].values() for k, v in ch.items() if v}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = invariance(data, spec.models[spec.true_model], group=spec.groups["variable"],
+                             estimator=spec.estimator)
+    except (AllyscaleError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+        return [{"level": None, "error": f"{type(exc).__name__}: {exc}"}]
+    tests = res.tests.set_index("level") if len(res.tests) else pd.DataFrame()
+    rows = []
+    for i, level in enumerate(res.table.index):
+        if i == 0 or "(partial)" in str(level):
+            continue  # the configural baseline is not a decision
+        t = tests.loc[level] if level in tests.index else pd.Series(dtype=object)  # not tested after a failure
+        rows.append({"level": str(level), "held": None if t.get("held") is None or pd.isna(t.get("held"))
+                     else bool(t["held"]), "pvalue": _scalar(t.get("pvalue")),
+                     "chisq_diff": _scalar(t.get("chisq_diff")), "df_diff": _scalar(t.get("df_diff")),
+                     "delta_cfi": _scalar(t.get("delta_cfi")), "delta_rmsea": _scalar(t.get("delta_rmsea")),
+                     "population_noninvariant": str(level) in violated})
+    return rows
+
+
 def _proper(est: pd.DataFrame) -> bool:
     """No Heywood case: no negative variance estimate and no standardized loading beyond ±1."""
     var = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
@@ -146,8 +177,19 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
     out: dict[str, Any] = {"condition": condition, "rep": rep, "fits": {}, "retention": {}, "reliability": [],
                            "error": None}
     try:
-        pm = spec.population_model(cond)
-        data = simulate(pm, int(cond["n"]), rng=np.random.default_rng(data_seq))
+        if spec.groups is None:
+            pm = spec.population_model(cond)
+            data = simulate(pm, int(cond["n"]), rng=np.random.default_rng(data_seq))
+        else:  # every group from its own population, one stream each
+            from allyscale.montecarlo.spec import group_populations
+
+            parts = []
+            streams = data_seq.spawn(len(spec.groups["levels"]))
+            for (level, size, gpm), seq in zip(group_populations(spec, cond), streams):
+                part = simulate(gpm, size, rng=np.random.default_rng(seq))
+                part[spec.groups["variable"]] = level
+                parts.append(part)
+            data = pd.concat(parts, ignore_index=True)
         if spec.pool is not None:
             from allyscale.scoring import reverse_score
 
@@ -158,6 +200,7 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
         return out
     timing = {"simulate": time.perf_counter() - t0}
     t1 = time.perf_counter()
+    items = data.drop(columns=[spec.groups["variable"]]) if spec.groups is not None else data
     for rule in spec.retention:
         from allyscale import retention
 
@@ -165,9 +208,9 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
             if rule == "parallel":
                 pa_seed = int(pa_seq.generate_state(1)[0])
                 out["retention"]["parallel"] = int(retention.parallel_analysis(
-                    data, seed=pa_seed, corr=spec.retention_corr, n_iter=spec.parallel_iter).n_factors)
+                    items, seed=pa_seed, corr=spec.retention_corr, n_iter=spec.parallel_iter).n_factors)
             else:
-                out["retention"]["map"] = int(retention.map_test(data, corr=spec.retention_corr).n_factors)
+                out["retention"]["map"] = int(retention.map_test(items, corr=spec.retention_corr).n_factors)
         except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
             out["retention"][rule] = None
             out.setdefault("retention_errors", {})[rule] = f"{type(exc).__name__}: {exc}"
@@ -184,6 +227,10 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
                 true_fit = res
         out["tests"] = _nested_tests(spec, results)
     timing["fits"] = time.perf_counter() - t1
+    if spec.invariance:
+        t1 = time.perf_counter()
+        out["invariance"] = _invariance(spec, data)
+        timing["invariance"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     if spec.reliability:
         rel = _reliability_function()

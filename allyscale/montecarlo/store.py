@@ -140,11 +140,14 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
         ``reliability``: one row per condition × replication × factor of the true model.
         ``tests``: one row per condition × replication × nested pair of models (``model0``
         nested in ``model1``): the difference test's ``chisq_diff, df_diff, pvalue``.
+        ``invariance`` (groups studies): one row per condition × replication × invariance
+        level: ``held`` (the fit policy's decision), ``pvalue``, ``chisq_diff``, ``df_diff``,
+        ``delta_cfi``, ``delta_rmsea``, ``population_noninvariant``.
     """
     db, spec = _open_store(store)
     try:
         conds = spec.condition_list
-        rep_rows, est_rows, rel_rows, test_rows = [], [], [], []
+        rep_rows, est_rows, rel_rows, test_rows, inv_rows = [], [], [], [], []
         for p in db.payloads():
             c, r = p["condition"], p["rep"]
             base = {"condition": c, **{k: _cond_value(v) for k, v in conds[c].items()}, "rep": r}
@@ -166,6 +169,8 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
                 rel_rows.append({**base, "model": spec.true_model, **row})
             for row in p.get("tests", []) or []:
                 test_rows.append({**base, **row})
+            for row in p.get("invariance", []) or []:
+                inv_rows.append({**base, **row})
         reps = pd.DataFrame(rep_rows)
         for col in FIT_MEASURES:
             if col in reps:
@@ -173,7 +178,7 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
         tests = pd.DataFrame(test_rows, columns=["condition", *conds[0], "rep", "model0", "model1", "chisq_diff",
                                                  "df_diff", "pvalue", "error"] if not test_rows else None)
         return {"reps": reps, "estimates": pd.DataFrame(est_rows), "reliability": pd.DataFrame(rel_rows),
-                "tests": tests}
+                "tests": tests, "invariance": pd.DataFrame(inv_rows)}
     finally:
         db.close()
 

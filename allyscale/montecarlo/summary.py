@@ -426,12 +426,16 @@ def _invariance_table(tables: dict, spec: StudySpec, alpha: float) -> pd.DataFra
     if inv is None or not len(inv):
         return pd.DataFrame()
     cond_cols = list(spec.conditions)
+    reps_per = inv.groupby("condition")["rep"].nunique()
+    failed = inv[inv["level"].isna()].groupby("condition")["rep"].nunique() if "level" in inv else pd.Series()
     rows = []
-    for (c, level), g in inv.groupby(["condition", "level"], sort=False):
+    for (c, level), g in inv[inv["level"].notna()].groupby(["condition", "level"], sort=False):
         held = g["held"]
         decided = held.notna()
         rows.append({"condition": c, **{k: g[k].iloc[0] for k in cond_cols if k in g}, "level": level,
-                     "replications": len(g), "decided": int(decided.sum()),
+                     "replications": int(reps_per[c]), "failed": int(failed.get(c, 0)),
+                     "decided": int(decided.sum()),
+                     # among the replications where the level was tested (earlier levels held)
                      "rejected": float((held[decided] == False).mean()) if decided.any() else np.nan,  # noqa: E712
                      "population_noninvariant": bool(g["population_noninvariant"].iloc[0])})
     return pd.DataFrame(rows)
@@ -496,11 +500,13 @@ def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, rete
             fails = "; ".join(f"{lab} {val:.2f}" for lab, val, ok in by_n[top] if not ok)
             reason = (f"No sample size studied is sufficient: even at the largest, N = {top}, the criteria not met "
                       f"(rates >= {ANSWER_RATE:.2f} needed) are: {fails}.")
-        answers.append({**dict(zip(others, key)), "n_min": n_min, "reason": reason})
+        criteria = {str(n): [{"criterion": lab, "rate": val, "met": ok} for lab, val, ok in by_n[n]]
+                    for n in sorted(by_n)}
+        answers.append({**dict(zip(others, key)), "n_min": n_min, "reason": reason, "criteria": criteria})
     if not answers:
         return {"n_min": None, "reason": "the study has no decision to judge (no models, retention or parameters)"}
     if len(answers) == 1:
-        return {"n_min": answers[0]["n_min"], "reason": answers[0]["reason"]}
+        return {"n_min": answers[0]["n_min"], "reason": answers[0]["reason"], "criteria": answers[0]["criteria"]}
     worst = [a["n_min"] for a in answers]
     n_all = None if any(v is None for v in worst) else max(worst)
     return {"n_min": n_all, "reason": ("In every setting studied: N = " + str(n_all) if n_all is not None else
