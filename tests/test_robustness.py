@@ -593,3 +593,10 @@ def test_a_hard_or_symbolic_link_to_an_input_is_the_input(mini_files, tmp_path):
     for out in ("hard.json", "soft.json"):
         _error(run("describe", data, "--pool", MINI_POOL, "--json", tmp_path / out), "refusing to overwrite the input")
     assert data.read_bytes() == before
+
+
+def test_recursive_alias_is_refused():
+    from allyscale.pool import parse_pool
+
+    with pytest.raises(PoolError, match=r"p.yaml: a recursive alias \*f at line 2"):
+        parse_pool("name: x\nfactors: &f [{id: a, items: *f}]\n", source="p.yaml")
