@@ -64,11 +64,13 @@ import pandas as pd
 
 from allyscale._threads import blas_limited
 from allyscale.errors import AllyscaleError, SpecificationError, StatisticalWarning
+from allyscale.fitpolicy import INDEX_VERSION
 
 __all__ = ["dfi", "DFIResult", "misspecifications", "solution_from_syntax"]
 
-_INDICES = {"ML": ("srmr", "rmsea", "cfi"), "MLR": ("srmr", "rmsea.robust", "cfi.robust"),
-            "WLSMV": ("srmr", "rmsea.scaled", "cfi.scaled")}
+# the indices judged are the fit policy's versions (allyscale.fitpolicy.INDEX_VERSION), as in ``dynamic``:
+# ML standard, MLR .robust, WLSMV .scaled - the same CFI the report and the Monte Carlo summary use
+_INDICES = {est: ("srmr", f"rmsea{v}", f"cfi{v}") for est, v in INDEX_VERSION.items()}
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,16 @@ def test_every_entry_point_uses_the_rule(pool, sim250):
     assert al.cfa(sim250, model, estimator="ML").diagnostics["estimator_rule"] == "ML as requested"
     hs = pd.read_csv("tests/reference/hs/data.csv")
     assert al.cfa(hs, open("tests/reference/hs/model.lav").read()).estimator == "ML"
+
+
+def test_one_cfi_for_report_dfi_and_monte_carlo():
+    # the report, dfi and the Monte Carlo summary judge the same version of each index
+    import sys
+
+    import allyscale.dfi  # noqa: F401
+
+    dfi_mod = sys.modules["allyscale.dfi"]
+    for est in ("ML", "MLR", "WLSMV"):
+        keys = {k: v["key"] for k, v in fp.approximate_indices({}, est).items()}
+        assert dfi_mod._INDICES[est] == ("srmr", keys["rmsea"], keys["cfi"])
+    assert fp.test_statistic({}, "WLSMV")["name"] == "chisq.scaled"
