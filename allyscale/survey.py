@@ -252,8 +252,8 @@ def _check_header(path: Path, header: Sequence[str]) -> None:
         if seen[h] == 2:
             dups.append(h)
     if dups:
-        raise DataError(f"{path}: duplicate column name(s) {', '.join(repr(d) for d in dups)}: each item must appear "
-                        "once (rename or delete the copies)")
+        raise DataError(f"{path}: duplicate column name(s) {', '.join(brief(d) for d in dups[:_SHOW])}: each item "
+                        "must appear once (rename or delete the copies)")
 
 
 def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict, dict[str, np.ndarray]]:
@@ -509,7 +509,7 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
             raise DataError(_invalid_message(path, problems))
         report.invalid = problems
         warnings.warn(f"{path}: {len(problems)} invalid cell(s) set to missing "
-                      f"(first: column {problems[0]['column']!r}, row {problems[0]['row']} "
+                      f"(first: column {brief(problems[0]['column'])}, row {problems[0]['row']} "
                       f"[{problems[0]['line']}], value {brief(problems[0]['value'])})", DataWarning, stacklevel=2)
     empty = [c for c in wanted if out[c].isna().all()]
     if empty:
@@ -568,7 +568,7 @@ def _invalid_message(path: Path, problems: list[dict[str, Any]]) -> str:
     for col, ps in list(by_col.items())[:_SHOW]:
         shown = ", ".join(f"row {p['row']} [{p['line']}] = {brief(p['value'])}" for p in ps[:_SHOW])
         more = f" and {len(ps) - _SHOW} more" if len(ps) > _SHOW else ""
-        parts.append(f"column {col!r}: {ps[0]['reason']}: {shown}{more}")
+        parts.append(f"column {brief(col)}: {ps[0]['reason']}: {shown}{more}")
     more_cols = f"; and {len(by_col) - _SHOW} more column(s)" if len(by_col) > _SHOW else ""
     return (f"{path}: {len(problems)} invalid cell(s) in item columns — " + "; ".join(parts) + more_cols
             + " (fix the file, declare the code with --missing, or use --invalid missing to treat them as missing)")

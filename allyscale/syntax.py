@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from allyscale._files import brief
 from allyscale.errors import ModelSyntaxError
 
 __all__ = ["Modifier", "Statement", "parse_model", "lavaanify", "model_variables"]
@@ -161,7 +162,7 @@ def _find_operator(stmt: str, lineno: int) -> tuple[str, int]:
             for op in _OPERATORS:
                 if stmt.startswith(op, i):
                     return op, i
-    raise ModelSyntaxError(f"line {lineno}: no operator (=~, ~~, ~, |) in {stmt!r}")
+    raise ModelSyntaxError(f"line {lineno}: no operator (=~, ~~, ~, |) in {brief(stmt, 200)}")
 
 
 def _parse_value(tok: str, lineno: int, context: str) -> tuple[float | None, bool, str | None, float | None]:
@@ -175,14 +176,14 @@ def _parse_value(tok: str, lineno: int, context: str) -> tuple[float | None, boo
     if m:
         val = m.group(1).strip()
         if not _NUMBER.match(val):
-            raise ModelSyntaxError(f"line {lineno}: start() needs a number, got {val!r} in {context!r}")
+            raise ModelSyntaxError(f"line {lineno}: start() needs a number, got {brief(val)} in {brief(context, 200)}")
         return None, False, None, float(val)
     m = re.match(r"^(label|equal)\((.*)\)$", tok)
     if m:
         return None, False, m.group(2).strip().strip("\"'"), None
     if _NAME.match(tok):
         return None, False, tok, None
-    raise ModelSyntaxError(f"line {lineno}: cannot read modifier {tok!r} in {context!r}")
+    raise ModelSyntaxError(f"line {lineno}: cannot read modifier {brief(tok)} in {brief(context, 200)}")
 
 
 def _parse_modifiers(mods: list[str], lineno: int, context: str) -> Modifier:
@@ -204,13 +205,13 @@ def _parse_modifiers(mods: list[str], lineno: int, context: str) -> Modifier:
             start = list(st)
     lengths = {len(x) for x in (fixed, free, label, start) if len(x) > 1}
     if len(lengths) > 1:
-        raise ModelSyntaxError(f"line {lineno}: c() modifiers of different lengths in {context!r}")
+        raise ModelSyntaxError(f"line {lineno}: c() modifiers of different lengths in {brief(context, 200)}")
     n = max(len(fixed), len(label), 1)
     pick = (lambda seq, g: seq[g] if len(seq) > 1 else (seq[0] if seq else None))
     if any(pick(fixed, g) is not None and pick(label, g) is not None for g in range(n)):
         # lavaan 0.6.14 keeps the label and drops the value of "0.5*a*x" (the parameter is then free):
         # refused rather than followed silently either way
-        raise ModelSyntaxError(f"line {lineno}: a term gives both a fixed value and a label in {context!r}; "
+        raise ModelSyntaxError(f"line {lineno}: a term gives both a fixed value and a label in {brief(context, 200)}; "
                                "lavaan keeps only the label (the parameter is then free, the value ignored): "
                                "write 0.5*x to fix it, or a*x to label it (equal labels, equal parameters)")
     return Modifier(tuple(fixed), tuple(free), tuple(label), tuple(start))
@@ -247,29 +248,29 @@ def parse_model(model: str) -> list[Statement]:
         lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
         if op in (":=", "==", "<", ">"):
             raise ModelSyntaxError(
-                f"line {lineno}: {op!r} (defined parameters and constraints) is not supported: {stmt!r}"
+                f"line {lineno}: {op!r} (defined parameters and constraints) is not supported: {brief(stmt, 200)}"
             )
         if op in ("~*~", "<~"):
-            raise ModelSyntaxError(f"line {lineno}: operator {op!r} is not supported: {stmt!r}")
+            raise ModelSyntaxError(f"line {lineno}: operator {op!r} is not supported: {brief(stmt, 200)}")
         lhs_names = [x.strip() for x in _split_top(lhs_text, "+")]
         for name in lhs_names:
             if not _NAME.match(name):
-                raise ModelSyntaxError(f"line {lineno}: {name!r} is not a valid variable name in {stmt!r}")
+                raise ModelSyntaxError(f"line {lineno}: {brief(name)} is not a valid variable name in {brief(stmt, 200)}")
         if not rhs_text:
-            raise ModelSyntaxError(f"line {lineno}: nothing on the right of {op!r} in {stmt!r}")
+            raise ModelSyntaxError(f"line {lineno}: nothing on the right of {op!r} in {brief(stmt, 200)}")
         for term in _split_top(rhs_text, "+"):
             term = term.strip()
             if not term:
-                raise ModelSyntaxError(f"line {lineno}: empty term in {stmt!r}")
+                raise ModelSyntaxError(f"line {lineno}: empty term in {brief(stmt, 200)}")
             pieces = [p.strip() for p in _split_top(term, "*")]
             var, mods = pieces[-1], pieces[:-1]
             this_op = op
             if op == "~" and var == "1":
                 this_op, var = "~1", ""
             elif not _NAME.match(var):
-                raise ModelSyntaxError(f"line {lineno}: {var!r} is not a valid variable name in {stmt!r}")
+                raise ModelSyntaxError(f"line {lineno}: {brief(var)} is not a valid variable name in {brief(stmt, 200)}")
             if op == "|" and not re.match(r"^t\d+$", var):
-                raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {var!r} in {stmt!r}")
+                raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {brief(var)} in {brief(stmt, 200)}")
             modifier = _parse_modifiers(mods, lineno, stmt)
             for lhs in lhs_names:
                 if op == "=~" and var == lhs:
