@@ -255,7 +255,8 @@ def parse_model(model: str) -> list[Statement]:
         lhs_names = [x.strip() for x in _split_top(lhs_text, "+")]
         for name in lhs_names:
             if not _NAME.match(name):
-                raise ModelSyntaxError(f"line {lineno}: {brief(name)} is not a valid variable name in {brief(stmt, 200)}")
+                raise ModelSyntaxError(f"line {lineno}: {brief(name)} is not a valid variable name in "
+                                       f"{brief(stmt, 200)}")
         if not rhs_text:
             raise ModelSyntaxError(f"line {lineno}: nothing on the right of {op!r} in {brief(stmt, 200)}")
         for term in _split_top(rhs_text, "+"):
@@ -268,9 +269,11 @@ def parse_model(model: str) -> list[Statement]:
             if op == "~" and var == "1":
                 this_op, var = "~1", ""
             elif not _NAME.match(var):
-                raise ModelSyntaxError(f"line {lineno}: {brief(var)} is not a valid variable name in {brief(stmt, 200)}")
+                raise ModelSyntaxError(f"line {lineno}: {brief(var)} is not a valid variable name in "
+                                       f"{brief(stmt, 200)}")
             if op == "|" and not re.match(r"^t\d+$", var):
-                raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {brief(var)} in {brief(stmt, 200)}")
+                raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {brief(var)} in "
+                                       f"{brief(stmt, 200)}")
             modifier = _parse_modifiers(mods, lineno, stmt)
             for lhs in lhs_names:
                 if op == "=~" and var == lhs:
