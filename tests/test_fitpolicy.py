@@ -216,6 +216,7 @@ def test_one_cfi_for_report_dfi_and_monte_carlo():
 
     dfi_mod = sys.modules["allyscale.dfi"]
     for est in ("ML", "MLR", "WLSMV"):
-        keys = {k: v["key"] for k, v in fp.approximate_indices({}, est).items()}
+        full = {f"{i}{v}": 0.5 for i in ("cfi", "tli", "rmsea", "srmr") for v in ("", ".scaled", ".robust")}
+        keys = {k: v["key"] for k, v in fp.approximate_indices(full, est).items()}
         assert dfi_mod._INDICES[est] == ("srmr", keys["rmsea"], keys["cfi"])
     assert fp.test_statistic({}, "WLSMV")["name"] == "chisq.scaled"
