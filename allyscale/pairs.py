@@ -321,8 +321,9 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
     ----------
     data : DataFrame
     items : sequence of str, optional
-        Item columns (paired data: base item ids); default every numeric column except
-        ``group`` (paired data: every ``<item><sep><form>`` pair found).
+        Item columns (paired data: base item ids); default every numeric column with at
+        most 11 distinct answers except ``group`` (paired data: every
+        ``<item><sep><form>`` pair found).
     group : str, optional
         Group column: categories must be observed in every group.
     pairs : (str, str), optional
@@ -364,8 +365,9 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
         cols = paired_columns(data, items, forms, sep)
         units = {i: [(c, None) for c in cs] for i, cs in cols.items()}
     else:
-        if items is None:
-            items = [c for c in data.columns if c != group and pd.api.types.is_numeric_dtype(data[c])]
+        if items is None:  # Likert-like columns: numeric, at most 11 distinct answers (not an id or a score)
+            items = [c for c in data.columns if c != group and pd.api.types.is_numeric_dtype(data[c])
+                     and data[c].dropna().nunique() <= 11]
         absent = [i for i in items if i not in data.columns]
         if absent:
             raise DataError(f"item column(s) not in the data: {', '.join(absent)}")
