@@ -162,12 +162,13 @@ def build(ctx, sec: Section) -> None:
         f"Consistency is the share of an {forms[1]} indicator's true-score variance shared with the "
         f"{forms[0]} form; method specificity the rest. The latent {forms[0]}-{forms[1]} correlations come from "
         "the correlated-trait model (both forms' factors, each item's residuals correlated across forms).")
-    fm = res.fit.fit_measures
-    chi = "chisq.scaled" if "chisq.scaled" in fm and np.isfinite(fm.get("chisq.scaled", np.nan)) else "chisq"
-    sec.paragraphs.append(f"CT-C(M-1) fit: χ²({fm['df']:.0f}) = {fm[chi]:.2f}"
-                          + (" (scaled)" if chi == "chisq.scaled" else "")
-                          + f", CFI = {fm.get('cfi.scaled', fm.get('cfi', np.nan)):.3f}, "
-                          f"RMSEA = {fm.get('rmsea.scaled', fm.get('rmsea', np.nan)):.3f}, SRMR = {fm['srmr']:.3f}.")
+    from allyscale.fitpolicy import evaluate_fit
+
+    verdict = evaluate_fit(res.fit, model="CT-C(M-1)")
+    sec.paragraphs.append("CT-C(M-1) fit: " + verdict.statement)
+    if not verdict.accepted:
+        sec.flag(f"the CT-C(M-1) model is not accepted by the fit policy ({verdict.basis}); its coefficients "
+                 "describe a model that does not fit exactly")
     sec.tables.append(Table("paired_agreement", f"Agreement of the {forms[0]} and {forms[1]} forms by factor",
                             res.factors, note="consistency, method_specificity: of the informant scale score (sums "
                             "of loadings; Eid et al., 2003); self_other_r: latent correlation with its 95% Wald "
