@@ -756,6 +756,9 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
             if form not in ("item", "self", "informant"):
                 raise DataError(f"{path}: line {line}: rater {rater!r}, item {item!r}: form {form!r} is not "
                                 "'self' or 'informant'")
+            if form == "informant" and not pool.item(item).informant_text:
+                raise DataError(f"{path}: line {line}: rater {rater!r}, item {item!r}: rated in the informant form, "
+                                "but the pool has no informant wording for this item")
             where = f"{path}: line {line}: rater {rater!r}, item {item!r}"
             for name, col in rating_cols.items():
                 v = rec.get(col)

@@ -385,3 +385,12 @@ def test_cli_cutoff_overrides(tmp_path, mini_pool):
     assert bad.exit_code == 2 and "unknown cutoff" in bad.output and not (tmp_path / "o3").exists()
     bad = run("content", "analyze", *files, "--pool", MINI_POOL, "--out", tmp_path / "o4", "--cutoff", "kappa_keep")
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
+
+
+def test_informant_rating_of_an_item_without_informant_wording(tmp_path):
+    pool = parse_pool('name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n'
+                      '      - {id: x1, text: "I listen."}\n      - {id: x2, text: "I ask."}\n')
+    pd.DataFrame({"rater": "r", "item": ["x1"], "form": ["informant"], "relevance": [4]}).to_csv(tmp_path / "f.csv",
+                                                                                              index=False)
+    with pytest.raises(DataError, match=r"f\.csv: line 2: rater 'r', item 'x1': rated in the informant form"):
+        read_ratings([tmp_path / "f.csv"], pool)
