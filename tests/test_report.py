@@ -150,3 +150,38 @@ def test_ordinal_invariance_section_uses_the_wu_estabrook_sequence(tmp_path):
     assert "Wu and Estabrook (2016)" in text and "(Wu & Estabrook, 2016)." in text and "MLR" not in text
     conclusion = " ".join(json.loads((out / "results.json").read_text())["sections"]["conclusion"]["paragraphs"])
     assert "strict invariance" not in conclusion and "Invariance across form" in conclusion
+
+
+def test_invariance_decisions_fit_a_1280px_screen(tmp_path):
+    """The invariance decision table is readable at 1280 px: its right edge is inside the window (Chromium)."""
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    pool = al.load_pool(MINI_POOL)
+    data = al.simulate(pool, 600, seed=21)
+    data["form"] = ["self"] * 300 + ["informant"] * 300
+    data.to_csv(tmp_path / "two.csv", index=False)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "two.csv"), "--pool", str(MINI_POOL),
+                                       "--group", "form", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    sec = json.loads((out / "results.json").read_text())["sections"]["invariance"]
+    cols = sec["tables"]["invariance"]["columns"]
+    assert cols[0] == "decision" and "delta_pvalue" in cols and "delta_chisq" in cols
+    html = (out / "report.html").read_text(encoding="utf-8")
+    probe = ("<script>window.addEventListener('load',function(){var t=document.getElementById('table-invariance');"
+             "var r=t.getBoundingClientRect();document.body.setAttribute('data-right',Math.ceil(r.right));"
+             "document.body.setAttribute('data-width',window.innerWidth);});</script></body>")
+    page = tmp_path / "probe.html"
+    page.write_text(html.replace("</body>", probe), encoding="utf-8")
+    exe = _chromium()
+    profile = tempfile.mkdtemp()
+    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    shutil.rmtree(profile, ignore_errors=True)
+    import re
+
+    right = int(re.search(r'data-right="(\d+)"', dom.stdout).group(1))
+    width = int(re.search(r'data-width="(\d+)"', dom.stdout).group(1))
+    assert width >= 1200 and right <= width, (right, width)
