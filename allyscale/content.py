@@ -490,7 +490,8 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text, never a formula
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-        widths = {"rater": 12, "item": 12, "order": 7, "form": 10, "text": 60, "factor": 22, "subcategory_label": 26, "self_text": 60,
+        widths = {"rater": 12, "item": 12, "order": 7, "form": 10, "text": 60, "factor": 22, "subcategory_label": 26,
+                  "self_text": 60,
                   "informant_text": 60, "relevance": 11, "essential": 11, "subcategory": 26, "comment": 40}
         from openpyxl.utils import get_column_letter
 
@@ -884,7 +885,8 @@ class ContentValidityResult:
                  f"{len(self.decisions)} item(s) judged."]
         for key, s in self.scale.items():
             if isinstance(s, dict) and "s_cvi_ave" in s:
-                lines.append(f"  relevance{'' if key == 'item' else f' ({key} wording)'}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
+                which = "" if key == "item" else f" ({key} wording)"
+                lines.append(f"  relevance{which}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
                              f"({s['n_items']} items, {s['n_raters']} raters)")
         for _, row in self.agreement.iterrows():
             lines.append(f"  agreement: {row['task']}: {row['index']} = {row['value']:.3f}" if np.isfinite(row["value"])
@@ -1168,7 +1170,8 @@ def _agreement(wide: pd.DataFrame, task: str, level: str, values: list, *, fleis
                     "note": "units with two or more ratings"})
     if fleiss:
         complete = wide.dropna()
-        note = "" if len(complete) == len(wide) else f"{len(wide) - len(complete)} unit(s) with a missing rating left out"
+        note = "" if len(complete) == len(wide) else \
+            f"{len(wide) - len(complete)} unit(s) with a missing rating left out"
         if len(complete) and complete.shape[1] >= 2:
             counts = np.array([[sum(1 for v in row if v == c) for c in values] for row in complete.to_numpy(object)])
             fk = fleiss_kappa(counts)

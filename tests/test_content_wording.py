@@ -72,7 +72,8 @@ def test_every_rule_fires_with_its_reason_and_source():
     pool = pool_of("""
     - {id: x1, text: "I never fail to speak up.", informant_text: "This person never fails to speak up."}
     - {id: x2, text: "I listen and I donate money.", informant_text: "This person believes in fairness."}
-    - {id: x3, text: "I do not laugh at jokes about race.", informant_text: "This person laughs at jokes about race.", reverse: true}
+    - {id: x3, text: "I do not laugh at jokes about race.", informant_text: "This person laughs at race jokes.",
+       reverse: true}
     - {id: x4, text: "I call out microaggressions at work.", informant_text: "This person calls out microaggressions."}
     - {id: x5, text: "I call out microaggressions at my work.", informant_text: "This person names small insults."}
     - {id: x6, text: "I always treat everyone with respect.", informant_text: "This person treats people with respect."}

@@ -87,8 +87,8 @@ def fill_content_section(res: "ContentValidityResult", sec: Section) -> None:
                         "cvr_significant", "n_sorted", "nc", "no", "most_other", "n_none", "psa", "csv", "p_ag",
                         "p_hm", "psa_factor", "decision"] if c in res.items.columns]
     per_item = res.items[cols].copy()
-    per_item.index = pd.Index([i if f == "item" else f"{i} ({f})" for i, f in zip(res.items["item"], res.items["form"])],
-                              name="unit")
+    units = [i if f == "item" else f"{i} ({f})" for i, f in zip(res.items["item"], res.items["form"])]
+    per_item.index = pd.Index(units, name="unit")
     sec.tables.append(Table("content_items", "Content-validity indices per item", per_item.drop(columns="item"),
                             note="I-CVI (Lynn, 1986); pc, kappa* (Polit, Beck & Owen, 2007); Aiken's V with "
                                  f"{100 * d['conf_level']:.0f}% score interval and exact right-tail p (Aiken, 1985; "
