@@ -78,6 +78,7 @@ from allyscale._core import robust as _robust
 from allyscale._core.estimation import Estimation
 from allyscale._core.model import ModelSpec
 from allyscale.errors import (
+    AllyscaleError,
     ConvergenceWarning,
     DataError,
     DataWarning,
