@@ -80,7 +80,10 @@ def _ncp(chisq: float, df: float, prob: float) -> float:
 
 
 def rmsea_ci(chisq: float, df: float, n: int, ngroups: int = 1, level: float = 0.90) -> tuple[float, float]:
-    """Confidence interval of the RMSEA by inverting the noncentral chi-square (Browne & Cudeck, 1993)."""
+    """Confidence interval of the RMSEA by inverting the noncentral chi-square (Browne & Cudeck, 1993);
+    NaN for a statistic or df that is not a finite number (an unconverged or undefined test)."""
+    if not (np.isfinite(chisq) and np.isfinite(df) and np.isfinite(n)):
+        return np.nan, np.nan
     if df == 0:
         return 0.0, 0.0
     alpha = (1 - level) / 2
