@@ -455,6 +455,8 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
     internals = Internals(s=s, w=w, jac_sparse=jac_sp, n=n, n_th=n_th, sigma=sig_hat, bread=bread, meat=meat)
+    if separable:  # the structural blocks (correlation rows), for the difference test
+        internals["separable"] = (jac_c, bread_c, meat_c)
     return Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, {}, diagnostics,
                       "scaled.shifted", None, internals, robust=catml, spec=spec)
 
@@ -981,14 +983,23 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
         return {**base, "chisq_diff": t0 - t1, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan}
     # H = D1^+ D0 (lavaan: MASS::ginv(D1) %*% D0), through the normal equations on the sparse
     # Jacobians; the pseudo-inverse itself only if D1 lacks full column rank
-    d1 = _sparse.csr_array(i1["jac_sparse"])
-    d0 = _sparse.csr_array(i0["jac_sparse"])
+    if "separable" in i0 and "separable" in i1 and i0["n_th"] == i1["n_th"]:
+        # both fits separable (one group, every threshold its own parameter): the Jacobians are
+        # blockdiag(I, J) and the bread blockdiag(W_t^-1, B_c), so H = blockdiag(I, J1^+ J0), the
+        # constraints lie in the structural parameters and Q and M1 reduce to their structural
+        # blocks (the same statistic, on k_c instead of k parameters)
+        d1, p_inv, meat1 = i1["separable"]
+        d0 = i0["separable"][0]
+    else:
+        d1, p_inv, meat1 = i1["jac_sparse"], i1["bread"], i1["meat"]
+        d0 = i0["jac_sparse"]
+    d1 = _sparse.csr_array(d1)
+    d0 = _sparse.csr_array(d0)
     try:
         h = cho_solve(cho_factor((d1.T @ d1).toarray()), (d1.T @ d0).toarray())
     except np.linalg.LinAlgError:
         h = np.linalg.pinv(d1.toarray()) @ d0.toarray()
     a_mat = _complement(h)  # rows: the constraints on model 1's parameters
-    p_inv = i1["bread"]
     apa = a_mat @ p_inv @ a_mat.T
     tol = np.sqrt(np.finfo(float).eps)
     keep = ~((np.abs(apa.sum(axis=0)) < tol) & (np.abs(apa.sum(axis=1)) < tol))
@@ -996,7 +1007,7 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
     q = p_inv @ a_mat.T @ np.linalg.pinv(a_mat @ p_inv @ a_mat.T, rcond=tol, hermitian=True) @ a_mat @ p_inv
     # U = W D1 Q D1' W, so tr(U Gamma) = tr(Q M1) and tr((U Gamma)^2) = tr((Q M1)^2) with
     # M1 = D1' W Gamma W D1 (the sandwich's meat, every group stacked)
-    qm = q @ i1["meat"]
+    qm = q @ meat1
     tr1 = float(np.trace(qm))
     tr2 = float(np.einsum("ij,ji->", qm, qm))
     if not tr2 > 0:
