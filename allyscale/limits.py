@@ -32,10 +32,17 @@ MAX_CONDITIONS = 10_000
 MAX_REPLICATIONS = 10_000_000
 
 
+def _num(n: int) -> str:
+    """``n`` with thousands separators (a huge integer described by its number of digits)."""
+    if n.bit_length() > 200:
+        return f"an integer of about {int(n.bit_length() * 0.30103) + 1} digits"
+    return f"{n:,}"
+
+
 def check_n(n: int, n_items: int | None = None, *, what: str = "n") -> None:
     """Refuse a sample size above :data:`MAX_N` or a data set above :data:`MAX_CELLS` responses."""
     if n > MAX_N:
-        raise SpecificationError(f"{what} = {n:,} respondents exceeds the limit of {MAX_N:,} "
+        raise SpecificationError(f"{what} = {_num(n)} respondents exceeds the limit of {MAX_N:,} "
                                  "(allyscale.limits.MAX_N)")
     if n_items is not None and n * n_items > MAX_CELLS:
         raise SpecificationError(f"{what} = {n:,} respondents x {n_items} items = {n * n_items:,} responses exceeds "
@@ -45,7 +52,7 @@ def check_n(n: int, n_items: int | None = None, *, what: str = "n") -> None:
 def check_reps(reps: int, *, what: str = "reps") -> None:
     """Refuse more than :data:`MAX_REPS` replications."""
     if reps > MAX_REPS:
-        raise SpecificationError(f"{what} = {reps:,} exceeds the limit of {MAX_REPS:,} replications per condition "
+        raise SpecificationError(f"{what} = {_num(reps)} exceeds the limit of {MAX_REPS:,} replications per condition "
                                  "(allyscale.limits.MAX_REPS)")
 
 

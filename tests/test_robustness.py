@@ -600,3 +600,8 @@ def test_recursive_alias_is_refused():
 
     with pytest.raises(PoolError, match=r"p.yaml: a recursive alias \*f at line 2"):
         parse_pool("name: x\nfactors: &f [{id: a, items: *f}]\n", source="p.yaml")
+
+
+def test_limits_describe_huge_integers_without_failing():
+    with pytest.raises(SpecificationError, match="reps = an integer of about 5001 digits exceeds the limit"):
+        load_study({**TINY_STUDY, "reps": 10 ** 5000})
