@@ -605,3 +605,9 @@ def test_recursive_alias_is_refused():
 def test_limits_describe_huge_integers_without_failing():
     with pytest.raises(SpecificationError, match="reps = an integer of about 5001 digits exceeds the limit"):
         load_study({**TINY_STUDY, "reps": 10 ** 5000})
+
+
+def test_screen_refuses_one_file_for_two_outputs(mini_files, tmp_path):
+    same = tmp_path / "x.csv"
+    _error(run("screen", mini_files / "d.csv", "--pool", MINI_POOL, "--out", same, "--json", same),
+           "--out and --json are the same file")

@@ -7,7 +7,8 @@ import json
 import click
 import pandas as pd
 
-from allyscale._files import atomic_write_text, check_output_path, write_csv
+from allyscale._files import _real, atomic_write_text, check_output_path, write_csv
+from allyscale.errors import DataError
 from allyscale.cli._read import data_options, read_data, split_items
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
@@ -36,6 +37,8 @@ def screen_command(data_path, pool_path, items, exclude, out_path, json_out, mis
     for target in (out_path, json_out):
         if target:
             check_output_path(target, [data_path, pool_path])
+    if out_path and json_out and _real(out_path) == _real(json_out):
+        raise DataError(f"--out and --json are the same file ({out_path}); give two files")
     chosen = split_items(items)
     data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
                      items_from="the --items")
