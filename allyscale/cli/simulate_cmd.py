@@ -44,6 +44,8 @@ def _floats(text: str | None, name: str):
                                  "(latent SD units; items listed only are non-invariant).")
 @click.option("--pair-residual-corr", type=float, default=0.2, show_default=True,
               help="Correlation of an item's residuals across forms (item-specific variance of the target).")
+@click.option("--form-method-loading", type=float, default=0.0, show_default=True,
+              help="Loading of a form-wide method factor on every item of each rating (e.g. self-enhancement, halo).")
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="Random seed (same seed, same data).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="Output CSV.")
 @click.option("--structure", type=click.Choice(["correlated", "second_order", "bifactor"]), default="correlated",
@@ -67,7 +69,7 @@ def _floats(text: str | None, name: str):
 def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, factor_corr, second_order,
                      general_loading, categories, thresholds, facet_residual_corr, method_loading, careless, missing,
                      mechanism, forms, dyads=None, informants=1, self_other_corr=0.5, leniency=None,
-                     pair_residual_corr=0.2) -> None:
+                     pair_residual_corr=0.2, form_method_loading=0.0) -> None:
     """Simulate Likert responses and write them to OUT with a population sidecar.
 
     The sidecar OUT.population.json holds the population model (lavaan syntax with
@@ -121,7 +123,7 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     limits.check_n(rows, len(pm.items) * (1 if dyads is None else 2), what=what)
     if dyads is not None:
         _write_pairs(pm, pool if pool_path else None, out_path, dyads, informants, seed, self_other_corr, leniency,
-                     pair_residual_corr, inputs)
+                     pair_residual_corr, inputs, form_method_loading)
         return
     data = simulate(pm, n=n, seed=seed)
     if forms:
@@ -155,7 +157,7 @@ def _leniency(text: str | None):
 
 
 def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, leniency, residual_corr,
-                 inputs=()) -> None:
+                 inputs=(), method_loading=0.0) -> None:
     import json
 
     from allyscale.pairs import FORMS, simulate_pairs
@@ -163,7 +165,7 @@ def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, l
     forms = tuple(pool.forms)[:2] if pool is not None and len(pool.forms) >= 2 else FORMS
     data = simulate_pairs(pm, dyads, informants, seed=seed, self_other_corr=self_other_corr,
                           leniency=_leniency(leniency), lenient_form=forms[1], forms=forms,
-                          residual_corr=residual_corr)
+                          residual_corr=residual_corr, method_loading=method_loading)
     side = json.loads(_dumps_sidecar(pm, len(data), seed, data, __version__))
     side["pairs"] = data.attrs["design"]
     sidecar = out_path.with_name(out_path.stem + ".population.json")
