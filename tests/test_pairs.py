@@ -131,6 +131,21 @@ def test_score_tests_match_lavtestscore(ordinal, ref, level):
     assert (st["df"] == 1).all()
 
 
+def test_freeing_fixed_intercepts_matches_modindices(ordinal, ref):
+    # the scalar model fixes both forms' intercepts at 0; the search frees the informant's (lavTestScore(add=)),
+    # whose score tests are lavaan's modification indices: modindices(scalar, op = "~1")
+    fit = ordinal.fits["scalar"]
+    pt = fit._prep.partable
+    rows = pt.index[(pt["op"] == "~1") & pt["lhs"].str.endswith("_informant") & (pt["free"] == 0)].tolist()
+    st = score_tests(fit, add=rows, forms=FORMS)
+    added = st[st["constraint"].astype(str).str.startswith("add")].set_index("lhs")
+    mi = pd.DataFrame(ref["ordinal"]["scalar"]["mi_intercepts"]).set_index("lhs")["mi"]
+    want = mi[mi.index.str.endswith("_informant")]
+    assert sorted(added.index) == sorted(want.index) and (added["first"] == "0 (fixed)").all()
+    assert_allclose(added.loc[want.index, "X2"], want, rtol=1e-5, atol=5e-5)  # convergence-level differences
+    assert added["X2"].idxmax() == "b3_informant"  # the first release of the search (test above)
+
+
 def test_joint_score_test_matches_release(ordinal, ref):
     # R: lavTestScore(thresholds model, release = <the three b2 threshold constraints>)$test
     st = score_tests(ordinal.fits["thresholds"], forms=FORMS)

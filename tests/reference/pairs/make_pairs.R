@@ -2,7 +2,8 @@
 # lavTestScore). R 4.2.2, lavaan 0.6.14, semTools 0.5.6.   Rscript make_pairs.R   (writes reference.json)
 #  * ordinal: measEq.syntax(longFacNames, longIndNames, ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016",
 #    parameterization = "delta") for configural, thresholds, + loadings, + intercepts; WLSMV; lavTestLRT;
-#    lavTestScore on the thresholds and scalar models; a partial scalar model (intercepts of b2, b3 free)
+#    lavTestScore on the thresholds and scalar models, modindices of the scalar model's fixed intercepts;
+#    a partial scalar model (intercepts of b2, b3 free)
 #  * continuous: the same with ML on the items as numbers (configural, loadings, intercepts, residuals)
 #  * HS (../hs/data.csv): lavTestScore of the multi-group ML scalar model
 #  * CT-C(M-1) (Eid et al., 2003), self-report as reference: ML and WLSMV on data.csv, MLR with
@@ -60,6 +61,8 @@ for (i in 2:length(ofits)) {
                                               pvalue = t[2, "Pr(>Chisq)"])
 }
 out$ordinal$scalar$score <- score_table(ofits$scalar)
+# freeing the intercepts fixed at 0 (the partial search at the scalar level): modification indices
+out$ordinal$scalar$mi_intercepts <- modindices(ofits$scalar, op = "~1", minimum.value = 0)[, c("lhs", "op", "rhs", "mi")]
 out$ordinal$thresholds$score <- score_table(ofits$thresholds)
 # joint test of the three threshold constraints of b2 (the rows naming b2_informant thresholds)
 st <- lavTestScore(ofits$thresholds)
