@@ -205,11 +205,13 @@ class InvarianceResult:
         top = top.replace(" (partial)", "")
         if failed is None:
             return f"Invariance {what}: supported up to {top} invariance{part}."
+        levels = [str(lv).replace(" (partial)", "") for lv in self.table.index
+                  if str(self.table.loc[lv, "decision"]) != "not testable"]
+        later = "" if levels and levels[-1] == failed else ", so later levels are not interpretable"
         if not held:
             return (f"Invariance {what}: only the configural model was fitted as a baseline; {failed} invariance is "
-                    "not supported, so later levels are not interpretable.")
-        return (f"Invariance {what}: supported up to {top} invariance{part}; {failed} invariance is not supported, "
-                "so later levels are not interpretable.")
+                    f"not supported{later}.")
+        return f"Invariance {what}: supported up to {top} invariance{part}; {failed} invariance is not supported{later}."
 
     def summary(self) -> str:
         d = self.diagnostics
