@@ -22,8 +22,11 @@ Columns (``item_statistics``):
     standardized θ; the groups' metrics are linked per factor by a robust line ``b_g = A·b_ref
     + B`` through all items' locations (Theil–Sen slope, median-residual intercept; robust to a minority of DIF items, as in
     iterative purification of DIF linking, Candell & Drasgow, 1988); ``dif_threshold`` is the
-    mean absolute location residual in the reference θ metric, ``dif_slope`` the relative slope
-    difference ``|a_g·A / a_ref − 1|``, ``dif`` their sum (the largest over groups).
+    mean absolute location residual in the reference θ metric times the item's standardized
+    loading (the threshold shift in standard deviations of the latent response, less noisy for
+    weak items than a shift in θ), ``dif_slope`` the difference between the standardized loadings
+    implied by the linked slopes, ``|λ(a_g·A) − λ(a_ref)|`` with ``λ(a) = a / sqrt(1 + a²)``, and
+    ``dif`` their sum (the largest over groups).
 ``method_loading``, ``method_z``
     With at least three reverse-keyed items: the item's standardized loading on a method factor
     of the reverse-keyed items, orthogonal to the correlated traits (the correlated-traits /
@@ -31,7 +34,7 @@ Columns (``item_statistics``):
     z value (factors of unit variance); NaN for forward-keyed items.
 ``flags``
     ``low loading`` (loading < .40), ``cross-loading`` (|cross-loading| ≥ .30), ``DIF`` (dif ≥
-    .50), ``method factor`` (|method loading| ≥ .30 with |z| ≥ 1.96), ``alpha rises`` (α if
+    .40), ``method factor`` (|method loading| ≥ .30 with |z| ≥ 1.96), ``alpha rises`` (α if
     deleted above the factor's α). These are screening rules: the
     rates at which they flag known-bad and known-good items are measured by
     ``studies/shorten_error_rates.py`` (table in ``docs/short_forms.md``); the search itself uses
@@ -61,10 +64,10 @@ from allyscale.errors import AllyscaleWarning
 __all__ = ["FLAG_RULES", "compute_item_statistics", "dif_index"]
 
 FLAG_RULES = {"low loading": "standardized loading < .40", "cross-loading": "|EFA cross-loading| >= .30",
-              "DIF": "DIF index >= .50 (θ units + relative slope difference)",
+              "DIF": "DIF index >= .40 (threshold shift in latent SD units + loading difference)",
               "method factor": "|loading on the reverse-keyed method factor| >= .30 with |z| >= 1.96",
               "alpha rises": "alpha if deleted exceeds the factor's alpha"}
-LOW_LOADING, CROSS_LOADING, DIF_FLAG, METHOD_FLAG = 0.40, 0.30, 0.50, 0.30
+LOW_LOADING, CROSS_LOADING, DIF_FLAG, METHOD_FLAG = 0.40, 0.30, 0.40, 0.30
 
 
 def _alpha(x: np.ndarray) -> float:
@@ -124,8 +127,12 @@ def dif_index(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], group: s
                 bx = b_ref.loc[i, common].to_numpy(float)
                 by = b_g.loc[i, common].to_numpy(float)
                 m = np.isfinite(bx) & np.isfinite(by)
-                thr = float(np.mean(np.abs(by[m] - (slope * bx[m] + intercept)))) / slope if m.any() else np.nan
-                slo = float(abs(a_g[i] * slope / a_ref[i] - 1.0))
+                lam_ref = a_ref[i] / np.sqrt(1.0 + a_ref[i] ** 2)           # standardized loading, reference
+                a_link = a_g[i] * slope                                     # slope in the reference metric
+                # threshold shift in latent-response SD units: location shift (reference θ) × loading
+                thr = (float(np.mean(np.abs(by[m] - (slope * bx[m] + intercept)))) / slope * lam_ref
+                       if m.any() else np.nan)
+                slo = float(abs(a_link / np.sqrt(1.0 + a_link ** 2) - lam_ref))  # loading difference
                 total = thr + slo
                 if total > best[i]["dif"]:
                     best[i] = {"dif": total, "dif_threshold": thr, "dif_slope": slo, "dif_group": g}

@@ -62,7 +62,7 @@ from allyscale.errors import AllyscaleError, AllyscaleWarning, HeywoodWarning, S
 __all__ = ["Objective", "Evaluation", "evaluate_candidate", "model_syntax", "latent_omega"]
 
 COMPONENTS = ("fit", "reliability", "information", "invariance", "method", "coverage")
-DEFAULT_WEIGHTS = {"fit": 1.0, "reliability": 1.0, "information": 1.0, "invariance": 1.0, "method": 1.0,
+DEFAULT_WEIGHTS = {"fit": 1.0, "reliability": 1.0, "information": 1.0, "invariance": 2.0, "method": 1.0,
                    "coverage": 0.25}
 
 
@@ -74,14 +74,15 @@ class Objective:
     ----------
     weights : mapping component → float
         Weights of ``fit``, ``reliability``, ``information``, ``invariance``, ``method``,
-        ``coverage`` (default 1, 1, 1, 1, 1, 0.25; ``invariance`` counts only with a group,
+        ``coverage`` (default 1, 1, 1, 2, 1, 0.25; ``invariance`` counts only with a group,
         ``method`` only when a method factor of the reverse-keyed items could be estimated).
     omega_target : float
         ω each factor should reach (default .80); also a target checked on the holdout.
     theta_range : (float, float)
         Range of θ over which information counts (default −2 to 2).
     dif_scale : float
-        DIF (θ units) at which the invariance score of a factor falls to 1/e (default .5).
+        DIF index at which the invariance score of a factor falls to 1/e (default .2: a threshold
+        shift of .2 latent-response SD, or a loading difference of .2).
     method_scale : float
         Method loading at which the method score of a factor falls to 1/e (default .25).
     fit_policy : FitPolicy, optional
@@ -91,7 +92,7 @@ class Objective:
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     omega_target: float = 0.80
     theta_range: tuple[float, float] = (-2.0, 2.0)
-    dif_scale: float = 0.5
+    dif_scale: float = 0.2
     method_scale: float = 0.25
     fit_policy: Any = None
 
