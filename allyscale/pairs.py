@@ -35,7 +35,7 @@ import pandas as pd
 from allyscale._core.lisrel import implied_cov, latent_cov
 from allyscale.errors import DataError, SpecificationError
 
-__all__ = ["simulate_pairs", "paired_columns", "collapse_categories", "CollapseResult", "FORMS"]
+__all__ = ["simulate_pairs", "paired_columns", "collapse_categories", "CollapseResult", "fit_wlsmv_scaled", "FORMS"]
 
 #: The default pair of forms (the allyship pool's form ids).
 FORMS: tuple[str, str] = ("self", "informant")
