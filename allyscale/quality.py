@@ -466,7 +466,8 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
     persons["flags"] = ""
     persons["n_missing"] = miss.sum(axis=1).astype(int).to_numpy()
     persons["percent_missing"] = (100 * miss.mean(axis=1)).to_numpy()
-    persons = persons.join(ci[["longstring", "irv", "d2", "d2_p"]])
+    for col in ("longstring", "irv", "d2", "d2_p"):  # by position: index labels need not be unique
+        persons[col] = ci[col].to_numpy()
     # even-odd consistency on reverse-scored items
     scored = data[items].astype(float)
     reversed_items: list[str] = []
@@ -494,7 +495,8 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
         raise DataError(f"factor item(s) not among the screened items: {', '.join(map(str, fac_absent[:20]))}")
     eo = even_odd_parts(scored, fac) if fac else None
     if eo is not None:
-        persons = persons.join(eo)
+        for col in eo.columns:
+            persons[col] = eo[col].to_numpy()
     else:
         persons["even_odd"], persons["even_odd_r"], persons["even_odd_scales"] = np.nan, np.nan, 0
     if not fac:

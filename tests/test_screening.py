@@ -251,3 +251,11 @@ def test_straight_liners_are_left_out_of_the_mahalanobis_moments(allyship_pool):
                                rtol=1e-10)
     np.testing.assert_allclose(ci["d2_p"][truth],
                                f_dist.sf((m - p) * m / (p * (m + 1) * (m - 1)) * d2[truth], p, m - p), rtol=1e-10)
+
+
+def test_duplicate_index_labels_are_screened_row_by_row():
+    data, factors, rev = _bfi_like(34, n=120)
+    items = [i for its in factors.values() for i in its]
+    data.index = [0, 1] * 60
+    res = screen(data, items=items, factors=factors, reverse=rev, scale=(1, 6))
+    assert len(res.persons) == 120 and res.persons["row"].tolist() == list(range(1, 121))
