@@ -67,7 +67,7 @@ from allyscale.errors import SpecificationError
 
 __all__ = [
     "FitPolicy", "FitVerdict", "StructureChoice", "DEFAULT_POLICY", "POOL_NESTING", "ORDINAL_MAX_CATEGORIES",
-    "evaluate_fit", "evaluate_measures", "test_statistic", "approximate_indices", "invariance_decision",
+    "evaluate_fit", "evaluate_measures", "test_statistic", "approximate_indices", "index_key", "invariance_decision",
     "choose_structure", "default_estimator", "resolve_estimator", "pool_nested", "nested_by_net",
 ]
 
@@ -211,6 +211,11 @@ def approximate_indices(fit: Any, estimator: str | None = None) -> dict[str, dic
         out[index] = {"key": key, "value": value, "cutoff": f"{op} {cut:g}", "meets": meets if np.isfinite(value)
                       else False, "note": note}
     return out
+
+
+def index_key(index: str, estimator: str) -> str:
+    """The lavaan name of ``index`` ("cfi", "tli", "rmsea", "srmr") in the policy's version for ``estimator``."""
+    return index if index == "srmr" else index + INDEX_VERSION.get(str(estimator).upper(), "")
 
 
 def _measures(fit: Any, estimator: str | None) -> tuple[Mapping[str, Any], str]:

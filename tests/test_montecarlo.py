@@ -90,7 +90,8 @@ def test_pool_study_models_from_structures():
     spec = load_study(ROOT / "studies" / "allyship.yaml")
     assert set(spec.models) == {"correlated", "second_order", "bifactor", "one_factor"}
     assert spec.true_model == "correlated" and spec.estimator == "WLSMV"
-    assert spec.conditions["n"] == [200, 300, 500, 800] and spec.reps == 500
+    assert spec.conditions["n"] == [200, 300, 500, 800] and spec.reps == 100
+    assert set(spec.correct_structures) == {"second_order", "correlated"}
     assert "=~" in spec.models["bifactor"]
 
 
@@ -431,3 +432,24 @@ def test_groups_spec_errors_name_the_key():
     no_groups = {k: v for k, v in GROUPS_STUDY.items() if k != "groups"}
     with pytest.raises(SpecificationError, match="analysis.invariance needs 'groups'"):
         load_study(no_groups)
+
+
+def test_ties_are_not_wins_and_wlsmv_selection_is_tested(tmp_path):
+    # two copies of the true model tie on every index in every replication: a tie is never a win
+    two = "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n"
+    study = {**ML_STUDY, "analysis": {"models": {"two": two, "copy": two,
+                                                 "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n"},
+                                      "true_model": "two", "estimator": "WLSMV"},
+             "categories": 5, "reps": 3}
+    store = tmp_path / "ties.sqlite"
+    run_study(study, store, workers=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = summarize_study(store)
+    pairs = s.pairs.set_index("competitor")
+    assert pairs.loc["copy", "true_wins_cfi.scaled"] == 0.0 and pairs.loc["copy", "ties_cfi.scaled"] == 1.0
+    # WLSMV: the nested one-factor competitor is tested by satorra.2000 every replication (not NaN)
+    assert pairs.loc["one", "nesting"] == "one in two" and pairs.loc["one", "true_wins_diff"] == 1.0
+    # rejection rates use the policy's index version and test statistic, not the naive WLSMV ones
+    assert {"reject_pvalue.scaled", "reject_cfi.scaled", "reject_rmsea.scaled"} <= set(s.models.columns)
+    assert "reject_cfi" not in s.models.columns

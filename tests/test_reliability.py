@@ -520,3 +520,11 @@ def test_omega_on_polychoric_correlations(data, ref, ref2):
     r = ref2["omega6_poly"]
     assert_allclose([om.omega_h, om.omega_t, om.ecv, om.alpha], [r["omega_h"], r["omega_t"], r["ECV"], r["alpha"]],
                     atol=1e-4, rtol=0)
+
+
+def test_omega_uses_the_pools_factors_by_default():
+    pool = allyscale.load_pool("item_pools/allyship.yaml")
+    data = allyscale.simulate(pool, 400, seed=3)
+    om = allyscale.omega(data, pool=pool)
+    # the Schmid-Leiman loadings: g, six group factors (the pool's factors, not psych's default 3), h2, u2, p2
+    assert om.loadings.shape[1] == 1 + 6 + 3, list(om.loadings.columns)

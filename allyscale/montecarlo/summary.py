@@ -233,7 +233,7 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
     conds = spec.condition_list
     decisions: dict[tuple[int, int], dict] = {}
     if len(reps) and spec.models:
-        from allyscale.fitpolicy import approximate_indices, test_statistic
+        from allyscale.fitpolicy import index_key, test_statistic
 
         fits = reps[reps["model"].notna()].copy()
         tests = tables.get("tests")
@@ -258,7 +258,7 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
                    # the fit policy's verdict, over every replication (a non-converged or inadmissible fit
                    # is not accepted)
                    "accepted": float(a.astype(bool).mean()) if len(a) else np.nan}
-            versions = approximate_indices({}, spec.estimator)
+            versions = {k: {"key": index_key(k, spec.estimator)} for k in ("cfi", "tli", "rmsea", "srmr")}
             for k in ("chisq", "df", "srmr"):
                 row[f"mean_{k}"] = float(conv[k].mean()) if len(conv) else np.nan
             if pcol != "pvalue":
@@ -292,7 +292,7 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
             sel_rows.append(row)
         if true is not None and len(spec.models) > 1:
             wide = fits.set_index(["condition", "rep", "model"])
-            vcfi = approximate_indices({}, spec.estimator)["cfi"]["key"]
+            vcfi = index_key("cfi", spec.estimator)
             for c in sorted(fits["condition"].unique()):
                 for other in spec.models:
                     if other == true:
