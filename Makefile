@@ -12,7 +12,7 @@ DEMO_ESTIMATOR ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench data clean browser
+.PHONY: demo test test-slow bench data clean browser canonical calibrate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ browser:
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# the canonical allyship study, run in full and published in docs/canonical_study.md (resumable)
+canonical: $(STAMP)
+	$(BIN)/python studies/canonical_report.py --workers 2
+
+# error rates of the fit verdict and the preferred structure on known truths -> docs/verdicts.md (resumable)
+calibrate: $(STAMP)
+	$(BIN)/python studies/calibrate_verdicts.py --workers 2
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
