@@ -94,12 +94,13 @@ def main() -> None:
     print(f"Short form of the allyship pool: {len(result.kept)} items ({', '.join(f'{f} {k}' for f, k in K.items())}), "
           f"every facet covered; N = {d['n_calibration']} (search), holdout N = {d['n_holdout']}")
     print(f"ACO, {args.workers} worker(s): {d['evaluations']} WLSMV candidate fits in {d['search_seconds']:.1f} s "
-          f"= {d['evaluations_per_second']:.1f} fits/s (target >= 2,000 fits in <= 300 s: "
-          f"{'met' if d['evaluations'] >= 2000 and d['search_seconds'] <= 300 else 'NOT met'})")
+          f"= {d['evaluations_per_second']:.1f} fits/s wall (target >= 2,000 fits in <= 300 s on 2 cores: "
+          f"{'met' if d['evaluations'] >= 2000 and d['search_seconds'] <= 300 else 'not met'} in wall time here)")
     cpu = d["search_cpu_seconds"]
     print(f"  CPU time of the search (workers included): {cpu:.1f} s = {d['evaluations'] / cpu:.1f} fits per CPU-second; "
           f"on {args.workers} otherwise idle cores the search would take about {cpu / args.workers:.0f} s "
-          f"(load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores)")
+          f"(load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores): "
+          f"target {'met' if d['evaluations'] >= 2000 and cpu / args.workers <= 300 else 'not met'} by CPU time")
     print(f"total with shared statistics, item statistics and confirmation: {total:.1f} s; "
           f"peak memory {peak / 1024:.0f} MiB (largest process)")
     print(f"objective {result.best.objective:.4f}; holdout: "
