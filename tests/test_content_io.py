@@ -394,3 +394,28 @@ def test_informant_rating_of_an_item_without_informant_wording(tmp_path):
                                                                                               index=False)
     with pytest.raises(DataError, match=r"f\.csv: line 2: rater 'r', item 'x1': rated in the informant form"):
         read_ratings([tmp_path / "f.csv"], pool)
+
+
+def test_validate_command_takes_content_ratings(tmp_path, mini_pool):
+    import json
+
+    import allyscale as al
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+    from conftest import MINI_POOL
+
+    rng = np.random.default_rng(5)
+    for k in range(5):
+        filled(mini_pool, f"e{k}", rng).to_csv(tmp_path / f"e{k}.csv", index=False)
+    al.simulate(al.PopulationModel.from_pool(mini_pool), n=200, seed=3).to_csv(tmp_path / "d.csv", index=False)
+    args = ["validate", str(tmp_path / "d.csv"), "--pool", str(MINI_POOL), "--out", str(tmp_path / "rep")]
+    for k in range(5):
+        args += ["--content-ratings", str(tmp_path / f"e{k}.csv")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert res["sections"]["content"]["numbers"]["n_raters"] == 5
+    r = CliRunner().invoke(main, ["validate", str(tmp_path / "d.csv"), "--model", str(tmp_path / "m.lav"),
+                                  "--content-ratings", str(tmp_path / "e0.csv"), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2

@@ -78,9 +78,12 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
 @click.option("--collapse", type=click.IntRange(min=1), is_flag=False, flag_value=1, default=None,
               help="Merge response categories observed fewer than N times (default 1: not observed) in some group "
                    "or form before the ordinal invariance models; the merges are listed in the report.")
+@click.option("--content-ratings", "content_ratings", multiple=True, type=click.Path(dir_okay=False),
+              help="Returned content-validity rating sheet (repeatable): adds the content-validity section first.")
 @data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
-                     out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None) -> None:
+                     out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
+                     content_ratings=()) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json and OUT/tables/*.csv. Exits 1 when any
@@ -112,7 +115,9 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         rules = "flagged" if exclude.strip() == "flagged" else [r.strip() for r in exclude.split(",") if r.strip()]
     files = _expand(data_paths)
     targets = _report_folders(files, Path(out_dir))
-    inputs = [*files, pool_path, model_path]
+    if content_ratings and pool is None:
+        raise DataError("--content-ratings needs --pool (ratings name the pool's items and subcategories)")
+    inputs = [*files, pool_path, model_path, *content_ratings]
     from allyscale.report.bundle import REPORT_ENTRIES
 
     for target in targets.values():  # before any analysis: a bad --out fails at once
@@ -131,7 +136,8 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
                           scale=scale_range, exclude=rules, pairs=pairs, target_id=target_id,
-                          collapse=collapse or False)
+                          collapse=collapse or False,
+                          content_ratings=list(content_ratings) if content_ratings else None)
         html = report.save(targets[path], inputs=inputs)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"
