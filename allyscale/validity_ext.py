@@ -1,0 +1,398 @@
+"""Validity beyond structure: other measures, known groups, incremental validity, test–retest.
+
+* :func:`latent_correlations` — convergent and discriminant correlations of the scale's
+  factors with external measures in one CFA (external measures given by their items, each
+  with its own factor, as lavaan would fit them), plus disattenuated correlations with
+  external measures given as observed scores, and a table of pre-registered expectations
+  marked met or not.
+* :func:`known_groups` — observed-score group differences with Hedges' g and its exact
+  (noncentral-t) interval; latent mean differences only when scalar invariance holds.
+* :func:`incremental_validity` — hierarchical OLS regression: ΔR² with its F test and
+  standardized coefficients with t intervals (as ``statsmodels`` OLS on z-scores).
+* :func:`test_retest` — ICC(2,1)/ICC(3,1) per scale (:func:`allyscale.reliability.icc`),
+  the standard error of measurement and the reliable change index (Jacobson & Truax, 1991).
+
+Every result has ``summary()``, ``_repr_html_()`` (user text escaped) and ``to_dict()``;
+warnings are named (:mod:`allyscale.errors`) and recorded in ``diagnostics``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from allyscale.errors import DataError, DataWarning, SpecificationError, StatisticalWarning
+
+if TYPE_CHECKING:  # pragma: no cover
+    from allyscale.cfa import CFAResult
+    from allyscale.pool import ItemPool
+
+__all__ = ["latent_correlations", "LatentCorrelationResult"]
+__all_planned__ = ["known_groups", "incremental_validity", "test_retest",
+           "LatentCorrelationResult", "KnownGroupsResult", "IncrementalValidityResult", "TestRetestResult",
+           "hedges_g"]
+
+
+# --------------------------------------------------------------------------- helpers
+def _mod(name: str):
+    """A submodule (the package attribute of the same name may be a function)."""
+    import importlib
+
+    importlib.import_module(name)
+    return sys.modules[name]
+
+
+def _jsonable(value: Any) -> Any:
+    return _mod("allyscale.reliability")._jsonable(value)
+
+
+class _Tables:
+    """Shared printing for the result classes below: a title, notes and named tables."""
+
+    _title: str = ""
+
+    def _tables(self) -> dict[str, pd.DataFrame]:  # pragma: no cover - overridden
+        return {}
+
+    def _notes(self) -> list[str]:
+        return [str(n) for n in self.diagnostics.get("notes", [])]  # type: ignore[attr-defined]
+
+    def summary(self) -> str:
+        parts = [self._title]
+        for name, tab in self._tables().items():
+            if tab is not None and len(tab):
+                parts += [f"\n{name}:", tab.round(4).to_string()]
+        parts += [f"note: {n}" for n in self._notes()]
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        out = [f"<div><h4>{html.escape(self._title)}</h4>"]
+        for name, tab in self._tables().items():
+            if tab is not None and len(tab):
+                out.append(f"<h5>{html.escape(name)}</h5>"
+                           + tab.to_html(float_format=lambda v: f"{v:.3f}", escape=True))
+        out += [f"<p>{html.escape(n)}</p>" for n in self._notes()]
+        return "".join(out) + "</div>"
+
+
+def _check_columns(data: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    for c in cols:
+        if c not in data.columns:
+            raise DataError(f"{what} {c!r} is not a column of the data")
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            raise DataError(f"{what} {c!r} is not numeric (dtype {data[c].dtype})")
+
+
+def _scales(model: str | None, pool: ItemPool | None) -> dict[str, list[str]]:
+    if model is not None:
+        return _mod("allyscale.reliability")._factor_items(model)
+    if pool is not None:
+        return pool.factor_items()
+    raise SpecificationError("give a model or a pool to define the scales")
+
+
+def _scale_scores(data: pd.DataFrame, scales: Mapping[str, list[str]], pool: ItemPool | None) -> pd.DataFrame:
+    """Available-item means of each scale's items (reverse-keyed items of ``pool`` reversed first)."""
+    items = list(dict.fromkeys(i for its in scales.values() for i in its))
+    _check_columns(data, items, "item")
+    x = data[items].astype(float)
+    if pool is not None:
+        for item in pool.reverse_items:
+            if item in x.columns:
+                x[item] = pool.scale.reverse(x[item]).astype(float)
+    return pd.DataFrame({s: x[list(its)].mean(axis=1) for s, its in scales.items()}, index=data.index)
+
+
+def _zq(level: float) -> float:
+    if not 0 < level < 1:
+        raise SpecificationError(f"level must be between 0 and 1, got {level}")
+    return float(stats.norm.ppf(1 - (1 - level) / 2))
+
+
+def _raw_alpha(x: pd.DataFrame) -> float:
+    """Cronbach's (1951) alpha from the pairwise covariance matrix (psych's raw alpha)."""
+    c = x.cov().to_numpy()
+    k = c.shape[0]
+    if k < 2:
+        return float("nan")
+    return float(k / (k - 1) * (1 - np.trace(c) / c.sum()))
+
+
+# --------------------------------------------------------------------------- expectations
+_EXPECT = re.compile(r"^\s*(\|r\|)?\s*(<=|>=|<|>)\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$")
+_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+def _parse_expectation(key: Any, text: Any) -> tuple[bool, str, float]:
+    m = _EXPECT.match(str(text))
+    if m is None:
+        raise SpecificationError(f"expectation {text!r} for {key!r} is not of the form '> .50', '< .30' or "
+                                 "'|r| < .30'")
+    return bool(m.group(1)), m.group(2), float(m.group(3))
+
+
+def _holds(absolute: bool, op: str, bound: float, value: float) -> bool:
+    v = abs(value) if absolute else value
+    return bool(_OPS[op](v, bound))
+
+
+# --------------------------------------------------------------------------- latent correlations
+@dataclass(frozen=True)
+class LatentCorrelationResult(_Tables):
+    """Convergent and discriminant correlations of the scale's factors with external measures.
+
+    Attributes
+    ----------
+    correlations : DataFrame
+        One row per scale factor × external measure: ``factor, external, kind`` (``"latent"``:
+        the external measure is a factor of its items in the joint CFA; ``"observed"``: an
+        observed score), ``r`` (latent correlation, or for observed scores the
+        disattenuated correlation), ``se, z, pvalue, ci_lower, ci_upper``, and for observed
+        scores ``r_observed`` with its Fisher-z interval, ``reliability_scale`` (alpha of
+        the scale's items), ``reliability_external`` and ``n``.
+    factor_correlations : DataFrame
+        Every latent correlation of the joint model (``lhs, rhs, r, se, z, pvalue,
+        ci_lower, ci_upper``), or empty without item-level external measures.
+    expectations : DataFrame
+        ``factor, external, expected, r, ci_lower, ci_upper, met, ci_supports``: ``met``
+        when the estimate satisfies the expectation, ``ci_supports`` when the whole interval
+        does.
+    fit : CFAResult or None
+        The joint CFA (``std_lv=True``).
+    estimator : str
+    diagnostics : dict
+    """
+
+    correlations: pd.DataFrame
+    factor_correlations: pd.DataFrame
+    expectations: pd.DataFrame
+    fit: Any
+    estimator: str
+    level: float
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def _title(self) -> str:  # type: ignore[override]
+        return (f"Convergent and discriminant correlations ({self.estimator}, {self.level:.0%} intervals)")
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"Correlations with external measures": self.correlations,
+                "Expected patterns": self.expectations}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable({"correlations": self.correlations.to_dict("records"),
+                          "factor_correlations": self.factor_correlations.to_dict("records"),
+                          "expectations": self.expectations.to_dict("records"), "estimator": self.estimator,
+                          "level": self.level,
+                          "fit_measures": None if self.fit is None else self.fit.fit_measures,
+                          "diagnostics": self.diagnostics})
+
+
+def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, Sequence[str] | str], *,
+                        expect: Mapping[Any, str] | None = None, estimator: str | None = None,
+                        reliability: Mapping[str, float] | None = None, pool: ItemPool | None = None,
+                        level: float = 0.95) -> LatentCorrelationResult:
+    """Latent convergent / discriminant correlations of the scale's factors with external measures.
+
+    External measures given by their items (``external={"arbi": ["x1", "x2", "x3"]}``) get
+    their own factor ``arbi =~ x1 + x2 + x3`` in one CFA with ``model``, fitted with unit
+    factor variances (lavaan's ``std.lv = TRUE``) by allyscale's estimator rule
+    (:func:`allyscale.fitpolicy.default_estimator`: ordered items → WLSMV, else ML) on all
+    items of the joint model, so the latent covariances are the correlations and their
+    intervals are lavaan's Wald ``est ± z se`` (``parameterEstimates``).
+
+    External measures given as an observed score (``external={"sds": "sds_total"}``) are
+    correlated with each scale's available-item mean score (Pearson, complete pairs,
+    Fisher-z interval), and the correlation is disattenuated for unreliability,
+    ``r / sqrt(r_xx r_yy)`` (Spearman, 1904), with ``r_xx`` the raw coefficient alpha of
+    the scale's items (Cronbach, 1951) and ``r_yy`` the external score's reliability from
+    ``reliability`` (1, i.e. no correction of the external side, when not given). The
+    interval's bounds are corrected by the same factor (Hunter & Schmidt, 2004, ch. 3).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Item responses and external measures; not modified.
+    model : str
+        lavaan syntax of the scale's measurement model (``=~`` lines).
+    external : mapping
+        External measure name → its items (a list: a factor) or a column (a str: an
+        observed score).
+    expect : mapping, optional
+        Expected pattern per external measure (applies to every factor of ``model``) or per
+        ``"factor ~~ external"`` / ``(factor, external)``: ``"> .50"``, ``"< .30"``,
+        ``">= .4"``, ``"|r| < .30"``.
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+        Default: allyscale's estimator rule on the joint model's items.
+    reliability : mapping, optional
+        Reliability of each observed external score (e.g. its published alpha).
+    pool : ItemPool, optional
+        Reverse-keys the scale's items for the observed-score correlations.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    LatentCorrelationResult
+
+    Raises
+    ------
+    DataError
+        An item or external column is missing or not numeric; fewer than four complete rows.
+    SpecificationError
+        An external name that is already a factor of ``model``; an external measure with
+        fewer than two items (one item gives no factor); a malformed or unknown expectation.
+
+    References
+    ----------
+    Campbell, D. T., & Fiske, D. W. (1959). Convergent and discriminant validation by the
+    multitrait-multimethod matrix. Psychological Bulletin, 56, 81-105.
+    Spearman, C. (1904). The proof and measurement of association between two things.
+    American Journal of Psychology, 15, 72-101.
+    Hunter, J. E., & Schmidt, F. L. (2004). Methods of meta-analysis (2nd ed.). Sage.
+    Rosseel, Y. (2012). lavaan: An R package for structural equation modeling. Journal of
+    Statistical Software, 48(2), 1-36.
+    """
+    zq = _zq(level)
+    scales = _scales(model, None)
+    if not scales:
+        raise SpecificationError("the model defines no factors (no '=~' lines)")
+    if not isinstance(external, Mapping) or not external:
+        raise SpecificationError("external must be a non-empty mapping: name -> items (list) or column (str)")
+    reliability = dict(reliability or {})
+    latent_ext: dict[str, list[str]] = {}
+    observed_ext: dict[str, str] = {}
+    for name, spec in external.items():
+        if name in scales:
+            raise SpecificationError(f"external measure {name!r} has the name of a factor of the model")
+        if isinstance(spec, str):
+            _check_columns(data, [spec], f"external measure {name!r}: column")
+            observed_ext[name] = spec
+        else:
+            its = list(spec)
+            if len(its) < 2:
+                raise SpecificationError(f"external measure {name!r} has {len(its)} item(s); give at least two "
+                                         "items for a factor, or its score as a column name (a str)")
+            _check_columns(data, its, f"external measure {name!r}: item")
+            clash = [i for i in its if any(i in s for s in scales.values())]
+            if clash:
+                raise SpecificationError(f"external measure {name!r} uses the scale's item(s) {clash}")
+            latent_ext[name] = its
+    for name in reliability:
+        if name not in observed_ext:
+            raise SpecificationError(f"reliability given for {name!r}, which is not an observed-score external "
+                                     f"measure ({sorted(observed_ext)})")
+        if not 0 < float(reliability[name]) <= 1:
+            raise SpecificationError(f"reliability of {name!r} must be in (0, 1], got {reliability[name]}")
+    diag: dict[str, Any] = {"notes": []}
+    rows: list[dict[str, Any]] = []
+    fit = None
+    fcor = pd.DataFrame(columns=["lhs", "rhs", "r", "se", "z", "pvalue", "ci_lower", "ci_upper"])
+    est_name = "observed"
+    if latent_ext:
+        validity = _mod("allyscale.validity")
+        from allyscale.fitpolicy import resolve_estimator
+
+        joint = model.rstrip() + "\n" + "\n".join(f"{f} =~ {' + '.join(its)}" for f, its in latent_ext.items())
+        chosen = estimator is None
+        est_name = resolve_estimator(estimator, data, joint)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = validity._fit(data, joint, est_name, None, std_lv=True)
+            fcor = validity.factor_correlations(fit=fit, level=level)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+            diag.setdefault("warnings", []).append(f"{w.category.__name__}: {w.message}")
+        diag.update({"converged": bool(fit.converged), "estimator_rule": chosen,
+                     "model": joint, "ntotal": int(fit.ntotal)})
+        est_name = fit.estimator
+        for f in scales:
+            for e in latent_ext:
+                hit = fcor[((fcor["lhs"] == f) & (fcor["rhs"] == e)) | ((fcor["lhs"] == e) & (fcor["rhs"] == f))]
+                if hit.empty:
+                    raise SpecificationError(f"the model fixes the covariance of {f!r} and {e!r}; "
+                                             "no correlation to report")
+                h = hit.iloc[0]
+                rows.append({"factor": f, "external": e, "kind": "latent", "r": h["r"], "se": h["se"], "z": h["z"],
+                             "pvalue": h["pvalue"], "ci_lower": h["ci_lower"], "ci_upper": h["ci_upper"],
+                             "n": int(fit.ntotal)})
+    if observed_ext:
+        scores = _scale_scores(data, scales, pool)
+        x = data[list(dict.fromkeys(i for its in scales.values() for i in its))].astype(float)
+        for f, its in scales.items():
+            for e, col in observed_ext.items():
+                pair = pd.concat([scores[f], data[col].astype(float)], axis=1).dropna()
+                n = len(pair)
+                if n < 4:
+                    raise DataError(f"fewer than four complete rows for scale {f!r} and {col!r}")
+                r = float(np.corrcoef(pair.to_numpy().T)[0, 1])
+                rxx = _raw_alpha(x.loc[pair.index, its])
+                ryy = float(reliability.get(e, 1.0))
+                c = math.sqrt(rxx * ryy) if rxx > 0 else float("nan")
+                zr, se_z = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1 / math.sqrt(n - 3)
+                lo, hi = math.tanh(zr - zq * se_z), math.tanh(zr + zq * se_z)
+                t = r * math.sqrt((n - 2) / max(1 - r * r, 1e-300))
+                rc = r / c
+                if abs(rc) > 1:
+                    msg = (f"the disattenuated correlation of {f!r} with {e!r} is {rc:.3f}, beyond ±1 "
+                           "(a reliability is underestimated or the measures are not distinct)")
+                    warnings.warn(msg, StatisticalWarning, stacklevel=2)
+                    diag["notes"].append(msg)
+                rows.append({"factor": f, "external": e, "kind": "observed", "r": rc, "se": np.nan, "z": np.nan,
+                             "pvalue": float(2 * stats.t.sf(abs(t), n - 2)), "ci_lower": lo / c,
+                             "ci_upper": hi / c, "n": n, "r_observed": r, "r_observed_lower": lo,
+                             "r_observed_upper": hi, "reliability_scale": rxx, "reliability_external": ryy})
+            for e in observed_ext:
+                if e not in reliability:
+                    note = (f"no reliability given for the observed score {e!r}: its correlations are "
+                            "disattenuated for the scale's unreliability only")
+                    if note not in diag["notes"]:
+                        diag["notes"].append(note)
+    corr = pd.DataFrame(rows)
+    # expectations
+    ext_names = list(external)
+    exp_rows = []
+    for key, text in (expect or {}).items():
+        absolute, op, bound = _parse_expectation(key, text)
+        if isinstance(key, tuple):
+            pairs = [tuple(key)]
+        elif isinstance(key, str) and "~~" in key:
+            pairs = [tuple(p.strip() for p in key.split("~~", 1))]
+        else:
+            pairs = [(f, key) for f in scales]
+        for f, e in pairs:
+            if f not in scales or e not in ext_names:
+                raise SpecificationError(f"expectation {key!r}: {e!r} is not an external measure "
+                                         f"({ext_names}) or {f!r} not a factor ({list(scales)})")
+            row = corr[(corr["factor"] == f) & (corr["external"] == e)].iloc[0]
+            lo, hi = float(row["ci_lower"]), float(row["ci_upper"])
+            if absolute:
+                inside = lo <= 0 <= hi
+                far = max(abs(lo), abs(hi))
+                near = 0.0 if inside else min(abs(lo), abs(hi))
+                ci_ok = all(_OPS[op](v, bound) for v in (near, far))
+            else:
+                ci_ok = all(_OPS[op](v, bound) for v in (lo, hi))
+            exp_rows.append({"factor": f, "external": e, "expected": str(text).strip(), "r": float(row["r"]),
+                             "ci_lower": lo, "ci_upper": hi, "met": _holds(absolute, op, bound, float(row["r"])),
+                             "ci_supports": bool(ci_ok)})
+    expectations = pd.DataFrame(exp_rows, columns=["factor", "external", "expected", "r", "ci_lower", "ci_upper",
+                                                   "met", "ci_supports"])
+    return LatentCorrelationResult(correlations=corr, factor_correlations=fcor.reset_index(drop=True),
+                                   expectations=expectations, fit=fit, estimator=est_name, level=level,
+                                   diagnostics=diag)

@@ -1,0 +1,66 @@
+# References for tests/test_validity_ext.py (allyscale/validity_ext.py).
+# R 4.x, lavaan 0.6.14. Run from this folder:  Rscript make_reference.R
+library(lavaan)
+stopifnot(packageVersion("lavaan") == "0.6.14")
+d <- read.csv("data.csv")
+items <- c(paste0("a", 1:4), paste0("b", 1:4), paste0("x", 1:3), paste0("s", 1:3))
+
+# 1. latent convergent / discriminant correlations: allyship factors + external factors, WLSMV
+m_lat <- "
+ally_a =~ a1 + a2 + a3 + a4
+ally_b =~ b1 + b2 + b3 + b4
+arbi =~ x1 + x2 + x3
+sdes =~ s1 + s2 + s3
+"
+f_lat <- cfa(m_lat, data = d, ordered = items, estimator = "WLSMV", std.lv = TRUE)
+pe <- parameterEstimates(f_lat)
+write.csv(pe[pe$op == "~~" & pe$lhs != pe$rhs, c("lhs", "op", "rhs", "est", "se", "z", "pvalue",
+                                                 "ci.lower", "ci.upper")],
+          "latent_wlsmv.csv", row.names = FALSE)
+write.csv(data.frame(measure = names(fitMeasures(f_lat, c("chisq.scaled", "df.scaled", "cfi.scaled"))),
+                     value = fitMeasures(f_lat, c("chisq.scaled", "df.scaled", "cfi.scaled"))),
+          "latent_wlsmv_fit.csv", row.names = FALSE)
+
+# 2. known groups: latent means of the scalar model (thresholds, loadings, intercepts equal), WLSMV
+m_kg <- "
+ally_a =~ a1 + a2 + a3 + a4
+ally_b =~ b1 + b2 + b3 + b4
+"
+f_kg <- cfa(m_kg, data = d, group = "g", ordered = items[1:8], estimator = "WLSMV",
+            group.equal = c("thresholds", "loadings", "intercepts"))
+pe <- parameterEstimates(f_kg)
+write.csv(pe[(pe$op == "~1" & pe$lhs %in% c("ally_a", "ally_b")) |
+             (pe$op == "~~" & pe$lhs == pe$rhs & pe$lhs %in% c("ally_a", "ally_b")),
+             c("lhs", "op", "rhs", "group", "est", "se", "z", "pvalue", "ci.lower", "ci.upper")],
+          "known_groups_wlsmv.csv", row.names = FALSE)
+
+# 3. known groups, ML on the same items as continuous (scalar model: loadings and intercepts equal)
+f_ml <- cfa(m_kg, data = d, group = "g", group.equal = c("loadings", "intercepts"))
+pe <- parameterEstimates(f_ml)
+write.csv(pe[(pe$op == "~1" & pe$lhs %in% c("ally_a", "ally_b")) |
+             (pe$op == "~~" & pe$lhs == pe$rhs & pe$lhs %in% c("ally_a", "ally_b")),
+             c("lhs", "op", "rhs", "group", "est", "se", "z", "pvalue", "ci.lower", "ci.upper")],
+          "known_groups_ml.csv", row.names = FALSE)
+# 4. observed scores: scale mean scores, their raw alpha (psych) and Pearson r with sds_total
+library(psych)
+sa <- rowMeans(d[, paste0("a", 1:4)]); sb <- rowMeans(d[, paste0("b", 1:4)])
+ct <- cor.test(sa, d$sds_total)
+write.csv(data.frame(
+  scale = c("ally_a", "ally_b"),
+  alpha = c(psych::alpha(d[, paste0("a", 1:4)])$total$raw_alpha, psych::alpha(d[, paste0("b", 1:4)])$total$raw_alpha),
+  r = c(cor(sa, d$sds_total), cor(sb, d$sds_total)),
+  r_lower = c(ct$conf.int[1], cor.test(sb, d$sds_total)$conf.int[1]),
+  r_upper = c(ct$conf.int[2], cor.test(sb, d$sds_total)$conf.int[2])), "observed_scores.csv", row.names = FALSE)
+
+# 5. test-retest: scale mean scores at both waves (merged by id), psych::ICC(lmer = FALSE)
+w2 <- read.csv("retest.csv")
+mm <- merge(d, w2, by = "id", suffixes = c(".t1", ".t2"))
+out <- NULL
+for (f in c("a", "b")) {
+  t1 <- rowMeans(mm[, paste0(f, 1:4, ".t1")]); t2 <- rowMeans(mm[, paste0(f, 1:4, ".t2")])
+  ic <- psych::ICC(cbind(t1, t2), lmer = FALSE)$results
+  out <- rbind(out, data.frame(scale = paste0("ally_", f), type = ic$type, icc = ic$ICC, lower = ic$"lower bound",
+                               upper = ic$"upper bound", r = cor(t1, t2), sd1 = sd(t1)))
+}
+write.csv(out, "retest_icc.csv", row.names = FALSE)
+writeLines(paste("lavaan", packageVersion("lavaan"), "| psych", packageVersion("psych"), "|", R.version.string), "versions.txt")

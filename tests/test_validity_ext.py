@@ -1,0 +1,94 @@
+"""Tests of allyscale/validity_ext.py against lavaan 0.6.14, psych 2.2.9 and statsmodels.
+
+References: tests/reference/validity_ext/ (data from make_data.py, R outputs from make_reference.R).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+import allyscale as al
+from allyscale.errors import DataError, DataWarning, SpecificationError
+
+REF = Path(__file__).parent / "reference" / "validity_ext"
+MODEL = "ally_a =~ a1 + a2 + a3 + a4\nally_b =~ b1 + b2 + b3 + b4"
+EXTERNAL = {"arbi": ["x1", "x2", "x3"], "sdes": ["s1", "s2", "s3"]}
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return pd.read_csv(REF / "data.csv")
+
+
+@pytest.fixture(scope="module")
+def latent(data):
+    return al.latent_correlations(data, MODEL, {**EXTERNAL, "sds": "sds_total"}, reliability={"sds": 0.8},
+                                  expect={"arbi": "> .50", "sdes": "< .30", "ally_b ~~ sds": "|r| < .30"})
+
+
+# --------------------------------------------------------------------------- latent correlations
+def test_latent_correlations_match_lavaan_wlsmv(latent):
+    # R: cfa(m_lat, d, ordered = items, estimator = "WLSMV", std.lv = TRUE); parameterEstimates()
+    ref = pd.read_csv(REF / "latent_wlsmv.csv")
+    assert latent.estimator == "WLSMV" and latent.diagnostics["estimator_rule"] is True
+    got = latent.factor_correlations.set_index(["lhs", "rhs"])
+    ref = ref.set_index(["lhs", "rhs"]).loc[got.index]
+    assert_allclose(got["r"], ref["est"], rtol=1e-5, atol=1e-6)
+    assert_allclose(got["se"], ref["se"], rtol=1e-4)
+    assert_allclose(got["ci_lower"], ref["ci.lower"], rtol=1e-4, atol=1e-6)
+    assert_allclose(got["ci_upper"], ref["ci.upper"], rtol=1e-4, atol=1e-6)
+    fm = pd.read_csv(REF / "latent_wlsmv_fit.csv").set_index("measure")["value"]
+    assert_allclose(latent.fit.fit_measures["chisq.scaled"], fm["chisq.scaled"], rtol=1e-5)
+    lat = latent.correlations[latent.correlations["kind"] == "latent"].set_index(["factor", "external"])
+    assert_allclose(lat.loc[("ally_a", "arbi"), "r"], 0.563395728881267, rtol=1e-5)
+    assert_allclose(lat.loc[("ally_b", "sdes"), "r"], 0.130858941145943, rtol=1e-5)
+
+
+def test_disattenuated_correlations_match_psych(latent):
+    # R: psych::alpha(items)$total$raw_alpha; cor.test(rowMeans(items), sds_total)$conf.int
+    ref = pd.read_csv(REF / "observed_scores.csv").set_index("scale")
+    obs = latent.correlations[latent.correlations["kind"] == "observed"].set_index("factor")
+    assert_allclose(obs["reliability_scale"], ref["alpha"], rtol=1e-10)
+    assert_allclose(obs["r_observed"], ref["r"], rtol=1e-10)
+    assert_allclose(obs["r_observed_lower"], ref["r_lower"], rtol=1e-8)
+    assert_allclose(obs["r_observed_upper"], ref["r_upper"], rtol=1e-8)
+    c = np.sqrt(ref["alpha"] * 0.8)
+    assert_allclose(obs["r"], ref["r"] / c, rtol=1e-10)
+    assert_allclose(obs["ci_upper"], ref["r_upper"] / c, rtol=1e-8)
+
+
+def test_expectation_table(latent):
+    e = latent.expectations.set_index(["factor", "external"])
+    assert len(e) == 5
+    # ally_a-arbi .563 > .50 met, CI [.453, .673] does not lie above .50; ally_b-arbi .383 not met
+    assert e.loc[("ally_a", "arbi"), "met"] and not e.loc[("ally_a", "arbi"), "ci_supports"]
+    assert not e.loc[("ally_b", "arbi"), "met"]
+    assert e.loc[("ally_b", "sdes"), "met"] and e.loc[("ally_b", "sdes"), "ci_supports"]  # CI [.005, .256]
+    assert e.loc[("ally_b", "sds"), "met"] and e.loc[("ally_b", "sds"), "expected"] == "|r| < .30"
+    text = latent.summary()
+    assert "Expected patterns" in text and "WLSMV" in text
+    json.dumps(latent.to_dict())
+    assert "<h5>Expected patterns</h5>" in latent._repr_html_()
+
+
+def test_latent_correlations_errors(data):
+    with pytest.raises(SpecificationError, match="'nope'"):
+        al.latent_correlations(data, MODEL, EXTERNAL, expect={"nope": "> .5"})
+    with pytest.raises(SpecificationError, match="'> half'"):
+        al.latent_correlations(data, MODEL, {"sds": "sds_total"}, expect={"sds": "> half"})
+    with pytest.raises(DataError, match="'zz'"):
+        al.latent_correlations(data, MODEL, {"arbi": ["x1", "zz"]})
+    with pytest.raises(SpecificationError, match="ally_a"):
+        al.latent_correlations(data, MODEL, {"ally_a": "sds_total"})
+    with pytest.raises(SpecificationError, match="one item|1 item"):
+        al.latent_correlations(data, MODEL, {"arbi": ["x1"]})
+    bad = data.assign(sds_total=data["sds_total"].astype(str))
+    with pytest.raises(DataError, match="sds_total"):
+        al.latent_correlations(bad, MODEL, {"sds": "sds_total"})
