@@ -64,7 +64,7 @@ _API: dict[str, str] = {
     "factor_correlations": "allyscale.validity", "external_correlations": "allyscale.validity",
     "split_half": "allyscale.reliability",
     "icc": "allyscale.reliability",
-    "latent_correlations": "allyscale.validity_ext",
+    "latent_correlations": "allyscale.validity_ext", "incremental_validity": "allyscale.validity_ext",
     # Monte Carlo
     "load_study": "allyscale.montecarlo",
     "run_study": "allyscale.montecarlo",

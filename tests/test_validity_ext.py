@@ -92,3 +92,54 @@ def test_latent_correlations_errors(data):
     bad = data.assign(sds_total=data["sds_total"].astype(str))
     with pytest.raises(DataError, match="sds_total"):
         al.latent_correlations(bad, MODEL, {"sds": "sds_total"})
+
+
+# --------------------------------------------------------------------------- incremental validity
+def test_incremental_validity_matches_statsmodels(data):
+    import statsmodels.api as sm  # the test extra's reference (pyproject.toml)
+    d = data.assign(arbi_score=data[["x1", "x2", "x3"]].mean(axis=1))
+    res = al.incremental_validity(d, outcome="y", baseline=["arbi_score", "sds_total"], added=["ally_a", "ally_b"],
+                                  model=MODEL)
+    sa, sb = d[["a1", "a2", "a3", "a4"]].mean(axis=1), d[["b1", "b2", "b3", "b4"]].mean(axis=1)
+    X = pd.DataFrame({"arbi_score": d["arbi_score"], "sds_total": d["sds_total"], "ally_a": sa, "ally_b": sb})
+    m1 = sm.OLS(d["y"], sm.add_constant(X[["arbi_score", "sds_total"]])).fit()
+    m2 = sm.OLS(d["y"], sm.add_constant(X)).fit()
+    f, p, q = m2.compare_f_test(m1)
+    s = res.steps
+    assert_allclose(s.loc["baseline", "r2"], m1.rsquared, rtol=1e-10)
+    assert_allclose(s.loc["full", "r2"], m2.rsquared, rtol=1e-10)
+    assert_allclose(s.loc["full", "adj_r2"], m2.rsquared_adj, rtol=1e-10)
+    assert_allclose(s.loc["full", "F"], m2.fvalue, rtol=1e-10)
+    assert_allclose(res.delta_r2, m2.rsquared - m1.rsquared, rtol=1e-10)
+    assert_allclose([s.loc["full", "F_change"], s.loc["full", "p_change"]], [f, p], rtol=1e-8)
+    assert s.loc["full", "df1_change"] == q == 2 and s.loc["full", "df2_change"] == 395
+    # standardized coefficients: OLS on z-scores (ddof = 1)
+    zd = pd.concat([d["y"], X], axis=1)
+    zd = (zd - zd.mean()) / zd.std(ddof=1)
+    mz = sm.OLS(zd["y"], sm.add_constant(zd[X.columns])).fit()
+    c = res.coefficients[res.coefficients["step"] == "full"].set_index("predictor").loc[X.columns]
+    assert_allclose(c["beta"], mz.params[X.columns], rtol=1e-8)
+    assert_allclose(c["beta_se"], mz.bse[X.columns], rtol=1e-8)
+    ci = mz.conf_int().loc[X.columns]
+    assert_allclose(c["ci_lower"], ci[0], rtol=1e-8)
+    assert_allclose(c["ci_upper"], ci[1], rtol=1e-8)
+    assert_allclose(c["b"], m2.params[X.columns], rtol=1e-8)
+    assert_allclose(c["se"], m2.bse[X.columns], rtol=1e-8)
+    assert res.delta_r2 > 0.02 and s.loc["full", "p_change"] < 1e-3  # the data were made with ally effects on y
+    assert "delta R2" in res.summary()
+    json.dumps(res.to_dict())
+
+
+def test_incremental_validity_errors_and_missing(data):
+    with pytest.raises(SpecificationError, match="both"):
+        al.incremental_validity(data, outcome="y", baseline=["x1"], added=["x1"])
+    with pytest.raises(DataError, match="'nope'"):
+        al.incremental_validity(data, outcome="y", baseline=["x1"], added=["nope"])
+    with pytest.raises(SpecificationError, match="collinear"):
+        al.incremental_validity(data.assign(x1b=2 * data["x1"]), outcome="y", baseline=["x1"], added=["x1b"])
+    d = data.copy()
+    d.loc[:9, "y"] = np.nan
+    with pytest.warns(DataWarning, match="10 rows"):
+        res = al.incremental_validity(d, outcome="y", baseline=[], added=["x1", "x2"])
+    assert res.n == 390 and res.diagnostics["dropped_rows"] == 10
+    assert_allclose(res.delta_r2, res.steps.loc["full", "r2"], rtol=1e-12)
