@@ -143,3 +143,72 @@ def test_incremental_validity_errors_and_missing(data):
         res = al.incremental_validity(d, outcome="y", baseline=[], added=["x1", "x2"])
     assert res.n == 390 and res.diagnostics["dropped_rows"] == 10
     assert_allclose(res.delta_r2, res.steps.loc["full", "r2"], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- known groups
+@pytest.fixture(scope="module")
+def groups(data):
+    return al.known_groups(data, MODEL, group="g")
+
+
+@pytest.mark.parametrize("estimator", ["WLSMV", "ML"])
+def test_latent_means_match_lavaan(data, groups, estimator):
+    # R: cfa(m_kg, d, group = "g", ordered = items, estimator = "WLSMV",
+    #        group.equal = c("thresholds", "loadings", "intercepts"))   (ML: c("loadings", "intercepts"))
+    res = groups if estimator == "WLSMV" else al.known_groups(data, MODEL, group="g", estimator="ML")
+    ref = pd.read_csv(REF / f"known_groups_{estimator.lower()}.csv")
+    assert res.groups == ("ally", "other") and res.latent_refused is None
+    assert res.diagnostics["latent_level"] == "scalar"
+    mean = ref[(ref["op"] == "~1") & (ref["group"] == 2)].set_index("lhs").loc[["ally_a", "ally_b"]]
+    assert_allclose(res.latent["mean_difference"], mean["est"], rtol=1e-5)
+    assert_allclose(res.latent["se"], mean["se"], rtol=1e-4)
+    assert_allclose(res.latent["ci_lower"], mean["ci.lower"], rtol=1e-4)
+    var = ref[ref["op"] == "~~"].set_index(["lhs", "group"])["est"]
+    assert_allclose(res.latent["var_focal"], var.loc[[("ally_a", 2), ("ally_b", 2)]], rtol=1e-5)
+    pooled = (199 * var.loc[[("ally_a", 1), ("ally_b", 1)]].to_numpy()
+              + 199 * var.loc[[("ally_a", 2), ("ally_b", 2)]].to_numpy()) / 398
+    assert_allclose(res.latent["d_latent"], mean["est"].to_numpy() / np.sqrt(pooled), rtol=1e-5)
+
+
+def test_observed_hedges_g(data, groups):
+    from scipy import special, stats
+
+    obs = groups.observed
+    sa = data[["a1", "a2", "a3", "a4"]].mean(axis=1)
+    x, y = sa[data["g"] == "other"], sa[data["g"] == "ally"]
+    t, p = stats.ttest_ind(x, y)  # Student's t, pooled variance
+    assert_allclose([obs.loc["ally_a", "t"], obs.loc["ally_a", "pvalue"]], [t, p], rtol=1e-10)
+    sp = np.sqrt((199 * x.var() + 199 * y.var()) / 398)
+    d = (x.mean() - y.mean()) / sp
+    j = np.exp(special.gammaln(199) - special.gammaln(198.5)) / np.sqrt(199)
+    assert_allclose(obs.loc["ally_a", ["d", "J", "g"]].astype(float), [d, j, j * d], rtol=1e-10)
+    assert_allclose(j, 1 - 3 / (4 * 398 - 1), rtol=1e-5)  # Hedges' approximation
+    # the bounds are noncentrality parameters at which the observed t is the 97.5% / 2.5% quantile
+    s = np.sqrt(1 / 200 + 1 / 200)
+    assert_allclose(stats.nct.cdf(t, 398, obs.loc["ally_a", "g_lower"] / j / s), 0.975, rtol=1e-8)
+    assert_allclose(stats.nct.cdf(t, 398, obs.loc["ally_a", "g_upper"] / j / s), 0.025, rtol=1e-8)
+    assert_allclose(obs.loc["ally_a", "g"], -0.5152, atol=1e-4)
+    assert obs.loc["ally_a", "n_focal"] == 200 and "Hedges" in groups.summary()
+    json.dumps(groups.to_dict())
+
+
+def test_known_groups_refuses_latent_means_without_scalar_invariance(data):
+    d = data.copy()
+    other = d["g"] == "other"
+    for item in ("a1", "a2"):  # a uniform shift of two items' answers in one group: intercept non-invariance
+        d.loc[other, item] = d.loc[other, item] + 1.0
+    with pytest.warns(al.StatisticalWarning, match="latent means not compared"):
+        res = al.known_groups(d, MODEL, group="g", estimator="ML")
+    assert res.latent is None
+    assert res.latent_refused.startswith("scalar invariance does not hold across 'g'")
+    assert "latent means not compared" in res.summary()
+    assert res.observed.loc["ally_b", "g"] == pytest.approx(-0.4467, abs=1e-4)  # observed scores still given
+
+
+def test_known_groups_errors(data):
+    with pytest.raises(DataError, match="'nope'"):
+        al.known_groups(data, MODEL, group="nope")
+    with pytest.raises(DataError, match="exactly two groups"):
+        al.known_groups(data.assign(g3=np.arange(len(data)) % 3), MODEL, group="g3")
+    with pytest.raises(DataError, match="'zz'"):
+        al.known_groups(data, MODEL, group="g", reference="zz")
