@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from allyscale._files import publish_folder, spreadsheet_safe
+from allyscale._files import publish_folder, spreadsheet_safe, write_csv
 from allyscale.report.document import Section, jsonable
 from allyscale.report.render import render_html
 
 __all__ = ["ValidationReport"]
 
 #: what a report folder holds (replaced as a whole by each save)
-REPORT_ENTRIES = ("report.html", "results.json", "tables")
+REPORT_ENTRIES = ("report.html", "results.json", "tables", "data.csv", "reproduce.R", "report.docx", "tex",
+                  "figures")
+#: the formats ``save(formats=)`` writes (html always comes with results.json, tables/, data.csv, reproduce.R)
+FORMATS = ("html", "docx", "tex")
 
 
 @dataclass
@@ -29,12 +32,16 @@ class ValidationReport:
     title, subtitle : str
     meta : dict
         Input description (source, N, items, estimator, group, seed, software versions).
+    data : DataFrame or None
+        The data the confirmatory models were fitted to (items as analysed, group column),
+        saved as ``data.csv`` for ``reproduce.R``.
     """
 
     sections: list[Section]
     title: str
     subtitle: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    data: Any = field(default=None, repr=False)
 
     @property
     def failed(self) -> list[str]:
@@ -84,8 +91,15 @@ class ValidationReport:
     def _repr_html_(self) -> str:
         return self.html()
 
-    def save(self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = ()) -> Path:
+    def save(self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = (),
+             formats: Iterable[str] = ("html",)) -> Path:
         """Write ``report.html``, ``results.json`` and ``tables/*.csv`` into ``out_dir``.
+
+        Also ``data.csv`` (the analysed data) and ``reproduce.R`` (lavaan calls refitting
+        every model of the report; :mod:`allyscale.report.reproduce`), ``figures/*.svg``
+        and ``figures/*.png``; with ``formats`` containing ``"docx"`` the report as
+        ``report.docx`` (APA-7 tables, :mod:`allyscale.report.docx`), with ``"tex"`` a
+        ``tex/`` folder of booktabs tables and a text include (:mod:`allyscale.report.latex`).
 
         The folder is staged beside ``out_dir`` and swapped in with one atomic rename
         (:func:`allyscale._files.publish_folder`): it appears complete or not at all, an
@@ -97,9 +111,33 @@ class ValidationReport:
         never written over.
         """
         out = Path(out_dir)
+        formats = [str(f).strip().lower() for f in ([formats] if isinstance(formats, str) else formats)]
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown report format(s) {unknown}; use {', '.join(FORMATS)}")
 
         def fill(staging: Path) -> None:
+            from allyscale.report.reproduce import DATA_FILE, SCRIPT_FILE, reproduce_script
+
             (staging / "tables").mkdir()
+            if self.data is not None:
+                write_csv(staging / DATA_FILE, self.data, index=False)
+                (staging / SCRIPT_FILE).write_text(reproduce_script(self), encoding="utf-8")
+            figures = [f for s in self.sections for f in s.figures]
+            if figures:
+                (staging / "figures").mkdir()
+                for f in figures:
+                    (staging / "figures" / f"{f.name}.svg").write_text(f.svg, encoding="utf-8")
+                    if f.png:
+                        (staging / "figures" / f"{f.name}.png").write_bytes(f.png)
+            if "docx" in formats:
+                from allyscale.report.docx import write_docx
+
+                write_docx(self, staging / "report.docx")
+            if "tex" in formats:
+                from allyscale.report.latex import write_latex
+
+                write_latex(self, staging / "tex")
             (staging / "report.html").write_text(self.html(), encoding="utf-8")
             (staging / "results.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
                                                   encoding="utf-8")

@@ -7,6 +7,7 @@ Nothing is computed while rendering.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -32,11 +33,17 @@ class Table:
 
 @dataclass
 class Figure:
-    """A captioned figure held as inline SVG text."""
+    """A captioned figure held as inline SVG text (and, when drawn by :func:`figure_to_svg`
+    in this process, as a PNG for the DOCX report: ``png``)."""
 
     name: str
     caption: str
     svg: str
+    png: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.png:
+            self.png = _PNG_OF_SVG.pop(hashlib.sha1(self.svg.encode("utf-8")).hexdigest(), b"")
 
 
 @dataclass
@@ -68,19 +75,31 @@ class Section:
 
 
 _SVG_HEAD = re.compile(r"^.*?(<svg)", re.S)
+#: PNG renderings of the SVG texts figure_to_svg returned, until a Figure takes its own (bounded)
+_PNG_OF_SVG: dict[str, bytes] = {}
 
 
 def figure_to_svg(fig) -> str:
-    """Render a matplotlib figure to standalone SVG text (text drawn as paths: no fonts, no scripts)."""
+    """Render a matplotlib figure to standalone SVG text (text drawn as paths: no fonts, no scripts).
+
+    The same figure is also rendered as a 200-dpi PNG, which the :class:`Figure` made from
+    the returned SVG picks up (``Figure.png``, embedded in the DOCX report).
+    """
     import matplotlib
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "path"}):
         fig.savefig(buf, format="svg", bbox_inches="tight")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=200, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
+    svg = _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
+    while len(_PNG_OF_SVG) >= 32:  # figures drawn but never put in a Figure
+        _PNG_OF_SVG.pop(next(iter(_PNG_OF_SVG)))
+    _PNG_OF_SVG[hashlib.sha1(svg.encode("utf-8")).hexdigest()] = png.getvalue()
+    return svg
 
 
 def jsonable(value: Any) -> Any:

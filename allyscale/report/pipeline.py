@@ -844,6 +844,8 @@ def validate(
         "preferred_structure": None if choice is None else {"model": choice.preferred, "reason": choice.reason},
         "policy": DEFAULT_POLICY.to_dict(),
     }
+    analysed = _cfa_data(ctx)[items + ([group] if group else [])]  # saved as data.csv for reproduce.R
+    meta["analysed_data"] = {"file": "data.csv", "rows": int(len(analysed)), "columns": list(analysed.columns)}
     return ValidationReport(sections, title=f"Psychometric validation of {scale}",
                             subtitle=f"Data: {source} (N = {len(data)}, {len(items)} items); "
-                                     f"{meta['estimator_rule']}", meta=meta)
+                                     f"{meta['estimator_rule']}", meta=meta, data=analysed)
