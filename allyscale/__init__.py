@@ -65,7 +65,7 @@ _API: dict[str, str] = {
     "split_half": "allyscale.reliability",
     "icc": "allyscale.reliability",
     "latent_correlations": "allyscale.validity_ext", "incremental_validity": "allyscale.validity_ext",
-    "known_groups": "allyscale.validity_ext",
+    "known_groups": "allyscale.validity_ext", "test_retest": "allyscale.validity_ext",
     # Monte Carlo
     "load_study": "allyscale.montecarlo",
     "run_study": "allyscale.montecarlo",

@@ -38,10 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from allyscale.pool import ItemPool
 
 __all__ = ["latent_correlations", "LatentCorrelationResult", "incremental_validity", "IncrementalValidityResult",
-           "known_groups", "KnownGroupsResult", "hedges_g"]
-__all_planned__ = ["known_groups", "incremental_validity", "test_retest",
-           "LatentCorrelationResult", "KnownGroupsResult", "IncrementalValidityResult", "TestRetestResult",
-           "hedges_g"]
+           "known_groups", "KnownGroupsResult", "hedges_g", "test_retest", "TestRetestResult"]
+
 
 
 # --------------------------------------------------------------------------- helpers
@@ -811,3 +809,198 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
             lat = pd.DataFrame(lrows).set_index("factor")
     return KnownGroupsResult(observed=observed, latent=lat, latent_refused=refused, groups=(ref, foc),
                              invariance=inv, estimator=est_name, level=level, diagnostics=diag)
+
+
+# --------------------------------------------------------------------------- test-retest
+_RXX = ("retest", "icc2", "icc3", "alpha")
+
+
+@dataclass(frozen=True)
+class TestRetestResult(_Tables):
+    """Test–retest stability per scale, with the standard error of measurement and the RCI.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Per scale: ``n, mean1, sd1, mean2, sd2, r`` (Pearson, wave 1 with wave 2),
+        ``icc2, icc2_lower, icc2_upper`` (ICC(2,1), absolute agreement), ``icc3, icc3_lower,
+        icc3_upper`` (ICC(3,1), consistency), ``alpha1`` (wave-1 raw alpha), ``rxx`` (the
+        reliability used), ``sem``, ``s_diff``, ``rc_threshold`` (the smallest reliable
+        change, ``z s_diff``), and the counts ``reliable_increase, reliable_decrease``.
+    change : DataFrame
+        Per respondent and scale: ``id, scale, wave1, wave2, difference, rci, change``
+        (``"reliable increase"``, ``"reliable decrease"`` or ``"no reliable change"``).
+    icc : dict
+        Scale → :class:`~allyscale.reliability.ICCResult`.
+    diagnostics : dict
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    table: pd.DataFrame
+    change: pd.DataFrame
+    icc: dict
+    rxx: str
+    level: float
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def _title(self) -> str:  # type: ignore[override]
+        return (f"Test-retest stability: N = {int(self.table['n'].max()) if len(self.table) else 0} matched "
+                f"respondents, RCI with r_xx = {self.rxx} ({self.level:.0%})")
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"Stability": self.table}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable({"table": self.table, "rxx": self.rxx, "level": self.level,
+                          "change": self.change.to_dict("records"),
+                          "icc": {k: v.to_dict() for k, v in self.icc.items()}, "diagnostics": self.diagnostics})
+
+
+def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool: ItemPool | None = None,
+                model: str | None = None, id: str = "id", wave: str | None = None, rxx: str = "retest",
+                level: float = 0.95) -> TestRetestResult:
+    """Test–retest stability of each scale score: ICC(2,1), ICC(3,1), SEM and the reliable change index.
+
+    The waves are matched by the respondent ``id`` (two frames, or one frame with a ``wave``
+    column holding two values in time order). Each scale's score is the available-item mean of
+    its items (from ``pool`` with reverse-keyed items reversed, or from ``model``'s ``=~``
+    lines). Per scale:
+
+    * ICC(2,1) and ICC(3,1) with their F-based intervals, as ``psych::ICC(cbind(t1, t2),
+      lmer = FALSE)`` (:func:`allyscale.reliability.icc`; Shrout & Fleiss, 1979; McGraw &
+      Wong, 1996);
+    * the standard error of measurement ``SEM = s_1 sqrt(1 - r_xx)`` with ``s_1`` the
+      wave-1 SD (N - 1) and ``r_xx`` by ``rxx``: ``"retest"`` the Pearson test–retest
+      correlation (Jacobson & Truax, 1991), ``"icc2"``/``"icc3"`` the ICCs, ``"alpha"`` the
+      wave-1 coefficient alpha;
+    * ``S_diff = sqrt(2 SEM²)`` and each respondent's reliable change index
+      ``RCI = (x_2 - x_1) / S_diff`` (Jacobson & Truax, 1991, eq. 3); ``|RCI| > z`` (1.96 at
+      95%) is a reliable change.
+
+    Parameters
+    ----------
+    wave1, wave2 : DataFrame
+        The two waves' responses, each with the ``id`` column (``wave2=None`` with ``wave``).
+    pool : ItemPool, optional
+    model : str, optional
+        Scales from the ``=~`` lines (when no pool).
+    id : str
+        Respondent id column.
+    wave : str, optional
+        Column with the wave in a single long frame.
+    rxx : {"retest", "icc2", "icc3", "alpha"}
+    level : float
+
+    Returns
+    -------
+    TestRetestResult
+
+    Raises
+    ------
+    DataError
+        The id column is missing or has duplicates (naming the value); no respondent in both
+        waves; an item is missing or not numeric.
+    SpecificationError
+        Neither pool nor model; an unknown ``rxx``; a ``wave`` column without two values.
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). Clinical significance: A statistical approach to
+    defining meaningful change in psychotherapy research. Journal of Consulting and Clinical
+    Psychology, 59, 12-19.
+    Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: Uses in assessing rater
+    reliability. Psychological Bulletin, 86, 420-428.
+    McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass correlation
+    coefficients. Psychological Methods, 1, 30-46.
+    """
+    zq = _zq(level)
+    if rxx not in _RXX:
+        raise SpecificationError(f"unknown rxx {rxx!r}; use one of {list(_RXX)}")
+    if wave2 is None:
+        if wave is None:
+            raise SpecificationError("give two frames (wave1, wave2) or one frame with a wave column (wave=)")
+        if wave not in wave1.columns:
+            raise DataError(f"wave column {wave!r} is not a column of the data")
+        waves = list(pd.unique(wave1[wave].dropna()))
+        if len(waves) != 2:
+            raise SpecificationError(f"wave column {wave!r} must hold two waves, found {[str(w) for w in waves]}")
+        waves = sorted(waves) if all(isinstance(w, (int, float, np.number)) for w in waves) else waves
+        wave1, wave2 = wave1[wave1[wave] == waves[0]], wave1[wave1[wave] == waves[1]]
+    scales = _scales(model, pool)
+    frames = []
+    for k, w in ((1, wave1), (2, wave2)):
+        if not isinstance(w, pd.DataFrame):
+            raise DataError(f"wave {k} must be a pandas DataFrame, not {type(w).__name__}")
+        if id not in w.columns:
+            raise DataError(f"id column {id!r} is not a column of wave {k}")
+        ids = w[id]
+        if ids.isna().any():
+            raise DataError(f"wave {k}: id column {id!r} has a missing value in row {int(np.flatnonzero(ids.isna())[0])}")
+        dup = ids[ids.duplicated()]
+        if len(dup):
+            v = dup.iloc[0].item() if isinstance(dup.iloc[0], np.generic) else dup.iloc[0]
+            raise DataError(f"wave {k}: id {v!r} occurs more than once in column {id!r}")
+        s = _scale_scores(w, scales, pool)
+        s.index = ids.to_numpy()
+        frames.append((s, w.set_index(id)))
+    (s1, w1), (s2, w2) = frames
+    common = [i for i in s1.index if i in set(s2.index)]
+    diag: dict[str, Any] = {"notes": []}
+    if not common:
+        raise DataError(f"no respondent id of column {id!r} is in both waves")
+    unmatched = (len(s1) - len(common), len(s2) - len(common))
+    if any(unmatched):
+        msg = (f"test_retest: {unmatched[0]} respondent(s) of wave 1 and {unmatched[1]} of wave 2 have no match "
+               f"in the other wave and are left out")
+        warnings.warn(msg, DataWarning, stacklevel=2)
+        diag["unmatched"] = {"wave1": unmatched[0], "wave2": unmatched[1]}
+        diag["notes"].append(msg)
+    icc_fn = _mod("allyscale.reliability").icc
+    rows, change, iccs = [], [], {}
+    for sc, its in scales.items():
+        pair = pd.DataFrame({"wave1": s1.loc[common, sc], "wave2": s2.loc[common, sc]})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ic = icc_fn(pair, ["wave1", "wave2"], level=level)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+            diag["notes"].append(f"{sc}: {w.message}")
+        iccs[sc] = ic
+        pc = pair.dropna()
+        x1 = w1.loc[pc.index, its].astype(float)
+        if pool is not None:
+            for item in pool.reverse_items:
+                if item in x1.columns:
+                    x1[item] = pool.scale.reverse(x1[item]).astype(float)
+        r = float(np.corrcoef(pc["wave1"], pc["wave2"])[0, 1])
+        t = ic.table
+        rel = {"retest": r, "icc2": float(t.loc["ICC2", "icc"]), "icc3": float(t.loc["ICC3", "icc"]),
+               "alpha": _raw_alpha(x1)}
+        sd1 = float(pc["wave1"].std(ddof=1))
+        rx = rel[rxx]
+        if not 0 < rx < 1:
+            raise DataError(f"scale {sc!r}: the reliability r_xx ({rxx}) is {rx:.3f}; the SEM needs 0 < r_xx < 1")
+        sem = sd1 * math.sqrt(1 - rx)
+        sdiff = math.sqrt(2) * sem
+        diff = pc["wave2"] - pc["wave1"]
+        rci = diff / sdiff
+        cat = np.where(rci > zq, "reliable increase", np.where(rci < -zq, "reliable decrease", "no reliable change"))
+        change.append(pd.DataFrame({"id": pc.index, "scale": sc, "wave1": pc["wave1"].to_numpy(),
+                                    "wave2": pc["wave2"].to_numpy(), "difference": diff.to_numpy(),
+                                    "rci": rci.to_numpy(), "change": cat}))
+        rows.append({"scale": sc, "n": len(pc), "mean1": float(pc["wave1"].mean()), "sd1": sd1,
+                     "mean2": float(pc["wave2"].mean()), "sd2": float(pc["wave2"].std(ddof=1)), "r": r,
+                     "icc2": rel["icc2"], "icc2_lower": float(t.loc["ICC2", "lower"]),
+                     "icc2_upper": float(t.loc["ICC2", "upper"]), "icc3": rel["icc3"],
+                     "icc3_lower": float(t.loc["ICC3", "lower"]), "icc3_upper": float(t.loc["ICC3", "upper"]),
+                     "alpha1": rel["alpha"], "rxx": rx, "sem": sem, "s_diff": sdiff, "rc_threshold": zq * sdiff,
+                     "reliable_increase": int((cat == "reliable increase").sum()),
+                     "reliable_decrease": int((cat == "reliable decrease").sum())})
+    return TestRetestResult(table=pd.DataFrame(rows).set_index("scale"),
+                            change=pd.concat(change, ignore_index=True), icc=iccs, rxx=rxx, level=level,
+                            diagnostics=diag)
+
+
+test_retest.__test__ = False  # a public function, not a pytest test

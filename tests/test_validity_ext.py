@@ -212,3 +212,58 @@ def test_known_groups_errors(data):
         al.known_groups(data.assign(g3=np.arange(len(data)) % 3), MODEL, group="g3")
     with pytest.raises(DataError, match="'zz'"):
         al.known_groups(data, MODEL, group="g", reference="zz")
+
+
+# --------------------------------------------------------------------------- test-retest
+@pytest.fixture(scope="module")
+def retest(data):
+    w2 = pd.read_csv(REF / "retest.csv")  # the same 400 ids in another order
+    return al.test_retest(data, w2, model=MODEL, id="id")
+
+
+def test_retest_icc_matches_psych(retest):
+    # R: merge(d, w2, by = "id"); psych::ICC(cbind(rowMeans(t1 items), rowMeans(t2 items)), lmer = FALSE)
+    ref = pd.read_csv(REF / "retest_icc.csv").set_index(["scale", "type"])
+    t = retest.table
+    for sc in ("ally_a", "ally_b"):
+        assert_allclose(t.loc[sc, ["icc2", "icc2_lower", "icc2_upper"]].astype(float),
+                        ref.loc[(sc, "ICC2"), ["icc", "lower", "upper"]].astype(float), rtol=1e-8)
+        assert_allclose(t.loc[sc, ["icc3", "icc3_lower", "icc3_upper"]].astype(float),
+                        ref.loc[(sc, "ICC3"), ["icc", "lower", "upper"]].astype(float), rtol=1e-8)
+        assert_allclose(t.loc[sc, ["r", "sd1"]].astype(float), ref.loc[(sc, "ICC2"), ["r", "sd1"]].astype(float),
+                        rtol=1e-10)
+    assert_allclose(t.loc["ally_a", "icc2"], 0.599013202848207, rtol=1e-8)
+    assert t.loc["ally_a", "n"] == 400
+
+
+def test_retest_sem_and_reliable_change(data, retest):
+    t = retest.table.loc["ally_a"]
+    sem = t["sd1"] * math.sqrt(1 - t["r"])  # Jacobson & Truax (1991), r_xx = test-retest r
+    assert_allclose([t["rxx"], t["sem"], t["s_diff"]], [t["r"], sem, math.sqrt(2) * sem], rtol=1e-12)
+    w2 = pd.read_csv(REF / "retest.csv").set_index("id")
+    x1 = data.set_index("id")[["a1", "a2", "a3", "a4"]].mean(axis=1)
+    x2 = w2.loc[x1.index, ["a1", "a2", "a3", "a4"]].mean(axis=1)
+    ch = retest.change[retest.change["scale"] == "ally_a"].set_index("id").loc[x1.index]
+    assert_allclose(ch["rci"], (x2 - x1) / (math.sqrt(2) * sem), rtol=1e-10)
+    n_inc = int(((x2 - x1) / (math.sqrt(2) * sem) > 1.959963984540054).sum())
+    assert n_inc == t["reliable_increase"] and (ch["change"] == "reliable increase").sum() == n_inc
+    # the alpha variant: r_xx = wave-1 alpha (psych's raw alpha of a1-a4, tests/reference/validity_ext)
+    a = al.test_retest(data, w2.reset_index(), model=MODEL, rxx="alpha").table.loc["ally_a"]
+    alpha = pd.read_csv(REF / "observed_scores.csv").set_index("scale").loc["ally_a", "alpha"]
+    assert_allclose([a["rxx"], a["sem"]], [alpha, t["sd1"] * math.sqrt(1 - alpha)], rtol=1e-10)
+    assert "Test-retest" in retest.summary() and "<h4>" in retest._repr_html_()
+    json.dumps(retest.to_dict())
+
+
+def test_retest_long_format_unmatched_and_errors(data):
+    w2 = pd.read_csv(REF / "retest.csv")
+    long = pd.concat([data.drop(columns=["g", "sds_total", "y"]).assign(t=1), w2.iloc[5:].assign(t=2)])
+    with pytest.warns(DataWarning, match="5 respondent"):
+        res = al.test_retest(long, model=MODEL, id="id", wave="t")
+    assert res.table.loc["ally_a", "n"] == 395 and res.diagnostics["unmatched"] == {"wave1": 5, "wave2": 0}
+    with pytest.raises(DataError, match="id 3 occurs more than once"):
+        al.test_retest(data, pd.concat([w2, w2[w2["id"] == 3]]), model=MODEL)
+    with pytest.raises(DataError, match="'pid'"):
+        al.test_retest(data, w2, model=MODEL, id="pid")
+    with pytest.raises(SpecificationError, match="rxx"):
+        al.test_retest(data, w2, model=MODEL, rxx="omega")
