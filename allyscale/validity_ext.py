@@ -439,10 +439,18 @@ class IncrementalValidityResult(_Tables):
     n: int
     level: float
     diagnostics: dict = field(default_factory=dict)
+    kind: str = "observed"
+    fit: Any = None
+    difference_test: dict | None = None
 
     @property
     def _title(self) -> str:  # type: ignore[override]
         s = self.steps.loc["full"]
+        if self.kind == "latent":
+            t = self.difference_test or {}
+            return (f"Incremental validity for {self.outcome} (latent, {self.fit.estimator}): N = {self.n}, "
+                    f"delta R2 = {s['delta_r2']:.3f}, chi2 difference({int(t.get('df_diff', 0))}) = "
+                    f"{t.get('chisq_diff', float('nan')):.2f}, p = {t.get('pvalue', float('nan')):.3g}")
         return (f"Incremental validity for {self.outcome}: N = {self.n}, delta R2 = {s['delta_r2']:.3f}, "
                 f"F({int(s['df1_change'])}, {int(s['df2_change'])}) = {s['F_change']:.2f}, p = {s['p_change']:.3g}")
 
@@ -454,13 +462,16 @@ class IncrementalValidityResult(_Tables):
         return {"Steps": self.steps, "Coefficients": self.coefficients}
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"outcome": self.outcome, "n": self.n, "level": self.level, "steps": self.steps,
-                          "coefficients": self.coefficients.to_dict("records"), "diagnostics": self.diagnostics})
+        return _jsonable({"outcome": self.outcome, "kind": self.kind, "n": self.n, "level": self.level,
+                          "steps": self.steps, "coefficients": self.coefficients.to_dict("records"),
+                          "difference_test": self.difference_test,
+                          "fit_measures": None if self.fit is None else self.fit.fit_measures,
+                          "diagnostics": self.diagnostics})
 
 
 def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence[str], added: Sequence[str],
-                         model: str | None = None, pool: ItemPool | None = None,
-                         level: float = 0.95) -> IncrementalValidityResult:
+                         model: str | None = None, pool: ItemPool | None = None, latent: bool = False,
+                         estimator: str | None = None, level: float = 0.95) -> IncrementalValidityResult:
     """Incremental validity: does ``added`` predict ``outcome`` beyond ``baseline``?
 
     Two nested OLS regressions with an intercept on the complete rows (listwise): step 1
@@ -480,6 +491,21 @@ def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence
         reverse-keyed items of ``pool`` reversed).
     model : str, optional
     pool : ItemPool, optional
+    latent : bool
+        The latent-variable version (``model`` required): ``baseline`` and ``added`` are
+        factors of ``model`` and ``outcome`` a column (entered as a single-indicator factor,
+        ``Y =~ 1*outcome; outcome ~~ 0*outcome``, the same model as lavaan's ``Y ~ ...`` on
+        the observed outcome) or a factor. One SEM regresses the outcome on all predictors,
+        by allyscale's estimator rule on the model's observed variables;
+        ``R²_full`` is lavaan's ``lavInspect(fit, "r2")`` and ``R²_baseline`` the R² of the
+        baseline factors alone from the same model-implied latent covariance matrix
+        ``c_b' Phi_bb^-1 c_b / var(Y)`` (one measurement model for both steps). The
+        increment is tested by the chi-square difference test against the same model with
+        the added paths fixed at 0 (:func:`allyscale.cfa.difference_test`; lavaan's
+        ``anova``). Coefficients: the full model's paths with Wald intervals and ``beta`` =
+        lavaan's ``std.all`` (no interval).
+    estimator : str, optional
+        Latent version only; default: allyscale's estimator rule.
     level : float
 
     Returns
@@ -510,6 +536,8 @@ def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence
         raise SpecificationError(f"predictor(s) {both} are in both baseline and added")
     if outcome in baseline or outcome in added:
         raise SpecificationError(f"the outcome {outcome!r} is also a predictor")
+    if latent:
+        return _latent_incremental(data, outcome, baseline, added, model, estimator, level)
     scales = {}
     if model is not None or pool is not None:
         scales = {k: v for k, v in _scales(model, pool).items() if k not in data.columns}
@@ -571,6 +599,73 @@ def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence
     return IncrementalValidityResult(steps=pd.DataFrame.from_dict(steps, orient="index"),
                                      coefficients=pd.DataFrame(coefs), outcome=outcome, n=n, level=level,
                                      diagnostics=diag)
+
+
+def _latent_incremental(data: pd.DataFrame, outcome: str, baseline: list[str], added: list[str], model: str | None,
+                        estimator: str | None, level: float) -> IncrementalValidityResult:
+    from allyscale.cfa import cfa, difference_test
+    from allyscale.fitpolicy import resolve_estimator
+
+    if model is None:
+        raise SpecificationError("the latent incremental model needs model= (the factors' measurement model)")
+    zq = _zq(level)
+    factors = _scales(model, None)
+    bad = [f for f in [*baseline, *added] if f not in factors]
+    if bad:
+        raise SpecificationError(f"predictor(s) {bad} are not factors of the model ({list(factors)})")
+    base = model.rstrip() + "\n"
+    yname = outcome
+    if outcome not in factors:
+        _check_columns(data, [outcome], "outcome")
+        yname = f"{outcome}_lv"
+        if yname in factors or yname in data.columns:
+            raise SpecificationError(f"the name {yname!r} for the outcome's factor is taken")
+        base += f"{yname} =~ 1*{outcome}\n{outcome} ~~ 0*{outcome}\n"
+    full_syntax = base + f"{yname} ~ " + " + ".join([*baseline, *added])
+    restricted = base + f"{yname} ~ " + " + ".join([*baseline, *(f"0*{a}" for a in added)])
+    chosen = estimator is None
+    est_name = resolve_estimator(estimator, data, full_syntax)
+    kw: dict[str, Any] = {}
+    if est_name == "WLSMV":
+        kw["ordered"] = list(dict.fromkeys(i for its in factors.values() for i in its))
+    diag: dict[str, Any] = {"notes": [], "estimator_rule": chosen, "model": full_syntax}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f1 = cfa(data, full_syntax, estimator=est_name, **kw)
+        f0 = cfa(data, restricted, estimator=est_name, **kw)
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=3)
+        diag["notes"].append(f"{w.category.__name__}: {w.message}")
+    diag["converged"] = bool(f1.converged and f0.converged)
+    est = f1.estimates
+    lv = [*baseline, *added]
+    phi = pd.DataFrame(np.nan, index=lv, columns=lv)
+    for _, r in est[(est["op"] == "~~") & est["lhs"].isin(lv) & est["rhs"].isin(lv)].iterrows():
+        phi.loc[r["lhs"], r["rhs"]] = phi.loc[r["rhs"], r["lhs"]] = float(r["est"])
+    paths = est[(est["op"] == "~") & (est["lhs"] == yname)].set_index("rhs").loc[lv]
+    b = paths["est"].astype(float).to_numpy()
+    zeta = float(est[(est["op"] == "~~") & (est["lhs"] == yname) & (est["rhs"] == yname)]["est"].iloc[0])
+    p = phi.to_numpy()
+    var_y = float(b @ p @ b + zeta)
+    c = p @ b  # cov(predictors, Y)
+    nb = len(baseline)
+    r2_full = float(b @ p @ b / var_y)
+    r2_base = float(c[:nb] @ np.linalg.solve(p[:nb, :nb], c[:nb]) / var_y) if nb else 0.0
+    dt = difference_test(f0, f1)
+    steps = pd.DataFrame.from_dict({
+        "baseline": {"k": nb, "r2": r2_base, "delta_r2": r2_base},
+        "full": {"k": len(lv), "r2": r2_full, "delta_r2": r2_full - r2_base, "chisq_diff": dt["chisq_diff"],
+                 "df_diff": dt["df_diff"], "p_change": dt["pvalue"]}}, orient="index")
+    coefs = []
+    for f in lv:
+        r = paths.loc[f]
+        coefs.append({"step": "full", "predictor": f, "set": "baseline" if f in baseline else "added",
+                      "b": float(r["est"]), "se": float(r["se"]), "z": float(r["z"]), "pvalue": float(r["pvalue"]),
+                      "ci_lower": float(r["est"]) - zq * float(r["se"]),
+                      "ci_upper": float(r["est"]) + zq * float(r["se"]), "beta": float(r["std_all"])})
+    return IncrementalValidityResult(steps=steps, coefficients=pd.DataFrame(coefs), outcome=outcome,
+                                     n=int(f1.ntotal), level=level, diagnostics=diag, kind="latent", fit=f1,
+                                     difference_test=dict(dt))
 
 
 # --------------------------------------------------------------------------- known groups

@@ -267,3 +267,29 @@ def test_retest_long_format_unmatched_and_errors(data):
         al.test_retest(data, w2, model=MODEL, id="pid")
     with pytest.raises(SpecificationError, match="rxx"):
         al.test_retest(data, w2, model=MODEL, rxx="omega")
+
+
+def test_latent_incremental_validity_matches_lavaan(data):
+    # R: sem(m_inc + "Y ~ arbi + ally_a + ally_b"); R2 of arbi alone from lavInspect(fit, "cov.lv");
+    #    anova(fit with 0*ally_a + 0*ally_b, fit)   (make_reference.R, part 6)
+    model = MODEL + "\narbi =~ x1 + x2 + x3"
+    res = al.incremental_validity(data, outcome="y", baseline=["arbi"], added=["ally_a", "ally_b"], model=model,
+                                  latent=True)
+    ref = pd.read_csv(REF / "incremental_latent.csv").iloc[0]
+    paths = pd.read_csv(REF / "incremental_latent_paths.csv").set_index("rhs")
+    assert res.kind == "latent" and res.fit.estimator == "ML"  # y is continuous: the rule gives ML
+    assert_allclose(res.steps.loc["full", "r2"], ref["r2_full"], rtol=1e-5)
+    assert_allclose(res.steps.loc["baseline", "r2"], ref["r2_base"], rtol=1e-5)
+    assert_allclose(res.delta_r2, ref["r2_full"] - ref["r2_base"], rtol=1e-4)
+    assert_allclose(res.difference_test["chisq_diff"], ref["chisq_diff"], rtol=1e-5)
+    assert res.difference_test["df_diff"] == ref["df_diff"] == 2
+    assert_allclose(res.difference_test["pvalue"], ref["p_diff"], rtol=1e-4)
+    c = res.coefficients.set_index("predictor").loc[paths.index]
+    assert_allclose(c["b"], paths["est"], rtol=1e-5)
+    assert_allclose(c["se"], paths["se"], rtol=1e-4)
+    assert_allclose(c["ci_lower"], paths["ci.lower"], rtol=1e-4)
+    assert_allclose(c["beta"], paths["std.all"], rtol=1e-5)
+    assert "latent, ML" in res.summary()
+    json.dumps(res.to_dict())
+    with pytest.raises(SpecificationError, match="'sdes'"):
+        al.incremental_validity(data, outcome="y", baseline=["sdes"], added=["ally_a"], model=model, latent=True)

@@ -63,4 +63,27 @@ for (f in c("a", "b")) {
                                upper = ic$"upper bound", r = cor(t1, t2), sd1 = sd(t1)))
 }
 write.csv(out, "retest_icc.csv", row.names = FALSE)
+# 6. latent incremental validity (ML: the outcome y is continuous): y on arbi, then arbi + ally_a + ally_b;
+#    y enters as a single-indicator factor (Y =~ 1*y, y ~~ 0*y), the same model as y ~ ... in lavaan
+m_inc <- "
+ally_a =~ a1 + a2 + a3 + a4
+ally_b =~ b1 + b2 + b3 + b4
+arbi =~ x1 + x2 + x3
+Y =~ 1*y
+y ~~ 0*y
+"
+f1 <- sem(paste(m_inc, "Y ~ arbi + ally_a + ally_b"), data = d)
+f0 <- sem(paste(m_inc, "Y ~ arbi + 0*ally_a + 0*ally_b"), data = d)
+pe <- parameterEstimates(f1, standardized = TRUE)
+reg <- pe[pe$op == "~", c("lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.all")]
+phi <- lavInspect(f1, "cov.lv")
+r2_full <- lavInspect(f1, "r2")[["Y"]]
+b <- "arbi"
+r2_base <- as.numeric(phi["Y", b, drop = FALSE] %*% solve(phi[b, b, drop = FALSE]) %*% phi[b, "Y", drop = FALSE]) /
+  phi["Y", "Y"]
+lrt <- anova(f0, f1)
+write.csv(reg, "incremental_latent_paths.csv", row.names = FALSE)
+write.csv(data.frame(r2_full = r2_full, r2_base = r2_base, chisq_full = fitMeasures(f1, "chisq"),
+                     chisq_diff = lrt[["Chisq diff"]][2], df_diff = lrt[["Df diff"]][2],
+                     p_diff = lrt[["Pr(>Chisq)"]][2]), "incremental_latent.csv", row.names = FALSE)
 writeLines(paste("lavaan", packageVersion("lavaan"), "| psych", packageVersion("psych"), "|", R.version.string), "versions.txt")
