@@ -293,3 +293,36 @@ def test_latent_incremental_validity_matches_lavaan(data):
     json.dumps(res.to_dict())
     with pytest.raises(SpecificationError, match="'sdes'"):
         al.incremental_validity(data, outcome="y", baseline=["sdes"], added=["ally_a"], model=model, latent=True)
+
+
+# --------------------------------------------------------------------------- report sections
+def test_report_sections(data, latent, groups, retest):
+    from types import SimpleNamespace
+
+    from allyscale.report.references import missing
+    from allyscale.report.validity_section import (SECTION_ID, add_to_sections, build, criterion_section,
+                                                   stability_section)
+
+    inc = al.incremental_validity(data, outcome="y", baseline=["sds_total"], added=["ally_a", "ally_b"], model=MODEL)
+    sec = criterion_section(latent=latent, known=groups, incremental=inc)
+    names = [t.name for t in sec.tables]
+    assert names == ["criterion_correlations", "criterion_expectations", "known_groups_observed",
+                     "known_groups_latent", "incremental_steps", "incremental_coefficients"]
+    assert sec.numbers["expectations_met"] == 4 and sec.numbers["expectations"] == 5
+    assert sec.status == "warning" and "ally_b-arbi (> .50, r = 0.38)" in sec.flags[0]
+    st = stability_section(retest)
+    assert st.tables[0].data.loc["ally_a", "icc2"] == pytest.approx(0.599013202848207, rel=1e-8)
+    texts = [t for s in (sec, st) for t in [*s.paragraphs, *(tab.note for tab in s.tables)]]
+    assert missing(texts) == []  # every work these sections cite has a reference entry
+    # the pipeline hook: a criterion section before the conclusion when validate(external=...) is given
+    base = [("cfa", "CFA", None), ("conclusion", "Conclusion", None)]
+    ctx = SimpleNamespace(external=["sds_total"], analysis_data=data, models={"m": MODEL}, main_model="m",
+                          results={})
+    assert [s[0] for s in add_to_sections(base, ctx)] == ["cfa", SECTION_ID, "conclusion"]
+    assert add_to_sections(base, SimpleNamespace(external=[])) == base
+    from allyscale.report.document import Section
+
+    s = Section(SECTION_ID, "x")
+    build(ctx, s)
+    assert s.tables[0].data["kind"].tolist() == ["observed", "observed"]
+    assert_allclose(s.tables[0].data["r_observed"], pd.read_csv(REF / "observed_scores.csv")["r"], rtol=1e-10)

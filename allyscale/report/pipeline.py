@@ -818,6 +818,9 @@ def validate(
         from allyscale.report.shortform_section import add_to_sections
 
         section_list = add_to_sections(section_list, ctx, shorten)
+    from allyscale.report.validity_section import add_to_sections as add_validity  # with external= scores
+
+    section_list = add_validity(section_list, ctx)
     for sid, title, build in section_list:
         sec = _section(sid, title, build, ctx)
         if sec.status == "failed":

@@ -1,0 +1,144 @@
+"""Report sections "Convergent, discriminant and criterion validity" and "Stability".
+
+``criterion_section(...)`` turns the results of :func:`allyscale.latent_correlations`,
+:func:`allyscale.known_groups` and :func:`allyscale.incremental_validity` into one report
+:class:`~allyscale.report.document.Section` (with the table of expected patterns);
+``stability_section(result)`` does the same for :func:`allyscale.test_retest`. Nothing is
+computed here beyond formatting. ``add_to_sections`` is the pipeline's hook: with external
+score columns (``validate(external=...)``) it adds the criterion section before the
+conclusion, built by ``build`` from the observed external scores.
+"""
+
+from __future__ import annotations
+
+from allyscale.report.document import Section, Table
+from allyscale.report.references import REFERENCES
+
+# The works these sections cite, registered with the report's reference list (to move into
+# allyscale/report/references.py, which these sections do not edit).
+for _key, _entry in {
+    ("Campbell", "1959"): "Campbell, D. T., & Fiske, D. W. (1959). Convergent and discriminant validation by the "
+                          "multitrait-multimethod matrix. Psychological Bulletin, 56, 81-105.",
+    ("Spearman", "1904"): "Spearman, C. (1904). The proof and measurement of association between two things. "
+                          "American Journal of Psychology, 15, 72-101.",
+    ("Hedges", "1981"): "Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and related "
+                        "estimators. Journal of Educational Statistics, 6, 107-128.",
+    ("Steiger", "1997"): "Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the "
+                         "evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.), "
+                         "What if there were no significance tests? (pp. 221-257). Erlbaum.",
+    ("Cohen", "2003"): "Cohen, J., Cohen, P., West, S. G., & Aiken, L. S. (2003). Applied multiple "
+                       "regression/correlation analysis for the behavioral sciences (3rd ed.). Erlbaum.",
+    ("Shrout", "1979"): "Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: Uses in assessing rater "
+                        "reliability. Psychological Bulletin, 86, 420-428.",
+    ("McGraw", "1996"): "McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass correlation "
+                        "coefficients. Psychological Methods, 1, 30-46.",
+    ("Jacobson", "1991"): "Jacobson, N. S., & Truax, P. (1991). Clinical significance: A statistical approach to "
+                          "defining meaningful change in psychotherapy research. Journal of Consulting and Clinical "
+                          "Psychology, 59, 12-19.",
+}.items():
+    REFERENCES.setdefault(_key, _entry)
+
+__all__ = ["criterion_section", "stability_section", "add_to_sections", "build", "SECTION_ID", "SECTION_TITLE",
+           "STABILITY_ID", "STABILITY_TITLE"]
+
+SECTION_ID = "criterion-validity"
+SECTION_TITLE = "Convergent, discriminant and criterion validity"
+STABILITY_ID = "stability"
+STABILITY_TITLE = "Stability"
+
+
+def criterion_section(latent=None, known=None, incremental=None, *, section_id: str = SECTION_ID,
+                      title: str = SECTION_TITLE) -> Section:
+    """The criterion-validity section from whichever of the three results are given."""
+    sec = Section(section_id, title)
+    if latent is None and known is None and incremental is None:
+        sec.status = "not run"
+        sec.paragraphs.append("No external measures, known groups or criterion were given.")
+        return sec
+    if latent is not None:
+        kinds = set(latent.correlations["kind"]) if len(latent.correlations) else set()
+        text = []
+        if "latent" in kinds:
+            text.append(f"External measures given by their items were modelled as factors in one CFA with the "
+                        f"scale's factors ({latent.estimator}, unit factor variances), so the correlations are "
+                        "latent correlations with Wald intervals, as lavaan's parameterEstimates.")
+        if "observed" in kinds:
+            text.append("Correlations with observed external scores were disattenuated for unreliability "
+                        "(Spearman, 1904): the scale's coefficient alpha and, where given, the external "
+                        "score's reliability.")
+        sec.paragraphs.append(" ".join(text))
+        sec.tables.append(Table("criterion_correlations", "Correlations of the factors with external measures",
+                                latent.correlations, index=False,
+                                note=f"{latent.level:.0%} intervals (Campbell & Fiske, 1959)."))
+        if len(latent.expectations):
+            e = latent.expectations
+            sec.tables.append(Table("criterion_expectations", "Expected patterns of convergent and discriminant "
+                                    "correlations", e, index=False,
+                                    note="met: the estimate satisfies the expectation; ci_supports: the whole "
+                                         "interval does."))
+            unmet = [f"{r.factor}-{r.external} ({r.expected}, r = {r.r:.2f})" for r in e.itertuples() if not r.met]
+            sec.numbers.update(expectations_met=int(e["met"].sum()), expectations=len(e))
+            sec.paragraphs.append(f"{int(e['met'].sum())} of {len(e)} expectations were met.")
+            if unmet:
+                sec.flag("expectation(s) not met: " + "; ".join(unmet))
+        for n in latent.diagnostics.get("notes", []):
+            sec.paragraphs.append(str(n))
+    if known is not None:
+        ref, foc = known.groups
+        sec.tables.append(Table("known_groups_observed", f"Known groups: {foc} - {ref}, observed scores",
+                                known.observed, note="Hedges' g with its exact noncentral-t interval "
+                                                     "(Hedges, 1981; Steiger & Fouladi, 1997)."))
+        if known.latent is not None:
+            sec.tables.append(Table("known_groups_latent", f"Known groups: {foc} - {ref}, latent means",
+                                    known.latent, note=f"Scalar model ({known.diagnostics.get('latent_level')}); "
+                                                       "the reference group's latent mean is 0."))
+        else:
+            sec.flag(f"latent means not compared: {known.latent_refused}")
+    if incremental is not None:
+        sec.paragraphs.append(incremental._title + ".")
+        sec.tables.append(Table("incremental_steps", "Incremental validity: hierarchical steps", incremental.steps))
+        sec.tables.append(Table("incremental_coefficients", "Incremental validity: coefficients",
+                                incremental.coefficients, index=False,
+                                note="beta: standardized coefficients (Cohen et al., 2003)."))
+        sec.numbers["delta_r2"] = incremental.delta_r2
+    return sec
+
+
+def stability_section(result, *, section_id: str = STABILITY_ID, title: str = STABILITY_TITLE) -> Section:
+    """The stability section of a :func:`allyscale.test_retest` result."""
+    sec = Section(section_id, title)
+    t = result.table
+    sec.paragraphs.append(
+        f"Test-retest stability of the scale scores ({int(t['n'].max())} respondents matched across the waves): "
+        "ICC(2,1) (absolute agreement) and ICC(3,1) (consistency) as psych::ICC (Shrout & Fleiss, 1979; McGraw "
+        f"& Wong, 1996); SEM and reliable change (Jacobson & Truax, 1991) with r_xx = {result.rxx}.")
+    sec.tables.append(Table("stability", "Test-retest stability, SEM and reliable change", t))
+    low = t.index[t["icc2"] < 0.70].tolist()
+    if low:
+        sec.flag(f"ICC(2,1) below .70 for: {', '.join(map(str, low))}")
+    sec.numbers["stability"] = t
+    return sec
+
+
+def add_to_sections(sections: list, ctx) -> list:
+    """The pipeline's sections with the criterion section before the conclusion, when external scores are given."""
+    if not getattr(ctx, "external", None):
+        return list(sections)
+    out = list(sections)
+    at = next((k for k, s in enumerate(out) if s[0] == "conclusion"), len(out))
+    out.insert(at, (SECTION_ID, SECTION_TITLE, build))
+    return out
+
+
+def build(ctx, sec: Section) -> None:
+    """Pipeline builder: disattenuated correlations of the main model's factors with the external scores."""
+    from allyscale.validity_ext import latent_correlations
+
+    res = latent_correlations(ctx.analysis_data, ctx.models[ctx.main_model], {c: c for c in ctx.external})
+    built = criterion_section(latent=res)
+    sec.paragraphs += built.paragraphs
+    sec.tables += built.tables
+    sec.numbers.update(built.numbers)
+    for f in built.flags:
+        sec.flag(f)
+    ctx.results["criterion_validity"] = res
