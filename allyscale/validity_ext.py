@@ -921,13 +921,17 @@ class TestRetestResult(_Tables):
         ``icc2, icc2_lower, icc2_upper`` (ICC(2,1), absolute agreement), ``icc3, icc3_lower,
         icc3_upper`` (ICC(3,1), consistency), ``alpha1`` (wave-1 raw alpha), ``rxx`` (the
         reliability used), ``sem``, ``s_diff``, ``rc_threshold`` (the smallest reliable
-        change, ``z s_diff``), and the counts ``reliable_increase, reliable_decrease``.
+        change, ``z s_diff``), and the counts ``reliable_increase, reliable_decrease``;
+        with ``latent=True`` also ``latent_stability`` (the factor's correlation with itself
+        across waves) and ``latent_level`` (the invariance level of that model).
     change : DataFrame
         Per respondent and scale: ``id, scale, wave1, wave2, difference, rci, change``
         (``"reliable increase"``, ``"reliable decrease"`` or ``"no reliable change"``).
     icc : dict
         Scale → :class:`~allyscale.reliability.ICCResult`.
     diagnostics : dict
+    invariance : InvarianceResult or None
+        The longitudinal (paired) invariance sequence, with ``latent=True``.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -938,6 +942,7 @@ class TestRetestResult(_Tables):
     rxx: str
     level: float
     diagnostics: dict = field(default_factory=dict)
+    invariance: Any = None
 
     @property
     def _title(self) -> str:  # type: ignore[override]
@@ -955,7 +960,8 @@ class TestRetestResult(_Tables):
 
 def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool: ItemPool | None = None,
                 model: str | None = None, id: str = "id", wave: str | None = None, rxx: str = "retest",
-                level: float = 0.95) -> TestRetestResult:
+                latent: bool = False, estimator: str | None = None, level: float = 0.95,
+                **invariance_kwargs: Any) -> TestRetestResult:
     """Test–retest stability of each scale score: ICC(2,1), ICC(3,1), SEM and the reliable change index.
 
     The waves are matched by the respondent ``id`` (two frames, or one frame with a ``wave``
@@ -986,7 +992,18 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
     wave : str, optional
         Column with the wave in a single long frame.
     rxx : {"retest", "icc2", "icc3", "alpha"}
+    latent : bool
+        Also the latent stability correlations: the matched waves' items as one wide frame
+        (``<item>_t1``, ``<item>_t2``) through the paired invariance sequence
+        (:func:`allyscale.invariance` with ``pairs=("t1", "t2")``: each item's residuals
+        correlated across waves, semTools' ``measEq.syntax(longFacNames=)``), and the
+        correlation of each factor with itself across waves (``std.all``) in the highest
+        level that holds (``table["latent_level"]``; partial levels count).
+    estimator : str, optional
+        For the latent model; default: allyscale's estimator rule.
     level : float
+    **invariance_kwargs
+        Passed to :func:`allyscale.invariance` (``partial=``, ``policy=``, ...).
 
     Returns
     -------
@@ -1093,9 +1110,43 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
                      "alpha1": rel["alpha"], "rxx": rx, "sem": sem, "s_diff": sdiff, "rc_threshold": zq * sdiff,
                      "reliable_increase": int((cat == "reliable increase").sum()),
                      "reliable_decrease": int((cat == "reliable decrease").sum())})
-    return TestRetestResult(table=pd.DataFrame(rows).set_index("scale"),
-                            change=pd.concat(change, ignore_index=True), icc=iccs, rxx=rxx, level=level,
-                            diagnostics=diag)
+    table = pd.DataFrame(rows).set_index("scale")
+    inv = None
+    if latent:
+        if model is None and pool is None:  # pragma: no cover - _scales raised already
+            raise SpecificationError("the latent stability needs a model or a pool")
+        items = list(dict.fromkeys(i for its in scales.values() for i in its))
+        wide = pd.concat([w1.loc[common, items].add_suffix("_t1"), w2.loc[common, items].add_suffix("_t2")], axis=1)
+        if pool is not None:
+            for item in pool.reverse_items:
+                for sfx in ("_t1", "_t2"):
+                    if item + sfx in wide.columns:
+                        wide[item + sfx] = pool.scale.reverse(wide[item + sfx]).astype(float)
+        base = "\n".join(f"{f} =~ {' + '.join(its)}" for f, its in scales.items())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            inv = _mod("allyscale.invariance").invariance(wide.reset_index(drop=True), base, pairs=("t1", "t2"),
+                                                          estimator=estimator, **invariance_kwargs)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+            diag["notes"].append(f"{w.category.__name__}: {w.message}")
+        lv = inv.highest_level() or "configural"
+        fit = inv.fits[lv]
+        est = fit.estimates
+        stab = {}
+        for f in scales:
+            hit = est[(est["op"] == "~~") & (((est["lhs"] == f"{f}_t1") & (est["rhs"] == f"{f}_t2"))
+                                             | ((est["lhs"] == f"{f}_t2") & (est["rhs"] == f"{f}_t1")))]
+            stab[f] = float(hit["std_all"].iloc[0]) if len(hit) else float("nan")
+        table["latent_stability"] = pd.Series(stab)
+        table["latent_level"] = lv
+        diag["latent"] = {"level": lv, "estimator": fit.estimator, "model": inv.models.get(lv),
+                          "invariance": inv.table["decision"].to_dict()}
+        if lv in ("configural", "thresholds"):
+            diag["notes"].append(f"longitudinal invariance holds only at the {lv} level: the latent stabilities "
+                                 "come from that model, in which the factors' metrics may differ across waves")
+    return TestRetestResult(table=table, change=pd.concat(change, ignore_index=True), icc=iccs, rxx=rxx,
+                            level=level, diagnostics=diag, invariance=inv)
 
 
 test_retest.__test__ = False  # a public function, not a pytest test

@@ -326,3 +326,19 @@ def test_report_sections(data, latent, groups, retest):
     build(ctx, s)
     assert s.tables[0].data["kind"].tolist() == ["observed", "observed"]
     assert_allclose(s.tables[0].data["r_observed"], pd.read_csv(REF / "observed_scores.csv")["r"], rtol=1e-10)
+
+
+def test_latent_stability_matches_semtools_lavaan(data):
+    # R: measEq.syntax(paired, ordered = cols, parameterization = "delta", ID.fac = "std.lv",
+    #    ID.cat = "Wu.Estabrook.2016", longFacNames = lf, longIndNames = li, long.equal = "thresholds");
+    #    cfa(..., estimator = "WLSMV"); standardizedSolution()   (make_reference.R, part 7)
+    w2 = pd.read_csv(REF / "retest.csv")
+    res = al.test_retest(data, w2, model=MODEL, latent=True)
+    ref = pd.read_csv(REF / "latent_stability.csv")
+    lv = res.table.loc["ally_a", "latent_level"]
+    assert lv == "thresholds"  # the fit policy rejects equal loadings across the waves on these data
+    assert res.invariance.table.loc["metric", "decision"] == "not supported"
+    r = ref[ref["level"] == lv].set_index("factor")
+    assert_allclose(res.table["latent_stability"], r.loc[["ally_a", "ally_b"], "std_all"], rtol=1e-5)
+    assert_allclose(res.invariance.fits[lv].fit_measures["chisq.scaled"], r["chisq_scaled"].iloc[0], rtol=1e-5)
+    assert any("thresholds level" in n for n in res.diagnostics["notes"])

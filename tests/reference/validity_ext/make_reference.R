@@ -86,4 +86,29 @@ write.csv(reg, "incremental_latent_paths.csv", row.names = FALSE)
 write.csv(data.frame(r2_full = r2_full, r2_base = r2_base, chisq_full = fitMeasures(f1, "chisq"),
                      chisq_diff = lrt[["Chisq diff"]][2], df_diff = lrt[["Df diff"]][2],
                      p_diff = lrt[["Pr(>Chisq)"]][2]), "incremental_latent.csv", row.names = FALSE)
-writeLines(paste("lavaan", packageVersion("lavaan"), "| psych", packageVersion("psych"), "|", R.version.string), "versions.txt")
+# 7. latent stability: both waves' items in one model (measEq.syntax, semTools), residuals of each item
+#    correlated across waves; the level allyscale's fit policy accepts on these data is "thresholds"
+library(semTools)
+items8 <- c(paste0("a", 1:4), paste0("b", 1:4))
+wide <- merge(d[, c("id", items8)], w2[, c("id", items8)], by = "id", suffixes = c("_t1", "_t2"))
+cols <- c(paste0(items8, "_t1"), paste0(items8, "_t2"))
+paired <- paste(sapply(c("t1", "t2"), function(t) paste0(
+  "ally_a_", t, " =~ ", paste0("a", 1:4, "_", t, collapse = " + "), "\n",
+  "ally_b_", t, " =~ ", paste0("b", 1:4, "_", t, collapse = " + "))), collapse = "\n")
+lf <- list(ally_a = c("ally_a_t1", "ally_a_t2"), ally_b = c("ally_b_t1", "ally_b_t2"))
+li <- setNames(lapply(items8, function(i) paste0(i, c("_t1", "_t2"))), items8)
+stab <- NULL
+for (lv in c("configural", "thresholds")) {
+  syn <- measEq.syntax(paired, data = wide, ordered = cols, parameterization = "delta", ID.fac = "std.lv",
+                       ID.cat = "Wu.Estabrook.2016", longFacNames = lf, longIndNames = li,
+                       long.equal = if (lv == "configural") "" else "thresholds", auto = "all")
+  fit <- cfa(as.character(syn), data = wide, ordered = cols, estimator = "WLSMV", parameterization = "delta")
+  ss <- standardizedSolution(fit)
+  for (f in c("ally_a", "ally_b")) {
+    r <- ss[ss$op == "~~" & ss$lhs == paste0(f, "_t1") & ss$rhs == paste0(f, "_t2"), ]
+    stab <- rbind(stab, data.frame(level = lv, factor = f, std_all = r$est.std, se = r$se,
+                                   chisq_scaled = fitMeasures(fit, "chisq.scaled")))
+  }
+}
+write.csv(stab, "latent_stability.csv", row.names = FALSE)
+writeLines(paste("lavaan", packageVersion("lavaan"), "| psych", packageVersion("psych"), "| semTools", packageVersion("semTools"), "|", R.version.string), "versions.txt")
