@@ -80,17 +80,28 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
                    "or form before the ordinal invariance models; the merges are listed in the report.")
 @click.option("--content-ratings", "content_ratings", multiple=True, type=click.Path(dir_okay=False),
               help="Returned content-validity rating sheet (repeatable): adds the content-validity section first.")
+@click.option("--formats", "formats", default="html", show_default=True,
+              help="Comma-separated report formats: html (always written, with results.json, tables/, data.csv and "
+                   "reproduce.R), docx (report.docx, APA-7 tables), tex (tex/: booktabs tables and report.tex).")
 @data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
                      out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
-                     content_ratings=()) -> None:
+                     content_ratings=(), formats="html") -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
-    Writes OUT/report.html, OUT/results.json and OUT/tables/*.csv. Exits 1 when any
+    Writes OUT/report.html, OUT/results.json, OUT/tables/*.csv, OUT/data.csv and
+    OUT/reproduce.R (with --formats docx,tex also OUT/report.docx and OUT/tex/). Exits 1 when any
     analysis failed (the report still shows which and why), 2 on bad input.
     """
     if not pool_path and not model_path:
         raise DataError("give --pool or --model")
+    from allyscale.report.bundle import FORMATS
+
+    wanted = [f.strip().lower() for f in (formats or "html").split(",") if f.strip()]
+    bad = [f for f in wanted if f not in FORMATS]
+    if bad:
+        raise DataError(f"--formats: unknown format {brief(bad[0])}; choose from {', '.join(FORMATS)}"
+                        + (" (pdf is not available yet)" if "pdf" in bad else ""))
     if pairs and not target_id:
         raise DataError("--pairs needs --target-id (the column naming the rated target)")
     if target_id and not pairs:
@@ -138,7 +149,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
                           scale=scale_range, exclude=rules, pairs=pairs, target_id=target_id,
                           collapse=collapse or False,
                           content_ratings=list(content_ratings) if content_ratings else None)
-        html = report.save(targets[path], inputs=inputs)
+        html = report.save(targets[path], inputs=inputs, formats=wanted)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"
         click.echo(f"{path}: {html} ({took:.1f} s, {status})")

@@ -1,0 +1,223 @@
+"""The report as a Word document (python-docx): APA-7 tables, editable text, embedded figures.
+
+Every table of the report becomes an APA-7 table (American Psychological Association, 2020,
+sections 7.8-7.21): the table number in bold, its title in italics on the next line,
+horizontal rules only (above and below the header, below the last row), numbers
+decimal-aligned with a decimal tab stop, the leading zero dropped where a value cannot
+exceed 1 (:mod:`allyscale.report.apa`), and the note below the table beginning with an
+italic *Note.* Tables with more than eight columns go on landscape pages. The paragraphs
+of every section are ordinary editable paragraphs; the flags of a section follow as a
+list. Figures are embedded as the PNG rendered from the same matplotlib figure as the SVG
+of the HTML report (``Figure.png``), numbered and titled like tables.
+
+References
+----------
+American Psychological Association. (2020). *Publication manual of the American Psychological
+Association* (7th ed.).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from allyscale.report.apa import APATable, apa_table
+
+__all__ = ["write_docx", "report_docx"]
+
+_FONT = "Times New Roman"
+_WIDE = 8  # tables with more columns than this go on a landscape page
+
+
+def _rule(cell, *, top: bool = False, bottom: bool = False) -> None:
+    """Horizontal rules on a cell (single 0.75 pt lines); no vertical lines anywhere."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tc_pr = cell._tc.get_or_add_tcPr()
+    borders = tc_pr.find(qn("w:tcBorders"))
+    if borders is None:  # schema order (ECMA-376 CT_TcPr): tcW, gridSpan, vMerge, tcBorders, ..., vAlign
+        borders = OxmlElement("w:tcBorders")
+        after = [tc_pr.find(qn(f"w:{tag}")) for tag in ("tcW", "gridSpan", "hMerge", "vMerge")]
+        after = [el for el in after if el is not None]
+        tc_pr.insert(tc_pr.index(after[-1]) + 1 if after else 0, borders)
+    for side, on in (("top", top), ("bottom", bottom), ("left", False), ("right", False)):
+        el = borders.find(qn(f"w:{side}"))
+        if el is None:
+            el = OxmlElement(f"w:{side}")
+            borders.append(el)
+        el.set(qn("w:val"), "single" if on else "nil")
+        if on:
+            el.set(qn("w:sz"), "6")
+            el.set(qn("w:space"), "0")
+            el.set(qn("w:color"), "000000")
+
+
+def _no_table_borders(table) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tbl_pr = table._tbl.tblPr
+    borders = OxmlElement("w:tblBorders")
+    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        el = OxmlElement(f"w:{side}")
+        el.set(qn("w:val"), "nil")
+        borders.append(el)
+    # schema order (CT_TblPr): ..., tblInd, tblBorders, shd, tblLayout, tblCellMar, tblLook, ...
+    later = [el for el in tbl_pr if el.tag in {qn(f"w:{t}") for t in ("shd", "tblLayout", "tblCellMar", "tblLook",
+                                                                     "tblCaption", "tblDescription")}]
+    if later:
+        later[0].addprevious(borders)
+    else:
+        tbl_pr.append(borders)
+
+
+def _repeat_header(row) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tr_pr = row._tr.get_or_add_trPr()
+    el = OxmlElement("w:tblHeader")
+    el.set(qn("w:val"), "true")
+    tr_pr.append(el)
+
+
+def _cell_text(cell, text: str, *, numeric: bool, size, bold: bool = False) -> None:
+    from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
+    from docx.shared import Pt
+
+    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
+    p = cell.paragraphs[0]
+    pf = p.paragraph_format
+    pf.space_before = pf.space_after = Pt(1)
+    pf.line_spacing = 1.0
+    if numeric and text:
+        # decimal alignment: a decimal tab stop in the middle of the cell
+        width = cell.width or Pt(50)
+        pf.tab_stops.add_tab_stop(int(width * 0.55), WD_TAB_ALIGNMENT.DECIMAL)
+        text = "\t" + text
+    elif numeric or bold:
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = p.add_run(text)
+    run.font.size = size
+    run.bold = False
+
+
+def _add_table(doc, t: APATable) -> None:
+    from docx.enum.section import WD_ORIENT, WD_SECTION
+    from docx.shared import Pt
+
+    wide = len(t.header) > _WIDE
+    if wide:
+        sec = doc.add_section(WD_SECTION.NEW_PAGE)
+        sec.orientation = WD_ORIENT.LANDSCAPE
+        if sec.page_width < sec.page_height:
+            sec.page_width, sec.page_height = sec.page_height, sec.page_width
+    label = doc.add_paragraph()
+    label.paragraph_format.keep_with_next = True
+    label.paragraph_format.space_after = Pt(0)
+    label.add_run(f"Table {t.number}").bold = True
+    title = doc.add_paragraph()
+    title.paragraph_format.keep_with_next = True
+    title.add_run(t.title).italic = True
+    size = Pt(9 if len(t.header) > 6 else 10)
+    table = doc.add_table(rows=1 + len(t.rows), cols=len(t.header))
+    table.autofit = True
+    _no_table_borders(table)
+    usable = doc.sections[-1].page_width - doc.sections[-1].left_margin - doc.sections[-1].right_margin
+    for j, col in enumerate(table.columns):
+        for cell in col.cells:
+            cell.width = int(usable / len(t.header))
+    head = table.rows[0]
+    _repeat_header(head)
+    for j, text in enumerate(t.header):
+        cell = head.cells[j]
+        _cell_text(cell, text, numeric=False, size=size, bold=True)
+        if t.numeric[j]:
+            from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+            cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _rule(cell, top=True, bottom=True)
+    last = len(t.rows)
+    for i, row in enumerate(t.rows, 1):
+        for j, text in enumerate(row):
+            cell = table.rows[i].cells[j]
+            _cell_text(cell, text, numeric=t.numeric[j], size=size)
+            _rule(cell, bottom=i == last)
+    if t.note:
+        note = doc.add_paragraph()
+        note.paragraph_format.space_before = Pt(4)
+        note.add_run("Note.").italic = True
+        note.add_run(" " + t.note).font.size = Pt(10)
+    else:
+        doc.add_paragraph()
+    if wide:
+        sec = doc.add_section(WD_SECTION.NEW_PAGE)
+        sec.orientation = WD_ORIENT.PORTRAIT
+        if sec.page_width > sec.page_height:
+            sec.page_width, sec.page_height = sec.page_height, sec.page_width
+
+
+def _add_figure(doc, number: int, fig) -> None:
+    from docx.shared import Inches, Pt
+
+    label = doc.add_paragraph()
+    label.paragraph_format.keep_with_next = True
+    label.paragraph_format.space_after = Pt(0)
+    label.add_run(f"Figure {number}").bold = True
+    title = doc.add_paragraph()
+    title.paragraph_format.keep_with_next = True
+    title.add_run(fig.caption).italic = True
+    if fig.png:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(fig.png)) as im:
+            w, h = im.size
+        width = 6.0
+        if h / w * width > 8.0:  # a tall heat map: fit the page height
+            width = 8.0 * w / h
+        doc.add_picture(io.BytesIO(fig.png), width=Inches(width))
+    else:
+        doc.add_paragraph(f"(The figure is in report.html and figures/{fig.name}.svg.)")
+
+
+def report_docx(report):
+    """The report as a :class:`docx.document.Document` (python-docx)."""
+    try:
+        import docx
+    except ImportError as exc:  # pragma: no cover - python-docx is a dependency
+        raise ImportError("DOCX output needs python-docx: pip install python-docx") from exc
+    from docx.shared import Pt
+
+    doc = docx.Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = _FONT
+    normal.font.size = Pt(12)
+    doc.core_properties.title = report.title
+    doc.add_heading(report.title, level=0)
+    if report.subtitle:
+        doc.add_paragraph(report.subtitle)
+    tn = fn = 0
+    for s in report.sections:
+        doc.add_heading(s.title, level=1)
+        if s.status != "ok":
+            doc.add_paragraph().add_run(f"Status: {s.status}").italic = True
+        for text in s.paragraphs:
+            doc.add_paragraph(text)
+        for flag in s.flags:
+            doc.add_paragraph(flag, style="List Bullet")
+        for t in s.tables:
+            tn += 1
+            _add_table(doc, apa_table(t, tn))
+        for f in s.figures:
+            fn += 1
+            _add_figure(doc, fn, f)
+    return doc
+
+
+def write_docx(report, path: str | Path) -> Path:
+    """Write ``report`` as a DOCX file at ``path`` (inside a staging folder or through an atomic writer)."""
+    path = Path(path)
+    report_docx(report).save(str(path))
+    return path
