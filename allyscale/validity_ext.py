@@ -180,7 +180,7 @@ class LatentCorrelationResult(_Tables):
     correlations: pd.DataFrame
     factor_correlations: pd.DataFrame
     expectations: pd.DataFrame
-    fit: Any
+    fit: CFAResult | None
     estimator: str
     level: float
     diagnostics: dict = field(default_factory=dict)
@@ -701,7 +701,12 @@ def hedges_g(x: Sequence[float], y: Sequence[float], *, level: float = 0.95) -> 
     a = (1 - level) / 2
 
     def ncp(p: float) -> float:
-        f = lambda nc: stats.nct.cdf(t, df, nc) - p  # noqa: E731
+        def f(nc: float) -> float:
+            v = float(stats.nct.cdf(t, df, nc))
+            if not math.isfinite(v):  # scipy's nct.cdf can return NaN far in a tail, where it is 0 or 1
+                v = 0.0 if nc > t else 1.0
+            return v - p
+
         w = 8 * math.sqrt(1 + t * t / (2 * df))  # the ncp's sampling SD is about sqrt(1 + t²/2ν)
         lo, hi = t - w, t + w
         return float(optimize.brentq(f, lo, hi, xtol=1e-12))
@@ -1049,7 +1054,8 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
             raise DataError(f"id column {id!r} is not a column of wave {k}")
         ids = w[id]
         if ids.isna().any():
-            raise DataError(f"wave {k}: id column {id!r} has a missing value in row {int(np.flatnonzero(ids.isna())[0])}")
+            row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+            raise DataError(f"wave {k}: id column {id!r} has a missing value in row {row}")
         dup = ids[ids.duplicated()]
         if len(dup):
             v = dup.iloc[0].item() if isinstance(dup.iloc[0], np.generic) else dup.iloc[0]
