@@ -230,3 +230,25 @@ def test_cli_formats(tmp_path):
     res = runner.invoke(main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "r2"),
                                "--formats", "html,pdf"])
     assert res.exit_code == 2 and "--formats" in res.output and not (tmp_path / "r2").exists()
+
+
+# ----------------------------------------------------------------------------- readable rows
+def test_factor_pairs_with_dashes_and_flags_by_id(saved, mini_pool):
+    import docx
+
+    report, out = saved
+    fc = next(t for s in report.sections for t in s.tables if t.name == "cfa_factor_correlations")
+    assert all(re.fullmatch(r"\w+–\w+", str(i)) for i in fc.data.index)
+    doc = docx.Document(str(out / "report.docx"))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert not [c for c in cells if re.match(r"^\(['\"]", c)]  # no Python tuples anywhere
+    # paired data: the careless-responding flags name the target by its id
+    pm = al.PopulationModel.from_pool(mini_pool, structure="correlated")
+    pairs = al.simulate_pairs(pm, 200, seed=1)
+    pairs["target"] = [f"T{i:03d}" for i in range(len(pairs))]
+    pairs.loc[pairs.index[[3, 7]], [f"{i}_self" for i in mini_pool.item_ids]] = 3  # two straight-liners
+    rep = al.validate(pairs, pool=mini_pool, pairs=True, target_id="target")
+    flags = next(t for t in rep.section("sample").tables if t.name == "careless_flags")
+    assert {"T003", "T007"} <= set(flags.data["id"])
+    assert list(flags.data["id"]) == [f"T{r - 1:03d}" for r in flags.data["row"]]
+    assert "id: the data's target column" in flags.note

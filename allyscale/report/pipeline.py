@@ -160,7 +160,7 @@ def _sample_section(ctx: Context, sec: Section) -> None:
         # screen what is analysed: the pool's reverse-keyed items and ``reverse`` are reverse-scored inside
         screening = screen(ctx.data, ctx.pool, items=None if ctx.pool is not None else ctx.items,
                            factors=None if ctx.pool is not None else ctx.factors, reverse=ctx.reverse,
-                           scale=ctx.scale)
+                           scale=ctx.scale, id_column=(ctx.results.get("pairs") or {}).get("target_id"))
     m = screening.mcar
     if np.isfinite(m.get("chisq", np.nan)):
         sec.paragraphs.append(f"Little's (1988) MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
@@ -501,7 +501,7 @@ def _reliability_section(ctx: Context, sec: Section) -> None:
     iu = np.triu_indices(len(ht), 1)
     high = [(ht.index[i], ht.columns[j]) for i, j in zip(*iu) if ht.iat[i, j] >= 0.85]
     if high:
-        sec.flag(f"HTMT >= .85 for: {', '.join(f'{a}-{b}' for a, b in high)}")
+        sec.flag(f"HTMT >= .85 for: {', '.join(f'{a}–{b}' for a, b in high)}")
     sec.numbers.update(reliability=rel, htmt=ht)
 
 
@@ -793,7 +793,8 @@ def validate(
 
         factors = _model_factors(models[main]) if pool is None else None
         screening = screen(data, pool, items=None if pool is not None else items, factors=factors, exclude=exclude,
-                           reverse=list(reverse or []), scale=scale)
+                           reverse=list(reverse or []), scale=scale,
+                           id_column=target_id if paired_info is not None else None)  # flags by target id
         data = screening.data
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
                   ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
