@@ -40,12 +40,12 @@ def saved(mini_pool, tmp_path_factory):
 
 # ----------------------------------------------------------------------------- APA cells
 def test_leading_zero_dropped_only_where_a_value_cannot_exceed_1():
-    df = pd.DataFrame({"pvalue": [0.0123, 0.5], "cfi": [0.951, 0.9], "tli": [1.012, 0.9], "chisq": [0.5, 12.25],
+    df = pd.DataFrame({"pvalue": [0.0123, 0.0004], "cfi": [0.951, 0.9], "tli": [1.012, 0.9], "chisq": [0.5, 12.25],
                        "omega": [0.81, 0.7], "std_all": [0.75, -0.4]}, index=pd.Index(["m1", "m2"], name="model"))
     t = apa_table(Table("fit", "Fit", df), 1)
     assert t.header == ["model", "pvalue", "cfi", "tli", "chisq", "omega", "std_all"]
     assert t.rows[0] == ["m1", ".012", ".951", "1.012", "0.500", ".810", "0.750"]
-    assert t.rows[1][6] == "−0.400"  # a loading can exceed 1 (Heywood): keeps its zero
+    assert t.rows[1][6] == "−0.400" and t.rows[1][1] == "<.001"  # a loading can exceed 1 (Heywood): keeps its zero
     assert t.numeric == [False, True, True, True, True, True, True]
     # a 'bounded' column holding a value above 1 keeps its zeros
     assert not bounded_column(Table("x", "x", pd.DataFrame({"omega": [0.5, 1.2]})), "omega")

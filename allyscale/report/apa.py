@@ -6,7 +6,7 @@ in the HTML report (:func:`allyscale.report.render.format_cell`: a true minus si
 ``digits`` decimals, counts without decimals); the leading zero is dropped where a value
 cannot exceed 1 (APA 7, section 6.36: p values, correlations, proportions, reliability
 coefficients, CFI), by column name, and only when every value of the column is within
-[-1, 1]. A tuple (a factor pair, an item pair) is written ``a–b``.
+[-1, 1]; p values below .001 are written ``<.001``. A tuple (a factor pair, an item pair) is written ``a–b``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _BOUNDED_NAMES = {"alpha", "omega", "omega_h", "omega_t", "ave", "msa", "congrue
 _BOUNDED_PATTERN = re.compile(r"(^|[._ ])(pvalue|p_value|cfi|cfi\.scaled|cfi\.robust)($|[._ ])|^p$|^p[._]")
 #: tables every numeric cell of which is bounded by 1 (correlation and congruence matrices)
 _BOUNDED_TABLES = {"efa_phi", "efa_congruence", "kmo_items", "polychoric"}
+_PVALUE = re.compile(r"(^|[._ ])(pvalue|p_value)($|[._ ])|^p$|^p[._]")
 _NUMBER = re.compile(r"^(−?)0(\.\d+)$")
 
 
@@ -54,10 +55,12 @@ def bounded_column(table: Table, column) -> bool:
     return bool(finite.size) and bool(np.all(np.abs(finite) <= 1))
 
 
-def _cell(value, digits: int, bounded: bool) -> tuple[str, bool]:
-    """(text, numeric) for one cell."""
+def _cell(value, digits: int, bounded: bool, pvalue: bool = False) -> tuple[str, bool]:
+    """(text, numeric) for one cell; a p value below .001 is written "<.001" (APA 7, section 6.44)."""
     if isinstance(value, tuple):
         return pair_text(value), False
+    if pvalue and isinstance(value, (float, np.floating, int, np.integer)) and 0 <= float(value) < 0.001:
+        return "<.001", True
     text, is_text = format_cell(value, digits)
     if bounded and not is_text:
         m = _NUMBER.match(text)
@@ -84,6 +87,7 @@ def apa_table(table: Table, number: int) -> APATable:
     """The strings of ``table`` as an APA table numbered ``number``."""
     df = table.data
     bounded = [bounded_column(table, c) for c in df.columns]
+    pcols = [b and bool(_PVALUE.search(str(c).strip().lower())) for b, c in zip(bounded, df.columns)]
     header = [pair_text(c) for c in df.columns]
     rows: list[list[str]] = []
     numeric_cols = [True] * len(df.columns)
@@ -91,7 +95,7 @@ def apa_table(table: Table, number: int) -> APATable:
     for label, row in zip(df.index, df.itertuples(index=False)):
         cells = []
         for j, v in enumerate(row):
-            text, numeric = _cell(v, table.digits, bounded[j])
+            text, numeric = _cell(v, table.digits, bounded[j], pcols[j])
             if text:
                 any_value[j] = True
                 numeric_cols[j] &= numeric

@@ -82,6 +82,23 @@ def _repeat_header(row) -> None:
     tr_pr.append(el)
 
 
+def _table_style(document, size):
+    """A paragraph style for table cells (the cell text's size, no spacing), made once per document and size."""
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.shared import Pt
+
+    name = f"APA Table {size.pt:g}"
+    try:
+        return document.styles[name]
+    except KeyError:
+        style = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = document.styles["Normal"]
+    style.font.size = size
+    style.paragraph_format.space_before = style.paragraph_format.space_after = Pt(0)
+    style.paragraph_format.line_spacing = 1.0
+    return style
+
+
 def _cell_text(cell, text: str, *, numeric: bool, size, bold: bool = False) -> None:
     from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
@@ -89,6 +106,7 @@ def _cell_text(cell, text: str, *, numeric: bool, size, bold: bool = False) -> N
 
     cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
     p = cell.paragraphs[0]
+    p.style = _table_style(cell.part.document, size)
     pf = p.paragraph_format
     pf.space_before = pf.space_after = Pt(1)
     pf.line_spacing = 1.0
@@ -148,7 +166,9 @@ def _add_table(doc, t: APATable) -> None:
     if t.note:
         note = doc.add_paragraph()
         note.paragraph_format.space_before = Pt(4)
-        note.add_run("Note.").italic = True
+        lead = note.add_run("Note.")
+        lead.italic = True
+        lead.font.size = Pt(10)
         note.add_run(" " + t.note).font.size = Pt(10)
     else:
         doc.add_paragraph()
