@@ -118,6 +118,37 @@ def _md(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _errs(verdicts: pd.DataFrame, pref: pd.DataFrame) -> str:
+    """Sentences on the conditions where a rule is wrong in more than 5% of replications."""
+    out = []
+    for _, r in pref.iterrows():
+        if r["preferred_right"] < 0.95:
+            wrong = {c.replace("chose ", ""): r[c] for c in r.index if c.startswith("chose ")
+                     and c.replace("chose ", "") != r["true"]}
+            top = max(wrong, key=wrong.get)
+            from allyscale.fitpolicy import POOL_NESTING
+
+            if (r["true"], top) in POOL_NESTING:
+                why = (f"the difference test rejects the true, simpler {r['true']} model against {top}, which "
+                       "nests it (the test's type-I error, nominally 5%)")
+            elif (top, r["true"]) in POOL_NESTING:
+                why = f"the difference test lacks power to reject the simpler {top} model, nested in {r['true']}"
+            else:
+                why = (f"{top} and {r['true']} are not nested; when the exact-fit test does not separate them (both "
+                       "accepted or both rejected), "
+                       "parsimony ranks the simpler one first")
+            out.append(f"- {r['population']} population, N = {r['n']}: the preferred structure is wrong in "
+                       f"{1 - r['preferred_right']:.0%} of replications, mostly {top} ({wrong[top]:.0%}): {why}.")
+    for _, r in verdicts.iterrows():
+        if r["kind"] == "true" and r["accepted"] < 0.95:
+            out.append(f"- {r['population']} population, N = {r['n']}: the true model is rejected in "
+                       f"{1 - r['accepted']:.0%} of replications (the test's nominal rate is 5%).")
+        if r["kind"] == "misspecified" and r["accepted"] > 0.2:
+            out.append(f"- {r['population']} population, N = {r['n']}: the misspecified {r['model']} model is "
+                       f"accepted in {r['accepted']:.0%} of replications (low power at this N).")
+    return "\n".join(out) if out else "- No condition errs in more than 5% of replications."
+
+
 def write_docs(verdicts: pd.DataFrame, pref: pd.DataFrame, timing: pd.DataFrame, reps: int) -> None:
     out = ROOT / "docs" / "verdicts"
     out.mkdir(parents=True, exist_ok=True)
@@ -171,6 +202,10 @@ cross-loadings of .3). `admissible`: share of converged fits with an admissible 
 ### Preferred structure (share of replications choosing each model)
 
 {_md(p)}
+
+## Where the rules err
+
+{_errs(verdicts, pref)}
 
 Tables as CSV: `docs/verdicts/fit_verdicts.csv`, `docs/verdicts/preferred_structure.csv`.
 """

@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
                  for n, cs in crit.items() for c in cs]
     crit_tab = pd.DataFrame(crit_rows)
     n_min = answer.get("n_min")
-    headline = (f"**{n_min} respondents**" if n_min is not None else "**no sample size studied is enough**")
+    grid = sorted(spec.conditions["n"])
+    headline = ("**no sample size studied is enough**" if n_min is None else
+                f"**{n_min} respondents are enough**" + (" (the smallest N studied)" if n_min == grid[0] else ""))
     text = f"""# The canonical allyship study: how many respondents does the measure need?
 
 `studies/allyship.yaml`, run in full with `make canonical` (`python studies/canonical_report.py`): the
@@ -140,9 +142,10 @@ policy (scaled-shifted χ² not rejecting exact fit at .05, admissible solution)
 
 ## Cost
 
-{len(per_rep)} replications; {cpu / 60:.0f} worker-minutes in all ({cpu / max(len(per_rep), 1):.1f} s per
-replication on average; the two worker processes shared the machine's 2 cores with other jobs while the study
-ran, so these are upper bounds). Figures: `docs/canonical/acceptance.png`, `docs/canonical/power.png`; every
+{len(per_rep)} replications; the workers' wall-clock time adds up to {cpu / 60:.0f} minutes
+({cpu / max(len(per_rep), 1):.1f} s per replication on average). The published run used 2 worker processes
+on a 2-core machine that other jobs shared (load average 8-15), so these times are upper bounds, not the
+study's cost on an idle machine (`benchmarks/bench_montecarlo.py` measures that). Figures: `docs/canonical/acceptance.png`, `docs/canonical/power.png`; every
 table as CSV in `docs/canonical/`.
 """
     if caught:

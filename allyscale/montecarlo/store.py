@@ -119,7 +119,9 @@ def _open_store(store: str | Path) -> tuple[_Store, StudySpec]:
                      reliability=raw["reliability"], true_factors=raw["true_factors"],
                      interest=tuple(raw["interest"]), fit_options=raw["fit_options"],
                      conditions=raw["conditions"], reps=raw["reps"], seed=raw["seed"], name=raw["name"],
-                     source=spec_dict.get("source", "<store>"))
+                     source=spec_dict.get("source", "<store>"),
+                     correct_structures=tuple(raw.get("correct_structures", ()) or ()),
+                     groups=raw.get("groups"), invariance=bool(raw.get("invariance", False)))
     return db, spec
 
 

@@ -76,7 +76,12 @@ class StudySummary:
         bias, SD, mean SE, SE bias, 95% coverage, power (p < .05).
     sample_size : DataFrame
         Per combination of the non-``n`` conditions: the smallest N meeting Muthén &
-        Muthén (2002) criteria, or NaN.
+        Muthén (2002) criteria, or NaN: |relative bias| < .10 for every parameter; |SE bias|
+        < .10 and coverage within .91-.98 unless violated beyond z Monte Carlo standard
+        errors, z Bonferroni-adjusted over the condition's parameters (Muthén & Muthén judged
+        10,000 replications; with a few hundred the raw rates of 100 parameters would fail by
+        chance); for the parameters of interest
+        |SE bias| < .05 (likewise) and power >= .80.
     reliability : DataFrame
         Mean reliability coefficients per condition and factor.
     answer : dict
@@ -494,7 +499,9 @@ def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, rete
         if n_min is not None:
             crit = "; ".join(f"{lab} {val:.2f}" for lab, val, _ in by_n[n_min])
             reason = (f"N = {n_min} is the smallest sample size studied from which every larger one meets every "
-                      f"criterion (rates >= {ANSWER_RATE:.2f}): at N = {n_min}, {crit}.")
+                      f"criterion (rates >= {ANSWER_RATE:.2f}): at N = {n_min}, {crit}."
+                      + (" It is the smallest N in the study's grid: smaller samples were not studied and may "
+                         "suffice too." if n_min == grid[0] else ""))
         else:
             top = max(by_n)
             fails = "; ".join(f"{lab} {val:.2f}" for lab, val, ok in by_n[top] if not ok)
@@ -522,8 +529,25 @@ def _parameter_ok(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
         p["interest"] = p["parameter"].isin(spec.interest)
     else:
         p["interest"] = (p["population"] != 0) & ~((p["op"] == "~~") & (p["lhs"] == p["rhs"]))
-    ok_all = (p["rel_bias"].abs() < 0.10) & (p["se_bias"].abs() < 0.10) & p["coverage"].between(0.91, 0.98)
-    ok_int = (~p["interest"]) | ((p["se_bias"].abs() < 0.05) & (p["power"] >= 0.80))
+    # Muthén & Muthén (2002) judged 10,000 replications; with R replications the estimates of SE bias and coverage
+    # carry Monte Carlo error (the SD of R estimates has a relative standard error of about 1/sqrt(2(R - 1)); a
+    # coverage rate c has sqrt(c(1 - c)/R)). A criterion fails only when it is violated beyond z Monte Carlo
+    # standard errors, z Bonferroni-adjusted over the m parameters of a condition (family-wise one-sided .025),
+    # so that a study of 100 parameters does not fail by chance alone; power >= .80 is judged as estimated.
+    from scipy.stats import norm
+
+    m = p.groupby("condition")["parameter"].transform("count").clip(lower=1).astype(float)
+    z = norm.ppf(1 - 0.025 / m)
+    r = p["replications"].clip(lower=2).astype(float)
+    mc_se_bias = (p["se_bias"].abs() + 1) / np.sqrt(2 * (r - 1))
+    cov = p["coverage"]
+    mc_cov = np.sqrt(np.clip(cov * (1 - cov), 1 / r, None) / r)
+    p["mc_se_se_bias"] = mc_se_bias
+    p["mc_se_coverage"] = mc_cov
+    se_ok = (p["se_bias"].abs() - z * mc_se_bias) < 0.10
+    cov_ok = ((cov + z * mc_cov) >= 0.91) & ((cov - z * mc_cov) <= 0.98)
+    ok_all = (p["rel_bias"].abs() < 0.10) & se_ok & cov_ok
+    ok_int = (~p["interest"]) | (((p["se_bias"].abs() - z * mc_se_bias) < 0.05) & (p["power"] >= 0.80))
     p["ok"] = ok_all & ok_int
     return p
 
