@@ -50,16 +50,14 @@ def latex_escape(text: str) -> str:
 
 
 def _colspec(t: APATable) -> str:
-    spec = []
-    for j, numeric in enumerate(t.numeric):
-        longest = max([len(t.header[j])] + [len(r[j]) for r in t.rows]) if t.rows else len(t.header[j])
-        if numeric:
-            spec.append("r")
-        elif longest > 40:
-            spec.append(r">{\raggedright\arraybackslash}p{%.1fcm}" % (9.0 if len(t.header) <= 3 else 4.5))
-        else:
-            spec.append("l")
-    return "".join(spec)
+    """r for numbers, l for short text, ragged p{} columns sharing what the other columns leave of the line."""
+    longest = [max([len(t.header[j])] + [len(r[j]) for r in t.rows]) for j in range(len(t.header))]
+    wrap = [not n and w > 40 for n, w in zip(t.numeric, longest)]
+    # about 0.012 of the line per character of a small-type column, plus its separation
+    others = sum(0.012 * w + 0.03 for w, wr in zip(longest, wrap) if not wr)
+    share = max(0.15, (0.97 - others) / max(sum(wrap), 1))
+    return "".join(r">{\raggedright\arraybackslash}p{%.3f\linewidth}" % share if w else "r" if n else "l"
+                   for n, w in zip(t.numeric, wrap))
 
 
 def table_latex(t: APATable) -> str:
@@ -72,7 +70,8 @@ def table_latex(t: APATable) -> str:
     size = r"\footnotesize" if len(t.header) > 8 else r"\small"
     label = f"tab:{t.name}"
     if len(t.rows) > _LONG:
-        return (f"% Table {t.number}: {t.name}\n{{{size}\n\\begin{{longtable}}{{{_colspec(t)}}}\n"
+        narrow = "\\setlength{\\tabcolsep}{3pt}\n" if len(t.header) > 8 else ""  # a longtable cannot be scaled
+        return (f"% Table {t.number}: {t.name}\n{{{size}\n{narrow}\\begin{{longtable}}{{{_colspec(t)}}}\n"
                 f"\\caption{{{latex_escape(t.title)}}}\\label{{{label}}}\\\\\n\\toprule\n{head}\n\\midrule\n"
                 f"\\endfirsthead\n\\toprule\n{head}\n\\midrule\n\\endhead\n\\bottomrule\n\\endlastfoot\n"
                 f"{body}\n\\end{{longtable}}\n}}\n"
