@@ -362,12 +362,12 @@ def _simulate(rng, n, shift=0.0):
 
 @pytest.mark.slow
 def test_recovery_latent_correlations_and_latent_means():
-    """N = 500, 100 replications: bias < 5% and 95% Wald coverage for correlations and latent means (WLSMV)."""
+    """N = 500, 200 replications: bias < 5% and 95% Wald coverage for correlations and latent means (WLSMV)."""
     import warnings
 
     rng = np.random.default_rng(2026)
     est, cover, md, md_cover, dl = [], [], [], [], []
-    for _ in range(100):
+    for _ in range(200):
         d, phi = _simulate(rng, 500, shift=0.5)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -391,9 +391,11 @@ def test_recovery_latent_correlations_and_latent_means():
     print(f"latent means in {len(md)} replications: mean", md.mean(axis=0), "coverage", md_cover.mean(axis=0),
           "d_latent", dl.mean(axis=0))
     assert np.all(np.abs(rel_bias[:2]) < 0.05) and abs(est[:, 2].mean() - 0.2) < 0.02
-    assert len(md) >= 90
+    # the population is invariant, but three invariance tests at alpha = .05 reject some level in about
+    # 1 - .95^3 = 14% of samples, and latent means are then (rightly, by the rule) not compared
+    assert len(md) >= 150
     assert np.all(np.abs(md.mean(axis=0) / -0.375 - 1) < 0.05) and np.all(np.abs(dl.mean(axis=0) / -0.5 - 1) < 0.05)
-    # 100 replications: a true 95% coverage lies in [.90, .99] with probability > .98
+    # 200 replications: a true 95% coverage lies in [.90, .99] with probability > .99
     assert np.all((cover.mean(axis=0) >= 0.90) & (cover.mean(axis=0) <= 0.99))
     assert np.all((md_cover.mean(axis=0) >= 0.90) & (md_cover.mean(axis=0) <= 0.99))
 
@@ -413,3 +415,33 @@ def test_hedges_g_interval_where_scipy_nct_returns_nan():
     s = np.sqrt(2 / 250)
     assert_allclose(stats.nct.cdf(g["t"], 498, g["g_lower"] / g["J"] / s), 0.975, rtol=1e-8)
     assert_allclose(stats.nct.cdf(g["t"], 498, g["g_upper"] / g["J"] / s), 0.025, rtol=1e-8)
+
+
+@pytest.mark.slow
+def test_recovery_latent_stability():
+    """N = 500, 100 replications: the latent stability (.8 and .6 in the population) recovered within 5%."""
+    import warnings
+
+    rng = np.random.default_rng(7)
+    cuts, lam = np.array([-1.5, -0.5, 0.4, 1.3]), [0.75, 0.7, 0.65, 0.6]
+    stab = np.array([0.8, 0.6])
+    out = []
+    for _ in range(100):
+        eta1 = rng.multivariate_normal(np.zeros(2), [[1, 0.5], [0.5, 1]], size=500)
+        eta2 = stab * eta1 + np.sqrt(1 - stab**2) * rng.multivariate_normal(np.zeros(2), [[1, 0.5], [0.5, 1]],
+                                                                             size=500)
+        waves = []
+        for eta in (eta1, eta2):
+            w = {"id": np.arange(500)}
+            for f, p in enumerate("ab"):
+                for j in range(4):
+                    ystar = lam[j] * eta[:, f] + np.sqrt(1 - lam[j] ** 2) * rng.standard_normal(500)
+                    w[f"{p}{j + 1}"] = np.searchsorted(cuts, ystar) + 1
+            waves.append(pd.DataFrame(w))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = al.test_retest(waves[0], waves[1], model=MODEL, latent=True)
+        out.append(res.table["latent_stability"].to_numpy())
+    out = np.array(out)
+    print("latent stability: mean", out.mean(axis=0), "relative bias", out.mean(axis=0) / stab - 1)
+    assert np.all(np.abs(out.mean(axis=0) / stab - 1) < 0.05)
