@@ -266,6 +266,12 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
     Hunter, J. E., & Schmidt, F. L. (2004). Methods of meta-analysis (2nd ed.). Sage.
     Rosseel, Y. (2012). lavaan: An R package for structural equation modeling. Journal of
     Statistical Software, 48(2), 1-36.
+
+    Examples
+    --------
+    >>> res = al.latent_correlations(data, model, {"arbi": ["x1", "x2", "x3"], "sds": "sds_total"},
+    ...                              expect={"arbi": "> .50", "sds": "|r| < .30"})  # doctest: +SKIP
+    >>> res.expectations[["factor", "external", "expected", "r", "met"]]  # doctest: +SKIP
     """
     zq = _zq(level)
     scales = _scales(model, None)
@@ -525,6 +531,12 @@ def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence
     regression/correlation analysis for the behavioral sciences (3rd ed.). Erlbaum.
     Hunsley, J., & Meyer, G. J. (2003). The incremental validity of psychological testing and
     assessment. Psychological Assessment, 15, 446-455.
+
+    Examples
+    --------
+    >>> res = al.incremental_validity(data, outcome="y", baseline=["arbi_score"], added=["ally_a", "ally_b"],
+    ...                               model=model)  # doctest: +SKIP
+    >>> res.delta_r2, res.steps.loc["full", "p_change"]  # doctest: +SKIP
     """
     tq = 1 - (1 - level) / 2
     _zq(level)
@@ -821,6 +833,11 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
     Psychometrika, 58, 525-543.
     Wu, H., & Estabrook, R. (2016). Identification of confirmatory factor analysis models of
     different levels of invariance for ordered categorical outcomes. Psychometrika, 81, 1014-1045.
+
+    Examples
+    --------
+    >>> res = al.known_groups(data, model, group="g", reference="other")  # doctest: +SKIP
+    >>> res.observed[["g", "g_lower", "g_upper"]], res.latent, res.latent_refused  # doctest: +SKIP
     """
     _zq(level)
     if group not in data.columns:
@@ -1031,6 +1048,11 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
     reliability. Psychological Bulletin, 86, 420-428.
     McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass correlation
     coefficients. Psychological Methods, 1, 30-46.
+
+    Examples
+    --------
+    >>> res = al.test_retest(wave1, wave2, pool=pool, id="id", latent=True)  # doctest: +SKIP
+    >>> res.table[["icc2", "icc3", "sem", "latent_stability"]]  # doctest: +SKIP
     """
     zq = _zq(level)
     if rxx not in _RXX:

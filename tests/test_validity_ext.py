@@ -445,3 +445,10 @@ def test_recovery_latent_stability():
     out = np.array(out)
     print("latent stability: mean", out.mean(axis=0), "relative bias", out.mean(axis=0) / stab - 1)
     assert np.all(np.abs(out.mean(axis=0) / stab - 1) < 0.05)
+
+
+def test_html_escapes_user_text(data):
+    res = al.latent_correlations(data.assign(**{"<b>sd": data["sds_total"]}), MODEL, {"<i>sds": "<b>sd"},
+                                 expect={"<i>sds": "< .5"})
+    page = res._repr_html_()
+    assert "<i>sds" not in page and "&lt;i&gt;sds" in page
