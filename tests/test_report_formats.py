@@ -141,6 +141,16 @@ def test_docx_opens_in_libreoffice_and_renders_pages(saved, tmp_path):
             assert f"Table {i}\n" in text
         for i in range(1, n_figures + 1):
             assert f"Figure {i}\n" in text
+        # nothing is cut at the page edge: every word lies inside its page, with a margin of at least 0.25 in
+        bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        for page in re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', bbox, re.S):
+            width, height = float(page[0]), float(page[1])
+            for x0, y0, x1, y1, word in re.findall(
+                    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+                    page[2]):
+                assert float(x0) >= 18 and float(x1) <= width - 18, f"{word!r} runs off the page"
+                assert float(y0) >= 18 and float(y1) <= height - 18, f"{word!r} runs off the page"
 
 
 # ----------------------------------------------------------------------------- LaTeX
