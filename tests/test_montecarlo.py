@@ -334,6 +334,16 @@ def test_muthen_sample_size_rule():
     out = _muthen_n(pd.DataFrame(rows), spec).set_index("skew")
     # skew .5: N = 200 is the first with power >= .80; skew 1: coverage .90 at N = 200 fails, so 300
     assert out.loc[0.5, "n_min"] == 200 and out.loc[1.0, "n_min"] == 300
+    # with the replication count known, a criterion fails only beyond its Monte Carlo error (Bonferroni over
+    # the condition's parameters): coverage .90 from 100 replications is within error of .91, .80 is not
+    from allyscale.montecarlo.summary import _parameter_ok
+
+    base = {"condition": 0, "n": 200, "op": "=~", "lhs": "f1", "rhs": "a1", "population": 0.5, "rel_bias": 0.01,
+            "se_bias": 0.02, "power": 0.9, "replications": 100}
+    tab = pd.DataFrame([{**base, "parameter": "f1=~a1", "coverage": 0.90},
+                        {**base, "parameter": "f1=~a2", "coverage": 0.80}])
+    ok = _parameter_ok(tab, spec).set_index("parameter")["ok"]
+    assert ok["f1=~a1"] and not ok["f1=~a2"]
 
 
 def test_summary_save_writes_tables_and_plots(tmp_path):

@@ -542,9 +542,14 @@ def _parameter_ok(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
     # so that a study of 100 parameters does not fail by chance alone; power >= .80 is judged as estimated.
     from scipy.stats import norm
 
-    m = p.groupby("condition")["parameter"].transform("count").clip(lower=1).astype(float)
+    if "condition" in p:
+        m = p.groupby("condition")["parameter"].transform("count").clip(lower=1).astype(float)
+    else:
+        m = pd.Series(float(max(len(p), 1)), index=p.index)
     z = norm.ppf(1 - 0.025 / m)
-    r = p["replications"].clip(lower=2).astype(float)
+    # without a replication count (a table built by hand) the criteria are judged as estimated
+    r = (p["replications"].clip(lower=2).astype(float) if "replications" in p
+         else pd.Series(np.inf, index=p.index))
     mc_se_bias = (p["se_bias"].abs() + 1) / np.sqrt(2 * (r - 1))
     cov = p["coverage"]
     mc_cov = np.sqrt(np.clip(cov * (1 - cov), 1 / r, None) / r)
