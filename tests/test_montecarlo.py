@@ -465,3 +465,22 @@ def test_ties_are_not_wins_and_wlsmv_selection_is_tested(tmp_path):
     # rejection rates use the policy's index version and test statistic, not the naive WLSMV ones
     assert {"reject_pvalue.scaled", "reject_cfi.scaled", "reject_rmsea.scaled"} <= set(s.models.columns)
     assert "reject_cfi" not in s.models.columns
+
+
+def test_summary_save_is_atomic_spreadsheet_safe_and_refuses_the_store(tmp_path):
+    store = tmp_path / "ml.sqlite"
+    run_study({**ML_STUDY, "reps": 2, "name": "=cmd|' /C calc'!A0"}, store, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = summarize_study(store)
+    out = tmp_path / "summary"
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    (out / "invariance.csv").write_text("stale")
+    written = {p.name for p in s.save(out)}
+    assert {"models.csv", "pairs.csv", "summary.json", "acceptance.png"} <= written
+    assert (out / "mine.txt").read_text() == "kept"  # a user's file survives
+    assert (out / "invariance.csv").read_text() != "stale"  # the summary's own stale table is replaced
+    with pytest.raises(Exception, match="not a folder|input"):
+        s.save(store, inputs=[store])
+    assert sqlite3.connect(store).execute("select count(*) from results").fetchone()[0] == 2

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from allyscale._files import (_real, atomic_write_text, check_output_folder, check_output_path, publish_folder,
-                              spreadsheet_safe, write_csv)
+from allyscale._files import _real, atomic_write_text, check_output_folder, check_output_path, write_csv
 from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import DataError
 
@@ -86,35 +85,15 @@ def summarize_command(store, json_out, out_dir) -> None:
     if json_out:
         check_output_path(json_out, [store])
     if out_dir:
+        from allyscale.montecarlo.summary import SUMMARY_ENTRIES
+
         check_output_folder(out_dir, owned=SUMMARY_ENTRIES, inputs=[store, json_out])
     summary = summarize_study(store)
     click.echo(summary.summary())
     if json_out:
         atomic_write_text(json_out, json.dumps(summary.to_dict(), indent=2), [store])
     if out_dir:
-        publish_folder(out_dir, lambda staging: _save_summary(summary, staging), owned=SUMMARY_ENTRIES,
-                       inputs=[store, json_out])
-
-
-#: what ``montecarlo summarize --out`` writes (replaced as a whole by each run)
-SUMMARY_TABLES = ("models", "selection", "retention", "parameters", "sample_size", "reliability")
-SUMMARY_ENTRIES = (*(f"{t}.csv" for t in SUMMARY_TABLES), "summary.json", "summary.txt",
-                   *(f"{p}.{e}" for p in ("power", "acceptance", "convergence", "coverage", "bias")
-                     for e in ("png", "svg")))
-
-
-def _save_summary(summary, folder: Path) -> None:
-    """The summary's tables (spreadsheet-safe CSV), summary.json/txt and plots, into a staging folder."""
-    import matplotlib.pyplot as plt
-
-    for name in SUMMARY_TABLES:
-        spreadsheet_safe(getattr(summary, name)).to_csv(folder / f"{name}.csv", index=False)
-    (folder / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2), encoding="utf-8")
-    (folder / "summary.txt").write_text(summary.summary() + "\n", encoding="utf-8")
-    for name, fig in summary.plots().items():
-        for ext in ("png", "svg"):
-            fig.savefig(folder / f"{name}.{ext}", dpi=120)
-        plt.close(fig)
+        summary.save(out_dir, inputs=[store, json_out])
 
 
 @click.command("dfi")

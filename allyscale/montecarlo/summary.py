@@ -186,23 +186,39 @@ class StudySummary:
             figs["acceptance"] = fig
         return figs
 
-    def save(self, out: str | Path) -> list[Path]:
-        """Write tables (CSV), summary.json, summary.txt and the plots (PNG + SVG) into ``out``."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in ("models", "selection", "pairs", "invariance", "retention", "parameters", "sample_size", "reliability"):
-            path = out / f"{name}.csv"
-            getattr(self, name).to_csv(path, index=False)
-            written.append(path)
-        (out / "summary.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        (out / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
-        written += [out / "summary.json", out / "summary.txt"]
-        for name, fig in self.plots().items():
-            for ext in ("png", "svg"):
-                fig.savefig(out / f"{name}.{ext}", dpi=120)
-                written.append(out / f"{name}.{ext}")
-        return written
+    def save(self, out: str | Path, *, inputs=()) -> list[Path]:
+        """Write the tables (spreadsheet-safe CSV), summary.json, summary.txt and the plots (PNG + SVG) into ``out``.
+
+        The folder appears complete or not at all (``allyscale._files.publish_folder``): files of an
+        earlier summary there are replaced, other files are kept; ``inputs`` (e.g. the results store) are
+        never written over.
+        """
+        from allyscale._files import publish_folder, spreadsheet_safe
+
+        names: list[str] = []
+
+        def fill(folder: Path) -> None:
+            for name in SUMMARY_TABLES:
+                spreadsheet_safe(getattr(self, name)).to_csv(folder / f"{name}.csv", index=False)
+                names.append(f"{name}.csv")
+            (folder / "summary.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+            (folder / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
+            names.extend(["summary.json", "summary.txt"])
+            for name, fig in self.plots().items():
+                for ext in ("png", "svg"):
+                    fig.savefig(folder / f"{name}.{ext}", dpi=120)
+                    names.append(f"{name}.{ext}")
+
+        folder = publish_folder(out, fill, owned=SUMMARY_ENTRIES, inputs=inputs)
+        return [Path(folder) / n for n in names]
+
+
+#: the tables a summary writes, and every entry ``save`` owns in its folder (replaced as a whole by each save)
+SUMMARY_TABLES = ("models", "selection", "pairs", "invariance", "retention", "parameters", "sample_size",
+                  "reliability")
+SUMMARY_ENTRIES = (*(f"{t}.csv" for t in SUMMARY_TABLES), "summary.json", "summary.txt",
+                   *(f"{p}.{e}" for p in ("power", "acceptance", "convergence", "coverage", "bias")
+                     for e in ("png", "svg")))
 
 
 def _reject(df: pd.DataFrame, index: str) -> pd.Series:
@@ -227,7 +243,7 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
     ----------
     Muthén & Muthén (2002); Hu & Bentler (1999); Pornprasertmanit et al. (2021, simsem).
     """
-    from scipy.stats import chi2, norm
+    from scipy.stats import norm
 
     tables = export_study(store)
     db, spec = _open_store(store)
