@@ -128,19 +128,27 @@ def test_validate_real_data_with_model_and_group(tmp_path):
     assert sample["n"] == 2800 and sample["complete"] == 2436  # lavaan's complete-case N in make_bfi.R
 
 
-def test_ordinal_invariance_section_uses_the_wu_estabrook_sequence(tmp_path):
+@pytest.fixture(scope="module")
+def two_forms_report(tmp_path_factory):
+    """validate on the mini pool with two forms of 300 (ordinal invariance by WLSMV): the report folder."""
     from click.testing import CliRunner
 
     from allyscale.cli import main
 
+    tmp = tmp_path_factory.mktemp("two_forms")
     pool = al.load_pool(MINI_POOL)
     data = al.simulate(pool, 600, seed=21)
     data["form"] = ["self"] * 300 + ["informant"] * 300
-    data.to_csv(tmp_path / "two.csv", index=False)
-    out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["validate", str(tmp_path / "two.csv"), "--pool", str(MINI_POOL),
+    data.to_csv(tmp / "two.csv", index=False)
+    out = tmp / "report"
+    result = CliRunner().invoke(main, ["validate", str(tmp / "two.csv"), "--pool", str(MINI_POOL),
                                        "--group", "form", "--estimator", "WLSMV", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_ordinal_invariance_section_uses_the_wu_estabrook_sequence(two_forms_report):
+    out = two_forms_report
     sec = json.loads((out / "results.json").read_text())["sections"]["invariance"]
     table = sec["tables"]["invariance"]
     assert table["index"] == ["configural", "thresholds", "metric", "scalar", "strict"]
@@ -152,20 +160,9 @@ def test_ordinal_invariance_section_uses_the_wu_estabrook_sequence(tmp_path):
     assert "strict invariance" not in conclusion and "Invariance across form" in conclusion
 
 
-def test_invariance_decisions_fit_a_1280px_screen(tmp_path):
+def test_invariance_decisions_fit_a_1280px_screen(two_forms_report, tmp_path):
     """The invariance decision table is readable at 1280 px: its right edge is inside the window (Chromium)."""
-    from click.testing import CliRunner
-
-    from allyscale.cli import main
-
-    pool = al.load_pool(MINI_POOL)
-    data = al.simulate(pool, 600, seed=21)
-    data["form"] = ["self"] * 300 + ["informant"] * 300
-    data.to_csv(tmp_path / "two.csv", index=False)
-    out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["validate", str(tmp_path / "two.csv"), "--pool", str(MINI_POOL),
-                                       "--group", "form", "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    out = two_forms_report
     sec = json.loads((out / "results.json").read_text())["sections"]["invariance"]
     cols = sec["tables"]["invariance"]["columns"]
     assert cols[0] == "decision" and "delta_pvalue" in cols and "delta_chisq" in cols
@@ -180,8 +177,6 @@ def test_invariance_decisions_fit_a_1280px_screen(tmp_path):
     dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     shutil.rmtree(profile, ignore_errors=True)
-    import re
-
     right = int(re.search(r'data-right="(\d+)"', dom.stdout).group(1))
     width = int(re.search(r'data-width="(\d+)"', dom.stdout).group(1))
     assert width >= 1200 and right <= width, (right, width)
