@@ -4,7 +4,6 @@ Conclusion and results.json, the scaled test in the prose, a reference list that
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 from click.testing import CliRunner
