@@ -642,19 +642,13 @@ def score_tests(fit: CFAResult, *, release: Sequence[Sequence[int]] | None = Non
 
 
 def _kind(op: str, lhs: str, rhs: str, latent: set) -> str:
-    if op == "=~":
-        return "loadings"
-    if op == "|":
-        return "thresholds"
-    if op == "~1":
-        return "means" if lhs in latent else "intercepts"
-    if op == "~~":
-        if lhs in latent:
-            return "lv.variances" if lhs == rhs else "lv.covariances"
-        return "residuals" if lhs == rhs else "residual.covariances"
+    """The ``group.equal`` class of a parameter (lavaan's names, as the parameter table uses), ``scales`` for
+    the scale factors of ordered items, else the operator."""
+    from allyscale.syntax import _equal_class
+
     if op == "~*~":
         return "scales"
-    return op
+    return _equal_class({"op": op, "lhs": lhs, "rhs": rhs}, list(latent)) or op
 
 
 def _item_of(row, latent: set, forms, sep) -> str:
