@@ -23,7 +23,7 @@ from pathlib import Path
 
 from allyscale.report.apa import APATable, apa_table
 
-__all__ = ["write_docx", "report_docx"]
+__all__ = ["write_docx", "report_docx", "write_summary"]
 
 _FONT = "Times New Roman"
 _WIDE = 8  # tables with more columns than this go on a landscape page
@@ -240,4 +240,32 @@ def write_docx(report, path: str | Path) -> Path:
     """Write ``report`` as a DOCX file at ``path`` (inside a staging folder or through an atomic writer)."""
     path = Path(path)
     report_docx(report).save(str(path))
+    return path
+
+
+def write_summary(summary, path: str | Path) -> Path:
+    """Write one result's :class:`allyscale.results.Summary` as a DOCX file: its title, its paragraphs as
+    editable text and each of its tables as an APA-7 table (``Result.to_docx``)."""
+    import docx
+    from docx.shared import Pt
+
+    from allyscale.report.document import Table
+
+    doc = docx.Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = _FONT
+    normal.font.size = Pt(12)
+    doc.add_heading(summary.title, level=1)
+    number = 0
+    for block in summary.blocks:
+        if hasattr(block, "lines"):
+            for line in block.lines:
+                doc.add_paragraph(line)
+            continue
+        number += 1
+        table = Table(name=f"table{number}", caption=block.title or summary.title, data=block.frame,
+                      note=block.note or "", digits=block.digits, index=block.index)
+        _add_table(doc, apa_table(table, number))
+    path = Path(path)
+    doc.save(str(path))
     return path
