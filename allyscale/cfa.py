@@ -86,6 +86,7 @@ from allyscale.errors import (
     NotPositiveDefiniteWarning,
     SpecificationError,
 )
+from allyscale.results import Result, Summary, jsonable
 from allyscale.syntax import lavaanify, parse_model
 
 __all__ = ["cfa", "compare", "CFAResult", "CompareResult"]
@@ -663,7 +664,7 @@ def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
 
 
 @dataclass(frozen=True)
-class CFAResult:
+class CFAResult(Result):
     """A fitted confirmatory factor model.
 
     Attributes
@@ -746,62 +747,34 @@ class CFAResult:
         return table[table["mi"] >= minimum].reset_index(drop=True)
 
     # -- output ------------------------------------------------------------------------
-    def _fit_lines(self) -> list[str]:
-        fm = self.fit_measures
-        keys = ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr",
-                "aic", "bic", "chisq.scaled", "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust"]
-        return [f"  {k:<22}{fm[k]:>12.4f}" for k in keys if k in fm]
+    _FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr",
+                 "aic", "bic", "chisq.scaled", "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust")
 
-    def summary(self) -> str:
-        """Plain-text summary: estimation, fit measures, estimates."""
-        lines = [f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}"
-                 + (f", {self.ngroups} groups: {', '.join(map(str, self.group_labels))}" if self.ngroups > 1 else "")]
+    def summary(self) -> Summary:
+        """Estimation, fit measures and parameter estimates (text, HTML and LaTeX)."""
+        title = (f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}"
+                 + (f", {self.ngroups} groups: {', '.join(map(str, self.group_labels))}" if self.ngroups > 1 else ""))
+        out = Summary(title)
         if self.converged:
-            lines.append(f"Converged after {self.diagnostics['iterations']} iterations")
+            out.text(f"Converged after {self.diagnostics['iterations']} iterations")
         else:
-            lines.append("NOT CONVERGED: the fit measures are not trustworthy and are reported as NaN")
+            out.text("NOT CONVERGED: the fit measures are not trustworthy and are reported as NaN", strong=True)
         if self.diagnostics.get("heywood"):
-            lines.append("Heywood case(s): " + "; ".join(self.diagnostics["heywood"]))
-        lines.append("")
-        lines.append("Fit measures:")
-        lines.extend(self._fit_lines())
-        lines.append("")
-        lines.append("Parameter estimates:")
-        lines.append(self.estimates.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        return "\n".join(lines)
+            out.text("Heywood case(s): " + "; ".join(self.diagnostics["heywood"]), strong=True)
+        fm = self.fit_measures
+        out.facts({k: fm[k] for k in self._FIT_KEYS if k in fm}, title="Fit measures", digits=4)
+        return out.table(self.estimates, title="Parameter estimates", index=False)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = html.escape(f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}")
-        warn = "" if self.converged else "<p><strong>Not converged: fit measures are NaN.</strong></p>"
-        fm = pd.DataFrame({"value": self.fit_measures}).to_html(float_format=lambda v: f"{v:.4f}")
-        est = self.estimates.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-        return f"<div><h4>{head}</h4>{warn}<h5>Fit measures</h5>{fm}<h5>Estimates</h5>{est}</div>"
+    def to_frame(self) -> pd.DataFrame:
+        """The parameter estimates (lavaan's ``parameterEstimates()`` columns and row order)."""
+        return self.estimates
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: ``estimator``, ``converged``, ``fit_measures``, ``estimates`` (records), ``r2``,
         ``diagnostics``; NaN becomes ``None``."""
-        return _clean({"estimator": self.estimator, "converged": self.converged, "ntotal": self.ntotal,
-                      "groups": [str(g) for g in self.group_labels], "fit_measures": self.fit_measures,
-                      "estimates": self.estimates.to_dict("records"), "r2": self.r2.to_dict("records"),
-                      "diagnostics": self.diagnostics})
-
-
-def _clean(v: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python, NaN/inf to None, containers recursively."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return float(v) if np.isfinite(v) else None
-    return v
+        return jsonable({"estimator": self.estimator, "converged": self.converged, "ntotal": self.ntotal,
+                         "groups": [str(g) for g in self.group_labels], "fit_measures": self.fit_measures,
+                         "estimates": self.estimates, "r2": self.r2, "diagnostics": self.diagnostics})
 
 
 # --------------------------------------------------------------------------------------
@@ -1021,7 +994,7 @@ def difference_test(fit0: CFAResult, fit1: CFAResult) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class CompareResult:
+class CompareResult(Result):
     """Side-by-side fit of competing models, their verdicts and the preferred structure.
 
     Attributes
@@ -1056,34 +1029,38 @@ class CompareResult:
     choice: Any = field(default=None, repr=False)
     verdicts: dict = field(default_factory=dict, repr=False)
     estimator: str = ""
+    diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def summary(self) -> str:
-        out = ("Model fit:\n" + self.table.to_string(float_format=lambda v: f"{v:.4f}")
-               + "\n\nDifference tests of nested models:\n"
-               + (self.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(self.tests)
-                  else "(no nested pairs)"))
+    def __post_init__(self) -> None:
+        if not self.diagnostics:
+            self.diagnostics = {name: {"converged": f.converged, "heywood": list(f.diagnostics.get("heywood", [])),
+                                       "warnings": list(f.diagnostics.get("warnings", []))}
+                                for name, f in self.fits.items()}
+
+    def summary(self) -> Summary:
+        """Model fit of every structure, difference tests of the nested pairs, the preferred structure."""
+        out = Summary(f"Comparison of {len(self.table)} models ({self.estimator})")
+        out.table(self.table, title="Model fit", digits=4)
+        if len(self.tests):
+            out.table(self.tests, title="Difference tests of nested models", digits=4, index=False)
+        else:
+            out.text("Difference tests of nested models: (no nested pairs)")
         if self.choice is not None:
-            out += "\n\nPreferred structure: " + str(self.preferred) + "\n" + self.choice.reason
+            out.text(f"Preferred structure: {self.preferred}", strong=True).text(self.choice.reason)
         return out
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        pref = "" if self.choice is None else (f"<p><strong>Preferred: {html.escape(str(self.preferred))}</strong>. "
-                                               f"{html.escape(self.choice.reason)}</p>")
-        return ("<div><h5>Model fit</h5>" + self.table.to_html(float_format=lambda v: f"{v:.4f}")
-                + "<h5>Difference tests of nested models</h5>"
-                + self.tests.to_html(index=False, float_format=lambda v: f"{v:.4f}") + pref + "</div>")
+    def to_frame(self) -> pd.DataFrame:
+        """The model-fit table (one row per model)."""
+        return self.table
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable ``table`` (records with ``model``), ``tests``, ``preferred``, ``choice`` and
         ``verdicts``; NaN becomes ``None``."""
         t = self.table.reset_index().rename(columns={"index": "model"})
-        return _clean({"estimator": self.estimator, "table": t.to_dict("records"),
-                       "tests": self.tests.to_dict("records"), "preferred": self.preferred,
-                       "choice": self.choice.to_dict() if self.choice is not None else None,
-                       "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()}})
+        return jsonable({"estimator": self.estimator, "table": t, "tests": self.tests, "preferred": self.preferred,
+                         "choice": self.choice.to_dict() if self.choice is not None else None,
+                         "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()},
+                         "diagnostics": self.diagnostics})
 
 
 def _nested_pairs(fits: Mapping[str, CFAResult], models: Mapping[str, str], pool) -> set[tuple[str, str]]:

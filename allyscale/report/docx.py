@@ -266,6 +266,6 @@ def write_summary(summary, path: str | Path) -> Path:
         table = Table(name=f"table{number}", caption=block.title or summary.title, data=block.frame,
                       note=block.note or "", digits=block.digits, index=block.index)
         _add_table(doc, apa_table(table, number))
-    path = Path(path)
-    doc.save(str(path))
-    return path
+    from allyscale._files import atomic_write
+
+    return atomic_write(path, lambda tmp: doc.save(str(tmp)))
