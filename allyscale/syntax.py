@@ -82,6 +82,8 @@ class Statement:
     line: int = 0
     #: the element as written, without spaces (``"x1~~0.5*x1"``), for messages
     text: str = field(default="", compare=False)
+    #: the EFA block of a factor (``efa("e1")*f1 =~ ...``; lavaan's ``efa`` column), "" otherwise
+    efa: str = ""
 
 
 def _strip_comments(text: str) -> list[tuple[int, str]]:
@@ -252,7 +254,7 @@ def parse_model(model: str) -> list[Statement]:
             )
         if op in ("~*~", "<~"):
             raise ModelSyntaxError(f"line {lineno}: operator {op!r} is not supported: {brief(stmt, 200)}")
-        lhs_names = [x.strip() for x in _split_top(lhs_text, "+")]
+        lhs_names, lhs_efa = _lhs_terms(lhs_text, op, lineno, stmt)
         for name in lhs_names:
             if not _NAME.match(name):
                 raise ModelSyntaxError(f"line {lineno}: {brief(name)} is not a valid variable name in "
@@ -280,9 +282,29 @@ def parse_model(model: str) -> list[Statement]:
                     # lavaan: "latent variable `f' can not be measured by itself"
                     raise ModelSyntaxError(f"line {lineno}: latent variable `{lhs}' can not be measured by itself")
                 text = f"{lhs}{op}{term}".replace(" ", "")
-                statements.append(Statement(lhs, this_op, var, modifier, lineno, text))
+                statements.append(Statement(lhs, this_op, var, modifier, lineno, text, lhs_efa.get(lhs, "")))
     _refuse_duplicates(statements)
     return statements
+
+
+def _lhs_terms(lhs_text: str, op: str, lineno: int, stmt: str) -> tuple[list[str], dict[str, str]]:
+    """The names on the left of an operator and their ``efa("block")`` modifiers (lavaan's only
+    left-hand-side modifier; allowed on ``=~``)."""
+    names, blocks = [], {}
+    for term in _split_top(lhs_text, "+"):
+        pieces = [p.strip() for p in _split_top(term.strip(), "*")]
+        name, mods = pieces[-1], pieces[:-1]
+        for mod in mods:
+            m = re.match(r"^efa\((.*)\)$", mod)
+            if m is None or op != "=~":
+                raise ModelSyntaxError(f"line {lineno}: {brief(mod)} cannot modify the left-hand side "
+                                       f"{brief(name)} in {brief(stmt, 200)} (only efa(\"block\") before =~)")
+            block = m.group(1).strip().strip("\"'")
+            if not block:
+                raise ModelSyntaxError(f"line {lineno}: efa() needs a block name in {brief(stmt, 200)}")
+            blocks[name] = block
+        names.append(name)
+    return names, blocks
 
 
 def _refuse_duplicates(statements: list[Statement]) -> None:
@@ -359,6 +381,7 @@ def lavaanify(
     orthogonal: bool = False,
     group_equal: tuple[str, ...] | list[str] = (),
     parameterization: str = "delta",
+    orthogonal_efa: bool = False,
 ) -> pd.DataFrame:
     """Expand a model into a full parameter table with ``lavaan::cfa()`` defaults.
 
@@ -394,6 +417,9 @@ def lavaanify(
         For ordered indicators: ``"delta"`` fixes their residual variances (to
         ``1 - communality``, recorded as NaN ``ustart`` and ``free = 0``); only
         ``"delta"`` is supported.
+    orthogonal_efa : bool
+        Fix the covariances among the factors of EFA blocks to zero (lavaan's
+        ``orthogonal.efa``, set by an orthogonal rotation).
 
     Returns
     -------
@@ -413,12 +439,21 @@ def lavaanify(
     identified (``tests/reference/syntax_rules``), and allyscale's estimators fit
     recursive models only.
 
+    EFA blocks (``efa("e1")*f1 + efa("e1")*f2 =~ x1 + ...``; exploratory SEM) are
+    identified as lavaan 0.6.14's ``auto.efa`` (``lav_partable_efa_constraints``): the
+    factors of a block have unit variances and no marker loading; within a block of m
+    factors the covariances are fixed to zero and factor k (k = 2..m) has its first k - 1
+    loadings fixed to zero (the echelon pattern); these rows get ``user = 7`` (they are
+    freed again, with the rotation's constraints, for the rotated solution's standard
+    errors). The table then has an ``efa`` column (the block of each loading, "" elsewhere).
+
     Raises
     ------
     ModelSyntaxError
         Unparseable syntax, a ``c()`` modifier of the wrong length, a factor with
         no indicators, a duplicate element, a factor measured by itself, a cycle,
-        or contradictory modifiers.
+        contradictory modifiers, or an EFA block whose factor has too few indicators
+        for the echelon pattern.
     """
     statements = parse_model(model) if isinstance(model, str) else list(model)
     if parameterization != "delta":
@@ -459,11 +494,12 @@ def lavaanify(
     if bad:
         raise ModelSyntaxError(f"unknown group_equal value(s) {bad}; expected some of {sorted(known_eq)}")
 
+    efa_of = _efa_blocks(statements)
     rows: list[dict] = []
 
-    def add(lhs, op, rhs, g, user, fixed=None, free_forced=False, label=None, start=None, kind=None):
+    def add(lhs, op, rhs, g, user, fixed=None, free_forced=False, label=None, start=None, kind=None, efa=""):
         rows.append(dict(lhs=lhs, op=op, rhs=rhs, user=user, group=g + 1, fixed=fixed,
-                         free_forced=free_forced, label=label or "", start=start, kind=kind))
+                         free_forced=free_forced, label=label or "", start=start, kind=kind, efa=efa))
 
     for g in range(ngroups):
         present: set[tuple[str, str, str]] = set()
@@ -479,9 +515,9 @@ def lavaanify(
             present.add(key)
             if s.op == "=~" and lhs not in first_done:
                 first_done.add(lhs)
-                if auto_fix_first and fixed is None and not forced:
+                if auto_fix_first and fixed is None and not forced and lhs not in efa_of:
                     fixed = 1.0
-            add(lhs, s.op, rhs, g, 1, fixed, forced, label, start)
+            add(lhs, s.op, rhs, g, 1, fixed, forced, label, start, efa=efa_of.get(lhs, "") if s.op == "=~" else "")
         # residual variances of observed variables
         for v in ov:
             if (v, "~~", v) not in present:
@@ -496,14 +532,19 @@ def lavaanify(
                 if f in single:
                     add(f, "~~", f, g, 0, 0.0, kind="single")
                 else:
-                    add(f, "~~", f, g, 0, 1.0 if std_lv else None)
+                    add(f, "~~", f, g, 0, 1.0 if (std_lv or f in efa_of) else None)
                 present.add((f, "~~", f))
         # covariances among exogenous latents
         for i, a in enumerate(lv_exo):
             for b in lv_exo[i + 1:]:
                 if (a, "~~", b) in present or (b, "~~", a) in present:
                     continue
-                add(a, "~~", b, g, 0, 0.0 if orthogonal else None)
+                if a in efa_of and b in efa_of and (orthogonal_efa or efa_of[a] == efa_of[b]):
+                    # lavaan: orthogonal.efa fixes them (user 0); within a block they are fixed for
+                    # the unrotated (echelon) solution (user 7)
+                    add(a, "~~", b, g, 0 if orthogonal_efa else 7, 0.0)
+                else:
+                    add(a, "~~", b, g, 0, 0.0 if orthogonal else None)
                 present.update({(a, "~~", b), (b, "~~", a)})
         # thresholds
         for v in ordered:
@@ -522,12 +563,15 @@ def lavaanify(
                 if (f, "~1", "") not in present:
                     free_mean = g > 0 and ("intercepts" in group_equal or "thresholds" in group_equal)
                     add(f, "~1", "", g, 0, None if free_mean else 0.0)
+    _echelon(rows, efa_of, ngroups, group_equal)
     table = pd.DataFrame(rows)
     # std_lv: loadings free; latent variances fixed at 1 (only for factors that have loadings)
     if std_lv:
         mask = ((table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
                 & (table.kind != "single"))
         table.loc[mask, "fixed"] = 1.0
+        if "loadings" in group_equal and efa_of:
+            raise ModelSyntaxError("EFA blocks with group_equal 'loadings' are not supported")
         if "loadings" in group_equal and "lv.variances" not in group_equal:  # as lavaan: equal loadings identify the later groups' variances
             table.loc[mask & (table.group > 1), "fixed"] = None
         # endogenous latent residual variances are fixed to 1 only if exogenous; lavaan fixes all lv variances
@@ -537,6 +581,48 @@ def lavaanify(
     table.attrs["latent"] = _Names(latent)
     table.attrs["ngroups"] = ngroups
     return _finalise(table, group_equal, ordered, latent)
+
+
+def _efa_blocks(statements: list[Statement]) -> dict[str, str]:
+    """Factor → its EFA block (``efa("block")*f =~``); a factor belongs to one block only."""
+    out: dict[str, str] = {}
+    for s in statements:
+        if s.op == "=~" and s.efa:
+            if out.get(s.lhs, s.efa) != s.efa:
+                raise ModelSyntaxError(f"line {s.line}: factor {s.lhs!r} is in two EFA blocks "
+                                       f"({out[s.lhs]!r} and {s.efa!r})")
+            out[s.lhs] = s.efa
+    plain = {s.lhs for s in statements if s.op == "=~" and not s.efa}
+    both = sorted(plain & set(out))
+    if both:
+        raise ModelSyntaxError(f"factor(s) {both} have loadings both inside and outside an efa() block; write "
+                               "efa(\"block\")* before every =~ statement of an EFA factor")
+    return out
+
+
+def _echelon(rows: list[dict], efa_of: dict[str, str], ngroups: int, group_equal) -> None:
+    """lavaan's identification of the unrotated EFA blocks: in a block of m factors, factor k
+    (k = 2..m, in order of appearance) has its first k - 1 loadings fixed to zero (``user = 7``)."""
+    if not efa_of:
+        return
+    blocks: dict[str, list[str]] = {}
+    for f, b in efa_of.items():
+        blocks.setdefault(b, []).append(f)
+    for g in range(1, ngroups + 1):
+        for b, factors in blocks.items():
+            if len(factors) < 2:
+                continue
+            for k, f in enumerate(factors):
+                load = [r for r in rows if r["group"] == g and r["op"] == "=~" and r["lhs"] == f]
+                if len(load) < k:
+                    raise ModelSyntaxError(f"efa factor {f!r} (block {b!r}) has not enough indicators for the "
+                                           f"echelon pattern ({k} needed)")
+                for r in load[:k]:
+                    if r["fixed"] is not None or r["free_forced"] or r["label"]:
+                        raise ModelSyntaxError(f"the loading {f} =~ {r['rhs']} of EFA block {b!r} is fixed, "
+                                               "freed or labelled in the syntax; loadings of an EFA block take "
+                                               "no modifiers")
+                    r["fixed"], r["user"] = 0.0, 7
 
 
 def _single_indicators(statements: list[Statement]) -> set[str]:
@@ -689,6 +775,8 @@ def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame
         if r["kind"] == "single":
             r["kind"] = ""
     cols = ["id", "lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "plabel", "start", "kind"]
+    if any(r.get("efa") for r in rows):
+        cols.append("efa")
     out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
     out.attrs.update(table.attrs)
     return out
