@@ -762,7 +762,9 @@ class CFAResult(Result):
         if self.diagnostics.get("heywood"):
             out.text("Heywood case(s): " + "; ".join(self.diagnostics["heywood"]), strong=True)
         fm = self.fit_measures
-        out.facts({k: fm[k] for k in self._FIT_KEYS if k in fm}, title="Fit measures", digits=4)
+        counts = {"df", "npar", "ntotal", "baseline.df"}
+        out.facts({k: int(fm[k]) if k in counts and np.isfinite(fm[k]) else fm[k] for k in self._FIT_KEYS if k in fm},
+                  title="Fit measures", digits=4)
         return out.table(self.estimates, title="Parameter estimates", index=False)
 
     def to_frame(self) -> pd.DataFrame:
@@ -1033,9 +1035,9 @@ class CompareResult(Result):
 
     def __post_init__(self) -> None:
         if not self.diagnostics:
-            self.diagnostics = {name: {"converged": f.converged, "heywood": list(f.diagnostics.get("heywood", [])),
+            object.__setattr__(self, "diagnostics", {name: {"converged": f.converged, "heywood": list(f.diagnostics.get("heywood", [])),
                                        "warnings": list(f.diagnostics.get("warnings", []))}
-                                for name, f in self.fits.items()}
+                                for name, f in self.fits.items()})
 
     def summary(self) -> Summary:
         """Model fit of every structure, difference tests of the nested pairs, the preferred structure."""

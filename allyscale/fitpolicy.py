@@ -57,13 +57,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from allyscale.errors import SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = [
     "FitPolicy", "FitVerdict", "StructureChoice", "DEFAULT_POLICY", "POOL_NESTING", "ORDINAL_MAX_CATEGORIES",
@@ -248,7 +249,7 @@ def _admissible(fit: Any) -> tuple[bool, str]:
 # the verdict on one model
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class FitVerdict:
+class FitVerdict(Result):
     """The policy's verdict on one fitted model.
 
     Attributes
@@ -273,17 +274,29 @@ class FitVerdict:
     policy: dict
     statement: str
 
+    diagnostics: dict = field(default_factory=dict)
+
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.cfa import _clean
+        return jsonable({"model": self.model, "accepted": self.accepted, "basis": self.basis,
+                         "policy": self.policy, "statistics": self.statistics, "statement": self.statement,
+                         "diagnostics": self.diagnostics})
 
-        return _clean({"model": self.model, "accepted": self.accepted, "basis": self.basis,
-                       "policy": self.policy, "statistics": self.statistics, "statement": self.statement})
+    def to_frame(self) -> pd.DataFrame:
+        """The approximate fit indices beside their cutoffs (``index, value, cutoff, meets, note``)."""
+        rows = [{"index": k, "value": v.get("value"), "cutoff": v.get("cutoff"), "meets": v.get("meets"),
+                 "note": v.get("note", "")} for k, v in self.statistics.get("indices", {}).items()]
+        return pd.DataFrame(rows, columns=["index", "value", "cutoff", "meets", "note"])
 
-    def summary(self) -> str:
-        return self.statement
-
-    def __str__(self) -> str:
-        return self.statement
+    def summary(self) -> Summary:
+        """The verdict, the test it rests on and the approximate indices beside their cutoffs."""
+        out = Summary(f"Fit verdict for {self.model}: {'accepted' if self.accepted else 'not accepted'}")
+        out.text(self.statement)
+        test = self.statistics.get("test") or {}
+        if test:
+            out.facts({k: test[k] for k in ("chisq", "df", "pvalue") if k in test},
+                      title=f"Test of exact fit ({test.get('label', test.get('name', ''))}, {test.get('estimator', '')})",
+                      digits=4)
+        return out.table(self.to_frame(), title="Approximate fit indices (described, not decisive)", index=False)
 
 
 def evaluate_fit(fit: Any, *, model: str = "model", policy: FitPolicy | None = None, dfi: Any = None) -> FitVerdict:
@@ -449,7 +462,7 @@ def invariance_decision(restricted: Any, free: Any, *, policy: FitPolicy | None 
 # choosing a structure
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class StructureChoice:
+class StructureChoice(Result):
     """The preferred structure among competing models, and why.
 
     Attributes
@@ -473,12 +486,23 @@ class StructureChoice:
     table: pd.DataFrame
     tests: pd.DataFrame
 
-    def to_dict(self) -> dict[str, Any]:
-        from allyscale.cfa import _clean
+    diagnostics: dict = field(default_factory=dict)
 
-        return _clean({"preferred": self.preferred, "reason": self.reason,
-                       "table": self.table.reset_index().to_dict("records"),
-                       "tests": self.tests.to_dict("records")})
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"preferred": self.preferred, "reason": self.reason, "table": self.table.reset_index(),
+                         "tests": self.tests, "diagnostics": self.diagnostics})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model: admissible, accepted, npar, status."""
+        return self.table
+
+    def summary(self) -> Summary:
+        """The preferred structure, the rule's reason and the table behind it."""
+        out = Summary(f"Preferred structure: {self.preferred if self.preferred is not None else 'none'}")
+        out.text(self.reason).table(self.table, title="Competing models")
+        if len(self.tests):
+            out.table(self.tests, title="Difference tests of nested pairs", digits=4, index=False)
+        return out
 
 
 def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[tuple[str, str]],

@@ -106,6 +106,26 @@ def format_value(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _numeric(column: pd.Series) -> bool:
+    """A column of numbers (not booleans): right-aligned by the printer."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    values = [v for v in column if v is not None and v is not pd.NA]
+    return bool(values) and all(isinstance(v, (int, float, np.integer, np.floating))
+                                and not isinstance(v, (bool, np.bool_)) for v in values)
+
+
+def _counts(column: pd.Series) -> bool:
+    """A float column every finite value of which is a whole number (df, npar, N): printed without decimals."""
+    if not pd.api.types.is_float_dtype(column):
+        return False
+    values = column.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    return bool(values.size) and bool(np.all(values == np.round(values))) and bool(np.any(np.abs(values) > 1))
+
+
 @dataclass(frozen=True)
 class _Text:
     lines: tuple[str, ...]
@@ -142,7 +162,8 @@ class Summary:
 
     def facts(self, mapping: Mapping[str, Any], *, title: str | None = None, digits: int = 3) -> Summary:
         """Add a two-column table of named values (e.g. fit measures)."""
-        frame = pd.DataFrame({"value": list(mapping.values())}, index=[str(k) for k in mapping])
+        frame = pd.DataFrame({"value": pd.Series(list(mapping.values()), index=[str(k) for k in mapping],
+                                                 dtype=object)})
         return self.table(frame, title=title, digits=digits, index=True)
 
     def table(self, frame: pd.DataFrame | pd.Series, *, title: str | None = None, note: str | None = None,
@@ -159,9 +180,11 @@ class Summary:
     def _cells(self, block: _Table) -> tuple[list[str], list[list[str]], list[bool]]:
         frame = block.frame
         header = [str(c) if not isinstance(c, tuple) else "–".join(map(str, c)) for c in frame.columns]
-        rows = [[format_value(v, block.digits) for v in row] for row in frame.itertuples(index=False, name=None)]
-        numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-                   for c in frame.columns] if frame.columns.is_unique else [False] * len(header)
+        counts = [_counts(frame.iloc[:, j]) for j in range(frame.shape[1])]
+        rows = [[format_value(int(v), block.digits) if c and isinstance(v, (float, np.floating)) and math.isfinite(v)
+                 else format_value(v, block.digits) for v, c in zip(row, counts)]
+                for row in frame.itertuples(index=False, name=None)]
+        numeric = [_numeric(frame.iloc[:, j]) for j in range(frame.shape[1])]
         if block.index:
             name = frame.index.name if frame.index.name is not None else ""
             header = [str(name)] + header
