@@ -83,7 +83,8 @@ import pandas as pd
 from scipy.stats import chi2
 
 from allyscale._threads import blas_limited
-from allyscale.cfa import CFAResult, _clean, cfa
+from allyscale.cfa import CFAResult, cfa
+from allyscale.results import jsonable as _clean
 from allyscale.errors import DataError, SpecificationError
 
 __all__ = ["invariance", "InvarianceResult", "score_tests", "paired_syntax", "LEVELS", "ORDINAL_LEVELS"]

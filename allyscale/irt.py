@@ -285,7 +285,7 @@ class IRTResult:
         return f"<div><h4>{head}</h4>{table}<h5>Marginal reliability</h5>{rel}</div>"
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.cfa import _clean
+        from allyscale.results import jsonable as _clean
 
         return _clean({"parameters": self.parameters.to_dict("records"), "factors": self.factors,
                        "marginal_reliability": self.marginal_reliability().to_dict(),

@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from allyscale.cfa import CFAResult, _clean, cfa
+from allyscale.cfa import CFAResult, cfa
+from allyscale.results import jsonable as _clean
 from allyscale.errors import DataError, SpecificationError
 
 __all__ = ["mtmm", "MTMMResult", "ctcm1_syntax", "cluster_robust"]

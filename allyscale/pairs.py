@@ -298,7 +298,7 @@ class CollapseResult:
         return f"<div><p>{html.escape(self.summary().splitlines()[0])}</p>{self.table.to_html(index=False)}</div>"
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.cfa import _clean
+        from allyscale.results import jsonable as _clean
 
         return _clean({"table": self.table.to_dict("records"), "diagnostics": self.diagnostics})
 

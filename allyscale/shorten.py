@@ -390,7 +390,7 @@ class ShortFormResult:
                 f"<h5>Items</h5>{self.items.to_html(float_format=fmt)}</div>")
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.cfa import _clean
+        from allyscale.results import jsonable as _clean
 
         return _clean({
             "selection": {f: list(v) for f, v in self.selection.items()},
