@@ -61,7 +61,6 @@ structure analysis. Psychometrika, 66, 507-514.
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence

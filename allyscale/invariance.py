@@ -74,7 +74,6 @@ Sörbom, D. (1989). Model modification. Psychometrika, 54, 371-384.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -84,7 +83,7 @@ from scipy.stats import chi2
 
 from allyscale._threads import blas_limited
 from allyscale.cfa import CFAResult, cfa
-from allyscale.results import jsonable as _clean
+from allyscale.results import Result, Summary, jsonable
 from allyscale.errors import DataError, SpecificationError
 
 __all__ = ["invariance", "InvarianceResult", "score_tests", "paired_syntax", "LEVELS", "ORDINAL_LEVELS"]
@@ -115,7 +114,7 @@ _KIND_OP = {"loadings": "=~", "thresholds": "|", "intercepts": "~1", "residuals"
 # result
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class InvarianceResult:
+class InvarianceResult(Result):
     """An invariance sequence: fit, difference tests, decisions and released constraints.
 
     Attributes
@@ -214,44 +213,27 @@ class InvarianceResult:
                     f"not supported{later}.")
         return f"Invariance {what}: supported up to {top} invariance{part}; {failed} invariance is not supported{later}."
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The level table (fit, difference tests, decisions), released constraints and the note."""
         d = self.diagnostics
         what = (f"across the forms {' / '.join(d.get('pairs', []))} (paired design)" if d.get("design") == "pairs"
                 else f"across {d.get('group')!r}")
-        lines = [f"Measurement invariance {what}, {d.get('estimator')}"]
+        out = Summary(f"Measurement invariance {what}, {d.get('estimator')}")
+        out.text(self.decision_rule()[:1].upper() + self.decision_rule()[1:] + ".")
         cols = [c for c in self.table.columns if c not in ("converged", "basis")]
-        lines.append(self.table[cols].to_string(float_format=lambda v: f"{v:.4f}"))
+        out.table(self.table[cols], title="Invariance levels", digits=4)
         if len(self.released):
-            lines.append("")
-            lines.append("Released equality constraints (partial invariance):")
-            lines.append(self.released.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            out.table(self.released, title="Released equality constraints (partial invariance)", index=False)
         if self.note:
-            lines.append("")
-            lines.append("Note: " + self.note)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = html.escape(self.summary().splitlines()[0])
-        cols = [c for c in self.table.columns if c != "converged"]
-        out = [f"<div><h4>{head}</h4>", self.table[cols].to_html(float_format=lambda v: f"{v:.4f}")]
-        if len(self.released):
-            out.append("<h5>Released equality constraints</h5>")
-            out.append(self.released.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
-        if self.note:
-            out.append(f"<p>{html.escape(self.note)}</p>")
-        out.append("</div>")
-        return "".join(out)
+            out.text("Note: " + self.note)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable ``table`` (records with ``level``), ``tests``, ``released``,
         ``diagnostics``; NaN becomes ``None``."""
         t = self.table.reset_index().rename(columns={"index": "level"})
-        return _clean({"table": t.to_dict("records"), "tests": self.tests.to_dict("records"),
-                       "released": self.released.to_dict("records"),
-                       "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "collapsed_table"}})
+        return jsonable({"table": t, "tests": self.tests, "released": self.released,
+                         "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "collapsed_table"}})
 
 
 # --------------------------------------------------------------------------------------
