@@ -24,7 +24,6 @@ detection with multiresponse data. Biometrics, 28, 81-124.
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -36,6 +35,7 @@ from scipy.stats import chi2
 from allyscale._threads import blas_limited
 from allyscale.errors import DataError, DataWarning, SpecificationError
 from allyscale.pool import ItemPool
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["screen", "littles_mcar", "ScreenResult", "em_moments", "even_odd", "even_odd_parts", "even_odd_critical", "RULES"]
 
@@ -244,7 +244,7 @@ def _find_id_column(data: pd.DataFrame, items: Sequence[str]) -> str | None:
 
 # ----------------------------------------------------------------------------- result
 @dataclass
-class ScreenResult:
+class ScreenResult(Result):
     """The screening of a data set (see :func:`screen`).
 
     Attributes
@@ -279,7 +279,8 @@ class ScreenResult:
         """Respondents flagged by each rule."""
         return dict(self.diagnostics.get("counts", {}))
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Counts, Little's MCAR test, the flags per rule, the exclusions and the flagged respondents."""
         n = len(self.persons)
         complete = int((self.persons["n_missing"] == 0).sum())
         lines = [f"{n} respondents, {len(self.items)} items; {complete} answered every item; "
@@ -299,40 +300,26 @@ class ScreenResult:
         lines.append(f"Excluded: {len(self.excluded)}" + (f" ({', '.join(map(str, self.excluded[:20]))}"
                                                           + (" ..." if len(self.excluded) > 20 else "") + ")"
                                                           if self.excluded else " (flagged respondents are kept)"))
-        return "\n".join(lines)
+        out = Summary("Data screening").text(*lines)
+        shown = 50
+        if len(self.flagged):
+            note = (f"The first {shown} of {len(self.flagged)} flagged respondents are shown; .flagged holds them "
+                    "all." if len(self.flagged) > shown else None)
+            out.table(self.flagged.head(shown), title="Flagged respondents", note=note)
+        return out
 
-    def __str__(self) -> str:
-        return self.summary()
+    def to_frame(self) -> pd.DataFrame:
+        """One row per respondent (the data's index): the indices and the flags that fired."""
+        return self.persons
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every flagged respondent (``index``, ``row``, ``id`` when there is an ID column)."""
-        def clean(v):
-            if isinstance(v, (np.floating, float)):
-                return None if not np.isfinite(v) else float(v)
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, (np.bool_,)):
-                return bool(v)
-            return v
-
-        return {"items": {str(k): {c: clean(v) for c, v in row.items()} for k, row in self.items.iterrows()},
-                "n_flagged": int(len(self.flagged)),
-                "flagged": [{"index": clean(k), **{c: clean(v) for c, v in row.items()}}
-                            for k, row in self.flagged.iterrows()],
-                "mcar": {k: clean(v) for k, v in self.mcar.items()},
-                "excluded": [clean(v) for v in self.excluded],
-                "counts": self.counts, "settings": self.diagnostics.get("settings", {}),
-                "notes": self.diagnostics.get("notes", [])}
-
-    def _repr_html_(self) -> str:
-        body = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
-        table, shown = "", 50
-        if len(self.flagged):
-            table = self.flagged.head(shown).to_html(float_format=lambda v: f"{v:.3f}")
-            if len(self.flagged) > shown:
-                table += (f"<p>The first {shown} of {len(self.flagged)} flagged respondents are shown; "
-                          "<code>.flagged</code> holds them all.</p>")
-        return f"<div><strong>Data screening</strong>{body}{table}</div>"
+        return jsonable({"items": {str(k): dict(row) for k, row in self.items.iterrows()},
+                         "n_flagged": int(len(self.flagged)),
+                         "flagged": [{"index": k, **dict(row)} for k, row in self.flagged.iterrows()],
+                         "mcar": self.mcar, "excluded": list(self.excluded),
+                         "counts": self.counts, "settings": self.diagnostics.get("settings", {}),
+                         "notes": self.diagnostics.get("notes", [])})
 
 
 # ----------------------------------------------------------------------------- entry
