@@ -147,6 +147,31 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
 
     if isinstance(population, ItemPool):
         population = PopulationModel.from_pool(population, **population_options)
+        population_options = {}
+    if isinstance(population, PopulationModel) and population.validity is not None \
+            and population.validity.retest is not None:
+        raise SpecificationError("the population has a retest wave, which is a second frame: use "
+                                 "allyscale.simulate_study(population, n_targets, pairs={...})")
+    return _simulate_pairs(population, n_targets, informants, seed=seed, self_other_corr=self_other_corr,
+                           method_loading=method_loading, residual_corr=residual_corr, leniency=leniency,
+                           lenient_form=lenient_form, forms=forms, sep=sep, target=target,
+                           **population_options)[0]
+
+
+def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
+                    seed: int | np.random.SeedSequence | None = None,
+                    self_other_corr: float | Mapping[str, float] = 0.5, method_loading: float = 0.0,
+                    residual_corr: float = 0.0, leniency: float | Mapping[str, float] = 0.0,
+                    lenient_form: str = "informant", forms: Sequence[str] = FORMS, sep: str = "_",
+                    target: str = "target", **population_options) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """:func:`simulate_pairs` and, with a population's validity spec, the targets' external
+    measures, outcome and groups (columns of the paired data) and their wave-2 self-report
+    (the second frame, or None)."""
+    from allyscale.pool import ItemPool
+    from allyscale.simulate import PopulationModel
+
+    if isinstance(population, ItemPool):
+        population = PopulationModel.from_pool(population, **population_options)
     elif population_options:
         raise SpecificationError(f"population options {sorted(population_options)} apply only to a pool")
     if not isinstance(population, PopulationModel):
@@ -192,6 +217,15 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
     scale = np.sqrt(np.diag(sigma) / (np.diag(sigma) + method_loading ** 2))
     n, k = int(n_targets), int(informants)
     t = gen.standard_normal((n, m)) @ chol_phi.T
+    design = None
+    if population.validity is not None:  # the targets' external measures, outcome and groups
+        from allyscale.simulate import _validity_draws, validity_design
+
+        design = validity_design(population)
+        if design.spec.retest is not None and design.spec.retest.residual_corr:
+            raise SpecificationError("in the paired design the item residuals carry into the retest by "
+                                     "residual_corr of the pairs; give the RetestSpec residual_corr = 0")
+        t, focal, extra = _validity_draws(design, population, t, gen)
     shared = gen.standard_normal((n, p)) @ chol_theta.T  # item-specific part carried into every rating
 
     def rating(eta):
@@ -230,12 +264,21 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
                                     pd.DataFrame(resp, columns=cols_inf)], axis=1))
         out = pd.concat(parts, ignore_index=True).sort_values([target, "informant"], kind="stable")
         out = out.reset_index(drop=True)
+    wave2 = None
+    if design is not None:
+        if design.spec.retest is not None:  # the targets' self-report at wave 2
+            from allyscale.simulate import _wave2_factors
+
+            resp2 = respond(rating(_wave2_factors(design, t, focal, gen)), lenient_form == forms[0])
+            wave2 = pd.concat([pd.DataFrame({target: ids}), pd.DataFrame(resp2, columns=items)], axis=1)
+        extra.insert(0, target, ids)
+        out = out.merge(extra, on=target, how="left", validate="many_to_one")
     out.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
     out.attrs["design"] = {"n_targets": n, "informants": k, "forms": list(forms), "sep": sep, "target": target,
                            "self_other_corr": dict(zip(factors, r.tolist())), "method_loading": float(method_loading),
                            "residual_corr": float(residual_corr), "lenient_form": lenient_form,
                            "leniency": {i: float(s) for i, s in zip(items, shift) if s != 0}}
-    return out
+    return out, wave2
 
 
 # ------------------------------------------------------------------------- column names

@@ -20,7 +20,7 @@ exactly as ``lavaan::simulateData`` cuts normal data at the model's thresholds.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -31,7 +31,8 @@ from allyscale.errors import ModelSyntaxError, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.syntax import model_variables, parse_model
 
-__all__ = ["PopulationModel", "simulate", "threshold_pattern"]
+__all__ = ["PopulationModel", "simulate", "threshold_pattern", "ExternalSpec", "OutcomeSpec", "GroupSpec",
+           "RetestSpec", "ValiditySpec", "SimulatedStudy", "simulate_study", "validity_design"]
 
 _SYMMETRIC_SPAN = 1.5
 
@@ -107,6 +108,9 @@ class PopulationModel:
         ``{"mechanism": "none" | "MCAR" | "MAR", "rate": float, "cause": item or None}``.
     options : dict
         The options that built the model (written to the simulation sidecar).
+    validity : ValiditySpec or None
+        External measures, an outcome, known groups and a retest wave simulated with the
+        items (:meth:`with_validity`, :func:`simulate_study`); None: the items only.
     """
 
     matrices: Matrices
@@ -118,6 +122,7 @@ class PopulationModel:
     careless_style: str = "random"
     missing: dict = field(default_factory=lambda: {"mechanism": "none", "rate": 0.0, "cause": None})
     options: dict = field(default_factory=dict)
+    validity: ValiditySpec | None = None
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -540,6 +545,7 @@ class PopulationModel:
             "missing": self.missing,
             "options": self.options,
             "population_syntax": self.to_lavaan(),
+            **({} if self.validity is None else {"validity": validity_design(self).to_dict()}),
         }
 
     def with_options(self, **changes) -> "PopulationModel":
@@ -555,6 +561,31 @@ class PopulationModel:
             changes.get("missing", miss["rate"]),
             changes.get("missing_mechanism", miss["mechanism"] if miss["mechanism"] != "none" else "MCAR"),
             changes.get("missing_cause", miss["cause"]), {**self.options, **changes})
+        return replace(out, validity=self.validity)
+
+    def with_validity(self, spec: ValiditySpec | None = None, *, external: Sequence[ExternalSpec] = (),
+                      outcome: OutcomeSpec | None = None, groups: GroupSpec | None = None,
+                      retest: RetestSpec | None = None) -> "PopulationModel":
+        """A copy that also simulates external measures, an outcome, known groups and a retest wave.
+
+        Give a :class:`ValiditySpec` or its parts. The design is checked against the model at
+        once (:func:`validity_design`): unknown factors, impossible correlations and name
+        clashes raise :class:`SpecificationError`.
+
+        Examples
+        --------
+        >>> pm = PopulationModel.from_pool(pool).with_validity(
+        ...     external=[ExternalSpec("arbi", {"tr_emp": .6}), ExternalSpec("sds", {"tr_emp": .1}, items=0)],
+        ...     retest=RetestSpec(stability=.8))  # doctest: +SKIP
+        """
+        if spec is None:
+            spec = ValiditySpec(external=tuple(external), outcome=outcome, groups=groups, retest=retest)
+        elif external or outcome or groups or retest:
+            raise SpecificationError("give a ValiditySpec or its parts, not both")
+        if not isinstance(spec, ValiditySpec):
+            raise SpecificationError(f"spec must be a ValiditySpec, got {type(spec).__name__}")
+        out = replace(self, validity=spec)
+        validity_design(out)  # raises on an impossible design
         return out
 
     def __repr__(self) -> str:
@@ -633,9 +664,28 @@ def simulate(model: PopulationModel | ItemPool, n: int, *, seed: int | np.random
     if rng is not None and seed is not None:
         raise SpecificationError("give seed or rng, not both")
     gen = rng if rng is not None else np.random.default_rng(seed)
+    if model.validity is not None:
+        if model.validity.retest is not None:
+            raise SpecificationError("the population has a retest wave, which is a second frame: use "
+                                     "simulate_study(model, n) for both waves")
+        return _with_seed(simulate_study(model, n, rng=gen).data, seed)
     sigma = implied_cov(model.matrices)
     chol = np.linalg.cholesky(sigma)
     ystar = gen.standard_normal((n, len(model.items))) @ chol.T
+    df = _respond(model, ystar, gen)
+    df.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
+    return df
+
+
+def _with_seed(df: pd.DataFrame, seed) -> pd.DataFrame:
+    df.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
+    return df
+
+
+def _respond(model: PopulationModel, ystar: np.ndarray, gen: np.random.Generator) -> pd.DataFrame:
+    """Latent responses (scored direction) → responses as answered: thresholds, reverse keying,
+    careless respondents and missing values, drawn from ``gen`` in that order."""
+    n = ystar.shape[0]
     th = model.thresholds
     p = len(model.items)
     if th is None:
@@ -671,7 +721,6 @@ def simulate(model: PopulationModel | ItemPool, n: int, *, seed: int | np.random
     if mask.any():
         df = df.astype("Int64" if th is not None else float).mask(mask)
     df.attrs["n_missing"] = int(mask.sum())
-    df.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
     return df
 
 
@@ -685,3 +734,520 @@ def _dumps_sidecar(model: PopulationModel, n: int, seed, data: pd.DataFrame, ver
         "population": model.to_dict(),
     }, indent=2)
 
+
+
+# =========================================================================== validity designs
+def _check_name(name: Any, what: str) -> None:
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise SpecificationError(f"{what} must be a non-empty name without surrounding spaces, got {name!r}")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    """An external measure simulated with the scale's items.
+
+    Its true score ``E`` has unit variance and correlates ``corr[v]`` with each named latent
+    variable ``v`` (a factor of the population model or an external measure listed before
+    it). With the latent variables it does not name, ``E`` correlates as the named ones
+    imply: ``E`` relates to them only through the named ones, ``cov(E, .) = Σ_{.n} Σ_nn⁻¹ c``
+    (the regression of ``E`` on the named variables), so the joint covariance matrix is
+    positive definite whenever ``c' Σ_nn⁻¹ c < 1``.
+
+    Parameters
+    ----------
+    name : str
+        The measure's name: a factor name for its items, or the column of its score.
+    corr : mapping latent variable → r
+        Population correlations of the true score (e.g. ``{"tr_emp": .6}``).
+    items : int
+        ``>= 2``: ordinal (or, for a continuous population, continuous) items
+        ``<name>1 .. <name>k`` with latent responses ``lambda_j E + sqrt(1 - lambda_j²) e_j``,
+        cut at ``thresholds`` into the population's categories. ``0``: one observed score
+        ``name = sqrt(rel) E + sqrt(1 - rel) e`` (continuous, unit variance) whose
+        reliability is ``reliability`` (Lord & Novick, 1968).
+    loadings : float or (low, high)
+        Standardized loadings of its items (a pair: evenly spaced from high to low).
+    reliability : float
+        Reliability of the observed score (``items=0``), in (0, 1].
+    thresholds : "symmetric", "skewed", "uniform" or list
+        Threshold pattern of its items (:func:`threshold_pattern`).
+    """
+
+    name: str
+    corr: Mapping[str, float]
+    items: int = 4
+    loadings: float | tuple[float, float] = 0.7
+    reliability: float = 0.8
+    thresholds: str | Sequence[float] = "symmetric"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "an external measure's name")
+        if not isinstance(self.corr, Mapping) or not self.corr:
+            raise SpecificationError(f"external measure {self.name!r}: corr must name at least one latent variable")
+        for v, r in self.corr.items():
+            if not -1 < float(r) < 1:
+                raise SpecificationError(f"external measure {self.name!r}: correlation with {v!r} must lie in "
+                                         f"(-1, 1), got {r}")
+        if not _is_count(self.items) or self.items < 0 or self.items == 1:
+            raise SpecificationError(f"external measure {self.name!r}: items must be 0 (an observed score) or at "
+                                     f"least 2, got {self.items!r}")
+        lam = _spread(self.loadings, max(int(self.items), 1))
+        if np.any((lam <= 0) | (lam >= 1)):
+            raise SpecificationError(f"external measure {self.name!r}: loadings must lie in (0, 1), got "
+                                     f"{self.loadings}")
+        if not 0 < float(self.reliability) <= 1:
+            raise SpecificationError(f"external measure {self.name!r}: reliability must lie in (0, 1], got "
+                                     f"{self.reliability}")
+
+    @property
+    def columns(self) -> list[str]:
+        """The data columns of the measure: its items, or its score."""
+        return [f"{self.name}{j}" for j in range(1, int(self.items) + 1)] if self.items else [self.name]
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    """A continuous criterion ``Y = w' eta + sqrt(1 - R²) e`` (unit variance).
+
+    ``weights`` are standardized regression weights on latent variables (the population
+    model's factors and external measures); ``R² = w' Σ w`` must be below 1.
+    """
+
+    weights: Mapping[str, float]
+    name: str = "outcome"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "the outcome's name")
+        if not isinstance(self.weights, Mapping) or not self.weights:
+            raise SpecificationError("the outcome needs weights on at least one latent variable")
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Known groups: the focal group's latent means differ by ``shift`` (latent SD units).
+
+    Latent variables that ``shift`` does not name differ as the named ones imply (the
+    regression rule of :class:`ExternalSpec`: ``Σ_{.n} Σ_nn⁻¹ d``); within each group every
+    latent variable keeps unit variance, so a shift is the latent d. The groups are the
+    first ``n - round(focal n)`` rows (``labels[0]``, the reference) and the rest; the
+    measurement model is the same in both (scalar invariance holds).
+    """
+
+    shift: Mapping[str, float]
+    column: str = "group"
+    labels: tuple[str, str] = ("reference", "focal")
+    focal: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_name(self.column, "the group column")
+        if not isinstance(self.shift, Mapping) or not self.shift:
+            raise SpecificationError("known groups need a shift of at least one latent variable")
+        labels = tuple(str(v) for v in self.labels)
+        if len(labels) != 2 or labels[0] == labels[1]:
+            raise SpecificationError(f"groups need two different labels, got {self.labels!r}")
+        object.__setattr__(self, "labels", labels)
+        if not 0 < float(self.focal) < 1:
+            raise SpecificationError(f"the focal group's share must lie in (0, 1), got {self.focal}")
+
+
+@dataclass(frozen=True)
+class RetestSpec:
+    """A second wave of the same respondents (matched by an id column).
+
+    Wave-2 factors ``eta_2 = mu + S (eta_1 - mu) + u`` with ``S = diag(stability)`` and
+    innovations ``u ~ N(0, Φ - S Φ S)``, so every factor keeps its covariance matrix ``Φ``
+    (and its group means) at wave 2 and correlates ``stability[f]`` with itself across the
+    waves; the measurement model is the same at both waves (longitudinal invariance). Item
+    residuals correlate ``residual_corr`` across waves (item-specific variance). Unnamed
+    latent variables take the mean of the named stabilities.
+    """
+
+    stability: float | Mapping[str, float] = 0.8
+    residual_corr: float = 0.0
+    id: str = "id"
+
+    def __post_init__(self) -> None:
+        _check_name(self.id, "the id column")
+        vals = self.stability.values() if isinstance(self.stability, Mapping) else [self.stability]
+        if isinstance(self.stability, Mapping) and not self.stability:
+            raise SpecificationError("stability names no latent variable")
+        for v in vals:
+            if not 0 <= float(v) < 1:
+                raise SpecificationError(f"a stability must lie in [0, 1), got {v}")
+        if not 0 <= float(self.residual_corr) < 1:
+            raise SpecificationError(f"residual_corr must lie in [0, 1), got {self.residual_corr}")
+
+
+@dataclass(frozen=True)
+class ValiditySpec:
+    """What is simulated with the items: external measures, an outcome, known groups, a retest wave."""
+
+    external: tuple[ExternalSpec, ...] = ()
+    outcome: OutcomeSpec | None = None
+    groups: GroupSpec | None = None
+    retest: RetestSpec | None = None
+
+    def __post_init__(self) -> None:
+        ext = tuple(self.external)
+        for e in ext:
+            if not isinstance(e, ExternalSpec):
+                raise SpecificationError(f"external measures must be ExternalSpec, got {type(e).__name__}")
+        object.__setattr__(self, "external", ext)
+        for name, value, cls in (("outcome", self.outcome, OutcomeSpec), ("groups", self.groups, GroupSpec),
+                                 ("retest", self.retest, RetestSpec)):
+            if value is not None and not isinstance(value, cls):
+                raise SpecificationError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class ValidityDesign:
+    """A :class:`ValiditySpec` resolved against a population model (see :func:`validity_design`).
+
+    Attributes
+    ----------
+    names : list of str
+        The latent variables: the model's factors, then the external measures.
+    sigma : ndarray
+        Their covariance (correlation) matrix.
+    shift : ndarray
+        The focal group's latent mean differences (zeros without groups).
+    stability : ndarray
+        Per factor of the model (ones' place: no retest → NaN).
+    outcome_r2 : float or None
+    """
+
+    spec: ValiditySpec
+    names: list[str]
+    n_factors: int
+    sigma: np.ndarray
+    shift: np.ndarray
+    stability: np.ndarray
+    innovation_chol: np.ndarray | None
+    weights: np.ndarray | None
+    outcome_r2: float | None
+
+    @property
+    def factors(self) -> list[str]:
+        return self.names[: self.n_factors]
+
+    def focal_rows(self, n: int) -> np.ndarray:
+        """Which of ``n`` rows belong to the focal group (the last ``round(focal n)``)."""
+        mask = np.zeros(n, dtype=bool)
+        g = self.spec.groups
+        if g is not None:
+            k = int(round(float(g.focal) * n))
+            if k < 1 or k > n - 1:
+                raise SpecificationError(f"n = {n} leaves a group of known groups empty (focal share {g.focal})")
+            mask[n - k:] = True
+        return mask
+
+    def truth(self) -> dict[str, Any]:
+        """The population values the analyses estimate."""
+        m = self.n_factors
+        ext = [e.name for e in self.spec.external]
+        out: dict[str, Any] = {
+            "correlations": {e: {f: float(self.sigma[self.names.index(e), i]) for i, f in enumerate(self.factors)}
+                             for e in ext},
+            "external_correlations": {a: {b: float(self.sigma[self.names.index(a), self.names.index(b)])
+                                          for b in ext} for a in ext},
+        }
+        if self.spec.groups is not None:
+            out["latent_d"] = {v: float(d) for v, d in zip(self.names, self.shift)}
+            # the groups pooled: Σ + π(1 - π) δδ', as correlations (what a one-group analysis estimates)
+            pi = float(self.spec.groups.focal)
+            pooled = self.sigma + pi * (1 - pi) * np.outer(self.shift, self.shift)
+            sd = np.sqrt(np.diag(pooled))
+            pooled = pooled / np.outer(sd, sd)
+            out["correlations_pooled"] = {e: {f: float(pooled[self.names.index(e), i])
+                                              for i, f in enumerate(self.factors)} for e in ext}
+        if self.spec.retest is not None:
+            out["stability"] = {f: float(s) for f, s in zip(self.names[:m], self.stability)}
+        if self.weights is not None:
+            cov = self.sigma @ self.weights
+            out["outcome"] = {"r2": float(self.outcome_r2),
+                              "corr": {v: float(c) for v, c in zip(self.names, cov)},
+                              "weights": {v: float(w) for v, w in zip(self.names, self.weights) if w}}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The specification and its population values (for a simulation sidecar)."""
+        s = self.spec
+        spec = {"external": [{"name": e.name, "corr": dict(e.corr), "items": int(e.items),
+                              "loadings": _jsonable(e.loadings), "reliability": float(e.reliability),
+                              "thresholds": _jsonable(e.thresholds), "columns": e.columns} for e in s.external],
+                "outcome": None if s.outcome is None else {"name": s.outcome.name, "weights": dict(s.outcome.weights)},
+                "groups": None if s.groups is None else {"column": s.groups.column, "labels": list(s.groups.labels),
+                                                         "focal": float(s.groups.focal),
+                                                         "shift": dict(s.groups.shift)},
+                "retest": None if s.retest is None else {"stability": _jsonable(s.retest.stability),
+                                                         "residual_corr": float(s.retest.residual_corr),
+                                                         "id": s.retest.id}}
+        return _jsonable({"spec": spec, "truth": self.truth()})
+
+
+def _implied_by(sigma: np.ndarray, named: list[int], values: np.ndarray, what: str) -> np.ndarray:
+    """``Σ_{.n} Σ_nn⁻¹ v``: what values on the named variables imply for all of them."""
+    try:
+        return sigma[:, named] @ np.linalg.solve(sigma[np.ix_(named, named)], values)
+    except np.linalg.LinAlgError:
+        raise SpecificationError(f"{what}: the named latent variables are linearly dependent") from None
+
+
+def validity_design(model: PopulationModel) -> ValidityDesign:
+    """Resolve a model's :class:`ValiditySpec`: the joint covariance matrix of the factors and the
+    external measures, the group shift, the stabilities and the outcome's weights.
+
+    Raises
+    ------
+    SpecificationError
+        No validity spec; an unknown latent variable; an impossible correlation (the true
+        score's residual variance ``1 - c' Σ_nn⁻¹ c`` not positive), an outcome with
+        ``R² >= 1``, stabilities whose innovation covariance ``Φ - S Φ S`` is not positive
+        definite; two columns of the same name.
+    """
+    spec = model.validity
+    if spec is None:
+        raise SpecificationError("the population model has no validity spec (use with_validity)")
+    factors = list(model.matrices.lv)
+    phi = latent_cov(model.matrices)
+    if np.linalg.eigvalsh(phi).min() <= 1e-10:
+        raise SpecificationError("the factors' covariance matrix is singular; external measures cannot be added")
+    names = list(factors)
+    sigma = phi.copy()
+    for e in spec.external:
+        if e.name in names:
+            raise SpecificationError(f"external measure {e.name!r} has the name of a latent variable already "
+                                     f"defined ({names})")
+        unknown = [v for v in e.corr if v not in names]
+        if unknown:
+            raise SpecificationError(f"external measure {e.name!r}: corr names {unknown}, not factors of the model "
+                                     f"or earlier external measures ({names})")
+        named = [names.index(v) for v in e.corr]
+        c = np.array([float(e.corr[v]) for v in e.corr])
+        w = np.linalg.solve(sigma[np.ix_(named, named)], c)
+        resid = 1 - float(c @ w)
+        if resid <= 1e-8:
+            raise SpecificationError(f"external measure {e.name!r}: the correlations {dict(e.corr)} are impossible "
+                                     f"together with the correlations of {[names[i] for i in named]} (the true "
+                                     f"score's residual variance would be {resid:.3g})")
+        cov = _implied_by(sigma, named, c, f"external measure {e.name!r}")
+        sigma = np.block([[sigma, cov[:, None]], [cov[None, :], np.ones((1, 1))]])
+        names.append(e.name)
+    shift = np.zeros(len(names))
+    if spec.groups is not None:
+        unknown = [v for v in spec.groups.shift if v not in names]
+        if unknown:
+            raise SpecificationError(f"groups: shift names {unknown}, not latent variables ({names})")
+        named = [names.index(v) for v in spec.groups.shift]
+        shift = _implied_by(sigma, named, np.array([float(v) for v in spec.groups.shift.values()]), "groups")
+    m = len(factors)
+    stab = np.full(m, np.nan)
+    chol_u = None
+    if spec.retest is not None:
+        st = spec.retest.stability
+        if isinstance(st, Mapping):
+            unknown = [v for v in st if v not in factors]
+            if unknown:
+                raise SpecificationError(f"retest: stability names {unknown}, not factors of the model ({factors})")
+            default = float(np.mean([float(v) for v in st.values()]))
+            stab = np.array([float(st.get(f, default)) for f in factors])
+        else:
+            stab = np.full(m, float(st))
+        innov = phi - np.diag(stab) @ phi @ np.diag(stab)
+        if np.linalg.eigvalsh(innov).min() <= 1e-10:
+            raise SpecificationError(f"retest: the stabilities {dict(zip(factors, stab.round(3).tolist()))} leave "
+                                     "no positive-definite innovation covariance (Φ - SΦS); make them more alike "
+                                     "across correlated factors")
+        chol_u = np.linalg.cholesky(innov)
+    weights, r2 = None, None
+    if spec.outcome is not None:
+        unknown = [v for v in spec.outcome.weights if v not in names]
+        if unknown:
+            raise SpecificationError(f"outcome: weights name {unknown}, not latent variables ({names})")
+        weights = np.array([float(spec.outcome.weights.get(v, 0.0)) for v in names])
+        r2 = float(weights @ sigma @ weights)
+        if not r2 < 1:
+            raise SpecificationError(f"outcome: the weights explain R² = {r2:.3f} >= 1 of its variance")
+    cols = list(model.items)
+    for e in spec.external:
+        cols += e.columns
+    cols += [x for x in (spec.outcome.name if spec.outcome else None, spec.groups.column if spec.groups else None,
+                         spec.retest.id if spec.retest else None) if x]
+    seen: set[str] = set()
+    for c in cols:
+        if c in seen:
+            raise SpecificationError(f"the simulated data would have two columns named {c!r}; rename the "
+                                     "external measure, outcome, group or id column")
+        seen.add(c)
+    return ValidityDesign(spec, names, m, sigma, shift, stab, chol_u, weights, r2)
+
+
+def _validity_draws(design: ValidityDesign, model: PopulationModel, eta: np.ndarray,
+                    gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Given unshifted factor scores ``eta ~ N(0, Φ)``: the shifted scores, the focal rows and
+    the columns of the external measures, the outcome and the group (drawn from ``gen``)."""
+    n, m = eta.shape
+    spec = design.spec
+    focal = design.focal_rows(n)
+    sig = design.sigma
+    q = len(sig) - m
+    ext = np.zeros((n, q))
+    if q:
+        b = np.linalg.solve(sig[:m, :m], sig[:m, m:]).T  # q x m
+        r = sig[m:, m:] - b @ sig[:m, m:]
+        ext = eta @ b.T + gen.standard_normal((n, q)) @ np.linalg.cholesky(r).T
+    lat = np.column_stack([eta, ext]) + np.outer(focal, design.shift)
+    cols: dict[str, Any] = {}
+    k = model.categories
+    for j, e in enumerate(spec.external):
+        true = lat[:, m + j]
+        if e.items:
+            lam = _spread(e.loadings, int(e.items))
+            ys = true[:, None] * lam + gen.standard_normal((n, int(e.items))) * np.sqrt(1 - lam**2)
+            if k is None:
+                vals = ys
+            else:
+                th = threshold_pattern(e.thresholds, k)
+                vals = (ys[:, :, None] > th[None, None, :]).sum(axis=2) + model.scale_min
+            for c, v in zip(e.columns, vals.T):
+                cols[c] = v
+        else:
+            rel = float(e.reliability)
+            cols[e.name] = np.sqrt(rel) * true + np.sqrt(1 - rel) * gen.standard_normal(n)
+    if spec.outcome is not None:
+        cols[spec.outcome.name] = lat @ design.weights + np.sqrt(1 - design.outcome_r2) * gen.standard_normal(n)
+    if spec.groups is not None:
+        cols[spec.groups.column] = np.where(focal, spec.groups.labels[1], spec.groups.labels[0])
+    return lat[:, :m], focal, pd.DataFrame(cols)
+
+
+def _wave2_factors(design: ValidityDesign, eta: np.ndarray, focal: np.ndarray,
+                   gen: np.random.Generator) -> np.ndarray:
+    """Wave-2 factor scores ``mu + S (eta - mu) + u`` (see :class:`RetestSpec`)."""
+    n, m = eta.shape
+    mu = np.outer(focal, design.shift[:m])
+    return mu + (eta - mu) * design.stability + gen.standard_normal((n, m)) @ design.innovation_chol.T
+
+
+@dataclass(frozen=True)
+class SimulatedStudy:
+    """Data of a simulated validation study and the population values behind them.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Wave 1: (the id column with a retest,) the items, the external measures' items or
+        scores, the outcome and the group column.
+    retest : DataFrame or None
+        Wave 2: the id column and the items (the same respondents, the same order).
+    truth : dict
+        :meth:`ValidityDesign.truth`: latent correlations with the external measures
+        (within groups; ``correlations_pooled`` over both groups), latent d of the groups,
+        stabilities, the outcome's R².
+    """
+
+    data: pd.DataFrame
+    retest: pd.DataFrame | None
+    truth: dict
+
+
+def _factor_chols(model: PopulationModel) -> tuple[np.ndarray, np.ndarray]:
+    phi = latent_cov(model.matrices)
+    try:
+        return np.linalg.cholesky(phi), np.linalg.cholesky(model.matrices.theta)
+    except np.linalg.LinAlgError:
+        raise SpecificationError("the factor or residual covariance matrix is not positive definite; the "
+                                 "study cannot be simulated from factor scores") from None
+
+
+def simulate_study(model: PopulationModel, n: int, *, seed: int | np.random.SeedSequence | None = None,
+                   rng: np.random.Generator | None = None, pairs: Mapping[str, Any] | None = None) -> SimulatedStudy:
+    """Simulate a validation study: items with external measures, an outcome, known groups and a retest.
+
+    The factor scores are drawn first, ``eta ~ N(0, Φ)``; the external measures' true scores
+    given them, ``E | eta ~ N(B eta, Σ_EE - B Σ_ηE)`` with ``B = Σ_Eη Φ⁻¹``; the focal group's
+    latent variables are shifted; the items' latent responses are ``Λ eta + e`` with
+    ``e ~ N(0, Θ)`` and are cut, reverse-keyed and contaminated as by :func:`simulate`. The
+    retest wave draws wave-2 factors (:class:`RetestSpec`) and residuals correlated
+    ``residual_corr`` with wave 1's, through the same measurement model.
+
+    Parameters
+    ----------
+    model : PopulationModel
+        With a validity spec (:meth:`PopulationModel.with_validity`).
+    n : int
+        Respondents (or targets, with ``pairs``).
+    seed, rng
+        As in :func:`simulate`.
+    pairs : mapping, optional
+        Simulate a self-informant design instead (the options of
+        :func:`allyscale.simulate_pairs`): the external measures, outcome and groups belong to
+        the targets (their self-reported or observed scores), the retest wave is the targets'
+        self-report at wave 2 (the paired design's item-specific residual correlation
+        carries into it; ``RetestSpec.residual_corr`` must be 0).
+
+    Returns
+    -------
+    SimulatedStudy
+
+    Raises
+    ------
+    SpecificationError
+        A model without a validity spec; bad ``n``; both ``seed`` and ``rng``.
+
+    References
+    ----------
+    Cronbach, L. J., & Meehl, P. E. (1955). Construct validity in psychological tests.
+    Psychological Bulletin, 52, 281-302.
+    Lord, F. M., & Novick, M. R. (1968). Statistical theories of mental test scores. Addison-Wesley.
+
+    Examples
+    --------
+    >>> pm = PopulationModel.from_pool(pool).with_validity(external=[ExternalSpec("arbi", {"tr_emp": .6})],
+    ...                                                     retest=RetestSpec(.8))  # doctest: +SKIP
+    >>> study = simulate_study(pm, 500, seed=1)  # doctest: +SKIP
+    >>> study.data, study.retest, study.truth["stability"]  # doctest: +SKIP
+    """
+    if not isinstance(model, PopulationModel):
+        raise SpecificationError(f"model must be a PopulationModel, got {type(model).__name__}")
+    design = validity_design(model)
+    if pairs is not None:
+        if rng is not None:
+            raise SpecificationError("the paired design is seeded by seed=, not rng=")
+        from allyscale.pairs import _simulate_pairs
+
+        data, wave2 = _simulate_pairs(model, n, seed=seed, **dict(pairs))
+        return SimulatedStudy(data, wave2, design.truth())
+    if not _is_count(n) or n < 2:
+        raise SpecificationError(f"n must be an integer >= 2, got {n!r}")
+    from allyscale.limits import check_n
+
+    check_n(int(n), len(model.items))
+    if rng is not None and seed is not None:
+        raise SpecificationError("give seed or rng, not both")
+    gen = rng if rng is not None else np.random.default_rng(seed)
+    chol_phi, chol_theta = _factor_chols(model)
+    lam = model.matrices.lambda_
+    p = len(model.items)
+    eta0 = gen.standard_normal((n, len(chol_phi))) @ chol_phi.T
+    eta, focal, extra = _validity_draws(design, model, eta0, gen)
+    e1 = gen.standard_normal((n, p)) @ chol_theta.T
+    wave1 = _respond(model, eta @ lam.T + e1, gen)
+    rt = design.spec.retest
+    wave2 = None
+    if rt is not None:
+        eta2 = _wave2_factors(design, eta, focal, gen)
+        rc = float(rt.residual_corr)
+        e2 = rc * e1 + np.sqrt(1 - rc**2) * (gen.standard_normal((n, p)) @ chol_theta.T)
+        wave2 = _respond(model, eta2 @ lam.T + e2, gen)
+        ids = np.arange(1, n + 1)
+        wave2.insert(0, rt.id, ids)
+        wave1.insert(0, rt.id, ids)
+    attrs = dict(wave1.attrs)
+    data = pd.concat([wave1, extra], axis=1)
+    data.attrs = {**attrs, "seed": seed if isinstance(seed, (int, type(None))) else str(seed)}
+    return SimulatedStudy(data, wave2, design.truth())

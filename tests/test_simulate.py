@@ -139,3 +139,121 @@ def test_population_syntax_without_values_is_refused():
 def test_bad_n(mini_pool):
     with pytest.raises(SpecificationError, match="n must be a positive integer"):
         simulate(mini_pool, n=0, seed=1)
+
+
+# --------------------------------------------------------------------------- validity designs
+from allyscale.simulate import (ExternalSpec, GroupSpec, OutcomeSpec, RetestSpec, ValiditySpec,  # noqa: E402
+                                simulate_study, validity_design)
+
+_TWO = "ally_a =~ .75*a1 + .7*a2 + .65*a3 + .6*a4\nally_b =~ .75*b1 + .7*b2 + .65*b3 + .6*b4\nally_a ~~ .5*ally_b"
+
+
+def _validity_model(categories=None, **kw):
+    pm = PopulationModel.from_lavaan(_TWO, categories=categories)
+    parts = dict(external=[ExternalSpec("arbi", {"ally_a": .6, "ally_b": .4}, items=3, loadings=.7),
+                           ExternalSpec("sds", {"ally_a": .2}, items=0, reliability=.8)],
+                 outcome=OutcomeSpec({"ally_a": .3, "arbi": .3}), groups=GroupSpec({"ally_a": .5, "ally_b": .5}),
+                 retest=RetestSpec({"ally_a": .8, "ally_b": .6}, residual_corr=.3))
+    parts.update(kw)
+    return pm.with_validity(**parts)
+
+
+def test_validity_design_population_values():
+    d = validity_design(_validity_model())
+    t = d.truth()
+    assert t["correlations"]["arbi"] == pytest.approx({"ally_a": .6, "ally_b": .4})
+    # sds names ally_a only: its correlation with ally_b is implied through ally_a (.2 x .5)
+    assert t["correlations"]["sds"] == pytest.approx({"ally_a": .2, "ally_b": .1})
+    assert t["external_correlations"]["arbi"]["sds"] == pytest.approx(.2 * .6)  # only through ally_a
+    # arbi differs as the named factors imply: (.6, .4) Phi^-1 (.5, .5) = (.6 + .4) / 3
+    assert t["latent_d"]["ally_a"] == .5 and t["latent_d"]["arbi"] == pytest.approx(1 / 3, rel=1e-12)
+    assert t["stability"] == {"ally_a": .8, "ally_b": .6}
+    # R2 = w' S w with w = (.3 ally_a, .3 arbi): .09 + .09 + 2 * .09 * .6
+    assert t["outcome"]["r2"] == pytest.approx(.09 + .09 + 2 * .09 * .6)
+    assert np.linalg.eigvalsh(d.sigma).min() > 0
+    # pooled over the two groups: Σ + π(1 - π) δδ'
+    shift = d.shift
+    pooled = d.sigma + .25 * np.outer(shift, shift)
+    sd = np.sqrt(np.diag(pooled))
+    assert t["correlations_pooled"]["arbi"]["ally_a"] == pytest.approx(pooled[2, 0] / sd[2] / sd[0])
+
+
+def test_simulate_study_recovers_the_design_on_continuous_data():
+    st = simulate_study(_validity_model(), 60_000, seed=4)
+    d, w2 = st.data, st.retest
+    assert list(d.columns) == ["id", "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4", "arbi1", "arbi2", "arbi3",
+                               "sds", "outcome", "group"]
+    assert list(w2.columns) == ["id", "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
+    assert (d["group"] == "focal").sum() == 30_000 and d["group"].iloc[-1] == "focal"
+    ref, foc = d[d["group"] == "reference"], d[d["group"] == "focal"]
+    # within a group: cov(arbi1, a1) = .7 * .75 * .6; cov(sds, a1) = sqrt(.8) * .75 * .2
+    assert np.cov(ref["arbi1"], ref["a1"])[0, 1] == pytest.approx(.7 * .75 * .6, abs=0.015)
+    assert np.cov(ref["sds"], ref["a1"])[0, 1] == pytest.approx(np.sqrt(.8) * .75 * .2, abs=0.015)
+    # known groups: the item mean differs by lambda * d
+    assert foc["a1"].mean() - ref["a1"].mean() == pytest.approx(.75 * .5, abs=0.02)
+    assert foc["b4"].mean() - ref["b4"].mean() == pytest.approx(.6 * .5, abs=0.02)
+    # retest: cov(a1_t1, a1_t2) = lambda^2 s + rc theta; variances unchanged
+    r2 = w2[w2.index.isin(ref.index)]
+    assert np.cov(ref["a1"], r2["a1"])[0, 1] == pytest.approx(.75**2 * .8 + .3 * (1 - .75**2), abs=0.015)
+    assert np.cov(ref["b1"], r2["b1"])[0, 1] == pytest.approx(.75**2 * .6 + .3 * (1 - .75**2), abs=0.015)
+    assert r2["a1"].var() == pytest.approx(1.0, abs=0.02) and np.cov(r2["a1"], r2["b1"])[0, 1] == \
+        pytest.approx(.75**2 * .5, abs=0.015)
+    # outcome: cov(Y, a1) = .75 * (.3 + .3 * .6); variance 1 within groups
+    assert np.cov(ref["outcome"], ref["a1"])[0, 1] == pytest.approx(.75 * (.3 + .3 * .6), abs=0.015)
+    assert ref["outcome"].var() == pytest.approx(1.0, abs=0.03)
+
+
+def test_simulate_study_ordinal_same_seed_and_plain_simulate():
+    pm = _validity_model(categories=5)
+    a, b = simulate_study(pm, 300, seed=9), simulate_study(pm, 300, seed=9)
+    pd.testing.assert_frame_equal(a.data, b.data)
+    pd.testing.assert_frame_equal(a.retest, b.retest)
+    assert set(np.unique(a.data[["a1", "arbi1"]])) <= {1, 2, 3, 4, 5}
+    with pytest.raises(SpecificationError, match="simulate_study"):
+        simulate(pm, 100, seed=1)  # a retest wave is a second frame
+    plain = simulate(_validity_model(categories=5, retest=None), 100, seed=1)
+    assert "id" not in plain.columns and {"arbi1", "sds", "outcome", "group"} <= set(plain.columns)
+    # the items-only model is untouched by a validity spec elsewhere
+    base = PopulationModel.from_lavaan(_TWO, categories=5)
+    pd.testing.assert_frame_equal(simulate(base, 50, seed=2), simulate(base.with_options(careless=0.0), 50, seed=2))
+    assert "validity" in pm.to_dict() and pm.with_options(careless=.1).validity is pm.validity
+
+
+def test_validity_design_errors():
+    pm = PopulationModel.from_lavaan(_TWO, categories=5)
+    with pytest.raises(SpecificationError, match="'zz'"):
+        pm.with_validity(external=[ExternalSpec("arbi", {"zz": .5})])
+    with pytest.raises(SpecificationError, match="impossible"):  # .9 and -.9 with factors correlating .5
+        pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .9, "ally_b": -.9})])
+    with pytest.raises(SpecificationError, match="'a1'"):
+        pm.with_validity(external=[ExternalSpec("a1", {"ally_a": .5}, items=0)])
+    with pytest.raises(SpecificationError, match="positive-definite innovation"):
+        pm.with_validity(retest=RetestSpec({"ally_a": .99, "ally_b": 0.0}))
+    with pytest.raises(SpecificationError, match="R²"):
+        pm.with_validity(outcome=OutcomeSpec({"ally_a": .8, "ally_b": .8}))
+    with pytest.raises(SpecificationError, match="at least 2"):
+        ExternalSpec("x", {"ally_a": .5}, items=1)
+    with pytest.raises(SpecificationError, match="two different labels"):
+        GroupSpec({"ally_a": .5}, labels=("g", "g"))
+    with pytest.raises(SpecificationError, match="not both"):
+        pm.with_validity(ValiditySpec(), retest=RetestSpec())
+    with pytest.raises(SpecificationError, match="empty"):
+        simulate_study(pm.with_validity(groups=GroupSpec({"ally_a": .5}, focal=.1)), 4, seed=1)
+
+
+def test_simulate_study_pairs():
+    import allyscale as al
+
+    pm = PopulationModel.from_lavaan(_TWO, categories=5).with_validity(
+        external=[ExternalSpec("arbi", {"ally_a": .6})], retest=RetestSpec(.7))
+    st = simulate_study(pm, 200, seed=3, pairs=dict(self_other_corr=.5, residual_corr=.2))
+    assert {"target", "a1_self", "a1_informant", "arbi1", "arbi4"} <= set(st.data.columns)
+    assert list(st.retest.columns) == ["target", "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
+    assert len(st.data) == len(st.retest) == 200
+    long = simulate_study(pm, 50, seed=3, pairs=dict(informants=2))
+    assert len(long.data) == 100 and (long.data.groupby("target")["arbi1"].nunique() == 1).all()
+    with pytest.raises(SpecificationError, match="simulate_study"):
+        al.simulate_pairs(pm, 50, seed=1)
+    # without the retest the paired data carry the external measure's columns
+    d = al.simulate_pairs(pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .6})]), 50, seed=1)
+    assert "arbi2" in d.columns
