@@ -12,13 +12,13 @@
 * :func:`test_retest` — ICC(2,1)/ICC(3,1) per scale (:func:`allyscale.reliability.icc`),
   the standard error of measurement and the reliable change index (Jacobson & Truax, 1991).
 
-Every result has ``summary()``, ``_repr_html_()`` (user text escaped) and ``to_dict()``;
-warnings are named (:mod:`allyscale.errors`) and recorded in ``diagnostics``.
+Every result implements :class:`allyscale.results.Result` (``summary()`` as text, HTML and LaTeX with user
+text escaped by one printer, ``to_frame()``, ``to_dict()``); warnings are named (:mod:`allyscale.errors`) and
+recorded in ``diagnostics``.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import sys
@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from allyscale.errors import DataError, DataWarning, SpecificationError, StatisticalWarning
+from allyscale.results import Result, Summary, jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from allyscale.cfa import CFAResult
@@ -51,12 +52,8 @@ def _mod(name: str):
     return sys.modules[name]
 
 
-def _jsonable(value: Any) -> Any:
-    return _mod("allyscale.reliability")._jsonable(value)
-
-
-class _Tables:
-    """Shared printing for the result classes below: a title, notes and named tables."""
+class _Tables(Result):
+    """Shared summary of the result classes below: a title, named tables and notes."""
 
     _title: str = ""
 
@@ -66,25 +63,13 @@ class _Tables:
     def _notes(self) -> list[str]:
         return [str(n) for n in self.diagnostics.get("notes", [])]  # type: ignore[attr-defined]
 
-    def summary(self) -> str:
-        parts = [self._title]
+    def summary(self) -> Summary:
+        """The title, every non-empty table (4 decimals) and the notes."""
+        out = Summary(self._title)
         for name, tab in self._tables().items():
             if tab is not None and len(tab):
-                parts += [f"\n{name}:", tab.round(4).to_string()]
-        parts += [f"note: {n}" for n in self._notes()]
-        return "\n".join(parts)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        out = [f"<div><h4>{html.escape(self._title)}</h4>"]
-        for name, tab in self._tables().items():
-            if tab is not None and len(tab):
-                out.append(f"<h5>{html.escape(name)}</h5>"
-                           + tab.to_html(float_format=lambda v: f"{v:.3f}", escape=True))
-        out += [f"<p>{html.escape(n)}</p>" for n in self._notes()]
-        return "".join(out) + "</div>"
+                out.table(tab, title=name, digits=4)
+        return out.text(*(f"note: {n}" for n in self._notes()))
 
 
 def _check_columns(data: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -193,13 +178,17 @@ class LatentCorrelationResult(_Tables):
         return {"Correlations with external measures": self.correlations,
                 "Expected patterns": self.expectations}
 
+    def to_frame(self) -> pd.DataFrame:
+        """The correlations with the external measures (one row per factor × external measure)."""
+        return self.correlations
+
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"correlations": self.correlations.to_dict("records"),
-                          "factor_correlations": self.factor_correlations.to_dict("records"),
-                          "expectations": self.expectations.to_dict("records"), "estimator": self.estimator,
-                          "level": self.level,
-                          "fit_measures": None if self.fit is None else self.fit.fit_measures,
-                          "diagnostics": self.diagnostics})
+        return jsonable({"correlations": self.correlations.to_dict("records"),
+                         "factor_correlations": self.factor_correlations.to_dict("records"),
+                         "expectations": self.expectations.to_dict("records"), "estimator": self.estimator,
+                         "level": self.level,
+                         "fit_measures": None if self.fit is None else self.fit.fit_measures,
+                         "diagnostics": self.diagnostics})
 
 
 def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, Sequence[str] | str], *,
@@ -467,12 +456,16 @@ class IncrementalValidityResult(_Tables):
     def _tables(self) -> dict[str, pd.DataFrame]:
         return {"Steps": self.steps, "Coefficients": self.coefficients}
 
+    def to_frame(self) -> pd.DataFrame:
+        """The two steps (index ``baseline``, ``full``) with R², ΔR² and their tests."""
+        return self.steps
+
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"outcome": self.outcome, "kind": self.kind, "n": self.n, "level": self.level,
-                          "steps": self.steps, "coefficients": self.coefficients.to_dict("records"),
-                          "difference_test": self.difference_test,
-                          "fit_measures": None if self.fit is None else self.fit.fit_measures,
-                          "diagnostics": self.diagnostics})
+        return jsonable({"outcome": self.outcome, "kind": self.kind, "n": self.n, "level": self.level,
+                         "steps": self.steps.to_dict("index"), "coefficients": self.coefficients.to_dict("records"),
+                         "difference_test": self.difference_test,
+                         "fit_measures": None if self.fit is None else self.fit.fit_measures,
+                         "diagnostics": self.diagnostics})
 
 
 def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence[str], added: Sequence[str],
@@ -771,13 +764,17 @@ class KnownGroupsResult(_Tables):
         out = super()._notes()
         return out + ([f"latent means not compared: {self.latent_refused}"] if self.latent_refused else [])
 
+    def to_frame(self) -> pd.DataFrame:
+        """The observed-score differences per scale (Hedges' g)."""
+        return self.observed
+
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"groups": [str(g) for g in self.groups], "estimator": self.estimator, "level": self.level,
-                          "observed": self.observed.to_dict("records"),
-                          "latent": None if self.latent is None else self.latent.to_dict("records"),
-                          "latent_refused": self.latent_refused,
-                          "invariance": None if self.invariance is None else self.invariance.table,
-                          "diagnostics": self.diagnostics})
+        return jsonable({"groups": [str(g) for g in self.groups], "estimator": self.estimator, "level": self.level,
+                         "observed": self.observed.to_dict("records"),
+                         "latent": None if self.latent is None else self.latent.to_dict("records"),
+                         "latent_refused": self.latent_refused,
+                         "invariance": None if self.invariance is None else self.invariance.table.to_dict("index"),
+                         "diagnostics": self.diagnostics})
 
 
 def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any = None, pool: ItemPool | None = None,
@@ -974,10 +971,14 @@ class TestRetestResult(_Tables):
     def _tables(self) -> dict[str, pd.DataFrame]:
         return {"Stability": self.table}
 
+    def to_frame(self) -> pd.DataFrame:
+        """The stability table (one row per scale)."""
+        return self.table
+
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"table": self.table, "rxx": self.rxx, "level": self.level,
-                          "change": self.change.to_dict("records"),
-                          "icc": {k: v.to_dict() for k, v in self.icc.items()}, "diagnostics": self.diagnostics})
+        return jsonable({"table": self.table.to_dict("index"), "rxx": self.rxx, "level": self.level,
+                         "change": self.change.to_dict("records"),
+                         "icc": {k: v.to_dict() for k, v in self.icc.items()}, "diagnostics": self.diagnostics})
 
 
 def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool: ItemPool | None = None,

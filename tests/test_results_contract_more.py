@@ -6,6 +6,7 @@ dict, and user text (an item, group, study or rater name) escaped in HTML and La
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,3 +36,56 @@ def test_screen_result(responses, mini_pool):
     assert isinstance(res, ScreenResult) and res.persons.loc[0, "id"] == HOSTILE
     check_contract(res, user_text=HOSTILE)
     assert "Flagged respondents" in str(res.summary())
+
+
+# --------------------------------------------------------------------------- validity beyond structure
+VALIDITY = Path(__file__).parent / "reference" / "validity_ext"
+MODEL2 = "ally_a =~ a1 + a2 + a3 + a4\nally_b =~ b1 + b2 + b3 + b4"
+
+
+@pytest.fixture(scope="module")
+def validity_data() -> pd.DataFrame:
+    return pd.read_csv(VALIDITY / "data.csv")
+
+
+def test_latent_correlation_result(validity_data):
+    from allyscale.validity_ext import LatentCorrelationResult
+
+    d = validity_data.assign(**{HOSTILE: validity_data["sds_total"]})
+    res = al.latent_correlations(d, MODEL2, {HOSTILE: HOSTILE}, expect={HOSTILE: "< .5"}, estimator="ML")
+    assert isinstance(res, LatentCorrelationResult)
+    check_contract(res, user_text=HOSTILE)
+    assert set(res.to_frame()["external"]) == {HOSTILE}
+
+
+def test_incremental_validity_result(validity_data):
+    from allyscale.validity_ext import IncrementalValidityResult
+
+    d = validity_data.rename(columns={"y": HOSTILE})
+    res = al.incremental_validity(d, outcome=HOSTILE, baseline=["sds_total"], added=["ally_a", "ally_b"],
+                                  model=MODEL2)
+    assert isinstance(res, IncrementalValidityResult)
+    check_contract(res, user_text=HOSTILE)
+    assert res.to_dict()["steps"]["full"]["delta_r2"] == pytest.approx(res.delta_r2, rel=1e-12)
+
+
+def test_known_groups_result(validity_data):
+    from allyscale.validity_ext import KnownGroupsResult
+
+    d = validity_data.assign(g=validity_data["g"].replace({"ally": HOSTILE}))
+    res = al.known_groups(d, MODEL2, group="g", reference="other", latent=False)
+    assert isinstance(res, KnownGroupsResult) and res.groups == ("other", HOSTILE)
+    check_contract(res, user_text=HOSTILE)
+
+
+def test_test_retest_result(validity_data):
+    from allyscale.validity_ext import TestRetestResult
+
+    w2 = pd.read_csv(VALIDITY / "retest.csv")
+    with pytest.warns(al.DataWarning, match="no match"):  # three unmatched respondents: a note
+        res = al.test_retest(validity_data, w2.iloc[3:], model=MODEL2, id="id")
+    assert isinstance(res, TestRetestResult)
+    # the scale names are model identifiers (no markup possible); LaTeX still escapes their underscores
+    check_contract(res)
+    assert "ally\\_a" in res.to_latex() and "ally_a" not in res.to_latex()
+    assert "no match" in res.summary() and res.to_dict()["table"]["ally_a"]["n"] == 397
