@@ -34,6 +34,7 @@ import pandas as pd
 
 from allyscale._core.lisrel import implied_cov, latent_cov
 from allyscale.errors import DataError, SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["simulate_pairs", "paired_columns", "collapse_categories", "CollapseResult", "fit_wlsmv_scaled", "FORMS"]
 
@@ -307,7 +308,7 @@ def paired_columns(data: pd.DataFrame, items: Sequence[str], forms: Sequence[str
 
 # ------------------------------------------------------------------------- sparse categories
 @dataclass(frozen=True)
-class CollapseResult:
+class CollapseResult(Result):
     """Collapsed data and what was merged.
 
     Attributes
@@ -325,25 +326,22 @@ class CollapseResult:
     table: pd.DataFrame
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """What was merged: one row per merged category."""
+        out = Summary("Sparse categories")
         if self.table.empty:
-            return f"No category was collapsed (every category has at least {self.diagnostics['min_count']} answers)."
-        return (f"Collapsed {len(self.table)} sparse categor{'y' if len(self.table) == 1 else 'ies'} of "
-                f"{self.diagnostics['items_changed']} item(s) (minimum count {self.diagnostics['min_count']}):\n"
-                + self.table.to_string(index=False))
+            return out.text(f"No category was collapsed (every category has at least {self.diagnostics['min_count']} "
+                            "answers).")
+        out.text(f"Collapsed {len(self.table)} sparse categor{'y' if len(self.table) == 1 else 'ies'} of "
+                 f"{self.diagnostics['items_changed']} item(s) (minimum count {self.diagnostics['min_count']}).")
+        return out.table(self.table, title="Merged categories", index=False)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return f"<div><p>{html.escape(self.summary().splitlines()[0])}</p>{self.table.to_html(index=False)}</div>"
+    def to_frame(self) -> pd.DataFrame:
+        """One row per merged category: ``item, from, to, count, groups``."""
+        return self.table
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.results import jsonable as _clean
-
-        return _clean({"table": self.table.to_dict("records"), "diagnostics": self.diagnostics})
+        return jsonable({"table": self.table, "diagnostics": self.diagnostics})
 
 
 def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = None, group: str | None = None,

@@ -89,3 +89,16 @@ def test_test_retest_result(validity_data):
     check_contract(res)
     assert "ally\\_a" in res.to_latex() and "ally_a" not in res.to_latex()
     assert "no match" in res.summary() and res.to_dict()["table"]["ally_a"]["n"] == 397
+
+
+# --------------------------------------------------------------------------- paired data
+def test_collapse_result():
+    from allyscale.pairs import CollapseResult
+
+    d = pd.DataFrame({"g": ["a"] * 6 + [HOSTILE] * 6, "x": [1, 2, 3, 4, 4, 2, 2, 2, 3, 4, 3, 4],
+                      "y": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]})
+    res = al.collapse_categories(d, items=["x", "y"], group="g")
+    assert isinstance(res, CollapseResult) and res.table["groups"].tolist() == [HOSTILE]
+    check_contract(res, user_text=HOSTILE)
+    assert res.to_dict()["table"] == [{"item": "x", "from": 1, "to": 2, "count": 0, "groups": HOSTILE}]
+    check_contract(al.collapse_categories(d, items=["y"], group="g"))  # nothing collapsed
