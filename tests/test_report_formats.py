@@ -213,7 +213,7 @@ def test_latex_compiles(saved, tmp_path):
 def test_unknown_format_is_refused(tmp_path):
     rep = al.report.bundle.ValidationReport([Section("s", "S")], title="t")
     with pytest.raises(ValueError, match="unknown report format"):
-        rep.save(tmp_path / "r", formats=("html", "pdf"))
+        rep.save(tmp_path / "r", formats=("html", "odt"))
     assert not (tmp_path / "r").exists()
 
 
@@ -238,7 +238,7 @@ def test_cli_formats(tmp_path):
     assert res.exit_code == 0 and not (tmp_path / "rep" / "report.docx").exists()
     assert not (tmp_path / "rep" / "tex").exists()
     res = runner.invoke(main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "r2"),
-                               "--formats", "html,pdf"])
+                               "--formats", "html,odt"])
     assert res.exit_code == 2 and "--formats" in res.output and not (tmp_path / "r2").exists()
 
 

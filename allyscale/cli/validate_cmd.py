@@ -82,7 +82,8 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
               help="Returned content-validity rating sheet (repeatable): adds the content-validity section first.")
 @click.option("--formats", "formats", default="html", show_default=True,
               help="Comma-separated report formats: html (always written, with results.json, tables/, data.csv and "
-                   "reproduce.R), docx (report.docx, APA-7 tables), tex (tex/: booktabs tables and report.tex).")
+                   "reproduce.R), docx (report.docx, APA-7 tables), tex (tex/: booktabs tables and report.tex), "
+                   "pdf (report.pdf: report.html printed by headless Chromium, which must be installed).")
 @data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
                      out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
@@ -90,7 +91,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json, OUT/tables/*.csv, OUT/data.csv and
-    OUT/reproduce.R (with --formats docx,tex also OUT/report.docx and OUT/tex/). Exits 1 when any
+    OUT/reproduce.R (with --formats docx,tex,pdf also OUT/report.docx, OUT/tex/ and OUT/report.pdf). Exits 1 when any
     analysis failed (the report still shows which and why), 2 on bad input.
     """
     if not pool_path and not model_path:
@@ -100,8 +101,11 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     wanted = [f.strip().lower() for f in (formats or "html").split(",") if f.strip()]
     bad = [f for f in wanted if f not in FORMATS]
     if bad:
-        raise DataError(f"--formats: unknown format {brief(bad[0])}; choose from {', '.join(FORMATS)}"
-                        + (" (pdf is not available yet)" if "pdf" in bad else ""))
+        raise DataError(f"--formats: unknown format {brief(bad[0])}; choose from {', '.join(FORMATS)}")
+    if "pdf" in wanted:  # before any analysis: exit 2 naming what to install
+        from allyscale.report.pdf import require_chromium
+
+        require_chromium()
     if pairs and not target_id:
         raise DataError("--pairs needs --target-id (the column naming the rated target)")
     if target_id and not pairs:

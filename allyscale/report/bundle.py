@@ -15,9 +15,9 @@ __all__ = ["ValidationReport"]
 
 #: what a report folder holds (replaced as a whole by each save)
 REPORT_ENTRIES = ("report.html", "results.json", "tables", "data.csv", "reproduce.R", "report.docx", "tex",
-                  "figures")
+                  "figures", "report.pdf")
 #: the formats ``save(formats=)`` writes (html always comes with results.json, tables/, data.csv, reproduce.R)
-FORMATS = ("html", "docx", "tex")
+FORMATS = ("html", "docx", "tex", "pdf")
 
 
 @dataclass
@@ -99,7 +99,10 @@ class ValidationReport:
         every model of the report; :mod:`allyscale.report.reproduce`), ``figures/*.svg``
         and ``figures/*.png``; with ``formats`` containing ``"docx"`` the report as
         ``report.docx`` (APA-7 tables, :mod:`allyscale.report.docx`), with ``"tex"`` a
-        ``tex/`` folder of booktabs tables and a text include (:mod:`allyscale.report.latex`).
+        ``tex/`` folder of booktabs tables and a text include (:mod:`allyscale.report.latex`),
+        with ``"pdf"`` ``report.pdf``, report.html printed by headless Chromium
+        (:mod:`allyscale.report.pdf`; :class:`~allyscale.errors.SpecificationError` before
+        anything is written when Chromium is not installed).
 
         The folder is staged beside ``out_dir`` and swapped in with one atomic rename
         (:func:`allyscale._files.publish_folder`): it appears complete or not at all, an
@@ -115,6 +118,11 @@ class ValidationReport:
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             raise ValueError(f"unknown report format(s) {unknown}; use {', '.join(FORMATS)}")
+        chromium = None
+        if "pdf" in formats:
+            from allyscale.report.pdf import require_chromium
+
+            chromium = require_chromium()  # before anything is written
 
         def fill(staging: Path) -> None:
             from allyscale.report.reproduce import DATA_FILE, SCRIPT_FILE, reproduce_script
@@ -139,6 +147,10 @@ class ValidationReport:
 
                 write_latex(self, staging / "tex")
             (staging / "report.html").write_text(self.html(), encoding="utf-8")
+            if "pdf" in formats:
+                from allyscale.report.pdf import html_to_pdf
+
+                html_to_pdf(staging / "report.html", staging / "report.pdf", chromium=chromium)
             (staging / "results.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
                                                   encoding="utf-8")
             for name, df in self.tables().items():
