@@ -31,6 +31,8 @@ import pandas as pd
 from scipy import stats
 
 from allyscale._threads import blas_limited
+from allyscale.results import Result, Summary, jsonable
+from allyscale.scoring import reverse_score
 from allyscale.errors import (ConvergenceWarning, DataError, DataWarning, SpecificationError,
                               StatisticalWarning)
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from allyscale.pool import ItemPool
 
 __all__ = [
-    "AlphaResult", "OmegaResult", "BifactorResult", "SplitHalfResult", "ICCResult",
+    "AlphaResult", "OmegaResult", "BifactorResult", "SplitHalfResult", "ICCResult", "ReliabilityResult",
     "alpha", "omega", "bifactor_indices", "reliability", "split_half", "icc",
     "composite_reliability", "categorical_omega", "average_variance_extracted",
 ]
@@ -47,20 +49,8 @@ __all__ = [
 
 # --------------------------------------------------------------------------- helpers
 def _jsonable(value: Any) -> Any:
-    """Convert numpy / pandas values to plain JSON-serialisable Python values (NaN → None)."""
-    if isinstance(value, pd.DataFrame):
-        return {str(k): _jsonable(v) for k, v in value.to_dict(orient="index").items()}
-    if isinstance(value, pd.Series):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """JSON values with DataFrames as ``{row: {column: value}}`` (the shape of this module's ``to_dict``)."""
+    return jsonable(value, frames="index")
 
 
 def _select_items(data: pd.DataFrame, items: list[str] | None, pool: ItemPool | None) -> tuple[pd.DataFrame, list]:
@@ -83,10 +73,8 @@ def _select_items(data: pd.DataFrame, items: list[str] | None, pool: ItemPool | 
     x = x.astype(float)
     reversed_: list[str] = []
     if pool is not None:
-        for item in pool.reverse_items:
-            if item in x.columns:
-                x[item] = pool.scale.reverse(x[item]).astype(float)
-                reversed_.append(item)
+        x = reverse_score(x, pool, present_only=True)
+        reversed_ = list(x.attrs.pop("reverse_scored"))
     for col in items:
         if x[col].nunique(dropna=True) < 2:
             raise DataError(f"item {col!r} is constant; reliability is undefined")
@@ -118,7 +106,7 @@ def _alpha_core(c: np.ndarray) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- alpha
 @dataclass(frozen=True)
-class AlphaResult:
+class AlphaResult(Result):
     """Coefficient alpha and item analysis, as ``psych::alpha``.
 
     Attributes
@@ -148,24 +136,19 @@ class AlphaResult:
     diagnostics: dict = field(default_factory=dict)
     boot: np.ndarray | None = field(default=None, repr=False)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Alpha, its intervals and the item analysis."""
         lab = "Ordinal alpha (polychoric)" if self.corr == "polychoric" else "Coefficient alpha"
-        lines = [f"{lab}: {len(self.item_stats)} items, N = {self.diagnostics.get('n_obs')}",
-                 f"raw alpha = {self.alpha:.4f}, standardized alpha = {self.std_alpha:.4f}, "
-                 f"G6(smc) = {self.g6:.4f}, average r = {self.average_r:.4f}",
-                 self.ci.round(4).to_string(),
-                 self.item_stats.round(3).to_string()]
+        out = Summary(f"{lab}: {len(self.item_stats)} items, N = {self.diagnostics.get('n_obs')}")
+        out.text(f"raw alpha = {self.alpha:.4f}, standardized alpha = {self.std_alpha:.4f}, "
+                 f"G6(smc) = {self.g6:.4f}, average r = {self.average_r:.4f}")
         if self.diagnostics.get("reversed"):
-            lines.append(f"reverse-scored: {', '.join(self.diagnostics['reversed'])}")
-        return "\n".join(lines)
+            out.text(f"reverse-scored: {', '.join(self.diagnostics['reversed'])}")
+        return out.table(self.ci, title="Confidence intervals", digits=4).table(self.item_stats, title="Item statistics")
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>Alpha</b> = {self.alpha:.3f} (standardized {self.std_alpha:.3f}, G6 {self.g6:.3f}, "
-                f"average r {self.average_r:.3f})</p>" + self.ci.round(3).to_html()
-                + self.item_stats.round(3).to_html())
+    def to_frame(self) -> pd.DataFrame:
+        """The item statistics (one row per item)."""
+        return self.item_stats
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"alpha": self.alpha, "std_alpha": self.std_alpha, "g6": self.g6,
@@ -337,7 +320,7 @@ def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool 
 
 # --------------------------------------------------------------------------- omega (EFA, Schmid-Leiman)
 @dataclass(frozen=True)
-class OmegaResult:
+class OmegaResult(Result):
     """Omega coefficients from a Schmid–Leiman solution, as ``psych::omega``.
 
     Attributes
@@ -372,23 +355,20 @@ class OmegaResult:
         return pd.DataFrame({"value": {"omega_h": self.omega_h, "omega_t": self.omega_t, "alpha": self.alpha,
                                        "G6": self.g6, "ECV": self.ecv, "omega_lim": self.omega_lim}})
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Omega coefficients, omega by group and the Schmid-Leiman loadings."""
         e = self.diagnostics.get("efa", {})
-        notes = []
+        out = Summary(f"Omega (Schmid-Leiman, {self.n_factors} group factors)")
         if e.get("extraction_converged") is False or e.get("rotation_converged") is False:
-            notes.append("WARNING: the exploratory solution did not converge; omega is not trustworthy")
+            out.text("WARNING: the exploratory solution did not converge; omega is not trustworthy", strong=True)
         if e.get("heywood"):
-            notes.append(f"Heywood case(s): {e['heywood']}")
-        return "\n".join([f"Omega (Schmid-Leiman, {self.n_factors} group factors)", *notes,
-                          self.table().round(4).to_string(), "Omega by group:", self.groups.round(3).to_string(),
-                          "Schmid-Leiman loadings:", self.loadings.round(3).to_string()])
+            out.text(f"Heywood case(s): {e['heywood']}", strong=True)
+        return (out.table(self.table(), title="Coefficients", digits=4).table(self.groups, title="Omega by group")
+                .table(self.loadings, title="Schmid-Leiman loadings"))
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return ("<p><b>Omega</b> (Schmid-Leiman)</p>" + self.table().round(3).to_html()
-                + self.groups.round(3).to_html() + self.loadings.round(3).to_html())
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficients (omega_h, omega_t, alpha, G6, ECV, omega_lim)."""
+        return self.table()
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"omega_h": self.omega_h, "omega_t": self.omega_t, "alpha": self.alpha, "g6": self.g6,
@@ -549,7 +529,7 @@ def omega(data: pd.DataFrame | CFAResult, n_factors: int | None = None, *, items
 
 # --------------------------------------------------------------------------- model-based (bifactor)
 @dataclass(frozen=True)
-class BifactorResult:
+class BifactorResult(Result):
     """Model-based indices of a bifactor (or Schmid–Leiman-transformed second-order) model.
 
     Attributes
@@ -573,17 +553,15 @@ class BifactorResult:
     general: str
     diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        return "\n".join([f"Model-based indices (general factor {self.general!r}): omega = {self.omega:.4f}, "
-                          f"omega_h = {self.omega_h:.4f}, ECV = {self.ecv:.4f}, PUC = {self.puc:.4f}",
-                          self.factors.round(4).to_string()])
+    def summary(self) -> Summary:
+        """The model-based indices and the per-factor table."""
+        out = Summary(f"Model-based indices (general factor {self.general!r})")
+        out.text(f"omega = {self.omega:.4f}, omega_h = {self.omega_h:.4f}, ECV = {self.ecv:.4f}, PUC = {self.puc:.4f}")
+        return out.table(self.factors, title="Factors", digits=4)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>Bifactor indices</b>: omega = {self.omega:.3f}, omega_h = {self.omega_h:.3f}, "
-                f"ECV = {self.ecv:.3f}, PUC = {self.puc:.3f}</p>" + self.factors.round(3).to_html())
+    def to_frame(self) -> pd.DataFrame:
+        """Per factor: omega, omega_h, H, ECV, number of items."""
+        return self.factors
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"omega": self.omega, "omega_h": self.omega_h, "ecv": self.ecv, "puc": self.puc,
@@ -855,9 +833,9 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None,
 
     Returns
     -------
-    DataFrame
-        Index: factors and ``total``; columns ``n_items, alpha, omega, ave``;
-        ``attrs["diagnostics"]`` holds the CFA's convergence and warnings.
+    ReliabilityResult
+        ``table``: index factors and ``total``, columns ``n_items, alpha, omega, ave``;
+        ``diagnostics``: the CFA's convergence and warnings, dropped rows, polychoric checks.
 
     Raises
     ------
@@ -871,11 +849,7 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None,
     missing = [i for i in items if i not in data.columns]
     if missing:
         raise DataError(f"item(s) {missing} of the model are not columns of the data")
-    x = data.copy()
-    if pool is not None:
-        for item in pool.reverse_items:
-            if item in x.columns:
-                x[item] = pool.scale.reverse(x[item])
+    x = reverse_score(data, pool, present_only=True) if pool is not None else data.copy()
     from allyscale.fitpolicy import resolve_estimator
 
     estimator = resolve_estimator(estimator, x, model, fit=fit)
@@ -943,8 +917,44 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None,
     out = pd.DataFrame.from_dict(rows, orient="index")
     out["n_items"] = out["n_items"].astype(int)
     out.index.name = "factor"
-    out.attrs["diagnostics"] = diag
-    return out
+    return ReliabilityResult(out, diag, estimator)
+
+
+@dataclass(frozen=True)
+class ReliabilityResult(Result):
+    """Alpha, model-based omega and AVE per subscale and for the total score (:func:`reliability`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        Index: factors and ``total``; columns ``n_items, alpha, omega, ave``.
+    diagnostics : dict
+        ``estimator``, ``converged``, ``heywood``, ``dropped_rows``, ``polychoric`` checks,
+        ``ave_undefined_cross_loadings``.
+    estimator : str
+    """
+
+    table: pd.DataFrame
+    diagnostics: dict
+    estimator: str
+
+    def summary(self) -> Summary:
+        """The reliability table with its sources."""
+        omega_source = ("categorical omega (Green & Yang, 2009), as semTools::compRelSEM"
+                        if self.estimator == "WLSMV" else "omega as semTools::compRelSEM")
+        out = Summary(f"Reliability ({self.estimator}; {omega_source}; AVE as semTools::AVE)")
+        if not self.diagnostics.get("converged", True):
+            out.text("WARNING: the CFA did not converge; omega and AVE are not trustworthy", strong=True)
+        if self.diagnostics.get("heywood"):
+            out.text("Heywood case(s): " + "; ".join(map(str, self.diagnostics["heywood"])), strong=True)
+        return out.table(self.table, title="Subscales and total score", digits=4)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The reliability table."""
+        return self.table
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable({"estimator": self.estimator, "table": self.table, "diagnostics": self.diagnostics})
 
 
 def _alpha_value(x: pd.DataFrame, items: list[str], ordinal: bool) -> float:
@@ -998,7 +1008,7 @@ def _green_yang(true_r: np.ndarray, idx: list[str], thresholds: pd.DataFrame, po
 
 # --------------------------------------------------------------------------- split-half
 @dataclass(frozen=True)
-class SplitHalfResult:
+class SplitHalfResult(Result):
     """Split-half reliabilities.
 
     ``table`` has rows ``odd_even`` and ``first_second`` and columns ``r_halves`` (Pearson
@@ -1013,19 +1023,18 @@ class SplitHalfResult:
     diagnostics: dict = field(default_factory=dict)
     all_splits: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        out = f"Split-half reliability (N = {self.n_obs})\n" + self.table.round(4).to_string()
+    def summary(self) -> Summary:
+        """The split-half table and, when computed, the distribution over all splits."""
+        out = Summary(f"Split-half reliability (N = {self.n_obs})").table(self.table, title="Splits", digits=4)
         if self.all_splits:
             a = self.all_splits
-            out += (f"\nOver {a['n_splits']} splits ({a['mode']}): maximum (lambda4) = {a['max']:.4f}, "
-                    f"minimum (beta) = {a['min']:.4f}, mean = {a['mean']:.4f}")
+            out.text(f"Over {a['n_splits']} splits ({a['mode']}): maximum (lambda4) = {a['max']:.4f}, "
+                     f"minimum (beta) = {a['min']:.4f}, mean = {a['mean']:.4f}")
         return out
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return f"<p><b>Split-half reliability</b> (N = {self.n_obs})</p>" + self.table.round(3).to_html()
+    def to_frame(self) -> pd.DataFrame:
+        """Rows odd_even and first_second."""
+        return self.table
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"table": self.table, "halves": self.halves, "n_obs": self.n_obs,
@@ -1137,7 +1146,7 @@ def _all_splits(r: np.ndarray, n_sample: int, seed: int | None) -> dict[str, Any
 
 # --------------------------------------------------------------------------- ICC
 @dataclass(frozen=True)
-class ICCResult:
+class ICCResult(Result):
     """Intraclass correlations as ``psych::ICC(x, lmer = FALSE)``.
 
     ``table``: rows ``ICC1, ICC2, ICC3, ICC1k, ICC2k, ICC3k`` with ``icc, F, df1, df2, p,
@@ -1161,16 +1170,14 @@ class ICCResult:
         """ICC(3,1): consistency of single scores (two-way mixed effects)."""
         return float(self.table.loc["ICC3", "icc"])
 
-    def summary(self) -> str:
-        return (f"Intraclass correlations: N = {self.n_obs}, {self.n_occasions} occasions/raters, "
-                f"{self.level:.0%} CIs\n" + self.table.round(4).to_string())
+    def summary(self) -> Summary:
+        """The six intraclass correlations with F tests and intervals."""
+        return Summary(f"Intraclass correlations: N = {self.n_obs}, {self.n_occasions} occasions/raters, "
+                       f"{self.level:.0%} CIs").table(self.table, title="ICC", digits=4)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>ICC</b>: N = {self.n_obs}, {self.n_occasions} occasions</p>"
-                + self.table.round(3).to_html())
+    def to_frame(self) -> pd.DataFrame:
+        """Rows ICC1 ... ICC3k."""
+        return self.table
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"table": self.table, "anova": self.anova, "n_obs": self.n_obs,

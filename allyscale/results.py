@@ -55,19 +55,22 @@ def latex_escape(text: Any) -> str:
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], str(text))
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: Any, *, frames: str = "records") -> Any:
     """Plain JSON values: numpy scalars and arrays to Python, NaN/±inf to ``None``, tuples to lists, containers
-    recursively, DataFrames to records, Series to dicts; keys become strings."""
+    recursively, Series to dicts, DataFrames to records (``frames="records"``) or to ``{row: {column: value}}``
+    (``frames="index"``); keys become strings."""
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, frames=frames) for k, v in value.items()}
     if isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict("records")]
+        if frames == "index":
+            return {str(k): jsonable(v, frames=frames) for k, v in value.to_dict(orient="index").items()}
+        return [jsonable(r, frames=frames) for r in value.to_dict("records")]
     if isinstance(value, pd.Series):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, frames=frames) for k, v in value.items()}
     if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
+        return [jsonable(v, frames=frames) for v in value.tolist()]
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, frames=frames) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

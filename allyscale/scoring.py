@@ -10,25 +10,37 @@ from allyscale.pool import ItemPool
 __all__ = ["reverse_score", "scale_scores"]
 
 
-def reverse_score(data: pd.DataFrame, pool: ItemPool) -> pd.DataFrame:
+def reverse_score(data: pd.DataFrame, pool: ItemPool, *, present_only: bool = False,
+                  suffixes: tuple[str, ...] = ("",)) -> pd.DataFrame:
     """Return a copy with the pool's reverse-keyed items reversed (``min + max - x``).
 
-    Columns that are not reverse-keyed items are returned unchanged; the caller's frame
-    is never modified.
+    The one place allyscale reverse-scores. Columns that are not reverse-keyed items are
+    returned unchanged; the caller's frame is never modified.
+
+    Parameters
+    ----------
+    present_only : bool
+        Reverse only the reverse-keyed items that are columns of ``data`` (an analysis of a
+        subset of the pool); by default every reverse-keyed item must be present.
+    suffixes : tuple of str
+        Column-name suffixes of wide data (e.g. ``("_t1", "_t2")`` for two waves): item
+        ``i`` is reversed in every column ``i + suffix``.
 
     Raises
     ------
     DataError
-        A reverse-keyed item of the pool is missing from ``data``.
+        A reverse-keyed item of the pool is missing from ``data`` (unless ``present_only``).
     """
-    missing = [i for i in pool.reverse_items if i not in data.columns]
-    if missing:
+    wanted = [item + sfx for item in pool.reverse_items for sfx in suffixes]
+    missing = [c for c in wanted if c not in data.columns]
+    if missing and not present_only:
         raise DataError(f"reverse-keyed item(s) missing from the data: {missing}")
     out = data.copy()
-    for item in pool.reverse_items:
-        out[item] = pool.scale.reverse(out[item])
+    done = [c for c in wanted if c in data.columns]
+    for col in done:
+        out[col] = pool.scale.reverse(out[col])
     out.attrs = dict(data.attrs)
-    out.attrs["reverse_scored"] = list(pool.reverse_items)
+    out.attrs["reverse_scored"] = done
     return out
 
 

@@ -162,7 +162,7 @@ def ave(data: pd.DataFrame, model: str, *, estimator: str | None = None, fit: CF
     Fornell, C., & Larcker, D. F. (1981). Evaluating structural equation models with
     unobservable variables and measurement error. Journal of Marketing Research, 18, 39-50.
     """
-    table = _rel().reliability(data, model, estimator=estimator, fit=_fit(data, model, estimator, fit))
+    table = _rel().reliability(data, model, estimator=estimator, fit=_fit(data, model, estimator, fit)).table
     return table.loc[table.index != "total", "ave"].rename("ave")
 
 
@@ -323,9 +323,9 @@ def external_correlations(data: pd.DataFrame, external: list[str], *, scales: di
     _check_items(data, items)
     x = data[items].astype(float)
     if pool is not None:
-        for item in pool.reverse_items:
-            if item in x.columns:
-                x[item] = pool.scale.reverse(x[item]).astype(float)
+        from allyscale.scoring import reverse_score
+
+        x = reverse_score(x, pool, present_only=True)
     scores = pd.DataFrame({s: x[its].mean(axis=1) for s, its in scales.items()})
     zq = stats.norm.ppf(1 - (1 - level) / 2)
     rows = []

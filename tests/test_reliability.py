@@ -311,7 +311,7 @@ def test_categorical_omega_with_allyscale_polychoric(data, ref, factor_items):
 
 @pytest.fixture(scope="module")
 def table_ml(data, model):
-    return allyscale.reliability(data, model, estimator="ML")  # the R references are ML fits
+    return allyscale.reliability(data, model, estimator="ML").table  # the R references are ML fits
 
 
 def test_reliability_ml_end_to_end(table_ml, ref, ref2):
@@ -329,7 +329,7 @@ def test_reliability_ml_end_to_end(table_ml, ref, ref2):
 
 def test_reliability_wlsmv_end_to_end(data, model, ref):
     # R: compRelSEM(cfa(model, d, ordered = items, estimator = "WLSMV")) (Green & Yang on the response scale)
-    tab = allyscale.reliability(data, model, estimator="WLSMV")
+    tab = allyscale.reliability(data, model, estimator="WLSMV").table
     for f, v in ref["comp_rel_wlsmv"].items():
         assert_allclose(tab.loc[f, "omega"], v, atol=2e-3, rtol=0)
 
@@ -450,11 +450,11 @@ def test_reliability_with_pool_reverse_scores_first(mini_pool):
         cols[i] = np.clip(np.round(3 + 1.2 * x), 1, 5)
     d = pd.DataFrame(cols)
     model = mini_pool.model_syntax("correlated")
-    tab = allyscale.reliability(d, model, pool=mini_pool)
+    tab = allyscale.reliability(d, model, pool=mini_pool).table
     manual = d.copy()
     for i in mini_pool.reverse_items:
         manual[i] = 6 - manual[i]
-    tab2 = allyscale.reliability(manual, model)
+    tab2 = allyscale.reliability(manual, model).table
     assert_allclose(tab.to_numpy(dtype=float), tab2.to_numpy(dtype=float), atol=1e-8, rtol=0)
     assert_allclose(tab.loc["fa", "alpha"], allyscale.alpha(d, items=mini_pool.factor_items()["fa"],
                                                             pool=mini_pool).alpha, atol=1e-14, rtol=0)
@@ -465,11 +465,12 @@ def test_reliability_with_pool_reverse_scores_first(mini_pool):
 def test_ave_is_undefined_with_cross_loadings(data, ref2):
     # R: xfit <- cfa(xmod, data = d); compRelSEM(xfit); AVE(xfit) (NA for factors with a cross-loading item)
     model = ref2["cross_loading"]["model"]
-    tab = allyscale.reliability(data, model, estimator="ML")
+    res = allyscale.reliability(data, model, estimator="ML")
+    tab = res.table
     assert_allclose(tab.loc[["f1", "f2"], "omega"], [ref2["cross_loading"]["omega"][f] for f in ["f1", "f2"]],
                     atol=1e-5, rtol=0)
     assert np.isnan(tab.loc["f1", "ave"]) and np.isnan(tab.loc["f2", "ave"])
-    assert tab.attrs["diagnostics"]["ave_undefined_cross_loadings"] == ["f1", "f2"]
+    assert res.diagnostics["ave_undefined_cross_loadings"] == ["f1", "f2"]
     assert np.isfinite(tab.loc["f1", "omega"])
 
 
@@ -506,11 +507,12 @@ def test_reliability_wlsmv_path_with_lavaans_estimates(data, model, ref, ref2):
 
     est = pd.DataFrame(ref["cfa_wlsmv"]["est"])[["lhs", "op", "rhs", "est"]]
     fit = SimpleNamespace(estimates=est, converged=True, diagnostics={})
-    tab = allyscale.reliability(data, model, estimator="WLSMV", fit=fit)
+    res = allyscale.reliability(data, model, estimator="WLSMV", fit=fit)
+    tab = res.table
     for f, v in ref["comp_rel_wlsmv"].items():
         assert_allclose(tab.loc[f, "omega"], v, atol=1e-6, rtol=0, err_msg=f)
         assert_allclose(tab.loc[f, "ave"], ref2["wlsmv"]["ave"][f], atol=1e-10, rtol=0, err_msg=f)
-    assert tab.attrs["diagnostics"]["polychoric"]["smoothed"] is False
+    assert res.diagnostics["polychoric"]["smoothed"] is False
     assert 0.9 < tab.loc["total", "omega"] < 1
 
 

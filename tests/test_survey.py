@@ -76,7 +76,7 @@ def test_same_data_in_every_format_gives_identical_analysis(tmp_path, mini_pool)
     for name in ("d.csv", "d.sav", "q.csv", "d.xlsx"):
         frame = read_responses(tmp_path / name, mini_pool)
         fits[name] = (cfa(frame, model, estimator="MLR").fit_measures,
-                      reliability(frame, model, pool=mini_pool))
+                      reliability(frame, model, pool=mini_pool).table)
     for name, (fm, rel) in fits.items():
         for k in ("chisq", "chisq.scaled", "cfi.robust", "rmsea", "srmr"):
             assert fm[k] == fits["d.csv"][0][k], (name, k)

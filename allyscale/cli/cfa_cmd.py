@@ -43,7 +43,7 @@ def cfa_command(data_path, model_path, estimator, group, fiml, std_lv, json_out,
     result = cfa(data, model, estimator=estimator.upper() if estimator else None, group=group, missing="fiml" if fiml else "listwise",
                  std_lv=std_lv)
     with pd.option_context("display.width", 160, "display.max_rows", 1000, "display.max_columns", 50):
-        click.echo(result.summary())
+        click.echo(str(result.summary()))
     if json_out:
         atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), inputs)
     if not result.converged:
@@ -82,7 +82,7 @@ def compare_command(data_path, pool_path, model_paths, estimator, json_out, miss
                          analysed=True)
         result = compare(data, models, estimator=estimator.upper() if estimator else None)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        click.echo(result.summary())
+        click.echo(str(result.summary()))
     if json_out:
         atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), inputs)
     failed = [name for name, fit in result.fits.items() if not fit.converged]

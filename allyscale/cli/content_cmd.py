@@ -81,7 +81,7 @@ def analyze(ratings: tuple[str, ...], pool_path: str, task: str | None, out_dir:
     html = report.save(out, inputs=inputs)
     if json_out:
         atomic_write_text(json_out, json.dumps(res.to_dict(), indent=2, allow_nan=False), inputs)
-    click.echo(res.summary())
+    click.echo(str(res.summary()))
     click.echo(f"\n{html}; revised pool: {out / 'revised_pool.yaml'}")
 
 

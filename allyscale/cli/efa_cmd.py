@@ -43,7 +43,7 @@ def efa_command(data_path, n_factors, method, rotation, corr, pool_path, items, 
         cols = list(data.select_dtypes("number").columns)
     result = efa(data, n_factors, method=method, rotation=rotation, corr=corr, items=cols, pool=pool, seed=seed)
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.max_columns", 50):
-        click.echo(result.summary())
+        click.echo(str(result.summary()))
     if json_out:
         atomic_write_text(json_out, json.dumps(jsonable(result.to_dict()), indent=2), [data_path, pool_path])
     failed = [k for k in ("extraction_converged", "rotation_converged") if result.diagnostics.get(k) is False]

@@ -38,7 +38,7 @@ def run_command(study, store, workers, dask, reps, no_progress) -> None:
     if _real(store) == _real(study):
         raise DataError(f"--store {store}: is the study file; give a new file for the results (e.g. study.sqlite)")
     report = run_study(study, store, workers=workers, dask=dask, reps=reps, progress=not no_progress)
-    click.echo(report.summary())
+    click.echo(str(report.summary()))
 
 
 @montecarlo_group.command("export")
@@ -89,7 +89,7 @@ def summarize_command(store, json_out, out_dir) -> None:
 
         check_output_folder(out_dir, owned=SUMMARY_ENTRIES, inputs=[store, json_out])
     summary = summarize_study(store)
-    click.echo(summary.summary())
+    click.echo(str(summary.summary()))
     if json_out:
         atomic_write_text(json_out, json.dumps(summary.to_dict(), indent=2), [store])
     if out_dir:
@@ -120,7 +120,7 @@ def dfi_command(data, model_path, estimator, reps, seed, workers, json_out, miss
     frame = read_data(data, model=model, missing=missing_codes, invalid=invalid, analysed=True)
     fit = cfa(frame, model, estimator=estimator)
     result = dfi(fit, reps=reps, seed=seed, workers=workers)
-    click.echo(result.summary())
+    click.echo(str(result.summary()))
     if json_out:
         atomic_write_text(json_out, json.dumps(result.to_dict(), indent=2), [data, model_path])
 

@@ -51,17 +51,15 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
     mod = sys.modules["allyscale.reliability"]
     from allyscale.validity import fornell_larcker, htmt
 
-    scored = data.copy()
-    if pool is not None:
-        for item in pool.reverse_items:
-            if item in scored.columns:
-                scored[item] = pool.scale.reverse(scored[item])
+    from allyscale.scoring import reverse_score
+
+    scored = reverse_score(data, pool, present_only=True) if pool is not None else data.copy()
     from allyscale.fitpolicy import resolve_estimator
 
     est = resolve_estimator(estimator, scored, model)
     items = list(dict.fromkeys(i for its in mod._factor_items(model).values() for i in its))
     fit = cfa(scored, model, estimator=est, **({"ordered": items} if est == "WLSMV" else {}))
-    table = mod.reliability(scored, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit)
+    table = mod.reliability(scored, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit).table
     ht = htmt(scored, model)
     fl = fornell_larcker(scored, model, estimator=est, fit=fit)
     om = mod.omega(scored[items], omega_factors) if omega_factors else None
@@ -72,9 +70,9 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
             click.echo("WARNING: the CFA did not converge; omega and AVE are not trustworthy")
         click.echo("\nHTMT (HTMT2, geometric means)")
         click.echo(ht.round(3).to_string())
-        click.echo("\n" + fl.summary())
+        click.echo("\n" + str(fl.summary()))
         if om is not None:
-            click.echo("\n" + om.summary())
+            click.echo("\n" + str(om.summary()))
     if json_out:
         payload = {"estimator": est, "converged": fit.converged, "reliability": table,
                    "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict(),

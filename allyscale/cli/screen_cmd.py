@@ -46,7 +46,7 @@ def screen_command(data_path, pool_path, items, exclude, out_path, json_out, mis
     if exclude:
         rules = "flagged" if exclude.strip() == "flagged" else [r.strip() for r in exclude.split(",") if r.strip()]
     result = screen(data, None if chosen else pool, items=chosen, exclude=rules)
-    click.echo(result.summary())
+    click.echo(str(result.summary()))
     if len(result.flagged):
         with pd.option_context("display.width", 160, "display.max_rows", 200):
             click.echo("\nFlagged respondents:")

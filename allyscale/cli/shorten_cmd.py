@@ -113,7 +113,7 @@ def shorten_command(data_path, pool_path, items_per_factor, out_path, group, min
                      holdout=hold, max_evaluations=max_evaluations, workers=workers, progress=not quiet)
     result.save_pool(out_path, inputs=inputs)
     with pd.option_context("display.width", 200, "display.max_columns", 60, "display.max_rows", 200):
-        click.echo(result.summary())
+        click.echo(str(result.summary()))
     click.echo(f"short form: {out_path}")
     if report_dir:
         from allyscale.report.shortform_section import shortform_report

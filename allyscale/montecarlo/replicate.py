@@ -240,7 +240,7 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    table = rel(data, spec.models[spec.true_model], estimator=spec.estimator, fit=true_fit)
+                    table = rel(data, spec.models[spec.true_model], estimator=spec.estimator, fit=true_fit).table
                 if caught:
                     out["reliability_warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:5]
                 table = table.rename_axis("factor").reset_index()

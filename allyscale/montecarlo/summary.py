@@ -202,7 +202,7 @@ class StudySummary:
                 spreadsheet_safe(getattr(self, name)).to_csv(folder / f"{name}.csv", index=False)
                 names.append(f"{name}.csv")
             (folder / "summary.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-            (folder / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
+            (folder / "summary.txt").write_text(str(self.summary()) + "\n", encoding="utf-8")
             names.extend(["summary.json", "summary.txt"])
             for name, fig in self.plots().items():
                 for ext in ("png", "svg"):

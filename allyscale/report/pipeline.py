@@ -461,7 +461,7 @@ def _reliability_section(ctx: Context, sec: Section) -> None:
     data = _cfa_data(ctx)
     model = ctx.models[ctx.main_model]
     fit = ctx.results.get("main_fit")
-    rel = reliability(data, model, estimator=ctx.estimator, fit=fit)
+    rel = reliability(data, model, estimator=ctx.estimator, fit=fit).table
     ctx.results["reliability"] = rel
     sec.tables.append(Table("reliability", "Reliability of the subscales and the total score", rel,
                             note="alpha: Cronbach (1951), psych::alpha; omega: composite reliability as "
