@@ -36,6 +36,7 @@ import pandas as pd
 from allyscale._files import brief
 from allyscale.errors import DataError, DataWarning
 from allyscale.pool import ItemPool
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["read_responses", "ReadReport", "parse_missing_codes", "QUALTRICS_METADATA"]
 
@@ -52,7 +53,7 @@ _SHOW = 5  # occurrences listed in an error message
 
 
 @dataclass
-class ReadReport:
+class ReadReport(Result):
     """What :func:`read_responses` did to a file.
 
     Attributes
@@ -75,6 +76,8 @@ class ReadReport:
         ``{item: cells}`` SPSS user-missing values set to missing.
     variable_labels, value_labels : dict
         Question texts and value labels, where the format carries them.
+    diagnostics : dict
+        ``warnings``: the warnings the reading gave (invalid cells set to missing).
     """
 
     path: str
@@ -90,38 +93,54 @@ class ReadReport:
     user_missing: dict[str, int] = field(default_factory=dict)
     variable_labels: dict[str, str] = field(default_factory=dict)
     value_labels: dict[str, dict[Any, str]] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_coded_missing(self) -> int:
         """Cells turned into missing values by the missing-value codes."""
         return int(sum(sum(v.values()) for v in self.code_counts.values()))
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """A few lines for a terminal or a report."""
-        lines = [f"{self.path}: {self.n_rows} rows, {self.n_items} items ({self.format})"]
+        out = Summary(f"{self.path}: {self.n_rows} rows, {self.n_items} items ({self.format})")
+        lines = []
         if self.header_rows_dropped:
-            lines.append(f"  {self.header_rows_dropped} extra header rows dropped (question text and import ids)")
+            lines.append(f"{self.header_rows_dropped} extra header rows dropped (question text and import ids)")
         for code, per in self.code_counts.items():
-            lines.append(f"  missing-value code {_fmt(code)}: {sum(per.values())} cell(s) set to missing in "
+            lines.append(f"missing-value code {_fmt(code)}: {sum(per.values())} cell(s) set to missing in "
                          f"{len(per)} item(s)")
         blanks = sum(self.blank_cells.values())
         if blanks:
-            lines.append(f"  {blanks} empty cell(s) in {len(self.blank_cells)} item(s)")
+            lines.append(f"{blanks} empty cell(s) in {len(self.blank_cells)} item(s)")
         if self.user_missing:
-            lines.append(f"  {sum(self.user_missing.values())} SPSS user-missing value(s) set to missing")
+            lines.append(f"{sum(self.user_missing.values())} SPSS user-missing value(s) set to missing")
         if self.invalid:
-            lines.append(f"  {len(self.invalid)} invalid cell(s) set to missing: " + "; ".join(
+            lines.append(f"{len(self.invalid)} invalid cell(s) set to missing: " + "; ".join(
                 f"{d['column']} row {d['row']} ({brief(d['value'])}, {d['reason']})" for d in self.invalid[:_SHOW])
                 + (" ..." if len(self.invalid) > _SHOW else ""))
-        return "\n".join(lines)
+        return out.text(*lines) if lines else out.text("Every cell was read as given.")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: the cells that were empty, matched a missing-value code, were SPSS user-missing or
+        were invalid (all set to missing)."""
+        invalid: dict[str, int] = {}
+        for d in self.invalid:
+            invalid[d["column"]] = invalid.get(d["column"], 0) + 1
+        return pd.DataFrame({"item": list(self.items),
+                             "blank": [self.blank_cells.get(i, 0) for i in self.items],
+                             "coded_missing": [sum(per.get(i, 0) for per in self.code_counts.values())
+                                               for i in self.items],
+                             "user_missing": [self.user_missing.get(i, 0) for i in self.items],
+                             "invalid": [invalid.get(i, 0) for i in self.items]})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format, "n_rows": self.n_rows, "n_items": self.n_items,
-                "header_rows_dropped": self.header_rows_dropped,
-                "missing_codes": [_fmt(c) for c in self.missing_codes],
-                "code_counts": {_fmt(c): dict(v) for c, v in self.code_counts.items()},
-                "n_coded_missing": self.n_coded_missing, "blank_cells": dict(self.blank_cells),
-                "user_missing": dict(self.user_missing), "invalid": list(self.invalid)}
+        return jsonable({"path": self.path, "format": self.format, "n_rows": self.n_rows, "n_items": self.n_items,
+                         "header_rows_dropped": self.header_rows_dropped,
+                         "missing_codes": [_fmt(c) for c in self.missing_codes],
+                         "code_counts": {_fmt(c): dict(v) for c, v in self.code_counts.items()},
+                         "n_coded_missing": self.n_coded_missing, "blank_cells": dict(self.blank_cells),
+                         "user_missing": dict(self.user_missing), "invalid": list(self.invalid),
+                         "diagnostics": self.diagnostics})
 
 
 def _fmt(v: float) -> str:
@@ -508,9 +527,11 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
         if invalid == "error":
             raise DataError(_invalid_message(path, problems))
         report.invalid = problems
-        warnings.warn(f"{path}: {len(problems)} invalid cell(s) set to missing "
-                      f"(first: column {brief(problems[0]['column'])}, row {problems[0]['row']} "
-                      f"[{problems[0]['line']}], value {brief(problems[0]['value'])})", DataWarning, stacklevel=2)
+        msg = (f"{path}: {len(problems)} invalid cell(s) set to missing (first: column "
+               f"{brief(problems[0]['column'])}, row {problems[0]['row']} [{problems[0]['line']}], value "
+               f"{brief(problems[0]['value'])})")
+        report.diagnostics.setdefault("warnings", []).append(msg)
+        warnings.warn(msg, DataWarning, stacklevel=2)
     empty = [c for c in wanted if out[c].isna().all()]
     if empty:
         raise DataError(f"{path}: item column(s) with no answer at all: {', '.join(empty[:20])}")

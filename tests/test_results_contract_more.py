@@ -102,3 +102,19 @@ def test_collapse_result():
     check_contract(res, user_text=HOSTILE)
     assert res.to_dict()["table"] == [{"item": "x", "from": 1, "to": 2, "count": 0, "groups": HOSTILE}]
     check_contract(al.collapse_categories(d, items=["y"], group="g"))  # nothing collapsed
+
+
+# --------------------------------------------------------------------------- reading survey files
+def test_read_report(tmp_path):
+    from allyscale.survey import ReadReport, read_responses
+
+    (tmp_path / "d.csv").write_text(f"id,x1,x2,x3\n1,1,2,3\n2,-99,4,{HOSTILE}\n3,2,,4\n4,5,5,5\n")
+    with pytest.warns(al.DataWarning, match="invalid cell"):
+        frame = read_responses(tmp_path / "d.csv", items=["x1", "x2", "x3"], missing="-99", scale=(1, 5),
+                               invalid="missing")
+    rep = frame.attrs["read_report"]
+    assert isinstance(rep, ReadReport)
+    check_contract(rep, user_text=HOSTILE)
+    assert rep.to_frame().set_index("item").loc[["x1", "x2", "x3"]].to_numpy().tolist() == [
+        [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+    assert rep.diagnostics["warnings"][0].endswith(f"value '{HOSTILE}')")
