@@ -163,7 +163,8 @@ def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = Tru
 
 def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | None,
              group_equal: Sequence[str] | None, missing: str, ordered: Sequence[str] | None,
-             std_lv: bool, meanstructure: bool | None = None, id_cat: str = "lavaan") -> _Prepared:
+             std_lv: bool, meanstructure: bool | None = None, id_cat: str = "lavaan",
+             orthogonal_efa: bool = False) -> _Prepared:
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(model, str) or not model.strip():
@@ -259,7 +260,8 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     if meanstructure is None:
         meanstructure = ngroups > 1 or missing == "fiml" or bool(ordered)
     pt, spec = _partable(model, ngroups=ngroups, ordered=tuple(ordered), std_lv=bool(std_lv),
-                         meanstructure=bool(meanstructure), group_equal=group_equal, ov=tuple(ov))
+                         meanstructure=bool(meanstructure), group_equal=group_equal, ov=tuple(ov),
+                         **({"orthogonal_efa": True} if orthogonal_efa else {}))
     lv = list(pt.attrs["latent"])
     return _Prepared(model, est, pt, spec, ov, lv, group, labels, ys, missing, ordered, bool(std_lv), group_equal,
                      meanstructure, frame, diagnostics, ID_CAT[id_key])
@@ -494,7 +496,7 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
 
     ov = prep.ov
     key = (prep.model, tuple(ov), tuple(prep.lv), tuple(n_cat[v] for v in ov), prep.std_lv, prep.ngroups,
-           tuple(prep.group_equal), prep.id_cat)
+           tuple(prep.group_equal), prep.id_cat, bool(prep.partable.attrs.get("orthogonal_efa", False)))
     hit = _ORDINAL.get(key)
     if hit is not None:
         return hit
@@ -785,7 +787,8 @@ class CFAResult(Result):
 def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: str | None = None,
         group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
         std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan",
-        polychoric=None) -> CFAResult:
+        polychoric=None, rotation: str | None = None, rotation_args: Mapping[str, Any] | None = None,
+        rotation_se: str = "bordered") -> CFAResult:
     """Fit a confirmatory factor model with lavaan 0.6.14's ``cfa()`` defaults.
 
     Parameters
@@ -839,10 +842,23 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
         are fitted to subsets of one pool's items. Its items must be the model's ordered
         items (any order) and its N the number of cases used; ``data`` still supplies the
         start values.
+    rotation : str, optional
+        Models with EFA blocks (``efa("e1")*f1 + efa("e1")*f2 =~ ...``, exploratory SEM;
+        :mod:`allyscale.esem`): the rotation, lavaan 0.6.14's ``rotation`` (default
+        ``"geomin"``; ``"oblimin"``, ``"quartimin"``, ``"target"``, ``"bigeomin"``,
+        ``"biquartimin"``, ``"varimax"``, ``"quartimax"``, ``"orthomax"``, ``"none"``).
+    rotation_args : dict, optional
+        lavaan's ``rotation.args`` (``orthogonal``, ``geomin_epsilon`` = 0.001, ``oblimin_gamma``,
+        ``target`` (items x factors, NaN = unspecified), ``rstarts`` = 30, ``std_ov``,
+        ``row_weights``, ``order_lv_by``, ``gpa_tol``, ...; dotted names accepted) and ``seed``
+        of the random starts.
+    rotation_se : {"bordered", "delta"}
+        Standard errors of the rotated parameters, lavaan's ``rotation.se``.
 
     Returns
     -------
     CFAResult
+        With EFA blocks an :class:`allyscale.esem.ESEMResult` (a CFAResult with ``rotation``).
 
     Raises
     ------
@@ -866,13 +882,28 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
     by_rule = estimator is None
     if by_rule:
         estimator = _rule_estimator(data, model, missing=missing, ordered=ordered, polychoric=polychoric)
+    esem = None
+    if isinstance(model, str) and "efa(" in model.replace(" ", "") and _partable(model, copy=False).attrs.get("efa"):
+        from allyscale.esem import rotation_options
+
+        esem = rotation_options(rotation, rotation_args)
+        if rotation_se not in ("bordered", "delta"):
+            raise SpecificationError(f"rotation_se must be 'bordered' or 'delta', got {rotation_se!r}")
+    elif rotation is not None or rotation_args:
+        raise SpecificationError("rotation= and rotation_args= apply to EFA blocks (efa(\"block\")*f =~ ...); "
+                                 "the model has none")
     prep = _prepare(data, model, estimator=estimator, group=group, group_equal=group_equal, missing=missing,
-                    ordered=ordered, std_lv=std_lv, meanstructure=meanstructure, id_cat=id_cat)
+                    ordered=ordered, std_lv=std_lv, meanstructure=meanstructure, id_cat=id_cat,
+                    orthogonal_efa=bool(esem and esem["orthogonal"]))
     prep.diagnostics["estimator_rule"] = (f"{prep.estimator} chosen by allyscale's estimator rule" if by_rule
                                           else f"{prep.estimator} as requested")
     if polychoric is not None:
         prep = replace(prep, wls_stats=[_given_polychoric(prep, polychoric)])
     est = _ESTIMATORS[prep.estimator](prep)
+    if esem is not None:
+        from allyscale.esem import build_result
+
+        return build_result(prep, est, rotation, rotation_args, rotation_se)
     return _build(prep, est)
 
 

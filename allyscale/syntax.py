@@ -261,6 +261,7 @@ def parse_model(model: str) -> list[Statement]:
                                        f"{brief(stmt, 200)}")
         if not rhs_text:
             raise ModelSyntaxError(f"line {lineno}: nothing on the right of {op!r} in {brief(stmt, 200)}")
+        terms = []
         for term in _split_top(rhs_text, "+"):
             term = term.strip()
             if not term:
@@ -276,8 +277,9 @@ def parse_model(model: str) -> list[Statement]:
             if op == "|" and not re.match(r"^t\d+$", var):
                 raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {brief(var)} in "
                                        f"{brief(stmt, 200)}")
-            modifier = _parse_modifiers(mods, lineno, stmt)
-            for lhs in lhs_names:
+            terms.append((this_op, var, _parse_modifiers(mods, lineno, stmt), term))
+        for lhs in lhs_names:  # lavaan's order: every term of the first name, then of the next
+            for this_op, var, modifier, term in terms:
                 if op == "=~" and var == lhs:
                     # lavaan: "latent variable `f' can not be measured by itself"
                     raise ModelSyntaxError(f"line {lineno}: latent variable `{lhs}' can not be measured by itself")
@@ -580,6 +582,9 @@ def lavaanify(
     table.attrs["observed"] = _Names(ov)
     table.attrs["latent"] = _Names(latent)
     table.attrs["ngroups"] = ngroups
+    table.attrs["efa"] = dict(efa_of)
+    if orthogonal_efa:
+        table.attrs["orthogonal_efa"] = True
     return _finalise(table, group_equal, ordered, latent)
 
 
