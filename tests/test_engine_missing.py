@@ -103,3 +103,43 @@ def test_influence_and_matrix_forms_of_gamma_agree(monkeypatch):
     for key in ("chisq", "chisq.scaled", "cfi.robust", "rmsea.robust", "tli.robust", "baseline.chisq.scaled"):
         np.testing.assert_allclose(a.fit_measures[key], b.fit_measures[key], rtol=1e-10, err_msg=key)
     np.testing.assert_allclose(a.estimates["se"], b.estimates["se"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_influence_form_below_q_agrees_with_matrix_form(monkeypatch, groups):
+    # N <= q: the products go through the N x N Gram of the weighted influences (symmetric rank-k
+    # updates) and, for a sparse weighted Jacobian, a sparse product; the catML trace is a sum over
+    # cases. The q x q form of Gamma gives the same fit.
+    import functools
+
+    from allyscale._core import wlsmv, wlsstats
+
+    sys_path = REFERENCE.parent.parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(sys_path))
+    from _ordinal_data import ordinal_data
+
+    data, model = ordinal_data(160 * groups, 24, factors=3, seed=5)
+    kw = {}
+    if groups == 2:
+        data["g"] = np.repeat(["a", "b"], 160)
+        kw["group"] = "g"
+    q = 24 * 4 + 24 * 23 // 2
+    assert 160 < q
+    fits = {}
+    for name, density, form in (("sparse", 1.0, "auto"), ("dense", 0.0, "auto"), ("matrix", 0.0, "gamma")):
+        monkeypatch.setattr(wlsmv, "_CACHE", None)
+        monkeypatch.setattr(wlsstats, "_SPARSE_DENSITY", density)
+        monkeypatch.setattr(wlsstats, "statistics", functools.partial(_STATISTICS, form=form))
+        fits[name] = al.cfa(data, model, estimator="WLSMV", **kw)
+    forms = fits["sparse"].diagnostics["gamma_form"]
+    assert (forms if groups == 2 else [forms]) == ["influence"] * groups
+    assert fits["matrix"].diagnostics["gamma_form"] == ("gamma" if groups == 1 else ["gamma"] * 2)
+    for name in ("sparse", "dense"):
+        for key in ("chisq", "chisq.scaled", "cfi.scaled", "cfi.robust", "rmsea.robust", "tli.robust",
+                    "baseline.chisq.scaled"):
+            np.testing.assert_allclose(fits[name].fit_measures[key], fits["matrix"].fit_measures[key], rtol=1e-10,
+                                       err_msg=f"{name} {key}")
+        np.testing.assert_allclose(fits[name].estimates["se"], fits["matrix"].estimates["se"], rtol=1e-9)
+
+
+from allyscale._core.wlsstats import statistics as _STATISTICS  # noqa: E402 - the unpatched function

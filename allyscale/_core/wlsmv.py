@@ -575,21 +575,29 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
             x = st["acov"].block(c) / f[h] - kej - kej.T + ej.T @ (meat @ ej)
             trace += f[h] * _trace_v(x, s_invs[h], iu)
     else:
+        # only the parameters some group's correlations depend on enter (the other columns of
+        # the Jacobians are zero): E and the Jacobians restricted to them
+        deltas = [_sparse.csr_array(j) for j in deltas]
+        used_g = [np.flatnonzero(np.diff(_sparse.csc_array(j).indptr)) for j in deltas]
+        used = np.unique(np.concatenate(used_g)) if used_g else np.zeros(0, dtype=int)
+        d_used = [_sparse.csr_array(j[:, used]) for j in deltas]
+        plans = [_msms_plan(iu, s_invs[h], factors[h]) for h in range(G)]
         for g in range(G):
             st = stats[g]
             n_th, w_c = st["n_th"], st["w"][st["n_th"]:]
-            IF = st["acov"].IF
-            jg = deltas[g]
+            ift = st["acov"].IF.T  # (q, N), rows contiguous
+            jw = _sparse.csr_array((deltas[g][:, used_g[g]].multiply(w_c[:, None])).T)  # (J_g' W_g) on its columns
+            e_g = bread[np.ix_(used, used_g[g])]
             step = max(1, 2_000_000 // max(P, 1))
-            for a in range(0, IF.shape[0], step):
-                lt = np.ascontiguousarray(IF[a:a + step, n_th:].T) / np.sqrt(ns[g] * f[g])  # (P, m)
-                b = f[g] * np.asarray(jg.T @ (w_c[:, None] * lt))  # (k, m)
-                eb = bread @ b
+            for a in range(0, ift.shape[1], step):
+                lt = np.divide(ift[n_th:, a:a + step], np.sqrt(ns[g] * f[g]))  # (P, m)
+                b = f[g] * np.asarray(jw @ lt)  # (k_g, m)
+                eb = e_g @ b
                 for h in range(G):
-                    m = -np.asarray(deltas[h] @ eb)
+                    m = -np.asarray(d_used[h] @ eb)
                     if h == g:
                         m += lt
-                    trace += f[h] * _sum_trace_msms(m, iu, s_invs[h], factors[h]) / 2
+                    trace += f[h] * _sum_trace_msms(m, iu, s_invs[h], factors[h], plan=plans[h]) / 2
     c_hat = trace / df if df > 0 else np.nan
     c_null = float(sum(st["acov"].diag()[st["n_th"]:].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
     return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
@@ -606,42 +614,60 @@ def _trace_v(x: np.ndarray, s: np.ndarray, iu: tuple[np.ndarray, np.ndarray]) ->
         v = s[i][:, iu[0]] * s[j][:, iu[1]] + s[i][:, iu[1]] * s[j][:, iu[0]]
         total += float(np.einsum("ab,ab->", v, x[a:a + step]))
     return total
+def _msms_plan(iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
+               factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None):
+    """What :func:`_sum_trace_msms` needs of a factor structure, once per model: ``(d, u, c,
+    incidence)`` when ``S = D - U C U'`` holds (diagonal, positive ``Theta``; checked against
+    ``S``), otherwise None."""
+    if factor is None:
+        return None
+    p = s_inv.shape[0]
+    lam, psi, theta = factor
+    th = np.diag(theta)
+    if not (np.count_nonzero(theta - np.diag(th)) == 0 and (th > 0).all()):
+        return None
+    d = 1.0 / th
+    u = d[:, None] * lam  # (p, k)
+    k = u.shape[1]
+    c = psi @ np.linalg.inv(np.eye(k) + lam.T @ u @ psi)
+    if not np.allclose(np.diag(d) - u @ c @ u.T, s_inv, rtol=1e-8, atol=1e-10 * np.abs(s_inv).max()):
+        return None
+    # Y_n = M_n U, built column by column from the pairs: (k, p, N)
+    npair = len(iu[0])
+    cols = np.arange(k)
+    rows = np.concatenate([(cols[:, None] * p + iu[0][None, :]).ravel(),
+                           (cols[:, None] * p + iu[1][None, :]).ravel()])
+    pairs = np.tile(np.arange(npair), 2 * k)
+    vals = np.concatenate([u[iu[1]].T.ravel(), u[iu[0]].T.ravel()])
+    incidence = _sparse.csr_array((vals, (rows, pairs)), shape=(k * p, npair))
+    return d, u, c, incidence, 2 * d[iu[0]] * d[iu[1]]
+
+
 def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
-                    factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> float:
+                    factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None, plan=False) -> float:
     """``sum_n tr(M_n S M_n S)`` for the columns of ``m`` (pairs x cases) written as symmetric
     matrices with zero diagonal.
 
     With a factor structure (diagonal, positive ``Theta``) ``S = D - U C U'`` and the trace
     splits into ``tr(MDMD) - 2 tr(C Y'DY) + tr(ZCZC)`` with ``Y = M U`` and ``Z = U'MU``; the
-    result is checked against ``S`` and the direct computation is used otherwise.
+    result is checked against ``S`` and the direct computation is used otherwise. ``plan``:
+    :func:`_msms_plan`'s output when the caller made it once for many blocks of cases.
     """
     p = s_inv.shape[0]
     n = m.shape[1]
-    if factor is not None:
-        lam, psi, theta = factor
-        th = np.diag(theta)
-        if np.count_nonzero(theta - np.diag(th)) == 0 and (th > 0).all():
-            d = 1.0 / th
-            u = d[:, None] * lam  # (p, k)
-            k = u.shape[1]
-            c = psi @ np.linalg.inv(np.eye(k) + lam.T @ u @ psi)
-            if np.allclose(np.diag(d) - u @ c @ u.T, s_inv, rtol=1e-8, atol=1e-10 * np.abs(s_inv).max()):
-                t1 = float((2 * d[iu[0]] * d[iu[1]]) @ np.einsum("an,an->a", m, m))
-                # Y_n = M_n U, built column by column from the pairs: (k, p, N)
-                npair = len(iu[0])
-                cols = np.arange(k)
-                rows = np.concatenate([(cols[:, None] * p + iu[0][None, :]).ravel(),
-                                       (cols[:, None] * p + iu[1][None, :]).ravel()])
-                pairs = np.tile(np.arange(npair), 2 * k)
-                vals = np.concatenate([u[iu[1]].T.ravel(), u[iu[0]].T.ravel()])
-                incidence = _sparse.csr_array((vals, (rows, pairs)), shape=(k * p, npair))
-                y = np.asarray(incidence @ m).reshape(k, p, n)
-                g = np.einsum("cin,i,ein->nce", y, d, y)  # Y'DY per case
-                z = np.einsum("ic,ein->nce", u, y)  # U'MU per case
-                t2 = float(np.einsum("ce,nec->", c, g))
-                zc = z @ c
-                t3 = float(np.einsum("nij,nji->", zc, zc))
-                return t1 - 2 * t2 + t3
+    if plan is False:
+        plan = _msms_plan(iu, s_inv, factor)
+    if plan is not None:
+        d, u, c, incidence, dd2 = plan
+        k = u.shape[1]
+        t1 = float(dd2 @ np.einsum("an,an->a", m, m))
+        y = np.asarray(incidence @ m).reshape(k, p, n)
+        g = np.einsum("cin,i,ein->nce", y, d, y)  # Y'DY per case
+        z = np.einsum("ic,ein->nce", u, y)  # U'MU per case
+        t2 = float(np.einsum("ce,nec->", c, g))
+        zc = z @ c
+        t3 = float(np.einsum("nij,nji->", zc, zc))
+        return t1 - 2 * t2 + t3
     total = 0.0
     block = max(1, int(2_000_000 // (p * p)))
     for start in range(0, n, block):

@@ -46,6 +46,9 @@ __all__ = ["ACov", "influence", "statistics", "subset_statistics", "PairNeverObs
 #: Gamma is formed (q x q) when N > q and q is at most this (q^2 doubles of memory)
 GAMMA_MAX_Q = 7000
 _BLOCK = 4_000_000  # doubles per block of cases when Gamma is accumulated
+#: below this share of nonzeros a weighted Jacobian multiplies the influence matrix as a sparse
+#: matrix (at p = 200, N = 2,000: 1.4% nonzero, 0.14 s against 0.34 s for the dense BLAS product)
+_SPARSE_DENSITY = 0.02
 
 
 class PairNeverObserved(ValueError):
@@ -145,11 +148,14 @@ class ACov:
             if w.size != q:
                 raise ValueError("weights and statistics differ in length")
             sw = np.sqrt(w)
-            gram = np.zeros((n, n))
+            gram = np.zeros((n, n), order="F")
             step = max(1, _BLOCK // max(n, 1))
             for a in range(0, q, step):
-                z = IF[:, a:a + step] * sw[a:a + step]
-                gram += z @ z.T
+                z = np.asfortranarray(IF[:, a:a + step] * sw[a:a + step])
+                # symmetric rank-m update (upper triangle): half the operations of z @ z.T
+                gram = dsyrk(1.0, z, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+            iu = np.tril_indices(n, -1)
+            gram[iu] = gram.T[iu]
             self._grams[key] = gram
         return self._grams[key]
 
@@ -181,7 +187,8 @@ class ACov:
         ``Y' (IF_c W IF_c') Y / N^2`` (the N x N Gram of :meth:`gram`, shared by every model
         fitted to the data), never a q x m product; matrix form: ``H = Gamma[:, c] a``.
         """
-        if _sparse.issparse(a) and a.shape[0] * a.shape[1] <= 20_000_000:
+        if _sparse.issparse(a) and a.shape[0] * a.shape[1] <= 20_000_000 and \
+                (self.gamma is not None or a.nnz > _SPARSE_DENSITY * a.shape[0] * a.shape[1]):
             a = a.toarray()  # dense BLAS products beat sparse-times-dense at these sizes
         if self.gamma is not None:
             h = self.times(a, cols)
@@ -305,11 +312,31 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
 def _all_rows(setup: dict[str, Any]) -> np.ndarray:
     """The influence matrix transposed, (q, N), filled from blocks of cases (bounded scratch memory)."""
     n = setup["n"]
-    q = int(sum(t.shape[1] for t in setup["th_tab"])) + len(setup["rho"])
-    out = np.empty((q, n))
-    step = max(1, _BLOCK // max(q, 1))
-    for a in range(0, n, step):
-        _rows(setup, slice(a, a + step), out=out[:, a:a + step])
+    kmax = setup["kmax"]
+    th_tab = setup["th_tab"]
+    n_th = int(sum(t.shape[1] for t in th_tab))
+    P = len(setup["rho"])
+    out = np.empty((n_th + P, n))
+    c = np.where(setup["codes"] >= 0, setup["codes"], kmax).T.astype(np.intp)  # (p, n): missing -> the zero row
+    r = 0
+    for j, t_j in enumerate(th_tab):
+        out[r:r + t_j.shape[1]] = t_j[c[j]].T
+        r += t_j.shape[1]
+    # the pairs (i, j > i) of item i are consecutive rows: filled a block of rows at a time, each a
+    # contiguous slice of ``out`` (positions in the stacked (P, K+1, K+1) tables, at most _BLOCK at once)
+    iu0 = setup["pairs"][0]
+    flat, off = setup["pair_tab_flat"], setup["pair_off"]
+    step = max(1, _BLOCK // max(n, 1))
+    for a in range(0, P, step):
+        b = min(P, a + step)
+        i_first, i_last = int(iu0[a]), int(iu0[b - 1])
+        for i in range(i_first, i_last + 1):
+            lo = max(a, int(np.searchsorted(iu0, i, side="left")))
+            hi = min(b, int(np.searchsorted(iu0, i, side="right")))
+            j0 = i + 1 + (lo - int(np.searchsorted(iu0, i, side="left")))
+            cell = c[j0:j0 + hi - lo] + (c[i] * (kmax + 1))[None, :]
+            cell += off[lo:hi, None]
+            np.take(flat, cell, out=out[n_th + lo:n_th + hi], mode="clip")  # in range by construction
     return out
 
 
@@ -330,10 +357,12 @@ def _rows(setup: dict[str, Any], rows: slice, out: np.ndarray | None = None) -> 
     cell = c[iu[0]] * (kmax + 1)
     cell += c[iu[1]]
     cell += setup["pair_off"][:, None]  # flat positions in the stacked (P, K+1, K+1) tables
+    # the positions are in range by construction: mode="clip" writes straight into ``out`` (with
+    # the default mode="raise" numpy buffers the whole result first)
     if out[n_th:].flags.c_contiguous:
-        np.take(setup["pair_tab_flat"], cell, out=out[n_th:])
+        np.take(setup["pair_tab_flat"], cell, out=out[n_th:], mode="clip")
     else:
-        out[n_th:] = np.take(setup["pair_tab_flat"], cell)
+        out[n_th:] = np.take(setup["pair_tab_flat"], cell, mode="clip")
     return out
 
 
