@@ -117,6 +117,32 @@ def _raw_alpha(x: pd.DataFrame) -> float:
     return float(k / (k - 1) * (1 - np.trace(c) / c.sum()))
 
 
+def _delta_se(fit: CFAResult, params: Sequence[tuple[str, str, str, int]], grad: Sequence[float]) -> float:
+    """Delta-method standard error of a function of free parameters (Rao, 1973, 6a.2).
+
+    ``params`` are ``(lhs, op, rhs, group)`` rows of the fitted parameter table and ``grad``
+    the function's partial derivatives with respect to them; fixed parameters contribute
+    nothing. The covariance matrix is the fit's (robust, for WLSMV/MLR) ``vcov``, as
+    lavaan's ``standardizedSolution`` uses.
+    """
+    vcov = fit._est.vcov
+    if vcov is None:
+        return float("nan")
+    pt = fit._prep.partable
+    g = np.zeros(vcov.shape[0])
+    for (lhs, op, rhs, grp), dv in zip(params, grad):
+        hit = pt[(pt["lhs"] == lhs) & (pt["op"] == op) & (pt["rhs"] == rhs) & (pt["group"] == grp)]
+        if hit.empty:
+            hit = pt[(pt["lhs"] == rhs) & (pt["op"] == op) & (pt["rhs"] == lhs) & (pt["group"] == grp)]
+        if hit.empty:
+            raise SpecificationError(f"no parameter {lhs} {op} {rhs} (group {grp}) in the fitted model")
+        free = int(hit["free"].iloc[0])
+        if free > 0:
+            g[free - 1] += float(dv)
+    var = float(g @ vcov @ g)
+    return math.sqrt(var) if var >= 0 else float("nan")
+
+
 # --------------------------------------------------------------------------- expectations
 _EXPECT = re.compile(r"^\s*(\|r\|)?\s*(<=|>=|<|>)\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -736,7 +762,8 @@ class KnownGroupsResult(_Tables):
     latent : DataFrame or None
         Per factor: ``mean_difference, se, z, pvalue, ci_lower, ci_upper`` (the focal group's
         latent mean, the reference group's fixed at 0), ``var_reference, var_focal`` and
-        ``d_latent`` (the difference over the pooled latent SD); None when refused.
+        ``d_latent`` (the difference over the pooled latent SD) with its delta-method
+        ``d_latent_se`` and Wald interval ``d_latent_lower, d_latent_upper``; None when refused.
     latent_refused : str or None
         Why latent means were not compared (the invariance level that failed).
     invariance : InvarianceResult or None
@@ -793,7 +820,9 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
     ``"thresholds"``). Without scalar invariance latent means are not comparable and are
     refused, with the failing level as the reason (Meredith, 1993). ``d_latent`` is the
     difference over the pooled latent SD, ``sqrt(((n_r-1) psi_r + (n_f-1) psi_f)/(n_r+n_f-2))``
-    (the latent d; for ordered items on the latent-response scale).
+    (the latent d; for ordered items on the latent-response scale), with a delta-method
+    standard error from the covariance of the focal mean and the two latent variances
+    (Rao, 1973) and a Wald interval.
 
     Parameters
     ----------
@@ -830,6 +859,7 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
     Psychometrika, 58, 525-543.
     Wu, H., & Estabrook, R. (2016). Identification of confirmatory factor analysis models of
     different levels of invariance for ordered categorical outcomes. Psychometrika, 81, 1014-1045.
+    Rao, C. R. (1973). Linear statistical inference and its applications (2nd ed.). Wiley.
 
     Examples
     --------
@@ -916,10 +946,16 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
                                & (est["group"] == g2)]["est"].iloc[0])
                 mu, se = float(m["est"]), float(m["se"])
                 pooled = ((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2)
+                dl = mu / math.sqrt(pooled)
+                # delta method: d = mu / sqrt(pooled), pooled linear in the two latent variances
+                w1, w2 = (n1 - 1) / (n1 + n2 - 2), (n2 - 1) / (n1 + n2 - 2)
+                dse = _delta_se(fit, [(f, "~1", "", g2), (f, "~~", f, g1), (f, "~~", f, g2)],
+                                [1 / math.sqrt(pooled), -dl * w1 / (2 * pooled), -dl * w2 / (2 * pooled)])
                 lrows.append({"factor": f, "mean_difference": mu, "se": se, "z": mu / se,
                               "pvalue": float(2 * stats.norm.sf(abs(mu / se))), "ci_lower": mu - zq * se,
                               "ci_upper": mu + zq * se, "var_reference": v1, "var_focal": v2,
-                              "d_latent": mu / math.sqrt(pooled)})
+                              "d_latent": dl, "d_latent_se": dse, "d_latent_lower": dl - zq * dse,
+                              "d_latent_upper": dl + zq * dse})
             lat = pd.DataFrame(lrows).set_index("factor")
     return KnownGroupsResult(observed=observed, latent=lat, latent_refused=refused, groups=(ref, foc),
                              invariance=inv, estimator=est_name, level=level, diagnostics=diag)
@@ -942,7 +978,9 @@ class TestRetestResult(_Tables):
         reliability used), ``sem``, ``s_diff``, ``rc_threshold`` (the smallest reliable
         change, ``z s_diff``), and the counts ``reliable_increase, reliable_decrease``;
         with ``latent=True`` also ``latent_stability`` (the factor's correlation with itself
-        across waves) and ``latent_level`` (the invariance level of that model).
+        across waves) with its delta-method ``latent_stability_se`` and Wald interval
+        ``latent_stability_lower, latent_stability_upper`` (as lavaan's ``standardizedSolution``),
+        and ``latent_level`` (the invariance level of that model).
     change : DataFrame
         Per respondent and scale: ``id, scale, wave1, wave2, difference, rci, change``
         (``"reliable increase"``, ``"reliable decrease"`` or ``"no reliable change"``).
@@ -1162,12 +1200,25 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
         lv = inv.highest_level() or "configural"
         fit = inv.fits[lv]
         est = fit.estimates
-        stab = {}
+        stab, stab_se = {}, {}
+        grp = int(est["group"].iloc[0]) if "group" in est.columns else 1
         for f in scales:
-            hit = est[(est["op"] == "~~") & (((est["lhs"] == f"{f}_t1") & (est["rhs"] == f"{f}_t2"))
-                                             | ((est["lhs"] == f"{f}_t2") & (est["rhs"] == f"{f}_t1")))]
-            stab[f] = float(hit["std_all"].iloc[0]) if len(hit) else float("nan")
+            a, b = f"{f}_t1", f"{f}_t2"
+            hit = est[(est["op"] == "~~") & (((est["lhs"] == a) & (est["rhs"] == b))
+                                             | ((est["lhs"] == b) & (est["rhs"] == a)))]
+            if not len(hit):
+                stab[f] = stab_se[f] = float("nan")
+                continue
+            stab[f] = r = float(hit["std_all"].iloc[0])
+            va = float(est[(est["op"] == "~~") & (est["lhs"] == a) & (est["rhs"] == a)]["est"].iloc[0])
+            vb = float(est[(est["op"] == "~~") & (est["lhs"] == b) & (est["rhs"] == b)]["est"].iloc[0])
+            # r = c / sqrt(va vb): the delta-method SE of standardizedSolution's std.all
+            stab_se[f] = _delta_se(fit, [(a, "~~", b, grp), (a, "~~", a, grp), (b, "~~", b, grp)],
+                                   [1 / math.sqrt(va * vb), -r / (2 * va), -r / (2 * vb)])
         table["latent_stability"] = pd.Series(stab)
+        table["latent_stability_se"] = pd.Series(stab_se)
+        table["latent_stability_lower"] = table["latent_stability"] - zq * table["latent_stability_se"]
+        table["latent_stability_upper"] = table["latent_stability"] + zq * table["latent_stability_se"]
         table["latent_level"] = lv
         diag["latent"] = {"level": lv, "estimator": fit.estimator, "model": inv.models.get(lv),
                           "invariance": inv.table["decision"].to_dict()}

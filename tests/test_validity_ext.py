@@ -168,6 +168,12 @@ def test_latent_means_match_lavaan(data, groups, estimator):
     pooled = (199 * var.loc[[("ally_a", 1), ("ally_b", 1)]].to_numpy()
               + 199 * var.loc[[("ally_a", 2), ("ally_b", 2)]].to_numpy()) / 398
     assert_allclose(res.latent["d_latent"], mean["est"].to_numpy() / np.sqrt(pooled), rtol=1e-5)
+    # R (make_reference.R, part 8): the delta-method SE of d from vcov(fit) of the scalar model
+    d = pd.read_csv(REF / "known_groups_d.csv")
+    d = d[d["estimator"] == estimator].set_index("factor").loc[["ally_a", "ally_b"]]
+    assert_allclose(res.latent["d_latent"], d["d_latent"], rtol=1e-5)
+    assert_allclose(res.latent["d_latent_se"], d["se"], rtol=1e-4)
+    assert_allclose(res.latent[["d_latent_lower", "d_latent_upper"]], d[["ci.lower", "ci.upper"]], rtol=1e-4)
 
 
 def test_observed_hedges_g(data, groups):
@@ -340,6 +346,11 @@ def test_latent_stability_matches_semtools_lavaan(data):
     assert res.invariance.table.loc["metric", "decision"] == "not supported"
     r = ref[ref["level"] == lv].set_index("factor")
     assert_allclose(res.table["latent_stability"], r.loc[["ally_a", "ally_b"], "std_all"], rtol=1e-5)
+    # the delta-method SE of the stability correlation equals standardizedSolution's
+    assert_allclose(res.table["latent_stability_se"], r.loc[["ally_a", "ally_b"], "se"], rtol=1e-4)
+    assert_allclose(res.table["latent_stability_lower"],
+                    r.loc[["ally_a", "ally_b"], "std_all"] - 1.959963984540054 * r.loc[["ally_a", "ally_b"], "se"],
+                    rtol=1e-4)
     assert_allclose(res.invariance.fits[lv].fit_measures["chisq.scaled"], r["chisq_scaled"].iloc[0], rtol=1e-5)
     assert any("thresholds level" in n for n in res.diagnostics["notes"])
 
