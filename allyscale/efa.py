@@ -31,6 +31,7 @@ from allyscale._core import extraction as _ex
 from allyscale._core import rotation as _rot
 from allyscale.errors import ConvergenceWarning, DataError, HeywoodWarning, SpecificationError
 from allyscale.pool import ItemPool
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["efa", "EFAResult", "schmid_leiman", "SchmidLeiman", "congruence", "correlation_input",
            "METHODS", "ROTATIONS"]
@@ -93,7 +94,7 @@ def correlation_input(data: pd.DataFrame, corr: str = "pearson", *, items: list[
 
 
 @dataclass(frozen=True)
-class EFAResult:
+class EFAResult(Result):
     """An exploratory factor solution.
 
     Attributes
@@ -143,44 +144,35 @@ class EFAResult:
     def n_factors(self) -> int:
         return self.loadings.shape[1]
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Pattern matrix, factor correlations, fit and item flags."""
         f = self.fit
-        lines = [f"EFA: {self.n_factors} factors, {self.method} extraction, {self.rotation} rotation, "
-                 f"{self.corr} correlations, N = {self.n}",
-                 "Pattern matrix:", self.loadings.round(3).to_string(),
-                 "Factor correlations:", self.phi.round(3).to_string(),
-                 f"chi2({f['df']}) = {f['chisq']:.2f}, p = {f['pvalue']:.4g}; RMSEA = {f['rmsea']:.3f}; "
-                 f"TLI = {f['tli']:.3f}; RMSR = {f['rms']:.3f}; BIC = {f['bic']:.1f}"]
-        if not self.item_flags.empty:
-            lines += ["Item flags:", self.item_flags.to_string()]
+        out = Summary(f"EFA: {self.n_factors} factors, {self.method} extraction, {self.rotation} rotation, "
+                      f"{self.corr} correlations, N = {self.n}")
         d = self.diagnostics
         if d.get("heywood"):
-            lines.append(f"Heywood cases: {d['heywood']}")
+            out.text(f"Heywood cases: {d['heywood']}", strong=True)
         if d.get("local_optima", 1) > 1:
-            lines.append(f"rotation: {d['local_optima']} distinct local optima across {d['starts']} starts; "
-                         "the best criterion is reported")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        parts = [f"<p><b>EFA</b>: {self.n_factors} factors, {self.method}, {self.rotation}, {self.corr}, "
-                 f"N = {self.n}</p>", self.loadings.round(3).to_html(), "<p>Factor correlations</p>",
-                 self.phi.round(3).to_html()]
+            out.text(f"rotation: {d['local_optima']} distinct local optima across {d['starts']} starts; "
+                     "the best criterion is reported")
+        out.text(f"chi2({f['df']}) = {f['chisq']:.2f}, p = {f['pvalue']:.4g}; RMSEA = {f['rmsea']:.3f}; "
+                 f"TLI = {f['tli']:.3f}; RMSR = {f['rms']:.3f}; BIC = {f['bic']:.1f}")
+        out.table(self.to_frame(), title="Pattern matrix").table(self.phi, title="Factor correlations")
         if not self.item_flags.empty:
-            parts += ["<p>Item flags</p>", self.item_flags.to_html()]
-        return "".join(parts)
+            out.table(self.item_flags, title="Item flags")
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pattern matrix with communalities (``h2``) and uniquenesses (``u2``)."""
+        return self.loadings.assign(h2=self.communalities, u2=self.uniquenesses)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return jsonable({
             "method": self.method, "rotation": self.rotation, "corr": self.corr, "n": self.n,
-            "loadings": self.loadings.to_dict(orient="index"), "phi": self.phi.to_dict(orient="index"),
-            "communalities": self.communalities.to_dict(), "fit": self.fit,
-            "diagnostics": self.diagnostics, "item_flags": self.item_flags.to_dict(orient="index"),
-            "target_congruence": None if self.target_congruence is None
-            else self.target_congruence.to_dict(orient="index"),
-        }
+            "loadings": self.loadings, "phi": self.phi, "communalities": self.communalities, "fit": self.fit,
+            "diagnostics": self.diagnostics, "item_flags": self.item_flags,
+            "target_congruence": self.target_congruence,
+        }, frames="index")
 
 
 def congruence(a: np.ndarray | pd.DataFrame, b: np.ndarray | pd.DataFrame) -> pd.DataFrame | np.ndarray:
@@ -434,7 +426,7 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
 
 
 @dataclass(frozen=True)
-class SchmidLeiman:
+class SchmidLeiman(Result):
     """A Schmid-Leiman solution: general and group loadings with h2, u2.
 
     ``loadings`` has a column ``g`` and one column per group factor; ``h2 = g^2 + sum
@@ -453,13 +445,21 @@ class SchmidLeiman:
         """General and group loadings with h2, u2 and p2, one row per item (as psych prints it)."""
         return self.loadings.assign(h2=self.h2, u2=self.u2, p2=self.p2)
 
-    def summary(self) -> str:
-        return ("Schmid-Leiman solution (loadings of the first-order factors on g: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in self.gamma.items()) + ")\n"
-                + self.table().round(3).to_string())
+    diagnostics: dict = field(default_factory=dict)
 
-    def _repr_html_(self) -> str:
-        return ("<p><b>Schmid-Leiman solution</b></p>" + self.table().round(3).to_html())
+    def summary(self) -> Summary:
+        """General and group loadings with h2, u2 and p2."""
+        out = Summary("Schmid-Leiman solution")
+        out.text("Loadings of the first-order factors on g: " + ", ".join(f"{k} {v:.2f}" for k, v in self.gamma.items()))
+        return out.table(self.table(), title="Loadings")
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`table`."""
+        return self.table()
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"loadings": self.table(), "gamma": self.gamma, "phi": self.phi,
+                         "diagnostics": self.diagnostics}, frames="index")
 
 
 def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = None, *,

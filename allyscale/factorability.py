@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,12 +10,13 @@ from scipy.stats import chi2
 
 from allyscale.efa import correlation_input
 from allyscale.errors import DataError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["kmo", "bartlett", "KMOResult", "BartlettResult"]
 
 
 @dataclass(frozen=True)
-class KMOResult:
+class KMOResult(Result):
     """``overall`` MSA and per-item ``items`` (Series), with Kaiser's (1974) verbal labels."""
 
     overall: float
@@ -30,35 +31,45 @@ class KMOResult:
                 return name
         return "unacceptable"
 
-    def summary(self) -> str:
-        low = self.items[self.items < 0.6]
-        text = f"KMO = {self.overall:.3f} ({self.label(self.overall)})"
-        if len(low):
-            text += f"; items below .60: {', '.join(f'{i} ({v:.2f})' for i, v in low.items())}"
-        return text
+    diagnostics: dict = field(default_factory=dict)
 
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>" + self.items.round(3).to_frame("MSA").to_html()
+    def summary(self) -> Summary:
+        """Overall MSA with Kaiser's label, the items below .60 and the per-item MSA."""
+        out = Summary(f"KMO = {self.overall:.3f} ({self.label(self.overall)})")
+        low = self.items[self.items < 0.6]
+        if len(low):
+            out.text(f"items below .60: {', '.join(f'{i} ({v:.2f})' for i, v in low.items())}")
+        return out.table(self.to_frame(), title="Measure of sampling adequacy per item")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: ``msa``."""
+        return self.items.rename_axis("item").to_frame("msa")
 
     def to_dict(self) -> dict:
-        return {"overall": self.overall, "items": self.items.to_dict()}
+        return jsonable({"overall": self.overall, "items": self.items.to_dict(), "diagnostics": self.diagnostics})
 
 
 @dataclass(frozen=True)
-class BartlettResult:
+class BartlettResult(Result):
     chisq: float
     df: int
     pvalue: float
     n: int
+    diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        return f"Bartlett's test of sphericity: chi2({self.df}) = {self.chisq:.2f}, p = {self.pvalue:.3g}, N = {self.n}"
+    def summary(self) -> Summary:
+        """The test in one line."""
+        return Summary(f"Bartlett's test of sphericity: chi2({self.df}) = {self.chisq:.2f}, p = {self.pvalue:.3g}, "
+                       f"N = {self.n}").facts({"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue,
+                                               "n": self.n}, digits=4)
 
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>"
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``chisq, df, pvalue, n``."""
+        return pd.DataFrame([{"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}])
 
     def to_dict(self) -> dict:
-        return {"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}
+        return jsonable({"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n,
+                         "diagnostics": self.diagnostics})
 
 
 def kmo(data: pd.DataFrame, *, corr: str = "pearson", n: int | None = None) -> KMOResult:

@@ -38,6 +38,7 @@ import pandas as pd
 from allyscale._threads import blas_limited
 from allyscale._core import polychoric as _pc
 from allyscale.errors import ConvergenceWarning, DataError, NotPositiveDefiniteWarning, StatisticalWarning
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["polychoric", "PolychoricResult", "smooth_corr"]
 
@@ -59,7 +60,7 @@ def smooth_corr(r: np.ndarray, eig_tol: float = 1e-12) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PolychoricResult:
+class PolychoricResult(Result):
     """Polychoric correlations and thresholds.
 
     Attributes
@@ -177,31 +178,28 @@ class PolychoricResult:
         stats = self._influence_stats()
         return pd.Series(np.concatenate(stats["th"] + [stats["rho"]]), index=self.influence().columns)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Convergence, empty cells, the smallest eigenvalue, the correlations and the thresholds."""
         d = self.diagnostics
-        lines = [f"Polychoric correlations: {len(self.items)} items, N = {self.n} "
-                 f"(pairwise N {int(self.n_pairwise.values.min())}-{int(self.n_pairwise.values.max())})",
-                 f"converged: {d['converged']} ({d['iterations']} Fisher-scoring iterations); "
+        out = Summary(f"Polychoric correlations: {len(self.items)} items, N = {self.n} "
+                      f"(pairwise N {int(self.n_pairwise.values.min())}-{int(self.n_pairwise.values.max())})")
+        out.text(f"converged: {d['converged']} ({d['iterations']} Fisher-scoring iterations); "
                  f"pairs with empty cells: {len(d['zero_cell_pairs'])}; "
-                 f"smallest eigenvalue {d['min_eigenvalue']:.4f}" + ("; smoothed" if d["smoothed"] else "")]
+                 f"smallest eigenvalue {d['min_eigenvalue']:.4f}" + ("; smoothed" if d["smoothed"] else ""))
         off = self.corr.to_numpy()[np.triu_indices(len(self.items), 1)]
         if off.size:
-            lines.append(f"correlations: mean {off.mean():.3f}, range {off.min():.3f} to {off.max():.3f}")
-        return "\n".join(lines)
+            out.text(f"correlations: mean {off.mean():.3f}, range {off.min():.3f} to {off.max():.3f}")
+        return out.table(self.corr, title="Polychoric correlations").table(self.thresholds, title="Thresholds")
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (f"<p>{self.summary().replace(chr(10), '<br>')}</p>"
-                + self.corr.round(3).to_html() + "<p>Thresholds</p>" + self.thresholds.round(3).to_html())
+    def to_frame(self) -> pd.DataFrame:
+        """The correlation matrix (items × items)."""
+        return self.corr
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": self.items, "n": self.n, "corr": self.corr.to_numpy().tolist(),
-                "thresholds": {i: [None if np.isnan(v) else float(v) for v in row]
-                               for i, row in zip(self.thresholds.index, self.thresholds.to_numpy())},
-                "diagnostics": {k: (v if not isinstance(v, np.generic) else v.item())
-                                for k, v in self.diagnostics.items()}}
+        return jsonable({"items": self.items, "n": self.n, "corr": self.corr.to_numpy(),
+                         "thresholds": {i: list(row) for i, row in zip(self.thresholds.index,
+                                                                       self.thresholds.to_numpy())},
+                         "diagnostics": self.diagnostics})
 
 
 def _as_matrix(data: pd.DataFrame, items: list[str] | None) -> tuple[np.ndarray, list[str]]:

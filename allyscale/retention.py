@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -11,12 +11,13 @@ from allyscale._threads import blas_limited
 from allyscale._core import extraction as _ex
 from allyscale.efa import correlation_input
 from allyscale.errors import SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["parallel_analysis", "map_test", "scree", "ekc", "ParallelResult", "MAPResult", "EKCResult"]
 
 
 @dataclass(frozen=True)
-class ParallelResult:
+class ParallelResult(Result):
     """Parallel analysis (Horn, 1965) as ``psych::fa.parallel(fa = "both")``.
 
     ``eigenvalues`` has columns ``pc_observed``, ``fa_observed``, ``pc_simulated_mean``,
@@ -32,52 +33,67 @@ class ParallelResult:
     n_iter: int
     seed: int | None
     corr: str
+    diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        return (f"Parallel analysis ({self.corr} correlations, {self.n_iter} simulated data sets, "
-                f"{self.quantile:.0%} quantile): {self.n_factors} factors, {self.n_components} components")
+    def summary(self) -> Summary:
+        """The decision and the first 15 observed and simulated eigenvalues."""
+        return (Summary(f"Parallel analysis ({self.corr} correlations, {self.n_iter} simulated data sets, "
+                        f"{self.quantile:.0%} quantile): {self.n_factors} factors, {self.n_components} components")
+                .table(self.eigenvalues.head(15), title="Eigenvalues (first 15)"))
 
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>" + self.eigenvalues.head(15).round(3).to_html()
+    def to_frame(self) -> pd.DataFrame:
+        """Observed and simulated eigenvalues, one row per position."""
+        return self.eigenvalues
 
     def to_dict(self) -> dict:
-        return {"n_factors": self.n_factors, "n_components": self.n_components, "quantile": self.quantile,
-                "n_iter": self.n_iter, "seed": self.seed, "corr": self.corr,
-                "eigenvalues": self.eigenvalues.to_dict(orient="list")}
+        return jsonable({"n_factors": self.n_factors, "n_components": self.n_components, "quantile": self.quantile,
+                         "n_iter": self.n_iter, "seed": self.seed, "corr": self.corr,
+                         "eigenvalues": self.eigenvalues.to_dict(orient="list"), "diagnostics": self.diagnostics})
 
 
 @dataclass(frozen=True)
-class MAPResult:
+class MAPResult(Result):
     """Velicer's (1976) minimum average partial test; ``values`` indexed by number of components."""
 
     n_factors: int
     values: pd.Series
+    diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        return f"Velicer's MAP: minimum at {self.n_factors} (average squared partial {self.values.min():.4f})"
+    def summary(self) -> Summary:
+        """The minimum and the average squared partial correlation by number of components."""
+        return (Summary(f"Velicer's MAP: minimum at {self.n_factors} (average squared partial "
+                        f"{self.values.min():.4f})").table(self.to_frame(), title="Average squared partials",
+                                                          digits=5))
 
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>" + self.values.round(5).to_frame("MAP").to_html()
+    def to_frame(self) -> pd.DataFrame:
+        """One row per number of components: ``map``."""
+        return self.values.rename_axis("components").to_frame("map")
 
     def to_dict(self) -> dict:
-        return {"n_factors": self.n_factors, "values": {int(k): float(v) for k, v in self.values.items()}}
+        return jsonable({"n_factors": self.n_factors, "values": {int(k): float(v) for k, v in self.values.items()},
+                         "diagnostics": self.diagnostics})
 
 
 @dataclass(frozen=True)
-class EKCResult:
+class EKCResult(Result):
     """Empirical Kaiser criterion (Braeken & van Assen, 2017): reference eigenvalues and decision."""
 
     n_factors: int
     eigenvalues: pd.DataFrame
+    diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        return f"Empirical Kaiser criterion: {self.n_factors} factors"
+    def summary(self) -> Summary:
+        """The decision and the first 15 observed and reference eigenvalues."""
+        return (Summary(f"Empirical Kaiser criterion: {self.n_factors} factors")
+                .table(self.eigenvalues.head(15), title="Eigenvalues (first 15)"))
 
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>" + self.eigenvalues.head(15).round(3).to_html()
+    def to_frame(self) -> pd.DataFrame:
+        """Observed and reference eigenvalues."""
+        return self.eigenvalues
 
     def to_dict(self) -> dict:
-        return {"n_factors": self.n_factors, "eigenvalues": self.eigenvalues.to_dict(orient="list")}
+        return jsonable({"n_factors": self.n_factors, "eigenvalues": self.eigenvalues.to_dict(orient="list"),
+                         "diagnostics": self.diagnostics})
 
 
 _SIM_TOL = {"minres": {"tol": 1e-9}, "ml": {"tol": 1e-9}}

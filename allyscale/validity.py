@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from allyscale.errors import ConvergenceWarning, DataError, DataWarning, SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from allyscale.cfa import CFAResult
@@ -167,7 +168,7 @@ def ave(data: pd.DataFrame, model: str, *, estimator: str | None = None, fit: CF
 
 
 @dataclass(frozen=True)
-class FornellLarckerResult:
+class FornellLarckerResult(Result):
     """The Fornell–Larcker criterion.
 
     ``table``: factors × factors with ``sqrt(AVE)`` on the diagonal and the factor
@@ -180,20 +181,19 @@ class FornellLarckerResult:
     ave: pd.Series
     diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        return ("Fornell-Larcker: sqrt(AVE) on the diagonal, factor correlations off it\n"
-                + self.table.round(3).to_string() + "\nsqrt(AVE) > max |r|:\n" + self.passes.to_string())
+    def summary(self) -> Summary:
+        """The matrix and, per factor, whether sqrt(AVE) exceeds its largest correlation."""
+        return (Summary("Fornell-Larcker: sqrt(AVE) on the diagonal, factor correlations off it")
+                .table(self.table, title="sqrt(AVE) and factor correlations")
+                .table(self.passes.rename("passes").to_frame(), title="sqrt(AVE) > max |r|"))
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return ("<p><b>Fornell-Larcker criterion</b></p>" + self.table.round(3).to_html()
-                + self.passes.to_frame().to_html())
+    def to_frame(self) -> pd.DataFrame:
+        """The matrix (factors × factors)."""
+        return self.table
 
     def to_dict(self) -> dict[str, Any]:
-        return _rel()._jsonable({"table": self.table, "passes": self.passes, "ave": self.ave,
-                                 "diagnostics": self.diagnostics})
+        return jsonable({"table": self.table, "passes": self.passes, "ave": self.ave,
+                         "diagnostics": self.diagnostics}, frames="index")
 
 
 def _latent_corr(fit: CFAResult) -> pd.DataFrame:
