@@ -36,7 +36,6 @@ Biometrics, 56, 645-646.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -45,8 +44,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from allyscale.cfa import CFAResult, cfa
-from allyscale.results import jsonable as _clean
 from allyscale.errors import DataError, SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["mtmm", "MTMMResult", "ctcm1_syntax", "cluster_robust"]
 
@@ -201,7 +200,7 @@ def cluster_robust(fit: CFAResult, cluster: Sequence[Any]) -> CFAResult:
 # result
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class MTMMResult:
+class MTMMResult(Result):
     """Self-other agreement and method effects.
 
     Attributes
@@ -227,34 +226,27 @@ class MTMMResult:
     agreement: CFAResult = field(repr=False)
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The model's fit, the factors' consistency and self-other correlations, the items' decomposition."""
         d = self.diagnostics
-        lines = [f"CT-C(M-1) model (Eid et al., 2003), reference method {d.get('reference')!r}, {d.get('estimator')}"
-                 + (f", {d['clusters']} targets (cluster-robust)" if d.get("clusters") else "")]
+        out = Summary(f"CT-C(M-1) model (Eid et al., 2003), reference method {d.get('reference')!r}, "
+                      f"{d.get('estimator')}" + (f", {d['clusters']} targets (cluster-robust)" if d.get("clusters")
+                                                 else ""))
         fm = self.fit.fit_measures
         keys = [k for k in ("chisq", "df", "pvalue", "chisq.scaled", "cfi", "rmsea", "srmr") if k in fm]
-        lines.append("  " + ", ".join(f"{k} = {fm[k]:.3f}" for k in keys))
-        lines.append("")
-        lines.append("Factors:")
-        lines.append(self.factors.to_string(float_format=lambda v: f"{v:.3f}"))
-        lines.append("")
-        lines.append("Items:")
-        lines.append(self.items.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        return "\n".join(lines)
+        out.text(", ".join(f"{k} = {fm[k]:.3f}" for k in keys))
+        out.table(self.factors, title="Factors", index=True)
+        return out.table(self.items, title="Items", index=False)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = html.escape(self.summary().splitlines()[0])
-        return (f"<div><h4>{head}</h4><h5>Factors</h5>{self.factors.to_html(float_format=lambda v: f'{v:.3f}')}"
-                f"<h5>Items</h5>{self.items.to_html(index=False, float_format=lambda v: f'{v:.3f}')}</div>")
+    def to_frame(self) -> pd.DataFrame:
+        """One row per indicator: trait and method loadings, consistency, method specificity, reliability."""
+        return self.items
 
     def to_dict(self) -> dict[str, Any]:
         f = self.factors.reset_index().rename(columns={"index": "factor"})
-        return _clean({"items": self.items.to_dict("records"), "factors": f.to_dict("records"),
-                       "fit_measures": self.fit.fit_measures, "agreement_fit_measures": self.agreement.fit_measures,
-                       "diagnostics": self.diagnostics})
+        return jsonable({"items": self.items, "factors": f,
+                         "fit_measures": self.fit.fit_measures, "agreement_fit_measures": self.agreement.fit_measures,
+                         "diagnostics": self.diagnostics})
 
 
 def _loading(est: pd.DataFrame, f: str, item: str) -> float:

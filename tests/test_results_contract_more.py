@@ -118,3 +118,18 @@ def test_read_report(tmp_path):
     assert rep.to_frame().set_index("item").loc[["x1", "x2", "x3"]].to_numpy().tolist() == [
         [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
     assert rep.diagnostics["warnings"][0].endswith(f"value '{HOSTILE}')")
+
+
+# --------------------------------------------------------------------------- multitrait-multimethod
+PAIRS = Path(__file__).parent / "reference" / "pairs"
+
+
+def test_mtmm_result():
+    from allyscale.mtmm import MTMMResult
+
+    res = al.mtmm(pd.read_csv(PAIRS / "data.csv"), (PAIRS / "model.lav").read_text())
+    assert isinstance(res, MTMMResult)
+    check_contract(res)  # forms and items are model identifiers (no markup possible)
+    tex = res.to_latex()
+    assert "method\\_specificity" in tex and "method_specificity" not in tex
+    assert res.to_dict()["factors"][0]["factor"] == res.factors.index[0]
