@@ -32,7 +32,6 @@ guidelines for assessing computerized adaptive tests. Journal of Educational Mea
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -41,6 +40,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from allyscale.errors import SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["irt", "IRTResult", "category_probabilities", "item_information", "information_matrix",
            "marginal_reliability"]
@@ -132,7 +132,7 @@ def marginal_reliability(a: Sequence[float], b: Sequence[Sequence[float]], *, n_
 
 
 @dataclass(frozen=True)
-class IRTResult:
+class IRTResult(Result):
     """The normal-ogive graded response model equivalent of an ordinal factor model.
 
     Attributes
@@ -262,34 +262,26 @@ class IRTResult:
         return fig
 
     # ------------------------------------------------------------------ output
-    def summary(self) -> str:
-        lines = [f"Graded response model (normal ogive) equivalent of the factor model: {len(self.parameters)} items, "
-                 f"{len(self.factors)} factor(s)"]
+    def summary(self) -> Summary:
+        """The item parameters and each factor's marginal reliability."""
+        out = Summary(f"Graded response model (normal ogive) equivalent of the factor model: {len(self.parameters)} "
+                      f"items, {len(self.factors)} factor(s)")
         if self.diagnostics.get("group") is not None:
-            lines.append(f"group: {self.diagnostics['group']}")
+            out.text(f"group: {self.diagnostics['group']}")
         if self.diagnostics.get("multidimensional"):
-            lines.append("items with several loadings (b for the other factors at 0): "
-                         + ", ".join(self.diagnostics["multidimensional"]))
-        lines.append(self.parameters.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        lines.append("")
-        lines.append("Marginal reliability: " + ", ".join(f"{f} {v:.3f}" for f, v in self.marginal_reliability().items()))
-        return "\n".join(lines)
+            out.text("items with several loadings (b for the other factors at 0): "
+                     + ", ".join(self.diagnostics["multidimensional"]))
+        out.table(self.parameters, title="Item parameters", index=False)
+        return out.facts(self.marginal_reliability().to_dict(), title="Marginal reliability")
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = html.escape(f"Graded response model equivalent: {len(self.parameters)} items")
-        table = self.parameters.to_html(index=False, float_format=lambda v: f"{v:.3f}")  # escapes cell text
-        rel = self.marginal_reliability().to_frame().to_html(float_format=lambda v: f"{v:.3f}")
-        return f"<div><h4>{head}</h4>{table}<h5>Marginal reliability</h5>{rel}</div>"
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: discrimination, category locations, loading and intercepts."""
+        return self.parameters
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.results import jsonable as _clean
-
-        return _clean({"parameters": self.parameters.to_dict("records"), "factors": self.factors,
-                       "marginal_reliability": self.marginal_reliability().to_dict(),
-                       "diagnostics": self.diagnostics})
+        return jsonable({"parameters": self.parameters, "factors": self.factors,
+                         "marginal_reliability": self.marginal_reliability().to_dict(),
+                         "diagnostics": self.diagnostics})
 
 
 def from_standardized(loadings: pd.DataFrame, thresholds: pd.DataFrame, *,

@@ -133,3 +133,17 @@ def test_mtmm_result():
     tex = res.to_latex()
     assert "method\\_specificity" in tex and "method_specificity" not in tex
     assert res.to_dict()["factors"][0]["factor"] == res.factors.index[0]
+
+
+# --------------------------------------------------------------------------- item response theory
+def test_irt_result():
+    from allyscale.irt import IRTResult, from_standardized
+
+    items = ["i1", HOSTILE, "i3"]
+    lam = pd.DataFrame({"f": [0.7, 0.6, 0.5]}, index=items)
+    tau = pd.DataFrame({"t1": [-1.0, -0.5, 0.0], "t2": [0.5, 0.8, 1.2]}, index=items)
+    res = from_standardized(lam, tau)
+    assert isinstance(res, IRTResult)
+    check_contract(res, user_text=HOSTILE)
+    assert res.to_frame()["item"].tolist() == items
+    assert res.to_dict()["marginal_reliability"]["f"] == pytest.approx(float(res.marginal_reliability()["f"]))
