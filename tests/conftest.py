@@ -27,3 +27,26 @@ def allyship_pool():
     from allyscale import load_pool
 
     return load_pool(ALLYSHIP_POOL)
+
+
+# --- the main reference data sets, loaded one way for every test module ----------------------------------------
+@pytest.fixture(scope="session")
+def hs_data():
+    """HolzingerSwineford1939 (lavaan): school and x1-x9 (tests/reference/hs/data.csv). Do not modify."""
+    import pandas as pd
+
+    return pd.read_csv(REFERENCE / "hs" / "data.csv")
+
+
+@pytest.fixture(scope="session")
+def hs_model() -> str:
+    """The three-factor HolzingerSwineford model (tests/reference/hs/model.lav)."""
+    return (REFERENCE / "hs" / "model.lav").read_text()
+
+
+@pytest.fixture(scope="session")
+def hs_reference() -> dict:
+    """lavaan 0.6.14's outputs for HolzingerSwineford1939 (tests/reference/hs/reference.json)."""
+    import json
+
+    return json.loads((REFERENCE / "hs" / "reference.json").read_text())
