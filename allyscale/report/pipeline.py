@@ -452,6 +452,26 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
     if heywood:
         sec.flag(f"Heywood case(s): {heywood}")
     sec.numbers.update(main_model=ctx.main_model, fit={k: fm.get(k) for k in fm}, verdict=verdict.to_dict())
+    _add_path_diagram(ctx, sec, main_fit)
+
+
+def _add_path_diagram(ctx: Context, sec: Section, main_fit) -> None:
+    """The path diagram of the preferred structure (the main model when none is preferred)."""
+    from allyscale.report.diagram import path_diagram_parts
+    from allyscale.report.document import Figure, figure_to_svg
+
+    choice = ctx.results.get("preferred")
+    fits = getattr(ctx.results.get("compare"), "fits", {}) or {}
+    name = choice.preferred if choice is not None and choice.preferred in fits else ctx.main_model
+    fit = fits.get(name, main_fit)
+    parts = path_diagram_parts(fit)
+    why = "preferred structure" if choice is not None and choice.preferred == name else "hypothesised model"
+    for k, fig in enumerate(parts, 1):
+        part = f" (part {k} of {len(parts)})" if len(parts) > 1 else ""
+        sec.figures.append(Figure(
+            "path_diagram" + (f"_{k}" if k > 1 else ""),
+            f"Path diagram of the {name} model, the {why}{part}: standardized loadings (λ), residual variances "
+            "(θ) and factor correlations (std.all).", figure_to_svg(fig)))
 
 
 def _reliability_section(ctx: Context, sec: Section) -> None:
