@@ -5,14 +5,14 @@ Monte Carlo studies → psychometric reports, numerically matched to lavaan, psy
 semTools.
 
 The public API is imported lazily (``allyscale.cfa`` loads the CFA module on first use),
-so ``import allyscale`` stays fast for the command line and for worker processes.
+so ``import allyscale`` stays fast for the command line and for worker processes. Where a
+function shares its module's name (``cfa``, ``efa``, ``reliability``, ...), ``allyscale.cfa``
+is the module, and calling it calls the function (:mod:`allyscale._callable`).
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -106,31 +106,15 @@ __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
+    module_name = _API.get(name)
+    if module_name is None:
         raise AttributeError(f"module 'allyscale' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module = importlib.import_module(module_name)
+    # a function that shares its module's name is reached through the (callable) module: allyscale/_callable.py
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
-
-
-class _Package(types.ModuleType):
-    """Keep public functions bound when a submodule of the same name is imported.
-
-    ``allyscale.cfa`` is the function ``cfa`` although it lives in the module
-    ``allyscale.cfa``; importing that module (which makes Python bind the package
-    attribute to the module) must not shadow the function. The module stays
-    reachable as usual: ``from allyscale.cfa import CFAResult``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _API.get(name) == value.__name__ and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

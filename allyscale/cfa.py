@@ -1217,3 +1217,8 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
                               test_rows=tests_df)
     return CompareResult(table, tests_df, fits, preferred=choice.preferred, choice=choice, verdicts=verdicts,
                          estimator=fits[order[0]].estimator)
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, cfa)

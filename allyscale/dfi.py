@@ -484,3 +484,8 @@ def _ntotal(res) -> int:
     if n is None:
         n = res.fit_measures.get("ntotal")
     return int(n)
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, dfi)

@@ -499,3 +499,8 @@ def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = 
     h2 = (out**2).sum(axis=1)
     return SchmidLeiman(out, h2.rename("h2"), (1 - h2).rename("u2"), (out["g"] ** 2 / h2).rename("p2"),
                         pd.Series(gamma, index=L.columns, name="gamma"), phi)
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, efa)

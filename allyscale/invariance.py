@@ -1040,3 +1040,8 @@ def _fit_group_partial(data, model, est, group, group_equal, released, kwargs):
     spec = ModelSpec.from_partable(pt, prep.ov, prep.lv, meanstructure=prep.meanstructure)
     prep2 = replace(prep, partable=pt, spec=spec)
     return _build(prep2, _ESTIMATORS[prep2.estimator](prep2)), tag
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, invariance)

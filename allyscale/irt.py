@@ -416,3 +416,8 @@ def irt(fit, *, group: Any = None) -> IRTResult:
     result = from_standardized(lam, tau, factor_corr=phi)
     result.diagnostics["group"] = group
     return result
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, irt)

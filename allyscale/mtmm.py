@@ -373,3 +373,8 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
     if cluster is not None:
         diagnostics.update(clusters=fit.diagnostics["clusters"], cluster=cluster)
     return MTMMResult(items_tab, factors_tab, fit, agreement, diagnostics)
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, mtmm)

@@ -350,3 +350,8 @@ def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bo
         diagnostics=diagnostics,
         _x=x,
     )
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, polychoric)

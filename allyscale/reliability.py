@@ -1289,3 +1289,8 @@ def icc(data: pd.DataFrame, columns: list[str] | None = None, *, level: float = 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["icc", "F", "df1", "df2", "p", "lower", "upper"])
     return ICCResult(table=table, anova={"MSB": msb, "MSJ": msj, "MSE": mse, "MSW": msw}, n_obs=n,
                      n_occasions=k, level=level, diagnostics=diag)
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, reliability)

@@ -33,7 +33,6 @@ structure analysis: The problem of capitalization on chance. Psychological Bulle
 
 from __future__ import annotations
 
-import html
 import math
 import time
 import warnings
@@ -47,6 +46,7 @@ import pandas as pd
 
 from allyscale.errors import AllyscaleWarning, DataError, DataWarning, PoolError, SpecificationError
 from allyscale.pool import ItemPool
+from allyscale.results import Result, Summary, jsonable
 from allyscale.selection.constraints import Constraints
 from allyscale.selection.objective import Evaluation, Objective, evaluate_candidate, latent_omega, model_syntax
 from allyscale.selection.search import METHODS, Evaluator, aco, annealing, exhaustive
@@ -218,7 +218,7 @@ def _part_whole(frame: pd.DataFrame, short: Sequence[str], full: Sequence[str]) 
 # result
 # --------------------------------------------------------------------------------------
 @dataclass
-class ShortFormResult:
+class ShortFormResult(Result):
     """A short form, how it was found, and how it holds up on the holdout.
 
     Attributes
@@ -357,42 +357,30 @@ class ShortFormResult:
         return fig
 
     # ------------------------------------------------------------------ output
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The search, the kept items, short vs full form, the targets, the short-full correlations and every
+        pool item with the reason it was kept or dropped."""
         d = self.diagnostics
-        lines = [f"Short form: {len(self.kept)} of {len(self.pool.item_ids)} items "
-                 f"({', '.join(f'{f} {len(v)}' for f, v in self.selection.items())})",
-                 f"search: {d['method']}, {d['evaluations']} candidate fits in {d['seconds']:.1f} s "
+        out = Summary(f"Short form: {len(self.kept)} of {len(self.pool.item_ids)} items "
+                      f"({', '.join(f'{f} {len(v)}' for f, v in self.selection.items())})")
+        out.text(f"search: {d['method']}, {d['evaluations']} candidate fits in {d['seconds']:.1f} s "
                  f"({d['evaluations_per_second']:.1f}/s), stopped: {d['stopped']}; objective "
                  f"{self.best.objective:.4f} on the calibration sample (N = {d['n_calibration']})",
-                 f"split: {d['split']}", ""]
-        for f, v in self.selection.items():
-            lines.append(f"  {f}: {', '.join(v)}")
-        lines += ["", "Short vs full form:", self.comparison.to_string(float_format=lambda v: f"{v:.3f}"), "",
-                  "Targets:", self.targets.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+                 f"split: {d['split']}")
+        out.text(*(f"{f}: {', '.join(v)}" for f, v in self.selection.items()))
         if self.unmet_targets:
-            lines.append("NOT REACHED: " + "; ".join(self.unmet_targets))
-        lines += ["", "Short-full correlations:", self.part_whole.to_string(float_format=lambda v: f"{v:.3f}")]
-        return "\n".join(lines)
+            out.text("NOT REACHED: " + "; ".join(self.unmet_targets), strong=True)
+        out.table(self.comparison, title="Short vs full form")
+        out.table(self.targets, title="Targets", index=False)
+        out.table(self.part_whole, title="Short-full correlations")
+        return out.table(self.items, title="Items")
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        d = self.diagnostics
-        head = html.escape(f"Short form: {len(self.kept)} of {len(self.pool.item_ids)} items "
-                           f"({d['method']}, {d['evaluations']} fits, stopped: {d['stopped']})")
-        warn = ""
-        if self.unmet_targets:
-            warn = "<p><strong>Not reached: " + html.escape("; ".join(self.unmet_targets)) + "</strong></p>"
-        fmt = lambda v: f"{v:.3f}"  # noqa: E731
-        return (f"<div><h4>{head}</h4>{warn}<h5>Short vs full form</h5>{self.comparison.to_html(float_format=fmt)}"
-                f"<h5>Targets</h5>{self.targets.to_html(index=False, float_format=fmt)}"
-                f"<h5>Items</h5>{self.items.to_html(float_format=fmt)}</div>")
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pool item: ``factor, facet, reverse, kept, reason``."""
+        return self.items
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.results import jsonable as _clean
-
-        return _clean({
+        return jsonable({
             "selection": {f: list(v) for f, v in self.selection.items()},
             "kept": self.kept, "dropped": self.dropped,
             "items": self.items.reset_index().to_dict("records"),
@@ -788,3 +776,8 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
                            comparison=comparison, targets=targets, part_whole=part_whole, coverage=coverage,
                            trace=outcome.trace, best=best, objective=objective, constraints=constraints.describe(),
                            information=information, invariance=inv_table, diagnostics=diagnostics)
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, shorten)

@@ -966,6 +966,10 @@ class ValidityDesign:
                                               for i, f in enumerate(self.factors)} for e in ext}
         if self.spec.retest is not None:
             out["stability"] = {f: float(s) for f, s in zip(self.names[:m], self.stability)}
+            if self.spec.groups is not None:  # over both groups the mean difference adds to both waves
+                v = float(self.spec.groups.focal) * (1 - float(self.spec.groups.focal)) * self.shift[:m] ** 2
+                out["stability_pooled"] = {f: float((s + x) / (1 + x))
+                                           for f, s, x in zip(self.names[:m], self.stability, v)}
         if self.weights is not None:
             cov = self.sigma @ self.weights
             out["outcome"] = {"r2": float(self.outcome_r2),
@@ -1251,3 +1255,8 @@ def simulate_study(model: PopulationModel, n: int, *, seed: int | np.random.Seed
     data = pd.concat([wave1, extra], axis=1)
     data.attrs = {**attrs, "seed": seed if isinstance(seed, (int, type(None))) else str(seed)}
     return SimulatedStudy(data, wave2, design.truth())
+
+
+from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call
+
+make_callable(__name__, simulate)

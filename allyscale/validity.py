@@ -16,7 +16,6 @@ Computed with numpy/pandas/scipy; the CFA comes from :func:`allyscale.cfa`.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,10 +36,10 @@ __all__ = ["htmt", "ave", "fornell_larcker", "factor_correlations", "external_co
 
 
 def _rel():
-    """The reliability module (the package attribute of the same name is the function)."""
-    import allyscale.reliability  # noqa: F401
+    """The reliability module (imported on first use)."""
+    import allyscale.reliability as rel
 
-    return sys.modules["allyscale.reliability"]
+    return rel
 
 
 def _check_items(data: pd.DataFrame, items: list[str]) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +44,10 @@ __all__ = ["latent_correlations", "LatentCorrelationResult", "incremental_validi
 
 # --------------------------------------------------------------------------- helpers
 def _mod(name: str):
-    """A submodule (the package attribute of the same name may be a function)."""
+    """A submodule, imported on first use."""
     import importlib
 
-    importlib.import_module(name)
-    return sys.modules[name]
+    return importlib.import_module(name)
 
 
 class _Tables(Result):

@@ -1,4 +1,4 @@
-"""The public API: every advertised name resolves, and functions stay functions."""
+"""The public API: every advertised name resolves; a module named like its function is that module, callable."""
 
 import importlib
 import types
@@ -17,8 +17,29 @@ def test_star_import():
     assert callable(namespace["cfa"]) and callable(namespace["validate"])
 
 
-def test_functions_shadow_same_named_modules():
-    importlib.import_module("allyscale.cfa")
-    importlib.import_module("allyscale.polychoric")
-    assert isinstance(allyscale.cfa, types.FunctionType)
-    assert isinstance(allyscale.polychoric, types.FunctionType)
+SAME_NAME = ["cfa", "efa", "polychoric", "invariance", "mtmm", "reliability", "dfi", "irt", "shorten", "simulate"]
+
+
+def test_modules_named_like_their_function_are_modules_and_callable():
+    import inspect
+    import subprocess
+    import sys
+
+    for name in SAME_NAME:
+        module = importlib.import_module(f"allyscale.{name}")
+        assert isinstance(module, types.ModuleType) and getattr(allyscale, name) is module, name
+        function = getattr(module, name)
+        assert isinstance(function, types.FunctionType) and module.__wrapped__ is function, name
+        assert inspect.signature(module) == inspect.signature(function), name
+    # the plain import statement gives the module in a fresh interpreter, before and after the lazy attribute
+    code = ("import types, allyscale.cfa as m, allyscale as al; assert isinstance(m, types.ModuleType); "
+            "assert al.cfa is m and hasattr(m, 'CFAResult'); import allyscale.reliability as r; "
+            "assert isinstance(r, types.ModuleType) and al.reliability is r")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_calling_the_module_calls_the_function(hs_data, hs_model):
+    fit = allyscale.cfa(hs_data, hs_model)
+    direct = importlib.import_module("allyscale.cfa").cfa(hs_data, hs_model)
+    assert fit.fit_measures["chisq"] == direct.fit_measures["chisq"]
+    assert abs(fit.fit_measures["chisq"] - 85.3055218) < 1e-6  # lavaan 0.6.14 (tests/reference/hs)

@@ -7,7 +7,6 @@ tests/reference/reliability/reference.json (made by make_reliability.R in that f
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,12 +14,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 import allyscale
-import allyscale.reliability  # noqa: F401
+import allyscale.reliability as rel
 from allyscale.errors import DataError, SpecificationError
 
 from conftest import REFERENCE
 
-rel = sys.modules["allyscale.reliability"]
 
 SIM = REFERENCE / "sim60"
 RELREF = REFERENCE / "reliability"

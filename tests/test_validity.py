@@ -7,7 +7,6 @@ References: tests/reference/sim60/reference.json and tests/reference/reliability
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,12 +14,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 import allyscale
-import allyscale.validity  # noqa: F401
+import allyscale.validity as val
 from allyscale.errors import DataError, SpecificationError
 
 from conftest import REFERENCE
 
-val = sys.modules["allyscale.validity"]
 SIM = REFERENCE / "sim60"
 RELREF = REFERENCE / "reliability"
 FACTORS = ["trust", "action", "awareness", "knowledge", "accountability", "communication"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 import pandas as pd
@@ -48,7 +47,7 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
     import allyscale.reliability  # noqa: F401  (the package attribute is the function)
     from allyscale.cfa import cfa
 
-    mod = sys.modules["allyscale.reliability"]
+    import allyscale.reliability as mod
     from allyscale.validity import fornell_larcker, htmt
 
     from allyscale.scoring import reverse_score
