@@ -257,3 +257,40 @@ def test_simulate_study_pairs():
     # without the retest the paired data carry the external measure's columns
     d = al.simulate_pairs(pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .6})]), 50, seed=1)
     assert "arbi2" in d.columns
+
+
+def test_simulate_cli_validity_options(tmp_path):
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    pool = str(Path(__file__).resolve().parent.parent / "item_pools" / "allyship.yaml")
+    out = tmp_path / "d.csv"
+    r = CliRunner().invoke(main, ["simulate", "--pool", pool, "--n", "300", "--seed", "3", "--structure",
+                                  "second_order", "--external", "arbi=0.6", "--external", "sds=trust:0.1",
+                                  "--external-items", "3", "--group-shift", "0.5", "--retest", "0.7",
+                                  "--retest-residual-corr", "0.2", "--outcome", "arbi:0.3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    d, w2 = pd.read_csv(out), pd.read_csv(tmp_path / "d_retest.csv")
+    assert d.columns[0] == "id" and {"arbi1", "arbi3", "sds1", "outcome", "group"} <= set(d.columns)
+    assert list(w2.columns[:2]) == ["id", "tr_emp1"] and len(w2) == 300
+    side = json.loads((tmp_path / "d.population.json").read_text())["population"]["validity"]
+    assert side["truth"]["correlations"]["arbi"]["commitment"] == pytest.approx(0.6)  # the general factor
+    assert side["truth"]["stability"]["trust"] == pytest.approx(0.7)
+    # the same study from the API, seed for seed
+    pm = PopulationModel.from_pool(__import__("allyscale").load_pool(pool), structure="second_order").with_validity(
+        external=[ExternalSpec("arbi", {"commitment": .6}, items=3), ExternalSpec("sds", {"trust": .1}, items=3)],
+        groups=GroupSpec({"commitment": .5}), retest=RetestSpec(.7, residual_corr=.2),
+        outcome=OutcomeSpec({"arbi": .3}))
+    st = simulate_study(pm, 300, seed=3)
+    np.testing.assert_allclose(d["outcome"], st.data["outcome"], rtol=1e-12)
+    assert (d["tr_emp1"] == st.data["tr_emp1"]).all() and (w2["cm_eng5"] == st.retest["cm_eng5"]).all()
+    bad = CliRunner().invoke(main, ["simulate", "--pool", pool, "--n", "50", "--seed", "1", "--external",
+                                    "arbi=trust:0.9,action:-0.9", "--out", str(tmp_path / "e.csv")])
+    assert bad.exit_code == 2 and "impossible" in bad.output and not (tmp_path / "e.csv").exists()
+    bad = CliRunner().invoke(main, ["simulate", "--pool", pool, "--n", "50", "--seed", "1", "--retest",
+                                    "zz:0.5", "--out", str(tmp_path / "e.csv")])
+    assert bad.exit_code == 2 and "'zz'" in bad.output
