@@ -147,3 +147,16 @@ def test_irt_result():
     check_contract(res, user_text=HOSTILE)
     assert res.to_frame()["item"].tolist() == items
     assert res.to_dict()["marginal_reliability"]["f"] == pytest.approx(float(res.marginal_reliability()["f"]))
+
+
+# --------------------------------------------------------------------------- short forms
+def test_short_form_result(responses, mini_pool):
+    from allyscale.shorten import ShortFormResult
+
+    res = al.shorten(responses, pool=mini_pool, items_per_factor={"fa": 5, "fb": 6, "fc": 6},
+                     force_in=["a1", "a2", "a3", "a4"], method="exhaustive", seed=1, progress=False)
+    assert isinstance(res, ShortFormResult) and res.diagnostics["evaluations"] == 2
+    check_contract(res)  # pool ids are identifiers (no markup possible)
+    frame = res.to_frame()
+    assert int((~frame["kept"]).sum()) == 1 and frame.loc[~frame["kept"]].index[0] in {"a5", "a6"}
+    assert "Short vs full form" in res.summary()
