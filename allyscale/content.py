@@ -57,7 +57,6 @@ validity? Appraisal and recommendations. Research in Nursing & Health, 30, 459-4
 from __future__ import annotations
 
 import csv
-import html
 import io
 import math
 from dataclasses import dataclass, field
@@ -73,6 +72,7 @@ from scipy.stats import binom, norm
 
 from allyscale.errors import DataError, PoolError, SpecificationError
 from allyscale.pool import ItemPool
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = [
     "TASKS", "RELEVANCE_SCALE", "ESSENTIAL_SCALE", "DEFAULT_CUTOFFS",
@@ -828,7 +828,7 @@ _ORDER = {"keep": 0, "revise": 1, "drop": 2}
 
 
 @dataclass
-class ContentValidityResult:
+class ContentValidityResult(Result):
     """Content-validity indices, decisions and coverage (see :func:`content_validity`).
 
     Attributes
@@ -879,48 +879,47 @@ class ContentValidityResult:
     def kept(self) -> list[str]:
         return self.decisions.index[self.decisions["decision"] == "keep"].tolist()
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The panel, the scale indices, rater agreement, the decisions (with the reason for every item not
+        kept), coverage gaps, notes and the coverage of each subcategory."""
         d = self.diagnostics
-        lines = [f"Content validity of {self.pool.name}: {len(d.get('raters', []))} rater(s), "
-                 f"{len(self.decisions)} item(s) judged."]
+        out = Summary(f"Content validity of {self.pool.name}: {len(d.get('raters', []))} rater(s), "
+                      f"{len(self.decisions)} item(s) judged.")
+        lines = []
+        if d.get("raters"):
+            lines.append("raters: " + ", ".join(map(str, d["raters"])))
         for key, s in self.scale.items():
             if isinstance(s, dict) and "s_cvi_ave" in s:
                 which = "" if key == "item" else f" ({key} wording)"
-                lines.append(f"  relevance{which}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
+                lines.append(f"relevance{which}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
                              f"({s['n_items']} items, {s['n_raters']} raters)")
         for _, row in self.agreement.iterrows():
-            lines.append(f"  agreement: {row['task']}: {row['index']} = {row['value']:.3f}" if np.isfinite(row["value"])
-                         else f"  agreement: {row['task']}: {row['index']} not computable")
+            lines.append(f"agreement: {row['task']}: {row['index']} = {row['value']:.3f}" if np.isfinite(row["value"])
+                         else f"agreement: {row['task']}: {row['index']} not computable")
         counts = self.decisions["decision"].value_counts()
-        lines.append("  decisions: " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in _ORDER))
+        lines.append("decisions: " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in _ORDER))
         gaps = self.coverage.index[self.coverage["gap"]].tolist()
         if gaps:
-            lines.append(f"  coverage gaps (fewer than {d['cutoffs']['min_items']} items retained): {', '.join(gaps)}")
-        for iid, row in self.decisions[self.decisions["decision"] != "keep"].iterrows():
-            lines.append(f"  [{row['decision']}] {iid}: {row['reason']}")
-        for note in d.get("notes", []):
-            lines.append(f"  note: {note}")
-        return "\n".join(lines)
+            lines.append(f"coverage gaps (fewer than {d['cutoffs']['min_items']} items retained): {', '.join(gaps)}")
+        out.text(*lines)
+        out.text(*(f"[{row['decision']}] {iid}: {row['reason']}"
+                   for iid, row in self.decisions[self.decisions["decision"] != "keep"].iterrows()))
+        out.text(*(f"note: {note}" for note in d.get("notes", [])))
+        return out.table(self.coverage, title="Coverage")
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        body = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines()[:8])
-        return (f"<div><strong>Content validity</strong>{body}"
-                f"{self.decisions.to_html(escape=True)}{self.coverage.to_html(escape=True)}</div>")
+    def to_frame(self) -> pd.DataFrame:
+        """One row per rated unit (item and form): the indices, the decision and its reason."""
+        return self.items
 
     def to_dict(self) -> dict[str, Any]:
-        from allyscale.report.document import jsonable
-
         return jsonable({
             "items": self.items.to_dict(orient="records"),
-            "decisions": self.decisions,
+            "decisions": self.decisions.to_dict(orient="index"),
             "scale": self.scale,
-            "coverage": self.coverage,
-            "confusion": self.confusion if self.confusion is not None else None,
+            "coverage": self.coverage.to_dict(orient="index"),
+            "confusion": self.confusion.to_dict(orient="index") if self.confusion is not None else None,
             "agreement": self.agreement.to_dict(orient="records"),
-            "cvr_critical": self.cvr_table,
+            "cvr_critical": self.cvr_table.to_dict(orient="index") if self.cvr_table is not None else None,
             "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "comments"},
         })
 

@@ -160,3 +160,18 @@ def test_short_form_result(responses, mini_pool):
     frame = res.to_frame()
     assert int((~frame["kept"]).sum()) == 1 and frame.loc[~frame["kept"]].index[0] in {"a5", "a6"}
     assert "Short vs full form" in res.summary()
+
+
+# --------------------------------------------------------------------------- content validity
+def test_content_validity_result(tmp_path, mini_pool):
+    from allyscale.content import ContentValidityResult, content_validity, rating_sheet
+
+    for rater, score in ((HOSTILE, 2), ("ana", 4), ("ben", 4)):
+        s = rating_sheet(mini_pool, "relevance", rater=rater)
+        s["relevance"] = score
+        s.to_csv(tmp_path / f"{len(list(tmp_path.iterdir()))}.csv", index=False)
+    res = content_validity(sorted(tmp_path.glob("*.csv")), mini_pool)
+    assert isinstance(res, ContentValidityResult)
+    check_contract(res, user_text=HOSTILE)
+    assert len(res.to_frame()) == len(mini_pool.item_ids)
+    assert set(res.to_dict()["decisions"]) == set(mini_pool.item_ids)
