@@ -122,6 +122,51 @@ def _cell_text(cell, text: str, *, numeric: bool, size, bold: bool = False) -> N
     run.bold = False
 
 
+_EM_PER_CHAR = 0.5  # Times New Roman: digits .5 em, lower-case letters .4-.5 em
+_PAD_CHARS = 3.0  # cell margins (0.08 in each side) and a little air, in characters
+_ZWSP = "\u200b"
+
+
+def _column_needs(t: APATable) -> list[float]:
+    """Characters each column needs on one line: its longest header word (a zero-width space
+    separates words too), its widest number, its text cells up to 24 characters (they wrap)."""
+    need = []
+    for j, head in enumerate(t.header):
+        widths = [max([len(w) for w in head.replace(_ZWSP, " ").split()] or [1])]
+        for row in t.rows:
+            cell = row[j]
+            if t.numeric[j]:
+                widths.append(len(cell))
+            else:
+                words = [len(w) for w in cell.split()] or [0]
+                widths.append(max(max(words), min(len(cell), 24)))
+        need.append(max(widths) + _PAD_CHARS)
+    return need
+
+
+def _fit_line(t: APATable, usable_pt: float) -> tuple[APATable, float, list[float]]:
+    """Font size (pt), header and column shares of a table so that its columns fit the line.
+
+    The size is the default for the table's width (10 pt; 9 pt above six columns, 8 pt above
+    ten), lowered to no less than 8 pt when the columns do not fit; if they still do not, header
+    names break after an underscore or a dot (a zero-width space there), never in mid-word.
+    Each column's share of the line is proportional to what it needs (:func:`_column_needs`).
+    """
+    import dataclasses
+    import re
+
+    def fits(table: APATable, pt: float) -> bool:
+        return sum(_column_needs(table)) * _EM_PER_CHAR * pt <= usable_pt
+
+    size = 8.0 if len(t.header) > 10 else 9.0 if len(t.header) > 6 else 10.0
+    while size > 8.0 and not fits(t, size):
+        size -= 1.0
+    if not fits(t, size):
+        t = dataclasses.replace(t, header=[re.sub(r"([_.])(?=\w)", "\\1" + _ZWSP, h) for h in t.header])
+    need = _column_needs(t)
+    return t, size, [w / sum(need) for w in need]
+
+
 def _add_table(doc, t: APATable) -> None:
     from docx.enum.section import WD_ORIENT, WD_SECTION
     from docx.shared import Pt
@@ -139,14 +184,16 @@ def _add_table(doc, t: APATable) -> None:
     title = doc.add_paragraph()
     title.paragraph_format.keep_with_next = True
     title.add_run(t.title).italic = True
-    size = Pt(9 if len(t.header) > 6 else 10)
     table = doc.add_table(rows=1 + len(t.rows), cols=len(t.header))
     table.autofit = True
     _no_table_borders(table)
     usable = doc.sections[-1].page_width - doc.sections[-1].left_margin - doc.sections[-1].right_margin
+    t, points, share = _fit_line(t, usable / 12700)  # EMU per point
+    size = Pt(points)
     for j, col in enumerate(table.columns):
+        col.width = int(usable * share[j])  # the table grid, which LibreOffice follows
         for cell in col.cells:
-            cell.width = int(usable / len(t.header))
+            cell.width = int(usable * share[j])
     head = table.rows[0]
     _repeat_header(head)
     for j, text in enumerate(t.header):
