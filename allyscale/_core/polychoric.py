@@ -102,18 +102,38 @@ _NODES = {n: np.polynomial.legendre.leggauss(n) for n in (6, 12, 20)}
 
 
 def _gl_integral(h: np.ndarray, k: np.ndarray, rho: np.ndarray, n_nodes: int) -> np.ndarray:
-    """(1/2pi) * integral_0^asin(rho) exp(-(h^2 + k^2 - 2hk sin t) / (2 cos^2 t)) dt on (P, a, b) grids."""
+    """(1/2pi) * integral_0^asin(rho) exp(-(h^2 + k^2 - 2hk sin t) / (2 cos^2 t)) dt on (P, a, b) grids.
+
+    The quadrature nodes are summed one at a time on (P, a*b) buffers reused in place (small
+    arrays that stay in cache; the (P, a, b, nodes) array and its temporaries cost more in
+    memory traffic than the arithmetic).
+    """
     x, w = _NODES[n_nodes]
     half = np.arcsin(rho) / 2
     theta = half[:, None] * (x + 1)
     c2 = np.cos(theta) ** 2
-    a = (1 / (2 * c2))[:, None, None, :]
-    b = (np.sin(theta) / c2)[:, None, None, :]
-    hh = (h * h + k * k)[..., None]
-    hk = (h * k)[..., None]
-    inner = ((np.abs(h) < BIG) & (np.abs(k) < BIG))[..., None]
-    expo = np.where(inner, np.maximum(hk * b - hh * a, -700.0), -np.inf)  # no subnormals; exact zeros at bounds
-    return (np.exp(expo) @ w) * (half / (2 * np.pi))[:, None, None]
+    a = 1 / (2 * c2)  # (P, nodes)
+    b = np.sin(theta) / c2
+    shape = np.broadcast_shapes(h.shape, k.shape)
+    hh = np.broadcast_to(h * h + k * k, shape).reshape(shape[0], -1)
+    hk = np.broadcast_to(h * k, shape).reshape(shape[0], -1)
+    inner = np.broadcast_to((np.abs(h) < BIG) & (np.abs(k) < BIG), shape).reshape(shape[0], -1)
+    every = bool(inner.all())
+    acc = np.zeros(hh.shape)
+    buf = np.empty(hh.shape)
+    tmp = np.empty(hh.shape)
+    for t in range(n_nodes):
+        np.multiply(hk, b[:, t:t + 1], out=buf)
+        np.multiply(hh, a[:, t:t + 1], out=tmp)
+        buf -= tmp
+        np.maximum(buf, -700.0, out=buf)  # no subnormals
+        if not every:
+            buf[~inner] = -np.inf  # exact zeros at the bounds
+        np.exp(buf, out=buf)
+        buf *= w[t]
+        acc += buf
+    acc *= (half / (2 * np.pi))[:, None]
+    return acc.reshape(shape)
 
 
 def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray) -> np.ndarray:
@@ -148,19 +168,19 @@ def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray) -> np.ndarray:
 
 def cell_probs(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool = True):
     """Cell probabilities (P, K, K) and their derivative with respect to rho."""
-    h = bi[:, :, None]
-    k = bj[:, None, :]
-    r = rho[:, None, None]
     grid = grid_cdf(bi, bj, rho)
     prob = grid[:, 1:, 1:] - grid[:, :-1, 1:] - grid[:, 1:, :-1] + grid[:, :-1, :-1]
     if not deriv:
         return prob, None
-    hh, kk, rr = np.broadcast_arrays(h, k, r)
-    inner = (np.abs(hh) < BIG) & (np.abs(kk) < BIG)
-    dens = np.zeros(hh.shape)
-    hi, ki, ri = hh[inner], kk[inner], rr[inner]
+    # the density on the grid: zero on the outer bounds (-/+BIG), computed on the interior only
+    hi = bi[:, 1:-1, None]
+    ki = bj[:, None, 1:-1]
+    ri = rho[:, None, None]
     one = 1.0 - ri * ri
-    dens[inner] = np.exp(-(hi * hi - 2 * ri * hi * ki + ki * ki) / (2 * one)) / (2 * np.pi * np.sqrt(one))
+    dens = np.zeros((rho.size, bi.shape[1], bj.shape[1]))
+    val = np.exp(-(hi * hi - 2 * ri * hi * ki + ki * ki) / (2 * one)) / (2 * np.pi * np.sqrt(one))
+    inner = (np.abs(hi) < BIG) & (np.abs(ki) < BIG)
+    dens[:, 1:-1, 1:-1] = val if inner.all() else np.where(inner, val, 0.0)
     dprob = dens[:, 1:, 1:] - dens[:, :-1, 1:] - dens[:, 1:, :-1] + dens[:, :-1, :-1]
     return prob, dprob
 
