@@ -65,6 +65,7 @@ import pandas as pd
 from allyscale._threads import blas_limited
 from allyscale.errors import AllyscaleError, SpecificationError, StatisticalWarning
 from allyscale.fitpolicy import INDEX_VERSION
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["dfi", "DFIResult", "misspecifications", "solution_from_syntax"]
 
@@ -74,7 +75,7 @@ _INDICES = {est: ("srmr", f"rmsea{v}", f"cfi{v}") for est, v in INDEX_VERSION.it
 
 
 @dataclass(frozen=True)
-class DFIResult:
+class DFIResult(Result):
     """Dynamic fit index cutoffs.
 
     Attributes
@@ -104,37 +105,33 @@ class DFIResult:
     seed: int = 1
     diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The user's fit, the cutoff of each level with its power (``NONE`` below .50 power), the
+        misspecifications."""
         cols = list(self.cutoffs.columns)
-        lines = [f"Dynamic fit index cutoffs (McNeish & Wolf, 2023); estimator {self.estimator}, N = {self.n}, "
-                 f"{self.reps} replications per level",
-                 "Your model: " + ", ".join(f"{k} = {v:.3f}" for k, v in self.fitted.items() if v is not None)]
+        out = Summary(f"Dynamic fit index cutoffs (McNeish & Wolf, 2023); estimator {self.estimator}, N = {self.n}, "
+                      f"{self.reps} replications per level")
+        out.text("Your model: " + ", ".join(f"{k} = {v:.3f}" for k, v in self.fitted.items() if v is not None))
         table = self.cutoffs.copy()
         for c in cols:
             if not c.endswith("_power"):
                 table[c] = [("NONE" if (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}") for v in table[c]]
             else:
                 table[c] = [f"{v:.0%}" for v in table[c]]
-        lines.append(table.to_string())
-        lines.append("Level-0: the correct model's 95th (SRMR, RMSEA) / 5th (CFI) percentile. A level-k cutoff "
-                     "rejects the stated share of level-k misspecified models and at most 5% of correct ones.")
-        for lvl, stmts in self.misspecifications.items():
-            lines.append(f"  {lvl}: " + "; ".join(stmts))
-        return "\n".join(lines)
+        out.table(table, title="Cutoffs",
+                  note="Level-0: the correct model's 95th (SRMR, RMSEA) / 5th (CFI) percentile. A level-k cutoff "
+                       "rejects the stated share of level-k misspecified models and at most 5% of correct ones.")
+        return out.text(*(f"{lvl}: " + "; ".join(stmts) for lvl, stmts in self.misspecifications.items()))
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return ("<p><b>Dynamic fit index cutoffs</b> (McNeish &amp; Wolf, 2023)</p>"
-                + self.cutoffs.to_html(float_format=lambda x: f"{x:.3f}", na_rep="NONE"))
+    def to_frame(self) -> pd.DataFrame:
+        """One row per level: the three cutoffs and their power (a cutoff is NaN when its power is below .50)."""
+        return self.cutoffs
 
     def to_dict(self) -> dict[str, Any]:
-        import json
-
-        return {"cutoffs": json.loads(self.cutoffs.to_json(orient="index")),
-                "misspecifications": self.misspecifications, "fitted": self.fitted, "estimator": self.estimator,
-                "n": self.n, "reps": self.reps, "seed": self.seed, "diagnostics": self.diagnostics}
+        return jsonable({"cutoffs": self.cutoffs.to_dict(orient="index"),
+                         "misspecifications": self.misspecifications, "fitted": self.fitted,
+                         "estimator": self.estimator, "n": self.n, "reps": self.reps, "seed": self.seed,
+                         "diagnostics": self.diagnostics})
 
 
 # ------------------------------------------------------------------ the population

@@ -175,3 +175,16 @@ def test_content_validity_result(tmp_path, mini_pool):
     check_contract(res, user_text=HOSTILE)
     assert len(res.to_frame()) == len(mini_pool.item_ids)
     assert set(res.to_dict()["decisions"]) == set(mini_pool.item_ids)
+
+
+# --------------------------------------------------------------------------- dynamic fit index cutoffs
+def test_dfi_result():
+    from allyscale.dfi import DFIResult
+    from allyscale.simulate import PopulationModel
+
+    data = al.simulate(PopulationModel.from_lavaan("f =~ .7*a + .6*b + .5*c + .6*d"), 300, seed=8)
+    res = al.dfi(al.cfa(data, "f =~ a + b + c + d"), reps=20, seed=5)
+    assert isinstance(res, DFIResult)
+    check_contract(res)  # the statements hold model identifiers only (no markup possible)
+    assert "level-1: " in res.summary() and "~~" not in res.to_latex()  # lavaan's operators escaped in LaTeX
+    assert set(res.to_dict()["cutoffs"]) == set(res.to_frame().index)
