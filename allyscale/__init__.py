@@ -54,7 +54,7 @@ _API: dict[str, str] = {
     "congruence": "allyscale.efa",
     # confirmatory analysis
     "cfa": "allyscale.cfa",
-    "compare": "allyscale.cfa",
+    "compare": "allyscale.comparison", "CompareResult": "allyscale.comparison",
     "invariance": "allyscale.invariance",
     "InvarianceResult": "allyscale.invariance",
     "score_tests": "allyscale.invariance",

@@ -9,7 +9,8 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.cfa import ESTIMATORS, cfa, compare
+from allyscale.cfa import ESTIMATORS, cfa
+from allyscale.comparison import compare
 from allyscale.cli._read import data_options, model_items, read_data, read_model
 from allyscale.errors import DataError
 from allyscale.pool import load_pool

@@ -91,14 +91,15 @@ def _fit_model(cfa, data: pd.DataFrame, syntax: str, estimator: str, options: di
 def _nested_tests(spec: StudySpec, results: dict[str, Any]) -> list[dict]:
     """Difference tests of the nested pairs of converged fits (the fit policy's nesting: the pool's
     structures by their known nesting, other models by the nesting-and-equivalence test)."""
-    from allyscale.cfa import _nested_pairs, difference_test
+    from allyscale.cfa import difference_test
+    from allyscale.comparison import nested_pairs
 
     ok = {k: r for k, r in results.items() if r is not None and r.converged}
     if len(ok) < 2:
         return []
     pool = _load_pool_cached(spec.pool) if spec.pool is not None else None
     rows = []
-    for a, b in sorted(_nested_pairs(ok, {k: spec.models[k] for k in ok}, pool)):
+    for a, b in sorted(nested_pairs(ok, {k: spec.models[k] for k in ok}, pool)):
         try:
             d = difference_test(ok[a], ok[b])
         except (AllyscaleError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:

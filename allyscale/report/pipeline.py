@@ -373,7 +373,8 @@ def _facet_separability(fit) -> str:
 
 
 def _cfa_section(ctx: Context, sec: Section) -> None:
-    from allyscale.cfa import cfa, compare
+    from allyscale.cfa import cfa
+    from allyscale.comparison import compare
     from allyscale.fitpolicy import DEFAULT_POLICY, evaluate_fit
 
     data = _cfa_data(ctx)
@@ -701,6 +702,14 @@ def validate(
     pairs: bool | tuple[str, str] = False,
     target_id: str | None = None,
     collapse: bool | int = False,
+    expect: dict | None = None,
+    reliability: dict | None = None,
+    known_groups: str | None = None,
+    reference=None,
+    retest: pd.DataFrame | None = None,
+    wave: str | None = None,
+    retest_id: str | None = None,
+    retest_latent: bool = True,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -724,8 +733,23 @@ def validate(
         Seed for parallel analysis and the split.
     source : str
         Name of the data source, for the report.
-    external : list of str, optional
-        Columns with external scores for convergent/discriminant validity.
+    external : list of str or mapping, optional
+        External measures for convergent/discriminant validity: a column (an observed score),
+        ``"NAME=ITEM,ITEM,..."`` or ``"NAME=PREFIX*"`` (a factor of those items in one CFA with
+        the main model), or a mapping name → column / items. Adds the section "Convergent,
+        discriminant and criterion validity" (:func:`allyscale.latent_correlations`).
+    expect : mapping, optional
+        Expected patterns (``{"arbi": "> .50", "sdes": "|r| < .30"}``), marked met or not.
+    reliability : mapping, optional
+        Reliabilities of observed external scores (for the disattenuation).
+    known_groups : str, optional
+        Column with two groups that should differ (:func:`allyscale.known_groups`), with
+        ``reference`` the reference group (default the first).
+    retest : DataFrame, optional
+        A retest wave of the same respondents (matched by ``retest_id``, default ``"id"``; with
+        ``pairs`` the targets' self-report, matched by ``target_id``): adds the section
+        "Stability" (:func:`allyscale.test_retest`; the latent stability unless
+        ``retest_latent=False``). Or ``wave``: a column of ``data`` with the two waves.
     reverse : list of str, optional
         Reverse-keyed items to reverse-score before the analyses (``min + max - x``), for
         data analysed with a model file; a pool's reverse-keyed items are always reversed.
@@ -793,9 +817,13 @@ def validate(
         raise DataError(f"{source}: item(s) of the model missing from the data: {missing[:20]}")
     if group is not None and group not in data.columns:
         raise DataError(f"{source}: group column {group!r} is not in the data")
-    for col in external or []:
-        if col not in data.columns:
-            raise DataError(f"{source}: external score column {col!r} is not in the data")
+    from allyscale.report.validity_section import validity_inputs
+
+    data, validity_info = validity_inputs(
+        data, items=items, external=external, expect=expect, reliability=reliability, known_groups=known_groups,
+        reference=reference, retest=retest, wave=wave,
+        retest_id=retest_id or (target_id if paired_info is not None else None), retest_latent=retest_latent,
+        source=source)
     unknown = [i for i in reverse or [] if i not in items]
     if unknown:
         raise DataError(f"{source}: reverse-keyed item(s) not in the model: {unknown}")
@@ -818,12 +846,13 @@ def validate(
         data = screening.data
     ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
                   ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
-                  external=list(external or []), reverse=list(reverse or []), scale=scale)
+                  external=list(validity_info["observed"]), reverse=list(reverse or []), scale=scale)
     if read_report is not None:
         ctx.results["read_report"] = read_report
     if screening is not None:
         ctx.results["screen"] = screening
     ctx.results["collapse"] = collapse
+    ctx.results["validity"] = validity_info
     sections = []
     section_list = list(VALIDATE_SECTIONS)
     if paired_info is not None:  # the paired design comes before the conclusion
