@@ -18,6 +18,8 @@ from typing import Any, Iterable
 
 from allyscale._files import brief
 from allyscale.errors import PoolError
+from allyscale.readability import WORD as _WORD
+from allyscale.readability import Finding, flesch_kincaid_grade
 
 __all__ = [
     "ResponseScale",
@@ -107,18 +109,6 @@ class AttentionCheck:
     text: str
     expected: int
     informant_text: str | None = None
-
-
-@dataclass(frozen=True)
-class Finding:
-    """An item-writing problem found by :meth:`ItemPool.check`."""
-
-    item: str
-    rule: str
-    message: str
-    severity: str = "warning"
-    form: str = ""
-    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -513,33 +503,6 @@ def _build(data: Any, source: str, path: Path | None) -> ItemPool:
 # ----------------------------------------------------------------- item writing
 _NEGATIONS = re.compile(r"\b(not|never|no|none|nobody|nothing|neither|nor|cannot)\b|n't\b", re.I)
 _CONJ = re.compile(r"\b(and/or|and|or)\b", re.I)
-_WORD = re.compile(r"[A-Za-z']+")
-
-
-def _syllables(word: str) -> int:
-    """Syllable estimate by vowel groups (adequate for a readability screen)."""
-    w = word.lower().strip("'")
-    if not w:
-        return 0
-    groups = re.findall(r"[aeiouy]+", w)
-    n = len(groups)
-    if w.endswith("e") and not w.endswith(("le", "ee")) and n > 1:
-        n -= 1
-    return max(n, 1)
-
-
-def flesch_kincaid_grade(text: str) -> float:
-    """Flesch–Kincaid grade level of one sentence-like text (Kincaid et al., 1975).
-
-    ``0.39 * words/sentences + 11.8 * syllables/words - 15.59``, with one sentence per
-    item and syllables estimated from vowel groups.
-    """
-    words = _WORD.findall(text)
-    if not words:
-        return 0.0
-    sentences = max(1, len(re.findall(r"[.!?]+", text)))
-    syll = sum(_syllables(w) for w in words)
-    return 0.39 * len(words) / sentences + 11.8 * syll / len(words) - 15.59
 
 
 def _tokens(text: str) -> set[str]:

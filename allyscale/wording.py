@@ -52,9 +52,12 @@ A review. Journal of Marketing Research, 49, 737-747.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from allyscale.pool import Finding, ItemPool, flesch_kincaid_grade
+from allyscale.readability import Finding, flesch_kincaid_grade
+
+if TYPE_CHECKING:
+    from allyscale.pool import ItemPool
 
 __all__ = ["review_wording", "RULES", "SOURCES", "DEFAULT_JARGON", "inner_state_reason", "double_barreled_reason",
            "negations", "absolutes", "jargon_terms", "similarity"]
