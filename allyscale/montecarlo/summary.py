@@ -17,6 +17,7 @@ from allyscale.errors import StatisticalWarning
 from allyscale.montecarlo.spec import CUTOFFS, StudySpec
 from allyscale.montecarlo.decisions import replication_decisions
 from allyscale.montecarlo.store import _cond_value, _open_store, export_study
+from allyscale.results import Result, Summary, jsonable
 
 
 def population_values(spec: StudySpec, condition: Mapping[str, Any]) -> dict[tuple[str, str, str], float]:
@@ -51,7 +52,7 @@ def population_values(spec: StudySpec, condition: Mapping[str, Any]) -> dict[tup
 
 
 @dataclass(frozen=True)
-class StudySummary:
+class StudySummary(Result):
     """Summaries of a Monte Carlo study (simsem / Mplus style).
 
     Attributes
@@ -114,76 +115,54 @@ class StudySummary:
     answer: dict = field(default_factory=dict)
     invariance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The answer, then the models, preferred structure, pairs, invariance, retention, minimum sample size
+        and the worst parameter criteria per condition."""
         head = f"Monte Carlo study {self.spec.get('name')!r}"
         if self.spec.get("models"):
             head += f": estimator {self.spec.get('estimator')}, true model {self.spec.get('true_model')}"
-        parts = [head]
+        out = Summary(head)
         if self.answer:
-            parts += ["", "Answer: " + str(self.answer.get("reason", ""))]
+            out.text("Answer: " + str(self.answer.get("reason", "")), strong=True)
         for title, df in (("Models", self.models), ("Preferred structure", self.selection),
                           ("True model against each competitor", self.pairs), ("Invariance", self.invariance),
                           ("Retention", self.retention), ("Minimum sample size (Muthén & Muthén, 2002)",
                                                           self.sample_size)):
             if len(df):
-                parts += ["", title, df.to_string(index=False, float_format=lambda x: f"{x:.3f}")]
+                out.table(df, title=title, index=False)
         if len(self.parameters):
             agg = self.parameters.groupby("condition").agg(
                 n=("n", "first"), max_abs_rel_bias=("rel_bias", lambda s: s.abs().max()),
                 max_abs_se_bias=("se_bias", lambda s: s.abs().max()),
                 min_coverage=("coverage", "min"), max_coverage=("coverage", "max"), min_power=("power", "min"))
-            parts += ["", "Parameters (worst case per condition)", agg.to_string(float_format=lambda x: f"{x:.3f}")]
-        return "\n".join(parts)
+            out.table(agg, title="Parameters (worst case per condition)", index=True)
+        if not out.blocks:
+            out.text("No replication is stored.")
+        return out
 
-    def _repr_html_(self) -> str:
-        html = [f"<h4>Monte Carlo study {self.spec.get('name')}</h4>"]
-        for title, df in (("Models", self.models), ("Model selection", self.selection),
-                          ("Retention", self.retention), ("Parameters", self.parameters),
-                          ("Minimum sample size", self.sample_size)):
-            if len(df):
-                html += [f"<h5>{title}</h5>", df.to_html(index=False, float_format=lambda x: f"{x:.3f}")]
-        return "\n".join(html)
+    def to_frame(self) -> pd.DataFrame:
+        """Per condition × model: replications, convergence, mean fit and rejection rates (empty without
+        models; :attr:`retention` then holds the study's results)."""
+        return self.models
 
     def to_dict(self) -> dict:
-        def rec(df):
-            return json.loads(df.to_json(orient="records"))
-
-        return {"spec": self.spec, "answer": _jsonable(self.answer), "models": rec(self.models),
-                "selection": rec(self.selection), "pairs": rec(self.pairs), "invariance": rec(self.invariance),
-                "retention": rec(self.retention), "parameters": rec(self.parameters),
-                "sample_size": rec(self.sample_size), "reliability": rec(self.reliability),
-                "diagnostics": _jsonable(self.diagnostics)}
+        return jsonable({"spec": self.spec, "answer": self.answer, "models": self.models,
+                         "selection": self.selection, "pairs": self.pairs, "invariance": self.invariance,
+                         "retention": self.retention, "parameters": self.parameters,
+                         "sample_size": self.sample_size, "reliability": self.reliability,
+                         "diagnostics": self.diagnostics})
 
     def plots(self) -> dict[str, Any]:
         """Matplotlib figures: ``power`` (power per parameter over N) and ``acceptance``
         (proportion of converged fits *not* rejected by each cutoff over N, per model)."""
-        from allyscale.report.figures import new_figure  # object API: no pyplot state, no backend change
+        # object API (no pyplot state, no backend change); legends outside the axes, never over the lines
+        from allyscale.report.figures import acceptance_curves, power_curves
 
         figs = {}
         if len(self.parameters):
-            fig = new_figure(figsize=(6, 4))
-            ax = fig.add_subplot()
-            for label, g in self.parameters.groupby("parameter"):
-                g = g.groupby("n")["power"].mean()
-                ax.plot(g.index, g.to_numpy(), marker="o", lw=1, alpha=0.6, label=label)
-            ax.axhline(0.8, color="k", ls="--", lw=1)
-            ax.set(xlabel="N", ylabel="power (p < .05)", ylim=(0, 1.02), title="Power by sample size")
-            if self.parameters["parameter"].nunique() <= 12:
-                ax.legend(fontsize=7)
-            figs["power"] = fig
-        if len(self.models):
-            cols = [c for c in self.models.columns if c.startswith("reject_")]
-            fig = new_figure(figsize=(3 * max(len(cols), 1), 3.2))
-            axes = fig.subplots(1, max(len(cols), 1), sharey=True, squeeze=False)
-            for ax, col in zip(axes[0], cols):
-                for model, g in self.models.groupby("model"):
-                    g = g.groupby("n")[col].mean()
-                    ax.plot(g.index, 1 - g.to_numpy(), marker="o", label=model)
-                ax.set(xlabel="N", title=col.replace("reject_", "accept: "), ylim=(-0.02, 1.02))
-            axes[0][0].set_ylabel("proportion accepted")
-            axes[0][-1].legend(fontsize=7)
-            fig.tight_layout()
-            figs["acceptance"] = fig
+            figs["power"] = power_curves(self.parameters)
+        if len(self.models) and any(c.startswith("reject_") for c in self.models.columns):
+            figs["acceptance"] = acceptance_curves(self.models)
         return figs
 
     def save(self, out: str | Path, *, inputs=()) -> list[Path]:
@@ -425,20 +404,6 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
         warnings.warn("Monte Carlo summary: " + msg, StatisticalWarning, stacklevel=2)
     return StudySummary(models_df, sel_df, ret_df, parameters, sample_size, rel_tab, spec.to_dict(), diagnostics,
                         pairs=pd.DataFrame(pair_rows), answer=answer, invariance=inv_df)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
 
 
 def _invariance_table(tables: dict, spec: StudySpec, alpha: float) -> pd.DataFrame:

@@ -208,6 +208,12 @@ def build(ctx, sec: Section) -> None:
         sec.paragraphs.append(f"{len(merged)} sparse categor{'y was' if len(merged) == 1 else 'ies were'} merged "
                               "into a neighbouring category, identically in both forms, so that both forms observe "
                               "the same categories (see the table).")
+    from allyscale.report.document import Figure, figure_to_svg
+    from allyscale.report.figures import invariance_steps
+
+    sec.figures.append(Figure("paired_invariance_steps", f"Change in fit at each step of the paired invariance "
+                              f"sequence across the {forms[0]} and {forms[1]} forms, with the reference changes "
+                              "(dashed) and the difference test's p value.", figure_to_svg(invariance_steps(inv.table))))
     failed = inv.first_failure()
     if failed:
         sec.flag(f"{failed} invariance across the forms does not hold; later levels are not interpretable")

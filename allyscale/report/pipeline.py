@@ -197,6 +197,12 @@ def _sample_section(ctx: Context, sec: Section) -> None:
                                   "tables/careless_flags.csv."))
         sec.flag(f"{len(flagged)} respondent(s) flagged by screening rules")
     sec.numbers["careless_flagged"] = int(len(flagged))
+    from allyscale.report.document import Figure, figure_to_svg
+    from allyscale.report.figures import careless_screen
+
+    sec.figures.append(Figure("careless_screen", "Careless-responding screen: the distribution of each index, its "
+                              "cutoff (dashed) and the flagged respondents (red).",
+                              figure_to_svg(careless_screen(screening))))
     sec.numbers["excluded"] = len(screening.excluded)
     sec.numbers.update({f"flagged_{k}": v for k, v in counts.items()})
     if complete < n / 2:
@@ -454,6 +460,14 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
         sec.flag(f"Heywood case(s): {heywood}")
     sec.numbers.update(main_model=ctx.main_model, fit={k: fm.get(k) for k in fm}, verdict=verdict.to_dict())
     _add_path_diagram(ctx, sec, main_fit)
+    if ctx.estimator == "WLSMV" and main_fit.converged:  # the graded-response view of the ordinal model
+        from allyscale.irt import irt
+        from allyscale.report.document import Figure, figure_to_svg
+        from allyscale.report.figures import information_curves
+
+        sec.figures.append(Figure("information_curves", f"Item and test information of the {ctx.main_model} "
+                                  "model's factors (normal-ogive graded response model equivalent to the WLSMV "
+                                  "fit; Takane & de Leeuw, 1987).", figure_to_svg(information_curves(irt(main_fit)))))
 
 
 def _add_path_diagram(ctx: Context, sec: Section, main_fit) -> None:
@@ -566,6 +580,12 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
     if res.diagnostics.get("collapsed"):
         sec.tables.append(Table("invariance_collapsed", "Sparse categories merged before the invariance models",
                                 pd.DataFrame(res.diagnostics["collapsed"]), index=False))
+    from allyscale.report.document import Figure, figure_to_svg
+    from allyscale.report.figures import invariance_steps
+
+    sec.figures.append(Figure("invariance_steps", f"Change in fit at each step of the invariance sequence across "
+                              f"{ctx.group}, with the reference changes (dashed) and the difference test's p value.",
+                              figure_to_svg(invariance_steps(table))))
     failed = res.first_failure()
     if failed:
         sec.flag(f"{failed} invariance does not hold; later levels are not interpretable")
@@ -654,7 +674,8 @@ def _add_references(sections: list[Section], pool: ItemPool | None) -> None:
     """The methods section's reference list: exactly the works the report's text cites."""
     from allyscale.report.references import missing, reference_list
 
-    texts = [t for sec in sections for t in [*sec.paragraphs, *(tab.note or "" for tab in sec.tables)]]
+    texts = [t for sec in sections for t in [*sec.paragraphs, *(tab.note or "" for tab in sec.tables),
+                                             *(fig.caption for fig in sec.figures)]]
     extra = [pool.source] if pool is not None and pool.source else []
     refs = reference_list(texts, extra)
     methods = next((sec for sec in sections if sec.id == "methods"), None)
