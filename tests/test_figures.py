@@ -80,3 +80,107 @@ def test_notebook_inline_plots_survive_and_allyscale_figures_display(tmp_path):
 
     assert len(images(nb.cells[1])) == 1  # the returned allyscale figure is shown once
     assert len(images(nb.cells[2])) == 1  # and the user's own pyplot figure still appears
+
+
+# ----------------------------------------------------------------------------- path diagram and report figures
+def _estimates_100_items():
+    """A parameter table shaped like the allyship pool's correlated model: 6 factors, 100 items."""
+    import numpy as np
+    import pandas as pd
+
+    sizes = {"trust": 25, "action": 20, "awareness": 15, "knowledge": 15, "accountability": 15, "communication": 10}
+    rows = []
+    rng = np.random.default_rng(1)
+    for f, k in sizes.items():
+        for j in range(k):
+            lam = rng.uniform(0.45, 0.85)
+            rows.append((f, "=~", f"{f[:2]}_it{j + 1:02d}", lam, 0.05, lam))
+            rows.append((f"{f[:2]}_it{j + 1:02d}",) * 1 + ("~~", f"{f[:2]}_it{j + 1:02d}", 1 - lam ** 2, 0.05,
+                                                           1 - lam ** 2))
+    names = list(sizes)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            rows.append((names[a], "~~", names[b], 0.5, 0.03, 0.5))
+    return pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std_all"]), sizes
+
+
+def test_path_diagram_of_100_items_is_legible_at_100_percent():
+    """Every item label is drawn at >= 8 pt, i.e. >= 22 px high in the report's 200-dpi PNG (readable at 100%),
+    inside its figure, and no two labels (items, loadings) overlap."""
+    import io
+
+    from PIL import Image
+
+    from allyscale.report.diagram import LABEL_PT, path_diagram_parts
+    from allyscale.report.document import Figure, figure_to_svg
+
+    est, sizes = _estimates_100_items()
+    parts = path_diagram_parts(est)
+    assert 1 < len(parts) <= 4
+    seen = []
+    for fig in parts:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        labels = [t for t in ax.texts if t.get_gid() == "item-label"]
+        numbers = [t for t in ax.texts if t.get_gid() in ("loading", "correlation")]
+        seen += [t.get_text() for t in labels]
+        assert all(t.get_fontsize() >= 8.0 == LABEL_PT for t in labels)
+        boxes = [t.get_window_extent(renderer) for t in labels + numbers]
+        fw, fh = fig.bbox.width, fig.bbox.height
+        for b in boxes:
+            assert b.x0 >= 0 and b.y0 >= 0 and b.x1 <= fw and b.y1 <= fh
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                assert not boxes[i].overlaps(boxes[j]), (labels + numbers)[i].get_text()
+        # the PNG the report embeds: 200 dpi, so an 8-pt label is 8 / 72 * 200 = 22 px high
+        svg = figure_to_svg(fig)
+        png = Figure("d", "d", svg).png
+        with Image.open(io.BytesIO(png)) as im:
+            dpi = im.info.get("dpi", (72, 72))[0]
+            width_px = im.size[0]
+        assert round(dpi) == 200
+        assert width_px / 200 >= fig.get_size_inches()[0] * 0.9  # not shrunk
+        assert LABEL_PT / 72 * dpi >= 20
+    assert sorted(seen) == sorted(f"{f[:2]}_it{j + 1:02d}" for f, k in sizes.items() for j in range(k))  # all 100
+
+
+def test_path_diagram_reads_second_order_and_bifactor_structure():
+    import pandas as pd
+
+    from allyscale.report.diagram import model_structure
+
+    rows = [("g", "=~", "f1", 1, .1, .7), ("g", "=~", "f2", 1, .1, .6), ("f1", "=~", "a", 1, .1, .8),
+            ("f1", "=~", "b", 1, .1, .7), ("f2", "=~", "c", 1, .1, .6), ("f2", "=~", "d", 1, .1, .5),
+            ("f1", "~~", "f1", .51, .1, .51)]
+    s = model_structure(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std_all"]))
+    assert s.higher == {"g": ["f1", "f2"]} and list(s.panels) == ["f1", "f2"] and s.residuals["f1"] == .51
+    items = [f"i{k}" for k in range(9)]
+    rows = [("G", "=~", i, 1, .1, .5) for i in items]
+    rows += [(f"s{k // 3}", "=~", i, 1, .1, .4) for k, i in enumerate(items)]
+    rows += [("G", "~~", "s0", 0, float("nan"), 0.0)]  # orthogonal: fixed, no arc
+    s = model_structure(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std_all"]))
+    assert s.general == ["G"] and list(s.panels) == ["s0", "s1", "s2"] and s.correlations == {}
+
+
+def test_monte_carlo_legends_do_not_cover_the_lines():
+    import pandas as pd
+
+    from allyscale.report.figures import acceptance_curves, power_curves
+
+    par = pd.DataFrame([{"parameter": f"f =~ x{k}", "n": n, "power": min(1, .3 + n / 1000 + k / 50)}
+                        for k in range(10) for n in (200, 400, 800)])
+    mod = pd.DataFrame([{"model": m, "n": n, "reject_chisq": r, "reject_cfi": r / 2} for m, r in
+                        (("true", .05), ("misspecified", .7)) for n in (200, 400, 800)])
+    for fig in (power_curves(par), acceptance_curves(mod)):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+        assert len(legends) == 1
+        box = legends[0].get_window_extent(renderer)
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(renderer))  # outside every panel, so off every line
+            assert box.x1 <= fig.bbox.width
+    big = pd.DataFrame([{"parameter": f"f =~ x{k}", "n": n, "power": .5} for k in range(40) for n in (200, 400)])
+    labels = power_curves(big).axes[0].get_legend_handles_labels()[1]
+    assert labels == ["loadings (40; median, range)"]
