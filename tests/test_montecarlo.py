@@ -354,7 +354,8 @@ def test_summary_save_writes_tables_and_plots(tmp_path):
     assert {"models.csv", "parameters.csv", "summary.json", "power.png", "power.svg", "acceptance.png",
             "acceptance.svg"} <= written
     assert set(s.models["n"]) == {200, 300} and (s.models["replications"] == 2).all()
-    assert s._repr_html_().startswith("<h4>")
+    page = s._repr_html_()  # the shared printer: its block, the study's name as the heading
+    assert page.startswith('<div class="allyscale-summary">') and "<h4>Monte Carlo study &#x27;ml&#x27;" in page
 
 
 @pytest.mark.slow

@@ -188,3 +188,45 @@ def test_dfi_result():
     check_contract(res)  # the statements hold model identifiers only (no markup possible)
     assert "level-1: " in res.summary() and "~~" not in res.to_latex()  # lavaan's operators escaped in LaTeX
     assert set(res.to_dict()["cutoffs"]) == set(res.to_frame().index)
+
+
+# --------------------------------------------------------------------------- Monte Carlo studies
+MC_STUDY = {
+    "name": HOSTILE,
+    "population": "f1 =~ .7*a1 + .7*a2 + .6*a3 + .6*a4\nf2 =~ .7*b1 + .7*b2 + .6*b3 + .6*b4\nf1 ~~ .3*f2\n",
+    "analysis": {"models": {"two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n",
+                            "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n"},
+                 "estimator": "ML"},
+    "conditions": {"n": [200]},
+    "reps": 2,
+    "seed": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def mc_store(tmp_path_factory):
+    from allyscale.montecarlo import run_study
+
+    store = tmp_path_factory.mktemp("mc") / "study.sqlite"
+    return store, run_study(MC_STUDY, store, progress=False)
+
+
+def test_run_report(mc_store):
+    from allyscale.montecarlo import RunReport
+
+    store, rep = mc_store
+    assert isinstance(rep, RunReport) and rep.ran == 2
+    check_contract(rep)  # the store's path is shown; a study name appears only in the summary
+    assert rep.diagnostics == {"failed_replications": 0, "nonconverged_fits": 0, "errors": []}
+    assert rep.to_frame().loc[0, "ran"] == 2 and rep.to_dict()["total"] == 2
+
+
+def test_study_summary(mc_store):
+    from allyscale.montecarlo import StudySummary, summarize_study
+
+    store, _ = mc_store
+    with pytest.warns(al.StatisticalWarning, match="replications per condition"):
+        s = summarize_study(store)
+    assert isinstance(s, StudySummary)
+    check_contract(s, user_text=HOSTILE)
+    assert set(s.to_frame()["model"]) == {"two", "one"} and s.to_dict()["spec"]["name"] == HOSTILE

@@ -8,13 +8,16 @@ import os
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from allyscale.errors import SpecificationError
 from allyscale.montecarlo.replicate import _cfa_function, _reliability_function, replicate
 from allyscale.montecarlo.spec import _BLAS_ENV, StudySpec, _load_pool_cached, load_study
 from allyscale.montecarlo.store import _Store
+from allyscale.results import Result, Summary, jsonable
 
 
 _LIMITER = None
@@ -73,8 +76,13 @@ def _worker_run(spec_dict: dict, condition: int, rep: int) -> dict:
 
 
 @dataclass(frozen=True)
-class RunReport:
-    """What :func:`run_study` did."""
+class RunReport(Result):
+    """What :func:`run_study` did.
+
+    ``diagnostics`` counts, among the replications run now, ``failed_replications`` (the
+    simulation failed; stored with its error) and ``nonconverged_fits`` (model fits that did
+    not converge), with ``errors``: the first few distinct error messages.
+    """
 
     store: str
     total: int
@@ -83,20 +91,29 @@ class RunReport:
     seconds: float
     engine: str
     workers: int
+    diagnostics: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Replications stored, run now, the time taken and the failures of this run."""
         per = self.seconds / self.ran if self.ran else float("nan")
-        return (f"{self.store}: {self.already_done + self.ran}/{self.total} replications stored "
-                f"({self.ran} run now on {self.engine} with {self.workers} worker(s), {self.seconds:.1f} s, "
-                f"{per:.3f} s per replication)")
+        out = Summary("Monte Carlo study run")
+        out.text(f"{self.store}: {self.already_done + self.ran}/{self.total} replications stored "
+                 f"({self.ran} run now on {self.engine} with {self.workers} worker(s), {self.seconds:.1f} s, "
+                 f"{per:.3f} s per replication)")
+        d = self.diagnostics
+        if d.get("failed_replications") or d.get("nonconverged_fits"):
+            out.text(f"{d.get('failed_replications', 0)} replication(s) failed and "
+                     f"{d.get('nonconverged_fits', 0)} model fit(s) did not converge in this run", strong=True)
+            out.text(*d.get("errors", []))
+        return out
 
-    def _repr_html_(self) -> str:
-        import html
-
-        return f"<p>{html.escape(self.summary())}</p>"
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the run's counts, time, engine and workers."""
+        return pd.DataFrame([{k: getattr(self, k) for k in ("store", "total", "already_done", "ran", "seconds",
+                                                             "engine", "workers")}])
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return jsonable(dict(self.__dict__))
 
 
 def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, workers: int = 1,
@@ -158,8 +175,18 @@ def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, wor
         spec_dict["reps"] = spec.reps
         engine = "process" if workers > 1 else "serial"
 
+        diagnostics: dict = {"failed_replications": 0, "nonconverged_fits": 0, "errors": []}
+
         def store_one(payload: dict) -> None:
             db.write(payload)
+            fits = payload.get("fits") or {}
+            diagnostics["nonconverged_fits"] += sum(1 for f in fits.values() if not f.get("converged", True))
+            errors = [payload.get("error")] + [f.get("error") for f in fits.values()]
+            if payload.get("error"):
+                diagnostics["failed_replications"] += 1
+            for e in errors:
+                if e and e not in diagnostics["errors"] and len(diagnostics["errors"]) < 5:
+                    diagnostics["errors"].append(e)
             if bar is not None:
                 bar.update(1)
 
@@ -176,7 +203,7 @@ def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, wor
             _run_processes(spec_dict, todo, workers, store_one)
         if bar is not None:
             bar.close()
-        return RunReport(db.path, total, already, n_todo, time.perf_counter() - t0, engine, workers)
+        return RunReport(db.path, total, already, n_todo, time.perf_counter() - t0, engine, workers, diagnostics)
     finally:
         db.close()
 
