@@ -153,15 +153,18 @@ def _value_label(ax, x: float, y: float, text: str, *, size: float = NUMBER_PT, 
             bbox={"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none"})
 
 
-def _draw_panel(ax, s: ModelStructure, factor: str, x0: float, top: float) -> None:
-    """One factor: ellipse on the left, its items in boxes on the right, loadings on the arrows."""
-    items = s.panels[factor]
+def _draw_panel(ax, s: ModelStructure, factor: str, x0: float, top: float, span: tuple[int, int] | None = None) -> None:
+    """One factor (or the items ``span`` of it): ellipse on the left, its items in boxes on the right."""
+    items = s.panels[factor] if span is None else s.panels[factor][span[0]:span[1]]
     n = len(items)
     rows_top = top - 0.45
     ys = [rows_top - ROW_IN * k for k in range(n)]
     fy = (ys[0] + ys[-1]) / 2
     fx = x0 + 0.55
     _ellipse(ax, fx, fy, factor, min_width=0.9, max_width=1.05)
+    if span is not None:
+        ax.text(fx, fy - 0.3, f"items {span[0] + 1}–{span[0] + n} of {len(s.panels[factor])}", ha="center",
+                va="center", fontsize=NUMBER_PT, style="italic")
     box_w = max(0.55, 0.0125 * LABEL_PT * 0.62 * max(len(i) for i in items) + 0.14)
     bx = x0 + 1.55
     general = [g for g in s.general if any((g, i) in s.loadings for i in items)]
@@ -197,9 +200,10 @@ def _draw_structure(ax, s: ModelStructure, width: float, top: float, height: flo
     step = width / per_row
     size = LABEL_PT if step >= 0.95 else 6.5
     pos: dict[str, tuple[float, float]] = {}
+    n_rows = -(-len(first) // per_row)
     for k, f in enumerate(first):
         row, col = divmod(k, per_row)
-        pos[f] = (step * (col + 0.5), base_y + 0.45 * row)
+        pos[f] = (step * (col + 0.5), base_y + 0.45 * (n_rows - 1 - row))  # first factors on top
         _ellipse(ax, *pos[f], f, size=size, min_width=min(0.9, step * 0.92), max_width=step * 0.94)
         if f in s.residuals and any(f in fs for fs in s.higher.values()):  # a disturbance
             _value_label(ax, pos[f][0] + min(0.5, step * 0.45), pos[f][1] - 0.26, "ζ " + _num(s.residuals[f]),
@@ -227,9 +231,9 @@ def _draw_structure(ax, s: ModelStructure, width: float, top: float, height: flo
         room = (top - 0.1) - (base_y + 0.18) if not upper else 0.5  # how high the widest arc may rise
         sign = 1 if not upper else -1
         rad = 2 * room / (max(spans, default=1) * step)  # arcs rise in proportion to their span
-        for (a, b, r), span in zip(pairs, spans):
+        for a, b, r in pairs:
             i, j = sorted((order[a], order[b]))
-            (xa, ya), (xb, yb) = pos[first[i]], pos[first[j]]
+            (xa, ya), xb = pos[first[i]], pos[first[j]][0]
             y0 = ya + sign * 0.18
             ax.add_patch(FancyArrowPatch((xa, y0), (xb, y0), arrowstyle="<|-|>", mutation_scale=6, lw=0.6,
                                          color="#7a7a7a", zorder=1, shrinkA=0, shrinkB=0,
@@ -240,15 +244,24 @@ def _draw_structure(ax, s: ModelStructure, width: float, top: float, height: flo
                 ha="center", va="center", fontsize=NUMBER_PT, style="italic")
 
 
-def _layout(s: ModelStructure, factors: list[str], structure: bool) -> tuple[float, list[tuple[str, float, float]]]:
-    """Figure height and (factor, x0, top) of each panel: two panels a row, rows as tall as their longer panel."""
+def _panel_spec(s: ModelStructure, spec) -> tuple[str, tuple[int, int] | None, int]:
+    """(factor, item span or None, number of items) of a panel given as a factor or (factor, start, stop)."""
+    if isinstance(spec, tuple):
+        f, a, b = spec
+        return f, (a, min(b, len(s.panels[f]))), min(b, len(s.panels[f])) - a
+    return spec, None, len(s.panels[spec])
+
+
+def _layout(s: ModelStructure, factors: list, structure: bool) -> tuple[float, list]:
+    """Figure height and (factor, span, x0, top) of each panel: two panels a row, rows as tall as their
+    longer panel."""
     y = STRUCTURE_IN if structure else 0.0
     placed = []
     for k in range(0, len(factors), 2):
-        row = factors[k:k + 2]
-        h = max(_panel_height(len(s.panels[f])) for f in row)
-        for c, f in enumerate(row):
-            placed.append((f, c * PANEL_IN, -y))
+        row = [_panel_spec(s, f) for f in factors[k:k + 2]]
+        h = max(_panel_height(n) for _, _, n in row)
+        for c, (f, span, _n) in enumerate(row):
+            placed.append((f, span, c * PANEL_IN, -y))
         y += h
     return y, placed
 
@@ -262,8 +275,9 @@ def path_diagram(model, *, factors: list[str] | None = None, structure: bool = T
     model : CFAResult, DataFrame or ModelStructure
         A fit (its ``estimates``), a parameter table with ``lhs, op, rhs, std_all``, or a
         :class:`ModelStructure`.
-    factors : list of str, optional
-        The factors whose panels to draw (default: every first-order factor).
+    factors : list, optional
+        The factors whose panels to draw (default: every first-order factor); an entry
+        ``(factor, start, stop)`` draws the items ``start:stop`` of a factor.
     structure : bool
         Draw the structural panel (factors, correlations, higher-order or general factors).
     title : str
@@ -276,7 +290,7 @@ def path_diagram(model, *, factors: list[str] | None = None, structure: bool = T
     """
     s = _structure_of(model)
     factors = list(s.panels) if factors is None else list(factors)
-    unknown = [f for f in factors if f not in s.panels]
+    unknown = [f for f in factors if (f[0] if isinstance(f, tuple) else f) not in s.panels]
     if unknown:
         raise ValueError(f"no factor panel for {unknown}; the model's first-order factors are {list(s.panels)}")
     height, placed = _layout(s, factors, structure)
@@ -292,8 +306,8 @@ def path_diagram(model, *, factors: list[str] | None = None, structure: bool = T
     if structure:
         _draw_structure(ax, s, width, 0.0, STRUCTURE_IN)
         ax.plot([0.1, width - 0.1], [-STRUCTURE_IN + 0.05] * 2, color="#cccccc", lw=0.6)
-    for f, x0, top in placed:
-        _draw_panel(ax, s, f, x0, top)
+    for f, span, x0, top in placed:
+        _draw_panel(ax, s, f, x0, top, span)
     fig.label_pt = LABEL_PT  # for legibility checks: the item labels' size
     return fig
 
@@ -302,21 +316,29 @@ def path_diagram_parts(model, *, max_height: float = 9.0, title: str = "") -> li
     """The path diagram spread over figures at most ``max_height`` inches tall (a page each).
 
     The first figure has the structural panel; the factor panels follow, two a row, in
-    model order. Each figure is a :func:`path_diagram` of some of the factors.
+    model order; a factor with more items than a page holds is drawn in several panels
+    (items 1-41, 42-82, ...). Each figure is a :func:`path_diagram` of some of the panels.
     """
     s = _structure_of(model)
-    factors = list(s.panels)
-    parts: list[list[str]] = []
-    used = STRUCTURE_IN
-    current: list[str] = []
+    structure = len(s.panels) > 1 or bool(s.higher) or bool(s.general)  # one factor alone: panels only
+    per_panel = max(3, int((max_height - 0.65) / ROW_IN))
+    factors: list = []
+    for f, its in s.panels.items():
+        if len(its) <= per_panel:
+            factors.append(f)
+        else:
+            factors += [(f, a, a + per_panel) for a in range(0, len(its), per_panel)]
+    parts: list[list] = []
+    used = STRUCTURE_IN if structure else 0.0
+    current: list = []
     for k in range(0, len(factors), 2):
         row = factors[k:k + 2]
-        h = max(_panel_height(len(s.panels[f])) for f in row)
+        h = max(_panel_height(_panel_spec(s, f)[2]) for f in row)
         if current and used + h > max_height:
             parts.append(current)
             current, used = [], 0.0
         current += row
         used += h
     parts.append(current)
-    return [path_diagram(s, factors=p, structure=k == 0, title=title if k == 0 else "")
+    return [path_diagram(s, factors=p, structure=structure and k == 0, title=title if k == 0 else "")
             for k, p in enumerate(parts)]
