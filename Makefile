@@ -12,7 +12,7 @@ DEMO_ESTIMATOR ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench data clean browser canonical calibrate
+.PHONY: demo test test-slow bench data clean browser canonical calibrate docs lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,15 @@ demo: $(STAMP)
 	mkdir -p out/demo
 	$(BIN)/allyscale pool check item_pools/allyship.yaml
 	# the paired design allyship calls for: 400 White targets, each rated by themself and by one person of
-	# color; informants lenient on four items (non-invariant across forms by construction)
+	# color; informants lenient on four items (non-invariant across forms by construction); the targets also
+	# answer two external measures (arbi: convergent, r = .6 with allyship; sdes: discriminant, r = .15) and
+	# the self-report again at a retest (stability .8), written to out/demo/allyship_pairs_retest.csv
 	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --dyads 400 --seed 2023 --structure second_order \
 		--thresholds skewed --self-other-corr 0.5 --leniency tr_emp1=0.5,ac_shr2=0.5,aw_slf4=0.5,ab_col5=0.5 \
-		--out out/demo/allyship_pairs.csv
+		--external arbi=0.6 --external sdes=0.15 --retest 0.8 --out out/demo/allyship_pairs.csv
 	$(BIN)/allyscale validate out/demo/allyship_pairs.csv --pool item_pools/allyship.yaml --pairs --target-id target \
-		--collapse $(DEMO_ESTIMATOR) --out out/demo/report
+		--collapse --external 'arbi=arbi*' --external 'sdes=sdes*' --expect 'arbi=> .30' --expect 'sdes=|r| < .30' \
+		--retest out/demo/allyship_pairs_retest.csv $(DEMO_ESTIMATOR) --out out/demo/report
 	@echo "report: out/demo/report/report.html"
 	# from pool to measure: a 30-item short form (5 items per category, every subcategory covered) searched on
 	# half of an independent sample of 800 self-report and informant responses, confirmed on the other half
@@ -53,6 +56,16 @@ browser:
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# the API documentation from the numpydoc docstrings (out/docs/index.html); the test run checks that it builds
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -E -q -W --keep-going -b html docs/api out/docs
+
+# ruff's rules and formatter, mypy (also run by the test suite: tests/test_habits.py)
+lint: $(STAMP)
+	$(BIN)/ruff check allyscale tests studies benchmarks
+	$(BIN)/ruff format --check allyscale tests studies benchmarks
+	$(BIN)/mypy
 
 # the canonical allyship study, run in full and published in docs/canonical_study.md (resumable)
 canonical: $(STAMP)

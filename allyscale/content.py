@@ -928,7 +928,7 @@ class ContentValidityResult(Result):
         return revised_pool_yaml(self.pool, self)
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write the content-validity report (report.html, results.json, tables/*.csv, revised_pool.yaml)."""
+        """Write the content-validity report (``report.html``, ``results.json``, ``tables/*.csv``, ``revised_pool.yaml``)."""
         from allyscale.report.content_section import content_report
 
         return content_report(self).save(out_dir)

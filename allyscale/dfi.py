@@ -12,15 +12,15 @@ sample size and estimator by simulation:
 
    * multi-factor models (F factors, levels 1..F−1): cross-loadings. Candidate items load
      on one factor only and have no residual correlation; from each factor the item
-     with the smallest |loading| is taken, factors with more than two items first, then
-     ascending |loading|, keeping F−1 items. Each item cross-loads on the factor, among
+     with the smallest ``|loading|`` is taken, factors with more than two items first, then
+     ascending ``|loading|``, keeping F−1 items. Each item cross-loads on the factor, among
      those correlated with its own, with the highest coefficient H (Hancock & Mueller,
      2001), never using the same factor pair twice. The magnitude is
      ``min(|λ|, .95 (sqrt(λ²φ² + 1 − λ²) − |λφ|))`` (λ the item's loading, φ the factor
      correlation; rounded to 4 decimals), the largest that keeps the item's variance
-     below one. Level k adds the first k, ordered by priority, |loading| and −H;
+     below one. Level k adds the first k, ordered by priority, ``|loading|`` and −H;
    * one-factor models (levels 1..3): residual correlations of .3 between pairs of
-     candidate items taken in ascending |loading| (items 1–2, 3–4, ...); with m pairs
+     candidate items taken in ascending ``|loading|`` (items 1–2, 3–4, ...); with m pairs
      available level 3 uses m, level 2 ⌊2m/3⌋, level 1 ⌊m/3⌋ (4 items: one level of one
      pair; 5 items: levels of one and two pairs);
 3. ``reps`` samples of size ``min(N, 2000)`` are drawn from the correct and from each

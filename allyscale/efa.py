@@ -309,7 +309,7 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
     target : DataFrame or array, optional
     pool : ItemPool, optional
         Hypothesised structure: factors are matched to the pool's factors (Hungarian
-        assignment on |congruence|), renamed after them, and their congruence reported.
+        assignment on ``|congruence|``), renamed after them, and their congruence reported.
         The hypothesis expects negative loadings for reverse-keyed items (data as
         answered) unless ``reverse_scored=True``.
     n_starts : int

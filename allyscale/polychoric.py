@@ -7,6 +7,7 @@ pairs). semopy's ordinal routines are not used: they call ``scipy.stats.mvn.mvnu
 removed in SciPy 1.17.
 
 Conventions (as lavaan 0.6.14):
+
 - missing responses: pairwise presence; each item's thresholds use every case observed
   on that item, each correlation the cases observed on both items;
 - empty cells: no correction for tables larger than 2 × 2; a 2 × 2 table with one empty

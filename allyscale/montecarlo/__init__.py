@@ -21,9 +21,9 @@ and per-parameter relative bias, SE bias, 95% coverage and power.
 References
 ----------
 Hu, L., & Bentler, P. M. (1999). Cutoff criteria for fit indexes in covariance structure
-analysis. *Structural Equation Modeling, 6*(1), 1–55.
+analysis. *Structural Equation Modeling, 6* (1), 1–55.
 Muthén, L. K., & Muthén, B. O. (2002). How to use a Monte Carlo study to decide on sample
-size and determine power. *Structural Equation Modeling, 9*(4), 599–620.
+size and determine power. *Structural Equation Modeling, 9* (4), 599–620.
 Pornprasertmanit, S., Miller, P., Schoemann, A., & Jorgensen, T. D. (2021). simsem: SIMulated
 Structural Equation Modeling. R package.
 """

@@ -77,12 +77,12 @@ class StudySummary(Result):
         bias, SD, mean SE, SE bias, 95% coverage, power (p < .05).
     sample_size : DataFrame
         Per combination of the non-``n`` conditions: the smallest N meeting Muthén &
-        Muthén (2002) criteria, or NaN: |relative bias| < .10 for every parameter; |SE bias|
+        Muthén (2002) criteria, or NaN: ``|relative bias|`` < .10 for every parameter; ``|SE bias|``
         < .10 and coverage within .91-.98 unless violated beyond z Monte Carlo standard
         errors, z Bonferroni-adjusted over the condition's parameters (Muthén & Muthén judged
         10,000 replications; with a few hundred the raw rates of 100 parameters would fail by
         chance); for the parameters of interest
-        |SE bias| < .05 (likewise) and power >= .80.
+        ``|SE bias|`` < .05 (likewise) and power >= .80.
     reliability : DataFrame
         Mean reliability coefficients per condition and factor.
     answer : dict
@@ -545,9 +545,9 @@ def _parameter_ok(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
 
 
 def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
-    """Smallest N per setting of the other conditions where, for every free parameter, |relative bias| and
-    |SE bias| < .10, coverage in [.91, .98], and for the parameters of interest (default: every parameter
-    with a non-zero population value that is not a residual variance) |SE bias| < .05 and power >= .80."""
+    """Smallest N per setting of the other conditions where, for every free parameter, ``|relative bias|`` and
+    ``|SE bias|`` < .10, coverage in [.91, .98], and for the parameters of interest (default: every parameter
+    with a non-zero population value that is not a residual variance) ``|SE bias|`` < .05 and power >= .80."""
     others = [k for k in spec.conditions if k != "n"]
     p = _parameter_ok(parameters, spec)
     rows = []
