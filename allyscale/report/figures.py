@@ -279,7 +279,8 @@ def power_curves(parameters: pd.DataFrame, *, target: float = 0.8, max_labels: i
             ax.plot(g.index, g.to_numpy(), marker="o", ms=3, lw=1, color=_PALETTE[k % len(_PALETTE)],
                     ls=("-", "--", ":")[(k // len(_PALETTE)) % 3], label=str(label))
     else:
-        kind = parameters["parameter"].astype(str).str.extract(r"(=~|~~|~1|~|\|)", expand=False).fillna("other")
+        kind = (parameters["op"].astype(str) if "op" in parameters else
+                parameters["parameter"].astype(str).str.extract(r"(=~|~~|~1|~|\|)", expand=False).fillna("other"))
         names = {"=~": "loadings", "~~": "(co)variances", "~1": "means", "~": "regressions", "|": "thresholds"}
         for k, (key, g) in enumerate(parameters.assign(kind=kind).groupby("kind", sort=False)):
             by = g.groupby("n")["power"]
