@@ -173,10 +173,10 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
         data["form"] = [names[i * len(names) // n] for i in range(n)]
     write_csv(out_path, data, inputs=inputs)
     atomic_write_text(sidecar, _dumps_sidecar(pm, n, seed, data, __version__), inputs)
-    extra = data.shape[1] - len(pm.items) - bool(forms)
+    extra = [str(c) for c in data.columns if c not in set(pm.items) and c != "form"]
     click.echo(f"wrote {out_path} ({n} respondents x {len(pm.items)} items"
-               + (f" + {extra} columns ({', '.join(map(str, data.columns[-extra:][:6]))}"
-                  + (", ..." if extra > 6 else "") + ")" if extra else "")
+               + (f" + {len(extra)} columns ({', '.join(extra[:6])}" + (", ..." if len(extra) > 6 else "") + ")"
+                  if extra else "")
                + (f", {data.attrs['n_missing']} missing responses" if data.attrs.get("n_missing") else "")
                + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")
                + (f", forms {' / '.join(pool.forms)}" if forms else "")

@@ -61,7 +61,20 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
 @click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False),
               help="Default: WLSMV for Likert items (<= 10 categories), else ML.")
 @click.option("--split-half", is_flag=True, help="EFA on one random half, CFA on the other.")
-@click.option("--external", multiple=True, help="Column with an external score (repeatable).")
+@click.option("--external", multiple=True,
+              help="External measure (repeatable): a column with its score, or NAME=ITEM,ITEM,... / NAME=PREFIX* "
+                   "for its items (a factor in one CFA with the scale's factors).")
+@click.option("--expect", "expects", multiple=True, metavar="NAME=PATTERN",
+              help="Expected correlation of the factors with an external measure (repeatable), e.g. "
+                   "'arbi=> .50' or 'sdes=|r| < .30'; marked met or not in the report.")
+@click.option("--known-groups", "known_groups", help="Column with two groups that should differ (known groups).")
+@click.option("--retest", "retest_path", type=click.Path(dir_okay=False),
+              help="Retest wave of the same respondents (matched by --id; with --pairs the targets' self-report, "
+                   "matched by --target-id): adds the section 'Stability'.")
+@click.option("--wave", help="Column with two waves in DATA (instead of --retest; the first wave is validated).")
+@click.option("--id", "retest_id", help="Respondent id column matching the waves [default: id].")
+@click.option("--retest-latent/--no-retest-latent", default=True, show_default=True,
+              help="Also the latent stability across the waves (longitudinal invariance sequence).")
 @click.option("--reverse", help="Comma-separated reverse-keyed items to reverse-score (with a model file).")
 @click.option("--scale", help="Response scale MIN,MAX for --reverse (default: the observed range).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
@@ -87,7 +100,8 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
 @data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
                      out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
-                     content_ratings=(), formats="html") -> None:
+                     content_ratings=(), formats="html", expects=(), known_groups=None, retest_path=None,
+                     wave=None, retest_id=None, retest_latent=True) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json, OUT/tables/*.csv, OUT/data.csv and
@@ -132,7 +146,17 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
     targets = _report_folders(files, Path(out_dir))
     if content_ratings and pool is None:
         raise DataError("--content-ratings needs --pool (ratings name the pool's items and subcategories)")
-    inputs = [*files, pool_path, model_path, *content_ratings]
+    if retest_path and wave:
+        raise DataError("give --retest FILE or --wave COLUMN, not both")
+    if retest_path and len(files) > 1:
+        raise DataError("--retest is the second wave of one data file; give one DATA file")
+    expect = {}
+    for e in expects:
+        name, eq, pattern = e.partition("=")
+        if not eq or not name.strip() or not pattern.strip():
+            raise DataError(f"--expect: expected NAME=PATTERN (e.g. 'arbi=> .50'), got {brief(e)}")
+        expect[name.strip()] = pattern.strip()
+    inputs = [*files, pool_path, model_path, *content_ratings, *([retest_path] if retest_path else [])]
     from allyscale.report.bundle import REPORT_ENTRIES
 
     for target in targets.values():  # before any analysis: a bad --out fails at once
@@ -148,11 +172,17 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
                              items_from="the paired", analysed=True)
         else:
             data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
+        retest = None
+        if retest_path:
+            retest = read_data(str(retest_path), pool, model=model, missing=missing_codes, invalid=invalid,
+                               analysed=True)
         report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
                           seed=seed, source=path.name, external=list(external), reverse=reverse_items,
                           scale=scale_range, exclude=rules, pairs=pairs, target_id=target_id,
                           collapse=collapse or False,
-                          content_ratings=list(content_ratings) if content_ratings else None)
+                          content_ratings=list(content_ratings) if content_ratings else None,
+                          expect=expect or None, known_groups=known_groups, retest=retest, wave=wave,
+                          retest_id=retest_id, retest_latent=retest_latent)
         html = report.save(targets[path], inputs=inputs, formats=wanted)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"

@@ -38,8 +38,8 @@ for _key, _entry in {
 }.items():
     REFERENCES.setdefault(_key, _entry)
 
-__all__ = ["criterion_section", "stability_section", "add_to_sections", "build", "SECTION_ID", "SECTION_TITLE",
-           "STABILITY_ID", "STABILITY_TITLE"]
+__all__ = ["criterion_section", "stability_section", "add_to_sections", "build", "build_stability",
+           "validity_inputs", "SECTION_ID", "SECTION_TITLE", "STABILITY_ID", "STABILITY_TITLE"]
 
 SECTION_ID = "criterion-validity"
 SECTION_TITLE = "Convergent, discriminant and criterion validity"
@@ -120,25 +120,175 @@ def stability_section(result, *, section_id: str = STABILITY_ID, title: str = ST
     return sec
 
 
+def _parse_external(specs, columns: list[str], source: str) -> tuple[dict, list[str]]:
+    """``validate(external=...)``: a column (an observed score), ``NAME=ITEM,ITEM,...`` or
+    ``NAME=PREFIX*`` (a factor of those items), or a mapping name → column / items."""
+    from allyscale.errors import DataError
+
+    if isinstance(specs, dict):
+        items = dict(specs)
+    else:
+        items = {}
+        for spec in specs or []:
+            spec = str(spec)
+            if "=" not in spec:
+                items[spec] = spec
+                continue
+            name, _, rhs = spec.partition("=")
+            name = name.strip()
+            parts = [x.strip() for x in rhs.split(",") if x.strip()]
+            its: list[str] = []
+            for part in parts:
+                if part.endswith("*"):
+                    hit = [c for c in columns if c.startswith(part[:-1])]
+                    if not hit:
+                        raise DataError(f"{source}: external measure {name!r}: no column matches {part!r}")
+                    its += hit
+                else:
+                    its.append(part)
+            if not name or not its:
+                raise DataError(f"{source}: external measure {spec!r} is not NAME=ITEM,ITEM,... or NAME=PREFIX*")
+            items[name] = its
+    for name, spec in items.items():
+        cols = [spec] if isinstance(spec, str) else list(spec)
+        absent = [c for c in cols if c not in columns]
+        if absent:
+            raise DataError(f"{source}: external measure {name!r}: column(s) {absent[:10]} not in the data")
+    observed = [c for c in items.values() if isinstance(c, str)]
+    return items, observed
+
+
+def validity_inputs(data, *, items: list[str], external=None, expect=None, reliability=None, known_groups=None,
+                    reference=None, retest=None, wave=None, retest_id=None, retest_latent: bool = True,
+                    source: str = "data"):
+    """Check the validate() inputs of these sections; split a wave column into the two waves.
+
+    Returns the (wave-1) data and the dict the section builders read from
+    ``ctx.results["validity"]``.
+
+    Raises
+    ------
+    DataError
+        A column that is not in the data, a wave column without two waves, a retest wave
+        without the id column or the items, a known-groups column without two groups.
+    """
+    import pandas as pd
+
+    from allyscale.errors import DataError
+
+    ext, observed = _parse_external(external, list(data.columns), source)
+    if expect and not ext:
+        raise DataError("expectations (--expect) need external measures (--external)")
+    if known_groups is not None:
+        if known_groups not in data.columns:
+            raise DataError(f"{source}: known-groups column {known_groups!r} is not in the data")
+        if known_groups in items:
+            raise DataError(f"{source}: known-groups column {known_groups!r} is an item")
+    if wave is not None:
+        if retest is not None:
+            raise DataError("give a retest file or a wave column, not both")
+        if wave not in data.columns:
+            raise DataError(f"{source}: wave column {wave!r} is not in the data")
+        waves = list(pd.unique(data[wave].dropna()))
+        if len(waves) != 2:
+            raise DataError(f"{source}: wave column {wave!r} must hold two waves, found "
+                            f"{[str(w) for w in waves[:10]]}")
+        if all(isinstance(w, (int, float)) or hasattr(w, "dtype") for w in waves):
+            waves = sorted(waves)
+        retest = data[data[wave] == waves[1]].reset_index(drop=True)
+        data = data[data[wave] == waves[0]].reset_index(drop=True)
+    if retest is not None:
+        rid = retest_id or "id"
+        for k, frame in ((1, data), (2, retest)):
+            if rid not in frame.columns:
+                raise DataError(f"{source}: the retest needs the respondent id column {rid!r} in wave {k} "
+                                "(--id)")
+        absent = [i for i in items if i not in retest.columns]
+        if absent:
+            raise DataError(f"retest wave: item(s) {absent[:20]} are not in the data")
+    info = {"external": ext, "observed": observed, "expect": dict(expect or {}) or None,
+            "reliability": dict(reliability or {}) or None, "known_groups": known_groups, "reference": reference,
+            "retest": retest, "id": (retest_id or "id") if retest is not None else None,
+            "retest_latent": bool(retest_latent), "wave": wave}
+    return data, info
+
+
 def add_to_sections(sections: list, ctx) -> list:
-    """The pipeline's sections with the criterion section before the conclusion, when external scores are given."""
-    if not getattr(ctx, "external", None):
-        return list(sections)
+    """The pipeline's sections with the criterion and stability sections before the conclusion, when
+    external measures, known groups or a retest wave are given."""
+    v = ctx.results.get("validity") or {} if hasattr(ctx, "results") else {}
     out = list(sections)
     at = next((k for k, s in enumerate(out) if s[0] == "conclusion"), len(out))
-    out.insert(at, (SECTION_ID, SECTION_TITLE, build))
+    if getattr(ctx, "external", None) or v.get("external") or v.get("known_groups"):
+        out.insert(at, (SECTION_ID, SECTION_TITLE, build))
+        at += 1
+    if v.get("retest") is not None:
+        out.insert(at, (STABILITY_ID, STABILITY_TITLE, build_stability))
     return out
 
 
 def build(ctx, sec: Section) -> None:
-    """Pipeline builder: disattenuated correlations of the main model's factors with the external scores."""
-    from allyscale.validity_ext import latent_correlations
+    """Pipeline builder: latent / disattenuated correlations with the external measures (and the
+    expectations), known groups, from the main model's factors."""
+    from allyscale.validity_ext import known_groups, latent_correlations
 
-    res = latent_correlations(ctx.analysis_data, ctx.models[ctx.main_model], {c: c for c in ctx.external})
-    built = criterion_section(latent=res)
+    v = ctx.results.get("validity") or {}
+    model = ctx.models[ctx.main_model]
+    ext = v.get("external") or {c: c for c in ctx.external}
+    res = kg = None
+    if ext:
+        res = latent_correlations(ctx.analysis_data, model, ext, expect=v.get("expect"),
+                                  reliability=v.get("reliability"), estimator=getattr(ctx, "estimator", None))
+        ctx.results["criterion_validity"] = res
+    if v.get("known_groups"):
+        kg = known_groups(ctx.analysis_data, model, group=v["known_groups"], reference=v.get("reference"),
+                          estimator=ctx.estimator, collapse=ctx.results.get("collapse") or False)
+        ctx.results["known_groups"] = kg
+    built = criterion_section(latent=res, known=kg)
     sec.paragraphs += built.paragraphs
     sec.tables += built.tables
     sec.numbers.update(built.numbers)
     for f in built.flags:
         sec.flag(f)
-    ctx.results["criterion_validity"] = res
+
+
+def _scored_retest(ctx, frame):
+    """The retest wave's items reverse-scored as the first wave's (``Context.scored``)."""
+    import numpy as np
+
+    from allyscale.scoring import reverse_score
+
+    out = frame.copy()
+    items = frame[ctx.items].astype(float)
+    if ctx.pool is not None:
+        items = reverse_score(items, ctx.pool)
+    if ctx.reverse:
+        if ctx.scale:
+            lo, hi = ctx.scale
+        else:
+            first = ctx.data[ctx.items].astype(float).to_numpy()
+            lo, hi = np.nanmin(first), np.nanmax(first)
+        for item in ctx.reverse:
+            items[item] = lo + hi - items[item]
+    out[ctx.items] = items
+    return out
+
+
+def build_stability(ctx, sec: Section) -> None:
+    """Pipeline builder: :func:`allyscale.test_retest` of the main model's scales across the two waves."""
+    from allyscale.validity_ext import test_retest
+
+    v = ctx.results["validity"]
+    res = test_retest(ctx.analysis_data, _scored_retest(ctx, v["retest"]), model=ctx.models[ctx.main_model],
+                      id=v["id"], latent=v["retest_latent"], estimator=ctx.estimator,
+                      **({"collapse": ctx.results.get("collapse")} if v["retest_latent"]
+                         and ctx.results.get("collapse") else {}))
+    built = stability_section(res)
+    sec.paragraphs += built.paragraphs
+    sec.tables += built.tables
+    sec.numbers.update(built.numbers)
+    for f in built.flags:
+        sec.flag(f)
+    if not v["retest_latent"]:
+        sec.paragraphs.append("The latent stability (longitudinal invariance across the waves) was not estimated.")
+    ctx.results["retest"] = res
