@@ -32,9 +32,14 @@ __all__ = [
     "load_pool",
     "parse_pool",
     "STRUCTURES",
+    "ESEM_STRUCTURES",
+    "ALL_STRUCTURES",
 ]
 
 STRUCTURES = ("one_factor", "correlated", "second_order", "bifactor", "facets")
+#: exploratory SEM structures (lavaan efa() blocks, fitted with a target rotation; see ItemPool.esem_rotation)
+ESEM_STRUCTURES = ("esem", "bifactor_esem")
+ALL_STRUCTURES = STRUCTURES + ESEM_STRUCTURES
 
 _TOP_KEYS = {"name", "id", "version", "description", "source", "response_scale", "forms", "core",
              "factors", "attention_checks", "references", "notes"}
@@ -184,12 +189,17 @@ class ItemPool:
 
         Parameters
         ----------
-        structure : {"one_factor", "correlated", "second_order", "bifactor", "facets"}
+        structure : {"one_factor", "correlated", "second_order", "bifactor", "facets", "esem", "bifactor_esem"}
             ``one_factor``: every item on one general factor. ``correlated``: one factor
             per category, factors correlated. ``second_order``: the correlated factors
             as indicators of a general factor (the core category). ``bifactor``: a
             general factor on every item plus one specific factor per category, all
             factors orthogonal. ``facets``: one correlated factor per facet.
+            ``esem``: one EFA block (lavaan's ``efa("esem")*``) with one factor per
+            category on every item (exploratory SEM; Asparouhov & Muthén, 2009).
+            ``bifactor_esem``: one EFA block with the general factor first and one
+            factor per category (bifactor-ESEM; Morin, Arens & Marsh, 2016). Both are
+            meant to be fitted with :meth:`esem_rotation` (the pool's target).
 
         Returns
         -------
@@ -203,8 +213,8 @@ class ItemPool:
             Unknown structure, a structure needing more factors than the pool has, or
             ``facets`` on a pool without facets.
         """
-        if structure not in STRUCTURES:
-            raise PoolError(f"unknown structure {structure!r}; choose one of {', '.join(STRUCTURES)}")
+        if structure not in ALL_STRUCTURES:
+            raise PoolError(f"unknown structure {structure!r}; choose one of {', '.join(ALL_STRUCTURES)}")
         g = self.general_id
         lines: list[str] = []
         if structure == "one_factor":
@@ -229,12 +239,48 @@ class ItemPool:
             if not self.facets:
                 raise PoolError(f"pool {self.name!r} has no facets; the 'facets' structure needs them")
             lines += [_measure(fc.id, [it.id for it in fc.items]) for fc in self.facets]
+        elif structure in ESEM_STRUCTURES:
+            if len(self.factors) < 2:
+                raise PoolError(f"an {structure} model needs at least two factors")
+            block = "esem" if structure == "esem" else "bifactor_esem"
+            names = ([] if structure == "esem" else [g]) + [f.id for f in self.factors]
+            lines.append(" + ".join(f'efa("{block}")*{f}' for f in names) + " =~ " + " + ".join(self.item_ids))
         return "\n".join(lines) + "\n"
 
-    def all_model_syntax(self) -> dict[str, str]:
-        """Every structure this pool supports, name → syntax."""
+    def esem_target(self, structure: str = "esem") -> "pd.DataFrame":
+        """The pool's hypothesised pattern as a partially specified rotation target (Browne, 2001):
+        items x factors of :meth:`model_syntax` ``structure`` (``"esem"`` or ``"bifactor_esem"``),
+        NaN (unspecified, free) for an item's own category (and the general factor), 0 for every
+        cross-loading, as in target-rotated ESEM (Asparouhov & Muthén, 2009; Marsh et al., 2014)."""
+        import numpy as np
+        import pandas as pd
+
+        if structure not in ESEM_STRUCTURES:
+            raise PoolError(f"esem_target needs one of {', '.join(ESEM_STRUCTURES)}, got {structure!r}")
+        cols = ([] if structure == "esem" else [self.general_id]) + [f.id for f in self.factors]
+        out = pd.DataFrame(0.0, index=list(self.item_ids), columns=cols)
+        for f in self.factors:
+            out.loc[[it.id for it in f.items], f.id] = np.nan
+        if structure == "bifactor_esem":
+            out[self.general_id] = np.nan
+        return out
+
+    def esem_rotation(self, structure: str = "esem") -> dict:
+        """``cfa()`` keywords for an ESEM structure of the pool: ``rotation="target"`` with
+        :meth:`esem_target`; orthogonal for ``bifactor_esem`` (Morin, Arens & Marsh, 2016)."""
+        target = self.esem_target(structure).to_numpy()
+        args: dict = {"target": target}
+        if structure == "bifactor_esem":
+            args["orthogonal"] = True
+        return {"rotation": "target", "rotation_args": args}
+
+    def all_model_syntax(self, *, esem: bool = False) -> dict[str, str]:
+        """Every structure this pool supports, name → syntax (with ``esem=True`` also
+        :data:`ESEM_STRUCTURES`)."""
         out = {}
-        for s in STRUCTURES:
+        for s in (ALL_STRUCTURES if esem else STRUCTURES):
+            if s in ESEM_STRUCTURES and len(self.factors) < 2:
+                continue
             if s == "facets" and not self.facets:
                 continue
             if s == "second_order" and len(self.factors) < 3:
