@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import allyscale as al
+from conftest import MINI_POOL
 from contract import HOSTILE, check_contract
 
 
@@ -150,11 +151,17 @@ def test_irt_result():
 
 
 # --------------------------------------------------------------------------- short forms
-def test_short_form_result(responses, mini_pool):
+@pytest.fixture(scope="module")
+def short_form(responses, mini_pool):
+    """Two candidates only: a5 or a6 joins the four forced items of fa."""
+    return al.shorten(responses, pool=mini_pool, items_per_factor={"fa": 5, "fb": 6, "fc": 6},
+                      force_in=["a1", "a2", "a3", "a4"], method="exhaustive", seed=1, progress=False)
+
+
+def test_short_form_result(short_form):
     from allyscale.shorten import ShortFormResult
 
-    res = al.shorten(responses, pool=mini_pool, items_per_factor={"fa": 5, "fb": 6, "fc": 6},
-                     force_in=["a1", "a2", "a3", "a4"], method="exhaustive", seed=1, progress=False)
+    res = short_form
     assert isinstance(res, ShortFormResult) and res.diagnostics["evaluations"] == 2
     check_contract(res)  # pool ids are identifiers (no markup possible)
     frame = res.to_frame()
@@ -163,16 +170,36 @@ def test_short_form_result(responses, mini_pool):
 
 
 # --------------------------------------------------------------------------- content validity
-def test_content_validity_result(tmp_path, mini_pool):
-    from allyscale.content import ContentValidityResult, content_validity, rating_sheet
+@pytest.fixture(scope="module")
+def hostile_pool(tmp_path_factory):
+    """The mini pool under a name with markup."""
+    text = MINI_POOL.read_text(encoding="utf-8").replace("name: Mini test scale", f'name: "{HOSTILE}"', 1)
+    path = tmp_path_factory.mktemp("pool") / "pool.yaml"
+    path.write_text(text, encoding="utf-8")
+    pool = al.load_pool(path)
+    assert pool.name == HOSTILE
+    return pool
 
-    for rater, score in ((HOSTILE, 2), ("ana", 4), ("ben", 4)):
-        s = rating_sheet(mini_pool, "relevance", rater=rater)
+
+@pytest.fixture(scope="module")
+def content_result(tmp_path_factory, hostile_pool):
+    from allyscale.content import content_validity, rating_sheet
+
+    folder = tmp_path_factory.mktemp("ratings")
+    for k, (rater, score) in enumerate((("<i>r1</i>", 2), ("ana", 4), ("ben", 4))):
+        s = rating_sheet(hostile_pool, "relevance", rater=rater)
         s["relevance"] = score
-        s.to_csv(tmp_path / f"{len(list(tmp_path.iterdir()))}.csv", index=False)
-    res = content_validity(sorted(tmp_path.glob("*.csv")), mini_pool)
+        s.to_csv(folder / f"{k}.csv", index=False)
+    return content_validity(sorted(folder.glob("*.csv")), hostile_pool)
+
+
+def test_content_validity_result(content_result, mini_pool):
+    from allyscale.content import ContentValidityResult
+
+    res = content_result
     assert isinstance(res, ContentValidityResult)
-    check_contract(res, user_text=HOSTILE)
+    check_contract(res, user_text=HOSTILE)  # the pool's name
+    check_contract(res, user_text="<i>r1</i>")  # a rater's id
     assert len(res.to_frame()) == len(mini_pool.item_ids)
     assert set(res.to_dict()["decisions"]) == set(mini_pool.item_ids)
 
@@ -230,3 +257,26 @@ def test_study_summary(mc_store):
     assert isinstance(s, StudySummary)
     check_contract(s, user_text=HOSTILE)
     assert set(s.to_frame()["model"]) == {"two", "one"} and s.to_dict()["spec"]["name"] == HOSTILE
+
+
+# --------------------------------------------------------------------------- reports
+def test_validation_report(short_form):
+    from allyscale.report.bundle import ValidationReport
+    from allyscale.report.shortform_section import shortform_report
+
+    rep = shortform_report(short_form, source=HOSTILE)
+    assert type(rep) is ValidationReport
+    check_contract(rep, user_text=HOSTILE)
+    assert rep.to_frame()[["id", "status"]].values.tolist() == [[s.id, s.status] for s in rep.sections]
+    assert rep.diagnostics["failed"] == [] and rep.to_dict()["meta"]["source"] == HOSTILE
+    assert rep.html().startswith("<!DOCTYPE html>")  # the full report stays .html()
+
+
+def test_content_report(content_result):
+    from allyscale.report.content_section import ContentReport, content_report
+
+    rep = content_report(content_result)
+    assert isinstance(rep, ContentReport)
+    check_contract(rep, user_text=HOSTILE)  # the pool's name, in the title
+    assert rep.to_dict()["meta"]["raters"][0] == "<i>r1</i>"
+    assert rep.to_frame()["id"].tolist() == ["content", "references"]

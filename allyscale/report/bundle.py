@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import pandas as pd
+
 from allyscale._files import publish_folder, spreadsheet_safe, write_csv
 from allyscale.report.document import Section, jsonable
 from allyscale.report.render import render_html
+from allyscale.results import Result, Summary
 
 __all__ = ["ValidationReport"]
 
@@ -21,7 +24,7 @@ FORMATS = ("html", "docx", "tex", "pdf")
 
 
 @dataclass
-class ValidationReport:
+class ValidationReport(Result):
     """The result of :func:`allyscale.validate`.
 
     Attributes
@@ -35,6 +38,9 @@ class ValidationReport:
     data : DataFrame or None
         The data the confirmatory models were fitted to (items as analysed, group column),
         saved as ``data.csv`` for ``reproduce.R``.
+    diagnostics : dict
+        ``failed``: the ids of the sections whose analysis failed; ``flags``: section id → its flags
+        (warnings and errors), for the sections that have any.
     """
 
     sections: list[Section]
@@ -42,6 +48,12 @@ class ValidationReport:
     subtitle: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     data: Any = field(default=None, repr=False)
+    diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.diagnostics:
+            self.diagnostics = {"failed": self.failed,
+                                "flags": {s.id: list(s.flags) for s in self.sections if s.flags}}
 
     @property
     def failed(self) -> list[str]:
@@ -77,19 +89,18 @@ class ValidationReport:
     def html(self) -> str:
         return render_html(self.sections, title=self.title, subtitle=self.subtitle)
 
-    def summary(self) -> str:
-        lines = [self.title, self.subtitle, ""]
+    def summary(self) -> Summary:
+        """The title, the subtitle and each section's status with its flags (the full report: :meth:`html`)."""
+        out = Summary(self.title).text(self.subtitle)
         for i, s in enumerate(self.sections, 1):
-            lines.append(f"{i:>2}. {s.title} [{s.status}]")
-            for f in s.flags:
-                lines.append(f"      ! {f}")
-        return "\n".join(lines)
+            out.text(f"{i}. {s.title} [{s.status}]", *(f"! {f}" for f in s.flags))
+        return out
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return self.html()
+    def to_frame(self) -> pd.DataFrame:
+        """One row per section: ``id, title, status, flags`` (joined by ``; ``) and ``tables`` (their number)."""
+        return pd.DataFrame([{"id": s.id, "title": s.title, "status": s.status, "flags": "; ".join(s.flags),
+                              "tables": len(s.tables)} for s in self.sections],
+                            columns=["id", "title", "status", "flags", "tables"])
 
     def save(self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = (),
              formats: Iterable[str] = ("html",)) -> Path:
