@@ -761,17 +761,10 @@ def average_variance_extracted(loadings: pd.Series, psi: float, variances: pd.Se
 
 
 def _factor_items(model: str) -> dict[str, list[str]]:
-    from allyscale.syntax import model_variables, parse_model
+    """Factor → observed items (:func:`allyscale.syntax.factor_items`)."""
+    from allyscale.syntax import factor_items
 
-    stmts = parse_model(model)
-    _, latent = model_variables(stmts)
-    out: dict[str, list[str]] = {}
-    for s in stmts:
-        if s.op == "=~":
-            out.setdefault(s.lhs, [])
-            if s.rhs not in out[s.lhs]:
-                out[s.lhs].append(s.rhs)
-    return {f: [i for i in its if i not in latent] for f, its in out.items()}
+    return factor_items(model)
 
 
 def _model_parts(fit: CFAResult) -> tuple[dict[str, pd.Series], pd.DataFrame, pd.DataFrame | None]:

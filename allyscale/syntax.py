@@ -38,7 +38,7 @@ import pandas as pd
 from allyscale._files import brief
 from allyscale.errors import ModelSyntaxError
 
-__all__ = ["Modifier", "Statement", "parse_model", "lavaanify", "model_variables"]
+__all__ = ["Modifier", "Statement", "parse_model", "lavaanify", "model_variables", "factor_items"]
 
 _OPERATORS = ("=~", "~~", "~*~", "<~", ":=", "==", "~", "|", "<", ">")
 _NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
@@ -784,4 +784,21 @@ def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame
         cols.append("efa")
     out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
     out.attrs.update(table.attrs)
+    return out
+
+
+def factor_items(model: str | list[Statement]) -> dict[str, list[str]]:
+    """Factor → its observed indicators, in order of first appearance, each once.
+
+    The one "factor → items" of a model: factors measured only by other factors (a second-order
+    ``g``) are left out; an item loading on two factors is listed under both.
+    """
+    stmts = parse_model(model) if isinstance(model, str) else model
+    _, latent = model_variables(stmts)
+    out: dict[str, list[str]] = {}
+    for s in stmts:
+        if s.op == "=~" and s.rhs not in latent:
+            items = out.setdefault(s.lhs, [])
+            if s.rhs not in items:
+                items.append(s.rhs)
     return out

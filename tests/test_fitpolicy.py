@@ -217,3 +217,18 @@ def test_one_cfi_for_report_dfi_and_monte_carlo():
         keys = {k: v["key"] for k, v in fp.approximate_indices(full, est).items()}
         assert dfi_mod._INDICES[est] == ("srmr", keys["rmsea"], keys["cfi"])
     assert fp.test_statistic({}, "WLSMV")["name"] == "chisq.scaled"
+
+
+def test_report_uses_the_per_item_estimator_rule():
+    """Items with five categories each but different ranges (1-5 and 4-8: eight values in all) are ordered for cfa
+    and for the report alike: the rule is judged per item, never on the values pooled across items."""
+    rng = np.random.default_rng(11)
+    f = rng.standard_normal((300, 1))
+    x = 0.7 * f + 0.7 * rng.standard_normal((300, 6))
+    cats = np.digitize(x, [-1.2, -0.4, 0.4, 1.2]) + 1
+    data = pd.DataFrame(cats, columns=[f"i{k}" for k in range(6)]).astype(float)
+    data[["i3", "i4", "i5"]] += 3  # answers 4..8
+    model = "f =~ " + " + ".join(data.columns)
+    assert al.cfa(data, model).estimator == "WLSMV"
+    report = al.validate(data, model=model)
+    assert report.meta["estimator"] == "WLSMV"

@@ -20,11 +20,11 @@ import pandas as pd
 from allyscale._threads import blas_limited
 from allyscale import __version__
 from allyscale.errors import AllyscaleError, AllyscaleWarning, DataError, SpecificationError
-from allyscale.fitpolicy import ORDINAL_MAX_CATEGORIES
+from allyscale.estimator_rule import default_estimator
 from allyscale.pool import ItemPool
 from allyscale.report.bundle import ValidationReport
 from allyscale.report.document import Section, Table
-from allyscale.syntax import model_variables, parse_model
+from allyscale.syntax import factor_items, model_variables, parse_model
 
 __all__ = ["validate", "Context"]
 
@@ -83,19 +83,7 @@ class Context:
 
 def _model_factors(model: str) -> dict[str, list[str]]:
     """Factor → items of lavaan syntax (first-order factors measured by items)."""
-    stmts = parse_model(model)
-    _, latent = model_variables(stmts)
-    out: dict[str, list[str]] = {}
-    for s in stmts:
-        if s.op == "=~" and s.rhs not in latent:
-            out.setdefault(s.lhs, []).append(s.rhs)
-    return out
-
-
-def _is_ordinal(values: pd.DataFrame) -> bool:
-    arr = values.to_numpy(dtype=float)
-    arr = arr[~np.isnan(arr)]
-    return bool(arr.size) and np.all(arr == np.round(arr)) and len(np.unique(arr)) <= ORDINAL_MAX_CATEGORIES
+    return factor_items(model)
 
 
 def _section(section_id: str, title: str, build: Callable[[Context, Section], None], ctx: Context) -> Section:
@@ -848,9 +836,11 @@ def validate(
     unknown = [i for i in reverse or [] if i not in items]
     if unknown:
         raise DataError(f"{source}: reverse-keyed item(s) not in the model: {unknown}")
-    ordinal = _is_ordinal(data[items])
+    # allyscale's estimator rule, as every entry point (per item: integer answers, at most 7 categories)
+    ordinal = bool(items) and all(pd.api.types.is_numeric_dtype(data[i]) for i in items) \
+        and default_estimator(data, items) == "WLSMV"
     by_rule = estimator is None
-    if by_rule:  # allyscale's estimator rule (allyscale.fitpolicy.default_estimator), as every entry point
+    if by_rule:
         estimator = "WLSMV" if ordinal else "ML"
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR", "WLSMV"):
