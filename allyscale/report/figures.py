@@ -172,6 +172,7 @@ def invariance_steps(table: pd.DataFrame, *, title: str = "") -> AllyscaleFigure
         ax.scatter(x[held], y[held], color="#1f4e79", zorder=3, s=22, label="held")
         ax.scatter(x[~held], y[~held], facecolor="white", edgecolor="#1f4e79", zorder=3, s=22, label="did not hold")
         ax.set_xticks(x, levels, fontsize=7, rotation=20, ha="right")
+        ax.set_xlim(-0.5, len(levels) - 0.5)
         ax.set_ylabel(label, fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
         span = max(abs(ref) * 1.6, float(np.nanmax(np.abs(y))) * 1.25 if np.isfinite(y).any() else 0.0)
