@@ -40,7 +40,9 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     import allyscale as al
-    from allyscale import dfi as dfi_mod
+    import importlib
+
+    dfi_mod = importlib.import_module("allyscale.dfi")
     from allyscale.simulate import simulate
 
     pool = al.load_pool(ROOT / "item_pools" / "allyship.yaml")

@@ -401,10 +401,12 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
                                     (np.concatenate([rows_t, n_th + jc.row]), np.concatenate([th_pos, sidx[jc.col]]))),
                                    shape=(q, k))
         delta_c = _sparse.csr_array(jac_sp[n_th:])  # the correlation rows over every parameter
-        k_c = None
+        k_c = y_c = None
         if acov.form == "gamma":  # K = Gamma_cc W_c J_c for the catML trace
             k_c = np.zeros((q - n_th, k))
             k_c[:, sidx] = acov.cross(handle, csl)
+        elif handle[0] == "y":
+            y_c = (handle[1], sidx)
         meat_cc = np.zeros((k, k))
         meat_cc[np.ix_(sidx, sidx)] = meat_c
     else:
@@ -432,6 +434,7 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
         a_cc = _sparse.csc_array(delta_c.multiply(w_c[:, None]))
         meat_cc, _, handle = acov.products(a_cc, w_c, cols=csl)
         k_c = acov.cross(handle, csl) if acov.form == "gamma" else None
+        y_c = (handle[1], np.arange(k)) if acov.form != "gamma" and handle[0] == "y" else None
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
     # ---- tests. lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
@@ -450,7 +453,7 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
     gm = spec.matrices(x)[0]
     catml = dict(_SKIPPED) if fit_only else \
         _catml([pc], [sig_hat], [stats], [delta_c], [k_c], bread, meat_cc, np.array([float(n)]), df,
-               [(gm.lam @ gm.A, gm.psi, gm.theta)])
+               [(gm.lam @ gm.A, gm.psi, gm.theta)], ys=[y_c])
     diagnostics["catml"] = catml
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
@@ -512,7 +515,7 @@ def _baseline(stats: list[dict[str, Any]], ns) -> dict[str, dict[str, float]]:
 
 def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[str, Any]], deltas: list,
            ks: list, bread: np.ndarray, meat: np.ndarray, ns: np.ndarray, df: float,
-           factors: list, note: str | None = None) -> dict[str, Any]:
+           factors: list, note: str | None = None, ys: list | None = None) -> dict[str, Any]:
     """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
     Savalei, 2021), without a refit (all items ordered), for one or several groups.
 
@@ -531,7 +534,9 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
     ``X_h`` is formed; with the influence matrix the trace is a sum over cases of
     ``tr(M_n S M_n S) / 2`` (``M_n`` case ``n``'s column of ``WiU IF'`` as a symmetric matrix),
     using the factor structure ``Sigma = Lambda* Psi Lambda*' + Theta`` (``factors``) for
-    ``S = D - U C U'`` (Woodbury). lavaan returns NaN when a polychoric matrix is not positive
+    ``S = D - U C U'`` (Woodbury); ``ys`` (optional, per group) ``(IF_h W_h J_h, columns)`` from
+    the sandwich products, which give ``J_h' W_h IF_h'`` without another product. lavaan returns
+    NaN when a polychoric matrix is not positive
     definite (smallest eigenvalue below ``sqrt(eps)``) and with free scale factors; so does
     this (``note`` says why).
     """
@@ -586,12 +591,19 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
             st = stats[g]
             n_th, w_c = st["n_th"], st["w"][st["n_th"]:]
             ift = st["acov"].IF.T  # (q, N), rows contiguous
-            jw = _sparse.csr_array((deltas[g][:, used_g[g]].multiply(w_c[:, None])).T)  # (J_g' W_g) on its columns
-            e_g = bread[np.ix_(used, used_g[g])]
-            step = max(1, 2_000_000 // max(P, 1))
+            y_g = ys[g] if ys is not None else None
+            if y_g is None:
+                jw = _sparse.csr_array((deltas[g][:, used_g[g]].multiply(w_c[:, None])).T)  # (J_g' W_g) on its columns
+                e_g = bread[np.ix_(used, used_g[g])]
+            else:
+                e_g = bread[np.ix_(used, y_g[1])]
+            step = max(1, _CATML_BLOCK // max(P, 1))
             for a in range(0, ift.shape[1], step):
                 lt = np.divide(ift[n_th:, a:a + step], np.sqrt(ns[g] * f[g]))  # (P, m)
-                b = f[g] * np.asarray(jw @ lt)  # (k_g, m)
+                if y_g is None:
+                    b = f[g] * np.asarray(jw @ lt)  # (k_g, m)
+                else:  # J_g' W_g lt from the products' IF_g W_g J_g
+                    b = (f[g] / np.sqrt(ns[g] * f[g])) * y_g[0][a:a + step].T
                 eb = e_g @ b
                 for h in range(G):
                     m = -np.asarray(d_used[h] @ eb)
@@ -602,6 +614,10 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
     c_null = float(sum(st["acov"].diag()[st["n_th"]:].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
     return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
             "XX3.null": xx3_null, "df3.null": float(G * P), "c.hat3.null": c_null}
+
+
+#: doubles per block of cases in the catML trace (influence form)
+_CATML_BLOCK = 500_000
 
 
 def _trace_v(x: np.ndarray, s: np.ndarray, iu: tuple[np.ndarray, np.ndarray]) -> float:
@@ -908,7 +924,7 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     if any(kk >= 0 for kk, _ in spec.scales.values()):
         note = ("robust (catML) indices are undefined with free scale factors (thresholds equal across groups): "
                 "NaN, as lavaan")
-    deltas, ks = [], []
+    deltas, ks, ys = [], [], []
     meat_cc = np.zeros((k, k))
     if fit_only:
         note = "not computed (fit_only)"
@@ -926,10 +942,12 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
                 kk_ = np.zeros((jc.shape[0], k))
                 kk_[:, used] = acov_g.cross(handle, slice(n_th, None))
                 ks.append(kk_)
+                ys.append(None)
             else:
                 ks.append(None)
+                ys.append((handle[1], used) if handle[0] == "y" else None)
     catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
-                   [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note)
+                   [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note, ys=ys or None)
     diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "separable_thresholds": separable,
                    "trace_ugamma": tr_ug,
                    "trace_ugamma2": tr_ug2, "catml": catml, "gamma_form": [st["acov"].form for st in stats]}
