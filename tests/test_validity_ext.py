@@ -463,3 +463,59 @@ def test_html_escapes_user_text(data):
                                  expect={"<i>sds": "< .5"})
     page = res._repr_html_()
     assert "<i>sds" not in page and "&lt;i&gt;sds" in page
+
+
+# --------------------------------------------------------------------------- validate inputs (CLI)
+def test_validate_cli_external_items_expectations_known_groups_retest(tmp_path, data):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    model = tmp_path / "m.lav"
+    model.write_text(MODEL + "\n")
+    w2 = pd.read_csv(REF / "retest.csv")
+    out = tmp_path / "rep"
+    r = CliRunner().invoke(main, ["validate", str(REF / "data.csv"), "--model", str(model),
+                                  "--external", "arbi=x*", "--external", "sdes=s1,s2,s3", "--external", "sds_total",
+                                  "--expect", "arbi=> .50", "--expect", "sdes=< .30", "--known-groups", "g",
+                                  "--retest", str(REF / "retest.csv"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Convergent, discriminant and criterion validity" in page and "Stability" in page
+    # the joint CFA of the report is lavaan's (make_reference.R, part 1)
+    corr = pd.read_csv(out / "tables" / "criterion_correlations.csv")
+    lat = corr[corr["kind"] == "latent"].set_index(["factor", "external"])
+    ref = pd.read_csv(REF / "latent_wlsmv.csv").set_index(["lhs", "rhs"])
+    assert_allclose(lat.loc[("ally_a", "arbi"), "r"], ref.loc[("ally_a", "arbi"), "est"], rtol=1e-5)
+    assert_allclose(lat.loc[("ally_b", "sdes"), "ci_upper"], ref.loc[("ally_b", "sdes"), "ci.upper"], rtol=1e-4)
+    assert (corr["kind"] == "observed").sum() == 2
+    exp = pd.read_csv(out / "tables" / "criterion_expectations.csv")
+    assert len(exp) == 4 and exp["met"].sum() == 3  # ally_b-arbi is .38, below .50
+    kg = pd.read_csv(out / "tables" / "known_groups_latent.csv").set_index("factor")
+    dref = pd.read_csv(REF / "known_groups_d.csv").query("estimator == 'WLSMV'").set_index("factor")
+    assert_allclose(kg.loc[["ally_a", "ally_b"], "d_latent_se"], dref.loc[["ally_a", "ally_b"], "se"], rtol=1e-4)
+    st = pd.read_csv(out / "tables" / "stability.csv").set_index("scale")
+    icc = pd.read_csv(REF / "retest_icc.csv").set_index(["scale", "type"])
+    assert_allclose(st.loc["ally_a", "icc2"], icc.loc[("ally_a", "ICC2"), "icc"], rtol=1e-8)
+    stab = pd.read_csv(REF / "latent_stability.csv").query("level == 'thresholds'").set_index("factor")
+    assert_allclose(st.loc[["ally_a", "ally_b"], "latent_stability"], stab.loc[["ally_a", "ally_b"], "std_all"],
+                    rtol=1e-5)
+    # the same waves as one file with a wave column and --id
+    long = pd.concat([data.assign(time=1), w2.assign(time=2)], ignore_index=True)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    r = CliRunner().invoke(main, ["validate", str(tmp_path / "long.csv"), "--model", str(model), "--wave", "time",
+                                  "--id", "id", "--no-retest-latent", "--out", str(tmp_path / "rep2")])
+    assert r.exit_code == 0, r.output
+    st2 = pd.read_csv(tmp_path / "rep2" / "tables" / "stability.csv").set_index("scale")
+    assert_allclose(st2["icc2"], st["icc2"], rtol=1e-12)
+    assert "latent_stability" not in st2.columns
+    assert "Convergent" not in (tmp_path / "rep2" / "report.html").read_text(encoding="utf-8")
+    # bad input: exit 2 naming the column, nothing written
+    for k, (args, msg) in enumerate(((["--external", "arbi=zz*"], "'zz*'"), (["--known-groups", "nope"], "'nope'"),
+                                     (["--wave", "x1"], "two waves"), (["--expect", "arbi"], "NAME=PATTERN"),
+                                     (["--retest", str(REF / "retest.csv"), "--id", "nope"], "'nope'"))):
+        bad = tmp_path / f"bad{k}"
+        r = CliRunner().invoke(main, ["validate", str(REF / "data.csv"), "--model", str(model), *args,
+                                      "--out", str(bad)])
+        assert r.exit_code == 2, (args, r.output)
+        assert msg in r.output and not (bad / "report.html").exists()
