@@ -67,17 +67,21 @@ def _select_items(data: pd.DataFrame, items: list[str] | None, pool: ItemPool | 
         raise SpecificationError(f"a reliability coefficient needs at least two items, got {items}")
     x = data[items].copy()
     x.attrs = {}
-    for col in items:
-        if not pd.api.types.is_numeric_dtype(x[col]):
-            raise DataError(f"item {col!r} is not numeric (dtype {x[col].dtype})")
+    for col, dtype in zip(items, x.dtypes):  # the dtypes at once (column access copies metadata)
+        if not pd.api.types.is_numeric_dtype(dtype):
+            raise DataError(f"item {col!r} is not numeric (dtype {dtype})")
     x = x.astype(float)
     reversed_: list[str] = []
     if pool is not None:
         x = reverse_score(x, pool, present_only=True)
         reversed_ = list(x.attrs.pop("reverse_scored"))
-    for col in items:
-        if x[col].nunique(dropna=True) < 2:
-            raise DataError(f"item {col!r} is constant; reliability is undefined")
+    values = x[items].to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN, constant below
+        varies = (np.nanmax(values, axis=0) > np.nanmin(values, axis=0) if len(values)  # two or more values
+                  else np.zeros(len(items), dtype=bool))
+    if not varies.all():
+        raise DataError(f"item {items[int(np.flatnonzero(~varies)[0])]!r} is constant; reliability is undefined")
     return x, reversed_
 
 
