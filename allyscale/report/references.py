@@ -29,10 +29,14 @@ REFERENCES: dict[tuple[str, str], str] = {
                          "Psychological Methods, 15, 111-123.",
     ("Brosseau-Liard", "2014"): "Brosseau-Liard, P. E., & Savalei, V. (2014). Adjusting incremental fit indices "
                                 "for nonnormality. Multivariate Behavioral Research, 49, 460-470.",
+    ("Campbell", "1959"): "Campbell, D. T., & Fiske, D. W. (1959). Convergent and discriminant validation by the "
+                          "multitrait-multimethod matrix. Psychological Bulletin, 56, 81-105.",
     ("Chen", "2007"): "Chen, F. F. (2007). Sensitivity of goodness of fit indexes to lack of measurement invariance. "
                       "Structural Equation Modeling, 14, 464-504.",
     ("Cheung", "2002"): "Cheung, G. W., & Rensvold, R. B. (2002). Evaluating goodness-of-fit indexes for testing "
                         "measurement invariance. Structural Equation Modeling, 9, 233-255.",
+    ("Cohen", "2003"): "Cohen, J., Cohen, P., West, S. G., & Aiken, L. S. (2003). Applied multiple "
+                       "regression/correlation analysis for the behavioral sciences (3rd ed.). Erlbaum.",
     ("Cronbach", "1951"): "Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests. "
                           "Psychometrika, 16, 297-334.",
     ("Curran", "2016"): "Curran, P. G. (2016). Methods for the detection of carelessly invalid responses in survey "
@@ -50,6 +54,8 @@ REFERENCES: dict[tuple[str, str], str] = {
                          "unobservable variables and measurement error. Journal of Marketing Research, 18, 39-50.",
     ("Green", "2009"): "Green, S. B., & Yang, Y. (2009). Reliability of summed item scores using structural "
                        "equation modeling: An alternative to coefficient alpha. Psychometrika, 74, 155-167.",
+    ("Hedges", "1981"): "Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and related "
+                        "estimators. Journal of Educational Statistics, 6, 107-128.",
     ("Henseler", "2015"): "Henseler, J., Ringle, C. M., & Sarstedt, M. (2015). A new criterion for assessing "
                           "discriminant validity in variance-based structural equation modeling. Journal of the "
                           "Academy of Marketing Science, 43, 115-135.",
@@ -57,6 +63,9 @@ REFERENCES: dict[tuple[str, str], str] = {
                       "Psychometrika, 30, 179-185.",
     ("Hu", "1999"): "Hu, L., & Bentler, P. M. (1999). Cutoff criteria for fit indexes in covariance structure "
                     "analysis: Conventional criteria versus new alternatives. Structural Equation Modeling, 6, 1-55.",
+    ("Jacobson", "1991"): "Jacobson, N. S., & Truax, P. (1991). Clinical significance: A statistical approach to "
+                          "defining meaningful change in psychotherapy research. Journal of Consulting and Clinical "
+                          "Psychology, 59, 12-19.",
     ("Johnson", "2005"): "Johnson, J. A. (2005). Ascertaining the validity of individual protocols from Web-based "
                          "personality inventories. Journal of Research in Personality, 39, 103-129.",
     ("Jorgensen", "2022"): "Jorgensen, T. D., Pornprasertmanit, S., Schoemann, A. M., & Rosseel, Y. (2022). "
@@ -76,6 +85,8 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("Lynn", "1986"): "Lynn, M. R. (1986). Determination and quantification of content validity. Nursing Research, "
                       "35, 382-385.",
     ("McDonald", "1999"): "McDonald, R. P. (1999). Test theory: A unified treatment. Erlbaum.",
+    ("McGraw", "1996"): "McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass correlation "
+                        "coefficients. Psychological Methods, 1, 30-46.",
     ("McNeish", "2023"): "McNeish, D., & Wolf, M. G. (2023). Dynamic fit index cutoffs for confirmatory factor "
                          "analysis models. Psychological Methods, 28, 61-88.",
     ("Meade", "2012"): "Meade, A. W., & Craig, S. B. (2012). Identifying careless responses in survey data. "
@@ -94,6 +105,7 @@ REFERENCES: dict[tuple[str, str], str] = {
                        "489-497.",
     ("Polit", "2007"): "Polit, D. F., Beck, C. T., & Owen, S. V. (2007). Is the CVI an acceptable indicator of "
                        "content validity? Appraisal and recommendations. Research in Nursing & Health, 30, 459-467.",
+    ("Rao", "1973"): "Rao, C. R. (1973). Linear statistical inference and its applications (2nd ed.). Wiley.",
     ("Revelle", "2022"): "Revelle, W. (2022). psych: Procedures for psychological, psychometric, and personality "
                          "research (Version 2.2.9).",
     ("Rhemtulla", "2012"): "Rhemtulla, M., Brosseau-Liard, P. E., & Savalei, V. (2012). When can categorical "
@@ -112,6 +124,13 @@ REFERENCES: dict[tuple[str, str], str] = {
                          "categorical data. Multivariate Behavioral Research, 56, 390-407.",
     ("Schmid", "1957"): "Schmid, J., & Leiman, J. M. (1957). The development of hierarchical factor solutions. "
                         "Psychometrika, 22, 53-61.",
+    ("Shrout", "1979"): "Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: Uses in assessing rater "
+                        "reliability. Psychological Bulletin, 86, 420-428.",
+    ("Steiger", "1997"): "Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the "
+                         "evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.), "
+                         "What if there were no significance tests? (pp. 221-257). Erlbaum.",
+    ("Spearman", "1904"): "Spearman, C. (1904). The proof and measurement of association between two things. "
+                          "American Journal of Psychology, 15, 72-101.",
     ("Takane", "1987"): "Takane, Y., & de Leeuw, J. (1987). On the relationship between item response theory and "
                         "factor analysis of discretized variables. Psychometrika, 52, 393-408.",
     ("Velicer", "1976"): "Velicer, W. F. (1976). Determining the number of components from the matrix of partial "

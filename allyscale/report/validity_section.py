@@ -4,39 +4,17 @@
 :func:`allyscale.known_groups` and :func:`allyscale.incremental_validity` into one report
 :class:`~allyscale.report.document.Section` (with the table of expected patterns);
 ``stability_section(result)`` does the same for :func:`allyscale.test_retest`. Nothing is
-computed here beyond formatting. ``add_to_sections`` is the pipeline's hook: with external
-score columns (``validate(external=...)``) it adds the criterion section before the
-conclusion, built by ``build`` from the observed external scores.
+computed here beyond formatting. ``validity_inputs`` checks ``validate()``'s inputs for these
+sections (external measures as columns or items, expectations, a known-groups column, a
+retest wave or a wave column) and ``add_to_sections`` is the pipeline's hook: it adds the
+criterion section (``build``) and the stability section (``build_stability``) before the
+conclusion when the inputs are given. The works these sections cite are in
+:data:`allyscale.report.references.REFERENCES`.
 """
 
 from __future__ import annotations
 
 from allyscale.report.document import Section, Table
-from allyscale.report.references import REFERENCES
-
-# The works these sections cite, registered with the report's reference list (to move into
-# allyscale/report/references.py, which these sections do not edit).
-for _key, _entry in {
-    ("Campbell", "1959"): "Campbell, D. T., & Fiske, D. W. (1959). Convergent and discriminant validation by the "
-                          "multitrait-multimethod matrix. Psychological Bulletin, 56, 81-105.",
-    ("Spearman", "1904"): "Spearman, C. (1904). The proof and measurement of association between two things. "
-                          "American Journal of Psychology, 15, 72-101.",
-    ("Hedges", "1981"): "Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and related "
-                        "estimators. Journal of Educational Statistics, 6, 107-128.",
-    ("Steiger", "1997"): "Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the "
-                         "evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.), "
-                         "What if there were no significance tests? (pp. 221-257). Erlbaum.",
-    ("Cohen", "2003"): "Cohen, J., Cohen, P., West, S. G., & Aiken, L. S. (2003). Applied multiple "
-                       "regression/correlation analysis for the behavioral sciences (3rd ed.). Erlbaum.",
-    ("Shrout", "1979"): "Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: Uses in assessing rater "
-                        "reliability. Psychological Bulletin, 86, 420-428.",
-    ("McGraw", "1996"): "McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass correlation "
-                        "coefficients. Psychological Methods, 1, 30-46.",
-    ("Jacobson", "1991"): "Jacobson, N. S., & Truax, P. (1991). Clinical significance: A statistical approach to "
-                          "defining meaningful change in psychotherapy research. Journal of Consulting and Clinical "
-                          "Psychology, 59, 12-19.",
-}.items():
-    REFERENCES.setdefault(_key, _entry)
 
 __all__ = ["criterion_section", "stability_section", "add_to_sections", "build", "build_stability",
            "validity_inputs", "SECTION_ID", "SECTION_TITLE", "STABILITY_ID", "STABILITY_TITLE"]
@@ -91,7 +69,9 @@ def criterion_section(latent=None, known=None, incremental=None, *, section_id: 
         if known.latent is not None:
             sec.tables.append(Table("known_groups_latent", f"Known groups: {foc} - {ref}, latent means",
                                     known.latent, note=f"Scalar model ({known.diagnostics.get('latent_level')}); "
-                                                       "the reference group's latent mean is 0."))
+                                                       "the reference group's latent mean is 0; d_latent: the "
+                                                       "difference over the pooled latent SD, with a delta-method "
+                                                       "interval (Rao, 1973)."))
         else:
             sec.flag(f"latent means not compared: {known.latent_refused}")
     if incremental is not None:
@@ -112,6 +92,13 @@ def stability_section(result, *, section_id: str = STABILITY_ID, title: str = ST
         f"Test-retest stability of the scale scores ({int(t['n'].max())} respondents matched across the waves): "
         "ICC(2,1) (absolute agreement) and ICC(3,1) (consistency) as psych::ICC (Shrout & Fleiss, 1979; McGraw "
         f"& Wong, 1996); SEM and reliable change (Jacobson & Truax, 1991) with r_xx = {result.rxx}.")
+    if "latent_stability" in t.columns:
+        lv = str(t["latent_level"].iloc[0])
+        sec.paragraphs.append(
+            "The latent stability is each factor's correlation with itself across the waves in one model of both "
+            "waves (each item's residuals correlated across waves), at the highest level of longitudinal "
+            f"invariance that holds ({lv}), with a delta-method interval (Rao, 1973), as lavaan's "
+            "standardizedSolution.")
     sec.tables.append(Table("stability", "Test-retest stability, SEM and reliable change", t))
     low = t.index[t["icc2"] < 0.70].tolist()
     if low:
