@@ -5,16 +5,14 @@ dict, and user text (an item, group, study or rater name) escaped in HTML and La
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-
-import allyscale as al
 from conftest import MINI_POOL
 from contract import HOSTILE, check_contract
+
+import allyscale as al
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +61,7 @@ def test_incremental_validity_result(validity_data):
     from allyscale.validity_ext import IncrementalValidityResult
 
     d = validity_data.rename(columns={"y": HOSTILE})
-    res = al.incremental_validity(d, outcome=HOSTILE, baseline=["sds_total"], added=["ally_a", "ally_b"],
-                                  model=MODEL2)
+    res = al.incremental_validity(d, outcome=HOSTILE, baseline=["sds_total"], added=["ally_a", "ally_b"], model=MODEL2)
     assert isinstance(res, IncrementalValidityResult)
     check_contract(res, user_text=HOSTILE)
     assert res.to_dict()["steps"]["full"]["delta_r2"] == pytest.approx(res.delta_r2, rel=1e-12)
@@ -96,8 +93,13 @@ def test_test_retest_result(validity_data):
 def test_collapse_result():
     from allyscale.pairs import CollapseResult
 
-    d = pd.DataFrame({"g": ["a"] * 6 + [HOSTILE] * 6, "x": [1, 2, 3, 4, 4, 2, 2, 2, 3, 4, 3, 4],
-                      "y": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]})
+    d = pd.DataFrame(
+        {
+            "g": ["a"] * 6 + [HOSTILE] * 6,
+            "x": [1, 2, 3, 4, 4, 2, 2, 2, 3, 4, 3, 4],
+            "y": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3],
+        }
+    )
     res = al.collapse_categories(d, items=["x", "y"], group="g")
     assert isinstance(res, CollapseResult) and res.table["groups"].tolist() == [HOSTILE]
     check_contract(res, user_text=HOSTILE)
@@ -111,13 +113,17 @@ def test_read_report(tmp_path):
 
     (tmp_path / "d.csv").write_text(f"id,x1,x2,x3\n1,1,2,3\n2,-99,4,{HOSTILE}\n3,2,,4\n4,5,5,5\n")
     with pytest.warns(al.DataWarning, match="invalid cell"):
-        frame = read_responses(tmp_path / "d.csv", items=["x1", "x2", "x3"], missing="-99", scale=(1, 5),
-                               invalid="missing")
+        frame = read_responses(
+            tmp_path / "d.csv", items=["x1", "x2", "x3"], missing="-99", scale=(1, 5), invalid="missing"
+        )
     rep = frame.attrs["read_report"]
     assert isinstance(rep, ReadReport)
     check_contract(rep, user_text=HOSTILE)
     assert rep.to_frame().set_index("item").loc[["x1", "x2", "x3"]].to_numpy().tolist() == [
-        [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+        [0, 1, 0, 0],
+        [1, 0, 0, 0],
+        [0, 0, 0, 1],
+    ]
     assert rep.diagnostics["warnings"][0].endswith(f"value '{HOSTILE}')")
 
 
@@ -154,8 +160,15 @@ def test_irt_result():
 @pytest.fixture(scope="module")
 def short_form(responses, mini_pool):
     """Two candidates only: a5 or a6 joins the four forced items of fa."""
-    return al.shorten(responses, pool=mini_pool, items_per_factor={"fa": 5, "fb": 6, "fc": 6},
-                      force_in=["a1", "a2", "a3", "a4"], method="exhaustive", seed=1, progress=False)
+    return al.shorten(
+        responses,
+        pool=mini_pool,
+        items_per_factor={"fa": 5, "fb": 6, "fc": 6},
+        force_in=["a1", "a2", "a3", "a4"],
+        method="exhaustive",
+        seed=1,
+        progress=False,
+    )
 
 
 def test_short_form_result(short_form):
@@ -221,9 +234,13 @@ def test_dfi_result():
 MC_STUDY = {
     "name": HOSTILE,
     "population": "f1 =~ .7*a1 + .7*a2 + .6*a3 + .6*a4\nf2 =~ .7*b1 + .7*b2 + .6*b3 + .6*b4\nf1 ~~ .3*f2\n",
-    "analysis": {"models": {"two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n",
-                            "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n"},
-                 "estimator": "ML"},
+    "analysis": {
+        "models": {
+            "two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n",
+            "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n",
+        },
+        "estimator": "ML",
+    },
     "conditions": {"n": [200]},
     "reps": 2,
     "seed": 5,
@@ -280,3 +297,26 @@ def test_content_report(content_result):
     check_contract(rep, user_text=HOSTILE)  # the pool's name, in the title
     assert rep.to_dict()["meta"]["raters"][0] == "<i>r1</i>"
     assert rep.to_frame()["id"].tolist() == ["content", "references"]
+
+
+#: the result classes this file puts through the contract (``_Tables``, the shared summary of the four validity
+#: results, through those four)
+COVERED = {
+    "_Tables",
+    "ScreenResult",
+    "LatentCorrelationResult",
+    "IncrementalValidityResult",
+    "KnownGroupsResult",
+    "TestRetestResult",
+    "CollapseResult",
+    "ReadReport",
+    "MTMMResult",
+    "IRTResult",
+    "ShortFormResult",
+    "ContentValidityResult",
+    "DFIResult",
+    "RunReport",
+    "StudySummary",
+    "ValidationReport",
+    "ContentReport",
+}
