@@ -69,6 +69,7 @@ _API: dict[str, str] = {
     "ave": "allyscale.validity",
     "fornell_larcker": "allyscale.validity",
     "factor_correlations": "allyscale.validity", "external_correlations": "allyscale.validity",
+    "scale_reliability": "allyscale.validity",
     "split_half": "allyscale.reliability",
     "icc": "allyscale.reliability",
     "latent_correlations": "allyscale.validity_ext", "incremental_validity": "allyscale.validity_ext",

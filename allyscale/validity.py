@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from allyscale.cfa import CFAResult
     from allyscale.pool import ItemPool
 
-__all__ = ["htmt", "ave", "fornell_larcker", "factor_correlations", "external_correlations",
+__all__ = ["htmt", "ave", "fornell_larcker", "factor_correlations", "external_correlations", "scale_reliability",
+           "ScaleReliability",
            "FornellLarckerResult"]
 
 
@@ -340,3 +341,105 @@ def external_correlations(data: pd.DataFrame, external: list[str], *, scales: di
             rows.append({"scale": s, "external": e, "r": r, "n": n, "ci_lower": math.tanh(zr - zq * se),
                          "ci_upper": math.tanh(zr + zq * se), "pvalue": float(2 * stats.t.sf(abs(t), n - 2))})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the analyses the report and CLI share
+@dataclass(frozen=True)
+class ScaleReliability(Result):
+    """Reliability and discriminant validity of a measurement model (:func:`scale_reliability`).
+
+    Attributes
+    ----------
+    reliability : ReliabilityResult
+        Alpha, omega and AVE per subscale and for the total score.
+    htmt : DataFrame
+        Heterotrait–monotrait ratios (polychoric correlations for ordered items).
+    fornell_larcker : FornellLarckerResult
+    omega : OmegaResult or None
+        Schmid–Leiman omega with ``omega_factors`` group factors (None when not computed).
+    estimator : str
+    diagnostics : dict
+        The reliability's diagnostics (convergence, Heywood cases, dropped rows) and ``reversed`` items.
+    """
+
+    reliability: Any
+    htmt: pd.DataFrame
+    fornell_larcker: FornellLarckerResult
+    omega: Any
+    estimator: str
+    fit: CFAResult = field(repr=False)
+    diagnostics: dict = field(default_factory=dict)
+
+    def summary(self) -> Summary:
+        """The reliability table, HTMT, Fornell–Larcker and (when computed) Schmid–Leiman omega."""
+        out = Summary(self.reliability.summary().title)
+        if not self.fit.converged:
+            out.text("WARNING: the CFA did not converge; omega and AVE are not trustworthy", strong=True)
+        out.table(self.reliability.table, title="Subscales and total score", digits=4)
+        out.table(self.htmt, title="HTMT (HTMT2, geometric means)")
+        out.table(self.fornell_larcker.table, title="Fornell-Larcker: sqrt(AVE) on the diagonal")
+        if self.omega is not None:
+            o = self.omega
+            out.text(f"Schmid-Leiman omega ({o.n_factors} group factors; psych::omega): omega_h = {o.omega_h:.3f}, "
+                     f"omega_t = {o.omega_t:.3f}, ECV = {o.ecv:.3f}")
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The reliability table."""
+        return self.reliability.table
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"estimator": self.estimator, "converged": self.fit.converged,
+                         "reliability": self.reliability.table, "diagnostics": self.diagnostics, "htmt": self.htmt,
+                         "fornell_larcker": self.fornell_larcker.to_dict(),
+                         "omega": None if self.omega is None else self.omega.to_dict()}, frames="index")
+
+
+def scale_reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None, pool: Any = None,
+                      fit: CFAResult | None = None, ordinal_alpha: bool = False,
+                      omega_factors: int | str | None = "auto") -> ScaleReliability:
+    """Reliability and discriminant validity as the report computes them, in one call (the report and
+    ``allyscale reliability`` both use it, so they cannot differ).
+
+    One CFA (by the estimator rule unless ``estimator`` is given; ordered items for WLSMV) feeds omega, AVE and
+    the Fornell–Larcker criterion; HTMT uses polychoric correlations when the items are analysed as ordered.
+
+    Parameters
+    ----------
+    data : DataFrame
+    model : str
+        lavaan syntax of the measurement model.
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+    pool : ItemPool, optional
+        Its reverse-keyed items are reverse-scored first.
+    fit : CFAResult, optional
+        An existing fit of ``model`` to the (reverse-scored) data.
+    ordinal_alpha : bool
+        Alpha on polychoric correlations (Zumbo, Gadermann & Zeisser, 2007).
+    omega_factors : int, "auto" or None
+        Group factors of Schmid–Leiman omega (psych::omega); ``"auto"``: the number of first-order factors when
+        there are at least three; None: not computed.
+    """
+    from allyscale.estimator_rule import resolve_estimator
+    from allyscale.scoring import reverse_score
+    from allyscale.syntax import factor_items
+
+    x = reverse_score(data, pool, present_only=True) if pool is not None else data
+    reversed_ = list(x.attrs.get("reverse_scored", [])) if pool is not None else []
+    est = resolve_estimator(estimator, x, model, fit=fit)
+    factors = factor_items(model)
+    items = list(dict.fromkeys(i for its in factors.values() for i in its))
+    if fit is None:
+        fit = _cfa(x, model, estimator=est, **({"ordered": items} if est == "WLSMV" else {}))
+    rel = _rel().reliability(x, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit)
+    ht = htmt(x, model, ordinal=est == "WLSMV")
+    fl = fornell_larcker(x, model, estimator=est, fit=fit)
+    k = (len(factors) if len(factors) >= 3 else None) if omega_factors == "auto" else omega_factors
+    om = _rel().omega(x[items], int(k)) if k else None
+    return ScaleReliability(rel, ht, fl, om, est, fit, {**rel.diagnostics, "reversed": reversed_})
+
+
+def _cfa(data: pd.DataFrame, model: str, **kwargs: Any) -> CFAResult:
+    from allyscale.cfa import cfa
+
+    return cfa(data, model, **kwargs)

@@ -97,6 +97,9 @@ def test_reliability_results(likert, hs):
     check_contract(al.omega(hs[[f"x{i}" for i in range(1, 10)]], 3))
     check_contract(al.icc(likert[["a1", "a2"]]))
     check_contract(al.fornell_larcker(hs, MODEL3, estimator="ML"))
+    both = al.scale_reliability(hs, MODEL3, estimator="ML")
+    check_contract(both)
+    assert both.omega.n_factors == 3 and both.to_dict()["reliability"]["visual"]["n_items"] == 3
 
 
 def test_bifactor_indices():
@@ -139,7 +142,7 @@ def _result_classes() -> set[type]:
 COVERED = {"CFAResult", "CompareResult", "FitVerdict", "StructureChoice", "InvarianceResult", "ReliabilityResult",
            "AlphaResult", "SplitHalfResult", "OmegaResult", "ICCResult", "FornellLarckerResult", "BifactorResult",
            "EFAResult", "ParallelResult", "MAPResult", "EKCResult", "KMOResult", "BartlettResult",
-           "PolychoricResult", "SchmidLeiman"}
+           "PolychoricResult", "SchmidLeiman", "ScaleReliability"}
 
 
 def test_every_result_class_is_checked():

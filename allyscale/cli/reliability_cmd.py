@@ -11,7 +11,6 @@ from allyscale._files import atomic_write_text, check_output_path
 from allyscale.cli._read import data_options, read_data, read_model
 from allyscale.errors import SpecificationError
 from allyscale.pool import load_pool
-from allyscale.report.document import jsonable
 
 
 
@@ -26,7 +25,8 @@ from allyscale.report.document import jsonable
               help="Item pool: its reverse-keyed items are reverse-scored first.")
 @click.option("--ordinal-alpha", is_flag=True, help="Alpha on polychoric correlations (Zumbo et al., 2007).")
 @click.option("--omega-factors", type=click.IntRange(min=2),
-              help="Also report Schmid-Leiman omega (psych::omega) with this many group factors.")
+              help="Group factors of Schmid-Leiman omega (psych::omega). Default, as the report: the number of "
+                   "factors of the model when there are at least three.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False),
               help="Write the reliability table, HTMT and Fornell-Larcker table as JSON.")
 @data_options
@@ -44,39 +44,20 @@ def reliability_command(data_path, model_path, estimator, pool_path, ordinal_alp
     else:
         raise SpecificationError("give --model (a lavaan model file) or --pool")
     data = read_data(data_path, pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
-    import allyscale.reliability  # noqa: F401  (the package attribute is the function)
-    from allyscale.cfa import cfa
+    from allyscale.validity import scale_reliability
 
-    import allyscale.reliability as mod
-    from allyscale.validity import fornell_larcker, htmt
-
-    from allyscale.scoring import reverse_score
-
-    scored = reverse_score(data, pool, present_only=True) if pool is not None else data.copy()
-    from allyscale.fitpolicy import resolve_estimator
-
-    est = resolve_estimator(estimator, scored, model)
-    items = list(dict.fromkeys(i for its in mod._factor_items(model).values() for i in its))
-    fit = cfa(scored, model, estimator=est, **({"ordered": items} if est == "WLSMV" else {}))
-    table = mod.reliability(scored, model, estimator=est, ordinal_alpha=ordinal_alpha, fit=fit).table
-    ht = htmt(scored, model)
-    fl = fornell_larcker(scored, model, estimator=est, fit=fit)
-    om = mod.omega(scored[items], omega_factors) if omega_factors else None
+    res = scale_reliability(data, model, estimator=estimator, pool=pool, ordinal_alpha=ordinal_alpha,
+                            omega_factors=omega_factors if omega_factors else "auto")
+    fit = res.fit
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.max_columns", 50):
-        click.echo(f"Reliability ({est}; omega as semTools::compRelSEM, AVE as semTools::AVE)")
-        click.echo(table.round(4).to_string())
-        if not fit.converged:
-            click.echo("WARNING: the CFA did not converge; omega and AVE are not trustworthy")
-        click.echo("\nHTMT (HTMT2, geometric means)")
-        click.echo(ht.round(3).to_string())
-        click.echo("\n" + str(fl.summary()))
-        if om is not None:
-            click.echo("\n" + str(om.summary()))
+        click.echo(str(res.reliability.summary()))
+        click.echo("\nHTMT (HTMT2, geometric means" + ("; polychoric" if res.estimator == "WLSMV" else "") + ")")
+        click.echo(res.htmt.round(3).to_string())
+        click.echo("\n" + str(res.fornell_larcker.summary()))
+        if res.omega is not None:
+            click.echo("\n" + str(res.omega.summary()))
     if json_out:
-        payload = {"estimator": est, "converged": fit.converged, "reliability": table,
-                   "diagnostics": table.attrs.get("diagnostics", {}), "htmt": ht, "fornell_larcker": fl.to_dict(),
-                   "omega": None if om is None else om.to_dict()}
-        atomic_write_text(json_out, json.dumps(jsonable(payload), indent=2), inputs)
+        atomic_write_text(json_out, json.dumps(res.to_dict(), indent=2), inputs)
     if not fit.converged:
         click.echo("error: the CFA behind omega and AVE did not converge (exit 1)", err=True)
         raise SystemExit(1)

@@ -478,35 +478,33 @@ def _add_path_diagram(ctx: Context, sec: Section, main_fit) -> None:
 
 
 def _reliability_section(ctx: Context, sec: Section) -> None:
-    from allyscale.reliability import omega, reliability
-    from allyscale.validity import fornell_larcker, htmt
+    from allyscale.validity import scale_reliability
 
     data = _cfa_data(ctx)
     model = ctx.models[ctx.main_model]
-    fit = ctx.results.get("main_fit")
-    rel = reliability(data, model, estimator=ctx.estimator, fit=fit).table
+    # the same analyses as `allyscale reliability`: one function, one set of options
+    res = scale_reliability(data, model, estimator=ctx.estimator, fit=ctx.results.get("main_fit"),
+                            omega_factors="auto")
+    rel = res.reliability.table
     ctx.results["reliability"] = rel
     sec.tables.append(Table("reliability", "Reliability of the subscales and the total score", rel,
                             note="alpha: Cronbach (1951), psych::alpha; omega: composite reliability as "
                                  "semTools::compRelSEM (categorical omega, Green & Yang 2009, for ordered items); "
                                  "AVE: average variance extracted (Fornell & Larcker, 1981)."))
-    k = len(ctx.factors)
-    if k >= 3:
-        om = omega(data[ctx.items], k)
+    if res.omega is not None:
+        om = res.omega
         ctx.results["omega"] = om
         sec.paragraphs.append(
-            f"Schmid-Leiman omega ({k} group factors; psych::omega): omega-hierarchical = {om.omega_h:.3f}, "
-            f"omega-total = {om.omega_t:.3f}, explained common variance of the general factor = {om.ecv:.3f}.")
+            f"Schmid-Leiman omega ({om.n_factors} group factors; psych::omega): omega-hierarchical = "
+            f"{om.omega_h:.3f}, omega-total = {om.omega_t:.3f}, explained common variance of the general factor = "
+            f"{om.ecv:.3f}.")
         sec.numbers.update(omega_h=om.omega_h, omega_t=om.omega_t, ecv=om.ecv)
-    ht = htmt(data, model, ordinal=ctx.ordinal)
+    ht = res.htmt
     sec.tables.append(Table("htmt", "Heterotrait-monotrait ratios (HTMT2)", ht,
                             note="semTools::htmt defaults (geometric means; Roemer et al., 2021). Values < .85 "
                                  "support discriminant validity (Henseler et al., 2015)."))
-    fl = fornell_larcker(data, model, estimator=ctx.estimator, fit=fit)
-    fl_table = getattr(fl, "table", None)
-    if isinstance(fl_table, pd.DataFrame):
-        sec.tables.append(Table("fornell_larcker", "Fornell-Larcker criterion", fl_table,
-                                note="Diagonal: square root of AVE; off-diagonal: factor correlations."))
+    sec.tables.append(Table("fornell_larcker", "Fornell-Larcker criterion", res.fornell_larcker.table,
+                            note="Diagonal: square root of AVE; off-diagonal: factor correlations."))
     if ctx.external:
         from allyscale.validity import external_correlations
 
