@@ -717,6 +717,7 @@ def validate(
     wave: str | None = None,
     retest_id: str | None = None,
     retest_latent: bool = True,
+    criterion: str | None = None,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -757,6 +758,9 @@ def validate(
         ``pairs`` the targets' self-report, matched by ``target_id``): adds the section
         "Stability" (:func:`allyscale.test_retest`; the latent stability unless
         ``retest_latent=False``). Or ``wave``: a column of ``data`` with the two waves.
+    criterion : str, optional
+        An outcome column: incremental validity of the main model's scale scores beyond the
+        external measures (:func:`allyscale.incremental_validity`).
     reverse : list of str, optional
         Reverse-keyed items to reverse-score before the analyses (``min + max - x``), for
         data analysed with a model file; a pool's reverse-keyed items are always reversed.
@@ -830,7 +834,7 @@ def validate(
         data, items=items, external=external, expect=expect, reliability=reliability, known_groups=known_groups,
         reference=reference, retest=retest, wave=wave,
         retest_id=retest_id or (target_id if paired_info is not None else None), retest_latent=retest_latent,
-        source=source)
+        criterion=criterion, source=source)
     unknown = [i for i in reverse or [] if i not in items]
     if unknown:
         raise DataError(f"{source}: reverse-keyed item(s) not in the model: {unknown}")
