@@ -648,15 +648,8 @@ def _msms_plan(iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
     c = psi @ np.linalg.inv(np.eye(k) + lam.T @ u @ psi)
     if not np.allclose(np.diag(d) - u @ c @ u.T, s_inv, rtol=1e-8, atol=1e-10 * np.abs(s_inv).max()):
         return None
-    # Y_n = M_n U, built column by column from the pairs: (k, p, N)
-    npair = len(iu[0])
-    cols = np.arange(k)
-    rows = np.concatenate([(cols[:, None] * p + iu[0][None, :]).ravel(),
-                           (cols[:, None] * p + iu[1][None, :]).ravel()])
-    pairs = np.tile(np.arange(npair), 2 * k)
-    vals = np.concatenate([u[iu[1]].T.ravel(), u[iu[0]].T.ravel()])
-    incidence = _sparse.csr_array((vals, (rows, pairs)), shape=(k * p, npair))
-    return d, u, c, incidence, 2 * d[iu[0]] * d[iu[1]]
+    # positions of the pairs in the flattened p x p matrices M_n (both triangles)
+    return d, u, c, (iu[0] * p + iu[1], iu[1] * p + iu[0]), 2 * d[iu[0]] * d[iu[1]]
 
 
 def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
@@ -674,14 +667,18 @@ def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.
     if plan is False:
         plan = _msms_plan(iu, s_inv, factor)
     if plan is not None:
-        d, u, c, incidence, dd2 = plan
+        d, u, c, (upper, lower), dd2 = plan
         k = u.shape[1]
         t1 = float(dd2 @ np.einsum("an,an->a", m, m))
-        y = np.asarray(incidence @ m).reshape(k, p, n)
-        g = np.einsum("cin,i,ein->nce", y, d, y)  # Y'DY per case
-        z = np.einsum("ic,ein->nce", u, y)  # U'MU per case
-        t2 = float(np.einsum("ce,nec->", c, g))
-        zc = z @ c
+        full = np.zeros((p * p, n))  # M_n for every case, (p, p, n)
+        full[upper] = m
+        full[lower] = m
+        y = (u.T @ full.reshape(p, p * n)).reshape(k, p, n)  # y[c, i, n] = (M_n U)[i, c] (M_n symmetric)
+        yd = (y * d[None, :, None]).reshape(k, p * n)
+        g_sum = yd @ y.reshape(k, p * n).T  # sum_n Y_n' D Y_n
+        t2 = float(np.einsum("ce,ec->", c, g_sum))
+        z = (u.T @ y.transpose(1, 0, 2).reshape(p, k * n)).reshape(k, k, n)  # z[c, e, n] = (U' M_n U)[c, e]
+        zc = np.einsum("cen,ef->ncf", z, c)
         t3 = float(np.einsum("nij,nji->", zc, zc))
         return t1 - 2 * t2 + t3
     total = 0.0
