@@ -478,7 +478,7 @@ def test_validate_cli_external_items_expectations_known_groups_retest(tmp_path, 
     r = CliRunner().invoke(main, ["validate", str(REF / "data.csv"), "--model", str(model),
                                   "--external", "arbi=x*", "--external", "sdes=s1,s2,s3", "--external", "sds_total",
                                   "--expect", "arbi=> .50", "--expect", "sdes=< .30", "--known-groups", "g",
-                                  "--retest", str(REF / "retest.csv"), "--out", str(out)])
+                                  "--retest", str(REF / "retest.csv"), "--criterion", "y", "--out", str(out)])
     assert r.exit_code == 0, r.output
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Convergent, discriminant and criterion validity" in page and "Stability" in page
@@ -500,6 +500,13 @@ def test_validate_cli_external_items_expectations_known_groups_retest(tmp_path, 
     stab = pd.read_csv(REF / "latent_stability.csv").query("level == 'thresholds'").set_index("factor")
     assert_allclose(st.loc[["ally_a", "ally_b"], "latent_stability"], stab.loc[["ally_a", "ally_b"], "std_all"],
                     rtol=1e-5)
+    # incremental validity beyond the external measures (item means of arbi, sdes; the observed sds_total)
+    steps = pd.read_csv(out / "tables" / "incremental_steps.csv", index_col=0)
+    joint = MODEL + "\narbi =~ x1 + x2 + x3\nsdes =~ s1 + s2 + s3"
+    inc = al.incremental_validity(data, outcome="y", baseline=["arbi", "sdes", "sds_total"],
+                                  added=["ally_a", "ally_b"], model=joint)
+    assert_allclose(steps.loc["full", "delta_r2"], inc.delta_r2, rtol=1e-10)
+    assert steps.loc["full", "df1_change"] == 2 and steps.loc["baseline", "k"] == 3
     # the same waves as one file with a wave column and --id
     long = pd.concat([data.assign(time=1), w2.assign(time=2)], ignore_index=True)
     long.to_csv(tmp_path / "long.csv", index=False)

@@ -68,6 +68,8 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
               help="Expected correlation of the factors with an external measure (repeatable), e.g. "
                    "'arbi=> .50' or 'sdes=|r| < .30'; marked met or not in the report.")
 @click.option("--known-groups", "known_groups", help="Column with two groups that should differ (known groups).")
+@click.option("--criterion", help="Outcome column: incremental validity of the scale scores beyond the --external "
+                                  "measures (hierarchical regression).")
 @click.option("--retest", "retest_path", type=click.Path(dir_okay=False),
               help="Retest wave of the same respondents (matched by --id; with --pairs the targets' self-report, "
                    "matched by --target-id): adds the section 'Stability'.")
@@ -101,7 +103,7 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
                      out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
                      content_ratings=(), formats="html", expects=(), known_groups=None, retest_path=None,
-                     wave=None, retest_id=None, retest_latent=True) -> None:
+                     wave=None, retest_id=None, retest_latent=True, criterion=None) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json, OUT/tables/*.csv, OUT/data.csv and
@@ -182,7 +184,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
                           collapse=collapse or False,
                           content_ratings=list(content_ratings) if content_ratings else None,
                           expect=expect or None, known_groups=known_groups, retest=retest, wave=wave,
-                          retest_id=retest_id, retest_latent=retest_latent)
+                          retest_id=retest_id, retest_latent=retest_latent, criterion=criterion)
         html = report.save(targets[path], inputs=inputs, formats=wanted)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"

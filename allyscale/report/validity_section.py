@@ -147,7 +147,7 @@ def _parse_external(specs, columns: list[str], source: str) -> tuple[dict, list[
 
 def validity_inputs(data, *, items: list[str], external=None, expect=None, reliability=None, known_groups=None,
                     reference=None, retest=None, wave=None, retest_id=None, retest_latent: bool = True,
-                    source: str = "data"):
+                    criterion=None, source: str = "data"):
     """Check the validate() inputs of these sections; split a wave column into the two waves.
 
     Returns the (wave-1) data and the dict the section builders read from
@@ -171,6 +171,12 @@ def validity_inputs(data, *, items: list[str], external=None, expect=None, relia
             raise DataError(f"{source}: known-groups column {known_groups!r} is not in the data")
         if known_groups in items:
             raise DataError(f"{source}: known-groups column {known_groups!r} is an item")
+    if criterion is not None:
+        if criterion not in data.columns:
+            raise DataError(f"{source}: criterion column {criterion!r} is not in the data")
+        if criterion in items or criterion in ext or any(criterion in (c if isinstance(c, list) else [c])
+                                                         for c in ext.values()):
+            raise DataError(f"{source}: criterion column {criterion!r} is an item or an external measure")
     if wave is not None:
         if retest is not None:
             raise DataError("give a retest file or a wave column, not both")
@@ -196,7 +202,7 @@ def validity_inputs(data, *, items: list[str], external=None, expect=None, relia
     info = {"external": ext, "observed": observed, "expect": dict(expect or {}) or None,
             "reliability": dict(reliability or {}) or None, "known_groups": known_groups, "reference": reference,
             "retest": retest, "id": (retest_id or "id") if retest is not None else None,
-            "retest_latent": bool(retest_latent), "wave": wave}
+            "retest_latent": bool(retest_latent), "wave": wave, "criterion": criterion}
     return data, info
 
 
@@ -206,7 +212,7 @@ def add_to_sections(sections: list, ctx) -> list:
     v = ctx.results.get("validity") or {} if hasattr(ctx, "results") else {}
     out = list(sections)
     at = next((k for k, s in enumerate(out) if s[0] == "conclusion"), len(out))
-    if getattr(ctx, "external", None) or v.get("external") or v.get("known_groups"):
+    if getattr(ctx, "external", None) or v.get("external") or v.get("known_groups") or v.get("criterion"):
         out.insert(at, (SECTION_ID, SECTION_TITLE, build))
         at += 1
     if v.get("retest") is not None:
@@ -217,12 +223,12 @@ def add_to_sections(sections: list, ctx) -> list:
 def build(ctx, sec: Section) -> None:
     """Pipeline builder: latent / disattenuated correlations with the external measures (and the
     expectations), known groups, from the main model's factors."""
-    from allyscale.validity_ext import known_groups, latent_correlations
+    from allyscale.validity_ext import incremental_validity, known_groups, latent_correlations
 
     v = ctx.results.get("validity") or {}
     model = ctx.models[ctx.main_model]
     ext = v.get("external") or {c: c for c in ctx.external}
-    res = kg = None
+    res = kg = inc = None
     if ext:
         res = latent_correlations(ctx.analysis_data, model, ext, expect=v.get("expect"),
                                   reliability=v.get("reliability"), estimator=getattr(ctx, "estimator", None))
@@ -231,7 +237,16 @@ def build(ctx, sec: Section) -> None:
         kg = known_groups(ctx.analysis_data, model, group=v["known_groups"], reference=v.get("reference"),
                           estimator=ctx.estimator, collapse=ctx.results.get("collapse") or False)
         ctx.results["known_groups"] = kg
-    built = criterion_section(latent=res, known=kg)
+    if v.get("criterion"):
+        # the scale scores beyond the external measures (their item means, or their observed scores)
+        lat = {k: s for k, s in ext.items() if not isinstance(s, str)}
+        joint = model.rstrip() + "".join(f"\n{k} =~ {' + '.join(s)}" for k, s in lat.items())
+        factors = list(ctx.factors)
+        inc = incremental_validity(ctx.analysis_data, outcome=v["criterion"],
+                                   baseline=[k if k in lat else s for k, s in ext.items()], added=factors,
+                                   model=joint)
+        ctx.results["incremental_validity"] = inc
+    built = criterion_section(latent=res, known=kg, incremental=inc)
     sec.paragraphs += built.paragraphs
     sec.tables += built.tables
     sec.numbers.update(built.numbers)
