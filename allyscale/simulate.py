@@ -209,101 +209,13 @@ class PopulationModel:
             factor correlation matrix, unknown items or factors, rates outside [0, 1).
         """
         items = pool.item_ids
-        p = len(items)
-        f_ids = [f.id for f in pool.factors]
         k = categories or pool.scale.n_categories
-        factor_of = {it.id: it.factor for it in pool.items}
-        # own loadings
-        lam_own = np.zeros(p)
-        if isinstance(loadings, Mapping):
-            unknown = sorted(set(loadings) - set(items))
-            if unknown:
-                raise SpecificationError(f"loadings name items not in the pool: {unknown}")
-            default = _spread((0.55, 0.80), 1)[0]
-            lam_own = np.array([float(loadings.get(i, default)) for i in items])
-        else:
-            for f in pool.factors:
-                idx = [items.index(it.id) for it in f.items]
-                lam_own[idx] = _spread(loadings, len(idx))
-        if structure not in ("correlated", "second_order", "bifactor"):
-            raise SpecificationError(f"unknown population structure {structure!r}; "
-                                     "use correlated, second_order or bifactor")
-        lv = list(f_ids)
-        if structure == "second_order":
-            lv.append(pool.general_id)
-        if structure == "bifactor":
-            lv.insert(0, pool.general_id)
-        if method_loading and any(pool.reverse_items):
-            lv.append("method_reverse")
-        m = len(lv)
-        lam = np.zeros((p, m))
-        for i, it in enumerate(items):
-            lam[i, lv.index(factor_of[it])] = lam_own[i]
-        if structure == "bifactor":
-            if isinstance(general_loadings, Mapping):
-                g = np.array([float(general_loadings.get(i, 0.5)) for i in items])
-            else:
-                g = _spread(general_loadings, p)
-            lam[:, 0] = g
-        for (it, f), val in (cross_loadings or {}).items():
-            if it not in items:
-                raise SpecificationError(f"cross_loadings: item {it!r} is not in the pool")
-            if f not in f_ids:
-                raise SpecificationError(f"cross_loadings: factor {f!r} is not in the pool")
-            lam[items.index(it), lv.index(f)] = float(val)
-        if "method_reverse" in lv:
-            for it in pool.reverse_items:
-                lam[items.index(it), lv.index("method_reverse")] = float(method_loading)
-        psi = np.eye(m)
-        beta = np.zeros((m, m))
-        nf = len(f_ids)
-        if structure == "correlated":
-            if isinstance(factor_corr, np.ndarray):
-                phi = np.asarray(factor_corr, dtype=float)
-                if phi.shape != (nf, nf):
-                    raise SpecificationError(f"factor_corr matrix must be {nf} x {nf}")
-            else:
-                phi = np.full((nf, nf), float(factor_corr) if not isinstance(factor_corr, Mapping) else 0.0)
-                np.fill_diagonal(phi, 1.0)
-                if isinstance(factor_corr, Mapping):
-                    for (a, b), r in factor_corr.items():
-                        if a not in f_ids or b not in f_ids:
-                            raise SpecificationError(f"factor_corr names unknown factor(s): {a!r}, {b!r}")
-                        phi[f_ids.index(a), f_ids.index(b)] = phi[f_ids.index(b), f_ids.index(a)] = float(r)
-            if np.linalg.eigvalsh(phi).min() <= 0:
-                raise SpecificationError("factor_corr is not positive definite")
-            psi[:nf, :nf] = phi
-        elif structure == "second_order":
-            gi = lv.index(pool.general_id)
-            for f in f_ids:
-                gam = float(second_order[f]) if isinstance(second_order, Mapping) else float(second_order)
-                if not -1 < gam < 1:
-                    raise SpecificationError(f"second-order loading of {f!r} must be in (-1, 1), got {gam}")
-                beta[lv.index(f), gi] = gam
-                psi[lv.index(f), lv.index(f)] = 1 - gam**2
-        mats = Matrices(items, lv, lam, np.zeros((p, p)), psi, beta)
-        common = np.einsum("ij,jk,ik->i", lam, latent_cov(mats), lam)
-        bad = [items[i] for i in np.flatnonzero(common >= 1)]
-        if bad:
-            raise SpecificationError(f"communality >= 1 (loadings too large) for item(s): {bad[:10]}")
-        resid = 1 - common
-        theta = np.diag(resid)
-        if facet_residual_corr:
-            for fc in pool.facets:
-                idx = [items.index(it.id) for it in fc.items]
-                for a in idx:
-                    for b in idx:
-                        if a != b:
-                            theta[a, b] = facet_residual_corr * np.sqrt(resid[a] * resid[b])
-        for (a, b), r in (residual_corr or {}).items():
-            if a not in items or b not in items:
-                raise SpecificationError(f"residual_corr names unknown item(s): {a!r}, {b!r}")
-            ia, ib = items.index(a), items.index(b)
-            theta[ia, ib] = theta[ib, ia] = float(r) * np.sqrt(resid[ia] * resid[ib])
-        mats.theta = theta
-        if np.linalg.eigvalsh(implied_cov(mats)).min() <= 0:
-            raise SpecificationError("the implied item correlation matrix is not positive definite "
-                                     "(residual correlations too large?)")
+        lam_own = _own_loadings(pool, loadings)
+        lv = _pool_latents(pool, structure, method_loading)
+        lam = _pool_lambda(pool, lv, lam_own, structure, general_loadings, cross_loadings, method_loading)
+        psi, beta = _pool_factor_cov(pool, lv, structure, factor_corr, second_order)
+        mats = Matrices(items, lv, lam, np.zeros((len(items), len(items))), psi, beta)
+        mats.theta = _pool_residuals(pool, mats, facet_residual_corr, residual_corr)
         th = _item_thresholds(items, thresholds, k, skew)
         options = {
             "source": "pool", "pool": pool.id, "structure": structure, "loadings": _jsonable(loadings),
@@ -593,6 +505,130 @@ class PopulationModel:
         return (f"PopulationModel({len(self.items)} items, factors={self.factors}, "
                 f"{'continuous' if k is None else f'{k} categories'}, reverse={int(self.reverse.sum())}, "
                 f"careless={self.careless:g}, missing={self.missing['mechanism']}:{self.missing['rate']:g})")
+
+
+# ------------------------------------------------------------------ from_pool's parts
+def _own_loadings(pool: ItemPool, loadings) -> np.ndarray:
+    """Each item's standardized loading on its own factor (see :meth:`PopulationModel.from_pool`)."""
+    items = pool.item_ids
+    lam_own = np.zeros(len(items))
+    if isinstance(loadings, Mapping):
+        unknown = sorted(set(loadings) - set(items))
+        if unknown:
+            raise SpecificationError(f"loadings name items not in the pool: {unknown}")
+        default = _spread((0.55, 0.80), 1)[0]
+        return np.array([float(loadings.get(i, default)) for i in items])
+    for f in pool.factors:
+        idx = [items.index(it.id) for it in f.items]
+        lam_own[idx] = _spread(loadings, len(idx))
+    return lam_own
+
+
+def _pool_latents(pool: ItemPool, structure: str, method_loading: float) -> list[str]:
+    """The latent variables of a pool-shaped population: factors, the general factor, the method factor."""
+    if structure not in ("correlated", "second_order", "bifactor"):
+        raise SpecificationError(f"unknown population structure {structure!r}; "
+                                 "use correlated, second_order or bifactor")
+    lv = [f.id for f in pool.factors]
+    if structure == "second_order":
+        lv.append(pool.general_id)
+    if structure == "bifactor":
+        lv.insert(0, pool.general_id)
+    if method_loading and any(pool.reverse_items):
+        lv.append("method_reverse")
+    return lv
+
+
+def _pool_lambda(pool: ItemPool, lv: list[str], lam_own: np.ndarray, structure: str, general_loadings,
+                 cross_loadings, method_loading: float) -> np.ndarray:
+    """Λ: own loadings, the bifactor's general loadings, cross-loadings and the method factor's loadings."""
+    items = pool.item_ids
+    f_ids = [f.id for f in pool.factors]
+    factor_of = {it.id: it.factor for it in pool.items}
+    p = len(items)
+    lam = np.zeros((p, len(lv)))
+    for i, it in enumerate(items):
+        lam[i, lv.index(factor_of[it])] = lam_own[i]
+    if structure == "bifactor":
+        if isinstance(general_loadings, Mapping):
+            g = np.array([float(general_loadings.get(i, 0.5)) for i in items])
+        else:
+            g = _spread(general_loadings, p)
+        lam[:, 0] = g
+    for (it, f), val in (cross_loadings or {}).items():
+        if it not in items:
+            raise SpecificationError(f"cross_loadings: item {it!r} is not in the pool")
+        if f not in f_ids:
+            raise SpecificationError(f"cross_loadings: factor {f!r} is not in the pool")
+        lam[items.index(it), lv.index(f)] = float(val)
+    if "method_reverse" in lv:
+        for it in pool.reverse_items:
+            lam[items.index(it), lv.index("method_reverse")] = float(method_loading)
+    return lam
+
+
+def _pool_factor_cov(pool: ItemPool, lv: list[str], structure: str, factor_corr,
+                     second_order) -> tuple[np.ndarray, np.ndarray]:
+    """Ψ and B: factor correlations (correlated) or second-order loadings with their disturbances."""
+    m = len(lv)
+    f_ids = [f.id for f in pool.factors]
+    psi = np.eye(m)
+    beta = np.zeros((m, m))
+    nf = len(f_ids)
+    if structure == "correlated":
+        if isinstance(factor_corr, np.ndarray):
+            phi = np.asarray(factor_corr, dtype=float)
+            if phi.shape != (nf, nf):
+                raise SpecificationError(f"factor_corr matrix must be {nf} x {nf}")
+        else:
+            phi = np.full((nf, nf), float(factor_corr) if not isinstance(factor_corr, Mapping) else 0.0)
+            np.fill_diagonal(phi, 1.0)
+            if isinstance(factor_corr, Mapping):
+                for (a, b), r in factor_corr.items():
+                    if a not in f_ids or b not in f_ids:
+                        raise SpecificationError(f"factor_corr names unknown factor(s): {a!r}, {b!r}")
+                    phi[f_ids.index(a), f_ids.index(b)] = phi[f_ids.index(b), f_ids.index(a)] = float(r)
+        if np.linalg.eigvalsh(phi).min() <= 0:
+            raise SpecificationError("factor_corr is not positive definite")
+        psi[:nf, :nf] = phi
+    elif structure == "second_order":
+        gi = lv.index(pool.general_id)
+        for f in f_ids:
+            gam = float(second_order[f]) if isinstance(second_order, Mapping) else float(second_order)
+            if not -1 < gam < 1:
+                raise SpecificationError(f"second-order loading of {f!r} must be in (-1, 1), got {gam}")
+            beta[lv.index(f), gi] = gam
+            psi[lv.index(f), lv.index(f)] = 1 - gam**2
+    return psi, beta
+
+
+def _pool_residuals(pool: ItemPool, mats: Matrices, facet_residual_corr: float, residual_corr) -> np.ndarray:
+    """Θ: residual variances ``1 - communality`` (unit-variance latent responses) and residual correlations."""
+    items = pool.item_ids
+    lam = mats.lambda_
+    common = np.einsum("ij,jk,ik->i", lam, latent_cov(mats), lam)
+    bad = [items[i] for i in np.flatnonzero(common >= 1)]
+    if bad:
+        raise SpecificationError(f"communality >= 1 (loadings too large) for item(s): {bad[:10]}")
+    resid = 1 - common
+    theta = np.diag(resid)
+    if facet_residual_corr:
+        for fc in pool.facets:
+            idx = [items.index(it.id) for it in fc.items]
+            for a in idx:
+                for b in idx:
+                    if a != b:
+                        theta[a, b] = facet_residual_corr * np.sqrt(resid[a] * resid[b])
+    for (a, b), r in (residual_corr or {}).items():
+        if a not in items or b not in items:
+            raise SpecificationError(f"residual_corr names unknown item(s): {a!r}, {b!r}")
+        ia, ib = items.index(a), items.index(b)
+        theta[ia, ib] = theta[ib, ia] = float(r) * np.sqrt(resid[ia] * resid[ib])
+    implied = Matrices(mats.ov, mats.lv, lam, theta, mats.psi, mats.beta)
+    if np.linalg.eigvalsh(implied_cov(implied)).min() <= 0:
+        raise SpecificationError("the implied item correlation matrix is not positive definite "
+                                 "(residual correlations too large?)")
+    return theta
 
 
 def _item_thresholds(items, thresholds, k, skew) -> np.ndarray:
