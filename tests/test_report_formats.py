@@ -80,8 +80,10 @@ def test_docx_has_every_table_paragraph_and_figure(saved):
     doc = docx.Document(str(out / "report.docx"))
     tables = [t for s in report.sections for t in s.tables]
     figures = [f for s in report.sections for f in s.figures]
-    assert len(doc.tables) == len(tables)
     text = [p.text for p in doc.paragraphs]
+    labels = [p for p in text if re.fullmatch(r"Table \d+( \(continued\))?", p)]
+    assert len(doc.tables) == len(labels)  # one Word table per label (a table too wide is split, continued)
+    assert [x for x in labels if "continued" not in x] == [f"Table {i}" for i in range(1, len(tables) + 1)]
     for i, t in enumerate(tables, 1):
         k = text.index(f"Table {i}")
         assert text[k + 1] == t.caption  # the title on the line after the number
@@ -103,7 +105,7 @@ def test_docx_has_every_table_paragraph_and_figure(saved):
     assert 'w:top w:val="single"' in head_xml and 'w:bottom w:val="single"' in head_xml
     # cells as the report shows them, leading zeros dropped for p values and CFI
     comp = next(t for t in tables if t.name == "cfa_comparison")
-    dt = doc.tables[tables.index(comp)]
+    dt = doc.tables[labels.index(f"Table {tables.index(comp) + 1}")]
     header = [c.text for c in dt.rows[0].cells]
     row = [c.text.strip() for c in dt.rows[2].cells]
     cfi = row[header.index("cfi.scaled")]
@@ -262,3 +264,34 @@ def test_factor_pairs_with_dashes_and_flags_by_id(saved, mini_pool):
     assert {"T003", "T007"} <= set(flags.data["id"])
     assert list(flags.data["id"]) == [f"T{r - 1:03d}" for r in flags.data["row"]]
     assert "id: the data's target column" in flags.note
+
+
+def test_frame_to_docx_writes_one_apa_table(tmp_path):
+    import docx
+
+    from allyscale.report.docx import frame_to_docx
+
+    df = pd.DataFrame({"cfi": [0.951, 0.9], "chisq": [12.25, 30.5]}, index=pd.Index(["m1", "m2"], name="model"))
+    path = frame_to_docx(df, tmp_path / "t.docx", title="Fit of two models", note="ML.", number=3)
+    doc = docx.Document(str(path))
+    text = [p.text for p in doc.paragraphs]
+    assert text[:2] == ["Table 3", "Fit of two models"] and "Note. ML." in text
+    assert [c.text.strip() for c in doc.tables[0].rows[1].cells] == ["m1", ".951", "12.250"]
+
+
+def test_a_table_too_wide_for_a_landscape_line_is_split_with_its_row_labels(tmp_path):
+    import docx
+
+    from allyscale.report.docx import frame_to_docx
+
+    cols = {f"statistic_{k:02d}": np.linspace(1000, 2000, 3) + k for k in range(24)}
+    df = pd.DataFrame(cols, index=pd.Index(["configural", "metric", "scalar"], name="level"))
+    doc = docx.Document(str(frame_to_docx(df, tmp_path / "w.docx", title="Wide", note="n")))
+    text = [p.text for p in doc.paragraphs]
+    assert text.count("Table 1") == 1 and text.count("Table 1 (continued)") == len(doc.tables) - 1 >= 1
+    shown = []
+    for t in doc.tables:
+        assert [r.cells[0].text for r in t.rows] == ["level", "configural", "metric", "scalar"]
+        shown += [c.text for c in t.rows[0].cells[1:]]
+    assert shown == list(cols)  # every column once, in order
+    assert text.count("Note. n") == 1

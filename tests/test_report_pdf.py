@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import allyscale as al
@@ -246,3 +247,118 @@ def test_a_failed_print_is_an_error_not_a_missing_file(tmp_path):
     html.write_text("<html><body>x</body></html>")
     with pytest.raises(ChildProcessError, match=r"exit status 3.*cannot open display"):
         report_pdf.html_to_pdf(html, tmp_path / "r.pdf", chromium=str(fake))
+
+
+# ----------------------------------------------------------------------------- the demo report (make demo), slow
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    """The report ``make demo`` makes: the allyship pool (100 items), 400 simulated self/informant pairs, WLSMV."""
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+    from conftest import ROOT
+
+    tmp = tmp_path_factory.mktemp("demo")
+    pool = str(ROOT / "item_pools" / "allyship.yaml")
+    runner = CliRunner()
+    res = runner.invoke(main, ["simulate", "--pool", pool, "--dyads", "400", "--seed", "2023", "--structure",
+                               "second_order", "--thresholds", "skewed", "--self-other-corr", "0.5", "--leniency",
+                               "tr_emp1=0.5,ac_shr2=0.5,aw_slf4=0.5,ab_col5=0.5", "--out",
+                               str(tmp / "allyship_pairs.csv")])
+    assert res.exit_code == 0, res.output
+    formats = "html,docx" + (",pdf" if CHROMIUM else "")
+    res = runner.invoke(main, ["validate", str(tmp / "allyship_pairs.csv"), "--pool", pool, "--pairs", "--target-id",
+                               "target", "--collapse", "--formats", formats, "--out", str(tmp / "report")])
+    assert res.exit_code in (0, 1), res.output  # 1: some analysis failed (the report says which)
+    return tmp / "report"
+
+
+def _demo_sections(out: Path):
+    """Tables and figures of the saved demo report, as check_printed needs them (from results.json)."""
+    from types import SimpleNamespace
+
+
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))["sections"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    sections = []
+    for sec in saved.values():
+        tables = [SimpleNamespace(name=name, caption=t["caption"], index=True,
+                                  data=pd.DataFrame(columns=t["columns"], index=pd.Index([], name=None)))
+                  for name, t in sec["tables"].items()]
+        sections.append(SimpleNamespace(tables=tables, figures=[]))
+    # figures: from the HTML (results.json keeps numbers, not pictures)
+    for number, caption in re.findall(r"<figcaption><b>Figure (\d+)\.</b> ([^<]*)</figcaption>", page):
+        sections[-1].figures.append(SimpleNamespace(caption=html_lib.unescape(caption)))
+    return SimpleNamespace(sections=sections)
+
+
+@pytest.mark.slow
+@NEEDS_CHROMIUM
+@POPPLER
+def test_demo_report_prints_uncut(demo_report, tmp_path):
+    """The 100-item paired demo: every table and figure in report.pdf (Chromium) and in the DOCX printed by
+    LibreOffice, no column off a page, no table scrolling sideways at 1280 px."""
+    out = demo_report
+    report = _demo_sections(out)
+    assert sum(len(s.figures) for s in report.sections) >= 6  # screen, scree, heat map, path diagram(s), ...
+    check_printed(out / "report.pdf", report, tmp_path, figure_label=".")
+    width, wide = tables_needing_scroll(out / "report.html", tmp_path)
+    assert width >= 1200 and not wide, f"tables scrolling at 1280 px: {wide}"
+    if LIBREOFFICE is not None:
+        lo = tmp_path / "lo"
+        lo.mkdir()
+        done = subprocess.run([LIBREOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
+                               "--convert-to", "pdf", "--outdir", str(lo), str(out / "report.docx")],
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0 and (lo / "report.pdf").is_file(), done.stderr[-2000:]
+        figures = [f for s in report.sections for f in s.figures]
+        for s in report.sections:
+            s.figures = []
+        report.sections[-1].figures = figures
+        check_printed(lo / "report.pdf", report, lo, figure_label="")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript is not installed (R with lavaan 0.6.14 and "
+                                                            "semTools runs reproduce.R; CI has no R)")
+def test_demo_reproduce_r_matches_the_reports_fit_measures(demo_report, tmp_path):
+    """reproduce.R, run with lavaan 0.6.14 on the demo report's data.csv, gets the report's fit measures to 1e-6."""
+    out = demo_report
+    version = subprocess.run(["Rscript", "-e", "cat(as.character(packageVersion('lavaan')))"], capture_output=True,
+                             text=True, timeout=120).stdout.strip()
+    if version != "0.6.14":
+        pytest.skip(f"lavaan {version or 'missing'} is installed; the reference is lavaan 0.6.14")
+    fits = tmp_path / "fits.csv"
+    done = subprocess.run(["Rscript", str(out / "reproduce.R"), str(fits)], capture_output=True, text=True,
+                          timeout=3600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = pd.read_csv(fits)
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    comp = saved["sections"]["cfa"]["tables"]["cfa_comparison"]
+    models = set(comp["index"])
+    assert set(res.loc[res["table"] == "cfa_comparison", "row"]) == models  # every model of the report refitted
+    assert {"chisq.scaled", "cfi.scaled", "rmsea.scaled", "srmr"} <= set(res["measure"])
+    np.testing.assert_allclose(res["lavaan"], res["allyscale"], rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_demo_tables_write_pairs_with_dashes_and_flags_by_id(demo_report):
+    """Every table of the demo: no Python tuple in any cell or label, factor pairs as 'a–b', flags by target id."""
+    out = demo_report
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))["sections"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    tuple_like = re.compile(r"^\(\s*['\"].*['\"]\s*\)$")
+    for sec in saved.values():
+        for name, t in sec["tables"].items():
+            cells = [str(c) for row in t["data"] for c in row] + [str(i) for i in t["index"]] + t["columns"]
+            assert not [c for c in cells if tuple_like.match(c)], name
+    assert not re.search(r"<t[hd][^>]*>\(&#39;", page)
+    fc = saved["cfa"]["tables"].get("cfa_factor_correlations")
+    if fc is not None:
+        assert fc["index"] and all(re.fullmatch(r"[\w.]+–[\w.]+", i) for i in fc["index"])
+    flags = saved["sample"]["tables"].get("careless_flags")
+    if flags is not None:
+        data = pd.read_csv(out.parent / "allyship_pairs.csv")
+        ids = set(data["target"].astype(str))
+        col = flags["columns"].index("id")
+        assert all(str(row[col]) in ids for row in flags["data"])

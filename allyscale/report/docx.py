@@ -23,7 +23,7 @@ from pathlib import Path
 
 from allyscale.report.apa import APATable, apa_table
 
-__all__ = ["write_docx", "report_docx", "write_summary"]
+__all__ = ["write_docx", "report_docx", "write_summary", "frame_to_docx"]
 
 _FONT = "Times New Roman"
 _WIDE = 8  # tables with more columns than this go on a landscape page
@@ -167,9 +167,39 @@ def _fit_line(t: APATable, usable_pt: float) -> tuple[APATable, float, list[floa
     return t, size, [w / sum(need) for w in need]
 
 
-def _add_table(doc, t: APATable) -> None:
+def _split_columns(t: APATable, usable_pt: float, index: bool) -> list[APATable]:
+    """A table too wide for the line even at 8 pt, split into column groups that fit, each repeating
+    the row labels (``index``: the first column holds them); the note stays with the last group."""
+    import dataclasses
+
+    need = _column_needs(t)
+    capacity = usable_pt / (_EM_PER_CHAR * 8.0)  # characters a line holds at 8 pt
+    if sum(need) <= capacity:
+        return [t]
+    lead = [0] if index else []
+    lead_need = sum(need[j] for j in lead)
+    groups: list[list[int]] = [[]]
+    used = lead_need
+    for j in range(len(lead), len(t.header)):
+        if groups[-1] and used + need[j] > capacity:
+            groups.append([])
+            used = lead_need
+        groups[-1].append(j)
+        used += need[j]
+    parts = []
+    for k, g in enumerate(groups):
+        cols = lead + g
+        parts.append(dataclasses.replace(t, header=[t.header[j] for j in cols],
+                                         rows=[[row[j] for j in cols] for row in t.rows],
+                                         numeric=[t.numeric[j] for j in cols],
+                                         note=t.note if k == len(groups) - 1 else ""))
+    return parts
+
+
+def _add_table(doc, t: APATable, *, index: bool = True) -> None:
+    """One APA table; on a landscape page of its own when it has more than eight columns, and split
+    into column groups ("Table 7 (continued)") when it does not fit even there."""
     from docx.enum.section import WD_ORIENT, WD_SECTION
-    from docx.shared import Pt
 
     wide = len(t.header) > _WIDE
     if wide:
@@ -177,17 +207,29 @@ def _add_table(doc, t: APATable) -> None:
         sec.orientation = WD_ORIENT.LANDSCAPE
         if sec.page_width < sec.page_height:
             sec.page_width, sec.page_height = sec.page_height, sec.page_width
+    usable = doc.sections[-1].page_width - doc.sections[-1].left_margin - doc.sections[-1].right_margin
+    for k, part in enumerate(_split_columns(t, usable / 12700, index)):  # EMU per point
+        _add_table_part(doc, part, usable, continued=k > 0)
+    if wide:
+        sec = doc.add_section(WD_SECTION.NEW_PAGE)
+        sec.orientation = WD_ORIENT.PORTRAIT
+        if sec.page_width > sec.page_height:
+            sec.page_width, sec.page_height = sec.page_height, sec.page_width
+
+
+def _add_table_part(doc, t: APATable, usable: int, *, continued: bool = False) -> None:
+    from docx.shared import Pt
+
     label = doc.add_paragraph()
     label.paragraph_format.keep_with_next = True
     label.paragraph_format.space_after = Pt(0)
-    label.add_run(f"Table {t.number}").bold = True
+    label.add_run(f"Table {t.number}" + (" (continued)" if continued else "")).bold = True
     title = doc.add_paragraph()
     title.paragraph_format.keep_with_next = True
     title.add_run(t.title).italic = True
     table = doc.add_table(rows=1 + len(t.rows), cols=len(t.header))
     table.autofit = True
     _no_table_borders(table)
-    usable = doc.sections[-1].page_width - doc.sections[-1].left_margin - doc.sections[-1].right_margin
     t, points, share = _fit_line(t, usable / 12700)  # EMU per point
     size = Pt(points)
     for j, col in enumerate(table.columns):
@@ -219,11 +261,6 @@ def _add_table(doc, t: APATable) -> None:
         note.add_run(" " + t.note).font.size = Pt(10)
     else:
         doc.add_paragraph()
-    if wide:
-        sec = doc.add_section(WD_SECTION.NEW_PAGE)
-        sec.orientation = WD_ORIENT.PORTRAIT
-        if sec.page_width > sec.page_height:
-            sec.page_width, sec.page_height = sec.page_height, sec.page_width
 
 
 def _add_figure(doc, number: int, fig) -> None:
@@ -276,7 +313,7 @@ def report_docx(report):
             doc.add_paragraph(flag, style="List Bullet")
         for t in s.tables:
             tn += 1
-            _add_table(doc, apa_table(t, tn))
+            _add_table(doc, apa_table(t, tn), index=t.index)
         for f in s.figures:
             fn += 1
             _add_figure(doc, fn, f)
@@ -312,7 +349,46 @@ def write_summary(summary, path: str | Path) -> Path:
         number += 1
         table = Table(name=f"table{number}", caption=block.title or summary.title, data=block.frame,
                       note=block.note or "", digits=block.digits, index=block.index)
-        _add_table(doc, apa_table(table, number))
+        _add_table(doc, apa_table(table, number), index=table.index)
     from allyscale._files import atomic_write
 
+    return atomic_write(path, lambda tmp: doc.save(str(tmp)))
+
+
+def frame_to_docx(frame, path: str | Path, *, title: str, note: str = "", number: int = 1, digits: int = 3,
+                  index: bool = True) -> Path:
+    """One DataFrame as a Word document holding one APA-7 table (number, italic title, horizontal rules,
+    decimal-aligned numbers, leading zeros dropped where a value cannot exceed 1, the note below).
+
+    Parameters
+    ----------
+    frame : DataFrame
+    path : path
+        The .docx file to write (atomically: complete or not at all).
+    title : str
+        The table's title.
+    note : str
+        The table's note (after an italic *Note.*).
+    number : int
+        The table's number.
+    digits : int
+        Decimals of non-integer numbers.
+    index : bool
+        Write the frame's index as the first column.
+
+    Returns
+    -------
+    Path
+    """
+    import docx
+    from docx.shared import Pt
+
+    from allyscale._files import atomic_write
+    from allyscale.report.document import Table
+
+    doc = docx.Document()
+    doc.styles["Normal"].font.name = _FONT
+    doc.styles["Normal"].font.size = Pt(12)
+    table = Table(name="table", caption=title, data=frame, note=note, digits=digits, index=index)
+    _add_table(doc, apa_table(table, number), index=index)
     return atomic_write(path, lambda tmp: doc.save(str(tmp)))
