@@ -15,6 +15,12 @@ the raw data estimates; ``implied_corr(scored=True)`` gives the keyed direction.
 Data generation is owned code (numpy): ``y* = chol(Sigma) z`` with ``z`` standard
 normal from :func:`numpy.random.default_rng` seeded by the caller, then thresholds,
 exactly as ``lavaan::simulateData`` cuts normal data at the model's thresholds.
+
+A validation study around the items — external measures correlated with the factors, an
+outcome, known groups and a retest wave — is added by :meth:`PopulationModel.with_validity`
+(:class:`ExternalSpec`, :class:`OutcomeSpec`, :class:`GroupSpec`, :class:`RetestSpec`) and
+simulated by :func:`simulate_study`, which also returns the population values the analyses
+estimate. A model without such a design simulates the same data as before for every seed.
 """
 
 from __future__ import annotations
