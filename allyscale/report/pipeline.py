@@ -460,21 +460,26 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
 
 def _add_path_diagram(ctx: Context, sec: Section, main_fit) -> None:
     """The path diagram of the preferred structure (the main model when none is preferred)."""
-    from allyscale.report.diagram import path_diagram_parts
+    from allyscale.report.diagram import model_structure, path_diagram_parts
     from allyscale.report.document import Figure, figure_to_svg
 
     choice = ctx.results.get("preferred")
     fits = getattr(ctx.results.get("compare"), "fits", {}) or {}
     name = choice.preferred if choice is not None and choice.preferred in fits else ctx.main_model
     fit = fits.get(name, main_fit)
-    parts = path_diagram_parts(fit)
+    structure = model_structure(fit.estimates)
+    parts = path_diagram_parts(structure)
     why = "preferred structure" if choice is not None and choice.preferred == name else "hypothesised model"
+    shown = ["loadings (λ)"] + (["residual variances (θ)"] if structure.residuals else []) \
+        + (["factor correlations"] if structure.correlations else []) \
+        + (["second-order loadings and disturbances (ζ)"] if structure.higher else []) \
+        + (["general-factor loadings"] if structure.general else [])
     for k, fig in enumerate(parts, 1):
         part = f" (part {k} of {len(parts)})" if len(parts) > 1 else ""
         sec.figures.append(Figure(
             "path_diagram" + (f"_{k}" if k > 1 else ""),
-            f"Path diagram of the {name} model, the {why}{part}: standardized loadings (λ), residual variances "
-            "(θ) and factor correlations (std.all).", figure_to_svg(fig)))
+            f"Path diagram of the {name} model, the {why}{part}: standardized (std.all) "
+            + ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1] + ".", figure_to_svg(fig)))
 
 
 def _reliability_section(ctx: Context, sec: Section) -> None:
