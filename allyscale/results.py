@@ -61,6 +61,8 @@ def jsonable(value: Any, *, frames: str = "records") -> Any:
     (``frames="index"``); keys become strings."""
     if isinstance(value, Mapping):
         return {str(k): jsonable(v, frames=frames) for k, v in value.items()}
+    if isinstance(value, Result):
+        return jsonable(value.to_dict(), frames=frames)
     if isinstance(value, pd.DataFrame):
         if frames == "index":
             return {str(k): jsonable(v, frames=frames) for k, v in value.to_dict(orient="index").items()}

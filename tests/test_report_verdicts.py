@@ -61,7 +61,8 @@ def test_preferred_structure_is_named_with_its_reason(report_250):
 
 def test_every_cited_work_is_in_the_reference_list(report_250):
     texts = [t for s in report_250["sections"].values()
-             for t in s["paragraphs"] + [x["note"] or "" for x in s["tables"].values()]]
+             for t in s["paragraphs"] + [x["note"] or "" for x in s["tables"].values()]
+             + [f["caption"] for f in s.get("figures", {}).values()]]
     refs = [r["reference"] for r in _rows(report_250["sections"]["methods"]["tables"]["references"])]
     keys = cited(texts)
     for work in ["Cronbach", "Curran", "Dunn", "Johnson", "Jorgensen", "Lorenzo-Seva", "Meade", "Nunnally",

@@ -81,7 +81,8 @@ class ValidationReport(Result):
                                            "columns": [str(c) for c in t.data.columns],
                                            "index": [str(i) for i in t.data.index],
                                            "data": t.data.to_dict(orient="split")["data"]}
-                                  for t in s.tables}}
+                                  for t in s.tables},
+                       "figures": {f.name: {"caption": f.caption, "file": f"figures/{f.name}.svg"} for f in s.figures}}
                 for s in self.sections
             },
         })

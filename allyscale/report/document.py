@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["Table", "Figure", "Section", "figure_to_svg"]
@@ -103,24 +102,7 @@ def figure_to_svg(fig) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """Convert numpy/pandas values to plain JSON types (NaN → None)."""
-    if isinstance(value, pd.DataFrame):
-        return {str(k): jsonable(v) for k, v in value.to_dict(orient="index").items()}
-    if isinstance(value, pd.Series):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return None if np.isnan(v) or np.isinf(v) else v
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if value is pd.NA or value is None:
-        return None
-    return value
+    """Plain JSON types, DataFrames as ``{row: {column: value}}`` (:func:`allyscale.results.jsonable`)."""
+    from allyscale.results import jsonable as _jsonable
+
+    return _jsonable(value, frames="index")
