@@ -495,7 +495,8 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
 
     ov = prep.ov
     key = (prep.model, tuple(ov), tuple(prep.lv), tuple(n_cat[v] for v in ov), prep.std_lv, prep.ngroups,
-           tuple(prep.group_equal), prep.id_cat, bool(prep.partable.attrs.get("orthogonal_efa", False)))
+           tuple(prep.group_equal), prep.id_cat, bool(prep.partable.attrs.get("orthogonal_efa", False)),
+           prep.partable["start"].to_numpy(dtype=float).tobytes() if "efa" in prep.partable else b"")
     hit = _ORDINAL.get(key)
     if hit is not None:
         return hit
@@ -898,9 +899,12 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
                                           else f"{prep.estimator} as requested")
     if polychoric is not None:
         prep = replace(prep, wls_stats=[_given_polychoric(prep, polychoric)])
+    if esem is not None:
+        from allyscale.esem import build_result, start_values
+
+        prep = start_values(prep)
     est = _ESTIMATORS[prep.estimator](prep)
     if esem is not None:
-        from allyscale.esem import build_result
 
         return build_result(prep, est, rotation, rotation_args, rotation_se)
     return _build(prep, est)

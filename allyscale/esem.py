@@ -50,7 +50,7 @@ from allyscale._core.model import ModelSpec
 from allyscale.cfa import CFAResult
 from allyscale.errors import ConvergenceWarning, SpecificationError
 
-__all__ = ["ROTATIONS", "rotation_options", "ESEMInfo", "ESEMResult", "factor_correlations", "cross_loadings", "compare_correlations", "loadings"]
+__all__ = ["ROTATIONS", "rotation_options", "ESEMInfo", "ESEMResult", "factor_correlations", "omega_esem", "cross_loadings", "compare_correlations", "loadings"]
 
 #: rotation methods accepted by ``cfa(rotation=)`` (lavaan 0.6.14 names)
 ROTATIONS = ("geomin", "oblimin", "quartimin", "target", "bigeomin", "biquartimin", "varimax", "quartimax",
@@ -142,6 +142,56 @@ class ESEMInfo:
     unrotated: np.ndarray = field(repr=False)
     se: str = "bordered"
     start_criteria: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+
+def start_values(prep):
+    """Start values of the unrotated EFA blocks, as lavaan 0.6.14 (``lav_start``): per block, an
+    ML factor extraction of the block items' correlation matrix (Lawley & Maxwell, 1971;
+    :func:`allyscale._core.extraction.ml`) rescaled to their variances and rotated to the
+    echelon pattern (``Lambda HEAD^-1 chol(HEAD HEAD')'``, HEAD the first m rows; columns
+    with a positive diagonal), residual variances from the uniquenesses. Without them every
+    factor of a block would start at the same first principal component. Returns the
+    prepared input with the table's ``start`` column (and its :class:`ModelSpec`) set."""
+    from allyscale._core import extraction
+
+    pt = prep.partable.copy()
+    ov, lv = list(prep.ov), list(prep.lv)
+    start = pt["start"].to_numpy(dtype=float).copy()
+    for g in range(prep.ngroups):
+        y = prep.y[g]
+        ok = ~np.isnan(y).any(axis=1)
+        s = np.cov(y[ok], rowvar=False, bias=True)
+        for b in _blocks(pt, ov, lv, g):
+            m = len(b.lv_idx)
+            sb = s[np.ix_(b.ov_idx, b.ov_idx)]
+            sd = np.sqrt(np.diag(sb))
+            if len(b.ov_idx) <= m:
+                continue
+            try:
+                ex = extraction.ml(sb / np.outer(sd, sd), m)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+            lam = ex.loadings * sd[:, None]
+            if m > 1:
+                head = lam[:m]
+                lam = lam @ np.linalg.solve(head, np.linalg.cholesky(head @ head.T))
+            lam = lam * np.where(np.diag(lam[:m]) < 0, -1.0, 1.0)[None, :]
+            theta = ex.uniquenesses * sd**2
+            grp = pt["group"].to_numpy() == g + 1
+            for jj, f in enumerate(lv[i] for i in b.lv_idx):
+                for ii, v in enumerate(ov[i] for i in b.ov_idx):
+                    rows = np.flatnonzero(grp & (pt["op"] == "=~").to_numpy() & (pt["lhs"] == f).to_numpy()
+                                          & (pt["rhs"] == v).to_numpy())
+                    start[rows] = lam[ii, jj] if np.isfinite(lam[ii, jj]) else 1.0
+            if prep.estimator != "WLSMV":
+                for ii, v in enumerate(ov[i] for i in b.ov_idx):
+                    rows = np.flatnonzero(grp & (pt["op"] == "~~").to_numpy() & (pt["lhs"] == v).to_numpy()
+                                          & (pt["rhs"] == v).to_numpy())
+                    start[rows] = theta[ii] if np.isfinite(theta[ii]) else 1.0
+    free = pt["free"].to_numpy() > 0
+    pt["start"] = np.where(free, start, pt["start"].to_numpy(dtype=float))
+    spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=prep.spec.meanstructure)
+    return replace(prep, partable=pt, spec=spec)
 
 
 def _blocks(pt: pd.DataFrame, ov: list[str], lv: list[str], g: int) -> list[_esem.Block]:
@@ -534,3 +584,61 @@ def compare_correlations(cfa_fit, esem_fit, *, mapping: Mapping[str, str] | None
     out.attrs["mean_abs_difference"] = float(out["difference"].abs().mean())
     return out
 
+
+
+def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Model-based omega of each factor of an ESEM (or any fitted factor model), from its
+    standardized (``std_all``) rotated solution.
+
+    For factor f with items I (its intended items from ``pattern``, factor → items; by default
+    the items whose largest absolute loading is on f):
+
+    * ``omega``: ``(sum_I lambda_if)^2 / ((sum_I lambda_if)^2 + sum_I theta_i)``, the ESEM
+      composite reliability of Morin, Arens & Marsh (2016, eq. 1; McDonald, 1970), with
+      ``theta`` the standardized residual variances (cross-loadings are not counted as
+      error: they are part of the items' explained variance);
+    * ``omega_model``: the share of the variance of the unit-weighted sum of I that f alone
+      explains, ``(sum_I lambda_if)^2 / 1' Sigma_II 1`` (``Sigma`` the model-implied
+      correlation matrix; cross-loadings and the other factors count as not-f variance;
+      Bentler, 2009; for the general factor of a bifactor-ESEM over all items this is
+      omega-hierarchical, Rodriguez, Reise & Haviland, 2016).
+
+    With WLSMV the solution is on the latent-response scale (polychoric correlations), so
+    these are latent-response reliabilities, not of the observed sum score (see
+    ``reliability()``'s categorical omega for that).
+
+    Returns
+    -------
+    DataFrame
+        ``factor, n_items, omega, omega_model`` with ``attrs["source"]`` naming the solution
+        (rotation, estimator) the values come from.
+    """
+    L = loadings(fit)
+    est = fit.estimates
+    theta = {r.lhs: r.std_all for r in est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])].itertuples()
+             if r.lhs in L.index}
+    implied = fit._prep.spec.implied(fit._est.x)[0][0]
+    ov = list(fit._prep.ov)
+    sd = np.sqrt(np.diag(implied))
+    corr = pd.DataFrame(implied / np.outer(sd, sd), index=ov, columns=ov)
+    groups: dict[str, list[str]] = {}
+    if pattern is not None:
+        groups = {f: [i for i in items if i in L.index] for f, items in pattern.items() if f in L.columns}
+    else:
+        for item, row in L.iterrows():
+            groups.setdefault(row.abs().idxmax(), []).append(item)
+    rows = []
+    for f in L.columns:
+        items = groups.get(f, [])
+        if not items:
+            continue
+        s = float(L.loc[items, f].sum())
+        err = float(sum(theta[i] for i in items))
+        total = float(corr.loc[items, items].to_numpy().sum())
+        rows.append({"factor": f, "n_items": len(items), "omega": s * s / (s * s + err), "omega_model": s * s / total})
+    out = pd.DataFrame(rows)
+    info = getattr(fit, "rotation", None)
+    how = f"{info.method} rotation" if info is not None else "confirmatory solution"
+    out.attrs["source"] = (f"standardized {how} of the {fit.estimator} fit (omega: Morin, Arens & Marsh, 2016; "
+                           "omega_model: share of the item sum's implied variance due to the factor)")
+    return out

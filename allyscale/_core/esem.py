@@ -132,13 +132,15 @@ def gpa(A: np.ndarray, vgq: Criterion, *, orthogonal: bool, T0: np.ndarray, tol:
     with loadings ``A T`` (orthogonal) or ``A T'^-1`` (oblique)."""
     T = T0.copy()
     alpha = 1.0
+    inv = np.linalg.inv
 
-    def rotated(T):
-        return A @ T if orthogonal else np.linalg.solve(T, A.T).T
-
-    L = rotated(T)
+    if orthogonal:
+        L = A @ T
+    else:
+        Ti = inv(T)
+        L = A @ Ti.T
     f, Gq = vgq(L)
-    G = A.T @ Gq if orthogonal else -np.linalg.solve(T.T, Gq.T @ L)
+    G = A.T @ Gq if orthogonal else -Ti.T @ (Gq.T @ L)
     converged = False
     it = 0
     for it in range(max_iter + 1):
@@ -157,15 +159,17 @@ def gpa(A: np.ndarray, vgq: Criterion, *, orthogonal: bool, T0: np.ndarray, tol:
             if orthogonal:
                 U, _, Vt = np.linalg.svd(X)
                 Tt = U @ Vt
+                L = A @ Tt
             else:
                 Tt = X / np.sqrt((X * X).sum(axis=0))[None, :]
-            L = rotated(Tt)
+                Ti = inv(Tt)
+                L = A @ Ti.T
             f_new, Gq = vgq(L)
             if f_new < f - 0.5 * frob * frob * alpha:
                 break
             alpha /= 2
         T, f = Tt, f_new
-        G = A.T @ Gq if orthogonal else -np.linalg.solve(T.T, Gq.T @ L)
+        G = A.T @ Gq if orthogonal else -Ti.T @ (Gq.T @ L)
     return T, float(f), converged, it
 
 
