@@ -38,4 +38,4 @@ def make_callable(module_name: str, function: Callable[..., Any]) -> None:
     """Make the module ``module_name`` callable as ``function``."""
     module = sys.modules[module_name]
     module.__class__ = CallableModule
-    module.__wrapped__ = function
+    setattr(module, "__wrapped__", function)  # noqa: B010 - a module attribute mypy cannot see

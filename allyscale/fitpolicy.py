@@ -89,6 +89,12 @@ POOL_NESTING: frozenset[tuple[str, str]] = frozenset({
     ("one_factor", "second_order"), ("one_factor", "correlated"), ("one_factor", "bifactor"),
     ("one_factor", "facets"), ("second_order", "correlated"), ("second_order", "bifactor"),
     ("second_order", "facets"), ("correlated", "facets"),
+    # ESEM (one EFA block, m factors) contains every m-factor independent-clusters CFA (cross-loadings
+    # at zero) and their restrictions; bifactor-ESEM (m + 1 factors) contains the m-factor EFA (a zero
+    # general column) and the bifactor CFA (Asparouhov & Muthen, 2009; checked by NET in tests/test_esem.py)
+    ("one_factor", "esem"), ("second_order", "esem"), ("correlated", "esem"),
+    ("one_factor", "bifactor_esem"), ("second_order", "bifactor_esem"), ("correlated", "bifactor_esem"),
+    ("bifactor", "bifactor_esem"), ("esem", "bifactor_esem"),
 })
 
 
@@ -539,9 +545,10 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
     names = list(models)
     nest = {(a, b) for a, b in nesting if a in models and b in models}
     adm = {m: bool(models[m].get("admissible", True)) for m in names}
-    rows = {m: {"admissible": adm[m], "accepted": bool(models[m].get("accepted", False)),
-                "npar": _num(models[m].get("npar")), "rejected_against": [], "simpler_equivalent": [],
-                "status": ""} for m in names}
+    rows: dict[str, dict[str, Any]] = {
+        m: {"admissible": adm[m], "accepted": bool(models[m].get("accepted", False)),
+            "npar": _num(models[m].get("npar")), "rejected_against": [], "simpler_equivalent": [], "status": ""}
+        for m in names}
     for m in names:
         if not adm[m]:
             rows[m]["status"] = "not admissible: " + str(models[m].get("reason") or "inadmissible solution")
@@ -614,9 +621,9 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
 
 def pool_nested(a: str, b: str) -> bool | None:
     """Is pool structure ``a`` nested in ``b``? None when either is not a pool structure name."""
-    from allyscale.pool import STRUCTURES
+    from allyscale.pool import ALL_STRUCTURES
 
-    if a not in STRUCTURES or b not in STRUCTURES:
+    if a not in ALL_STRUCTURES or b not in ALL_STRUCTURES:
         return None
     return (a, b) in POOL_NESTING
 

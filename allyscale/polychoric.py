@@ -291,7 +291,7 @@ def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bo
     binary = (n_cat[iu[0]] == 2) & (n_cat[iu[1]] == 2) & zero_cells
     tables = tables.astype(float)
     fixed_rho: dict[int, float] = {}
-    for k in np.flatnonzero(binary):
+    for k in map(int, np.flatnonzero(binary)):
         t = tables[k, :2, :2]
         empty = t == 0
         if empty.sum() == 1:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Literal, overload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from allyscale._files import brief
 from allyscale.errors import PoolError
@@ -352,6 +355,12 @@ def _keys(obj: Any, allowed: set[str], where: str, source: str) -> dict:
     if unknown:
         raise PoolError(f"{source}: unknown key(s) {brief(unknown, 200)} in {where}; allowed: {sorted(allowed)}")
     return obj
+
+
+@overload
+def _text(obj: dict, key: str, where: str, source: str, required: Literal[True] = ...) -> str: ...
+@overload
+def _text(obj: dict, key: str, where: str, source: str, required: bool) -> str | None: ...
 
 
 def _text(obj: dict, key: str, where: str, source: str, required: bool = True) -> str | None:

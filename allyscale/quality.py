@@ -465,7 +465,7 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
         reversed_items += list(pool.reverse_items)
         fac = pool.factor_items()
     else:
-        fac = dict(factors) if factors is not None else {}
+        fac = {f: list(its) for f, its in factors.items()} if factors is not None else {}
     if reverse:
         if scale is not None:
             lo, hi = float(scale[0]), float(scale[1])

@@ -123,7 +123,9 @@ def _join_continuations(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses and quotes."""
-    parts, depth, quote, cur = [], 0, None, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, None
     i = 0
     while i < len(text):
         ch = text[i]
@@ -763,7 +765,8 @@ def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame
                     r["label"] = ref["label"] or ref["plabel"]
                     ref["label"] = r["label"]
     _fix_shared_labels(rows)
-    number, by_label = 0, {}
+    number = 0
+    by_label: dict[str, int] = {}
     for r in rows:
         r["free"] = 0
         if not r["is_free"]:
