@@ -93,6 +93,9 @@ _API: dict[str, str] = {
     "item_statistics": "allyscale.shorten",
     # reports
     "validate": "allyscale.report",
+    # the process-wide caches (allyscale/_caches.py)
+    "caches": "allyscale._caches",
+    "clear_caches": "allyscale._caches",
 }
 
 _ERRORS = [

@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
+from allyscale import _caches
 from allyscale._threads import blas_limited
 from allyscale._core import fitindices as fi
 from allyscale._core import fitmeasures as _fitmeasures
@@ -138,6 +139,8 @@ _Estimation = Estimation  # every estimator returns the core container (allyscal
 # input checks
 # --------------------------------------------------------------------------------------
 _PARTABLES: dict[tuple, Any] = {}
+_caches.register("partables", "parsed model syntax: parameter table and model spec", lambda: len(_PARTABLES),
+                 _PARTABLES.clear)
 
 
 def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = True, **options: Any):

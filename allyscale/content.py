@@ -70,6 +70,7 @@ from functools import lru_cache
 from scipy.special import bdtrc, comb, ndtri
 from scipy.stats import binom, norm
 
+from allyscale import _caches
 from allyscale.errors import DataError, PoolError, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.results import Result, Summary, jsonable
@@ -145,7 +146,7 @@ def _binom_sf(k: int, n: int, p: float) -> float:
     return 1.0 if k < 0 else float(bdtrc(k, n, p))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256)  # registered in allyscale._caches as "cvr_critical" (below the function)
 def cvr_critical(n_raters: int, alpha: float = 0.05) -> tuple[int, float]:
     """Exact critical number of "essential" ratings and critical CVR (Ayre & Scally, 2014).
 
@@ -161,6 +162,10 @@ def cvr_critical(n_raters: int, alpha: float = 0.05) -> tuple[int, float]:
         if _binom_sf(ne - 1, n, 0.5) < alpha:
             return ne, float((ne - n / 2) / (n / 2))
     return n + 1, float("nan")
+
+
+_caches.register("cvr_critical", "Lawshe CVR critical values (Ayre & Scally, 2014)",
+                 lambda: cvr_critical.cache_info().currsize, cvr_critical.cache_clear)
 
 
 def cvr_critical_table(n_min: int = 5, n_max: int = 40, alpha: float = 0.05) -> pd.DataFrame:

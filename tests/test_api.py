@@ -43,3 +43,18 @@ def test_calling_the_module_calls_the_function(hs_data, hs_model):
     direct = importlib.import_module("allyscale.cfa").cfa(hs_data, hs_model)
     assert fit.fit_measures["chisq"] == direct.fit_measures["chisq"]
     assert abs(fit.fit_measures["chisq"] - 85.3055218) < 1e-6  # lavaan 0.6.14 (tests/reference/hs)
+
+
+def test_caches_are_registered_and_clearable(hs_data, hs_model):
+    import allyscale._core.wlsmv  # noqa: F401 - registers its cache on import
+    import allyscale.content as content
+
+    allyscale.cfa(hs_data, hs_model)
+    content.cvr_critical(10)
+    listed = allyscale.caches()
+    assert {"partables", "wlsmv_stats", "cvr_critical"} <= set(listed)
+    assert listed["partables"]["size"] >= 1 and listed["cvr_critical"]["size"] >= 1
+    allyscale.clear_caches()
+    assert all(c["size"] == 0 for c in allyscale.caches().values())
+    # a cleared cache gives the same numbers as a warm one
+    assert abs(allyscale.cfa(hs_data, hs_model).fit_measures["chisq"] - 85.3055218) < 1e-6

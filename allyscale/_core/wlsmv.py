@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse as _sparse
 
+from allyscale import _caches
 from allyscale._core import fitindices as fi
 from allyscale._core import ml as _ml
 from allyscale._core import wlsstats as _ws
@@ -73,6 +74,15 @@ subset_statistics = _ws.subset_statistics
 # ----------------------------------------------------------------------------- statistics
 _CACHE: OrderedDict | None = None  # recent sample statistics, keyed by the data's bytes
 _CACHE_SIZE = 4
+
+
+def _clear_cache() -> None:
+    global _CACHE
+    _CACHE = None
+
+
+_caches.register("wlsmv_stats", "WLSMV sample statistics (polychorics, thresholds, asymptotic covariance)",
+                 lambda: len(_CACHE or ()), _clear_cache)
 
 
 def sample_statistics(y: np.ndarray) -> dict[str, Any]:

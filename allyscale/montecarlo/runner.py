@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from allyscale import _caches
 from allyscale.errors import SpecificationError
 from allyscale.montecarlo.replicate import _cfa_function, _reliability_function, replicate
 from allyscale.montecarlo.spec import _BLAS_ENV, StudySpec, _load_pool_cached, load_study
@@ -64,6 +65,7 @@ def _exit_with_parent(parent: int | None = None) -> None:
 
 
 _SPEC_CACHE: dict[str, StudySpec] = {}
+_caches.register("worker_specs", "study specs in worker processes", lambda: len(_SPEC_CACHE), _SPEC_CACHE.clear)
 
 
 def _worker_run(spec_dict: dict, condition: int, rep: int) -> dict:

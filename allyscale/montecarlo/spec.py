@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from allyscale import _caches
 from allyscale.errors import AllyscaleError, SpecificationError
 
 
@@ -164,6 +165,8 @@ def _tuplify(key: str, value: Any) -> Any:
 
 
 _POOL_CACHE: dict[tuple, Any] = {}
+_caches.register("study_pools", "item pools read by Monte Carlo specs (re-read when the file changes)",
+                 lambda: len(_POOL_CACHE), _POOL_CACHE.clear)
 
 
 def _load_pool_cached(path: str):
