@@ -1072,6 +1072,8 @@ def validity_design(model: PopulationModel) -> ValidityDesign:
         if unknown:
             raise SpecificationError(f"external measure {e.name!r}: corr names {unknown}, not factors of the model "
                                      f"or earlier external measures ({names})")
+        if e.items and model.categories is not None:
+            threshold_pattern(e.thresholds, model.categories)  # checked now, used when drawing
         named = [names.index(v) for v in e.corr]
         c = np.array([float(e.corr[v]) for v in e.corr])
         w = np.linalg.solve(sigma[np.ix_(named, named)], c)

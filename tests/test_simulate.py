@@ -231,6 +231,8 @@ def test_validity_design_errors():
         pm.with_validity(retest=RetestSpec({"ally_a": .99, "ally_b": 0.0}))
     with pytest.raises(SpecificationError, match="R²"):
         pm.with_validity(outcome=OutcomeSpec({"ally_a": .8, "ally_b": .8}))
+    with pytest.raises(SpecificationError, match="need 4 values"):
+        pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .5}, thresholds=[0, 1])])
     with pytest.raises(SpecificationError, match="at least 2"):
         ExternalSpec("x", {"ally_a": .5}, items=1)
     with pytest.raises(SpecificationError, match="two different labels"):
