@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -30,23 +31,48 @@ def allyship_pool():
 
 
 # --- the main reference data sets, loaded one way for every test module ----------------------------------------
-@pytest.fixture(scope="session")
-def hs_data():
-    """HolzingerSwineford1939 (lavaan): school and x1-x9 (tests/reference/hs/data.csv). Do not modify."""
+@functools.cache
+def _read_csv(path: Path):
     import pandas as pd
 
-    return pd.read_csv(REFERENCE / "hs" / "data.csv")
+    return pd.read_csv(path)
+
+
+def reference_data(case: str, name: str = "data.csv"):
+    """A reference data set (tests/reference/<case>/<name>), read once per session; a fresh copy each call."""
+    return _read_csv(REFERENCE / case / name).copy()
+
+
+@functools.cache
+def _read_json(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def reference_json(case: str, name: str = "reference.json") -> dict:
+    """R's outputs for a reference case (tests/reference/<case>/<name>), parsed fresh each call."""
+    import json
+
+    return json.loads(_read_json(REFERENCE / case / name))
+
+
+def reference_model(case: str, name: str = "model.lav") -> str:
+    """The lavaan model of a reference case (tests/reference/<case>/<name>)."""
+    return _read_json(REFERENCE / case / name)
+
+
+@pytest.fixture(scope="session")
+def hs_data():
+    """HolzingerSwineford1939 (lavaan): school and x1-x9 (tests/reference/hs/data.csv)."""
+    return reference_data("hs")
 
 
 @pytest.fixture(scope="session")
 def hs_model() -> str:
     """The three-factor HolzingerSwineford model (tests/reference/hs/model.lav)."""
-    return (REFERENCE / "hs" / "model.lav").read_text()
+    return reference_model("hs")
 
 
 @pytest.fixture(scope="session")
 def hs_reference() -> dict:
     """lavaan 0.6.14's outputs for HolzingerSwineford1939 (tests/reference/hs/reference.json)."""
-    import json
-
-    return json.loads((REFERENCE / "hs" / "reference.json").read_text())
+    return reference_json("hs")

@@ -11,10 +11,10 @@ import pytest
 from numpy.testing import assert_allclose
 
 import allyscale
-from allyscale.cfa import CFAResult, difference_test
+from allyscale.cfa import difference_test
 from allyscale.errors import ConvergenceWarning, DataError, DataWarning, SpecificationError
 
-from conftest import REFERENCE
+from conftest import REFERENCE, reference_data, reference_json, reference_model
 
 
 def _case(name):
@@ -268,7 +268,7 @@ def test_compare_needs_two_models(hs):
 # --- R-generated extras (tests/reference/hs/make_compare.R -> compare.json) -------------
 @pytest.fixture(scope="module")
 def hs_compare():
-    return json.loads((REFERENCE / "hs" / "compare.json").read_text())
+    return reference_json("hs", "compare.json")
 
 
 def test_lrt_ml_and_mlr_against_lavaan(hs, hs_compare):
@@ -325,9 +325,9 @@ def test_residual_covariance_and_regression(hs, hs_compare):
 # --- the pool's competing structures (tests/reference/pool/make_pool.R -> compare.json) ---
 @pytest.fixture(scope="module")
 def pool_case(mini_pool):
-    d = pd.read_csv(REFERENCE / "pool" / "data.csv")
-    ref = json.loads((REFERENCE / "pool" / "compare.json").read_text())
-    assert json.loads((REFERENCE / "pool" / "models.json").read_text()) == mini_pool.all_model_syntax()
+    d = reference_data("pool")
+    ref = reference_json("pool", "compare.json")
+    assert reference_json("pool", "models.json") == mini_pool.all_model_syntax()
     return d, ref
 
 
@@ -421,7 +421,7 @@ def test_model_spec_delta_parameterization():
     from allyscale._core.model import ModelSpec
     from allyscale.syntax import lavaanify
 
-    pt = lavaanify((REFERENCE / "hs" / "model.lav").read_text(), ordered=[f"x{i}" for i in range(1, 10)])
+    pt = lavaanify(reference_model("hs"), ordered=[f"x{i}" for i in range(1, 10)])
     spec = ModelSpec.from_partable(pt, pt.attrs["observed"], pt.attrs["latent"], meanstructure=True)
     assert len(spec.delta) == 9
     x = np.random.default_rng(1).uniform(0.3, 0.6, spec.n_free)

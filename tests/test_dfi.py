@@ -13,9 +13,10 @@ from numpy.testing import assert_allclose
 
 from allyscale.dfi import _cutoff, _population_syntax, _std_solution, misspecifications, solution_from_syntax
 from allyscale.errors import SpecificationError
+from conftest import reference_data, reference_json, reference_model
 
 HERE = Path(__file__).resolve().parent
-REF = json.loads((HERE / "reference" / "dfi" / "misspecifications.json").read_text())
+REF = reference_json("dfi", "misspecifications.json")
 
 
 def _parse(statement: str) -> tuple[str, str, str, float]:
@@ -43,8 +44,8 @@ def test_misspecification_levels_match_dynamic(case):
 def test_std_solution_of_fitted_model_gives_dynamics_population():
     import allyscale
 
-    data = pd.read_csv(HERE / "reference" / "hs" / "data.csv")
-    fit = allyscale.cfa(data, (HERE / "reference" / "hs" / "model.lav").read_text())
+    data = reference_data("hs")
+    fit = allyscale.cfa(data, reference_model("hs"))
     sol = _std_solution(fit)
     want = solution_from_syntax(REF["hs"]["model"].replace("~~0", "~~ 0").replace("=~0", "=~ 0"))
     keys = sorted(want["lambda"])
@@ -146,9 +147,9 @@ def test_dfi_hs_cutoffs_match_r_simulation():
     levels and rule) within Monte Carlo error."""
     import allyscale
 
-    ref = json.loads((HERE / "reference" / "dfi" / "cutoffs_hs.json").read_text())
-    data = pd.read_csv(HERE / "reference" / "hs" / "data.csv")
-    fit = allyscale.cfa(data, (HERE / "reference" / "hs" / "model.lav").read_text())
+    ref = reference_json("dfi", "cutoffs_hs.json")
+    data = reference_data("hs")
+    fit = allyscale.cfa(data, reference_model("hs"))
     res = allyscale.dfi(fit, reps=500, seed=1, workers=2)
     tol = {"srmr": 0.004, "rmsea": 0.008, "cfi": 0.008}
     for idx, atol in tol.items():

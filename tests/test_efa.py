@@ -8,11 +8,11 @@ from scipy.optimize import linear_sum_assignment
 import allyscale as al
 from allyscale.efa import congruence, schmid_leiman
 from allyscale.errors import DataError, SpecificationError
-from conftest import REFERENCE
+from conftest import reference_data, reference_json
 
-REF = json.loads((REFERENCE / "sim60" / "reference.json").read_text())
-MORE = json.loads((REFERENCE / "sim60" / "efa.json").read_text())
-X = pd.read_csv(REFERENCE / "sim60" / "data.csv")[REF["items"]]
+REF = reference_json("sim60")
+MORE = reference_json("sim60", "efa.json")
+X = reference_data("sim60")[REF["items"]]
 
 
 def aligned(loadings: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import allyscale as al
-from conftest import REFERENCE
+from conftest import REFERENCE, reference_data, reference_model
 
 HERE = REFERENCE / "missing_ordinal"
 REF = json.loads((HERE / "reference.json").read_text())
@@ -45,8 +45,8 @@ def test_fiml_robust_indices_match_lavaan_on_a_small_case():
 def test_fiml_robust_indices_match_lavaan(case):
     # bfi: lavaan cfi.robust 0.7774, tli.robust 0.7480, rmsea.robust 0.0772 (issue 14)
     if case == "bfi":
-        data = pd.read_csv(REFERENCE / "bfi" / "data.csv")[REF["bfi"]["items"]]
-        model = (REFERENCE / "bfi" / "model.lav").read_text()
+        data = reference_data("bfi")[REF["bfi"]["items"]]
+        model = reference_model("bfi")
     else:
         data, model = ABILITY, (HERE / "ability.lav").read_text()
     fit = al.cfa(data, model, estimator="MLR", missing="fiml")

@@ -10,12 +10,12 @@ import pytest
 import allyscale as al
 from allyscale._core.wlsstats import influence
 from allyscale.errors import SpecificationError
-from conftest import REFERENCE
+from conftest import REFERENCE, reference_data, reference_model
 
 HERE = REFERENCE / "missing_ordinal"
 REF = json.loads((HERE / "reference.json").read_text())
-BFI = pd.read_csv(REFERENCE / "bfi" / "data.csv")[REF["bfi"]["items"]]
-BFI_MODEL = (REFERENCE / "bfi" / "model.lav").read_text()
+BFI = reference_data("bfi")[REF["bfi"]["items"]]
+BFI_MODEL = reference_model("bfi")
 ABILITY = pd.read_csv(HERE / "ability.csv")
 ABILITY_MODEL = (HERE / "ability.lav").read_text()
 CASES = {"bfi": (BFI, BFI_MODEL), "ability": (ABILITY, ABILITY_MODEL)}

@@ -3,14 +3,13 @@
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import allyscale as al
 from allyscale.errors import DataError, SpecificationError
-from conftest import REFERENCE
+from conftest import reference_data
 
-DATA = pd.read_csv(REFERENCE / "sim60" / "data.csv")
+DATA = reference_data("sim60")
 SUB_ITEMS = ["i03", "i01", "i07", "i10", "i12", "i17", "i16", "i20", "i22", "i25"]
 SUB_MODEL = "f1 =~ i03 + i01 + i07 + i10 + i12\nf2 =~ i17 + i16 + i20 + i22 + i25"
 

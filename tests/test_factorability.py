@@ -1,15 +1,13 @@
-import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import allyscale as al
 from allyscale.errors import DataError
-from conftest import REFERENCE
+from conftest import reference_data, reference_json
 
-REF = json.loads((REFERENCE / "sim60" / "reference.json").read_text())
-X = pd.read_csv(REFERENCE / "sim60" / "data.csv")[REF["items"]]
+REF = reference_json("sim60")
+X = reference_data("sim60")[REF["items"]]
 
 
 def test_kmo_matches_psych():

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
 import allyscale
 from allyscale.errors import DataError, SpecificationError
 
-from conftest import REFERENCE
+from conftest import reference_data, reference_json, reference_model
 
 
 @pytest.fixture(scope="module")
 def hs():
-    d = pd.read_csv(REFERENCE / "hs" / "data.csv")
-    model = (REFERENCE / "hs" / "model.lav").read_text()
-    ref = json.loads((REFERENCE / "hs" / "reference.json").read_text())["invariance_ml"]
+    d = reference_data("hs")
+    model = reference_model("hs")
+    ref = reference_json("hs")["invariance_ml"]
     return d, model, ref
 
 
@@ -77,7 +75,7 @@ def test_mlr_invariance_against_lavaan(hs):
     # R (tests/reference/hs/make_compare.R): cfa(three, data = d, group = "school", group.equal = ...,
     #    estimator = "MLR"); fitMeasures(...); lavTestLRT(level, previous)  (Satorra-Bentler 2001)
     d, model, _ = hs
-    ref = json.loads((REFERENCE / "hs" / "compare.json").read_text())["invariance_mlr"]["levels"]
+    ref = reference_json("hs", "compare.json")["invariance_mlr"]["levels"]
     res = allyscale.invariance(d, model, group="school", estimator="MLR")
     tab = res.table
     for level, want in ref.items():

@@ -15,19 +15,20 @@ from scipy.stats import norm
 import allyscale as al
 from allyscale.errors import SpecificationError
 from allyscale.irt import category_probabilities, from_standardized, item_information, marginal_reliability
+from conftest import reference_data, reference_json, reference_model
 
 REF = Path(__file__).parent / "reference"
 
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "irt" / "reference.json").read_text())
+    return reference_json("irt")
 
 
 @pytest.fixture(scope="module")
 def fit(ref):
-    data = pd.read_csv(REF / "sim60" / "data.csv")[ref["items"]]
-    model = (REF / "irt" / "model.lav").read_text()
+    data = reference_data("sim60")[ref["items"]]
+    model = reference_model("irt")
     return al.cfa(data, model, estimator="WLSMV", ordered=ref["items"])
 
 
@@ -123,7 +124,7 @@ def test_more_information_for_higher_loadings():
 
 
 def test_errors_and_outputs(fit):
-    data = pd.read_csv(REF / "sim60" / "data.csv")
+    data = reference_data("sim60")
     ml = al.cfa(data, "f =~ i40 + i41 + i42 + i43", estimator="ML")
     with pytest.raises(SpecificationError, match="WLSMV"):
         al.irt(ml)
@@ -145,7 +146,7 @@ def test_errors_and_outputs(fit):
 
 
 def test_multi_group_fit_needs_group():
-    data = pd.read_csv(REF / "sim60" / "data.csv")[["i40", "i41", "i42", "i43"]].copy()
+    data = reference_data("sim60")[["i40", "i41", "i42", "i43"]].copy()
     data["g"] = np.where(np.arange(len(data)) % 2, "odd", "even")
     items = ["i40", "i41", "i42", "i43"]
     fit = al.cfa(data, "f =~ i40 + i41 + i42 + i43", estimator="WLSMV", ordered=items, group="g")

@@ -19,7 +19,7 @@ import allyscale as al
 from allyscale.errors import DataError, SpecificationError
 from allyscale.invariance import paired_syntax, score_tests
 
-from conftest import REFERENCE
+from conftest import REFERENCE, reference_data, reference_model
 
 PAIRS = REFERENCE / "pairs"
 FORMS = ("self", "informant")
@@ -195,8 +195,8 @@ def test_continuous_score_tests_match_lavtestscore(continuous, ref, level):
 
 def test_group_score_tests_match_lavtestscore(ref):
     # R: lavTestScore(cfa(HS model, group = "school", group.equal = c("loadings", "intercepts")))
-    hs = pd.read_csv(REFERENCE / "hs" / "data.csv")
-    fit = al.cfa(hs, (REFERENCE / "hs" / "model.lav").read_text(), group="school",
+    hs = reference_data("hs")
+    fit = al.cfa(hs, reference_model("hs"), group="school",
                  group_equal=["loadings", "intercepts"])
     st = score_tests(fit)
     uni = pd.DataFrame(ref["hs_scalar_score"]["uni"])
@@ -212,8 +212,8 @@ def test_group_score_tests_match_lavtestscore(ref):
 
 
 def test_group_partial_invariance_releases_x3_and_x7():
-    hs = pd.read_csv(REFERENCE / "hs" / "data.csv")
-    res = al.invariance(hs, (REFERENCE / "hs" / "model.lav").read_text(), group="school", partial=True)
+    hs = reference_data("hs")
+    res = al.invariance(hs, reference_model("hs"), group="school", partial=True)
     assert "scalar (partial)" in res.table.index
     rel = res.released
     assert set(rel.loc[rel["level"] == "scalar", "item"]) >= {"x3", "x7"}

@@ -1,5 +1,4 @@
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -9,13 +8,13 @@ import allyscale as al
 from allyscale import PopulationModel, polychoric, simulate
 from allyscale._core.bivnorm import bvn_cdf
 from allyscale.errors import DataError, NotPositiveDefiniteWarning, StatisticalWarning
-from conftest import REFERENCE
+from conftest import REFERENCE, reference_data, reference_json
 
 
 @pytest.fixture(scope="module")
 def sim60():
-    ref = json.loads((REFERENCE / "sim60" / "reference.json").read_text())
-    data = pd.read_csv(REFERENCE / "sim60" / "data.csv")[ref["items"]]
+    ref = reference_json("sim60")
+    data = reference_data("sim60")[ref["items"]]
     return data, ref
 
 
@@ -38,7 +37,7 @@ def test_sim60_matches_lavcor(sim60):
 
 def test_pairwise_missing_matches_lavcor():
     # R: lavCor(X, ordered = names(X), missing = "pairwise", output = "fit")  (make_polychoric.R)
-    ref = json.loads((REFERENCE / "polychoric" / "reference.json").read_text())["missing"]
+    ref = reference_json("polychoric")["missing"]
     data = pd.read_csv(REFERENCE / "polychoric" / "missing.csv")
     result = polychoric(data)
     np.testing.assert_allclose(result.corr.to_numpy(), np.array(ref["corr"]), atol=1e-6, rtol=0)
@@ -49,7 +48,7 @@ def test_pairwise_missing_matches_lavcor():
 
 def test_sparse_binary_tables_match_lavcor():
     # R: lavCor(B, ordered = names(B), output = "fit"); 2 x 2 tables with an empty cell get zero.add
-    ref = json.loads((REFERENCE / "polychoric" / "reference.json").read_text())["binary"]
+    ref = reference_json("polychoric")["binary"]
     data = pd.read_csv(REFERENCE / "polychoric" / "binary.csv")
     result = polychoric(data)
     np.testing.assert_allclose(result.corr.to_numpy(), np.array(ref["corr"]), atol=1e-6, rtol=0)
@@ -155,7 +154,7 @@ def test_bvn_cdf_against_numerical_integration():
 def test_influence_and_gamma_match_lavaan_nacov(sim60):
     # R: lavInspect(cfa(..., ordered = names(X), estimator = "WLSMV"), "gamma")  (reference/wlsmv/make_gamma.R)
     data, _ = sim60
-    ref = json.loads((REFERENCE / "wlsmv" / "gamma.json").read_text())
+    ref = reference_json("wlsmv", "gamma.json")
     result = polychoric(data.iloc[:, :6])
     gamma = result.gamma()
     assert list(gamma.columns[:5]) == ["i01|t1", "i01|t2", "i01|t3", "i01|t4", "i02|t1"]

@@ -17,6 +17,7 @@ from allyscale.errors import DataError, SpecificationError
 from allyscale.pool import parse_pool
 from allyscale.selection.constraints import Constraints
 from allyscale.selection.objective import Objective, evaluate_candidate, latent_omega
+from conftest import reference_data, reference_json
 
 REF = Path(__file__).parent / "reference"
 ROOT = Path(__file__).parent.parent
@@ -132,8 +133,8 @@ def test_impossible_constraints_are_named(pool, kwargs, message):
 def test_candidate_fit_from_pool_statistics_equals_lavaan():
     """A candidate fitted from the sub-blocks of a 60-item pool's polychoric statistics equals lavaan's fit of
     the candidate alone (tests/reference/irt: lavaan 0.6.14 WLSMV on 12 sim60 items)."""
-    ref = json.loads((REF / "irt" / "reference.json").read_text())
-    data = pd.read_csv(REF / "sim60" / "data.csv")
+    ref = reference_json("irt")
+    data = reference_data("sim60")
     poly = al.polychoric(data)   # all 60 items, computed once
     sel = {"knowledge": tuple(ref["items"][:6]), "communication": tuple(ref["items"][6:])}
     ev = evaluate_candidate(sel, data=data, poly=poly, objective=Objective(), facets={}, dif=None, grouped=False)

@@ -91,15 +91,14 @@ def test_c_modifier_length_must_match_groups():
 
 # ---------------------------------------------------------------- lavaan's syntax rules
 # tests/reference/syntax_rules/make.R: lavaan 0.6.14 cfa() on HolzingerSwineford1939
-import json  # noqa: E402
 import warnings  # noqa: E402
 
 import pandas as pd  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
 
-from conftest import REFERENCE  # noqa: E402
+from conftest import REFERENCE, reference_json  # noqa: E402
 
-RULES = json.loads((REFERENCE / "syntax_rules" / "reference.json").read_text())
+RULES = reference_json("syntax_rules")
 HS_DATA = REFERENCE / "hs" / "data.csv"
 
 

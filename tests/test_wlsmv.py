@@ -1,6 +1,5 @@
 """WLSMV (DWLS on polychorics, scaled-shifted test) against lavaan 0.6.14."""
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -9,11 +8,11 @@ import pytest
 import allyscale as al
 from allyscale._core.wlsmv import influence
 from allyscale.errors import DataError, SpecificationError
-from conftest import REFERENCE
+from conftest import reference_data, reference_json, reference_model
 
-REF = json.loads((REFERENCE / "sim60" / "reference.json").read_text())
-DATA = pd.read_csv(REFERENCE / "sim60" / "data.csv")
-MODEL = (REFERENCE / "sim60" / "model.lav").read_text()
+REF = reference_json("sim60")
+DATA = reference_data("sim60")
+MODEL = reference_model("sim60")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def fit():
 
 def test_gamma_matches_lavaan():
     # R: lavInspect(fit, "gamma"), "wls.obs", "wls.v" (tests/reference/wlsmv/make_gamma.R)
-    ref = json.loads((REFERENCE / "wlsmv" / "gamma.json").read_text())
+    ref = reference_json("wlsmv", "gamma.json")
     stats = influence(DATA.iloc[:, :6].to_numpy(float))
     n = len(DATA)
     gamma = stats["IF"].T @ stats["IF"] / n
@@ -55,7 +54,7 @@ def test_robust_indices_match_lavaan(fit):
         np.testing.assert_allclose(fit.fit_measures[key], ref[key], atol=1e-6, rtol=0, err_msg=key)
 
 
-CATML = json.loads((REFERENCE / "catml" / "reference.json").read_text())
+CATML = reference_json("catml")
 
 
 @pytest.mark.parametrize("case", ["two", "one", "three"])
@@ -77,10 +76,10 @@ def test_catml_pieces_and_robust_family_match_lavaan(case):
 
 def test_robust_indices_match_lavaan_on_bfi():
     # R: tests/reference/bfi/make_bfi.R, WLSMV on the complete cases of psych::bfi
-    bfi = json.loads((REFERENCE / "bfi" / "reference.json").read_text())
-    data = pd.read_csv(REFERENCE / "bfi" / "data.csv")
+    bfi = reference_json("bfi")
+    data = reference_data("bfi")
     items = bfi["items"]
-    res = al.cfa(data[items].dropna(), (REFERENCE / "bfi" / "model.lav").read_text(), estimator="WLSMV")
+    res = al.cfa(data[items].dropna(), reference_model("bfi"), estimator="WLSMV")
     ref = bfi["cfa_wlsmv"]["fit"]
     for key in ("chisq.scaled", "cfi.scaled", "cfi.robust", "tli.robust", "rmsea.robust"):
         np.testing.assert_allclose(res.fit_measures[key], ref[key], rtol=1e-5, atol=1e-6, err_msg=key)
@@ -123,9 +122,9 @@ def test_second_order_and_bifactor_models_fit(allyship_pool):
 
 def test_real_data_with_six_categories_matches_lavaan():
     # R: cfa(model, data = complete bfi cases, ordered = items, estimator = "WLSMV")  (bfi/make_bfi.R)
-    ref = json.loads((REFERENCE / "bfi" / "reference.json").read_text())
-    data = pd.read_csv(REFERENCE / "bfi" / "data.csv").dropna(subset=ref["items"])
-    res = al.cfa(data, (REFERENCE / "bfi" / "model.lav").read_text(), estimator="WLSMV")
+    ref = reference_json("bfi")
+    data = reference_data("bfi").dropna(subset=ref["items"])
+    res = al.cfa(data, reference_model("bfi"), estimator="WLSMV")
     fm, rf = res.fit_measures, ref["cfa_wlsmv"]["fit"]
     for key in ("chisq", "chisq.scaled"):
         np.testing.assert_allclose(fm[key], rf[key], rtol=2e-3)
@@ -155,7 +154,7 @@ def test_low_rank_trace_equals_the_direct_one():
     np.testing.assert_allclose(direct, sum(np.trace(x @ s_inv @ x @ s_inv) for x in mats), rtol=1e-12)
 
 
-DIFF = json.loads((REFERENCE / "wlsmv_diff" / "reference.json").read_text())
+DIFF = reference_json("wlsmv_diff")
 
 
 @pytest.mark.parametrize("case", ["equal_loadings", "orthogonal", "one_vs_two"])
@@ -192,7 +191,7 @@ def test_compare_gives_wlsmv_difference_tests(allyship_pool):
     assert len(tests) and np.isfinite(tests["pvalue"]).all(), tests
 
 
-GROUPS = json.loads((REFERENCE / "wlsmv_groups" / "reference.json").read_text())
+GROUPS = reference_json("wlsmv_groups")
 EQUAL = {"configural": None, "metric": ["loadings"], "scalar": ["loadings", "thresholds"],
          "strict": ["loadings", "thresholds", "residuals"]}
 WU_ESTABROOK = {"configural": None, "thresholds": ["thresholds"], "metric": ["thresholds", "loadings"],

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse as _sparse
 
-from allyscale import _caches
+from allyscale._caches import register as _register_cache
 from allyscale._core import fitindices as fi
 from allyscale._core import ml as _ml
 from allyscale._core import wlsstats as _ws
@@ -81,7 +81,7 @@ def _clear_cache() -> None:
     _CACHE = None
 
 
-_caches.register("wlsmv_stats", "WLSMV sample statistics (polychorics, thresholds, asymptotic covariance)",
+_register_cache("wlsmv_stats", "WLSMV sample statistics (polychorics, thresholds, asymptotic covariance)",
                  lambda: len(_CACHE or ()), _clear_cache)
 
 

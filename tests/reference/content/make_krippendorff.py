@@ -9,7 +9,6 @@ independent reference for complete panels. Run from this folder: python make_kri
 import json
 
 import krippendorff
-import numpy as np
 import pandas as pd
 
 rel = pd.read_csv("relevance.csv").set_index("item").to_numpy(dtype=float)
