@@ -171,3 +171,15 @@ def test_public_results_implement_the_contract():
             continue
         if isinstance(ret, type) and ret.__module__.startswith("allyscale.") and ret is not type(None):
             assert issubclass(ret, Result) or not hasattr(ret, "summary"), f"{n} returns {ret.__name__}"
+
+
+def test_to_docx_writes_the_summary_tables(hs_fit, tmp_path):
+    import docx
+
+    path = hs_fit.to_docx(tmp_path / "fit.docx")
+    doc = docx.Document(str(path))
+    assert len(doc.tables) == 2  # fit measures and parameter estimates
+    assert doc.tables[1].rows[0].cells[0].text == "lhs" and len(doc.tables[1].rows) == len(hs_fit.estimates) + 1
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "Confirmatory factor analysis (ML), N = 301" in text and "Parameter estimates" in text
+    assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file, nothing left behind
