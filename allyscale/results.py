@@ -28,19 +28,21 @@ import pandas as pd
 
 __all__ = ["Result", "Summary", "jsonable", "latex_escape", "format_value", "TABLE_CSS"]
 
-# The report's table style (allyscale/report/templates/report.css uses the same rules), so a result shown in
-# Jupyter looks like its table in the report.
+# The report's APA table style (the rules of table.apa in allyscale/report/templates/report.html.j2), so a result
+# shown in Jupyter looks like its table in the report.
 TABLE_CSS = (
-    ".allyscale-summary{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;max-width:1240px}"
-    ".allyscale-summary h4{margin:.4em 0 .2em;font-size:15px}"
-    ".allyscale-summary h5{margin:.8em 0 .2em;font-size:13px;font-style:italic;font-weight:normal}"
+    ".allyscale-summary{font-family:'Times New Roman',Times,Georgia,serif;color:#111;line-height:1.45;"
+    "max-width:62rem}"
+    ".allyscale-summary h4{margin:.4em 0 .2em;font-size:1.1rem}"
+    ".allyscale-summary h5{margin:.8em 0 .2em;font-size:.95rem;font-style:italic;font-weight:normal}"
     ".allyscale-summary p{margin:.2em 0}"
-    ".allyscale-summary table{border-collapse:collapse;border-top:1.5px solid #222;border-bottom:1.5px solid #222;"
-    "margin:.3em 0}"
-    ".allyscale-summary th{border-bottom:1px solid #222;padding:2px 8px;text-align:left;font-weight:600}"
-    ".allyscale-summary td{padding:2px 8px;text-align:right;font-variant-numeric:tabular-nums}"
-    ".allyscale-summary td.text{text-align:left}"
-    ".allyscale-summary .note{font-size:12px;color:#333}"
+    ".allyscale-summary table.apa{border-collapse:collapse;margin:.6rem 0 .3rem;font-size:.9rem}"
+    ".allyscale-summary table.apa thead th{border-top:2px solid #111;border-bottom:1px solid #111;"
+    "padding:.2rem .6rem;text-align:center;font-weight:normal}"
+    ".allyscale-summary table.apa tbody td{padding:.15rem .6rem;text-align:right;white-space:nowrap}"
+    ".allyscale-summary table.apa tbody td.text{text-align:left;white-space:normal}"
+    ".allyscale-summary table.apa tbody tr:last-child td{border-bottom:2px solid #111}"
+    ".allyscale-summary .note{font-size:.85rem;margin-top:0}"
 )
 
 _LATEX_SPECIAL = {
@@ -235,7 +237,7 @@ class Summary:
             body = "".join("<tr>" + "".join(
                 f"<td>{esc(c)}</td>" if num else f"<td class=\"text\">{esc(c)}</td>" for c, num in zip(r, numeric))
                 + "</tr>" for r in rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            out.append(f"<table class=\"apa\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             if block.note:
                 out.append(f"<p class=\"note\"><em>Note.</em> {esc(block.note)}</p>")
         out.append("</div>")

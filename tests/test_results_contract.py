@@ -183,3 +183,18 @@ def test_to_docx_writes_the_summary_tables(hs_fit, tmp_path):
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "Confirmatory factor analysis (ML), N = 301" in text and "Parameter estimates" in text
     assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file, nothing left behind
+
+
+def test_jupyter_tables_use_the_report_table_style():
+    """The summary's HTML carries the report's APA table rules (template: allyscale/report/templates)."""
+    import re
+    from pathlib import Path
+
+    from allyscale.results import TABLE_CSS
+
+    template = (Path(al.__file__).parent / "report" / "templates" / "report.html.j2").read_text(encoding="utf-8")
+    page = Summary("t").table(pd.DataFrame({"a": [1.0]})).as_html()
+    assert '<table class="apa">' in page and TABLE_CSS in page
+    for rule in ("border-top: 2px solid #111", "border-bottom: 1px solid #111", "text-align: right"):
+        assert rule in template and rule.replace(": ", ":") in TABLE_CSS, rule
+    assert re.search(r"font-family: \"Times New Roman\"", template) and "'Times New Roman'" in TABLE_CSS
