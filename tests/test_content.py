@@ -66,12 +66,43 @@ def test_krippendorff_alpha_krippendorff_2011_example(level, published):
     (3, 2, 0.375, 0.47), (4, 3, 0.250, 0.67), (5, 4, 0.156, 0.76), (6, 5, 0.094, 0.82), (6, 4, 0.234, 0.56),
     (7, 6, 0.055, 0.85), (8, 7, 0.031, 0.87), (8, 6, 0.109, 0.72), (9, 8, 0.018, 0.89), (9, 7, 0.070, 0.76),
     (3, 3, 0.125, 1.00), (9, 9, 0.002, 1.00)])
-def test_modified_kappa_polit_beck_owen_2007_table(n, a, pc, kappa):
-    """Polit, Beck & Owen (2007), their table evaluating I-CVIs (Table 4): pc and kappa* for N experts, A agreeing."""
+def test_modified_kappa_formula_at_small_panels(n, a, pc, kappa):
+    """Polit, Beck & Owen's (2007) formula, pc = C(N, A) / 2^N and k* = (I-CVI - pc) / (1 - pc), at small panels.
+
+    These pairs are worked from the formula; they are not checked against the paper's own table, which no
+    stored source reproduces. The published values that are checked are in
+    ``test_modified_kappa_published_worked_examples``.
+    """
     from scipy.special import comb
 
     assert round(comb(n, a) * 0.5 ** n, 3) == pc
     assert round(float(modified_kappa(a, n)), 2) == kappa
+
+
+# (N experts, A rating 3 or 4, pc at 3 decimals, k* at 2 decimals) as printed in the source's table
+_KAPPA_PUBLISHED = {
+    "BMC Health Serv Res 2017, doi:10.1186/s12913-017-2469-8, Tables 8 and 10": [
+        (10, 10, 0.001, 1.00), (10, 9, 0.010, 0.90), (10, 8, 0.044, 0.79), (10, 7, 0.117, 0.66),
+        (9, 8, 0.018, 0.89), (9, 7, 0.070, 0.76), (9, 6, 0.164, 0.60)],
+    "Chew, van Merrienboer & Durning (2016), BMC Res Notes 9:445, Table 4": [
+        (7, 7, 0.008, 1.00), (7, 6, 0.055, 0.85)],
+}
+
+
+@pytest.mark.parametrize("source, n, a, pc, kappa",
+                         [(src, *row) for src, rows in _KAPPA_PUBLISHED.items() for row in rows])
+def test_modified_kappa_published_worked_examples(source, n, a, pc, kappa):
+    """Published tables of I-CVI, pc and modified kappa* computed with Polit, Beck & Owen's (2007) formula.
+
+    BMC Health Services Research (2017), doi:10.1186/s12913-017-2469-8, Tables 8 and 10 (10 and 9 experts);
+    Chew, van Merrienboer & Durning (2016), A portable mnemonic to facilitate checking for cognitive errors,
+    BMC Research Notes 9:445, Table 4 (7 experts). Compared at the printed precision.
+    """
+    from scipy.special import comb
+
+    assert round(float(comb(n, a)) * 0.5 ** n, 3) == pc
+    assert round(float(modified_kappa(a, n)), 2) == kappa
+    assert round(float(i_cvi(a, n)), 2) == round(a / n, 2)
 
 
 def test_kappa_labels_follow_cicchetti_sparrow():
@@ -101,6 +132,36 @@ def test_cvr_critical_values_ayre_scally_2014():
     for n, row in tab.iterrows():
         assert binomtest(int(row["ne_critical"]) - 1, n, 0.5, alternative="greater").pvalue >= 0.05
     assert cvr_critical(4)[0] == 5 and np.isnan(cvr_critical(4)[1])  # no panel of 4 can be significant
+
+
+# Lawshe (1975), Table 1 (minimum CVR, one-tailed .05) and the minimum number of "essential" ratings it implies
+# as Ayre & Scally (2014) read it, both quoted in contentvalidR's tests (JUhalt/contentvalidR,
+# tests/testthat/test-earlier-methods.R), which state that the exact test needs the same count at every
+# tabled size except 13 panelists.
+_LAWSHE_TABLE = {5: .99, 6: .99, 7: .99, 8: .75, 9: .78, 10: .62, 11: .59, 12: .56, 13: .54, 14: .51, 15: .49,
+                 20: .42, 25: .37, 30: .33, 35: .31, 40: .29}
+_LAWSHE_COUNTS = {5: 5, 6: 6, 7: 7, 8: 7, 9: 8, 10: 9, 11: 9, 12: 10, 13: 11, 14: 11, 15: 12, 20: 15, 25: 18,
+                  30: 20, 35: 23, 40: 26}
+
+
+def test_cvr_critical_against_lawshe_1975_table_1_as_read_by_ayre_scally_2014():
+    """Lawshe (1975), Table 1, and the counts Ayre & Scally (2014) read from it (quoted in contentvalidR's tests).
+
+    The exact one-tailed binomial count equals the count implied by Lawshe's table at every tabled size but
+    N = 13, where the exact test needs 10 of 13 (CVR .538, p = .046) and the table's .54 was read as 11.
+    Lawshe's .99 for 5-7 panelists stands for unanimity. Every exact critical CVR meets Lawshe's printed minimum
+    at its two decimals, and one "essential" rating fewer falls below it.
+    """
+    for n, count in _LAWSHE_COUNTS.items():
+        ne, crit = cvr_critical(n)
+        assert ne == (10 if n == 13 else count), n
+        if n <= 7:
+            assert ne == n and crit == 1.0
+        else:
+            assert round(crit, 2) >= _LAWSHE_TABLE[n], n
+        assert float(cvr(ne - 1, n)) < _LAWSHE_TABLE[n], n
+    assert_allclose(binomtest(10, 13, 0.5, alternative="greater").pvalue, cvr_critical_table(13, 13)["p_exact"].iloc[0],
+                    rtol=1e-12)
 
 
 def test_aiken_v_and_score_interval_match_valcontent():
@@ -152,6 +213,54 @@ def test_substantive_validity_anderson_gerbing_hand_example():
     assert_allclose(sv["p_hm"], binomtest(7, 10, 0.2, alternative="greater").pvalue, rtol=1e-12)
     neg = substantive_validity(["b"] * 6 + ["a"] * 4, "a", n_choices=5)
     assert_allclose(neg["csv"], -0.2)
+
+
+def test_substantive_validity_anderson_gerbing_critical_value_for_20_raters():
+    """Anderson & Gerbing (1991), Equations 5 and 6: with 20 respondents the critical csv is .50 (15 of 20).
+
+    Their two pretest samples of 20 respondents used the critical value .5 (quoted in contentvalidR's tests,
+    JUhalt/contentvalidR, tests/testthat/test-earlier-methods.R): 15 of 20 to the intended construct is the
+    fewest with P(X >= nc | 20, 1/2) < .05, and csv = (2 * 15 - 20) / 20 = .5 when the other 5 go to one rival.
+    """
+    at = substantive_validity(["a"] * 15 + ["b"] * 5, "a", n_choices=2)
+    below = substantive_validity(["a"] * 14 + ["b"] * 6, "a", n_choices=2)
+    assert at["p_ag"] < 0.05 <= below["p_ag"]
+    assert_allclose(at["csv"], 0.5)
+    assert_allclose([at["psa"], below["csv"]], [0.75, 0.4])
+
+
+def test_fleiss_kappa_cardillo_2007_worked_example():
+    """Cardillo (2007), fleiss.m worked example (dnafinder/Fleiss README): 10 patients, 14 psychiatrists, 5 diagnoses.
+
+    Published: kappa = 0.2099, kappa error = 0.0170, z = 12.3743 (to 4 decimals).
+    """
+    x = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1], [7, 7, 0, 0, 0],
+         [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    fk = fleiss_kappa(x)
+    assert (round(fk["kappa"], 4), round(fk["se0"], 4), round(fk["z"], 4)) == (0.2099, 0.0170, 12.3743)
+
+
+# PMC7253559, Table 4: 12 items rated by 6 experts on Lynn's 1-4 relevance scale
+_PMC7253559_TABLE_4 = [[4, 4, 4, 4, 4, 4], [4, 3, 4, 4, 3, 4], [4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4],
+                       [3, 4, 4, 4, 4, 4], [2, 3, 4, 3, 3, 4], [4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4],
+                       [3, 3, 4, 2, 3, 4], [4, 4, 4, 3, 4, 4], [4, 4, 4, 3, 4, 4], [4, 4, 4, 3, 4, 4]]
+
+
+def test_s_cvi_published_worked_example(panel_pool, tmp_path):
+    """I-CVI, S-CVI/Ave and S-CVI/UA (Polit & Beck, 2006) on a published rating table, through the pipeline.
+
+    PMC7253559 (pmc.ncbi.nlm.nih.gov/articles/PMC7253559), Table 4: 12 items x 6 experts; I-CVI 1.00 for ten
+    items and 0.83 for items 6 and 9; S-CVI/Ave = 0.97, S-CVI/UA = 0.83.
+    """
+    x = np.array(_PMC7253559_TABLE_4)
+    long = pd.DataFrame([{"rater": f"e{j + 1}", "item": f"i{i + 1}", "relevance": int(x[i, j])}
+                         for i in range(12) for j in range(6)])
+    long.to_csv(tmp_path / "experts.csv", index=False)
+    res = content_validity([tmp_path / "experts.csv"], panel_pool)
+    items = res.items.set_index("item").loc[[f"i{i + 1}" for i in range(12)]]
+    assert list(items["i_cvi"].round(2)) == [1.0] * 5 + [0.83] + [1.0] * 2 + [0.83] + [1.0] * 3
+    assert round(res.scale["item"]["s_cvi_ave"], 2) == 0.97
+    assert round(res.scale["item"]["s_cvi_ua"], 2) == 0.83
 
 
 def test_agreement_on_reference_panels_matches_irr_and_krippendorff(panel_pool):
