@@ -29,8 +29,10 @@ Statistical Software, 48(2), 1-36.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -229,6 +231,22 @@ def _as_matrix(data: pd.DataFrame, items: list[str] | None) -> tuple[np.ndarray,
     return np.column_stack(cols), items
 
 
+#: recent results of :func:`polychoric` with the warnings they raised, keyed by the items, the data's
+#: bytes and the options (the report and its sections ask for the same matrix several times)
+_RESULTS: OrderedDict = OrderedDict()
+_RESULTS_SIZE = 4
+
+
+def _register_cache() -> None:
+    from allyscale import _caches
+
+    _caches.register("polychorics", "al.polychoric results and their warnings",
+                     lambda: len(_RESULTS), _RESULTS.clear)
+
+
+_register_cache()
+
+
 @blas_limited
 def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bool = True,
                tol: float = 1e-9, max_iter: int = 100) -> PolychoricResult:
@@ -268,6 +286,30 @@ def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bo
     >>> r.corr.iloc[:3, :3]  # doctest: +SKIP
     """
     x, items = _as_matrix(data, items)
+    x = np.ascontiguousarray(x, dtype=float)
+    key = (tuple(items), x.shape, hashlib.sha1(x.tobytes()).hexdigest(), bool(smooth), float(tol), int(max_iter))
+    hit = _RESULTS.get(key)
+    if hit is None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = _polychoric(x, items, smooth, tol, max_iter)
+        hit = (result, [(w.message, w.category) for w in caught])
+        _RESULTS[key] = hit
+        while len(_RESULTS) > _RESULTS_SIZE:
+            _RESULTS.popitem(last=False)
+    else:
+        _RESULTS.move_to_end(key)
+    result, raised = hit
+    for message, category in raised:  # the same warnings on every call, cached or not
+        warnings.warn(message, category, stacklevel=3)
+    # the caller gets its own frames (the cached result stays as computed)
+    return replace(result, corr=result.corr.copy(), thresholds=result.thresholds.copy(),
+                   n_pairwise=result.n_pairwise.copy(), categories=dict(result.categories),
+                   diagnostics=dict(result.diagnostics))
+
+
+def _polychoric(x: np.ndarray, items: list[str], smooth: bool, tol: float, max_iter: int) -> PolychoricResult:
+    """:func:`polychoric` on the checked response matrix."""
     codes, cats = _pc.encode(x)
     n_cat = np.array([len(c) for c in cats])
     single = [items[j] for j in np.flatnonzero(n_cat < 2)]
