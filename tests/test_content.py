@@ -117,8 +117,11 @@ def test_cvr_lawshe_1975_formula():
 
 
 def test_cvr_critical_values_ayre_scally_2014():
-    """Ayre & Scally (2014): exact one-tailed binomial critical values, N = 5..40; N = 8 needs 7 (CVR .75, p = .035).
+    """Ayre & Scally (2014): exact one-tailed binomial critical values, N = 5..40; N = 8 needs 7 (CVR .75).
 
+    7 of 8 is the count behind Lawshe's .75 that Ayre & Scally identify (as quoted in contentvalidR's
+    documentation; the published table itself is checked in
+    ``test_cvr_critical_against_lawshe_1975_table_1_as_read_by_ayre_scally_2014``); p = .035 is computed here.
     Checked against ValContent::CVRcut.Ayres for every N (an independent implementation).
     """
     ne, crit = cvr_critical(8)
@@ -205,7 +208,11 @@ def test_cvr_matches_valcontent():
 
 
 def test_substantive_validity_anderson_gerbing_hand_example():
-    """Anderson & Gerbing (1991): 10 raters, 7 to the intended construct, 2 to the most-chosen other, 1 none."""
+    """A hand-made example of Anderson & Gerbing's (1991) psa and csv: 10 raters, 7 intended, 2 to one other, 1 none.
+
+    Not a published example (theirs could not be consulted); the published critical value is checked in
+    ``test_substantive_validity_anderson_gerbing_critical_value_for_20_raters``.
+    """
     sv = substantive_validity(["a"] * 7 + ["b"] * 2 + ["none"], "a", n_choices=5)
     assert (sv["nc"], sv["no"], sv["most_other"], sv["n_none"]) == (7, 2, "b", 1)
     assert_allclose([sv["psa"], sv["csv"]], [0.7, 0.5])
