@@ -142,4 +142,30 @@ def test_influence_form_below_q_agrees_with_matrix_form(monkeypatch, groups):
         np.testing.assert_allclose(fits[name].estimates["se"], fits["matrix"].estimates["se"], rtol=1e-9)
 
 
+def test_groups_on_both_sides_of_q(monkeypatch):
+    # one group with N_g <= q (influence form), one with N_g > q (q x q form): the groups are fitted with
+    # one form of Gamma, and the fit equals the fit with both groups in either form
+    import functools
+
+    from allyscale._core import wlsmv, wlsstats
+
+    monkeypatch.syspath_prepend(str(REFERENCE.parent.parent / "benchmarks"))
+    from _ordinal_data import ordinal_data
+
+    data, model = ordinal_data(1500, 20, factors=2, seed=4)
+    data["g"] = ["a"] * 150 + ["b"] * 1350  # q = 20 * 4 + 190 = 270
+    fits = {}
+    for form in ("auto", "gamma", "influence"):
+        monkeypatch.setattr(wlsmv, "_CACHE", None)
+        monkeypatch.setattr(wlsstats, "statistics", functools.partial(_STATISTICS, form=form))
+        fits[form] = al.cfa(data, model, estimator="WLSMV", group="g")
+    assert fits["auto"].diagnostics["gamma_form"] == ["gamma", "gamma"]
+    assert fits["influence"].diagnostics["gamma_form"] == ["influence", "influence"]
+    for form in ("gamma", "influence"):
+        for key in ("chisq", "chisq.scaled", "cfi.scaled", "cfi.robust", "rmsea.robust", "tli.robust"):
+            np.testing.assert_allclose(fits["auto"].fit_measures[key], fits[form].fit_measures[key], rtol=1e-10,
+                                       err_msg=f"{form} {key}")
+        np.testing.assert_allclose(fits["auto"].estimates["se"], fits[form].estimates["se"], rtol=1e-9)
+
+
 from allyscale._core.wlsstats import statistics as _STATISTICS  # noqa: E402 - the unpatched function

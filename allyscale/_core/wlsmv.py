@@ -834,6 +834,10 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     spec = om.spec
     p = len(spec.ov)
     G = len(ys)
+    if len({st["acov"].form for st in stats}) > 1:
+        # groups on both sides of q (N_g <= q < N_h): every group's Gamma as a q x q matrix (q is at most
+        # GAMMA_MAX_Q, since one group chose that form), so the catML trace has one form
+        stats = [_as_gamma(st) for st in stats]
     ns = np.array([float(st["n"]) for st in stats])
     n_tot = ns.sum()
     fg = (ns - 1) / (n_tot - G)
@@ -965,6 +969,16 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
                           groups=G, n_groups=ns, jac_numeric=lambda: model.numeric_jacobian(x_final))
     return Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, {}, diagnostics,
                       "scaled.shifted", None, internals, robust=catml, spec=spec)
+def _as_gamma(st: dict[str, Any]) -> dict[str, Any]:
+    """The statistics with ``Gamma`` held as the q x q matrix (a new dict; the weights unchanged)."""
+    acov = st["acov"]
+    if acov.form == "gamma":
+        return st
+    out = {k: v for k, v in st.items() if k not in ("IF", "trace_c", "trace_f")}
+    out["acov"] = _ws.ACov(acov.n, gamma=acov.dense())
+    return out
+
+
 def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:
     """Mean-and-variance adjusted statistic, as lavaan's ``scaled.shifted`` test."""
     if df <= 0 or tr_ug2 <= 0:
