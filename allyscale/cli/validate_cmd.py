@@ -53,6 +53,46 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
     return {f: out / names[f] for f in files}
 
 
+def _shorten_options(pool, k, group, method, max_evaluations, workers, seed) -> dict | None:
+    """``--shorten K`` and its companions as ``validate(shorten=...)`` options, checked before any analysis."""
+    given = {"--shorten-group": group, "--shorten-seed": seed}
+    if k is None:
+        extra = [name for name, v in given.items() if v is not None]
+        if extra:
+            raise DataError(f"{extra[0]} is for the short form; give --shorten K as well")
+        return None
+    if pool is None:
+        raise DataError("--shorten needs --pool (a short form keeps the pool's factors and facets)")
+    text = k.strip()
+    per: int | dict[str, int]
+    try:
+        if "=" in text:
+            per = {}
+            for part in (p for p in text.split(",") if p.strip()):
+                name, _, n = part.partition("=")
+                per[name.strip()] = int(n)
+        else:
+            per = int(text)
+    except ValueError:
+        raise DataError(f"--shorten: expected items per factor K or FACTOR=K,..., got {brief(k)}") from None
+    from allyscale.errors import SpecificationError
+    from allyscale.selection.constraints import Constraints
+
+    try:  # impossible requests (more items than a factor has, unknown factors) fail now, not after the analyses
+        Constraints.build(pool, per)
+    except SpecificationError as exc:
+        raise DataError(f"--shorten {brief(k)}: {exc}") from None
+    if group is not None and group in pool.item_ids:
+        raise DataError(f"--shorten-group {group}: is an item; the group column must be another column")
+    opts: dict = {"items_per_factor": per, "method": method, "max_evaluations": max_evaluations,
+                  "workers": workers}
+    if group is not None:
+        opts["group"] = group
+    if seed is not None:
+        opts["seed"] = seed
+    return opts
+
+
 @click.command("validate")
 @click.argument("data_paths", metavar="DATA...", nargs=-1, required=True)
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
@@ -99,11 +139,29 @@ def _report_folders(files: list[Path], out: Path) -> dict[Path, Path]:
               help="Comma-separated report formats: html (always written, with results.json, tables/, data.csv and "
                    "reproduce.R), docx (report.docx, APA-7 tables), tex (tex/: booktabs tables and report.tex), "
                    "pdf (report.pdf: report.html printed by headless Chromium, which must be installed).")
+@click.option("--shorten", "shorten_k", metavar="K",
+              help="Items per factor of a short form (K, or FACTOR=K,FACTOR=K,...): adds the section 'From pool to "
+                   "measure: a short form' (searched on a calibration half, confirmed on the holdout half; with "
+                   "--pairs on the targets' self-reports, split by target). Needs --pool.")
+@click.option("--shorten-group", help="Group column for the short form: items that function differently across "
+                                      "its groups are penalised, the split is stratified and the short form's "
+                                      "invariance is tested [default: --group].")
+@click.option("--shorten-method", type=click.Choice(["aco", "sa", "exhaustive", "auto"]), default="aco",
+              show_default=True, help="Search of the short form (ant-colony optimisation, simulated annealing, "
+                                      "exhaustive, or auto).")
+@click.option("--shorten-max-evaluations", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="Most candidate short forms fitted.")
+@click.option("--shorten-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes for the short form's candidate fits.")
+@click.option("--shorten-seed", type=click.IntRange(min=0),
+              help="Seed of the short form's split and search [default: --seed].")
 @data_options
 def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
                      out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
                      content_ratings=(), formats="html", expects=(), known_groups=None, retest_path=None,
-                     wave=None, retest_id=None, retest_latent=True, criterion=None) -> None:
+                     wave=None, retest_id=None, retest_latent=True, criterion=None, shorten_k=None,
+                     shorten_group=None, shorten_method="aco", shorten_max_evaluations=3000,
+                     shorten_workers=1, shorten_seed=None) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json, OUT/tables/*.csv, OUT/data.csv and
@@ -128,6 +186,8 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         raise DataError("--target-id is for paired data (--pairs)")
     pool = load_pool(pool_path) if pool_path else None
     model = read_model(model_path) if model_path else None
+    shorten = _shorten_options(pool, shorten_k, shorten_group, shorten_method, shorten_max_evaluations,
+                               shorten_workers, shorten_seed)
     if group and ((pool is not None and group in pool.item_ids) or (model is not None and group in model_items(model))):
         raise DataError(f"--group {group}: is an item; the group column must be another column")
     reverse_items = split_items(reverse, "--reverse") or []
@@ -174,6 +234,8 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
                              items_from="the paired", analysed=True)
         else:
             data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
+        if shorten is not None and shorten.get("group") is not None and shorten["group"] not in data.columns:
+            raise DataError(f"--shorten-group {shorten['group']}: {path.name} has no such column")
         retest = None
         if retest_path:
             retest = read_data(str(retest_path), pool, model=model, missing=missing_codes, invalid=invalid,
@@ -184,7 +246,8 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
                           collapse=collapse or False,
                           content_ratings=list(content_ratings) if content_ratings else None,
                           expect=expect or None, known_groups=known_groups, retest=retest, wave=wave,
-                          retest_id=retest_id, retest_latent=retest_latent, criterion=criterion)
+                          retest_id=retest_id, retest_latent=retest_latent, criterion=criterion,
+                          shorten=shorten)
         html = report.save(targets[path], inputs=inputs, formats=wanted)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"

@@ -78,6 +78,8 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("Leite", "2008"): "Leite, W. L., Huang, I.-C., & Marcoulides, G. A. (2008). Item selection for the "
                        "development of short forms of scales using an ant colony optimization algorithm. "
                        "Multivariate Behavioral Research, 43, 411-431.",
+    ("Levy", "1967"): "Levy, P. (1967). The correction for spurious correlation in the evaluation of short-form "
+                      "tests. Journal of Clinical Psychology, 23, 84-86.",
     ("Little", "1988"): "Little, R. J. A. (1988). A test of missing completely at random for multivariate data with "
                         "missing values. Journal of the American Statistical Association, 83, 1198-1202.",
     ("Lorenzo-Seva", "2006"): "Lorenzo-Seva, U., & ten Berge, J. M. F. (2006). Tucker's congruence coefficient as a "

@@ -8,7 +8,8 @@ information curves of the short form against the full pool); ``build`` is the bu
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from allyscale.report.document import Figure, Section, Table, figure_to_svg
 
@@ -24,16 +25,27 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
     n_full, n_short = len(result.pool.item_ids), len(result.kept)
     sec = Section(section_id, title or f"From {n_full} to {n_short} items: the short form")
     d = result.diagnostics
+    how = {"aco": "ant-colony optimisation", "sa": "simulated annealing"}.get(d["method"], "exhaustive search")
     sec.paragraphs.append(
         f"The short form keeps {n_short} of the pool's {n_full} items "
         f"({', '.join(f'{f}: {len(v)}' for f, v in result.selection.items())}), selected by "
-        f"{'ant-colony optimisation' if d['method'] == 'aco' else 'simulated annealing' if d['method'] == 'sa' else 'exhaustive search'}"
-        f" (seed {d.get('seed')}) among the selections that meet the constraints, with "
+        f"{how} (seed {d.get('seed')}) among the selections that meet the constraints, with "
         f"{d['evaluations']} candidate WLSMV fits in {d['search_seconds']:.1f} s (stopped: {d['stopped']}). "
         f"The search saw only the calibration sample (N = {d['n_calibration']}; {d['split']}); "
         + (f"fit and reliability are confirmed on the holdout (N = {d['n_holdout']}), because a searched model's "
            "fit on its own data is optimistic." if d["n_holdout"] else
            "no holdout was given, so the fit shown is that of the data the search optimised, which is optimistic."))
+    conf = d["confirmed_on"]
+    said = []
+    for form, label in (("short", "the short form"), ("full", "the full pool")):
+        r = result.comparison.loc[f"{form} / {conf}"]
+        om = [float(r[f"omega.{f}"]) for f in result.selection]
+        said.append(f"{label} χ²({r['df']:.0f}) = {r['chisq']:.1f}, p = {r['pvalue']:.3f} "
+                    f"({'accepted' if r['accepted'] else 'not accepted'} by the fit policy), CFI = "
+                    f"{r['cfi.scaled']:.3f}, RMSEA = {r['rmsea.scaled']:.3f}, SRMR = {r['srmr']:.3f}, "
+                    f"ω {min(om):.2f}–{max(om):.2f} across the factors")
+    sec.paragraphs.append(f"On the {conf} sample (N = {int(result.comparison.loc[f'short / {conf}', 'N'])}): "
+                          + "; ".join(said) + ".")
     w = dict(result.objective.to_dict()["weights"])
     if not d.get("group"):
         w.pop("invariance", None)   # counts only with a group
@@ -58,6 +70,14 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
     sec.numbers.update({"n_pool": n_full, "n_short": n_short, "evaluations": d["evaluations"],
                         "objective": result.best.objective, "stopped": d["stopped"], "method": d["method"],
                         "unmet_targets": unmet})
+    for form in ("short", "full"):  # the confirmation sample's fit and reliability, for results.json
+        row = result.comparison.loc[f"{form} / {conf}"]
+        sec.numbers[f"{form}_{conf}"] = {
+            "N": int(row["N"]), "items": int(row["items"]), "chisq": float(row["chisq"]), "df": float(row["df"]),
+            "pvalue": float(row["pvalue"]), "accepted": bool(row["accepted"]), "cfi.scaled": float(row["cfi.scaled"]),
+            "rmsea.scaled": float(row["rmsea.scaled"]), "srmr": float(row["srmr"]),
+            "omega": {f: float(row[f"omega.{f}"]) for f in result.selection},
+            "rxx": {f: float(row[f"rxx.{f}"]) for f in result.selection}}
     sec.tables.append(Table("shortform_comparison", "Short form and full pool on the calibration and holdout samples",
                             result.comparison,
                             note="chisq/df/pvalue: the scaled-shifted χ² test the fit policy judges; "
@@ -66,7 +86,8 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
     if result.invariance is not None:
         sec.tables.append(Table("shortform_invariance", f"Invariance of the short form across "
                                 f"{d.get('group')} ({d['confirmed_on']} sample)", result.invariance,
-                                note="Ordinal invariance sequence (Wu & Estabrook, 2016); decisions by the fit policy."))
+                                note="Ordinal invariance sequence (Wu & Estabrook, 2016); decisions by the fit "
+                                     "policy."))
     sec.tables.append(Table("shortform_part_whole", "Short- and full-form scale scores (confirmation sample)",
                             result.part_whole,
                             note="r_corrected removes the short form's error variance (σ²(1 − α)) that both "
@@ -137,6 +158,17 @@ def build(ctx, sec: Section) -> None:
     ctx.results["short_form"] = result
     done = shortform_section(result, section_id=sec.id)
     sec.title = done.title
+    pairs = ctx.results.get("pairs")
+    if pairs is not None:  # the report's data: one row per target, the reference form's answers
+        d = result.diagnostics
+        sec.paragraphs.append(
+            f"The data are paired ({pairs['n_targets']} targets, each rated on the {pairs['forms'][0]} and the "
+            f"{pairs['forms'][1]} form): the short form was searched on the {pairs['forms'][0]} responses of the "
+            f"calibration targets only (N = {d['n_calibration']}), and its fit and reliability were confirmed on "
+            f"the {pairs['forms'][0]} responses of the other, holdout targets (N = {d['n_holdout']}); no target's "
+            f"answers informed both the search and the confirmation. The {pairs['forms'][1]} reports did not enter "
+            "the search, and the forms are not treated as independent groups (they rate the same targets).")
+        sec.numbers["paired"] = {"search_form": pairs["forms"][0], "n_targets": pairs["n_targets"]}
     sec.paragraphs += done.paragraphs
     sec.tables += done.tables
     sec.figures += done.figures
