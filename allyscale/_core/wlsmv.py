@@ -327,8 +327,9 @@ def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel
     stats : per group, :func:`sample_statistics` (or :func:`finish_statistics`) output
     om : the ordinal model (:class:`OrdinalModel`)
     fit_only : skip what only the standard errors and the ``.robust`` indices need (the
-        catML pieces): for simulations that judge the standard and scaled indices only
-        (``dfi``); the ``.robust`` indices are then NaN
+        catML pieces; with one group and separable thresholds also the threshold blocks of
+        the sandwich, and ``vcov`` is None): for simulations that judge the standard and
+        scaled indices only (``dfi``); the ``.robust`` indices are then NaN
     """
     if len(ys) == 1:
         return _estimate_one(ys[0], stats[0], om, fit_only)
@@ -383,25 +384,27 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
         bread_c = np.linalg.inv(_jtwj(jac_c, w_c))
         a_c = _sparse.csc_array(jac_c.multiply(w_c[:, None]))  # W_c J_c
         meat_c, hwh, handle = acov.products(a_c, w_c, cols=csl)  # J'W Gamma W J and J'W Gamma W Gamma W J
-        cross = acov.cross(handle, slice(0, n_th))  # Gamma_tc W_c J_c
         tr_c, tr_c2 = _corr_traces(stats)
         bm = bread_c @ meat_c
         tr_ug = tr_c - float(np.trace(bm))
         tr_ug2 = tr_c2 - 2 * float(np.einsum("ij,ji->", bread_c, hwh)) + float(np.einsum("ij,ji->", bm, bm))
-        g_tt = acov.block(slice(0, n_th))
         th_pos = th_param
-        vcov = np.zeros((k, k))
-        vcov[np.ix_(sidx, sidx)] = bm @ bread_c
-        vcov[np.ix_(th_pos, th_pos)] = g_tt
-        vcov[np.ix_(th_pos, sidx)] = cross @ bread_c
-        vcov[np.ix_(sidx, th_pos)] = (cross @ bread_c).T
-        vcov /= n - 1
         meat = np.zeros((k, k))
         w_t = w[:n_th]
         meat[np.ix_(sidx, sidx)] = meat_c
-        meat[np.ix_(th_pos, th_pos)] = w_t[:, None] * g_tt * w_t[None, :]
-        meat[np.ix_(th_pos, sidx)] = w_t[:, None] * cross
-        meat[np.ix_(sidx, th_pos)] = (w_t[:, None] * cross).T
+        vcov: np.ndarray | None = None  # fit_only: no standard errors, so no threshold blocks either
+        if not fit_only:
+            cross = acov.cross(handle, slice(0, n_th))  # Gamma_tc W_c J_c
+            g_tt = acov.block(slice(0, n_th))
+            vcov = np.zeros((k, k))
+            vcov[np.ix_(sidx, sidx)] = bm @ bread_c
+            vcov[np.ix_(th_pos, th_pos)] = g_tt
+            vcov[np.ix_(th_pos, sidx)] = cross @ bread_c
+            vcov[np.ix_(sidx, th_pos)] = (cross @ bread_c).T
+            vcov /= n - 1
+            meat[np.ix_(th_pos, th_pos)] = w_t[:, None] * g_tt * w_t[None, :]
+            meat[np.ix_(th_pos, sidx)] = w_t[:, None] * cross
+            meat[np.ix_(sidx, th_pos)] = (w_t[:, None] * cross).T
         bread = np.zeros((k, k))
         bread[th_pos, th_pos] = 1 / w_t
         bread[np.ix_(sidx, sidx)] = bread_c
@@ -412,7 +415,9 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
                                    shape=(q, k))
         delta_c = _sparse.csr_array(jac_sp[n_th:])  # the correlation rows over every parameter
         k_c = y_c = None
-        if acov.form == "gamma":  # K = Gamma_cc W_c J_c for the catML trace
+        if fit_only:  # no catML trace
+            pass
+        elif acov.form == "gamma":  # K = Gamma_cc W_c J_c for the catML trace
             k_c = np.zeros((q - n_th, k))
             k_c[:, sidx] = acov.cross(handle, csl)
         elif handle[0] == "y":
