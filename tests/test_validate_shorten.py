@@ -63,6 +63,12 @@ def test_the_report_holds_the_short_form_section(case):
     assert "The search saw only the calibration sample (N = 200" in html
     assert "confirmed on the holdout (N = 200)" in html
     assert (folder / "rep" / "tables" / "shortform_comparison.csv").is_file()
+    short = al.load_pool(folder / "rep" / "short_form.yaml")
+    kept = results["sections"]["short-form"]["tables"]["shortform_items"]
+    rows = dict(zip(kept["index"], kept["data"]))
+    column = kept["columns"].index("kept")
+    assert short.item_ids == [i for i in pool.item_ids if rows[i][column]] and len(short.item_ids) == 12
+    assert [len(f.items) for f in short.factors] == [K, K, K]
     assert "cited without a reference entry" not in " ".join(_section(results, "methods")["flags"])
 
 

@@ -18,7 +18,7 @@ __all__ = ["ValidationReport"]
 
 #: what a report folder holds (replaced as a whole by each save)
 REPORT_ENTRIES = ("report.html", "results.json", "tables", "data.csv", "reproduce.R", "report.docx", "tex",
-                  "figures", "report.pdf")
+                  "figures", "report.pdf", "short_form.yaml")
 #: the formats ``save(formats=)`` writes (html always comes with results.json, tables/, data.csv, reproduce.R)
 FORMATS = ("html", "docx", "tex", "pdf")
 
@@ -41,6 +41,9 @@ class ValidationReport(Result):
     diagnostics : dict
         ``failed``: the ids of the sections whose analysis failed; ``flags``: section id → its flags
         (warnings and errors), for the sections that have any.
+    short_form : ShortFormResult or None
+        The short form of the section "From N to k items" (``validate(shorten=...)``), saved as
+        ``short_form.yaml`` (pool YAML, accepted by ``allyscale pool check``).
     """
 
     sections: list[Section]
@@ -49,6 +52,7 @@ class ValidationReport(Result):
     meta: dict[str, Any] = field(default_factory=dict)
     data: Any = field(default=None, repr=False)
     diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
+    short_form: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.diagnostics:
@@ -114,7 +118,8 @@ class ValidationReport(Result):
         ``tex/`` folder of booktabs tables and a text include (:mod:`allyscale.report.latex`),
         with ``"pdf"`` ``report.pdf``, report.html printed by headless Chromium
         (:mod:`allyscale.report.pdf`; :class:`~allyscale.errors.SpecificationError` before
-        anything is written when Chromium is not installed).
+        anything is written when Chromium is not installed). A report with a short form
+        (``validate(shorten=...)``) also holds ``short_form.yaml``, the short form as pool YAML.
 
         The folder is staged beside ``out_dir`` and swapped in with one atomic rename
         (:func:`allyscale._files.publish_folder`): it appears complete or not at all, an
@@ -158,6 +163,8 @@ class ValidationReport(Result):
                 from allyscale.report.latex import write_latex
 
                 write_latex(self, staging / "tex")
+            if self.short_form is not None:
+                (staging / "short_form.yaml").write_text(self.short_form.to_pool_yaml(), encoding="utf-8")
             (staging / "report.html").write_text(self.html(), encoding="utf-8")
             if "pdf" in formats:
                 from allyscale.report.pdf import html_to_pdf

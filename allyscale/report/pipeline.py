@@ -919,4 +919,5 @@ def validate(
     meta["analysed_data"] = {"file": "data.csv", "rows": int(len(analysed)), "columns": list(analysed.columns)}
     return ValidationReport(sections, title=f"Psychometric validation of {scale}",
                             subtitle=f"Data: {source} (N = {len(data)}, {len(items)} items); "
-                                     f"{meta['estimator_rule']}", meta=meta, data=analysed)
+                                     f"{meta['estimator_rule']}", meta=meta, data=analysed,
+                            short_form=ctx.results.get("short_form"))

@@ -170,6 +170,8 @@ def build(ctx, sec: Section) -> None:
             "the search, and the forms are not treated as independent groups (they rate the same targets).")
         sec.numbers["paired"] = {"search_form": pairs["forms"][0], "n_targets": pairs["n_targets"]}
     sec.paragraphs += done.paragraphs
+    sec.paragraphs.append("The short form is saved with the report as short_form.yaml (pool YAML: the kept items "
+                          "with their wording on every form).")
     sec.tables += done.tables
     sec.figures += done.figures
     sec.numbers.update(done.numbers)
@@ -184,4 +186,4 @@ def shortform_report(result, *, source: str = "data"):
     sec = shortform_section(result)
     return ValidationReport([sec], title=f"Short form of {result.pool.name}",
                             subtitle=f"Data: {source}; {len(result.kept)} of {len(result.pool.item_ids)} items",
-                            meta={"source": source, "short_form": result.to_dict()})
+                            meta={"source": source, "short_form": result.to_dict()}, short_form=result)
