@@ -32,17 +32,13 @@ demo: $(STAMP)
 		--external arbi=0.6 --external sdes=0.15 --retest 0.8 --out out/demo/allyship_pairs.csv
 	$(BIN)/allyscale validate out/demo/allyship_pairs.csv --pool item_pools/allyship.yaml --pairs --target-id target \
 		--collapse --external 'arbi=arbi*' --external 'sdes=sdes*' --expect 'arbi=> .30' --expect 'sdes=|r| < .30' \
-		--retest out/demo/allyship_pairs_retest.csv $(DEMO_ESTIMATOR) --out out/demo/report
-	@echo "report: out/demo/report/report.html"
-	# from pool to measure: a 30-item short form (5 items per category, every subcategory covered) searched on
-	# half of an independent sample of 800 self-report and informant responses, confirmed on the other half
-	$(BIN)/allyscale simulate --pool item_pools/allyship.yaml --n 800 --seed 2024 --structure second_order \
-		--thresholds skewed --forms --out out/demo/allyship_n800.csv
-	$(BIN)/allyscale shorten out/demo/allyship_n800.csv --pool item_pools/allyship.yaml --items-per-factor 5 \
-		--group form --seed 2023 --workers 2 --max-evaluations 1500 --quiet --out out/demo/allyship_short.yaml \
-		--report out/demo/short_form
-	$(BIN)/allyscale pool check out/demo/allyship_short.yaml > /dev/null
-	@echo "short form: out/demo/allyship_short.yaml; its report section: out/demo/short_form/report.html"
+		--retest out/demo/allyship_pairs_retest.csv $(DEMO_ESTIMATOR) \
+		--shorten 5 --shorten-seed 2023 --shorten-workers 2 --shorten-max-evaluations 1500 --out out/demo/report
+	# from pool to measure (the report's section before the conclusion): a 30-item short form (5 items per
+	# category, every subcategory covered) searched on the self-reports of a random half of the targets,
+	# confirmed on the other half, written as pool YAML beside the report
+	$(BIN)/allyscale pool check out/demo/report/short_form.yaml > /dev/null
+	@echo "report: out/demo/report/report.html; short form: out/demo/report/short_form.yaml"
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
