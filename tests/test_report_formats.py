@@ -295,3 +295,18 @@ def test_a_table_too_wide_for_a_landscape_line_is_split_with_its_row_labels(tmp_
         shown += [c.text for c in t.rows[0].cells[1:]]
     assert shown == list(cols)  # every column once, in order
     assert text.count("Note. n") == 1
+
+
+def test_consecutive_wide_tables_share_landscape_pages(tmp_path):
+    import docx
+
+    from allyscale.report.bundle import ValidationReport
+    from allyscale.report.docx import write_docx
+
+    wide = pd.DataFrame(np.ones((2, 10)), columns=[f"c{k}" for k in range(10)])
+    rep = ValidationReport([Section("s", "S", paragraphs=["text"],
+                                    tables=[Table("w1", "Wide 1", wide), Table("w2", "Wide 2", wide),
+                                            Table("n", "Narrow", wide.iloc[:, :2])])], title="t")
+    doc = docx.Document(str(write_docx(rep, tmp_path / "r.docx")))
+    orientation = ["landscape" if s.page_width > s.page_height else "portrait" for s in doc.sections]
+    assert orientation == ["portrait", "landscape", "portrait"]  # no empty portrait page between w1 and w2

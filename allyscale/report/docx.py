@@ -5,9 +5,10 @@ sections 7.8-7.21): the table number in bold, its title in italics on the next l
 horizontal rules only (above and below the header, below the last row), numbers
 decimal-aligned with a decimal tab stop, the leading zero dropped where a value cannot
 exceed 1 (:mod:`allyscale.report.apa`), and the note below the table beginning with an
-italic *Note.* Tables with more than eight columns go on landscape pages. The paragraphs
-of every section are ordinary editable paragraphs; the flags of a section follow as a
-list. Figures are embedded as the PNG rendered from the same matplotlib figure as the SVG
+italic *Note.* Tables with more than eight columns go on landscape pages (consecutive ones
+sharing them); a table too wide even there is split into column groups that repeat the row
+labels ("Table 7 (continued)"). Column widths follow their contents. The paragraphs of every
+section are ordinary editable paragraphs; the flags of a section follow as a list. Figures are embedded as the PNG rendered from the same matplotlib figure as the SVG
 of the HTML report (``Figure.png``), numbered and titled like tables.
 
 References
@@ -196,25 +197,27 @@ def _split_columns(t: APATable, usable_pt: float, index: bool) -> list[APATable]
     return parts
 
 
-def _add_table(doc, t: APATable, *, index: bool = True) -> None:
-    """One APA table; on a landscape page of its own when it has more than eight columns, and split
-    into column groups ("Table 7 (continued)") when it does not fit even there."""
+def _orient(doc, landscape: bool) -> None:
+    """Continue on landscape (or portrait) pages: a new section only where the orientation changes, so
+    consecutive wide tables share landscape pages and no empty page is left between them."""
     from docx.enum.section import WD_ORIENT, WD_SECTION
 
-    wide = len(t.header) > _WIDE
-    if wide:
-        sec = doc.add_section(WD_SECTION.NEW_PAGE)
-        sec.orientation = WD_ORIENT.LANDSCAPE
-        if sec.page_width < sec.page_height:
-            sec.page_width, sec.page_height = sec.page_height, sec.page_width
+    sec = doc.sections[-1]
+    if (sec.page_width > sec.page_height) == landscape:
+        return
+    sec = doc.add_section(WD_SECTION.NEW_PAGE)
+    sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    if (sec.page_width > sec.page_height) != landscape:
+        sec.page_width, sec.page_height = sec.page_height, sec.page_width
+
+
+def _add_table(doc, t: APATable, *, index: bool = True) -> None:
+    """One APA table; on landscape pages when it has more than eight columns, and split into column
+    groups ("Table 7 (continued)") when it does not fit even there."""
+    _orient(doc, len(t.header) > _WIDE)
     usable = doc.sections[-1].page_width - doc.sections[-1].left_margin - doc.sections[-1].right_margin
     for k, part in enumerate(_split_columns(t, usable / 12700, index)):  # EMU per point
         _add_table_part(doc, part, usable, continued=k > 0)
-    if wide:
-        sec = doc.add_section(WD_SECTION.NEW_PAGE)
-        sec.orientation = WD_ORIENT.PORTRAIT
-        if sec.page_width > sec.page_height:
-            sec.page_width, sec.page_height = sec.page_height, sec.page_width
 
 
 def _add_table_part(doc, t: APATable, usable: int, *, continued: bool = False) -> None:
@@ -266,6 +269,8 @@ def _add_table_part(doc, t: APATable, usable: int, *, continued: bool = False) -
 def _add_figure(doc, number: int, fig) -> None:
     from docx.shared import Inches, Pt
 
+    _orient(doc, False)
+
     label = doc.add_paragraph()
     label.paragraph_format.keep_with_next = True
     label.paragraph_format.space_after = Pt(0)
@@ -304,6 +309,7 @@ def report_docx(report):
         doc.add_paragraph(report.subtitle)
     tn = fn = 0
     for s in report.sections:
+        _orient(doc, False)  # text on portrait pages
         doc.add_heading(s.title, level=1)
         if s.status != "ok":
             doc.add_paragraph().add_run(f"Status: {s.status}").italic = True

@@ -38,6 +38,7 @@ _SYMBOLS = {"−": "$-$", "–": "--", "—": "---", "χ²": r"$\chi^2$", "χ": 
             "≥": r"$\geq$", "≤": r"$\leq$", "α": r"$\alpha$", "Δ": r"$\Delta$", "ω": r"$\omega$", "∞": r"$\infty$",
             "±": r"$\pm$", "×": r"$\times$", "≈": r"$\approx$", "ψ": r"$\psi$", "λ": r"$\lambda$", "φ": r"$\phi$",
             "θ": r"$\theta$", "κ": r"$\kappa$", "ρ": r"$\rho$", "σ": r"$\sigma$", "μ": r"$\mu$", "β": r"$\beta$",
+            "ζ": r"$\zeta$", "τ": r"$\tau$", "η": r"$\eta$", "ε": r"$\varepsilon$",
             "“": "``", "”": "''", "‘": "`", "’": "'", "…": r"\ldots{}", "<": r"\textless{}", ">": r"\textgreater{}",
             "\u00a0": "~"}
 _TOKEN = re.compile("|".join(re.escape(k) for k in sorted([*_SPECIAL, *_SYMBOLS], key=len, reverse=True)))
