@@ -882,13 +882,13 @@ def validate(
 
         ctx.results["content_ratings"] = content_ratings
         section_list.insert(0, ("content", "Content validity", build_content_section))
-    if shorten is not None:  # the short form comes before the conclusion
-        from allyscale.report.shortform_section import add_to_sections
-
-        section_list = add_to_sections(section_list, ctx, shorten)
     from allyscale.report.validity_section import add_to_sections as add_validity  # with external= scores
 
     section_list = add_validity(section_list, ctx)
+    if shorten is not None:  # the short form comes last before the conclusion, after every validation section
+        from allyscale.report.shortform_section import add_to_sections
+
+        section_list = add_to_sections(section_list, ctx, shorten)
     for sid, title, build in section_list:
         sec = _section(sid, title, build, ctx)
         if sec.status == "failed":
