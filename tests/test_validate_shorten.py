@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import MINI_POOL
@@ -140,3 +141,45 @@ def test_shorten_needs_a_pool(case, tmp_path):
     (tmp_path / "m.lav").write_text("fa =~ a1 + a2 + a3 + a4 + a5 + a6\n")
     r = run("validate", folder / "data.csv", "--model", tmp_path / "m.lav", "--shorten", "3", "--out", tmp_path / "o")
     assert r.exit_code == 2 and "--shorten needs --pool" in r.stderr, r.output
+
+
+@pytest.mark.slow
+def test_paired_data_search_the_calibration_targets_self_reports(tmp_path):
+    """With --pairs the short form is searched on the reference form of half the targets and confirmed on the
+    other half (the whole paired pipeline: about a minute)."""
+    sim = run("simulate", "--pool", MINI_POOL, "--dyads", 300, "--seed", 4, "--out", tmp_path / "pairs.csv")
+    assert sim.exit_code == 0, sim.output
+    res = run(
+        "validate",
+        tmp_path / "pairs.csv",
+        "--pool",
+        MINI_POOL,
+        "--pairs",
+        "--target-id",
+        "target",
+        "--shorten",
+        K,
+        "--shorten-max-evaluations",
+        BUDGET,
+        "--shorten-seed",
+        SEED,
+        "--out",
+        tmp_path / "rep",
+    )
+    assert res.exit_code == 0, res.output
+    sec = json.loads((tmp_path / "rep" / "results.json").read_text())["sections"]["short-form"]
+    assert sec["numbers"]["paired"] == {"search_form": "self", "n_targets": 300}
+    assert sec["numbers"]["short_holdout"]["N"] == 150 and sec["numbers"]["full_holdout"]["N"] == 150
+    text = " ".join(sec["paragraphs"])
+    assert "searched on the self responses of the calibration targets only (N = 150)" in text
+    assert "no target's answers informed both the search and the confirmation" in text
+    pairs = pd.read_csv(tmp_path / "pairs.csv")
+    selfs = pairs[["target"]].join(
+        pairs[[f"{i}_self" for i in al.load_pool(MINI_POOL).item_ids]].rename(columns=lambda c: c.removesuffix("_self"))
+    )
+    direct = al.shorten(
+        selfs, pool=al.load_pool(MINI_POOL), items_per_factor=K, seed=SEED, max_evaluations=BUDGET, progress=False
+    )
+    assert_allclose(
+        sec["numbers"]["short_holdout"]["chisq"], direct.comparison.loc["short / holdout", "chisq"], rtol=1e-10
+    )
