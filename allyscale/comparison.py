@@ -17,6 +17,7 @@ import pandas as pd
 
 from allyscale.cfa import COMPARE_COLUMNS, CFAResult, _partable, cfa, difference_test
 from allyscale.errors import AllyscaleError, SpecificationError
+from allyscale.pool import ESEM_STRUCTURES as _ESEM_STRUCTURES
 from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["CompareResult", "compare", "nested_pairs"]
@@ -96,7 +97,7 @@ def nested_pairs(fits: Mapping[str, CFAResult], models: Mapping[str, str], pool)
     """(restricted, general) pairs: the pool's structure nesting where the syntax is the pool's, else NET."""
     from allyscale.fitpolicy import POOL_NESTING, nested_by_net
 
-    pool_syntax = pool.all_model_syntax() if pool is not None else {}
+    pool_syntax = pool.all_model_syntax(esem=True) if pool is not None else {}
     pairs: set[tuple[str, str]] = set()
     names = list(fits)
     for a in names:
@@ -120,7 +121,8 @@ def nested_pairs(fits: Mapping[str, CFAResult], models: Mapping[str, str], pool)
 
 
 def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool=None,
-            estimator: str | None = None, policy=None, **kwargs) -> CompareResult:
+            estimator: str | None = None, policy=None, rotations: Mapping[str, Mapping[str, Any]] | None = None,
+            **kwargs) -> CompareResult:
     """Fit competing models to the same data, judge each and name the preferred structure.
 
     Parameters
@@ -136,6 +138,11 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
         arguments are passed to :func:`cfa`.
     policy : FitPolicy, optional
         The fit-evaluation policy (default :data:`allyscale.fitpolicy.DEFAULT_POLICY`).
+    rotations : mapping name → dict, optional
+        Per model with EFA blocks, the :func:`cfa` rotation keywords (``rotation``,
+        ``rotation_args``, ``rotation_se``). A pool's ESEM structures (``"esem"``,
+        ``"bifactor_esem"``, :data:`allyscale.pool.ESEM_STRUCTURES`) default to the pool's
+        target rotation (``pool.esem_rotation``). Rotation does not change a model's fit.
 
     Returns
     -------
@@ -168,11 +175,15 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
         cols = [v for v in first if v in data.columns]
         estimator = default_estimator(data, cols) if cols and kwargs.get("missing") != "fiml" else "ML"
     fits = {}
+    rotations = dict(rotations or {})
     for name, syntax in models.items():
+        rot = dict(rotations.get(name, {}))
+        if not rot and pool is not None and name in _ESEM_STRUCTURES and syntax == pool.model_syntax(name):
+            rot = pool.esem_rotation(name)
         # re-emit each model's warnings with its name, so a report can say which model is affected
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fits[name] = cfa(data, syntax, estimator=estimator, **kwargs)
+            fits[name] = cfa(data, syntax, estimator=estimator, **kwargs, **rot)
         for w in caught:
             warnings.warn(f"model {name!r}: {w.message}", w.category, stacklevel=2)
     order = sorted(fits, key=lambda k: (-fits[k].fit_measures["df"], list(fits).index(k)))

@@ -148,8 +148,8 @@ def start_values(prep):
     """Start values of the unrotated EFA blocks, as lavaan 0.6.14 (``lav_start``): per block, an
     ML factor extraction of the block items' correlation matrix (Lawley & Maxwell, 1971;
     :func:`allyscale._core.extraction.ml`) rescaled to their variances and rotated to the
-    echelon pattern (``Lambda HEAD^-1 chol(HEAD HEAD')'``, HEAD the first m rows; columns
-    with a positive diagonal), residual variances from the uniquenesses. Without them every
+    echelon pattern (the orthogonal rotation making the first m rows lower triangular, lavaan's
+    ``Lambda HEAD^-1 chol(HEAD HEAD')'``; columns with a positive diagonal), residual variances from the uniquenesses. Without them every
     factor of a block would start at the same first principal component. Returns the
     prepared input with the table's ``start`` column (and its :class:`ModelSpec`) set."""
     from allyscale._core import extraction
@@ -172,9 +172,9 @@ def start_values(prep):
             except (np.linalg.LinAlgError, ValueError):
                 continue
             lam = ex.loadings * sd[:, None]
-            if m > 1:
-                head = lam[:m]
-                lam = lam @ np.linalg.solve(head, np.linalg.cholesky(head @ head.T))
+            if m > 1:  # the orthogonal rotation making the first m rows lower triangular (QR of their transpose)
+                q, _ = np.linalg.qr(lam[:m].T)
+                lam = lam @ q
             lam = lam * np.where(np.diag(lam[:m]) < 0, -1.0, 1.0)[None, :]
             theta = ex.uniquenesses * sd**2
             grp = pt["group"].to_numpy() == g + 1

@@ -91,7 +91,7 @@ POOL_NESTING: frozenset[tuple[str, str]] = frozenset({
     ("second_order", "facets"), ("correlated", "facets"),
     # ESEM (one EFA block, m factors) contains every m-factor independent-clusters CFA (cross-loadings
     # at zero) and their restrictions; bifactor-ESEM (m + 1 factors) contains the m-factor EFA (a zero
-    # general column) and the bifactor CFA (Asparouhov & Muthen, 2009; checked by NET in tests/test_esem.py)
+    # general column) and the bifactor CFA (any m-factor loading matrix rotates to lavaan's echelon pattern)
     ("one_factor", "esem"), ("second_order", "esem"), ("correlated", "esem"),
     ("one_factor", "bifactor_esem"), ("second_order", "bifactor_esem"), ("correlated", "bifactor_esem"),
     ("bifactor", "bifactor_esem"), ("esem", "bifactor_esem"),
