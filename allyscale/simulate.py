@@ -26,8 +26,9 @@ estimate. A model without such a design simulates the same data as before for ev
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -153,7 +154,7 @@ class PopulationModel:
         missing: float = 0.0,
         missing_mechanism: str = "MCAR",
         missing_cause: str | None = None,
-    ) -> "PopulationModel":
+    ) -> PopulationModel:
         """A population model shaped like an item pool.
 
         Parameters
@@ -251,7 +252,7 @@ class PopulationModel:
         missing: float = 0.0,
         missing_mechanism: str = "MCAR",
         missing_cause: str | None = None,
-    ) -> "PopulationModel":
+    ) -> PopulationModel:
         """A population model from lavaan syntax with values, as for ``lavaan::simulateData``.
 
         Every loading, regression and covariance must carry a value (``0.7*x1``);
@@ -369,7 +370,7 @@ class PopulationModel:
 
     @classmethod
     def _validated(cls, mats, items, rev, th, scale_min, careless, careless_style, missing, mechanism, cause,
-                   options) -> "PopulationModel":
+                   options) -> PopulationModel:
         if not 0 <= careless < 1:
             raise SpecificationError(f"careless must be a proportion in [0, 1), got {careless}")
         if careless_style not in ("random", "longstring"):
@@ -466,12 +467,13 @@ class PopulationModel:
             **({} if self.validity is None else {"validity": validity_design(self).to_dict()}),
         }
 
-    def with_options(self, **changes) -> "PopulationModel":
+    def with_options(self, **changes) -> PopulationModel:
         """A copy with contamination settings changed (careless, careless_style, missing)."""
         allowed = {"careless", "careless_style", "missing", "missing_mechanism", "missing_cause"}
         bad = set(changes) - allowed
         if bad:
-            raise SpecificationError(f"with_options accepts {sorted(allowed)}; rebuild the model to change {sorted(bad)}")
+            raise SpecificationError(f"with_options accepts {sorted(allowed)}; rebuild the model to change "
+                                     f"{sorted(bad)}")
         miss = dict(self.missing)
         out = PopulationModel._validated(
             self.matrices, self.items, self.reverse, self.thresholds, self.scale_min,
@@ -483,7 +485,7 @@ class PopulationModel:
 
     def with_validity(self, spec: ValiditySpec | None = None, *, external: Sequence[ExternalSpec] = (),
                       outcome: OutcomeSpec | None = None, groups: GroupSpec | None = None,
-                      retest: RetestSpec | None = None) -> "PopulationModel":
+                      retest: RetestSpec | None = None) -> PopulationModel:
         """A copy that also simulates external measures, an outcome, known groups and a retest wave.
 
         Give a :class:`ValiditySpec` or its parts. The design is checked against the model at

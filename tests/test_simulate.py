@@ -142,8 +142,15 @@ def test_bad_n(mini_pool):
 
 
 # --------------------------------------------------------------------------- validity designs
-from allyscale.simulate import (ExternalSpec, GroupSpec, OutcomeSpec, RetestSpec, ValiditySpec,  # noqa: E402
-                                simulate_study, validity_design)
+from allyscale.simulate import (  # noqa: E402
+    ExternalSpec,
+    GroupSpec,
+    OutcomeSpec,
+    RetestSpec,
+    ValiditySpec,
+    simulate_study,
+    validity_design,
+)
 
 _TWO = "ally_a =~ .75*a1 + .7*a2 + .65*a3 + .6*a4\nally_b =~ .75*b1 + .7*b2 + .65*b3 + .6*b4\nally_a ~~ .5*ally_b"
 

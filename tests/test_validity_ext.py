@@ -306,8 +306,13 @@ def test_report_sections(data, latent, groups, retest):
     from types import SimpleNamespace
 
     from allyscale.report.references import missing
-    from allyscale.report.validity_section import (SECTION_ID, add_to_sections, build, criterion_section,
-                                                   stability_section)
+    from allyscale.report.validity_section import (
+        SECTION_ID,
+        add_to_sections,
+        build,
+        criterion_section,
+        stability_section,
+    )
 
     inc = al.incremental_validity(data, outcome="y", baseline=["sds_total"], added=["ally_a", "ally_b"], model=MODEL)
     sec = criterion_section(latent=latent, known=groups, incremental=inc)
@@ -414,8 +419,9 @@ def test_recovery_latent_correlations_and_latent_means():
 def test_hedges_g_interval_where_scipy_nct_returns_nan():
     # scipy 1.17's nct.cdf(-4.157, 498, 3.74) is NaN; the interval must still be found (a replication of the
     # recovery study hit it)
-    from allyscale.validity_ext import hedges_g
     from scipy import stats
+
+    from allyscale.validity_ext import hedges_g
 
     rng = np.random.default_rng(5)
     x, y = rng.normal(0, 1, 250), rng.normal(0, 1, 250)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from allyscale import __version__
-from allyscale import limits
+from allyscale import __version__, limits
 from allyscale._files import atomic_write_text, brief, check_output_path, write_csv
 from allyscale.errors import DataError
 from allyscale.pool import load_pool
