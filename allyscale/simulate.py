@@ -38,8 +38,19 @@ from allyscale.errors import ModelSyntaxError, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.syntax import model_variables, parse_model
 
-__all__ = ["PopulationModel", "simulate", "threshold_pattern", "ExternalSpec", "OutcomeSpec", "GroupSpec",
-           "RetestSpec", "ValiditySpec", "SimulatedStudy", "simulate_study", "validity_design"]
+__all__ = [
+    "PopulationModel",
+    "simulate",
+    "threshold_pattern",
+    "ExternalSpec",
+    "OutcomeSpec",
+    "GroupSpec",
+    "RetestSpec",
+    "ValiditySpec",
+    "SimulatedStudy",
+    "simulate_study",
+    "validity_design",
+]
 
 _SYMMETRIC_SPAN = 1.5
 
@@ -75,8 +86,9 @@ def threshold_pattern(kind: str | Sequence[float], categories: int, *, skew: flo
         raise SpecificationError(f"unknown threshold pattern {kind!r}; use symmetric, skewed, uniform or a list")
     th = np.asarray(kind, dtype=float)
     if th.shape != (categories - 1,):
-        raise SpecificationError(f"explicit thresholds need {categories - 1} values for {categories} categories, "
-                                 f"got {th.size}")
+        raise SpecificationError(
+            f"explicit thresholds need {categories - 1} values for {categories} categories, got {th.size}"
+        )
     if np.any(np.diff(th) <= 0):
         raise SpecificationError(f"thresholds must be strictly increasing, got {list(th)}")
     return th
@@ -225,17 +237,40 @@ class PopulationModel:
         mats.theta = _pool_residuals(pool, mats, facet_residual_corr, residual_corr)
         th = _item_thresholds(items, thresholds, k, skew)
         options = {
-            "source": "pool", "pool": pool.id, "structure": structure, "loadings": _jsonable(loadings),
-            "factor_corr": _jsonable(factor_corr), "second_order": _jsonable(second_order),
-            "general_loadings": _jsonable(general_loadings), "categories": k, "thresholds": _jsonable(thresholds),
-            "skew": skew, "cross_loadings": _jsonable(cross_loadings), "residual_corr": _jsonable(residual_corr),
-            "facet_residual_corr": facet_residual_corr, "method_loading": method_loading, "careless": careless,
-            "careless_style": careless_style, "missing": missing, "missing_mechanism": missing_mechanism,
+            "source": "pool",
+            "pool": pool.id,
+            "structure": structure,
+            "loadings": _jsonable(loadings),
+            "factor_corr": _jsonable(factor_corr),
+            "second_order": _jsonable(second_order),
+            "general_loadings": _jsonable(general_loadings),
+            "categories": k,
+            "thresholds": _jsonable(thresholds),
+            "skew": skew,
+            "cross_loadings": _jsonable(cross_loadings),
+            "residual_corr": _jsonable(residual_corr),
+            "facet_residual_corr": facet_residual_corr,
+            "method_loading": method_loading,
+            "careless": careless,
+            "careless_style": careless_style,
+            "missing": missing,
+            "missing_mechanism": missing_mechanism,
             "missing_cause": missing_cause,
         }
         rev = np.array([pool.item(i).reverse for i in items])
-        return cls._validated(mats, items, rev, th, pool.scale.min, careless, careless_style,
-                              missing, missing_mechanism, missing_cause, options)
+        return cls._validated(
+            mats,
+            items,
+            rev,
+            th,
+            pool.scale.min,
+            careless,
+            careless_style,
+            missing,
+            missing_mechanism,
+            missing_cause,
+            options,
+        )
 
     @classmethod
     def from_lavaan(
@@ -298,12 +333,15 @@ class PopulationModel:
                 continue
             if s.op == "~1":
                 if fixed not in (None, 0.0):
-                    raise ModelSyntaxError(f"line {s.line}: non-zero intercepts/means are not supported in "
-                                           "population models")
+                    raise ModelSyntaxError(
+                        f"line {s.line}: non-zero intercepts/means are not supported in population models"
+                    )
                 continue
             if fixed is None:
-                raise ModelSyntaxError(f"line {s.line}: {s.lhs} {s.op} {s.rhs} has no value; a population "
-                                       f"model needs one (e.g. 0.7*{s.rhs})")
+                raise ModelSyntaxError(
+                    f"line {s.line}: {s.lhs} {s.op} {s.rhs} has no value; a population "
+                    f"model needs one (e.g. 0.7*{s.rhs})"
+                )
             if s.op == "=~":
                 if s.rhs in lv:
                     beta[lv.index(s.rhs), lv.index(s.lhs)] = fixed
@@ -361,16 +399,37 @@ class PopulationModel:
                 else:
                     rows.append(base)
             th = np.vstack(rows)
-        options = {"source": "lavaan", "syntax": syntax, "categories": categories, "thresholds": _jsonable(thresholds),
-                   "skew": skew, "standardized": standardized, "careless": careless,
-                   "careless_style": careless_style, "missing": missing, "missing_mechanism": missing_mechanism,
-                   "missing_cause": missing_cause}
-        return cls._validated(mats, ov, np.zeros(p, dtype=bool), th, scale_min, careless, careless_style,
-                              missing, missing_mechanism, missing_cause, options)
+        options = {
+            "source": "lavaan",
+            "syntax": syntax,
+            "categories": categories,
+            "thresholds": _jsonable(thresholds),
+            "skew": skew,
+            "standardized": standardized,
+            "careless": careless,
+            "careless_style": careless_style,
+            "missing": missing,
+            "missing_mechanism": missing_mechanism,
+            "missing_cause": missing_cause,
+        }
+        return cls._validated(
+            mats,
+            ov,
+            np.zeros(p, dtype=bool),
+            th,
+            scale_min,
+            careless,
+            careless_style,
+            missing,
+            missing_mechanism,
+            missing_cause,
+            options,
+        )
 
     @classmethod
-    def _validated(cls, mats, items, rev, th, scale_min, careless, careless_style, missing, mechanism, cause,
-                   options) -> PopulationModel:
+    def _validated(
+        cls, mats, items, rev, th, scale_min, careless, careless_style, missing, mechanism, cause, options
+    ) -> PopulationModel:
         if not 0 <= careless < 1:
             raise SpecificationError(f"careless must be a proportion in [0, 1), got {careless}")
         if careless_style not in ("random", "longstring"):
@@ -384,10 +443,22 @@ class PopulationModel:
             raise SpecificationError("MAR missingness rate must be below .5 (the top rank reaches twice the rate)")
         if cause is not None and cause not in items:
             raise SpecificationError(f"missing_cause {cause!r} is not an item of the model")
-        miss = {"mechanism": "none" if missing == 0 else mechanism, "rate": float(missing),
-                "cause": (cause or items[0]) if mechanism == "MAR" and missing else None}
-        return cls(mats, list(items), np.asarray(rev, dtype=bool), th, int(scale_min), float(careless),
-                   careless_style, miss, options)
+        miss = {
+            "mechanism": "none" if missing == 0 else mechanism,
+            "rate": float(missing),
+            "cause": (cause or items[0]) if mechanism == "MAR" and missing else None,
+        }
+        return cls(
+            mats,
+            list(items),
+            np.asarray(rev, dtype=bool),
+            th,
+            int(scale_min),
+            float(careless),
+            careless_style,
+            miss,
+            options,
+        )
 
     # ----------------------------------------------------------------- queries
     @property
@@ -472,20 +543,34 @@ class PopulationModel:
         allowed = {"careless", "careless_style", "missing", "missing_mechanism", "missing_cause"}
         bad = set(changes) - allowed
         if bad:
-            raise SpecificationError(f"with_options accepts {sorted(allowed)}; rebuild the model to change "
-                                     f"{sorted(bad)}")
+            raise SpecificationError(
+                f"with_options accepts {sorted(allowed)}; rebuild the model to change {sorted(bad)}"
+            )
         miss = dict(self.missing)
         out = PopulationModel._validated(
-            self.matrices, self.items, self.reverse, self.thresholds, self.scale_min,
-            changes.get("careless", self.careless), changes.get("careless_style", self.careless_style),
+            self.matrices,
+            self.items,
+            self.reverse,
+            self.thresholds,
+            self.scale_min,
+            changes.get("careless", self.careless),
+            changes.get("careless_style", self.careless_style),
             changes.get("missing", miss["rate"]),
             changes.get("missing_mechanism", miss["mechanism"] if miss["mechanism"] != "none" else "MCAR"),
-            changes.get("missing_cause", miss["cause"]), {**self.options, **changes})
+            changes.get("missing_cause", miss["cause"]),
+            {**self.options, **changes},
+        )
         return replace(out, validity=self.validity)
 
-    def with_validity(self, spec: ValiditySpec | None = None, *, external: Sequence[ExternalSpec] = (),
-                      outcome: OutcomeSpec | None = None, groups: GroupSpec | None = None,
-                      retest: RetestSpec | None = None) -> PopulationModel:
+    def with_validity(
+        self,
+        spec: ValiditySpec | None = None,
+        *,
+        external: Sequence[ExternalSpec] = (),
+        outcome: OutcomeSpec | None = None,
+        groups: GroupSpec | None = None,
+        retest: RetestSpec | None = None,
+    ) -> PopulationModel:
         """A copy that also simulates external measures, an outcome, known groups and a retest wave.
 
         Give a :class:`ValiditySpec` or its parts. The design is checked against the model at
@@ -510,9 +595,11 @@ class PopulationModel:
 
     def __repr__(self) -> str:
         k = self.categories
-        return (f"PopulationModel({len(self.items)} items, factors={self.factors}, "
-                f"{'continuous' if k is None else f'{k} categories'}, reverse={int(self.reverse.sum())}, "
-                f"careless={self.careless:g}, missing={self.missing['mechanism']}:{self.missing['rate']:g})")
+        return (
+            f"PopulationModel({len(self.items)} items, factors={self.factors}, "
+            f"{'continuous' if k is None else f'{k} categories'}, reverse={int(self.reverse.sum())}, "
+            f"careless={self.careless:g}, missing={self.missing['mechanism']}:{self.missing['rate']:g})"
+        )
 
 
 # ------------------------------------------------------------------ from_pool's parts
@@ -535,8 +622,9 @@ def _own_loadings(pool: ItemPool, loadings) -> np.ndarray:
 def _pool_latents(pool: ItemPool, structure: str, method_loading: float) -> list[str]:
     """The latent variables of a pool-shaped population: factors, the general factor, the method factor."""
     if structure not in ("correlated", "second_order", "bifactor"):
-        raise SpecificationError(f"unknown population structure {structure!r}; "
-                                 "use correlated, second_order or bifactor")
+        raise SpecificationError(
+            f"unknown population structure {structure!r}; use correlated, second_order or bifactor"
+        )
     lv = [f.id for f in pool.factors]
     if structure == "second_order":
         lv.append(pool.general_id)
@@ -547,8 +635,15 @@ def _pool_latents(pool: ItemPool, structure: str, method_loading: float) -> list
     return lv
 
 
-def _pool_lambda(pool: ItemPool, lv: list[str], lam_own: np.ndarray, structure: str, general_loadings,
-                 cross_loadings, method_loading: float) -> np.ndarray:
+def _pool_lambda(
+    pool: ItemPool,
+    lv: list[str],
+    lam_own: np.ndarray,
+    structure: str,
+    general_loadings,
+    cross_loadings,
+    method_loading: float,
+) -> np.ndarray:
     """Λ: own loadings, the bifactor's general loadings, cross-loadings and the method factor's loadings."""
     items = pool.item_ids
     f_ids = [f.id for f in pool.factors]
@@ -575,8 +670,9 @@ def _pool_lambda(pool: ItemPool, lv: list[str], lam_own: np.ndarray, structure: 
     return lam
 
 
-def _pool_factor_cov(pool: ItemPool, lv: list[str], structure: str, factor_corr,
-                     second_order) -> tuple[np.ndarray, np.ndarray]:
+def _pool_factor_cov(
+    pool: ItemPool, lv: list[str], structure: str, factor_corr, second_order
+) -> tuple[np.ndarray, np.ndarray]:
     """Ψ and B: factor correlations (correlated) or second-order loadings with their disturbances."""
     m = len(lv)
     f_ids = [f.id for f in pool.factors]
@@ -634,8 +730,9 @@ def _pool_residuals(pool: ItemPool, mats: Matrices, facet_residual_corr: float, 
         theta[ia, ib] = theta[ib, ia] = float(r) * np.sqrt(resid[ia] * resid[ib])
     implied = Matrices(mats.ov, mats.lv, lam, theta, mats.psi, mats.beta)
     if np.linalg.eigvalsh(implied_cov(implied)).min() <= 0:
-        raise SpecificationError("the implied item correlation matrix is not positive definite "
-                                 "(residual correlations too large?)")
+        raise SpecificationError(
+            "the implied item correlation matrix is not positive definite (residual correlations too large?)"
+        )
     return theta
 
 
@@ -661,8 +758,14 @@ def _jsonable(x):
     return str(x)
 
 
-def simulate(model: PopulationModel | ItemPool, n: int, *, seed: int | np.random.SeedSequence | None = None,
-             rng: np.random.Generator | None = None, **population_options) -> pd.DataFrame:
+def simulate(
+    model: PopulationModel | ItemPool,
+    n: int,
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    rng: np.random.Generator | None = None,
+    **population_options,
+) -> pd.DataFrame:
     """Simulate item responses from a population model.
 
     Parameters
@@ -698,8 +801,10 @@ def simulate(model: PopulationModel | ItemPool, n: int, *, seed: int | np.random
     if isinstance(model, ItemPool):
         model = PopulationModel.from_pool(model, **population_options)
     elif population_options:
-        raise SpecificationError(f"population options {sorted(population_options)} apply only to a pool; "
-                                 "build the PopulationModel with them instead")
+        raise SpecificationError(
+            f"population options {sorted(population_options)} apply only to a pool; "
+            "build the PopulationModel with them instead"
+        )
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise SpecificationError(f"n must be a positive integer, got {n!r}")
     from allyscale.limits import check_n
@@ -710,8 +815,9 @@ def simulate(model: PopulationModel | ItemPool, n: int, *, seed: int | np.random
     gen = rng if rng is not None else np.random.default_rng(seed)
     if model.validity is not None:
         if model.validity.retest is not None:
-            raise SpecificationError("the population has a retest wave, which is a second frame: use "
-                                     "simulate_study(model, n) for both waves")
+            raise SpecificationError(
+                "the population has a retest wave, which is a second frame: use simulate_study(model, n) for both waves"
+            )
         return _with_seed(simulate_study(model, n, rng=gen).data, seed)
     sigma = implied_cov(model.matrices)
     chol = np.linalg.cholesky(sigma)
@@ -769,15 +875,17 @@ def _respond(model: PopulationModel, ystar: np.ndarray, gen: np.random.Generator
 
 
 def _dumps_sidecar(model: PopulationModel, n: int, seed, data: pd.DataFrame, version: str) -> str:
-    return json.dumps({
-        "allyscale": version,
-        "n": n,
-        "seed": seed,
-        "careless_rows": data.attrs.get("careless_rows", []),
-        "n_missing": data.attrs.get("n_missing", 0),
-        "population": model.to_dict(),
-    }, indent=2)
-
+    return json.dumps(
+        {
+            "allyscale": version,
+            "n": n,
+            "seed": seed,
+            "careless_rows": data.attrs.get("careless_rows", []),
+            "n_missing": data.attrs.get("n_missing", 0),
+            "population": model.to_dict(),
+        },
+        indent=2,
+    )
 
 
 # =========================================================================== validity designs
@@ -834,18 +942,22 @@ class ExternalSpec:
             raise SpecificationError(f"external measure {self.name!r}: corr must name at least one latent variable")
         for v, r in self.corr.items():
             if not -1 < float(r) < 1:
-                raise SpecificationError(f"external measure {self.name!r}: correlation with {v!r} must lie in "
-                                         f"(-1, 1), got {r}")
+                raise SpecificationError(
+                    f"external measure {self.name!r}: correlation with {v!r} must lie in (-1, 1), got {r}"
+                )
         if not _is_count(self.items) or self.items < 0 or self.items == 1:
-            raise SpecificationError(f"external measure {self.name!r}: items must be 0 (an observed score) or at "
-                                     f"least 2, got {self.items!r}")
+            raise SpecificationError(
+                f"external measure {self.name!r}: items must be 0 (an observed score) or at least 2, got {self.items!r}"
+            )
         lam = _spread(self.loadings, max(int(self.items), 1))
         if np.any((lam <= 0) | (lam >= 1)):
-            raise SpecificationError(f"external measure {self.name!r}: loadings must lie in (0, 1), got "
-                                     f"{self.loadings}")
+            raise SpecificationError(
+                f"external measure {self.name!r}: loadings must lie in (0, 1), got {self.loadings}"
+            )
         if not 0 < float(self.reliability) <= 1:
-            raise SpecificationError(f"external measure {self.name!r}: reliability must lie in (0, 1], got "
-                                     f"{self.reliability}")
+            raise SpecificationError(
+                f"external measure {self.name!r}: reliability must lie in (0, 1], got {self.reliability}"
+            )
 
     @property
     def columns(self) -> list[str]:
@@ -941,8 +1053,11 @@ class ValiditySpec:
             if not isinstance(e, ExternalSpec):
                 raise SpecificationError(f"external measures must be ExternalSpec, got {type(e).__name__}")
         object.__setattr__(self, "external", ext)
-        for name, value, cls in (("outcome", self.outcome, OutcomeSpec), ("groups", self.groups, GroupSpec),
-                                 ("retest", self.retest, RetestSpec)):
+        for name, value, cls in (
+            ("outcome", self.outcome, OutcomeSpec),
+            ("groups", self.groups, GroupSpec),
+            ("retest", self.retest, RetestSpec),
+        ):
             if value is not None and not isinstance(value, cls):
                 raise SpecificationError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
 
@@ -986,7 +1101,7 @@ class ValidityDesign:
             k = int(round(float(g.focal) * n))
             if k < 1 or k > n - 1:
                 raise SpecificationError(f"n = {n} leaves a group of known groups empty (focal share {g.focal})")
-            mask[n - k:] = True
+            mask[n - k :] = True
         return mask
 
     def truth(self) -> dict[str, Any]:
@@ -994,10 +1109,12 @@ class ValidityDesign:
         m = self.n_factors
         ext = [e.name for e in self.spec.external]
         out: dict[str, Any] = {
-            "correlations": {e: {f: float(self.sigma[self.names.index(e), i]) for i, f in enumerate(self.factors)}
-                             for e in ext},
-            "external_correlations": {a: {b: float(self.sigma[self.names.index(a), self.names.index(b)])
-                                          for b in ext} for a in ext},
+            "correlations": {
+                e: {f: float(self.sigma[self.names.index(e), i]) for i, f in enumerate(self.factors)} for e in ext
+            },
+            "external_correlations": {
+                a: {b: float(self.sigma[self.names.index(a), self.names.index(b)]) for b in ext} for a in ext
+            },
         }
         if self.spec.groups is not None:
             out["latent_d"] = {v: float(d) for v, d in zip(self.names, self.shift)}
@@ -1006,34 +1123,58 @@ class ValidityDesign:
             pooled = self.sigma + pi * (1 - pi) * np.outer(self.shift, self.shift)
             sd = np.sqrt(np.diag(pooled))
             pooled = pooled / np.outer(sd, sd)
-            out["correlations_pooled"] = {e: {f: float(pooled[self.names.index(e), i])
-                                              for i, f in enumerate(self.factors)} for e in ext}
+            out["correlations_pooled"] = {
+                e: {f: float(pooled[self.names.index(e), i]) for i, f in enumerate(self.factors)} for e in ext
+            }
         if self.spec.retest is not None:
             out["stability"] = {f: float(s) for f, s in zip(self.names[:m], self.stability)}
             if self.spec.groups is not None:  # over both groups the mean difference adds to both waves
                 v = float(self.spec.groups.focal) * (1 - float(self.spec.groups.focal)) * self.shift[:m] ** 2
-                out["stability_pooled"] = {f: float((s + x) / (1 + x))
-                                           for f, s, x in zip(self.names[:m], self.stability, v)}
+                out["stability_pooled"] = {
+                    f: float((s + x) / (1 + x)) for f, s, x in zip(self.names[:m], self.stability, v)
+                }
         if self.weights is not None:
             cov = self.sigma @ self.weights
-            out["outcome"] = {"r2": float(self.outcome_r2),
-                              "corr": {v: float(c) for v, c in zip(self.names, cov)},
-                              "weights": {v: float(w) for v, w in zip(self.names, self.weights) if w}}
+            out["outcome"] = {
+                "r2": float(self.outcome_r2),
+                "corr": {v: float(c) for v, c in zip(self.names, cov)},
+                "weights": {v: float(w) for v, w in zip(self.names, self.weights) if w},
+            }
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """The specification and its population values (for a simulation sidecar)."""
         s = self.spec
-        spec = {"external": [{"name": e.name, "corr": dict(e.corr), "items": int(e.items),
-                              "loadings": _jsonable(e.loadings), "reliability": float(e.reliability),
-                              "thresholds": _jsonable(e.thresholds), "columns": e.columns} for e in s.external],
-                "outcome": None if s.outcome is None else {"name": s.outcome.name, "weights": dict(s.outcome.weights)},
-                "groups": None if s.groups is None else {"column": s.groups.column, "labels": list(s.groups.labels),
-                                                         "focal": float(s.groups.focal),
-                                                         "shift": dict(s.groups.shift)},
-                "retest": None if s.retest is None else {"stability": _jsonable(s.retest.stability),
-                                                         "residual_corr": float(s.retest.residual_corr),
-                                                         "id": s.retest.id}}
+        spec = {
+            "external": [
+                {
+                    "name": e.name,
+                    "corr": dict(e.corr),
+                    "items": int(e.items),
+                    "loadings": _jsonable(e.loadings),
+                    "reliability": float(e.reliability),
+                    "thresholds": _jsonable(e.thresholds),
+                    "columns": e.columns,
+                }
+                for e in s.external
+            ],
+            "outcome": None if s.outcome is None else {"name": s.outcome.name, "weights": dict(s.outcome.weights)},
+            "groups": None
+            if s.groups is None
+            else {
+                "column": s.groups.column,
+                "labels": list(s.groups.labels),
+                "focal": float(s.groups.focal),
+                "shift": dict(s.groups.shift),
+            },
+            "retest": None
+            if s.retest is None
+            else {
+                "stability": _jsonable(s.retest.stability),
+                "residual_corr": float(s.retest.residual_corr),
+                "id": s.retest.id,
+            },
+        }
         return _jsonable({"spec": spec, "truth": self.truth()})
 
 
@@ -1068,12 +1209,15 @@ def validity_design(model: PopulationModel) -> ValidityDesign:
     sigma = phi.copy()
     for e in spec.external:
         if e.name in names:
-            raise SpecificationError(f"external measure {e.name!r} has the name of a latent variable already "
-                                     f"defined ({names})")
+            raise SpecificationError(
+                f"external measure {e.name!r} has the name of a latent variable already defined ({names})"
+            )
         unknown = [v for v in e.corr if v not in names]
         if unknown:
-            raise SpecificationError(f"external measure {e.name!r}: corr names {unknown}, not factors of the model "
-                                     f"or earlier external measures ({names})")
+            raise SpecificationError(
+                f"external measure {e.name!r}: corr names {unknown}, not factors of the model "
+                f"or earlier external measures ({names})"
+            )
         if e.items and model.categories is not None:
             threshold_pattern(e.thresholds, model.categories)  # checked now, used when drawing
         named = [names.index(v) for v in e.corr]
@@ -1081,9 +1225,11 @@ def validity_design(model: PopulationModel) -> ValidityDesign:
         w = np.linalg.solve(sigma[np.ix_(named, named)], c)
         resid = 1 - float(c @ w)
         if resid <= 1e-8:
-            raise SpecificationError(f"external measure {e.name!r}: the correlations {dict(e.corr)} are impossible "
-                                     f"together with the correlations of {[names[i] for i in named]} (the true "
-                                     f"score's residual variance would be {resid:.3g})")
+            raise SpecificationError(
+                f"external measure {e.name!r}: the correlations {dict(e.corr)} are impossible "
+                f"together with the correlations of {[names[i] for i in named]} (the true "
+                f"score's residual variance would be {resid:.3g})"
+            )
         cov = _implied_by(sigma, named, c, f"external measure {e.name!r}")
         sigma = np.block([[sigma, cov[:, None]], [cov[None, :], np.ones((1, 1))]])
         names.append(e.name)
@@ -1109,9 +1255,11 @@ def validity_design(model: PopulationModel) -> ValidityDesign:
             stab = np.full(m, float(st))
         innov = phi - np.diag(stab) @ phi @ np.diag(stab)
         if np.linalg.eigvalsh(innov).min() <= 1e-10:
-            raise SpecificationError(f"retest: the stabilities {dict(zip(factors, stab.round(3).tolist()))} leave "
-                                     "no positive-definite innovation covariance (Φ - SΦS); make them more alike "
-                                     "across correlated factors")
+            raise SpecificationError(
+                f"retest: the stabilities {dict(zip(factors, stab.round(3).tolist()))} leave "
+                "no positive-definite innovation covariance (Φ - SΦS); make them more alike "
+                "across correlated factors"
+            )
         chol_u = np.linalg.cholesky(innov)
     weights, r2 = None, None
     if spec.outcome is not None:
@@ -1125,19 +1273,29 @@ def validity_design(model: PopulationModel) -> ValidityDesign:
     cols = list(model.items)
     for e in spec.external:
         cols += e.columns
-    cols += [x for x in (spec.outcome.name if spec.outcome else None, spec.groups.column if spec.groups else None,
-                         spec.retest.id if spec.retest else None) if x]
+    cols += [
+        x
+        for x in (
+            spec.outcome.name if spec.outcome else None,
+            spec.groups.column if spec.groups else None,
+            spec.retest.id if spec.retest else None,
+        )
+        if x
+    ]
     seen: set[str] = set()
     for c in cols:
         if c in seen:
-            raise SpecificationError(f"the simulated data would have two columns named {c!r}; rename the "
-                                     "external measure, outcome, group or id column")
+            raise SpecificationError(
+                f"the simulated data would have two columns named {c!r}; rename the "
+                "external measure, outcome, group or id column"
+            )
         seen.add(c)
     return ValidityDesign(spec, names, m, sigma, shift, stab, chol_u, weights, r2)
 
 
-def _validity_draws(design: ValidityDesign, model: PopulationModel, eta: np.ndarray,
-                    gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def _validity_draws(
+    design: ValidityDesign, model: PopulationModel, eta: np.ndarray, gen: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Given unshifted factor scores ``eta ~ N(0, Φ)``: the shifted scores, the focal rows and
     the columns of the external measures, the outcome and the group (drawn from ``gen``)."""
     n, m = eta.shape
@@ -1175,8 +1333,7 @@ def _validity_draws(design: ValidityDesign, model: PopulationModel, eta: np.ndar
     return lat[:, :m], focal, pd.DataFrame(cols)
 
 
-def _wave2_factors(design: ValidityDesign, eta: np.ndarray, focal: np.ndarray,
-                   gen: np.random.Generator) -> np.ndarray:
+def _wave2_factors(design: ValidityDesign, eta: np.ndarray, focal: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     """Wave-2 factor scores ``mu + S (eta - mu) + u`` (see :class:`RetestSpec`)."""
     n, m = eta.shape
     mu = np.outer(focal, design.shift[:m])
@@ -1210,12 +1367,20 @@ def _factor_chols(model: PopulationModel) -> tuple[np.ndarray, np.ndarray]:
     try:
         return np.linalg.cholesky(phi), np.linalg.cholesky(model.matrices.theta)
     except np.linalg.LinAlgError:
-        raise SpecificationError("the factor or residual covariance matrix is not positive definite; the "
-                                 "study cannot be simulated from factor scores") from None
+        raise SpecificationError(
+            "the factor or residual covariance matrix is not positive definite; the "
+            "study cannot be simulated from factor scores"
+        ) from None
 
 
-def simulate_study(model: PopulationModel, n: int, *, seed: int | np.random.SeedSequence | None = None,
-                   rng: np.random.Generator | None = None, pairs: Mapping[str, Any] | None = None) -> SimulatedStudy:
+def simulate_study(
+    model: PopulationModel,
+    n: int,
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    rng: np.random.Generator | None = None,
+    pairs: Mapping[str, Any] | None = None,
+) -> SimulatedStudy:
     """Simulate a validation study: items with external measures, an outcome, known groups and a retest.
 
     The factor scores are drawn first, ``eta ~ N(0, Φ)``; the external measures' true scores

@@ -37,9 +37,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from allyscale.cfa import CFAResult
     from allyscale.pool import ItemPool
 
-__all__ = ["latent_correlations", "LatentCorrelationResult", "incremental_validity", "IncrementalValidityResult",
-           "known_groups", "KnownGroupsResult", "hedges_g", "test_retest", "TestRetestResult"]
-
+__all__ = [
+    "latent_correlations",
+    "LatentCorrelationResult",
+    "incremental_validity",
+    "IncrementalValidityResult",
+    "known_groups",
+    "KnownGroupsResult",
+    "hedges_g",
+    "test_retest",
+    "TestRetestResult",
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -149,8 +157,7 @@ _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equ
 def _parse_expectation(key: Any, text: Any) -> tuple[bool, str, float]:
     m = _EXPECT.match(str(text))
     if m is None:
-        raise SpecificationError(f"expectation {text!r} for {key!r} is not of the form '> .50', '< .30' or "
-                                 "'|r| < .30'")
+        raise SpecificationError(f"expectation {text!r} for {key!r} is not of the form '> .50', '< .30' or '|r| < .30'")
     return bool(m.group(1)), m.group(2), float(m.group(3))
 
 
@@ -196,29 +203,40 @@ class LatentCorrelationResult(_Tables):
 
     @property
     def _title(self) -> str:  # type: ignore[override]
-        return (f"Convergent and discriminant correlations ({self.estimator}, {self.level:.0%} intervals)")
+        return f"Convergent and discriminant correlations ({self.estimator}, {self.level:.0%} intervals)"
 
     def _tables(self) -> dict[str, pd.DataFrame]:
-        return {"Correlations with external measures": self.correlations,
-                "Expected patterns": self.expectations}
+        return {"Correlations with external measures": self.correlations, "Expected patterns": self.expectations}
 
     def to_frame(self) -> pd.DataFrame:
         """The correlations with the external measures (one row per factor × external measure)."""
         return self.correlations
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"correlations": self.correlations.to_dict("records"),
-                         "factor_correlations": self.factor_correlations.to_dict("records"),
-                         "expectations": self.expectations.to_dict("records"), "estimator": self.estimator,
-                         "level": self.level,
-                         "fit_measures": None if self.fit is None else self.fit.fit_measures,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "correlations": self.correlations.to_dict("records"),
+                "factor_correlations": self.factor_correlations.to_dict("records"),
+                "expectations": self.expectations.to_dict("records"),
+                "estimator": self.estimator,
+                "level": self.level,
+                "fit_measures": None if self.fit is None else self.fit.fit_measures,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
-def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, Sequence[str] | str], *,
-                        expect: Mapping[Any, str] | None = None, estimator: str | None = None,
-                        reliability: Mapping[str, float] | None = None, pool: ItemPool | None = None,
-                        level: float = 0.95) -> LatentCorrelationResult:
+def latent_correlations(
+    data: pd.DataFrame,
+    model: str,
+    external: Mapping[str, Sequence[str] | str],
+    *,
+    expect: Mapping[Any, str] | None = None,
+    estimator: str | None = None,
+    reliability: Mapping[str, float] | None = None,
+    pool: ItemPool | None = None,
+    level: float = 0.95,
+) -> LatentCorrelationResult:
     """Latent convergent / discriminant correlations of the scale's factors with external measures.
 
     External measures given by their items (``external={"arbi": ["x1", "x2", "x3"]}``) get
@@ -304,8 +322,10 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
         else:
             its = list(spec)
             if len(its) < 2:
-                raise SpecificationError(f"external measure {name!r} has {len(its)} item(s); give at least two "
-                                         "items for a factor, or its score as a column name (a str)")
+                raise SpecificationError(
+                    f"external measure {name!r} has {len(its)} item(s); give at least two "
+                    "items for a factor, or its score as a column name (a str)"
+                )
             _check_columns(data, its, f"external measure {name!r}: item")
             clash = [i for i in its if any(i in s for s in scales.values())]
             if clash:
@@ -313,8 +333,10 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
             latent_ext[name] = its
     for name in reliability:
         if name not in observed_ext:
-            raise SpecificationError(f"reliability given for {name!r}, which is not an observed-score external "
-                                     f"measure ({sorted(observed_ext)})")
+            raise SpecificationError(
+                f"reliability given for {name!r}, which is not an observed-score external "
+                f"measure ({sorted(observed_ext)})"
+            )
         if not 0 < float(reliability[name]) <= 1:
             raise SpecificationError(f"reliability of {name!r} must be in (0, 1], got {reliability[name]}")
     diag: dict[str, Any] = {"notes": []}
@@ -336,19 +358,32 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
         for w in caught:
             warnings.warn(w.message, w.category, stacklevel=2)
             diag.setdefault("warnings", []).append(f"{w.category.__name__}: {w.message}")
-        diag.update({"converged": bool(fit.converged), "estimator_rule": chosen,
-                     "model": joint, "ntotal": int(fit.ntotal)})
+        diag.update(
+            {"converged": bool(fit.converged), "estimator_rule": chosen, "model": joint, "ntotal": int(fit.ntotal)}
+        )
         est_name = fit.estimator
         for f in scales:
             for e in latent_ext:
                 hit = fcor[((fcor["lhs"] == f) & (fcor["rhs"] == e)) | ((fcor["lhs"] == e) & (fcor["rhs"] == f))]
                 if hit.empty:
-                    raise SpecificationError(f"the model fixes the covariance of {f!r} and {e!r}; "
-                                             "no correlation to report")
+                    raise SpecificationError(
+                        f"the model fixes the covariance of {f!r} and {e!r}; no correlation to report"
+                    )
                 h = hit.iloc[0]
-                rows.append({"factor": f, "external": e, "kind": "latent", "r": h["r"], "se": h["se"], "z": h["z"],
-                             "pvalue": h["pvalue"], "ci_lower": h["ci_lower"], "ci_upper": h["ci_upper"],
-                             "n": int(fit.ntotal)})
+                rows.append(
+                    {
+                        "factor": f,
+                        "external": e,
+                        "kind": "latent",
+                        "r": h["r"],
+                        "se": h["se"],
+                        "z": h["z"],
+                        "pvalue": h["pvalue"],
+                        "ci_lower": h["ci_lower"],
+                        "ci_upper": h["ci_upper"],
+                        "n": int(fit.ntotal),
+                    }
+                )
     if observed_ext:
         scores = _scale_scores(data, scales, pool)
         x = data[list(dict.fromkeys(i for its in scales.values() for i in its))].astype(float)
@@ -367,18 +402,37 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
                 t = r * math.sqrt((n - 2) / max(1 - r * r, 1e-300))
                 rc = r / c
                 if abs(rc) > 1:
-                    msg = (f"the disattenuated correlation of {f!r} with {e!r} is {rc:.3f}, beyond ±1 "
-                           "(a reliability is underestimated or the measures are not distinct)")
+                    msg = (
+                        f"the disattenuated correlation of {f!r} with {e!r} is {rc:.3f}, beyond ±1 "
+                        "(a reliability is underestimated or the measures are not distinct)"
+                    )
                     warnings.warn(msg, StatisticalWarning, stacklevel=2)
                     diag["notes"].append(msg)
-                rows.append({"factor": f, "external": e, "kind": "observed", "r": rc, "se": np.nan, "z": np.nan,
-                             "pvalue": float(2 * stats.t.sf(abs(t), n - 2)), "ci_lower": lo / c,
-                             "ci_upper": hi / c, "n": n, "r_observed": r, "r_observed_lower": lo,
-                             "r_observed_upper": hi, "reliability_scale": rxx, "reliability_external": ryy})
+                rows.append(
+                    {
+                        "factor": f,
+                        "external": e,
+                        "kind": "observed",
+                        "r": rc,
+                        "se": np.nan,
+                        "z": np.nan,
+                        "pvalue": float(2 * stats.t.sf(abs(t), n - 2)),
+                        "ci_lower": lo / c,
+                        "ci_upper": hi / c,
+                        "n": n,
+                        "r_observed": r,
+                        "r_observed_lower": lo,
+                        "r_observed_upper": hi,
+                        "reliability_scale": rxx,
+                        "reliability_external": ryy,
+                    }
+                )
             for e in observed_ext:
                 if e not in reliability:
-                    note = (f"no reliability given for the observed score {e!r}: its correlations are "
-                            "disattenuated for the scale's unreliability only")
+                    note = (
+                        f"no reliability given for the observed score {e!r}: its correlations are "
+                        "disattenuated for the scale's unreliability only"
+                    )
                     if note not in diag["notes"]:
                         diag["notes"].append(note)
     corr = pd.DataFrame(rows)
@@ -395,8 +449,10 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
             pairs = [(f, key) for f in scales]
         for f, e in pairs:
             if f not in scales or e not in ext_names:
-                raise SpecificationError(f"expectation {key!r}: {e!r} is not an external measure "
-                                         f"({ext_names}) or {f!r} not a factor ({list(scales)})")
+                raise SpecificationError(
+                    f"expectation {key!r}: {e!r} is not an external measure "
+                    f"({ext_names}) or {f!r} not a factor ({list(scales)})"
+                )
             row = corr[(corr["factor"] == f) & (corr["external"] == e)].iloc[0]
             lo, hi = float(row["ci_lower"]), float(row["ci_upper"])
             if absolute:
@@ -406,14 +462,30 @@ def latent_correlations(data: pd.DataFrame, model: str, external: Mapping[str, S
                 ci_ok = all(_OPS[op](v, bound) for v in (near, far))
             else:
                 ci_ok = all(_OPS[op](v, bound) for v in (lo, hi))
-            exp_rows.append({"factor": f, "external": e, "expected": str(text).strip(), "r": float(row["r"]),
-                             "ci_lower": lo, "ci_upper": hi, "met": _holds(absolute, op, bound, float(row["r"])),
-                             "ci_supports": bool(ci_ok)})
-    expectations = pd.DataFrame(exp_rows, columns=["factor", "external", "expected", "r", "ci_lower", "ci_upper",
-                                                   "met", "ci_supports"])
-    return LatentCorrelationResult(correlations=corr, factor_correlations=fcor.reset_index(drop=True),
-                                   expectations=expectations, fit=fit, estimator=est_name, level=level,
-                                   diagnostics=diag)
+            exp_rows.append(
+                {
+                    "factor": f,
+                    "external": e,
+                    "expected": str(text).strip(),
+                    "r": float(row["r"]),
+                    "ci_lower": lo,
+                    "ci_upper": hi,
+                    "met": _holds(absolute, op, bound, float(row["r"])),
+                    "ci_supports": bool(ci_ok),
+                }
+            )
+    expectations = pd.DataFrame(
+        exp_rows, columns=["factor", "external", "expected", "r", "ci_lower", "ci_upper", "met", "ci_supports"]
+    )
+    return LatentCorrelationResult(
+        correlations=corr,
+        factor_correlations=fcor.reset_index(drop=True),
+        expectations=expectations,
+        fit=fit,
+        estimator=est_name,
+        level=level,
+        diagnostics=diag,
+    )
 
 
 # --------------------------------------------------------------------------- incremental validity
@@ -431,9 +503,17 @@ def _ols(y: np.ndarray, x: np.ndarray) -> dict[str, Any]:
     cov = s2 * np.linalg.inv(xd.T @ xd)
     r2 = 1 - ssr / tss
     f = (r2 / k) / ((1 - r2) / df_resid) if k else float("nan")
-    return {"coef": coef, "se": np.sqrt(np.diag(cov)), "df_resid": df_resid, "k": k, "r2": r2, "ssr": ssr,
-            "adj_r2": 1 - (1 - r2) * (n - 1) / df_resid, "F": f,
-            "F_pvalue": float(stats.f.sf(f, k, df_resid)) if k else float("nan")}
+    return {
+        "coef": coef,
+        "se": np.sqrt(np.diag(cov)),
+        "df_resid": df_resid,
+        "k": k,
+        "r2": r2,
+        "ssr": ssr,
+        "adj_r2": 1 - (1 - r2) * (n - 1) / df_resid,
+        "F": f,
+        "F_pvalue": float(stats.f.sf(f, k, df_resid)) if k else float("nan"),
+    }
 
 
 @dataclass(frozen=True)
@@ -467,11 +547,15 @@ class IncrementalValidityResult(_Tables):
         s = self.steps.loc["full"]
         if self.kind == "latent":
             t = self.difference_test or {}
-            return (f"Incremental validity for {self.outcome} (latent, {self.fit.estimator}): N = {self.n}, "
-                    f"delta R2 = {s['delta_r2']:.3f}, chi2 difference({int(t.get('df_diff', 0))}) = "
-                    f"{t.get('chisq_diff', float('nan')):.2f}, p = {t.get('pvalue', float('nan')):.3g}")
-        return (f"Incremental validity for {self.outcome}: N = {self.n}, delta R2 = {s['delta_r2']:.3f}, "
-                f"F({int(s['df1_change'])}, {int(s['df2_change'])}) = {s['F_change']:.2f}, p = {s['p_change']:.3g}")
+            return (
+                f"Incremental validity for {self.outcome} (latent, {self.fit.estimator}): N = {self.n}, "
+                f"delta R2 = {s['delta_r2']:.3f}, chi2 difference({int(t.get('df_diff', 0))}) = "
+                f"{t.get('chisq_diff', float('nan')):.2f}, p = {t.get('pvalue', float('nan')):.3g}"
+            )
+        return (
+            f"Incremental validity for {self.outcome}: N = {self.n}, delta R2 = {s['delta_r2']:.3f}, "
+            f"F({int(s['df1_change'])}, {int(s['df2_change'])}) = {s['F_change']:.2f}, p = {s['p_change']:.3g}"
+        )
 
     @property
     def delta_r2(self) -> float:
@@ -485,16 +569,33 @@ class IncrementalValidityResult(_Tables):
         return self.steps
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"outcome": self.outcome, "kind": self.kind, "n": self.n, "level": self.level,
-                         "steps": self.steps.to_dict("index"), "coefficients": self.coefficients.to_dict("records"),
-                         "difference_test": self.difference_test,
-                         "fit_measures": None if self.fit is None else self.fit.fit_measures,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "outcome": self.outcome,
+                "kind": self.kind,
+                "n": self.n,
+                "level": self.level,
+                "steps": self.steps.to_dict("index"),
+                "coefficients": self.coefficients.to_dict("records"),
+                "difference_test": self.difference_test,
+                "fit_measures": None if self.fit is None else self.fit.fit_measures,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
-def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence[str], added: Sequence[str],
-                         model: str | None = None, pool: ItemPool | None = None, latent: bool = False,
-                         estimator: str | None = None, level: float = 0.95) -> IncrementalValidityResult:
+def incremental_validity(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    baseline: Sequence[str],
+    added: Sequence[str],
+    model: str | None = None,
+    pool: ItemPool | None = None,
+    latent: bool = False,
+    estimator: str | None = None,
+    level: float = 0.95,
+) -> IncrementalValidityResult:
     """Incremental validity: does ``added`` predict ``outcome`` beyond ``baseline``?
 
     Two nested OLS regressions with an intercept on the complete rows (listwise): step 1
@@ -606,32 +707,75 @@ def incremental_validity(data: pd.DataFrame, *, outcome: str, baseline: Sequence
             steps[step] = {"k": 0, "r2": 0.0, "adj_r2": 0.0, "F": np.nan, "df1": 0, "df2": n - 1, "pvalue": np.nan}
             continue
         fits[step] = raw
-        steps[step] = {"k": raw["k"], "r2": raw["r2"], "adj_r2": raw["adj_r2"], "F": raw["F"], "df1": raw["k"],
-                       "df2": raw["df_resid"], "pvalue": raw["F_pvalue"]}
+        steps[step] = {
+            "k": raw["k"],
+            "r2": raw["r2"],
+            "adj_r2": raw["adj_r2"],
+            "F": raw["F"],
+            "df1": raw["k"],
+            "df2": raw["df_resid"],
+            "pvalue": raw["F_pvalue"],
+        }
         tcrit = stats.t.ppf(tq, std["df_resid"])
         for j, p in enumerate(preds, start=1):
             b, se = std["coef"][j], std["se"][j]
             t = b / se
-            coefs.append({"step": step, "predictor": p, "set": "baseline" if p in baseline else "added",
-                          "b": raw["coef"][j], "se": raw["se"][j], "beta": b, "beta_se": se, "t": t,
-                          "pvalue": float(2 * stats.t.sf(abs(t), std["df_resid"])),
-                          "ci_lower": b - tcrit * se, "ci_upper": b + tcrit * se})
+            coefs.append(
+                {
+                    "step": step,
+                    "predictor": p,
+                    "set": "baseline" if p in baseline else "added",
+                    "b": raw["coef"][j],
+                    "se": raw["se"][j],
+                    "beta": b,
+                    "beta_se": se,
+                    "t": t,
+                    "pvalue": float(2 * stats.t.sf(abs(t), std["df_resid"])),
+                    "ci_lower": b - tcrit * se,
+                    "ci_upper": b + tcrit * se,
+                }
+            )
     f1, f2 = fits["baseline"], fits["full"]
     q = f2["k"] - f1["k"]
     dr2 = f2["r2"] - f1["r2"]
     fch = (dr2 / q) / ((1 - f2["r2"]) / f2["df_resid"])
-    steps["full"].update({"delta_r2": dr2, "F_change": fch, "df1_change": q, "df2_change": f2["df_resid"],
-                          "p_change": float(stats.f.sf(fch, q, f2["df_resid"]))})
-    steps["baseline"].update({"delta_r2": f1["r2"], "F_change": steps["baseline"]["F"],
-                              "df1_change": f1["k"], "df2_change": f1["df_resid"],
-                              "p_change": steps["baseline"]["pvalue"]})
-    return IncrementalValidityResult(steps=pd.DataFrame.from_dict(steps, orient="index"),
-                                     coefficients=pd.DataFrame(coefs), outcome=outcome, n=n, level=level,
-                                     diagnostics=diag)
+    steps["full"].update(
+        {
+            "delta_r2": dr2,
+            "F_change": fch,
+            "df1_change": q,
+            "df2_change": f2["df_resid"],
+            "p_change": float(stats.f.sf(fch, q, f2["df_resid"])),
+        }
+    )
+    steps["baseline"].update(
+        {
+            "delta_r2": f1["r2"],
+            "F_change": steps["baseline"]["F"],
+            "df1_change": f1["k"],
+            "df2_change": f1["df_resid"],
+            "p_change": steps["baseline"]["pvalue"],
+        }
+    )
+    return IncrementalValidityResult(
+        steps=pd.DataFrame.from_dict(steps, orient="index"),
+        coefficients=pd.DataFrame(coefs),
+        outcome=outcome,
+        n=n,
+        level=level,
+        diagnostics=diag,
+    )
 
 
-def _latent_incremental(data: pd.DataFrame, outcome: str, baseline: list[str], added: list[str], model: str | None,
-                        estimator: str | None, level: float) -> IncrementalValidityResult:
+def _latent_incremental(
+    data: pd.DataFrame,
+    outcome: str,
+    baseline: list[str],
+    added: list[str],
+    model: str | None,
+    estimator: str | None,
+    level: float,
+) -> IncrementalValidityResult:
     from allyscale.cfa import cfa, difference_test
     from allyscale.fitpolicy import resolve_estimator
 
@@ -681,20 +825,48 @@ def _latent_incremental(data: pd.DataFrame, outcome: str, baseline: list[str], a
     r2_full = float(b @ p @ b / var_y)
     r2_base = float(c[:nb] @ np.linalg.solve(p[:nb, :nb], c[:nb]) / var_y) if nb else 0.0
     dt = difference_test(f0, f1)
-    steps = pd.DataFrame.from_dict({
-        "baseline": {"k": nb, "r2": r2_base, "delta_r2": r2_base},
-        "full": {"k": len(lv), "r2": r2_full, "delta_r2": r2_full - r2_base, "chisq_diff": dt["chisq_diff"],
-                 "df_diff": dt["df_diff"], "p_change": dt["pvalue"]}}, orient="index")
+    steps = pd.DataFrame.from_dict(
+        {
+            "baseline": {"k": nb, "r2": r2_base, "delta_r2": r2_base},
+            "full": {
+                "k": len(lv),
+                "r2": r2_full,
+                "delta_r2": r2_full - r2_base,
+                "chisq_diff": dt["chisq_diff"],
+                "df_diff": dt["df_diff"],
+                "p_change": dt["pvalue"],
+            },
+        },
+        orient="index",
+    )
     coefs = []
     for f in lv:
         r = paths.loc[f]
-        coefs.append({"step": "full", "predictor": f, "set": "baseline" if f in baseline else "added",
-                      "b": float(r["est"]), "se": float(r["se"]), "z": float(r["z"]), "pvalue": float(r["pvalue"]),
-                      "ci_lower": float(r["est"]) - zq * float(r["se"]),
-                      "ci_upper": float(r["est"]) + zq * float(r["se"]), "beta": float(r["std_all"])})
-    return IncrementalValidityResult(steps=steps, coefficients=pd.DataFrame(coefs), outcome=outcome,
-                                     n=int(f1.ntotal), level=level, diagnostics=diag, kind="latent", fit=f1,
-                                     difference_test=dict(dt))
+        coefs.append(
+            {
+                "step": "full",
+                "predictor": f,
+                "set": "baseline" if f in baseline else "added",
+                "b": float(r["est"]),
+                "se": float(r["se"]),
+                "z": float(r["z"]),
+                "pvalue": float(r["pvalue"]),
+                "ci_lower": float(r["est"]) - zq * float(r["se"]),
+                "ci_upper": float(r["est"]) + zq * float(r["se"]),
+                "beta": float(r["std_all"]),
+            }
+        )
+    return IncrementalValidityResult(
+        steps=steps,
+        coefficients=pd.DataFrame(coefs),
+        outcome=outcome,
+        n=int(f1.ntotal),
+        level=level,
+        diagnostics=diag,
+        kind="latent",
+        fit=f1,
+        difference_test=dict(dt),
+    )
 
 
 # --------------------------------------------------------------------------- known groups
@@ -740,10 +912,23 @@ def hedges_g(x: Sequence[float], y: Sequence[float], *, level: float = 0.95) -> 
         lo, hi = t - w, t + w
         return float(optimize.brentq(f, lo, hi, xtol=1e-12))
 
-    return {"n1": n1, "n2": n2, "mean1": float(x.mean()), "mean2": float(y.mean()), "sd1": float(x.std(ddof=1)),
-            "sd2": float(y.std(ddof=1)), "difference": float(x.mean() - y.mean()), "t": t, "df": df,
-            "pvalue": float(2 * stats.t.sf(abs(t), df)), "d": d, "J": j, "g": j * d,
-            "g_lower": j * ncp(1 - a) * scale, "g_upper": j * ncp(a) * scale}
+    return {
+        "n1": n1,
+        "n2": n2,
+        "mean1": float(x.mean()),
+        "mean2": float(y.mean()),
+        "sd1": float(x.std(ddof=1)),
+        "sd2": float(y.std(ddof=1)),
+        "difference": float(x.mean() - y.mean()),
+        "t": t,
+        "df": df,
+        "pvalue": float(2 * stats.t.sf(abs(t), df)),
+        "d": d,
+        "J": j,
+        "g": j * d,
+        "g_lower": j * ncp(1 - a) * scale,
+        "g_upper": j * ncp(a) * scale,
+    }
 
 
 @dataclass(frozen=True)
@@ -794,17 +979,32 @@ class KnownGroupsResult(_Tables):
         return self.observed
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"groups": [str(g) for g in self.groups], "estimator": self.estimator, "level": self.level,
-                         "observed": self.observed.to_dict("records"),
-                         "latent": None if self.latent is None else self.latent.to_dict("records"),
-                         "latent_refused": self.latent_refused,
-                         "invariance": None if self.invariance is None else self.invariance.table.to_dict("index"),
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "groups": [str(g) for g in self.groups],
+                "estimator": self.estimator,
+                "level": self.level,
+                "observed": self.observed.to_dict("records"),
+                "latent": None if self.latent is None else self.latent.to_dict("records"),
+                "latent_refused": self.latent_refused,
+                "invariance": None if self.invariance is None else self.invariance.table.to_dict("index"),
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
-def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any = None, pool: ItemPool | None = None,
-                 estimator: str | None = None, latent: bool = True, level: float = 0.95,
-                 **invariance_kwargs: Any) -> KnownGroupsResult:
+def known_groups(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    group: str,
+    reference: Any = None,
+    pool: ItemPool | None = None,
+    estimator: str | None = None,
+    latent: bool = True,
+    level: float = 0.95,
+    **invariance_kwargs: Any,
+) -> KnownGroupsResult:
     """Known-groups validity: do two groups that should differ, differ?
 
     Observed scores: each factor's available-item mean score (reverse-keyed items of
@@ -869,8 +1069,10 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
         raise DataError(f"group column {group!r} is not a column of the data")
     labels = list(pd.unique(data[group].dropna()))
     if len(labels) != 2:
-        raise DataError(f"group column {group!r} must hold exactly two groups for known-groups validity, found "
-                        f"{len(labels)}: {[str(v) for v in labels[:10]]}")
+        raise DataError(
+            f"group column {group!r} must hold exactly two groups for known-groups validity, found "
+            f"{len(labels)}: {[str(v) for v in labels[:10]]}"
+        )
     if reference is not None and reference not in labels:
         raise DataError(f"reference group {reference!r} is not a value of {group!r} ({labels})")
     ref = labels[0] if reference is None else reference
@@ -888,15 +1090,27 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
         x = scores.loc[d[group] == foc, s].dropna()
         y = scores.loc[d[group] == ref, s].dropna()
         rows.append({"scale": s, **hedges_g(x, y, level=level)})
-    observed = pd.DataFrame(rows).set_index("scale").rename(columns={
-        "n1": "n_focal", "n2": "n_reference", "mean1": "mean_focal", "mean2": "mean_reference", "sd1": "sd_focal",
-        "sd2": "sd_reference"})
+    observed = (
+        pd.DataFrame(rows)
+        .set_index("scale")
+        .rename(
+            columns={
+                "n1": "n_focal",
+                "n2": "n_reference",
+                "mean1": "mean_focal",
+                "mean2": "mean_reference",
+                "sd1": "sd_focal",
+                "sd2": "sd_reference",
+            }
+        )
+    )
     lat, refused, inv, est_name = None, None, None, None
     if latent:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            inv = _mod("allyscale.invariance").invariance(d, model, group=group, estimator=estimator,
-                                                          **invariance_kwargs)
+            inv = _mod("allyscale.invariance").invariance(
+                d, model, group=group, estimator=estimator, **invariance_kwargs
+            )
         for w in caught:
             warnings.warn(w.message, w.category, stacklevel=2)
             diag.setdefault("warnings", []).append(f"{w.category.__name__}: {w.message}")
@@ -910,15 +1124,19 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
         if "scalar" not in order:
             refused = "the invariance sequence has no scalar level"
         elif ff is not None and ff in upto:
-            refused = (f"{ff} invariance does not hold across {group!r} (decision: {dec.get(ff)}), so latent "
-                       "means are not comparable")
+            refused = (
+                f"{ff} invariance does not hold across {group!r} (decision: {dec.get(ff)}), so latent "
+                "means are not comparable"
+            )
             diag["decision_rule"] = inv.decision_rule()
         elif dec.get("scalar") == "supported":
             use = "scalar"
         elif dec.get("scalar (partial)") == "supported (partial)":
             use = "scalar (partial)"
-            diag["notes"].append(f"partial scalar invariance: {int(tab.loc[use, 'released'])} constraint(s) "
-                                 "released; the latent means rest on the invariant items")
+            diag["notes"].append(
+                f"partial scalar invariance: {int(tab.loc[use, 'released'])} constraint(s) "
+                "released; the latent means rest on the invariant items"
+            )
         else:
             refused = f"scalar invariance is {dec.get('scalar')!r} across {group!r}"
         if refused:
@@ -938,25 +1156,54 @@ def known_groups(data: pd.DataFrame, model: str, *, group: str, reference: Any =
                 m1 = est[(est["op"] == "~1") & (est["lhs"] == f) & (est["group"] == g1)].iloc[0]
                 if float(m1["est"]) != 0.0:
                     raise SpecificationError(f"the reference group's latent mean of {f!r} is not fixed at 0")
-                v1 = float(est[(est["op"] == "~~") & (est["lhs"] == f) & (est["rhs"] == f)
-                               & (est["group"] == g1)]["est"].iloc[0])
-                v2 = float(est[(est["op"] == "~~") & (est["lhs"] == f) & (est["rhs"] == f)
-                               & (est["group"] == g2)]["est"].iloc[0])
+                v1 = float(
+                    est[(est["op"] == "~~") & (est["lhs"] == f) & (est["rhs"] == f) & (est["group"] == g1)]["est"].iloc[
+                        0
+                    ]
+                )
+                v2 = float(
+                    est[(est["op"] == "~~") & (est["lhs"] == f) & (est["rhs"] == f) & (est["group"] == g2)]["est"].iloc[
+                        0
+                    ]
+                )
                 mu, se = float(m["est"]), float(m["se"])
                 pooled = ((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2)
                 dl = mu / math.sqrt(pooled)
                 # delta method: d = mu / sqrt(pooled), pooled linear in the two latent variances
                 w1, w2 = (n1 - 1) / (n1 + n2 - 2), (n2 - 1) / (n1 + n2 - 2)
-                dse = _delta_se(fit, [(f, "~1", "", g2), (f, "~~", f, g1), (f, "~~", f, g2)],
-                                [1 / math.sqrt(pooled), -dl * w1 / (2 * pooled), -dl * w2 / (2 * pooled)])
-                lrows.append({"factor": f, "mean_difference": mu, "se": se, "z": mu / se,
-                              "pvalue": float(2 * stats.norm.sf(abs(mu / se))), "ci_lower": mu - zq * se,
-                              "ci_upper": mu + zq * se, "var_reference": v1, "var_focal": v2,
-                              "d_latent": dl, "d_latent_se": dse, "d_latent_lower": dl - zq * dse,
-                              "d_latent_upper": dl + zq * dse})
+                dse = _delta_se(
+                    fit,
+                    [(f, "~1", "", g2), (f, "~~", f, g1), (f, "~~", f, g2)],
+                    [1 / math.sqrt(pooled), -dl * w1 / (2 * pooled), -dl * w2 / (2 * pooled)],
+                )
+                lrows.append(
+                    {
+                        "factor": f,
+                        "mean_difference": mu,
+                        "se": se,
+                        "z": mu / se,
+                        "pvalue": float(2 * stats.norm.sf(abs(mu / se))),
+                        "ci_lower": mu - zq * se,
+                        "ci_upper": mu + zq * se,
+                        "var_reference": v1,
+                        "var_focal": v2,
+                        "d_latent": dl,
+                        "d_latent_se": dse,
+                        "d_latent_lower": dl - zq * dse,
+                        "d_latent_upper": dl + zq * dse,
+                    }
+                )
             lat = pd.DataFrame(lrows).set_index("factor")
-    return KnownGroupsResult(observed=observed, latent=lat, latent_refused=refused, groups=(ref, foc),
-                             invariance=inv, estimator=est_name, level=level, diagnostics=diag)
+    return KnownGroupsResult(
+        observed=observed,
+        latent=lat,
+        latent_refused=refused,
+        groups=(ref, foc),
+        invariance=inv,
+        estimator=est_name,
+        level=level,
+        diagnostics=diag,
+    )
 
 
 # --------------------------------------------------------------------------- test-retest
@@ -1001,8 +1248,10 @@ class TestRetestResult(_Tables):
 
     @property
     def _title(self) -> str:  # type: ignore[override]
-        return (f"Test-retest stability: N = {int(self.table['n'].max()) if len(self.table) else 0} matched "
-                f"respondents, RCI with r_xx = {self.rxx} ({self.level:.0%})")
+        return (
+            f"Test-retest stability: N = {int(self.table['n'].max()) if len(self.table) else 0} matched "
+            f"respondents, RCI with r_xx = {self.rxx} ({self.level:.0%})"
+        )
 
     def _tables(self) -> dict[str, pd.DataFrame]:
         return {"Stability": self.table}
@@ -1012,15 +1261,32 @@ class TestRetestResult(_Tables):
         return self.table
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"table": self.table.to_dict("index"), "rxx": self.rxx, "level": self.level,
-                         "change": self.change.to_dict("records"),
-                         "icc": {k: v.to_dict() for k, v in self.icc.items()}, "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "table": self.table.to_dict("index"),
+                "rxx": self.rxx,
+                "level": self.level,
+                "change": self.change.to_dict("records"),
+                "icc": {k: v.to_dict() for k, v in self.icc.items()},
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
-def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool: ItemPool | None = None,
-                model: str | None = None, id: str = "id", wave: str | None = None, rxx: str = "retest",
-                latent: bool = False, estimator: str | None = None, level: float = 0.95,
-                **invariance_kwargs: Any) -> TestRetestResult:
+def test_retest(
+    wave1: pd.DataFrame,
+    wave2: pd.DataFrame | None = None,
+    *,
+    pool: ItemPool | None = None,
+    model: str | None = None,
+    id: str = "id",
+    wave: str | None = None,
+    rxx: str = "retest",
+    latent: bool = False,
+    estimator: str | None = None,
+    level: float = 0.95,
+    **invariance_kwargs: Any,
+) -> TestRetestResult:
     """Test–retest stability of each scale score: ICC(2,1), ICC(3,1), SEM and the reliable change index.
 
     The waves are matched by the respondent ``id`` (two frames, or one frame with a ``wave``
@@ -1129,8 +1395,10 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
         raise DataError(f"no respondent id of column {id!r} is in both waves")
     unmatched = (len(s1) - len(common), len(s2) - len(common))
     if any(unmatched):
-        msg = (f"test_retest: {unmatched[0]} respondent(s) of wave 1 and {unmatched[1]} of wave 2 have no match "
-               f"in the other wave and are left out")
+        msg = (
+            f"test_retest: {unmatched[0]} respondent(s) of wave 1 and {unmatched[1]} of wave 2 have no match "
+            f"in the other wave and are left out"
+        )
         warnings.warn(msg, DataWarning, stacklevel=2)
         diag["unmatched"] = {"wave1": unmatched[0], "wave2": unmatched[1]}
         diag["notes"].append(msg)
@@ -1153,8 +1421,12 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
                     x1[item] = pool.scale.reverse(x1[item]).astype(float)
         r = float(np.corrcoef(pc["wave1"], pc["wave2"])[0, 1])
         t = ic.table
-        rel = {"retest": r, "icc2": float(t.loc["ICC2", "icc"]), "icc3": float(t.loc["ICC3", "icc"]),
-               "alpha": _raw_alpha(x1)}
+        rel = {
+            "retest": r,
+            "icc2": float(t.loc["ICC2", "icc"]),
+            "icc3": float(t.loc["ICC3", "icc"]),
+            "alpha": _raw_alpha(x1),
+        }
         sd1 = float(pc["wave1"].std(ddof=1))
         rx = rel[rxx]
         if not 0 < rx < 1:
@@ -1164,17 +1436,43 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
         diff = pc["wave2"] - pc["wave1"]
         rci = diff / sdiff
         cat = np.where(rci > zq, "reliable increase", np.where(rci < -zq, "reliable decrease", "no reliable change"))
-        change.append(pd.DataFrame({"id": pc.index, "scale": sc, "wave1": pc["wave1"].to_numpy(),
-                                    "wave2": pc["wave2"].to_numpy(), "difference": diff.to_numpy(),
-                                    "rci": rci.to_numpy(), "change": cat}))
-        rows.append({"scale": sc, "n": len(pc), "mean1": float(pc["wave1"].mean()), "sd1": sd1,
-                     "mean2": float(pc["wave2"].mean()), "sd2": float(pc["wave2"].std(ddof=1)), "r": r,
-                     "icc2": rel["icc2"], "icc2_lower": float(t.loc["ICC2", "lower"]),
-                     "icc2_upper": float(t.loc["ICC2", "upper"]), "icc3": rel["icc3"],
-                     "icc3_lower": float(t.loc["ICC3", "lower"]), "icc3_upper": float(t.loc["ICC3", "upper"]),
-                     "alpha1": rel["alpha"], "rxx": rx, "sem": sem, "s_diff": sdiff, "rc_threshold": zq * sdiff,
-                     "reliable_increase": int((cat == "reliable increase").sum()),
-                     "reliable_decrease": int((cat == "reliable decrease").sum())})
+        change.append(
+            pd.DataFrame(
+                {
+                    "id": pc.index,
+                    "scale": sc,
+                    "wave1": pc["wave1"].to_numpy(),
+                    "wave2": pc["wave2"].to_numpy(),
+                    "difference": diff.to_numpy(),
+                    "rci": rci.to_numpy(),
+                    "change": cat,
+                }
+            )
+        )
+        rows.append(
+            {
+                "scale": sc,
+                "n": len(pc),
+                "mean1": float(pc["wave1"].mean()),
+                "sd1": sd1,
+                "mean2": float(pc["wave2"].mean()),
+                "sd2": float(pc["wave2"].std(ddof=1)),
+                "r": r,
+                "icc2": rel["icc2"],
+                "icc2_lower": float(t.loc["ICC2", "lower"]),
+                "icc2_upper": float(t.loc["ICC2", "upper"]),
+                "icc3": rel["icc3"],
+                "icc3_lower": float(t.loc["ICC3", "lower"]),
+                "icc3_upper": float(t.loc["ICC3", "upper"]),
+                "alpha1": rel["alpha"],
+                "rxx": rx,
+                "sem": sem,
+                "s_diff": sdiff,
+                "rc_threshold": zq * sdiff,
+                "reliable_increase": int((cat == "reliable increase").sum()),
+                "reliable_decrease": int((cat == "reliable decrease").sum()),
+            }
+        )
     table = pd.DataFrame(rows).set_index("scale")
     inv = None
     if latent:
@@ -1190,8 +1488,9 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
         base = "\n".join(f"{f} =~ {' + '.join(its)}" for f, its in scales.items())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            inv = _mod("allyscale.invariance").invariance(wide.reset_index(drop=True), base, pairs=("t1", "t2"),
-                                                          estimator=estimator, **invariance_kwargs)
+            inv = _mod("allyscale.invariance").invariance(
+                wide.reset_index(drop=True), base, pairs=("t1", "t2"), estimator=estimator, **invariance_kwargs
+            )
         for w in caught:
             warnings.warn(w.message, w.category, stacklevel=2)
             diag["notes"].append(f"{w.category.__name__}: {w.message}")
@@ -1202,8 +1501,10 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
         grp = int(est["group"].iloc[0]) if "group" in est.columns else 1
         for f in scales:
             a, b = f"{f}_t1", f"{f}_t2"
-            hit = est[(est["op"] == "~~") & (((est["lhs"] == a) & (est["rhs"] == b))
-                                             | ((est["lhs"] == b) & (est["rhs"] == a)))]
+            hit = est[
+                (est["op"] == "~~")
+                & (((est["lhs"] == a) & (est["rhs"] == b)) | ((est["lhs"] == b) & (est["rhs"] == a)))
+            ]
             if not len(hit):
                 stab[f] = stab_se[f] = float("nan")
                 continue
@@ -1211,20 +1512,36 @@ def test_retest(wave1: pd.DataFrame, wave2: pd.DataFrame | None = None, *, pool:
             va = float(est[(est["op"] == "~~") & (est["lhs"] == a) & (est["rhs"] == a)]["est"].iloc[0])
             vb = float(est[(est["op"] == "~~") & (est["lhs"] == b) & (est["rhs"] == b)]["est"].iloc[0])
             # r = c / sqrt(va vb): the delta-method SE of standardizedSolution's std.all
-            stab_se[f] = _delta_se(fit, [(a, "~~", b, grp), (a, "~~", a, grp), (b, "~~", b, grp)],
-                                   [1 / math.sqrt(va * vb), -r / (2 * va), -r / (2 * vb)])
+            stab_se[f] = _delta_se(
+                fit,
+                [(a, "~~", b, grp), (a, "~~", a, grp), (b, "~~", b, grp)],
+                [1 / math.sqrt(va * vb), -r / (2 * va), -r / (2 * vb)],
+            )
         table["latent_stability"] = pd.Series(stab)
         table["latent_stability_se"] = pd.Series(stab_se)
         table["latent_stability_lower"] = table["latent_stability"] - zq * table["latent_stability_se"]
         table["latent_stability_upper"] = table["latent_stability"] + zq * table["latent_stability_se"]
         table["latent_level"] = lv
-        diag["latent"] = {"level": lv, "estimator": fit.estimator, "model": inv.models.get(lv),
-                          "invariance": inv.table["decision"].to_dict()}
+        diag["latent"] = {
+            "level": lv,
+            "estimator": fit.estimator,
+            "model": inv.models.get(lv),
+            "invariance": inv.table["decision"].to_dict(),
+        }
         if lv in ("configural", "thresholds"):
-            diag["notes"].append(f"longitudinal invariance holds only at the {lv} level: the latent stabilities "
-                                 "come from that model, in which the factors' metrics may differ across waves")
-    return TestRetestResult(table=table, change=pd.concat(change, ignore_index=True), icc=iccs, rxx=rxx,
-                            level=level, diagnostics=diag, invariance=inv)
+            diag["notes"].append(
+                f"longitudinal invariance holds only at the {lv} level: the latent stabilities "
+                "come from that model, in which the factors' metrics may differ across waves"
+            )
+    return TestRetestResult(
+        table=table,
+        change=pd.concat(change, ignore_index=True),
+        icc=iccs,
+        rxx=rxx,
+        level=level,
+        diagnostics=diag,
+        invariance=inv,
+    )
 
 
 test_retest.__test__ = False  # a public function, not a pytest test

@@ -40,8 +40,7 @@ from allyscale.errors import AllyscaleError
 from allyscale.simulate import ExternalSpec, GroupSpec, RetestSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-POP = ("ally_a =~ .75*a1 + .7*a2 + .65*a3 + .6*a4\nally_b =~ .75*b1 + .7*b2 + .65*b3 + .6*b4\n"
-       "ally_a ~~ .5*ally_b\n")
+POP = "ally_a =~ .75*a1 + .7*a2 + .65*a3 + .6*a4\nally_b =~ .75*b1 + .7*b2 + .65*b3 + .6*b4\nally_a ~~ .5*ally_b\n"
 MODEL = "ally_a =~ a1 + a2 + a3 + a4\nally_b =~ b1 + b2 + b3 + b4"
 EXTERNAL = {"arbi": ["arbi1", "arbi2", "arbi3"], "sdes": ["sdes1", "sdes2", "sdes3"]}
 FACTORS = ("ally_a", "ally_b")
@@ -50,10 +49,13 @@ Z = 1.959963984540054
 
 def population() -> al.PopulationModel:
     return al.PopulationModel.from_lavaan(POP, categories=5).with_validity(
-        external=[ExternalSpec("arbi", {"ally_a": .6, "ally_b": .4}, items=3, loadings=(.65, .75)),
-                  ExternalSpec("sdes", {"ally_a": .2, "ally_b": .1}, items=3, loadings=(.65, .75))],
-        groups=GroupSpec({"ally_a": .5, "ally_b": .5}),
-        retest=RetestSpec({"ally_a": .8, "ally_b": .6}, residual_corr=.2))
+        external=[
+            ExternalSpec("arbi", {"ally_a": 0.6, "ally_b": 0.4}, items=3, loadings=(0.65, 0.75)),
+            ExternalSpec("sdes", {"ally_a": 0.2, "ally_b": 0.1}, items=3, loadings=(0.65, 0.75)),
+        ],
+        groups=GroupSpec({"ally_a": 0.5, "ally_b": 0.5}),
+        retest=RetestSpec({"ally_a": 0.8, "ally_b": 0.6}, residual_corr=0.2),
+    )
 
 
 def replicate(rep: int, seed: np.random.SeedSequence, n: int) -> list[dict]:
@@ -76,31 +78,79 @@ def replicate(rep: int, seed: np.random.SeedSequence, n: int) -> list[dict]:
     for f in FACTORS:
         for e in EXTERNAL:
             r = c.loc[(f, e)]
-            rows.append({"quantity": "latent correlation", "parameter": f"{f} ~~ {e}",
-                         "truth": truth["correlations_pooled"][e][f], "est": r["r"], "se": r["se"],
-                         "lower": r["ci_lower"], "upper": r["ci_upper"], "level": "", "used": True})
+            rows.append(
+                {
+                    "quantity": "latent correlation",
+                    "parameter": f"{f} ~~ {e}",
+                    "truth": truth["correlations_pooled"][e][f],
+                    "est": r["r"],
+                    "se": r["se"],
+                    "lower": r["ci_lower"],
+                    "upper": r["ci_upper"],
+                    "level": "",
+                    "used": True,
+                }
+            )
     for f in FACTORS:
         if kg.latent is not None:
             r = kg.latent.loc[f]
-            rows.append({"quantity": "latent d (known groups)", "parameter": f, "truth": truth["latent_d"][f],
-                         "est": r["d_latent"], "se": r["d_latent_se"], "lower": r["d_latent_lower"],
-                         "upper": r["d_latent_upper"], "level": kg.diagnostics.get("latent_level", ""),
-                         "used": True})
+            rows.append(
+                {
+                    "quantity": "latent d (known groups)",
+                    "parameter": f,
+                    "truth": truth["latent_d"][f],
+                    "est": r["d_latent"],
+                    "se": r["d_latent_se"],
+                    "lower": r["d_latent_lower"],
+                    "upper": r["d_latent_upper"],
+                    "level": kg.diagnostics.get("latent_level", ""),
+                    "used": True,
+                }
+            )
         else:
-            rows.append({"quantity": "latent d (known groups)", "parameter": f, "truth": truth["latent_d"][f],
-                         "est": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan, "level": "refused",
-                         "used": False})
+            rows.append(
+                {
+                    "quantity": "latent d (known groups)",
+                    "parameter": f,
+                    "truth": truth["latent_d"][f],
+                    "est": np.nan,
+                    "se": np.nan,
+                    "lower": np.nan,
+                    "upper": np.nan,
+                    "level": "refused",
+                    "used": False,
+                }
+            )
     for f in FACTORS:
         if isinstance(rt, Exception):
-            rows.append({"quantity": "latent stability", "parameter": f, "truth": truth["stability_pooled"][f],
-                         "est": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan,
-                         "level": f"failed: {rt}", "used": False})
+            rows.append(
+                {
+                    "quantity": "latent stability",
+                    "parameter": f,
+                    "truth": truth["stability_pooled"][f],
+                    "est": np.nan,
+                    "se": np.nan,
+                    "lower": np.nan,
+                    "upper": np.nan,
+                    "level": f"failed: {rt}",
+                    "used": False,
+                }
+            )
             continue
         r = rt.table.loc[f]
-        rows.append({"quantity": "latent stability", "parameter": f, "truth": truth["stability_pooled"][f],
-                     "est": r["latent_stability"], "se": r["latent_stability_se"],
-                     "lower": r["latent_stability_lower"], "upper": r["latent_stability_upper"],
-                     "level": r["latent_level"], "used": True})
+        rows.append(
+            {
+                "quantity": "latent stability",
+                "parameter": f,
+                "truth": truth["stability_pooled"][f],
+                "est": r["latent_stability"],
+                "se": r["latent_stability_se"],
+                "lower": r["latent_stability_lower"],
+                "upper": r["latent_stability_upper"],
+                "level": r["latent_level"],
+                "used": True,
+            }
+        )
     for row in rows:
         row.update(rep=rep, n=n, seconds=secs)
     return rows
@@ -127,27 +177,43 @@ def summarize(res: pd.DataFrame) -> pd.DataFrame:
         k = len(u)
         cover = float(((u["lower"] <= u["truth"]) & (u["truth"] <= u["upper"])).mean())
         mc = Z * math.sqrt(0.95 * 0.05 / k)
-        out.append({"quantity": q, "parameter": p, "replications": k, "of": len(g), "truth": g["truth"].iloc[0],
-                    "mean": u["est"].mean(), "relative_bias": u["est"].mean() / g["truth"].iloc[0] - 1,
-                    "mc_se_bias": u["est"].std(ddof=1) / math.sqrt(k) / abs(g["truth"].iloc[0]),
-                    "sd": u["est"].std(ddof=1), "mean_se": u["se"].mean(), "coverage": cover,
-                    "coverage_mc": mc,
-                    # power at this N: the share of all replications whose interval excludes 0
-                    "power": float(((g["lower"] > 0) | (g["upper"] < 0)).sum() / len(g))})
+        out.append(
+            {
+                "quantity": q,
+                "parameter": p,
+                "replications": k,
+                "of": len(g),
+                "truth": g["truth"].iloc[0],
+                "mean": u["est"].mean(),
+                "relative_bias": u["est"].mean() / g["truth"].iloc[0] - 1,
+                "mc_se_bias": u["est"].std(ddof=1) / math.sqrt(k) / abs(g["truth"].iloc[0]),
+                "sd": u["est"].std(ddof=1),
+                "mean_se": u["se"].mean(),
+                "coverage": cover,
+                "coverage_mc": mc,
+                # power at this N: the share of all replications whose interval excludes 0
+                "power": float(((g["lower"] > 0) | (g["upper"] < 0)).sum() / len(g)),
+            }
+        )
     return pd.DataFrame(out)
 
 
 def table(s: pd.DataFrame, n: int, reps: int, seconds: float) -> str:
-    lines = [f"N = {n}, {reps} replications (seed 2026, `SeedSequence.spawn`), WLSMV; "
-             f"{seconds:.1f} s per replication for the three analyses.", "",
-             "| quantity | parameter | replications | population | mean estimate | relative bias (MC SE) "
-             "| SD of estimates | mean SE | 95% coverage | power (interval excludes 0) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"N = {n}, {reps} replications (seed 2026, `SeedSequence.spawn`), WLSMV; "
+        f"{seconds:.1f} s per replication for the three analyses.",
+        "",
+        "| quantity | parameter | replications | population | mean estimate | relative bias (MC SE) "
+        "| SD of estimates | mean SE | 95% coverage | power (interval excludes 0) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in s.itertuples():
         used = f"{r.replications}" if r.replications == r.of else f"{r.replications} of {r.of}"
-        lines.append(f"| {r.quantity} | {r.parameter} | {used} | {r.truth:.3f} | {r.mean:.3f} "
-                     f"| {r.relative_bias:+.1%} ({r.mc_se_bias:.1%}) | {r.sd:.3f} | {r.mean_se:.3f} "
-                     f"| {r.coverage:.3f} | {r.power:.2f} |")
+        lines.append(
+            f"| {r.quantity} | {r.parameter} | {used} | {r.truth:.3f} | {r.mean:.3f} "
+            f"| {r.relative_bias:+.1%} ({r.mc_se_bias:.1%}) | {r.sd:.3f} | {r.mean_se:.3f} "
+            f"| {r.coverage:.3f} | {r.power:.2f} |"
+        )
     mc = s["coverage_mc"].max()
     lines += ["", f"A true coverage of .95 is estimated within ±{mc:.3f} (95%) by this many replications."]
     return "\n".join(lines)
@@ -159,8 +225,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--from-csv", action="store_true",
-                    help="Rewrite the table from studies/validity_recovery.csv without simulating.")
+    ap.add_argument(
+        "--from-csv",
+        action="store_true",
+        help="Rewrite the table from studies/validity_recovery.csv without simulating.",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     csv = ROOT / "studies" / "validity_recovery.csv"
@@ -176,10 +245,13 @@ def main() -> None:
     md = table(s, args.n, args.reps, secs)
     levels = res[res["quantity"] == "latent stability"].groupby("rep")["level"].first().value_counts()
     refused = int((~res[res["quantity"].str.startswith("latent d")].groupby("rep")["used"].first()).sum())
-    md += (f"\n\nLatent means were compared in {args.reps - refused} of {args.reps} replications (refused in "
-           f"{refused}: a level of the invariance sequence was rejected in a population that is invariant). "
-           "The stability came from the longitudinal model at the level "
-           + ", ".join(f"{lv} ({k})" for lv, k in levels.items()) + ".")
+    md += (
+        f"\n\nLatent means were compared in {args.reps - refused} of {args.reps} replications (refused in "
+        f"{refused}: a level of the invariance sequence was rejected in a population that is invariant). "
+        "The stability came from the longitudinal model at the level "
+        + ", ".join(f"{lv} ({k})" for lv, k in levels.items())
+        + "."
+    )
     print(md)
     print(f"total {time.perf_counter() - t0:.0f} s")
     doc = ROOT / "docs" / "validity.md"

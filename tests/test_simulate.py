@@ -58,8 +58,13 @@ def test_second_order_and_bifactor_populations(mini_pool):
 
 
 def test_to_lavaan_round_trip(mini_pool):
-    pm = PopulationModel.from_pool(mini_pool, structure="second_order", cross_loadings={("a1", "fb"): 0.2},
-                                   residual_corr={("b4", "b5"): 0.3}, method_loading=0.3)
+    pm = PopulationModel.from_pool(
+        mini_pool,
+        structure="second_order",
+        cross_loadings={("a1", "fb"): 0.2},
+        residual_corr={("b4", "b5"): 0.3},
+        method_loading=0.3,
+    )
     back = PopulationModel.from_lavaan(pm.to_lavaan())
     pd.testing.assert_frame_equal(back.implied_corr(), pm.implied_corr(), atol=1e-5)
     pd.testing.assert_frame_equal(back.answered_thresholds(), pm.answered_thresholds(), atol=1e-5)
@@ -116,16 +121,19 @@ def test_longstring_careless(mini_pool):
     assert (rows.nunique(axis=1) == 1).all()
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"loadings": 1.2}, "communality >= 1"),
-    ({"factor_corr": 1.5}, "not positive definite"),
-    ({"careless": 1.5}, "careless must be a proportion"),
-    ({"missing_mechanism": "NMAR", "missing": 0.1}, "MCAR or MAR"),
-    ({"thresholds": [0.5, 0.1, 1, 2]}, "strictly increasing"),
-    ({"thresholds": [0.1, 0.2]}, "need 4 values"),
-    ({"cross_loadings": {("zz", "fa"): 0.2}}, "item 'zz' is not in the pool"),
-    ({"structure": "network"}, "unknown population structure"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"loadings": 1.2}, "communality >= 1"),
+        ({"factor_corr": 1.5}, "not positive definite"),
+        ({"careless": 1.5}, "careless must be a proportion"),
+        ({"missing_mechanism": "NMAR", "missing": 0.1}, "MCAR or MAR"),
+        ({"thresholds": [0.5, 0.1, 1, 2]}, "strictly increasing"),
+        ({"thresholds": [0.1, 0.2]}, "need 4 values"),
+        ({"cross_loadings": {("zz", "fa"): 0.2}}, "item 'zz' is not in the pool"),
+        ({"structure": "network"}, "unknown population structure"),
+    ],
+)
 def test_impossible_population_options(mini_pool, kwargs, fragment):
     with pytest.raises(SpecificationError, match=fragment):
         PopulationModel.from_pool(mini_pool, **kwargs)
@@ -157,10 +165,15 @@ _TWO = "ally_a =~ .75*a1 + .7*a2 + .65*a3 + .6*a4\nally_b =~ .75*b1 + .7*b2 + .6
 
 def _validity_model(categories=None, **kw):
     pm = PopulationModel.from_lavaan(_TWO, categories=categories)
-    parts = dict(external=[ExternalSpec("arbi", {"ally_a": .6, "ally_b": .4}, items=3, loadings=.7),
-                           ExternalSpec("sds", {"ally_a": .2}, items=0, reliability=.8)],
-                 outcome=OutcomeSpec({"ally_a": .3, "arbi": .3}), groups=GroupSpec({"ally_a": .5, "ally_b": .5}),
-                 retest=RetestSpec({"ally_a": .8, "ally_b": .6}, residual_corr=.3))
+    parts = dict(
+        external=[
+            ExternalSpec("arbi", {"ally_a": 0.6, "ally_b": 0.4}, items=3, loadings=0.7),
+            ExternalSpec("sds", {"ally_a": 0.2}, items=0, reliability=0.8),
+        ],
+        outcome=OutcomeSpec({"ally_a": 0.3, "arbi": 0.3}),
+        groups=GroupSpec({"ally_a": 0.5, "ally_b": 0.5}),
+        retest=RetestSpec({"ally_a": 0.8, "ally_b": 0.6}, residual_corr=0.3),
+    )
     parts.update(kw)
     return pm.with_validity(**parts)
 
@@ -168,19 +181,19 @@ def _validity_model(categories=None, **kw):
 def test_validity_design_population_values():
     d = validity_design(_validity_model())
     t = d.truth()
-    assert t["correlations"]["arbi"] == pytest.approx({"ally_a": .6, "ally_b": .4})
+    assert t["correlations"]["arbi"] == pytest.approx({"ally_a": 0.6, "ally_b": 0.4})
     # sds names ally_a only: its correlation with ally_b is implied through ally_a (.2 x .5)
-    assert t["correlations"]["sds"] == pytest.approx({"ally_a": .2, "ally_b": .1})
-    assert t["external_correlations"]["arbi"]["sds"] == pytest.approx(.2 * .6)  # only through ally_a
+    assert t["correlations"]["sds"] == pytest.approx({"ally_a": 0.2, "ally_b": 0.1})
+    assert t["external_correlations"]["arbi"]["sds"] == pytest.approx(0.2 * 0.6)  # only through ally_a
     # arbi differs as the named factors imply: (.6, .4) Phi^-1 (.5, .5) = (.6 + .4) / 3
-    assert t["latent_d"]["ally_a"] == .5 and t["latent_d"]["arbi"] == pytest.approx(1 / 3, rel=1e-12)
-    assert t["stability"] == {"ally_a": .8, "ally_b": .6}
+    assert t["latent_d"]["ally_a"] == 0.5 and t["latent_d"]["arbi"] == pytest.approx(1 / 3, rel=1e-12)
+    assert t["stability"] == {"ally_a": 0.8, "ally_b": 0.6}
     # R2 = w' S w with w = (.3 ally_a, .3 arbi): .09 + .09 + 2 * .09 * .6
-    assert t["outcome"]["r2"] == pytest.approx(.09 + .09 + 2 * .09 * .6)
+    assert t["outcome"]["r2"] == pytest.approx(0.09 + 0.09 + 2 * 0.09 * 0.6)
     assert np.linalg.eigvalsh(d.sigma).min() > 0
     # pooled over the two groups: Σ + π(1 - π) δδ'
     shift = d.shift
-    pooled = d.sigma + .25 * np.outer(shift, shift)
+    pooled = d.sigma + 0.25 * np.outer(shift, shift)
     sd = np.sqrt(np.diag(pooled))
     assert t["correlations_pooled"]["arbi"]["ally_a"] == pytest.approx(pooled[2, 0] / sd[2] / sd[0])
 
@@ -188,25 +201,41 @@ def test_validity_design_population_values():
 def test_simulate_study_recovers_the_design_on_continuous_data():
     st = simulate_study(_validity_model(), 60_000, seed=4)
     d, w2 = st.data, st.retest
-    assert list(d.columns) == ["id", "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4", "arbi1", "arbi2", "arbi3",
-                               "sds", "outcome", "group"]
+    assert list(d.columns) == [
+        "id",
+        "a1",
+        "a2",
+        "a3",
+        "a4",
+        "b1",
+        "b2",
+        "b3",
+        "b4",
+        "arbi1",
+        "arbi2",
+        "arbi3",
+        "sds",
+        "outcome",
+        "group",
+    ]
     assert list(w2.columns) == ["id", "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
     assert (d["group"] == "focal").sum() == 30_000 and d["group"].iloc[-1] == "focal"
     ref, foc = d[d["group"] == "reference"], d[d["group"] == "focal"]
     # within a group: cov(arbi1, a1) = .7 * .75 * .6; cov(sds, a1) = sqrt(.8) * .75 * .2
-    assert np.cov(ref["arbi1"], ref["a1"])[0, 1] == pytest.approx(.7 * .75 * .6, abs=0.015)
-    assert np.cov(ref["sds"], ref["a1"])[0, 1] == pytest.approx(np.sqrt(.8) * .75 * .2, abs=0.015)
+    assert np.cov(ref["arbi1"], ref["a1"])[0, 1] == pytest.approx(0.7 * 0.75 * 0.6, abs=0.015)
+    assert np.cov(ref["sds"], ref["a1"])[0, 1] == pytest.approx(np.sqrt(0.8) * 0.75 * 0.2, abs=0.015)
     # known groups: the item mean differs by lambda * d
-    assert foc["a1"].mean() - ref["a1"].mean() == pytest.approx(.75 * .5, abs=0.02)
-    assert foc["b4"].mean() - ref["b4"].mean() == pytest.approx(.6 * .5, abs=0.02)
+    assert foc["a1"].mean() - ref["a1"].mean() == pytest.approx(0.75 * 0.5, abs=0.02)
+    assert foc["b4"].mean() - ref["b4"].mean() == pytest.approx(0.6 * 0.5, abs=0.02)
     # retest: cov(a1_t1, a1_t2) = lambda^2 s + rc theta; variances unchanged
     r2 = w2[w2.index.isin(ref.index)]
-    assert np.cov(ref["a1"], r2["a1"])[0, 1] == pytest.approx(.75**2 * .8 + .3 * (1 - .75**2), abs=0.015)
-    assert np.cov(ref["b1"], r2["b1"])[0, 1] == pytest.approx(.75**2 * .6 + .3 * (1 - .75**2), abs=0.015)
-    assert r2["a1"].var() == pytest.approx(1.0, abs=0.02) and np.cov(r2["a1"], r2["b1"])[0, 1] == \
-        pytest.approx(.75**2 * .5, abs=0.015)
+    assert np.cov(ref["a1"], r2["a1"])[0, 1] == pytest.approx(0.75**2 * 0.8 + 0.3 * (1 - 0.75**2), abs=0.015)
+    assert np.cov(ref["b1"], r2["b1"])[0, 1] == pytest.approx(0.75**2 * 0.6 + 0.3 * (1 - 0.75**2), abs=0.015)
+    assert r2["a1"].var() == pytest.approx(1.0, abs=0.02) and np.cov(r2["a1"], r2["b1"])[0, 1] == pytest.approx(
+        0.75**2 * 0.5, abs=0.015
+    )
     # outcome: cov(Y, a1) = .75 * (.3 + .3 * .6); variance 1 within groups
-    assert np.cov(ref["outcome"], ref["a1"])[0, 1] == pytest.approx(.75 * (.3 + .3 * .6), abs=0.015)
+    assert np.cov(ref["outcome"], ref["a1"])[0, 1] == pytest.approx(0.75 * (0.3 + 0.3 * 0.6), abs=0.015)
     assert ref["outcome"].var() == pytest.approx(1.0, abs=0.03)
 
 
@@ -223,39 +252,40 @@ def test_simulate_study_ordinal_same_seed_and_plain_simulate():
     # the items-only model is untouched by a validity spec elsewhere
     base = PopulationModel.from_lavaan(_TWO, categories=5)
     pd.testing.assert_frame_equal(simulate(base, 50, seed=2), simulate(base.with_options(careless=0.0), 50, seed=2))
-    assert "validity" in pm.to_dict() and pm.with_options(careless=.1).validity is pm.validity
+    assert "validity" in pm.to_dict() and pm.with_options(careless=0.1).validity is pm.validity
 
 
 def test_validity_design_errors():
     pm = PopulationModel.from_lavaan(_TWO, categories=5)
     with pytest.raises(SpecificationError, match="'zz'"):
-        pm.with_validity(external=[ExternalSpec("arbi", {"zz": .5})])
+        pm.with_validity(external=[ExternalSpec("arbi", {"zz": 0.5})])
     with pytest.raises(SpecificationError, match="impossible"):  # .9 and -.9 with factors correlating .5
-        pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .9, "ally_b": -.9})])
+        pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": 0.9, "ally_b": -0.9})])
     with pytest.raises(SpecificationError, match="'a1'"):
-        pm.with_validity(external=[ExternalSpec("a1", {"ally_a": .5}, items=0)])
+        pm.with_validity(external=[ExternalSpec("a1", {"ally_a": 0.5}, items=0)])
     with pytest.raises(SpecificationError, match="positive-definite innovation"):
-        pm.with_validity(retest=RetestSpec({"ally_a": .99, "ally_b": 0.0}))
+        pm.with_validity(retest=RetestSpec({"ally_a": 0.99, "ally_b": 0.0}))
     with pytest.raises(SpecificationError, match="R²"):
-        pm.with_validity(outcome=OutcomeSpec({"ally_a": .8, "ally_b": .8}))
+        pm.with_validity(outcome=OutcomeSpec({"ally_a": 0.8, "ally_b": 0.8}))
     with pytest.raises(SpecificationError, match="need 4 values"):
-        pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .5}, thresholds=[0, 1])])
+        pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": 0.5}, thresholds=[0, 1])])
     with pytest.raises(SpecificationError, match="at least 2"):
-        ExternalSpec("x", {"ally_a": .5}, items=1)
+        ExternalSpec("x", {"ally_a": 0.5}, items=1)
     with pytest.raises(SpecificationError, match="two different labels"):
-        GroupSpec({"ally_a": .5}, labels=("g", "g"))
+        GroupSpec({"ally_a": 0.5}, labels=("g", "g"))
     with pytest.raises(SpecificationError, match="not both"):
         pm.with_validity(ValiditySpec(), retest=RetestSpec())
     with pytest.raises(SpecificationError, match="empty"):
-        simulate_study(pm.with_validity(groups=GroupSpec({"ally_a": .5}, focal=.1)), 4, seed=1)
+        simulate_study(pm.with_validity(groups=GroupSpec({"ally_a": 0.5}, focal=0.1)), 4, seed=1)
 
 
 def test_simulate_study_pairs():
     import allyscale as al
 
     pm = PopulationModel.from_lavaan(_TWO, categories=5).with_validity(
-        external=[ExternalSpec("arbi", {"ally_a": .6})], retest=RetestSpec(.7))
-    st = simulate_study(pm, 200, seed=3, pairs=dict(self_other_corr=.5, residual_corr=.2))
+        external=[ExternalSpec("arbi", {"ally_a": 0.6})], retest=RetestSpec(0.7)
+    )
+    st = simulate_study(pm, 200, seed=3, pairs=dict(self_other_corr=0.5, residual_corr=0.2))
     assert {"target", "a1_self", "a1_informant", "arbi1", "arbi4"} <= set(st.data.columns)
     assert list(st.retest.columns) == ["target", "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
     assert len(st.data) == len(st.retest) == 200
@@ -264,7 +294,7 @@ def test_simulate_study_pairs():
     with pytest.raises(SpecificationError, match="simulate_study"):
         al.simulate_pairs(pm, 50, seed=1)
     # without the retest the paired data carry the external measure's columns
-    d = al.simulate_pairs(pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": .6})]), 50, seed=1)
+    d = al.simulate_pairs(pm.with_validity(external=[ExternalSpec("arbi", {"ally_a": 0.6})]), 50, seed=1)
     assert "arbi2" in d.columns
 
 
@@ -278,10 +308,36 @@ def test_simulate_cli_validity_options(tmp_path):
 
     pool = str(Path(__file__).resolve().parent.parent / "item_pools" / "allyship.yaml")
     out = tmp_path / "d.csv"
-    r = CliRunner().invoke(main, ["simulate", "--pool", pool, "--n", "300", "--seed", "3", "--structure",
-                                  "second_order", "--external", "arbi=0.6", "--external", "sds=trust:0.1",
-                                  "--external-items", "3", "--group-shift", "0.5", "--retest", "0.7",
-                                  "--retest-residual-corr", "0.2", "--outcome", "arbi:0.3", "--out", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--pool",
+            pool,
+            "--n",
+            "300",
+            "--seed",
+            "3",
+            "--structure",
+            "second_order",
+            "--external",
+            "arbi=0.6",
+            "--external",
+            "sds=trust:0.1",
+            "--external-items",
+            "3",
+            "--group-shift",
+            "0.5",
+            "--retest",
+            "0.7",
+            "--retest-residual-corr",
+            "0.2",
+            "--outcome",
+            "arbi:0.3",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     d, w2 = pd.read_csv(out), pd.read_csv(tmp_path / "d_retest.csv")
     assert d.columns[0] == "id" and {"arbi1", "arbi3", "sds1", "outcome", "group"} <= set(d.columns)
@@ -291,15 +347,45 @@ def test_simulate_cli_validity_options(tmp_path):
     assert side["truth"]["stability"]["trust"] == pytest.approx(0.7)
     # the same study from the API, seed for seed
     pm = PopulationModel.from_pool(__import__("allyscale").load_pool(pool), structure="second_order").with_validity(
-        external=[ExternalSpec("arbi", {"commitment": .6}, items=3), ExternalSpec("sds", {"trust": .1}, items=3)],
-        groups=GroupSpec({"commitment": .5}), retest=RetestSpec(.7, residual_corr=.2),
-        outcome=OutcomeSpec({"arbi": .3}))
+        external=[ExternalSpec("arbi", {"commitment": 0.6}, items=3), ExternalSpec("sds", {"trust": 0.1}, items=3)],
+        groups=GroupSpec({"commitment": 0.5}),
+        retest=RetestSpec(0.7, residual_corr=0.2),
+        outcome=OutcomeSpec({"arbi": 0.3}),
+    )
     st = simulate_study(pm, 300, seed=3)
     np.testing.assert_allclose(d["outcome"], st.data["outcome"], rtol=1e-12)
     assert (d["tr_emp1"] == st.data["tr_emp1"]).all() and (w2["cm_eng5"] == st.retest["cm_eng5"]).all()
-    bad = CliRunner().invoke(main, ["simulate", "--pool", pool, "--n", "50", "--seed", "1", "--external",
-                                    "arbi=trust:0.9,action:-0.9", "--out", str(tmp_path / "e.csv")])
+    bad = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--pool",
+            pool,
+            "--n",
+            "50",
+            "--seed",
+            "1",
+            "--external",
+            "arbi=trust:0.9,action:-0.9",
+            "--out",
+            str(tmp_path / "e.csv"),
+        ],
+    )
     assert bad.exit_code == 2 and "impossible" in bad.output and not (tmp_path / "e.csv").exists()
-    bad = CliRunner().invoke(main, ["simulate", "--pool", pool, "--n", "50", "--seed", "1", "--retest",
-                                    "zz:0.5", "--out", str(tmp_path / "e.csv")])
+    bad = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--pool",
+            pool,
+            "--n",
+            "50",
+            "--seed",
+            "1",
+            "--retest",
+            "zz:0.5",
+            "--out",
+            str(tmp_path / "e.csv"),
+        ],
+    )
     assert bad.exit_code == 2 and "'zz'" in bad.output

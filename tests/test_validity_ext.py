@@ -29,8 +29,13 @@ def data() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def latent(data):
-    return al.latent_correlations(data, MODEL, {**EXTERNAL, "sds": "sds_total"}, reliability={"sds": 0.8},
-                                  expect={"arbi": "> .50", "sdes": "< .30", "ally_b ~~ sds": "|r| < .30"})
+    return al.latent_correlations(
+        data,
+        MODEL,
+        {**EXTERNAL, "sds": "sds_total"},
+        reliability={"sds": 0.8},
+        expect={"arbi": "> .50", "sdes": "< .30", "ally_b ~~ sds": "|r| < .30"},
+    )
 
 
 # --------------------------------------------------------------------------- latent correlations
@@ -97,9 +102,11 @@ def test_latent_correlations_errors(data):
 # --------------------------------------------------------------------------- incremental validity
 def test_incremental_validity_matches_statsmodels(data):
     import statsmodels.api as sm  # the test extra's reference (pyproject.toml)
+
     d = data.assign(arbi_score=data[["x1", "x2", "x3"]].mean(axis=1))
-    res = al.incremental_validity(d, outcome="y", baseline=["arbi_score", "sds_total"], added=["ally_a", "ally_b"],
-                                  model=MODEL)
+    res = al.incremental_validity(
+        d, outcome="y", baseline=["arbi_score", "sds_total"], added=["ally_a", "ally_b"], model=MODEL
+    )
     sa, sb = d[["a1", "a2", "a3", "a4"]].mean(axis=1), d[["b1", "b2", "b3", "b4"]].mean(axis=1)
     X = pd.DataFrame({"arbi_score": d["arbi_score"], "sds_total": d["sds_total"], "ally_a": sa, "ally_b": sb})
     m1 = sm.OLS(d["y"], sm.add_constant(X[["arbi_score", "sds_total"]])).fit()
@@ -165,8 +172,10 @@ def test_latent_means_match_lavaan(data, groups, estimator):
     assert_allclose(res.latent["ci_lower"], mean["ci.lower"], rtol=1e-4)
     var = ref[ref["op"] == "~~"].set_index(["lhs", "group"])["est"]
     assert_allclose(res.latent["var_focal"], var.loc[[("ally_a", 2), ("ally_b", 2)]], rtol=1e-5)
-    pooled = (199 * var.loc[[("ally_a", 1), ("ally_b", 1)]].to_numpy()
-              + 199 * var.loc[[("ally_a", 2), ("ally_b", 2)]].to_numpy()) / 398
+    pooled = (
+        199 * var.loc[[("ally_a", 1), ("ally_b", 1)]].to_numpy()
+        + 199 * var.loc[[("ally_a", 2), ("ally_b", 2)]].to_numpy()
+    ) / 398
     assert_allclose(res.latent["d_latent"], mean["est"].to_numpy() / np.sqrt(pooled), rtol=1e-5)
     # R (make_reference.R, part 8): the delta-method SE of d from vcov(fit) of the scalar model
     d = pd.read_csv(REF / "known_groups_d.csv")
@@ -232,12 +241,19 @@ def test_retest_icc_matches_psych(retest):
     ref = pd.read_csv(REF / "retest_icc.csv").set_index(["scale", "type"])
     t = retest.table
     for sc in ("ally_a", "ally_b"):
-        assert_allclose(t.loc[sc, ["icc2", "icc2_lower", "icc2_upper"]].astype(float),
-                        ref.loc[(sc, "ICC2"), ["icc", "lower", "upper"]].astype(float), rtol=1e-8)
-        assert_allclose(t.loc[sc, ["icc3", "icc3_lower", "icc3_upper"]].astype(float),
-                        ref.loc[(sc, "ICC3"), ["icc", "lower", "upper"]].astype(float), rtol=1e-8)
-        assert_allclose(t.loc[sc, ["r", "sd1"]].astype(float), ref.loc[(sc, "ICC2"), ["r", "sd1"]].astype(float),
-                        rtol=1e-10)
+        assert_allclose(
+            t.loc[sc, ["icc2", "icc2_lower", "icc2_upper"]].astype(float),
+            ref.loc[(sc, "ICC2"), ["icc", "lower", "upper"]].astype(float),
+            rtol=1e-8,
+        )
+        assert_allclose(
+            t.loc[sc, ["icc3", "icc3_lower", "icc3_upper"]].astype(float),
+            ref.loc[(sc, "ICC3"), ["icc", "lower", "upper"]].astype(float),
+            rtol=1e-8,
+        )
+        assert_allclose(
+            t.loc[sc, ["r", "sd1"]].astype(float), ref.loc[(sc, "ICC2"), ["r", "sd1"]].astype(float), rtol=1e-10
+        )
     assert_allclose(t.loc["ally_a", "icc2"], 0.599013202848207, rtol=1e-8)
     assert t.loc["ally_a", "n"] == 400
 
@@ -279,8 +295,9 @@ def test_latent_incremental_validity_matches_lavaan(data):
     # R: sem(m_inc + "Y ~ arbi + ally_a + ally_b"); R2 of arbi alone from lavInspect(fit, "cov.lv");
     #    anova(fit with 0*ally_a + 0*ally_b, fit)   (make_reference.R, part 6)
     model = MODEL + "\narbi =~ x1 + x2 + x3"
-    res = al.incremental_validity(data, outcome="y", baseline=["arbi"], added=["ally_a", "ally_b"], model=model,
-                                  latent=True)
+    res = al.incremental_validity(
+        data, outcome="y", baseline=["arbi"], added=["ally_a", "ally_b"], model=model, latent=True
+    )
     ref = pd.read_csv(REF / "incremental_latent.csv").iloc[0]
     paths = pd.read_csv(REF / "incremental_latent_paths.csv").set_index("rhs")
     assert res.kind == "latent" and res.fit.estimator == "ML"  # y is continuous: the rule gives ML
@@ -317,8 +334,14 @@ def test_report_sections(data, latent, groups, retest):
     inc = al.incremental_validity(data, outcome="y", baseline=["sds_total"], added=["ally_a", "ally_b"], model=MODEL)
     sec = criterion_section(latent=latent, known=groups, incremental=inc)
     names = [t.name for t in sec.tables]
-    assert names == ["criterion_correlations", "criterion_expectations", "known_groups_observed",
-                     "known_groups_latent", "incremental_steps", "incremental_coefficients"]
+    assert names == [
+        "criterion_correlations",
+        "criterion_expectations",
+        "known_groups_observed",
+        "known_groups_latent",
+        "incremental_steps",
+        "incremental_coefficients",
+    ]
     assert sec.numbers["expectations_met"] == 4 and sec.numbers["expectations"] == 5
     assert sec.status == "warning" and "ally_b-arbi (> .50, r = 0.38)" in sec.flags[0]
     st = stability_section(retest)
@@ -327,8 +350,7 @@ def test_report_sections(data, latent, groups, retest):
     assert missing(texts) == []  # every work these sections cite has a reference entry
     # the pipeline hook: a criterion section before the conclusion when validate(external=...) is given
     base = [("cfa", "CFA", None), ("conclusion", "Conclusion", None)]
-    ctx = SimpleNamespace(external=["sds_total"], analysis_data=data, models={"m": MODEL}, main_model="m",
-                          results={})
+    ctx = SimpleNamespace(external=["sds_total"], analysis_data=data, models={"m": MODEL}, main_model="m", results={})
     assert [s[0] for s in add_to_sections(base, ctx)] == ["cfa", SECTION_ID, "conclusion"]
     assert add_to_sections(base, SimpleNamespace(external=[])) == base
     from allyscale.report.document import Section
@@ -353,9 +375,11 @@ def test_latent_stability_matches_semtools_lavaan(data):
     assert_allclose(res.table["latent_stability"], r.loc[["ally_a", "ally_b"], "std_all"], rtol=1e-5)
     # the delta-method SE of the stability correlation equals standardizedSolution's
     assert_allclose(res.table["latent_stability_se"], r.loc[["ally_a", "ally_b"], "se"], rtol=1e-4)
-    assert_allclose(res.table["latent_stability_lower"],
-                    r.loc[["ally_a", "ally_b"], "std_all"] - 1.959963984540054 * r.loc[["ally_a", "ally_b"], "se"],
-                    rtol=1e-4)
+    assert_allclose(
+        res.table["latent_stability_lower"],
+        r.loc[["ally_a", "ally_b"], "std_all"] - 1.959963984540054 * r.loc[["ally_a", "ally_b"], "se"],
+        rtol=1e-4,
+    )
     assert_allclose(res.invariance.fits[lv].fit_measures["chisq.scaled"], r["chisq_scaled"].iloc[0], rtol=1e-5)
     assert any("thresholds level" in n for n in res.diagnostics["notes"])
 
@@ -404,8 +428,14 @@ def test_recovery_latent_correlations_and_latent_means():
     rel_bias = est.mean(axis=0) / np.array([0.6, 0.4, 0.2]) - 1
     print("correlations: mean", est.mean(axis=0), "relative bias", rel_bias, "coverage", cover.mean(axis=0))
     md, md_cover, dl = np.array(md), np.array(md_cover), np.array(dl)
-    print(f"latent means in {len(md)} replications: mean", md.mean(axis=0), "coverage", md_cover.mean(axis=0),
-          "d_latent", dl.mean(axis=0))
+    print(
+        f"latent means in {len(md)} replications: mean",
+        md.mean(axis=0),
+        "coverage",
+        md_cover.mean(axis=0),
+        "d_latent",
+        dl.mean(axis=0),
+    )
     assert np.all(np.abs(rel_bias[:2]) < 0.05) and abs(est[:, 2].mean() - 0.2) < 0.02
     # the population is invariant, but three invariance tests at alpha = .05 reject some level in about
     # 1 - .95^3 = 14% of samples, and latent means are then (rightly, by the rule) not compared
@@ -445,8 +475,7 @@ def test_recovery_latent_stability():
     out = []
     for _ in range(100):
         eta1 = rng.multivariate_normal(np.zeros(2), [[1, 0.5], [0.5, 1]], size=500)
-        eta2 = stab * eta1 + np.sqrt(1 - stab**2) * rng.multivariate_normal(np.zeros(2), [[1, 0.5], [0.5, 1]],
-                                                                             size=500)
+        eta2 = stab * eta1 + np.sqrt(1 - stab**2) * rng.multivariate_normal(np.zeros(2), [[1, 0.5], [0.5, 1]], size=500)
         waves = []
         for eta in (eta1, eta2):
             w = {"id": np.arange(500)}
@@ -465,8 +494,9 @@ def test_recovery_latent_stability():
 
 
 def test_html_escapes_user_text(data):
-    res = al.latent_correlations(data.assign(**{"<b>sd": data["sds_total"]}), MODEL, {"<i>sds": "<b>sd"},
-                                 expect={"<i>sds": "< .5"})
+    res = al.latent_correlations(
+        data.assign(**{"<b>sd": data["sds_total"]}), MODEL, {"<i>sds": "<b>sd"}, expect={"<i>sds": "< .5"}
+    )
     page = res._repr_html_()
     assert "<i>sds" not in page and "&lt;i&gt;sds" in page
 
@@ -481,10 +511,33 @@ def test_validate_cli_external_items_expectations_known_groups_retest(tmp_path, 
     model.write_text(MODEL + "\n")
     w2 = pd.read_csv(REF / "retest.csv")
     out = tmp_path / "rep"
-    r = CliRunner().invoke(main, ["validate", str(REF / "data.csv"), "--model", str(model),
-                                  "--external", "arbi=x*", "--external", "sdes=s1,s2,s3", "--external", "sds_total",
-                                  "--expect", "arbi=> .50", "--expect", "sdes=< .30", "--known-groups", "g",
-                                  "--retest", str(REF / "retest.csv"), "--criterion", "y", "--out", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(REF / "data.csv"),
+            "--model",
+            str(model),
+            "--external",
+            "arbi=x*",
+            "--external",
+            "sdes=s1,s2,s3",
+            "--external",
+            "sds_total",
+            "--expect",
+            "arbi=> .50",
+            "--expect",
+            "sdes=< .30",
+            "--known-groups",
+            "g",
+            "--retest",
+            str(REF / "retest.csv"),
+            "--criterion",
+            "y",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Convergent, discriminant and criterion validity" in page and "Stability" in page
@@ -504,31 +557,54 @@ def test_validate_cli_external_items_expectations_known_groups_retest(tmp_path, 
     icc = pd.read_csv(REF / "retest_icc.csv").set_index(["scale", "type"])
     assert_allclose(st.loc["ally_a", "icc2"], icc.loc[("ally_a", "ICC2"), "icc"], rtol=1e-8)
     stab = pd.read_csv(REF / "latent_stability.csv").query("level == 'thresholds'").set_index("factor")
-    assert_allclose(st.loc[["ally_a", "ally_b"], "latent_stability"], stab.loc[["ally_a", "ally_b"], "std_all"],
-                    rtol=1e-5)
+    assert_allclose(
+        st.loc[["ally_a", "ally_b"], "latent_stability"], stab.loc[["ally_a", "ally_b"], "std_all"], rtol=1e-5
+    )
     # incremental validity beyond the external measures (item means of arbi, sdes; the observed sds_total)
     steps = pd.read_csv(out / "tables" / "incremental_steps.csv", index_col=0)
     joint = MODEL + "\narbi =~ x1 + x2 + x3\nsdes =~ s1 + s2 + s3"
-    inc = al.incremental_validity(data, outcome="y", baseline=["arbi", "sdes", "sds_total"],
-                                  added=["ally_a", "ally_b"], model=joint)
+    inc = al.incremental_validity(
+        data, outcome="y", baseline=["arbi", "sdes", "sds_total"], added=["ally_a", "ally_b"], model=joint
+    )
     assert_allclose(steps.loc["full", "delta_r2"], inc.delta_r2, rtol=1e-10)
     assert steps.loc["full", "df1_change"] == 2 and steps.loc["baseline", "k"] == 3
     # the same waves as one file with a wave column and --id
     long = pd.concat([data.assign(time=1), w2.assign(time=2)], ignore_index=True)
     long.to_csv(tmp_path / "long.csv", index=False)
-    r = CliRunner().invoke(main, ["validate", str(tmp_path / "long.csv"), "--model", str(model), "--wave", "time",
-                                  "--id", "id", "--no-retest-latent", "--out", str(tmp_path / "rep2")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(tmp_path / "long.csv"),
+            "--model",
+            str(model),
+            "--wave",
+            "time",
+            "--id",
+            "id",
+            "--no-retest-latent",
+            "--out",
+            str(tmp_path / "rep2"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     st2 = pd.read_csv(tmp_path / "rep2" / "tables" / "stability.csv").set_index("scale")
     assert_allclose(st2["icc2"], st["icc2"], rtol=1e-12)
     assert "latent_stability" not in st2.columns
     assert "Convergent" not in (tmp_path / "rep2" / "report.html").read_text(encoding="utf-8")
     # bad input: exit 2 naming the column, nothing written
-    for k, (args, msg) in enumerate(((["--external", "arbi=zz*"], "'zz*'"), (["--known-groups", "nope"], "'nope'"),
-                                     (["--wave", "x1"], "two waves"), (["--expect", "arbi"], "NAME=PATTERN"),
-                                     (["--retest", str(REF / "retest.csv"), "--id", "nope"], "'nope'"))):
+    for k, (args, msg) in enumerate(
+        (
+            (["--external", "arbi=zz*"], "'zz*'"),
+            (["--known-groups", "nope"], "'nope'"),
+            (["--wave", "x1"], "two waves"),
+            (["--expect", "arbi"], "NAME=PATTERN"),
+            (["--retest", str(REF / "retest.csv"), "--id", "nope"], "'nope'"),
+        )
+    ):
         bad = tmp_path / f"bad{k}"
-        r = CliRunner().invoke(main, ["validate", str(REF / "data.csv"), "--model", str(model), *args,
-                                      "--out", str(bad)])
+        r = CliRunner().invoke(
+            main, ["validate", str(REF / "data.csv"), "--model", str(model), *args, "--out", str(bad)]
+        )
         assert r.exit_code == 2, (args, r.output)
         assert msg in r.output and not (bad / "report.html").exists()

@@ -29,67 +29,175 @@ def _floats(text: str | None, name: str):
 
 @click.command("simulate")
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False),
-              help="Population model in lavaan syntax with values (instead of --pool).")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False),
+    help="Population model in lavaan syntax with values (instead of --pool).",
+)
 @click.option("--n", "n", type=click.IntRange(min=1), help="Number of respondents (or --dyads).")
-@click.option("--dyads", type=click.IntRange(min=2),
-              help="Paired design: number of targets, each rated by themself and by --informants informants "
-                   "(columns <item>_<form> for the pool's two forms and a 'target' id).")
-@click.option("--informants", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Informants per target (several: one row per target-informant pair, with an 'informant' column).")
-@click.option("--self-other-corr", type=float, default=0.5, show_default=True,
-              help="Latent correlation of self-report and informant report (every factor).")
-@click.option("--leniency", help="Leniency of the informant form: a shift for every item, or ITEM=SHIFT,... "
-                                 "(latent SD units; items listed only are non-invariant).")
-@click.option("--pair-residual-corr", type=float, default=0.2, show_default=True,
-              help="Correlation of an item's residuals across forms (item-specific variance of the target).")
-@click.option("--form-method-loading", type=float, default=0.0, show_default=True,
-              help="Loading of a form-wide method factor on every item of each rating (e.g. self-enhancement, halo).")
+@click.option(
+    "--dyads",
+    type=click.IntRange(min=2),
+    help="Paired design: number of targets, each rated by themself and by --informants informants "
+    "(columns <item>_<form> for the pool's two forms and a 'target' id).",
+)
+@click.option(
+    "--informants",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Informants per target (several: one row per target-informant pair, with an 'informant' column).",
+)
+@click.option(
+    "--self-other-corr",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Latent correlation of self-report and informant report (every factor).",
+)
+@click.option(
+    "--leniency",
+    help="Leniency of the informant form: a shift for every item, or ITEM=SHIFT,... "
+    "(latent SD units; items listed only are non-invariant).",
+)
+@click.option(
+    "--pair-residual-corr",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Correlation of an item's residuals across forms (item-specific variance of the target).",
+)
+@click.option(
+    "--form-method-loading",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Loading of a form-wide method factor on every item of each rating (e.g. self-enhancement, halo).",
+)
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="Random seed (same seed, same data).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="Output CSV.")
-@click.option("--structure", type=click.Choice(["correlated", "second_order", "bifactor"]), default="correlated",
-              show_default=True)
+@click.option(
+    "--structure",
+    type=click.Choice(["correlated", "second_order", "bifactor"]),
+    default="correlated",
+    show_default=True,
+)
 @click.option("--loadings", help="One loading, or LOW,HIGH spread within each factor [default .55,.80].")
 @click.option("--factor-corr", type=float, help="Factor correlation (correlated structure) [default .5].")
 @click.option("--second-order", type=float, help="Second-order loading [default .75].")
 @click.option("--general-loading", type=float, help="General-factor loading (bifactor) [default .5].")
 @click.option("--categories", type=click.IntRange(min=2), help="Response categories [default: the pool's scale].")
-@click.option("--thresholds", default="symmetric", show_default=True,
-              help="symmetric, skewed, uniform, or comma-separated values.")
+@click.option(
+    "--thresholds",
+    default="symmetric",
+    show_default=True,
+    help="symmetric, skewed, uniform, or comma-separated values.",
+)
 @click.option("--facet-residual-corr", type=float, default=0.0, show_default=True)
-@click.option("--method-loading", type=float, default=0.0, show_default=True,
-              help="Loading of reverse-keyed items on a method factor.")
+@click.option(
+    "--method-loading",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Loading of reverse-keyed items on a method factor.",
+)
 @click.option("--careless", type=float, default=0.0, show_default=True, help="Proportion of careless respondents.")
 @click.option("--missing", type=float, default=0.0, show_default=True, help="Proportion of missing responses.")
 @click.option("--mechanism", type=click.Choice(["MCAR", "MAR"]), default="MCAR", show_default=True)
-@click.option("--external", "externals", multiple=True, metavar="NAME=R|NAME=VAR:R,...",
-              help="An external measure (repeatable) whose true score correlates R with the general factor "
-                   "(second-order/bifactor) or every factor, or R with each named latent variable.")
-@click.option("--external-items", type=click.IntRange(min=0), default=4, show_default=True,
-              help="Items per external measure (columns NAME1..NAMEk); 0: one observed score column NAME.")
-@click.option("--external-loading", default="0.7", show_default=True,
-              help="Loading of the external measures' items: one value or LOW,HIGH.")
-@click.option("--external-reliability", type=float, default=0.8, show_default=True,
-              help="Reliability of an external observed score (--external-items 0).")
-@click.option("--outcome", metavar="VAR:W,...", help="A continuous outcome column 'outcome' with standardized "
-                                                      "weights on latent variables (factors, external measures).")
-@click.option("--group-shift", metavar="D|VAR:D,...",
-              help="Known groups: a 'group' column (reference/focal, equal halves) whose focal group's latent means "
-                   "are higher by D (latent SD) on the general factor or every factor, or on the named ones.")
-@click.option("--retest", metavar="S|FACTOR:S,...",
-              help="A retest wave of the same respondents (stability S per factor), written to OUT_retest.csv with "
-                   "an 'id' column in both files (with --dyads: the targets' self-report, by 'target').")
-@click.option("--retest-residual-corr", type=float, default=0.0, show_default=True,
-              help="Correlation of each item's residuals across the waves.")
-@click.option("--forms", is_flag=True,
-              help="Add a 'form' column splitting the respondents equally over the pool's forms (in their order; "
-                   "one population, so the forms are invariant by construction).")
-def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, factor_corr, second_order,
-                     general_loading, categories, thresholds, facet_residual_corr, method_loading, careless, missing,
-                     mechanism, forms, dyads=None, informants=1, self_other_corr=0.5, leniency=None,
-                     pair_residual_corr=0.2, form_method_loading=0.0, externals=(), external_items=4,
-                     external_loading="0.7", external_reliability=0.8, outcome=None, group_shift=None, retest=None,
-                     retest_residual_corr=0.0) -> None:
+@click.option(
+    "--external",
+    "externals",
+    multiple=True,
+    metavar="NAME=R|NAME=VAR:R,...",
+    help="An external measure (repeatable) whose true score correlates R with the general factor "
+    "(second-order/bifactor) or every factor, or R with each named latent variable.",
+)
+@click.option(
+    "--external-items",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Items per external measure (columns NAME1..NAMEk); 0: one observed score column NAME.",
+)
+@click.option(
+    "--external-loading",
+    default="0.7",
+    show_default=True,
+    help="Loading of the external measures' items: one value or LOW,HIGH.",
+)
+@click.option(
+    "--external-reliability",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Reliability of an external observed score (--external-items 0).",
+)
+@click.option(
+    "--outcome",
+    metavar="VAR:W,...",
+    help="A continuous outcome column 'outcome' with standardized "
+    "weights on latent variables (factors, external measures).",
+)
+@click.option(
+    "--group-shift",
+    metavar="D|VAR:D,...",
+    help="Known groups: a 'group' column (reference/focal, equal halves) whose focal group's latent means "
+    "are higher by D (latent SD) on the general factor or every factor, or on the named ones.",
+)
+@click.option(
+    "--retest",
+    metavar="S|FACTOR:S,...",
+    help="A retest wave of the same respondents (stability S per factor), written to OUT_retest.csv with "
+    "an 'id' column in both files (with --dyads: the targets' self-report, by 'target').",
+)
+@click.option(
+    "--retest-residual-corr",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Correlation of each item's residuals across the waves.",
+)
+@click.option(
+    "--forms",
+    is_flag=True,
+    help="Add a 'form' column splitting the respondents equally over the pool's forms (in their order; "
+    "one population, so the forms are invariant by construction).",
+)
+def simulate_command(
+    pool_path,
+    model_path,
+    n,
+    seed,
+    out,
+    structure,
+    loadings,
+    factor_corr,
+    second_order,
+    general_loading,
+    categories,
+    thresholds,
+    facet_residual_corr,
+    method_loading,
+    careless,
+    missing,
+    mechanism,
+    forms,
+    dyads=None,
+    informants=1,
+    self_other_corr=0.5,
+    leniency=None,
+    pair_residual_corr=0.2,
+    form_method_loading=0.0,
+    externals=(),
+    external_items=4,
+    external_loading="0.7",
+    external_reliability=0.8,
+    outcome=None,
+    group_shift=None,
+    retest=None,
+    retest_residual_corr=0.0,
+) -> None:
     """Simulate Likert responses and write them to OUT with a population sidecar.
 
     The sidecar OUT.population.json holds the population model (lavaan syntax with
@@ -109,8 +217,10 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     try:
         check_output_path(sidecar, inputs)
     except DataError:
-        raise DataError(f"--out {out}: its sidecar {sidecar} would overwrite an input file "
-                        f"({pool_path or model_path}); choose another output name") from None
+        raise DataError(
+            f"--out {out}: its sidecar {sidecar} would overwrite an input file "
+            f"({pool_path or model_path}); choose another output name"
+        ) from None
     rows, what = (n, "--n") if dyads is None else (dyads * informants, "--dyads x --informants")
     limits.check_n(rows, what=what)
     if thresholds in ("symmetric", "skewed", "uniform"):
@@ -120,14 +230,18 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
         th = list(vals) if isinstance(vals, tuple) else [vals]
         if any(b <= a for a, b in zip(th, th[1:])):
             raise DataError(f"--thresholds: {thresholds} are not in increasing order")
-    common = dict(categories=categories, thresholds=th, careless=careless, missing=missing,
-                  missing_mechanism=mechanism)
+    common = dict(categories=categories, thresholds=th, careless=careless, missing=missing, missing_mechanism=mechanism)
     if pool_path:
         pool = load_pool(pool_path)
-        opts = dict(structure=structure, facet_residual_corr=facet_residual_corr, method_loading=method_loading,
-                    **common)
-        for key, val in (("loadings", _floats(loadings, "loadings")), ("factor_corr", factor_corr),
-                         ("second_order", second_order), ("general_loadings", general_loading)):
+        opts = dict(
+            structure=structure, facet_residual_corr=facet_residual_corr, method_loading=method_loading, **common
+        )
+        for key, val in (
+            ("loadings", _floats(loadings, "loadings")),
+            ("factor_corr", factor_corr),
+            ("second_order", second_order),
+            ("general_loadings", general_loading),
+        ):
             if val is not None:
                 opts[key] = val
         pm = PopulationModel.from_pool(pool, **opts)
@@ -137,14 +251,28 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
         except OSError as exc:
             raise DataError(f"{model_path}: cannot read the model file ({exc})") from None
         pm = PopulationModel.from_lavaan(syntax, **common)
-    pm = _with_validity(pm, pool if pool_path else None, structure, externals, external_items, external_loading,
-                        external_reliability, outcome, group_shift, retest, retest_residual_corr)
+    pm = _with_validity(
+        pm,
+        pool if pool_path else None,
+        structure,
+        externals,
+        external_items,
+        external_loading,
+        external_reliability,
+        outcome,
+        group_shift,
+        retest,
+        retest_residual_corr,
+    )
     if pm.validity is not None and forms:
-        raise DataError("--forms splits respondents over forms; it is not combined with --external, --outcome, "
-                        "--group-shift or --retest")
+        raise DataError(
+            "--forms splits respondents over forms; it is not combined with --external, --outcome, "
+            "--group-shift or --retest"
+        )
     if forms and not (pool_path and pool.forms):
-        raise DataError("--forms needs a pool that declares forms (" + (f"{pool_path} has none)" if pool_path
-                                                                        else "give --pool)"))
+        raise DataError(
+            "--forms needs a pool that declares forms (" + (f"{pool_path} has none)" if pool_path else "give --pool)")
+        )
     limits.check_n(rows, len(pm.items) * (1 if dyads is None else 2), what=what)
     retest_path = out_path.with_name(out_path.stem + "_retest" + out_path.suffix)
     if pm.validity is not None and pm.validity.retest is not None:
@@ -153,8 +281,20 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
         except DataError:
             raise DataError(f"--out {out}: its retest file {retest_path} would overwrite an input file") from None
     if dyads is not None:
-        _write_pairs(pm, pool if pool_path else None, out_path, dyads, informants, seed, self_other_corr, leniency,
-                     pair_residual_corr, inputs, form_method_loading, retest_path)
+        _write_pairs(
+            pm,
+            pool if pool_path else None,
+            out_path,
+            dyads,
+            informants,
+            seed,
+            self_other_corr,
+            leniency,
+            pair_residual_corr,
+            inputs,
+            form_method_loading,
+            retest_path,
+        )
         return
     if pm.validity is not None:
         from allyscale.simulate import simulate_study
@@ -163,8 +303,7 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
         data = study.data
         if study.retest is not None:
             write_csv(retest_path, study.retest, inputs=inputs)
-            click.echo(f"wrote {retest_path} (retest wave: {n} respondents matched by "
-                       f"{pm.validity.retest.id!r})")
+            click.echo(f"wrote {retest_path} (retest wave: {n} respondents matched by {pm.validity.retest.id!r})")
     else:
         data = simulate(pm, n=n, seed=seed)
     if forms:
@@ -173,13 +312,18 @@ def simulate_command(pool_path, model_path, n, seed, out, structure, loadings, f
     write_csv(out_path, data, inputs=inputs)
     atomic_write_text(sidecar, _dumps_sidecar(pm, n, seed, data, __version__), inputs)
     extra = [str(c) for c in data.columns if c not in set(pm.items) and c != "form"]
-    click.echo(f"wrote {out_path} ({n} respondents x {len(pm.items)} items"
-               + (f" + {len(extra)} columns ({', '.join(extra[:6])}" + (", ..." if len(extra) > 6 else "") + ")"
-                  if extra else "")
-               + (f", {data.attrs['n_missing']} missing responses" if data.attrs.get("n_missing") else "")
-               + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")
-               + (f", forms {' / '.join(pool.forms)}" if forms else "")
-               + f") and {sidecar}")
+    click.echo(
+        f"wrote {out_path} ({n} respondents x {len(pm.items)} items"
+        + (
+            f" + {len(extra)} columns ({', '.join(extra[:6])}" + (", ..." if len(extra) > 6 else "") + ")"
+            if extra
+            else ""
+        )
+        + (f", {data.attrs['n_missing']} missing responses" if data.attrs.get("n_missing") else "")
+        + (f", {len(data.attrs['careless_rows'])} careless" if data.attrs.get("careless_rows") else "")
+        + (f", forms {' / '.join(pool.forms)}" if forms else "")
+        + f") and {sidecar}"
+    )
 
 
 def _leniency(text: str | None):
@@ -200,16 +344,37 @@ def _leniency(text: str | None):
     return out
 
 
-def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, leniency, residual_corr,
-                 inputs=(), method_loading=0.0, retest_path=None) -> None:
+def _write_pairs(
+    pm,
+    pool,
+    out_path,
+    dyads,
+    informants,
+    seed,
+    self_other_corr,
+    leniency,
+    residual_corr,
+    inputs=(),
+    method_loading=0.0,
+    retest_path=None,
+) -> None:
     import json
 
     from allyscale.pairs import FORMS, _simulate_pairs
 
     forms = tuple(pool.forms)[:2] if pool is not None and len(pool.forms) >= 2 else FORMS
-    data, wave2 = _simulate_pairs(pm, dyads, informants, seed=seed, self_other_corr=self_other_corr,
-                                  leniency=_leniency(leniency), lenient_form=forms[1], forms=forms,
-                                  residual_corr=residual_corr, method_loading=method_loading)
+    data, wave2 = _simulate_pairs(
+        pm,
+        dyads,
+        informants,
+        seed=seed,
+        self_other_corr=self_other_corr,
+        leniency=_leniency(leniency),
+        lenient_form=forms[1],
+        forms=forms,
+        residual_corr=residual_corr,
+        method_loading=method_loading,
+    )
     if wave2 is not None:
         write_csv(retest_path, wave2, inputs=inputs)
         click.echo(f"wrote {retest_path} (retest wave: the {dyads} targets' self-report, matched by 'target')")
@@ -218,8 +383,10 @@ def _write_pairs(pm, pool, out_path, dyads, informants, seed, self_other_corr, l
     sidecar = out_path.with_name(out_path.stem + ".population.json")
     write_csv(out_path, data, inputs=inputs)
     atomic_write_text(sidecar, json.dumps(side, indent=2), inputs)
-    click.echo(f"wrote {out_path} ({dyads} targets x {informants} informant(s), {len(pm.items)} items under the forms "
-               f"{' / '.join(forms)}) and {sidecar}")
+    click.echo(
+        f"wrote {out_path} ({dyads} targets x {informants} informant(s), {len(pm.items)} items under the forms "
+        f"{' / '.join(forms)}) and {sidecar}"
+    )
 
 
 def _latent_values(text: str | None, option: str, default_vars: list[str]):
@@ -243,8 +410,9 @@ def _latent_values(text: str | None, option: str, default_vars: list[str]):
     return out
 
 
-def _with_validity(pm, pool, structure, externals, items, loading, reliability, outcome, group_shift, retest,
-                   retest_residual_corr):
+def _with_validity(
+    pm, pool, structure, externals, items, loading, reliability, outcome, group_shift, retest, retest_residual_corr
+):
     """The population model with the validity design the options ask for (unchanged without them)."""
     from allyscale.simulate import ExternalSpec, GroupSpec, OutcomeSpec, RetestSpec, ValiditySpec
 
@@ -252,8 +420,9 @@ def _with_validity(pm, pool, structure, externals, items, loading, reliability, 
         if retest_residual_corr:
             raise DataError("--retest-residual-corr needs --retest")
         return pm
-    loaded = [f for j, f in enumerate(pm.matrices.lv) if (pm.matrices.lambda_[:, j] != 0).any()
-              and f != "method_reverse"]
+    loaded = [
+        f for j, f in enumerate(pm.matrices.lv) if (pm.matrices.lambda_[:, j] != 0).any() and f != "method_reverse"
+    ]
     general = pool.general_id if pool is not None and structure in ("second_order", "bifactor") else None
     default = [general] if general else loaded
     ext = []
@@ -261,8 +430,15 @@ def _with_validity(pm, pool, structure, externals, items, loading, reliability, 
         name, eq, corr = spec.partition("=")
         if not eq or not name.strip():
             raise DataError(f"--external: expected NAME=R or NAME=VAR:R,...; got {brief(spec)}")
-        ext.append(ExternalSpec(name.strip(), _latent_values(corr, "external", default), items=items,
-                                loadings=_floats(loading, "external-loading"), reliability=reliability))
+        ext.append(
+            ExternalSpec(
+                name.strip(),
+                _latent_values(corr, "external", default),
+                items=items,
+                loadings=_floats(loading, "external-loading"),
+                reliability=reliability,
+            )
+        )
     stab = None
     if retest is not None:
         vals = _latent_values(retest, "retest", ["*"])
@@ -271,7 +447,8 @@ def _with_validity(pm, pool, structure, externals, items, loading, reliability, 
         external=tuple(ext),
         outcome=OutcomeSpec(_latent_values(outcome, "outcome", default)) if outcome else None,
         groups=GroupSpec(_latent_values(group_shift, "group-shift", default)) if group_shift else None,
-        retest=RetestSpec(stab, residual_corr=retest_residual_corr) if stab is not None else None)
+        retest=RetestSpec(stab, residual_corr=retest_residual_corr) if stab is not None else None,
+    )
     return pm.with_validity(spec)
 
 

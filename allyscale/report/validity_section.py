@@ -16,8 +16,18 @@ from __future__ import annotations
 
 from allyscale.report.document import Section, Table
 
-__all__ = ["criterion_section", "stability_section", "add_to_sections", "build", "build_stability",
-           "validity_inputs", "SECTION_ID", "SECTION_TITLE", "STABILITY_ID", "STABILITY_TITLE"]
+__all__ = [
+    "criterion_section",
+    "stability_section",
+    "add_to_sections",
+    "build",
+    "build_stability",
+    "validity_inputs",
+    "SECTION_ID",
+    "SECTION_TITLE",
+    "STABILITY_ID",
+    "STABILITY_TITLE",
+]
 
 SECTION_ID = "criterion-validity"
 SECTION_TITLE = "Convergent, discriminant and criterion validity"
@@ -25,8 +35,9 @@ STABILITY_ID = "stability"
 STABILITY_TITLE = "Stability"
 
 
-def criterion_section(latent=None, known=None, incremental=None, *, section_id: str = SECTION_ID,
-                      title: str = SECTION_TITLE) -> Section:
+def criterion_section(
+    latent=None, known=None, incremental=None, *, section_id: str = SECTION_ID, title: str = SECTION_TITLE
+) -> Section:
     """The criterion-validity section from whichever of the three results are given."""
     sec = Section(section_id, title)
     if latent is None and known is None and incremental is None:
@@ -37,23 +48,38 @@ def criterion_section(latent=None, known=None, incremental=None, *, section_id: 
         kinds = set(latent.correlations["kind"]) if len(latent.correlations) else set()
         text = []
         if "latent" in kinds:
-            text.append(f"External measures given by their items were modelled as factors in one CFA with the "
-                        f"scale's factors ({latent.estimator}, unit factor variances), so the correlations are "
-                        "latent correlations with Wald intervals, as lavaan's parameterEstimates.")
+            text.append(
+                f"External measures given by their items were modelled as factors in one CFA with the "
+                f"scale's factors ({latent.estimator}, unit factor variances), so the correlations are "
+                "latent correlations with Wald intervals, as lavaan's parameterEstimates."
+            )
         if "observed" in kinds:
-            text.append("Correlations with observed external scores were disattenuated for unreliability "
-                        "(Spearman, 1904): the scale's coefficient alpha and, where given, the external "
-                        "score's reliability.")
+            text.append(
+                "Correlations with observed external scores were disattenuated for unreliability "
+                "(Spearman, 1904): the scale's coefficient alpha and, where given, the external "
+                "score's reliability."
+            )
         sec.paragraphs.append(" ".join(text))
-        sec.tables.append(Table("criterion_correlations", "Correlations of the factors with external measures",
-                                latent.correlations, index=False,
-                                note=f"{latent.level:.0%} intervals (Campbell & Fiske, 1959)."))
+        sec.tables.append(
+            Table(
+                "criterion_correlations",
+                "Correlations of the factors with external measures",
+                latent.correlations,
+                index=False,
+                note=f"{latent.level:.0%} intervals (Campbell & Fiske, 1959).",
+            )
+        )
         if len(latent.expectations):
             e = latent.expectations
-            sec.tables.append(Table("criterion_expectations", "Expected patterns of convergent and discriminant "
-                                    "correlations", e, index=False,
-                                    note="met: the estimate satisfies the expectation; ci_supports: the whole "
-                                         "interval does."))
+            sec.tables.append(
+                Table(
+                    "criterion_expectations",
+                    "Expected patterns of convergent and discriminant correlations",
+                    e,
+                    index=False,
+                    note="met: the estimate satisfies the expectation; ci_supports: the whole interval does.",
+                )
+            )
             unmet = [f"{r.factor}-{r.external} ({r.expected}, r = {r.r:.2f})" for r in e.itertuples() if not r.met]
             sec.numbers.update(expectations_met=int(e["met"].sum()), expectations=len(e))
             sec.paragraphs.append(f"{int(e['met'].sum())} of {len(e)} expectations were met.")
@@ -63,23 +89,40 @@ def criterion_section(latent=None, known=None, incremental=None, *, section_id: 
             sec.paragraphs.append(str(n))
     if known is not None:
         ref, foc = known.groups
-        sec.tables.append(Table("known_groups_observed", f"Known groups: {foc} - {ref}, observed scores",
-                                known.observed, note="Hedges' g with its exact noncentral-t interval "
-                                                     "(Hedges, 1981; Steiger & Fouladi, 1997)."))
+        sec.tables.append(
+            Table(
+                "known_groups_observed",
+                f"Known groups: {foc} - {ref}, observed scores",
+                known.observed,
+                note="Hedges' g with its exact noncentral-t interval (Hedges, 1981; Steiger & Fouladi, 1997).",
+            )
+        )
         if known.latent is not None:
-            sec.tables.append(Table("known_groups_latent", f"Known groups: {foc} - {ref}, latent means",
-                                    known.latent, note=f"Scalar model ({known.diagnostics.get('latent_level')}); "
-                                                       "the reference group's latent mean is 0; d_latent: the "
-                                                       "difference over the pooled latent SD, with a delta-method "
-                                                       "interval (Rao, 1973)."))
+            sec.tables.append(
+                Table(
+                    "known_groups_latent",
+                    f"Known groups: {foc} - {ref}, latent means",
+                    known.latent,
+                    note=f"Scalar model ({known.diagnostics.get('latent_level')}); "
+                    "the reference group's latent mean is 0; d_latent: the "
+                    "difference over the pooled latent SD, with a delta-method "
+                    "interval (Rao, 1973).",
+                )
+            )
         else:
             sec.flag(f"latent means not compared: {known.latent_refused}")
     if incremental is not None:
         sec.paragraphs.append(incremental._title + ".")
         sec.tables.append(Table("incremental_steps", "Incremental validity: hierarchical steps", incremental.steps))
-        sec.tables.append(Table("incremental_coefficients", "Incremental validity: coefficients",
-                                incremental.coefficients, index=False,
-                                note="beta: standardized coefficients (Cohen et al., 2003)."))
+        sec.tables.append(
+            Table(
+                "incremental_coefficients",
+                "Incremental validity: coefficients",
+                incremental.coefficients,
+                index=False,
+                note="beta: standardized coefficients (Cohen et al., 2003).",
+            )
+        )
         sec.numbers["delta_r2"] = incremental.delta_r2
     return sec
 
@@ -91,14 +134,16 @@ def stability_section(result, *, section_id: str = STABILITY_ID, title: str = ST
     sec.paragraphs.append(
         f"Test-retest stability of the scale scores ({int(t['n'].max())} respondents matched across the waves): "
         "ICC(2,1) (absolute agreement) and ICC(3,1) (consistency) as psych::ICC (Shrout & Fleiss, 1979; McGraw "
-        f"& Wong, 1996); SEM and reliable change (Jacobson & Truax, 1991) with r_xx = {result.rxx}.")
+        f"& Wong, 1996); SEM and reliable change (Jacobson & Truax, 1991) with r_xx = {result.rxx}."
+    )
     if "latent_stability" in t.columns:
         lv = str(t["latent_level"].iloc[0])
         sec.paragraphs.append(
             "The latent stability is each factor's correlation with itself across the waves in one model of both "
             "waves (each item's residuals correlated across waves), at the highest level of longitudinal "
             f"invariance that holds ({lv}), with a delta-method interval (Rao, 1973), as lavaan's "
-            "standardizedSolution.")
+            "standardizedSolution."
+        )
     sec.tables.append(Table("stability", "Test-retest stability, SEM and reliable change", t))
     low = t.index[t["icc2"] < 0.70].tolist()
     if low:
@@ -145,9 +190,22 @@ def _parse_external(specs, columns: list[str], source: str) -> tuple[dict, list[
     return items, observed
 
 
-def validity_inputs(data, *, items: list[str], external=None, expect=None, reliability=None, known_groups=None,
-                    reference=None, retest=None, wave=None, retest_id=None, retest_latent: bool = True,
-                    criterion=None, source: str = "data"):
+def validity_inputs(
+    data,
+    *,
+    items: list[str],
+    external=None,
+    expect=None,
+    reliability=None,
+    known_groups=None,
+    reference=None,
+    retest=None,
+    wave=None,
+    retest_id=None,
+    retest_latent: bool = True,
+    criterion=None,
+    source: str = "data",
+):
     """Check the validate() inputs of these sections; split a wave column into the two waves.
 
     Returns the (wave-1) data and the dict the section builders read from
@@ -174,8 +232,11 @@ def validity_inputs(data, *, items: list[str], external=None, expect=None, relia
     if criterion is not None:
         if criterion not in data.columns:
             raise DataError(f"{source}: criterion column {criterion!r} is not in the data")
-        if criterion in items or criterion in ext or any(criterion in (c if isinstance(c, list) else [c])
-                                                         for c in ext.values()):
+        if (
+            criterion in items
+            or criterion in ext
+            or any(criterion in (c if isinstance(c, list) else [c]) for c in ext.values())
+        ):
             raise DataError(f"{source}: criterion column {criterion!r} is an item or an external measure")
     if wave is not None:
         if retest is not None:
@@ -184,8 +245,7 @@ def validity_inputs(data, *, items: list[str], external=None, expect=None, relia
             raise DataError(f"{source}: wave column {wave!r} is not in the data")
         waves = list(pd.unique(data[wave].dropna()))
         if len(waves) != 2:
-            raise DataError(f"{source}: wave column {wave!r} must hold two waves, found "
-                            f"{[str(w) for w in waves[:10]]}")
+            raise DataError(f"{source}: wave column {wave!r} must hold two waves, found {[str(w) for w in waves[:10]]}")
         if all(isinstance(w, (int, float)) or hasattr(w, "dtype") for w in waves):
             waves = sorted(waves)
         retest = data[data[wave] == waves[1]].reset_index(drop=True)
@@ -194,15 +254,23 @@ def validity_inputs(data, *, items: list[str], external=None, expect=None, relia
         rid = retest_id or "id"
         for k, frame in ((1, data), (2, retest)):
             if rid not in frame.columns:
-                raise DataError(f"{source}: the retest needs the respondent id column {rid!r} in wave {k} "
-                                "(--id)")
+                raise DataError(f"{source}: the retest needs the respondent id column {rid!r} in wave {k} (--id)")
         absent = [i for i in items if i not in retest.columns]
         if absent:
             raise DataError(f"retest wave: item(s) {absent[:20]} are not in the data")
-    info = {"external": ext, "observed": observed, "expect": dict(expect or {}) or None,
-            "reliability": dict(reliability or {}) or None, "known_groups": known_groups, "reference": reference,
-            "retest": retest, "id": (retest_id or "id") if retest is not None else None,
-            "retest_latent": bool(retest_latent), "wave": wave, "criterion": criterion}
+    info = {
+        "external": ext,
+        "observed": observed,
+        "expect": dict(expect or {}) or None,
+        "reliability": dict(reliability or {}) or None,
+        "known_groups": known_groups,
+        "reference": reference,
+        "retest": retest,
+        "id": (retest_id or "id") if retest is not None else None,
+        "retest_latent": bool(retest_latent),
+        "wave": wave,
+        "criterion": criterion,
+    }
     return data, info
 
 
@@ -230,21 +298,37 @@ def build(ctx, sec: Section) -> None:
     ext = v.get("external") or {c: c for c in ctx.external}
     res = kg = inc = None
     if ext:
-        res = latent_correlations(ctx.analysis_data, model, ext, expect=v.get("expect"),
-                                  reliability=v.get("reliability"), estimator=getattr(ctx, "estimator", None))
+        res = latent_correlations(
+            ctx.analysis_data,
+            model,
+            ext,
+            expect=v.get("expect"),
+            reliability=v.get("reliability"),
+            estimator=getattr(ctx, "estimator", None),
+        )
         ctx.results["criterion_validity"] = res
     if v.get("known_groups"):
-        kg = known_groups(ctx.analysis_data, model, group=v["known_groups"], reference=v.get("reference"),
-                          estimator=ctx.estimator, collapse=ctx.results.get("collapse") or False)
+        kg = known_groups(
+            ctx.analysis_data,
+            model,
+            group=v["known_groups"],
+            reference=v.get("reference"),
+            estimator=ctx.estimator,
+            collapse=ctx.results.get("collapse") or False,
+        )
         ctx.results["known_groups"] = kg
     if v.get("criterion"):
         # the scale scores beyond the external measures (their item means, or their observed scores)
         lat = {k: s for k, s in ext.items() if not isinstance(s, str)}
         joint = model.rstrip() + "".join(f"\n{k} =~ {' + '.join(s)}" for k, s in lat.items())
         factors = list(ctx.factors)
-        inc = incremental_validity(ctx.analysis_data, outcome=v["criterion"],
-                                   baseline=[k if k in lat else s for k, s in ext.items()], added=factors,
-                                   model=joint)
+        inc = incremental_validity(
+            ctx.analysis_data,
+            outcome=v["criterion"],
+            baseline=[k if k in lat else s for k, s in ext.items()],
+            added=factors,
+            model=joint,
+        )
         ctx.results["incremental_validity"] = inc
     built = criterion_section(latent=res, known=kg, incremental=inc)
     sec.paragraphs += built.paragraphs
@@ -281,10 +365,15 @@ def build_stability(ctx, sec: Section) -> None:
     from allyscale.validity_ext import test_retest
 
     v = ctx.results["validity"]
-    res = test_retest(ctx.analysis_data, _scored_retest(ctx, v["retest"]), model=ctx.models[ctx.main_model],
-                      id=v["id"], latent=v["retest_latent"], estimator=ctx.estimator,
-                      **({"collapse": ctx.results.get("collapse")} if v["retest_latent"]
-                         and ctx.results.get("collapse") else {}))
+    res = test_retest(
+        ctx.analysis_data,
+        _scored_retest(ctx, v["retest"]),
+        model=ctx.models[ctx.main_model],
+        id=v["id"],
+        latent=v["retest_latent"],
+        estimator=ctx.estimator,
+        **({"collapse": ctx.results.get("collapse")} if v["retest_latent"] and ctx.results.get("collapse") else {}),
+    )
     built = stability_section(res)
     sec.paragraphs += built.paragraphs
     sec.tables += built.tables
