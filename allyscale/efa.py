@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,8 @@ __all__ = ["efa", "EFAResult", "schmid_leiman", "SchmidLeiman", "congruence", "c
 
 METHODS = ("minres", "ml", "pa")
 ROTATIONS = ("oblimin", "geomin", "promax", "varimax", "target", "none")
+#: extraction method → its function (psych's fm = "minres", "ml", "pa")
+EXTRACTORS: dict[str, Callable[..., _ex.Extraction]] = {"minres": _ex.minres, "ml": _ex.ml, "pa": _ex.pa}
 CORRS = ("pearson", "polychoric")
 FLAG_RULES = {"low_primary": 0.40, "cross_loading": 0.30, "small_gap": 0.15, "low_communality": 0.30}
 
@@ -232,9 +235,15 @@ def _rotate(A: np.ndarray, rotation: str, target_matrix: np.ndarray | None, n_st
         return _rot.varimax(A), info
     if rotation == "promax":
         return _rot.promax(A), info
-    vgq = {"oblimin": _rot.oblimin(0.0), "geomin": _rot.geomin(0.01)}.get(rotation)
     if rotation == "target":
+        if target_matrix is None:
+            raise SpecificationError("rotation='target' needs a target matrix or a pool")
         vgq = _rot.target(target_matrix)
+    else:
+        criteria = {"oblimin": _rot.oblimin(0.0), "geomin": _rot.geomin(0.01)}
+        if rotation not in criteria:
+            raise SpecificationError(f"unknown rotation {rotation!r}; use {', '.join(ROTATIONS)}")
+        vgq = criteria[rotation]
     rng = np.random.default_rng(seed)
     starts = [np.eye(k)] + [_rot.random_orthonormal(k, rng) for _ in range(n_starts)]
     fits = [_rot.gpf_oblique(A, vgq, T0, eps=eps) for T0 in starts]
@@ -355,7 +364,7 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
     if np.linalg.eigvalsh(r).min() <= 0:
         raise DataError("the correlation matrix is not positive definite (collinear items or too few cases); "
                         "drop redundant items or use more cases")
-    extractor = {"minres": _ex.minres, "ml": _ex.ml, "pa": _ex.pa}[method]
+    extractor = EXTRACTORS[method]
     ext = extractor(r, n_factors)
     diagnostics: dict[str, Any] = {"extraction_converged": ext.converged, "extraction_iterations": ext.iterations,
                                    "extraction_message": ext.message, **corr_diag}
@@ -375,11 +384,12 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
         if target is not None:
             target_matrix = np.asarray(target, dtype=float)
             hyp_names = list(target.columns) if isinstance(target, pd.DataFrame) else None
-        else:
+        elif pool is not None:
             target_matrix, _, hyp_names = _pool_target(pool, names, reverse_scored)
-        if target_matrix.shape != (p, n_factors):
+        if target_matrix is None or target_matrix.shape != (p, n_factors):
+            shape = (0, 0) if target_matrix is None else target_matrix.shape
             raise SpecificationError(f"the target must be {p} items x {n_factors} factors, "
-                                     f"got {target_matrix.shape[0]} x {target_matrix.shape[1]}")
+                                     f"got {shape[0]} x {shape[1]}")
     rot, rot_info = _rotate(A, rotation, target_matrix, n_starts, seed, eps)
     diagnostics.update({"rotation_converged": rot.converged, "rotation_iterations": rot.iterations,
                         "rotation_criterion": rot.criterion, **rot_info})
@@ -400,7 +410,8 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
         if pool is not None:
             _, hyp, hyp_names = _pool_target(pool, names, reverse_scored)
         else:
-            hyp = np.where(np.isnan(target_matrix), 1.0, target_matrix)
+            tm = cast(np.ndarray, target_matrix)  # rotation == "target" without a pool: the given target
+            hyp = np.where(np.isnan(tm), 1.0, tm)
         if hyp.shape[1] == n_factors:
             cong = congruence(L, hyp)
             rows, assign = linear_sum_assignment(-np.abs(cong))
@@ -490,7 +501,7 @@ def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = 
     if k == 2:
         gamma = np.full(2, np.sqrt(max(ph[0, 1], 0.0)))
     else:
-        ext = {"minres": _ex.minres, "ml": _ex.ml, "pa": _ex.pa}[method](ph, 1)
+        ext = EXTRACTORS[method](ph, 1)
         gamma = ext.loadings[:, 0]
     Lm = L.to_numpy(dtype=float)
     g = Lm @ gamma

@@ -52,7 +52,7 @@ def _phi(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * z * z) / _SQRT2PI
 
 
-def category_probabilities(a: float, b: Sequence[float], theta: np.ndarray) -> np.ndarray:
+def category_probabilities(a: float, b: Sequence[float] | np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Category probabilities of a normal-ogive graded item.
 
     Parameters
@@ -68,26 +68,26 @@ def category_probabilities(a: float, b: Sequence[float], theta: np.ndarray) -> n
     ndarray, ``len(theta) × K``
         ``P(X = k | θ) = Φ(a(θ − b_k)) − Φ(a(θ − b_(k+1)))`` with ``b_0 = −∞``, ``b_K = ∞``.
     """
-    b = np.asarray(b, dtype=float)
-    b = b[~np.isnan(b)]
+    bk = np.asarray(b, dtype=float)
+    bk = bk[~np.isnan(bk)]
     theta = np.atleast_1d(np.asarray(theta, dtype=float))
-    star = ndtr(a * (theta[:, None] - b[None, :]))
+    star = ndtr(a * (theta[:, None] - bk[None, :]))
     upper = np.column_stack([np.ones(len(theta)), star])
     lower = np.column_stack([star, np.zeros(len(theta))])
     return upper - lower
 
 
-def item_information(a: float, b: Sequence[float], theta: np.ndarray) -> np.ndarray:
+def item_information(a: float, b: Sequence[float] | np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Fisher information of a normal-ogive graded item at ``theta``.
 
     ``I(θ) = Σ_k (P*_k' − P*_(k+1)')² / P_k`` with ``P*_k = Φ(a(θ − b_k))`` and
     ``P*_k' = a φ(a(θ − b_k))`` (Samejima, 1969). Categories whose probability underflows to
     zero contribute nothing (their limit).
     """
-    b = np.asarray(b, dtype=float)
-    b = b[~np.isnan(b)]
+    bk = np.asarray(b, dtype=float)
+    bk = bk[~np.isnan(bk)]
     theta = np.atleast_1d(np.asarray(theta, dtype=float))
-    z = a * (theta[:, None] - b[None, :])
+    z = a * (theta[:, None] - bk[None, :])
     star = ndtr(z)
     dstar = a * _phi(z)
     n = len(theta)
@@ -118,7 +118,7 @@ def information_matrix(a: np.ndarray, b: np.ndarray, theta: np.ndarray) -> np.nd
     return terms.sum(axis=2).T
 
 
-def marginal_reliability(a: Sequence[float], b: Sequence[Sequence[float]], *, n_points: int = 121) -> float:
+def marginal_reliability(a: Sequence[float], b: Sequence[Sequence[float] | np.ndarray], *, n_points: int = 121) -> float:
     """Marginal reliability ``∫ I(θ) / (I(θ) + 1) φ(θ) dθ`` of items on one standard-normal θ.
 
     Gauss–Hermite quadrature with ``n_points`` nodes (Green et al., 1984; mirt's ``marginal_rxx``).
@@ -272,7 +272,7 @@ class IRTResult(Result):
             out.text("items with several loadings (b for the other factors at 0): "
                      + ", ".join(self.diagnostics["multidimensional"]))
         out.table(self.parameters, title="Item parameters", index=False)
-        return out.facts(self.marginal_reliability().to_dict(), title="Marginal reliability")
+        return out.facts({str(k): v for k, v in self.marginal_reliability().items()}, title="Marginal reliability")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per item: discrimination, category locations, loading and intercepts."""

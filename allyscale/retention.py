@@ -9,7 +9,7 @@ import pandas as pd
 
 from allyscale._threads import blas_limited
 from allyscale._core import extraction as _ex
-from allyscale.efa import correlation_input
+from allyscale.efa import EXTRACTORS, correlation_input
 from allyscale.errors import SpecificationError
 from allyscale.results import Result, Summary, jsonable
 
@@ -70,7 +70,7 @@ class MAPResult(Result):
         return self.values.rename_axis("components").to_frame("map")
 
     def to_dict(self) -> dict:
-        return jsonable({"n_factors": self.n_factors, "values": {int(k): float(v) for k, v in self.values.items()},
+        return jsonable({"n_factors": self.n_factors, "values": {int(str(k)): float(v) for k, v in self.values.items()},
                          "diagnostics": self.diagnostics})
 
 
@@ -138,7 +138,7 @@ def parallel_analysis(data: pd.DataFrame, *, seed: int | None = 1, n_iter: int =
     r_df, n_obs, _ = correlation_input(data, corr)
     r = r_df.to_numpy(dtype=float)
     p = r.shape[0]
-    extractor = {"minres": _ex.minres, "ml": _ex.ml, "pa": _ex.pa}[method]
+    extractor = EXTRACTORS[method]
     pc_obs = np.sort(np.linalg.eigvalsh(r))[::-1]
     fa_obs = _ex.reduced_eigenvalues(r, extractor(r, 1).loadings)
     rng = np.random.default_rng(seed)
@@ -146,7 +146,7 @@ def parallel_analysis(data: pd.DataFrame, *, seed: int | None = 1, n_iter: int =
     fa_sim = np.empty((n_iter, p))
     for it in range(n_iter):
         z = rng.standard_normal((n_obs, p))
-        c = np.corrcoef(z, rowvar=False)
+        c = np.asarray(np.corrcoef(z, rowvar=False))
         pc_sim[it] = np.sort(np.linalg.eigvalsh(c))[::-1]
         # simulated eigenvalues need ~1e-8 precision, not the 1e-14 the observed solution gets
         fa_sim[it] = _ex.reduced_eigenvalues(c, extractor(c, 1, **_SIM_TOL.get(method, {})).loadings)

@@ -28,7 +28,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -157,6 +157,7 @@ def parse_missing_codes(missing: str | float | Iterable[float] | None) -> list[f
     """
     if missing is None:
         return []
+    parts: list[Any]
     if isinstance(missing, str):
         parts = [p.strip() for p in missing.split(",") if p.strip()]
     elif isinstance(missing, (int, float, np.integer, np.floating)):
@@ -296,7 +297,7 @@ def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict, dict[str, np.ndarra
         x = pd.to_numeric(frame[col], errors="coerce")
         mask = np.array(x.isin([v for v in vals if isinstance(v, (int, float))]), dtype=bool)
         for r in ranges:
-            lo, hi = r.get("lo"), r.get("hi")
+            lo, hi = cast(dict, r).get("lo"), cast(dict, r).get("hi")  # pyreadstat: {"lo": ..., "hi": ...}
             if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
                 mask |= ((x >= lo) & (x <= hi)).to_numpy()
         if mask.any():
