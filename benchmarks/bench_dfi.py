@@ -37,14 +37,14 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     warnings.simplefilter("ignore")
+    import importlib
+
     from threadpoolctl import threadpool_limits
 
     import allyscale as al
-    import importlib
-
-    dfi_mod = importlib.import_module("allyscale.dfi")
     from allyscale.simulate import simulate
 
+    dfi_mod = importlib.import_module("allyscale.dfi")
     pool = al.load_pool(ROOT / "item_pools" / "allyship.yaml")
     model = pool.model_syntax("correlated")
     data = simulate(pool, args.n, seed=2024)
