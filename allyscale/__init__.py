@@ -58,7 +58,7 @@ _API: dict[str, str] = {
     "invariance": "allyscale.invariance",
     "InvarianceResult": "allyscale.invariance",
     "score_tests": "allyscale.invariance",
-    "simulate_pairs": "allyscale.pairs",
+    "simulate_pairs": "allyscale.simulate",
     "collapse_categories": "allyscale.pairs",
     "mtmm": "allyscale.mtmm",
     # reliability and validity

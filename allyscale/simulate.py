@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from allyscale._core.lisrel import Matrices, implied_cov, latent_cov
-from allyscale.errors import ModelSyntaxError, SpecificationError
+from allyscale.errors import DataError, ModelSyntaxError, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.syntax import model_variables, parse_model
 
@@ -50,6 +50,9 @@ __all__ = [
     "SimulatedStudy",
     "simulate_study",
     "validity_design",
+    "simulate_pairs",
+    "paired_columns",
+    "FORMS",
 ]
 
 _SYMMETRIC_SPAN = 1.5
@@ -1433,8 +1436,6 @@ def simulate_study(
     if pairs is not None:
         if rng is not None:
             raise SpecificationError("the paired design is seeded by seed=, not rng=")
-        from allyscale.pairs import _simulate_pairs
-
         data, wave2 = _simulate_pairs(model, n, seed=seed, **dict(pairs))
         return SimulatedStudy(data, wave2, design.truth())
     if not _is_count(n) or n < 2:
@@ -1466,6 +1467,265 @@ def simulate_study(
     data = pd.concat([wave1, extra], axis=1)
     data.attrs = {**attrs, "seed": seed if isinstance(seed, (int, type(None))) else str(seed)}
     return SimulatedStudy(data, wave2, design.truth())
+
+
+# =========================================================================== the paired self-informant design
+#: The default pair of forms (the allyship pool's form ids).
+FORMS: tuple[str, str] = ("self", "informant")
+
+
+def _per_factor(value: float | Mapping[str, float], factors: Sequence[str], name: str,
+                low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(factors))
+        if unknown:
+            raise SpecificationError(f"{name} names factor(s) not in the population model: {unknown}")
+        missing = [f for f in factors if f not in value]
+        if missing:
+            raise SpecificationError(f"{name} gives no value for factor(s) {missing}")
+        out = np.array([float(value[f]) for f in factors])
+    else:
+        out = np.full(len(factors), float(value))
+    bad = [(f, v) for f, v in zip(factors, out) if not low <= v <= high]
+    if bad:
+        raise SpecificationError(f"{name} must lie in [{low}, {high}]; got {bad[0][1]} for {bad[0][0]!r}")
+    return out
+
+
+def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int | np.random.SeedSequence | None = None,
+                   self_other_corr: float | Mapping[str, float] = 0.5, method_loading: float = 0.0,
+                   residual_corr: float = 0.0, leniency: float | Mapping[str, float] = 0.0,
+                   lenient_form: str = "informant", forms: Sequence[str] = FORMS, sep: str = "_",
+                   target: str = "target", **population_options) -> pd.DataFrame:
+    """Simulate a self-informant study: each target rated by themself and ``informants`` others.
+
+    The generating model, for factor ``f`` of the population model and item ``i``:
+
+    * target traits ``T ~ N(0, Phi)`` (the population's factor covariance matrix); the
+      self-report's factors are ``eta_self = T``;
+    * informant ``k``'s factors ``eta_k = r_f T_f + sqrt(1 - r_f^2) M_kf`` with
+      informant-specific parts ``M_k ~ N(0, Phi)`` independent of ``T``: the latent
+      self-other correlation of factor ``f`` is ``r_f`` (``self_other_corr``), two
+      informants of one target correlate ``r_f^2`` (the trait-specific method effect of
+      the correlated-trait-correlated-method-minus-one model, Eid et al., 2003);
+    * latent responses ``y*_i = lambda_i' eta + e_i + m G`` with the population's loadings
+      and residual variances, residuals of the same item correlated ``residual_corr``
+      across forms and informants (item-specific variance a target carries into every
+      rating), and a form-wide method factor ``G`` (one per rating, loading
+      ``method_loading``; e.g. self-enhancement, halo), rescaled so that every latent
+      response keeps its population variance;
+    * responses: the population's thresholds, shifted down by ``leniency`` (in latent
+      standard deviations) for the items of ``lenient_form``; a shift on some items only
+      makes those items non-invariant across forms (their intercepts/thresholds differ),
+      the same shift on every item is a difference in latent means.
+
+    Reverse-keyed items are answered in reverse in both forms, as :func:`allyscale.simulate`.
+
+    Parameters
+    ----------
+    population : PopulationModel or ItemPool
+        A pool is turned into ``PopulationModel.from_pool(pool, **population_options)``.
+        Careless responding and missing values of the population model are not simulated
+        here (a :class:`SpecificationError` says so).
+    n_targets : int
+        Number of targets (rated persons).
+    informants : int
+        Informants per target. One: wide data, one row per target. Several: long data,
+        one row per target-informant pair with an ``informant`` column (1..K) and the
+        target's self-report repeated on each row.
+    seed : int or SeedSequence, optional
+        Seed of :func:`numpy.random.default_rng`; the same seed gives identical data.
+    self_other_corr : float or mapping factor → r
+        Latent correlation of self-report and informant report per factor (default .5).
+    method_loading : float
+        Loading of a form-wide method factor, in ``[0, 1)``.
+    residual_corr : float
+        Correlation of an item's residuals across forms and informants, in ``[0, 1)``.
+    leniency : float or mapping item → shift
+        Downward shift of the thresholds (continuous items: upward shift of the mean) of
+        ``lenient_form``, in latent standard deviations.
+    lenient_form : str
+        The form whose ratings are lenient (one of ``forms``).
+    forms : (str, str)
+        Form names: the reference (self-report) form first.
+    sep : str
+        Separator of item id and form in the column names.
+    target : str
+        Name of the target id column.
+
+    Returns
+    -------
+    DataFrame
+        Wide or long, as above; integer responses (float for a continuous population).
+        ``attrs``: ``design`` (the options, for a sidecar), ``seed``.
+
+    Raises
+    ------
+    SpecificationError
+        Bad counts, correlations out of range, unknown items or factors, both forms equal,
+        a population with careless responding or missingness.
+
+    References
+    ----------
+    Eid et al. (2003); Kenny, Kashy & Cook (2006).
+
+    Examples
+    --------
+    >>> import allyscale as al
+    >>> pm = al.PopulationModel.from_pool(al.load_pool("item_pools/allyship.yaml"))  # doctest: +SKIP
+    >>> pairs = al.simulate_pairs(pm, 300, seed=1, leniency={"tr_emp1": 0.5})  # doctest: +SKIP
+    """
+    if isinstance(population, ItemPool):
+        population = PopulationModel.from_pool(population, **population_options)
+        population_options = {}
+    if isinstance(population, PopulationModel) and population.validity is not None \
+            and population.validity.retest is not None:
+        raise SpecificationError("the population has a retest wave, which is a second frame: use "
+                                 "allyscale.simulate_study(population, n_targets, pairs={...})")
+    return _simulate_pairs(population, n_targets, informants, seed=seed, self_other_corr=self_other_corr,
+                           method_loading=method_loading, residual_corr=residual_corr, leniency=leniency,
+                           lenient_form=lenient_form, forms=forms, sep=sep, target=target,
+                           **population_options)[0]
+
+
+def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
+                    seed: int | np.random.SeedSequence | None = None,
+                    self_other_corr: float | Mapping[str, float] = 0.5, method_loading: float = 0.0,
+                    residual_corr: float = 0.0, leniency: float | Mapping[str, float] = 0.0,
+                    lenient_form: str = "informant", forms: Sequence[str] = FORMS, sep: str = "_",
+                    target: str = "target", **population_options) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """:func:`simulate_pairs` and, with a population's validity spec, the targets' external
+    measures, outcome and groups (columns of the paired data) and their wave-2 self-report
+    (the second frame, or None)."""
+    if isinstance(population, ItemPool):
+        population = PopulationModel.from_pool(population, **population_options)
+    elif population_options:
+        raise SpecificationError(f"population options {sorted(population_options)} apply only to a pool")
+    if not isinstance(population, PopulationModel):
+        raise SpecificationError(f"population must be a PopulationModel or ItemPool, got {type(population).__name__}")
+    for name, value, low in (("n_targets", n_targets, 2), ("informants", informants, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise SpecificationError(f"{name} must be an integer >= {low}, got {value!r}")
+    forms = tuple(str(f) for f in forms)
+    if len(forms) != 2 or forms[0] == forms[1] or not all(forms):
+        raise SpecificationError(f"forms must be two different names, got {forms!r}")
+    if lenient_form not in forms:
+        raise SpecificationError(f"lenient_form {lenient_form!r} is not one of the forms {forms}")
+    if not 0 <= method_loading < 1:
+        raise SpecificationError(f"method_loading must lie in [0, 1), got {method_loading}")
+    if not 0 <= residual_corr < 1:
+        raise SpecificationError(f"residual_corr must lie in [0, 1), got {residual_corr}")
+    if population.careless or population.missing.get("rate"):
+        raise SpecificationError("simulate_pairs does not simulate careless responding or missing values; build the "
+                                 "population model without them")
+    mats = population.matrices
+    items, factors = list(population.items), list(mats.lv)
+    loading = [f for j, f in enumerate(factors) if np.any(mats.lambda_[:, j] != 0)]
+    if isinstance(self_other_corr, Mapping):  # factors without items (a second-order factor) may be left out
+        self_other_corr = {**{f: 0.5 for f in factors if f not in loading}, **self_other_corr}
+    r = _per_factor(self_other_corr, factors, "self_other_corr")
+    p, m = len(items), len(factors)
+    if isinstance(leniency, Mapping):
+        unknown = sorted(set(leniency) - set(items))
+        if unknown:
+            raise SpecificationError(f"leniency names item(s) not in the population model: {unknown}")
+        shift = np.array([float(leniency.get(i, 0.0)) for i in items])
+    else:
+        shift = np.full(p, float(leniency))
+    gen = np.random.default_rng(seed)
+    # the factors' total covariance (second-order factors enter through B): y* = Lambda eta with
+    # eta ~ N(0, (I - B)^-1 Psi (I - B)^-T)
+    phi = latent_cov(mats)
+    lam = mats.lambda_
+    chol_phi = np.linalg.cholesky(phi + 1e-12 * np.eye(m))
+    theta = mats.theta
+    sigma = implied_cov(mats)
+    chol_theta = np.linalg.cholesky(theta + 1e-12 * np.eye(p))
+    scale = np.sqrt(np.diag(sigma) / (np.diag(sigma) + method_loading ** 2))
+    n, k = int(n_targets), int(informants)
+    t = gen.standard_normal((n, m)) @ chol_phi.T
+    design = None
+    if population.validity is not None:  # the targets' external measures, outcome and groups
+        design = validity_design(population)
+        if design.spec.retest is not None and design.spec.retest.residual_corr:
+            raise SpecificationError("in the paired design the item residuals carry into the retest by "
+                                     "residual_corr of the pairs; give the RetestSpec residual_corr = 0")
+        t, focal, extra = _validity_draws(design, population, t, gen)
+    shared = gen.standard_normal((n, p)) @ chol_theta.T  # item-specific part carried into every rating
+
+    def rating(eta):
+        own = gen.standard_normal((n, p)) @ chol_theta.T
+        e = np.sqrt(residual_corr) * shared + np.sqrt(1 - residual_corr) * own
+        g = gen.standard_normal((n, 1)) * method_loading
+        return (eta @ lam.T + e + g) * scale
+
+    ys = rating(t)
+    yk = [rating(t * r + np.sqrt(1 - r ** 2) * (gen.standard_normal((n, m)) @ chol_phi.T)) for _ in range(k)]
+    sd = np.sqrt(np.diag(sigma))
+
+    def respond(y, lenient):
+        s = shift if lenient else np.zeros(p)
+        if population.thresholds is None:
+            return np.where(population.reverse, -1.0, 1.0) * (y + s * sd)
+        th = population.thresholds - (s * sd)[:, None]
+        kc = th.shape[1] + 1
+        scored = (y[:, :, None] > th[None, :, :]).sum(axis=2)
+        answered = np.where(population.reverse[None, :], kc - 1 - scored, scored)
+        return (answered + population.scale_min).astype(np.int64)
+
+    self_resp = respond(ys, lenient_form == forms[0])
+    inf_resp = [respond(y, lenient_form == forms[1]) for y in yk]
+    cols_self = [f"{i}{sep}{forms[0]}" for i in items]
+    cols_inf = [f"{i}{sep}{forms[1]}" for i in items]
+    ids = np.arange(1, n + 1)
+    if k == 1:
+        out = pd.concat([pd.DataFrame({target: ids}), pd.DataFrame(self_resp, columns=cols_self),
+                         pd.DataFrame(inf_resp[0], columns=cols_inf)], axis=1)
+    else:
+        parts = []
+        for j, resp in enumerate(inf_resp, start=1):
+            parts.append(pd.concat([pd.DataFrame({target: ids, "informant": j}),
+                                    pd.DataFrame(self_resp, columns=cols_self),
+                                    pd.DataFrame(resp, columns=cols_inf)], axis=1))
+        out = pd.concat(parts, ignore_index=True).sort_values([target, "informant"], kind="stable")
+        out = out.reset_index(drop=True)
+    wave2 = None
+    if design is not None:
+        if design.spec.retest is not None:  # the targets' self-report at wave 2
+            resp2 = respond(rating(_wave2_factors(design, t, focal, gen)), lenient_form == forms[0])
+            wave2 = pd.concat([pd.DataFrame({target: ids}), pd.DataFrame(resp2, columns=items)], axis=1)
+        extra.insert(0, target, ids)
+        out = out.merge(extra, on=target, how="left", validate="many_to_one")
+    out.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
+    out.attrs["design"] = {"n_targets": n, "informants": k, "forms": list(forms), "sep": sep, "target": target,
+                           "self_other_corr": dict(zip(factors, r.tolist())), "method_loading": float(method_loading),
+                           "residual_corr": float(residual_corr), "lenient_form": lenient_form,
+                           "leniency": {i: float(s) for i, s in zip(items, shift) if s != 0}}
+    return out, wave2
+
+
+# ------------------------------------------------------------------------- column names
+def paired_columns(data: pd.DataFrame, items: Sequence[str], forms: Sequence[str] = FORMS,
+                   sep: str = "_") -> dict[str, tuple[str, str]]:
+    """Map each base item to its two columns, ``{item: (item<sep>form1, item<sep>form2)}``.
+
+    Raises
+    ------
+    DataError
+        A column missing from the data (all missing columns are listed).
+    SpecificationError
+        Forms that are not two different names.
+    """
+    forms = tuple(forms)
+    if len(forms) != 2 or forms[0] == forms[1]:
+        raise SpecificationError(f"pairs must name two different forms, got {forms!r}")
+    out = {i: (f"{i}{sep}{forms[0]}", f"{i}{sep}{forms[1]}") for i in items}
+    absent = [c for pair in out.values() for c in pair if c not in data.columns]
+    if absent:
+        raise DataError(f"paired data need columns <item>{sep}<form> for forms {forms[0]!r} and {forms[1]!r}; "
+                        f"missing: {', '.join(absent[:12])}" + (f" (and {len(absent) - 12} more)" if len(absent) > 12
+                                                               else ""))
+    return out
 
 
 from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call

@@ -360,7 +360,7 @@ def _write_pairs(
 ) -> None:
     import json
 
-    from allyscale.pairs import FORMS, _simulate_pairs
+    from allyscale.simulate import FORMS, _simulate_pairs
 
     forms = tuple(pool.forms)[:2] if pool is not None and len(pool.forms) >= 2 else FORMS
     data, wave2 = _simulate_pairs(
