@@ -38,8 +38,9 @@ Statistical Software, 48(2), 1-36 (version 0.6.14 is the reference).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,8 @@ from allyscale._core.model import ModelSpec
 from allyscale.cfa import CFAResult
 from allyscale.errors import ConvergenceWarning, SpecificationError
 
-__all__ = ["ROTATIONS", "rotation_options", "ESEMInfo", "ESEMResult", "factor_correlations", "omega_esem", "cross_loadings", "compare_correlations", "loadings"]
+__all__ = ["ROTATIONS", "rotation_options", "ESEMInfo", "ESEMResult", "factor_correlations", "omega_esem",
+           "cross_loadings", "compare_correlations", "loadings"]
 
 #: rotation methods accepted by ``cfa(rotation=)`` (lavaan 0.6.14 names)
 ROTATIONS = ("geomin", "oblimin", "quartimin", "target", "bigeomin", "biquartimin", "varimax", "quartimax",
@@ -149,7 +151,8 @@ def start_values(prep):
     ML factor extraction of the block items' correlation matrix (Lawley & Maxwell, 1971;
     :func:`allyscale._core.extraction.ml`) rescaled to their variances and rotated to the
     echelon pattern (the orthogonal rotation making the first m rows lower triangular, lavaan's
-    ``Lambda HEAD^-1 chol(HEAD HEAD')'``; columns with a positive diagonal), residual variances from the uniquenesses. Without them every
+    ``Lambda HEAD^-1 chol(HEAD HEAD')'``; columns with a positive diagonal), residual variances
+    from the uniquenesses. Without them every
     factor of a block would start at the same first principal component. Returns the
     prepared input with the table's ``start`` column (and its :class:`ModelSpec`) set."""
     from allyscale._core import extraction

@@ -181,13 +181,13 @@ def test_gpa_reaches_a_stationary_point_of_the_criterion():
         true[4 * k:4 * k + 4, k] = rng.uniform(0.5, 0.8, 4)
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     A = true @ q  # an arbitrary orthogonal rotation of an independent-clusters pattern
-    r = core.rotate_block(A, "geomin", orthogonal=False, ov_var=None, rstarts=10, rng=rng, gpa_tol=1e-10,
+    r = core.rotate_block(A, "geomin", orthogonal=False, ov_var=None, rstarts=10, rng=rng, gpa_tol=1e-7,
                           geomin_epsilon=0.001)
     assert r.converged
     block = core.Block("b", np.arange(12), np.arange(3))
     c = core.border_constraints(r.loadings, np.zeros((12, 12)), r.phi, [block], "geomin", orthogonal=False,
                                 std_ov=False, row_weights="none", geomin_epsilon=0.001)
-    assert_allclose(c, 0.0, atol=1e-8)
+    assert_allclose(c, 0.0, atol=1e-6)
     # the independent-clusters pattern is recovered up to column order and sign
     assert_allclose(np.sort(np.abs(r.loadings).max(axis=0)), np.sort(true.max(axis=0)), atol=1e-2)
     assert np.abs(np.diag(r.phi) - 1).max() < 1e-12

@@ -46,8 +46,9 @@ oblique). Psychometrika, 76, 537-549; 77, 442-454.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -143,7 +144,7 @@ def gpa(A: np.ndarray, vgq: Criterion, *, orthogonal: bool, T0: np.ndarray, tol:
     G = A.T @ Gq if orthogonal else -Ti.T @ (Gq.T @ L)
     converged = False
     it = 0
-    for it in range(max_iter + 1):
+    for it in range(max_iter + 1):  # noqa: B007 (the count is returned)
         if orthogonal:
             M = T.T @ G
             Gp = G - T @ ((M + M.T) / 2)
@@ -298,7 +299,6 @@ def constrained_inverse(info: np.ndarray, jac: np.ndarray) -> np.ndarray:
     """``K (K' I K)^-1 K'``, ``K`` an orthonormal basis of the null space of ``jac``: the top-left
     block of the inverse of the bordered matrix ``[[I + J'J, J'], [J, 0]]`` (lavaan's
     ``lav_model_information_augment_invert``)."""
-    q = info.shape[0]
     if jac.size == 0:
         return np.linalg.inv(info)
     u, s, vt = np.linalg.svd(jac, full_matrices=True)
