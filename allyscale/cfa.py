@@ -743,7 +743,7 @@ class CFAResult(Result):
         ----------
         Sörbom (1989); Saris, Satorra & Sörbom (1987).
         """
-        from allyscale._core.modindices import modification_indices
+        from allyscale.modindices import modification_indices
 
         if self._prep.estimator not in ("ML", "MLR") or self._prep.missing != "listwise":
             raise SpecificationError("modification indices are available for ML/MLR with complete data")

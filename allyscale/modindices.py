@@ -1,4 +1,5 @@
-"""Modification indices and expected parameter changes for ML factor models (Sörbom, 1989).
+"""Modification indices and expected parameter changes for ML factor models (Sörbom, 1989): the table of
+``CFAResult.modification_indices()`` (lavaan's ``modindices()``), built on the core's ML information.
 
 The model is extended by every cross-loading and every residual covariance between
 observed variables that it does not contain (lavaan's ``modindices()`` candidates for a

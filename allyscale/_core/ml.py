@@ -26,7 +26,7 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf as _dpotrf
 from scipy.linalg.lapack import dpotri as _dpotri
 
-from allyscale._core.model import ModelSpec
+from allyscale._core.model import ModelSpec, table_columns
 
 __all__ = ["Pattern", "GroupData", "MLFit", "fit_ml", "start_values", "deviance", "observed_information",
            "casewise_scores", "saturated", "baseline_spec", "LOG2PI"]
@@ -202,7 +202,8 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
     pt = spec.partable
     records = spec.start_records
     if records is None:  # the table's rows as dicts, kept on the spec (refits of one model reuse them)
-        records = [dict(zip(pt.columns, r)) for r in zip(*(pt[c].tolist() for c in pt.columns))]
+        cols = table_columns(pt)
+        records = [dict(zip(cols, r)) for r in zip(*cols.values())]
         spec.start_records = records
     ov, lv = spec.ov, spec.lv
     higher = {r["rhs"] for r in records if r["op"] == "=~" and r["rhs"] in lv}
@@ -267,9 +268,14 @@ def _pairwise_cov(y: np.ndarray) -> np.ndarray:
     if not np.isnan(y).any():
         d = y - y.mean(axis=0)
         return d.T @ d / y.shape[0]
-    import pandas as pd
-
-    c = pd.DataFrame(y).cov(min_periods=2).to_numpy().copy()
+    # pairwise-complete covariances (divisor n_ij - 1): sums over the rows where both items are observed
+    m = (~np.isnan(y)).astype(float)
+    y0 = np.where(np.isnan(y), 0.0, y)
+    n = m.T @ m
+    sx = y0.T @ m  # sx[i, j] = sum of y_i over the rows where y_j is observed (and y_i, through y0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = (y0.T @ y0 - sx * sx.T / n) / (n - 1)
+    c[n < 2] = np.nan
     v = np.nanvar(y, axis=0)
     c[~np.isfinite(c)] = 0.0
     np.fill_diagonal(c, v)
@@ -384,15 +390,13 @@ def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> li
 def saturated_spec(ov: list[str]) -> ModelSpec:
     """The saturated mean-and-covariance model of one group as a :class:`ModelSpec`
     (free means, then the lower triangle of Sigma column by column)."""
-    import pandas as pd
-
     rows = [dict(lhs=v, op="~1", rhs="", group=1, free=i + 1, ustart=np.nan, start=np.nan) for i, v in enumerate(ov)]
     k = len(ov)
     for j in range(len(ov)):
         for i in range(j, len(ov)):
             k += 1
             rows.append(dict(lhs=ov[i], op="~~", rhs=ov[j], group=1, free=k, ustart=np.nan, start=np.nan))
-    return ModelSpec.from_partable(pd.DataFrame(rows), list(ov), [], meanstructure=True)
+    return ModelSpec.from_partable(_records_table(rows), list(ov), [], meanstructure=True)
 
 
 def saturated_x(sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -465,8 +469,6 @@ def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10
 def baseline_spec(ov: list[str], ngroups: int, meanstructure: bool) -> ModelSpec:
     """The independence (baseline) model of lavaan: free variances (and means), no covariances,
     no constraints across groups."""
-    import pandas as pd
-
     rows = []
     free = 0
     for g in range(1, ngroups + 1):
@@ -477,5 +479,9 @@ def baseline_spec(ov: list[str], ngroups: int, meanstructure: bool) -> ModelSpec
             for v in ov:
                 free += 1
                 rows.append(dict(lhs=v, op="~1", rhs="", group=g, free=free, ustart=np.nan, start=np.nan))
-    pt = pd.DataFrame(rows)
-    return ModelSpec.from_partable(pt, list(ov), [], meanstructure=meanstructure)
+    return ModelSpec.from_partable(_records_table(rows), list(ov), [], meanstructure=meanstructure)
+
+
+def _records_table(rows: list[dict]) -> dict[str, list]:
+    """A parameter table (column → list) from its rows."""
+    return {k: [r[k] for r in rows] for k in rows[0]}

@@ -15,11 +15,26 @@ parameter are computed in closed form (no numerical differentiation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from allyscale.errors import SpecificationError
+
+
+class _Row(NamedTuple):
+    lhs: str
+    op: str
+    rhs: str
+    group: int
+
+
+def table_columns(pt: Any) -> dict[str, list]:
+    """The columns of a parameter table as lists, from a pandas DataFrame (``.columns``, ``.tolist()``) or a
+    mapping of column name → sequence; the core never needs pandas itself."""
+    if isinstance(pt, dict):
+        return {k: list(v) for k, v in pt.items()}
+    return {str(c): pt[c].tolist() for c in pt.columns}
 
 __all__ = ["ModelSpec", "GroupMatrices", "vech_indices"]
 
@@ -85,7 +100,7 @@ class ModelSpec:
         row <= col, and mirrored when filled).
     """
 
-    partable: pd.DataFrame
+    partable: Any  # the parameter table: any column mapping (a pandas DataFrame, or a dict of lists)
     ov: list[str]
     lv: list[str]
     ngroups: int
@@ -101,7 +116,7 @@ class ModelSpec:
     fill_plan: list | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_partable(cls, pt: pd.DataFrame, ov: list[str], lv: list[str], *, meanstructure: bool) -> "ModelSpec":
+    def from_partable(cls, pt: Any, ov: list[str], lv: list[str], *, meanstructure: bool) -> ModelSpec:
         """Build from a parameter table (columns ``lhs, op, rhs, group, free, ustart``; ``free``
         numbers the free parameters from 1, equal numbers = equality constraints) and the
         observed (data order) and latent variable lists. Rows with other operators
@@ -112,11 +127,17 @@ class ModelSpec:
         SpecificationError
             A regression with an observed variable as outcome.
         """
-        ngroups = int(pt["group"].max())
-        entries, fixed, delta = [], [], []
-        for pos, row in enumerate(pt.itertuples(index=False)):
-            g = int(row.group) - 1
-            op, lhs, rhs = row.op, row.lhs, row.rhs
+        cols = table_columns(pt)
+        n_rows = len(cols["op"])
+        kinds = cols.get("kind", [""] * n_rows)
+        ngroups = int(max(cols["group"]))
+        entries: list[tuple[int, int, str, int, int]] = []
+        fixed: list[tuple[int, str, int, int, float]] = []
+        delta: list[tuple[int, int, int]] = []
+        for pos, (lhs, op, rhs, group, free_k, ustart, kind) in enumerate(
+                zip(cols["lhs"], cols["op"], cols["rhs"], cols["group"], cols["free"], cols["ustart"], kinds)):
+            g = int(group) - 1
+            where: tuple[str, int, int]
             if op == "=~":
                 if rhs in lv:
                     where = ("beta", lv.index(rhs), lv.index(lhs))
@@ -141,17 +162,18 @@ class ModelSpec:
                 where = ("alpha", lv.index(lhs), 0) if lhs in lv else ("nu", ov.index(lhs), 0)
             else:
                 continue
-            if row.free > 0:
-                entries.append((int(row.free) - 1, g, *where))
-            elif getattr(row, "kind", "") == "delta_resid" and where[0] == "theta":
+            if free_k > 0:
+                entries.append((int(free_k) - 1, g, *where))
+            elif kind == "delta_resid" and where[0] == "theta":
                 delta.append((g, where[1], pos))
-            elif not np.isnan(row.ustart):
-                fixed.append((g, *where, float(row.ustart)))
-        n_free = int(pt["free"].max())
-        scales = {}
-        for r in pt[pt["op"] == "~*~"].itertuples(index=False):
-            scales[(int(r.group) - 1, ov.index(r.lhs))] = (int(r.free) - 1 if r.free > 0 else -1,
-                                                          float(r.ustart) if r.ustart == r.ustart else 1.0)
+            elif not np.isnan(ustart):
+                fixed.append((g, *where, float(ustart)))
+        n_free = int(max(cols["free"]))
+        scales: dict[tuple[int, int], tuple[int, float]] = {}
+        for lhs, op, group, free_k, ustart in zip(cols["lhs"], cols["op"], cols["group"], cols["free"], cols["ustart"]):
+            if op == "~*~":
+                scales[(int(group) - 1, ov.index(lhs))] = (int(free_k) - 1 if free_k > 0 else -1,
+                                                          float(ustart) if ustart == ustart else 1.0)
         return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed, delta, scales)
 
     def scale(self, x: np.ndarray, g: int) -> np.ndarray:
@@ -322,16 +344,15 @@ class ModelSpec:
             sd_ov.append(np.sqrt(np.clip(np.diag(gm.sigma()), 0, None)))
             sd_lv.append(np.sqrt(np.clip(np.diag(gm.latent_cov()), 0, None)))
         est = self.estimates(x)
-        out = np.full(len(self.partable), np.nan)
+        out = np.full(len(table_columns(self.partable)["op"]), np.nan)
         ov, lv = self.ov, self.lv
 
         def sd(g, name):
             return sd_lv[g][lv.index(name)] if name in lv else sd_ov[g][ov.index(name)]
 
         with np.errstate(divide="ignore", invalid="ignore"):
-            pt = self.partable
-            for i, row in enumerate(pd.DataFrame({c: pt[c].tolist() for c in ("lhs", "op", "rhs", "group")},
-                                                 dtype=object).itertuples(index=False)):
+            cols = table_columns(self.partable)
+            for i, row in enumerate(_Row(*r) for r in zip(cols["lhs"], cols["op"], cols["rhs"], cols["group"])):
                 g = int(row.group) - 1
                 if row.op == "=~":
                     out[i] = est[i] * sd(g, row.lhs) / sd(g, row.rhs)
@@ -358,14 +379,15 @@ class ModelSpec:
     def estimates(self, x: np.ndarray) -> np.ndarray:
         """The value of every parameter-table row (free ones from ``x``, fixed ones from
         ``ustart``; rows the model matrices do not hold, e.g. thresholds, are NaN unless free)."""
-        free = self.partable["free"].to_numpy()
-        ustart = self.partable["ustart"].to_numpy(dtype=float)
+        cols = table_columns(self.partable)
+        free = np.asarray(cols["free"])
+        ustart = np.asarray(cols["ustart"], dtype=float)
         out = np.where(free > 0, x[np.maximum(free, 1) - 1], ustart)
         if self.delta:
             mats = self.matrices(x)
             for g, i, pos in self.delta:
                 out[pos] = mats[g].theta[i, i]
-        ops = self.partable["op"].to_numpy()
+        ops = np.asarray(cols["op"], dtype=object)
         if not self.meanstructure:
             out = np.where(ops == "~1", np.nan, out)
         return out.astype(float)
