@@ -596,12 +596,13 @@ def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.Da
     For factor f with items I (its intended items from ``pattern``, factor → items; by default
     the items whose largest absolute loading is on f):
 
-    * ``omega``: ``(sum_I lambda_if)^2 / ((sum_I lambda_if)^2 + sum_I theta_i)``, the ESEM
+    * ``omega``: ``(sum_I |lambda_if|)^2 / ((sum_I |lambda_if|)^2 + sum_I theta_i)``, the ESEM
       composite reliability of Morin, Arens & Marsh (2016, eq. 1; McDonald, 1970), with
       ``theta`` the standardized residual variances (cross-loadings are not counted as
       error: they are part of the items' explained variance);
     * ``omega_model``: the share of the variance of the unit-weighted sum of I that f alone
-      explains, ``(sum_I lambda_if)^2 / 1' Sigma_II 1`` (``Sigma`` the model-implied
+      explains, ``(sum_I |lambda_if|)^2 / s' Sigma_II s`` (``s`` the loadings' signs, so that
+      reverse-keyed items enter reversed; ``Sigma`` the model-implied
       correlation matrix; cross-loadings and the other factors count as not-f variance;
       Bentler, 2009; for the general factor of a bifactor-ESEM over all items this is
       omega-hierarchical, Rodriguez, Reise & Haviland, 2016).
@@ -635,9 +636,11 @@ def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.Da
         items = groups.get(f, [])
         if not items:
             continue
-        s = float(L.loc[items, f].sum())
+        lam = L.loc[items, f].to_numpy()
+        sign = np.where(lam < 0, -1.0, 1.0)  # reverse-keyed items enter reversed
+        s = float(np.abs(lam).sum())
         err = float(sum(theta[i] for i in items))
-        total = float(corr.loc[items, items].to_numpy().sum())
+        total = float(sign @ corr.loc[items, items].to_numpy() @ sign)
         rows.append({"factor": f, "n_items": len(items), "omega": s * s / (s * s + err), "omega_model": s * s / total})
     out = pd.DataFrame(rows)
     info = getattr(fit, "rotation", None)

@@ -282,3 +282,27 @@ def test_compare_fits_esem_with_the_pool_target_and_tests_cfa_in_esem(mini_pool,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert not nested_by_net(fit, models["correlated"])
+
+
+def test_report_tables_and_esem_omega(mini_pool, mini_data):
+    from allyscale.report.esem_section import esem_tables
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = {"correlated": al.cfa(mini_data, mini_pool.model_syntax("correlated"), estimator="ML"),
+                "esem": al.cfa(mini_data, mini_pool.model_syntax("esem"), estimator="ML",
+                               **mini_pool.esem_rotation("esem"))}
+    pattern = {f.id: [it.id for it in f.items] for f in mini_pool.factors}
+    t = esem_tables(fits, pattern)
+    assert list(t["fit"]["model"]) == ["correlated", "esem"]
+    assert_allclose(t["fit"]["chisq"], [fits[k].fit_measures["chisq"] for k in ("correlated", "esem")])
+    assert len(t["cross_loadings"]) == len(mini_pool.item_ids)
+    assert "Morin" in t["omega_source"] and "pst rotation of the ML fit" in t["omega_source"]
+    om = t["omega"].set_index("factor")
+    # omega by hand from the standardized solution: (sum |lambda|)^2 / ((sum |lambda|)^2 + sum theta)
+    est = fits["esem"].estimates
+    f, items = "fa", pattern["fa"]
+    lam = est[(est.op == "=~") & (est.lhs == f) & est.rhs.isin(items)].std_all.abs().sum()
+    th = est[(est.op == "~~") & (est.lhs == est.rhs) & est.lhs.isin(items)].std_all.sum()
+    assert_allclose(om.loc[f, "omega"], lam**2 / (lam**2 + th), rtol=1e-12)
+    assert 0.5 < om.loc[f, "omega"] < 0.9 and 0.5 < om.loc[f, "omega_model"] < 0.9
