@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 __all__ = ["smc", "Extraction", "minres", "ml", "pa", "reduced_eigenvalues"]
 
@@ -85,7 +85,7 @@ def _ml_objective(psi: np.ndarray, r: np.ndarray, k: int) -> tuple[float, np.nda
     return f, g
 
 
-def _optimise(objective, r: np.ndarray, k: int, tol: float) -> tuple[np.ndarray, object]:
+def _optimise(objective, r: np.ndarray, k: int, tol: float) -> tuple[np.ndarray, OptimizeResult]:
     s = smc(r)
     start = np.diag(r) - s
     upper = max(float(s.max()), 1.0)
@@ -125,7 +125,7 @@ def pa(r: np.ndarray, k: int, *, min_err: float = 0.001, max_iter: int = 50) -> 
     err = comm
     it = 0
     converged = True
-    load = None
+    load = np.zeros((r.shape[0], k))  # no common variance at all (all SMCs 0): no loadings
     while err > min_err:
         vals, vecs = _top_eigen(rm, k)
         load = vecs * np.sqrt(vals)

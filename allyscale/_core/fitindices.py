@@ -54,7 +54,7 @@ def tli(chisq: float, df: float, chisq_base: float, df_base: float, c: float = 1
     return 1.0
 
 
-def rmsea(chisq: float, df: float, n: int, ngroups: int = 1, c: float = 1.0) -> float:
+def rmsea(chisq: float, df: float, n: float, ngroups: int = 1, c: float = 1.0) -> float:
     """RMSEA (Steiger, 1990) as lavaan: ``sqrt(max(X2 / (N df) - c / N, 0)) * sqrt(G)`` (N, not N - 1).
 
     ``c`` is 1 for the ordinary RMSEA; the scaling factor for lavaan's ``rmsea.robust``
@@ -79,7 +79,7 @@ def _ncp(chisq: float, df: float, prob: float) -> float:
     return brentq(f, 0.0, hi, xtol=1e-12)
 
 
-def rmsea_ci(chisq: float, df: float, n: int, ngroups: int = 1, level: float = 0.90) -> tuple[float, float]:
+def rmsea_ci(chisq: float, df: float, n: float, ngroups: int = 1, level: float = 0.90) -> tuple[float, float]:
     """Confidence interval of the RMSEA by inverting the noncentral chi-square (Browne & Cudeck, 1993);
     NaN for a statistic or df that is not a finite number (an unconverged or undefined test)."""
     if not (np.isfinite(chisq) and np.isfinite(df) and np.isfinite(n)):
@@ -93,7 +93,7 @@ def rmsea_ci(chisq: float, df: float, n: int, ngroups: int = 1, level: float = 0
     return scale(lo), scale(hi)
 
 
-def rmsea_pvalue(chisq: float, df: float, n: int, ngroups: int = 1, close: float = 0.05) -> float:
+def rmsea_pvalue(chisq: float, df: float, n: float, ngroups: int = 1, close: float = 0.05) -> float:
     """P(RMSEA <= close): ``1 - F_ncx2(X2; df, close^2 N df / G)`` (test of close fit)."""
     if df == 0:
         return np.nan
@@ -125,6 +125,6 @@ def aic(logl: float, npar: int) -> float:
     return -2 * logl + 2 * npar
 
 
-def bic(logl: float, npar: int, n: int) -> float:
+def bic(logl: float, npar: int, n: float) -> float:
     """Bayesian information criterion ``-2 logL + npar log N`` (Schwarz, 1978)."""
     return -2 * logl + npar * np.log(n)

@@ -20,6 +20,7 @@ with step halving; nothing is warm-started across calls. The observed informatio
 
 from __future__ import annotations
 
+from typing import Any, cast
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +110,7 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
     mats = spec.matrices(x)
     need = need_grad or need_info
     lowrank = spec.lowrank(mats) if need else [None] * len(mats)
-    dense = spec.derivatives(mats) if need and any(lr is None for lr in lowrank) else None
+    dense: list[Any] | None = spec.derivatives(mats) if need and any(lr is None for lr in lowrank) else None
     q = spec.n_free
     dev = 0.0
     grad = np.zeros(q)
@@ -151,7 +152,7 @@ def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad
                         blk = blk + dmo @ inv @ dmo.T
                     info += pat.n * blk
                 continue
-            ds, dm = dense[g]
+            ds, dm = cast(list, dense)[g]  # dense holds every group without a low-rank form
             dso = ds if full else ds[:, o][:, :, o]
             dmo = dm if full else dm[:, o]
             if need_grad:
@@ -355,7 +356,7 @@ def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> li
     pattern (the original order with complete data); only sums over cases are meaningful."""
     mats = spec.matrices(x)
     lowrank = spec.lowrank(mats)
-    dense = spec.derivatives(mats) if any(lr is None for lr in lowrank) else None
+    dense: list[Any] | None = spec.derivatives(mats) if any(lr is None for lr in lowrank) else None
     q = spec.n_free
     out = []
     for g, (gm, gd) in enumerate(zip(mats, data)):
@@ -368,12 +369,13 @@ def casewise_scores(spec: ModelSpec, data: list[GroupData], x: np.ndarray) -> li
             rows = gd.y if (full and len(gd.patterns) == 1) else pat.rows
             inv = np.linalg.inv(sigma if full else sigma[np.ix_(o, o)])
             vr = (rows - mu_all[o]) @ inv
-            if lowrank[g] is not None:
-                a, b, dm = lowrank[g]
+            lr = lowrank[g]
+            if lr is not None:
+                a, b, dm = lr
                 ao, bo, dmo = (a, b, dm) if full else (a[:, o], b[:, o], dm[:, o])
                 sc = (vr @ ao.T) * (vr @ bo.T) - np.einsum("kp,kp->k", ao @ inv, bo)[None, :]
             else:
-                ds, dm = dense[g]
+                ds, dm = cast(list, dense)[g]  # dense holds every group without a low-rank form
                 dso = ds if full else ds[:, o][:, :, o]
                 dmo = dm if full else dm[:, o]
                 a3 = np.einsum("kij,ni->knj", dso, vr)

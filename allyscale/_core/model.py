@@ -403,7 +403,7 @@ class ModelSpec:
         """
         p = len(self.ov)
         q = self.n_free
-        out = []
+        out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
         counts: dict[tuple[int, int], int] = {}
         for k, g, *_ in self.entries:
             counts[(g, k)] = counts.get((g, k), 0) + 1

@@ -933,14 +933,16 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
             "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
     baseline = _baseline(stats, ns)
-    sample = [(_cor_matrix(st["rho"], p), None) for st in stats]
+    sample: list[tuple[np.ndarray, np.ndarray | None]] = [(_cor_matrix(st["rho"], p), None) for st in stats]
     implied = spec.implied(x)
     mats = spec.matrices(x)
     note = None
     if any(kk >= 0 for kk, _ in spec.scales.values()):
         note = ("robust (catML) indices are undefined with free scale factors (thresholds equal across groups): "
                 "NaN, as lavaan")
-    deltas, ks, ys = [], [], []
+    deltas: list[Any] = []
+    ks: list[np.ndarray | None] = []
+    y_handles: list[Any] = []
     meat_cc = np.zeros((k, k))
     if fit_only:
         note = "not computed (fit_only)"
@@ -958,12 +960,12 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
                 kk_ = np.zeros((jc.shape[0], k))
                 kk_[:, used] = acov_g.cross(handle, slice(n_th, None))
                 ks.append(kk_)
-                ys.append(None)
+                y_handles.append(None)
             else:
                 ks.append(None)
-                ys.append((handle[1], used) if handle[0] == "y" else None)
+                y_handles.append((handle[1], used) if handle[0] == "y" else None)
     catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
-                   [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note, ys=ys or None)
+                   [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note, ys=y_handles or None)
     diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "separable_thresholds": separable,
                    "trace_ugamma": tr_ug,
                    "trace_ugamma2": tr_ug2, "catml": catml, "gamma_form": [st["acov"].form for st in stats]}

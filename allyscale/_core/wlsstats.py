@@ -81,8 +81,17 @@ class ACov:
         return {"n": self.n, "IF": self.IF, "gamma": self.gamma, "_grams": {}}
 
     @property
+    def _IF(self) -> np.ndarray:
+        """The influence matrix (N x q) of an ACov held in that form."""
+        if self.IF is None:
+            raise ValueError("this ACov holds Gamma, not the influence matrix")
+        return self.IF
+
+    @property
     def q(self) -> int:
-        return (self.IF if self.IF is not None else self.gamma).shape[1]
+        held = self.IF if self.IF is not None else self.gamma
+        assert held is not None  # exactly one is set (__init__)
+        return int(held.shape[1])
 
     @property
     def form(self) -> str:
@@ -91,31 +100,31 @@ class ACov:
     def diag(self) -> np.ndarray:
         if self.gamma is not None:
             return np.diag(self.gamma).copy()
-        return np.einsum("ij,ij->j", self.IF, self.IF) / self.n
+        return np.einsum("ij,ij->j", self._IF, self._IF) / self.n
 
     def dense(self) -> np.ndarray:
         """``Gamma`` (q x q)."""
         if self.gamma is not None:
             return self.gamma
-        return self.IF.T @ self.IF / self.n
+        return self._IF.T @ self._IF / self.n
 
     def sub(self, cols: np.ndarray) -> "ACov":
         cols = np.asarray(cols, dtype=int)
         if self.gamma is not None:
             return ACov(self.n, gamma=self.gamma[np.ix_(cols, cols)])
-        return ACov(self.n, IF=np.asarray(self.IF[:, cols], order="F"))
+        return ACov(self.n, IF=np.asarray(self._IF[:, cols], order="F"))
 
     def block(self, cols) -> np.ndarray:
         """``Gamma[cols, cols]`` (dense; ``cols`` a slice or index array)."""
         if isinstance(cols, slice):
             if self.gamma is not None:
                 return self.gamma[cols, cols]
-            part = self.IF[:, cols]
+            part = self._IF[:, cols]
             return part.T @ part / self.n
         cols = np.asarray(cols, dtype=int)
         if self.gamma is not None:
             return self.gamma[np.ix_(cols, cols)]
-        part = self.IF[:, cols]
+        part = self._IF[:, cols]
         return part.T @ part / self.n
 
     def times(self, a, cols=None) -> np.ndarray:
@@ -126,10 +135,10 @@ class ACov:
         if self.gamma is not None:
             g = self.gamma[cols] if isinstance(cols, slice) else self.gamma[np.asarray(cols, dtype=int)]
             return np.asarray(a.T @ g).T  # Gamma symmetric: Gamma[:, c] a = (a' Gamma[c, :])'
-        part = self.IF[:, cols]
+        part = self._IF[:, cols]
         ifa = part @ a
         ifa = np.asarray(ifa.toarray() if _sparse.issparse(ifa) else ifa)
-        return self.IF.T @ ifa / self.n
+        return self._IF.T @ ifa / self.n
 
     def _key(self, cols) -> tuple:
         if cols is None:
@@ -145,7 +154,7 @@ class ACov:
             self._grams = {}
         key = self._key(cols)
         if key not in self._grams:
-            IF = self.IF if cols is None else self.IF[:, cols]
+            IF = self._IF if cols is None else self._IF[:, cols]
             n, q = IF.shape
             if w.size != q:
                 raise ValueError("weights and statistics differ in length")
@@ -170,7 +179,7 @@ class ACov:
             sw = np.sqrt(w)
             m = g * sw[:, None] * sw[None, :]
             return float(np.einsum("ij,ij->", m, m))
-        IF = self.IF if cols is None else self.IF[:, cols]
+        IF = self._IF if cols is None else self._IF[:, cols]
         n, q = IF.shape
         if w.size != q:
             raise ValueError("weights and statistics differ in length")
@@ -196,7 +205,7 @@ class ACov:
             h = self.times(a, cols)
             hc = h if cols is None else h[cols]
             return np.asarray(a.T @ hc), hc.T @ (w[:, None] * hc), ("h", h)
-        IF = self.IF if cols is None else self.IF[:, cols]
+        IF = self._IF if cols is None else self._IF[:, cols]
         y = IF @ a
         y = np.asarray(y.toarray() if _sparse.issparse(y) else y)
         n = self.n
@@ -212,7 +221,7 @@ class ACov:
         kind, arr = handle
         if kind == "h":
             return arr[rows]
-        return self.IF[:, rows].T @ arr / self.n
+        return self._IF[:, rows].T @ arr / self.n
 
     def trace_wg(self, w: np.ndarray) -> float:
         return float(w @ self.diag())
