@@ -9,6 +9,7 @@ name                holds                                           keyed by
 ==================  ==============================================  ======================================
 ``partables``       parsed model syntax → parameter table, spec      syntax, observed variables, options
 ``wlsmv_stats``     polychorics, thresholds, their asymptotic cov.   the data's bytes (last 4 data sets)
+``polychorics``     ``al.polychoric`` results (warnings repeated)    the data's bytes and options (last 4)
 ``study_pools``     item pools read by Monte Carlo specs             path, size, modification time
 ``worker_specs``    study specs in worker processes                  the spec's JSON
 ``cvr_critical``    Lawshe CVR critical values                       number of raters, alpha
