@@ -451,6 +451,11 @@ class ESEMResult(CFAResult):
         """The factor correlation matrix of the rotated solution."""
         return factor_correlations(self)
 
+    def modification_indices(self, *, minimum: float = 0.0) -> pd.DataFrame:
+        """Not available for models with EFA blocks (their rotated table is not identified without
+        the rotation's constraints, which the score tests here do not include)."""
+        raise SpecificationError("modification indices are not available for models with EFA blocks")
+
     def summary(self) -> str:
         info = self.rotation
         head = (f"Exploratory SEM: rotation {info.method}" + (" (orthogonal)" if info.options["orthogonal"] else
