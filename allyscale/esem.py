@@ -387,8 +387,9 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     if est.prepared is not None:
         prep = est.prepared
     spec, pt = prep.spec, prep.partable
-    if prep.ngroups > 1:
-        raise SpecificationError("EFA blocks in several groups are not supported")
+    if prep.ngroups > 1 and (prep.group_equal or prep.estimator == "WLSMV"):
+        raise SpecificationError("EFA blocks in several groups are supported for the configural model with ML or "
+                                 "MLR only (no group_equal, not WLSMV)")
     ov, lv = list(spec.ov), list(spec.lv)
     blocks_g = [_blocks(pt, ov, lv, g) for g in range(prep.ngroups)]
     names = {b.name: {"factors": [lv[i] for i in b.lv_idx], "items": [ov[i] for i in b.ov_idx]}
@@ -407,9 +408,16 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     pt_new = rotated_table(pt)
     spec_new = ModelSpec.from_partable(pt_new, ov, lv, meanstructure=spec.meanstructure)
     x_new = _fill(spec_new, pt, est.x, mats)
-    crit = {b.name: r.value for b, r in zip(blocks_g[0], results[0]) if r is not None}
-    conv = {b.name: r.converged for b, r in zip(blocks_g[0], results[0]) if r is not None}
-    starts = {b.name: r.start_values for b, r in zip(blocks_g[0], results[0]) if r is not None}
+    def per_block(attr):  # block -> value (several groups: "block (group label)")
+        out = {}
+        for g, (bs, rs) in enumerate(zip(blocks_g, results)):
+            for b, r in zip(bs, rs):
+                if r is not None:
+                    key = b.name if prep.ngroups == 1 else f"{b.name} ({prep.group_labels[g]})"
+                    out[key] = getattr(r, attr)
+        return out
+
+    crit, conv, starts = per_block("value"), per_block("converged"), per_block("start_values")
     bad = [n for n, ok in conv.items() if not ok]
     diagnostics = dict(est.diagnostics)
     if bad:

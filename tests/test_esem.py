@@ -306,3 +306,27 @@ def test_report_tables_and_esem_omega(mini_pool, mini_data):
     th = est[(est.op == "~~") & (est.lhs == est.rhs) & est.lhs.isin(items)].std_all.sum()
     assert_allclose(om.loc[f, "omega"], lam**2 / (lam**2 + th), rtol=1e-12)
     assert 0.5 < om.loc[f, "omega"] < 0.9 and 0.5 < om.loc[f, "omega_model"] < 0.9
+
+
+# ----------------------------------------------------------------------------- groups
+def test_configural_esem_in_two_groups_matches_lavaan():
+    """lavaan 0.6.14: the block rotated in each school separately (make_esem_groups.R)."""
+    ref = json.loads((REF / "esem" / "reference_groups.json").read_text())["hs_geomin_ml_groups"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = al.cfa(HS, ref["model"], estimator="ML", group="school")
+    assert fit.group_labels == ref["group_labels"]
+    r = _frame(ref["est"]).merge(_frame(ref["std"]), on=["lhs", "op", "rhs", "group"])
+    r = r[r["op"].isin(["=~", "~~", "~1"])]
+    both = r.merge(fit.estimates[["lhs", "op", "rhs", "group", "est", "se", "std_all"]],
+                   on=["lhs", "op", "rhs", "group"], suffixes=("_r", ""))
+    assert len(both) == len(r)
+    assert_allclose(both["est"], both["est_r"], atol=1e-4, rtol=0)
+    assert_allclose(both["std_all"], both["est_std"], atol=1e-4, rtol=0)
+    ok = both["se_r"] >= 1e-3
+    assert_allclose(both["se"][ok], both["se_r"][ok], rtol=1e-3)
+    keys = ["npar", "chisq", "df", "cfi", "tli", "logl", "aic", "bic", "rmsea", "srmr", "baseline.chisq"]
+    assert_allclose([fit.fit_measures[k] for k in keys], [ref["fit"][k] for k in keys], rtol=1e-6)
+    assert set(fit.rotation.criterion) == {"e1 (Pasteur)", "e1 (Grant-White)"}
+    with pytest.raises(SpecificationError, match="configural"):
+        al.cfa(HS, ref["model"], estimator="ML", group="school", group_equal=["loadings"])
