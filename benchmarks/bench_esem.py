@@ -23,11 +23,11 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from _timing import best_of
 from threadpoolctl import threadpool_limits
 
 import allyscale as al
 from allyscale.pool import load_pool
-from _timing import best_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
