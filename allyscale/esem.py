@@ -48,7 +48,7 @@ import pandas as pd
 from allyscale._core import esem as _esem
 from allyscale._core import ml as _ml
 from allyscale._core.model import ModelSpec
-from allyscale.cfa import CFAResult
+from allyscale.sem import CFAResult
 from allyscale.errors import ConvergenceWarning, SpecificationError
 
 __all__ = ["ROTATIONS", "rotation_options", "ESEMInfo", "ESEMResult", "factor_correlations", "omega_esem",
@@ -476,7 +476,7 @@ class ESEMResult(CFAResult):
 def build_result(prep, est, rotation, rotation_args, rotation_se) -> ESEMResult:
     """The :class:`ESEMResult` of a fitted model with EFA blocks (called by ``allyscale.cfa.cfa``):
     fit measures, R² and warnings from the unrotated solution, estimates from the rotated one."""
-    from allyscale.cfa import _build
+    from allyscale.sem import _build
 
     unrot = _build(prep, est)
     prep_new, est_new, info = rotate_fit(prep, est, rotation, rotation_args, rotation_se)
