@@ -48,6 +48,7 @@ import pandas as pd
 from allyscale._core import esem as _esem
 from allyscale._core import ml as _ml
 from allyscale._core.model import ModelSpec
+from allyscale.results import Summary
 from allyscale.sem import CFAResult
 from allyscale.errors import ConvergenceWarning, SpecificationError
 
@@ -464,13 +465,17 @@ class ESEMResult(CFAResult):
         the rotation's constraints, which the score tests here do not include)."""
         raise SpecificationError("modification indices are not available for models with EFA blocks")
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The CFA summary with the rotation, its standard errors, the blocks and the rotated loading matrix."""
+        out = super().summary()
         info = self.rotation
-        head = (f"Exploratory SEM: rotation {info.method}" + (" (orthogonal)" if info.options["orthogonal"] else
-                                                              " (oblique)")
-                + f", standard errors {info.se}; blocks: "
-                + "; ".join(f"{b}: {', '.join(v['factors'])}" for b, v in info.blocks.items()))
-        return head + "\n" + super().summary()
+        if info is not None:
+            out.title = "Exploratory SEM: " + out.title
+            out.lead(f"rotation {info.method}" + (" (orthogonal)" if info.options["orthogonal"] else " (oblique)")
+                     + f", standard errors {info.se}; blocks: "
+                     + "; ".join(f"{b}: {', '.join(v['factors'])}" for b, v in info.blocks.items()))
+            out.table(self.loadings(), title="Rotated standardized loadings")
+        return out
 
 
 def build_result(prep, est, rotation, rotation_args, rotation_se) -> ESEMResult:

@@ -167,6 +167,13 @@ class Summary:
             self.blocks.append(_Text(kept, strong))
         return self
 
+    def lead(self, *lines: str) -> Summary:
+        """Put paragraphs before every other block (a subclass adding to its parent's summary)."""
+        kept = tuple(str(line) for line in lines if line)
+        if kept:
+            self.blocks.insert(0, _Text(kept))
+        return self
+
     def facts(self, mapping: Mapping[str, Any], *, title: str | None = None, digits: int = 3) -> Summary:
         """Add a two-column table of named values (e.g. fit measures)."""
         frame = pd.DataFrame({"value": pd.Series(list(mapping.values()), index=[str(k) for k in mapping],

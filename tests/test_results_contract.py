@@ -198,3 +198,14 @@ def test_jupyter_tables_use_the_report_table_style():
     for rule in ("border-top: 2px solid #111", "border-bottom: 1px solid #111", "text-align: right"):
         assert rule in template and rule.replace(": ", ":") in TABLE_CSS, rule
     assert re.search(r"font-family: \"Times New Roman\"", template) and "'Times New Roman'" in TABLE_CSS
+
+
+def test_esem_result(hs):
+    model = 'efa("b")*f1 + efa("b")*f2 + efa("b")*f3 =~ ' + " + ".join(f"x{i}" for i in range(1, 10))
+    fit = al.cfa(hs, model, estimator="ML", rotation="geomin")
+    check_contract(fit)
+    assert "Exploratory SEM" in fit.summary() and "Rotated standardized loadings" in fit.summary()
+    assert fit.to_dict()["fit_measures"]["df"] == 12
+
+
+COVERED.add("ESEMResult")
