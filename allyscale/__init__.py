@@ -59,7 +59,8 @@ _API: dict[str, str] = {
     "congruence": "allyscale.efa",
     # confirmatory analysis
     "cfa": "allyscale.cfa",
-    "compare": "allyscale.comparison", "CompareResult": "allyscale.comparison",
+    "compare": "allyscale.comparison",
+    "CompareResult": "allyscale.comparison",
     "invariance": "allyscale.invariance",
     "InvarianceResult": "allyscale.invariance",
     "score_tests": "allyscale.invariance",
@@ -73,12 +74,15 @@ _API: dict[str, str] = {
     "htmt": "allyscale.validity",
     "ave": "allyscale.validity",
     "fornell_larcker": "allyscale.validity",
-    "factor_correlations": "allyscale.validity", "external_correlations": "allyscale.validity",
+    "factor_correlations": "allyscale.validity",
+    "external_correlations": "allyscale.validity",
     "scale_reliability": "allyscale.validity",
     "split_half": "allyscale.reliability",
     "icc": "allyscale.reliability",
-    "latent_correlations": "allyscale.validity_ext", "incremental_validity": "allyscale.validity_ext",
-    "known_groups": "allyscale.validity_ext", "test_retest": "allyscale.validity_ext",
+    "latent_correlations": "allyscale.validity_ext",
+    "incremental_validity": "allyscale.validity_ext",
+    "known_groups": "allyscale.validity_ext",
+    "test_retest": "allyscale.validity_ext",
     # Monte Carlo
     "load_study": "allyscale.montecarlo",
     "run_study": "allyscale.montecarlo",
@@ -104,14 +108,23 @@ _API: dict[str, str] = {
 }
 
 _ERRORS = [
-    "AllyscaleError", "PoolError", "ModelSyntaxError", "DataError", "SpecificationError", "EstimationError",
-    "AllyscaleWarning", "ConvergenceWarning", "HeywoodWarning", "NotPositiveDefiniteWarning", "DataWarning",
+    "AllyscaleError",
+    "PoolError",
+    "ModelSyntaxError",
+    "DataError",
+    "SpecificationError",
+    "EstimationError",
+    "AllyscaleWarning",
+    "ConvergenceWarning",
+    "HeywoodWarning",
+    "NotPositiveDefiniteWarning",
+    "DataWarning",
     "StatisticalWarning",
 ]
 for _name in _ERRORS:
     _API[_name] = "allyscale.errors"
 
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *_API]  # noqa: PLE0604 - the names of _API (all strings)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,15 +26,25 @@ import re
 import reprlib
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pandas as pd
 
 from allyscale.errors import DataError
 
-__all__ = ["atomic_write", "atomic_write_text", "check_output_path", "check_output_folder", "write_csv",
-           "spreadsheet_safe", "publish_folder", "brief", "sidecars", "MANIFEST"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_text",
+    "check_output_path",
+    "check_output_folder",
+    "write_csv",
+    "spreadsheet_safe",
+    "publish_folder",
+    "brief",
+    "sidecars",
+    "MANIFEST",
+]
 
 #: the file that marks a folder allyscale published and lists what it wrote there
 MANIFEST = ".allyscale-manifest.json"
@@ -68,7 +78,7 @@ def brief(value: object, limit: int = 80) -> str:
     else:
         try:
             text = _REPR.repr(value)
-        except Exception:  # noqa: BLE001 - a repr that fails must not hide the real error
+        except Exception:
             text = f"<{type(value).__name__}>"
     if len(text) > limit:
         text = text[: limit - 3] + "..."
@@ -79,8 +89,12 @@ def brief(value: object, limit: int = 80) -> str:
 def sidecars(path: str | Path) -> list[Path]:
     """Files that belong to ``path``: its population sidecar and SQLite journal files."""
     p = Path(path)
-    return [p.with_name(p.stem + ".population.json"), p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm"),
-            p.with_name(p.name + "-journal")]
+    return [
+        p.with_name(p.stem + ".population.json"),
+        p.with_name(p.name + "-wal"),
+        p.with_name(p.name + "-shm"),
+        p.with_name(p.name + "-journal"),
+    ]
 
 
 def _real(path: str | Path) -> Path:
@@ -137,8 +151,7 @@ def check_output_path(out: str | Path, inputs: Iterable[str | Path | None] = ())
     return out
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None],
-                 inputs: Iterable[str | Path | None] = ()) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], None], inputs: Iterable[str | Path | None] = ()) -> Path:
     """Write through a temporary file in the same folder, then rename over ``path``.
 
     A crash or error leaves any existing file at ``path`` untouched. With ``inputs``
@@ -212,8 +225,9 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(path: str | Path, frame: pd.DataFrame, *, index: bool = False,
-              inputs: Iterable[str | Path | None] = ()) -> Path:
+def write_csv(
+    path: str | Path, frame: pd.DataFrame, *, index: bool = False, inputs: Iterable[str | Path | None] = ()
+) -> Path:
     """Write ``frame`` as spreadsheet-safe CSV (see :func:`spreadsheet_safe`), atomically."""
     safe = spreadsheet_safe(frame)
     return atomic_write(path, lambda p: safe.to_csv(p, index=index), inputs)
@@ -273,8 +287,9 @@ def _clear_abandoned(parent: Path, name: str) -> None:
             continue
 
 
-def check_output_folder(out_dir: str | Path, *, owned: Iterable[str] = (),
-                        inputs: Iterable[str | Path | None] = ()) -> Path:
+def check_output_folder(
+    out_dir: str | Path, *, owned: Iterable[str] = (), inputs: Iterable[str | Path | None] = ()
+) -> Path:
     """Refuse an output folder that :func:`publish_folder` could not write safely (call it before the work).
 
     Raises
@@ -290,8 +305,9 @@ def check_output_folder(out_dir: str | Path, *, owned: Iterable[str] = (),
     real = _real(out)
     cwd = _real(Path.cwd())
     if real == cwd or real in cwd.parents:
-        raise DataError(f"{out}: is the working folder (or contains it); give a folder for the outputs, "
-                        "e.g. --out report/")
+        raise DataError(
+            f"{out}: is the working folder (or contains it); give a folder for the outputs, e.g. --out report/"
+        )
     protected = _protected(inputs)
     if real in protected:
         raise DataError(f"{out}: refusing to write over {protected[real]}")
@@ -309,8 +325,9 @@ def check_output_folder(out_dir: str | Path, *, owned: Iterable[str] = (),
     return out
 
 
-def publish_folder(out_dir: str | Path, fill: Callable[[Path], None], *, owned: Iterable[str],
-                   inputs: Iterable[str | Path | None] = ()) -> Path:
+def publish_folder(
+    out_dir: str | Path, fill: Callable[[Path], None], *, owned: Iterable[str], inputs: Iterable[str | Path | None] = ()
+) -> Path:
     """Write a folder of outputs so that it appears complete or not at all.
 
     ``fill(staging)`` writes everything into a fresh staging folder beside ``out_dir``;
@@ -344,8 +361,9 @@ def publish_folder(out_dir: str | Path, fill: Callable[[Path], None], *, owned: 
     try:
         fill(staging)
         written = sorted(e.name for e in staging.iterdir())
-        (staging / MANIFEST).write_text(json.dumps({"written_by": "allyscale", "entries": written}, indent=1),
-                                        encoding="utf-8")
+        (staging / MANIFEST).write_text(
+            json.dumps({"written_by": "allyscale", "entries": written}, indent=1), encoding="utf-8"
+        )
         os.chmod(staging, 0o777 & ~_umask())
         if not out.exists():
             os.rename(staging, out)
@@ -356,8 +374,10 @@ def publish_folder(out_dir: str | Path, fill: Callable[[Path], None], *, owned: 
                 try:
                     _link_into(entry, staging / entry.name)
                 except OSError as exc:
-                    raise DataError(f"{out}: cannot keep {entry.name} in the new folder ({exc.strerror}); "
-                                    "choose an empty output folder") from None
+                    raise DataError(
+                        f"{out}: cannot keep {entry.name} in the new folder ({exc.strerror}); "
+                        "choose an empty output folder"
+                    ) from None
         if not _exchange(staging, out):
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING}{os.getpid()}-old-", dir=parent))
             os.rename(out, trash / out.name)

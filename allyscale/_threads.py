@@ -27,7 +27,8 @@ import functools
 import os
 import sys
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy  # noqa: F401 - load numpy's BLAS before the controller looks for libraries
 import scipy.linalg  # noqa: F401 - and scipy's, which may be a different library
@@ -145,7 +146,7 @@ def _exit() -> None:
 class limit_blas:
     """Context manager: BLAS/OpenMP limited to :func:`blas_threads` inside, restored on exit (nestable)."""
 
-    def __enter__(self) -> "limit_blas":
+    def __enter__(self) -> limit_blas:
         _enter()
         return self
 

@@ -44,8 +44,9 @@ def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: 
         except TypeError:
             raise _Refused(f"a mapping key at line {key_node.start_mark.line + 1} is not text or a number") from None
         if key in seen:
-            raise _Refused(f"duplicate key {brief(key)} at line {key_node.start_mark.line + 1} "
-                           f"(first at line {seen[key]})")
+            raise _Refused(
+                f"duplicate key {brief(key)} at line {key_node.start_mark.line + 1} (first at line {seen[key]})"
+            )
         seen[key] = key_node.start_mark.line + 1
     return loader.construct_mapping(node, deep=deep)
 
@@ -64,8 +65,9 @@ def _check_bounds(text: str) -> None:
             raise
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise _Refused(f"nesting deeper than {limits.MAX_YAML_DEPTH} levels{line} "
-                       "(allyscale.limits.MAX_YAML_DEPTH)") from None
+        raise _Refused(
+            f"nesting deeper than {limits.MAX_YAML_DEPTH} levels{line} (allyscale.limits.MAX_YAML_DEPTH)"
+        ) from None
 
 
 def _walk(text: str, sizes: dict, stack: list) -> None:
@@ -73,8 +75,10 @@ def _walk(text: str, sizes: dict, stack: list) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             stack.append([1, event.anchor])
             if len(stack) - 1 > limits.MAX_YAML_DEPTH:
-                raise _Refused(f"nesting deeper than {limits.MAX_YAML_DEPTH} levels at line "
-                               f"{event.start_mark.line + 1} (allyscale.limits.MAX_YAML_DEPTH)")
+                raise _Refused(
+                    f"nesting deeper than {limits.MAX_YAML_DEPTH} levels at line "
+                    f"{event.start_mark.line + 1} (allyscale.limits.MAX_YAML_DEPTH)"
+                )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             count, anchor = stack.pop()
             if anchor is not None:
@@ -82,22 +86,28 @@ def _walk(text: str, sizes: dict, stack: list) -> None:
             stack[-1][0] += count
         elif isinstance(event, yaml.ScalarEvent):
             if event.implicit[0] and len(event.value) > _MAX_NUMBER_CHARS and _NUMERIC.match(event.value):
-                raise _Refused(f"a number of {len(event.value):,} characters at line {event.start_mark.line + 1} "
-                               f"(numbers are at most {_MAX_NUMBER_CHARS} characters)")
+                raise _Refused(
+                    f"a number of {len(event.value):,} characters at line {event.start_mark.line + 1} "
+                    f"(numbers are at most {_MAX_NUMBER_CHARS} characters)"
+                )
             if event.anchor is not None:
                 sizes[event.anchor] = 1
             stack[-1][0] += 1
         elif isinstance(event, yaml.AliasEvent):
             if any(a == event.anchor for _, a in stack):
-                raise _Refused(f"a recursive alias *{event.anchor} at line {event.start_mark.line + 1} (a value "
-                               "that contains itself)")
+                raise _Refused(
+                    f"a recursive alias *{event.anchor} at line {event.start_mark.line + 1} (a value "
+                    "that contains itself)"
+                )
             stack[-1][0] += sizes.get(event.anchor, 1)
         else:
             continue
         total = sum(c for c, _ in stack)
         if total > limits.MAX_YAML_NODES:
-            raise _Refused(f"more than {limits.MAX_YAML_NODES:,} values once its aliases are expanded (at line "
-                           f"{event.start_mark.line + 1}; allyscale.limits.MAX_YAML_NODES)")
+            raise _Refused(
+                f"more than {limits.MAX_YAML_NODES:,} values once its aliases are expanded (at line "
+                f"{event.start_mark.line + 1}; allyscale.limits.MAX_YAML_NODES)"
+            )
 
 
 def load_yaml(text: str, source: str, error: type[Exception]) -> Any:
@@ -111,18 +121,22 @@ def load_yaml(text: str, source: str, error: type[Exception]) -> Any:
         the limit.
     """
     if len(text) > limits.MAX_YAML_BYTES:
-        raise error(f"{source}: {len(text):,} characters, above the limit of {limits.MAX_YAML_BYTES:,} for a YAML "
-                    "file (allyscale.limits.MAX_YAML_BYTES)")
+        raise error(
+            f"{source}: {len(text):,} characters, above the limit of {limits.MAX_YAML_BYTES:,} for a YAML "
+            "file (allyscale.limits.MAX_YAML_BYTES)"
+        )
     try:
         _check_bounds(text)
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictSafeLoader)
     except _Refused as exc:
         raise error(f"{source}: {exc}") from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise error(f"{source}: unsafe or unsupported YAML tag{where} ({exc.problem}); "
-                    "only plain mappings, lists, strings and numbers are allowed") from None
+        raise error(
+            f"{source}: unsafe or unsupported YAML tag{where} ({exc.problem}); "
+            "only plain mappings, lists, strings and numbers are allowed"
+        ) from None
     except yaml.YAMLError as exc:
         raise error(f"{source}: invalid YAML: {exc}") from None
     except ValueError as exc:  # e.g. an integer PyYAML cannot convert

@@ -31,16 +31,28 @@ from allyscale.sem import (  # re-exported: callers import these from allyscale.
 )
 
 __all__ = ["cfa", "CFAResult", "difference_test", "ESTIMATORS", "COMPARE_COLUMNS"]
-from allyscale.sem import _fit_indices as _fit_indices  # noqa: E402 - engine helpers callers reach via this module
-from allyscale.sem import _partable as _partable  # noqa: E402
+from allyscale.sem import _fit_indices as _fit_indices
+from allyscale.sem import _partable as _partable
 
 
 @blas_limited
-def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: str | None = None,
-        group_equal: Sequence[str] | None = None, missing: str = "listwise", ordered: Sequence[str] | None = None,
-        std_lv: bool = False, meanstructure: bool | None = None, id_cat: str = "lavaan",
-        polychoric=None, rotation: str | None = None, rotation_args: Mapping[str, Any] | None = None,
-        rotation_se: str = "bordered") -> CFAResult:
+def cfa(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    estimator: str | None = None,
+    group: str | None = None,
+    group_equal: Sequence[str] | None = None,
+    missing: str = "listwise",
+    ordered: Sequence[str] | None = None,
+    std_lv: bool = False,
+    meanstructure: bool | None = None,
+    id_cat: str = "lavaan",
+    polychoric=None,
+    rotation: str | None = None,
+    rotation_args: Mapping[str, Any] | None = None,
+    rotation_se: str = "bordered",
+) -> CFAResult:
     """Fit a confirmatory factor model with lavaan 0.6.14's ``cfa()`` defaults.
 
     Parameters
@@ -142,13 +154,25 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
         if rotation_se not in ("bordered", "delta"):
             raise SpecificationError(f"rotation_se must be 'bordered' or 'delta', got {rotation_se!r}")
     elif rotation is not None or rotation_args:
-        raise SpecificationError("rotation= and rotation_args= apply to EFA blocks (efa(\"block\")*f =~ ...); "
-                                 "the model has none")
-    prep = _prepare(data, model, estimator=estimator, group=group, group_equal=group_equal, missing=missing,
-                    ordered=ordered, std_lv=std_lv, meanstructure=meanstructure, id_cat=id_cat,
-                    orthogonal_efa=bool(esem and esem["orthogonal"]))
-    prep.diagnostics["estimator_rule"] = (f"{prep.estimator} chosen by allyscale's estimator rule" if by_rule
-                                          else f"{prep.estimator} as requested")
+        raise SpecificationError(
+            'rotation= and rotation_args= apply to EFA blocks (efa("block")*f =~ ...); the model has none'
+        )
+    prep = _prepare(
+        data,
+        model,
+        estimator=estimator,
+        group=group,
+        group_equal=group_equal,
+        missing=missing,
+        ordered=ordered,
+        std_lv=std_lv,
+        meanstructure=meanstructure,
+        id_cat=id_cat,
+        orthogonal_efa=bool(esem and esem["orthogonal"]),
+    )
+    prep.diagnostics["estimator_rule"] = (
+        f"{prep.estimator} chosen by allyscale's estimator rule" if by_rule else f"{prep.estimator} as requested"
+    )
     if polychoric is not None:
         prep = replace(prep, wls_stats=[_given_polychoric(prep, polychoric)])
     if esem is not None:
@@ -157,7 +181,6 @@ def cfa(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: 
         prep = start_values(prep)
     est = _ESTIMATORS[prep.estimator](prep)
     if esem is not None:
-
         return build_result(prep, est, rotation, rotation_args, rotation_se)
     return _build(prep, est)
 

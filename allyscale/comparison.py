@@ -63,9 +63,18 @@ class CompareResult(Result):
 
     def __post_init__(self) -> None:
         if not self.diagnostics:
-            object.__setattr__(self, "diagnostics", {name: {"converged": f.converged, "heywood": list(f.diagnostics.get("heywood", [])),
-                                       "warnings": list(f.diagnostics.get("warnings", []))}
-                                for name, f in self.fits.items()})
+            object.__setattr__(
+                self,
+                "diagnostics",
+                {
+                    name: {
+                        "converged": f.converged,
+                        "heywood": list(f.diagnostics.get("heywood", [])),
+                        "warnings": list(f.diagnostics.get("warnings", [])),
+                    }
+                    for name, f in self.fits.items()
+                },
+            )
 
     def summary(self) -> Summary:
         """Model fit of every structure, difference tests of the nested pairs, the preferred structure."""
@@ -87,10 +96,17 @@ class CompareResult(Result):
         """JSON-serialisable ``table`` (records with ``model``), ``tests``, ``preferred``, ``choice`` and
         ``verdicts``; NaN becomes ``None``."""
         t = self.table.reset_index().rename(columns={"index": "model"})
-        return jsonable({"estimator": self.estimator, "table": t, "tests": self.tests, "preferred": self.preferred,
-                         "choice": self.choice.to_dict() if self.choice is not None else None,
-                         "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()},
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "estimator": self.estimator,
+                "table": t,
+                "tests": self.tests,
+                "preferred": self.preferred,
+                "choice": self.choice.to_dict() if self.choice is not None else None,
+                "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()},
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 def nested_pairs(fits: Mapping[str, CFAResult], models: Mapping[str, str], pool) -> set[tuple[str, str]]:
@@ -120,9 +136,16 @@ def nested_pairs(fits: Mapping[str, CFAResult], models: Mapping[str, str], pool)
     return pairs
 
 
-def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool=None,
-            estimator: str | None = None, policy=None, rotations: Mapping[str, Mapping[str, Any]] | None = None,
-            **kwargs) -> CompareResult:
+def compare(
+    data: pd.DataFrame,
+    models: Mapping[str, str] | None = None,
+    *,
+    pool=None,
+    estimator: str | None = None,
+    policy=None,
+    rotations: Mapping[str, Mapping[str, Any]] | None = None,
+    **kwargs,
+) -> CompareResult:
     """Fit competing models to the same data, judge each and name the preferred structure.
 
     Parameters
@@ -197,8 +220,9 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
         rows[name]["accepted"] = verdicts[name].accepted
     table = pd.DataFrame.from_dict(rows, orient="index")
     # measures no model provides (e.g. the categorical .robust indices) would be all-NaN columns
-    table = table.drop(columns=[c for c in table.columns if c not in ("converged", "admissible", "accepted")
-                                and table[c].isna().all()])
+    table = table.drop(
+        columns=[c for c in table.columns if c not in ("converged", "admissible", "accepted") and table[c].isna().all()]
+    )
     if "cfi.robust" in table.columns and fits[order[0]].estimator == "MLR":
         # MLR: the robust indices supersede the scaled ones (lavaan 0.6.14)
         table = table.drop(columns=[c for c in ("cfi.scaled", "tli.scaled", "rmsea.scaled") if c in table])
@@ -206,23 +230,40 @@ def compare(data: pd.DataFrame, models: Mapping[str, str] | None = None, *, pool
     tests, pvals = [], {}
     for a, b in sorted(pairs, key=lambda ab: (order.index(ab[0]), order.index(ab[1]))):
         if not (fits[a].converged and fits[b].converged):
-            d = {"chisq_diff": np.nan, "df_diff": fits[a].fit_measures["df"] - fits[b].fit_measures["df"],
-                 "pvalue": np.nan, "scaling": np.nan}
+            d = {
+                "chisq_diff": np.nan,
+                "df_diff": fits[a].fit_measures["df"] - fits[b].fit_measures["df"],
+                "pvalue": np.nan,
+                "scaling": np.nan,
+            }
         else:
             d = difference_test(fits[a], fits[b])
-        tests.append({"model0": a, "model1": b, **{k: d.get(k, np.nan) for k in
-                                                   ("chisq_diff", "df_diff", "pvalue", "scaling")}})
+        tests.append(
+            {"model0": a, "model1": b, **{k: d.get(k, np.nan) for k in ("chisq_diff", "df_diff", "pvalue", "scaling")}}
+        )
         pvals[(a, b)] = d.get("pvalue", np.nan)
     tests_df = pd.DataFrame(tests, columns=["model0", "model1", "chisq_diff", "df_diff", "pvalue", "scaling"])
     summary_rows = {}
     for name in order:
         fm = fits[name].fit_measures
         v = verdicts[name]
-        summary_rows[name] = {"admissible": v.statistics["admissible"], "accepted": v.accepted,
-                              "reason": v.basis, "npar": fm.get("npar", np.nan), "bic": fm.get("bic", np.nan),
-                              "pvalue": test_statistic(fits[name])["pvalue"]}
-    choice = choose_structure(summary_rows, pairs, pvals, estimator=fits[order[0]].estimator, policy=policy,
-                              test_rows=tests_df)
-    return CompareResult(table, tests_df, fits, preferred=choice.preferred, choice=choice, verdicts=verdicts,
-                         estimator=fits[order[0]].estimator)
-
+        summary_rows[name] = {
+            "admissible": v.statistics["admissible"],
+            "accepted": v.accepted,
+            "reason": v.basis,
+            "npar": fm.get("npar", np.nan),
+            "bic": fm.get("bic", np.nan),
+            "pvalue": test_statistic(fits[name])["pvalue"],
+        }
+    choice = choose_structure(
+        summary_rows, pairs, pvals, estimator=fits[order[0]].estimator, policy=policy, test_rows=tests_df
+    )
+    return CompareResult(
+        table,
+        tests_df,
+        fits,
+        preferred=choice.preferred,
+        choice=choice,
+        verdicts=verdicts,
+        estimator=fits[order[0]].estimator,
+    )

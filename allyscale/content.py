@@ -59,14 +59,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from functools import lru_cache
-
 from scipy.special import bdtrc, comb, ndtri
 from scipy.stats import binom, norm
 
@@ -76,10 +76,28 @@ from allyscale.pool import ItemPool
 from allyscale.results import Result, Summary, jsonable
 
 __all__ = [
-    "TASKS", "RELEVANCE_SCALE", "ESSENTIAL_SCALE", "DEFAULT_CUTOFFS",
-    "rating_sheet", "write_sheet", "read_ratings", "RatingSet", "content_validity", "ContentValidityResult",
-    "i_cvi", "modified_kappa", "kappa_label", "cvr", "cvr_critical", "cvr_critical_table", "aiken_v",
-    "aiken_v_pvalue", "substantive_validity", "fleiss_kappa", "krippendorff_alpha", "revised_pool_yaml",
+    "TASKS",
+    "RELEVANCE_SCALE",
+    "ESSENTIAL_SCALE",
+    "DEFAULT_CUTOFFS",
+    "rating_sheet",
+    "write_sheet",
+    "read_ratings",
+    "RatingSet",
+    "content_validity",
+    "ContentValidityResult",
+    "i_cvi",
+    "modified_kappa",
+    "kappa_label",
+    "cvr",
+    "cvr_critical",
+    "cvr_critical_table",
+    "aiken_v",
+    "aiken_v_pvalue",
+    "substantive_validity",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "revised_pool_yaml",
 ]
 
 TASKS = ("relevance", "sort")
@@ -91,10 +109,10 @@ NONE_CATEGORY = "none"
 
 #: Cutoffs of the keep / revise / drop decision (see :func:`content_validity`).
 DEFAULT_CUTOFFS: dict[str, float] = {
-    "kappa_keep": 0.74,    # k* > .74 "excellent" -> keep (Polit, Beck & Owen, 2007; Cicchetti & Sparrow, 1981)
-    "kappa_drop": 0.40,    # k* < .40 "poor" -> drop; in between "fair"/"good" -> revise
-    "alpha": 0.05,         # CVR critical value and the sort-task binomial test, one-tailed
-    "min_items": 3,        # a subcategory left with fewer items than this has a coverage gap
+    "kappa_keep": 0.74,  # k* > .74 "excellent" -> keep (Polit, Beck & Owen, 2007; Cicchetti & Sparrow, 1981)
+    "kappa_drop": 0.40,  # k* < .40 "poor" -> drop; in between "fair"/"good" -> revise
+    "alpha": 0.05,  # CVR critical value and the sort-task binomial test, one-tailed
+    "min_items": 3,  # a subcategory left with fewer items than this has a coverage gap
 }
 
 _SHEET_TEXT_COLUMNS = ("order", "subcategory_label", "self_text", "informant_text", "text", "comment", "factor")
@@ -116,7 +134,7 @@ def modified_kappa(n_relevant: Any, n_raters: Any) -> np.ndarray:
     is relevant by chance, and ``k* = (I-CVI - pc) / (1 - pc)``.
     """
     a, n = np.asarray(n_relevant, dtype=float), np.asarray(n_raters, dtype=float)
-    pc = comb(n, a) * 0.5 ** n
+    pc = comb(n, a) * 0.5**n
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, (i_cvi(a, n) - pc) / (1 - pc), np.nan)
 
@@ -164,8 +182,12 @@ def cvr_critical(n_raters: int, alpha: float = 0.05) -> tuple[int, float]:
     return n + 1, float("nan")
 
 
-_caches.register("cvr_critical", "Lawshe CVR critical values (Ayre & Scally, 2014)",
-                 lambda: cvr_critical.cache_info().currsize, cvr_critical.cache_clear)
+_caches.register(
+    "cvr_critical",
+    "Lawshe CVR critical values (Ayre & Scally, 2014)",
+    lambda: cvr_critical.cache_info().currsize,
+    cvr_critical.cache_clear,
+)
 
 
 def cvr_critical_table(n_min: int = 5, n_max: int = 40, alpha: float = 0.05) -> pd.DataFrame:
@@ -173,8 +195,14 @@ def cvr_critical_table(n_min: int = 5, n_max: int = 40, alpha: float = 0.05) -> 
     rows = []
     for n in range(n_min, n_max + 1):
         ne, crit = cvr_critical(n, alpha)
-        rows.append({"N": n, "ne_critical": ne, "cvr_critical": crit,
-                     "p_exact": float(binom.sf(ne - 1, n, 0.5)) if ne <= n else float("nan")})
+        rows.append(
+            {
+                "N": n,
+                "ne_critical": ne,
+                "cvr_critical": crit,
+                "p_exact": float(binom.sf(ne - 1, n, 0.5)) if ne <= n else float("nan"),
+            }
+        )
     return pd.DataFrame(rows).set_index("N")
 
 
@@ -220,8 +248,9 @@ def aiken_v_pvalue(ratings: Any, lo: int, hi: int) -> float:
     return float(dist[s:].sum())
 
 
-def substantive_validity(assigned: Sequence[str], intended: str, n_choices: int,
-                         others: Iterable[str] = ()) -> dict[str, Any]:
+def substantive_validity(
+    assigned: Sequence[str], intended: str, n_choices: int, others: Iterable[str] = ()
+) -> dict[str, Any]:
     """Anderson & Gerbing's (1991) psa and csv of one item from its sort-task assignments.
 
     ``psa = nc / N`` (the proportion of raters assigning the item to its intended construct);
@@ -241,11 +270,17 @@ def substantive_validity(assigned: Sequence[str], intended: str, n_choices: int,
     no = max(other.values()) if other else 0
     # the most-chosen other construct; ties go to the first in sorted order, so the result is reproducible
     top_other = min(k for k, v in other.items() if v == no) if other and no > 0 else ""
-    out = {"n_sorted": n, "nc": nc, "no": no, "most_other": top_other,
-           "n_none": int(counts.get(NONE_CATEGORY, 0)),
-           "psa": nc / n if n else float("nan"), "csv": (nc - no) / n if n else float("nan"),
-           "p_ag": _binom_sf(nc - 1, n, 0.5) if n else float("nan"),
-           "p_hm": _binom_sf(nc - 1, n, 1.0 / n_choices) if n else float("nan")}
+    out = {
+        "n_sorted": n,
+        "nc": nc,
+        "no": no,
+        "most_other": top_other,
+        "n_none": int(counts.get(NONE_CATEGORY, 0)),
+        "psa": nc / n if n else float("nan"),
+        "csv": (nc - no) / n if n else float("nan"),
+        "p_ag": _binom_sf(nc - 1, n, 0.5) if n else float("nan"),
+        "p_hm": _binom_sf(nc - 1, n, 1.0 / n_choices) if n else float("nan"),
+    }
     return out
 
 
@@ -266,15 +301,22 @@ def fleiss_kappa(counts: Any) -> dict[str, float]:
     n_sub, n = x.shape[0], n_i[0]
     p_j = x.sum(axis=0) / (n_sub * n)
     p_i = ((x * x).sum(axis=1) - n) / (n * (n - 1))
-    p_o, p_e = float(p_i.mean()), float((p_j ** 2).sum())
+    p_o, p_e = float(p_i.mean()), float((p_j**2).sum())
     kappa = (p_o - p_e) / (1 - p_e) if p_e < 1 else float("nan")
     pq = p_j * (1 - p_j)
     s = pq.sum()
-    se = math.sqrt(2 / (n_sub * n * (n - 1)) * (s ** 2 - (pq * (1 - 2 * p_j)).sum())) / s if s > 0 else float("nan")
+    se = math.sqrt(2 / (n_sub * n * (n - 1)) * (s**2 - (pq * (1 - 2 * p_j)).sum())) / s if s > 0 else float("nan")
     z = kappa / se if se and np.isfinite(se) and se > 0 else float("nan")
-    return {"kappa": float(kappa), "se0": float(se), "z": float(z),
-            "p": float(2 * norm.sf(abs(z))) if np.isfinite(z) else float("nan"), "p_o": p_o, "p_e": p_e,
-            "subjects": int(n_sub), "raters": int(n)}
+    return {
+        "kappa": float(kappa),
+        "se0": float(se),
+        "z": float(z),
+        "p": float(2 * norm.sf(abs(z))) if np.isfinite(z) else float("nan"),
+        "p_o": p_o,
+        "p_e": p_e,
+        "subjects": int(n_sub),
+        "raters": int(n),
+    }
 
 
 def krippendorff_alpha(units: Any, level: str = "nominal", values: Sequence[Any] | None = None) -> float:
@@ -293,8 +335,10 @@ def krippendorff_alpha(units: Any, level: str = "nominal", values: Sequence[Any]
     if level not in ("nominal", "ordinal", "interval", "ratio"):
         raise SpecificationError(f"unknown level {level!r}; use nominal, ordinal, interval or ratio")
     frame = pd.DataFrame(units)
-    cells = [[v for v in row if v is not None and not (isinstance(v, float) and math.isnan(v))]
-             for row in frame.itertuples(index=False)]
+    cells = [
+        [v for v in row if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        for row in frame.itertuples(index=False)
+    ]
     cells = [c for c in cells if len(c) >= 2]
     if not cells:
         return float("nan")
@@ -321,7 +365,7 @@ def krippendorff_alpha(units: Any, level: str = "nominal", values: Sequence[Any]
     else:
         v = np.asarray(cats, dtype=float)
         diff = v[:, None] - v[None, :]
-        d = diff ** 2 if level == "interval" else (diff / (v[:, None] + v[None, :])) ** 2
+        d = diff**2 if level == "interval" else (diff / (v[:, None] + v[None, :])) ** 2
         d = np.nan_to_num(d)
     d_o = (o * d).sum()
     d_e = (np.outer(n_c, n_c) * d).sum()
@@ -346,30 +390,44 @@ def sheet_instructions(pool: ItemPool, task: str, form: str) -> list[str]:
     """The instructions printed on a rating sheet."""
     if task not in TASKS:
         raise SpecificationError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-    lines = [f"Content review of {pool.name}" + (f" (version {pool.version})" if pool.version else "") + ".",
-             "Write your rater id (a name or code, the same on every row) in the 'rater' column. "
-             "Do not change the 'item' column or the order of the rows."]
-    which = {"self": "the self-report wording", "informant": "the informant wording",
-             "both": "the self-report and the informant wording",
-             "each": "one wording (the 'form' column says which: self-report or informant)"}[form]
+    lines = [
+        f"Content review of {pool.name}" + (f" (version {pool.version})" if pool.version else "") + ".",
+        "Write your rater id (a name or code, the same on every row) in the 'rater' column. "
+        "Do not change the 'item' column or the order of the rows.",
+    ]
+    which = {
+        "self": "the self-report wording",
+        "informant": "the informant wording",
+        "both": "the self-report and the informant wording",
+        "each": "one wording (the 'form' column says which: self-report or informant)",
+    }[form]
     if task == "relevance":
         unit = "subcategory" if pool.facets else "factor"
-        lines += [f"Each row shows {which} of one item and the {unit} it was written for.",
-                  "relevance: how relevant is the item to its " + unit + "? " +
-                  "; ".join(f"{k} = {v}" for k, v in RELEVANCE_SCALE.items()) + " (Lynn, 1986).",
-                  "essential (optional): is the skill or knowledge the item measures " +
-                  "; ".join(f"{k} = {v}" for k, v in ESSENTIAL_SCALE.items()) + " (Lawshe, 1975).",
-                  "comment (optional): how would you reword the item?"]
+        lines += [
+            f"Each row shows {which} of one item and the {unit} it was written for.",
+            "relevance: how relevant is the item to its "
+            + unit
+            + "? "
+            + "; ".join(f"{k} = {v}" for k, v in RELEVANCE_SCALE.items())
+            + " (Lynn, 1986).",
+            "essential (optional): is the skill or knowledge the item measures "
+            + "; ".join(f"{k} = {v}" for k, v in ESSENTIAL_SCALE.items())
+            + " (Lawshe, 1975).",
+            "comment (optional): how would you reword the item?",
+        ]
     else:
-        lines += [f"Each row shows {which} of one item, in a random order. Read the definitions on the "
-                  "'Subcategories' list and write in the 'subcategory' column the one subcategory the item "
-                  "belongs to (its id or its name), or 'none' when it fits none of them.",
-                  "comment (optional): why, or how would you reword the item?"]
+        lines += [
+            f"Each row shows {which} of one item, in a random order. Read the definitions on the "
+            "'Subcategories' list and write in the 'subcategory' column the one subcategory the item "
+            "belongs to (its id or its name), or 'none' when it fits none of them.",
+            "comment (optional): why, or how would you reword the item?",
+        ]
     return lines
 
 
-def rating_sheet(pool: ItemPool, task: str = "relevance", *, form: str = "self", seed: int = 1,
-                 rater: str | None = None) -> pd.DataFrame:
+def rating_sheet(
+    pool: ItemPool, task: str = "relevance", *, form: str = "self", seed: int = 1, rater: str | None = None
+) -> pd.DataFrame:
     """The rating sheet of a pool: one row per item, one column per rating.
 
     Parameters
@@ -443,8 +501,16 @@ def _safe_cell(value: Any) -> Any:
     return spreadsheet_safe(pd.DataFrame({"v": [value]}))["v"].iloc[0] if isinstance(value, str) else value
 
 
-def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, form: str = "self", seed: int = 1,
-                rater: str | None = None, inputs: Sequence[str | Path] = ()) -> Path:
+def write_sheet(
+    path: str | Path,
+    pool: ItemPool,
+    task: str = "relevance",
+    *,
+    form: str = "self",
+    seed: int = 1,
+    rater: str | None = None,
+    inputs: Sequence[str | Path] = (),
+) -> Path:
     """Write a rating sheet as ``.xlsx`` (sheets Ratings, Instructions, Subcategories) or ``.csv``.
 
     The CSV starts with the instructions as ``#`` comment lines, then the ratings table,
@@ -460,15 +526,19 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
     sheet = spreadsheet_safe(rating_sheet(pool, task, form=form, seed=seed, rater=rater))
     instructions = sheet_instructions(pool, task, form)
     choices = _facet_choices(pool)
-    descriptions = {fc.id: fc.description for fc in pool.facets} if pool.facets else \
-        {f.id: f.description for f in pool.factors}
+    descriptions = (
+        {fc.id: fc.description for fc in pool.facets} if pool.facets else {f.id: f.description for f in pool.factors}
+    )
     if suffix == ".csv":
         buf = io.StringIO()
         for line in instructions:
             buf.write("# " + line.replace("\n", " ") + "\n")
         if task == "sort":
-            buf.write("# Subcategories: " + "; ".join(f"{i} = {lab}" for i, lab in choices)
-                      + f"; {NONE_CATEGORY} = fits none of them\n")
+            buf.write(
+                "# Subcategories: "
+                + "; ".join(f"{i} = {lab}" for i, lab in choices)
+                + f"; {NONE_CATEGORY} = fits none of them\n"
+            )
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(sheet.columns)
         for row in sheet.itertuples(index=False):
@@ -495,9 +565,21 @@ def write_sheet(path: str | Path, pool: ItemPool, task: str = "relevance", *, fo
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text, never a formula
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-        widths = {"rater": 12, "item": 12, "order": 7, "form": 10, "text": 60, "factor": 22, "subcategory_label": 26,
-                  "self_text": 60,
-                  "informant_text": 60, "relevance": 11, "essential": 11, "subcategory": 26, "comment": 40}
+        widths = {
+            "rater": 12,
+            "item": 12,
+            "order": 7,
+            "form": 10,
+            "text": 60,
+            "factor": 22,
+            "subcategory_label": 26,
+            "self_text": 60,
+            "informant_text": 60,
+            "relevance": 11,
+            "essential": 11,
+            "subcategory": 26,
+            "comment": 40,
+        }
         from openpyxl.utils import get_column_letter
 
         cols = list(sheet.columns)
@@ -576,9 +658,10 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
             with pd.ExcelFile(path, engine="openpyxl") as xl:
                 name = "Ratings" if "Ratings" in xl.sheet_names else xl.sheet_names[0]
                 frame = pd.read_excel(xl, sheet_name=name, dtype=object)
-                header = list(pd.read_excel(xl, sheet_name=name, header=None, nrows=1).iloc[0]) if len(frame.columns) \
-                    else []
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is bad input
+                header = (
+                    list(pd.read_excel(xl, sheet_name=name, header=None, nrows=1).iloc[0]) if len(frame.columns) else []
+                )
+        except Exception as exc:
             raise DataError(f"{path}: cannot read the workbook ({type(exc).__name__}: {exc})") from None
         _no_duplicate_columns(path, header)
         return frame, 1
@@ -634,8 +717,14 @@ def _as_int(v: Any, what: str, where: str, lo: int, hi: int) -> int:
     return int(f)
 
 
-def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, task: str | None = None,
-                 relevance_scale: tuple[int, int] = (1, 4), essential_scale: tuple[int, int] = (1, 3)) -> RatingSet:
+def read_ratings(
+    paths: str | Path | Sequence[str | Path],
+    pool: ItemPool,
+    *,
+    task: str | None = None,
+    relevance_scale: tuple[int, int] = (1, 4),
+    essential_scale: tuple[int, int] = (1, 3),
+) -> RatingSet:
     """Read returned rating sheets (``.xlsx``/``.csv``) and check them against the pool.
 
     Layouts:
@@ -697,8 +786,10 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
                     frame[rater_col] = next(iter(values))  # one rater who wrote the id once
                 else:
                     bad = int(np.flatnonzero(frame[rater_col].map(_blank).to_numpy())[0])
-                    raise DataError(f"{path}: line {header_line + 1 + bad}: no rater id in a file with several "
-                                    f"raters ({sorted(values)[:5]})")
+                    raise DataError(
+                        f"{path}: line {header_line + 1 + bad}: no rater id in a file with several "
+                        f"raters ({sorted(values)[:5]})"
+                    )
             cells = []
             for i, row in enumerate(frame.itertuples(index=False)):
                 rec = dict(zip(frame.columns, row))
@@ -709,9 +800,11 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
         else:
             layout = "wide"
             if task is None:
-                raise DataError(f"{path}: no rating column (relevance, essential or subcategory); for a file with "
-                                "one column per rater say which task it holds (task='relevance' or 'sort', "
-                                "--task on the command line)")
+                raise DataError(
+                    f"{path}: no rating column (relevance, essential or subcategory); for a file with "
+                    "one column per rater say which task it holds (task='relevance' or 'sort', "
+                    "--task on the command line)"
+                )
             skip = {item_col.lower(), "form", "rater", *_SHEET_TEXT_COLUMNS, "subcategory_label"}
             rater_cols = [c for c in frame.columns if c.lower() not in skip and not c.lower().startswith("unnamed")]
             if not rater_cols:
@@ -721,10 +814,18 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
                 rec = dict(zip(frame.columns, row))
                 for rc in rater_cols:
                     key = "relevance" if task == "relevance" else "subcategory"
-                    cells.append((i, rc, {item_col: rec[item_col], key: rec[rc],
-                                          **({form_col: rec[form_col]} if form_col else {})}))
-            rating_cols = {"relevance" if task == "relevance" else "subcategory":
-                           "relevance" if task == "relevance" else "subcategory"}
+                    cells.append(
+                        (
+                            i,
+                            rc,
+                            {item_col: rec[item_col], key: rec[rc], **({form_col: rec[form_col]} if form_col else {})},
+                        )
+                    )
+            rating_cols = {
+                "relevance" if task == "relevance" else "subcategory": "relevance"
+                if task == "relevance"
+                else "subcategory"
+            }
         counted: dict[str, int] = {}
         rater_keys: dict[str, set[str]] = {}  # the tasks each rater of this file gave ratings of
         for _, rater, rec in cells:
@@ -745,9 +846,11 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
                 for key in [k for k in ("relevance", "essential", "sort") if k in file_keys]:
                     other = task_files.get((rater, key))
                     if other is not None and other != str(path):
-                        raise DataError(f"duplicate rater {rater!r}: {key} ratings in {other} and in {path} (each "
-                                        "rater's ratings of a task belong in one file; rename one of them if they "
-                                        "are different people)")
+                        raise DataError(
+                            f"duplicate rater {rater!r}: {key} ratings in {other} and in {path} (each "
+                            "rater's ratings of a task belong in one file; rename one of them if they "
+                            "are different people)"
+                        )
                     task_files[(rater, key)] = str(path)
                 if rater in sources and str(path) not in sources[rater].split("; "):
                     sources[rater] += f"; {path}"
@@ -755,16 +858,24 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
                 file_raters.add(rater)
             counted.setdefault(rater, 0)
             if item not in valid_items:
-                raise DataError(f"{path}: line {line}: rater {rater!r}: unknown item id {item!r} (not an item of "
-                                f"pool {pool.name!r})")
-            form = str(_unquote(rec.get(form_col))).strip().lower() if form_col and not _blank(rec.get(form_col)) \
+                raise DataError(
+                    f"{path}: line {line}: rater {rater!r}: unknown item id {item!r} (not an item of "
+                    f"pool {pool.name!r})"
+                )
+            form = (
+                str(_unquote(rec.get(form_col))).strip().lower()
+                if form_col and not _blank(rec.get(form_col))
                 else "item"
+            )
             if form not in ("item", "self", "informant"):
-                raise DataError(f"{path}: line {line}: rater {rater!r}, item {item!r}: form {form!r} is not "
-                                "'self' or 'informant'")
+                raise DataError(
+                    f"{path}: line {line}: rater {rater!r}, item {item!r}: form {form!r} is not 'self' or 'informant'"
+                )
             if form == "informant" and not pool.item(item).informant_text:
-                raise DataError(f"{path}: line {line}: rater {rater!r}, item {item!r}: rated in the informant form, "
-                                "but the pool has no informant wording for this item")
+                raise DataError(
+                    f"{path}: line {line}: rater {rater!r}, item {item!r}: rated in the informant form, "
+                    "but the pool has no informant wording for this item"
+                )
             where = f"{path}: line {line}: rater {rater!r}, item {item!r}"
             for name, col in rating_cols.items():
                 v = rec.get(col)
@@ -783,8 +894,10 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
                     raw = str(_unquote(v)).strip()
                     val = by_key.get(raw.lower())
                     if val is None:
-                        raise DataError(f"{where}: subcategory {raw!r} is not a subcategory of the pool (use an id "
-                                        f"or a name from the Subcategories list, or '{NONE_CATEGORY}')")
+                        raise DataError(
+                            f"{where}: subcategory {raw!r} is not a subcategory of the pool (use an id "
+                            f"or a name from the Subcategories list, or '{NONE_CATEGORY}')"
+                        )
                 records[key].append((rater, item, form, val))
                 counted[rater] += 1
             com = rec.get(lower.get("comment", "comment"))
@@ -818,13 +931,18 @@ def read_ratings(paths: str | Path | Sequence[str | Path], pool: ItemPool, *, ta
             continue
         unrated = [iid for iid in pool.item_ids if iid not in set(wide.index.get_level_values(0))]
         if unrated:
-            out.notes.append(f"{key}: {len(unrated)} item(s) of the pool were not rated by anyone: "
-                             + ", ".join(unrated[:15]) + (" ..." if len(unrated) > 15 else ""))
+            out.notes.append(
+                f"{key}: {len(unrated)} item(s) of the pool were not rated by anyone: "
+                + ", ".join(unrated[:15])
+                + (" ..." if len(unrated) > 15 else "")
+            )
         partial = wide.isna().sum(axis=0)
         for rater, n in partial.items():
             if n:
-                out.notes.append(f"{key}: rater {rater!r} left {int(n)} of {len(wide)} rated item(s) blank; "
-                                 "indices use the raters who rated each item")
+                out.notes.append(
+                    f"{key}: rater {rater!r} left {int(n)} of {len(wide)} rated item(s) blank; "
+                    "indices use the raters who rated each item"
+                )
     return out
 
 
@@ -888,27 +1006,38 @@ class ContentValidityResult(Result):
         """The panel, the scale indices, rater agreement, the decisions (with the reason for every item not
         kept), coverage gaps, notes and the coverage of each subcategory."""
         d = self.diagnostics
-        out = Summary(f"Content validity of {self.pool.name}: {len(d.get('raters', []))} rater(s), "
-                      f"{len(self.decisions)} item(s) judged.")
+        out = Summary(
+            f"Content validity of {self.pool.name}: {len(d.get('raters', []))} rater(s), "
+            f"{len(self.decisions)} item(s) judged."
+        )
         lines = []
         if d.get("raters"):
             lines.append("raters: " + ", ".join(map(str, d["raters"])))
         for key, s in self.scale.items():
             if isinstance(s, dict) and "s_cvi_ave" in s:
                 which = "" if key == "item" else f" ({key} wording)"
-                lines.append(f"relevance{which}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
-                             f"({s['n_items']} items, {s['n_raters']} raters)")
+                lines.append(
+                    f"relevance{which}: S-CVI/Ave = {s['s_cvi_ave']:.3f}, S-CVI/UA = {s['s_cvi_ua']:.3f} "
+                    f"({s['n_items']} items, {s['n_raters']} raters)"
+                )
         for _, row in self.agreement.iterrows():
-            lines.append(f"agreement: {row['task']}: {row['index']} = {row['value']:.3f}" if np.isfinite(row["value"])
-                         else f"agreement: {row['task']}: {row['index']} not computable")
+            lines.append(
+                f"agreement: {row['task']}: {row['index']} = {row['value']:.3f}"
+                if np.isfinite(row["value"])
+                else f"agreement: {row['task']}: {row['index']} not computable"
+            )
         counts = self.decisions["decision"].value_counts()
         lines.append("decisions: " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in _ORDER))
         gaps = self.coverage.index[self.coverage["gap"]].tolist()
         if gaps:
             lines.append(f"coverage gaps (fewer than {d['cutoffs']['min_items']} items retained): {', '.join(gaps)}")
         out.text(*lines)
-        out.text(*(f"[{row['decision']}] {iid}: {row['reason']}"
-                   for iid, row in self.decisions[self.decisions["decision"] != "keep"].iterrows()))
+        out.text(
+            *(
+                f"[{row['decision']}] {iid}: {row['reason']}"
+                for iid, row in self.decisions[self.decisions["decision"] != "keep"].iterrows()
+            )
+        )
         out.text(*(f"note: {note}" for note in d.get("notes", [])))
         return out.table(self.coverage, title="Coverage")
 
@@ -917,16 +1046,18 @@ class ContentValidityResult(Result):
         return self.items
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({
-            "items": self.items.to_dict(orient="records"),
-            "decisions": self.decisions.to_dict(orient="index"),
-            "scale": self.scale,
-            "coverage": self.coverage.to_dict(orient="index"),
-            "confusion": self.confusion.to_dict(orient="index") if self.confusion is not None else None,
-            "agreement": self.agreement.to_dict(orient="records"),
-            "cvr_critical": self.cvr_table.to_dict(orient="index") if self.cvr_table is not None else None,
-            "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "comments"},
-        })
+        return jsonable(
+            {
+                "items": self.items.to_dict(orient="records"),
+                "decisions": self.decisions.to_dict(orient="index"),
+                "scale": self.scale,
+                "coverage": self.coverage.to_dict(orient="index"),
+                "confusion": self.confusion.to_dict(orient="index") if self.confusion is not None else None,
+                "agreement": self.agreement.to_dict(orient="records"),
+                "cvr_critical": self.cvr_table.to_dict(orient="index") if self.cvr_table is not None else None,
+                "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "comments"},
+            }
+        )
 
     def revised_pool_yaml(self) -> str:
         """The pool after the review, as YAML (see :func:`revised_pool_yaml`)."""
@@ -942,8 +1073,9 @@ class ContentValidityResult(Result):
 def _coerce_ratings(ratings: Any, pool: ItemPool, task: str | None, relevance_scale, essential_scale) -> RatingSet:
     if isinstance(ratings, RatingSet):
         return ratings
-    if isinstance(ratings, (str, Path)) or (isinstance(ratings, (list, tuple)) and ratings
-                                             and all(isinstance(p, (str, Path)) for p in ratings)):
+    if isinstance(ratings, (str, Path)) or (
+        isinstance(ratings, (list, tuple)) and ratings and all(isinstance(p, (str, Path)) for p in ratings)
+    ):
         return read_ratings(ratings, pool, task=task, relevance_scale=relevance_scale, essential_scale=essential_scale)
     if isinstance(ratings, pd.DataFrame):
         import tempfile
@@ -955,14 +1087,22 @@ def _coerce_ratings(ratings: Any, pool: ItemPool, task: str | None, relevance_sc
         rs.sources = {r: "<DataFrame>" for r in rs.sources}
         rs.notes = [n.replace(str(p), "<DataFrame>") for n in rs.notes]
         return rs
-    raise SpecificationError("ratings must be rating file path(s), a RatingSet or a DataFrame "
-                             f"(got {type(ratings).__name__})")
+    raise SpecificationError(
+        f"ratings must be rating file path(s), a RatingSet or a DataFrame (got {type(ratings).__name__})"
+    )
 
 
-def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
-                     relevance_scale: tuple[int, int] = (1, 4), relevant_min: int = 3,
-                     essential_scale: tuple[int, int] = (1, 3), conf_level: float = 0.95,
-                     cutoffs: Mapping[str, float] | None = None) -> ContentValidityResult:
+def content_validity(
+    ratings: Any,
+    pool: ItemPool,
+    *,
+    task: str | None = None,
+    relevance_scale: tuple[int, int] = (1, 4),
+    relevant_min: int = 3,
+    essential_scale: tuple[int, int] = (1, 3),
+    conf_level: float = 0.95,
+    cutoffs: Mapping[str, float] | None = None,
+) -> ContentValidityResult:
     """Content-validity indices of an item pool from expert or community panel ratings.
 
     Parameters
@@ -1032,8 +1172,9 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
     factor_of = {it.id: it.factor for it in pool.items}
     choices = _facet_choices(pool)
     choice_ids = [c for c, _ in choices]
-    facet_factor = {fc.id: f.id for f in pool.factors for fc in f.facets} if pool.facets else \
-        {f.id: f.id for f in pool.factors}
+    facet_factor = (
+        {fc.id: f.id for f in pool.factors for fc in f.facets} if pool.facets else {f.id: f.id for f in pool.factors}
+    )
     units = set()
     for wide in (rs.relevance, rs.essential, rs.sort):
         if wide is not None:
@@ -1052,9 +1193,19 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
             n, a = len(r), int((r >= relevant_min).sum())
             k = float(modified_kappa(a, n))
             v, vl, vu = aiken_v(r, lo, hi, conf_level)
-            row.update(n_raters=n, n_relevant=a, i_cvi=float(i_cvi(a, n)), pc=float(comb(n, a) * 0.5 ** n),
-                       kappa=k, kappa_label=kappa_label(k), mean_relevance=float(r.mean()) if n else np.nan,
-                       aiken_v=v, aiken_lower=vl, aiken_upper=vu, aiken_p=aiken_v_pvalue(r, lo, hi))
+            row.update(
+                n_raters=n,
+                n_relevant=a,
+                i_cvi=float(i_cvi(a, n)),
+                pc=float(comb(n, a) * 0.5**n),
+                kappa=k,
+                kappa_label=kappa_label(k),
+                mean_relevance=float(r.mean()) if n else np.nan,
+                aiken_v=v,
+                aiken_lower=vl,
+                aiken_upper=vu,
+                aiken_p=aiken_v_pvalue(r, lo, hi),
+            )
             text = f"I-CVI {a}/{n} = {row['i_cvi']:.2f}, kappa* {k:.2f} ({kappa_label(k)})"
             if k > cut["kappa_keep"]:
                 reasons.append(("keep", text))
@@ -1069,27 +1220,39 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
             ne_crit, crit = cvr_critical(n, alpha) if n else (0, np.nan)
             cvr_sizes.add(n)
             sig = bool(n and ne >= ne_crit)
-            row.update(n_essential_raters=n, n_essential=ne, cvr=float(cvr(ne, n)), cvr_critical=crit,
-                       cvr_significant=sig)
+            row.update(
+                n_essential_raters=n, n_essential=ne, cvr=float(cvr(ne, n)), cvr_critical=crit, cvr_significant=sig
+            )
             if not sig:
-                reasons.append(("revise", f"CVR {float(cvr(ne, n)):.2f} below the critical "
-                                          + (f"{crit:.2f}" if np.isfinite(crit) else "value (none exists)")
-                                          + f" for {n} raters ({ne} rated it essential)"))
+                reasons.append(
+                    (
+                        "revise",
+                        f"CVR {float(cvr(ne, n)):.2f} below the critical "
+                        + (f"{crit:.2f}" if np.isfinite(crit) else "value (none exists)")
+                        + f" for {n} raters ({ne} rated it essential)",
+                    )
+                )
         if rs.sort is not None and (item, form) in rs.sort.index:
             assigned = [a for a in rs.sort.loc[(item, form)].tolist() if not _blank(a)]
             sv = substantive_validity(assigned, intended[item], len(choice_ids) + 1)
             in_factor = sum(1 for a in assigned if a != NONE_CATEGORY and facet_factor.get(a) == factor_of[item])
             sv["psa_factor"] = in_factor / len(assigned) if assigned else np.nan
             row.update(sv)
-            text = (f"sorted to its subcategory by {sv['nc']}/{sv['n_sorted']} (psa {sv['psa']:.2f}, csv "
-                    f"{sv['csv']:.2f}, p = {sv['p_ag']:.3f})")
+            text = (
+                f"sorted to its subcategory by {sv['nc']}/{sv['n_sorted']} (psa {sv['psa']:.2f}, csv "
+                f"{sv['csv']:.2f}, p = {sv['p_ag']:.3f})"
+            )
             if sv["csv"] < 0:
                 reasons.append(("drop", text + f"; more often to {sv['most_other']!r} ({sv['no']})"))
             elif sv["p_ag"] < alpha:
                 reasons.append(("keep", text))
             else:
-                reasons.append(("revise", text + ("; also " + repr(sv["most_other"]) + f" ({sv['no']})"
-                                                  if sv["most_other"] else "")))
+                reasons.append(
+                    (
+                        "revise",
+                        text + ("; also " + repr(sv["most_other"]) + f" ({sv['no']})" if sv["most_other"] else ""),
+                    )
+                )
         decision = max((d for d, _ in reasons), key=_ORDER.get) if reasons else "keep"
         row["decision"] = decision
         row["reason"] = "; ".join(t for d, t in reasons if d == decision) if reasons else "no rating"
@@ -1099,8 +1262,11 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
     dec_rows = {}
     for item, grp in items.groupby("item", sort=False):
         worst = max(grp["decision"], key=_ORDER.get)
-        why = "; ".join((f"{f}: " if len(grp) > 1 else "") + r for f, d, r in
-                        zip(grp["form"], grp["decision"], grp["reason"]) if d == worst)
+        why = "; ".join(
+            (f"{f}: " if len(grp) > 1 else "") + r
+            for f, d, r in zip(grp["form"], grp["decision"], grp["reason"])
+            if d == worst
+        )
         dec_rows[item] = {"facet": grp["facet"].iloc[0], "decision": worst, "reason": why}
     decisions = pd.DataFrame.from_dict(dec_rows, orient="index").rename_axis("item")
     # scale-level indices per form
@@ -1108,9 +1274,13 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
     if rs.relevance is not None:
         rel = items.dropna(subset=["i_cvi"]) if "i_cvi" in items else items.iloc[0:0]
         for form, grp in rel.groupby("form", sort=False):
-            scale[form] = {"s_cvi_ave": float(grp["i_cvi"].mean()), "s_cvi_ua": float((grp["i_cvi"] == 1).mean()),
-                           "n_items": int(len(grp)), "n_raters": int(rs.relevance.shape[1]),
-                           "mean_kappa": float(grp["kappa"].mean())}
+            scale[form] = {
+                "s_cvi_ave": float(grp["i_cvi"].mean()),
+                "s_cvi_ua": float((grp["i_cvi"] == 1).mean()),
+                "n_items": int(len(grp)),
+                "n_raters": int(rs.relevance.shape[1]),
+                "mean_kappa": float(grp["kappa"].mean()),
+            }
     # coverage per subcategory
     cov = []
     labels = dict(choices)
@@ -1124,10 +1294,21 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
         mean_all = float(icvi.reindex(its).mean()) if len(icvi) else np.nan
         mean_ret = float(icvi.reindex(retained).mean()) if len(icvi) and retained else np.nan
         n_ret = len(retained) + (len(its) - len(judged))  # unrated items stay
-        cov.append({"subcategory": cid, "label": labels[cid], "items": len(its), "rated": len(judged),
-                    "keep": int(counts.get("keep", 0)), "revise": int(counts.get("revise", 0)),
-                    "drop": int(counts.get("drop", 0)), "retained": n_ret, "s_cvi_ave": mean_all,
-                    "s_cvi_ave_retained": mean_ret, "gap": bool(n_ret < cut["min_items"])})
+        cov.append(
+            {
+                "subcategory": cid,
+                "label": labels[cid],
+                "items": len(its),
+                "rated": len(judged),
+                "keep": int(counts.get("keep", 0)),
+                "revise": int(counts.get("revise", 0)),
+                "drop": int(counts.get("drop", 0)),
+                "retained": n_ret,
+                "s_cvi_ave": mean_all,
+                "s_cvi_ave_retained": mean_ret,
+                "gap": bool(n_ret < cut["min_items"]),
+            }
+        )
     coverage = pd.DataFrame(cov).set_index("subcategory")
     # confusion matrix and agreement
     confusion = None
@@ -1141,50 +1322,100 @@ def content_validity(ratings: Any, pool: ItemPool, *, task: str | None = None,
             for a in row:
                 if not _blank(a):
                     counts[row_of[intended[item]], pos[a]] += 1
-        conf = pd.DataFrame(counts, index=pd.Index(choice_ids, name="intended"),
-                            columns=pd.Index(cols, name="assigned"))
+        conf = pd.DataFrame(
+            counts, index=pd.Index(choice_ids, name="intended"), columns=pd.Index(cols, name="assigned")
+        )
         confusion = conf
         agreement_rows += _agreement(rs.sort, "sort", "nominal", cols)
     if rs.relevance is not None:
         agreement_rows += _agreement(rs.relevance, "relevance", "ordinal", list(range(lo, hi + 1)))
         dich = rs.relevance.apply(lambda col: col.map(lambda v: np.nan if np.isnan(v) else float(v >= relevant_min)))
-        agreement_rows += _agreement(dich, "relevance (relevant vs not)", "nominal", [0.0, 1.0], fleiss=True,
-                                     kripp=False)
+        agreement_rows += _agreement(
+            dich, "relevance (relevant vs not)", "nominal", [0.0, 1.0], fleiss=True, kripp=False
+        )
     agreement = pd.DataFrame(agreement_rows, columns=["task", "index", "value", "z", "p", "units", "raters", "note"])
-    cvr_table = cvr_critical_table(min(cvr_sizes), max(max(cvr_sizes), min(cvr_sizes))) if cvr_sizes and \
-        min(cvr_sizes) >= 1 else None
-    diagnostics = {"raters": rs.raters, "sources": dict(rs.sources), "cutoffs": cut, "notes": list(rs.notes),
-                   "relevance_scale": list(relevance_scale), "relevant_min": relevant_min,
-                   "essential_scale": list(essential_scale), "conf_level": conf_level,
-                   "tasks": [k for k in ("relevance", "essential", "sort") if getattr(rs, k) is not None],
-                   "comments": rs.comments}
-    return ContentValidityResult(items=items, decisions=decisions, scale=scale, coverage=coverage,
-                                 confusion=confusion, agreement=agreement, pool=pool, cvr_table=cvr_table,
-                                 diagnostics=diagnostics)
+    cvr_table = (
+        cvr_critical_table(min(cvr_sizes), max(max(cvr_sizes), min(cvr_sizes)))
+        if cvr_sizes and min(cvr_sizes) >= 1
+        else None
+    )
+    diagnostics = {
+        "raters": rs.raters,
+        "sources": dict(rs.sources),
+        "cutoffs": cut,
+        "notes": list(rs.notes),
+        "relevance_scale": list(relevance_scale),
+        "relevant_min": relevant_min,
+        "essential_scale": list(essential_scale),
+        "conf_level": conf_level,
+        "tasks": [k for k in ("relevance", "essential", "sort") if getattr(rs, k) is not None],
+        "comments": rs.comments,
+    }
+    return ContentValidityResult(
+        items=items,
+        decisions=decisions,
+        scale=scale,
+        coverage=coverage,
+        confusion=confusion,
+        agreement=agreement,
+        pool=pool,
+        cvr_table=cvr_table,
+        diagnostics=diagnostics,
+    )
 
 
-def _agreement(wide: pd.DataFrame, task: str, level: str, values: list, *, fleiss: bool = True,
-               kripp: bool = True) -> list[dict[str, Any]]:
+def _agreement(
+    wide: pd.DataFrame, task: str, level: str, values: list, *, fleiss: bool = True, kripp: bool = True
+) -> list[dict[str, Any]]:
     """Fleiss' kappa (complete units only) and Krippendorff's alpha (all pairable units) of a units x raters table."""
     out = []
     if kripp:
         a = krippendorff_alpha(wide.to_numpy(dtype=object), level=level, values=values)
-        out.append({"task": task, "index": f"Krippendorff's alpha ({level})", "value": a, "z": np.nan, "p": np.nan,
-                    "units": int((wide.notna().sum(axis=1) >= 2).sum()), "raters": int(wide.shape[1]),
-                    "note": "units with two or more ratings"})
+        out.append(
+            {
+                "task": task,
+                "index": f"Krippendorff's alpha ({level})",
+                "value": a,
+                "z": np.nan,
+                "p": np.nan,
+                "units": int((wide.notna().sum(axis=1) >= 2).sum()),
+                "raters": int(wide.shape[1]),
+                "note": "units with two or more ratings",
+            }
+        )
     if fleiss:
         complete = wide.dropna()
-        note = "" if len(complete) == len(wide) else \
-            f"{len(wide) - len(complete)} unit(s) with a missing rating left out"
+        note = (
+            "" if len(complete) == len(wide) else f"{len(wide) - len(complete)} unit(s) with a missing rating left out"
+        )
         if len(complete) and complete.shape[1] >= 2:
             counts = np.array([[sum(1 for v in row if v == c) for c in values] for row in complete.to_numpy(object)])
             fk = fleiss_kappa(counts)
-            out.append({"task": task, "index": "Fleiss' kappa", "value": fk["kappa"], "z": fk["z"], "p": fk["p"],
-                        "units": fk["subjects"], "raters": fk["raters"], "note": note})
+            out.append(
+                {
+                    "task": task,
+                    "index": "Fleiss' kappa",
+                    "value": fk["kappa"],
+                    "z": fk["z"],
+                    "p": fk["p"],
+                    "units": fk["subjects"],
+                    "raters": fk["raters"],
+                    "note": note,
+                }
+            )
         else:
-            out.append({"task": task, "index": "Fleiss' kappa", "value": np.nan, "z": np.nan, "p": np.nan,
-                        "units": int(len(complete)), "raters": int(wide.shape[1]),
-                        "note": "needs two or more raters who rated every unit"})
+            out.append(
+                {
+                    "task": task,
+                    "index": "Fleiss' kappa",
+                    "value": np.nan,
+                    "z": np.nan,
+                    "p": np.nan,
+                    "units": int(len(complete)),
+                    "raters": int(wide.shape[1]),
+                    "note": "needs two or more raters who rated every unit",
+                }
+            )
     return out
 
 
@@ -1212,8 +1443,11 @@ def _pool_to_dict(pool: ItemPool) -> dict[str, Any]:
         out["description"] = pool.description
     if pool.source:
         out["source"] = pool.source
-    out["response_scale"] = {"min": pool.scale.min, "max": pool.scale.max,
-                             **({"labels": dict(pool.scale.labels)} if pool.scale.labels else {})}
+    out["response_scale"] = {
+        "min": pool.scale.min,
+        "max": pool.scale.max,
+        **({"labels": dict(pool.scale.labels)} if pool.scale.labels else {}),
+    }
     if pool.forms:
         out["forms"] = {k: {kk: vv for kk, vv in v.items() if vv} for k, v in pool.forms.items()}
     if pool.core:
@@ -1224,17 +1458,29 @@ def _pool_to_dict(pool: ItemPool) -> dict[str, Any]:
         if f.description:
             fd["description"] = f.description
         if f.facets:
-            fd["facets"] = [{"id": fc.id, "label": fc.label, **({"description": fc.description} if fc.description
-                                                                 else {}),
-                             "items": [item_dict(it) for it in fc.items]} for fc in f.facets]
+            fd["facets"] = [
+                {
+                    "id": fc.id,
+                    "label": fc.label,
+                    **({"description": fc.description} if fc.description else {}),
+                    "items": [item_dict(it) for it in fc.items],
+                }
+                for fc in f.facets
+            ]
         else:
             fd["items"] = [item_dict(it) for it in f.items]
         factors.append(fd)
     out["factors"] = factors
     if pool.attention_checks:
-        out["attention_checks"] = [{"id": c.id, "text": c.text, **({"informant_text": c.informant_text}
-                                                                   if c.informant_text else {}),
-                                    "expected": c.expected} for c in pool.attention_checks]
+        out["attention_checks"] = [
+            {
+                "id": c.id,
+                "text": c.text,
+                **({"informant_text": c.informant_text} if c.informant_text else {}),
+                "expected": c.expected,
+            }
+            for c in pool.attention_checks
+        ]
     return out
 
 
@@ -1257,13 +1503,18 @@ def revised_pool_yaml(pool: ItemPool, result: ContentValidityResult) -> str:
         if not survivors:
             kept_back.extend(d["id"] for d in items)
             for d in items:
-                d["notes"] = _join_note(d.get("notes"), "content review: drop (" + str(dec.loc[d["id"], "reason"])
-                                        + "); kept because dropping it would empty its subcategory; rewrite it")
+                d["notes"] = _join_note(
+                    d.get("notes"),
+                    "content review: drop ("
+                    + str(dec.loc[d["id"], "reason"])
+                    + "); kept because dropping it would empty its subcategory; rewrite it",
+                )
             return items
         for d in survivors:
             if d["id"] in dec.index and dec.loc[d["id"], "decision"] == "revise":
-                d["notes"] = _join_note(d.get("notes"), "content review: revise (" + str(dec.loc[d["id"], "reason"])
-                                        + ")")
+                d["notes"] = _join_note(
+                    d.get("notes"), "content review: revise (" + str(dec.loc[d["id"], "reason"]) + ")"
+                )
         return survivors
 
     for f in data["factors"]:
@@ -1273,14 +1524,17 @@ def revised_pool_yaml(pool: ItemPool, result: ContentValidityResult) -> str:
         else:
             f["items"] = review(f["items"])
     counts = dec["decision"].value_counts()
-    summary = (f"Content review by {len(result.diagnostics.get('raters', []))} rater(s): "
-               f"{int(counts.get('keep', 0))} kept, {int(counts.get('revise', 0))} to revise, "
-               f"{int(counts.get('drop', 0))} dropped"
-               + (f" ({len(kept_back)} of them kept back so no subcategory is empty)" if kept_back else "")
-               + ". Dropped: " + (", ".join(i for i in result.dropped if i not in kept_back) or "none") + ".")
+    summary = (
+        f"Content review by {len(result.diagnostics.get('raters', []))} rater(s): "
+        f"{int(counts.get('keep', 0))} kept, {int(counts.get('revise', 0))} to revise, "
+        f"{int(counts.get('drop', 0))} dropped"
+        + (f" ({len(kept_back)} of them kept back so no subcategory is empty)" if kept_back else "")
+        + ". Dropped: "
+        + (", ".join(i for i in result.dropped if i not in kept_back) or "none")
+        + "."
+    )
     data["notes"] = summary
-    header = ("# " + pool.name + ": revised after a content review (allyscale content analyze).\n"
-              "# " + summary + "\n")
+    header = "# " + pool.name + ": revised after a content review (allyscale content analyze).\n# " + summary + "\n"
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 

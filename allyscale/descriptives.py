@@ -31,8 +31,14 @@ def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
     return m3 / m2**1.5 * f**1.5, m4 / m2**2 * f**2 - 3
 
 
-def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: list[str] | None = None,
-                   scale: tuple[int, int] | None = None, groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
+def describe_items(
+    data: pd.DataFrame,
+    pool: ItemPool | None = None,
+    *,
+    items: list[str] | None = None,
+    scale: tuple[int, int] | None = None,
+    groups: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
     """One row per item: n, missing, mean, sd, median, skew, kurtosis, floor %, ceiling %, r_drop.
 
     Parameters
@@ -91,28 +97,31 @@ def describe_items(data: pd.DataFrame, pool: ItemPool | None = None, *, items: l
         if others:
             rest = scored[others].sum(axis=1, min_count=len(others))
             r_drop = scored[item].corr(rest)
-        rows.append({
-            "item": item,
-            "factor": group_of[item],
-            "n": int(ok.sum()),
-            "missing": int((~ok).sum()),
-            "mean": float(np.nanmean(x)) if ok.any() else np.nan,
-            "sd": float(np.nanstd(x, ddof=1)) if ok.sum() > 1 else np.nan,
-            "median": float(np.nanmedian(x)) if ok.any() else np.nan,
-            "skew": sk,
-            "kurtosis": ku,
-            "floor": float((x[ok] == lo).mean()) if ok.any() else np.nan,
-            "ceiling": float((x[ok] == hi).mean()) if ok.any() else np.nan,
-            "r_drop": float(r_drop),
-        })
+        rows.append(
+            {
+                "item": item,
+                "factor": group_of[item],
+                "n": int(ok.sum()),
+                "missing": int((~ok).sum()),
+                "mean": float(np.nanmean(x)) if ok.any() else np.nan,
+                "sd": float(np.nanstd(x, ddof=1)) if ok.sum() > 1 else np.nan,
+                "median": float(np.nanmedian(x)) if ok.any() else np.nan,
+                "skew": sk,
+                "kurtosis": ku,
+                "floor": float((x[ok] == lo).mean()) if ok.any() else np.nan,
+                "ceiling": float((x[ok] == hi).mean()) if ok.any() else np.nan,
+                "r_drop": float(r_drop),
+            }
+        )
     out = pd.DataFrame(rows).set_index("item")
     if pool is None and set(groups) == {"all"}:
         out = out.drop(columns="factor")
     return out
 
 
-def careless_indices(data: pd.DataFrame, items: list[str], *, alpha: float = 0.001,
-                     longstring_share: float = 0.5) -> pd.DataFrame:
+def careless_indices(
+    data: pd.DataFrame, items: list[str], *, alpha: float = 0.001, longstring_share: float = 0.5
+) -> pd.DataFrame:
     """Careless-responding indices per respondent.
 
     * ``longstring``: the longest run of identical consecutive answers (Johnson, 2005);
@@ -194,5 +203,4 @@ def careless_indices(data: pd.DataFrame, items: list[str], *, alpha: float = 0.0
         if complete[i] and d2_p[i] < alpha:
             rules.append(f"Mahalanobis p < {alpha:g}")
         flags.append("; ".join(rules))
-    return pd.DataFrame({"longstring": longest, "irv": irv, "d2": d2, "d2_p": d2_p, "flags": flags},
-                        index=data.index)
+    return pd.DataFrame({"longstring": longest, "irv": irv, "d2": d2, "d2_p": d2_p, "flags": flags}, index=data.index)

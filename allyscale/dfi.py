@@ -109,8 +109,10 @@ class DFIResult(Result):
         """The user's fit, the cutoff of each level with its power (``NONE`` below .50 power), the
         misspecifications."""
         cols = list(self.cutoffs.columns)
-        out = Summary(f"Dynamic fit index cutoffs (McNeish & Wolf, 2023); estimator {self.estimator}, N = {self.n}, "
-                      f"{self.reps} replications per level")
+        out = Summary(
+            f"Dynamic fit index cutoffs (McNeish & Wolf, 2023); estimator {self.estimator}, N = {self.n}, "
+            f"{self.reps} replications per level"
+        )
         out.text("Your model: " + ", ".join(f"{k} = {v:.3f}" for k, v in self.fitted.items() if v is not None))
         table = self.cutoffs.copy()
         for c in cols:
@@ -118,9 +120,12 @@ class DFIResult(Result):
                 table[c] = [("NONE" if (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}") for v in table[c]]
             else:
                 table[c] = [f"{v:.0%}" for v in table[c]]
-        out.table(table, title="Cutoffs",
-                  note="Level-0: the correct model's 95th (SRMR, RMSEA) / 5th (CFI) percentile. A level-k cutoff "
-                       "rejects the stated share of level-k misspecified models and at most 5% of correct ones.")
+        out.table(
+            table,
+            title="Cutoffs",
+            note="Level-0: the correct model's 95th (SRMR, RMSEA) / 5th (CFI) percentile. A level-k cutoff "
+            "rejects the stated share of level-k misspecified models and at most 5% of correct ones.",
+        )
         return out.text(*(f"{lvl}: " + "; ".join(stmts) for lvl, stmts in self.misspecifications.items()))
 
     def to_frame(self) -> pd.DataFrame:
@@ -128,10 +133,18 @@ class DFIResult(Result):
         return self.cutoffs
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"cutoffs": self.cutoffs.to_dict(orient="index"),
-                         "misspecifications": self.misspecifications, "fitted": self.fitted,
-                         "estimator": self.estimator, "n": self.n, "reps": self.reps, "seed": self.seed,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "cutoffs": self.cutoffs.to_dict(orient="index"),
+                "misspecifications": self.misspecifications,
+                "fitted": self.fitted,
+                "estimator": self.estimator,
+                "n": self.n,
+                "reps": self.reps,
+                "seed": self.seed,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 # ------------------------------------------------------------------ the population
@@ -144,8 +157,10 @@ def _std_solution(res) -> dict:
     lam = {(r.lhs, r.rhs): float(s) for r, s in zip(est.itertuples(), std) if r.op == "=~"}
     latent = list(dict.fromkeys(lhs for lhs, _ in lam))
     if any(rhs in latent for _, rhs in lam):
-        raise SpecificationError("dfi: higher-order models are not supported by the dynamic cutoffs of "
-                                 "McNeish & Wolf (2023); fit a first-order model")
+        raise SpecificationError(
+            "dfi: higher-order models are not supported by the dynamic cutoffs of "
+            "McNeish & Wolf (2023); fit a first-order model"
+        )
     if est["op"].eq("~").any():
         raise SpecificationError("dfi: structural regressions are not supported; dynamic cutoffs are for CFA models")
     fcor, rcor, th = {}, {}, {}
@@ -209,9 +224,11 @@ def misspecifications(solution: dict) -> dict[str, list[str]]:
         cand = sorted(solo, key=lambda t: abs(t[2]))
         m = len(cand)
         if m < 4:
-            raise SpecificationError("dfi: a one-factor model needs at least four items without residual "
-                                     "correlations to build misspecifications")
-        chosen = cand[:2] if m == 4 else cand[:4] if m == 5 else cand[:(m // 2) * 2]
+            raise SpecificationError(
+                "dfi: a one-factor model needs at least four items without residual "
+                "correlations to build misspecifications"
+            )
+        chosen = cand[:2] if m == 4 else cand[:4] if m == 5 else cand[: (m // 2) * 2]
         pairs = [f"{chosen[k + 1][1]} ~~ 0.3*{chosen[k][1]}" for k in range(0, len(chosen), 2)]
         if m == 4:
             levels = [1]
@@ -230,18 +247,19 @@ def misspecifications(solution: dict) -> dict[str, list[str]]:
         if fs:
             lowest.append(min(fs, key=lambda t: abs(t[2])))
     lowest.sort(key=lambda t: (prio[t[0]], abs(t[2])))
-    crosses = lowest[:nf - 1]
+    crosses = lowest[: nf - 1]
     if len(crosses) < nf - 1:
-        raise SpecificationError("dfi: there are not enough items loading on a single factor (without residual "
-                                 "correlations) to build all misspecification levels")
+        raise SpecificationError(
+            "dfi: there are not enough items loading on a single factor (without residual "
+            "correlations) to build all misspecification levels"
+        )
     corr = {}
     for (a, b), r in solution["fcor"].items():
         corr[(a, b)] = corr[(b, a)] = r
     used: set[frozenset] = set()
     rows = []
     for f, item, load in sorted(crosses, key=lambda t: abs(t[2])):
-        options = [(g, corr[(f, g)]) for g in latent if g != f and (f, g) in corr
-                   and frozenset((f, g)) not in used]
+        options = [(g, corr[(f, g)]) for g in latent if g != f and (f, g) in corr and frozenset((f, g)) not in used]
         if not options:
             continue
         best = max(options, key=lambda o: (h[o[0]], -latent.index(o[0])))
@@ -250,8 +268,10 @@ def misspecifications(solution: dict) -> dict[str, list[str]]:
         max_allow = round((math.sqrt(load**2 * phi**2 + 1 - load**2) - abs(load * phi)) * 0.95, 4)
         rows.append((prio[f], load, -h[best[0]], f"{best[0]} =~ {min(abs(load), abs(max_allow)):.4f}*{item}"))
     if len(rows) < nf - 1:
-        raise SpecificationError("dfi: the factors are not correlated in the fitted model, so cross-loadings "
-                                 "cannot be placed as dynamic does")
+        raise SpecificationError(
+            "dfi: the factors are not correlated in the fitted model, so cross-loadings "
+            "cannot be placed as dynamic does"
+        )
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     stmts = [r[3] for r in rows]
     return {f"level-{k}": stmts[:k] for k in range(1, len(stmts) + 1)}
@@ -279,8 +299,10 @@ def _population_syntax(solution: dict, extra: list[str]) -> str:
     resid = 1 - np.einsum("ij,jk,ik->i", lmat, phi, lmat)
     bad = [items[k] for k in np.flatnonzero(resid <= 0)]
     if bad:
-        raise SpecificationError(f"dfi: standardized loadings give a communality >= 1 for {bad} (Heywood case); "
-                                 "dynamic cutoffs need a proper solution")
+        raise SpecificationError(
+            f"dfi: standardized loadings give a communality >= 1 for {bad} (Heywood case); "
+            "dynamic cutoffs need a proper solution"
+        )
     rcor = dict(solution["rcor"])
     for s in extra:
         if "~~" in s:
@@ -327,8 +349,13 @@ def _one(job: tuple) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            converged, fm = _fit_indices(data, model, estimator=estimator, std_lv=True,
-                                         robust=any(k.endswith(".robust") for k in _INDICES[estimator]))
+            converged, fm = _fit_indices(
+                data,
+                model,
+                estimator=estimator,
+                std_lv=True,
+                robust=any(k.endswith(".robust") for k in _INDICES[estimator]),
+            )
         except (AllyscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
             return {**out, "converged": False, "error": f"{type(exc).__name__}: {exc}"}
     out["converged"] = converged
@@ -363,8 +390,9 @@ def _cutoff(mis: np.ndarray, true: np.ndarray, index: str) -> tuple[float, float
 
 
 @blas_limited
-def dfi(cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int | None = None,
-        progress: bool = False) -> DFIResult:
+def dfi(
+    cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int | None = None, progress: bool = False
+) -> DFIResult:
     """Dynamic fit index cutoffs for a fitted CFA model (McNeish & Wolf, 2023).
 
     Parameters
@@ -425,8 +453,12 @@ def dfi(cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int 
 
         from allyscale.montecarlo.runner import _BlasEnv
 
-        with _BlasEnv(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker) as pool:
+        with (
+            _BlasEnv(),
+            ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            ) as pool,
+        ):
             for row in pool.map(_one, jobs, chunksize=max(1, len(jobs) // (workers * 20))):
                 rows.append(row)
                 if bar is not None:
@@ -444,8 +476,10 @@ def dfi(cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int 
     sim = pd.DataFrame(rows)
     idx = _INDICES[estimator]
     ok = sim[sim["converged"]]
-    dropped = {(f"level-{lv}" if lv else "level-0"): int((~sim.loc[sim["level"] == lv, "converged"]).sum())
-               for lv in range(len(pops))}
+    dropped = {
+        (f"level-{lv}" if lv else "level-0"): int((~sim.loc[sim["level"] == lv, "converged"]).sum())
+        for lv in range(len(pops))
+    }
     if any(dropped.values()):
         warnings.warn(f"dfi: non-converged simulated fits excluded: {dropped}", StatisticalWarning, stacklevel=2)
     true = ok[ok["level"] == 0]
@@ -465,8 +499,13 @@ def dfi(cfa_result, *, reps: int = 500, seed: int = 1, workers: int = 1, n: int 
     cutoffs = pd.DataFrame(table).T[["srmr", "srmr_power", "rmsea", "rmsea_power", "cfi", "cfi_power"]]
     fm = cfa_result.fit_measures
     fitted = {_name(k): (float(fm[k]) if fm.get(k) is not None else None) for k in idx}
-    diag = {"non_converged": dropped, "seconds": time.perf_counter() - t0, "n_simulated": n_sim,
-            "indices": list(idx), "ordinal": ordinal}
+    diag = {
+        "non_converged": dropped,
+        "seconds": time.perf_counter() - t0,
+        "n_simulated": n_sim,
+        "indices": list(idx),
+        "ordinal": ordinal,
+    }
     return DFIResult(cutoffs, levels, fitted, sim, estimator, _ntotal(cfa_result), reps, seed, diag)
 
 

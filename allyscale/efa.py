@@ -18,8 +18,8 @@ the best criterion wins and distinct local optima are reported in ``diagnostics`
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -27,15 +27,23 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-from allyscale._threads import blas_limited
 from allyscale._core import extraction as _ex
 from allyscale._core import rotation as _rot
+from allyscale._threads import blas_limited
 from allyscale.errors import ConvergenceWarning, DataError, HeywoodWarning, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.results import Result, Summary, jsonable
 
-__all__ = ["efa", "EFAResult", "schmid_leiman", "SchmidLeiman", "congruence", "correlation_input",
-           "METHODS", "ROTATIONS"]
+__all__ = [
+    "efa",
+    "EFAResult",
+    "schmid_leiman",
+    "SchmidLeiman",
+    "congruence",
+    "correlation_input",
+    "METHODS",
+    "ROTATIONS",
+]
 
 METHODS = ("minres", "ml", "pa")
 ROTATIONS = ("oblimin", "geomin", "promax", "varimax", "target", "none")
@@ -45,8 +53,9 @@ CORRS = ("pearson", "polychoric")
 FLAG_RULES = {"low_primary": 0.40, "cross_loading": 0.30, "small_gap": 0.15, "low_communality": 0.30}
 
 
-def correlation_input(data: pd.DataFrame, corr: str = "pearson", *, items: list[str] | None = None,
-                      n: int | None = None) -> tuple[pd.DataFrame, int, dict]:
+def correlation_input(
+    data: pd.DataFrame, corr: str = "pearson", *, items: list[str] | None = None, n: int | None = None
+) -> tuple[pd.DataFrame, int, dict]:
     """Correlation matrix for factor analysis from data (or pass a correlation matrix with ``n``).
 
     Returns ``(R, n, diagnostics)``. Pearson correlations use pairwise-complete cases
@@ -63,8 +72,11 @@ def correlation_input(data: pd.DataFrame, corr: str = "pearson", *, items: list[
         raise SpecificationError(f"unknown correlation type {corr!r}; use one of {', '.join(CORRS)}")
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(data).__name__}")
-    is_corr = data.shape[0] == data.shape[1] and list(data.index) == list(data.columns) and \
-        np.allclose(np.diag(data.to_numpy(dtype=float)), 1.0)
+    is_corr = (
+        data.shape[0] == data.shape[1]
+        and list(data.index) == list(data.columns)
+        and np.allclose(np.diag(data.to_numpy(dtype=float)), 1.0)
+    )
     if is_corr:
         if n is None:
             raise SpecificationError("a correlation matrix was given: pass the number of cases as n=")
@@ -150,16 +162,22 @@ class EFAResult(Result):
     def summary(self) -> Summary:
         """Pattern matrix, factor correlations, fit and item flags."""
         f = self.fit
-        out = Summary(f"EFA: {self.n_factors} factors, {self.method} extraction, {self.rotation} rotation, "
-                      f"{self.corr} correlations, N = {self.n}")
+        out = Summary(
+            f"EFA: {self.n_factors} factors, {self.method} extraction, {self.rotation} rotation, "
+            f"{self.corr} correlations, N = {self.n}"
+        )
         d = self.diagnostics
         if d.get("heywood"):
             out.text(f"Heywood cases: {d['heywood']}", strong=True)
         if d.get("local_optima", 1) > 1:
-            out.text(f"rotation: {d['local_optima']} distinct local optima across {d['starts']} starts; "
-                     "the best criterion is reported")
-        out.text(f"chi2({f['df']}) = {f['chisq']:.2f}, p = {f['pvalue']:.4g}; RMSEA = {f['rmsea']:.3f}; "
-                 f"TLI = {f['tli']:.3f}; RMSR = {f['rms']:.3f}; BIC = {f['bic']:.1f}")
+            out.text(
+                f"rotation: {d['local_optima']} distinct local optima across {d['starts']} starts; "
+                "the best criterion is reported"
+            )
+        out.text(
+            f"chi2({f['df']}) = {f['chisq']:.2f}, p = {f['pvalue']:.4g}; RMSEA = {f['rmsea']:.3f}; "
+            f"TLI = {f['tli']:.3f}; RMSR = {f['rms']:.3f}; BIC = {f['bic']:.1f}"
+        )
         out.table(self.to_frame(), title="Pattern matrix").table(self.phi, title="Factor correlations")
         if not self.item_flags.empty:
             out.table(self.item_flags, title="Item flags")
@@ -170,12 +188,22 @@ class EFAResult(Result):
         return self.loadings.assign(h2=self.communalities, u2=self.uniquenesses)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({
-            "method": self.method, "rotation": self.rotation, "corr": self.corr, "n": self.n,
-            "loadings": self.loadings, "phi": self.phi, "communalities": self.communalities, "fit": self.fit,
-            "diagnostics": self.diagnostics, "item_flags": self.item_flags,
-            "target_congruence": self.target_congruence,
-        }, frames="index")
+        return jsonable(
+            {
+                "method": self.method,
+                "rotation": self.rotation,
+                "corr": self.corr,
+                "n": self.n,
+                "loadings": self.loadings,
+                "phi": self.phi,
+                "communalities": self.communalities,
+                "fit": self.fit,
+                "diagnostics": self.diagnostics,
+                "item_flags": self.item_flags,
+                "target_congruence": self.target_congruence,
+            },
+            frames="index",
+        )
 
 
 def congruence(a: np.ndarray | pd.DataFrame, b: np.ndarray | pd.DataFrame) -> pd.DataFrame | np.ndarray:
@@ -217,16 +245,23 @@ def _fa_stats(r: np.ndarray, load: np.ndarray, phi: np.ndarray, n_obs: int) -> d
     tli = (m0 - mm) / (m0 - 1 / nm) if dof > 0 else np.nan
     rmsea = float(np.sqrt(max(stat / (dof * n_obs) - 1 / (n_obs - 1), 0))) if dof > 0 else np.nan
     return {
-        "objective": objective, "chisq": stat, "df": dof, "pvalue": pval, "tli": tli, "rmsea": rmsea,
+        "objective": objective,
+        "chisq": stat,
+        "df": dof,
+        "pvalue": pval,
+        "tli": tli,
+        "rmsea": rmsea,
         "bic": stat - dof * np.log(n_obs) if dof > 0 else np.nan,
         "rms": float(np.sqrt(rstar_off / (p * (p - 1)))),
         "crms": float(np.sqrt(rstar_off / (2 * dof))) if dof > 0 else np.nan,
-        "null_chisq": f0 * ((n_obs - 1) - (2 * p + 5) / 6), "null_df": p * (p - 1) / 2,
+        "null_chisq": f0 * ((n_obs - 1) - (2 * p + 5) / 6),
+        "null_df": p * (p - 1) / 2,
     }
 
 
-def _rotate(A: np.ndarray, rotation: str, target_matrix: np.ndarray | None, n_starts: int, seed: int | None,
-            eps: float) -> tuple[_rot.Rotation, dict]:
+def _rotate(
+    A: np.ndarray, rotation: str, target_matrix: np.ndarray | None, n_starts: int, seed: int | None, eps: float
+) -> tuple[_rot.Rotation, dict]:
     k = A.shape[1]
     info: dict = {"starts": 1, "local_optima": 1}
     if rotation == "none" or k == 1:
@@ -250,14 +285,18 @@ def _rotate(A: np.ndarray, rotation: str, target_matrix: np.ndarray | None, n_st
     crit = np.array([f.criterion for f in fits])
     best = int(np.argmin(crit))
     distinct = np.unique(np.round(crit[np.isfinite(crit)], 6))
-    info.update(starts=len(starts), local_optima=int(distinct.size),
-                criteria=sorted(float(c) for c in distinct)[:10],
-                identity_start_best=bool(abs(crit[0] - crit[best]) < 1e-6))
+    info.update(
+        starts=len(starts),
+        local_optima=int(distinct.size),
+        criteria=sorted(float(c) for c in distinct)[:10],
+        identity_start_best=bool(abs(crit[0] - crit[best]) < 1e-6),
+    )
     return fits[best], info
 
 
-def _pool_target(pool: ItemPool, items: list[str], reverse_scored: bool = False) -> tuple[np.ndarray, np.ndarray,
-                                                                                           list[str]]:
+def _pool_target(
+    pool: ItemPool, items: list[str], reverse_scored: bool = False
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Partially specified target (NaN = free, 0 elsewhere) and the signed hypothesis (+1/-1/0)."""
     groups = pool.factor_items()
     facs = list(groups)
@@ -287,18 +326,31 @@ def _flags(load: pd.DataFrame, h2: pd.Series) -> pd.DataFrame:
         if h2[item] < FLAG_RULES["low_communality"]:
             rules.append(f"communality {h2[item]:.3f} < .30")
         if rules:
-            rows.append({"item": item, "primary_factor": vals.index[0], "primary_loading": primary,
-                         "flags": "; ".join(rules)})
+            rows.append(
+                {"item": item, "primary_factor": vals.index[0], "primary_loading": primary, "flags": "; ".join(rules)}
+            )
     if not rows:
         return pd.DataFrame(columns=["primary_factor", "primary_loading", "flags"]).rename_axis("item")
     return pd.DataFrame(rows).set_index("item")
 
 
 @blas_limited
-def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation: str = "oblimin",
-        corr: str = "pearson", items: list[str] | None = None, n: int | None = None,
-        target: pd.DataFrame | np.ndarray | None = None, pool: ItemPool | None = None, n_starts: int = 10,
-        seed: int | None = 1, eps: float = 1e-5, reverse_scored: bool = False) -> EFAResult:
+def efa(
+    data: pd.DataFrame,
+    n_factors: int,
+    *,
+    method: str = "minres",
+    rotation: str = "oblimin",
+    corr: str = "pearson",
+    items: list[str] | None = None,
+    n: int | None = None,
+    target: pd.DataFrame | np.ndarray | None = None,
+    pool: ItemPool | None = None,
+    n_starts: int = 10,
+    seed: int | None = 1,
+    eps: float = 1e-5,
+    reverse_scored: bool = False,
+) -> EFAResult:
     """Exploratory factor analysis as ``psych::fa``.
 
     Parameters
@@ -362,12 +414,18 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
         raise DataError(f"ML factor analysis needs more cases ({n_obs}) than items ({p})")
     r = r_df.to_numpy(dtype=float)
     if np.linalg.eigvalsh(r).min() <= 0:
-        raise DataError("the correlation matrix is not positive definite (collinear items or too few cases); "
-                        "drop redundant items or use more cases")
+        raise DataError(
+            "the correlation matrix is not positive definite (collinear items or too few cases); "
+            "drop redundant items or use more cases"
+        )
     extractor = EXTRACTORS[method]
     ext = extractor(r, n_factors)
-    diagnostics: dict[str, Any] = {"extraction_converged": ext.converged, "extraction_iterations": ext.iterations,
-                                   "extraction_message": ext.message, **corr_diag}
+    diagnostics: dict[str, Any] = {
+        "extraction_converged": ext.converged,
+        "extraction_iterations": ext.iterations,
+        "extraction_message": ext.message,
+        **corr_diag,
+    }
     if not ext.converged:
         warnings.warn(f"{method} extraction did not converge ({ext.message})", ConvergenceWarning, stacklevel=2)
     A = ext.loadings
@@ -388,14 +446,20 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
             target_matrix, _, hyp_names = _pool_target(pool, names, reverse_scored)
         if target_matrix is None or target_matrix.shape != (p, n_factors):
             shape = (0, 0) if target_matrix is None else target_matrix.shape
-            raise SpecificationError(f"the target must be {p} items x {n_factors} factors, "
-                                     f"got {shape[0]} x {shape[1]}")
+            raise SpecificationError(f"the target must be {p} items x {n_factors} factors, got {shape[0]} x {shape[1]}")
     rot, rot_info = _rotate(A, rotation, target_matrix, n_starts, seed, eps)
-    diagnostics.update({"rotation_converged": rot.converged, "rotation_iterations": rot.iterations,
-                        "rotation_criterion": rot.criterion, **rot_info})
+    diagnostics.update(
+        {
+            "rotation_converged": rot.converged,
+            "rotation_iterations": rot.iterations,
+            "rotation_criterion": rot.criterion,
+            **rot_info,
+        }
+    )
     if not rot.converged:
-        warnings.warn(f"{rotation} rotation did not converge in {rot.iterations} iterations", ConvergenceWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{rotation} rotation did not converge in {rot.iterations} iterations", ConvergenceWarning, stacklevel=2
+        )
     L, phi = rot.loadings, rot.phi
     sign = np.sign(L.sum(axis=0))
     sign[sign == 0] = 1
@@ -428,11 +492,21 @@ def efa(data: pd.DataFrame, n_factors: int, *, method: str = "minres", rotation:
     h2_s = pd.Series(h2, index=names, name="h2")
     fit = _fa_stats(r, L, phi, n_obs)
     return EFAResult(
-        loadings=load_df, phi=phi_df, structure=load_df @ phi_df, communalities=h2_s,
+        loadings=load_df,
+        phi=phi_df,
+        structure=load_df @ phi_df,
+        communalities=h2_s,
         uniquenesses=pd.Series(1 - h2, index=names, name="u2"),
         eigenvalues=pd.Series(np.sort(np.linalg.eigvalsh(r))[::-1], index=range(1, p + 1), name="eigenvalue"),
-        method=method, rotation=rotation, corr=corr, n=n_obs, fit=fit, diagnostics=diagnostics,
-        item_flags=_flags(load_df, h2_s), target_congruence=tc, correlation=r_df,
+        method=method,
+        rotation=rotation,
+        corr=corr,
+        n=n_obs,
+        fit=fit,
+        diagnostics=diagnostics,
+        item_flags=_flags(load_df, h2_s),
+        target_congruence=tc,
+        correlation=r_df,
     )
 
 
@@ -461,7 +535,9 @@ class SchmidLeiman(Result):
     def summary(self) -> Summary:
         """General and group loadings with h2, u2 and p2."""
         out = Summary("Schmid-Leiman solution")
-        out.text("Loadings of the first-order factors on g: " + ", ".join(f"{k} {v:.2f}" for k, v in self.gamma.items()))
+        out.text(
+            "Loadings of the first-order factors on g: " + ", ".join(f"{k} {v:.2f}" for k, v in self.gamma.items())
+        )
         return out.table(self.table(), title="Loadings")
 
     def to_frame(self) -> pd.DataFrame:
@@ -469,12 +545,15 @@ class SchmidLeiman(Result):
         return self.table()
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"loadings": self.table(), "gamma": self.gamma, "phi": self.phi,
-                         "diagnostics": self.diagnostics}, frames="index")
+        return jsonable(
+            {"loadings": self.table(), "gamma": self.gamma, "phi": self.phi, "diagnostics": self.diagnostics},
+            frames="index",
+        )
 
 
-def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = None, *,
-                  method: str = "minres") -> SchmidLeiman:
+def schmid_leiman(
+    oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = None, *, method: str = "minres"
+) -> SchmidLeiman:
     """Schmid-Leiman orthogonalisation (Schmid & Leiman, 1957) as ``psych::schmid``.
 
     The factor correlations are factored with one factor (``method``, psych's default
@@ -508,8 +587,14 @@ def schmid_leiman(oblique: EFAResult | pd.DataFrame, phi: pd.DataFrame | None = 
     groups = Lm * np.sqrt(np.clip(1 - gamma**2, 0, None))
     out = pd.DataFrame(np.column_stack([g, groups]), index=L.index, columns=["g", *L.columns])
     h2 = (out**2).sum(axis=1)
-    return SchmidLeiman(out, h2.rename("h2"), (1 - h2).rename("u2"), (out["g"] ** 2 / h2).rename("p2"),
-                        pd.Series(gamma, index=L.columns, name="gamma"), phi)
+    return SchmidLeiman(
+        out,
+        h2.rename("h2"),
+        (1 - h2).rename("u2"),
+        (out["g"] ** 2 / h2).rename("p2"),
+        pd.Series(gamma, index=L.columns, name="gamma"),
+        phi,
+    )
 
 
 from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call

@@ -48,22 +48,52 @@ import pandas as pd
 from allyscale._core import esem as _esem
 from allyscale._core import ml as _ml
 from allyscale._core.model import ModelSpec
+from allyscale.errors import ConvergenceWarning, SpecificationError
 from allyscale.results import Summary
 from allyscale.sem import CFAResult
-from allyscale.errors import ConvergenceWarning, SpecificationError
 
-__all__ = ["ROTATIONS", "rotation_options", "ESEMInfo", "ESEMResult", "factor_correlations", "omega_esem",
-           "cross_loadings", "compare_correlations", "loadings"]
+__all__ = [
+    "ROTATIONS",
+    "rotation_options",
+    "ESEMInfo",
+    "ESEMResult",
+    "factor_correlations",
+    "omega_esem",
+    "cross_loadings",
+    "compare_correlations",
+    "loadings",
+]
 
 #: rotation methods accepted by ``cfa(rotation=)`` (lavaan 0.6.14 names)
-ROTATIONS = ("geomin", "oblimin", "quartimin", "target", "bigeomin", "biquartimin", "varimax", "quartimax",
-             "orthomax", "none")
+ROTATIONS = (
+    "geomin",
+    "oblimin",
+    "quartimin",
+    "target",
+    "bigeomin",
+    "biquartimin",
+    "varimax",
+    "quartimax",
+    "orthomax",
+    "none",
+)
 
 #: lavaan 0.6.14's ``rotation.args`` defaults, with Python names (dots become underscores)
 DEFAULTS: dict[str, Any] = {
-    "orthogonal": False, "row_weights": "default", "std_ov": True, "geomin_epsilon": 0.001,
-    "orthomax_gamma": 1.0, "oblimin_gamma": 0.0, "target": None, "target_mask": None, "rstarts": 30,
-    "algorithm": "gpa", "reflect": True, "order_lv_by": "index", "gpa_tol": 1e-5, "max_iter": 10000,
+    "orthogonal": False,
+    "row_weights": "default",
+    "std_ov": True,
+    "geomin_epsilon": 0.001,
+    "orthomax_gamma": 1.0,
+    "oblimin_gamma": 0.0,
+    "target": None,
+    "target_mask": None,
+    "rstarts": 30,
+    "algorithm": "gpa",
+    "reflect": True,
+    "order_lv_by": "index",
+    "gpa_tol": 1e-5,
+    "max_iter": 10000,
     "seed": 0,
 }
 
@@ -104,8 +134,10 @@ def rotation_options(rotation: str | None, rotation_args: Mapping[str, Any] | No
     opts["order_lv_by"] = order
     if method == "target":
         if opts["target"] is None:
-            raise SpecificationError("rotation='target' needs rotation_args={'target': matrix} (items x factors; "
-                                     "NaN cells are not specified)")
+            raise SpecificationError(
+                "rotation='target' needs rotation_args={'target': matrix} (items x factors; "
+                "NaN cells are not specified)"
+            )
         tgt = np.asarray(opts["target"], dtype=float)
         if tgt.ndim != 2:
             raise SpecificationError(f"the rotation target must be a matrix (items x factors), got shape {tgt.shape}")
@@ -122,9 +154,13 @@ def rotation_options(rotation: str | None, rotation_args: Mapping[str, Any] | No
 
 
 def _crit_args(opts: dict[str, Any]) -> dict[str, Any]:
-    return {"geomin_epsilon": float(opts["geomin_epsilon"]), "oblimin_gamma": float(opts["oblimin_gamma"]),
-            "orthomax_gamma": float(opts["orthomax_gamma"]), "target": opts["target"],
-            "target_mask": opts["target_mask"]}
+    return {
+        "geomin_epsilon": float(opts["geomin_epsilon"]),
+        "oblimin_gamma": float(opts["oblimin_gamma"]),
+        "orthomax_gamma": float(opts["orthomax_gamma"]),
+        "target": opts["target"],
+        "target_mask": opts["target_mask"],
+    }
 
 
 @dataclass(frozen=True)
@@ -184,13 +220,15 @@ def start_values(prep):
             grp = pt["group"].to_numpy() == g + 1
             for jj, f in enumerate(lv[i] for i in b.lv_idx):
                 for ii, v in enumerate(ov[i] for i in b.ov_idx):
-                    rows = np.flatnonzero(grp & (pt["op"] == "=~").to_numpy() & (pt["lhs"] == f).to_numpy()
-                                          & (pt["rhs"] == v).to_numpy())
+                    rows = np.flatnonzero(
+                        grp & (pt["op"] == "=~").to_numpy() & (pt["lhs"] == f).to_numpy() & (pt["rhs"] == v).to_numpy()
+                    )
                     start[rows] = lam[ii, jj] if np.isfinite(lam[ii, jj]) else 1.0
             if prep.estimator != "WLSMV":
                 for ii, v in enumerate(ov[i] for i in b.ov_idx):
-                    rows = np.flatnonzero(grp & (pt["op"] == "~~").to_numpy() & (pt["lhs"] == v).to_numpy()
-                                          & (pt["rhs"] == v).to_numpy())
+                    rows = np.flatnonzero(
+                        grp & (pt["op"] == "~~").to_numpy() & (pt["lhs"] == v).to_numpy() & (pt["rhs"] == v).to_numpy()
+                    )
                     start[rows] = theta[ii] if np.isfinite(theta[ii]) else 1.0
     free = pt["free"].to_numpy() > 0
     pt["start"] = np.where(free, start, pt["start"].to_numpy(dtype=float))
@@ -204,8 +242,13 @@ def _blocks(pt: pd.DataFrame, ov: list[str], lv: list[str], g: int) -> list[_ese
     rows = pt[(pt["op"] == "=~") & (pt["group"] == g + 1) & (pt["efa"] != "")]
     for name in pd.unique(rows["efa"]):
         r = rows[rows["efa"] == name]
-        out.append(_esem.Block(str(name), np.array([ov.index(v) for v in pd.unique(r["rhs"])], dtype=int),
-                               np.array([lv.index(f) for f in pd.unique(r["lhs"])], dtype=int)))
+        out.append(
+            _esem.Block(
+                str(name),
+                np.array([ov.index(v) for v in pd.unique(r["rhs"])], dtype=int),
+                np.array([lv.index(f) for f in pd.unique(r["lhs"])], dtype=int),
+            )
+        )
     return out
 
 
@@ -250,8 +293,13 @@ def _fill(spec_new: ModelSpec, pt_old: pd.DataFrame, x_old: np.ndarray, mats) ->
     return x
 
 
-def _rotate(spec: ModelSpec, x: np.ndarray, blocks_g: list[list[_esem.Block]], opts: dict[str, Any],
-            init: list[np.ndarray] | None = None):
+def _rotate(
+    spec: ModelSpec,
+    x: np.ndarray,
+    blocks_g: list[list[_esem.Block]],
+    opts: dict[str, Any],
+    init: list[np.ndarray] | None = None,
+):
     """Rotate every block of every group; returns rotated matrices, ``H`` per group and the
     per-block results (lavaan's ``lav_model_efa_rotate_x``)."""
     mats = spec.matrices(x)
@@ -270,11 +318,21 @@ def _rotate(spec: ModelSpec, x: np.ndarray, blocks_g: list[list[_esem.Block]], o
             if opts["std_ov"]:
                 ov_var = np.einsum("ij,ij->i", A, A) + np.diag(gm.theta)[b.ov_idx]
             start = None if init is None else init[g][np.ix_(b.lv_idx, b.lv_idx)]
-            r = _esem.rotate_block(A, opts["method"], orthogonal=opts["orthogonal"], ov_var=ov_var,
-                                   row_weights=opts["row_weights"], rstarts=opts["rstarts"], rng=rng, init=start,
-                                   reflect=bool(opts["reflect"]) and start is None,
-                                   order_by=opts["order_lv_by"] if start is None else "none",
-                                   gpa_tol=float(opts["gpa_tol"]), max_iter=int(opts["max_iter"]), **_crit_args(opts))
+            r = _esem.rotate_block(
+                A,
+                opts["method"],
+                orthogonal=opts["orthogonal"],
+                ov_var=ov_var,
+                row_weights=opts["row_weights"],
+                rstarts=opts["rstarts"],
+                rng=rng,
+                init=start,
+                reflect=bool(opts["reflect"]) and start is None,
+                order_by=opts["order_lv_by"] if start is None else "none",
+                gpa_tol=float(opts["gpa_tol"]),
+                max_iter=int(opts["max_iter"]),
+                **_crit_args(opts),
+            )
             H[np.ix_(b.lv_idx, b.lv_idx)] = r.rot
             res_g.append(r)
         hs.append(H)
@@ -296,9 +354,19 @@ def _constraint_jacobian(spec_new: ModelSpec, x: np.ndarray, blocks_g, opts: dic
     def c(xv):
         out = []
         for g, gm in enumerate(spec_new.matrices(xv)):
-            out.append(_esem.border_constraints(gm.lam, gm.theta, gm.psi, blocks_g[g], opts["method"],
-                                                orthogonal=opts["orthogonal"], std_ov=bool(opts["std_ov"]),
-                                                row_weights=opts["row_weights"], **crit))
+            out.append(
+                _esem.border_constraints(
+                    gm.lam,
+                    gm.theta,
+                    gm.psi,
+                    blocks_g[g],
+                    opts["method"],
+                    orthogonal=opts["orthogonal"],
+                    std_ov=bool(opts["std_ov"]),
+                    row_weights=opts["row_weights"],
+                    **crit,
+                )
+            )
         return np.concatenate(out)
 
     c0 = c(x)
@@ -389,19 +457,22 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
         prep = est.prepared
     spec, pt = prep.spec, prep.partable
     if prep.ngroups > 1 and (prep.group_equal or prep.estimator == "WLSMV"):
-        raise SpecificationError("EFA blocks in several groups are supported for the configural model with ML or "
-                                 "MLR only (no group_equal, not WLSMV)")
+        raise SpecificationError(
+            "EFA blocks in several groups are supported for the configural model with ML or "
+            "MLR only (no group_equal, not WLSMV)"
+        )
     ov, lv = list(spec.ov), list(spec.lv)
     blocks_g = [_blocks(pt, ov, lv, g) for g in range(prep.ngroups)]
-    names = {b.name: {"factors": [lv[i] for i in b.lv_idx], "items": [ov[i] for i in b.ov_idx]}
-             for b in blocks_g[0]}
+    names = {b.name: {"factors": [lv[i] for i in b.lv_idx], "items": [ov[i] for i in b.ov_idx]} for b in blocks_g[0]}
     if opts["target"] is not None:
         for b in blocks_g[0]:
             shape = (len(b.ov_idx), len(b.lv_idx))
             if opts["target"].shape != shape:
-                raise SpecificationError(f"the rotation target is {opts['target'].shape[0]} x "
-                                         f"{opts['target'].shape[1]} but EFA block {b.name!r} has {shape[0]} items "
-                                         f"and {shape[1]} factors")
+                raise SpecificationError(
+                    f"the rotation target is {opts['target'].shape[0]} x "
+                    f"{opts['target'].shape[1]} but EFA block {b.name!r} has {shape[0]} items "
+                    f"and {shape[1]} factors"
+                )
     unrotated = spec.estimates(est.x)
     if opts["method"] == "none":
         return prep, est, ESEMInfo("none", opts, names, [np.eye(len(lv))], {}, {}, unrotated, "none")
@@ -409,6 +480,7 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     pt_new = rotated_table(pt)
     spec_new = ModelSpec.from_partable(pt_new, ov, lv, meanstructure=spec.meanstructure)
     x_new = _fill(spec_new, pt, est.x, mats)
+
     def per_block(attr):  # block -> value (several groups: "block (group label)")
         out = {}
         for g, (bs, rs) in enumerate(zip(blocks_g, results)):
@@ -422,8 +494,11 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     bad = [n for n, ok in conv.items() if not ok]
     diagnostics = dict(est.diagnostics)
     if bad:
-        warnings.warn(f"the {opts['method']} rotation of EFA block(s) {bad} did not converge in {opts['max_iter']} "
-                      "iterations", ConvergenceWarning, stacklevel=4)
+        warnings.warn(
+            f"the {opts['method']} rotation of EFA block(s) {bad} did not converge in {opts['max_iter']} iterations",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
         diagnostics["rotation_converged"] = False
     vcov = None
     if est.vcov is not None and est.converged:
@@ -438,8 +513,17 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     diagnostics["rotation"] = {"method": opts["method"], "criterion": crit, "converged": conv}
     prep_new = replace(prep, partable=pt_new, spec=spec_new)
     est_new = replace(est, x=x_new, vcov=vcov, diagnostics=diagnostics, prepared=prep_new, spec=spec_new)
-    info = ESEMInfo(opts["method"], {k: v for k, v in opts.items() if k != "method"}, names, hs, crit, conv,
-                    unrotated, rotation_se, starts)
+    info = ESEMInfo(
+        opts["method"],
+        {k: v for k, v in opts.items() if k != "method"},
+        names,
+        hs,
+        crit,
+        conv,
+        unrotated,
+        rotation_se,
+        starts,
+    )
     return prep_new, est_new, info
 
 
@@ -471,9 +555,12 @@ class ESEMResult(CFAResult):
         info = self.rotation
         if info is not None:
             out.title = "Exploratory SEM: " + out.title
-            out.lead(f"rotation {info.method}" + (" (orthogonal)" if info.options["orthogonal"] else " (oblique)")
-                     + f", standard errors {info.se}; blocks: "
-                     + "; ".join(f"{b}: {', '.join(v['factors'])}" for b, v in info.blocks.items()))
+            out.lead(
+                f"rotation {info.method}"
+                + (" (orthogonal)" if info.options["orthogonal"] else " (oblique)")
+                + f", standard errors {info.se}; blocks: "
+                + "; ".join(f"{b}: {', '.join(v['factors'])}" for b, v in info.blocks.items())
+            )
             out.table(self.loadings(), title="Rotated standardized loadings")
         return out
 
@@ -523,8 +610,7 @@ def loadings(fit, *, standardized: bool = True, block: str | None = None) -> pd.
     return tab.reindex(index=items, columns=factors).fillna(0.0)
 
 
-def cross_loadings(fit, pattern: Mapping[str, Sequence[str]] | None = None, *, threshold: float = 0.3
-                   ) -> pd.DataFrame:
+def cross_loadings(fit, pattern: Mapping[str, Sequence[str]] | None = None, *, threshold: float = 0.3) -> pd.DataFrame:
     """Cross-loadings table of an ESEM (standardized, ``std_all``).
 
     For every item: its intended factor (from ``pattern``, factor → items, e.g. the item pool's
@@ -551,10 +637,17 @@ def cross_loadings(fit, pattern: Mapping[str, Sequence[str]] | None = None, *, t
             f = row.abs().idxmax()
         cross = row.drop(f)
         cf = cross.abs().idxmax() if len(cross) else None
-        rows.append({"item": item, "factor": f, "primary": float(row[f]),
-                     "max_cross": float(cross[cf]) if cf is not None else np.nan, "cross_factor": cf,
-                     "n_cross": int((cross.abs() >= threshold).sum()),
-                     "flagged": bool((cross.abs() >= threshold).any())})
+        rows.append(
+            {
+                "item": item,
+                "factor": f,
+                "primary": float(row[f]),
+                "max_cross": float(cross[cf]) if cf is not None else np.nan,
+                "cross_factor": cf,
+                "n_cross": int((cross.abs() >= threshold).sum()),
+                "flagged": bool((cross.abs() >= threshold).any()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -596,15 +689,15 @@ def compare_correlations(cfa_fit, esem_fit, *, mapping: Mapping[str, str] | None
         raise SpecificationError("the two fits share fewer than two factors (give mapping=ESEM name -> CFA name)")
     rows = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             c = float(rc.loc[mapping.get(a, a), mapping.get(b, b)])
             e = float(re_.loc[a, b])
-            rows.append({"factor1": mapping.get(a, a), "factor2": mapping.get(b, b), "cfa": c, "esem": e,
-                         "difference": c - e})
+            rows.append(
+                {"factor1": mapping.get(a, a), "factor2": mapping.get(b, b), "cfa": c, "esem": e, "difference": c - e}
+            )
     out = pd.DataFrame(rows)
     out.attrs["mean_abs_difference"] = float(out["difference"].abs().mean())
     return out
-
 
 
 def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
@@ -637,8 +730,9 @@ def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.Da
     """
     L = loadings(fit)
     est = fit.estimates
-    theta = {r.lhs: r.std_all for r in est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])].itertuples()
-             if r.lhs in L.index}
+    theta = {
+        r.lhs: r.std_all for r in est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])].itertuples() if r.lhs in L.index
+    }
     implied = fit._prep.spec.implied(fit._est.x)[0][0]
     ov = list(fit._prep.ov)
     sd = np.sqrt(np.diag(implied))
@@ -663,6 +757,8 @@ def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.Da
     out = pd.DataFrame(rows)
     info = getattr(fit, "rotation", None)
     how = f"{info.method} rotation" if info is not None else "confirmatory solution"
-    out.attrs["source"] = (f"standardized {how} of the {fit.estimator} fit (omega: Morin, Arens & Marsh, 2016; "
-                           "omega_model: share of the item sum's implied variance due to the factor)")
+    out.attrs["source"] = (
+        f"standardized {how} of the {fit.estimator} fit (omega: Morin, Arens & Marsh, 2016; "
+        "omega_model: share of the item sum's implied variance due to the factor)"
+    )
     return out

@@ -46,14 +46,17 @@ def estimator_note(estimator: str, chosen_by_rule: bool) -> str:
     if not chosen_by_rule:
         return f"estimator {estimator} (as requested)"
     if estimator == "WLSMV":
-        return ("estimator WLSMV (allyscale's rule: items with integer answers and at most "
-                f"{ORDINAL_MAX_CATEGORIES} categories are analysed as ordered)")
-    return f"estimator ML (allyscale's rule: items with more than {ORDINAL_MAX_CATEGORIES} categories or " \
-           "non-integer values are analysed as continuous)"
+        return (
+            "estimator WLSMV (allyscale's rule: items with integer answers and at most "
+            f"{ORDINAL_MAX_CATEGORIES} categories are analysed as ordered)"
+        )
+    return (
+        f"estimator ML (allyscale's rule: items with more than {ORDINAL_MAX_CATEGORIES} categories or "
+        "non-integer values are analysed as continuous)"
+    )
 
 
-def resolve_estimator(estimator: str | None, data: pd.DataFrame | None, model: str | None, *,
-                      fit: Any = None) -> str:
+def resolve_estimator(estimator: str | None, data: pd.DataFrame | None, model: str | None, *, fit: Any = None) -> str:
     """``estimator`` as given, else the fitted model's, else :func:`default_estimator` on the model's items."""
     if estimator is not None:
         return str(estimator).upper()

@@ -25,8 +25,13 @@ class KMOResult(Result):
     @staticmethod
     def label(value: float) -> str:
         """Kaiser (1974): marvelous .90+, meritorious .80s, middling .70s, mediocre .60s, miserable .50s."""
-        for cut, name in ((0.9, "marvelous"), (0.8, "meritorious"), (0.7, "middling"), (0.6, "mediocre"),
-                          (0.5, "miserable")):
+        for cut, name in (
+            (0.9, "marvelous"),
+            (0.8, "meritorious"),
+            (0.7, "middling"),
+            (0.6, "mediocre"),
+            (0.5, "miserable"),
+        ):
             if value >= cut:
                 return name
         return "unacceptable"
@@ -59,17 +64,18 @@ class BartlettResult(Result):
 
     def summary(self) -> Summary:
         """The test in one line."""
-        return Summary(f"Bartlett's test of sphericity: chi2({self.df}) = {self.chisq:.2f}, p = {self.pvalue:.3g}, "
-                       f"N = {self.n}").facts({"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue,
-                                               "n": self.n}, digits=4)
+        return Summary(
+            f"Bartlett's test of sphericity: chi2({self.df}) = {self.chisq:.2f}, p = {self.pvalue:.3g}, N = {self.n}"
+        ).facts({"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}, digits=4)
 
     def to_frame(self) -> pd.DataFrame:
         """One row: ``chisq, df, pvalue, n``."""
         return pd.DataFrame([{"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}])
 
     def to_dict(self) -> dict:
-        return jsonable({"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n, "diagnostics": self.diagnostics}
+        )
 
 
 def kmo(data: pd.DataFrame, *, corr: str = "pearson", n: int | None = None) -> KMOResult:
@@ -84,8 +90,9 @@ def kmo(data: pd.DataFrame, *, corr: str = "pearson", n: int | None = None) -> K
     DataError
         A singular correlation matrix (the anti-image is undefined).
     """
-    r_df, _, _ = correlation_input(data, corr, n=n if n is not None else (len(data) if data.shape[0] != data.shape[1]
-                                                                         else None))
+    r_df, _, _ = correlation_input(
+        data, corr, n=n if n is not None else (len(data) if data.shape[0] != data.shape[1] else None)
+    )
     r = r_df.to_numpy(dtype=float)
     try:
         q = np.linalg.inv(r)

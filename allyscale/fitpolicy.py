@@ -56,7 +56,7 @@ Cheung, G. W., & Rensvold, R. B. (2002); Chen, F. F. (2007): ΔCFI and ΔRMSEA f
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,13 +68,32 @@ from allyscale.estimator_rule import ORDINAL_MAX_CATEGORIES, default_estimator, 
 from allyscale.results import Result, Summary, jsonable
 
 __all__ = [
-    "FitPolicy", "FitVerdict", "StructureChoice", "DEFAULT_POLICY", "POOL_NESTING", "ORDINAL_MAX_CATEGORIES",
-    "evaluate_fit", "evaluate_measures", "test_statistic", "approximate_indices", "index_key", "invariance_decision",
-    "choose_structure", "default_estimator", "resolve_estimator", "estimator_note", "pool_nested", "nested_by_net",
+    "FitPolicy",
+    "FitVerdict",
+    "StructureChoice",
+    "DEFAULT_POLICY",
+    "POOL_NESTING",
+    "ORDINAL_MAX_CATEGORIES",
+    "evaluate_fit",
+    "evaluate_measures",
+    "test_statistic",
+    "approximate_indices",
+    "index_key",
+    "invariance_decision",
+    "choose_structure",
+    "default_estimator",
+    "resolve_estimator",
+    "estimator_note",
+    "pool_nested",
+    "nested_by_net",
 ]
 
-HU_BENTLER: dict[str, tuple[str, float]] = {"cfi": (">=", 0.95), "tli": (">=", 0.95), "rmsea": ("<=", 0.06),
-                                             "srmr": ("<=", 0.08)}
+HU_BENTLER: dict[str, tuple[str, float]] = {
+    "cfi": (">=", 0.95),
+    "tli": (">=", 0.95),
+    "rmsea": ("<=", 0.06),
+    "srmr": ("<=", 0.08),
+}
 #: invariance: ΔCFI >= -.01 (Cheung & Rensvold, 2002), ΔRMSEA <= .015 (Chen, 2007)
 DELTA_CUTOFFS: dict[str, tuple[str, float]] = {"cfi": (">=", -0.01), "rmsea": ("<=", 0.015)}
 #: index version judged/reported per estimator (the suffix of the lavaan name)
@@ -85,17 +104,29 @@ _RULES = ("exact", "hu_bentler", "dynamic")
 #: nesting among the pool's structures: (restricted, general). Boundary nestings (one factor in
 #: correlated factors: correlations of 1; correlated factors in facets: facet correlations of 1
 #: within a factor) make the Δχ² test conservative, which favours the simpler model.
-POOL_NESTING: frozenset[tuple[str, str]] = frozenset({
-    ("one_factor", "second_order"), ("one_factor", "correlated"), ("one_factor", "bifactor"),
-    ("one_factor", "facets"), ("second_order", "correlated"), ("second_order", "bifactor"),
-    ("second_order", "facets"), ("correlated", "facets"),
-    # ESEM (one EFA block, m factors) contains every m-factor independent-clusters CFA (cross-loadings
-    # at zero) and their restrictions; bifactor-ESEM (m + 1 factors) contains the m-factor EFA (a zero
-    # general column) and the bifactor CFA (any m-factor loading matrix rotates to lavaan's echelon pattern)
-    ("one_factor", "esem"), ("second_order", "esem"), ("correlated", "esem"),
-    ("one_factor", "bifactor_esem"), ("second_order", "bifactor_esem"), ("correlated", "bifactor_esem"),
-    ("bifactor", "bifactor_esem"), ("esem", "bifactor_esem"),
-})
+POOL_NESTING: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("one_factor", "second_order"),
+        ("one_factor", "correlated"),
+        ("one_factor", "bifactor"),
+        ("one_factor", "facets"),
+        ("second_order", "correlated"),
+        ("second_order", "bifactor"),
+        ("second_order", "facets"),
+        ("correlated", "facets"),
+        # ESEM (one EFA block, m factors) contains every m-factor independent-clusters CFA (cross-loadings
+        # at zero) and their restrictions; bifactor-ESEM (m + 1 factors) contains the m-factor EFA (a zero
+        # general column) and the bifactor CFA (any m-factor loading matrix rotates to lavaan's echelon pattern)
+        ("one_factor", "esem"),
+        ("second_order", "esem"),
+        ("correlated", "esem"),
+        ("one_factor", "bifactor_esem"),
+        ("second_order", "bifactor_esem"),
+        ("correlated", "bifactor_esem"),
+        ("bifactor", "bifactor_esem"),
+        ("esem", "bifactor_esem"),
+    }
+)
 
 
 def _fmt_p(p: float) -> str:
@@ -138,14 +169,20 @@ class FitPolicy:
         test = _test_label(estimator) if estimator else "the χ² test (scaled for MLR and WLSMV)"
         a = f"{self.alpha:g}".lstrip("0") or "0"
         if self.rule == "exact":
-            return (f"a model is accepted when its solution is admissible and {test} does not reject exact fit at "
-                    f"α = {a}; CFI, TLI, RMSEA and SRMR are reported for approximate fit but do not decide")
+            return (
+                f"a model is accepted when its solution is admissible and {test} does not reject exact fit at "
+                f"α = {a}; CFI, TLI, RMSEA and SRMR are reported for approximate fit but do not decide"
+            )
         if self.rule == "hu_bentler":
-            return ("a model is accepted when its solution is admissible and CFI ≥ .95, TLI ≥ .95, RMSEA ≤ .06 and "
-                    "SRMR ≤ .08 (Hu & Bentler, 1999; derived for ML with continuous data and small models, they are "
-                    "lenient for ordered items and large models)")
-        return ("a model is accepted when its solution is admissible and its fit indices meet the level-1 dynamic "
-                "cutoffs derived for this model and sample size (McNeish & Wolf, 2023)")
+            return (
+                "a model is accepted when its solution is admissible and CFI ≥ .95, TLI ≥ .95, RMSEA ≤ .06 and "
+                "SRMR ≤ .08 (Hu & Bentler, 1999; derived for ML with continuous data and small models, they are "
+                "lenient for ordered items and large models)"
+            )
+        return (
+            "a model is accepted when its solution is admissible and its fit indices meet the level-1 dynamic "
+            "cutoffs derived for this model and sample size (McNeish & Wolf, 2023)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "alpha": self.alpha, "description": self.describe()}
@@ -188,8 +225,14 @@ def test_statistic(fit: Any, estimator: str | None = None) -> dict[str, Any]:
         label = "scaled-shifted χ²" if est == "WLSMV" else "Yuan–Bentler scaled χ²"
     else:
         name, p, df, label = "chisq", "pvalue", _num(measures.get("df")), "χ²"
-    return {"name": name, "chisq": _num(measures.get(name)), "df": df, "pvalue": _num(measures.get(p)),
-            "label": label, "estimator": est}
+    return {
+        "name": name,
+        "chisq": _num(measures.get(name)),
+        "df": df,
+        "pvalue": _num(measures.get(p)),
+        "label": label,
+        "estimator": est,
+    }
 
 
 def approximate_indices(fit: Any, estimator: str | None = None) -> dict[str, dict[str, Any]]:
@@ -213,8 +256,13 @@ def approximate_indices(fit: Any, estimator: str | None = None) -> dict[str, dic
             note = f"{key} is not available (NaN); {fallback} is given instead"
             key, suffix, value = fallback, _FALLBACK[suffix], fv
         meets = bool(value >= cut) if op == ">=" else bool(value <= cut)
-        out[index] = {"key": key, "value": value, "cutoff": f"{op} {cut:g}", "meets": meets if np.isfinite(value)
-                      else False, "note": note}
+        out[index] = {
+            "key": key,
+            "value": value,
+            "cutoff": f"{op} {cut:g}",
+            "meets": meets if np.isfinite(value) else False,
+            "note": note,
+        }
     return out
 
 
@@ -281,14 +329,30 @@ class FitVerdict(Result):
     diagnostics: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"model": self.model, "accepted": self.accepted, "basis": self.basis,
-                         "policy": self.policy, "statistics": self.statistics, "statement": self.statement,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "model": self.model,
+                "accepted": self.accepted,
+                "basis": self.basis,
+                "policy": self.policy,
+                "statistics": self.statistics,
+                "statement": self.statement,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The approximate fit indices beside their cutoffs (``index, value, cutoff, meets, note``)."""
-        rows = [{"index": k, "value": v.get("value"), "cutoff": v.get("cutoff"), "meets": v.get("meets"),
-                 "note": v.get("note", "")} for k, v in self.statistics.get("indices", {}).items()]
+        rows = [
+            {
+                "index": k,
+                "value": v.get("value"),
+                "cutoff": v.get("cutoff"),
+                "meets": v.get("meets"),
+                "note": v.get("note", ""),
+            }
+            for k, v in self.statistics.get("indices", {}).items()
+        ]
         return pd.DataFrame(rows, columns=["index", "value", "cutoff", "meets", "note"])
 
     def summary(self) -> Summary:
@@ -297,9 +361,11 @@ class FitVerdict(Result):
         out.text(self.statement)
         test = self.statistics.get("test") or {}
         if test:
-            out.facts({k: test[k] for k in ("chisq", "df", "pvalue") if k in test},
-                      title=f"Test of exact fit ({test.get('label', test.get('name', ''))}, {test.get('estimator', '')})",
-                      digits=4)
+            out.facts(
+                {k: test[k] for k in ("chisq", "df", "pvalue") if k in test},
+                title=f"Test of exact fit ({test.get('label', test.get('name', ''))}, {test.get('estimator', '')})",
+                digits=4,
+            )
         return out.table(self.to_frame(), title="Approximate fit indices (described, not decisive)", index=False)
 
 
@@ -321,22 +387,47 @@ def evaluate_fit(fit: Any, *, model: str = "model", policy: FitPolicy | None = N
     FitVerdict
     """
     admissible, why = _admissible(fit)
-    return _verdict(fit.fit_measures, fit.estimator, model=model, policy=policy, admissible=admissible,
-                    inadmissible_reason=why, dfi=dfi)
+    return _verdict(
+        fit.fit_measures,
+        fit.estimator,
+        model=model,
+        policy=policy,
+        admissible=admissible,
+        inadmissible_reason=why,
+        dfi=dfi,
+    )
 
 
-def evaluate_measures(measures: Mapping[str, Any], estimator: str, *, model: str = "model",
-                      admissible: bool = True, converged: bool = True,
-                      policy: FitPolicy | None = None) -> FitVerdict:
+def evaluate_measures(
+    measures: Mapping[str, Any],
+    estimator: str,
+    *,
+    model: str = "model",
+    admissible: bool = True,
+    converged: bool = True,
+    policy: FitPolicy | None = None,
+) -> FitVerdict:
     """:func:`evaluate_fit` from stored fit measures (Monte Carlo replications)."""
-    why = "" if admissible and converged else ("the estimation did not converge" if not converged
-                                               else "inadmissible solution")
-    return _verdict(measures, estimator, model=model, policy=policy, admissible=admissible and converged,
-                    inadmissible_reason=why)
+    why = (
+        ""
+        if admissible and converged
+        else ("the estimation did not converge" if not converged else "inadmissible solution")
+    )
+    return _verdict(
+        measures, estimator, model=model, policy=policy, admissible=admissible and converged, inadmissible_reason=why
+    )
 
 
-def _verdict(measures: Mapping[str, Any], estimator: str, *, model: str, policy: FitPolicy | None,
-             admissible: bool, inadmissible_reason: str, dfi: Any = None) -> FitVerdict:
+def _verdict(
+    measures: Mapping[str, Any],
+    estimator: str,
+    *,
+    model: str,
+    policy: FitPolicy | None,
+    admissible: bool,
+    inadmissible_reason: str,
+    dfi: Any = None,
+) -> FitVerdict:
     policy = policy or DEFAULT_POLICY
     est = str(estimator).upper()
     test = test_statistic(measures, est)
@@ -359,22 +450,33 @@ def _verdict(measures: Mapping[str, Any], estimator: str, *, model: str, policy:
         if dfi is None:
             raise SpecificationError("the 'dynamic' fit policy needs dynamic cutoffs: evaluate_fit(fit, dfi=...)")
         accepted, basis, stats["dynamic"] = _dynamic(idx, dfi)
-    chi = (f"{test['label']}({test['df']:.0f}) = {test['chisq']:.2f}, {_fmt_p(p)}" if np.isfinite(test["chisq"])
-           else f"{test['label']} not available")
+    chi = (
+        f"{test['label']}({test['df']:.0f}) = {test['chisq']:.2f}, {_fmt_p(p)}"
+        if np.isfinite(test["chisq"])
+        else f"{test['label']} not available"
+    )
     approx = "; ".join(f"{_index_label(v['key'])} = {v['value']:.3f}" for v in idx.values())
     notes = [v["note"] for v in idx.values() if v["note"]]
     verb = "is accepted" if accepted else "is not accepted"
     statement = f"The {model} model {verb} ({basis}): {chi}."
     statement += f" Approximate fit: {approx}"
     if policy.rule == "exact":
-        statement += (f" ({n_hb} of 4 Hu and Bentler cutoffs met; reported for reference, they do not decide: "
-                      "they are lenient for ordered items and large models).")
+        statement += (
+            f" ({n_hb} of 4 Hu and Bentler cutoffs met; reported for reference, they do not decide: "
+            "they are lenient for ordered items and large models)."
+        )
     else:
         statement += "."
     if notes:
         statement += " Note: " + "; ".join(notes) + "."
-    return FitVerdict(model=model, accepted=bool(accepted), basis=basis, statistics=stats,
-                      policy={**policy.to_dict(), "description": policy.describe(est)}, statement=statement)
+    return FitVerdict(
+        model=model,
+        accepted=bool(accepted),
+        basis=basis,
+        statistics=stats,
+        policy={**policy.to_dict(), "description": policy.describe(est)},
+        statement=statement,
+    )
 
 
 def _index_label(key: str) -> str:
@@ -405,8 +507,9 @@ def _dynamic(idx: dict, dfi: Any) -> tuple[bool, str, dict]:
 # --------------------------------------------------------------------------------------
 # invariance
 # --------------------------------------------------------------------------------------
-def invariance_decision(restricted: Any, free: Any, *, policy: FitPolicy | None = None,
-                        test: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def invariance_decision(
+    restricted: Any, free: Any, *, policy: FitPolicy | None = None, test: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Does the more restricted invariance model hold against the less restricted one?
 
     The scaled Δχ² test (lavTestLRT: ML LRT, MLR Satorra–Bentler 2001, WLSMV satorra.2000)
@@ -438,9 +541,18 @@ def invariance_decision(restricted: Any, free: Any, *, policy: FitPolicy | None 
     cfi_ok = bool(dcfi >= DELTA_CUTOFFS["cfi"][1]) if np.isfinite(dcfi) else None
     rmsea_ok = bool(drmsea <= DELTA_CUTOFFS["rmsea"][1]) if np.isfinite(drmsea) else None
     p = _num(d.get("pvalue"))
-    out = {"chisq_diff": _num(d.get("chisq_diff")), "df_diff": _num(d.get("df_diff")), "pvalue": p,
-           "delta_cfi": dcfi, "delta_rmsea": drmsea, "cfi_key": ir["cfi"]["key"], "rmsea_key": ir["rmsea"]["key"],
-           "delta_cfi_ok": cfi_ok, "delta_rmsea_ok": rmsea_ok, "rule": policy.rule}
+    out = {
+        "chisq_diff": _num(d.get("chisq_diff")),
+        "df_diff": _num(d.get("df_diff")),
+        "pvalue": p,
+        "delta_cfi": dcfi,
+        "delta_rmsea": drmsea,
+        "cfi_key": ir["cfi"]["key"],
+        "rmsea_key": ir["rmsea"]["key"],
+        "delta_cfi_ok": cfi_ok,
+        "delta_rmsea_ok": rmsea_ok,
+        "rule": policy.rule,
+    }
     adm_r, why_r = _admissible(restricted)
     if not getattr(restricted, "converged", True) or not getattr(free, "converged", True):
         out.update(held=None, basis="a model did not converge")
@@ -448,15 +560,20 @@ def invariance_decision(restricted: Any, free: Any, *, policy: FitPolicy | None 
         if cfi_ok is None or rmsea_ok is None:
             out.update(held=None, basis="ΔCFI or ΔRMSEA not available")
         else:
-            out.update(held=cfi_ok and rmsea_ok, basis="ΔCFI ≥ −.01 and ΔRMSEA ≤ .015" if cfi_ok and rmsea_ok
-                       else "ΔCFI < −.01 or ΔRMSEA > .015")
+            out.update(
+                held=cfi_ok and rmsea_ok,
+                basis="ΔCFI ≥ −.01 and ΔRMSEA ≤ .015" if cfi_ok and rmsea_ok else "ΔCFI < −.01 or ΔRMSEA > .015",
+            )
     else:
         if not np.isfinite(p):
             out.update(held=None, basis="the difference test is not available")
         else:
             held = bool(p >= policy.alpha)
-            out.update(held=held, basis=f"scaled Δχ²({out['df_diff']:.0f}) = {out['chisq_diff']:.2f}, {_fmt_p(p)}"
-                       + (" (not significant)" if held else " (significant)"))
+            out.update(
+                held=held,
+                basis=f"scaled Δχ²({out['df_diff']:.0f}) = {out['chisq_diff']:.2f}, {_fmt_p(p)}"
+                + (" (not significant)" if held else " (significant)"),
+            )
     if not adm_r:
         out["note"] = why_r
     return out
@@ -493,8 +610,15 @@ class StructureChoice(Result):
     diagnostics: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"preferred": self.preferred, "reason": self.reason, "table": self.table.reset_index(),
-                         "tests": self.tests, "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "preferred": self.preferred,
+                "reason": self.reason,
+                "table": self.table.reset_index(),
+                "tests": self.tests,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per model: admissible, accepted, npar, status."""
@@ -509,9 +633,15 @@ class StructureChoice(Result):
         return out
 
 
-def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[tuple[str, str]],
-                     tests: Mapping[tuple[str, str], float], *, estimator: str,
-                     policy: FitPolicy | None = None, test_rows: pd.DataFrame | None = None) -> StructureChoice:
+def choose_structure(
+    models: Mapping[str, Mapping[str, Any]],
+    nesting: Iterable[tuple[str, str]],
+    tests: Mapping[tuple[str, str], float],
+    *,
+    estimator: str,
+    policy: FitPolicy | None = None,
+    test_rows: pd.DataFrame | None = None,
+) -> StructureChoice:
     """Prefer one structure by a rule that respects nesting.
 
     1. Only admissible models compete (converged, no Heywood case, positive-definite latent
@@ -546,14 +676,21 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
     nest = {(a, b) for a, b in nesting if a in models and b in models}
     adm = {m: bool(models[m].get("admissible", True)) for m in names}
     rows: dict[str, dict[str, Any]] = {
-        m: {"admissible": adm[m], "accepted": bool(models[m].get("accepted", False)),
-            "npar": _num(models[m].get("npar")), "rejected_against": [], "simpler_equivalent": [], "status": ""}
-        for m in names}
+        m: {
+            "admissible": adm[m],
+            "accepted": bool(models[m].get("accepted", False)),
+            "npar": _num(models[m].get("npar")),
+            "rejected_against": [],
+            "simpler_equivalent": [],
+            "status": "",
+        }
+        for m in names
+    }
     for m in names:
         if not adm[m]:
             rows[m]["status"] = "not admissible: " + str(models[m].get("reason") or "inadmissible solution")
     alive = {m for m in names if adm[m]}
-    for (a, b) in sorted(nest):
+    for a, b in sorted(nest):
         if a in alive and b in alive:
             p = _num(tests.get((a, b), np.nan))
             if np.isfinite(p) and p < alpha:
@@ -564,7 +701,7 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
     survivors = alive - dropped
     # a nested pair with an untestable difference (NaN) keeps both: no evidence either way, parsimony decides
     simpler = set()
-    for (a, b) in nest:
+    for a, b in nest:
         if a in survivors and b in survivors:
             rows[b]["simpler_equivalent"].append(a)
             simpler.add(b)
@@ -578,6 +715,7 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
     elif len(final) == 1:
         preferred = final[0]
     else:
+
         def key(m: str):
             acc = 0 if rows[m]["accepted"] else 1
             if str(estimator).upper() in ("ML", "MLR") and np.isfinite(_num(models[m].get("bic"))):
@@ -587,10 +725,15 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
 
         final.sort(key=key)
         preferred = final[0]
-        crit = ("lowest BIC" if str(estimator).upper() in ("ML", "MLR") else
-                "fewest free parameters (no likelihood with WLSMV)")
-        steps.append(f"of the non-nested models left ({', '.join(final)}), {preferred} is preferred by the fit "
-                     f"policy's verdict, then the {crit}")
+        crit = (
+            "lowest BIC"
+            if str(estimator).upper() in ("ML", "MLR")
+            else "fewest free parameters (no likelihood with WLSMV)"
+        )
+        steps.append(
+            f"of the non-nested models left ({', '.join(final)}), {preferred} is preferred by the fit "
+            f"policy's verdict, then the {crit}"
+        )
     if preferred is not None:
         rows[preferred]["status"] = "preferred"
         for m in final:
@@ -598,24 +741,31 @@ def choose_structure(models: Mapping[str, Mapping[str, Any]], nesting: Iterable[
                 rows[m]["status"] = f"not nested with {preferred}; ranked lower (verdict, then parsimony/BIC)"
         bits = []
         if dropped:
-            bits.append(", ".join(sorted(dropped, key=names.index)) + " fit significantly worse than a model "
-                        "nesting them")
+            bits.append(
+                ", ".join(sorted(dropped, key=names.index)) + " fit significantly worse than a model nesting them"
+            )
         if simpler:
-            bits.append(", ".join(sorted(simpler, key=names.index)) + " did not fit significantly better than "
-                        "a simpler nested model")
+            bits.append(
+                ", ".join(sorted(simpler, key=names.index)) + " did not fit significantly better than "
+                "a simpler nested model"
+            )
         inad = [m for m in names if not adm[m]]
         if inad:
             bits.append(", ".join(inad) + " had no admissible solution")
         a = f"{alpha:g}".lstrip("0")
-        reason = (f"{preferred} is preferred: " + ("; ".join(bits + steps) if bits or steps else
-                                                    "it is the only model left")
-                  + f" (nested Δχ² tests at α = {a}; non-nested pairs are not χ²-tested).")
+        reason = (
+            f"{preferred} is preferred: "
+            + ("; ".join(bits + steps) if bits or steps else "it is the only model left")
+            + f" (nested Δχ² tests at α = {a}; non-nested pairs are not χ²-tested)."
+        )
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
     for col in ("rejected_against", "simpler_equivalent"):
         table[col] = table[col].map(lambda v: ", ".join(v))
     if test_rows is None:
-        test_rows = pd.DataFrame([{"restricted": a, "general": b, "pvalue": _num(tests.get((a, b)))}
-                                  for a, b in sorted(nest)], columns=["restricted", "general", "pvalue"])
+        test_rows = pd.DataFrame(
+            [{"restricted": a, "general": b, "pvalue": _num(tests.get((a, b)))} for a, b in sorted(nest)],
+            columns=["restricted", "general", "pvalue"],
+        )
     return StructureChoice(preferred, reason, table, test_rows)
 
 

@@ -74,8 +74,9 @@ Sörbom, D. (1989). Model modification. Psychometrika, 54, 371-384.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,8 @@ from scipy.stats import chi2
 
 from allyscale._threads import blas_limited
 from allyscale.cfa import CFAResult, cfa
-from allyscale.results import Result, Summary, jsonable
 from allyscale.errors import DataError, SpecificationError
+from allyscale.results import Result, Summary, jsonable
 
 __all__ = ["invariance", "InvarianceResult", "score_tests", "paired_syntax", "LEVELS", "ORDINAL_LEVELS"]
 
@@ -103,8 +104,10 @@ ORDINAL_LEVELS: dict[str, tuple[str, ...]] = {
     "scalar": ("thresholds", "loadings", "intercepts"),
 }
 
-_NO_STRICT = ("strict invariance (equal residual variances) is not testable for ordered items in the delta "
-              "parameterization, where residual variances are not parameters (Wu & Estabrook, 2016)")
+_NO_STRICT = (
+    "strict invariance (equal residual variances) is not testable for ordered items in the delta "
+    "parameterization, where residual variances are not parameters (Wu & Estabrook, 2016)"
+)
 
 TABLE_COLUMNS = ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"]
 _KIND_OP = {"loadings": "=~", "thresholds": "|", "intercepts": "~1", "residuals": "~~"}
@@ -166,8 +169,9 @@ class InvarianceResult(Result):
 
     def highest_level(self) -> str | None:
         """The highest level that holds (``"scalar (partial)"`` counts), or None."""
-        held = [lv for lv in self.table.index
-                if str(self.table.loc[lv, "decision"]) in ("supported", "supported (partial)")]
+        held = [
+            lv for lv in self.table.index if str(self.table.loc[lv, "decision"]) in ("supported", "supported (partial)")
+        ]
         return held[-1] if held else ("configural" if len(self.table) else None)
 
     def first_failure(self) -> str | None:
@@ -187,37 +191,58 @@ class InvarianceResult(Result):
         rule = (self.diagnostics.get("policy") or {}).get("rule", "exact")
         a = f"{(self.diagnostics.get('policy') or {}).get('alpha', 0.05):g}".lstrip("0")
         if rule == "hu_bentler":
-            return ("each level is judged against the previous accepted one by ΔCFI ≥ −.01 (Cheung & Rensvold, 2002) "
-                    "and ΔRMSEA ≤ .015 (Chen, 2007), with the scaled Δχ² test reported")
-        return (f"each level is judged against the previous accepted one by the scaled Δχ² test at α = {a} (the "
-                "project's fit policy), with ΔCFI (cutoff −.01; Cheung & Rensvold, 2002) and ΔRMSEA (cutoff .015; "
-                "Chen, 2007) reported beside it")
+            return (
+                "each level is judged against the previous accepted one by ΔCFI ≥ −.01 (Cheung & Rensvold, 2002) "
+                "and ΔRMSEA ≤ .015 (Chen, 2007), with the scaled Δχ² test reported"
+            )
+        return (
+            f"each level is judged against the previous accepted one by the scaled Δχ² test at α = {a} (the "
+            "project's fit policy), with ΔCFI (cutoff −.01; Cheung & Rensvold, 2002) and ΔRMSEA (cutoff .015; "
+            "Chen, 2007) reported beside it"
+        )
 
     def statement(self, what: str) -> str:
         """A one-sentence conclusion, e.g. ``statement("across form")``."""
-        held = [lv for lv in self.table.index
-                if str(self.table.loc[lv, "decision"]) in ("supported", "supported (partial)")]
+        held = [
+            lv for lv in self.table.index if str(self.table.loc[lv, "decision"]) in ("supported", "supported (partial)")
+        ]
         failed = self.first_failure()
         n_rel = len(self.released)
         top = held[-1] if held else "configural"
-        part = (f" (partial: {n_rel} equality constraint{'s' if n_rel != 1 else ''} released for item(s) "
-                f"{', '.join(dict.fromkeys(self.released['item']))})") if n_rel and top.endswith("(partial)") else ""
+        part = (
+            (
+                f" (partial: {n_rel} equality constraint{'s' if n_rel != 1 else ''} released for item(s) "
+                f"{', '.join(dict.fromkeys(self.released['item']))})"
+            )
+            if n_rel and top.endswith("(partial)")
+            else ""
+        )
         top = top.replace(" (partial)", "")
         if failed is None:
             return f"Invariance {what}: supported up to {top} invariance{part}."
-        levels = [str(lv).replace(" (partial)", "") for lv in self.table.index
-                  if str(self.table.loc[lv, "decision"]) != "not testable"]
+        levels = [
+            str(lv).replace(" (partial)", "")
+            for lv in self.table.index
+            if str(self.table.loc[lv, "decision"]) != "not testable"
+        ]
         later = "" if levels and levels[-1] == failed else ", so later levels are not interpretable"
         if not held:
-            return (f"Invariance {what}: only the configural model was fitted as a baseline; {failed} invariance is "
-                    f"not supported{later}.")
-        return f"Invariance {what}: supported up to {top} invariance{part}; {failed} invariance is not supported{later}."
+            return (
+                f"Invariance {what}: only the configural model was fitted as a baseline; {failed} invariance is "
+                f"not supported{later}."
+            )
+        return (
+            f"Invariance {what}: supported up to {top} invariance{part}; {failed} invariance is not supported{later}."
+        )
 
     def summary(self) -> Summary:
         """The level table (fit, difference tests, decisions), released constraints and the note."""
         d = self.diagnostics
-        what = (f"across the forms {' / '.join(d.get('pairs', []))} (paired design)" if d.get("design") == "pairs"
-                else f"across {d.get('group')!r}")
+        what = (
+            f"across the forms {' / '.join(d.get('pairs', []))} (paired design)"
+            if d.get("design") == "pairs"
+            else f"across {d.get('group')!r}"
+        )
         out = Summary(f"Measurement invariance {what}, {d.get('estimator')}")
         out.text(self.decision_rule()[:1].upper() + self.decision_rule()[1:] + ".")
         cols = [c for c in self.table.columns if c not in ("converged", "basis")]
@@ -232,8 +257,14 @@ class InvarianceResult(Result):
         """JSON-serialisable ``table`` (records with ``level``), ``tests``, ``released``,
         ``diagnostics``; NaN becomes ``None``."""
         t = self.table.reset_index().rename(columns={"index": "level"})
-        return jsonable({"table": t, "tests": self.tests, "released": self.released,
-                         "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "collapsed_table"}})
+        return jsonable(
+            {
+                "table": t,
+                "tests": self.tests,
+                "released": self.released,
+                "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "collapsed_table"},
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -246,28 +277,40 @@ def _base_structure(model: str) -> tuple[list[str], dict[str, list[str]], list[s
     other = [s for s in stmts if s.op != "=~"]
     if other:
         s = other[0]
-        raise SpecificationError(f"paired invariance takes a measurement model written with '=~' only; line {s.line} "
-                                 f"has {s.lhs} {s.op} {s.rhs}")
+        raise SpecificationError(
+            f"paired invariance takes a measurement model written with '=~' only; line {s.line} "
+            f"has {s.lhs} {s.op} {s.rhs}"
+        )
     loads: dict[str, list[str]] = {}
     for s in stmts:
         if s.modifier.fixed or s.modifier.label or s.modifier.free:
-            raise SpecificationError(f"paired invariance builds its own constraints; remove the modifier on line "
-                                     f"{s.line} ({s.lhs} =~ {s.rhs})")
+            raise SpecificationError(
+                f"paired invariance builds its own constraints; remove the modifier on line "
+                f"{s.line} ({s.lhs} =~ {s.rhs})"
+            )
         loads.setdefault(s.lhs, []).append(s.rhs)
     factors = list(loads)
     higher = [f for f in factors if any(i in factors for i in loads[f])]
     if higher:
-        raise SpecificationError(f"paired invariance supports first-order factors only; {higher[0]!r} is measured by "
-                                 "factors")
+        raise SpecificationError(
+            f"paired invariance supports first-order factors only; {higher[0]!r} is measured by factors"
+        )
     items: list[str] = []
     for f in factors:
         items += [i for i in loads[f] if i not in items]
     return factors, loads, items
 
 
-def paired_syntax(model: str, equal: Sequence[str], *, forms: Sequence[str] = ("self", "informant"), sep: str = "_",
-                  ordered: bool = False, n_cat: Mapping[str, int] | None = None,
-                  released: Sequence[tuple[str, str]] = ()) -> tuple[str, list[str]]:
+def paired_syntax(
+    model: str,
+    equal: Sequence[str],
+    *,
+    forms: Sequence[str] = ("self", "informant"),
+    sep: str = "_",
+    ordered: bool = False,
+    n_cat: Mapping[str, int] | None = None,
+    released: Sequence[tuple[str, str]] = (),
+) -> tuple[str, list[str]]:
     """lavaan syntax of a paired (repeated-measures) invariance model, as semTools' ``measEq.syntax``.
 
     Parameters
@@ -323,7 +366,7 @@ def paired_syntax(model: str, equal: Sequence[str], *, forms: Sequence[str] = ("
             if ordered:
                 cats = n_cat or {}
                 k = int(cats[col(i, form)] if col(i, form) in cats else cats[i])
-                lab = (lambda t: f"thr.{i}.{t}") if th_eq else (lambda t, form=form: f"thr.{i}.{form}.{t}")
+                lab = (lambda t, i=i: f"thr.{i}.{t}") if th_eq else (lambda t, i=i, form=form: f"thr.{i}.{form}.{t}")
                 lines.append(f"{col(i, form)} | " + " + ".join(f"{lab(t)}*t{t}" for t in range(1, k)))
                 if form == b and th_eq and ("intercepts" not in eq or ("intercepts", i) in rel):
                     lines.append(f"{col(i, form)} ~ nu.{i}.{form}*1")
@@ -351,14 +394,17 @@ def _paired_categories(data: pd.DataFrame, cols: Mapping[str, tuple[str, str]]) 
     for i, (ca, cb) in cols.items():
         va, vb = set(pd.unique(data[ca].dropna())), set(pd.unique(data[cb].dropna()))
         if va != vb:
-            fmt = lambda vals: "{" + ", ".join(f"{float(v):g}" for v in sorted(vals)) + "}"  # noqa: E731
+            fmt = lambda vals: "{" + ", ".join(f"{float(v):g}" for v in sorted(vals)) + "}"
             differ.append(f"{i} ({ca}: {fmt(va)}, {cb}: {fmt(vb)})")
         out[i] = len(va | vb)
     if differ:
-        raise DataError(f"item(s) do not have the same observed categories in both forms, so their thresholds cannot "
-                        f"be compared: {'; '.join(differ[:6])}" + (" ..." if len(differ) > 6 else "")
-                        + ". Merge sparse categories first: allyscale.collapse_categories(data, pairs=...) or "
-                        "invariance(..., collapse=True) (--collapse)")
+        raise DataError(
+            f"item(s) do not have the same observed categories in both forms, so their thresholds cannot "
+            f"be compared: {'; '.join(differ[:6])}"
+            + (" ..." if len(differ) > 6 else "")
+            + ". Merge sparse categories first: allyscale.collapse_categories(data, pairs=...) or "
+            "invariance(..., collapse=True) (--collapse)"
+        )
     return out
 
 
@@ -498,11 +544,16 @@ def _untied_jacobian(pt_u, spec, ov, lv, G, xu, base, implied):
         free = pt_u["free"].to_numpy(dtype=int)
         pos = {v: i for i, v in enumerate(ov)}
         spec_ml = type(spec).from_partable(pt_u, ov, lv, meanstructure=False)
-        om = _w.OrdinalModel(spec=spec, spec_ml=spec_ml, free=free, is_th=op == "|",
-                             group=pt_u["group"].to_numpy(dtype=int) - 1,
-                             item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
-                             ustart=pt_u["ustart"].to_numpy(dtype=float),
-                             alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0)))
+        om = _w.OrdinalModel(
+            spec=spec,
+            spec_ml=spec_ml,
+            free=free,
+            is_th=op == "|",
+            group=pt_u["group"].to_numpy(dtype=int) - 1,
+            item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+            ustart=pt_u["ustart"].to_numpy(dtype=float),
+            alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0)),
+        )
         val, jac = _w._GroupsModel(om, G)(xu, True)
         if np.allclose(val, base, rtol=0, atol=1e-10):
             return sparse.csr_array(jac)
@@ -519,9 +570,14 @@ def _untied_jacobian(pt_u, spec, ov, lv, G, xu, base, implied):
     return jac
 
 
-def score_tests(fit: CFAResult, *, release: Sequence[Sequence[int]] | None = None,
-                add: Sequence[int] | None = None, forms: Sequence[str] | None = None,
-                sep: str = "_") -> pd.DataFrame:
+def score_tests(
+    fit: CFAResult,
+    *,
+    release: Sequence[Sequence[int]] | None = None,
+    add: Sequence[int] | None = None,
+    forms: Sequence[str] | None = None,
+    sep: str = "_",
+) -> pd.DataFrame:
     """Score (Lagrange multiplier) tests of releasing equality constraints, as lavaan's ``lavTestScore``.
 
     Every parameter that shares a label (or a ``group.equal`` constraint) with an earlier
@@ -605,13 +661,25 @@ def score_tests(fit: CFAResult, *, release: Sequence[Sequence[int]] | None = Non
             r0, r1 = cons[s[0]]
             row = pt.iloc[r1]
             first = pt.iloc[r0]
-            first_text = (f"{first['lhs']} {first['op']} {first['rhs']}".strip()
-                          + (f" (group {int(first['group'])})" if int(pt["group"].max()) > 1 else ""))
+            first_text = f"{first['lhs']} {first['op']} {first['rhs']}".strip() + (
+                f" (group {int(first['group'])})" if int(pt["group"].max()) > 1 else ""
+            )
         kind = _kind(row["op"], row["lhs"], row["rhs"], lat)
-        out.append({"constraint": s[0] if len(s) == 1 else tuple(s), "lhs": row["lhs"], "op": row["op"],
-                    "rhs": row["rhs"], "group": int(row["group"]), "first": first_text,
-                    "kind": kind, "item": _item_of(row, lat, forms, sep), "X2": stat, "df": len(s),
-                    "pvalue": float(chi2.sf(stat, len(s))) if np.isfinite(stat) else np.nan})
+        out.append(
+            {
+                "constraint": s[0] if len(s) == 1 else tuple(s),
+                "lhs": row["lhs"],
+                "op": row["op"],
+                "rhs": row["rhs"],
+                "group": int(row["group"]),
+                "first": first_text,
+                "kind": kind,
+                "item": _item_of(row, lat, forms, sep),
+                "X2": stat,
+                "df": len(s),
+                "pvalue": float(chi2.sf(stat, len(s))) if np.isfinite(stat) else np.nan,
+            }
+        )
     table = pd.DataFrame(out)
     undefined = table.loc[table["X2"].isna(), "constraint"].tolist()
     if undefined:
@@ -619,8 +687,12 @@ def score_tests(fit: CFAResult, *, release: Sequence[Sequence[int]] | None = Non
 
         from allyscale.errors import StatisticalWarning
 
-        warnings.warn(f"{len(undefined)} score test(s) are undefined (NaN): releasing those constraints leaves the "
-                      f"model unidentified (constraint(s) {undefined[:5]})", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(undefined)} score test(s) are undefined (NaN): releasing those constraints leaves the "
+            f"model unidentified (constraint(s) {undefined[:5]})",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     return table
 
 
@@ -664,16 +736,36 @@ def _row(fit: CFAResult, robust: bool, ordinal: bool) -> dict[str, Any]:
 
 
 def _empty(decision: str, like: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: np.nan for k in like}, "delta_chisq": np.nan, "delta_df": np.nan, "delta_pvalue": np.nan,
-            "delta_cfi": np.nan, "delta_rmsea": np.nan, "decision": decision, "basis": "", "released": 0,
-            "converged": np.nan}
+    return {
+        **{k: np.nan for k in like},
+        "delta_chisq": np.nan,
+        "delta_df": np.nan,
+        "delta_pvalue": np.nan,
+        "delta_cfi": np.nan,
+        "delta_rmsea": np.nan,
+        "decision": decision,
+        "basis": "",
+        "released": 0,
+        "converged": np.nan,
+    }
 
 
 @blas_limited
-def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pairs: Sequence[str] | None = None,
-               sep: str = "_", estimator: str | None = None, levels: Mapping[str, Sequence[str]] | None = None,
-               partial: bool = False, alpha: float = 0.05, policy=None, collapse: bool | int = False,
-               **kwargs) -> InvarianceResult:
+def invariance(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    group: str | None = None,
+    pairs: Sequence[str] | None = None,
+    sep: str = "_",
+    estimator: str | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
+    partial: bool = False,
+    alpha: float = 0.05,
+    policy=None,
+    collapse: bool | int = False,
+    **kwargs,
+) -> InvarianceResult:
     """Fit the invariance sequence across groups or paired forms; decide each level; optionally free
     non-invariant constraints (partial invariance).
 
@@ -740,14 +832,21 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
         if pairs is None:
             estimator = resolve_estimator(None, data, model)
         else:
-            cols = [c for c in data.columns if any(str(c).endswith(f"{sep}{f}") for f in pairs)
-                    and pd.api.types.is_numeric_dtype(data[c])]
+            cols = [
+                c
+                for c in data.columns
+                if any(str(c).endswith(f"{sep}{f}") for f in pairs) and pd.api.types.is_numeric_dtype(data[c])
+            ]
             estimator = default_estimator(data, cols) if cols else "ML"
     est = str(estimator).upper()
     ordinal = est == "WLSMV"
     robust = est == "MLR"
-    diagnostics: dict[str, Any] = {"estimator": est, "policy": policy.to_dict() if hasattr(policy, "to_dict")
-                                   else str(policy), "partial": bool(partial), "alpha": alpha}
+    diagnostics: dict[str, Any] = {
+        "estimator": est,
+        "policy": policy.to_dict() if hasattr(policy, "to_dict") else str(policy),
+        "partial": bool(partial),
+        "alpha": alpha,
+    }
     notes = []
     if pairs is not None:
         if levels is not None:
@@ -762,21 +861,25 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
         if ordinal and collapse:
             from allyscale.pairs import collapse_categories
 
-            res = collapse_categories(data, items=items, pairs=pairs, sep=sep,
-                                      min_count=1 if collapse is True else int(collapse))
+            res = collapse_categories(
+                data, items=items, pairs=pairs, sep=sep, min_count=1 if collapse is True else int(collapse)
+            )
             work = res.data
             diagnostics["collapsed"] = res.table.to_dict("records")
             if len(res.table):
-                notes.append(f"{len(res.table)} sparse categor{'y was' if len(res.table) == 1 else 'ies were'} merged "
-                             "before the analysis (diagnostics['collapsed'])")
+                notes.append(
+                    f"{len(res.table)} sparse categor{'y was' if len(res.table) == 1 else 'ies were'} merged "
+                    "before the analysis (diagnostics['collapsed'])"
+                )
         n_cat = _paired_categories(work, cols) if ordinal else None
         seq = dict(ORDINAL_LEVELS if ordinal else LEVELS)
         if kwargs:
             raise SpecificationError(f"options {sorted(kwargs)} are not used by paired invariance")
 
         def fit_level(name, released):
-            syntax, free_scales = paired_syntax(model, seq[name], forms=pairs, sep=sep, ordered=ordinal, n_cat=n_cat,
-                                                released=released)
+            syntax, free_scales = paired_syntax(
+                model, seq[name], forms=pairs, sep=sep, ordered=ordinal, n_cat=n_cat, released=released
+            )
             if ordinal:
                 from allyscale.pairs import fit_wlsmv_scaled
 
@@ -792,13 +895,19 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
             from allyscale.syntax import model_variables, parse_model
 
             ov, lv = model_variables(parse_model(model))
-            res = collapse_categories(data, items=[v for v in ov if v not in lv], group=group,
-                                      min_count=1 if collapse is True else int(collapse))
+            res = collapse_categories(
+                data,
+                items=[v for v in ov if v not in lv],
+                group=group,
+                min_count=1 if collapse is True else int(collapse),
+            )
             work = res.data
             diagnostics["collapsed"] = res.table.to_dict("records")
             if len(res.table):
-                notes.append(f"{len(res.table)} sparse categor{'y was' if len(res.table) == 1 else 'ies were'} merged "
-                             "before the analysis (diagnostics['collapsed'])")
+                notes.append(
+                    f"{len(res.table)} sparse categor{'y was' if len(res.table) == 1 else 'ies were'} merged "
+                    "before the analysis (diagnostics['collapsed'])"
+                )
         default_levels = levels is None
         seq = dict(levels or (ORDINAL_LEVELS if ordinal else LEVELS))
         if ordinal:
@@ -806,8 +915,9 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
 
         def fit_level(name, released):
             if not released:
-                return cfa(work, model, estimator=est, group=group, group_equal=list(seq[name]) or None,
-                           **kwargs), model
+                return cfa(
+                    work, model, estimator=est, group=group, group_equal=list(seq[name]) or None, **kwargs
+                ), model
             return _fit_group_partial(work, model, est, group, list(seq[name]), released, kwargs)
 
     fits: dict[str, CFAResult] = {}
@@ -823,13 +933,27 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
         fit, syntax = fit_level(name, released)
         fits[name], models[name] = fit, syntax
         row = _row(fit, robust, ordinal)
-        row.update(delta_chisq=np.nan, delta_df=np.nan, delta_pvalue=np.nan, delta_cfi=np.nan, delta_rmsea=np.nan,
-                   decision="", basis="", released=len(released_rows))
+        row.update(
+            delta_chisq=np.nan,
+            delta_df=np.nan,
+            delta_pvalue=np.nan,
+            delta_cfi=np.nan,
+            delta_rmsea=np.nan,
+            decision="",
+            basis="",
+            released=len(released_rows),
+        )
         if prev_name is not None:
             dec = _decide(fit, fits[prev_name], policy)
             tests.append({"level": name, "against": prev_name, **dec})
-            row.update(delta_chisq=dec["chisq_diff"], delta_df=dec["df_diff"], delta_pvalue=dec["pvalue"],
-                       delta_cfi=dec["delta_cfi"], delta_rmsea=dec["delta_rmsea"], basis=dec["basis"])
+            row.update(
+                delta_chisq=dec["chisq_diff"],
+                delta_df=dec["df_diff"],
+                delta_pvalue=dec["pvalue"],
+                delta_cfi=dec["delta_cfi"],
+                delta_rmsea=dec["delta_rmsea"],
+                basis=dec["basis"],
+            )
             if failed is not None:
                 row["decision"] = "not interpretable"
             elif dec["held"] is None:
@@ -847,13 +971,28 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
             kind = _level_kind(seq, name, prev_name)
             if pairs is None and kind == "thresholds":
                 kind = None  # a released item's scale factor cannot be fixed in the multi-group engine
-            res = _partial_search(fit, fits[prev_name], name, kind, released, fit_level, alpha, policy,
-                                  pairs if pairs is not None else None, sep, scores, notes)
+            res = _partial_search(
+                fit,
+                fits[prev_name],
+                name,
+                kind,
+                released,
+                fit_level,
+                alpha,
+                policy,
+                pairs if pairs is not None else None,
+                sep,
+                scores,
+                notes,
+            )
             if res is None:
                 failed = name
                 stop = True
-                notes.append(f"{name} invariance does not hold and no constraint could be released"
-                             if kind else f"no partial search is available for the {name} level")
+                notes.append(
+                    f"{name} invariance does not hold and no constraint could be released"
+                    if kind
+                    else f"no partial search is available for the {name} level"
+                )
             else:
                 pfit, psyntax, new_rel, new_rows, dec = res
                 released = new_rel
@@ -862,10 +1001,17 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
                 fits[pname], models[pname] = pfit, psyntax
                 prow = _row(pfit, robust, ordinal)
                 tests.append({"level": pname, "against": prev_name, **dec})
-                prow.update(delta_chisq=dec["chisq_diff"], delta_df=dec["df_diff"], delta_pvalue=dec["pvalue"],
-                            delta_cfi=dec["delta_cfi"], delta_rmsea=dec["delta_rmsea"], basis=dec["basis"],
-                            released=len(released_rows), converged=pfit.converged,
-                            decision="supported (partial)" if dec["held"] else "not supported")
+                prow.update(
+                    delta_chisq=dec["chisq_diff"],
+                    delta_df=dec["df_diff"],
+                    delta_pvalue=dec["pvalue"],
+                    delta_cfi=dec["delta_cfi"],
+                    delta_rmsea=dec["delta_rmsea"],
+                    basis=dec["basis"],
+                    released=len(released_rows),
+                    converged=pfit.converged,
+                    decision="supported (partial)" if dec["held"] else "not supported",
+                )
                 rows[pname] = prow
                 if dec["held"]:
                     name = pname
@@ -893,13 +1039,19 @@ def invariance(data: pd.DataFrame, model: str, *, group: str | None = None, pair
             table.loc[lv, "decision"] = "not interpretable"
         if dec in ("not supported", "undecided") and not (partial and f"{lv} (partial)" in table.index):
             seen_fail = True
-    rel = pd.DataFrame(released_rows, columns=["level", "step", "item", "lhs", "op", "rhs", "group", "X2", "df",
-                                               "pvalue"])
+    rel = pd.DataFrame(
+        released_rows, columns=["level", "step", "item", "lhs", "op", "rhs", "group", "X2", "df", "pvalue"]
+    )
     diagnostics["note"] = "; ".join(notes)
     diagnostics["converged"] = all(f.converged for f in fits.values())
-    diagnostics["fit_diagnostics"] = {k: {kk: vv for kk, vv in f.diagnostics.items()
-                                          if kk in ("converged", "heywood", "robust_indices", "dropped_rows")}
-                                      for k, f in fits.items()}
+    diagnostics["fit_diagnostics"] = {
+        k: {
+            kk: vv
+            for kk, vv in f.diagnostics.items()
+            if kk in ("converged", "heywood", "robust_indices", "dropped_rows")
+        }
+        for k, f in fits.items()
+    }
     return InvarianceResult(table, fits, pd.DataFrame(tests), rel, scores, diagnostics, models)
 
 
@@ -956,9 +1108,22 @@ def _partial_search(fit, base, name, kind, released, fit_level, alpha, policy, f
             break
         step += 1
         for r in cand[cand["item"] == item].itertuples():
-            new_rows.append({"level": name, "step": step, "item": item, "lhs": r.lhs, "op": r.op, "rhs": r.rhs,
-                             "group": (current.group_labels[r.group - 1] if current.group_labels else r.group)
-                             if forms is None else forms[1], "X2": x2, "df": df, "pvalue": pv})
+            new_rows.append(
+                {
+                    "level": name,
+                    "step": step,
+                    "item": item,
+                    "lhs": r.lhs,
+                    "op": r.op,
+                    "rhs": r.rhs,
+                    "group": (current.group_labels[r.group - 1] if current.group_labels else r.group)
+                    if forms is None
+                    else forms[1],
+                    "X2": x2,
+                    "df": df,
+                    "pvalue": pv,
+                }
+            )
         rel.append((kind, item))
         current, syntax = fit_level(name, rel)
     if step == 0:
@@ -998,10 +1163,18 @@ def _fit_group_partial(data, model, est, group, group_equal, released, kwargs):
         raise SpecificationError(f"options {sorted(bad)} are not available with partial invariance across groups")
     # the released constraints are written into the syntax as a comment, so that cached tables differ
     tag = model + "\n# partial: " + "; ".join(f"{k} {i}" for k, i in released) + "\n"
-    prep = _prepare(data, tag, estimator=est, group=group, group_equal=group_equal,
-                    missing=kwargs.get("missing", "listwise"), ordered=kwargs.get("ordered"),
-                    std_lv=kwargs.get("std_lv", False), meanstructure=kwargs.get("meanstructure"),
-                    id_cat=kwargs.get("id_cat", "lavaan"))
+    prep = _prepare(
+        data,
+        tag,
+        estimator=est,
+        group=group,
+        group_equal=group_equal,
+        missing=kwargs.get("missing", "listwise"),
+        ordered=kwargs.get("ordered"),
+        std_lv=kwargs.get("std_lv", False),
+        meanstructure=kwargs.get("meanstructure"),
+        id_cat=kwargs.get("id_cat", "lavaan"),
+    )
     pt = prep.partable.copy()
     pt.attrs.update(prep.partable.attrs)
     lat = set(prep.lv)

@@ -32,8 +32,9 @@ guidelines for assessing computerized adaptive tests. Journal of Educational Mea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,14 @@ from scipy.special import ndtr
 from allyscale.errors import SpecificationError
 from allyscale.results import Result, Summary, jsonable
 
-__all__ = ["irt", "IRTResult", "category_probabilities", "item_information", "information_matrix",
-           "marginal_reliability"]
+__all__ = [
+    "irt",
+    "IRTResult",
+    "category_probabilities",
+    "item_information",
+    "information_matrix",
+    "marginal_reliability",
+]
 
 _SQRT2PI = np.sqrt(2.0 * np.pi)
 
@@ -107,7 +114,7 @@ def information_matrix(a: np.ndarray, b: np.ndarray, theta: np.ndarray) -> np.nd
     a = np.asarray(a, dtype=float)
     b = np.where(np.isnan(np.asarray(b, dtype=float)), np.inf, np.asarray(b, dtype=float))
     theta = np.atleast_1d(np.asarray(theta, dtype=float))
-    z = a[:, None, None] * (theta[None, :, None] - b[:, None, :])          # items × θ × (K−1)
+    z = a[:, None, None] * (theta[None, :, None] - b[:, None, :])  # items × θ × (K−1)
     star = ndtr(z)
     dstar = np.where(np.isfinite(z), a[:, None, None] * _phi(np.where(np.isfinite(z), z, 0.0)), 0.0)
     shape = star.shape[:2] + (1,)
@@ -118,7 +125,9 @@ def information_matrix(a: np.ndarray, b: np.ndarray, theta: np.ndarray) -> np.nd
     return terms.sum(axis=2).T
 
 
-def marginal_reliability(a: Sequence[float], b: Sequence[Sequence[float] | np.ndarray], *, n_points: int = 121) -> float:
+def marginal_reliability(
+    a: Sequence[float], b: Sequence[Sequence[float] | np.ndarray], *, n_points: int = 121
+) -> float:
     """Marginal reliability ``∫ I(θ) / (I(θ) + 1) φ(θ) dθ`` of items on one standard-normal θ.
 
     Gauss–Hermite quadrature with ``n_points`` nodes (Green et al., 1984; mirt's ``marginal_rxx``).
@@ -240,7 +249,7 @@ class IRTResult(Result):
             ax2.plot(info.index, info[f], color="black", lw=2.0, label="test information")
             ax2.set_ylabel("test information")
             ax2.set_ylim(bottom=0)
-        for ax in axes[len(factors):]:
+        for ax in axes[len(factors) :]:
             ax.set_visible(False)
         fig.tight_layout()
         return fig
@@ -264,13 +273,17 @@ class IRTResult(Result):
     # ------------------------------------------------------------------ output
     def summary(self) -> Summary:
         """The item parameters and each factor's marginal reliability."""
-        out = Summary(f"Graded response model (normal ogive) equivalent of the factor model: {len(self.parameters)} "
-                      f"items, {len(self.factors)} factor(s)")
+        out = Summary(
+            f"Graded response model (normal ogive) equivalent of the factor model: {len(self.parameters)} "
+            f"items, {len(self.factors)} factor(s)"
+        )
         if self.diagnostics.get("group") is not None:
             out.text(f"group: {self.diagnostics['group']}")
         if self.diagnostics.get("multidimensional"):
-            out.text("items with several loadings (b for the other factors at 0): "
-                     + ", ".join(self.diagnostics["multidimensional"]))
+            out.text(
+                "items with several loadings (b for the other factors at 0): "
+                + ", ".join(self.diagnostics["multidimensional"])
+            )
         out.table(self.parameters, title="Item parameters", index=False)
         return out.facts({str(k): v for k, v in self.marginal_reliability().items()}, title="Marginal reliability")
 
@@ -279,13 +292,19 @@ class IRTResult(Result):
         return self.parameters
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"parameters": self.parameters, "factors": self.factors,
-                         "marginal_reliability": self.marginal_reliability().to_dict(),
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "parameters": self.parameters,
+                "factors": self.factors,
+                "marginal_reliability": self.marginal_reliability().to_dict(),
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
-def from_standardized(loadings: pd.DataFrame, thresholds: pd.DataFrame, *,
-                      factor_corr: pd.DataFrame | None = None) -> IRTResult:
+def from_standardized(
+    loadings: pd.DataFrame, thresholds: pd.DataFrame, *, factor_corr: pd.DataFrame | None = None
+) -> IRTResult:
     """The graded response model of standardized loadings and thresholds.
 
     Parameters
@@ -320,8 +339,10 @@ def from_standardized(loadings: pd.DataFrame, thresholds: pd.DataFrame, *,
             raise SpecificationError(f"item {item!r} has no loading")
         comm = float(lam[i] @ phi @ lam[i])
         if comm >= 1.0:
-            raise SpecificationError(f"item {item!r} has a communality of {comm:.3f} (>= 1, a Heywood case): "
-                                     "its IRT discrimination is infinite")
+            raise SpecificationError(
+                f"item {item!r} has a communality of {comm:.3f} (>= 1, a Heywood case): "
+                "its IRT discrimination is infinite"
+            )
         sigma = np.sqrt(1.0 - comm)
         main = int(nz[np.argmax(np.abs(lam[i, nz]))])
         if nz.size > 1:
@@ -338,8 +359,9 @@ def from_standardized(loadings: pd.DataFrame, thresholds: pd.DataFrame, *,
             row.update({f"a_{g}": lam[i, j] / sigma for j, g in enumerate(factors_)})
         rows.append(row)
     params = pd.DataFrame(rows)
-    return IRTResult(parameters=params, factors={f: v for f, v in members.items() if v},
-                     diagnostics={"multidimensional": multi})
+    return IRTResult(
+        parameters=params, factors={f: v for f, v in members.items() if v}, diagnostics={"multidimensional": multi}
+    )
 
 
 def irt(fit, *, group: Any = None) -> IRTResult:
@@ -376,8 +398,9 @@ def irt(fit, *, group: Any = None) -> IRTResult:
     >>> al.irt(fit).parameters.head()  # doctest: +SKIP
     """
     if getattr(fit, "estimator", None) != "WLSMV":
-        raise SpecificationError(f"irt() needs a WLSMV fit of ordered items, got estimator "
-                                 f"{getattr(fit, 'estimator', type(fit).__name__)!r}")
+        raise SpecificationError(
+            f"irt() needs a WLSMV fit of ordered items, got estimator {getattr(fit, 'estimator', type(fit).__name__)!r}"
+        )
     if not fit.converged:
         raise SpecificationError("irt() needs a converged fit; this WLSMV fit did not converge")
     est = fit.estimates
@@ -387,8 +410,11 @@ def irt(fit, *, group: Any = None) -> IRTResult:
         labels = [str(g) for g in fit.group_labels]
         if str(group) not in labels:
             raise SpecificationError(f"unknown group {group!r}; groups: {', '.join(labels)}")
-        est = est[est["group"] == labels.index(str(group)) + 1] if est["group"].dtype != object else \
-            est[est["group"].astype(str) == str(group)]
+        est = (
+            est[est["group"] == labels.index(str(group)) + 1]
+            if est["group"].dtype != object
+            else est[est["group"].astype(str) == str(group)]
+        )
     elif group is not None:
         raise SpecificationError("group= is only for multi-group fits")
     lrows = est[est["op"] == "=~"]

@@ -11,8 +11,19 @@ from __future__ import annotations
 
 from allyscale.errors import SpecificationError
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "MAX_N", "MAX_CELLS", "MAX_REPS",
-           "MAX_CONDITIONS", "MAX_REPLICATIONS", "check_n", "check_reps", "check_grid"]
+__all__ = [
+    "MAX_YAML_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "MAX_N",
+    "MAX_CELLS",
+    "MAX_REPS",
+    "MAX_CONDITIONS",
+    "MAX_REPLICATIONS",
+    "check_n",
+    "check_reps",
+    "check_grid",
+]
 
 #: largest YAML file (pool or study) read, in bytes
 MAX_YAML_BYTES = 10_000_000
@@ -42,27 +53,36 @@ def _num(n: int) -> str:
 def check_n(n: int, n_items: int | None = None, *, what: str = "n") -> None:
     """Refuse a sample size above :data:`MAX_N` or a data set above :data:`MAX_CELLS` responses."""
     if n > MAX_N:
-        raise SpecificationError(f"{what} = {_num(n)} respondents exceeds the limit of {MAX_N:,} "
-                                 "(allyscale.limits.MAX_N)")
+        raise SpecificationError(
+            f"{what} = {_num(n)} respondents exceeds the limit of {MAX_N:,} (allyscale.limits.MAX_N)"
+        )
     if n_items is not None and n * n_items > MAX_CELLS:
-        raise SpecificationError(f"{what} = {n:,} respondents x {n_items} items = {n * n_items:,} responses exceeds "
-                                 f"the limit of {MAX_CELLS:,} (allyscale.limits.MAX_CELLS)")
+        raise SpecificationError(
+            f"{what} = {n:,} respondents x {n_items} items = {n * n_items:,} responses exceeds "
+            f"the limit of {MAX_CELLS:,} (allyscale.limits.MAX_CELLS)"
+        )
 
 
 def check_reps(reps: int, *, what: str = "reps") -> None:
     """Refuse more than :data:`MAX_REPS` replications."""
     if reps > MAX_REPS:
-        raise SpecificationError(f"{what} = {_num(reps)} exceeds the limit of {MAX_REPS:,} replications per condition "
-                                 "(allyscale.limits.MAX_REPS)")
+        raise SpecificationError(
+            f"{what} = {_num(reps)} exceeds the limit of {MAX_REPS:,} replications per condition "
+            "(allyscale.limits.MAX_REPS)"
+        )
 
 
 def check_grid(n_conditions: int, reps: int, *, where: str = "") -> None:
     """Refuse more than :data:`MAX_CONDITIONS` conditions or :data:`MAX_REPLICATIONS` replications in all."""
     pre = f"{where}: " if where else ""
     if n_conditions > MAX_CONDITIONS:
-        raise SpecificationError(f"{pre}conditions cross to {n_conditions:,} conditions, above the limit of "
-                                 f"{MAX_CONDITIONS:,} (allyscale.limits.MAX_CONDITIONS)")
+        raise SpecificationError(
+            f"{pre}conditions cross to {n_conditions:,} conditions, above the limit of "
+            f"{MAX_CONDITIONS:,} (allyscale.limits.MAX_CONDITIONS)"
+        )
     if n_conditions * reps > MAX_REPLICATIONS:
-        raise SpecificationError(f"{pre}{n_conditions:,} conditions x {reps:,} reps = {n_conditions * reps:,} "
-                                 f"replications, above the limit of {MAX_REPLICATIONS:,} "
-                                 "(allyscale.limits.MAX_REPLICATIONS)")
+        raise SpecificationError(
+            f"{pre}{n_conditions:,} conditions x {reps:,} reps = {n_conditions * reps:,} "
+            f"replications, above the limit of {MAX_REPLICATIONS:,} "
+            "(allyscale.limits.MAX_REPLICATIONS)"
+        )

@@ -43,7 +43,7 @@ def modification_indices(prep, x: np.ndarray) -> pd.DataFrame:
                 if (f, "=~", v) not in present:
                     rows.append((f, "=~", v, g))
         for i, a in enumerate(ov):
-            for b in ov[i + 1:]:
+            for b in ov[i + 1 :]:
                 if (a, "~~", b) not in present and (b, "~~", a) not in present:
                     rows.append((a, "~~", b, g))
     ext = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "group"])

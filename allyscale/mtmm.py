@@ -36,8 +36,9 @@ Biometrics, 56, 645-646.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,9 @@ from allyscale.results import Result, Summary, jsonable
 __all__ = ["mtmm", "MTMMResult", "ctcm1_syntax", "cluster_robust"]
 
 
-def ctcm1_syntax(model: str, *, forms: Sequence[str] = ("self", "informant"), reference: str = "self",
-                 sep: str = "_") -> str:
+def ctcm1_syntax(
+    model: str, *, forms: Sequence[str] = ("self", "informant"), reference: str = "self", sep: str = "_"
+) -> str:
     """lavaan syntax of the CT-C(M-1) model for a base measurement model (``=~`` only).
 
     Trait factors keep the base names; method factors are ``M_<factor>``; every trait-method
@@ -116,8 +118,9 @@ def cluster_robust(fit: CFAResult, cluster: Sequence[Any]) -> CFAResult:
 
     prep, est = fit._prep, fit._est
     if prep.estimator not in ("ML", "MLR") or prep.ngroups != 1 or prep.missing != "listwise":
-        raise SpecificationError("cluster-robust standard errors are available for one-group ML/MLR fits with "
-                                 "complete data")
+        raise SpecificationError(
+            "cluster-robust standard errors are available for one-group ML/MLR fits with complete data"
+        )
     cl = pd.Series(list(cluster))
     n = prep.n_total
     if len(cl) != n:
@@ -185,14 +188,27 @@ def cluster_robust(fit: CFAResult, cluster: Sequence[Any]) -> CFAResult:
     dfb = fm["baseline.df"]
     cb = _robust.scaling_factor(tr_h1, h0(spec0, x0, _ml.observed_information(spec0, data, x0)), dfb)
     x2, x2b = fm["chisq"], fm["baseline.chisq"]
-    fm.update({"chisq.scaled": x2 / c, "pvalue.scaled": fi.pvalue(x2 / c, df), "chisq.scaling.factor": c,
-               "baseline.chisq.scaled": x2b / cb, "baseline.chisq.scaling.factor": cb,
-               "cfi.robust": fi.cfi(x2, df, x2b, dfb, c, cb), "tli.robust": fi.tli(x2, df, x2b, dfb, c, cb),
-               "rmsea.robust": fi.rmsea(x2, df, n, 1, c),
-               "cfi.scaled": fi.cfi(x2 / c, df, x2b / cb, dfb), "tli.scaled": fi.tli(x2 / c, df, x2b / cb, dfb)})
-    diagnostics = {**fit.diagnostics, "clusters": n_c, "cluster_correction": corr,
-                   "cluster_note": "standard errors and the scaled test are robust to the clustering of rows "
-                                   "within targets (lavaan's cluster=)"}
+    fm.update(
+        {
+            "chisq.scaled": x2 / c,
+            "pvalue.scaled": fi.pvalue(x2 / c, df),
+            "chisq.scaling.factor": c,
+            "baseline.chisq.scaled": x2b / cb,
+            "baseline.chisq.scaling.factor": cb,
+            "cfi.robust": fi.cfi(x2, df, x2b, dfb, c, cb),
+            "tli.robust": fi.tli(x2, df, x2b, dfb, c, cb),
+            "rmsea.robust": fi.rmsea(x2, df, n, 1, c),
+            "cfi.scaled": fi.cfi(x2 / c, df, x2b / cb, dfb),
+            "tli.scaled": fi.tli(x2 / c, df, x2b / cb, dfb),
+        }
+    )
+    diagnostics = {
+        **fit.diagnostics,
+        "clusters": n_c,
+        "cluster_correction": corr,
+        "cluster_note": "standard errors and the scaled test are robust to the clustering of rows "
+        "within targets (lavaan's cluster=)",
+    }
     return replace(fit, estimates=table, fit_measures=fm, diagnostics=diagnostics)
 
 
@@ -229,9 +245,10 @@ class MTMMResult(Result):
     def summary(self) -> Summary:
         """The model's fit, the factors' consistency and self-other correlations, the items' decomposition."""
         d = self.diagnostics
-        out = Summary(f"CT-C(M-1) model (Eid et al., 2003), reference method {d.get('reference')!r}, "
-                      f"{d.get('estimator')}" + (f", {d['clusters']} targets (cluster-robust)" if d.get("clusters")
-                                                 else ""))
+        out = Summary(
+            f"CT-C(M-1) model (Eid et al., 2003), reference method {d.get('reference')!r}, "
+            f"{d.get('estimator')}" + (f", {d['clusters']} targets (cluster-robust)" if d.get("clusters") else "")
+        )
         fm = self.fit.fit_measures
         keys = [k for k in ("chisq", "df", "pvalue", "chisq.scaled", "cfi", "rmsea", "srmr") if k in fm]
         out.text(", ".join(f"{k} = {fm[k]:.3f}" for k in keys))
@@ -244,9 +261,15 @@ class MTMMResult(Result):
 
     def to_dict(self) -> dict[str, Any]:
         f = self.factors.reset_index().rename(columns={"index": "factor"})
-        return jsonable({"items": self.items, "factors": f,
-                         "fit_measures": self.fit.fit_measures, "agreement_fit_measures": self.agreement.fit_measures,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "items": self.items,
+                "factors": f,
+                "fit_measures": self.fit.fit_measures,
+                "agreement_fit_measures": self.agreement.fit_measures,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 def _loading(est: pd.DataFrame, f: str, item: str) -> float:
@@ -260,8 +283,17 @@ def _var(est: pd.DataFrame, a: str, b: str | None = None) -> float:
     return float(r["est"].iloc[0])
 
 
-def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "informant"), reference: str = "self",
-         sep: str = "_", estimator: str = "ML", cluster: str | None = None, level: float = 0.95) -> MTMMResult:
+def mtmm(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    forms: Sequence[str] = ("self", "informant"),
+    reference: str = "self",
+    sep: str = "_",
+    estimator: str = "ML",
+    cluster: str | None = None,
+    level: float = 0.95,
+) -> MTMMResult:
     """CT-C(M-1) consistency and method specificity, and latent self-informant correlations.
 
     Parameters
@@ -311,8 +343,10 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
         if cluster not in data.columns:
             raise DataError(f"cluster column {cluster!r} is not in the data")
         if est_name == "WLSMV":
-            raise SpecificationError("cluster-robust standard errors are available with ML or MLR, not WLSMV "
-                                     "(lavaan's cluster= for a single-level model); use estimator='MLR'")
+            raise SpecificationError(
+                "cluster-robust standard errors are available with ML or MLR, not WLSMV "
+                "(lavaan's cluster= for a single-level model); use estimator='MLR'"
+            )
     other = forms[1] if reference == forms[0] else forms[0]
     syntax = ctcm1_syntax(model, forms=forms, reference=reference, sep=sep)
     used = [c for pair in cols.values() for c in pair]
@@ -342,13 +376,20 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
                 c = f"{i}{sep}{form}"
                 lt = _loading(est, f, c)
                 lm = _loading(est, f"M_{f}", c) if form == other else 0.0
-                t_part, m_part = lt ** 2 * vt, lm ** 2 * vm
+                t_part, m_part = lt**2 * vt, lm**2 * vm
                 true = t_part + m_part
-                rows.append({"factor": f, "item": i, "form": form, "lambda_trait": lt,
-                             "lambda_method": lm if form == other else np.nan,
-                             "consistency": t_part / true if true > 0 else np.nan,
-                             "method_specificity": m_part / true if true > 0 else np.nan,
-                             "reliability": true / implied[c]})
+                rows.append(
+                    {
+                        "factor": f,
+                        "item": i,
+                        "form": form,
+                        "lambda_trait": lt,
+                        "lambda_method": lm if form == other else np.nan,
+                        "consistency": t_part / true if true > 0 else np.nan,
+                        "method_specificity": m_part / true if true > 0 else np.nan,
+                        "reliability": true / implied[c],
+                    }
+                )
     items_tab = pd.DataFrame(rows)
     q = norm.ppf(0.5 + level / 2)
     aest = agreement.estimates
@@ -359,17 +400,30 @@ def mtmm(data: pd.DataFrame, model: str, *, forms: Sequence[str] = ("self", "inf
         t_sum = sub["lambda_trait"].sum() ** 2 * vt
         m_sum = sub["lambda_method"].sum() ** 2 * vm
         a, b = f"{f}{sep}{forms[0]}", f"{f}{sep}{forms[1]}"
-        r = aest[(aest["op"] == "~~") & (((aest["lhs"] == a) & (aest["rhs"] == b))
-                                         | ((aest["lhs"] == b) & (aest["rhs"] == a)))].iloc[0]
-        frows[f] = {"consistency": t_sum / (t_sum + m_sum), "method_specificity": m_sum / (t_sum + m_sum),
-                    "self_other_r": float(r["est"]), "se": float(r["se"]),
-                    "ci_lower": float(r["est"] - q * r["se"]), "ci_upper": float(r["est"] + q * r["se"])}
+        r = aest[
+            (aest["op"] == "~~")
+            & (((aest["lhs"] == a) & (aest["rhs"] == b)) | ((aest["lhs"] == b) & (aest["rhs"] == a)))
+        ].iloc[0]
+        frows[f] = {
+            "consistency": t_sum / (t_sum + m_sum),
+            "method_specificity": m_sum / (t_sum + m_sum),
+            "self_other_r": float(r["est"]),
+            "se": float(r["se"]),
+            "ci_lower": float(r["est"] - q * r["se"]),
+            "ci_upper": float(r["est"] + q * r["se"]),
+        }
     factors_tab = pd.DataFrame.from_dict(frows, orient="index")
-    diagnostics = {"estimator": est_name, "reference": reference, "forms": list(forms), "syntax": syntax,
-                   "agreement_syntax": agree_syntax, "n": fit.ntotal,
-                   "converged": fit.converged and agreement.converged,
-                   "heywood": list(fit.diagnostics.get("heywood", [])) + list(agreement.diagnostics.get("heywood", [])),
-                   "level": level}
+    diagnostics = {
+        "estimator": est_name,
+        "reference": reference,
+        "forms": list(forms),
+        "syntax": syntax,
+        "agreement_syntax": agree_syntax,
+        "n": fit.ntotal,
+        "converged": fit.converged and agreement.converged,
+        "heywood": list(fit.diagnostics.get("heywood", [])) + list(agreement.diagnostics.get("heywood", [])),
+        "level": level,
+    }
     if cluster is not None:
         diagnostics.update(clusters=fit.diagnostics["clusters"], cluster=cluster)
     return MTMMResult(items_tab, factors_tab, fit, agreement, diagnostics)

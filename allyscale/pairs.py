@@ -29,8 +29,9 @@ Kenny, D. A., Kashy, D. A., & Cook, W. L. (2006). Dyadic data analysis. Guilford
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from allyscale.results import Result, Summary, jsonable
 from allyscale.simulate import FORMS, paired_columns, simulate_pairs  # the paired design is simulated there
 
 __all__ = ["simulate_pairs", "paired_columns", "collapse_categories", "CollapseResult", "fit_wlsmv_scaled", "FORMS"]
+
 
 # ------------------------------------------------------------------------- sparse categories
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ class CollapseResult(Result):
         """What was merged: one row per merged category."""
         out = Summary("Sparse categories")
         if self.table.empty:
-            return out.text(f"No category was collapsed (every category has at least {self.diagnostics['min_count']} "
-                            "answers).")
-        out.text(f"Collapsed {len(self.table)} sparse categor{'y' if len(self.table) == 1 else 'ies'} of "
-                 f"{self.diagnostics['items_changed']} item(s) (minimum count {self.diagnostics['min_count']}).")
+            return out.text(
+                f"No category was collapsed (every category has at least {self.diagnostics['min_count']} answers)."
+            )
+        out.text(
+            f"Collapsed {len(self.table)} sparse categor{'y' if len(self.table) == 1 else 'ies'} of "
+            f"{self.diagnostics['items_changed']} item(s) (minimum count {self.diagnostics['min_count']})."
+        )
         return out.table(self.table, title="Merged categories", index=False)
 
     def to_frame(self) -> pd.DataFrame:
@@ -79,8 +84,15 @@ class CollapseResult(Result):
         return jsonable({"table": self.table, "diagnostics": self.diagnostics})
 
 
-def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = None, group: str | None = None,
-                        pairs: Sequence[str] | None = None, sep: str = "_", min_count: int = 1) -> CollapseResult:
+def collapse_categories(
+    data: pd.DataFrame,
+    *,
+    items: Sequence[str] | None = None,
+    group: str | None = None,
+    pairs: Sequence[str] | None = None,
+    sep: str = "_",
+    min_count: int = 1,
+) -> CollapseResult:
     """Merge sparse response categories so that every group (or form) observes the same ones.
 
     Ordered-item invariance compares thresholds, which exist only between categories that
@@ -136,14 +148,20 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
         forms = tuple(pairs)
         if items is None:
             suffix = f"{sep}{forms[0]}"
-            items = [c[: -len(suffix)] for c in data.columns if c.endswith(suffix)
-                     and f"{c[: -len(suffix)]}{sep}{forms[1]}" in data.columns]
+            items = [
+                c[: -len(suffix)]
+                for c in data.columns
+                if c.endswith(suffix) and f"{c[: -len(suffix)]}{sep}{forms[1]}" in data.columns
+            ]
         cols = paired_columns(data, items, forms, sep)
         units = {i: [(c, None) for c in cs] for i, cs in cols.items()}
     else:
         if items is None:  # Likert-like columns: numeric, at most 11 distinct answers (not an id or a score)
-            items = [c for c in data.columns if c != group and pd.api.types.is_numeric_dtype(data[c])
-                     and data[c].dropna().nunique() <= 11]
+            items = [
+                c
+                for c in data.columns
+                if c != group and pd.api.types.is_numeric_dtype(data[c]) and data[c].dropna().nunique() <= 11
+            ]
         absent = [i for i in items if i not in data.columns]
         if absent:
             raise DataError(f"item column(s) not in the data: {', '.join(absent)}")
@@ -160,8 +178,10 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
             bad = (v.isna() & out[c].notna()) | (v.notna() & (v != np.round(v)))
             if bad.any():
                 where = bad.index[bad.to_numpy()][0]
-                raise DataError(f"item {c!r} has a non-integer answer {out[c][where]!r} in row {where!r}; categories "
-                                "can only be collapsed for ordered integer answers")
+                raise DataError(
+                    f"item {c!r} has a non-integer answer {out[c][where]!r} in row {where!r}; categories "
+                    "can only be collapsed for ordered integer answers"
+                )
         while True:
             counts = []
             for c, lab in parts:
@@ -181,8 +201,10 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
             cat = min(sparse, key=lambda c: (low[c], -abs(cats.index(c) - (len(cats) - 1) / 2)))
             pos = cats.index(cat)
             if len(cats) == 2:
-                raise DataError(f"item {item!r}: category {cat:g} has fewer than {min_count} answers in some "
-                                "group/form and merging it would leave a single category")
+                raise DataError(
+                    f"item {item!r}: category {cat:g} has fewer than {min_count} answers in some "
+                    "group/form and merging it would leave a single category"
+                )
             if pos == 0:
                 to = cats[1]
             elif pos == len(cats) - 1:
@@ -190,8 +212,9 @@ def collapse_categories(data: pd.DataFrame, *, items: Sequence[str] | None = Non
             else:
                 below, above = cats[pos - 1], cats[pos + 1]
                 to = below if table.sum(axis=1)[below] >= table.sum(axis=1)[above] else above
-            where = [str(lab) if lab is not None else c
-                     for (c, lab), n_ in zip(parts, table.loc[cat]) if n_ < min_count]
+            where = [
+                str(lab) if lab is not None else c for (c, lab), n_ in zip(parts, table.loc[cat]) if n_ < min_count
+            ]
             for c in cols_used:
                 col = pd.to_numeric(out[c], errors="coerce")
                 out[c] = col.where(col != cat, to).astype(out[c].dtype if out[c].dtype.kind in "iuf" else float)
@@ -243,8 +266,17 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
 
     ov0, lv0 = model_variables(parse_model(syntax))
     items = [v for v in ov0 if v not in lv0]
-    prep = _prepare(data, syntax, estimator="WLSMV", group=None, group_equal=None, missing="listwise",
-                    ordered=items, std_lv=True, meanstructure=True)
+    prep = _prepare(
+        data,
+        syntax,
+        estimator="WLSMV",
+        group=None,
+        group_equal=None,
+        missing="listwise",
+        ordered=items,
+        std_lv=True,
+        meanstructure=True,
+    )
     ov, lv = prep.ov, prep.lv
     bad = [v for v in free_scales if v not in ov]
     if bad:
@@ -256,8 +288,19 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
         free = v in free_scales
         if free:
             nxt += 1
-        rows.append({"lhs": v, "op": "~*~", "rhs": v, "user": 0, "group": 1, "free": nxt if free else 0,
-                     "ustart": np.nan if free else 1.0, "label": "", "kind": "scale"})
+        rows.append(
+            {
+                "lhs": v,
+                "op": "~*~",
+                "rhs": v,
+                "user": 0,
+                "group": 1,
+                "free": nxt if free else 0,
+                "ustart": np.nan if free else 1.0,
+                "label": "",
+                "kind": "scale",
+            }
+        )
     extra = pd.DataFrame(rows).reindex(columns=pt.columns)
     for c in pt.columns:
         if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
@@ -284,17 +327,25 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
         have = [int(r[1:]) for r in rhs[th][lhs[th] == v]]
         want = list(range(1, int(stats["n_cat"][j])))
         if have != want:
-            raise DataError(f"item {v!r} has {int(stats['n_cat'][j])} observed categories but the model gives "
-                            f"thresholds {have}; collapse categories (allyscale.collapse_categories)")
+            raise DataError(
+                f"item {v!r} has {int(stats['n_cat'][j])} observed categories but the model gives "
+                f"thresholds {have}; collapse categories (allyscale.collapse_categories)"
+            )
     spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=True)
     spec_ml = ModelSpec.from_partable(pt, ov, lv, meanstructure=False)
     free = pt["free"].to_numpy(dtype=int)
     pos = {v: i for i, v in enumerate(ov)}
     alpha_free = np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0))
-    om = _w.OrdinalModel(spec=spec, spec_ml=spec_ml, free=free, is_th=op == "|",
-                         group=pt["group"].to_numpy(dtype=int) - 1,
-                         item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
-                         ustart=pt["ustart"].to_numpy(dtype=float), alpha_free=alpha_free)
+    om = _w.OrdinalModel(
+        spec=spec,
+        spec_ml=spec_ml,
+        free=free,
+        is_th=op == "|",
+        group=pt["group"].to_numpy(dtype=int) - 1,
+        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+        ustart=pt["ustart"].to_numpy(dtype=float),
+        alpha_free=alpha_free,
+    )
     # the several-group estimator with one group: thresholds, intercepts, means and scale factors
     # enter the implied statistics (the one-group estimator assumes the plain threshold model)
     est = _w._estimate_groups([y], [stats], om)

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allyscale._threads import blas_limited
 from allyscale._core import polychoric as _pc
+from allyscale._threads import blas_limited
 from allyscale.errors import ConvergenceWarning, DataError, NotPositiveDefiniteWarning, StatisticalWarning
 from allyscale.results import Result, Summary, jsonable
 
@@ -108,7 +108,7 @@ class PolychoricResult(Result):
             self._cache["stats"] = influence(self._x)
         return self._cache["stats"]
 
-    def subset(self, items: list[str]) -> "PolychoricResult":
+    def subset(self, items: list[str]) -> PolychoricResult:
         """The result for some of the items (in the order given), without recomputation.
 
         The correlation, threshold and pairwise-count sub-blocks, and the thresholds,
@@ -149,10 +149,17 @@ class PolychoricResult(Result):
         d["min_eigenvalue"] = float(np.linalg.eigvalsh(corr.to_numpy())[0])
         th = self.thresholds.loc[items]
         kmax = max(len(self.categories[i]) for i in items)
-        th = th.iloc[:, :kmax - 1]
-        return PolychoricResult(corr=corr, thresholds=th, n_pairwise=self.n_pairwise.loc[items, items], n=self.n,
-                                categories={i: self.categories[i] for i in items}, diagnostics=d,
-                                _x=None if self._x is None else self._x[:, pos], _cache=cache)
+        th = th.iloc[:, : kmax - 1]
+        return PolychoricResult(
+            corr=corr,
+            thresholds=th,
+            n_pairwise=self.n_pairwise.loc[items, items],
+            n=self.n,
+            categories={i: self.categories[i] for i in items},
+            diagnostics=d,
+            _x=None if self._x is None else self._x[:, pos],
+            _cache=cache,
+        )
 
     def influence(self) -> pd.DataFrame:
         """Casewise influence functions of (thresholds, correlations), N × q.
@@ -184,11 +191,15 @@ class PolychoricResult(Result):
     def summary(self) -> Summary:
         """Convergence, empty cells, the smallest eigenvalue, the correlations and the thresholds."""
         d = self.diagnostics
-        out = Summary(f"Polychoric correlations: {len(self.items)} items, N = {self.n} "
-                      f"(pairwise N {int(self.n_pairwise.values.min())}-{int(self.n_pairwise.values.max())})")
-        out.text(f"converged: {d['converged']} ({d['iterations']} Fisher-scoring iterations); "
-                 f"pairs with empty cells: {len(d['zero_cell_pairs'])}; "
-                 f"smallest eigenvalue {d['min_eigenvalue']:.4f}" + ("; smoothed" if d["smoothed"] else ""))
+        out = Summary(
+            f"Polychoric correlations: {len(self.items)} items, N = {self.n} "
+            f"(pairwise N {int(self.n_pairwise.values.min())}-{int(self.n_pairwise.values.max())})"
+        )
+        out.text(
+            f"converged: {d['converged']} ({d['iterations']} Fisher-scoring iterations); "
+            f"pairs with empty cells: {len(d['zero_cell_pairs'])}; "
+            f"smallest eigenvalue {d['min_eigenvalue']:.4f}" + ("; smoothed" if d["smoothed"] else "")
+        )
         off = self.corr.to_numpy()[np.triu_indices(len(self.items), 1)]
         if off.size:
             out.text(f"correlations: mean {off.mean():.3f}, range {off.min():.3f} to {off.max():.3f}")
@@ -199,10 +210,15 @@ class PolychoricResult(Result):
         return self.corr
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"items": self.items, "n": self.n, "corr": self.corr.to_numpy(),
-                         "thresholds": {i: list(row) for i, row in zip(self.thresholds.index,
-                                                                       self.thresholds.to_numpy())},
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "items": self.items,
+                "n": self.n,
+                "corr": self.corr.to_numpy(),
+                "thresholds": {i: list(row) for i, row in zip(self.thresholds.index, self.thresholds.to_numpy())},
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 def _as_matrix(data: pd.DataFrame, items: list[str] | None) -> tuple[np.ndarray, list[str]]:
@@ -225,8 +241,10 @@ def _as_matrix(data: pd.DataFrame, items: list[str] | None) -> tuple[np.ndarray,
         frac = ~np.isnan(x) & (x != np.round(x))
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
-            raise DataError(f"item {item!r} has a non-integer value {float(x[pos])!r} at row {data.index[pos]}; "
-                            "polychoric correlations need ordered categories")
+            raise DataError(
+                f"item {item!r} has a non-integer value {float(x[pos])!r} at row {data.index[pos]}; "
+                "polychoric correlations need ordered categories"
+            )
         cols.append(x)
     return np.column_stack(cols), items
 
@@ -240,16 +258,16 @@ _RESULTS_SIZE = 4
 def _register_cache() -> None:
     from allyscale import _caches
 
-    _caches.register("polychorics", "al.polychoric results and their warnings",
-                     lambda: len(_RESULTS), _RESULTS.clear)
+    _caches.register("polychorics", "al.polychoric results and their warnings", lambda: len(_RESULTS), _RESULTS.clear)
 
 
 _register_cache()
 
 
 @blas_limited
-def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bool = True,
-               tol: float = 1e-9, max_iter: int = 100) -> PolychoricResult:
+def polychoric(
+    data: pd.DataFrame, *, items: list[str] | None = None, smooth: bool = True, tol: float = 1e-9, max_iter: int = 100
+) -> PolychoricResult:
     """Polychoric correlation matrix and thresholds of ordinal items.
 
     Parameters
@@ -303,9 +321,14 @@ def polychoric(data: pd.DataFrame, *, items: list[str] | None = None, smooth: bo
     for message, category in raised:  # the same warnings on every call, cached or not
         warnings.warn(message, category, stacklevel=3)
     # the caller gets its own frames (the cached result stays as computed)
-    return replace(result, corr=result.corr.copy(), thresholds=result.thresholds.copy(),
-                   n_pairwise=result.n_pairwise.copy(), categories=dict(result.categories),
-                   diagnostics=dict(result.diagnostics))
+    return replace(
+        result,
+        corr=result.corr.copy(),
+        thresholds=result.thresholds.copy(),
+        n_pairwise=result.n_pairwise.copy(),
+        categories=dict(result.categories),
+        diagnostics=dict(result.diagnostics),
+    )
 
 
 def _polychoric(x: np.ndarray, items: list[str], smooth: bool, tol: float, max_iter: int) -> PolychoricResult:
@@ -327,8 +350,9 @@ def _polychoric(x: np.ndarray, items: list[str], smooth: bool, tol: float, max_i
         a, b = items[iu[0][never[0]]], items[iu[1][never[0]]]
         raise DataError(f"items {a!r} and {b!r} are never answered by the same respondent")
     # empty cells (within each pair's real categories)
-    real = (np.arange(kmax)[None, :] < n_cat[iu[0]][:, None])[:, :, None] & \
-           (np.arange(kmax)[None, :] < n_cat[iu[1]][:, None])[:, None, :]
+    real = (np.arange(kmax)[None, :] < n_cat[iu[0]][:, None])[:, :, None] & (
+        np.arange(kmax)[None, :] < n_cat[iu[1]][:, None]
+    )[:, None, :]
     zero_cells = ((tables == 0) & real).any(axis=(1, 2))
     binary = (n_cat[iu[0]] == 2) & (n_cat[iu[1]] == 2) & zero_cells
     tables = tables.astype(float)
@@ -344,8 +368,11 @@ def _polychoric(x: np.ndarray, items: list[str], smooth: bool, tol: float, max_i
             fixed_rho[k] = 1.0 if t[0, 0] > 0 else -1.0
     if fixed_rho:
         names = [f"{items[iu[0][k]]}-{items[iu[1][k]]}" for k in fixed_rho]
-        warnings.warn(f"two empty cells in the 2 x 2 table of {names}: correlation set to +/-1 (as lavaan)",
-                      StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"two empty cells in the 2 x 2 table of {names}: correlation set to +/-1 (as lavaan)",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     npair = tables.sum(axis=(1, 2))
     start = _pc.pearson_start(tables)
     fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], start * 1.1, tol=tol, max_iter=max_iter)
@@ -358,22 +385,29 @@ def _polychoric(x: np.ndarray, items: list[str], smooth: bool, tol: float, max_i
     not_conv = np.flatnonzero(~fit.converged)
     if not_conv.size:
         names = [f"{items[iu[0][k]]}-{items[iu[1][k]]}" for k in not_conv[:10]]
-        warnings.warn(f"polychoric correlation did not converge for {not_conv.size} pair(s): {names}",
-                      ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"polychoric correlation did not converge for {not_conv.size} pair(s): {names}",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     min_eig = float(np.linalg.eigvalsh(r).min())
     smoothed = False
     if min_eig <= 0:
-        warnings.warn(f"the polychoric correlation matrix is not positive definite (smallest eigenvalue "
-                      f"{min_eig:.3g})" + ("; it was smoothed (psych::cor.smooth)" if smooth else ""),
-                      NotPositiveDefiniteWarning, stacklevel=2)
+        warnings.warn(
+            f"the polychoric correlation matrix is not positive definite (smallest eigenvalue "
+            f"{min_eig:.3g})" + ("; it was smoothed (psych::cor.smooth)" if smooth else ""),
+            NotPositiveDefiniteWarning,
+            stacklevel=2,
+        )
         if smooth:
             r = smooth_corr(r)
             smoothed = True
     n_pw = np.zeros((p, p))
     present = (codes >= 0).astype(float)
     n_pw = present.T @ present
-    th_df = pd.DataFrame(np.where(np.isinf(th), np.nan, th), index=items,
-                         columns=[f"t{k + 1}" for k in range(kmax - 1)])
+    th_df = pd.DataFrame(
+        np.where(np.isinf(th), np.nan, th), index=items, columns=[f"t{k + 1}" for k in range(kmax - 1)]
+    )
     diagnostics = {
         "converged": bool(fit.converged.all()),
         "iterations": fit.iterations,

@@ -12,9 +12,10 @@ executed; duplicate mapping keys are an error, not silently overwritten.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,8 +45,20 @@ STRUCTURES = ("one_factor", "correlated", "second_order", "bifactor", "facets")
 ESEM_STRUCTURES = ("esem", "bifactor_esem")
 ALL_STRUCTURES = STRUCTURES + ESEM_STRUCTURES
 
-_TOP_KEYS = {"name", "id", "version", "description", "source", "response_scale", "forms", "core",
-             "factors", "attention_checks", "references", "notes"}
+_TOP_KEYS = {
+    "name",
+    "id",
+    "version",
+    "description",
+    "source",
+    "response_scale",
+    "forms",
+    "core",
+    "factors",
+    "attention_checks",
+    "references",
+    "notes",
+}
 _SCALE_KEYS = {"min", "max", "labels"}
 _FORM_KEYS = {"label", "instructions"}
 _CORE_KEYS = {"id", "label", "description"}
@@ -236,7 +249,7 @@ class ItemPool:
             lines += [_measure(f.id, [it.id for it in f.items]) for f in self.factors]
             names = [g] + [f.id for f in self.factors]
             for i, a in enumerate(names):
-                for b in names[i + 1:]:
+                for b in names[i + 1 :]:
                     lines.append(f"{a} ~~ 0*{b}")
         elif structure == "facets":
             if not self.facets:
@@ -250,7 +263,7 @@ class ItemPool:
             lines.append(" + ".join(f'efa("{block}")*{f}' for f in names) + " =~ " + " + ".join(self.item_ids))
         return "\n".join(lines) + "\n"
 
-    def esem_target(self, structure: str = "esem") -> "pd.DataFrame":
+    def esem_target(self, structure: str = "esem") -> pd.DataFrame:
         """The pool's hypothesised pattern as a partially specified rotation target (Browne, 2001):
         items x factors of :meth:`model_syntax` ``structure`` (``"esem"`` or ``"bifactor_esem"``),
         NaN (unspecified, free) for an item's own category (and the general factor), 0 for every
@@ -281,7 +294,7 @@ class ItemPool:
         """Every structure this pool supports, name → syntax (with ``esem=True`` also
         :data:`ESEM_STRUCTURES`)."""
         out = {}
-        for s in (ALL_STRUCTURES if esem else STRUCTURES):
+        for s in ALL_STRUCTURES if esem else STRUCTURES:
             if s in ESEM_STRUCTURES and len(self.factors) < 2:
                 continue
             if s == "facets" and not self.facets:
@@ -390,12 +403,12 @@ def _scale(obj: Any, source: str) -> ResponseScale:
     obj = _keys(obj, _SCALE_KEYS, "response_scale", source)
     lo, hi = obj.get("min"), obj.get("max")
     if not isinstance(lo, int) or not isinstance(hi, int) or isinstance(lo, bool) or isinstance(hi, bool):
-        raise PoolError(f"{source}: response_scale min and max must be integers, got min={brief(lo)}, "
-                        f"max={brief(hi)}")
+        raise PoolError(f"{source}: response_scale min and max must be integers, got min={brief(lo)}, max={brief(hi)}")
     for key, val in (("min", lo), ("max", hi)):
         if abs(val) > _MAX_SCALE_POINT:
-            raise PoolError(f"{source}: bad response scale: {key} = {brief(val)} is outside "
-                            f"-{_MAX_SCALE_POINT}..{_MAX_SCALE_POINT}")
+            raise PoolError(
+                f"{source}: bad response scale: {key} = {brief(val)} is outside -{_MAX_SCALE_POINT}..{_MAX_SCALE_POINT}"
+            )
     if hi - lo < 1:
         raise PoolError(f"{source}: bad response scale: max ({hi}) must exceed min ({lo})")
     if hi - lo + 1 > 11:
@@ -426,17 +439,19 @@ def _items(raw: Any, factor: str, facet: str | None, where: str, source: str) ->
         rev = it.get("reverse", False)
         if not isinstance(rev, bool):
             raise PoolError(f"{source}: 'reverse' of item {iid!r} must be true or false, got {brief(rev)}")
-        out.append(Item(
-            id=iid,
-            text=_text(it, "text", f"item {iid!r}", source),
-            factor=factor,
-            facet=facet,
-            informant_text=_text(it, "informant_text", f"item {iid!r}", source, required=False),
-            reverse=rev,
-            aspect=_text(it, "aspect", f"item {iid!r}", source, required=False),
-            notes=_text(it, "notes", f"item {iid!r}", source, required=False),
-            keep=_keep(it.get("keep"), iid, source),
-        ))
+        out.append(
+            Item(
+                id=iid,
+                text=_text(it, "text", f"item {iid!r}", source),
+                factor=factor,
+                facet=facet,
+                informant_text=_text(it, "informant_text", f"item {iid!r}", source, required=False),
+                reverse=rev,
+                aspect=_text(it, "aspect", f"item {iid!r}", source, required=False),
+                notes=_text(it, "notes", f"item {iid!r}", source, required=False),
+                keep=_keep(it.get("keep"), iid, source),
+            )
+        )
     return out
 
 
@@ -445,8 +460,10 @@ def _keep(raw: Any, iid: str, source: str) -> tuple[tuple[str, str], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict) or not raw:
-        raise PoolError(f"{source}: 'keep' of item {iid!r} must map wording rules to reasons, "
-                        "e.g. keep: {inner_state: \"why the wording stays\"}")
+        raise PoolError(
+            f"{source}: 'keep' of item {iid!r} must map wording rules to reasons, "
+            'e.g. keep: {inner_state: "why the wording stays"}'
+        )
     from allyscale.wording import RULES
 
     out = []
@@ -484,15 +501,24 @@ def _build(data: Any, source: str, path: Path | None) -> ItemPool:
                 rc = _keys(rc, _FACET_KEYS, cw, source)
                 cid = _ident(rc, cw, source)
                 items = _items(rc.get("items"), fid, cid, f"facet {cid!r} of {where}", source)
-                facets.append(Facet(cid, _text(rc, "label", f"facet {cid!r}", source, required=False) or cid,
-                                    tuple(items), _text(rc, "description", cw, source, required=False) or ""))
+                facets.append(
+                    Facet(
+                        cid,
+                        _text(rc, "label", f"facet {cid!r}", source, required=False) or cid,
+                        tuple(items),
+                        _text(rc, "description", cw, source, required=False) or "",
+                    )
+                )
             items = [it for fc in facets for it in fc.items]
         else:
             if not rf.get("items"):
                 raise PoolError(f"{source}: {where} is empty: it has no items (and no facets)")
             items = _items(rf.get("items"), fid, None, where, source)
-        factors.append(Factor(fid, label, tuple(facets), tuple(items),
-                              _text(rf, "description", where, source, required=False) or ""))
+        factors.append(
+            Factor(
+                fid, label, tuple(facets), tuple(items), _text(rf, "description", where, source, required=False) or ""
+            )
+        )
     has_facets = [bool(f.facets) for f in factors]
     if any(has_facets) and not all(has_facets):
         missing = [f.id for f in factors if not f.facets]
@@ -516,9 +542,11 @@ def _build(data: Any, source: str, path: Path | None) -> ItemPool:
     core = None
     if data.get("core") is not None:
         rc = _keys(data["core"], _CORE_KEYS, "core", source)
-        core = {"id": _ident(rc, "core", source),
-                "label": _text(rc, "label", "core", source, required=False) or rc["id"],
-                "description": _text(rc, "description", "core", source, required=False) or ""}
+        core = {
+            "id": _ident(rc, "core", source),
+            "label": _text(rc, "label", "core", source, required=False) or rc["id"],
+            "description": _text(rc, "description", "core", source, required=False) or "",
+        }
         claim(core["id"], "the core category")
     forms: dict = {}
     if data.get("forms") is not None:
@@ -535,10 +563,15 @@ def _build(data: Any, source: str, path: Path | None) -> ItemPool:
         claim(cid, "an attention check")
         exp = rc.get("expected")
         if not isinstance(exp, int) or not scale.min <= exp <= scale.max:
-            raise PoolError(f"{source}: attention check {cid!r}: 'expected' must be a point of the response "
-                            f"scale {scale.min}..{scale.max}, got {brief(exp)}")
-        checks.append(AttentionCheck(cid, _text(rc, "text", w, source), exp,
-                                     _text(rc, "informant_text", w, source, required=False)))
+            raise PoolError(
+                f"{source}: attention check {cid!r}: 'expected' must be a point of the response "
+                f"scale {scale.min}..{scale.max}, got {brief(exp)}"
+            )
+        checks.append(
+            AttentionCheck(
+                cid, _text(rc, "text", w, source), exp, _text(rc, "informant_text", w, source, required=False)
+            )
+        )
     version = data.get("version", "")
     return ItemPool(
         name=name,
@@ -595,9 +628,13 @@ def check_items(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10.0)
                 findings.append(Finding(it.id, "long", f"{n_words} words{tag}; keep items to {max_words} or fewer"))
             conj = _CONJ.findall(text)
             if conj:
-                findings.append(Finding(it.id, "double_barreled",
-                                        f"contains {', '.join(repr(c.lower()) for c in conj)}{tag}: "
-                                        "check that it asks one thing"))
+                findings.append(
+                    Finding(
+                        it.id,
+                        "double_barreled",
+                        f"contains {', '.join(repr(c.lower()) for c in conj)}{tag}: check that it asks one thing",
+                    )
+                )
             negs = _NEGATIONS.findall(text)
             n_neg = len(_NEGATIONS.findall(text))
             if n_neg >= 2:
@@ -606,13 +643,14 @@ def check_items(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10.0)
                 findings.append(Finding(it.id, "negation", f"contains a negation{tag}; state it positively"))
             grade = flesch_kincaid_grade(text)
             if grade > max_grade:
-                findings.append(Finding(it.id, "readability",
-                                        f"Flesch-Kincaid grade {grade:.1f}{tag} (target <= {max_grade:g})"))
+                findings.append(
+                    Finding(it.id, "readability", f"Flesch-Kincaid grade {grade:.1f}{tag} (target <= {max_grade:g})")
+                )
             if form == "self":
                 texts.append((it.id, text.strip().lower(), text))
     for i, (a, ta, _) in enumerate(texts):
         toks_a = _tokens(ta)
-        for b, tb, _ in texts[i + 1:]:
+        for b, tb, _ in texts[i + 1 :]:
             if ta == tb:
                 findings.append(Finding(b, "duplicate", f"same wording as {a}", "error"))
                 continue

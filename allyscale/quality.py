@@ -25,8 +25,9 @@ detection with multiresponse data. Biometrics, 28, 81-124.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,16 @@ from allyscale.errors import DataError, DataWarning, SpecificationError
 from allyscale.pool import ItemPool
 from allyscale.results import Result, Summary, jsonable
 
-__all__ = ["screen", "littles_mcar", "ScreenResult", "em_moments", "even_odd", "even_odd_parts", "even_odd_critical", "RULES"]
+__all__ = [
+    "screen",
+    "littles_mcar",
+    "ScreenResult",
+    "em_moments",
+    "even_odd",
+    "even_odd_parts",
+    "even_odd_critical",
+    "RULES",
+]
 
 #: The screening rules a respondent can be flagged (and excluded) by.
 RULES = ("attention", "longstring", "irv", "mahalanobis", "even_odd", "missing")
@@ -109,8 +119,17 @@ def littles_mcar(data: pd.DataFrame, items: Sequence[str] | None = None) -> dict
     none = np.isnan(x).all(axis=1)
     x = x[~none]
     n, p = x.shape
-    out: dict[str, Any] = {"chisq": np.nan, "df": np.nan, "pvalue": np.nan, "patterns": 0, "n": int(n),
-                           "rows_all_missing": int(none.sum()), "em_iterations": 0, "em_converged": None, "note": ""}
+    out: dict[str, Any] = {
+        "chisq": np.nan,
+        "df": np.nan,
+        "pvalue": np.nan,
+        "patterns": 0,
+        "n": int(n),
+        "rows_all_missing": int(none.sum()),
+        "em_iterations": 0,
+        "em_converged": None,
+        "note": "",
+    }
     miss = np.isnan(x)
     if n == 0:
         out["note"] = "no row has an observed item"
@@ -146,8 +165,7 @@ def littles_mcar(data: pd.DataFrame, items: Sequence[str] | None = None) -> dict
 _EO_DECIMALS = 12
 
 
-def even_odd_parts(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *,
-                   min_factors: int = 4) -> pd.DataFrame:
+def even_odd_parts(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *, min_factors: int = 4) -> pd.DataFrame:
     """Even-odd consistency per respondent, with the uncorrected correlation and its scales.
 
     Each factor's items (already reverse-scored, in their order) are split into odd and
@@ -166,15 +184,16 @@ def even_odd_parts(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], *,
     """
     usable = {f: list(its) for f, its in factors.items() if len(its) >= 2}
     n = len(data)
-    out = pd.DataFrame({"even_odd": np.full(n, np.nan), "even_odd_r": np.full(n, np.nan),
-                        "even_odd_scales": np.zeros(n, dtype=int)}, index=data.index)
+    out = pd.DataFrame(
+        {"even_odd": np.full(n, np.nan), "even_odd_r": np.full(n, np.nan), "even_odd_scales": np.zeros(n, dtype=int)},
+        index=data.index,
+    )
     if len(usable) < min_factors:
         return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a half with no answer is NaN, handled below
         odd = np.column_stack([np.nanmean(data[its[0::2]].to_numpy(dtype=float), axis=1) for its in usable.values()])
-        even = np.column_stack([np.nanmean(data[its[1::2]].to_numpy(dtype=float), axis=1)
-                                for its in usable.values()])
+        even = np.column_stack([np.nanmean(data[its[1::2]].to_numpy(dtype=float), axis=1) for its in usable.values()])
     ok = ~np.isnan(odd) & ~np.isnan(even)
     k = ok.sum(axis=1)
     a = np.where(ok, odd, 0.0)
@@ -222,12 +241,28 @@ def even_odd_critical(scales: int | np.ndarray, alpha: float = 0.05) -> np.ndarr
     df = k - 2
     with np.errstate(invalid="ignore", divide="ignore"):
         tq = student_t.ppf(1 - alpha, np.where(df > 0, df, np.nan))
-        out = -tq / np.sqrt(df + tq ** 2)
+        out = -tq / np.sqrt(df + tq**2)
     return float(out) if out.ndim == 0 else out
 
 
-_ID_NAMES = ("id", "respondent", "respondent_id", "respondentid", "participant", "participant_id", "participantid",
-             "responseid", "response_id", "subject", "subject_id", "subjectid", "case", "case_id", "caseid", "pid")
+_ID_NAMES = (
+    "id",
+    "respondent",
+    "respondent_id",
+    "respondentid",
+    "participant",
+    "participant_id",
+    "participantid",
+    "responseid",
+    "response_id",
+    "subject",
+    "subject_id",
+    "subjectid",
+    "case",
+    "case_id",
+    "caseid",
+    "pid",
+)
 
 
 def _find_id_column(data: pd.DataFrame, items: Sequence[str]) -> str | None:
@@ -283,28 +318,43 @@ class ScreenResult(Result):
         """Counts, Little's MCAR test, the flags per rule, the exclusions and the flagged respondents."""
         n = len(self.persons)
         complete = int((self.persons["n_missing"] == 0).sum())
-        lines = [f"{n} respondents, {len(self.items)} items; {complete} answered every item; "
-                 f"{int(self.items['missing'].sum())} missing responses."]
+        lines = [
+            f"{n} respondents, {len(self.items)} items; {complete} answered every item; "
+            f"{int(self.items['missing'].sum())} missing responses."
+        ]
         m = self.mcar
         if np.isfinite(m.get("chisq", np.nan)):
-            lines.append(f"Little's MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
-                         f"({m['patterns']} missing-data patterns).")
+            lines.append(
+                f"Little's MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
+                f"({m['patterns']} missing-data patterns)."
+            )
         elif m.get("note"):
             lines.append(f"Little's MCAR test: {m['note']}.")
         settings = self.diagnostics.get("settings", {})
         if settings.get("reverse_scored"):
             lines.append(f"Reverse-scored before screening: {', '.join(settings['reverse_scored'])}.")
         counts = self.counts
-        lines.append("Flagged: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-                     + f"; {len(self.flagged)} respondent(s) flagged by at least one rule.")
-        lines.append(f"Excluded: {len(self.excluded)}" + (f" ({', '.join(map(str, self.excluded[:20]))}"
-                                                          + (" ..." if len(self.excluded) > 20 else "") + ")"
-                                                          if self.excluded else " (flagged respondents are kept)"))
+        lines.append(
+            "Flagged: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + f"; {len(self.flagged)} respondent(s) flagged by at least one rule."
+        )
+        lines.append(
+            f"Excluded: {len(self.excluded)}"
+            + (
+                f" ({', '.join(map(str, self.excluded[:20]))}" + (" ..." if len(self.excluded) > 20 else "") + ")"
+                if self.excluded
+                else " (flagged respondents are kept)"
+            )
+        )
         out = Summary("Data screening").text(*lines)
         shown = 50
         if len(self.flagged):
-            note = (f"The first {shown} of {len(self.flagged)} flagged respondents are shown; .flagged holds them "
-                    "all." if len(self.flagged) > shown else None)
+            note = (
+                f"The first {shown} of {len(self.flagged)} flagged respondents are shown; .flagged holds them all."
+                if len(self.flagged) > shown
+                else None
+            )
             out.table(self.flagged.head(shown), title="Flagged respondents", note=note)
         return out
 
@@ -314,22 +364,38 @@ class ScreenResult(Result):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every flagged respondent (``index``, ``row``, ``id`` when there is an ID column)."""
-        return jsonable({"items": {str(k): dict(row) for k, row in self.items.iterrows()},
-                         "n_flagged": int(len(self.flagged)),
-                         "flagged": [{"index": k, **dict(row)} for k, row in self.flagged.iterrows()],
-                         "mcar": self.mcar, "excluded": list(self.excluded),
-                         "counts": self.counts, "settings": self.diagnostics.get("settings", {}),
-                         "notes": self.diagnostics.get("notes", [])})
+        return jsonable(
+            {
+                "items": {str(k): dict(row) for k, row in self.items.iterrows()},
+                "n_flagged": int(len(self.flagged)),
+                "flagged": [{"index": k, **dict(row)} for k, row in self.flagged.iterrows()],
+                "mcar": self.mcar,
+                "excluded": list(self.excluded),
+                "counts": self.counts,
+                "settings": self.diagnostics.get("settings", {}),
+                "notes": self.diagnostics.get("notes", []),
+            }
+        )
 
 
 # ----------------------------------------------------------------------------- entry
 @blas_limited
-def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
-           factors: Mapping[str, Sequence[str]] | None = None, reverse: Sequence[str] | None = None,
-           scale: tuple[float, float] | None = None, id_column: str | None = None,
-           exclude: str | Iterable[str] | None = None, alpha: float = 0.001, longstring_share: float = 0.5,
-           even_odd_cutoff: float | None = None, even_odd_alpha: float = 0.05,
-           max_missing: float = 0.5) -> ScreenResult:
+def screen(
+    data: pd.DataFrame,
+    pool: ItemPool | None = None,
+    *,
+    items: Sequence[str] | None = None,
+    factors: Mapping[str, Sequence[str]] | None = None,
+    reverse: Sequence[str] | None = None,
+    scale: tuple[float, float] | None = None,
+    id_column: str | None = None,
+    exclude: str | Iterable[str] | None = None,
+    alpha: float = 0.001,
+    longstring_share: float = 0.5,
+    even_odd_cutoff: float | None = None,
+    even_odd_alpha: float = 0.05,
+    max_missing: float = 0.5,
+) -> ScreenResult:
     """Screen survey responses: missing data, Little's MCAR test and careless responding.
 
     The screen looks at what is analysed: reverse-keyed items (the pool's, and
@@ -423,8 +489,10 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
     if pool is not None:
         twice = [i for i in reverse if i in pool.reverse_items]
         if twice:
-            raise SpecificationError(f"item(s) {twice} are reverse-keyed in the pool already; "
-                                     "reverse= is for items the pool does not reverse")
+            raise SpecificationError(
+                f"item(s) {twice} are reverse-keyed in the pool already; "
+                "reverse= is for items the pool does not reverse"
+            )
     if id_column is not None and id_column not in data.columns:
         raise DataError(f"ID column {id_column!r} is not in the data")
     if exclude is None:
@@ -492,11 +560,13 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
         notes.append("even-odd consistency needs at least four factors with two or more items; not computed")
     if even_odd_cutoff is None:
         crit = even_odd_critical(persons["even_odd_scales"].to_numpy(), even_odd_alpha)
-        eo_mask = (persons["even_odd_r"].to_numpy() < crit)
-        eo_rule = (f"odd-even correlation below the one-sided p < {even_odd_alpha:g} critical value for the number "
-                   "of factors used")
+        eo_mask = persons["even_odd_r"].to_numpy() < crit
+        eo_rule = (
+            f"odd-even correlation below the one-sided p < {even_odd_alpha:g} critical value for the number "
+            "of factors used"
+        )
     else:
-        eo_mask = (persons["even_odd"].to_numpy() < float(even_odd_cutoff))
+        eo_mask = persons["even_odd"].to_numpy() < float(even_odd_cutoff)
         eo_rule = f"Spearman-Brown even-odd index below {even_odd_cutoff:g}"
     eo_mask = np.nan_to_num(eo_mask.astype(float), nan=0.0).astype(bool)
     # attention checks
@@ -528,17 +598,42 @@ def screen(data: pd.DataFrame, pool: ItemPool | None = None, *, items: Sequence[
     excluded = list(data.index[out_mask])
     kept = data.loc[~out_mask].copy()
     kept.attrs = dict(data.attrs)
-    mcar = littles_mcar(data, items) if miss.to_numpy().any() else {
-        "chisq": np.nan, "df": np.nan, "pvalue": np.nan, "patterns": 1, "n": int(n), "rows_all_missing": 0,
-        "em_iterations": 0, "em_converged": None, "note": "no missing values: the test is undefined"}
-    diagnostics = {"counts": counts, "notes": notes,
-                   "settings": {"alpha": alpha, "mahalanobis_reference": "exact in-sample Beta(p/2, (n-p-1)/2)",
-                                "longstring_share": longstring_share, "even_odd_rule": eo_rule,
-                                "even_odd_cutoff": even_odd_cutoff, "even_odd_alpha": even_odd_alpha,
-                                "max_missing": max_missing, "exclude": sorted(rules_out),
-                                "attention_checks": [c.id for c in present], "reverse_scored": reversed_items,
-                                "id_column": id_column}}
+    mcar = (
+        littles_mcar(data, items)
+        if miss.to_numpy().any()
+        else {
+            "chisq": np.nan,
+            "df": np.nan,
+            "pvalue": np.nan,
+            "patterns": 1,
+            "n": int(n),
+            "rows_all_missing": 0,
+            "em_iterations": 0,
+            "em_converged": None,
+            "note": "no missing values: the test is undefined",
+        }
+    )
+    diagnostics = {
+        "counts": counts,
+        "notes": notes,
+        "settings": {
+            "alpha": alpha,
+            "mahalanobis_reference": "exact in-sample Beta(p/2, (n-p-1)/2)",
+            "longstring_share": longstring_share,
+            "even_odd_rule": eo_rule,
+            "even_odd_cutoff": even_odd_cutoff,
+            "even_odd_alpha": even_odd_alpha,
+            "max_missing": max_missing,
+            "exclude": sorted(rules_out),
+            "attention_checks": [c.id for c in present],
+            "reverse_scored": reversed_items,
+            "id_column": id_column,
+        },
+    }
     if excluded:
-        warnings.warn(f"{len(excluded)} respondent(s) excluded by screening rule(s) {sorted(rules_out)}",
-                      DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(excluded)} respondent(s) excluded by screening rule(s) {sorted(rules_out)}",
+            DataWarning,
+            stacklevel=2,
+        )
     return ScreenResult(item_table, persons, flagged, mcar, excluded, kept, diagnostics)

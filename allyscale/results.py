@@ -46,8 +46,18 @@ TABLE_CSS = (
 )
 
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
 
@@ -105,7 +115,7 @@ def format_value(value: Any, digits: int = 3) -> str:
             return "NA"
         if math.isinf(f):
             return "inf" if f > 0 else "-inf"
-        if f.is_integer() and abs(f) >= 10 ** digits:
+        if f.is_integer() and abs(f) >= 10**digits:
             return f"{f:.0f}"
         return f"{f:.{digits}f}"
     if isinstance(value, tuple):
@@ -120,8 +130,9 @@ def _numeric(column: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(column):
         return True
     values = [v for v in column if v is not None and v is not pd.NA]
-    return bool(values) and all(isinstance(v, (int, float, np.integer, np.floating))
-                                and not isinstance(v, (bool, np.bool_)) for v in values)
+    return bool(values) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in values
+    )
 
 
 def _counts(column: pd.Series) -> bool:
@@ -176,12 +187,20 @@ class Summary:
 
     def facts(self, mapping: Mapping[str, Any], *, title: str | None = None, digits: int = 3) -> Summary:
         """Add a two-column table of named values (e.g. fit measures)."""
-        frame = pd.DataFrame({"value": pd.Series(list(mapping.values()), index=[str(k) for k in mapping],
-                                                 dtype=object)})
+        frame = pd.DataFrame(
+            {"value": pd.Series(list(mapping.values()), index=[str(k) for k in mapping], dtype=object)}
+        )
         return self.table(frame, title=title, digits=digits, index=True)
 
-    def table(self, frame: pd.DataFrame | pd.Series, *, title: str | None = None, note: str | None = None,
-              digits: int = 3, index: bool | None = None) -> Summary:
+    def table(
+        self,
+        frame: pd.DataFrame | pd.Series,
+        *,
+        title: str | None = None,
+        note: str | None = None,
+        digits: int = 3,
+        index: bool | None = None,
+    ) -> Summary:
         """Add a table. ``index`` defaults to showing the index unless it is the default RangeIndex."""
         if isinstance(frame, pd.Series):
             frame = frame.to_frame(frame.name if frame.name is not None else "value")
@@ -195,9 +214,15 @@ class Summary:
         frame = block.frame
         header = [str(c) if not isinstance(c, tuple) else "–".join(map(str, c)) for c in frame.columns]
         counts = [_counts(frame.iloc[:, j]) for j in range(frame.shape[1])]
-        rows = [[format_value(int(v), block.digits) if c and isinstance(v, (float, np.floating)) and math.isfinite(v)
-                 else format_value(v, block.digits) for v, c in zip(row, counts)]
-                for row in frame.itertuples(index=False, name=None)]
+        rows = [
+            [
+                format_value(int(v), block.digits)
+                if c and isinstance(v, (float, np.floating)) and math.isfinite(v)
+                else format_value(v, block.digits)
+                for v, c in zip(row, counts)
+            ]
+            for row in frame.itertuples(index=False, name=None)
+        ]
         numeric = [_numeric(frame.iloc[:, j]) for j in range(frame.shape[1])]
         if block.index:
             name = frame.index.name if frame.index.name is not None else ""
@@ -231,7 +256,7 @@ class Summary:
     def as_html(self) -> str:
         """HTML with the report's table style; every piece of text escaped."""
         esc = html.escape
-        out = [f"<div class=\"allyscale-summary\"><style>{TABLE_CSS}</style><h4>{esc(self.title)}</h4>"]
+        out = [f'<div class="allyscale-summary"><style>{TABLE_CSS}</style><h4>{esc(self.title)}</h4>']
         for block in self.blocks:
             if isinstance(block, _Text):
                 for line in block.lines:
@@ -241,12 +266,17 @@ class Summary:
                 out.append(f"<h5>{esc(block.title)}</h5>")
             header, rows, numeric = self._cells(block)
             head = "".join(f"<th>{esc(h)}</th>" for h in header)
-            body = "".join("<tr>" + "".join(
-                f"<td>{esc(c)}</td>" if num else f"<td class=\"text\">{esc(c)}</td>" for c, num in zip(r, numeric))
-                + "</tr>" for r in rows)
-            out.append(f"<table class=\"apa\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            body = "".join(
+                "<tr>"
+                + "".join(
+                    f"<td>{esc(c)}</td>" if num else f'<td class="text">{esc(c)}</td>' for c, num in zip(r, numeric)
+                )
+                + "</tr>"
+                for r in rows
+            )
+            out.append(f'<table class="apa"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
             if block.note:
-                out.append(f"<p class=\"note\"><em>Note.</em> {esc(block.note)}</p>")
+                out.append(f'<p class="note"><em>Note.</em> {esc(block.note)}</p>')
         out.append("</div>")
         return "".join(out)
 

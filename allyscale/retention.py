@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from allyscale._threads import blas_limited
 from allyscale._core import extraction as _ex
+from allyscale._threads import blas_limited
 from allyscale.efa import EXTRACTORS, correlation_input
 from allyscale.errors import SpecificationError
 from allyscale.results import Result, Summary, jsonable
@@ -37,18 +37,28 @@ class ParallelResult(Result):
 
     def summary(self) -> Summary:
         """The decision and the first 15 observed and simulated eigenvalues."""
-        return (Summary(f"Parallel analysis ({self.corr} correlations, {self.n_iter} simulated data sets, "
-                        f"{self.quantile:.0%} quantile): {self.n_factors} factors, {self.n_components} components")
-                .table(self.eigenvalues.head(15), title="Eigenvalues (first 15)"))
+        return Summary(
+            f"Parallel analysis ({self.corr} correlations, {self.n_iter} simulated data sets, "
+            f"{self.quantile:.0%} quantile): {self.n_factors} factors, {self.n_components} components"
+        ).table(self.eigenvalues.head(15), title="Eigenvalues (first 15)")
 
     def to_frame(self) -> pd.DataFrame:
         """Observed and simulated eigenvalues, one row per position."""
         return self.eigenvalues
 
     def to_dict(self) -> dict:
-        return jsonable({"n_factors": self.n_factors, "n_components": self.n_components, "quantile": self.quantile,
-                         "n_iter": self.n_iter, "seed": self.seed, "corr": self.corr,
-                         "eigenvalues": self.eigenvalues.to_dict(orient="list"), "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "n_factors": self.n_factors,
+                "n_components": self.n_components,
+                "quantile": self.quantile,
+                "n_iter": self.n_iter,
+                "seed": self.seed,
+                "corr": self.corr,
+                "eigenvalues": self.eigenvalues.to_dict(orient="list"),
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -61,17 +71,22 @@ class MAPResult(Result):
 
     def summary(self) -> Summary:
         """The minimum and the average squared partial correlation by number of components."""
-        return (Summary(f"Velicer's MAP: minimum at {self.n_factors} (average squared partial "
-                        f"{self.values.min():.4f})").table(self.to_frame(), title="Average squared partials",
-                                                          digits=5))
+        return Summary(
+            f"Velicer's MAP: minimum at {self.n_factors} (average squared partial {self.values.min():.4f})"
+        ).table(self.to_frame(), title="Average squared partials", digits=5)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per number of components: ``map``."""
         return self.values.rename_axis("components").to_frame("map")
 
     def to_dict(self) -> dict:
-        return jsonable({"n_factors": self.n_factors, "values": {int(str(k)): float(v) for k, v in self.values.items()},
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "n_factors": self.n_factors,
+                "values": {int(str(k)): float(v) for k, v in self.values.items()},
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -84,16 +99,22 @@ class EKCResult(Result):
 
     def summary(self) -> Summary:
         """The decision and the first 15 observed and reference eigenvalues."""
-        return (Summary(f"Empirical Kaiser criterion: {self.n_factors} factors")
-                .table(self.eigenvalues.head(15), title="Eigenvalues (first 15)"))
+        return Summary(f"Empirical Kaiser criterion: {self.n_factors} factors").table(
+            self.eigenvalues.head(15), title="Eigenvalues (first 15)"
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Observed and reference eigenvalues."""
         return self.eigenvalues
 
     def to_dict(self) -> dict:
-        return jsonable({"n_factors": self.n_factors, "eigenvalues": self.eigenvalues.to_dict(orient="list"),
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "n_factors": self.n_factors,
+                "eigenvalues": self.eigenvalues.to_dict(orient="list"),
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 _SIM_TOL = {"minres": {"tol": 1e-9}, "ml": {"tol": 1e-9}}
@@ -105,8 +126,15 @@ def _first_not_above(observed: np.ndarray, reference: np.ndarray) -> int:
 
 
 @blas_limited
-def parallel_analysis(data: pd.DataFrame, *, seed: int | None = 1, n_iter: int = 100, corr: str = "pearson",
-                      quantile: float = 0.95, method: str = "minres") -> ParallelResult:
+def parallel_analysis(
+    data: pd.DataFrame,
+    *,
+    seed: int | None = 1,
+    n_iter: int = 100,
+    corr: str = "pearson",
+    quantile: float = 0.95,
+    method: str = "minres",
+) -> ParallelResult:
     """Parallel analysis with simulated normal data, as ``psych::fa.parallel``.
 
     Observed component eigenvalues are those of R; observed factor eigenvalues are
@@ -150,14 +178,26 @@ def parallel_analysis(data: pd.DataFrame, *, seed: int | None = 1, n_iter: int =
         pc_sim[it] = np.sort(np.linalg.eigvalsh(c))[::-1]
         # simulated eigenvalues need ~1e-8 precision, not the 1e-14 the observed solution gets
         fa_sim[it] = _ex.reduced_eigenvalues(c, extractor(c, 1, **_SIM_TOL.get(method, {})).loadings)
-    table = pd.DataFrame({
-        "pc_observed": pc_obs, "fa_observed": fa_obs,
-        "pc_simulated_mean": pc_sim.mean(axis=0), "fa_simulated_mean": fa_sim.mean(axis=0),
-        "pc_simulated_q": np.quantile(pc_sim, quantile, axis=0), "fa_simulated_q": np.quantile(fa_sim, quantile, axis=0),
-    }, index=pd.RangeIndex(1, p + 1, name="number"))
-    return ParallelResult(_first_not_above(fa_obs, table["fa_simulated_q"].to_numpy()),
-                          _first_not_above(pc_obs, table["pc_simulated_q"].to_numpy()),
-                          table, quantile, n_iter, seed, corr)
+    table = pd.DataFrame(
+        {
+            "pc_observed": pc_obs,
+            "fa_observed": fa_obs,
+            "pc_simulated_mean": pc_sim.mean(axis=0),
+            "fa_simulated_mean": fa_sim.mean(axis=0),
+            "pc_simulated_q": np.quantile(pc_sim, quantile, axis=0),
+            "fa_simulated_q": np.quantile(fa_sim, quantile, axis=0),
+        },
+        index=pd.RangeIndex(1, p + 1, name="number"),
+    )
+    return ParallelResult(
+        _first_not_above(fa_obs, table["fa_simulated_q"].to_numpy()),
+        _first_not_above(pc_obs, table["pc_simulated_q"].to_numpy()),
+        table,
+        quantile,
+        n_iter,
+        seed,
+        corr,
+    )
 
 
 @blas_limited

@@ -10,8 +10,9 @@ from allyscale.pool import ItemPool
 __all__ = ["reverse_score", "scale_scores"]
 
 
-def reverse_score(data: pd.DataFrame, pool: ItemPool, *, present_only: bool = False,
-                  suffixes: tuple[str, ...] = ("",)) -> pd.DataFrame:
+def reverse_score(
+    data: pd.DataFrame, pool: ItemPool, *, present_only: bool = False, suffixes: tuple[str, ...] = ("",)
+) -> pd.DataFrame:
     """Return a copy with the pool's reverse-keyed items reversed (``min + max - x``).
 
     The one place allyscale reverse-scores. Columns that are not reverse-keyed items are

@@ -64,8 +64,9 @@ structure analysis. Psychometrika, 66, 507-514.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,8 +141,9 @@ _Estimation = Estimation  # every estimator returns the core container (allyscal
 # input checks
 # --------------------------------------------------------------------------------------
 _PARTABLES: dict[tuple, Any] = {}
-_caches.register("partables", "parsed model syntax: parameter table and model spec", lambda: len(_PARTABLES),
-                 _PARTABLES.clear)
+_caches.register(
+    "partables", "parsed model syntax: parameter table and model spec", lambda: len(_PARTABLES), _PARTABLES.clear
+)
 
 
 def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = True, **options: Any):
@@ -154,8 +156,16 @@ def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = Tru
     hit = _PARTABLES.get(key)
     if hit is None:
         pt = lavaanify(parse_model(model), **options)
-        hit = pt if ov is None else (pt, ModelSpec.from_partable(pt, list(ov), list(pt.attrs["latent"]),
-                                                                 meanstructure=options.get("meanstructure", False)))
+        hit = (
+            pt
+            if ov is None
+            else (
+                pt,
+                ModelSpec.from_partable(
+                    pt, list(ov), list(pt.attrs["latent"]), meanstructure=options.get("meanstructure", False)
+                ),
+            )
+        )
         if len(_PARTABLES) > 64:
             _PARTABLES.clear()
         _PARTABLES[key] = hit
@@ -164,10 +174,20 @@ def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = Tru
     return hit[0].copy(), hit[1]
 
 
-def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | None,
-             group_equal: Sequence[str] | None, missing: str, ordered: Sequence[str] | None,
-             std_lv: bool, meanstructure: bool | None = None, id_cat: str = "lavaan",
-             orthogonal_efa: bool = False) -> _Prepared:
+def _prepare(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    estimator: str,
+    group: str | None,
+    group_equal: Sequence[str] | None,
+    missing: str,
+    ordered: Sequence[str] | None,
+    std_lv: bool,
+    meanstructure: bool | None = None,
+    id_cat: str = "lavaan",
+    orthogonal_efa: bool = False,
+) -> _Prepared:
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(model, str) or not model.strip():
@@ -180,8 +200,10 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     if missing == "fiml" and est not in ("ML", "MLR"):
         raise SpecificationError(f"missing='fiml' is available with estimator='ML' or 'MLR' only (got {est!r})")
     if missing == "pairwise" and est != "WLSMV":
-        raise SpecificationError(f"missing='pairwise' is available with estimator='WLSMV' only (got {est!r}); "
-                                 "use missing='fiml' with ML or MLR")
+        raise SpecificationError(
+            f"missing='pairwise' is available with estimator='WLSMV' only (got {est!r}); "
+            "use missing='fiml' with ML or MLR"
+        )
     if ordered and est != "WLSMV":
         raise SpecificationError(f"ordered items need estimator='WLSMV' (got {est!r})")
     id_key = str(id_cat).lower().replace("_", ".")
@@ -201,8 +223,9 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
         raise DataError(f"ordered item(s) not in the model: {', '.join(bad_ord)}")
     if est == "WLSMV":
         if ordered and set(ordered) != set(ov):
-            raise SpecificationError("WLSMV here needs every indicator ordered (mixed continuous/ordinal items are "
-                                     "not supported)")
+            raise SpecificationError(
+                "WLSMV here needs every indicator ordered (mixed continuous/ordinal items are not supported)"
+            )
         ordered = list(ov)  # WLSMV treats every indicator as ordered, with a mean structure (thresholds)
         meanstructure = True
     diagnostics: dict[str, Any] = {}
@@ -228,8 +251,9 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     if group is not None:
         na = frame[group].isna()
         if na.any():
-            raise DataError(f"group column {group!r} is missing in {int(na.sum())} row(s), "
-                            f"first at row {frame.index[na][0]!r}")
+            raise DataError(
+                f"group column {group!r} is missing in {int(na.sum())} row(s), first at row {frame.index[na][0]!r}"
+            )
     items = frame[ov]
     if missing == "listwise":
         keep = items.notna().all(axis=1)
@@ -244,8 +268,11 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
     if group is not None:
         labels = list(pd.unique(frame[group]))
         if len(labels) < 2:
-            raise DataError(f"group column {group!r} has a single group ({labels[0]!r} only)" if labels
-                            else f"group column {group!r} has no cases")
+            raise DataError(
+                f"group column {group!r} has a single group ({labels[0]!r} only)"
+                if labels
+                else f"group column {group!r} has no cases"
+            )
         ys = [frame.loc[frame[group] == lab, ov].to_numpy(dtype=float) for lab in labels]
     else:
         labels = []
@@ -257,30 +284,61 @@ def _prepare(data: pd.DataFrame, model: str, *, estimator: str, group: str | Non
         if const:
             raise DataError(f"constant item(s){where}: {', '.join(const)}")
         if y.shape[0] < len(ov) + 1 and missing == "listwise":
-            raise DataError(f"{y.shape[0]} complete case(s){where} but the model has {len(ov)} items: "
-                            f"at least {len(ov) + 1} are needed")
+            raise DataError(
+                f"{y.shape[0]} complete case(s){where} but the model has {len(ov)} items: "
+                f"at least {len(ov) + 1} are needed"
+            )
     ngroups = len(ys)
     if meanstructure is None:
         meanstructure = ngroups > 1 or missing == "fiml" or bool(ordered)
-    pt, spec = _partable(model, ngroups=ngroups, ordered=tuple(ordered), std_lv=bool(std_lv),
-                         meanstructure=bool(meanstructure), group_equal=group_equal, ov=tuple(ov),
-                         **({"orthogonal_efa": True} if orthogonal_efa else {}))
+    pt, spec = _partable(
+        model,
+        ngroups=ngroups,
+        ordered=tuple(ordered),
+        std_lv=bool(std_lv),
+        meanstructure=bool(meanstructure),
+        group_equal=group_equal,
+        ov=tuple(ov),
+        **({"orthogonal_efa": True} if orthogonal_efa else {}),
+    )
     lv = list(pt.attrs["latent"])
-    return _Prepared(model, est, pt, spec, ov, lv, group, labels, ys, missing, ordered, bool(std_lv), group_equal,
-                     meanstructure, frame, diagnostics, ID_CAT[id_key])
+    return _Prepared(
+        model,
+        est,
+        pt,
+        spec,
+        ov,
+        lv,
+        group,
+        labels,
+        ys,
+        missing,
+        ordered,
+        bool(std_lv),
+        group_equal,
+        meanstructure,
+        frame,
+        diagnostics,
+        ID_CAT[id_key],
+    )
 
 
 # --------------------------------------------------------------------------------------
 # ML and MLR
 # --------------------------------------------------------------------------------------
-def _fit_baseline(prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_dev: float,
-                  h1_traces: list[float] | None) -> tuple[dict[str, dict[str, float]], ModelSpec, np.ndarray]:
+def _fit_baseline(
+    prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_dev: float, h1_traces: list[float] | None
+) -> tuple[dict[str, dict[str, float]], ModelSpec, np.ndarray]:
     """The independence model: free variances (and means) per group, no constraints; its
     tests, spec and estimates."""
     spec0 = _ml.baseline_spec(prep.ov, prep.ngroups, prep.meanstructure)
     if all(gd.complete for gd in data):
-        x0 = np.concatenate([np.concatenate([np.diag(gd.moments()[0])] + ([gd.moments()[1]] if prep.meanstructure
-                                                                           else [])) for gd in data])
+        x0 = np.concatenate(
+            [
+                np.concatenate([np.diag(gd.moments()[0])] + ([gd.moments()[1]] if prep.meanstructure else []))
+                for gd in data
+            ]
+        )
         dev0 = _ml.deviance(spec0, data, x0, need_grad=False, need_info=False)[0]
     else:
         fit0 = _ml.fit_ml(spec0, data, _ml.start_values(spec0, data))
@@ -294,8 +352,16 @@ def _fit_baseline(prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_d
     return out, spec0, x0
 
 
-def _yb_test(spec: ModelSpec, data: list[_ml.GroupData], x: np.ndarray, stat: float, df: float, n_total: int,
-             h1_traces: list[float], info_obs: np.ndarray | None = None) -> dict[str, float]:
+def _yb_test(
+    spec: ModelSpec,
+    data: list[_ml.GroupData],
+    x: np.ndarray,
+    stat: float,
+    df: float,
+    n_total: int,
+    h1_traces: list[float],
+    info_obs: np.ndarray | None = None,
+) -> dict[str, float]:
     if info_obs is None:
         info_obs = _ml.observed_information(spec, data, x)
     e_inv = np.linalg.inv(info_obs / n_total)
@@ -304,8 +370,14 @@ def _yb_test(spec: ModelSpec, data: list[_ml.GroupData], x: np.ndarray, stat: fl
     tr_h1 = sum(h1_traces)
     c = _robust.scaling_factor(tr_h1, tr_h0, df)
     scaled = stat / c if np.isfinite(c) else np.nan
-    return {"stat": scaled, "df": float(df), "pvalue": fi.pvalue(scaled, df), "scaling_factor": c,
-            "trace_ugamma": tr_h1 - tr_h0, "shift": 0.0}
+    return {
+        "stat": scaled,
+        "df": float(df),
+        "pvalue": fi.pvalue(scaled, df),
+        "scaling_factor": c,
+        "trace_ugamma": tr_h1 - tr_h0,
+        "shift": 0.0,
+    }
 
 
 def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
@@ -321,16 +393,20 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
     for g, (s, _, _, _, _) in enumerate(h1):
         if np.linalg.eigvalsh(s).min() <= 1e-10 * max(1.0, np.abs(s).max()):
             where = f" of group {prep.group_labels[g]!r}" if prep.group_labels else ""
-            raise DataError(f"the sample covariance matrix{where} is not positive definite "
-                            "(collinear or duplicated items); ML cannot be used")
+            raise DataError(
+                f"the sample covariance matrix{where} is not positive definite "
+                "(collinear or duplicated items); ML cannot be used"
+            )
     x0 = _ml.start_values(spec, data)
     fit = _ml.fit_ml(spec, data, x0)
     p = len(prep.ov)
     ndat = prep.ngroups * (p * (p + 1) // 2 + (p if prep.meanstructure else 0))
     df = ndat - spec.n_free
     if df < 0:
-        raise SpecificationError(f"the model has {spec.n_free} free parameters but only {ndat} sample moments "
-                                 f"(df = {df}): it is not identified")
+        raise SpecificationError(
+            f"the model has {spec.n_free} free parameters but only {ndat} sample moments "
+            f"(df = {df}): it is not identified"
+        )
     stat = fit.deviance - h1_dev
     test = {"standard": {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df)}}
     logl = -0.5 * fit.deviance
@@ -349,59 +425,106 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
         else:
             vcov = np.linalg.inv(fit.information)
     except np.linalg.LinAlgError:
-        warnings.warn("the information matrix is singular: the model may not be identified; "
-                      "standard errors are not available", NotPositiveDefiniteWarning, stacklevel=3)
+        warnings.warn(
+            "the information matrix is singular: the model may not be identified; standard errors are not available",
+            NotPositiveDefiniteWarning,
+            stacklevel=3,
+        )
         diagnostics["singular_information"] = True
         vcov = None
     scaled_name = None
     if robust:
-        h1_info = [None if gd.complete else _robust.h1_missing_information(gd, s, mu, prep.ov)
-                   for gd, (s, mu, *_) in zip(data, h1)]
-        h1_traces = [_robust.h1_trace(gd.y, prep.meanstructure) if gd.complete
-                     else _robust.h1_trace_missing(gd, s, mu, prep.ov, info)
-                     for gd, (s, mu, *_), info in zip(data, h1, h1_info)]
+        h1_info = [
+            None if gd.complete else _robust.h1_missing_information(gd, s, mu, prep.ov)
+            for gd, (s, mu, *_) in zip(data, h1)
+        ]
+        h1_traces = [
+            _robust.h1_trace(gd.y, prep.meanstructure)
+            if gd.complete
+            else _robust.h1_trace_missing(gd, s, mu, prep.ov, info)
+            for gd, (s, mu, *_), info in zip(data, h1, h1_info)
+        ]
         if df > 0 and info_obs is not None:
             test["yuan.bentler.mplus"] = _yb_test(spec, data, fit.x, stat, df, n_total, h1_traces, info_obs)
         else:
-            test["yuan.bentler.mplus"] = {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df),
-                                          "scaling_factor": np.nan, "trace_ugamma": np.nan, "shift": 0.0}
+            test["yuan.bentler.mplus"] = {
+                "stat": stat,
+                "df": float(df),
+                "pvalue": fi.pvalue(stat, df),
+                "scaling_factor": np.nan,
+                "trace_ugamma": np.nan,
+                "shift": 0.0,
+            }
         scaled_name = "yuan.bentler.mplus"
     baseline, spec0, x0 = _fit_baseline(prep, data, robust, h1_dev, h1_traces)
     if robust and prep.missing == "fiml":
-        diagnostics["fimlc"] = _fiml_corrected(spec, fit.x, spec0, x0, data, h1, h1_info, df,
-                                               baseline["standard"]["df"])
+        diagnostics["fimlc"] = _fiml_corrected(
+            spec, fit.x, spec0, x0, data, h1, h1_info, df, baseline["standard"]["df"]
+        )
         if diagnostics["fimlc"].get("note"):
             diagnostics["robust_indices"] = diagnostics["fimlc"]["note"]
     sample = [(s, mu if prep.meanstructure else None) for s, mu, *_ in h1]
     extra = {"unrestricted.logl": -0.5 * h1_dev}
-    diagnostics.update(message=fit.message, max_gradient=float(np.max(np.abs(fit.gradient)) / n_total)
-                       if spec.n_free else 0.0)
+    diagnostics.update(
+        message=fit.message, max_gradient=float(np.max(np.abs(fit.gradient)) / n_total) if spec.n_free else 0.0
+    )
     # lavaan's fmin: chisq = 2 N fmin
-    return _Estimation(fit.x, vcov, fit.converged, fit.iterations, stat / (2 * n_total), test, baseline,
-                       sample, logl, extra, diagnostics, scaled_name, fit.information / n_total,
-                       robust=diagnostics.get("fimlc"))
+    return _Estimation(
+        fit.x,
+        vcov,
+        fit.converged,
+        fit.iterations,
+        stat / (2 * n_total),
+        test,
+        baseline,
+        sample,
+        logl,
+        extra,
+        diagnostics,
+        scaled_name,
+        fit.information / n_total,
+        robust=diagnostics.get("fimlc"),
+    )
 
 
-def _fiml_corrected(spec: ModelSpec, x: np.ndarray, spec0: ModelSpec, x0: np.ndarray, data, h1, h1_info,
-                    df: float, df_null: float) -> dict[str, Any]:
+def _fiml_corrected(
+    spec: ModelSpec, x: np.ndarray, spec0: ModelSpec, x0: np.ndarray, data, h1, h1_info, df: float, df_null: float
+) -> dict[str, Any]:
     """The FIML-corrected pieces of the robust CFI/TLI/RMSEA (:func:`allyscale._core.robust.fiml_corrected`)."""
     groups = []
     mats = spec.matrices(x)
     derivs = spec.derivatives(mats)
     implied0 = spec0.implied(x0)
     for g, (gd, (s_t, mu_t, *_)) in enumerate(zip(data, h1)):
-        info = h1_info[g] if h1_info[g] is not None else \
-            _robust.h1_missing_information(gd, s_t, mu_t, list(spec.ov))
+        info = h1_info[g] if h1_info[g] is not None else _robust.h1_missing_information(gd, s_t, mu_t, list(spec.ov))
         ds, dm = derivs[g]
-        groups.append({"n": gd.n, "sigma_t": s_t, "mu_t": mu_t, "a1": info[0], "b1": info[1],
-                       "sigma": mats[g].sigma(), "mu": mats[g].mu(), "delta": _robust.saturated_jacobian(ds, dm),
-                       "sigma_b": implied0[g][0], "mu_b": implied0[g][1]})
+        groups.append(
+            {
+                "n": gd.n,
+                "sigma_t": s_t,
+                "mu_t": mu_t,
+                "a1": info[0],
+                "b1": info[1],
+                "sigma": mats[g].sigma(),
+                "mu": mats[g].mu(),
+                "delta": _robust.saturated_jacobian(ds, dm),
+                "sigma_b": implied0[g][0],
+                "mu_b": implied0[g][1],
+            }
+        )
     try:
         return _robust.fiml_corrected(groups, float(df), float(df_null))
     except np.linalg.LinAlgError:
-        return {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
-                "df3.null": df_null, "c.hat3.null": np.nan,
-                "note": "a singular information matrix: the FIML-corrected robust indices are NaN"}
+        return {
+            "XX3": np.nan,
+            "df3": df,
+            "c.hat3": np.nan,
+            "XX3.scaled": np.nan,
+            "XX3.null": np.nan,
+            "df3.null": df_null,
+            "c.hat3.null": np.nan,
+            "note": "a singular information matrix: the FIML-corrected robust indices are NaN",
+        }
 
 
 def _estimate_mlr(prep: _Prepared) -> _Estimation:
@@ -412,8 +535,10 @@ def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
     """WLSMV: the sample statistics of every group (``cfa(polychoric=)``'s if given), the ordinal
     parameter table (thresholds expanded to the observed categories), then
     :func:`allyscale._core.wlsmv.estimate` on numpy arrays."""
-    from allyscale._core import wlsmv  # imported on first use (it is not needed for ML)
-    from allyscale._core import wlsstats
+    from allyscale._core import (
+        wlsmv,  # imported on first use (it is not needed for ML)
+        wlsstats,
+    )
 
     ov = prep.ov
     stats = prep.wls_stats
@@ -424,19 +549,25 @@ def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
             try:
                 stats.append(wlsmv.sample_statistics(y))
             except wlsstats.TooFewCategories as exc:
-                raise DataError(f"WLSMV needs every ordered item to have at least two observed categories: "
-                                f"{ov[int(exc.args[0])]!r}{where} has one") from None
+                raise DataError(
+                    f"WLSMV needs every ordered item to have at least two observed categories: "
+                    f"{ov[int(exc.args[0])]!r}{where} has one"
+                ) from None
             except wlsstats.PairNeverObserved as exc:
                 i, j = exc.pair
-                raise DataError(f"items {ov[i]!r} and {ov[j]!r} are never answered by the same respondent{where}: "
-                                "their polychoric correlation is not defined") from None
+                raise DataError(
+                    f"items {ov[i]!r} and {ov[j]!r} are never answered by the same respondent{where}: "
+                    "their polychoric correlation is not defined"
+                ) from None
     cats = np.array([st["n_cat"] for st in stats])
     if len(stats) > 1:
         differ = [ov[j] for j in np.flatnonzero((cats != cats[0]).any(axis=0))]
         if differ:
-            raise DataError(f"item(s) {differ[:10]} do not have the same observed categories in every group "
-                            f"({', '.join(str(lab) for lab in prep.group_labels)}); thresholds cannot be compared "
-                            "(collapse categories or drop the items)")
+            raise DataError(
+                f"item(s) {differ[:10]} do not have the same observed categories in every group "
+                f"({', '.join(str(lab) for lab in prep.group_labels)}); thresholds cannot be compared "
+                "(collapse categories or drop the items)"
+            )
     n_cat = {v: int(k) for v, k in zip(ov, cats[0])}
     pt, om = _ordinal_model(prep, n_cat)
     est = wlsmv.estimate(prep.y, stats, om, fit_only=prep.fit_only)
@@ -498,9 +629,18 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
     from allyscale._core.wlsmv import OrdinalModel
 
     ov = prep.ov
-    key = (prep.model, tuple(ov), tuple(prep.lv), tuple(n_cat[v] for v in ov), prep.std_lv, prep.ngroups,
-           tuple(prep.group_equal), prep.id_cat, bool(prep.partable.attrs.get("orthogonal_efa", False)),
-           prep.partable["start"].to_numpy(dtype=float).tobytes() if "efa" in prep.partable else b"")
+    key = (
+        prep.model,
+        tuple(ov),
+        tuple(prep.lv),
+        tuple(n_cat[v] for v in ov),
+        prep.std_lv,
+        prep.ngroups,
+        tuple(prep.group_equal),
+        prep.id_cat,
+        bool(prep.partable.attrs.get("orthogonal_efa", False)),
+        prep.partable["start"].to_numpy(dtype=float).tobytes() if "efa" in prep.partable else b"",
+    )
     hit = _ORDINAL.get(key)
     if hit is not None:
         return hit
@@ -521,8 +661,19 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
         for g in range(1, prep.ngroups + 1):
             for v in ov:
                 free = 1 if (free_scale and g > 1) else 0
-                rows.append({"lhs": v, "op": "~*~", "rhs": v, "user": 0, "group": g, "free": free,
-                             "ustart": np.nan if free else 1.0, "label": "", "kind": "scale"})
+                rows.append(
+                    {
+                        "lhs": v,
+                        "op": "~*~",
+                        "rhs": v,
+                        "user": 0,
+                        "group": g,
+                        "free": free,
+                        "ustart": np.nan if free else 1.0,
+                        "label": "",
+                        "kind": "scale",
+                    }
+                )
         extra = pd.DataFrame(rows).reindex(columns=pt.columns)
         for c in pt.columns:
             if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
@@ -540,11 +691,16 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
     lhs = pt["lhs"].to_numpy()
     free = pt["free"].to_numpy(dtype=int)
     pos = {v: i for i, v in enumerate(ov)}
-    om = OrdinalModel(spec=spec, spec_ml=spec_ml, free=free, is_th=op == "|",
-                      group=pt["group"].to_numpy(dtype=int) - 1,
-                      item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
-                      ustart=pt["ustart"].to_numpy(dtype=float),
-                      alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0)))
+    om = OrdinalModel(
+        spec=spec,
+        spec_ml=spec_ml,
+        free=free,
+        is_th=op == "|",
+        group=pt["group"].to_numpy(dtype=int) - 1,
+        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+        ustart=pt["ustart"].to_numpy(dtype=float),
+        alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0)),
+    )
     if len(_ORDINAL) > 32:
         _ORDINAL.clear()
     _ORDINAL[key] = hit = (pt, om)
@@ -552,7 +708,9 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
 
 
 _ESTIMATORS: dict[str, Callable[[_Prepared], _Estimation]] = {
-    "ML": _estimate_ml, "MLR": _estimate_mlr, "WLSMV": _estimate_wlsmv,
+    "ML": _estimate_ml,
+    "MLR": _estimate_mlr,
+    "WLSMV": _estimate_wlsmv,
 }
 
 
@@ -566,13 +724,24 @@ def _fit_measures(prep: _Prepared, est: _Estimation, implied) -> dict[str, float
     """The fit measures of an estimation: :func:`allyscale._core.fitmeasures.build`, the one builder."""
     n = prep.n_total
     return _fitmeasures.build(
-        npar=prep.spec.n_free, n=n, ngroups=prep.ngroups, fmin=est.fmin, test=est.test, baseline=est.baseline,
-        scaled_test=est.scaled_test, logl=est.logl, categorical=prep.estimator == "WLSMV", robust=est.robust,
-        sample=est.sample, implied=[(s, m if prep.meanstructure else None) for s, m in implied],
-        weights=[y.shape[0] / n for y in prep.y], extra=est.extra)
+        npar=prep.spec.n_free,
+        n=n,
+        ngroups=prep.ngroups,
+        fmin=est.fmin,
+        test=est.test,
+        baseline=est.baseline,
+        scaled_test=est.scaled_test,
+        logl=est.logl,
+        categorical=prep.estimator == "WLSMV",
+        robust=est.robust,
+        sample=est.sample,
+        implied=[(s, m if prep.meanstructure else None) for s, m in implied],
+        weights=[y.shape[0] / n for y in prep.y],
+        extra=est.extra,
+    )
 
 
-def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
+def _build(prep: _Prepared, est: _Estimation) -> CFAResult:
     if est.prepared is not None:  # the estimator extended the model (WLSMV's thresholds)
         prep = est.prepared
     spec, pt = prep.spec, prep.partable
@@ -581,9 +750,12 @@ def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
     diagnostics["converged"] = bool(est.converged)
     diagnostics["iterations"] = int(est.iterations)
     if not est.converged:
-        warnings.warn(f"the {prep.estimator} estimation did not converge after {est.iterations} iterations "
-                      f"({est.diagnostics.get('message', '')}); fit measures are reported as NaN",
-                      ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"the {prep.estimator} estimation did not converge after {est.iterations} iterations "
+            f"({est.diagnostics.get('message', '')}); fit measures are reported as NaN",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     x = est.x
     mats = spec.matrices(x)
     values = spec.estimates(x)
@@ -631,14 +803,18 @@ def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
             np.linalg.cholesky(gm.latent_cov())
         except np.linalg.LinAlgError:
             diagnostics.setdefault("nonpd_latent", []).append(g + 1)
-            warnings.warn(f"the latent covariance matrix{glab} is not positive definite", NotPositiveDefiniteWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"the latent covariance matrix{glab} is not positive definite", NotPositiveDefiniteWarning, stacklevel=3
+            )
         try:
             np.linalg.cholesky(gm.sigma())
         except np.linalg.LinAlgError:
             diagnostics.setdefault("nonpd_implied", []).append(g + 1)
-            warnings.warn(f"the model-implied covariance matrix{glab} is not positive definite",
-                          NotPositiveDefiniteWarning, stacklevel=3)
+            warnings.warn(
+                f"the model-implied covariance matrix{glab} is not positive definite",
+                NotPositiveDefiniteWarning,
+                stacklevel=3,
+            )
     if heywood:
         warnings.warn("Heywood case(s): " + "; ".join(heywood), HeywoodWarning, stacklevel=3)
     diagnostics["heywood"] = heywood
@@ -663,9 +839,20 @@ def _build(prep: _Prepared, est: _Estimation) -> "CFAResult":
     r2 = pd.DataFrame(r2_rows, columns=["group", "variable", "r2"])
     if prep.ngroups == 1:
         r2 = r2.drop(columns="group")
-    return CFAResult(estimator=prep.estimator, fit_measures=fm, estimates=table, r2=r2, diagnostics=diagnostics,
-                     converged=bool(est.converged), model=prep.model, ngroups=prep.ngroups,
-                     group_labels=list(prep.group_labels), ntotal=prep.n_total, _prep=prep, _est=est)
+    return CFAResult(
+        estimator=prep.estimator,
+        fit_measures=fm,
+        estimates=table,
+        r2=r2,
+        diagnostics=diagnostics,
+        converged=bool(est.converged),
+        model=prep.model,
+        ngroups=prep.ngroups,
+        group_labels=list(prep.group_labels),
+        ntotal=prep.n_total,
+        _prep=prep,
+        _est=est,
+    )
 
 
 @dataclass(frozen=True)
@@ -714,8 +901,9 @@ class CFAResult(Result):
         for g, ((s, _), (sig, _)) in enumerate(zip(self._est.sample, implied)):
             ds, dg = np.sqrt(np.diag(s)), np.sqrt(np.diag(sig))
             res = s / np.outer(ds, ds) - sig / np.outer(dg, dg)
-            out[self.group_labels[g] if self.group_labels else g] = pd.DataFrame(res, index=self._prep.ov,
-                                                                                   columns=self._prep.ov)
+            out[self.group_labels[g] if self.group_labels else g] = pd.DataFrame(
+                res, index=self._prep.ov, columns=self._prep.ov
+            )
         return out[0] if self.ngroups == 1 else out
 
     def modification_indices(self, *, minimum: float = 0.0) -> pd.DataFrame:
@@ -752,13 +940,30 @@ class CFAResult(Result):
         return table[table["mi"] >= minimum].reset_index(drop=True)
 
     # -- output ------------------------------------------------------------------------
-    _FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr",
-                 "aic", "bic", "chisq.scaled", "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust")
+    _FIT_KEYS = (
+        "chisq",
+        "df",
+        "pvalue",
+        "cfi",
+        "tli",
+        "rmsea",
+        "rmsea.ci.lower",
+        "rmsea.ci.upper",
+        "srmr",
+        "aic",
+        "bic",
+        "chisq.scaled",
+        "chisq.scaling.factor",
+        "cfi.robust",
+        "tli.robust",
+        "rmsea.robust",
+    )
 
     def summary(self) -> Summary:
         """Estimation, fit measures and parameter estimates (text, HTML and LaTeX)."""
-        title = (f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}"
-                 + (f", {self.ngroups} groups: {', '.join(map(str, self.group_labels))}" if self.ngroups > 1 else ""))
+        title = f"Confirmatory factor analysis ({self.estimator}), N = {self.ntotal}" + (
+            f", {self.ngroups} groups: {', '.join(map(str, self.group_labels))}" if self.ngroups > 1 else ""
+        )
         out = Summary(title)
         if self.converged:
             out.text(f"Converged after {self.diagnostics['iterations']} iterations")
@@ -768,8 +973,11 @@ class CFAResult(Result):
             out.text("Heywood case(s): " + "; ".join(self.diagnostics["heywood"]), strong=True)
         fm = self.fit_measures
         counts = {"df", "npar", "ntotal", "baseline.df"}
-        out.facts({k: int(fm[k]) if k in counts and np.isfinite(fm[k]) else fm[k] for k in self._FIT_KEYS if k in fm},
-                  title="Fit measures", digits=4)
+        out.facts(
+            {k: int(fm[k]) if k in counts and np.isfinite(fm[k]) else fm[k] for k in self._FIT_KEYS if k in fm},
+            title="Fit measures",
+            digits=4,
+        )
         return out.table(self.estimates, title="Parameter estimates", index=False)
 
     def to_frame(self) -> pd.DataFrame:
@@ -779,9 +987,18 @@ class CFAResult(Result):
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: ``estimator``, ``converged``, ``fit_measures``, ``estimates`` (records), ``r2``,
         ``diagnostics``; NaN becomes ``None``."""
-        return jsonable({"estimator": self.estimator, "converged": self.converged, "ntotal": self.ntotal,
-                         "groups": [str(g) for g in self.group_labels], "fit_measures": self.fit_measures,
-                         "estimates": self.estimates, "r2": self.r2, "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "estimator": self.estimator,
+                "converged": self.converged,
+                "ntotal": self.ntotal,
+                "groups": [str(g) for g in self.group_labels],
+                "fit_measures": self.fit_measures,
+                "estimates": self.estimates,
+                "r2": self.r2,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -805,17 +1022,26 @@ def _rule_estimator(data: pd.DataFrame, model: str, *, missing: str, ordered, po
     return default_estimator(data, ov)
 
 
-def _fit_indices(data: pd.DataFrame, model: str, *, estimator: str, robust: bool = True,
-                 **options) -> tuple[bool, dict[str, float]]:
+def _fit_indices(
+    data: pd.DataFrame, model: str, *, estimator: str, robust: bool = True, **options
+) -> tuple[bool, dict[str, float]]:
     """``(converged, fit measures)`` of :func:`cfa` without the result object: for simulations
     that use the fit indices only (``dfi``). The measures are those of :func:`cfa`; with
     ``robust=False`` WLSMV's ``.robust`` indices are NaN (their catML pieces are skipped).
     No estimates table, standardized solution or Heywood check is built. The measures are
     NaN when the estimation did not converge, as in :func:`cfa`."""
-    prep = _prepare(data, model, estimator=estimator, group=options.pop("group", None),
-                    group_equal=options.pop("group_equal", None), missing=options.pop("missing", "listwise"),
-                    ordered=options.pop("ordered", None), std_lv=options.pop("std_lv", False),
-                    meanstructure=options.pop("meanstructure", None), id_cat=options.pop("id_cat", "lavaan"))
+    prep = _prepare(
+        data,
+        model,
+        estimator=estimator,
+        group=options.pop("group", None),
+        group_equal=options.pop("group_equal", None),
+        missing=options.pop("missing", "listwise"),
+        ordered=options.pop("ordered", None),
+        std_lv=options.pop("std_lv", False),
+        meanstructure=options.pop("meanstructure", None),
+        id_cat=options.pop("id_cat", "lavaan"),
+    )
     if options:
         raise SpecificationError(f"unknown option(s): {', '.join(options)}")
     prep = replace(prep, fit_only=not robust)
@@ -844,10 +1070,12 @@ def _given_polychoric(prep: _Prepared, poly) -> dict[str, Any]:
     if set(have) != set(ordered):
         extra = [i for i in have if i not in ordered]
         lacking = [i for i in ordered if i not in have]
-        raise SpecificationError("the polychoric result's items do not match the model's ordered items"
-                                 + (f"; not in the model: {extra}" if extra else "")
-                                 + (f"; not in the polychoric result: {lacking}" if lacking else "")
-                                 + " (use PolychoricResult.subset(items))")
+        raise SpecificationError(
+            "the polychoric result's items do not match the model's ordered items"
+            + (f"; not in the model: {extra}" if extra else "")
+            + (f"; not in the polychoric result: {lacking}" if lacking else "")
+            + " (use PolychoricResult.subset(items))"
+        )
     if have != ordered:
         poly = poly.subset(ordered)
     if "finished" not in poly._cache:
@@ -855,17 +1083,38 @@ def _given_polychoric(prep: _Prepared, poly) -> dict[str, Any]:
     stats = poly._cache["finished"]
     n = prep.y[0].shape[0]
     if stats["n"] != n:
-        raise SpecificationError(f"the polychoric result was computed on {stats['n']} cases but the model is "
-                                 f"fitted to {n} (after {prep.missing} deletion)")
+        raise SpecificationError(
+            f"the polychoric result was computed on {stats['n']} cases but the model is "
+            f"fitted to {n} (after {prep.missing} deletion)"
+        )
     return stats
 
 
 # --------------------------------------------------------------------------------------
 # comparison
 # --------------------------------------------------------------------------------------
-COMPARE_COLUMNS = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "pvalue.scaled", "cfi", "tli", "rmsea",
-                   "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "cfi.scaled", "tli.scaled", "rmsea.scaled",
-                   "cfi.robust", "tli.robust", "rmsea.robust", "aic", "bic"]
+COMPARE_COLUMNS = [
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "chisq.scaled",
+    "pvalue.scaled",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea.ci.lower",
+    "rmsea.ci.upper",
+    "srmr",
+    "cfi.scaled",
+    "tli.scaled",
+    "rmsea.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+    "aic",
+    "bic",
+]
 
 
 def difference_test(fit0: CFAResult, fit1: CFAResult) -> dict[str, float]:

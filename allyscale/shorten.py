@@ -36,10 +36,11 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,8 +65,10 @@ def _check_data(data: pd.DataFrame, pool: ItemPool, group: str | None, what: str
         raise DataError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
     missing = [i for i in pool.item_ids if i not in data.columns]
     if missing:
-        raise DataError(f"{what}: item(s) of the pool missing from the data: {', '.join(missing[:20])}"
-                        + (f" (+{len(missing) - 20} more)" if len(missing) > 20 else ""))
+        raise DataError(
+            f"{what}: item(s) of the pool missing from the data: {', '.join(missing[:20])}"
+            + (f" (+{len(missing) - 20} more)" if len(missing) > 20 else "")
+        )
     if group is not None:
         if group not in data.columns:
             raise DataError(f"{what}: group column {group!r} is not in the data")
@@ -77,8 +80,7 @@ def _check_data(data: pd.DataFrame, pool: ItemPool, group: str | None, what: str
     return data
 
 
-def _scored(data: pd.DataFrame, pool: ItemPool, group: str | None, what: str,
-            diagnostics: dict) -> pd.DataFrame:
+def _scored(data: pd.DataFrame, pool: ItemPool, group: str | None, what: str, diagnostics: dict) -> pd.DataFrame:
     from allyscale.scoring import reverse_score
 
     cols = pool.item_ids + ([group] if group else [])
@@ -93,8 +95,10 @@ def _scored(data: pd.DataFrame, pool: ItemPool, group: str | None, what: str,
     incomplete = frame[pool.item_ids].isna().any(axis=1)
     if incomplete.any():
         n = int(incomplete.sum())
-        msg = (f"{what}: {n} respondent(s) with missing item responses dropped (WLSMV from the pool's "
-               "polychoric statistics needs complete cases)")
+        msg = (
+            f"{what}: {n} respondent(s) with missing item responses dropped (WLSMV from the pool's "
+            "polychoric statistics needs complete cases)"
+        )
         warnings.warn(msg, DataWarning, stacklevel=3)
         diagnostics.setdefault("dropped_rows", {})[what] = n
         frame = frame.loc[~incomplete]
@@ -102,8 +106,9 @@ def _scored(data: pd.DataFrame, pool: ItemPool, group: str | None, what: str,
     return frame
 
 
-def _split(frame: pd.DataFrame, holdout, group: str | None, rng: np.random.Generator,
-           pool: ItemPool, diagnostics: dict) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+def _split(
+    frame: pd.DataFrame, holdout, group: str | None, rng: np.random.Generator, pool: ItemPool, diagnostics: dict
+) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     if holdout is None:
         return frame, None, "none"
     if isinstance(holdout, pd.DataFrame):
@@ -111,23 +116,29 @@ def _split(frame: pd.DataFrame, holdout, group: str | None, rng: np.random.Gener
         return frame, _scored(holdout, pool, group, "holdout", diagnostics), "second data set"
     if isinstance(holdout, bool) or not isinstance(holdout, (float, int)) or not 0 < holdout < 1:
         raise SpecificationError(f"holdout must be a fraction in (0, 1), a DataFrame or None, got {holdout!r}")
-    strata = [frame.index[(frame[group] == g).to_numpy()] for g in dict.fromkeys(frame[group])] if group \
-        else [frame.index]
+    strata = (
+        [frame.index[(frame[group] == g).to_numpy()] for g in dict.fromkeys(frame[group])] if group else [frame.index]
+    )
     hold_idx = []
     for idx in strata:
         perm = rng.permutation(len(idx))
         hold_idx.extend(idx[perm[: int(round(holdout * len(idx)))]])
     hold = frame.loc[frame.index.isin(hold_idx)]
     cal = frame.loc[~frame.index.isin(hold_idx)]
-    return cal, hold, f"random split ({1 - holdout:.0%} calibration, {holdout:.0%} holdout" + (
-        f", stratified by {group})" if group else ")")
+    return (
+        cal,
+        hold,
+        f"random split ({1 - holdout:.0%} calibration, {holdout:.0%} holdout"
+        + (f", stratified by {group})" if group else ")"),
+    )
 
 
 # --------------------------------------------------------------------------------------
 # item statistics
 # --------------------------------------------------------------------------------------
-def item_statistics(data: pd.DataFrame, *, pool: ItemPool, group: str | None = None,
-                    theta_range: tuple[float, float] = (-2.0, 2.0)) -> dict[str, pd.DataFrame]:
+def item_statistics(
+    data: pd.DataFrame, *, pool: ItemPool, group: str | None = None, theta_range: tuple[float, float] = (-2.0, 2.0)
+) -> dict[str, pd.DataFrame]:
     """Item statistics for selection, one table per factor.
 
     Loading and communality (correlated-factors WLSMV), the largest EFA cross-loading,
@@ -155,8 +166,9 @@ def item_statistics(data: pd.DataFrame, *, pool: ItemPool, group: str | None = N
     _check_data(data, pool, group)
     frame = _scored(data, pool, group, "data", {})
     poly = polychoric(frame[pool.item_ids])
-    return compute_item_statistics(frame, pool, poly=poly, factors=pool.factor_items(), group=group,
-                                   theta_range=theta_range)
+    return compute_item_statistics(
+        frame, pool, poly=poly, factors=pool.factor_items(), group=group, theta_range=theta_range
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -184,10 +196,19 @@ def _confirm(frame: pd.DataFrame, selection: Mapping[str, Sequence[str]], object
         rel = {f: float("nan") for f in selection}
         problems.append(str(exc))
     fm = fit.fit_measures
-    measures = {k: float(fm.get(k, float("nan"))) for k in ("chisq.scaled", "df.scaled", "pvalue.scaled",
-                                                            "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr")}
-    return {"fit": fit, "verdict": verdict, "omega": omega, "marginal_reliability": rel, "measures": measures,
-            "problems": problems, "n": int(len(frame))}
+    measures = {
+        k: float(fm.get(k, float("nan")))
+        for k in ("chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr")
+    }
+    return {
+        "fit": fit,
+        "verdict": verdict,
+        "omega": omega,
+        "marginal_reliability": rel,
+        "measures": measures,
+        "problems": problems,
+        "n": int(len(frame)),
+    }
 
 
 def _sum_scores(frame: pd.DataFrame, items: Sequence[str]) -> np.ndarray:
@@ -210,8 +231,12 @@ def _part_whole(frame: pd.DataFrame, short: Sequence[str], full: Sequence[str]) 
     a_s = _alpha(frame[list(short)].to_numpy(dtype=float))
     corrected = (c[0, 1] - c[0, 0] * (1 - a_s)) / math.sqrt(c[0, 0] * c[1, 1])
     with_rest = float(np.corrcoef(s, _sum_scores(frame, rest))[0, 1]) if len(rest) >= 1 else float("nan")
-    return {"r": float(c[0, 1] / math.sqrt(c[0, 0] * c[1, 1])), "r_corrected": float(corrected),
-            "r_with_rest": with_rest, "alpha_short": a_s}
+    return {
+        "r": float(c[0, 1] / math.sqrt(c[0, 0] * c[1, 1])),
+        "r_corrected": float(corrected),
+        "r_with_rest": with_rest,
+        "alpha_short": a_s,
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -302,9 +327,11 @@ class ShortFormResult(Result):
 
     def _note(self) -> str:
         d = self.diagnostics
-        return (f"Short form of {self.pool.id}: {len(self.kept)} of {len(self.pool.item_ids)} items, selected by "
-                f"{d.get('method')} (seed {d.get('seed')}) on a calibration sample of N = {d.get('n_calibration')}; "
-                f"holdout N = {d.get('n_holdout')}.")
+        return (
+            f"Short form of {self.pool.id}: {len(self.kept)} of {len(self.pool.item_ids)} items, selected by "
+            f"{d.get('method')} (seed {d.get('seed')}) on a calibration sample of N = {d.get('n_calibration')}; "
+            f"holdout N = {d.get('n_holdout')}."
+        )
 
     # ------------------------------------------------------------------ figures
     def plot_trace(self):
@@ -324,8 +351,9 @@ class ShortFormResult(Result):
         ax.plot(tr["evaluations"], tr["iteration_mean"], color="grey", lw=0.8, alpha=0.8, label="iteration mean")
         ax.set_xlabel("candidate short forms fitted")
         ax.set_ylabel("objective")
-        ax.set_title(f"Search trace ({self.diagnostics.get('method')}, stopped: {self.diagnostics.get('stopped')})",
-                     fontsize=10)
+        ax.set_title(
+            f"Search trace ({self.diagnostics.get('method')}, stopped: {self.diagnostics.get('stopped')})", fontsize=10
+        )
         ax.legend(frameon=False, fontsize=8)
         fig.tight_layout()
         return fig
@@ -345,13 +373,18 @@ class ShortFormResult(Result):
             if f"full.{f}" in info:
                 ax.plot(info.index, info[f"full.{f}"], color="grey", label=f"full pool ({len(full[f])} items)")
             if f"short.{f}" in info:
-                ax.plot(info.index, info[f"short.{f}"], color="#1f4e79", lw=2,
-                        label=f"short form ({len(self.selection[f])} items)")
+                ax.plot(
+                    info.index,
+                    info[f"short.{f}"],
+                    color="#1f4e79",
+                    lw=2,
+                    label=f"short form ({len(self.selection[f])} items)",
+                )
             ax.set_title(str(f), fontsize=9)
             ax.set_xlabel("θ")
             ax.set_ylabel("test information")
             ax.legend(frameon=False, fontsize=7)
-        for ax in axes[len(factors):]:
+        for ax in axes[len(factors) :]:
             ax.set_visible(False)
         fig.tight_layout()
         return fig
@@ -361,12 +394,16 @@ class ShortFormResult(Result):
         """The search, the kept items, short vs full form, the targets, the short-full correlations and every
         pool item with the reason it was kept or dropped."""
         d = self.diagnostics
-        out = Summary(f"Short form: {len(self.kept)} of {len(self.pool.item_ids)} items "
-                      f"({', '.join(f'{f} {len(v)}' for f, v in self.selection.items())})")
-        out.text(f"search: {d['method']}, {d['evaluations']} candidate fits in {d['seconds']:.1f} s "
-                 f"({d['evaluations_per_second']:.1f}/s), stopped: {d['stopped']}; objective "
-                 f"{self.best.objective:.4f} on the calibration sample (N = {d['n_calibration']})",
-                 f"split: {d['split']}")
+        out = Summary(
+            f"Short form: {len(self.kept)} of {len(self.pool.item_ids)} items "
+            f"({', '.join(f'{f} {len(v)}' for f, v in self.selection.items())})"
+        )
+        out.text(
+            f"search: {d['method']}, {d['evaluations']} candidate fits in {d['seconds']:.1f} s "
+            f"({d['evaluations_per_second']:.1f}/s), stopped: {d['stopped']}; objective "
+            f"{self.best.objective:.4f} on the calibration sample (N = {d['n_calibration']})",
+            f"split: {d['split']}",
+        )
         out.text(*(f"{f}: {', '.join(v)}" for f, v in self.selection.items()))
         if self.unmet_targets:
             out.text("NOT REACHED: " + "; ".join(self.unmet_targets), strong=True)
@@ -380,21 +417,31 @@ class ShortFormResult(Result):
         return self.items
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({
-            "selection": {f: list(v) for f, v in self.selection.items()},
-            "kept": self.kept, "dropped": self.dropped,
-            "items": self.items.reset_index().to_dict("records"),
-            "comparison": {str(k): v for k, v in self.comparison.to_dict("index").items()},
-            "targets": self.targets.to_dict("records"), "unmet_targets": self.unmet_targets,
-            "part_whole": self.part_whole.to_dict("index"), "coverage": self.coverage.reset_index().to_dict("records"),
-            "trace": self.trace.to_dict("records"),
-            "invariance": None if self.invariance is None else self.invariance.reset_index().to_dict("records"),
-            "best": {"objective": self.best.objective, "components": self.best.components,
-                     "statistic": self.best.statistic, "omega": self.best.omega},
-            "item_statistics": {f: t.reset_index().to_dict("records") for f, t in self.item_statistics.items()},
-            "objective": self.objective.to_dict(), "constraints": self.constraints,
-            "diagnostics": self.diagnostics,
-        })
+        return jsonable(
+            {
+                "selection": {f: list(v) for f, v in self.selection.items()},
+                "kept": self.kept,
+                "dropped": self.dropped,
+                "items": self.items.reset_index().to_dict("records"),
+                "comparison": {str(k): v for k, v in self.comparison.to_dict("index").items()},
+                "targets": self.targets.to_dict("records"),
+                "unmet_targets": self.unmet_targets,
+                "part_whole": self.part_whole.to_dict("index"),
+                "coverage": self.coverage.reset_index().to_dict("records"),
+                "trace": self.trace.to_dict("records"),
+                "invariance": None if self.invariance is None else self.invariance.reset_index().to_dict("records"),
+                "best": {
+                    "objective": self.best.objective,
+                    "components": self.best.components,
+                    "statistic": self.best.statistic,
+                    "omega": self.best.omega,
+                },
+                "item_statistics": {f: t.reset_index().to_dict("records") for f, t in self.item_statistics.items()},
+                "objective": self.objective.to_dict(),
+                "constraints": self.constraints,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -480,17 +527,29 @@ def _pool_dict(pool: ItemPool) -> dict:
         if f.description:
             rf["description"] = f.description
         if f.facets:
-            rf["facets"] = [{"id": fc.id, "label": fc.label, **({"description": fc.description} if fc.description
-                                                                 else {}), "items": [item(it) for it in fc.items]}
-                            for fc in f.facets]
+            rf["facets"] = [
+                {
+                    "id": fc.id,
+                    "label": fc.label,
+                    **({"description": fc.description} if fc.description else {}),
+                    "items": [item(it) for it in fc.items],
+                }
+                for fc in f.facets
+            ]
         else:
             rf["items"] = [item(it) for it in f.items]
         factors.append(rf)
     out["factors"] = factors
     if pool.attention_checks:
-        out["attention_checks"] = [{"id": c.id, "text": c.text, "expected": c.expected,
-                                    **({"informant_text": c.informant_text} if c.informant_text else {})}
-                                   for c in pool.attention_checks]
+        out["attention_checks"] = [
+            {
+                "id": c.id,
+                "text": c.text,
+                "expected": c.expected,
+                **({"informant_text": c.informant_text} if c.informant_text else {}),
+            }
+            for c in pool.attention_checks
+        ]
     return out
 
 
@@ -505,13 +564,26 @@ def _cpu_seconds() -> float:
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
-def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mapping[str, int],
-            min_per_facet: int = 1, group: str | None = None, method: str = "aco", seed: int | None = None,
-            force_in: Sequence[str] = (), force_out: Sequence[str] = (),
-            reverse_keyed: int | tuple[int, int] | None = None, objective: Objective | Mapping | None = None,
-            holdout: float | pd.DataFrame | None = 0.5, max_evaluations: int = 3000, workers: int = 1,
-            progress: bool = True, exhaustive_limit: int = 20000,
-            search_options: Mapping[str, Any] | None = None) -> ShortFormResult:
+def shorten(
+    data: pd.DataFrame,
+    *,
+    pool: ItemPool,
+    items_per_factor: int | Mapping[str, int],
+    min_per_facet: int = 1,
+    group: str | None = None,
+    method: str = "aco",
+    seed: int | None = None,
+    force_in: Sequence[str] = (),
+    force_out: Sequence[str] = (),
+    reverse_keyed: int | tuple[int, int] | None = None,
+    objective: Objective | Mapping | None = None,
+    holdout: float | pd.DataFrame | None = 0.5,
+    max_evaluations: int = 3000,
+    workers: int = 1,
+    progress: bool = True,
+    exhaustive_limit: int = 20000,
+    search_options: Mapping[str, Any] | None = None,
+) -> ShortFormResult:
     """Select a short form of an item pool.
 
     Parameters
@@ -595,8 +667,14 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
     if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, int) or max_evaluations < 1:
         raise SpecificationError(f"max_evaluations must be a positive integer, got {max_evaluations!r}")
     options = dict(search_options or {})
-    constraints = Constraints.build(pool, items_per_factor, min_per_facet=min_per_facet, force_in=force_in,
-                                    force_out=force_out, reverse_keyed=reverse_keyed)
+    constraints = Constraints.build(
+        pool,
+        items_per_factor,
+        min_per_facet=min_per_facet,
+        force_in=force_in,
+        force_out=force_out,
+        reverse_keyed=reverse_keyed,
+    )
     diagnostics: dict[str, Any] = {"seed": seed}
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings(record=True) as caught:
@@ -608,38 +686,66 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         factors = pool.factor_items()
         dif = dif_index(cal, factors, group) if group else None
         method_df = method_loadings(cal, pool, factors, poly)
-        stats = compute_item_statistics(cal, pool, poly=poly, factors=factors, group=group,
-                                        theta_range=objective.theta_range, dif=dif, method=method_df)
+        stats = compute_item_statistics(
+            cal,
+            pool,
+            poly=poly,
+            factors=factors,
+            group=group,
+            theta_range=objective.theta_range,
+            dif=dif,
+            method=method_df,
+        )
     if method_df is None:
-        diagnostics["method_factor"] = ("not estimated: fewer than three reverse-keyed items" if
-                                        len(pool.reverse_items) < 3 else
-                                        "not estimated: the method-factor model did not converge or was "
-                                        "inadmissible; the method component does not count")
-    method_eff = None if method_df is None else {
-        i: (abs(m) if abs(z) >= 1.96 else 0.0) for i, m, z in
-        zip(method_df.index, method_df["method_loading"], method_df["method_z"])}
+        diagnostics["method_factor"] = (
+            "not estimated: fewer than three reverse-keyed items"
+            if len(pool.reverse_items) < 3
+            else "not estimated: the method-factor model did not converge or was "
+            "inadmissible; the method component does not count"
+        )
+    method_eff = (
+        None
+        if method_df is None
+        else {
+            i: (abs(m) if abs(z) >= 1.96 else 0.0)
+            for i, m, z in zip(method_df.index, method_df["method_loading"], method_df["method_z"])
+        }
+    )
     setup_problems = [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, AllyscaleWarning)]
     for w in caught:  # re-emit what the user should see
         if issubclass(w.category, AllyscaleWarning):
             warnings.warn(str(w.message), w.category, stacklevel=2)
     facets = {f.id: {fc.id: [it.id for it in fc.items] for fc in f.facets} for f in pool.factors}
-    fn = partial(evaluate_candidate, data=cal[items], poly=poly, objective=objective, facets=facets,
-                 dif=None if dif is None else dif["dif"].to_dict(), grouped=group is not None, method=method_eff)
+    fn = partial(
+        evaluate_candidate,
+        data=cal[items],
+        poly=poly,
+        objective=objective,
+        facets=facets,
+        dif=None if dif is None else dif["dif"].to_dict(),
+        grouped=group is not None,
+        method=method_eff,
+    )
     space = constraints.space_size()
     used = method
     if method == "auto":
         used = "exhaustive" if space <= exhaustive_limit else "aco"
-    known = {"aco": {"ants", "evaporation", "alpha", "tau_min", "tau_max", "max_iterations", "patience"},
-             "sa": {"t0", "cooling", "steps_per_temperature", "max_iterations", "patience"},
-             "exhaustive": {"batch"}}[used]
+    known = {
+        "aco": {"ants", "evaporation", "alpha", "tau_min", "tau_max", "max_iterations", "patience"},
+        "sa": {"t0", "cooling", "steps_per_temperature", "max_iterations", "patience"},
+        "exhaustive": {"batch"},
+    }[used]
     unknown = sorted(set(options) - known)
     if unknown:
-        raise SpecificationError(f"search_options: unknown option(s) {', '.join(unknown)} for method {used!r}; "
-                                 f"known: {', '.join(sorted(known))}")
+        raise SpecificationError(
+            f"search_options: unknown option(s) {', '.join(unknown)} for method {used!r}; "
+            f"known: {', '.join(sorted(known))}"
+        )
     t_search = time.perf_counter()
     cpu0 = _cpu_seconds()
-    with Evaluator(fn, max_evaluations=max_evaluations, workers=workers, progress=progress,
-                   desc=f"short form ({used})") as ev:
+    with Evaluator(
+        fn, max_evaluations=max_evaluations, workers=workers, progress=progress, desc=f"short form ({used})"
+    ) as ev:
         if used == "aco":
             outcome = aco(constraints, ev, rng, **options)
         elif used == "sa":
@@ -656,19 +762,27 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
     full = {f: tuple(v) for f, v in factors.items()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AllyscaleWarning)
-        results = {("short", "calibration"): _confirm(cal, selection, objective),
-                   ("full", "calibration"): _confirm(cal, full, objective)}
+        results = {
+            ("short", "calibration"): _confirm(cal, selection, objective),
+            ("full", "calibration"): _confirm(cal, full, objective),
+        }
         if hold is not None:
             results[("short", "holdout")] = _confirm(hold, selection, objective)
             results[("full", "holdout")] = _confirm(hold, full, objective)
     rows = {}
     for (form, sample), r in results.items():
         test = r["verdict"].statistics["test"]
-        row = {"N": r["n"], "items": sum(len(v) for v in (selection if form == "short" else full).values()),
-               "chisq": test["chisq"], "df": test["df"], "pvalue": test["pvalue"],
-               "accepted": bool(r["verdict"].accepted),
-               "cfi.scaled": r["measures"]["cfi.scaled"], "rmsea.scaled": r["measures"]["rmsea.scaled"],
-               "srmr": r["measures"]["srmr"]}
+        row = {
+            "N": r["n"],
+            "items": sum(len(v) for v in (selection if form == "short" else full).values()),
+            "chisq": test["chisq"],
+            "df": test["df"],
+            "pvalue": test["pvalue"],
+            "accepted": bool(r["verdict"].accepted),
+            "cfi.scaled": r["measures"]["cfi.scaled"],
+            "rmsea.scaled": r["measures"]["rmsea.scaled"],
+            "srmr": r["measures"]["srmr"],
+        }
         row.update({f"omega.{f}": r["omega"][f] for f in selection})
         row.update({f"rxx.{f}": r["marginal_reliability"].get(f, float("nan")) for f in selection})
         rows[f"{form} / {sample}"] = row
@@ -676,15 +790,25 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
     confirm_sample = "holdout" if hold is not None else "calibration"
     target_rows = []
     rc, rh = results[("short", "calibration")], results.get(("short", "holdout"))
-    target_rows.append({"target": "model fit accepted by the fit policy",
-                        "required": "accepted", "calibration": float(rc["verdict"].accepted),
-                        "holdout": float(rh["verdict"].accepted) if rh else float("nan"),
-                        "met": bool((rh or rc)["verdict"].accepted)})
+    target_rows.append(
+        {
+            "target": "model fit accepted by the fit policy",
+            "required": "accepted",
+            "calibration": float(rc["verdict"].accepted),
+            "holdout": float(rh["verdict"].accepted) if rh else float("nan"),
+            "met": bool((rh or rc)["verdict"].accepted),
+        }
+    )
     for f in selection:
-        target_rows.append({"target": f"omega({f}) >= {objective.omega_target:.2f}",
-                            "required": f">= {objective.omega_target:.2f}", "calibration": rc["omega"][f],
-                            "holdout": rh["omega"][f] if rh else float("nan"),
-                            "met": bool((rh or rc)["omega"][f] >= objective.omega_target)})
+        target_rows.append(
+            {
+                "target": f"omega({f}) >= {objective.omega_target:.2f}",
+                "required": f">= {objective.omega_target:.2f}",
+                "calibration": rc["omega"][f],
+                "holdout": rh["omega"][f] if rh else float("nan"),
+                "met": bool((rh or rc)["omega"][f] >= objective.omega_target),
+            }
+        )
     inv_table = None
     if group is not None:
         from allyscale.errors import AllyscaleError
@@ -695,29 +819,61 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
             warnings.simplefilter("always", AllyscaleWarning)
             try:
                 # categories unobserved in a group are merged first (recorded), as thresholds must match
-                inv = invariance(conf, model_syntax(selection), group=group, estimator="WLSMV",
-                                 policy=objective.fit_policy, collapse=True)
+                inv = invariance(
+                    conf,
+                    model_syntax(selection),
+                    group=group,
+                    estimator="WLSMV",
+                    policy=objective.fit_policy,
+                    collapse=True,
+                )
             except AllyscaleError as exc:
                 inv = None
                 diagnostics.setdefault("invariance_error", f"{type(exc).__name__}: {exc}")
-        diagnostics["invariance_warnings"] = [f"{w.category.__name__}: {w.message}" for w in inv_caught
-                                              if issubclass(w.category, AllyscaleWarning)]
+        diagnostics["invariance_warnings"] = [
+            f"{w.category.__name__}: {w.message}" for w in inv_caught if issubclass(w.category, AllyscaleWarning)
+        ]
         if inv is None:
-            target_rows.append({"target": f"invariance across {group}: every testable level supported",
-                                "required": "supported", "calibration": float("nan"), "holdout": float("nan"),
-                                "met": False})
+            target_rows.append(
+                {
+                    "target": f"invariance across {group}: every testable level supported",
+                    "required": "supported",
+                    "calibration": float("nan"),
+                    "holdout": float("nan"),
+                    "met": False,
+                }
+            )
         else:
             if inv.diagnostics.get("collapsed"):
                 diagnostics["invariance_collapsed"] = inv.diagnostics["collapsed"]
-            keep = [c for c in ("chisq.scaled", "df", "cfi.scaled", "rmsea.scaled", "delta_chisq",
-                                "delta_df", "delta_pvalue", "decision", "basis") if c in inv.table.columns]
+            keep = [
+                c
+                for c in (
+                    "chisq.scaled",
+                    "df",
+                    "cfi.scaled",
+                    "rmsea.scaled",
+                    "delta_chisq",
+                    "delta_df",
+                    "delta_pvalue",
+                    "decision",
+                    "basis",
+                )
+                if c in inv.table.columns
+            ]
             inv_table = inv.table[keep].copy()
             judged = [d for d in inv.table["decision"] if d not in ("", "not testable", "not tested")]
-            target_rows.append({"target": f"invariance across {group}: every testable level supported",
-                                "required": "supported", "calibration": float("nan"),
-                                "holdout": float(all(str(d).startswith("supported") for d in judged))
-                                if hold is not None else float("nan"),
-                                "met": bool(judged) and all(str(d).startswith("supported") for d in judged)})
+            target_rows.append(
+                {
+                    "target": f"invariance across {group}: every testable level supported",
+                    "required": "supported",
+                    "calibration": float("nan"),
+                    "holdout": float(all(str(d).startswith("supported") for d in judged))
+                    if hold is not None
+                    else float("nan"),
+                    "met": bool(judged) and all(str(d).startswith("supported") for d in judged),
+                }
+            )
     targets = pd.DataFrame(target_rows)
     conf_frame = hold if hold is not None else cal
     part_whole = pd.DataFrame({f: _part_whole(conf_frame, selection[f], full[f]) for f in selection}).T
@@ -726,11 +882,21 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
     for f in pool.factors:
         for fc in f.facets:
             ids = [it.id for it in fc.items]
-            cov_rows.append({"factor": f.id, "facet": fc.id, "label": fc.label, "pool_items": len(ids),
-                             "kept": sum(i in selection[f.id] for i in ids),
-                             "kept_items": ", ".join(i for i in ids if i in selection[f.id])})
-    coverage = pd.DataFrame(cov_rows).set_index("facet") if cov_rows else pd.DataFrame(
-        columns=["factor", "label", "pool_items", "kept", "kept_items"])
+            cov_rows.append(
+                {
+                    "factor": f.id,
+                    "facet": fc.id,
+                    "label": fc.label,
+                    "pool_items": len(ids),
+                    "kept": sum(i in selection[f.id] for i in ids),
+                    "kept_items": ", ".join(i for i in ids if i in selection[f.id]),
+                }
+            )
+    coverage = (
+        pd.DataFrame(cov_rows).set_index("facet")
+        if cov_rows
+        else pd.DataFrame(columns=["factor", "label", "pool_items", "kept", "kept_items"])
+    )
     item_rows = []
     kept_set = {i for v in selection.values() for i in v}
     for it in pool.items:
@@ -743,8 +909,17 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
             reason = f"not selected; flagged: {st['flags']}"
         else:
             reason = "not selected (the kept items scored higher on the objective)"
-        item_rows.append({"item": it.id, "factor": it.factor, "facet": it.facet, "reverse": it.reverse,
-                          "kept": it.id in kept_set, "loading": float(st["loading"]), "reason": reason})
+        item_rows.append(
+            {
+                "item": it.id,
+                "factor": it.factor,
+                "facet": it.facet,
+                "reverse": it.reverse,
+                "kept": it.id in kept_set,
+                "loading": float(st["loading"]),
+                "reason": reason,
+            }
+        )
     items_table = pd.DataFrame(item_rows).set_index("item")
     from allyscale.irt import irt
 
@@ -759,23 +934,53 @@ def shorten(data: pd.DataFrame, *, pool: ItemPool, items_per_factor: int | Mappi
         for f in selection:
             info_cols[f"{form}.{f}"] = inf[f]
     information = pd.DataFrame(info_cols, index=pd.Index(theta, name="theta"))
-    problems = setup_problems + [f"{form} / {sample}: {p}" for (form, sample), r in results.items()
-                                 for p in r["problems"]]
+    problems = setup_problems + [
+        f"{form} / {sample}: {p}" for (form, sample), r in results.items() for p in r["problems"]
+    ]
     for w in caught:
         if issubclass(w.category, AllyscaleWarning):
             warnings.warn(str(w.message), w.category, stacklevel=2)
-    diagnostics.update({
-        "method": used, "method_requested": method, "stopped": outcome.stopped, "iterations": outcome.iterations,
-        "evaluations": n_eval, "requests": n_req, "seconds": time.perf_counter() - t_start,
-        "search_seconds": search_seconds, "search_cpu_seconds": search_cpu, "evaluations_per_second": n_eval / search_seconds if search_seconds else 0.0,
-        "space_size": space, "failed_candidates": failed, "split": split, "confirmed_on": confirm_sample,
-        "n_calibration": int(len(cal)), "n_holdout": int(len(hold)) if hold is not None else 0,
-        "workers": workers, "group": group, "search_settings": outcome.settings, "problems": problems,
-    })
-    return ShortFormResult(pool=pool, selection=selection, items=items_table, item_statistics=stats,
-                           comparison=comparison, targets=targets, part_whole=part_whole, coverage=coverage,
-                           trace=outcome.trace, best=best, objective=objective, constraints=constraints.describe(),
-                           information=information, invariance=inv_table, diagnostics=diagnostics)
+    diagnostics.update(
+        {
+            "method": used,
+            "method_requested": method,
+            "stopped": outcome.stopped,
+            "iterations": outcome.iterations,
+            "evaluations": n_eval,
+            "requests": n_req,
+            "seconds": time.perf_counter() - t_start,
+            "search_seconds": search_seconds,
+            "search_cpu_seconds": search_cpu,
+            "evaluations_per_second": n_eval / search_seconds if search_seconds else 0.0,
+            "space_size": space,
+            "failed_candidates": failed,
+            "split": split,
+            "confirmed_on": confirm_sample,
+            "n_calibration": int(len(cal)),
+            "n_holdout": int(len(hold)) if hold is not None else 0,
+            "workers": workers,
+            "group": group,
+            "search_settings": outcome.settings,
+            "problems": problems,
+        }
+    )
+    return ShortFormResult(
+        pool=pool,
+        selection=selection,
+        items=items_table,
+        item_statistics=stats,
+        comparison=comparison,
+        targets=targets,
+        part_whole=part_whole,
+        coverage=coverage,
+        trace=outcome.trace,
+        best=best,
+        objective=objective,
+        constraints=constraints.describe(),
+        information=information,
+        invariance=inv_table,
+        diagnostics=diagnostics,
+    )
 
 
 from allyscale._callable import make_callable  # noqa: E402 - after the function it makes the module call

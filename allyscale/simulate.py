@@ -1474,8 +1474,9 @@ def simulate_study(
 FORMS: tuple[str, str] = ("self", "informant")
 
 
-def _per_factor(value: float | Mapping[str, float], factors: Sequence[str], name: str,
-                low: float = -1.0, high: float = 1.0) -> np.ndarray:
+def _per_factor(
+    value: float | Mapping[str, float], factors: Sequence[str], name: str, low: float = -1.0, high: float = 1.0
+) -> np.ndarray:
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(factors))
         if unknown:
@@ -1492,11 +1493,22 @@ def _per_factor(value: float | Mapping[str, float], factors: Sequence[str], name
     return out
 
 
-def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int | np.random.SeedSequence | None = None,
-                   self_other_corr: float | Mapping[str, float] = 0.5, method_loading: float = 0.0,
-                   residual_corr: float = 0.0, leniency: float | Mapping[str, float] = 0.0,
-                   lenient_form: str = "informant", forms: Sequence[str] = FORMS, sep: str = "_",
-                   target: str = "target", **population_options) -> pd.DataFrame:
+def simulate_pairs(
+    population,
+    n_targets: int,
+    informants: int = 1,
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    self_other_corr: float | Mapping[str, float] = 0.5,
+    method_loading: float = 0.0,
+    residual_corr: float = 0.0,
+    leniency: float | Mapping[str, float] = 0.0,
+    lenient_form: str = "informant",
+    forms: Sequence[str] = FORMS,
+    sep: str = "_",
+    target: str = "target",
+    **population_options,
+) -> pd.DataFrame:
     """Simulate a self-informant study: each target rated by themself and ``informants`` others.
 
     The generating model, for factor ``f`` of the population model and item ``i``:
@@ -1578,22 +1590,48 @@ def simulate_pairs(population, n_targets: int, informants: int = 1, *, seed: int
     if isinstance(population, ItemPool):
         population = PopulationModel.from_pool(population, **population_options)
         population_options = {}
-    if isinstance(population, PopulationModel) and population.validity is not None \
-            and population.validity.retest is not None:
-        raise SpecificationError("the population has a retest wave, which is a second frame: use "
-                                 "allyscale.simulate_study(population, n_targets, pairs={...})")
-    return _simulate_pairs(population, n_targets, informants, seed=seed, self_other_corr=self_other_corr,
-                           method_loading=method_loading, residual_corr=residual_corr, leniency=leniency,
-                           lenient_form=lenient_form, forms=forms, sep=sep, target=target,
-                           **population_options)[0]
+    if (
+        isinstance(population, PopulationModel)
+        and population.validity is not None
+        and population.validity.retest is not None
+    ):
+        raise SpecificationError(
+            "the population has a retest wave, which is a second frame: use "
+            "allyscale.simulate_study(population, n_targets, pairs={...})"
+        )
+    return _simulate_pairs(
+        population,
+        n_targets,
+        informants,
+        seed=seed,
+        self_other_corr=self_other_corr,
+        method_loading=method_loading,
+        residual_corr=residual_corr,
+        leniency=leniency,
+        lenient_form=lenient_form,
+        forms=forms,
+        sep=sep,
+        target=target,
+        **population_options,
+    )[0]
 
 
-def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
-                    seed: int | np.random.SeedSequence | None = None,
-                    self_other_corr: float | Mapping[str, float] = 0.5, method_loading: float = 0.0,
-                    residual_corr: float = 0.0, leniency: float | Mapping[str, float] = 0.0,
-                    lenient_form: str = "informant", forms: Sequence[str] = FORMS, sep: str = "_",
-                    target: str = "target", **population_options) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _simulate_pairs(
+    population,
+    n_targets: int,
+    informants: int = 1,
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    self_other_corr: float | Mapping[str, float] = 0.5,
+    method_loading: float = 0.0,
+    residual_corr: float = 0.0,
+    leniency: float | Mapping[str, float] = 0.0,
+    lenient_form: str = "informant",
+    forms: Sequence[str] = FORMS,
+    sep: str = "_",
+    target: str = "target",
+    **population_options,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """:func:`simulate_pairs` and, with a population's validity spec, the targets' external
     measures, outcome and groups (columns of the paired data) and their wave-2 self-report
     (the second frame, or None)."""
@@ -1616,8 +1654,10 @@ def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
     if not 0 <= residual_corr < 1:
         raise SpecificationError(f"residual_corr must lie in [0, 1), got {residual_corr}")
     if population.careless or population.missing.get("rate"):
-        raise SpecificationError("simulate_pairs does not simulate careless responding or missing values; build the "
-                                 "population model without them")
+        raise SpecificationError(
+            "simulate_pairs does not simulate careless responding or missing values; build the "
+            "population model without them"
+        )
     mats = population.matrices
     items, factors = list(population.items), list(mats.lv)
     loading = [f for j, f in enumerate(factors) if np.any(mats.lambda_[:, j] != 0)]
@@ -1641,15 +1681,17 @@ def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
     theta = mats.theta
     sigma = implied_cov(mats)
     chol_theta = np.linalg.cholesky(theta + 1e-12 * np.eye(p))
-    scale = np.sqrt(np.diag(sigma) / (np.diag(sigma) + method_loading ** 2))
+    scale = np.sqrt(np.diag(sigma) / (np.diag(sigma) + method_loading**2))
     n, k = int(n_targets), int(informants)
     t = gen.standard_normal((n, m)) @ chol_phi.T
     design = None
     if population.validity is not None:  # the targets' external measures, outcome and groups
         design = validity_design(population)
         if design.spec.retest is not None and design.spec.retest.residual_corr:
-            raise SpecificationError("in the paired design the item residuals carry into the retest by "
-                                     "residual_corr of the pairs; give the RetestSpec residual_corr = 0")
+            raise SpecificationError(
+                "in the paired design the item residuals carry into the retest by "
+                "residual_corr of the pairs; give the RetestSpec residual_corr = 0"
+            )
         t, focal, extra = _validity_draws(design, population, t, gen)
     shared = gen.standard_normal((n, p)) @ chol_theta.T  # item-specific part carried into every rating
 
@@ -1660,7 +1702,7 @@ def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
         return (eta @ lam.T + e + g) * scale
 
     ys = rating(t)
-    yk = [rating(t * r + np.sqrt(1 - r ** 2) * (gen.standard_normal((n, m)) @ chol_phi.T)) for _ in range(k)]
+    yk = [rating(t * r + np.sqrt(1 - r**2) * (gen.standard_normal((n, m)) @ chol_phi.T)) for _ in range(k)]
     sd = np.sqrt(np.diag(sigma))
 
     def respond(y, lenient):
@@ -1679,14 +1721,27 @@ def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
     cols_inf = [f"{i}{sep}{forms[1]}" for i in items]
     ids = np.arange(1, n + 1)
     if k == 1:
-        out = pd.concat([pd.DataFrame({target: ids}), pd.DataFrame(self_resp, columns=cols_self),
-                         pd.DataFrame(inf_resp[0], columns=cols_inf)], axis=1)
+        out = pd.concat(
+            [
+                pd.DataFrame({target: ids}),
+                pd.DataFrame(self_resp, columns=cols_self),
+                pd.DataFrame(inf_resp[0], columns=cols_inf),
+            ],
+            axis=1,
+        )
     else:
         parts = []
         for j, resp in enumerate(inf_resp, start=1):
-            parts.append(pd.concat([pd.DataFrame({target: ids, "informant": j}),
-                                    pd.DataFrame(self_resp, columns=cols_self),
-                                    pd.DataFrame(resp, columns=cols_inf)], axis=1))
+            parts.append(
+                pd.concat(
+                    [
+                        pd.DataFrame({target: ids, "informant": j}),
+                        pd.DataFrame(self_resp, columns=cols_self),
+                        pd.DataFrame(resp, columns=cols_inf),
+                    ],
+                    axis=1,
+                )
+            )
         out = pd.concat(parts, ignore_index=True).sort_values([target, "informant"], kind="stable")
         out = out.reset_index(drop=True)
     wave2 = None
@@ -1697,16 +1752,25 @@ def _simulate_pairs(population, n_targets: int, informants: int = 1, *,
         extra.insert(0, target, ids)
         out = out.merge(extra, on=target, how="left", validate="many_to_one")
     out.attrs["seed"] = seed if isinstance(seed, (int, type(None))) else str(seed)
-    out.attrs["design"] = {"n_targets": n, "informants": k, "forms": list(forms), "sep": sep, "target": target,
-                           "self_other_corr": dict(zip(factors, r.tolist())), "method_loading": float(method_loading),
-                           "residual_corr": float(residual_corr), "lenient_form": lenient_form,
-                           "leniency": {i: float(s) for i, s in zip(items, shift) if s != 0}}
+    out.attrs["design"] = {
+        "n_targets": n,
+        "informants": k,
+        "forms": list(forms),
+        "sep": sep,
+        "target": target,
+        "self_other_corr": dict(zip(factors, r.tolist())),
+        "method_loading": float(method_loading),
+        "residual_corr": float(residual_corr),
+        "lenient_form": lenient_form,
+        "leniency": {i: float(s) for i, s in zip(items, shift) if s != 0},
+    }
     return out, wave2
 
 
 # ------------------------------------------------------------------------- column names
-def paired_columns(data: pd.DataFrame, items: Sequence[str], forms: Sequence[str] = FORMS,
-                   sep: str = "_") -> dict[str, tuple[str, str]]:
+def paired_columns(
+    data: pd.DataFrame, items: Sequence[str], forms: Sequence[str] = FORMS, sep: str = "_"
+) -> dict[str, tuple[str, str]]:
     """Map each base item to its two columns, ``{item: (item<sep>form1, item<sep>form2)}``.
 
     Raises
@@ -1722,9 +1786,10 @@ def paired_columns(data: pd.DataFrame, items: Sequence[str], forms: Sequence[str
     out = {i: (f"{i}{sep}{forms[0]}", f"{i}{sep}{forms[1]}") for i in items}
     absent = [c for pair in out.values() for c in pair if c not in data.columns]
     if absent:
-        raise DataError(f"paired data need columns <item>{sep}<form> for forms {forms[0]!r} and {forms[1]!r}; "
-                        f"missing: {', '.join(absent[:12])}" + (f" (and {len(absent) - 12} more)" if len(absent) > 12
-                                                               else ""))
+        raise DataError(
+            f"paired data need columns <item>{sep}<form> for forms {forms[0]!r} and {forms[1]!r}; "
+            f"missing: {', '.join(absent[:12])}" + (f" (and {len(absent) - 12} more)" if len(absent) > 12 else "")
+        )
     return out
 
 

@@ -26,9 +26,10 @@ import csv
 import io
 import json
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,10 +42,25 @@ from allyscale.results import Result, Summary, jsonable
 __all__ = ["read_responses", "ReadReport", "parse_missing_codes", "QUALTRICS_METADATA"]
 
 #: Columns of a Qualtrics export that describe the response, not an answer.
-QUALTRICS_METADATA = ("StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
-                      "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
-                      "ExternalReference", "LocationLatitude", "LocationLongitude", "DistributionChannel",
-                      "UserLanguage")
+QUALTRICS_METADATA = (
+    "StartDate",
+    "EndDate",
+    "Status",
+    "IPAddress",
+    "Progress",
+    "Duration (in seconds)",
+    "Finished",
+    "RecordedDate",
+    "ResponseId",
+    "RecipientLastName",
+    "RecipientFirstName",
+    "RecipientEmail",
+    "ExternalReference",
+    "LocationLatitude",
+    "LocationLongitude",
+    "DistributionChannel",
+    "UserLanguage",
+)
 
 _NA_STRINGS = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", "."}
 #: largest absolute value accepted as an answer when no response scale is known
@@ -107,17 +123,22 @@ class ReadReport(Result):
         if self.header_rows_dropped:
             lines.append(f"{self.header_rows_dropped} extra header rows dropped (question text and import ids)")
         for code, per in self.code_counts.items():
-            lines.append(f"missing-value code {_fmt(code)}: {sum(per.values())} cell(s) set to missing in "
-                         f"{len(per)} item(s)")
+            lines.append(
+                f"missing-value code {_fmt(code)}: {sum(per.values())} cell(s) set to missing in {len(per)} item(s)"
+            )
         blanks = sum(self.blank_cells.values())
         if blanks:
             lines.append(f"{blanks} empty cell(s) in {len(self.blank_cells)} item(s)")
         if self.user_missing:
             lines.append(f"{sum(self.user_missing.values())} SPSS user-missing value(s) set to missing")
         if self.invalid:
-            lines.append(f"{len(self.invalid)} invalid cell(s) set to missing: " + "; ".join(
-                f"{d['column']} row {d['row']} ({brief(d['value'])}, {d['reason']})" for d in self.invalid[:_SHOW])
-                + (" ..." if len(self.invalid) > _SHOW else ""))
+            lines.append(
+                f"{len(self.invalid)} invalid cell(s) set to missing: "
+                + "; ".join(
+                    f"{d['column']} row {d['row']} ({brief(d['value'])}, {d['reason']})" for d in self.invalid[:_SHOW]
+                )
+                + (" ..." if len(self.invalid) > _SHOW else "")
+            )
         return out.text(*lines) if lines else out.text("Every cell was read as given.")
 
     def to_frame(self) -> pd.DataFrame:
@@ -126,21 +147,33 @@ class ReadReport(Result):
         invalid: dict[str, int] = {}
         for d in self.invalid:
             invalid[d["column"]] = invalid.get(d["column"], 0) + 1
-        return pd.DataFrame({"item": list(self.items),
-                             "blank": [self.blank_cells.get(i, 0) for i in self.items],
-                             "coded_missing": [sum(per.get(i, 0) for per in self.code_counts.values())
-                                               for i in self.items],
-                             "user_missing": [self.user_missing.get(i, 0) for i in self.items],
-                             "invalid": [invalid.get(i, 0) for i in self.items]})
+        return pd.DataFrame(
+            {
+                "item": list(self.items),
+                "blank": [self.blank_cells.get(i, 0) for i in self.items],
+                "coded_missing": [sum(per.get(i, 0) for per in self.code_counts.values()) for i in self.items],
+                "user_missing": [self.user_missing.get(i, 0) for i in self.items],
+                "invalid": [invalid.get(i, 0) for i in self.items],
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"path": self.path, "format": self.format, "n_rows": self.n_rows, "n_items": self.n_items,
-                         "header_rows_dropped": self.header_rows_dropped,
-                         "missing_codes": [_fmt(c) for c in self.missing_codes],
-                         "code_counts": {_fmt(c): dict(v) for c, v in self.code_counts.items()},
-                         "n_coded_missing": self.n_coded_missing, "blank_cells": dict(self.blank_cells),
-                         "user_missing": dict(self.user_missing), "invalid": list(self.invalid),
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "path": self.path,
+                "format": self.format,
+                "n_rows": self.n_rows,
+                "n_items": self.n_items,
+                "header_rows_dropped": self.header_rows_dropped,
+                "missing_codes": [_fmt(c) for c in self.missing_codes],
+                "code_counts": {_fmt(c): dict(v) for c, v in self.code_counts.items()},
+                "n_coded_missing": self.n_coded_missing,
+                "blank_cells": dict(self.blank_cells),
+                "user_missing": dict(self.user_missing),
+                "invalid": list(self.invalid),
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 def _fmt(v: float) -> str:
@@ -207,12 +240,15 @@ def _read_text_table(path: Path, sep: str) -> tuple[list[str], list[list[str]], 
         raise DataError(f"{path}: the header is one field {brief(rows[0][0])}{hint}")
     for r, ln in zip(body, lines[1:]):
         if len(r) > width and any(c.strip() for c in r[width:]):
-            raise DataError(f"{path}: line {ln} has {len(r)} fields but the header has {width}"
-                            + (_delimiter_hint(r, sep) or ""))
+            raise DataError(
+                f"{path}: line {ln} has {len(r)} fields but the header has {width}" + (_delimiter_hint(r, sep) or "")
+            )
         if len(r) < width:
             # a row cut short is as suspect as a long one: never padded silently
-            raise DataError(f"{path}: line {ln} has {len(r)} field(s) but the header has {width} (a row cut short, "
-                            "or a line break inside an unquoted cell?)" + (_delimiter_hint(r, sep) or ""))
+            raise DataError(
+                f"{path}: line {ln} has {len(r)} field(s) but the header has {width} (a row cut short, "
+                "or a line break inside an unquoted cell?)" + (_delimiter_hint(r, sep) or "")
+            )
     body = [r[:width] for r in body]
     return header, body, lines[1:]
 
@@ -245,8 +281,10 @@ def _delimiter_hint(fields: Sequence[str], sep: str) -> str:
     joined = sep.join(fields)
     for other, name in ((";", "semicolons"), ("\t", "tabs"), (",", "commas")):
         if other != sep and joined.count(other) >= 1:
-            return (f"; the line holds {joined.count(other)} {name}: is the file {name[:-1]}-separated? "
-                    f"(save it {'with commas as .csv' if other != ',' else 'as .csv'}, or tab-separated as .tsv)")
+            return (
+                f"; the line holds {joined.count(other)} {name}: is the file {name[:-1]}-separated? "
+                f"(save it {'with commas as .csv' if other != ',' else 'as .csv'}, or tab-separated as .tsv)"
+            )
     return ""
 
 
@@ -272,8 +310,10 @@ def _check_header(path: Path, header: Sequence[str]) -> None:
         if seen[h] == 2:
             dups.append(h)
     if dups:
-        raise DataError(f"{path}: duplicate column name(s) {', '.join(brief(d) for d in dups[:_SHOW])}: each item "
-                        "must appear once (rename or delete the copies)")
+        raise DataError(
+            f"{path}: duplicate column name(s) {', '.join(brief(d) for d in dups[:_SHOW])}: each item "
+            "must appear once (rename or delete the copies)"
+        )
 
 
 def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict, dict[str, np.ndarray]]:
@@ -283,7 +323,7 @@ def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict, dict[str, np.ndarra
         frame, meta = pyreadstat.read_sav(str(path), user_missing=True, apply_value_formats=False)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except Exception as exc:  # noqa: BLE001 - pyreadstat raises its own ReadstatError and others
+    except Exception as exc:
         raise DataError(f"{path}: cannot read as an SPSS .sav file ({exc})") from None
     var_labels = {k: v for k, v in zip(meta.column_names, meta.column_labels or []) if v}
     value_labels = {k: dict(v) for k, v in (meta.variable_value_labels or {}).items()}
@@ -307,13 +347,14 @@ def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict, dict[str, np.ndarra
 
 def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, header=None, dtype=object,
-                              engine="openpyxl")
+        frame = pd.read_excel(
+            path, sheet_name=0 if sheet is None else sheet, header=None, dtype=object, engine="openpyxl"
+        )
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except ValueError as exc:
         raise DataError(f"{path}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile raise many types for a corrupt file
+    except Exception as exc:
         raise DataError(f"{path}: cannot read as an Excel .xlsx workbook ({exc})") from None
     _refuse_uncomputed_formulas(path, sheet)
     frame = frame.dropna(how="all")
@@ -339,12 +380,11 @@ def _refuse_uncomputed_formulas(path: Path, sheet: str | int | None) -> None:
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except Exception:  # noqa: BLE001 - pandas has read this file; nothing more to learn
+    except Exception:
         return
     try:
         ws = wb.worksheets[sheet] if isinstance(sheet, int) else (wb[sheet] if sheet else wb.worksheets[0])
-        formulas = [(c.row, c.column) for row in ws.iter_rows() for c in row
-                    if getattr(c, "data_type", None) == "f"]
+        formulas = [(c.row, c.column) for row in ws.iter_rows() for c in row if getattr(c, "data_type", None) == "f"]
     finally:
         wb.close()
     if not formulas:
@@ -361,17 +401,26 @@ def _refuse_uncomputed_formulas(path: Path, sheet: str | int | None) -> None:
         from openpyxl.utils import get_column_letter
 
         shown = ", ".join(f"{get_column_letter(c)}{r} (column {brief(header.get(c))})" for r, c in empty[:_SHOW])
-        raise DataError(f"{path}: {len(empty)} formula cell(s) without a saved value: {shown}"
-                        + (" ..." if len(empty) > _SHOW else "")
-                        + "; they would read as missing answers. Open the file in a spreadsheet and save it (which "
-                          "stores the results), or export the sheet as .csv")
+        raise DataError(
+            f"{path}: {len(empty)} formula cell(s) without a saved value: {shown}"
+            + (" ..." if len(empty) > _SHOW else "")
+            + "; they would read as missing answers. Open the file in a spreadsheet and save it (which "
+            "stores the results), or export the sheet as .csv"
+        )
 
 
 # ---------------------------------------------------------------------------- main entry
-def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
-                   missing: str | float | Iterable[float] | None = None, invalid: str = "error",
-                   sheet: str | int | None = None, scale: tuple[int, int] | None = None,
-                   items_from: str | None = None) -> pd.DataFrame:
+def read_responses(
+    path: str | Path,
+    pool: ItemPool | None = None,
+    *,
+    items: Sequence[str] | None = None,
+    missing: str | float | Iterable[float] | None = None,
+    invalid: str = "error",
+    sheet: str | int | None = None,
+    scale: tuple[int, int] | None = None,
+    items_from: str | None = None,
+) -> pd.DataFrame:
     """Read a survey export and check every item cell.
 
     Parameters
@@ -438,18 +487,18 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
             body, lines = body[2:], lines[2:]
             header_dropped = 2
         frame = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(columns=header)
-        line_of = lambda i: f"line {lines[i]}"  # noqa: E731
+        line_of = lambda i: f"line {lines[i]}"
     elif suffix == ".xlsx":
         frame = _read_xlsx(path, sheet)
         _check_header(path, list(frame.columns))
         rows = frame.attrs.pop("_rows")
         frame.attrs.pop("_first_line", None)
         fmt = "xlsx"
-        line_of = lambda i: f"sheet row {rows[i]}"  # noqa: E731
+        line_of = lambda i: f"sheet row {rows[i]}"
     elif suffix == ".sav":
         frame, var_labels, value_labels, user_missing = _read_sav(path)
         fmt = "sav"
-        line_of = lambda i: f"case {i + 1}"  # noqa: E731
+        line_of = lambda i: f"case {i + 1}"
     elif suffix in (".xls",):
         raise DataError(f"{path}: the old Excel .xls format is not supported; save the sheet as .xlsx or .csv")
     else:
@@ -476,14 +525,25 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
     absent = [i for i in wanted if i not in frame.columns]
     if absent:
         what = "the pool's" if pool is not None else (items_from or "the requested")
-        raise DataError(f"{path}: {len(absent)} of {what} items are not columns of the file: "
-                        f"{', '.join(absent[:20])}" + (f" (and {len(absent) - 20} more)" if len(absent) > 20 else "")
-                        + f"; the file has {len(frame.columns)} columns")
+        raise DataError(
+            f"{path}: {len(absent)} of {what} items are not columns of the file: "
+            f"{', '.join(absent[:20])}"
+            + (f" (and {len(absent) - 20} more)" if len(absent) > 20 else "")
+            + f"; the file has {len(frame.columns)} columns"
+        )
     if not wanted:
         raise DataError(f"{path}: no item columns (no column holds only numbers)")
-    report = ReadReport(str(path), fmt, n_rows=len(frame), n_items=len(wanted), items=list(wanted),
-                        header_rows_dropped=header_dropped, missing_codes=codes, variable_labels=var_labels,
-                        value_labels=value_labels)
+    report = ReadReport(
+        str(path),
+        fmt,
+        n_rows=len(frame),
+        n_items=len(wanted),
+        items=list(wanted),
+        header_rows_dropped=header_dropped,
+        missing_codes=codes,
+        variable_labels=var_labels,
+        value_labels=value_labels,
+    )
     out = frame.copy()
     out.attrs = {}
     problems: list[dict[str, Any]] = []
@@ -520,17 +580,20 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
                 reasons[i] = (f"not a point of the response scale {lo}-{hi}", raw.iloc[i])
         for i in sorted(reasons):
             reason, value = reasons[i]
-            problems.append({"column": col, "row": int(i) + 1, "line": line_of(int(i)), "value": _show(value),
-                             "reason": reason})
+            problems.append(
+                {"column": col, "row": int(i) + 1, "line": line_of(int(i)), "value": _show(value), "reason": reason}
+            )
             values[i] = np.nan
         out[col] = values
     if problems:
         if invalid == "error":
             raise DataError(_invalid_message(path, problems))
         report.invalid = problems
-        msg = (f"{path}: {len(problems)} invalid cell(s) set to missing (first: column "
-               f"{brief(problems[0]['column'])}, row {problems[0]['row']} [{problems[0]['line']}], value "
-               f"{brief(problems[0]['value'])})")
+        msg = (
+            f"{path}: {len(problems)} invalid cell(s) set to missing (first: column "
+            f"{brief(problems[0]['column'])}, row {problems[0]['row']} [{problems[0]['line']}], value "
+            f"{brief(problems[0]['value'])})"
+        )
         report.diagnostics.setdefault("warnings", []).append(msg)
         warnings.warn(msg, DataWarning, stacklevel=2)
     empty = [c for c in wanted if out[c].isna().all()]
@@ -542,8 +605,13 @@ def read_responses(path: str | Path, pool: ItemPool | None = None, *, items: Seq
         conv = pd.to_numeric(out[col], errors="coerce")
         if conv.notna().sum() == out[col].map(lambda v: not _blank(v)).sum():
             out[col] = conv
-    out.attrs = {"read_report": report, "variable_labels": var_labels, "value_labels": value_labels,
-                 "format": fmt, "source": str(path)}
+    out.attrs = {
+        "read_report": report,
+        "variable_labels": var_labels,
+        "value_labels": value_labels,
+        "format": fmt,
+        "source": str(path),
+    }
     return out
 
 
@@ -570,8 +638,10 @@ def _to_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return values, np.isnan(values), np.zeros(len(raw), dtype=bool)
     objs = raw.tolist()
     blank = np.array([_blank(v) for v in objs], dtype=bool)
-    conv = pd.to_numeric(pd.Series([None if b else (v.strip() if isinstance(v, str) else v)
-                                    for v, b in zip(objs, blank)], dtype=object), errors="coerce")
+    conv = pd.to_numeric(
+        pd.Series([None if b else (v.strip() if isinstance(v, str) else v) for v, b in zip(objs, blank)], dtype=object),
+        errors="coerce",
+    )
     values = conv.to_numpy(dtype=float, na_value=np.nan).copy()
     bad = np.isnan(values) & ~blank
     return values, blank, bad
@@ -592,15 +662,25 @@ def _invalid_message(path: Path, problems: list[dict[str, Any]]) -> str:
         more = f" and {len(ps) - _SHOW} more" if len(ps) > _SHOW else ""
         parts.append(f"column {brief(col)}: {ps[0]['reason']}: {shown}{more}")
     more_cols = f"; and {len(by_col) - _SHOW} more column(s)" if len(by_col) > _SHOW else ""
-    return (f"{path}: {len(problems)} invalid cell(s) in item columns — " + "; ".join(parts) + more_cols
-            + " (fix the file, declare the code with --missing, or use --invalid missing to treat them as missing)")
+    return (
+        f"{path}: {len(problems)} invalid cell(s) in item columns — "
+        + "; ".join(parts)
+        + more_cols
+        + " (fix the file, declare the code with --missing, or use --invalid missing to treat them as missing)"
+    )
 
 
 def labels_json(frame: pd.DataFrame) -> str:
     """The variable and value labels a reader kept, as JSON (for a report's appendix)."""
-    return json.dumps({"variable_labels": frame.attrs.get("variable_labels", {}),
-                       "value_labels": {k: {str(a): b for a, b in v.items()}
-                                        for k, v in frame.attrs.get("value_labels", {}).items()}}, indent=2)
+    return json.dumps(
+        {
+            "variable_labels": frame.attrs.get("variable_labels", {}),
+            "value_labels": {
+                k: {str(a): b for a, b in v.items()} for k, v in frame.attrs.get("value_labels", {}).items()
+            },
+        },
+        indent=2,
+    )
 
 
 def linear_dependencies(frame: pd.DataFrame, items: Sequence[str], *, tol: float = 1e-9) -> list[str]:
@@ -644,6 +724,8 @@ def linear_dependencies(frame: pd.DataFrame, items: Sequence[str], *, tol: float
         for k in np.flatnonzero(vals < tol * max(vals.max(), 1.0)):
             v = vecs[:, k]
             involved = [rest[j] for j in np.flatnonzero(np.abs(v) > 0.05 * np.abs(v).max())]
-            out.append(f"items {', '.join(involved)} are linearly dependent (one is an exact weighted sum of the "
-                       "others in every complete row)")
+            out.append(
+                f"items {', '.join(involved)} are linearly dependent (one is an exact weighted sum of the "
+                "others in every complete row)"
+            )
     return out

@@ -211,13 +211,15 @@ def _parse_modifiers(mods: list[str], lineno: int, context: str) -> Modifier:
     if len(lengths) > 1:
         raise ModelSyntaxError(f"line {lineno}: c() modifiers of different lengths in {brief(context, 200)}")
     n = max(len(fixed), len(label), 1)
-    pick = (lambda seq, g: seq[g] if len(seq) > 1 else (seq[0] if seq else None))
+    pick = lambda seq, g: seq[g] if len(seq) > 1 else (seq[0] if seq else None)
     if any(pick(fixed, g) is not None and pick(label, g) is not None for g in range(n)):
         # lavaan 0.6.14 keeps the label and drops the value of "0.5*a*x" (the parameter is then free):
         # refused rather than followed silently either way
-        raise ModelSyntaxError(f"line {lineno}: a term gives both a fixed value and a label in {brief(context, 200)}; "
-                               "lavaan keeps only the label (the parameter is then free, the value ignored): "
-                               "write 0.5*x to fix it, or a*x to label it (equal labels, equal parameters)")
+        raise ModelSyntaxError(
+            f"line {lineno}: a term gives both a fixed value and a label in {brief(context, 200)}; "
+            "lavaan keeps only the label (the parameter is then free, the value ignored): "
+            "write 0.5*x to fix it, or a*x to label it (equal labels, equal parameters)"
+        )
     return Modifier(tuple(fixed), tuple(free), tuple(label), tuple(start))
 
 
@@ -249,7 +251,7 @@ def parse_model(model: str) -> list[Statement]:
     statements: list[Statement] = []
     for lineno, stmt in _join_continuations(_strip_comments(model)):
         op, pos = _find_operator(stmt, lineno)
-        lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
+        lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op) :].strip()
         if op in (":=", "==", "<", ">"):
             raise ModelSyntaxError(
                 f"line {lineno}: {op!r} (defined parameters and constraints) is not supported: {brief(stmt, 200)}"
@@ -259,8 +261,9 @@ def parse_model(model: str) -> list[Statement]:
         lhs_names, lhs_efa = _lhs_terms(lhs_text, op, lineno, stmt)
         for name in lhs_names:
             if not _NAME.match(name):
-                raise ModelSyntaxError(f"line {lineno}: {brief(name)} is not a valid variable name in "
-                                       f"{brief(stmt, 200)}")
+                raise ModelSyntaxError(
+                    f"line {lineno}: {brief(name)} is not a valid variable name in {brief(stmt, 200)}"
+                )
         if not rhs_text:
             raise ModelSyntaxError(f"line {lineno}: nothing on the right of {op!r} in {brief(stmt, 200)}")
         terms = []
@@ -274,11 +277,13 @@ def parse_model(model: str) -> list[Statement]:
             if op == "~" and var == "1":
                 this_op, var = "~1", ""
             elif not _NAME.match(var):
-                raise ModelSyntaxError(f"line {lineno}: {brief(var)} is not a valid variable name in "
-                                       f"{brief(stmt, 200)}")
+                raise ModelSyntaxError(
+                    f"line {lineno}: {brief(var)} is not a valid variable name in {brief(stmt, 200)}"
+                )
             if op == "|" and not re.match(r"^t\d+$", var):
-                raise ModelSyntaxError(f"line {lineno}: thresholds are written t1, t2, ...; got {brief(var)} in "
-                                       f"{brief(stmt, 200)}")
+                raise ModelSyntaxError(
+                    f"line {lineno}: thresholds are written t1, t2, ...; got {brief(var)} in {brief(stmt, 200)}"
+                )
             terms.append((this_op, var, _parse_modifiers(mods, lineno, stmt), term))
         for lhs in lhs_names:  # lavaan's order: every term of the first name, then of the next
             for this_op, var, modifier, term in terms:
@@ -301,8 +306,10 @@ def _lhs_terms(lhs_text: str, op: str, lineno: int, stmt: str) -> tuple[list[str
         for mod in mods:
             m = re.match(r"^efa\((.*)\)$", mod)
             if m is None or op != "=~":
-                raise ModelSyntaxError(f"line {lineno}: {brief(mod)} cannot modify the left-hand side "
-                                       f"{brief(name)} in {brief(stmt, 200)} (only efa(\"block\") before =~)")
+                raise ModelSyntaxError(
+                    f"line {lineno}: {brief(mod)} cannot modify the left-hand side "
+                    f'{brief(name)} in {brief(stmt, 200)} (only efa("block") before =~)'
+                )
             block = m.group(1).strip().strip("\"'")
             if not block:
                 raise ModelSyntaxError(f"line {lineno}: efa() needs a block name in {brief(stmt, 200)}")
@@ -324,8 +331,10 @@ def _refuse_duplicates(statements: list[Statement]) -> None:
             key = (min(st.lhs, st.rhs), "~~", max(st.lhs, st.rhs))
         if key in seen:
             first = seen[key]
-            raise ModelSyntaxError(f"line {st.line}: duplicate model element in: {st.text or key} "
-                                   f"(specified twice: first at line {first.line} as {first.text or key})")
+            raise ModelSyntaxError(
+                f"line {st.line}: duplicate model element in: {st.text or key} "
+                f"(specified twice: first at line {first.line} as {first.text or key})"
+            )
         seen[key] = st
 
 
@@ -492,8 +501,17 @@ def lavaanify(
     lv_endog |= {s.lhs for s in statements if s.op == "~" and s.lhs in latent}
     lv_exo = [f for f in latent if f not in lv_endog]
     group_equal = tuple(group_equal)
-    known_eq = {"loadings", "intercepts", "thresholds", "residuals", "means", "lv.variances",
-                "lv.covariances", "residual.covariances", "regressions"}
+    known_eq = {
+        "loadings",
+        "intercepts",
+        "thresholds",
+        "residuals",
+        "means",
+        "lv.variances",
+        "lv.covariances",
+        "residual.covariances",
+        "regressions",
+    }
     bad = [g for g in group_equal if g not in known_eq]
     if bad:
         raise ModelSyntaxError(f"unknown group_equal value(s) {bad}; expected some of {sorted(known_eq)}")
@@ -502,8 +520,21 @@ def lavaanify(
     rows: list[dict] = []
 
     def add(lhs, op, rhs, g, user, fixed=None, free_forced=False, label=None, start=None, kind=None, efa=""):
-        rows.append(dict(lhs=lhs, op=op, rhs=rhs, user=user, group=g + 1, fixed=fixed,
-                         free_forced=free_forced, label=label or "", start=start, kind=kind, efa=efa))
+        rows.append(
+            dict(
+                lhs=lhs,
+                op=op,
+                rhs=rhs,
+                user=user,
+                group=g + 1,
+                fixed=fixed,
+                free_forced=free_forced,
+                label=label or "",
+                start=start,
+                kind=kind,
+                efa=efa,
+            )
+        )
 
     for g in range(ngroups):
         present: set[tuple[str, str, str]] = set()
@@ -540,7 +571,7 @@ def lavaanify(
                 present.add((f, "~~", f))
         # covariances among exogenous latents
         for i, a in enumerate(lv_exo):
-            for b in lv_exo[i + 1:]:
+            for b in lv_exo[i + 1 :]:
                 if (a, "~~", b) in present or (b, "~~", a) in present:
                     continue
                 if a in efa_of and b in efa_of and (orthogonal_efa or efa_of[a] == efa_of[b]):
@@ -571,12 +602,19 @@ def lavaanify(
     table = pd.DataFrame(rows)
     # std_lv: loadings free; latent variances fixed at 1 (only for factors that have loadings)
     if std_lv:
-        mask = ((table.op == "~~") & (table.lhs == table.rhs) & table.lhs.isin(latent) & (table.user == 0)
-                & (table.kind != "single"))
+        mask = (
+            (table.op == "~~")
+            & (table.lhs == table.rhs)
+            & table.lhs.isin(latent)
+            & (table.user == 0)
+            & (table.kind != "single")
+        )
         table.loc[mask, "fixed"] = 1.0
         if "loadings" in group_equal and efa_of:
             raise ModelSyntaxError("EFA blocks with group_equal 'loadings' are not supported")
-        if "loadings" in group_equal and "lv.variances" not in group_equal:  # as lavaan: equal loadings identify the later groups' variances
+        if (
+            "loadings" in group_equal and "lv.variances" not in group_equal
+        ):  # as lavaan: equal loadings identify the later groups' variances
             table.loc[mask & (table.group > 1), "fixed"] = None
         # endogenous latent residual variances are fixed to 1 only if exogenous; lavaan fixes all lv variances
     _refuse_single_ordinal(table, single, ordered)
@@ -596,14 +634,17 @@ def _efa_blocks(statements: list[Statement]) -> dict[str, str]:
     for s in statements:
         if s.op == "=~" and s.efa:
             if out.get(s.lhs, s.efa) != s.efa:
-                raise ModelSyntaxError(f"line {s.line}: factor {s.lhs!r} is in two EFA blocks "
-                                       f"({out[s.lhs]!r} and {s.efa!r})")
+                raise ModelSyntaxError(
+                    f"line {s.line}: factor {s.lhs!r} is in two EFA blocks ({out[s.lhs]!r} and {s.efa!r})"
+                )
             out[s.lhs] = s.efa
     plain = {s.lhs for s in statements if s.op == "=~" and not s.efa}
     both = sorted(plain & set(out))
     if both:
-        raise ModelSyntaxError(f"factor(s) {both} have loadings both inside and outside an efa() block; write "
-                               "efa(\"block\")* before every =~ statement of an EFA factor")
+        raise ModelSyntaxError(
+            f"factor(s) {both} have loadings both inside and outside an efa() block; write "
+            'efa("block")* before every =~ statement of an EFA factor'
+        )
     return out
 
 
@@ -622,13 +663,16 @@ def _echelon(rows: list[dict], efa_of: dict[str, str], ngroups: int, group_equal
             for k, f in enumerate(factors):
                 load = [r for r in rows if r["group"] == g and r["op"] == "=~" and r["lhs"] == f]
                 if len(load) < k:
-                    raise ModelSyntaxError(f"efa factor {f!r} (block {b!r}) has not enough indicators for the "
-                                           f"echelon pattern ({k} needed)")
+                    raise ModelSyntaxError(
+                        f"efa factor {f!r} (block {b!r}) has not enough indicators for the echelon pattern ({k} needed)"
+                    )
                 for r in load[:k]:
                     if r["fixed"] is not None or r["free_forced"] or r["label"]:
-                        raise ModelSyntaxError(f"the loading {f} =~ {r['rhs']} of EFA block {b!r} is fixed, "
-                                               "freed or labelled in the syntax; loadings of an EFA block take "
-                                               "no modifiers")
+                        raise ModelSyntaxError(
+                            f"the loading {f} =~ {r['rhs']} of EFA block {b!r} is fixed, "
+                            "freed or labelled in the syntax; loadings of an EFA block take "
+                            "no modifiers"
+                        )
                     r["fixed"], r["user"] = 0.0, 7
 
 
@@ -661,7 +705,8 @@ def _refuse_single_ordinal(table: pd.DataFrame, single: set[str], ordered: list[
             raise ModelSyntaxError(
                 f"factor {f!r} has one indicator, {v!r}, which is ordinal: with the delta parameterization its "
                 f"loading and the factor's variance cannot both be estimated (lavaan cannot compute standard errors "
-                f"for it); fix both, e.g. {f} =~ 1*{v} and {f} ~~ 1*{f}, or leave {v} out of the factor model")
+                f"for it); fix both, e.g. {f} =~ 1*{v} and {f} ~~ 1*{f}, or leave {v} out of the factor model"
+            )
 
 
 def _refuse_cycles(statements: list[Statement], latent: list[str]) -> None:
@@ -690,12 +735,13 @@ def _refuse_cycles(statements: list[Statement], latent: list[str]) -> None:
                 stack.pop()
                 path.pop()
             elif state.get(child) == 1:
-                cycle = path[path.index(child):] + [child]
+                cycle = path[path.index(child) :] + [child]
                 shown = ", ".join(how[(a, b)].text or f"{a}->{b}" for a, b in zip(cycle, cycle[1:]))
                 raise ModelSyntaxError(
                     f"the latent variables {' -> '.join(cycle)} form a cycle ({shown}); allyscale fits recursive "
                     "models only (lavaan accepts this syntax but cannot estimate the nonrecursive model: its "
-                    "estimation fails or the model is not identified)")
+                    "estimation fails or the model is not identified)"
+                )
             elif not state.get(child):
                 state[child] = 1
                 path.append(child)
@@ -732,8 +778,9 @@ def _fix_shared_labels(rows: list[dict]) -> None:
         values = {float(r["ustart"]) for r in fixed}
         if len(values) > 1:
             shown = ", ".join(f"{r['lhs']} {r['op']} {r['rhs']} = {r['ustart']:g}" for r in fixed)
-            raise ModelSyntaxError(f"label {label!r}: equality constraints involve fixed parameters with different "
-                                   f"values ({shown})")
+            raise ModelSyntaxError(
+                f"label {label!r}: equality constraints involve fixed parameters with different values ({shown})"
+            )
         value = values.pop()
         for r in members:
             r["is_free"] = False
@@ -749,8 +796,11 @@ def _finalise(table: pd.DataFrame, group_equal, ordered, latent) -> pd.DataFrame
         fixed = r["fixed"]
         r["is_free"] = (fixed is None or (isinstance(fixed, float) and np.isnan(fixed))) and r["kind"] != "delta_resid"
         start = r["start"]
-        r["ustart"] = float(fixed) if not r["is_free"] and fixed is not None and not pd.isna(fixed) else (
-            float(start) if start is not None and not pd.isna(start) else np.nan)
+        r["ustart"] = (
+            float(fixed)
+            if not r["is_free"] and fixed is not None and not pd.isna(fixed)
+            else (float(start) if start is not None and not pd.isna(start) else np.nan)
+        )
         r["start"] = float(start) if start is not None and not pd.isna(start) else np.nan
         r["kind"] = r["kind"] if isinstance(r["kind"], str) else ""
     ngroups = max(r["group"] for r in rows)

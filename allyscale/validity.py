@@ -31,9 +31,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from allyscale.cfa import CFAResult
     from allyscale.pool import ItemPool
 
-__all__ = ["htmt", "ave", "fornell_larcker", "factor_correlations", "external_correlations", "scale_reliability",
-           "ScaleReliability",
-           "FornellLarckerResult"]
+__all__ = [
+    "htmt",
+    "ave",
+    "fornell_larcker",
+    "factor_correlations",
+    "external_correlations",
+    "scale_reliability",
+    "ScaleReliability",
+    "FornellLarckerResult",
+]
 
 
 def _rel():
@@ -52,8 +59,9 @@ def _check_items(data: pd.DataFrame, items: list[str]) -> None:
             raise DataError(f"item {i!r} is not numeric (dtype {data[i].dtype})")
 
 
-def htmt(data: pd.DataFrame, model: str, *, htmt2: bool = True, absolute: bool = True,
-         ordinal: bool = False) -> pd.DataFrame:
+def htmt(
+    data: pd.DataFrame, model: str, *, htmt2: bool = True, absolute: bool = True, ordinal: bool = False
+) -> pd.DataFrame:
     """Heterotrait–monotrait ratio of correlations, as ``semTools::htmt(model, data = d)``.
 
     With ``R`` the item correlation matrix (Pearson, listwise deletion as lavCor's
@@ -95,8 +103,9 @@ def htmt(data: pd.DataFrame, model: str, *, htmt2: bool = True, absolute: bool =
     _check_items(data, items)
     x = data[items].astype(float).dropna()
     if len(x) < len(data):
-        warnings.warn(f"htmt: {len(data) - len(x)} rows with missing responses dropped (listwise)", DataWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"htmt: {len(data) - len(x)} rows with missing responses dropped (listwise)", DataWarning, stacklevel=2
+        )
     if ordinal:
         from allyscale.polychoric import polychoric
 
@@ -131,7 +140,6 @@ def _fit(data: pd.DataFrame, model: str, estimator: str | None, fit: CFAResult |
     if fit is not None:
         return fit
     from allyscale.cfa import cfa
-
     from allyscale.fitpolicy import resolve_estimator
 
     estimator = resolve_estimator(estimator, data, model)  # None: allyscale's estimator rule
@@ -140,8 +148,11 @@ def _fit(data: pd.DataFrame, model: str, estimator: str | None, fit: CFAResult |
         kw["ordered"] = list(dict.fromkeys(i for its in fi.values() for i in its))
     res = cfa(data, model, estimator=estimator, **kw)
     if not res.converged:
-        warnings.warn("the CFA did not converge; the validity statistics come from a non-converged solution",
-                      ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            "the CFA did not converge; the validity statistics come from a non-converged solution",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     return res
 
 
@@ -183,17 +194,21 @@ class FornellLarckerResult(Result):
 
     def summary(self) -> Summary:
         """The matrix and, per factor, whether sqrt(AVE) exceeds its largest correlation."""
-        return (Summary("Fornell-Larcker: sqrt(AVE) on the diagonal, factor correlations off it")
-                .table(self.table, title="sqrt(AVE) and factor correlations")
-                .table(self.passes.rename("passes").to_frame(), title="sqrt(AVE) > max |r|"))
+        return (
+            Summary("Fornell-Larcker: sqrt(AVE) on the diagonal, factor correlations off it")
+            .table(self.table, title="sqrt(AVE) and factor correlations")
+            .table(self.passes.rename("passes").to_frame(), title="sqrt(AVE) > max |r|")
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The matrix (factors × factors)."""
         return self.table
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"table": self.table, "passes": self.passes, "ave": self.ave,
-                         "diagnostics": self.diagnostics}, frames="index")
+        return jsonable(
+            {"table": self.table, "passes": self.passes, "ave": self.ave, "diagnostics": self.diagnostics},
+            frames="index",
+        )
 
 
 def _latent_corr(fit: CFAResult) -> pd.DataFrame:
@@ -207,8 +222,9 @@ def _latent_corr(fit: CFAResult) -> pd.DataFrame:
     return out
 
 
-def fornell_larcker(data: pd.DataFrame, model: str, *, estimator: str | None = None,
-                    fit: CFAResult | None = None) -> FornellLarckerResult:
+def fornell_larcker(
+    data: pd.DataFrame, model: str, *, estimator: str | None = None, fit: CFAResult | None = None
+) -> FornellLarckerResult:
     """Fornell–Larcker criterion: ``sqrt(AVE)`` of each factor vs its correlations with the others.
 
     AVE as :func:`ave`; factor correlations are the completely standardized latent
@@ -231,8 +247,14 @@ def fornell_larcker(data: pd.DataFrame, model: str, *, estimator: str | None = N
     return FornellLarckerResult(table=table, passes=passes, ave=a, diagnostics={"converged": res.converged})
 
 
-def factor_correlations(data: pd.DataFrame | None = None, model: str | None = None, *, estimator: str | None = None,
-                        fit: CFAResult | None = None, level: float = 0.95) -> pd.DataFrame:
+def factor_correlations(
+    data: pd.DataFrame | None = None,
+    model: str | None = None,
+    *,
+    estimator: str | None = None,
+    fit: CFAResult | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """Factor correlations with standard errors and Wald confidence intervals.
 
     The model is fitted with unit factor variances (``std_lv=True``, lavaan's
@@ -260,21 +282,40 @@ def factor_correlations(data: pd.DataFrame | None = None, model: str | None = No
     latent = list(dict.fromkeys(est.loc[est["op"] == "=~", "lhs"]))
     var = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"]) & est["lhs"].isin(latent)]
     if not np.allclose(var["est"].astype(float), 1.0):
-        raise SpecificationError("the fit has free factor variances; fit the model with std_lv=True (or pass data "
-                                 "and model) to get factor correlations with their standard errors")
+        raise SpecificationError(
+            "the fit has free factor variances; fit the model with std_lv=True (or pass data "
+            "and model) to get factor correlations with their standard errors"
+        )
     cov = est[(est["op"] == "~~") & est["lhs"].isin(latent) & est["rhs"].isin(latent) & (est["lhs"] != est["rhs"])]
     zq = stats.norm.ppf(1 - (1 - level) / 2)
     se = cov["se"].astype(float).to_numpy()
     r = cov["est"].astype(float).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         z = r / se
-    return pd.DataFrame({"lhs": cov["lhs"].to_numpy(), "rhs": cov["rhs"].to_numpy(), "r": r, "se": se, "z": z,
-                         "pvalue": 2 * stats.norm.sf(np.abs(z)), "ci_lower": r - zq * se, "ci_upper": r + zq * se})
+    return pd.DataFrame(
+        {
+            "lhs": cov["lhs"].to_numpy(),
+            "rhs": cov["rhs"].to_numpy(),
+            "r": r,
+            "se": se,
+            "z": z,
+            "pvalue": 2 * stats.norm.sf(np.abs(z)),
+            "ci_lower": r - zq * se,
+            "ci_upper": r + zq * se,
+        }
+    )
 
 
-def external_correlations(data: pd.DataFrame, external: list[str], *, scales: dict[str, list[str]] | None = None,
-                          model: str | None = None, pool: ItemPool | None = None, method: str = "pearson",
-                          level: float = 0.95) -> pd.DataFrame:
+def external_correlations(
+    data: pd.DataFrame,
+    external: list[str],
+    *,
+    scales: dict[str, list[str]] | None = None,
+    model: str | None = None,
+    pool: ItemPool | None = None,
+    method: str = "pearson",
+    level: float = 0.95,
+) -> pd.DataFrame:
     """Correlations of scale scores with external measures, with Fisher-z intervals.
 
     Scale scores are the means of each scale's items (available-item mean; reverse-keyed
@@ -338,8 +379,17 @@ def external_correlations(data: pd.DataFrame, external: list[str], *, scales: di
             r = float(pair.corr(method=method).iloc[0, 1])
             zr, se = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1 / math.sqrt(n - 3)
             t = r * math.sqrt((n - 2) / max(1 - r * r, 1e-300))
-            rows.append({"scale": s, "external": e, "r": r, "n": n, "ci_lower": math.tanh(zr - zq * se),
-                         "ci_upper": math.tanh(zr + zq * se), "pvalue": float(2 * stats.t.sf(abs(t), n - 2))})
+            rows.append(
+                {
+                    "scale": s,
+                    "external": e,
+                    "r": r,
+                    "n": n,
+                    "ci_lower": math.tanh(zr - zq * se),
+                    "ci_upper": math.tanh(zr + zq * se),
+                    "pvalue": float(2 * stats.t.sf(abs(t), n - 2)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -380,8 +430,10 @@ class ScaleReliability(Result):
         out.table(self.fornell_larcker.table, title="Fornell-Larcker: sqrt(AVE) on the diagonal")
         if self.omega is not None:
             o = self.omega
-            out.text(f"Schmid-Leiman omega ({o.n_factors} group factors; psych::omega): omega_h = {o.omega_h:.3f}, "
-                     f"omega_t = {o.omega_t:.3f}, ECV = {o.ecv:.3f}")
+            out.text(
+                f"Schmid-Leiman omega ({o.n_factors} group factors; psych::omega): omega_h = {o.omega_h:.3f}, "
+                f"omega_t = {o.omega_t:.3f}, ECV = {o.ecv:.3f}"
+            )
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -389,15 +441,30 @@ class ScaleReliability(Result):
         return self.reliability.table
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"estimator": self.estimator, "converged": self.fit.converged,
-                         "reliability": self.reliability.table, "diagnostics": self.diagnostics, "htmt": self.htmt,
-                         "fornell_larcker": self.fornell_larcker.to_dict(),
-                         "omega": None if self.omega is None else self.omega.to_dict()}, frames="index")
+        return jsonable(
+            {
+                "estimator": self.estimator,
+                "converged": self.fit.converged,
+                "reliability": self.reliability.table,
+                "diagnostics": self.diagnostics,
+                "htmt": self.htmt,
+                "fornell_larcker": self.fornell_larcker.to_dict(),
+                "omega": None if self.omega is None else self.omega.to_dict(),
+            },
+            frames="index",
+        )
 
 
-def scale_reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None, pool: Any = None,
-                      fit: CFAResult | None = None, ordinal_alpha: bool = False,
-                      omega_factors: int | str | None = "auto") -> ScaleReliability:
+def scale_reliability(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    estimator: str | None = None,
+    pool: Any = None,
+    fit: CFAResult | None = None,
+    ordinal_alpha: bool = False,
+    omega_factors: int | str | None = "auto",
+) -> ScaleReliability:
     """Reliability and discriminant validity as the report computes them, in one call (the report and
     ``allyscale reliability`` both use it, so they cannot differ).
 

@@ -52,15 +52,26 @@ A review. Journal of Marketing Research, 49, 737-747.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from allyscale.readability import Finding, flesch_kincaid_grade
 
 if TYPE_CHECKING:
     from allyscale.pool import ItemPool
 
-__all__ = ["review_wording", "RULES", "SOURCES", "DEFAULT_JARGON", "inner_state_reason", "double_barreled_reason",
-           "negations", "absolutes", "jargon_terms", "similarity"]
+__all__ = [
+    "review_wording",
+    "RULES",
+    "SOURCES",
+    "DEFAULT_JARGON",
+    "inner_state_reason",
+    "double_barreled_reason",
+    "negations",
+    "absolutes",
+    "jargon_terms",
+    "similarity",
+]
 
 SOURCES: dict[str, str] = {
     "long": "Clark & Watson (1995); DeVellis (2017): short items are read and understood more reliably",
@@ -73,7 +84,7 @@ SOURCES: dict[str, str] = {
     "duplicate": "Clark & Watson (1995); Boyle (1991): redundant items inflate alpha without adding content",
     "near_duplicate": "Clark & Watson (1995); Boyle (1991): redundant items inflate alpha without adding content",
     "inner_state": "Vazire (2010); John & Robins (1993); Funder (1995): others judge observable behaviour "
-                   "far better than inner states",
+    "far better than inner states",
     "reverse_balance": "Weijters & Baumgartner (2012); Suárez-Alvarez et al. (2018)",
     "no_reverse": "Weijters & Baumgartner (2012): some reverse-keyed items control acquiescence",
     "few_items": "Clark & Watson (1995): at least three items per dimension",
@@ -84,26 +95,121 @@ RULES = tuple(SOURCES)
 _WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
 _NEG = re.compile(r"\b(not|never|no|none|nobody|nothing|neither|nor|cannot|nowhere)\b|n['’]t\b", re.I)
 # words with negative meaning that make a second negation with an explicit one ("never fail to", "not unfair")
-_IMPLICIT_NEG = {"fail", "fails", "failed", "avoid", "avoids", "refuse", "refuses", "lack", "lacks", "unable",
-                 "ignore", "ignores", "deny", "denies", "without", "stop", "stops", "against"}
-_UN_EXCEPTIONS = {"under", "understand", "understands", "understood", "understanding", "until", "unit", "units",
-                  "union", "unions", "universal", "universe", "university", "unique", "unless", "unearned",
-                  "uniform", "unify", "unite", "united", "unity", "undergo", "undertake", "unlearn"}
-_ABSOLUTES = {"always", "never", "every", "everyone", "everybody", "everything", "everywhere", "all", "none",
-              "nobody", "nothing", "completely", "totally", "entirely", "absolutely", "constantly", "only",
-              "any", "anyone", "anything"}
-DEFAULT_JARGON = ("intersectional", "intersectionality", "microaggression", "microaggressions", "systemic",
-                  "hegemony", "hegemonic", "decolonize", "decolonise", "decolonizing", "performative",
-                  "positionality", "fragility", "tone policing", "tone-policing", "code-switch", "code-switching",
-                  "decenter", "decentre", "centering", "centring", "bipoc", "allyship", "marginalized",
-                  "marginalised", "racialized", "racialised", "praxis", "counter-narrative", "counter-narratives",
-                  "counternarrative", "epistemic", "normative", "internalized", "internalised", "heteronormative",
-                  "cisgender", "minoritized", "minoritised")
+_IMPLICIT_NEG = {
+    "fail",
+    "fails",
+    "failed",
+    "avoid",
+    "avoids",
+    "refuse",
+    "refuses",
+    "lack",
+    "lacks",
+    "unable",
+    "ignore",
+    "ignores",
+    "deny",
+    "denies",
+    "without",
+    "stop",
+    "stops",
+    "against",
+}
+_UN_EXCEPTIONS = {
+    "under",
+    "understand",
+    "understands",
+    "understood",
+    "understanding",
+    "until",
+    "unit",
+    "units",
+    "union",
+    "unions",
+    "universal",
+    "universe",
+    "university",
+    "unique",
+    "unless",
+    "unearned",
+    "uniform",
+    "unify",
+    "unite",
+    "united",
+    "unity",
+    "undergo",
+    "undertake",
+    "unlearn",
+}
+_ABSOLUTES = {
+    "always",
+    "never",
+    "every",
+    "everyone",
+    "everybody",
+    "everything",
+    "everywhere",
+    "all",
+    "none",
+    "nobody",
+    "nothing",
+    "completely",
+    "totally",
+    "entirely",
+    "absolutely",
+    "constantly",
+    "only",
+    "any",
+    "anyone",
+    "anything",
+}
+DEFAULT_JARGON = (
+    "intersectional",
+    "intersectionality",
+    "microaggression",
+    "microaggressions",
+    "systemic",
+    "hegemony",
+    "hegemonic",
+    "decolonize",
+    "decolonise",
+    "decolonizing",
+    "performative",
+    "positionality",
+    "fragility",
+    "tone policing",
+    "tone-policing",
+    "code-switch",
+    "code-switching",
+    "decenter",
+    "decentre",
+    "centering",
+    "centring",
+    "bipoc",
+    "allyship",
+    "marginalized",
+    "marginalised",
+    "racialized",
+    "racialised",
+    "praxis",
+    "counter-narrative",
+    "counter-narratives",
+    "counternarrative",
+    "epistemic",
+    "normative",
+    "internalized",
+    "internalised",
+    "heteronormative",
+    "cisgender",
+    "minoritized",
+    "minoritised",
+)
 _CONJ = re.compile(r"\b(and/or|and|or|but|as well as)\b", re.I)
 _SUBJECTS = {"i", "they", "he", "she", "we", "you", "this", "it", "person", "people"}
 # verbs an item is built on (base and third-person forms), used to tell a conjunction joining two
 # actions ("listens and donates") from one joining two objects ("friends and family")
-_VERBS = set("""
+_VERBS = set(
+    """
 accept accepts act acts admit admits advocate advocates agree agrees apologize apologizes apologise apologises
 ask asks attend attends avoid avoids believe believes call calls care cares challenge challenges change changes
 check checks confront confronts contact contacts correct corrects defend defends describe describes discuss
@@ -115,7 +221,8 @@ reflect reflects refuse refuses reject rejects respect respects respond responds
 show shows speak speaks stand stands stay stays step steps support supports take takes talk talks teach teaches
 tell tells thank thanks think thinks treat treats try tries understand understands use uses value values vote
 votes volunteer volunteers want wants work works write writes
-""".split())
+""".split()
+)
 _MENTAL = re.compile(
     r"\b(believes?|believed|thinks?|knows?|knew|feels?|realizes?|realises?|understands?|recognizes?|recognises?|"
     r"wants?|cares?|values?|assumes?|expects?|wonders?|doubts?|worr(?:y|ies)|hopes?|wish(?:es)?|remembers?|notices?|"
@@ -123,25 +230,75 @@ _MENTAL = re.compile(
     r"is (?:aware|convinced|willing|curious|proud|ashamed|afraid|eager|sure|certain|comfortable)|"
     r"are (?:aware|convinced|willing|curious|proud|ashamed|afraid|eager|sure|certain|comfortable)|aware of|"
     r"open mind|mind|heart|deep down|privately|in private|secretly|unlearn|"
-    r"sees?(?=\s+(?:how|that|what|why|whether|themsel(?:f|ves)|himself|herself|\w+(?:\s+\w+)?\s+as\b)))\b", re.I)
+    r"sees?(?=\s+(?:how|that|what|why|whether|themsel(?:f|ves)|himself|herself|\w+(?:\s+\w+)?\s+as\b)))\b",
+    re.I,
+)
 _MOTIVE = re.compile(r"\b(?:mainly|only|just|simply|in order) to (?:look|seem|appear|feel|impress|be seen)\b", re.I)
 # speech and visible acts: a mental verb after one of these is what the person says or shows ("says that
 # they believe ...", "admits that they have a lot to learn")
 _SHOWN = re.compile(
     r"\b(says?|said|tells?|told|talks?|speaks?|asks?|admits?|explains?|describes?|mentions?|points? out|writes?|"
     r"posts?|argues?|claims?|shares?|acknowledges?|states?|shows?|tells?|announces?|insists?|declares?|"
-    r"complains?|jokes?|asked|mentioned|described|explained)\b", re.I)
-_DETERMINERS = {"the", "a", "an", "my", "your", "their", "his", "her", "our", "its", "these", "those", "of", "own",
-                "any", "some", "no", "and", "or", "cultural", "family", "personal", "core", "shared"}
-_ACQUAINTANCE = re.compile(r"\s*(?:$|[.,;:!?)]|(?:well|personally|from|at|in|through|socially|outside|"
-                           r"at work|there)\b)", re.I)
+    r"complains?|jokes?|asked|mentioned|described|explained)\b",
+    re.I,
+)
+_DETERMINERS = {
+    "the",
+    "a",
+    "an",
+    "my",
+    "your",
+    "their",
+    "his",
+    "her",
+    "our",
+    "its",
+    "these",
+    "those",
+    "of",
+    "own",
+    "any",
+    "some",
+    "no",
+    "and",
+    "or",
+    "cultural",
+    "family",
+    "personal",
+    "core",
+    "shared",
+}
+_ACQUAINTANCE = re.compile(
+    r"\s*(?:$|[.,;:!?)]|(?:well|personally|from|at|in|through|socially|outside|"
+    r"at work|there)\b)",
+    re.I,
+)
 _CLAUSE = re.compile(r"[,;:]|\b(?:when|whenever|if|because|while|although|though|before|after|even)\b", re.I)
 _TARGET = {"person", "they", "he", "she", "themself", "themselves", "himself", "herself", "who"}
-_OTHER_SUBJECT = {"i", "me", "it", "we", "you", "topic", "racism", "news", "story", "stories", "someone",
-                  "people", "others", "police", "friends", "group", "communities"}
-_STOP = set("""a an the and or but of to in on at for with by from as is are was were be been it its this that these
+_OTHER_SUBJECT = {
+    "i",
+    "me",
+    "it",
+    "we",
+    "you",
+    "topic",
+    "racism",
+    "news",
+    "story",
+    "stories",
+    "someone",
+    "people",
+    "others",
+    "police",
+    "friends",
+    "group",
+    "communities",
+}
+_STOP = set(
+    """a an the and or but of to in on at for with by from as is are was were be been it its this that these
 those i me my we our you your they them their theirs he him his she her person people when about than then so
-do does did not no can will would should could also more most very just own""".split())
+do does did not no can will would should could also more most very just own""".split()
+)
 
 
 def _words(text: str) -> list[str]:
@@ -157,8 +314,12 @@ def _implicit_negatives(text: str) -> list[str]:
     out = []
     for w in _words(text):
         lw = w.lower()
-        if lw in _IMPLICIT_NEG or (lw.startswith(("un", "dis")) and len(lw) > 5 and lw not in _UN_EXCEPTIONS
-                                   and not lw.startswith(("under", "disc", "dist", "dish", "disp", "disa"))):
+        if lw in _IMPLICIT_NEG or (
+            lw.startswith(("un", "dis"))
+            and len(lw) > 5
+            and lw not in _UN_EXCEPTIONS
+            and not lw.startswith(("under", "disc", "dist", "dish", "disp", "disa"))
+        ):
             out.append(lw)
     return out
 
@@ -198,8 +359,8 @@ def double_barreled_reason(text: str) -> str | None:
         return "'and/or' joins two alternatives"
     for m in _CONJ.finditer(text):
         conj = m.group(0).lower()
-        after = [w.lower() for w in _words(text[m.end():])][:2]
-        before = [w.lower() for w in _words(text[:m.start()])]
+        after = [w.lower() for w in _words(text[m.end() :])][:2]
+        before = [w.lower() for w in _words(text[: m.start()])]
         if not after or not before:
             continue
         nxt = after[0]
@@ -225,7 +386,7 @@ def inner_state_reason(text: str) -> str | None:
     for a, b in zip(starts[:-1], starts[1:]):
         clause = text[a:b]
         for mm in _MENTAL.finditer(clause):
-            before = clause[:mm.start()]
+            before = clause[: mm.start()]
             if _SHOWN.search(before):
                 continue
             words = [w.lower() for w in _words(before)]
@@ -233,7 +394,7 @@ def inner_state_reason(text: str) -> str | None:
             phrase = mm.group(0).lower()
             if words and words[-1] in _DETERMINERS and " " not in phrase:
                 continue  # a noun ("my values", "their doubts", "the heart of"), not a verb of the person
-            if phrase in ("know", "knows", "knew") and _ACQUAINTANCE.match(clause[mm.end():]):
+            if phrase in ("know", "knows", "knew") and _ACQUAINTANCE.match(clause[mm.end() :]):
                 continue  # "people they know": acquaintance, not knowledge
             if phrase in ("privately", "in private", "secretly", "deep down"):
                 return f"'{mm.group(0)}': the informant cannot observe this person in private"
@@ -242,13 +403,16 @@ def inner_state_reason(text: str) -> str | None:
                 main = [w.lower() for w in _words(text[:a])]
                 subj = next((w for w in reversed(main) if w in _TARGET or w in _OTHER_SUBJECT), None)
             if subj in _TARGET:
-                return (f"'{mm.group(0)}' is an inner state of the rated person that an informant can only infer; "
-                        "word it as what the person says or does")
+                return (
+                    f"'{mm.group(0)}' is an inner state of the rated person that an informant can only infer; "
+                    "word it as what the person says or does"
+                )
     return None
 
 
 def similarity(a: str, b: str) -> float:
     """Jaccard similarity of the content words of two texts (stop words left out, crude stems)."""
+
     def stems(t: str) -> set[str]:
         out = set()
         for w in _words(t.lower()):
@@ -265,10 +429,16 @@ def similarity(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
 
 
-def review_wording(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10.0,
-                   near_duplicate: float = 0.5, duplicate: float = 0.8,
-                   reverse_share: tuple[float, float] = (1 / 3, 2 / 3),
-                   jargon: Sequence[str] = DEFAULT_JARGON) -> list[Finding]:
+def review_wording(
+    pool: ItemPool,
+    *,
+    max_words: int = 20,
+    max_grade: float = 10.0,
+    near_duplicate: float = 0.5,
+    duplicate: float = 0.8,
+    reverse_share: tuple[float, float] = (1 / 3, 2 / 3),
+    jargon: Sequence[str] = DEFAULT_JARGON,
+) -> list[Finding]:
     """Review the wording of both forms of every item (the rules of ``allyscale pool check``).
 
     Parameters
@@ -298,8 +468,9 @@ def review_wording(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10
     findings: list[Finding] = []
     wants_informant = "informant" in pool.forms
 
-    def add(item: str, rule: str, message: str, severity: str = "warning", form: str = "",
-            keep: dict | None = None) -> None:
+    def add(
+        item: str, rule: str, message: str, severity: str = "warning", form: str = "", keep: dict | None = None
+    ) -> None:
         if keep and rule in keep:
             message = f"{message} — kept: {keep[rule]}"
             severity = "accepted"
@@ -317,27 +488,60 @@ def review_wording(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10
                 add(it.id, "long", f"{n_words} words; keep items to {max_words} or fewer", "warning", form, keep)
             grade = flesch_kincaid_grade(text)
             if grade > max_grade:
-                add(it.id, "readability", f"Flesch-Kincaid grade {grade:.1f} (target <= {max_grade:g})", "warning",
-                    form, keep)
+                add(
+                    it.id,
+                    "readability",
+                    f"Flesch-Kincaid grade {grade:.1f} (target <= {max_grade:g})",
+                    "warning",
+                    form,
+                    keep,
+                )
             why = double_barreled_reason(text)
             if why:
                 add(it.id, "double_barreled", why, "warning", form, keep)
             neg = negations(text)
             implicit = _implicit_negatives(text)
             if len(neg) >= 2 or (neg and implicit):
-                add(it.id, "double_negative", f"negations {', '.join(repr(w) for w in neg + implicit)}: a double "
-                                              "negative is hard to answer", "error", form, keep)
+                add(
+                    it.id,
+                    "double_negative",
+                    f"negations {', '.join(repr(w) for w in neg + implicit)}: a double negative is hard to answer",
+                    "error",
+                    form,
+                    keep,
+                )
             elif neg:
-                add(it.id, "negation", f"contains {neg[0]!r}; state the behaviour positively (a reverse-keyed item "
-                                       "can describe the opposite behaviour instead)", "warning", form, keep)
+                add(
+                    it.id,
+                    "negation",
+                    f"contains {neg[0]!r}; state the behaviour positively (a reverse-keyed item "
+                    "can describe the opposite behaviour instead)",
+                    "warning",
+                    form,
+                    keep,
+                )
             abs_words = absolutes(text)
             if abs_words:
-                add(it.id, "absolute", f"universal word(s) {', '.join(repr(w) for w in dict.fromkeys(abs_words))}: "
-                                       "few people always or never do anything", "note", form, keep)
+                add(
+                    it.id,
+                    "absolute",
+                    f"universal word(s) {', '.join(repr(w) for w in dict.fromkeys(abs_words))}: "
+                    "few people always or never do anything",
+                    "note",
+                    form,
+                    keep,
+                )
             terms = jargon_terms(text, jargon)
             if terms:
-                add(it.id, "jargon", f"term(s) {', '.join(repr(t) for t in terms)} may be unfamiliar to "
-                                     "respondents; use everyday words or define them", "note", form, keep)
+                add(
+                    it.id,
+                    "jargon",
+                    f"term(s) {', '.join(repr(t) for t in terms)} may be unfamiliar to "
+                    "respondents; use everyday words or define them",
+                    "note",
+                    form,
+                    keep,
+                )
             if form == "informant":
                 why = inner_state_reason(text)
                 if why:
@@ -347,7 +551,7 @@ def review_wording(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10
         texts = [(it, it.text if form == "self" else it.informant_text) for it in pool.items]
         texts = [(it, t) for it, t in texts if t]
         for i, (a, ta) in enumerate(texts):
-            for b, tb in texts[i + 1:]:
+            for b, tb in texts[i + 1 :]:
                 keep = dict(getattr(b, "keep", ()) or ())
                 if ta.strip().lower() == tb.strip().lower():
                     add(b.id, "duplicate", f"same wording as {a.id}", "error", form, keep)
@@ -359,8 +563,15 @@ def review_wording(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10
                 elif a.facet is not None and a.facet == b.facet:
                     sim = similarity(ta, tb)
                     if sim >= near_duplicate:
-                        add(b.id, "near_duplicate", f"similar to {a.id} in facet {a.facet!r} (content-word overlap "
-                                                    f"{sim:.2f}): does it add content?", "warning", form, keep)
+                        add(
+                            b.id,
+                            "near_duplicate",
+                            f"similar to {a.id} in facet {a.facet!r} (content-word overlap "
+                            f"{sim:.2f}): does it add content?",
+                            "warning",
+                            form,
+                            keep,
+                        )
     for f in pool.factors:
         if len(f.items) < 3:
             add(f.id, "few_items", f"factor {f.id!r} has {len(f.items)} item(s); 3+ needed", "warning")
@@ -374,7 +585,12 @@ def review_wording(pool: ItemPool, *, max_words: int = 20, max_grade: float = 10
             share = n_rev / len(f.items)
             lo, hi = reverse_share
             if not lo <= share <= hi:
-                add(f.id, "reverse_balance", f"factor {f.id!r}: {n_rev} of {len(f.items)} items reverse-keyed "
-                                             f"({share:.0%}); a balanced key ({lo:.0%}-{hi:.0%}) controls "
-                                             "acquiescence, though reversed items can form a method factor", "note")
+                add(
+                    f.id,
+                    "reverse_balance",
+                    f"factor {f.id!r}: {n_rev} of {len(f.items)} items reverse-keyed "
+                    f"({share:.0%}); a balanced key ({lo:.0%}-{hi:.0%}) controls "
+                    "acquiescence, though reversed items can form a method factor",
+                    "note",
+                )
     return findings

@@ -14,8 +14,9 @@ def ordinal_data(n: int, p: int, *, factors: int = 6, seed: int = 1, missing: fl
     per = p // factors
     lam = np.zeros((p, factors))
     for f in range(factors):
-        lam[f * per:(f + 1) * per if f < factors - 1 else p, f] = rng.uniform(0.5, 0.8, (p - f * per if f == factors - 1
-                                                                                     else per))
+        lam[f * per : (f + 1) * per if f < factors - 1 else p, f] = rng.uniform(
+            0.5, 0.8, (p - f * per if f == factors - 1 else per)
+        )
     phi = np.full((factors, factors), 0.3)
     np.fill_diagonal(phi, 1.0)
     eta = rng.multivariate_normal(np.zeros(factors), phi, size=n)
@@ -25,5 +26,7 @@ def ordinal_data(n: int, p: int, *, factors: int = 6, seed: int = 1, missing: fl
     if missing:
         y[rng.random(y.shape) < missing] = np.nan
     names = [f"y{j + 1}" for j in range(p)]
-    model = "\n".join(f"f{f + 1} =~ " + " + ".join(names[j] for j in range(p) if lam[j, f] != 0) for f in range(factors))
+    model = "\n".join(
+        f"f{f + 1} =~ " + " + ".join(names[j] for j in range(p) if lam[j, f] != 0) for f in range(factors)
+    )
     return pd.DataFrame(y, columns=names), model

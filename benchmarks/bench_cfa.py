@@ -11,14 +11,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 from _timing import best_of as _best_of
+from threadpoolctl import threadpool_limits
 
 import allyscale
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
 
 
 def best_of(fn, repeats: int) -> float:
@@ -36,11 +34,17 @@ def main(repeats: int = 5) -> None:
         allyscale.cfa(data, model)  # warm up imports and caches
         rows = [
             ("sim60 ML", best_of(lambda: allyscale.cfa(data, model), repeats), ref["cfa_ml"]["seconds"]),
-            ("sim60 MLR", best_of(lambda: allyscale.cfa(data, model, estimator="MLR"), repeats),
-             ref["cfa_mlr"]["seconds"]),
+            (
+                "sim60 MLR",
+                best_of(lambda: allyscale.cfa(data, model, estimator="MLR"), repeats),
+                ref["cfa_mlr"]["seconds"],
+            ),
             ("hs ML", best_of(lambda: allyscale.cfa(hs_data, hs_model), repeats), None),
-            ("hs invariance (4 fits)", best_of(lambda: allyscale.invariance(hs_data, hs_model, group="school"),
-                                               max(1, repeats // 2)), None),
+            (
+                "hs invariance (4 fits)",
+                best_of(lambda: allyscale.invariance(hs_data, hs_model, group="school"), max(1, repeats // 2)),
+                None,
+            ),
         ]
     print(f"{'fit':<26}{'allyscale s':>12}{'lavaan s':>10}{'ratio':>8}")
     for name, secs, lav in rows:

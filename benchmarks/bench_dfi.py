@@ -49,15 +49,19 @@ def main() -> None:
     model = pool.model_syntax("correlated")
     data = simulate(pool, args.n, seed=2024)
     fit = al.cfa(data[pool.item_ids], model, estimator="WLSMV")
-    print(f"user's model: {len(pool.item_ids)} items, {fit.fit_measures['df']:.0f} df, N = {args.n}; "
-          f"converged {fit.converged}")
+    print(
+        f"user's model: {len(pool.item_ids)} items, {fit.fit_measures['df']:.0f} df, N = {args.n}; "
+        f"converged {fit.converged}"
+    )
     if args.full:
         t0, c0 = time.perf_counter(), time.process_time()
         res = dfi_mod.dfi(fit, workers=args.workers)
         wall = time.perf_counter() - t0
         n_fits = len(res.simulated)
-        print(f"dfi(WLSMV, {len(res.misspecifications) + 1} levels x {res.reps} reps = {n_fits} fits, "
-              f"workers={args.workers}): {wall:.1f} s wall ({_load()})")
+        print(
+            f"dfi(WLSMV, {len(res.misspecifications) + 1} levels x {res.reps} reps = {n_fits} fits, "
+            f"workers={args.workers}): {wall:.1f} s wall ({_load()})"
+        )
         print(res.cutoffs.to_string())
         return
     sol = dfi_mod._std_solution(fit)
@@ -82,10 +86,14 @@ def main() -> None:
             prof.dump_stats(args.profile)
     per = cpu / len(jobs)
     total = per * len(pops) * 500
-    print(f"{len(jobs)} replications ({len(pops)} levels x {args.reps}): {cpu / len(jobs):.3f} CPU-s "
-          f"({wall / len(jobs):.3f} s wall) per replication ({_load()})")
-    print(f"projected dfi with 500 replications per level: {total:.0f} CPU-s, {total / args.workers:.0f} s "
-          f"on {args.workers} workers")
+    print(
+        f"{len(jobs)} replications ({len(pops)} levels x {args.reps}): {cpu / len(jobs):.3f} CPU-s "
+        f"({wall / len(jobs):.3f} s wall) per replication ({_load()})"
+    )
+    print(
+        f"projected dfi with 500 replications per level: {total:.0f} CPU-s, {total / args.workers:.0f} s "
+        f"on {args.workers} workers"
+    )
 
 
 if __name__ == "__main__":

@@ -72,16 +72,24 @@ def run_case(n: int, p: int, missing: float, lavaan: bool, tmp: Path, estimator:
     res["lavaan_seconds"] = None
     if lavaan and shutil.which("Rscript"):
         try:
-            r = subprocess.run(["Rscript", str(HERE / "bench_engine.R"), str(csv), str(lav), miss, estimator],
-                               capture_output=True, text=True, env=env, timeout=LAVAAN_TIMEOUT)
+            r = subprocess.run(
+                ["Rscript", str(HERE / "bench_engine.R"), str(csv), str(lav), miss, estimator],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=LAVAAN_TIMEOUT,
+            )
         except subprocess.TimeoutExpired:
             res["lavaan_error"] = f"lavaan did not finish within {LAVAAN_TIMEOUT} s"
             return res
         line = [x for x in r.stdout.splitlines() if x.startswith("lavaan ")]
         if line:
             parts = line[-1].split()
-            res["lavaan_version"], res["lavaan_seconds"], res["lavaan_chisq_scaled"] = parts[1], float(parts[3]), \
-                float(parts[5])
+            res["lavaan_version"], res["lavaan_seconds"], res["lavaan_chisq_scaled"] = (
+                parts[1],
+                float(parts[3]),
+                float(parts[5]),
+            )
             if len(parts) >= 8:
                 res["lavaan_cpu_seconds"] = float(parts[7])
         else:
@@ -103,14 +111,27 @@ def main() -> None:
             res = run_case(n, p, missing, lavaan and not args.no_lavaan, Path(tmp), estimator)
             results[label] = res
             lav = res.get("lavaan_seconds")
-            ratio = f"lavaan {lav:.1f} s -> {lav / res['seconds']:.1f}x" if lav else \
-                res.get("lavaan_error", "lavaan not run")
-            check = (f"; chisq.scaled {res['chisq_scaled']:.4f} vs lavaan {res['lavaan_chisq_scaled']:.4f}"
-                     if lav else "")
-            cpu = (f" (CPU {res['cpu_seconds']:.2f} s vs lavaan {res['lavaan_cpu_seconds']:.1f} s -> "
-                   f"{res['lavaan_cpu_seconds'] / res['cpu_seconds']:.1f}x)") if "lavaan_cpu_seconds" in res else ""
-            print(f"{label if estimator != 'WLSMV' else 'WLSMV ' + label}: {res['seconds']:.2f} s, peak memory {res['peak_mb']:.0f} MB ({res['form']}); "
-                  f"{ratio}{cpu}{check}", flush=True)
+            ratio = (
+                f"lavaan {lav:.1f} s -> {lav / res['seconds']:.1f}x"
+                if lav
+                else res.get("lavaan_error", "lavaan not run")
+            )
+            check = (
+                f"; chisq.scaled {res['chisq_scaled']:.4f} vs lavaan {res['lavaan_chisq_scaled']:.4f}" if lav else ""
+            )
+            cpu = (
+                (
+                    f" (CPU {res['cpu_seconds']:.2f} s vs lavaan {res['lavaan_cpu_seconds']:.1f} s -> "
+                    f"{res['lavaan_cpu_seconds'] / res['cpu_seconds']:.1f}x)"
+                )
+                if "lavaan_cpu_seconds" in res
+                else ""
+            )
+            print(
+                f"{label if estimator != 'WLSMV' else 'WLSMV ' + label}: {res['seconds']:.2f} s, peak memory {res['peak_mb']:.0f} MB ({res['form']}); "
+                f"{ratio}{cpu}{check}",
+                flush=True,
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -57,9 +57,23 @@ def main() -> None:
     data_path = Path(args.data)
     if not data_path.exists():
         data_path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(ROOT / ".venv" / "bin" / "allyscale"), "simulate", "--pool",
-                        str(ROOT / "item_pools" / "allyship.yaml"), "--n", "800", "--seed", "2024", "--structure",
-                        "correlated", "--out", str(data_path)], check=True)
+        subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "allyscale"),
+                "simulate",
+                "--pool",
+                str(ROOT / "item_pools" / "allyship.yaml"),
+                "--n",
+                "800",
+                "--seed",
+                "2024",
+                "--structure",
+                "correlated",
+                "--out",
+                str(data_path),
+            ],
+            check=True,
+        )
     data = pd.read_csv(data_path)
     model = pool.model_syntax("esem")
     model_file = data_path.with_suffix(".esem.lav")
@@ -74,8 +88,10 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     print(f"allyscale geomin: {t_geo:.2f} s; target: {t_tgt:.2f} s; peak traced memory {peak:.0f} MiB; {_load()}")
-    print(f"  chisq.scaled {fit.fit_measures['chisq.scaled']:.6f}, df {fit.fit_measures['df']:.0f}, "
-          f"converged {fit.converged}, rotation converged {fit.rotation.converged}")
+    print(
+        f"  chisq.scaled {fit.fit_measures['chisq.scaled']:.6f}, df {fit.fit_measures['df']:.0f}, "
+        f"converged {fit.converged}, rotation converged {fit.rotation.converged}"
+    )
     line = None
     if args.lavaan_file and Path(args.lavaan_file).exists():
         line = [x for x in Path(args.lavaan_file).read_text().splitlines() if x.startswith("lavaan ")]
@@ -83,15 +99,19 @@ def main() -> None:
     elif args.lavaan:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         t0 = time.perf_counter()
-        r = subprocess.run(["Rscript", str(HERE / "bench_esem_lavaan.R"), str(data_path), str(model_file)],
-                           capture_output=True, text=True, env=env, timeout=1800)
+        r = subprocess.run(
+            ["Rscript", str(HERE / "bench_esem_lavaan.R"), str(data_path), str(model_file)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1800,
+        )
         print(f"  (lavaan process {time.perf_counter() - t0:.1f} s)")
         line = next((x for x in r.stdout.splitlines() if x.startswith("lavaan ")), None)
     if line:
         parts = line.split()
         sec, chisq = float(parts[3]), float(parts[5])
-        print(f"lavaan {parts[1]}: {sec:.1f} s (chisq.scaled {chisq:.6f}); ratio lavaan / allyscale "
-              f"{sec / t_geo:.1f}")
+        print(f"lavaan {parts[1]}: {sec:.1f} s (chisq.scaled {chisq:.6f}); ratio lavaan / allyscale {sec / t_geo:.1f}")
     else:
         print("lavaan: not run (--lavaan or --lavaan-file)")
 

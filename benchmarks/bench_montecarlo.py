@@ -29,8 +29,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2, help="replications timed per sample size")
     ap.add_argument("--estimator", default=None)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--short-reps", type=int, default=None,
-                    help="replications per condition of the parallel check [default 4 x workers]")
+    ap.add_argument(
+        "--short-reps",
+        type=int,
+        default=None,
+        help="replications per condition of the parallel check [default 4 x workers]",
+    )
     args = ap.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -53,8 +57,10 @@ def main() -> None:
             estimator = "ML"
     raw["analysis"] = {**raw["analysis"], "estimator": estimator}
     spec = load_study(raw)
-    print(f"study {spec.name}: {len(spec.condition_list)} conditions x {spec.reps} reps, models {list(spec.models)}, "
-          f"estimator {estimator}, retention {list(spec.retention)}")
+    print(
+        f"study {spec.name}: {len(spec.condition_list)} conditions x {spec.reps} reps, models {list(spec.models)}, "
+        f"estimator {estimator}, retention {list(spec.retention)}"
+    )
     per_condition = []
     with threadpool_limits(1):
         replicate(spec, 0, 99_999)  # warm-up (imports, caches; a replication not timed below)
@@ -75,8 +81,10 @@ def main() -> None:
             print(f"n = {cond['n']:4d}: {np.mean(times):6.2f} s per replication ({split}; fits: {fits})")
     total_1 = sum(t * spec.reps for t in per_condition)
     proj = total_1 / args.workers
-    print(f"projected canonical study: {total_1 / 60:.1f} min on 1 core, {proj / 60:.1f} min on {args.workers} cores "
-          f"(target < 30 min): {'OK' if proj < 1800 else 'ABOVE TARGET'}")
+    print(
+        f"projected canonical study: {total_1 / 60:.1f} min on 1 core, {proj / 60:.1f} min on {args.workers} cores "
+        f"(target < 30 min): {'OK' if proj < 1800 else 'ABOVE TARGET'}"
+    )
     # real parallel run of a short study: speed-up over the serial timing
     short = {**raw, "reps": args.short_reps or 4 * args.workers}
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,12 +92,16 @@ def main() -> None:
         rep = run_study(short, Path(tmp) / "bench.sqlite", workers=args.workers, progress=False)
         wall = time.perf_counter() - t0
     serial = sum(per_condition) * short["reps"]
-    print(f"run_study with {args.workers} workers, {rep.ran} replications: {wall:.1f} s wall "
-          f"(serial estimate {serial:.1f} s, speed-up {serial / wall:.2f}x, includes worker start-up)")
+    print(
+        f"run_study with {args.workers} workers, {rep.ran} replications: {wall:.1f} s wall "
+        f"(serial estimate {serial:.1f} s, speed-up {serial / wall:.2f}x, includes worker start-up)"
+    )
     full = len(spec.condition_list) * spec.reps
-    print(f"projected canonical study from this run: {full * wall / rep.ran / 60:.1f} min on {args.workers} "
-          f"cores ({full} replications at {wall / rep.ran:.2f} s wall each; start-up included, so an upper "
-          f"bound): {'OK' if full * wall / rep.ran < 1800 else 'ABOVE TARGET'}")
+    print(
+        f"projected canonical study from this run: {full * wall / rep.ran / 60:.1f} min on {args.workers} "
+        f"cores ({full} replications at {wall / rep.ran:.2f} s wall each; start-up included, so an upper "
+        f"bound): {'OK' if full * wall / rep.ran < 1800 else 'ABOVE TARGET'}"
+    )
     # BLAS threading effect on one fit of the true model
     from allyscale.simulate import simulate
 
@@ -103,8 +115,11 @@ def main() -> None:
             for _ in range(3):
                 allyscale.cfa(data, model, estimator=estimator, std_lv=True)
             timings[label] = (time.perf_counter() - t0) / 3
-    print(f"one {spec.true_model} fit (N = 500): " + ", ".join(f"{k} {v:.3f} s" for k, v in timings.items())
-          + f"; default/1-thread ratio {timings['default threads'] / timings['1 thread']:.2f}")
+    print(
+        f"one {spec.true_model} fit (N = 500): "
+        + ", ".join(f"{k} {v:.3f} s" for k, v in timings.items())
+        + f"; default/1-thread ratio {timings['default threads'] / timings['1 thread']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,14 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+from _timing import best_of
 
 import allyscale as al
-from _timing import best_of
 
 HERE = Path(__file__).resolve().parent
 SIM60 = HERE.parent / "tests" / "reference" / "sim60"
-
-
 
 
 def main() -> None:
@@ -31,9 +29,11 @@ def main() -> None:
     print(f"polychoric sim60 (60 items, N = 500): {t * 1000:.1f} ms (best of 7)")
     print(f"lavaan lavCor (reference.json): {lav:.2f} s  ->  {lav / t:.0f}x faster (target >= 30x)")
     if shutil.which("Rscript"):
-        code = (f'suppressMessages(library(lavaan)); X <- read.csv("{SIM60 / "data.csv"}"); '
-                'invisible(lavCor(X, ordered = names(X))); '
-                't <- system.time(lavCor(X, ordered = names(X)))[["elapsed"]]; cat(t)')
+        code = (
+            f'suppressMessages(library(lavaan)); X <- read.csv("{SIM60 / "data.csv"}"); '
+            "invisible(lavCor(X, ordered = names(X))); "
+            't <- system.time(lavCor(X, ordered = names(X)))[["elapsed"]]; cat(t)'
+        )
         out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True)
         if out.returncode == 0 and out.stdout.strip():
             r_t = float(out.stdout.strip().split()[-1])

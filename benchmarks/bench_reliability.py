@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 from _timing import best_of as _best_of
+from threadpoolctl import threadpool_limits
 
 import allyscale
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
 
 
 def best_of(fn, repeats: int) -> float:

@@ -85,34 +85,60 @@ def main() -> None:
     holdout = al.simulate(pm, n=800, seed=2024)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    result = al.shorten(data, pool=pool, items_per_factor=K, min_per_facet=1, method="aco", seed=args.seed,
-                        holdout=holdout, max_evaluations=args.evaluations, workers=args.workers, progress=False,
-                        search_options={"ants": 20, "patience": 10 ** 6, "max_iterations": 10 ** 6})
+    result = al.shorten(
+        data,
+        pool=pool,
+        items_per_factor=K,
+        min_per_facet=1,
+        method="aco",
+        seed=args.seed,
+        holdout=holdout,
+        max_evaluations=args.evaluations,
+        workers=args.workers,
+        progress=False,
+        search_options={"ants": 20, "patience": 10**6, "max_iterations": 10**6},
+    )
     total = time.perf_counter() - t0
     d = result.diagnostics
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(f"Short form of the allyship pool: {len(result.kept)} items ({', '.join(f'{f} {k}' for f, k in K.items())}), "
-          f"every facet covered; N = {d['n_calibration']} (search), holdout N = {d['n_holdout']}")
-    print(f"ACO, {args.workers} worker(s): {d['evaluations']} WLSMV candidate fits in {d['search_seconds']:.1f} s "
-          f"= {d['evaluations_per_second']:.1f} fits/s wall (target >= 2,000 fits in <= 300 s on 2 cores: "
-          f"{'met' if d['evaluations'] >= 2000 and d['search_seconds'] <= 300 else 'not met'} in wall time here)")
+    peak = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    )
+    print(
+        f"Short form of the allyship pool: {len(result.kept)} items ({', '.join(f'{f} {k}' for f, k in K.items())}), "
+        f"every facet covered; N = {d['n_calibration']} (search), holdout N = {d['n_holdout']}"
+    )
+    print(
+        f"ACO, {args.workers} worker(s): {d['evaluations']} WLSMV candidate fits in {d['search_seconds']:.1f} s "
+        f"= {d['evaluations_per_second']:.1f} fits/s wall (target >= 2,000 fits in <= 300 s on 2 cores: "
+        f"{'met' if d['evaluations'] >= 2000 and d['search_seconds'] <= 300 else 'not met'} in wall time here)"
+    )
     cpu = d["search_cpu_seconds"]
-    print(f"  CPU time of the search (workers included): {cpu:.1f} s = {d['evaluations'] / cpu:.1f} fits per CPU-second; "
-          f"on {args.workers} otherwise idle cores the search would take about {cpu / args.workers:.0f} s "
-          f"(load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores): "
-          f"target {'met' if d['evaluations'] >= 2000 and cpu / args.workers <= 300 else 'not met'} by CPU time")
-    print(f"total with shared statistics, item statistics and confirmation: {total:.1f} s; "
-          f"peak memory {peak / 1024:.0f} MiB (largest process)")
-    print(f"objective {result.best.objective:.4f}; holdout: "
-          + result.comparison.loc["short / holdout", ["chisq", "df", "pvalue", "cfi.scaled", "rmsea.scaled"]]
-          .round(3).to_string().replace("\n", ", "))
+    print(
+        f"  CPU time of the search (workers included): {cpu:.1f} s = {d['evaluations'] / cpu:.1f} fits per CPU-second; "
+        f"on {args.workers} otherwise idle cores the search would take about {cpu / args.workers:.0f} s "
+        f"(load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores): "
+        f"target {'met' if d['evaluations'] >= 2000 and cpu / args.workers <= 300 else 'not met'} by CPU time"
+    )
+    print(
+        f"total with shared statistics, item statistics and confirmation: {total:.1f} s; "
+        f"peak memory {peak / 1024:.0f} MiB (largest process)"
+    )
+    print(
+        f"objective {result.best.objective:.4f}; holdout: "
+        + result.comparison.loc["short / holdout", ["chisq", "df", "pvalue", "cfi.scaled", "rmsea.scaled"]]
+        .round(3)
+        .to_string()
+        .replace("\n", ", ")
+    )
     lav = lavaan_seconds(al.reverse_score(data, pool), result.selection)  # the search's data (all 800)
     if lav is not None:
         lav_wall, lav_cpu = lav
         per_cpu = cpu / max(1, d["evaluations"])
-        print(f"lavaan 0.6.14, one candidate fit (30 items, N = 800, WLSMV): {lav_wall:.2f} s wall, {lav_cpu:.2f} s "
-              f"CPU; allyscale {per_cpu:.3f} CPU-s per candidate ({lav_cpu / per_cpu:.0f}x less CPU); the same "
-              f"{d['evaluations']} fits in lavaan: about {d['evaluations'] * lav_cpu / 60:.0f} CPU-minutes")
+        print(
+            f"lavaan 0.6.14, one candidate fit (30 items, N = 800, WLSMV): {lav_wall:.2f} s wall, {lav_cpu:.2f} s "
+            f"CPU; allyscale {per_cpu:.3f} CPU-s per candidate ({lav_cpu / per_cpu:.0f}x less CPU); the same "
+            f"{d['evaluations']} fits in lavaan: about {d['evaluations'] * lav_cpu / 60:.0f} CPU-minutes"
+        )
 
 
 if __name__ == "__main__":

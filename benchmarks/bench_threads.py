@@ -32,8 +32,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "ALLYSCALE_BLAS_THREADS")
+BLAS_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "ALLYSCALE_BLAS_THREADS",
+)
 
 FIT = """
 import time, warnings
@@ -95,8 +102,7 @@ print(f"tiny ML fit (6 items, N = 200), median of 5 x 20: limit on {1e3 * np.med
 def run(code: str, env_changes: dict[str, str | None]) -> str:
     env = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
     env.update({k: v for k, v in env_changes.items() if v is not None})
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=3600)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return out.stdout
@@ -111,8 +117,10 @@ CONDITIONS = {
 
 
 def block(label: str, reps: int, reps_unlimited: int) -> dict[str, float]:
-    print(f"\n## {label}; load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"({os.cpu_count()} cores)", flush=True)
+    print(
+        f"\n## {label}; load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)",
+        flush=True,
+    )
     times: dict[str, list[float]] = {c: [] for c in CONDITIONS}
     for rep in range(reps):  # interleaved, so a change in other users' load hits every condition alike
         for cond, env in CONDITIONS.items():
@@ -123,8 +131,11 @@ def block(label: str, reps: int, reps_unlimited: int) -> dict[str, float]:
     med = {c: statistics.median(t) for c, t in times.items()}
     ref = med["single-threaded"]
     for cond, t in times.items():
-        print(f"{cond:>22}: median {med[cond]:7.2f} s  ({med[cond] / ref:4.2f}x single-threaded)   "
-              f"runs: {', '.join(f'{x:.2f}' for x in t)}", flush=True)
+        print(
+            f"{cond:>22}: median {med[cond]:7.2f} s  ({med[cond] / ref:4.2f}x single-threaded)   "
+            f"runs: {', '.join(f'{x:.2f}' for x in t)}",
+            flush=True,
+        )
     return med
 
 
@@ -132,8 +143,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--competitors", type=int, default=1, help="CPU-bound processes started for the second block")
-    ap.add_argument("--reps-unlimited", type=int, default=None,
-                    help="runs of the slow 'no limit' condition (default --reps)")
+    ap.add_argument(
+        "--reps-unlimited", type=int, default=None, help="runs of the slow 'no limit' condition (default --reps)"
+    )
     args = ap.parse_args()
     print("psych's bfi (2,800 x 25, missing values), five-factor model, cfa(estimator='ML', missing='fiml')")
     print(run(TINY, {}).rstrip(), flush=True)
@@ -142,18 +154,23 @@ def main() -> None:
     busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(args.competitors)]
     try:
         time.sleep(1)
-        loaded = block(f"with {args.competitors} competing CPU-bound process(es) started by this script", args.reps,
-                       unlimited)
+        loaded = block(
+            f"with {args.competitors} competing CPU-bound process(es) started by this script", args.reps, unlimited
+        )
     finally:
         for proc in busy:
             proc.kill()
             proc.wait()
-    print("\nratio python API / single-threaded: "
-          f"{idle['python API'] / idle['single-threaded']:.2f} (no competitor), "
-          f"{loaded['python API'] / loaded['single-threaded']:.2f} (with competitor); target <= 1.30")
-    print("ratio python API without the limit / single-threaded: "
-          f"{idle['python API, no limit'] / idle['single-threaded']:.2f} (no competitor), "
-          f"{loaded['python API, no limit'] / loaded['single-threaded']:.2f} (with competitor)")
+    print(
+        "\nratio python API / single-threaded: "
+        f"{idle['python API'] / idle['single-threaded']:.2f} (no competitor), "
+        f"{loaded['python API'] / loaded['single-threaded']:.2f} (with competitor); target <= 1.30"
+    )
+    print(
+        "ratio python API without the limit / single-threaded: "
+        f"{idle['python API, no limit'] / idle['single-threaded']:.2f} (no competitor), "
+        f"{loaded['python API, no limit'] / loaded['single-threaded']:.2f} (with competitor)"
+    )
 
 
 if __name__ == "__main__":

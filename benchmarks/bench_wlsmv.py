@@ -23,10 +23,10 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from _timing import best_of
 from threadpoolctl import threadpool_limits
 
 import allyscale as al
-from _timing import best_of
 
 HERE = Path(__file__).resolve().parent
 SIM60 = HERE.parent / "tests" / "reference" / "sim60"
@@ -49,8 +49,12 @@ def lavaan_sim60() -> tuple[float, float, float] | None:
     if not shutil.which("Rscript"):
         return None
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    r = subprocess.run(["Rscript", str(HERE / "bench_engine.R"), str(SIM60 / "data.csv"), str(SIM60 / "model.lav")],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        ["Rscript", str(HERE / "bench_engine.R"), str(SIM60 / "data.csv"), str(SIM60 / "model.lav")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     line = [x for x in r.stdout.splitlines() if x.startswith("lavaan ")]
     if not line:
         print("lavaan failed: " + (r.stderr or r.stdout)[-300:])
@@ -77,9 +81,11 @@ def main() -> None:
     measured = lavaan_sim60() if args.lavaan else None
     if measured is not None:
         lav, lav_cpu, lav_chisq = measured
-        print(f"  lavaan in this run: {lav:.1f} s (CPU {lav_cpu:.1f} s) -> {lav / t:.0f}x faster (CPU "
-              f"{lav_cpu / cpu:.0f}x); chisq.scaled {fit.fit_measures['chisq.scaled']:.4f} vs lavaan {lav_chisq:.4f}; "
-              f"{_load()}")
+        print(
+            f"  lavaan in this run: {lav:.1f} s (CPU {lav_cpu:.1f} s) -> {lav / t:.0f}x faster (CPU "
+            f"{lav_cpu / cpu:.0f}x); chisq.scaled {fit.fit_measures['chisq.scaled']:.4f} vs lavaan {lav_chisq:.4f}; "
+            f"{_load()}"
+        )
     else:
         lav = ref["cfa_wlsmv"]["seconds"]
         print(f"  lavaan {lav:.1f} s (stored reference time) -> {lav / t:.0f}x faster")

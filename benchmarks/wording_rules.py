@@ -15,10 +15,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wording_labels import ORIGINAL_INFORMANT, WRITTEN  # noqa: E402
+from wording_labels import ORIGINAL_INFORMANT, WRITTEN
 
-from allyscale.wording import (  # noqa: E402
-    _implicit_negatives, absolutes, double_barreled_reason, inner_state_reason, jargon_terms, negations,
+from allyscale.wording import (
+    _implicit_negatives,
+    absolutes,
+    double_barreled_reason,
+    inner_state_reason,
+    jargon_terms,
+    negations,
 )
 
 RULES = ("double_barreled", "negation", "double_negative", "absolute", "jargon", "inner_state")
@@ -45,8 +50,10 @@ def flags(text: str, form: str) -> set[str]:
 
 def evaluate() -> pd.DataFrame:
     rows = []
-    cases = [(t, "informant", {"inner_state"} if lab else set(), "allyship 0.1.0 informant", {"inner_state"})
-             for t, lab in ORIGINAL_INFORMANT.values()]
+    cases = [
+        (t, "informant", {"inner_state"} if lab else set(), "allyship 0.1.0 informant", {"inner_state"})
+        for t, lab in ORIGINAL_INFORMANT.values()
+    ]
     cases += [(t, form, labels, "written", set(RULES)) for t, form, labels in WRITTEN]
     for rule in RULES:
         tp = fp = fn = tn = 0
@@ -58,17 +65,26 @@ def evaluate() -> pd.DataFrame:
             fp += hit and not truth
             fn += truth and not hit
             tn += not hit and not truth
-        rows.append({"rule": rule, "items": tp + fp + fn + tn, "flagged (truth)": tp + fn, "true pos": tp,
-                     "false pos": fp, "false neg": fn,
-                     "precision": tp / (tp + fp) if tp + fp else float("nan"),
-                     "recall": tp / (tp + fn) if tp + fn else float("nan")})
+        rows.append(
+            {
+                "rule": rule,
+                "items": tp + fp + fn + tn,
+                "flagged (truth)": tp + fn,
+                "true pos": tp,
+                "false pos": fp,
+                "false neg": fn,
+                "precision": tp / (tp + fp) if tp + fp else float("nan"),
+                "recall": tp / (tp + fn) if tp + fn else float("nan"),
+            }
+        )
     return pd.DataFrame(rows).set_index("rule")
 
 
 def errors() -> list[str]:
     out = []
-    cases = [(t, "informant", {"inner_state"} if lab else set(), {"inner_state"}) for t, lab in
-             ORIGINAL_INFORMANT.values()] + [(t, f, lab, set(RULES)) for t, f, lab in WRITTEN]
+    cases = [
+        (t, "informant", {"inner_state"} if lab else set(), {"inner_state"}) for t, lab in ORIGINAL_INFORMANT.values()
+    ] + [(t, f, lab, set(RULES)) for t, f, lab in WRITTEN]
     for text, form, labels, labelled in cases:
         got = flags(text, form) & labelled
         if got != (labels & labelled):

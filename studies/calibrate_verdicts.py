@@ -68,21 +68,52 @@ def tables(results: dict[str, tuple]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     for name, (summary, reps, _) in results.items():
         m = summary.models
         for _, r in m.iterrows():
-            kind = ("true" if r["model"] == TRUE[name] else
-                    "misspecified" if r["model"] in MISSPECIFIED[name] else "exact (not minimal)")
+            kind = (
+                "true"
+                if r["model"] == TRUE[name]
+                else "misspecified"
+                if r["model"] in MISSPECIFIED[name]
+                else "exact (not minimal)"
+            )
             g = reps[(reps["condition"] == r["condition"]) & (reps["model"] == r["model"])]
-            hb_acc = [evaluate_measures(row, "WLSMV", admissible=bool(row["converged"]) and bool(row["proper"]),
-                                        converged=bool(row["converged"]), policy=hb).accepted
-                      for row in g.to_dict("records")]
-            verdict_rows.append({"population": name, "n": int(r["n"]), "model": r["model"], "kind": kind,
-                                 "replications": int(r["replications"]), "converged": r["converged"],
-                                 "admissible": r["proper"],
-                                 "accepted": r["accepted"], "accepted_hu_bentler": sum(hb_acc) / len(hb_acc)})
+            hb_acc = [
+                evaluate_measures(
+                    row,
+                    "WLSMV",
+                    admissible=bool(row["converged"]) and bool(row["proper"]),
+                    converged=bool(row["converged"]),
+                    policy=hb,
+                ).accepted
+                for row in g.to_dict("records")
+            ]
+            verdict_rows.append(
+                {
+                    "population": name,
+                    "n": int(r["n"]),
+                    "model": r["model"],
+                    "kind": kind,
+                    "replications": int(r["replications"]),
+                    "converged": r["converged"],
+                    "admissible": r["proper"],
+                    "accepted": r["accepted"],
+                    "accepted_hu_bentler": sum(hb_acc) / len(hb_acc),
+                }
+            )
         if TRUE[name] is not None:
             for _, r in summary.selection.iterrows():
-                row = {"population": name, "n": int(r["n"]), "true": TRUE[name], "preferred_right": r["preferred_right"]}
-                row.update({c.replace("preferred_", "chose "): r[c] for c in r.index
-                            if c.startswith("preferred_") and c != "preferred_right"})
+                row = {
+                    "population": name,
+                    "n": int(r["n"]),
+                    "true": TRUE[name],
+                    "preferred_right": r["preferred_right"],
+                }
+                row.update(
+                    {
+                        c.replace("preferred_", "chose "): r[c]
+                        for c in r.index
+                        if c.startswith("preferred_") and c != "preferred_right"
+                    }
+                )
                 pref_rows.append(row)
     verdicts = pd.DataFrame(verdict_rows)
     pref = pd.DataFrame(pref_rows)
@@ -92,8 +123,11 @@ def tables(results: dict[str, tuple]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     for _, r in verdicts.iterrows():
         if r["kind"] == "true":
             tgt.append(("true model accepted >= .90", r["accepted"] >= 0.90))
-        elif r["kind"] == "misspecified" and r["n"] >= 500 and (r["model"] == "one_factor" or
-                                                               r["population"] == "cross_loadings"):
+        elif (
+            r["kind"] == "misspecified"
+            and r["n"] >= 500
+            and (r["model"] == "one_factor" or r["population"] == "cross_loadings")
+        ):
             tgt.append(("clearly misspecified rejected >= .80 (N >= 500)", 1 - r["accepted"] >= 0.80))
         else:
             tgt.append(("", None))
@@ -123,29 +157,42 @@ def _errs(verdicts: pd.DataFrame, pref: pd.DataFrame) -> str:
     out = []
     for _, r in pref.iterrows():
         if r["preferred_right"] < 0.95:
-            wrong = {c.replace("chose ", ""): r[c] for c in r.index if c.startswith("chose ")
-                     and c.replace("chose ", "") != r["true"]}
+            wrong = {
+                c.replace("chose ", ""): r[c]
+                for c in r.index
+                if c.startswith("chose ") and c.replace("chose ", "") != r["true"]
+            }
             top = max(wrong, key=wrong.get)
             from allyscale.fitpolicy import POOL_NESTING
 
             if (r["true"], top) in POOL_NESTING:
-                why = (f"the difference test rejects the true, simpler {r['true']} model against {top}, which "
-                       "nests it (the test's type-I error, nominally 5%)")
+                why = (
+                    f"the difference test rejects the true, simpler {r['true']} model against {top}, which "
+                    "nests it (the test's type-I error, nominally 5%)"
+                )
             elif (top, r["true"]) in POOL_NESTING:
                 why = f"the difference test lacks power to reject the simpler {top} model, nested in {r['true']}"
             else:
-                why = (f"{top} and {r['true']} are not nested; when the exact-fit test does not separate them (both "
-                       "accepted or both rejected), "
-                       "parsimony ranks the simpler one first")
-            out.append(f"- {r['population']} population, N = {r['n']}: the preferred structure is wrong in "
-                       f"{1 - r['preferred_right']:.0%} of replications, mostly {top} ({wrong[top]:.0%}): {why}.")
+                why = (
+                    f"{top} and {r['true']} are not nested; when the exact-fit test does not separate them (both "
+                    "accepted or both rejected), "
+                    "parsimony ranks the simpler one first"
+                )
+            out.append(
+                f"- {r['population']} population, N = {r['n']}: the preferred structure is wrong in "
+                f"{1 - r['preferred_right']:.0%} of replications, mostly {top} ({wrong[top]:.0%}): {why}."
+            )
     for _, r in verdicts.iterrows():
         if r["kind"] == "true" and r["accepted"] < 0.95:
-            out.append(f"- {r['population']} population, N = {r['n']}: the true model is rejected in "
-                       f"{1 - r['accepted']:.0%} of replications (the test's nominal rate is 5%).")
+            out.append(
+                f"- {r['population']} population, N = {r['n']}: the true model is rejected in "
+                f"{1 - r['accepted']:.0%} of replications (the test's nominal rate is 5%)."
+            )
         if r["kind"] == "misspecified" and r["accepted"] > 0.2:
-            out.append(f"- {r['population']} population, N = {r['n']}: the misspecified {r['model']} model is "
-                       f"accepted in {r['accepted']:.0%} of replications (low power at this N).")
+            out.append(
+                f"- {r['population']} population, N = {r['n']}: the misspecified {r['model']} model is "
+                f"accepted in {r['accepted']:.0%} of replications (low power at this N)."
+            )
     return "\n".join(out) if out else "- No condition errs in more than 5% of replications."
 
 
@@ -166,7 +213,7 @@ def write_docs(verdicts: pd.DataFrame, pref: pd.DataFrame, timing: pd.DataFrame,
 The verdicts a report prints — *the model is accepted*, *this structure is preferred* — are decision rules,
 so their error rates are measured on data whose truth is known. `studies/calibrate_verdicts.py` runs the
 four Monte Carlo studies in `studies/calibration/` (the 100-item allyship pool, five-point items, WLSMV,
-N = 250, 500, 800, {reps} replications per condition; {timing['seconds'].sum() / 60:.0f} minutes on 2 cores)
+N = 250, 500, 800, {reps} replications per condition; {timing["seconds"].sum() / 60:.0f} minutes on 2 cores)
 and judges every replication with `allyscale.fitpolicy`, the rule `validate`, `compare` and the Monte
 Carlo summary use.
 
@@ -188,7 +235,7 @@ kept; non-nested survivors are ranked by the verdict, then by parsimony (BIC for
 
 Targets: the true model accepted in ≥ 90% of replications at every N (observed: {true_ok.min():.2f}–{true_ok.max():.2f});
 clearly misspecified models (one factor; the correlated model when cross-loadings are omitted) rejected in
-≥ 80% at N ≥ 500 (observed: {(1 - mis['accepted']).min():.2f}–{(1 - mis['accepted']).max():.2f}); the preferred
+≥ 80% at N ≥ 500 (observed: {(1 - mis["accepted"]).min():.2f}–{(1 - mis["accepted"]).max():.2f}); the preferred
 structure right in ≥ 80% at N ≥ 500 (observed: {pr.min():.2f}–{pr.max():.2f}).
 
 ### Fit verdict (share of replications accepted)

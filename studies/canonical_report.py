@@ -52,8 +52,9 @@ def _forms_section(store: Path, workers: int) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f = al.summarize_study(store)
-    inv = f.invariance[["n", "level", "replications", "failed", "decided", "rejected", "rejected_of_all",
-                        "population_noninvariant"]]
+    inv = f.invariance[
+        ["n", "level", "replications", "failed", "decided", "rejected", "rejected_of_all", "population_noninvariant"]
+    ]
     out = ROOT / "docs" / "canonical" / "forms_invariance.csv"
     inv.to_csv(out, index=False)
     spec = al.load_study(FORMS)
@@ -94,19 +95,38 @@ def main(argv: list[str] | None = None) -> None:
     per_rep = reps.drop_duplicates(["condition", "rep"])
     cpu = float(per_rep["rep_seconds"].sum())
     spec = al.load_study(SPEC)
-    models = s.models[["n", "model", "replications", "converged", "proper", "accepted", "mean_chisq.scaled",
-                       "mean_cfi.scaled", "mean_rmsea.scaled", "mean_srmr"]].copy()
+    models = s.models[
+        [
+            "n",
+            "model",
+            "replications",
+            "converged",
+            "proper",
+            "accepted",
+            "mean_chisq.scaled",
+            "mean_cfi.scaled",
+            "mean_rmsea.scaled",
+            "mean_srmr",
+        ]
+    ].copy()
     models["model"] = pd.Categorical(models["model"], list(spec.models))
     models = models.sort_values(["n", "model"])
     sel_cols = ["n", "preferred_right", *[f"preferred_{m}" for m in spec.models], "none_admissible"]
     sel = s.selection[[c for c in sel_cols if c in s.selection.columns]]
     ret = s.retention[["n", "rule", "correct", "mean_factors"]] if len(s.retention) else pd.DataFrame()
     par = s.parameters
-    worst = par.groupby("n").agg(parameters=("parameter", "count"),
-                                 max_abs_rel_bias=("rel_bias", lambda x: x.abs().max()),
-                                 max_abs_se_bias=("se_bias", lambda x: x.abs().max()),
-                                 min_coverage=("coverage", "min"), max_coverage=("coverage", "max"),
-                                 min_power=("power", "min")).reset_index()
+    worst = (
+        par.groupby("n")
+        .agg(
+            parameters=("parameter", "count"),
+            max_abs_rel_bias=("rel_bias", lambda x: x.abs().max()),
+            max_abs_se_bias=("se_bias", lambda x: x.abs().max()),
+            min_coverage=("coverage", "min"),
+            max_coverage=("coverage", "max"),
+            min_power=("power", "min"),
+        )
+        .reset_index()
+    )
     lam = par[par["op"] == "=~"]
     lam_power = lam.groupby("n")["power"].min().rename("min_power_loadings")
     fc = par[(par["op"] == "~~") & (par["lhs"] != par["rhs"])]
@@ -119,13 +139,19 @@ def main(argv: list[str] | None = None) -> None:
         rel_tab.columns = [str(c) if c == "factor" else f"omega N={c}" for c in rel_tab.columns]
     answer = s.answer
     crit = answer.get("criteria", {})
-    crit_rows = [{"n": int(n), "criterion": c["criterion"], "rate": c["rate"], "met": "yes" if c["met"] else "no"}
-                 for n, cs in crit.items() for c in cs]
+    crit_rows = [
+        {"n": int(n), "criterion": c["criterion"], "rate": c["rate"], "met": "yes" if c["met"] else "no"}
+        for n, cs in crit.items()
+        for c in cs
+    ]
     crit_tab = pd.DataFrame(crit_rows)
     n_min = answer.get("n_min")
     grid = sorted(spec.conditions["n"])
-    headline = ("**no sample size studied is enough**" if n_min is None else
-                f"**{n_min} respondents are enough**" + (" (the smallest N studied)" if n_min == grid[0] else ""))
+    headline = (
+        "**no sample size studied is enough**"
+        if n_min is None
+        else f"**{n_min} respondents are enough**" + (" (the smallest N studied)" if n_min == grid[0] else "")
+    )
     text = f"""# The canonical allyship study: how many respondents does the measure need?
 
 `studies/allyship.yaml`, run in full with `make canonical` (`python studies/canonical_report.py`): the

@@ -44,8 +44,12 @@ TRUTHS = ("relevant", "marginal", "irrelevant")
 P_REL = {"relevant": 0.92, "marginal": 0.65, "irrelevant": 0.20}
 P_ESS = {"relevant": 0.85, "marginal": 0.45, "irrelevant": 0.10}
 P_SORT = {"relevant": 0.85, "marginal": 0.50, "irrelevant": 0.15}
-CONFIGS = {"relevance": ("relevance",), "relevance + essential": ("relevance", "essential"),
-           "sort": ("sort",), "all three": ("relevance", "essential", "sort")}
+CONFIGS = {
+    "relevance": ("relevance",),
+    "relevance + essential": ("relevance", "essential"),
+    "sort": ("sort",),
+    "all three": ("relevance", "essential", "sort"),
+}
 
 
 def _logistic(x):
@@ -58,11 +62,12 @@ def simulate_panel(pool, n_raters: int, rng: np.random.Generator):
     truth = np.array(["relevant"] * 60 + ["marginal"] * 20 + ["irrelevant"] * 20)
     rng.shuffle(truth)
     b = rng.normal(0, 0.5, n_raters)
-    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    logit = lambda p: np.log(p / (1 - p))
     p_rel = _logistic(np.array([logit(P_REL[t]) for t in truth])[:, None] + b[None, :])
     relevant = rng.random((k, n_raters)) < p_rel
-    rel = np.where(relevant, np.where(rng.random((k, n_raters)) < 0.6, 4, 3),
-                   np.where(rng.random((k, n_raters)) < 0.4, 1, 2))
+    rel = np.where(
+        relevant, np.where(rng.random((k, n_raters)) < 0.6, 4, 3), np.where(rng.random((k, n_raters)) < 0.4, 1, 2)
+    )
     p_ess = _logistic(np.array([logit(P_ESS[t]) for t in truth])[:, None] + b[None, :])
     ess = np.where(rng.random((k, n_raters)) < p_ess, 3, rng.integers(1, 3, (k, n_raters)))
     facets = [fc.id for fc in pool.facets]
@@ -87,9 +92,11 @@ def simulate_panel(pool, n_raters: int, rng: np.random.Generator):
         srt[i] = rng.choice(choices, size=n_raters, p=p)
     raters = [f"r{j}" for j in range(n_raters)]
     index = pd.MultiIndex.from_tuples([(iid, "item") for iid in items], names=["item", "form"])
-    frames = {"relevance": pd.DataFrame(rel.astype(float), index=index, columns=raters),
-              "essential": pd.DataFrame(ess.astype(float), index=index, columns=raters),
-              "sort": pd.DataFrame(srt, index=index, columns=raters)}
+    frames = {
+        "relevance": pd.DataFrame(rel.astype(float), index=index, columns=raters),
+        "essential": pd.DataFrame(ess.astype(float), index=index, columns=raters),
+        "sort": pd.DataFrame(srt, index=index, columns=raters),
+    }
     return truth, frames
 
 
@@ -104,7 +111,8 @@ def alternatives(items: pd.DataFrame, tasks: tuple[str, ...]) -> dict[str, np.nd
     if tasks == ("relevance",):
         icvi = items["i_cvi"].to_numpy()
         out["relevance (I-CVI .79/.70; Zamanzadeh et al., 2015)"] = np.where(
-            icvi > 0.79, "keep", np.where(icvi < 0.70, "drop", "revise"))
+            icvi > 0.79, "keep", np.where(icvi < 0.70, "drop", "revise")
+        )
     if tasks == ("sort",):
         csv, p = items["csv"].to_numpy(), items["p_hm"].to_numpy()
         out["sort (p_hm; Howard & Melloy, 2016)"] = np.where(csv < 0, "drop", np.where(p < 0.05, "keep", "revise"))
@@ -127,8 +135,17 @@ def run(reps: int, sizes=(5, 8, 12, 20), seed: int = 2026) -> pd.DataFrame:
                     for t in TRUTHS:
                         m = truth == t
                         for d in ("keep", "revise", "drop"):
-                            rows.append({"raters": n, "rules": rules, "truth": t, "decision": d, "rep": rep,
-                                         "count": int((dec[m] == d).sum()), "of": int(m.sum())})
+                            rows.append(
+                                {
+                                    "raters": n,
+                                    "rules": rules,
+                                    "truth": t,
+                                    "decision": d,
+                                    "rep": rep,
+                                    "count": int((dec[m] == d).sum()),
+                                    "of": int(m.sum()),
+                                }
+                            )
     return pd.DataFrame(rows)
 
 

@@ -28,10 +28,13 @@ import allyscale as al
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADINGS = (0.75, 0.72, 0.69, 0.66, 0.63, 0.6, 0.57, 0.55)
-POP = "\n".join(f"{f} =~ " + " + ".join(f"{v}*{f.lower()}{k + 1}" for k, v in enumerate(LOADINGS))
-                for f in ("A", "B")) + "\nA ~~ 0.4*B\n"
-MODEL = "\n".join(f"{f} =~ " + " + ".join(f"{f.lower()}{k + 1}" for k in range(len(LOADINGS)))
-                  for f in ("A", "B")) + "\n"
+POP = (
+    "\n".join(f"{f} =~ " + " + ".join(f"{v}*{f.lower()}{k + 1}" for k, v in enumerate(LOADINGS)) for f in ("A", "B"))
+    + "\nA ~~ 0.4*B\n"
+)
+MODEL = (
+    "\n".join(f"{f} =~ " + " + ".join(f"{f.lower()}{k + 1}" for k in range(len(LOADINGS))) for f in ("A", "B")) + "\n"
+)
 SHIFTED = ("a2", "a5", "b3", "b6")
 SHIFT = 0.5
 
@@ -43,17 +46,25 @@ def replicate(seed: int, n_pairs: int, shift: float) -> dict:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = al.invariance(data, MODEL, pairs=("self", "informant"), estimator="WLSMV", partial=True,
-                            collapse=True)
+        res = al.invariance(data, MODEL, pairs=("self", "informant"), estimator="WLSMV", partial=True, collapse=True)
     released = sorted(set(res.released["item"]))
     truth = sorted(SHIFTED) if shift else []
     dec = res.table["decision"].to_dict()
-    return {"seed": seed, "n_pairs": n_pairs, "shift": shift, "released": ",".join(released),
-            "n_released": len(released), "exact": released == truth,
-            "false": len(set(released) - set(truth)), "missed": len(set(truth) - set(released)),
-            "scalar": dec.get("scalar", ""), "partial": dec.get("scalar (partial)", ""),
-            "highest": res.highest_level(), "converged": bool(res.diagnostics["converged"]),
-            "seconds": time.perf_counter() - t0}
+    return {
+        "seed": seed,
+        "n_pairs": n_pairs,
+        "shift": shift,
+        "released": ",".join(released),
+        "n_released": len(released),
+        "exact": released == truth,
+        "false": len(set(released) - set(truth)),
+        "missed": len(set(truth) - set(released)),
+        "scalar": dec.get("scalar", ""),
+        "partial": dec.get("scalar (partial)", ""),
+        "highest": res.highest_level(),
+        "converged": bool(res.diagnostics["converged"]),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def run(reps: int = 50, n_pairs: int = 300, seed: int = 2026, workers: int = 1) -> pd.DataFrame:
@@ -69,15 +80,19 @@ def run(reps: int = 50, n_pairs: int = 300, seed: int = 2026, workers: int = 1) 
 
 
 def table(res: pd.DataFrame) -> str:
-    lines = ["| condition | replications | exactly the shifted items released | some item without a shift released "
-             "| no item released | shifted items missed (mean) | scalar held (full or partial) | seconds per data set |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| condition | replications | exactly the shifted items released | some item without a shift released "
+        "| no item released | shifted items missed (mean) | scalar held (full or partial) | seconds per data set |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for shift, g in res.groupby("shift", sort=False):
         cond = f"leniency {shift:g} SD on {', '.join(SHIFTED)}" if shift else "no leniency"
         held = g["highest"].isin(["scalar", "scalar (partial)"]).mean()
-        lines.append(f"| {cond} | {len(g)} | {g['exact'].mean():.0%} | {(g['false'] > 0).mean():.0%} "
-                     f"| {(g['n_released'] == 0).mean():.0%} | {g['missed'].mean():.2f} | {held:.0%} "
-                     f"| {g['seconds'].mean():.1f} |")
+        lines.append(
+            f"| {cond} | {len(g)} | {g['exact'].mean():.0%} | {(g['false'] > 0).mean():.0%} "
+            f"| {(g['n_released'] == 0).mean():.0%} | {g['missed'].mean():.2f} | {held:.0%} "
+            f"| {g['seconds'].mean():.1f} |"
+        )
     return "\n".join(lines)
 
 

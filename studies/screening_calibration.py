@@ -43,7 +43,7 @@ STYLES = ("none", "random", "longstring")
 
 def bfi_like(careless: float, style: str) -> tuple[al.PopulationModel, dict, list[str]]:
     lines = [f"{f} =~ " + " + ".join(f"{'-' if j in (1, 4) else ''}0.65*{f}{j}" for j in range(1, 6)) for f in "ABCDE"]
-    lines += [f"{a} ~~ 0.2*{b}" for i, a in enumerate("ABCDE") for b in "ABCDE"[i + 1:]]
+    lines += [f"{a} ~~ 0.2*{b}" for i, a in enumerate("ABCDE") for b in "ABCDE"[i + 1 :]]
     pm = al.PopulationModel.from_lavaan("\n".join(lines), categories=6, careless=careless, careless_style=style)
     factors = {f: [f"{f}{j}" for j in range(1, 6)] for f in "ABCDE"}
     return pm, factors, [f"{f}{j}" for f in "ABCDE" for j in (1, 4)]
@@ -76,7 +76,7 @@ def one(pop: str, n: int, style: str, seed: int, pool) -> dict:
     hits["any"] = flags != ""
     hits["even_odd < 0 (old rule)"] = np.array(["even_odd" in f.split(";") for f in old.persons["flags"]])
     p = len(items)
-    hits["mahalanobis, chi-square reference"] = (chi2.sf(res.persons["d2"].to_numpy(), p) < 0.001)
+    hits["mahalanobis, chi-square reference"] = chi2.sf(res.persons["d2"].to_numpy(), p) < 0.001
     ls_scored = careless_indices(scored, items)["longstring"].to_numpy()
     hits["longstring after reverse scoring"] = ls_scored >= 0.5 * p
     row = {"pop": pop, "n": n, "style": style, "seed": seed, "n_careless": int(truth.sum())}
@@ -111,34 +111,48 @@ def main() -> None:
         df.to_csv(args.csv, index=False)
     rules = [*RULES, "any"]
     print(f"\n{args.reps} replications per cell; default rules of allyscale.screen\n")
-    print("False-positive rate on attentive respondents (0% careless), mean over replications; "
-          "max over replications in brackets\n")
+    print(
+        "False-positive rate on attentive respondents (0% careless), mean over replications; "
+        "max over replications in brackets\n"
+    )
     print("| population | N | " + " | ".join(rules) + " |")
     print("|---|---|" + "---|" * len(rules))
     for (pop, n), g in df[df["style"] == "none"].groupby(["pop", "n"], sort=False):
         cells = [f"{g[f'fp:{r}'].mean():.4f} ({g[f'fp:{r}'].max():.4f})" for r in rules]
         print(f"| {pop} | {n} | " + " | ".join(cells) + " |")
-    print("\nCareless respondents (5%): recall of each rule, and of the whole screen (any rule) with its precision; "
-          "mean over replications, worst replication in brackets\n")
-    print("| population | style | N | " + " | ".join(RULES) + " | recall (any) | precision (any) | "
-          "attentive flagged (any) |")
+    print(
+        "\nCareless respondents (5%): recall of each rule, and of the whole screen (any rule) with its precision; "
+        "mean over replications, worst replication in brackets\n"
+    )
+    print(
+        "| population | style | N | " + " | ".join(RULES) + " | recall (any) | precision (any) | "
+        "attentive flagged (any) |"
+    )
     print("|---|---|---|" + "---|" * (len(RULES) + 3))
     for (pop, style, n), g in df[df["style"] != "none"].groupby(["pop", "style", "n"], sort=False):
         cells = [f"{g[f'rec:{r}'].mean():.3f}" for r in RULES]
-        cells += [f"{g['rec:any'].mean():.3f} ({g['rec:any'].min():.3f})",
-                  f"{g['precision'].mean():.3f} ({g['precision'].min():.3f})", f"{g['fp:any'].mean():.4f}"]
+        cells += [
+            f"{g['rec:any'].mean():.3f} ({g['rec:any'].min():.3f})",
+            f"{g['precision'].mean():.3f} ({g['precision'].min():.3f})",
+            f"{g['fp:any'].mean():.4f}",
+        ]
         print(f"| {pop} | {style} | {n} | " + " | ".join(cells) + " |")
     print("\nAlternatives not chosen (same data): false-positive rate on attentive respondents, and recall\n")
     alts = ["even_odd < 0 (old rule)", "mahalanobis, chi-square reference", "longstring after reverse scoring"]
-    print("| population | N | " + " | ".join(f"{a}: FP | {a}: recall random | {a}: recall longstring" for a in alts)
-          + " |")
+    print(
+        "| population | N | "
+        + " | ".join(f"{a}: FP | {a}: recall random | {a}: recall longstring" for a in alts)
+        + " |"
+    )
     print("|---|---|" + "---|" * (3 * len(alts)))
     for (pop, n), g in df.groupby(["pop", "n"], sort=False):
         cells = []
         for a in alts:
-            cells += [f"{g[g['style'] == 'none'][f'fp:{a}'].mean():.4f}",
-                      f"{g[g['style'] == 'random'][f'rec:{a}'].mean():.3f}",
-                      f"{g[g['style'] == 'longstring'][f'rec:{a}'].mean():.3f}"]
+            cells += [
+                f"{g[g['style'] == 'none'][f'fp:{a}'].mean():.4f}",
+                f"{g[g['style'] == 'random'][f'rec:{a}'].mean():.3f}",
+                f"{g[g['style'] == 'longstring'][f'rec:{a}'].mean():.3f}",
+            ]
         print(f"| {pop} | {n} | " + " | ".join(cells) + " |")
     print(f"\n# {len(df)} screened data sets in {time.perf_counter() - t0:.0f} s")
 

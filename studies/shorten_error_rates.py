@@ -58,8 +58,10 @@ def pool_text() -> str:
                 n = (h - 1) * 4 + k + 1
                 item = f"{f}{n}"
                 rev = item in REVERSE
-                lines.append(f"          - {{id: {item}, text: \"Statement {item}.\", informant_text: \"This person "
-                             f"{item}.\", reverse: {str(rev).lower()}}}")
+                lines.append(
+                    f'          - {{id: {item}, text: "Statement {item}.", informant_text: "This person '
+                    f'{item}.", reverse: {str(rev).lower()}}}'
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -73,8 +75,9 @@ def population(pool, *, dif: bool):
     loadings["a2"] = 0.30
     loadings["b2"] = 0.60
     th = {"c6": list(np.array([-1.5, -0.5, 0.5, 1.5]) + 0.8)} if dif else "symmetric"
-    return al.PopulationModel.from_pool(pool, loadings=loadings, factor_corr=0.4, thresholds=th,
-                                        cross_loadings={("b2", "fc"): 0.45}, method_loading=0.5)
+    return al.PopulationModel.from_pool(
+        pool, loadings=loadings, factor_corr=0.4, thresholds=th, cross_loadings={("b2", "fc"): 0.45}, method_loading=0.5
+    )
 
 
 def replicate(rep: int, pool_path: str, max_evaluations: int = 400) -> dict:
@@ -87,17 +90,31 @@ def replicate(rep: int, pool_path: str, max_evaluations: int = 400) -> dict:
     d1["form"], d2["form"] = "self", "informant"
     data = pd.concat([d1, d2], ignore_index=True)
     t0 = time.perf_counter()
-    r = al.shorten(data, pool=pool, items_per_factor=4, min_per_facet=1, group="form", method="aco", seed=rep,
-                   progress=False, max_evaluations=max_evaluations,
-                   search_options={"ants": 10, "patience": 5, "max_iterations": 60})
+    r = al.shorten(
+        data,
+        pool=pool,
+        items_per_factor=4,
+        min_per_facet=1,
+        group="form",
+        method="aco",
+        seed=rep,
+        progress=False,
+        max_evaluations=max_evaluations,
+        search_options={"ants": 10, "patience": 5, "max_iterations": 60},
+    )
     kept = set(r.kept)
     bad = list(BAD) + REVERSE
-    out = {"rep": rep, "seconds": time.perf_counter() - t0, "evaluations": r.diagnostics["evaluations"],
-           "stopped": r.diagnostics["stopped"], "kept": " ".join(r.kept),
-           "all_bad_excluded": not (kept & set(bad)),
-           "facets_covered": bool((r.coverage["kept"] >= 1).all()),
-           "holdout_accepted": bool(r.comparison.loc["short / holdout", "accepted"]),
-           "holdout_omega_min": float(min(r.comparison.loc["short / holdout", [f"omega.f{f}" for f in "abc"]]))}
+    out = {
+        "rep": rep,
+        "seconds": time.perf_counter() - t0,
+        "evaluations": r.diagnostics["evaluations"],
+        "stopped": r.diagnostics["stopped"],
+        "kept": " ".join(r.kept),
+        "all_bad_excluded": not (kept & set(bad)),
+        "facets_covered": bool((r.coverage["kept"] >= 1).all()),
+        "holdout_accepted": bool(r.comparison.loc["short / holdout", "accepted"]),
+        "holdout_omega_min": float(min(r.comparison.loc["short / holdout", [f"omega.f{f}" for f in "abc"]])),
+    }
     for item in bad:
         out[f"excluded.{item}"] = item not in kept
     flags = pd.concat(r.item_statistics.values())["flags"]
@@ -106,8 +123,9 @@ def replicate(rep: int, pool_path: str, max_evaluations: int = 400) -> dict:
     out["flagged.method"] = float(np.mean(["method factor" in flags[i] for i in REVERSE]))
     good = [i for i in pool.item_ids if i not in bad]
     out["good_flagged_any"] = float(np.mean([bool(flags[i]) for i in good]))
-    out["good_flagged_rules"] = float(np.mean([any(x in flags[i] for x in ("low loading", "cross-loading", "DIF",
-                                                                             "method factor")) for i in good]))
+    out["good_flagged_rules"] = float(
+        np.mean([any(x in flags[i] for x in ("low loading", "cross-loading", "DIF", "method factor")) for i in good])
+    )
     out["good_kept_share"] = len(kept & set(good)) / len(kept)
     return out
 
@@ -142,16 +160,21 @@ def table(res: pd.DataFrame) -> pd.DataFrame:
     rows = [("all known-bad items excluded", res["all_bad_excluded"].mean())]
     for item, rule in BAD.items():
         rows.append((f"{item} ({rule}) excluded", res[f"excluded.{item}"].mean()))
-    rows.append(("each method-factor item excluded (mean over the 6)",
-                 np.mean([res[f"excluded.{i}"].mean() for i in REVERSE])))
+    rows.append(
+        ("each method-factor item excluded (mean over the 6)", np.mean([res[f"excluded.{i}"].mean() for i in REVERSE]))
+    )
     rows.append(("worst method-factor item excluded", min(res[f"excluded.{i}"].mean() for i in REVERSE)))
     rows.append(("every facet covered", res["facets_covered"].mean()))
     rows.append(("holdout fit accepted (fit policy)", res["holdout_accepted"].mean()))
     for item, rule in BAD.items():
         rows.append((f"flag '{rule}' on {item} (sensitivity)", res[f"flagged.{item}"].mean()))
     rows.append(("flag 'method factor' on the reverse-keyed items (sensitivity)", res["flagged.method"].mean()))
-    rows.append(("good items given a low-loading/cross-loading/DIF/method flag (false positives)",
-                 res["good_flagged_rules"].mean()))
+    rows.append(
+        (
+            "good items given a low-loading/cross-loading/DIF/method flag (false positives)",
+            res["good_flagged_rules"].mean(),
+        )
+    )
     rows.append(("good items given any flag, incl. 'alpha rises'", res["good_flagged_any"].mean()))
     return pd.DataFrame(rows, columns=["rate", "value"])
 
@@ -168,8 +191,10 @@ def main() -> None:
         Path(args.out).unlink()
     res = run(args.reps, args.workers, args.max_evaluations, log=args.out)
     tab = table(res)
-    print(f"{args.reps} replications in {time.perf_counter() - t0:.0f} s "
-          f"(median {res['seconds'].median():.1f} s, {res['evaluations'].median():.0f} candidate fits each)")
+    print(
+        f"{args.reps} replications in {time.perf_counter() - t0:.0f} s "
+        f"(median {res['seconds'].median():.1f} s, {res['evaluations'].median():.0f} candidate fits each)"
+    )
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 

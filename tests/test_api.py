@@ -32,9 +32,11 @@ def test_modules_named_like_their_function_are_modules_and_callable():
         assert isinstance(function, types.FunctionType) and module.__wrapped__ is function, name
         assert inspect.signature(module) == inspect.signature(function), name
     # the plain import statement gives the module in a fresh interpreter, before and after the lazy attribute
-    code = ("import types, allyscale.cfa as m, allyscale as al; assert isinstance(m, types.ModuleType); "
-            "assert al.cfa is m and hasattr(m, 'CFAResult'); import allyscale.reliability as r; "
-            "assert isinstance(r, types.ModuleType) and al.reliability is r")
+    code = (
+        "import types, allyscale.cfa as m, allyscale as al; assert isinstance(m, types.ModuleType); "
+        "assert al.cfa is m and hasattr(m, 'CFAResult'); import allyscale.reliability as r; "
+        "assert isinstance(r, types.ModuleType) and al.reliability is r"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -46,7 +48,7 @@ def test_calling_the_module_calls_the_function(hs_data, hs_model):
 
 
 def test_caches_are_registered_and_clearable(hs_data, hs_model):
-    import allyscale._core.wlsmv  # noqa: F401 - registers its cache on import
+    import allyscale._core.wlsmv
     import allyscale.content as content
 
     allyscale.cfa(hs_data, hs_model)

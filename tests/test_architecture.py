@@ -55,8 +55,15 @@ def _imports(path: Path) -> list[tuple[str, str | None, bool]]:
                 if child.module == "allyscale":  # from allyscale import limits → the submodule when it is one
                     for alias in child.names:
                         sub = PACKAGE / f"{alias.name}.py"
-                        out.append((f"allyscale.{alias.name}" if sub.exists() or (PACKAGE / alias.name).is_dir()
-                                    else "allyscale", f, t))
+                        out.append(
+                            (
+                                f"allyscale.{alias.name}"
+                                if sub.exists() or (PACKAGE / alias.name).is_dir()
+                                else "allyscale",
+                                f,
+                                t,
+                            )
+                        )
                 else:
                     out.append((child.module, f, t))
             elif isinstance(child, ast.Import):
@@ -93,9 +100,14 @@ def test_no_module_imports_a_layer_above_its_own():
 
 
 def test_no_import_cycle():
-    graph = {m: {t for t, func, typing_only in imps
-                 if not typing_only and t != m and not (func in EXPORTS and _unit(t) == "report")}
-             for m, imps in _graph().items()}
+    graph = {
+        m: {
+            t
+            for t, func, typing_only in imps
+            if not typing_only and t != m and not (func in EXPORTS and _unit(t) == "report")
+        }
+        for m, imps in _graph().items()
+    }
     # resolve imports of a package to its __init__ module name
     modules = set(graph)
     graph = {m: {t if t in modules else t.rsplit(".", 1)[0] for t in ts} & modules for m, ts in graph.items()}
@@ -108,7 +120,7 @@ def test_no_import_cycle():
         stack.append(m)
         for t in sorted(graph[m]):
             if state.get(t) == 1:
-                cycles.append(stack[stack.index(t):] + [t])
+                cycles.append(stack[stack.index(t) :] + [t])
             elif t not in state:
                 dfs(t)
         stack.pop()
@@ -128,12 +140,19 @@ def test_core_is_numpy_and_scipy_only():
     for path in (PACKAGE / "_core").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [f"{node.module}.{a.name}" if node.module == "allyscale" else node.module or ""
-                           for a in node.names] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [
+                    f"{node.module}.{a.name}" if node.module == "allyscale" else node.module or "" for a in node.names
+                ]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
-                if top not in allowed and not name.startswith(("allyscale._core", "allyscale.errors",
-                                                                "allyscale._caches")):
+                if top not in allowed and not name.startswith(
+                    ("allyscale._core", "allyscale.errors", "allyscale._caches")
+                ):
                     bad.append(f"{path.name} imports {name}")
     assert bad == [], "\n".join(bad)

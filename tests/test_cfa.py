@@ -8,13 +8,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, reference_data, reference_json, reference_model
 from numpy.testing import assert_allclose
 
 import allyscale
 from allyscale.cfa import difference_test
 from allyscale.errors import ConvergenceWarning, DataError, DataWarning, SpecificationError
-
-from conftest import REFERENCE, reference_data, reference_json, reference_model
 
 
 def _case(name):
@@ -64,7 +63,7 @@ def _merge(table, rows, cols):
 def test_ml_fit_measures(case, request):
     # R: fitMeasures(cfa(model, data = d, estimator = "ML"), c("chisq","df","pvalue","cfi","tli","rmsea",
     #    "rmsea.ci.lower","rmsea.ci.upper","srmr","aic","bic"))
-    (d, model, ref), fit = request.getfixturevalue(case), request.getfixturevalue(f"{case}_ml")
+    (_, _, ref), fit = request.getfixturevalue(case), request.getfixturevalue(f"{case}_ml")
     want = ref["cfa_ml"]["fit"]
     assert fit.converged
     assert_allclose(fit.fit_measures["chisq"], want["chisq"], rtol=1e-5)
@@ -77,7 +76,7 @@ def test_ml_fit_measures(case, request):
 @pytest.mark.parametrize("case", ["hs", "sim60"])
 def test_ml_estimates_se_std(case, request):
     # R: parameterEstimates(fit)[, c("est", "se")]; standardizedSolution(fit)$est.std
-    (d, model, ref), fit = request.getfixturevalue(case), request.getfixturevalue(f"{case}_ml")
+    (_, _, ref), fit = request.getfixturevalue(case), request.getfixturevalue(f"{case}_ml")
     m = _merge(fit.estimates, ref["cfa_ml"]["est"], ["est", "se"])
     assert_allclose(m["est"], m["est_ref"], atol=1e-4)
     free = m["se_ref"] > 0
@@ -378,8 +377,9 @@ def test_cli_cfa_and_compare(tmp_path):
     one = tmp_path / "one.lav"
     one.write_text("g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9\n")
     out2 = tmp_path / "cmp.json"
-    r = CliRunner().invoke(main, ["compare", str(data), "--model", str(model), "--model", str(one),
-                                  "--json", str(out2)])
+    r = CliRunner().invoke(
+        main, ["compare", str(data), "--model", str(model), "--model", str(one), "--json", str(out2)]
+    )
     assert r.exit_code == 0, r.output
     cmp = json.loads(out2.read_text())
     # R: lavTestLRT(cfa(one), cfa(three))
@@ -462,14 +462,25 @@ def test_cli_compare_pool(tmp_path, pool_case):
     # the pool's structures from the command line; chisq of "correlated" as lavaan
     # R (tests/reference/pool/make_pool.R): fitMeasures(cfa(models$correlated, data = d), "chisq")
     from click.testing import CliRunner
+    from conftest import MINI_POOL
 
     from allyscale.cli import main
-    from conftest import MINI_POOL
 
     _, ref = pool_case
     out = tmp_path / "cmp.json"
-    r = CliRunner().invoke(main, ["compare", str(REFERENCE / "pool" / "data.csv"), "--pool", str(MINI_POOL),
-                                  "--estimator", "ML", "--json", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            str(REFERENCE / "pool" / "data.csv"),
+            "--pool",
+            str(MINI_POOL),
+            "--estimator",
+            "ML",
+            "--json",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     table = {row["model"]: row for row in json.loads(out.read_text())["table"]}
     assert_allclose(table["correlated"]["chisq"], ref["fits"]["correlated.ML"]["chisq"], rtol=1e-6)

@@ -10,10 +10,10 @@ import sys
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import MINI_POOL
 
 from allyscale import load_pool, simulate
 from allyscale.cli import main
-from conftest import MINI_POOL
 
 MODEL = "fa =~ a1 + a2 + a3 + a4 + a5 + a6\nfb =~ b1 + b2 + b3 + b4 + b5 + b6\n"
 
@@ -50,13 +50,16 @@ def _assert_error(result, *fragments):
         assert f in err, (f, err)
 
 
-@pytest.mark.parametrize("command", [
-    ["describe", "{data}", "--pool", MINI_POOL],
-    ["cfa", "{data}", "--model", "{model}"],
-    ["efa", "{data}", "--pool", MINI_POOL, "--factors", 2],
-    ["reliability", "{data}", "--pool", MINI_POOL],
-    ["screen", "{data}", "--pool", MINI_POOL],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["describe", "{data}", "--pool", MINI_POOL],
+        ["cfa", "{data}", "--model", "{model}"],
+        ["efa", "{data}", "--pool", MINI_POOL, "--factors", 2],
+        ["reliability", "{data}", "--pool", MINI_POOL],
+        ["screen", "{data}", "--pool", MINI_POOL],
+    ],
+)
 def test_non_numeric_cell_is_named_by_every_command(files, tmp_path, command):
     folder, data = files
     bad = _bad_copy(folder, data, tmp_path, lambda f: f.__setitem__("a2", f["a2"].where(f.index != 6, "agree")))
@@ -67,8 +70,13 @@ def test_non_numeric_cell_is_named_by_every_command(files, tmp_path, command):
 def test_out_of_scale_value_names_column_row_value(files, tmp_path):
     folder, data = files
     bad = _bad_copy(folder, data, tmp_path, lambda f: f.__setitem__("b4", f["b4"].where(f.index != 0, 7)))
-    _assert_error(run("describe", bad, "--pool", MINI_POOL), "column 'b4'", "outside the response scale 1-5",
-                  "row 1 [line 2]", "'7'")
+    _assert_error(
+        run("describe", bad, "--pool", MINI_POOL),
+        "column 'b4'",
+        "outside the response scale 1-5",
+        "row 1 [line 2]",
+        "'7'",
+    )
 
 
 def test_invalid_as_missing_is_reported(files, tmp_path):
@@ -94,8 +102,9 @@ def test_items_missing_from_the_file(files, tmp_path):
     folder, data = files
     path = tmp_path / "short.csv"
     data.drop(columns=["a3", "c2"]).to_csv(path, index=False)
-    _assert_error(run("describe", path, "--pool", MINI_POOL), "short.csv", "2 of the pool's items are not columns",
-                  "a3, c2")
+    _assert_error(
+        run("describe", path, "--pool", MINI_POOL), "short.csv", "2 of the pool's items are not columns", "a3, c2"
+    )
     _assert_error(run("cfa", path, "--model", folder / "model.lav"), "1 of the model's items are not columns", "a3")
 
 
@@ -109,8 +118,9 @@ def test_too_few_cases(files, tmp_path):
     folder, data = files
     path = tmp_path / "few.csv"
     data.head(9).to_csv(path, index=False)
-    _assert_error(run("cfa", path, "--model", folder / "model.lav"), "9 complete case(s)", "12 items",
-                  "at least 13 are needed")
+    _assert_error(
+        run("cfa", path, "--model", folder / "model.lav"), "9 complete case(s)", "12 items", "at least 13 are needed"
+    )
 
 
 def test_unknown_estimator_rotation_and_model_errors(files, tmp_path):
@@ -142,8 +152,9 @@ def test_debug_shows_the_traceback(files, tmp_path):
     base = [sys.executable, "-m", "allyscale.cli"]
     plain = subprocess.run(base + ["describe", str(bad), "--pool", str(MINI_POOL)], capture_output=True, text=True)
     assert plain.returncode == 2 and plain.stderr.startswith("error: ") and "Traceback" not in plain.stderr
-    debug = subprocess.run(base + ["--debug", "describe", str(bad), "--pool", str(MINI_POOL)], capture_output=True,
-                           text=True)
+    debug = subprocess.run(
+        base + ["--debug", "describe", str(bad), "--pool", str(MINI_POOL)], capture_output=True, text=True
+    )
     assert debug.returncode == 2 and "Traceback" in debug.stderr
 
 
@@ -154,14 +165,20 @@ def test_same_data_as_csv_sav_qualtrics_xlsx_gives_identical_cfa_json(files, tmp
     pyreadstat.write_sav(data, str(tmp_path / "d.sav"))
     data.to_excel(tmp_path / "d.xlsx", index=False)
     header = ["ResponseId", *data.columns]
-    lines = [",".join(header), ",".join(["Response ID"] + [f'"Question {c}"' for c in data.columns]),
-             ",".join(['"{""ImportId"":""_recordId""}"'] + [f'"{{""ImportId"":""QID{i}""}}"'
-                                                          for i in range(data.shape[1])])]
+    lines = [
+        ",".join(header),
+        ",".join(["Response ID"] + [f'"Question {c}"' for c in data.columns]),
+        ",".join(['"{""ImportId"":""_recordId""}"'] + [f'"{{""ImportId"":""QID{i}""}}"' for i in range(data.shape[1])]),
+    ]
     lines += [",".join([f"R_{i}"] + [str(v) for v in row]) for i, row in enumerate(data.itertuples(index=False))]
     (tmp_path / "q.csv").write_text("\n".join(lines) + "\n")
     out = {}
-    for name, path in [("csv", folder / "data.csv"), ("sav", tmp_path / "d.sav"), ("qualtrics", tmp_path / "q.csv"),
-                       ("xlsx", tmp_path / "d.xlsx")]:
+    for name, path in [
+        ("csv", folder / "data.csv"),
+        ("sav", tmp_path / "d.sav"),
+        ("qualtrics", tmp_path / "q.csv"),
+        ("xlsx", tmp_path / "d.xlsx"),
+    ]:
         js = tmp_path / f"{name}.json"
         result = run("cfa", path, "--model", folder / "model.lav", "--estimator", "MLR", "--json", js)
         assert result.exit_code == 0, result.output
@@ -212,8 +229,9 @@ def test_screen_lists_flagged_and_excludes_only_when_asked(files, tmp_path):
     payload = json.loads((tmp_path / "s.json").read_text())
     flagged = {d["index"]: d["flags"] for d in payload["flagged"]}  # index: the data row label (row counts from 1)
     assert "longstring" in flagged[0] and flagged[5] == "attention"
-    result = run("screen", path, "--pool", MINI_POOL, "--exclude", "attention,longstring", "--out",
-                 tmp_path / "kept2.csv")
+    result = run(
+        "screen", path, "--pool", MINI_POOL, "--exclude", "attention,longstring", "--out", tmp_path / "kept2.csv"
+    )
     assert result.exit_code == 0, result.output
     kept = pd.read_csv(tmp_path / "kept2.csv")
     out_rows = {r for r, f in flagged.items() if {"attention", "longstring"} & set(f.split(";"))}

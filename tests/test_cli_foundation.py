@@ -6,9 +6,9 @@ import sys
 
 import pandas as pd
 from click.testing import CliRunner
+from conftest import MINI_POOL
 
 from allyscale.cli import main
-from conftest import MINI_POOL
 
 
 def run(*args):
@@ -79,15 +79,19 @@ def test_pool_check_ok_and_strict(tmp_path):
 
 def test_bad_pool_is_an_error_without_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f\n    items:\n"
-                   "      - {id: a, text: x}\n      - {id: a, text: y}\n")
-    proc = subprocess.run([sys.executable, "-m", "allyscale.cli", "pool", "check", str(bad)],
-                          capture_output=True, text=True)
+    bad.write_text(
+        "name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f\n    items:\n"
+        "      - {id: a, text: x}\n      - {id: a, text: y}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "allyscale.cli", "pool", "check", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "duplicate id 'a'" in proc.stderr and "bad.yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
-    debug = subprocess.run([sys.executable, "-m", "allyscale.cli", "--debug", "pool", "check", str(bad)],
-                           capture_output=True, text=True)
+    debug = subprocess.run(
+        [sys.executable, "-m", "allyscale.cli", "--debug", "pool", "check", str(bad)], capture_output=True, text=True
+    )
     assert "Traceback" in debug.stderr and debug.returncode == 2
 
 

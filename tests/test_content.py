@@ -10,15 +10,26 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 from numpy.testing import assert_allclose
 from scipy.stats import binomtest
 
 from allyscale.content import (
-    aiken_v, aiken_v_pvalue, content_validity, cvr, cvr_critical, cvr_critical_table, fleiss_kappa, i_cvi,
-    kappa_label, krippendorff_alpha, modified_kappa, read_ratings, substantive_validity,
+    aiken_v,
+    aiken_v_pvalue,
+    content_validity,
+    cvr,
+    cvr_critical,
+    cvr_critical_table,
+    fleiss_kappa,
+    i_cvi,
+    kappa_label,
+    krippendorff_alpha,
+    modified_kappa,
+    read_ratings,
+    substantive_validity,
 )
 from allyscale.pool import parse_pool
-from conftest import REFERENCE
 
 REF = REFERENCE / "content"
 R = json.loads((REF / "reference.json").read_text())
@@ -30,12 +41,19 @@ def panel_pool():
     """Twelve items i1..i12 in four subcategories s1..s4 (the layout of the reference panels)."""
     facets = "".join(
         f"      - id: s{f}\n        label: Sub {f}\n        items:\n"
-        + "".join(f"          - {{id: i{i}, text: \"I do thing {i}.\", informant_text: \"This person does thing "
-                  f"{i}.\"}}\n" for i in range(3 * f - 2, 3 * f + 1))
-        for f in range(1, 5))
-    text = ("name: Panel test\nresponse_scale: {min: 1, max: 5}\nforms: {informant: {label: Informant}}\n"
-            "factors:\n  - id: fa\n    label: A\n    facets:\n" + facets.split("      - id: s3")[0]
-            + "  - id: fb\n    label: B\n    facets:\n      - id: s3" + facets.split("      - id: s3")[1])
+        + "".join(
+            f'          - {{id: i{i}, text: "I do thing {i}.", informant_text: "This person does thing {i}."}}\n'
+            for i in range(3 * f - 2, 3 * f + 1)
+        )
+        for f in range(1, 5)
+    )
+    text = (
+        "name: Panel test\nresponse_scale: {min: 1, max: 5}\nforms: {informant: {label: Informant}}\n"
+        "factors:\n  - id: fa\n    label: A\n    facets:\n"
+        + facets.split("      - id: s3")[0]
+        + "  - id: fb\n    label: B\n    facets:\n      - id: s3"
+        + facets.split("      - id: s3")[1]
+    )
     return parse_pool(text)
 
 
@@ -51,8 +69,9 @@ def test_fleiss_kappa_fleiss_1971_table_1():
     assert_allclose(fk["z"], R["fleiss1971"]["z"], rtol=1e-10)
 
 
-@pytest.mark.parametrize("level, published", [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849),
-                                              ("ratio", 0.797)])
+@pytest.mark.parametrize(
+    "level, published", [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849), ("ratio", 0.797)]
+)
 def test_krippendorff_alpha_krippendorff_2011_example(level, published):
     """Krippendorff (2011), the 4 observers x 12 units example with missing values; irr and krippendorff agree."""
     x = pd.read_csv(REF / "krippendorff2011.csv").to_numpy(dtype=float)
@@ -62,10 +81,23 @@ def test_krippendorff_alpha_krippendorff_2011_example(level, published):
     assert_allclose(a, KD["krippendorff2011"][level], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("n, a, pc, kappa", [
-    (3, 2, 0.375, 0.47), (4, 3, 0.250, 0.67), (5, 4, 0.156, 0.76), (6, 5, 0.094, 0.82), (6, 4, 0.234, 0.56),
-    (7, 6, 0.055, 0.85), (8, 7, 0.031, 0.87), (8, 6, 0.109, 0.72), (9, 8, 0.018, 0.89), (9, 7, 0.070, 0.76),
-    (3, 3, 0.125, 1.00), (9, 9, 0.002, 1.00)])
+@pytest.mark.parametrize(
+    "n, a, pc, kappa",
+    [
+        (3, 2, 0.375, 0.47),
+        (4, 3, 0.250, 0.67),
+        (5, 4, 0.156, 0.76),
+        (6, 5, 0.094, 0.82),
+        (6, 4, 0.234, 0.56),
+        (7, 6, 0.055, 0.85),
+        (8, 7, 0.031, 0.87),
+        (8, 6, 0.109, 0.72),
+        (9, 8, 0.018, 0.89),
+        (9, 7, 0.070, 0.76),
+        (3, 3, 0.125, 1.00),
+        (9, 9, 0.002, 1.00),
+    ],
+)
 def test_modified_kappa_formula_at_small_panels(n, a, pc, kappa):
     """Polit, Beck & Owen's (2007) formula, pc = C(N, A) / 2^N and k* = (I-CVI - pc) / (1 - pc), at small panels.
 
@@ -75,22 +107,28 @@ def test_modified_kappa_formula_at_small_panels(n, a, pc, kappa):
     """
     from scipy.special import comb
 
-    assert round(comb(n, a) * 0.5 ** n, 3) == pc
+    assert round(comb(n, a) * 0.5**n, 3) == pc
     assert round(float(modified_kappa(a, n)), 2) == kappa
 
 
 # (N experts, A rating 3 or 4, pc at 3 decimals, k* at 2 decimals) as printed in the source's table
 _KAPPA_PUBLISHED = {
     "BMC Health Serv Res 2017, doi:10.1186/s12913-017-2469-8, Tables 8 and 10": [
-        (10, 10, 0.001, 1.00), (10, 9, 0.010, 0.90), (10, 8, 0.044, 0.79), (10, 7, 0.117, 0.66),
-        (9, 8, 0.018, 0.89), (9, 7, 0.070, 0.76), (9, 6, 0.164, 0.60)],
-    "Chew, van Merrienboer & Durning (2016), BMC Res Notes 9:445, Table 4": [
-        (7, 7, 0.008, 1.00), (7, 6, 0.055, 0.85)],
+        (10, 10, 0.001, 1.00),
+        (10, 9, 0.010, 0.90),
+        (10, 8, 0.044, 0.79),
+        (10, 7, 0.117, 0.66),
+        (9, 8, 0.018, 0.89),
+        (9, 7, 0.070, 0.76),
+        (9, 6, 0.164, 0.60),
+    ],
+    "Chew, van Merrienboer & Durning (2016), BMC Res Notes 9:445, Table 4": [(7, 7, 0.008, 1.00), (7, 6, 0.055, 0.85)],
 }
 
 
-@pytest.mark.parametrize("source, n, a, pc, kappa",
-                         [(src, *row) for src, rows in _KAPPA_PUBLISHED.items() for row in rows])
+@pytest.mark.parametrize(
+    "source, n, a, pc, kappa", [(src, *row) for src, rows in _KAPPA_PUBLISHED.items() for row in rows]
+)
 def test_modified_kappa_published_worked_examples(source, n, a, pc, kappa):
     """Published tables of I-CVI, pc and modified kappa* computed with Polit, Beck & Owen's (2007) formula.
 
@@ -100,14 +138,20 @@ def test_modified_kappa_published_worked_examples(source, n, a, pc, kappa):
     """
     from scipy.special import comb
 
-    assert round(float(comb(n, a)) * 0.5 ** n, 3) == pc
+    assert round(float(comb(n, a)) * 0.5**n, 3) == pc
     assert round(float(modified_kappa(a, n)), 2) == kappa
     assert round(float(i_cvi(a, n)), 2) == round(a / n, 2)
 
 
 def test_kappa_labels_follow_cicchetti_sparrow():
-    assert [kappa_label(k) for k in (0.39, 0.40, 0.59, 0.60, 0.74, 0.75)] == \
-        ["poor", "fair", "fair", "good", "good", "excellent"]
+    assert [kappa_label(k) for k in (0.39, 0.40, 0.59, 0.60, 0.74, 0.75)] == [
+        "poor",
+        "fair",
+        "fair",
+        "good",
+        "good",
+        "excellent",
+    ]
 
 
 def test_cvr_lawshe_1975_formula():
@@ -141,10 +185,42 @@ def test_cvr_critical_values_ayre_scally_2014():
 # as Ayre & Scally (2014) read it, both quoted in contentvalidR's tests (JUhalt/contentvalidR,
 # tests/testthat/test-earlier-methods.R), which state that the exact test needs the same count at every
 # tabled size except 13 panelists.
-_LAWSHE_TABLE = {5: .99, 6: .99, 7: .99, 8: .75, 9: .78, 10: .62, 11: .59, 12: .56, 13: .54, 14: .51, 15: .49,
-                 20: .42, 25: .37, 30: .33, 35: .31, 40: .29}
-_LAWSHE_COUNTS = {5: 5, 6: 6, 7: 7, 8: 7, 9: 8, 10: 9, 11: 9, 12: 10, 13: 11, 14: 11, 15: 12, 20: 15, 25: 18,
-                  30: 20, 35: 23, 40: 26}
+_LAWSHE_TABLE = {
+    5: 0.99,
+    6: 0.99,
+    7: 0.99,
+    8: 0.75,
+    9: 0.78,
+    10: 0.62,
+    11: 0.59,
+    12: 0.56,
+    13: 0.54,
+    14: 0.51,
+    15: 0.49,
+    20: 0.42,
+    25: 0.37,
+    30: 0.33,
+    35: 0.31,
+    40: 0.29,
+}
+_LAWSHE_COUNTS = {
+    5: 5,
+    6: 6,
+    7: 7,
+    8: 7,
+    9: 8,
+    10: 9,
+    11: 9,
+    12: 10,
+    13: 11,
+    14: 11,
+    15: 12,
+    20: 15,
+    25: 18,
+    30: 20,
+    35: 23,
+    40: 26,
+}
 
 
 def test_cvr_critical_against_lawshe_1975_table_1_as_read_by_ayre_scally_2014():
@@ -163,8 +239,9 @@ def test_cvr_critical_against_lawshe_1975_table_1_as_read_by_ayre_scally_2014():
         else:
             assert round(crit, 2) >= _LAWSHE_TABLE[n], n
         assert float(cvr(ne - 1, n)) < _LAWSHE_TABLE[n], n
-    assert_allclose(binomtest(10, 13, 0.5, alternative="greater").pvalue, cvr_critical_table(13, 13)["p_exact"].iloc[0],
-                    rtol=1e-12)
+    assert_allclose(
+        binomtest(10, 13, 0.5, alternative="greater").pvalue, cvr_critical_table(13, 13)["p_exact"].iloc[0], rtol=1e-12
+    )
 
 
 def test_aiken_v_and_score_interval_match_valcontent():
@@ -241,16 +318,37 @@ def test_fleiss_kappa_cardillo_2007_worked_example():
 
     Published: kappa = 0.2099, kappa error = 0.0170, z = 12.3743 (to 4 decimals).
     """
-    x = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1], [7, 7, 0, 0, 0],
-         [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    x = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     fk = fleiss_kappa(x)
     assert (round(fk["kappa"], 4), round(fk["se0"], 4), round(fk["z"], 4)) == (0.2099, 0.0170, 12.3743)
 
 
 # PMC7253559, Table 4: 12 items rated by 6 experts on Lynn's 1-4 relevance scale
-_PMC7253559_TABLE_4 = [[4, 4, 4, 4, 4, 4], [4, 3, 4, 4, 3, 4], [4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4],
-                       [3, 4, 4, 4, 4, 4], [2, 3, 4, 3, 3, 4], [4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4],
-                       [3, 3, 4, 2, 3, 4], [4, 4, 4, 3, 4, 4], [4, 4, 4, 3, 4, 4], [4, 4, 4, 3, 4, 4]]
+_PMC7253559_TABLE_4 = [
+    [4, 4, 4, 4, 4, 4],
+    [4, 3, 4, 4, 3, 4],
+    [4, 4, 4, 4, 4, 4],
+    [4, 4, 4, 4, 4, 4],
+    [3, 4, 4, 4, 4, 4],
+    [2, 3, 4, 3, 3, 4],
+    [4, 4, 4, 4, 4, 4],
+    [4, 4, 4, 4, 4, 4],
+    [3, 3, 4, 2, 3, 4],
+    [4, 4, 4, 3, 4, 4],
+    [4, 4, 4, 3, 4, 4],
+    [4, 4, 4, 3, 4, 4],
+]
 
 
 def test_s_cvi_published_worked_example(panel_pool, tmp_path):
@@ -260,8 +358,9 @@ def test_s_cvi_published_worked_example(panel_pool, tmp_path):
     items and 0.83 for items 6 and 9; S-CVI/Ave = 0.97, S-CVI/UA = 0.83.
     """
     x = np.array(_PMC7253559_TABLE_4)
-    long = pd.DataFrame([{"rater": f"e{j + 1}", "item": f"i{i + 1}", "relevance": int(x[i, j])}
-                         for i in range(12) for j in range(6)])
+    long = pd.DataFrame(
+        [{"rater": f"e{j + 1}", "item": f"i{i + 1}", "relevance": int(x[i, j])} for i in range(12) for j in range(6)]
+    )
     long.to_csv(tmp_path / "experts.csv", index=False)
     res = content_validity([tmp_path / "experts.csv"], panel_pool)
     items = res.items.set_index("item").loc[[f"i{i + 1}" for i in range(12)]]
@@ -277,11 +376,16 @@ def test_agreement_on_reference_panels_matches_irr_and_krippendorff(panel_pool):
     these complete panels it is not a valid reference; see make_krippendorff.py.)
     """
     rel = pd.read_csv(REF / "relevance.csv").set_index("item")
-    assert_allclose(krippendorff_alpha(rel.to_numpy(dtype=float), "ordinal", values=[1, 2, 3, 4]),
-                    KD["relevance"]["ordinal"], rtol=0, atol=1e-12)
-    assert_allclose(krippendorff_alpha(rel.to_numpy(dtype=float), "interval"), KD["relevance"]["interval"],
-                    rtol=0, atol=1e-12)
-    dich = (rel.to_numpy() >= 3)
+    assert_allclose(
+        krippendorff_alpha(rel.to_numpy(dtype=float), "ordinal", values=[1, 2, 3, 4]),
+        KD["relevance"]["ordinal"],
+        rtol=0,
+        atol=1e-12,
+    )
+    assert_allclose(
+        krippendorff_alpha(rel.to_numpy(dtype=float), "interval"), KD["relevance"]["interval"], rtol=0, atol=1e-12
+    )
+    dich = rel.to_numpy() >= 3
     counts = np.column_stack([(~dich).sum(axis=1), dich.sum(axis=1)])
     fk = fleiss_kappa(counts)
     assert_allclose(fk["kappa"], R["relevance"]["fleiss_dichotomous"], rtol=0, atol=1e-12)
@@ -298,8 +402,10 @@ def test_content_validity_on_reference_panels(panel_pool, tmp_path):
     rel = pd.read_csv(REF / "relevance.csv")
     ess = pd.read_csv(REF / "essential.csv")
     srt = pd.read_csv(REF / "sort.csv").drop(columns="intended")
-    long = [pd.DataFrame({"rater": r, "item": rel["item"], "relevance": rel[r], "essential": ess[r]})
-            for r in rel.columns[1:]]
+    long = [
+        pd.DataFrame({"rater": r, "item": rel["item"], "relevance": rel[r], "essential": ess[r]})
+        for r in rel.columns[1:]
+    ]
     pd.concat(long).to_csv(tmp_path / "experts.csv", index=False)
     srt.to_csv(tmp_path / "sort_wide.csv", index=False)
     rs_rel = read_ratings([tmp_path / "experts.csv"], panel_pool)
@@ -317,8 +423,9 @@ def test_content_validity_on_reference_panels(panel_pool, tmp_path):
     assert_allclose(res.scale["item"]["s_cvi_ua"], (icvi == 1).mean())
     ag = res.agreement.set_index(["task", "index"])["value"]
     assert_allclose(ag[("sort", "Fleiss' kappa")], R["sort"]["fleiss"], atol=1e-12)
-    assert_allclose(ag[("relevance (relevant vs not)", "Fleiss' kappa")], R["relevance"]["fleiss_dichotomous"],
-                    atol=1e-12)
+    assert_allclose(
+        ag[("relevance (relevant vs not)", "Fleiss' kappa")], R["relevance"]["fleiss_dichotomous"], atol=1e-12
+    )
     assert_allclose(ag[("relevance", "Krippendorff's alpha (ordinal)")], KD["relevance"]["ordinal"], atol=1e-12)
     # confusion matrix: every sort counted once, rows = intended subcategory
     assert res.confusion.to_numpy().sum() == srt.shape[0] * (srt.shape[1] - 1)

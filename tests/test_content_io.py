@@ -6,14 +6,19 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ALLYSHIP_POOL, MINI_POOL
 
 from allyscale import load_pool
 from allyscale.content import (
-    RatingSet, content_validity, rating_sheet, read_ratings, revised_pool_yaml, write_sheet,
+    RatingSet,
+    content_validity,
+    rating_sheet,
+    read_ratings,
+    revised_pool_yaml,
+    write_sheet,
 )
 from allyscale.errors import DataError, PoolError
 from allyscale.pool import parse_pool
-from conftest import ALLYSHIP_POOL, MINI_POOL
 
 
 def cli(*args):
@@ -46,8 +51,16 @@ def filled(pool, rater, rng, task="relevance", seed=1, relevant=None):
 def test_relevance_sheet_lists_every_item_in_pool_order(allyship_pool):
     s = rating_sheet(allyship_pool, "relevance", form="both")
     assert list(s["item"]) == allyship_pool.item_ids
-    assert {"rater", "item", "subcategory_label", "self_text", "informant_text", "relevance", "essential",
-            "comment"} <= set(s.columns)
+    assert {
+        "rater",
+        "item",
+        "subcategory_label",
+        "self_text",
+        "informant_text",
+        "relevance",
+        "essential",
+        "comment",
+    } <= set(s.columns)
     assert s.loc[0, "subcategory_label"] == "Practice empathy"
 
 
@@ -76,9 +89,11 @@ def test_xlsx_sheet_has_instructions_choices_and_dropdowns(tmp_path, allyship_po
 def test_sheets_are_spreadsheet_safe(tmp_path):
     from openpyxl import load_workbook
 
-    pool = parse_pool('name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n'
-                      '      - {id: x1, text: "=HYPERLINK(\\"http://x\\") I listen."}\n'
-                      '      - {id: x2, text: "-1 I ask."}\n      - {id: x3, text: "I help."}\n')
+    pool = parse_pool(
+        "name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n"
+        '      - {id: x1, text: "=HYPERLINK(\\"http://x\\") I listen."}\n'
+        '      - {id: x2, text: "-1 I ask."}\n      - {id: x3, text: "I help."}\n'
+    )
     write_sheet(tmp_path / "s.csv", pool, "relevance")
     text = (tmp_path / "s.csv").read_text()
     assert "'=HYPERLINK" in text and "'-1 I ask." in text
@@ -96,8 +111,10 @@ def test_sheet_refuses_bad_paths(tmp_path, allyship_pool):
 
 
 def test_informant_sheet_needs_informant_wording(tmp_path):
-    pool = parse_pool('name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n'
-                      '      - {id: x1, text: "I listen."}\n      - {id: x2, text: "I ask."}\n')
+    pool = parse_pool(
+        "name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n"
+        '      - {id: x1, text: "I listen."}\n      - {id: x2, text: "I ask."}\n'
+    )
     with pytest.raises(PoolError, match="without informant wording"):
         rating_sheet(pool, "relevance", form="informant")
 
@@ -174,19 +191,32 @@ def _sheet(tmp_path, pool, name, rater, edit=None):
     return path
 
 
-@pytest.mark.parametrize("edit, pattern", [
-    (lambda s: s.__setitem__("item", ["zz9"] + list(s["item"][1:])),
-     r"r1\.csv: line 2: rater 'kim': unknown item id 'zz9'"),
-    (lambda s: s.__setitem__("relevance", [7] + [4] * (len(s) - 1)),
-     r"r1\.csv: line 2: rater 'kim', item 'a1': relevance rating '7' is off the scale 1-4"),
-    (lambda s: s.__setitem__("relevance", ["high"] + [4] * (len(s) - 1)),
-     r"r1\.csv: line 2: rater 'kim', item 'a1': relevance rating 'high' is not a number"),
-    (lambda s: s.__setitem__("essential", [0] + [""] * (len(s) - 1)),
-     r"rater 'kim', item 'a1': essential rating '0' is off the scale 1-3"),
-    (lambda s: s.__setitem__("relevance", ""), r"r1\.csv: rater 'kim' gave no ratings"),
-    (lambda s: s.__setitem__("item", ["a1", "a1"] + list(s["item"][2:])),
-     r"r1\.csv: line 3: rater 'kim', item 'a1': rated twice by this rater \(lines 2 and 3\)"),
-])
+@pytest.mark.parametrize(
+    "edit, pattern",
+    [
+        (
+            lambda s: s.__setitem__("item", ["zz9"] + list(s["item"][1:])),
+            r"r1\.csv: line 2: rater 'kim': unknown item id 'zz9'",
+        ),
+        (
+            lambda s: s.__setitem__("relevance", [7] + [4] * (len(s) - 1)),
+            r"r1\.csv: line 2: rater 'kim', item 'a1': relevance rating '7' is off the scale 1-4",
+        ),
+        (
+            lambda s: s.__setitem__("relevance", ["high"] + [4] * (len(s) - 1)),
+            r"r1\.csv: line 2: rater 'kim', item 'a1': relevance rating 'high' is not a number",
+        ),
+        (
+            lambda s: s.__setitem__("essential", [0] + [""] * (len(s) - 1)),
+            r"rater 'kim', item 'a1': essential rating '0' is off the scale 1-3",
+        ),
+        (lambda s: s.__setitem__("relevance", ""), r"r1\.csv: rater 'kim' gave no ratings"),
+        (
+            lambda s: s.__setitem__("item", ["a1", "a1"] + list(s["item"][2:])),
+            r"r1\.csv: line 3: rater 'kim', item 'a1': rated twice by this rater \(lines 2 and 3\)",
+        ),
+    ],
+)
 def test_bad_rating_files_name_file_rater_and_item(tmp_path, mini_pool, edit, pattern):
     path = _sheet(tmp_path, mini_pool, "r1.csv", "kim", edit)
     with pytest.raises(DataError, match=pattern):
@@ -231,8 +261,12 @@ def test_cli_bad_rating_file_exits_2_and_writes_nothing(tmp_path, mini_pool):
     out = tmp_path / "report"
     proc = cli("content", "analyze", good, bad, "--pool", MINI_POOL, "--out", out)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: ") and "bad.csv" in proc.stderr and "'bo'" in proc.stderr \
+    assert (
+        proc.stderr.startswith("error: ")
+        and "bad.csv" in proc.stderr
+        and "'bo'" in proc.stderr
         and "'a1'" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
     assert not out.exists()
 
@@ -244,8 +278,7 @@ def test_cli_sheet_then_analyze_writes_report_and_revised_pool(tmp_path, mini_po
     assert (tmp_path / "sort.xlsx").exists()
     rng = np.random.default_rng(2)
     for k in range(6):
-        filled(mini_pool, f"e{k}", rng, relevant=["b5"] if k < 4 else None).to_csv(tmp_path / f"e{k}.csv",
-                                                                                   index=False)
+        filled(mini_pool, f"e{k}", rng, relevant=["b5"] if k < 4 else None).to_csv(tmp_path / f"e{k}.csv", index=False)
         s = filled(mini_pool, f"p{k}", rng, task="sort")
         s.loc[s["item"] == "c1", "subcategory"] = "fa2"  # c1 is sorted elsewhere by everyone
         s.to_csv(tmp_path / f"p{k}.csv", index=False)
@@ -254,8 +287,15 @@ def test_cli_sheet_then_analyze_writes_report_and_revised_pool(tmp_path, mini_po
     proc = run("content", "analyze", *files, "--pool", MINI_POOL, "--out", out, "--json", tmp_path / "cv.json")
     assert proc.exit_code == 0, proc.output
     assert "[drop] b5" in proc.output and "[drop] c1" in proc.output
-    for f in ("report.html", "results.json", "revised_pool.yaml", "tables/content_items.csv",
-              "tables/content_confusion.csv", "tables/content_coverage.csv", "tables/content_agreement.csv"):
+    for f in (
+        "report.html",
+        "results.json",
+        "revised_pool.yaml",
+        "tables/content_items.csv",
+        "tables/content_confusion.csv",
+        "tables/content_coverage.csv",
+        "tables/content_agreement.csv",
+    ):
         assert (out / f).exists(), f
     revised = load_pool(out / "revised_pool.yaml")
     assert "b5" not in revised.item_ids and "c1" not in revised.item_ids
@@ -267,9 +307,14 @@ def test_cli_sheet_then_analyze_writes_report_and_revised_pool(tmp_path, mini_po
 
 
 def test_revised_pool_keeps_a_facet_that_would_be_emptied(mini_pool):
-    rs = RatingSet(relevance=pd.DataFrame(
-        1.0, index=pd.MultiIndex.from_tuples([(i, "item") for i in mini_pool.item_ids], names=["item", "form"]),
-        columns=["r1", "r2", "r3"]), sources={"r1": "x", "r2": "x", "r3": "x"})
+    rs = RatingSet(
+        relevance=pd.DataFrame(
+            1.0,
+            index=pd.MultiIndex.from_tuples([(i, "item") for i in mini_pool.item_ids], names=["item", "form"]),
+            columns=["r1", "r2", "r3"],
+        ),
+        sources={"r1": "x", "r2": "x", "r3": "x"},
+    )
     res = content_validity(rs, mini_pool)
     assert set(res.decisions["decision"]) == {"drop"}
     text = revised_pool_yaml(mini_pool, res)
@@ -280,9 +325,14 @@ def test_revised_pool_keeps_a_facet_that_would_be_emptied(mini_pool):
 
 
 def test_revised_allyship_pool_round_trips(allyship_pool):
-    rs = RatingSet(relevance=pd.DataFrame(
-        4.0, index=pd.MultiIndex.from_tuples([(i, "item") for i in allyship_pool.item_ids], names=["item", "form"]),
-        columns=[f"r{k}" for k in range(6)]), sources={f"r{k}": "x" for k in range(6)})
+    rs = RatingSet(
+        relevance=pd.DataFrame(
+            4.0,
+            index=pd.MultiIndex.from_tuples([(i, "item") for i in allyship_pool.item_ids], names=["item", "form"]),
+            columns=[f"r{k}" for k in range(6)],
+        ),
+        sources={f"r{k}": "x" for k in range(6)},
+    )
     rs.relevance.loc[("tr_emp1", "item")] = [1, 1, 1, 1, 2, 4]
     rs.relevance.loc[("tr_emp2", "item")] = [4, 4, 4, 4, 2, 2]
     res = content_validity(rs, allyship_pool)
@@ -293,8 +343,9 @@ def test_revised_allyship_pool_round_trips(allyship_pool):
     assert pool.item("tr_emp2").notes.startswith("content review: revise (I-CVI 4/6")
     assert pool.item("aw_slf4").keep == allyship_pool.item("aw_slf4").keep
     kept = [it for it in allyship_pool.items if it.id != "tr_emp1"]
-    assert [(i.id, i.text, i.informant_text, i.reverse, i.facet) for i in pool.items] == \
-        [(i.id, i.text, i.informant_text, i.reverse, i.facet) for i in kept]
+    assert [(i.id, i.text, i.informant_text, i.reverse, i.facet) for i in pool.items] == [
+        (i.id, i.text, i.informant_text, i.reverse, i.facet) for i in kept
+    ]
     assert pool.scale == allyship_pool.scale and pool.forms == allyship_pool.forms
 
 
@@ -366,8 +417,9 @@ def test_each_form_sheet_rates_the_two_wordings_separately(tmp_path, mini_pool):
     assert set(res.scale) == {"self", "informant"}
     assert res.decisions.loc["a3", "decision"] == "drop" and res.decisions.loc["a3", "reason"].startswith("informant")
     srt = rating_sheet(mini_pool, "sort", form="each", seed=4)
-    assert sorted(zip(srt["item"], srt["form"])) == sorted((i, f) for i in mini_pool.item_ids
-                                                           for f in ("self", "informant"))
+    assert sorted(zip(srt["item"], srt["form"])) == sorted(
+        (i, f) for i in mini_pool.item_ids for f in ("self", "informant")
+    )
 
 
 def test_cli_cutoff_overrides(tmp_path, mini_pool):
@@ -388,10 +440,13 @@ def test_cli_cutoff_overrides(tmp_path, mini_pool):
 
 
 def test_informant_rating_of_an_item_without_informant_wording(tmp_path):
-    pool = parse_pool('name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n'
-                      '      - {id: x1, text: "I listen."}\n      - {id: x2, text: "I ask."}\n')
-    pd.DataFrame({"rater": "r", "item": ["x1"], "form": ["informant"], "relevance": [4]}).to_csv(tmp_path / "f.csv",
-                                                                                              index=False)
+    pool = parse_pool(
+        "name: t\nresponse_scale: {min: 1, max: 5}\nfactors:\n  - id: f1\n    items:\n"
+        '      - {id: x1, text: "I listen."}\n      - {id: x2, text: "I ask."}\n'
+    )
+    pd.DataFrame({"rater": "r", "item": ["x1"], "form": ["informant"], "relevance": [4]}).to_csv(
+        tmp_path / "f.csv", index=False
+    )
     with pytest.raises(DataError, match=r"f\.csv: line 2: rater 'r', item 'x1': rated in the informant form"):
         read_ratings([tmp_path / "f.csv"], pool)
 
@@ -399,11 +454,11 @@ def test_informant_rating_of_an_item_without_informant_wording(tmp_path):
 def test_validate_command_takes_content_ratings(tmp_path, mini_pool):
     import json
 
-    import allyscale as al
     from click.testing import CliRunner
-
-    from allyscale.cli import main
     from conftest import MINI_POOL
+
+    import allyscale as al
+    from allyscale.cli import main
 
     rng = np.random.default_rng(5)
     for k in range(5):
@@ -416,6 +471,17 @@ def test_validate_command_takes_content_ratings(tmp_path, mini_pool):
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert res["sections"]["content"]["numbers"]["n_raters"] == 5
-    r = CliRunner().invoke(main, ["validate", str(tmp_path / "d.csv"), "--model", str(tmp_path / "m.lav"),
-                                  "--content-ratings", str(tmp_path / "e0.csv"), "--out", str(tmp_path / "x")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(tmp_path / "d.csv"),
+            "--model",
+            str(tmp_path / "m.lav"),
+            "--content-ratings",
+            str(tmp_path / "e0.csv"),
+            "--out",
+            str(tmp_path / "x"),
+        ],
+    )
     assert r.exit_code == 2

@@ -4,17 +4,25 @@ import sys
 import textwrap
 
 import pytest
+from conftest import ROOT
 
 from allyscale.errors import PoolError
 from allyscale.pool import parse_pool
 from allyscale.wording import (
-    RULES, SOURCES, absolutes, double_barreled_reason, inner_state_reason, jargon_terms, review_wording, similarity,
+    RULES,
+    SOURCES,
+    absolutes,
+    double_barreled_reason,
+    inner_state_reason,
+    jargon_terms,
+    review_wording,
+    similarity,
 )
-from conftest import ROOT
 
 
 def pool_of(items: str, extra: str = "") -> object:
-    return parse_pool(textwrap.dedent("""
+    return parse_pool(
+        textwrap.dedent("""
     name: t
     response_scale: {min: 1, max: 5}
     forms: {informant: {label: Informant}}
@@ -23,39 +31,48 @@ def pool_of(items: str, extra: str = "") -> object:
         facets:
           - id: c1
             items:
-    """) + textwrap.indent(textwrap.dedent(items), " " * 14) + extra)
+    """)
+        + textwrap.indent(textwrap.dedent(items), " " * 14)
+        + extra
+    )
 
 
-@pytest.mark.parametrize("text, flagged", [
-    ("I listen and I donate money.", True),
-    ("I read and share articles by people of color.", True),
-    ("This person listens, but they rarely act.", True),
-    ("I talk about racism with my friends and family.", False),
-    ("I vote in local or national elections.", False),
-])
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("I listen and I donate money.", True),
+        ("I read and share articles by people of color.", True),
+        ("This person listens, but they rarely act.", True),
+        ("I talk about racism with my friends and family.", False),
+        ("I vote in local or national elections.", False),
+    ],
+)
 def test_double_barreled_joins_clauses_or_actions_not_objects(text, flagged):
     assert bool(double_barreled_reason(text)) is flagged
 
 
-@pytest.mark.parametrize("text, flagged", [
-    ("This person believes every life has the same worth.", True),
-    ("This person knows that being White gives them advantages.", True),
-    ("This person thinks racism ended long ago.", True),
-    ("This person is aware of their own biases.", True),
-    ("This person sees allyship as a lifelong effort.", True),
-    ("This person posts about racism mainly to look good.", True),
-    ("This person's support is the same in private as in public.", True),
-    ("This person says that being White gives them advantages.", False),
-    ("This person admits that they have a lot to learn.", False),
-    ("I feel safe with this person.", False),
-    ("This person speaks plainly, even when the topic feels awkward.", False),
-    ("This person shares books with people they know.", False),
-    ("This person steps in when they see police treating someone unfairly.", False),
-    ("This person respects my values.", False),
-    ("This person takes my doubts seriously.", False),
-    ("This person values my culture.", True),
-    ("This person keeps an open mind.", True),
-])
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("This person believes every life has the same worth.", True),
+        ("This person knows that being White gives them advantages.", True),
+        ("This person thinks racism ended long ago.", True),
+        ("This person is aware of their own biases.", True),
+        ("This person sees allyship as a lifelong effort.", True),
+        ("This person posts about racism mainly to look good.", True),
+        ("This person's support is the same in private as in public.", True),
+        ("This person says that being White gives them advantages.", False),
+        ("This person admits that they have a lot to learn.", False),
+        ("I feel safe with this person.", False),
+        ("This person speaks plainly, even when the topic feels awkward.", False),
+        ("This person shares books with people they know.", False),
+        ("This person steps in when they see police treating someone unfairly.", False),
+        ("This person respects my values.", False),
+        ("This person takes my doubts seriously.", False),
+        ("This person values my culture.", True),
+        ("This person keeps an open mind.", True),
+    ],
+)
 def test_inner_state_rule(text, flagged):
     assert bool(inner_state_reason(text)) is flagged, inner_state_reason(text)
 
@@ -92,7 +109,8 @@ def test_every_rule_fires_with_its_reason_and_source():
 
 
 def test_near_duplicates_only_within_a_facet():
-    pool = parse_pool(textwrap.dedent("""
+    pool = parse_pool(
+        textwrap.dedent("""
     name: t
     response_scale: {min: 1, max: 5}
     factors:
@@ -108,7 +126,8 @@ def test_near_duplicates_only_within_a_facet():
               - {id: b1, text: "I speak up about racism at school quickly."}
               - {id: b2, text: "I vote."}
               - {id: b3, text: "I donate.", reverse: true}
-    """))
+    """)
+    )
     near = [(f.item, f.message) for f in review_wording(pool) if f.rule == "near_duplicate"]
     assert [i for i, _ in near] == ["a2"] and "a1" in near[0][1]
 
@@ -137,9 +156,14 @@ def test_keep_documents_a_reviewed_flag():
     assert len(f) == 1 and f[0].severity == "accepted" and "kept: the construct is a belief" in f[0].message
 
 
-@pytest.mark.parametrize("keep, match", [("{inner_sate: why}", "unknown wording rule 'inner_sate'"),
-                                         ("{inner_state: ''}", "must be non-empty text"),
-                                         ("[inner_state]", "must map wording rules to reasons")])
+@pytest.mark.parametrize(
+    "keep, match",
+    [
+        ("{inner_sate: why}", "unknown wording rule 'inner_sate'"),
+        ("{inner_state: ''}", "must be non-empty text"),
+        ("[inner_state]", "must map wording rules to reasons"),
+    ],
+)
 def test_bad_keep_is_a_pool_error(keep, match):
     with pytest.raises(PoolError, match=match):
         pool_of(f"""

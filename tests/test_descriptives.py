@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 
 from allyscale import describe_items, simulate
 from allyscale.errors import DataError
-from conftest import REFERENCE
 
 SIM60 = REFERENCE / "sim60"
 

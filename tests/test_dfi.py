@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_data, reference_json, reference_model
 from numpy.testing import assert_allclose
 
 from allyscale.dfi import _cutoff, _population_syntax, _std_solution, misspecifications, solution_from_syntax
 from allyscale.errors import SpecificationError
-from conftest import reference_data, reference_json, reference_model
 
 HERE = Path(__file__).resolve().parent
 REF = reference_json("dfi", "misspecifications.json")
@@ -132,10 +132,23 @@ def test_dfi_cli(tmp_path):
     pm = PopulationModel.from_lavaan("f =~ .7*a + .6*b + .5*c + .6*d")
     simulate(pm, 300, seed=8).to_csv(tmp_path / "d.csv", index=False)
     (tmp_path / "m.lav").write_text("f =~ a + b + c + d\n")
-    r = CliRunner().invoke(main, ["dfi", str(tmp_path / "d.csv"), "--model", str(tmp_path / "m.lav"), "--reps", "20",
-                                  "--json", str(tmp_path / "dfi.json")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "dfi",
+            str(tmp_path / "d.csv"),
+            "--model",
+            str(tmp_path / "m.lav"),
+            "--reps",
+            "20",
+            "--json",
+            str(tmp_path / "dfi.json"),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    assert re.search(r"level-1: \w ~~ 0.3\*\w", r.output) and json.loads((tmp_path / "dfi.json").read_text())["reps"] == 20
+    assert (
+        re.search(r"level-1: \w ~~ 0.3\*\w", r.output) and json.loads((tmp_path / "dfi.json").read_text())["reps"] == 20
+    )
     r = CliRunner().invoke(main, ["dfi", str(tmp_path / "d.csv"), "--model", str(tmp_path / "nope.lav")])
     assert r.exit_code == 2 and "nope.lav: model file not found" in r.output
 

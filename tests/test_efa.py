@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_data, reference_json
 from scipy.optimize import linear_sum_assignment
 
 import allyscale as al
 from allyscale.efa import congruence, schmid_leiman
 from allyscale.errors import DataError, SpecificationError
-from conftest import reference_data, reference_json
 
 REF = reference_json("sim60")
 MORE = reference_json("sim60", "efa.json")
@@ -29,8 +29,9 @@ def test_minres_oblimin_matches_psych():
     # R: psych::fa(X, nfactors = 6, rotate = "oblimin", fm = "minres")
     result = al.efa(X, 6)
     ref = REF["efa_minres_oblimin"]
-    np.testing.assert_allclose(aligned(result.loadings.to_numpy(), np.array(ref["loadings"])), ref["loadings"],
-                               atol=2e-3, rtol=0)
+    np.testing.assert_allclose(
+        aligned(result.loadings.to_numpy(), np.array(ref["loadings"])), ref["loadings"], atol=2e-3, rtol=0
+    )
     assert np.abs(result.loadings.to_numpy() - np.array(ref["loadings"])).max() < 1e-4  # same order and signs
     np.testing.assert_allclose(result.phi.to_numpy(), ref["phi"], atol=2e-3, rtol=0)
     np.testing.assert_allclose(result.communalities.to_numpy(), ref["communalities"], atol=2e-3, rtol=0)
@@ -40,31 +41,40 @@ def test_minres_oblimin_matches_psych():
 def test_ml_promax_matches_psych():
     # R: psych::fa(X, nfactors = 6, rotate = "promax", fm = "ml")
     result = al.efa(X, 6, method="ml", rotation="promax")
-    np.testing.assert_allclose(aligned(result.loadings.to_numpy(), np.array(REF["efa_ml_promax"]["loadings"])),
-                               REF["efa_ml_promax"]["loadings"], atol=2e-3, rtol=0)
+    np.testing.assert_allclose(
+        aligned(result.loadings.to_numpy(), np.array(REF["efa_ml_promax"]["loadings"])),
+        REF["efa_ml_promax"]["loadings"],
+        atol=2e-3,
+        rtol=0,
+    )
 
 
 def test_polychoric_minres_oblimin_matches_psych():
     # R: psych::fa(X, nfactors = 6, rotate = "oblimin", fm = "minres", cor = "poly")
     result = al.efa(X, 6, corr="polychoric")
     ref = REF["efa_poly_minres_oblimin"]
-    np.testing.assert_allclose(aligned(result.loadings.to_numpy(), np.array(ref["loadings"])), ref["loadings"],
-                               atol=5e-3, rtol=0)
+    np.testing.assert_allclose(
+        aligned(result.loadings.to_numpy(), np.array(ref["loadings"])), ref["loadings"], atol=5e-3, rtol=0
+    )
     np.testing.assert_allclose(result.phi.to_numpy(), ref["phi"], atol=5e-3, rtol=0)
 
 
-@pytest.mark.parametrize("key, method, rotation", [
-    ("minres_geomin", "minres", "geomin"),
-    ("minres_varimax", "minres", "varimax"),
-    ("pa_promax", "pa", "promax"),
-    ("ml_oblimin", "ml", "oblimin"),
-])
+@pytest.mark.parametrize(
+    "key, method, rotation",
+    [
+        ("minres_geomin", "minres", "geomin"),
+        ("minres_varimax", "minres", "varimax"),
+        ("pa_promax", "pa", "promax"),
+        ("ml_oblimin", "ml", "oblimin"),
+    ],
+)
 def test_other_rotations_and_methods_match_psych(key, method, rotation):
     # R: psych::fa(X, 6, rotate = <rotation>, fm = <method>)  (tests/reference/sim60/make_efa.R)
     result = al.efa(X, 6, method=method, rotation=rotation)
     ref = MORE[key]
-    np.testing.assert_allclose(aligned(result.loadings.to_numpy(), np.array(ref["loadings"])), ref["loadings"],
-                               atol=2e-3, rtol=0)
+    np.testing.assert_allclose(
+        aligned(result.loadings.to_numpy(), np.array(ref["loadings"])), ref["loadings"], atol=2e-3, rtol=0
+    )
     for stat in ("df", "tli", "rmsea", "rms"):
         np.testing.assert_allclose(result.fit[stat], ref["fit"][stat], atol=1e-5, rtol=0)
     np.testing.assert_allclose(result.fit["chisq"], ref["fit"]["chisq"], rtol=1e-5)
@@ -121,10 +131,12 @@ def test_schmid_leiman_structure():
     sl = schmid_leiman(result)
     assert list(sl.loadings.columns) == ["g", *result.loadings.columns]
     # the SL transformation preserves each item's communality
-    np.testing.assert_allclose(sl.h2.to_numpy(), np.einsum("ij,jk,ik->i", result.loadings.to_numpy(),
-                                                             result.phi.to_numpy(), result.loadings.to_numpy()),
-                               atol=0.02)
-    assert (sl.gamma > 0.4).all() and (sl.loadings['g'] > 0).mean() > 0.95
+    np.testing.assert_allclose(
+        sl.h2.to_numpy(),
+        np.einsum("ij,jk,ik->i", result.loadings.to_numpy(), result.phi.to_numpy(), result.loadings.to_numpy()),
+        atol=0.02,
+    )
+    assert (sl.gamma > 0.4).all() and (sl.loadings["g"] > 0).mean() > 0.95
 
 
 def test_results_render():
@@ -134,13 +146,16 @@ def test_results_render():
     json.dumps(result.to_dict(), default=float)
 
 
-@pytest.mark.parametrize("kwargs, error, fragment", [
-    ({"method": "wls"}, SpecificationError, "unknown extraction method 'wls'"),
-    ({"rotation": "quartimax"}, SpecificationError, "unknown rotation 'quartimax'"),
-    ({"corr": "spearman"}, SpecificationError, "unknown correlation type 'spearman'"),
-    ({"n_factors": 55}, SpecificationError, "too many for 60 items"),
-    ({"rotation": "target"}, SpecificationError, "needs a target matrix or a pool"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, fragment",
+    [
+        ({"method": "wls"}, SpecificationError, "unknown extraction method 'wls'"),
+        ({"rotation": "quartimax"}, SpecificationError, "unknown rotation 'quartimax'"),
+        ({"corr": "spearman"}, SpecificationError, "unknown correlation type 'spearman'"),
+        ({"n_factors": 55}, SpecificationError, "too many for 60 items"),
+        ({"rotation": "target"}, SpecificationError, "needs a target matrix or a pool"),
+    ],
+)
 def test_impossible_requests(kwargs, error, fragment):
     args = {"n_factors": 6, **kwargs}
     with pytest.raises(error, match=fragment):

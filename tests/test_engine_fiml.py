@@ -7,9 +7,9 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, reference_data, reference_model
 
 import allyscale as al
-from conftest import REFERENCE, reference_data, reference_model
 
 HERE = REFERENCE / "missing_ordinal"
 REF = json.loads((HERE / "reference.json").read_text())

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, reference_data, reference_model
 
 import allyscale as al
 from allyscale._core.wlsstats import influence
 from allyscale.errors import SpecificationError
-from conftest import REFERENCE, reference_data, reference_model
 
 HERE = REFERENCE / "missing_ordinal"
 REF = json.loads((HERE / "reference.json").read_text())
@@ -52,8 +52,20 @@ def test_pairwise_fit_matches_lavaan(pairwise):
         assert fm[key] == ref["fit"][key], key
     for key in ("chisq", "chisq.scaled", "baseline.chisq", "baseline.chisq.scaled", "chisq.scaling.factor"):
         np.testing.assert_allclose(fm[key], ref["fit"][key], rtol=1e-7, err_msg=key)
-    for key in ("cfi", "tli", "cfi.scaled", "tli.scaled", "cfi.robust", "tli.robust", "rmsea", "rmsea.scaled",
-                "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "srmr"):
+    for key in (
+        "cfi",
+        "tli",
+        "cfi.scaled",
+        "tli.scaled",
+        "cfi.robust",
+        "tli.robust",
+        "rmsea",
+        "rmsea.scaled",
+        "rmsea.robust",
+        "rmsea.ci.lower.robust",
+        "rmsea.ci.upper.robust",
+        "srmr",
+    ):
         np.testing.assert_allclose(fm[key], ref["fit"][key], rtol=0, atol=1e-7, err_msg=key)
     est = pd.DataFrame(ref["est"])
     both = fit.estimates.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))
@@ -135,10 +147,18 @@ def test_influence_form_below_q_agrees_with_matrix_form(monkeypatch, groups):
     assert (forms if groups == 2 else [forms]) == ["influence"] * groups
     assert fits["matrix"].diagnostics["gamma_form"] == ("gamma" if groups == 1 else ["gamma"] * 2)
     for name in ("sparse", "dense"):
-        for key in ("chisq", "chisq.scaled", "cfi.scaled", "cfi.robust", "rmsea.robust", "tli.robust",
-                    "baseline.chisq.scaled"):
-            np.testing.assert_allclose(fits[name].fit_measures[key], fits["matrix"].fit_measures[key], rtol=1e-10,
-                                       err_msg=f"{name} {key}")
+        for key in (
+            "chisq",
+            "chisq.scaled",
+            "cfi.scaled",
+            "cfi.robust",
+            "rmsea.robust",
+            "tli.robust",
+            "baseline.chisq.scaled",
+        ):
+            np.testing.assert_allclose(
+                fits[name].fit_measures[key], fits["matrix"].fit_measures[key], rtol=1e-10, err_msg=f"{name} {key}"
+            )
         np.testing.assert_allclose(fits[name].estimates["se"], fits["matrix"].estimates["se"], rtol=1e-9)
 
 
@@ -163,8 +183,9 @@ def test_groups_on_both_sides_of_q(monkeypatch):
     assert fits["influence"].diagnostics["gamma_form"] == ["influence", "influence"]
     for form in ("gamma", "influence"):
         for key in ("chisq", "chisq.scaled", "cfi.scaled", "cfi.robust", "rmsea.robust", "tli.robust"):
-            np.testing.assert_allclose(fits["auto"].fit_measures[key], fits[form].fit_measures[key], rtol=1e-10,
-                                       err_msg=f"{form} {key}")
+            np.testing.assert_allclose(
+                fits["auto"].fit_measures[key], fits[form].fit_measures[key], rtol=1e-10, err_msg=f"{form} {key}"
+            )
         np.testing.assert_allclose(fits["auto"].estimates["se"], fits[form].estimates["se"], rtol=1e-9)
 
 

@@ -4,10 +4,10 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import reference_data
 
 import allyscale as al
 from allyscale.errors import DataError, SpecificationError
-from conftest import reference_data
 
 DATA = reference_data("sim60")
 SUB_ITEMS = ["i03", "i01", "i07", "i10", "i12", "i17", "i16", "i20", "i22", "i25"]

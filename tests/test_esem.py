@@ -28,9 +28,31 @@ _BFI = pd.read_csv(REF / "bfi" / "data.csv")
 BFI_ITEMS = list(_BFI.columns[:25])
 BFI = _BFI[BFI_ITEMS].dropna().reset_index(drop=True)
 
-FIT_KEYS = ["npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli", "logl", "aic", "bic",
-            "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "chisq.scaled", "chisq.scaling.factor",
-            "cfi.scaled", "tli.scaled", "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust"]
+FIT_KEYS = [
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "baseline.chisq",
+    "baseline.df",
+    "cfi",
+    "tli",
+    "logl",
+    "aic",
+    "bic",
+    "rmsea",
+    "rmsea.ci.lower",
+    "rmsea.ci.upper",
+    "srmr",
+    "chisq.scaled",
+    "chisq.scaling.factor",
+    "cfi.scaled",
+    "tli.scaled",
+    "rmsea.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+]
 
 
 def _target(name):
@@ -43,8 +65,7 @@ CASES = {
     "hs_geomin_ml_delta": dict(data=HS, estimator="ML", rotation_se="delta"),
     "hs_geomin_eps01_ml": dict(data=HS, estimator="ML", rotation_args={"geomin.epsilon": 0.01}),
     "hs_target_ml": dict(data=HS, estimator="ML", rotation="target", rotation_args={"target": _target("hs")}),
-    "hs_target_full_ml": dict(data=HS, estimator="ML", rotation="target",
-                              rotation_args={"target": _target("hs_full")}),
+    "hs_target_full_ml": dict(data=HS, estimator="ML", rotation="target", rotation_args={"target": _target("hs_full")}),
     "hs_oblimin_ml": dict(data=HS, estimator="ML", rotation="oblimin"),
     "hs_geomin_mlr": dict(data=HS, estimator="MLR"),
     "hs_varimax_ml": dict(data=HS, estimator="ML", rotation="varimax"),
@@ -140,8 +161,11 @@ def test_partable_rows_match_lavaan():
     ours = pt[cols].reset_index(drop=True)
     ref = ref[cols].reset_index(drop=True)
     assert ours.to_dict("records") == ref.to_dict("records")
-    assert_allclose(pt["ustart"].to_numpy(dtype=float), ref.pipe(lambda r: _frame(
-        ESEM["hs_set_esem_ml"]["partable"])["ustart"]).astype(float).to_numpy(), equal_nan=True)
+    assert_allclose(
+        pt["ustart"].to_numpy(dtype=float),
+        ref.pipe(lambda r: _frame(ESEM["hs_set_esem_ml"]["partable"])["ustart"]).astype(float).to_numpy(),
+        equal_nan=True,
+    )
 
 
 def test_efa_syntax_errors():
@@ -178,15 +202,25 @@ def test_gpa_reaches_a_stationary_point_of_the_criterion():
     rng = np.random.default_rng(3)
     true = np.zeros((12, 3))
     for k in range(3):
-        true[4 * k:4 * k + 4, k] = rng.uniform(0.5, 0.8, 4)
+        true[4 * k : 4 * k + 4, k] = rng.uniform(0.5, 0.8, 4)
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     A = true @ q  # an arbitrary orthogonal rotation of an independent-clusters pattern
-    r = core.rotate_block(A, "geomin", orthogonal=False, ov_var=None, rstarts=10, rng=rng, gpa_tol=1e-7,
-                          geomin_epsilon=0.001)
+    r = core.rotate_block(
+        A, "geomin", orthogonal=False, ov_var=None, rstarts=10, rng=rng, gpa_tol=1e-7, geomin_epsilon=0.001
+    )
     assert r.converged
     block = core.Block("b", np.arange(12), np.arange(3))
-    c = core.border_constraints(r.loadings, np.zeros((12, 12)), r.phi, [block], "geomin", orthogonal=False,
-                                std_ov=False, row_weights="none", geomin_epsilon=0.001)
+    c = core.border_constraints(
+        r.loadings,
+        np.zeros((12, 12)),
+        r.phi,
+        [block],
+        "geomin",
+        orthogonal=False,
+        std_ov=False,
+        row_weights="none",
+        geomin_epsilon=0.001,
+    )
     assert_allclose(c, 0.0, atol=1e-6)
     # the independent-clusters pattern is recovered up to column order and sign
     assert_allclose(np.sort(np.abs(r.loadings).max(axis=0)), np.sort(true.max(axis=0)), atol=1e-2)
@@ -243,7 +277,7 @@ def test_pool_esem_structures(mini_pool):
     from allyscale.pool import ALL_STRUCTURES, ESEM_STRUCTURES, STRUCTURES
 
     assert ESEM_STRUCTURES == ("esem", "bifactor_esem") and not set(ESEM_STRUCTURES) & set(STRUCTURES)
-    assert ALL_STRUCTURES[:len(STRUCTURES)] == STRUCTURES
+    assert ALL_STRUCTURES[: len(STRUCTURES)] == STRUCTURES
     assert set(mini_pool.all_model_syntax()) <= set(STRUCTURES)
     syntax = mini_pool.model_syntax("esem")
     pt = lavaanify(syntax)
@@ -289,9 +323,12 @@ def test_report_tables_and_esem_omega(mini_pool, mini_data):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fits = {"correlated": al.cfa(mini_data, mini_pool.model_syntax("correlated"), estimator="ML"),
-                "esem": al.cfa(mini_data, mini_pool.model_syntax("esem"), estimator="ML",
-                               **mini_pool.esem_rotation("esem"))}
+        fits = {
+            "correlated": al.cfa(mini_data, mini_pool.model_syntax("correlated"), estimator="ML"),
+            "esem": al.cfa(
+                mini_data, mini_pool.model_syntax("esem"), estimator="ML", **mini_pool.esem_rotation("esem")
+            ),
+        }
     pattern = {f.id: [it.id for it in f.items] for f in mini_pool.factors}
     t = esem_tables(fits, pattern)
     assert list(t["fit"]["model"]) == ["correlated", "esem"]
@@ -318,8 +355,11 @@ def test_configural_esem_in_two_groups_matches_lavaan():
     assert fit.group_labels == ref["group_labels"]
     r = _frame(ref["est"]).merge(_frame(ref["std"]), on=["lhs", "op", "rhs", "group"])
     r = r[r["op"].isin(["=~", "~~", "~1"])]
-    both = r.merge(fit.estimates[["lhs", "op", "rhs", "group", "est", "se", "std_all"]],
-                   on=["lhs", "op", "rhs", "group"], suffixes=("_r", ""))
+    both = r.merge(
+        fit.estimates[["lhs", "op", "rhs", "group", "est", "se", "std_all"]],
+        on=["lhs", "op", "rhs", "group"],
+        suffixes=("_r", ""),
+    )
     assert len(both) == len(r)
     assert_allclose(both["est"], both["est_r"], atol=1e-4, rtol=0)
     assert_allclose(both["std_all"], both["est_std"], atol=1e-4, rtol=0)

@@ -1,10 +1,9 @@
-
 import numpy as np
 import pytest
+from conftest import reference_data, reference_json
 
 import allyscale as al
 from allyscale.errors import DataError
-from conftest import reference_data, reference_json
 
 REF = reference_json("sim60")
 X = reference_data("sim60")[REF["items"]]

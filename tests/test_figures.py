@@ -53,7 +53,9 @@ def test_importing_allyscale_and_building_figures_leaves_the_backend_alone():
 def test_report_module_does_not_import_pyplot():
     from conftest import ROOT
 
-    code = "import sys, allyscale.report.figures, allyscale.montecarlo.summary; print('matplotlib.pyplot' in sys.modules)"
+    code = (
+        "import sys, allyscale.report.figures, allyscale.montecarlo.summary; print('matplotlib.pyplot' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -61,15 +63,16 @@ def test_report_module_does_not_import_pyplot():
 
 def test_notebook_inline_plots_survive_and_allyscale_figures_display(tmp_path):
     """The issue's symptom: after allyscale's figures module is imported, inline plots vanished."""
-    from nbclient import NotebookClient
-
     from conftest import ROOT
+    from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("%matplotlib inline\nimport matplotlib.pyplot as plt\nimport allyscale as al\n"
-                                  "from allyscale.report.figures import scree_plot, loadings_heatmap\n"
-                                  "import pandas as pd"),
+        nbformat.v4.new_code_cell(
+            "%matplotlib inline\nimport matplotlib.pyplot as plt\nimport allyscale as al\n"
+            "from allyscale.report.figures import scree_plot, loadings_heatmap\n"
+            "import pandas as pd"
+        ),
         nbformat.v4.new_code_cell("loadings_heatmap(pd.DataFrame([[.7, .1], [.2, .6]], columns=['F1', 'F2']))"),
         nbformat.v4.new_code_cell("plt.plot([1, 2, 3]);"),
     ]
@@ -95,8 +98,9 @@ def _estimates_100_items():
         for j in range(k):
             lam = rng.uniform(0.45, 0.85)
             rows.append((f, "=~", f"{f[:2]}_it{j + 1:02d}", lam, 0.05, lam))
-            rows.append((f"{f[:2]}_it{j + 1:02d}",) * 1 + ("~~", f"{f[:2]}_it{j + 1:02d}", 1 - lam ** 2, 0.05,
-                                                           1 - lam ** 2))
+            rows.append(
+                (f"{f[:2]}_it{j + 1:02d}",) * 1 + ("~~", f"{f[:2]}_it{j + 1:02d}", 1 - lam**2, 0.05, 1 - lam**2)
+            )
     names = list(sizes)
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
@@ -150,14 +154,20 @@ def test_path_diagram_reads_second_order_and_bifactor_structure():
 
     from allyscale.report.diagram import model_structure
 
-    rows = [("g", "=~", "f1", 1, .1, .7), ("g", "=~", "f2", 1, .1, .6), ("f1", "=~", "a", 1, .1, .8),
-            ("f1", "=~", "b", 1, .1, .7), ("f2", "=~", "c", 1, .1, .6), ("f2", "=~", "d", 1, .1, .5),
-            ("f1", "~~", "f1", .51, .1, .51)]
+    rows = [
+        ("g", "=~", "f1", 1, 0.1, 0.7),
+        ("g", "=~", "f2", 1, 0.1, 0.6),
+        ("f1", "=~", "a", 1, 0.1, 0.8),
+        ("f1", "=~", "b", 1, 0.1, 0.7),
+        ("f2", "=~", "c", 1, 0.1, 0.6),
+        ("f2", "=~", "d", 1, 0.1, 0.5),
+        ("f1", "~~", "f1", 0.51, 0.1, 0.51),
+    ]
     s = model_structure(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std_all"]))
-    assert s.higher == {"g": ["f1", "f2"]} and list(s.panels) == ["f1", "f2"] and s.residuals["f1"] == .51
+    assert s.higher == {"g": ["f1", "f2"]} and list(s.panels) == ["f1", "f2"] and s.residuals["f1"] == 0.51
     items = [f"i{k}" for k in range(9)]
-    rows = [("G", "=~", i, 1, .1, .5) for i in items]
-    rows += [(f"s{k // 3}", "=~", i, 1, .1, .4) for k, i in enumerate(items)]
+    rows = [("G", "=~", i, 1, 0.1, 0.5) for i in items]
+    rows += [(f"s{k // 3}", "=~", i, 1, 0.1, 0.4) for k, i in enumerate(items)]
     rows += [("G", "~~", "s0", 0, float("nan"), 0.0)]  # orthogonal: fixed, no arc
     s = model_structure(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std_all"]))
     assert s.general == ["G"] and list(s.panels) == ["s0", "s1", "s2"] and s.correlations == {}
@@ -168,10 +178,20 @@ def test_monte_carlo_legends_do_not_cover_the_lines():
 
     from allyscale.report.figures import acceptance_curves, power_curves
 
-    par = pd.DataFrame([{"parameter": f"f =~ x{k}", "n": n, "power": min(1, .3 + n / 1000 + k / 50)}
-                        for k in range(10) for n in (200, 400, 800)])
-    mod = pd.DataFrame([{"model": m, "n": n, "reject_chisq": r, "reject_cfi": r / 2} for m, r in
-                        (("true", .05), ("misspecified", .7)) for n in (200, 400, 800)])
+    par = pd.DataFrame(
+        [
+            {"parameter": f"f =~ x{k}", "n": n, "power": min(1, 0.3 + n / 1000 + k / 50)}
+            for k in range(10)
+            for n in (200, 400, 800)
+        ]
+    )
+    mod = pd.DataFrame(
+        [
+            {"model": m, "n": n, "reject_chisq": r, "reject_cfi": r / 2}
+            for m, r in (("true", 0.05), ("misspecified", 0.7))
+            for n in (200, 400, 800)
+        ]
+    )
     for fig in (power_curves(par), acceptance_curves(mod)):
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
@@ -181,6 +201,6 @@ def test_monte_carlo_legends_do_not_cover_the_lines():
         for ax in fig.axes:
             assert not box.overlaps(ax.get_window_extent(renderer))  # outside every panel, so off every line
             assert box.x1 <= fig.bbox.width
-    big = pd.DataFrame([{"parameter": f"f =~ x{k}", "n": n, "power": .5} for k in range(40) for n in (200, 400)])
+    big = pd.DataFrame([{"parameter": f"f =~ x{k}", "n": n, "power": 0.5} for k in range(40) for n in (200, 400)])
     labels = power_curves(big).axes[0].get_legend_handles_labels()[1]
     assert labels == ["loadings (40; median, range)"]

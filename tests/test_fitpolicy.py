@@ -73,9 +73,24 @@ def test_one_factor_misfit_is_rejected(pool, sim250):
 
 
 def test_nan_index_is_stated_with_its_replacement():
-    m = {"chisq": 10.0, "df": 8.0, "pvalue": 0.26, "chisq.scaled": 9.0, "df.scaled": 8.0, "pvalue.scaled": 0.34,
-         "cfi": 0.99, "tli": 0.98, "rmsea": 0.02, "srmr": 0.03, "cfi.scaled": 0.985, "tli.scaled": 0.97,
-         "rmsea.scaled": 0.025, "cfi.robust": np.nan, "tli.robust": np.nan, "rmsea.robust": np.nan}
+    m = {
+        "chisq": 10.0,
+        "df": 8.0,
+        "pvalue": 0.26,
+        "chisq.scaled": 9.0,
+        "df.scaled": 8.0,
+        "pvalue.scaled": 0.34,
+        "cfi": 0.99,
+        "tli": 0.98,
+        "rmsea": 0.02,
+        "srmr": 0.03,
+        "cfi.scaled": 0.985,
+        "tli.scaled": 0.97,
+        "rmsea.scaled": 0.025,
+        "cfi.robust": np.nan,
+        "tli.robust": np.nan,
+        "rmsea.robust": np.nan,
+    }
     idx = fp.approximate_indices(m, "MLR")
     assert idx["cfi"]["key"] == "cfi.scaled" and idx["cfi"]["value"] == 0.985
     assert "cfi.robust is not available (NaN); cfi.scaled is given instead" == idx["cfi"]["note"]
@@ -108,8 +123,13 @@ def _m(adm=True, acc=True, npar=10, bic=np.nan, p=0.5):
 def test_choose_structure_parsimony_among_nested():
     models = {"one": _m(npar=5, acc=False, p=0.0), "second": _m(npar=8), "corr": _m(npar=12), "bif": _m(npar=20)}
     nest = {("one", "second"), ("one", "corr"), ("one", "bif"), ("second", "corr"), ("second", "bif")}
-    tests = {("one", "second"): 1e-9, ("one", "corr"): 1e-9, ("one", "bif"): 1e-9, ("second", "corr"): 0.4,
-             ("second", "bif"): 0.2}
+    tests = {
+        ("one", "second"): 1e-9,
+        ("one", "corr"): 1e-9,
+        ("one", "bif"): 1e-9,
+        ("second", "corr"): 0.4,
+        ("second", "bif"): 0.2,
+    }
     c = fp.choose_structure(models, nest, tests, estimator="WLSMV")
     assert c.preferred == "second"
     assert c.table.loc["one", "status"].startswith("fits significantly worse")
@@ -160,8 +180,16 @@ def test_compare_tests_only_nested_pairs_and_names_a_preference(pool):
 
 def test_compare_prefers_correlated_when_correlations_differ(pool):
     ids = [f.id for f in pool.factors]
-    r = np.array([[1, .7, .6, .3, .2, .4], [.7, 1, .5, .2, .3, .6], [.6, .5, 1, .7, .2, .3],
-                  [.3, .2, .7, 1, .6, .2], [.2, .3, .2, .6, 1, .5], [.4, .6, .3, .2, .5, 1]])
+    r = np.array(
+        [
+            [1, 0.7, 0.6, 0.3, 0.2, 0.4],
+            [0.7, 1, 0.5, 0.2, 0.3, 0.6],
+            [0.6, 0.5, 1, 0.7, 0.2, 0.3],
+            [0.3, 0.2, 0.7, 1, 0.6, 0.2],
+            [0.2, 0.3, 0.2, 0.6, 1, 0.5],
+            [0.4, 0.6, 0.3, 0.2, 0.5, 1],
+        ]
+    )
     data = _data(pool, 800, 4, factor_corr=r)
     models = {k: pool.model_syntax(k) for k in ("one_factor", "correlated", "second_order")}
     res = al.compare(data, models, pool=pool)
@@ -212,6 +240,7 @@ def test_one_cfi_for_report_dfi_and_monte_carlo():
     # the report, dfi and the Monte Carlo summary judge the same version of each index
 
     import allyscale.dfi as dfi_mod
+
     for est in ("ML", "MLR", "WLSMV"):
         full = {f"{i}{v}": 0.5 for i in ("cfi", "tli", "rmsea", "srmr") for v in ("", ".scaled", ".robust")}
         keys = {k: v["key"] for k, v in fp.approximate_indices(full, est).items()}

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 PATHS = ["allyscale", "tests", "studies", "benchmarks"]
@@ -42,7 +41,20 @@ def test_mypy():
 
 def test_api_docs_build(tmp_path):
     # -W: a docstring that does not render (bad indentation, stray |x| substitutions, ...) fails the build
-    res = _run([sys.executable, "-m", "sphinx", "-E", "-q", "-W", "--keep-going", "-b", "html", "docs/api",
-                str(tmp_path / "html")])
+    res = _run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-E",
+            "-q",
+            "-W",
+            "--keep-going",
+            "-b",
+            "html",
+            "docs/api",
+            str(tmp_path / "html"),
+        ]
+    )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     assert (tmp_path / "html" / "sem.html").read_text(encoding="utf-8").count("allyscale.cfa") > 3

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from conftest import reference_data, reference_json, reference_model
 from numpy.testing import assert_allclose
 
 import allyscale
 from allyscale.errors import DataError, SpecificationError
-
-from conftest import reference_data, reference_json, reference_model
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_data, reference_json, reference_model
 from numpy.testing import assert_allclose
 from scipy.stats import norm
 
 import allyscale as al
 from allyscale.errors import SpecificationError
 from allyscale.irt import category_probabilities, from_standardized, item_information, marginal_reliability
-from conftest import reference_data, reference_json, reference_model
 
 REF = Path(__file__).parent / "reference"
 
@@ -36,8 +36,9 @@ def test_parameters_equal_psych_fa2irt_of_lavaan_solution(ref):
     """The transformation alone, applied to lavaan's standardized solution: equal to psych's fa2irt."""
     lam = pd.DataFrame(ref["loadings"], index=ref["items"], columns=ref["factors"])
     tau = pd.DataFrame(ref["thresholds"], index=ref["items"], columns=["t1", "t2", "t3", "t4"])
-    res = from_standardized(lam, tau, factor_corr=pd.DataFrame(ref["factor_corr"], index=ref["factors"],
-                                                                columns=ref["factors"]))
+    res = from_standardized(
+        lam, tau, factor_corr=pd.DataFrame(ref["factor_corr"], index=ref["factors"], columns=ref["factors"])
+    )
     p = res.parameters.set_index("item")
     disc = np.asarray(ref["discrimination"])
     for i, item in enumerate(ref["items"]):
@@ -56,8 +57,9 @@ def test_irt_of_allyscale_fit_matches_lavaan_based_reference(ref, fit):
     assert_allclose(p.loc[ref["items"], "a"].to_numpy(float), disc, rtol=2e-5)
     tau = np.asarray(ref["thresholds"])
     lam = np.asarray(ref["loadings"]).max(axis=1)
-    assert_allclose(p.loc[ref["items"], ["b1", "b2", "b3", "b4"]].to_numpy(float), tau / lam[:, None], rtol=2e-5,
-                    atol=1e-6)
+    assert_allclose(
+        p.loc[ref["items"], ["b1", "b2", "b3", "b4"]].to_numpy(float), tau / lam[:, None], rtol=2e-5, atol=1e-6
+    )
 
 
 def test_closed_form_on_the_fit(fit):
@@ -66,11 +68,13 @@ def test_closed_form_on_the_fit(fit):
     p = res.parameters.set_index("item")
     for r in est[est["op"] == "=~"].itertuples():
         lam = r.std_all
-        assert_allclose(p.loc[r.rhs, "a"], lam / np.sqrt(1 - lam ** 2), rtol=1e-12)
+        assert_allclose(p.loc[r.rhs, "a"], lam / np.sqrt(1 - lam**2), rtol=1e-12)
         th = est[(est["op"] == "|") & (est["lhs"] == r.rhs)]["std_all"].to_numpy()
         assert_allclose(p.loc[r.rhs, ["b1", "b2", "b3", "b4"]].to_numpy(float), th / lam, rtol=1e-12)
-    assert res.factors == {"knowledge": [f"i{k}" for k in range(40, 46)],
-                           "communication": [f"i{k}" for k in range(55, 61)]}
+    assert res.factors == {
+        "knowledge": [f"i{k}" for k in range(40, 46)],
+        "communication": [f"i{k}" for k in range(55, 61)],
+    }
 
 
 def test_information_is_derivative_of_category_probabilities(fit):
@@ -83,11 +87,14 @@ def test_information_is_derivative_of_category_probabilities(fit):
         a, b = float(row["a"]), row[["b1", "b2", "b3", "b4"]].to_numpy(float)
         p = category_probabilities(a, b, theta)
         dp = (category_probabilities(a, b, theta + h) - category_probabilities(a, b, theta - h)) / (2 * h)
-        numeric = np.sum(dp ** 2 / p, axis=1)
+        numeric = np.sum(dp**2 / p, axis=1)
         assert_allclose(info[item].to_numpy(), numeric, rtol=1e-6)
         # the same as minus the expected second derivative of the log-likelihood
-        d2 = (np.log(category_probabilities(a, b, theta + 1e-3)) - 2 * np.log(p)
-              + np.log(category_probabilities(a, b, theta - 1e-3))) / 1e-6
+        d2 = (
+            np.log(category_probabilities(a, b, theta + 1e-3))
+            - 2 * np.log(p)
+            + np.log(category_probabilities(a, b, theta - 1e-3))
+        ) / 1e-6
         assert_allclose(info[item].to_numpy(), -np.sum(p * d2, axis=1), rtol=1e-4)
     for f, items in res.factors.items():
         assert_allclose(info[f].to_numpy(), info[items].sum(axis=1).to_numpy(), rtol=1e-14)
@@ -99,7 +106,7 @@ def test_binary_item_information_closed_form():
     theta = np.linspace(-3, 3, 13)
     a, b = 1.7, 0.4
     z = a * (theta - b)
-    closed = a ** 2 * norm.pdf(z) ** 2 / (norm.cdf(z) * norm.sf(z))
+    closed = a**2 * norm.pdf(z) ** 2 / (norm.cdf(z) * norm.sf(z))
     assert_allclose(item_information(a, [b], theta), closed, rtol=1e-10)
     p = category_probabilities(a, [b], theta)
     assert_allclose(p.sum(axis=1), 1.0, rtol=1e-14)
@@ -155,4 +162,4 @@ def test_multi_group_fit_needs_group():
     est = fit.estimates
     lam = est[(est["op"] == "=~") & (est["group"] == 2)]["std_all"].to_numpy()
     p = al.irt(fit, group="odd").parameters
-    assert_allclose(p["a"].to_numpy(float), lam / np.sqrt(1 - lam ** 2), rtol=1e-12)
+    assert_allclose(p["a"].to_numpy(float), lam / np.sqrt(1 - lam**2), rtol=1e-12)

@@ -43,34 +43,38 @@ def _exported(store) -> pd.DataFrame:
     return reps.drop(columns=[c for c in reps.columns if c.endswith("seconds")]).reset_index(drop=True)
 
 
-
-
 # ----------------------------------------------------------------------- spec
 def test_spec_defaults_and_conditions():
     spec = load_study({**RETENTION_STUDY, "conditions": {"n": [100, 200], "thresholds": ["symmetric", "skewed"]}})
     assert spec.condition_list == [
-        {"n": 100, "thresholds": "symmetric"}, {"n": 100, "thresholds": "skewed"},
-        {"n": 200, "thresholds": "symmetric"}, {"n": 200, "thresholds": "skewed"}]
+        {"n": 100, "thresholds": "symmetric"},
+        {"n": 100, "thresholds": "skewed"},
+        {"n": 200, "thresholds": "symmetric"},
+        {"n": 200, "thresholds": "skewed"},
+    ]
     assert spec.retention == ("parallel", "map")
     # the hash ignores reps (a study can be extended) but not the seed
     assert spec.hash() == load_study({**RETENTION_STUDY, "conditions": spec.conditions, "reps": 9}).hash()
     assert spec.hash() != load_study({**RETENTION_STUDY, "conditions": spec.conditions, "seed": 12}).hash()
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"bogus": 1}, "unknown key"),
-    ({"reps": 0}, "'reps'"),
-    ({"seed": None}, "'seed'"),
-    ({"conditions": {"n": [10, "many"]}}, "conditions.n"),
-    ({"conditions": {"n": [100], "flavour": [1]}}, "conditions.flavour"),
-    ({"analysis": {"retention": ["kaiser"]}}, "analysis.retention"),
-    ({"analysis": {"retention": ["map"], "estimator": "GLS"}}, "analysis.estimator"),
-    ({"analysis": {"retention": ["map"], "colour": 1}}, "analysis"),
-    ({"analysis": {}}, "nothing to do"),
-    ({"pool": "nowhere.yaml"}, "exactly one of"),
-    ({"conditions": {"n": [100], "skew": [0.5, 9.0]}, "thresholds": "skewed", "categories": 5}, None),
-    ({"categories": 5, "conditions": {"n": [100], "categories": [3]}}, "both as a fixed option"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"bogus": 1}, "unknown key"),
+        ({"reps": 0}, "'reps'"),
+        ({"seed": None}, "'seed'"),
+        ({"conditions": {"n": [10, "many"]}}, "conditions.n"),
+        ({"conditions": {"n": [100], "flavour": [1]}}, "conditions.flavour"),
+        ({"analysis": {"retention": ["kaiser"]}}, "analysis.retention"),
+        ({"analysis": {"retention": ["map"], "estimator": "GLS"}}, "analysis.estimator"),
+        ({"analysis": {"retention": ["map"], "colour": 1}}, "analysis"),
+        ({"analysis": {}}, "nothing to do"),
+        ({"pool": "nowhere.yaml"}, "exactly one of"),
+        ({"conditions": {"n": [100], "skew": [0.5, 9.0]}, "thresholds": "skewed", "categories": 5}, None),
+        ({"categories": 5, "conditions": {"n": [100], "categories": [3]}}, "both as a fixed option"),
+    ],
+)
 def test_spec_errors_name_the_key(change, message):
     raw = {**RETENTION_STUDY, **change}
     if message is None:
@@ -96,8 +100,9 @@ def test_pool_study_models_from_structures():
 
 
 def test_population_values_std_lv_metric():
-    spec = load_study({**RETENTION_STUDY, "population": TWO_FACTOR + "g =~ .8*f1 + .6*f2\n",
-                       "analysis": {"retention": ["map"]}})
+    spec = load_study(
+        {**RETENTION_STUDY, "population": TWO_FACTOR + "g =~ .8*f1 + .6*f2\n", "analysis": {"retention": ["map"]}}
+    )
     pop = population_values(spec, {"n": 100})
     # f1 = .8 g + d, var(d) = .36: unit disturbance scaling multiplies loadings by .6, divides .8 by .6
     assert_allclose(pop[("f1", "=~", "a1")], 0.7 * 0.6, rtol=1e-12)
@@ -151,13 +156,28 @@ def test_kill9_and_resume_identical(tmp_path):
     """Start the CLI, SIGKILL it once some replications are stored, resume, compare with an uninterrupted run."""
     import yaml
 
-    study = {**RETENTION_STUDY, "reps": 10, "conditions": {"n": [150]},
-             "analysis": {"retention": ["parallel", "map"], "parallel_iter": 20}}
+    study = {
+        **RETENTION_STUDY,
+        "reps": 10,
+        "conditions": {"n": [150]},
+        "analysis": {"retention": ["parallel", "map"], "parallel_iter": 20},
+    }
     spec_path = tmp_path / "study.yaml"
     spec_path.write_text(yaml.safe_dump(study))
     store = tmp_path / "killed.sqlite"
-    cmd = [sys.executable, "-m", "allyscale.cli", "montecarlo", "run", str(spec_path), "--store", str(store),
-           "--workers", "2", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "allyscale.cli",
+        "montecarlo",
+        "run",
+        str(spec_path),
+        "--store",
+        str(store),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stored = 0
     deadline = time.time() + 120
@@ -181,8 +201,11 @@ def test_kill9_and_resume_identical(tmp_path):
     deadline = time.time() + 15
     while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.25)
-    alive = [w for w in workers if Path(f"/proc/{w}").exists()
-             and "spawn" in Path(f"/proc/{w}/cmdline").read_bytes().decode(errors="replace")]
+    alive = [
+        w
+        for w in workers
+        if Path(f"/proc/{w}").exists() and "spawn" in Path(f"/proc/{w}/cmdline").read_bytes().decode(errors="replace")
+    ]
     assert not alive, f"worker process(es) {alive} outlived the killed run"
     con = sqlite3.connect(store)
     at_kill = con.execute("SELECT count(*) FROM results").fetchone()[0]
@@ -227,8 +250,10 @@ def test_cli_bad_spec_exits_2(tmp_path):
     from allyscale.cli import main
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("population: 'f =~ .7*a + .7*b + .7*c'\nconditions: {n: [100]}\nreps: 2\nseed: 1\n"
-                   "analysis: {retention: [map], wobble: 1}\n")
+    bad.write_text(
+        "population: 'f =~ .7*a + .7*b + .7*c'\nconditions: {n: [100]}\nreps: 2\nseed: 1\n"
+        "analysis: {retention: [map], wobble: 1}\n"
+    )
     r = CliRunner().invoke(main, ["montecarlo", "run", str(bad), "--store", str(tmp_path / "x.sqlite")])
     assert r.exit_code == 2 and "analysis" in r.output and "wobble" in r.output
 
@@ -237,9 +262,13 @@ def test_cli_bad_spec_exits_2(tmp_path):
 ML_STUDY = {
     "name": "ml",
     "population": TWO_FACTOR,
-    "analysis": {"models": {"two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n",
-                            "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n"},
-                 "estimator": "ML"},
+    "analysis": {
+        "models": {
+            "two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n",
+            "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n",
+        },
+        "estimator": "ML",
+    },
     "conditions": {"n": [300]},
     "reps": 4,
     "seed": 5,
@@ -276,8 +305,13 @@ def test_cfa_study_records_fits_and_selection(tmp_path):
 def test_ml_statistical_validity(tmp_path):
     """ML on continuous normal data, N = 500, 500 replications: loadings unbiased (< 5%) and
     95% Wald intervals covering the population value .92-.98 of the time."""
-    study = {**ML_STUDY, "analysis": {"models": {"two": ML_STUDY["analysis"]["models"]["two"]}, "estimator": "ML"},
-             "conditions": {"n": [500]}, "reps": 500, "seed": 2023}
+    study = {
+        **ML_STUDY,
+        "analysis": {"models": {"two": ML_STUDY["analysis"]["models"]["two"]}, "estimator": "ML"},
+        "conditions": {"n": [500]},
+        "reps": 500,
+        "seed": 2023,
+    }
     store = tmp_path / "valid.sqlite"
     run_study(study, store, workers=2, progress=False)
     s = summarize_study(store)
@@ -322,15 +356,33 @@ def test_muthen_sample_size_rule():
     .91-.98; for parameters of interest SE bias < .05 and power >= .80."""
     from allyscale.montecarlo.summary import _muthen_n
 
-    spec = load_study({**RETENTION_STUDY, "conditions": {"n": [100, 200, 300], "skew": [0.5, 1.0]},
-                       "thresholds": "skewed", "analysis": {"retention": ["map"], "interest": ["f1=~a1"]}})
+    spec = load_study(
+        {
+            **RETENTION_STUDY,
+            "conditions": {"n": [100, 200, 300], "skew": [0.5, 1.0]},
+            "thresholds": "skewed",
+            "analysis": {"retention": ["map"], "interest": ["f1=~a1"]},
+        }
+    )
     rows = []
     for skew in (0.5, 1.0):
         for n, power, cov in ((100, 0.60, 0.95), (200, 0.85, 0.90 if skew == 1.0 else 0.95), (300, 0.95, 0.95)):
             for par, op in (("f1=~a1", "=~"), ("f1~~f2", "~~")):
-                rows.append({"n": n, "skew": skew, "parameter": par, "op": op, "lhs": par[:2], "rhs": par[-2:],
-                             "population": 0.5, "rel_bias": 0.01, "se_bias": 0.02, "coverage": cov,
-                             "power": power if par == "f1=~a1" else 0.1})
+                rows.append(
+                    {
+                        "n": n,
+                        "skew": skew,
+                        "parameter": par,
+                        "op": op,
+                        "lhs": par[:2],
+                        "rhs": par[-2:],
+                        "population": 0.5,
+                        "rel_bias": 0.01,
+                        "se_bias": 0.02,
+                        "coverage": cov,
+                        "power": power if par == "f1=~a1" else 0.1,
+                    }
+                )
     out = _muthen_n(pd.DataFrame(rows), spec).set_index("skew")
     # skew .5: N = 200 is the first with power >= .80; skew 1: coverage .90 at N = 200 fails, so 300
     assert out.loc[0.5, "n_min"] == 200 and out.loc[1.0, "n_min"] == 300
@@ -338,10 +390,21 @@ def test_muthen_sample_size_rule():
     # the condition's parameters): coverage .90 from 100 replications is within error of .91, .80 is not
     from allyscale.montecarlo.summary import _parameter_ok
 
-    base = {"condition": 0, "n": 200, "op": "=~", "lhs": "f1", "rhs": "a1", "population": 0.5, "rel_bias": 0.01,
-            "se_bias": 0.02, "power": 0.9, "replications": 100}
-    tab = pd.DataFrame([{**base, "parameter": "f1=~a1", "coverage": 0.90},
-                        {**base, "parameter": "f1=~a2", "coverage": 0.80}])
+    base = {
+        "condition": 0,
+        "n": 200,
+        "op": "=~",
+        "lhs": "f1",
+        "rhs": "a1",
+        "population": 0.5,
+        "rel_bias": 0.01,
+        "se_bias": 0.02,
+        "power": 0.9,
+        "replications": 100,
+    }
+    tab = pd.DataFrame(
+        [{**base, "parameter": "f1=~a1", "coverage": 0.90}, {**base, "parameter": "f1=~a2", "coverage": 0.80}]
+    )
     ok = _parameter_ok(tab, spec).set_index("parameter")["ok"]
     assert ok["f1=~a1"] and not ok["f1=~a2"]
 
@@ -351,8 +414,15 @@ def test_summary_save_writes_tables_and_plots(tmp_path):
     run_study({**ML_STUDY, "reps": 2, "conditions": {"n": [200, 300]}}, store, progress=False)
     s = summarize_study(store)
     written = {p.name for p in s.save(tmp_path / "out")}
-    assert {"models.csv", "parameters.csv", "summary.json", "power.png", "power.svg", "acceptance.png",
-            "acceptance.svg"} <= written
+    assert {
+        "models.csv",
+        "parameters.csv",
+        "summary.json",
+        "power.png",
+        "power.svg",
+        "acceptance.png",
+        "acceptance.svg",
+    } <= written
     assert set(s.models["n"]) == {200, 300} and (s.models["replications"] == 2).all()
     page = s._repr_html_()  # the shared printer: its block, the study's name as the heading
     assert page.startswith('<div class="allyscale-summary">') and "<h4>Monte Carlo study &#x27;ml&#x27;" in page
@@ -390,10 +460,17 @@ GROUPS_STUDY = {
     "name": "groups",
     "population": "f1 =~ .7*a1 + .7*a2 + .6*a3 + .6*a4\nf2 =~ .7*b1 + .7*b2 + .6*b3 + .6*b4\nf1 ~~ .4*f2\n",
     "categories": 4,
-    "groups": {"variable": "form", "levels": ["self", "informant"], "shares": [0.5, 0.5],
-               "changes": {"informant": {"threshold_shift": {"a1": -1.0, "b1": -1.0}}}},
-    "analysis": {"models": {"two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n"}, "estimator": "WLSMV",
-                 "invariance": True},
+    "groups": {
+        "variable": "form",
+        "levels": ["self", "informant"],
+        "shares": [0.5, 0.5],
+        "changes": {"informant": {"threshold_shift": {"a1": -1.0, "b1": -1.0}}},
+    },
+    "analysis": {
+        "models": {"two": "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n"},
+        "estimator": "WLSMV",
+        "invariance": True,
+    },
     "conditions": {"n": [600]},
     "reps": 3,
     "seed": 9,
@@ -438,8 +515,10 @@ def test_groups_spec_errors_name_the_key():
     bad = {**GROUPS_STUDY, "groups": {**GROUPS_STUDY["groups"], "changes": {"other": {}}}}
     with pytest.raises(SpecificationError, match="groups.changes.other"):
         load_study(bad)
-    bad = {**GROUPS_STUDY, "groups": {**GROUPS_STUDY["groups"],
-                                      "changes": {"informant": {"threshold_shift": {"zz": 1.0}}}}}
+    bad = {
+        **GROUPS_STUDY,
+        "groups": {**GROUPS_STUDY["groups"], "changes": {"informant": {"threshold_shift": {"zz": 1.0}}}},
+    }
     with pytest.raises(SpecificationError, match="'zz' is not an item"):
         load_study(bad)
     no_groups = {k: v for k, v in GROUPS_STUDY.items() if k != "groups"}
@@ -450,10 +529,16 @@ def test_groups_spec_errors_name_the_key():
 def test_ties_are_not_wins_and_wlsmv_selection_is_tested(tmp_path):
     # two copies of the true model tie on every index in every replication: a tie is never a win
     two = "f1 =~ a1 + a2 + a3 + a4\nf2 =~ b1 + b2 + b3 + b4\n"
-    study = {**ML_STUDY, "analysis": {"models": {"two": two, "copy": two,
-                                                 "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n"},
-                                      "true_model": "two", "estimator": "WLSMV"},
-             "categories": 5, "reps": 3}
+    study = {
+        **ML_STUDY,
+        "analysis": {
+            "models": {"two": two, "copy": two, "one": "g =~ a1 + a2 + a3 + a4 + b1 + b2 + b3 + b4\n"},
+            "true_model": "two",
+            "estimator": "WLSMV",
+        },
+        "categories": 5,
+        "reps": 3,
+    }
     store = tmp_path / "ties.sqlite"
     run_study(study, store, workers=1, progress=False)
     with warnings.catch_warnings():

@@ -12,12 +12,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 from numpy.testing import assert_allclose
 
 import allyscale as al
 from allyscale.errors import DataError, SpecificationError
-
-from conftest import REFERENCE
 
 PAIRS = REFERENCE / "pairs"
 

@@ -13,13 +13,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, reference_data, reference_model
 from numpy.testing import assert_allclose
 
 import allyscale as al
 from allyscale.errors import DataError, SpecificationError
 from allyscale.invariance import paired_syntax, score_tests
-
-from conftest import REFERENCE, reference_data, reference_model
 
 PAIRS = REFERENCE / "pairs"
 FORMS = ("self", "informant")
@@ -94,8 +93,14 @@ def test_paired_ordinal_levels_match_semtools(ordinal, ref, level):
 def test_paired_ordinal_table_and_partial_search(ordinal, ref):
     t = ordinal.table
     assert list(t.index) == ["configural", "thresholds", "metric", "scalar", "scalar (partial)", "strict"]
-    assert t["decision"].tolist() == ["", "supported", "supported", "not supported", "supported (partial)",
-                                      "not testable"]
+    assert t["decision"].tolist() == [
+        "",
+        "supported",
+        "supported",
+        "not supported",
+        "supported (partial)",
+        "not testable",
+    ]
     # the data were simulated with leniency on b2 and b3 only: exactly their informant intercepts are released
     rel = ordinal.released
     assert sorted(rel["item"]) == ["b2", "b3"]
@@ -196,12 +201,17 @@ def test_continuous_score_tests_match_lavtestscore(continuous, ref, level):
 def test_group_score_tests_match_lavtestscore(ref):
     # R: lavTestScore(cfa(HS model, group = "school", group.equal = c("loadings", "intercepts")))
     hs = reference_data("hs")
-    fit = al.cfa(hs, reference_model("hs"), group="school",
-                 group_equal=["loadings", "intercepts"])
+    fit = al.cfa(hs, reference_model("hs"), group="school", group_equal=["loadings", "intercepts"])
     st = score_tests(fit)
     uni = pd.DataFrame(ref["hs_scalar_score"]["uni"])
-    got = dict(zip((st["lhs"] + " " + st["op"] + " " + st["rhs"].fillna("") + " " + st["group"].astype(str))
-                   .str.split().str.join(" "), st["X2"]))
+    got = dict(
+        zip(
+            (st["lhs"] + " " + st["op"] + " " + st["rhs"].fillna("") + " " + st["group"].astype(str))
+            .str.split()
+            .str.join(" "),
+            st["X2"],
+        )
+    )
     want = dict(zip(uni["rhs_par"].str.split().str.join(" "), uni["X2"]))
     assert set(got) == set(want)
     keys = sorted(want)
@@ -228,8 +238,9 @@ def test_group_ordinal_partial_releases_intercepts(wide, model):
     # the two forms stacked as if they were independent groups: Wu & Estabrook's scalar level fixes the
     # later group's intercepts at 0, so the search frees them (score tests as lavTestScore(add=))
     items = ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
-    two = pd.concat([wide[[f"{i}_{f}" for i in items]].set_axis(items, axis=1).assign(form=f) for f in FORMS],
-                    ignore_index=True)
+    two = pd.concat(
+        [wide[[f"{i}_{f}" for i in items]].set_axis(items, axis=1).assign(form=f) for f in FORMS], ignore_index=True
+    )
     res = al.invariance(two, model, group="form", estimator="WLSMV", partial=True)
     assert res.table.loc["scalar", "decision"] == "not supported"
     assert res.table.loc["scalar (partial)", "decision"] == "supported (partial)"
@@ -252,8 +263,13 @@ def test_result_object(ordinal):
 
 
 def test_paired_syntax_identification():
-    syn, free_scales = paired_syntax("F =~ x + y + z", ["thresholds", "loadings"], ordered=True,
-                                     n_cat={"x": 3, "y": 3, "z": 3}, released=[("thresholds", "z")])
+    syn, free_scales = paired_syntax(
+        "F =~ x + y + z",
+        ["thresholds", "loadings"],
+        ordered=True,
+        n_cat={"x": 3, "y": 3, "z": 3},
+        released=[("thresholds", "z")],
+    )
     assert "F_informant ~~ NA*F_informant" in syn and "F_self ~~ 1*F_self" in syn
     assert "x_informant | thr.x.1*t1 + thr.x.2*t2" in syn and "z_informant | thr.z.informant.1*t1" in syn
     assert free_scales == ["x_informant", "y_informant"]  # the released item keeps its scale fixed
@@ -279,8 +295,17 @@ def test_paired_errors(wide, model):
 def test_simulate_pairs_design():
     pm = al.PopulationModel.from_lavaan("F =~ 0.8*x1 + 0.8*x2 + 0.8*x3 + 0.8*x4\n", categories=5)
     d = al.simulate_pairs(pm, 4000, seed=3, self_other_corr=0.6, leniency={"x1": 1.0})
-    assert list(d.columns) == ["target", "x1_self", "x2_self", "x3_self", "x4_self", "x1_informant",
-                               "x2_informant", "x3_informant", "x4_informant"]
+    assert list(d.columns) == [
+        "target",
+        "x1_self",
+        "x2_self",
+        "x3_self",
+        "x4_self",
+        "x1_informant",
+        "x2_informant",
+        "x3_informant",
+        "x4_informant",
+    ]
     assert d["target"].is_unique and d.shape[0] == 4000
     assert (d["x1_informant"].mean() - d["x1_self"].mean()) > 0.5  # lenient informants on x1 only
     assert abs(d["x2_informant"].mean() - d["x2_self"].mean()) < 0.1
@@ -299,8 +324,13 @@ def test_simulate_pairs_design():
 
 
 def test_collapse_categories_table():
-    d = pd.DataFrame({"g": ["a"] * 6 + ["b"] * 6, "x": [1, 2, 3, 4, 4, 2, 2, 2, 3, 4, 3, 4],
-                      "y": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]})
+    d = pd.DataFrame(
+        {
+            "g": ["a"] * 6 + ["b"] * 6,
+            "x": [1, 2, 3, 4, 4, 2, 2, 2, 3, 4, 3, 4],
+            "y": [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3],
+        }
+    )
     res = al.collapse_categories(d, items=["x", "y"], group="g")
     assert res.table.to_dict("records") == [{"item": "x", "from": 1, "to": 2, "count": 0, "groups": "b"}]
     assert sorted(res.data["x"].unique()) == [2, 3, 4] and res.data["y"].equals(d["y"])

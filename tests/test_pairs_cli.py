@@ -7,18 +7,31 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import MINI_POOL
 
 import allyscale as al
 from allyscale.cli import main
-
-from conftest import MINI_POOL
 
 
 @pytest.fixture(scope="module")
 def pairs_csv(tmp_path_factory):
     out = tmp_path_factory.mktemp("pairs") / "pairs.csv"
-    res = CliRunner().invoke(main, ["simulate", "--pool", str(MINI_POOL), "--dyads", "300", "--seed", "7",
-                                    "--leniency", "a2=0.8", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--pool",
+            str(MINI_POOL),
+            "--dyads",
+            "300",
+            "--seed",
+            "7",
+            "--leniency",
+            "a2=0.8",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -35,30 +48,49 @@ def test_simulate_dyads_writes_pairs_and_sidecar(pairs_csv, tmp_path):
     again = al.simulate_pairs(pm, 300, seed=7, leniency={"a2": 0.8}, residual_corr=0.2)
     pd.testing.assert_frame_equal(d, again, check_dtype=False)
     out = tmp_path / "long.csv"
-    res = CliRunner().invoke(main, ["simulate", "--pool", str(MINI_POOL), "--dyads", "20", "--informants", "3",
-                                    "--seed", "1", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        ["simulate", "--pool", str(MINI_POOL), "--dyads", "20", "--informants", "3", "--seed", "1", "--out", str(out)],
+    )
     assert res.exit_code == 0, res.output
     long = pd.read_csv(out)
     assert len(long) == 60 and list(long.columns[:2]) == ["target", "informant"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--n", "10", "--dyads", "10"], "exactly one of --n"),
-    (["--dyads", "10", "--forms"], "--forms"),
-    (["--n", "10", "--informants", "2"], "--informants needs --dyads"),
-    (["--dyads", "10", "--leniency", "x=abc"], "--leniency"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n", "10", "--dyads", "10"], "exactly one of --n"),
+        (["--dyads", "10", "--forms"], "--forms"),
+        (["--n", "10", "--informants", "2"], "--informants needs --dyads"),
+        (["--dyads", "10", "--leniency", "x=abc"], "--leniency"),
+    ],
+)
 def test_simulate_dyads_errors(tmp_path, args, message):
-    res = CliRunner().invoke(main, ["simulate", "--pool", str(MINI_POOL), "--seed", "1", "--out",
-                                    str(tmp_path / "x.csv"), *args])
+    res = CliRunner().invoke(
+        main, ["simulate", "--pool", str(MINI_POOL), "--seed", "1", "--out", str(tmp_path / "x.csv"), *args]
+    )
     assert res.exit_code == 2 and message in res.output, res.output
     assert not (tmp_path / "x.csv").exists()
 
 
 def test_validate_pairs_report_section(pairs_csv, tmp_path):
     out = tmp_path / "report"
-    res = CliRunner().invoke(main, ["validate", str(pairs_csv), "--pool", str(MINI_POOL), "--pairs", "--target-id",
-                                    "target", "--collapse", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(pairs_csv),
+            "--pool",
+            str(MINI_POOL),
+            "--pairs",
+            "--target-id",
+            "target",
+            "--collapse",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     results = json.loads((out / "results.json").read_text())
     sec = results["sections"]["paired"]
@@ -86,15 +118,40 @@ def test_validate_pairs_report_section(pairs_csv, tmp_path):
 
 
 def test_validate_pairs_errors(pairs_csv, tmp_path):
-    res = CliRunner().invoke(main, ["validate", str(pairs_csv), "--pool", str(MINI_POOL), "--pairs",
-                                    "--out", str(tmp_path / "r")])
+    res = CliRunner().invoke(
+        main, ["validate", str(pairs_csv), "--pool", str(MINI_POOL), "--pairs", "--out", str(tmp_path / "r")]
+    )
     assert res.exit_code == 2 and "--target-id" in res.output
-    res = CliRunner().invoke(main, ["validate", str(pairs_csv), "--pool", str(MINI_POOL), "--pairs", "--target-id",
-                                    "person", "--out", str(tmp_path / "r")])
+    res = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(pairs_csv),
+            "--pool",
+            str(MINI_POOL),
+            "--pairs",
+            "--target-id",
+            "person",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert res.exit_code == 2 and "'person'" in res.output
     d = pd.read_csv(pairs_csv).drop(columns=["a2_informant"])
     d.to_csv(tmp_path / "broken.csv", index=False)
-    res = CliRunner().invoke(main, ["validate", str(tmp_path / "broken.csv"), "--pool", str(MINI_POOL), "--pairs",
-                                    "--target-id", "target", "--out", str(tmp_path / "r")])
+    res = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(tmp_path / "broken.csv"),
+            "--pool",
+            str(MINI_POOL),
+            "--pairs",
+            "--target-id",
+            "target",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert res.exit_code == 2 and "a2_informant" in res.output
     assert "Traceback" not in res.output

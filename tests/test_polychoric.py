@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, reference_data, reference_json
 
 import allyscale as al
 from allyscale import PopulationModel, polychoric, simulate
 from allyscale._core.bivnorm import bvn_cdf
 from allyscale.errors import DataError, NotPositiveDefiniteWarning, StatisticalWarning
-from conftest import REFERENCE, reference_data, reference_json
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +119,15 @@ def test_smooth_corr_returns_pd_unit_diagonal():
     np.testing.assert_allclose(np.diag(out), 1.0)
 
 
-@pytest.mark.parametrize("frame, fragment", [
-    (pd.DataFrame({"a": [1, 2, 3, 2], "b": [1, 1, 1, 1]}), r"single observed response category.*\['b'\]"),
-    (pd.DataFrame({"a": [1, 2, 3, 2], "b": [1, 2.5, 1, 2]}), r"item 'b' has a non-integer value 2.5 at row 1"),
-    (pd.DataFrame({"a": [1, 2, 3, 2], "b": ["1", "x", "2", "1"]}), r"item 'b' has a non-numeric value"),
-    (pd.DataFrame({"a": [1, 2, np.nan, np.nan], "b": [np.nan, np.nan, 1, 2]}), "never answered by the same"),
-])
+@pytest.mark.parametrize(
+    "frame, fragment",
+    [
+        (pd.DataFrame({"a": [1, 2, 3, 2], "b": [1, 1, 1, 1]}), r"single observed response category.*\['b'\]"),
+        (pd.DataFrame({"a": [1, 2, 3, 2], "b": [1, 2.5, 1, 2]}), r"item 'b' has a non-integer value 2.5 at row 1"),
+        (pd.DataFrame({"a": [1, 2, 3, 2], "b": ["1", "x", "2", "1"]}), r"item 'b' has a non-numeric value"),
+        (pd.DataFrame({"a": [1, 2, np.nan, np.nan], "b": [np.nan, np.nan, 1, 2]}), "never answered by the same"),
+    ],
+)
 def test_bad_input_names_item_and_value(frame, fragment):
     with pytest.raises(DataError, match=fragment):
         polychoric(frame)

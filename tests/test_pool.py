@@ -8,12 +8,25 @@ from allyscale.errors import PoolError
 from allyscale.pool import STRUCTURES, parse_pool
 
 FRAMEWORK = {
-    "Building trust": ["Practice empathy", "Practice humility", "Recognize common humanity",
-                       "Recognize differences", "Respect boundaries"],
-    "Engaging in antiracist action": ["Stand up regardless of consequences", "Use privilege as a tool",
-                                      "Share resources", "Work within the system"],
-    "Critical awareness": ["Awareness of self", "Awareness of privilege", "Critically consume information",
-                           "Challenge racist socialization"],
+    "Building trust": [
+        "Practice empathy",
+        "Practice humility",
+        "Recognize common humanity",
+        "Recognize differences",
+        "Respect boundaries",
+    ],
+    "Engaging in antiracist action": [
+        "Stand up regardless of consequences",
+        "Use privilege as a tool",
+        "Share resources",
+        "Work within the system",
+    ],
+    "Critical awareness": [
+        "Awareness of self",
+        "Awareness of privilege",
+        "Critically consume information",
+        "Challenge racist socialization",
+    ],
     "Sociopolitical knowledge": ["Cultural knowledge", "Knowledge of oppression"],
     "Accountability": ["Perseverance", "Collaboration", "Receptive to feedback"],
     "Communicating and disseminating information": ["Effective communication skills", "Engage others"],
@@ -131,12 +144,15 @@ def test_empty_factor(tmp_path):
         load_pool(path)
 
 
-@pytest.mark.parametrize("scale, fragment", [
-    ("{min: 5, max: 1}", "max \\(1\\) must exceed min \\(5\\)"),
-    ("{min: 1, max: 1.5}", "must be integers"),
-    ("{min: 1, max: 5, labels: {7: Always}}", "label key 7 is not a point of 1..5"),
-    ("{min: 0, max: 20}", "at most 11"),
-])
+@pytest.mark.parametrize(
+    "scale, fragment",
+    [
+        ("{min: 5, max: 1}", "max \\(1\\) must exceed min \\(5\\)"),
+        ("{min: 1, max: 1.5}", "must be integers"),
+        ("{min: 1, max: 5, labels: {7: Always}}", "label key 7 is not a point of 1..5"),
+        ("{min: 0, max: 20}", "at most 11"),
+    ],
+)
 def test_bad_response_scale(tmp_path, scale, fragment):
     path = _write(tmp_path, BASE.replace("{min: 1, max: 5}", scale))
     with pytest.raises(PoolError, match=fragment):
@@ -164,7 +180,8 @@ def test_pool_without_facets_refuses_facet_model():
 
 
 def test_item_writing_checks_flag_each_rule():
-    pool = parse_pool(textwrap.dedent("""
+    pool = parse_pool(
+        textwrap.dedent("""
     name: t
     response_scale: {min: 1, max: 5}
     forms: {informant: {label: Informant}}
@@ -175,7 +192,8 @@ def test_item_writing_checks_flag_each_rule():
           - {id: x2, text: "I listen and I donate money to causes that matter to communities of color in my city and my state every single year."}
           - {id: x3, text: "I listen."}
           - {id: x4, text: "I listen."}
-    """))
+    """)
+    )
     found = {(f.item, f.rule) for f in pool.check()}
     assert ("x1", "double_negative") in found
     assert ("x2", "double_barreled") in found

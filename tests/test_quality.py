@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 
 from allyscale import simulate
 from allyscale.errors import DataWarning, SpecificationError
 from allyscale.quality import em_moments, littles_mcar, screen
-
-from conftest import REFERENCE
 
 MCAR = REFERENCE / "mcar"
 

@@ -11,14 +11,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 from numpy.testing import assert_allclose
 
 import allyscale
 import allyscale.reliability as rel
 from allyscale.errors import DataError, SpecificationError
-
-from conftest import REFERENCE
-
 
 SIM = REFERENCE / "sim60"
 RELREF = REFERENCE / "reliability"
@@ -85,14 +83,22 @@ def test_alpha_item_statistics_and_feldt_interval(data, ref2):
     r = ref2["alpha_trust"]
     a = allyscale.alpha(data, items=[f"i{j:02d}" for j in range(1, 16)])
     st = a.item_stats
-    for col, key in [("raw_r", "raw_r"), ("std_r", "std_r"), ("r_cor", "r_cor"), ("mean", "mean"), ("sd", "sd"),
-                     ("std_alpha_if_dropped", "drop_std_alpha"), ("g6_if_dropped", "drop_G6")]:
+    for col, key in [
+        ("raw_r", "raw_r"),
+        ("std_r", "std_r"),
+        ("r_cor", "r_cor"),
+        ("mean", "mean"),
+        ("sd", "sd"),
+        ("std_alpha_if_dropped", "drop_std_alpha"),
+        ("g6_if_dropped", "drop_G6"),
+    ]:
         assert_allclose(st[col], r[key], atol=1e-10, rtol=0, err_msg=col)
     assert_allclose(a.average_r, r["average_r"], atol=1e-12, rtol=0)
     assert_allclose(a.total["ase"], r["ase"], atol=1e-12, rtol=0)
     assert_allclose([a.total["mean"], a.total["sd"]], [r["total_mean"], r["total_sd"]], atol=1e-12, rtol=0)
-    assert_allclose(a.ci.loc["feldt", ["lower", "upper"]], [r["feldt"]["lower"], r["feldt"]["upper"]],
-                    atol=1e-10, rtol=0)
+    assert_allclose(
+        a.ci.loc["feldt", ["lower", "upper"]], [r["feldt"]["lower"], r["feldt"]["upper"]], atol=1e-10, rtol=0
+    )
     freq = st[[c for c in st.columns if c.startswith("freq_")]].to_numpy()
     assert_allclose(freq, np.asarray(r["freq"]), atol=1e-12, rtol=0)
 
@@ -108,8 +114,9 @@ def test_alpha_with_missing_responses_uses_pairwise_covariances(data, ref2):
     assert_allclose([a.alpha, a.std_alpha, a.g6], [r["raw_alpha"], r["std_alpha"], r["G6"]], atol=1e-10, rtol=0)
     for col in ["r_drop", "raw_r", "alpha_if_dropped", "n"]:
         assert_allclose(a.item_stats[col], r[col], atol=1e-10, rtol=0, err_msg=col)
-    assert_allclose(a.ci.loc["feldt", ["lower", "upper"]], [r["feldt"]["lower"], r["feldt"]["upper"]],
-                    atol=1e-10, rtol=0)
+    assert_allclose(
+        a.ci.loc["feldt", ["lower", "upper"]], [r["feldt"]["lower"], r["feldt"]["upper"]], atol=1e-10, rtol=0
+    )
     assert a.diagnostics["n_missing"] == int(t.isna().sum().sum())
 
 
@@ -191,8 +198,9 @@ def test_omega_sl_matches_psych(omega6, ref, ref2):
     assert_allclose(omega6.omega_t, r["omega_t"], atol=1e-6, rtol=0)
     assert_allclose(omega6.alpha, r["alpha"], atol=1e-10, rtol=0)
     r2 = ref2["omega6"]
-    assert_allclose([omega6.g6, omega6.ecv, omega6.omega_lim], [r2["G6"], r2["ECV"], r2["omega_lim"]],
-                    atol=1e-4, rtol=0)
+    assert_allclose(
+        [omega6.g6, omega6.ecv, omega6.omega_lim], [r2["G6"], r2["ECV"], r2["omega_lim"]], atol=1e-4, rtol=0
+    )
 
 
 def test_omega_group_table_matches_psych(omega6, ref2):
@@ -230,7 +238,7 @@ def test_omega_two_factors_and_two_item_alpha(data, ref2):
 
 def test_omega_formulas_on_given_loadings():
     # two groups of two items, g loadings .6, group loadings .4 and .5: R implied by the loadings
-    sl = np.array([[.6, .4, 0], [.6, .4, 0], [.6, 0, .5], [-.6, 0, -.5]])
+    sl = np.array([[0.6, 0.4, 0], [0.6, 0.4, 0], [0.6, 0, 0.5], [-0.6, 0, -0.5]])
     h2 = (sl**2).sum(axis=1)
     r = sl @ sl.T
     np.fill_diagonal(r, 1)
@@ -238,8 +246,8 @@ def test_omega_formulas_on_given_loadings():
     v = 2.4**2 + 0.8**2 + 1.0**2 + (4 - h2.sum())  # item d flipped
     assert_allclose(res["omega_h"], 2.4**2 / v, atol=1e-12, rtol=0)
     assert_allclose(res["omega_t"], (v - (4 - h2.sum())) / v, atol=1e-12, rtol=0)
-    assert_allclose(res["ecv"], 4 * .36 / (4 * .36 + 2 * .16 + 2 * .25), atol=1e-12, rtol=0)
-    vg1 = 1.2**2 + 0.8**2 + 2 * (1 - .52)
+    assert_allclose(res["ecv"], 4 * 0.36 / (4 * 0.36 + 2 * 0.16 + 2 * 0.25), atol=1e-12, rtol=0)
+    vg1 = 1.2**2 + 0.8**2 + 2 * (1 - 0.52)
     assert_allclose(res["groups"].loc["F1", "general"], 1.2**2 / vg1, atol=1e-12, rtol=0)
     assert list(res["assignment"]) == ["F1", "F1", "F2", "F2"]
 
@@ -269,11 +277,11 @@ def test_bifactor_indices_match_comprelsem_on_standardized_bifactor(ref2):
 
 
 def test_bifactor_h_and_ecv_by_hand():
-    load = pd.DataFrame({"g": [.7, .7, .5, .5], "s1": [.3, .3, 0, 0], "s2": [0, 0, .6, .6]}, index=list("abcd"))
+    load = pd.DataFrame({"g": [0.7, 0.7, 0.5, 0.5], "s1": [0.3, 0.3, 0, 0], "s2": [0, 0, 0.6, 0.6]}, index=list("abcd"))
     res = rel.bifactor_indices(load, "g")
-    s = 2 * .49 / .51 + 2 * .25 / .75
+    s = 2 * 0.49 / 0.51 + 2 * 0.25 / 0.75
     assert_allclose(res.factors.loc["g", "H"], 1 / (1 + 1 / s), atol=1e-12, rtol=0)
-    assert_allclose(res.ecv, (2 * .49 + 2 * .25) / (2 * .49 + 2 * .25 + 2 * .09 + 2 * .36), atol=1e-12, rtol=0)
+    assert_allclose(res.ecv, (2 * 0.49 + 2 * 0.25) / (2 * 0.49 + 2 * 0.25 + 2 * 0.09 + 2 * 0.36), atol=1e-12, rtol=0)
     assert_allclose(res.puc, 1 - 2 / 6, atol=1e-12, rtol=0)
     with pytest.raises(SpecificationError, match="zzz"):
         rel.bifactor_indices(load, "zzz")
@@ -303,8 +311,13 @@ def test_categorical_omega_with_allyscale_polychoric(data, ref, factor_items):
     pc = polychoric(data[ref["items"]], smooth=False)
     est = pd.DataFrame(ref["cfa_wlsmv"]["est"])
     for f, (lam, psi) in _parts(est, factor_items).items():
-        assert_allclose(rel.categorical_omega(lam, psi, pc.thresholds, pc.corr), ref["comp_rel_wlsmv"][f],
-                        atol=1e-6, rtol=0, err_msg=f)
+        assert_allclose(
+            rel.categorical_omega(lam, psi, pc.thresholds, pc.corr),
+            ref["comp_rel_wlsmv"][f],
+            atol=1e-6,
+            rtol=0,
+            err_msg=f,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -354,8 +367,14 @@ def test_icc_matches_psych(ref2):
     res = allyscale.icc(d, ["time1", "time2"])
     r = ref2["icc"]
     t = res.table.loc[r["type"]]
-    for col, key in [("icc", "icc"), ("F", "F"), ("df1", "df1"), ("df2", "df2"), ("lower", "lower"),
-                     ("upper", "upper")]:
+    for col, key in [
+        ("icc", "icc"),
+        ("F", "F"),
+        ("df1", "df1"),
+        ("df2", "df2"),
+        ("lower", "lower"),
+        ("upper", "upper"),
+    ]:
         assert_allclose(t[col], r[key], atol=1e-9, rtol=0, err_msg=col)
     assert_allclose(t["p"], r["p"], rtol=1e-6, atol=0)
     assert_allclose(t["icc"].iloc[[1, 2, 4, 5]], np.asarray(r["lmer_icc"])[[1, 2, 4, 5]], atol=1e-6, rtol=0)
@@ -378,18 +397,39 @@ def test_cli_reliability_writes_json(tmp_path, ref):
     from allyscale.cli import main
 
     out = tmp_path / "rel.json"
-    res = CliRunner().invoke(main, ["reliability", str(SIM / "data.csv"), "--model", str(SIM / "model.lav"),
-                                    "--omega-factors", "6", "--estimator", "ML", "--json", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "reliability",
+            str(SIM / "data.csv"),
+            "--model",
+            str(SIM / "model.lav"),
+            "--omega-factors",
+            "6",
+            "--estimator",
+            "ML",
+            "--json",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "HTMT" in res.output and "Fornell-Larcker" in res.output
     payload = json.loads(out.read_text())
     # R: semTools::compRelSEM(fit), semTools::htmt(model, data = d)
-    assert_allclose([payload["reliability"][f]["omega"] for f in ref["comp_rel_ml"]],
-                    list(ref["comp_rel_ml"].values()), atol=1e-5, rtol=0)
+    assert_allclose(
+        [payload["reliability"][f]["omega"] for f in ref["comp_rel_ml"]],
+        list(ref["comp_rel_ml"].values()),
+        atol=1e-5,
+        rtol=0,
+    )
     assert_allclose(payload["htmt"]["trust"]["action"], ref["htmt"][0][1], atol=1e-10, rtol=0)
     # R: psych::omega(X, nfactors = 6)
-    assert_allclose([payload["omega"]["omega_h"], payload["omega"]["omega_t"]],
-                    [ref["omega_sl"]["omega_h"], ref["omega_sl"]["omega_t"]], atol=1e-4, rtol=0)
+    assert_allclose(
+        [payload["omega"]["omega_h"], payload["omega"]["omega_t"]],
+        [ref["omega_sl"]["omega_h"], ref["omega_sl"]["omega_t"]],
+        atol=1e-4,
+        rtol=0,
+    )
 
 
 def test_cli_reliability_errors(tmp_path):
@@ -430,7 +470,7 @@ def test_omega_from_bifactor_cfa(z_items, ref2):
     #    return.total = TRUE)
     bif = ref2["bifactor_sim60"]
     lv = ["trust", "action", "awareness", "knowledge", "accountability", "communication", "g"]
-    orth = "\n".join(f"{a} ~~ 0*{b}" for i, a in enumerate(lv) for b in lv[i + 1:])
+    orth = "\n".join(f"{a} ~~ 0*{b}" for i, a in enumerate(lv) for b in lv[i + 1 :])
     fit = allyscale.cfa(z_items, bif["model"] + "\n" + orth, std_lv=True)
     res = allyscale.omega(fit)
     cr = bif["comp_rel_implied"]
@@ -440,7 +480,7 @@ def test_omega_from_bifactor_cfa(z_items, ref2):
 
 def test_reliability_with_pool_reverse_scores_first(mini_pool):
     rng = np.random.default_rng(11)
-    f = rng.multivariate_normal(np.zeros(3), [[1, .4, .3], [.4, 1, .35], [.3, .35, 1]], size=400)
+    f = rng.multivariate_normal(np.zeros(3), [[1, 0.4, 0.3], [0.4, 1, 0.35], [0.3, 0.35, 1]], size=400)
     cols = {}
     for i in mini_pool.item_ids:
         k = "abc".index(i[0])
@@ -454,8 +494,12 @@ def test_reliability_with_pool_reverse_scores_first(mini_pool):
         manual[i] = 6 - manual[i]
     tab2 = allyscale.reliability(manual, model).table
     assert_allclose(tab.to_numpy(dtype=float), tab2.to_numpy(dtype=float), atol=1e-8, rtol=0)
-    assert_allclose(tab.loc["fa", "alpha"], allyscale.alpha(d, items=mini_pool.factor_items()["fa"],
-                                                            pool=mini_pool).alpha, atol=1e-14, rtol=0)
+    assert_allclose(
+        tab.loc["fa", "alpha"],
+        allyscale.alpha(d, items=mini_pool.factor_items()["fa"], pool=mini_pool).alpha,
+        atol=1e-14,
+        rtol=0,
+    )
     assert (tab.loc[["fa", "fb", "fc"], "omega"] > 0.7).all()
     assert d.loc[0, "a3"] == cols["a3"][0]
 
@@ -465,8 +509,9 @@ def test_ave_is_undefined_with_cross_loadings(data, ref2):
     model = ref2["cross_loading"]["model"]
     res = allyscale.reliability(data, model, estimator="ML")
     tab = res.table
-    assert_allclose(tab.loc[["f1", "f2"], "omega"], [ref2["cross_loading"]["omega"][f] for f in ["f1", "f2"]],
-                    atol=1e-5, rtol=0)
+    assert_allclose(
+        tab.loc[["f1", "f2"], "omega"], [ref2["cross_loading"]["omega"][f] for f in ["f1", "f2"]], atol=1e-5, rtol=0
+    )
     assert np.isnan(tab.loc["f1", "ave"]) and np.isnan(tab.loc["f2", "ave"])
     assert res.diagnostics["ave_undefined_cross_loadings"] == ["f1", "f2"]
     assert np.isfinite(tab.loc["f1", "omega"])
@@ -483,11 +528,16 @@ def test_all_splits_match_psych_splithalf(data, ref2):
     assert_allclose(t["mean"] * 3218 / 3217.5, r["trust"]["mean"], atol=1e-12, rtol=0)
     a = allyscale.split_half(data, items=[f"i{j:02d}" for j in range(16, 28)]).all_splits
     assert a["n_splits"] == 462
-    assert_allclose([a["max"], a["min"], a["mean"]], [r["action"]["max"], r["action"]["min"], r["action"]["mean"]],
-                    atol=1e-12, rtol=0)
+    assert_allclose(
+        [a["max"], a["min"], a["mean"]],
+        [r["action"]["max"], r["action"]["min"], r["action"]["mean"]],
+        atol=1e-12,
+        rtol=0,
+    )
     # mean of all splits of an even number of items is standardized alpha (Cronbach, 1951)
-    assert_allclose(a["mean"], allyscale.alpha(data, items=[f"i{j:02d}" for j in range(16, 28)]).std_alpha,
-                    atol=1e-12, rtol=0)
+    assert_allclose(
+        a["mean"], allyscale.alpha(data, items=[f"i{j:02d}" for j in range(16, 28)]).std_alpha, atol=1e-12, rtol=0
+    )
 
 
 def test_random_splits_are_seeded(data):
@@ -518,8 +568,12 @@ def test_omega_on_polychoric_correlations(data, ref, ref2):
     # R: psych::omega(X, nfactors = 6, poly = TRUE, plot = FALSE)
     om = allyscale.omega(data[ref["items"]], 6, corr="polychoric")
     r = ref2["omega6_poly"]
-    assert_allclose([om.omega_h, om.omega_t, om.ecv, om.alpha], [r["omega_h"], r["omega_t"], r["ECV"], r["alpha"]],
-                    atol=1e-4, rtol=0)
+    assert_allclose(
+        [om.omega_h, om.omega_t, om.ecv, om.alpha],
+        [r["omega_h"], r["omega_t"], r["ECV"], r["alpha"]],
+        atol=1e-4,
+        rtol=0,
+    )
 
 
 def test_omega_uses_the_pools_factors_by_default():

@@ -9,14 +9,23 @@ import textwrap
 
 import pandas as pd
 import pytest
+from conftest import MINI_POOL
 
 import allyscale as al
 from allyscale.pool import parse_pool
-from conftest import MINI_POOL
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--enable-logging=stderr", "--v=0"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +63,8 @@ def test_every_number_in_results_json(report_dir):
 
 
 def test_text_from_the_pool_is_escaped(tmp_path):
-    pool = parse_pool(textwrap.dedent("""
+    pool = parse_pool(
+        textwrap.dedent("""
     name: "Scale <b>bold</b>"
     response_scale: {min: 1, max: 5}
     factors:
@@ -63,7 +73,8 @@ def test_text_from_the_pool_is_escaped(tmp_path):
           - {id: x1, text: "I listen <script>alert('x')</script> well."}
           - {id: x2, text: "I ask & wait."}
           - {id: x3, text: "I help."}
-    """))
+    """)
+    )
     data = al.simulate(pool, n=100, seed=3)
     html = al.validate(data, pool=pool).html()
     assert "<script>" not in html
@@ -75,8 +86,10 @@ def test_text_from_the_pool_is_escaped(tmp_path):
 def _chromium():
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.fail("headless Chromium is required for the report rendering test: install the Debian package "
-                    "'chromium' (make test does this when run as root)")
+        pytest.fail(
+            "headless Chromium is required for the report rendering test: install the Debian package "
+            "'chromium' (make test does this when run as root)"
+        )
     return exe
 
 
@@ -85,17 +98,32 @@ def test_report_renders_in_headless_chromium(report_dir):
     exe = _chromium()
     profile = tempfile.mkdtemp()
     shot = out / "shot.png"
-    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-                          (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", (out / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     for s in report.sections:
         assert f'id="{s.id}"' in dom.stdout
     assert dom.stdout.count("<table") == sum(len(s.tables) for s in report.sections)
-    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
-               or "net::ERR" in line]
+    console = [
+        line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line or "net::ERR" in line
+    ]
     assert console == []
-    subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-                    "--window-size=1200,1600", (out / "report.html").as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            (out / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000
     shutil.rmtree(profile, ignore_errors=True)
 
@@ -103,15 +131,31 @@ def test_report_renders_in_headless_chromium(report_dir):
 def test_validate_real_data_with_model_and_group(tmp_path):
     """psych::bfi (2,800 x 25, public): every section of the report is filled."""
     from click.testing import CliRunner
+    from conftest import REFERENCE
 
     from allyscale.cli import main
-    from conftest import REFERENCE
 
     bfi = REFERENCE / "bfi"
     out = tmp_path / "bfi"
-    result = CliRunner().invoke(main, [
-        "validate", str(bfi / "data.csv"), "--model", str(bfi / "model.lav"), "--group", "gender",
-        "--estimator", "MLR", "--reverse", "A1,C4,C5,E1,E2,O2,O5", "--scale", "1,6", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(bfi / "data.csv"),
+            "--model",
+            str(bfi / "model.lav"),
+            "--group",
+            "gender",
+            "--estimator",
+            "MLR",
+            "--reverse",
+            "A1,C4,C5,E1,E2,O2,O5",
+            "--scale",
+            "1,6",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     statuses = {sid: sec["status"] for sid, sec in results["sections"].items()}
@@ -141,8 +185,21 @@ def two_forms_report(tmp_path_factory):
     data["form"] = ["self"] * 300 + ["informant"] * 300
     data.to_csv(tmp / "two.csv", index=False)
     out = tmp / "report"
-    result = CliRunner().invoke(main, ["validate", str(tmp / "two.csv"), "--pool", str(MINI_POOL),
-                                       "--group", "form", "--estimator", "WLSMV", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(tmp / "two.csv"),
+            "--pool",
+            str(MINI_POOL),
+            "--group",
+            "form",
+            "--estimator",
+            "WLSMV",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -167,15 +224,21 @@ def test_invariance_decisions_fit_a_1280px_screen(two_forms_report, tmp_path):
     cols = sec["tables"]["invariance"]["columns"]
     assert cols[0] == "decision" and "delta_pvalue" in cols and "delta_chisq" in cols
     html = (out / "report.html").read_text(encoding="utf-8")
-    probe = ("<script>window.addEventListener('load',function(){var t=document.getElementById('table-invariance');"
-             "var r=t.getBoundingClientRect();document.body.setAttribute('data-right',Math.ceil(r.right));"
-             "document.body.setAttribute('data-width',window.innerWidth);});</script></body>")
+    probe = (
+        "<script>window.addEventListener('load',function(){var t=document.getElementById('table-invariance');"
+        "var r=t.getBoundingClientRect();document.body.setAttribute('data-right',Math.ceil(r.right));"
+        "document.body.setAttribute('data-width',window.innerWidth);});</script></body>"
+    )
     page = tmp_path / "probe.html"
     page.write_text(html.replace("</body>", probe), encoding="utf-8")
     exe = _chromium()
     profile = tempfile.mkdtemp()
-    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
-                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     shutil.rmtree(profile, ignore_errors=True)
     right = int(re.search(r'data-right="(\d+)"', dom.stdout).group(1))
     width = int(re.search(r'data-width="(\d+)"', dom.stdout).group(1))

@@ -40,8 +40,17 @@ def saved(mini_pool, tmp_path_factory):
 
 # ----------------------------------------------------------------------------- APA cells
 def test_leading_zero_dropped_only_where_a_value_cannot_exceed_1():
-    df = pd.DataFrame({"pvalue": [0.0123, 0.0004], "cfi": [0.951, 0.9], "tli": [1.012, 0.9], "chisq": [0.5, 12.25],
-                       "omega": [0.81, 0.7], "std_all": [0.75, -0.4]}, index=pd.Index(["m1", "m2"], name="model"))
+    df = pd.DataFrame(
+        {
+            "pvalue": [0.0123, 0.0004],
+            "cfi": [0.951, 0.9],
+            "tli": [1.012, 0.9],
+            "chisq": [0.5, 12.25],
+            "omega": [0.81, 0.7],
+            "std_all": [0.75, -0.4],
+        },
+        index=pd.Index(["m1", "m2"], name="model"),
+    )
     t = apa_table(Table("fit", "Fit", df), 1)
     assert t.header == ["model", "pvalue", "cfi", "tli", "chisq", "omega", "std_all"]
     assert t.rows[0] == ["m1", ".012", ".951", "1.012", "0.500", ".810", "0.750"]
@@ -63,7 +72,10 @@ def test_pairs_are_written_with_an_en_dash_not_as_tuples():
 
 
 def test_latex_escapes_text_and_uses_booktabs():
-    assert latex_escape("50% & $x_1 #{}~^\\") == r"50\% \& \$x\_1 \#\{\}\textasciitilde{}\textasciicircum{}\textbackslash{}"
+    assert (
+        latex_escape("50% & $x_1 #{}~^\\")
+        == r"50\% \& \$x\_1 \#\{\}\textasciitilde{}\textasciicircum{}\textbackslash{}"
+    )
     assert latex_escape("χ²(3) ≥ −1 – α") == r"$\chi^2$(3) $\geq$ $-$1 -- $\alpha$"
     df = pd.DataFrame({"pvalue": [0.01], "text": ["=HYPERLINK(x) & 100%"]}, index=pd.Index(["a_1"], name="item"))
     tex = table_latex(apa_table(Table("t", "A caption_with & specials", df, note="p < .05"), 1))
@@ -87,7 +99,7 @@ def test_docx_has_every_table_paragraph_and_figure(saved):
     for i, t in enumerate(tables, 1):
         k = text.index(f"Table {i}")
         assert text[k + 1] == t.caption  # the title on the line after the number
-        title = next(p for p in doc.paragraphs[k + 1:k + 2])
+        title = next(p for p in doc.paragraphs[k + 1 : k + 2])
         assert all(r.italic for r in title.runs)
     for i, f in enumerate(figures, 1):
         assert f"Figure {i}" in text and f.caption in text
@@ -117,14 +129,28 @@ def test_docx_has_every_table_paragraph_and_figure(saved):
     assert not re.search(r"<w:tblLook[^>]*/>\s*<w:tblBorders", xml)
 
 
-@pytest.mark.skipif(LIBREOFFICE is None or PDFTOPPM is None,
-                    reason="LibreOffice and/or poppler's pdftoppm are not installed (Debian: apt-get install "
-                           "libreoffice-writer-nogui poppler-utils)")
+@pytest.mark.skipif(
+    LIBREOFFICE is None or PDFTOPPM is None,
+    reason="LibreOffice and/or poppler's pdftoppm are not installed (Debian: apt-get install "
+    "libreoffice-writer-nogui poppler-utils)",
+)
 def test_docx_opens_in_libreoffice_and_renders_pages(saved, tmp_path):
     report, out = saved
-    done = subprocess.run([LIBREOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(out / "report.docx")],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            LIBREOFFICE,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(out / "report.docx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     pdf = tmp_path / "report.pdf"
     assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
     subprocess.run([PDFTOPPM, "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=300)
@@ -144,13 +170,12 @@ def test_docx_opens_in_libreoffice_and_renders_pages(saved, tmp_path):
         for i in range(1, n_figures + 1):
             assert f"Figure {i}\n" in text
         # nothing is cut at the page edge: every word lies inside its page, with a margin of at least 0.25 in
-        bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
         for page in re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', bbox, re.S):
             width, height = float(page[0]), float(page[1])
             for x0, y0, x1, y1, word in re.findall(
-                    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
-                    page[2]):
+                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page[2]
+            ):
                 assert float(x0) >= 18 and float(x1) <= width - 18, f"{word!r} runs off the page"
                 assert float(y0) >= 18 and float(y1) <= height - 18, f"{word!r} runs off the page"
 
@@ -198,15 +223,23 @@ def test_latex_folder_tables_and_include(saved):
     _check_tex((tex / "main.tex").read_text(), "main.tex")
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (Debian: apt-get install texlive-latex-base "
-                                              "texlive-latex-recommended); the syntax check above still runs")
+@pytest.mark.skipif(
+    PDFLATEX is None,
+    reason="pdflatex is not installed (Debian: apt-get install texlive-latex-base "
+    "texlive-latex-recommended); the syntax check above still runs",
+)
 def test_latex_compiles(saved, tmp_path):
     _, out = saved
     work = tmp_path / "tex"
     shutil.copytree(out / "tex", work)
     for _ in range(2):  # longtable needs two passes for its column widths
-        done = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "main.tex"], cwd=work,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout[-3000:]
     assert (work / "main.pdf").stat().st_size > 10_000
 
@@ -221,17 +254,19 @@ def test_unknown_format_is_refused(tmp_path):
 
 def test_cli_formats(tmp_path):
     from click.testing import CliRunner
+    from conftest import MINI_POOL
 
     from allyscale.cli import main
-    from conftest import MINI_POOL
 
     pool = al.load_pool(MINI_POOL)
     data = al.simulate(al.PopulationModel.from_pool(pool, structure="correlated"), n=200, seed=4)
     csv = tmp_path / "d.csv"
     data.to_csv(csv, index=False)
     runner = CliRunner()
-    res = runner.invoke(main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "rep"),
-                               "--formats", "html,docx,tex"])
+    res = runner.invoke(
+        main,
+        ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "rep"), "--formats", "html,docx,tex"],
+    )
     assert res.exit_code == 0, res.output
     for name in ("report.html", "report.docx", "tex/report.tex", "tex/main.tex", "data.csv", "reproduce.R"):
         assert (tmp_path / "rep" / name).is_file(), name
@@ -239,8 +274,9 @@ def test_cli_formats(tmp_path):
     res = runner.invoke(main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "rep")])
     assert res.exit_code == 0 and not (tmp_path / "rep" / "report.docx").exists()
     assert not (tmp_path / "rep" / "tex").exists()
-    res = runner.invoke(main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "r2"),
-                               "--formats", "html,odt"])
+    res = runner.invoke(
+        main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "r2"), "--formats", "html,odt"]
+    )
     assert res.exit_code == 2 and "--formats" in res.output and not (tmp_path / "r2").exists()
 
 
@@ -304,9 +340,21 @@ def test_consecutive_wide_tables_share_landscape_pages(tmp_path):
     from allyscale.report.docx import write_docx
 
     wide = pd.DataFrame(np.ones((2, 10)), columns=[f"c{k}" for k in range(10)])
-    rep = ValidationReport([Section("s", "S", paragraphs=["text"],
-                                    tables=[Table("w1", "Wide 1", wide), Table("w2", "Wide 2", wide),
-                                            Table("n", "Narrow", wide.iloc[:, :2])])], title="t")
+    rep = ValidationReport(
+        [
+            Section(
+                "s",
+                "S",
+                paragraphs=["text"],
+                tables=[
+                    Table("w1", "Wide 1", wide),
+                    Table("w2", "Wide 2", wide),
+                    Table("n", "Narrow", wide.iloc[:, :2]),
+                ],
+            )
+        ],
+        title="t",
+    )
     doc = docx.Document(str(write_docx(rep, tmp_path / "r.docx")))
     orientation = ["landscape" if s.page_width > s.page_height else "portrait" for s in doc.sections]
     assert orientation == ["portrait", "landscape", "portrait"]  # no empty portrait page between w1 and w2

@@ -31,13 +31,16 @@ CHROMIUM = report_pdf.find_chromium()
 LIBREOFFICE = shutil.which("libreoffice") or shutil.which("soffice")
 PDFTOPPM = shutil.which("pdftoppm")
 PDFTOTEXT = shutil.which("pdftotext")
-POPPLER = pytest.mark.skipif(PDFTOPPM is None or PDFTOTEXT is None,
-                             reason="poppler's pdftoppm/pdftotext are not installed (Debian: apt-get install "
-                                    "poppler-utils)")
-NEEDS_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: "
-                                                             "apt-get install chromium)")
-NEEDS_LIBREOFFICE = pytest.mark.skipif(LIBREOFFICE is None, reason="LibreOffice is not installed (Debian: apt-get "
-                                                                   "install libreoffice-writer-nogui)")
+POPPLER = pytest.mark.skipif(
+    PDFTOPPM is None or PDFTOTEXT is None,
+    reason="poppler's pdftoppm/pdftotext are not installed (Debian: apt-get install poppler-utils)",
+)
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)"
+)
+NEEDS_LIBREOFFICE = pytest.mark.skipif(
+    LIBREOFFICE is None, reason="LibreOffice is not installed (Debian: apt-get install libreoffice-writer-nogui)"
+)
 
 
 def _report(pool, n: int = 300, seed: int = 5, **kwargs):
@@ -62,13 +65,18 @@ def printed(mini_pool, tmp_path_factory):
 # ----------------------------------------------------------------------------- what a printed page must show
 def _words(pdf: Path) -> list[tuple[int, float, float, float, float, float, float, str]]:
     """(page, width, height, x0, y0, x1, y1, word) for every word of the PDF (``pdftotext -bbox``)."""
-    bbox = subprocess.run([PDFTOTEXT, "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True,
-                          timeout=300).stdout
+    bbox = subprocess.run(
+        [PDFTOTEXT, "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
     out = []
-    for k, (w, h, body) in enumerate(re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', bbox,
-                                                re.S), 1):
-        for x0, y0, x1, y1, word in re.findall(r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" '
-                                               r'yMax="([\d.-]+)">([^<]*)</word>', body):
+    for k, (w, h, body) in enumerate(
+        re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', bbox, re.S), 1
+    ):
+        for x0, y0, x1, y1, word in re.findall(
+            r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" '
+            r'yMax="([\d.-]+)">([^<]*)</word>',
+            body,
+        ):
             word = html_lib.unescape(word).replace("\u200b", "")  # zero-width spaces (break points)
             if word:
                 out.append((k, float(w), float(h), float(x0), float(y0), float(x1), float(y1), word))
@@ -99,16 +107,14 @@ def check_printed(pdf: Path, report, tmp: Path, *, figure_label: str, dpi: int =
     words = _words(pdf)
     tokens = {w[-1] for w in words}
     for t in tables:  # a column pushed past the page edge would lose its header
-        headers = [str(c) for c in t.data.columns] + ([str(t.data.index.name)] if t.index and t.data.index.name
-                                                     else [])
+        headers = [str(c) for c in t.data.columns] + ([str(t.data.index.name)] if t.index and t.data.index.name else [])
         lost = [h for h in headers for tok in h.split() if not _on_page(tok, tokens)]
         assert not lost, f"{pdf.name}: column header(s) {lost} of table {t.name} are not on any page"
     margin = 18.0  # 0.25 in
     for page, width, height, x0, y0, x1, y1, word in words:
         assert x0 >= margin and x1 <= width - margin, f"{pdf.name} p. {page}: {word!r} runs into the page edge"
         assert y0 >= margin and y1 <= height - margin, f"{pdf.name} p. {page}: {word!r} runs into the page edge"
-    subprocess.run([PDFTOPPM, "-r", str(dpi), "-gray", "-png", str(pdf), str(tmp / pdf.stem)], check=True,
-                   timeout=300)
+    subprocess.run([PDFTOPPM, "-r", str(dpi), "-gray", "-png", str(pdf), str(tmp / pdf.stem)], check=True, timeout=300)
     pages = sorted(tmp.glob(f"{pdf.stem}-*.png"))
     assert len(pages) == max(w[0] for w in words) or len(pages) >= max(w[0] for w in words)
     from PIL import Image
@@ -132,8 +138,9 @@ def test_html_printed_by_chromium_shows_every_table_and_figure_uncut(printed, tm
     pdf = out / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     n_pages = check_printed(pdf, report, tmp_path, figure_label=".")
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout if shutil.which(
-        "pdfinfo") else ""
+    info = (
+        subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout if shutil.which("pdfinfo") else ""
+    )
     if info:
         assert re.search(r"Pages:\s+(\d+)", info).group(1) == str(n_pages)
         assert "612 x 792 pts" in info  # US Letter, as the print style sheet asks
@@ -146,9 +153,21 @@ def test_html_printed_by_chromium_shows_every_table_and_figure_uncut(printed, tm
 @POPPLER
 def test_docx_converted_by_libreoffice_shows_every_table_and_figure_uncut(printed, tmp_path):
     report, out = printed
-    done = subprocess.run([LIBREOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(out / "report.docx")],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            LIBREOFFICE,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(out / "report.docx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     pdf = tmp_path / "report.pdf"
     assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
     check_printed(pdf, report, tmp_path, figure_label="")
@@ -168,8 +187,9 @@ def test_split_table_keeps_its_number_rows_and_note(printed):
     report, out = printed
     page = (out / "report.html").read_text(encoding="utf-8")
     flags = next(t for t in report.section("sample").tables if t.name == "careless_flags")
-    parts = re.findall(r'<table class="apa part" id="(table-careless_flags(?:-\d)?)" data-table="careless_flags">',
-                       page)
+    parts = re.findall(
+        r'<table class="apa part" id="(table-careless_flags(?:-\d)?)" data-table="careless_flags">', page
+    )
     assert parts[0] == "table-careless_flags" and len(parts) >= 2
     number = re.search(r'id="table-careless_flags".*?<b>Table (\d+)</b>', page, re.S).group(1)
     assert page.count(f"<b>Table {number} (continued)</b>") == len(parts) - 1
@@ -184,11 +204,13 @@ def test_split_table_keeps_its_number_rows_and_note(printed):
 
 
 # ----------------------------------------------------------------------------- 1280 px
-_PROBE = ("<script>window.addEventListener('load',function(){var out=[];"
-          "document.querySelectorAll('table.apa').forEach(function(t){var w=t.parentElement;"
-          "out.push([t.id,Math.ceil(t.getBoundingClientRect().right),w.scrollWidth,w.clientWidth]);});"
-          "document.body.setAttribute('data-probe',JSON.stringify(out));"
-          "document.body.setAttribute('data-width',document.documentElement.clientWidth);});</script></body>")
+_PROBE = (
+    "<script>window.addEventListener('load',function(){var out=[];"
+    "document.querySelectorAll('table.apa').forEach(function(t){var w=t.parentElement;"
+    "out.push([t.id,Math.ceil(t.getBoundingClientRect().right),w.scrollWidth,w.clientWidth]);});"
+    "document.body.setAttribute('data-probe',JSON.stringify(out));"
+    "document.body.setAttribute('data-width',document.documentElement.clientWidth);});</script></body>"
+)
 
 
 def tables_needing_scroll(html_file: Path, tmp: Path) -> tuple[int, list]:
@@ -197,9 +219,21 @@ def tables_needing_scroll(html_file: Path, tmp: Path) -> tuple[int, list]:
     page.write_text(html_file.read_text(encoding="utf-8").replace("</body>", _PROBE), encoding="utf-8")
     profile = tempfile.mkdtemp()
     try:
-        dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                              "--window-size=1280,900", "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                             timeout=180).stdout
+        dom = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={profile}",
+                "--window-size=1280,900",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        ).stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     probe = json.loads(html_lib.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
@@ -225,15 +259,15 @@ def test_pdf_without_chromium_is_refused_before_anything_is_written(monkeypatch,
     assert not (tmp_path / "r").exists()
 
     from click.testing import CliRunner
-
-    from allyscale.cli import main
     from conftest import MINI_POOL
 
+    from allyscale.cli import main
+
     csv = tmp_path / "d.csv"
-    al.simulate(al.PopulationModel.from_pool(mini_pool, structure="correlated"), n=100, seed=1).to_csv(csv,
-                                                                                                      index=False)
-    res = CliRunner().invoke(main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "r2"),
-                                    "--formats", "html,pdf"])
+    al.simulate(al.PopulationModel.from_pool(mini_pool, structure="correlated"), n=100, seed=1).to_csv(csv, index=False)
+    res = CliRunner().invoke(
+        main, ["validate", str(csv), "--pool", str(MINI_POOL), "--out", str(tmp_path / "r2"), "--formats", "html,pdf"]
+    )
     assert res.exit_code == 2, res.output
     assert "Chromium" in res.output and "apt-get install chromium" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "r2").exists()
@@ -254,21 +288,54 @@ def test_a_failed_print_is_an_error_not_a_missing_file(tmp_path):
 def demo_report(tmp_path_factory):
     """The report ``make demo`` makes: the allyship pool (100 items), 400 simulated self/informant pairs, WLSMV."""
     from click.testing import CliRunner
+    from conftest import ROOT
 
     from allyscale.cli import main
-    from conftest import ROOT
 
     tmp = tmp_path_factory.mktemp("demo")
     pool = str(ROOT / "item_pools" / "allyship.yaml")
     runner = CliRunner()
-    res = runner.invoke(main, ["simulate", "--pool", pool, "--dyads", "400", "--seed", "2023", "--structure",
-                               "second_order", "--thresholds", "skewed", "--self-other-corr", "0.5", "--leniency",
-                               "tr_emp1=0.5,ac_shr2=0.5,aw_slf4=0.5,ab_col5=0.5", "--out",
-                               str(tmp / "allyship_pairs.csv")])
+    res = runner.invoke(
+        main,
+        [
+            "simulate",
+            "--pool",
+            pool,
+            "--dyads",
+            "400",
+            "--seed",
+            "2023",
+            "--structure",
+            "second_order",
+            "--thresholds",
+            "skewed",
+            "--self-other-corr",
+            "0.5",
+            "--leniency",
+            "tr_emp1=0.5,ac_shr2=0.5,aw_slf4=0.5,ab_col5=0.5",
+            "--out",
+            str(tmp / "allyship_pairs.csv"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     formats = "html,docx" + (",pdf" if CHROMIUM else "")
-    res = runner.invoke(main, ["validate", str(tmp / "allyship_pairs.csv"), "--pool", pool, "--pairs", "--target-id",
-                               "target", "--collapse", "--formats", formats, "--out", str(tmp / "report")])
+    res = runner.invoke(
+        main,
+        [
+            "validate",
+            str(tmp / "allyship_pairs.csv"),
+            "--pool",
+            pool,
+            "--pairs",
+            "--target-id",
+            "target",
+            "--collapse",
+            "--formats",
+            formats,
+            "--out",
+            str(tmp / "report"),
+        ],
+    )
     assert res.exit_code in (0, 1), res.output  # 1: some analysis failed (the report says which)
     return tmp / "report"
 
@@ -277,14 +344,19 @@ def _demo_sections(out: Path):
     """Tables and figures of the saved demo report, as check_printed needs them (from results.json)."""
     from types import SimpleNamespace
 
-
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))["sections"]
     page = (out / "report.html").read_text(encoding="utf-8")
     sections = []
     for sec in saved.values():
-        tables = [SimpleNamespace(name=name, caption=t["caption"], index=True,
-                                  data=pd.DataFrame(columns=t["columns"], index=pd.Index([], name=None)))
-                  for name, t in sec["tables"].items()]
+        tables = [
+            SimpleNamespace(
+                name=name,
+                caption=t["caption"],
+                index=True,
+                data=pd.DataFrame(columns=t["columns"], index=pd.Index([], name=None)),
+            )
+            for name, t in sec["tables"].items()
+        ]
         sections.append(SimpleNamespace(tables=tables, figures=[]))
     # figures: from the HTML (results.json keeps numbers, not pictures)
     for number, caption in re.findall(r"<figcaption><b>Figure (\d+)\.</b> ([^<]*)</figcaption>", page):
@@ -307,9 +379,21 @@ def test_demo_report_prints_uncut(demo_report, tmp_path):
     if LIBREOFFICE is not None:
         lo = tmp_path / "lo"
         lo.mkdir()
-        done = subprocess.run([LIBREOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
-                               "--convert-to", "pdf", "--outdir", str(lo), str(out / "report.docx")],
-                              capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            [
+                LIBREOFFICE,
+                "--headless",
+                f"-env:UserInstallation=file://{tmp_path}/profile",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(lo),
+                str(out / "report.docx"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert done.returncode == 0 and (lo / "report.pdf").is_file(), done.stderr[-2000:]
         figures = [f for s in report.sections for f in s.figures]
         for s in report.sections:
@@ -319,8 +403,10 @@ def test_demo_report_prints_uncut(demo_report, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript is not installed (R with lavaan 0.6.14 and "
-                                                            "semTools runs reproduce.R; CI has no R)")
+@pytest.mark.skipif(
+    shutil.which("Rscript") is None,
+    reason="Rscript is not installed (R with lavaan 0.6.14 and semTools runs reproduce.R; CI has no R)",
+)
 def test_demo_reproduce_r_matches_the_reports_fit_measures(demo_report, tmp_path):
     """reproduce.R, run with lavaan 0.6.14 on the demo report's data.csv, gets the report's fit measures to 1e-6.
 
@@ -328,13 +414,15 @@ def test_demo_reproduce_r_matches_the_reports_fit_measures(demo_report, tmp_path
     (benchmarks/bench_wlsmv.py), so this test takes one and a half hours or more.
     """
     out = demo_report
-    version = subprocess.run(["Rscript", "-e", "cat(as.character(packageVersion('lavaan')))"], capture_output=True,
-                             text=True, timeout=120).stdout.strip()
+    version = subprocess.run(
+        ["Rscript", "-e", "cat(as.character(packageVersion('lavaan')))"], capture_output=True, text=True, timeout=120
+    ).stdout.strip()
     if version != "0.6.14":
         pytest.skip(f"lavaan {version or 'missing'} is installed; the reference is lavaan 0.6.14")
     fits = tmp_path / "fits.csv"
-    done = subprocess.run(["Rscript", str(out / "reproduce.R"), str(fits)], capture_output=True, text=True,
-                          timeout=6 * 3600, cwd=tmp_path)
+    done = subprocess.run(
+        ["Rscript", str(out / "reproduce.R"), str(fits)], capture_output=True, text=True, timeout=6 * 3600, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     res = pd.read_csv(fits)
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))

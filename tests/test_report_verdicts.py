@@ -24,11 +24,24 @@ def report_250(tmp_path_factory):
     #                   allyscale validate sim250.csv --pool item_pools/allyship.yaml --out r250
     tmp = tmp_path_factory.mktemp("r250")
     runner = CliRunner()
-    r = runner.invoke(main, ["simulate", "--pool", "item_pools/allyship.yaml", "--n", "250", "--seed", "5",
-                             "--out", str(tmp / "sim250.csv")])
+    r = runner.invoke(
+        main,
+        [
+            "simulate",
+            "--pool",
+            "item_pools/allyship.yaml",
+            "--n",
+            "250",
+            "--seed",
+            "5",
+            "--out",
+            str(tmp / "sim250.csv"),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(main, ["validate", str(tmp / "sim250.csv"), "--pool", "item_pools/allyship.yaml",
-                             "--out", str(tmp / "r250")])
+    r = runner.invoke(
+        main, ["validate", str(tmp / "sim250.csv"), "--pool", "item_pools/allyship.yaml", "--out", str(tmp / "r250")]
+    )
     assert r.exit_code in (0, 1), r.output
     return json.loads((tmp / "r250" / "results.json").read_text())
 
@@ -60,13 +73,16 @@ def test_preferred_structure_is_named_with_its_reason(report_250):
 
 
 def test_every_cited_work_is_in_the_reference_list(report_250):
-    texts = [t for s in report_250["sections"].values()
-             for t in s["paragraphs"] + [x["note"] or "" for x in s["tables"].values()]
-             + [f["caption"] for f in s.get("figures", {}).values()]]
+    texts = [
+        t
+        for s in report_250["sections"].values()
+        for t in s["paragraphs"]
+        + [x["note"] or "" for x in s["tables"].values()]
+        + [f["caption"] for f in s.get("figures", {}).values()]
+    ]
     refs = [r["reference"] for r in _rows(report_250["sections"]["methods"]["tables"]["references"])]
     keys = cited(texts)
-    for work in ["Cronbach", "Curran", "Dunn", "Johnson", "Jorgensen", "Lorenzo-Seva", "Meade", "Nunnally",
-                 "Roemer"]:
+    for work in ["Cronbach", "Curran", "Dunn", "Johnson", "Jorgensen", "Lorenzo-Seva", "Meade", "Nunnally", "Roemer"]:
         assert any(k[0] == work for k in keys), work
     assert missing(texts) == []
     for surname, year in keys:
@@ -78,9 +94,18 @@ def test_every_cited_work_is_in_the_reference_list(report_250):
 
 
 def test_citation_finder():
-    text = ("as Hu and Bentler's (1999) cutoffs; omega (McDonald, 1999; Zinbarg et al., 2005); the Fornell-Larcker "
-            "(1981) criterion; Wu and Estabrook (2016); (Green & Yang, 2009); Lorenzo-Seva & ten Berge, 2006")
-    assert cited([text]) == {("Hu", "1999"), ("McDonald", "1999"), ("Zinbarg", "2005"), ("Fornell", "1981"),
-                             ("Wu", "2016"), ("Green", "2009"), ("Lorenzo-Seva", "2006")}
+    text = (
+        "as Hu and Bentler's (1999) cutoffs; omega (McDonald, 1999; Zinbarg et al., 2005); the Fornell-Larcker "
+        "(1981) criterion; Wu and Estabrook (2016); (Green & Yang, 2009); Lorenzo-Seva & ten Berge, 2006"
+    )
+    assert cited([text]) == {
+        ("Hu", "1999"),
+        ("McDonald", "1999"),
+        ("Zinbarg", "2005"),
+        ("Fornell", "1981"),
+        ("Wu", "2016"),
+        ("Green", "2009"),
+        ("Lorenzo-Seva", "2006"),
+    }
     assert missing(["Nobody (1901) said so"]) == [("Nobody", "1901")]
     assert all(k in REFERENCES for k in cited([text]))

@@ -18,15 +18,21 @@ import allyscale as al
 from allyscale.report.reproduce import reproduce_script, reproduce_targets
 
 RSCRIPT = shutil.which("Rscript")
-needs_r = pytest.mark.skipif(RSCRIPT is None, reason="Rscript is not installed (R with lavaan 0.6.14 and semTools "
-                                                      "is needed to run reproduce.R; CI has no R)")
+needs_r = pytest.mark.skipif(
+    RSCRIPT is None,
+    reason="Rscript is not installed (R with lavaan 0.6.14 and semTools is needed to run reproduce.R; CI has no R)",
+)
 
 
 def _r_has(package: str) -> bool:
     if RSCRIPT is None:
         return False
-    done = subprocess.run([RSCRIPT, "-e", f"cat(requireNamespace('{package}', quietly = TRUE))"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [RSCRIPT, "-e", f"cat(requireNamespace('{package}', quietly = TRUE))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.stdout.strip().endswith("TRUE")
 
 
@@ -92,8 +98,9 @@ def test_script_for_ml_uses_group_equal(continuous_report):
 
 def _run(out, tmp_path):
     fits = tmp_path / "fits.csv"
-    done = subprocess.run([RSCRIPT, str(out / "reproduce.R"), str(fits)], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)  # from another folder: the script finds data.csv itself
+    done = subprocess.run(
+        [RSCRIPT, str(out / "reproduce.R"), str(fits)], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )  # from another folder: the script finds data.csv itself
     assert done.returncode == 0, done.stderr[-3000:]
     assert "largest relative difference" in done.stdout
     return pd.read_csv(fits)
@@ -129,10 +136,13 @@ def test_reproduce_r_matches_continuous(continuous_refit):
 
 
 @needs_r
-@pytest.mark.xfail(reason="multi-group MLR SRMR differs from lavaan's by up to 1.3e-6 relative (configural, "
-                          "simulated N = 300): chi-square, which is stationary at the optimum, agrees to 1e-10, "
-                          "so the estimates converge to a slightly different point than lavaan's; SRMR, linear in "
-                          "them, shows it", strict=False)
+@pytest.mark.xfail(
+    reason="multi-group MLR SRMR differs from lavaan's by up to 1.3e-6 relative (configural, "
+    "simulated N = 300): chi-square, which is stationary at the optimum, agrees to 1e-10, "
+    "so the estimates converge to a slightly different point than lavaan's; SRMR, linear in "
+    "them, shows it",
+    strict=False,
+)
 def test_multigroup_srmr_to_1e6(continuous_refit):
     _, res = continuous_refit
     srmr = res[(res["table"] == "invariance_fit") & (res["measure"] == "srmr")]

@@ -41,8 +41,11 @@ def hs_fit(hs):
 
 def test_summary_printer_escapes_in_one_place():
     s = Summary(f"Title {HOSTILE}").text(f"line {HOSTILE}", strong=True)
-    s.table(pd.DataFrame({HOSTILE: [0.5, np.nan], "n": [3.0, 10.0]}, index=[HOSTILE, "b"]), title=HOSTILE,
-            note=f"note {HOSTILE} 50% _x_")
+    s.table(
+        pd.DataFrame({HOSTILE: [0.5, np.nan], "n": [3.0, 10.0]}, index=[HOSTILE, "b"]),
+        title=HOSTILE,
+        note=f"note {HOSTILE} 50% _x_",
+    )
     text, page, tex = s.as_text(), s.as_html(), s.as_latex()
     assert HOSTILE in text and "NA" in text and "Note. note" in text
     assert HOSTILE not in page and page.count(html.escape(HOSTILE)) == 6
@@ -54,11 +57,15 @@ def test_summary_printer_escapes_in_one_place():
 
 
 def test_jsonable_is_plain_json():
-    value = {("a", "b"): np.float64("nan"), "m": np.arange(3), "t": (np.int64(1), np.bool_(True)),
-             "f": pd.DataFrame({"x": [1.0, np.inf]}, index=["r1", "r2"]), "s": pd.Series({"k": np.float32(0.5)})}
+    value = {
+        ("a", "b"): np.float64("nan"),
+        "m": np.arange(3),
+        "t": (np.int64(1), np.bool_(True)),
+        "f": pd.DataFrame({"x": [1.0, np.inf]}, index=["r1", "r2"]),
+        "s": pd.Series({"k": np.float32(0.5)}),
+    }
     out = jsonable(value)
-    assert out == {"('a', 'b')": None, "m": [0, 1, 2], "t": [1, True], "f": [{"x": 1.0}, {"x": None}],
-                   "s": {"k": 0.5}}
+    assert out == {"('a', 'b')": None, "m": [0, 1, 2], "t": [1, True], "f": [{"x": 1.0}, {"x": None}], "s": {"k": 0.5}}
     assert jsonable(value["f"], frames="index") == {"r1": {"x": 1.0}, "r2": {"x": None}}
 
 
@@ -80,8 +87,12 @@ def test_cfa_group_labels_are_escaped(hs):
 
 
 def test_invariance(hs):
-    res = al.invariance(hs.assign(school=hs["school"].map({"Pasteur": "P", "Grant-White": "GW"})), MODEL3,
-                        group="school", estimator="ML")
+    res = al.invariance(
+        hs.assign(school=hs["school"].map({"Pasteur": "P", "Grant-White": "GW"})),
+        MODEL3,
+        group="school",
+        estimator="ML",
+    )
     check_contract(res)
     assert res.to_frame().index[0] == "configural"
 
@@ -105,8 +116,10 @@ def test_reliability_results(likert, hs):
 def test_bifactor_indices():
     from allyscale.reliability import bifactor_indices
 
-    load = pd.DataFrame({"g": [0.6] * 6, "s1": [0.4, 0.4, 0.4, 0, 0, 0], "s2": [0, 0, 0, 0.4, 0.4, 0.4]},
-                        index=[f"i{k}" for k in range(6)])
+    load = pd.DataFrame(
+        {"g": [0.6] * 6, "s1": [0.4, 0.4, 0.4, 0, 0, 0], "s2": [0, 0, 0, 0.4, 0.4, 0.4]},
+        index=[f"i{k}" for k in range(6)],
+    )
     check_contract(bifactor_indices(load, "g"))
 
 
@@ -139,10 +152,29 @@ def _result_classes() -> set[type]:
 
 
 #: the classes the tests in this file build and check
-COVERED = {"CFAResult", "CompareResult", "FitVerdict", "StructureChoice", "InvarianceResult", "ReliabilityResult",
-           "AlphaResult", "SplitHalfResult", "OmegaResult", "ICCResult", "FornellLarckerResult", "BifactorResult",
-           "EFAResult", "ParallelResult", "MAPResult", "EKCResult", "KMOResult", "BartlettResult",
-           "PolychoricResult", "SchmidLeiman", "ScaleReliability"}
+COVERED = {
+    "CFAResult",
+    "CompareResult",
+    "FitVerdict",
+    "StructureChoice",
+    "InvarianceResult",
+    "ReliabilityResult",
+    "AlphaResult",
+    "SplitHalfResult",
+    "OmegaResult",
+    "ICCResult",
+    "FornellLarckerResult",
+    "BifactorResult",
+    "EFAResult",
+    "ParallelResult",
+    "MAPResult",
+    "EKCResult",
+    "KMOResult",
+    "BartlettResult",
+    "PolychoricResult",
+    "SchmidLeiman",
+    "ScaleReliability",
+}
 
 
 def test_every_result_class_is_checked():
@@ -167,7 +199,7 @@ def test_public_results_implement_the_contract():
             continue
         try:
             ret = typing.get_type_hints(obj).get("return")
-        except Exception:  # noqa: BLE001 - forward references to optional types: judged by the names above
+        except Exception:
             continue
         if isinstance(ret, type) and ret.__module__.startswith("allyscale.") and ret is not type(None):
             assert issubclass(ret, Result) or not hasattr(ret, "summary"), f"{n} returns {ret.__name__}"

@@ -1,11 +1,10 @@
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_data, reference_json
 
 import allyscale as al
 from allyscale.retention import ekc, scree
-from conftest import reference_data, reference_json
 
 REF = reference_json("sim60")
 X = reference_data("sim60")[REF["items"]]
@@ -22,10 +21,12 @@ def test_map_matches_psych_vss():
 def test_parallel_analysis_observed_eigenvalues_and_decision():
     # R: set.seed(1); psych::fa.parallel(X, fa = "both", n.iter = 100)$fa.values, $pc.values, $nfact, $ncomp
     result = al.parallel_analysis(X, seed=1, n_iter=20)
-    np.testing.assert_allclose(result.eigenvalues["pc_observed"].to_numpy(), REF["parallel"]["pc_values"],
-                               atol=1e-10, rtol=0)
-    np.testing.assert_allclose(result.eigenvalues["fa_observed"].to_numpy(), REF["parallel"]["fa_values"],
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        result.eigenvalues["pc_observed"].to_numpy(), REF["parallel"]["pc_values"], atol=1e-10, rtol=0
+    )
+    np.testing.assert_allclose(
+        result.eigenvalues["fa_observed"].to_numpy(), REF["parallel"]["fa_values"], atol=1e-6, rtol=0
+    )
     assert result.n_factors == REF["parallel"]["nfact"] == 6
     assert result.n_components == REF["parallel"]["ncomp"] == 6
     # simulated eigenvalues of normal data at N = 500, p = 60 hover around the Marchenko-Pastur edge

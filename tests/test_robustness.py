@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import MINI_POOL
 
 from allyscale import limits, load_pool, simulate
 from allyscale._files import brief, publish_folder, spreadsheet_safe, write_csv
@@ -29,7 +30,6 @@ from allyscale.errors import DataError, PoolError, SpecificationError
 from allyscale.montecarlo import export_study, load_study, run_study
 from allyscale.report.bundle import ValidationReport
 from allyscale.report.document import Section, Table
-from conftest import MINI_POOL
 
 TWO_FACTOR = """
 f1 =~ .7*a1 + .7*a2 + .6*a3 + .6*a4
@@ -37,8 +37,15 @@ f2 =~ .7*b1 + .7*b2 + .6*b3 + .6*b4
 f1 ~~ .3*f2
 """
 #: a study that runs in well under a second (retention only, 2 x 3 replications)
-TINY_STUDY = {"name": "tiny", "population": TWO_FACTOR, "categories": 5,
-              "analysis": {"retention": ["map"]}, "conditions": {"n": [60, 80]}, "reps": 3, "seed": 5}
+TINY_STUDY = {
+    "name": "tiny",
+    "population": TWO_FACTOR,
+    "categories": 5,
+    "analysis": {"retention": ["map"]},
+    "conditions": {"n": [60, 80]},
+    "reps": 3,
+    "seed": 5,
+}
 
 
 def run(*args):
@@ -67,13 +74,16 @@ def _digest(path: Path) -> bytes:
 
 
 # ------------------------------------------------------------------ data lost or overwritten
-@pytest.mark.parametrize("args", [
-    ["montecarlo", "export", "{st}", "--out", "{st}"],
-    ["montecarlo", "export", "{st}", "--out", "{dir}/x.csv", "--estimates", "{st}"],
-    ["montecarlo", "export", "{st}", "--out", "{st}-wal"],
-    ["montecarlo", "summarize", "{st}", "--json", "{st}"],
-    ["montecarlo", "summarize", "{st}", "--out", "{st}"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["montecarlo", "export", "{st}", "--out", "{st}"],
+        ["montecarlo", "export", "{st}", "--out", "{dir}/x.csv", "--estimates", "{st}"],
+        ["montecarlo", "export", "{st}", "--out", "{st}-wal"],
+        ["montecarlo", "summarize", "{st}", "--json", "{st}"],
+        ["montecarlo", "summarize", "{st}", "--out", "{st}"],
+    ],
+)
 def test_store_is_never_overwritten_by_its_exports(store, args):
     before = _digest(store)
     result = run(*[a.format(st=store, dir=store.parent) for a in args])
@@ -127,8 +137,17 @@ def test_validate_same_named_files_get_their_own_reports(tmp_path):
         simulate(pool, 100, seed=seed).to_csv(tmp_path / folder / "data.csv", index=False)
     model = tmp_path / "m.lav"
     model.write_text(pool.model_syntax("correlated"))
-    result = run("validate", tmp_path / "ga" / "data.csv", tmp_path / "gb" / "data.csv", "--model", model,
-                 "--estimator", "ML", "--out", tmp_path / "rep")
+    result = run(
+        "validate",
+        tmp_path / "ga" / "data.csv",
+        tmp_path / "gb" / "data.csv",
+        "--model",
+        model,
+        "--estimator",
+        "ML",
+        "--out",
+        tmp_path / "rep",
+    )
     assert result.exit_code in (0, 1), result.output
     a = json.loads((tmp_path / "rep" / "ga_data" / "results.json").read_text())
     b = json.loads((tmp_path / "rep" / "gb_data" / "results.json").read_text())
@@ -204,15 +223,25 @@ def test_report_folder_may_not_replace_an_input(tmp_path):
 def test_resume_after_the_pools_content_changed_is_refused(tmp_path):
     pool = tmp_path / "pool.yaml"
     pool.write_text(Path(MINI_POOL).read_text())
-    study = {"name": "p", "pool": str(pool), "analysis": {"retention": ["map"]}, "conditions": {"n": [60]},
-             "reps": 2, "seed": 3}
+    study = {
+        "name": "p",
+        "pool": str(pool),
+        "analysis": {"retention": ["map"]},
+        "conditions": {"n": [60]},
+        "reps": 2,
+        "seed": 3,
+    }
     store = tmp_path / "p.sqlite"
     run_study(study, store, progress=False)
     pool.write_text(Path(MINI_POOL).read_text().replace("max: 5", "max: 7"))
     with pytest.raises(SpecificationError, match="belongs to a different study spec"):
         run_study({**study, "reps": 3}, store, progress=False)
-    pool.write_text(Path(MINI_POOL).read_text().replace("I welcome feedback.", "I seek feedback.")
-                    .replace("reverse: true", "reverse: false", 1))
+    pool.write_text(
+        Path(MINI_POOL)
+        .read_text()
+        .replace("I welcome feedback.", "I seek feedback.")
+        .replace("reverse: true", "reverse: false", 1)
+    )
     with pytest.raises(SpecificationError, match="belongs to a different study spec"):
         run_study({**study, "reps": 3}, store, progress=False)
     pool.write_text(Path(MINI_POOL).read_text())
@@ -228,8 +257,10 @@ def test_an_edited_payload_is_detected_on_resume_and_export(store, tmp_path):
     con.close()
     with pytest.raises(SpecificationError, match=r"condition 1, rep 2\) fails its SHA-256 checksum"):
         run_study({**TINY_STUDY, "reps": 4}, store, progress=False)
-    _error(run("montecarlo", "run", _study_file(tmp_path, TINY_STUDY), "--store", store, "--no-progress"),
-           "fails its SHA-256 checksum")
+    _error(
+        run("montecarlo", "run", _study_file(tmp_path, TINY_STUDY), "--store", store, "--no-progress"),
+        "fails its SHA-256 checksum",
+    )
     _error(run("montecarlo", "export", store, "--out", tmp_path / "r.csv"), "condition 1, rep 2")
     assert not (tmp_path / "r.csv").exists()
 
@@ -246,18 +277,20 @@ def test_store_of_an_older_format_is_refused(tmp_path):
     with con:
         con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         con.execute("CREATE TABLE results (condition INTEGER, rep INTEGER, payload TEXT)")
-        con.executemany("INSERT INTO meta VALUES (?, ?)", [("spec_hash", "x"), ("spec", "{}"),
-                                                            ("store_version", "1")])
+        con.executemany("INSERT INTO meta VALUES (?, ?)", [("spec_hash", "x"), ("spec", "{}"), ("store_version", "1")])
     con.close()
     with pytest.raises(SpecificationError, match="format version 1"):
         run_study(TINY_STUDY, path, progress=False)
 
 
-@pytest.mark.parametrize("edit, fragment", [
-    ({"categories": 0}, "categories: 0 is not a number of response categories"),
-    ({"thresholds": [0.5, -0.5, 1.0]}, "are not in increasing order"),
-    ({"conditions": {"n": [60], "categories": [5, 1]}}, "conditions.categories[1]: 1 is not a number"),
-])
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        ({"categories": 0}, "categories: 0 is not a number of response categories"),
+        ({"thresholds": [0.5, -0.5, 1.0]}, "are not in increasing order"),
+        ({"conditions": {"n": [60], "categories": [5, 1]}}, "conditions.categories[1]: 1 is not a number"),
+    ],
+)
 def test_study_values_read_loosely_before_are_errors(edit, fragment):
     study = {k: v for k, v in TINY_STUDY.items() if k != "categories"}
     with pytest.raises(SpecificationError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
@@ -266,8 +299,10 @@ def test_study_values_read_loosely_before_are_errors(edit, fragment):
 
 def test_duplicated_key_in_a_study_file_is_an_error(tmp_path):
     text = yaml.safe_dump(TINY_STUDY) + "seed: 99\n"
-    _error(run("montecarlo", "run", _study_file(tmp_path, TINY_STUDY, text), "--store", tmp_path / "s.sqlite"),
-           "duplicate key 'seed'")
+    _error(
+        run("montecarlo", "run", _study_file(tmp_path, TINY_STUDY, text), "--store", tmp_path / "s.sqlite"),
+        "duplicate key 'seed'",
+    )
     assert not (tmp_path / "s.sqlite").exists()
 
 
@@ -296,12 +331,15 @@ def test_small_alias_bomb_under_the_limit_is_echoed_briefly(tmp_path):
     assert len(err) < 400
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("x: " + "[" * 100_000 + "]" * 100_000 + "\n", "nesting deeper than 64 levels"),
-    ("name: x\nresponse_scale: {min: 1, max: " + "9" * 5000 + "}\n", "a number of 5,000 characters at line 2"),
-    ("name: x\nresponse_scale: {min: 1, max: 1e308}\n", "max='1e308'"),
-    ("name: x\nresponse_scale: {min: 1, max: 100000000000}\n", "max = 100000000000 is outside -1000..1000"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("x: " + "[" * 100_000 + "]" * 100_000 + "\n", "nesting deeper than 64 levels"),
+        ("name: x\nresponse_scale: {min: 1, max: " + "9" * 5000 + "}\n", "a number of 5,000 characters at line 2"),
+        ("name: x\nresponse_scale: {min: 1, max: 1e308}\n", "max='1e308'"),
+        ("name: x\nresponse_scale: {min: 1, max: 100000000000}\n", "max = 100000000000 is outside -1000..1000"),
+    ],
+)
 def test_hostile_pool_values_are_named_not_internal_errors(tmp_path, text, fragment):
     pool = tmp_path / "p.yaml"
     pool.write_text(text)
@@ -320,8 +358,18 @@ def test_huge_reps_fail_before_any_work(tmp_path):
     t0 = time.perf_counter()
     with pytest.raises(SpecificationError, match=r"reps = 1,000,000,000 exceeds the limit of 100,000"):
         load_study({**TINY_STUDY, "reps": 1_000_000_000})
-    _error(run("montecarlo", "run", _study_file(tmp_path, TINY_STUDY), "--store", tmp_path / "s.sqlite",
-               "--reps", 1_000_000_000), "MAX_REPS")
+    _error(
+        run(
+            "montecarlo",
+            "run",
+            _study_file(tmp_path, TINY_STUDY),
+            "--store",
+            tmp_path / "s.sqlite",
+            "--reps",
+            1_000_000_000,
+        ),
+        "MAX_REPS",
+    )
     assert not (tmp_path / "s.sqlite").exists()
     assert time.perf_counter() - t0 < 10
 
@@ -334,19 +382,36 @@ def test_grid_and_sample_size_limits():
 
 
 def test_huge_n_is_refused_naming_the_limit(tmp_path, monkeypatch):
-    _error(run("simulate", "--pool", MINI_POOL, "--n", 10**12, "--seed", 1, "--out", tmp_path / "x.csv"),
-           "--n = 1,000,000,000,000 respondents exceeds the limit", "MAX_N")
+    _error(
+        run("simulate", "--pool", MINI_POOL, "--n", 10**12, "--seed", 1, "--out", tmp_path / "x.csv"),
+        "--n = 1,000,000,000,000 respondents exceeds the limit",
+        "MAX_N",
+    )
     monkeypatch.setattr(limits, "MAX_CELLS", 1000)
-    _error(run("simulate", "--pool", MINI_POOL, "--n", 100, "--seed", 1, "--out", tmp_path / "x.csv"),
-           "100 respondents x 18 items = 1,800 responses exceeds the limit of 1,000", "MAX_CELLS")
+    _error(
+        run("simulate", "--pool", MINI_POOL, "--n", 100, "--seed", 1, "--out", tmp_path / "x.csv"),
+        "100 respondents x 18 items = 1,800 responses exceeds the limit of 1,000",
+        "MAX_CELLS",
+    )
     assert not (tmp_path / "x.csv").exists()
 
 
 @pytest.mark.slow
 def test_kill9_while_workers_start_leaves_no_process(tmp_path):
     study = {**TINY_STUDY, "reps": 50, "conditions": {"n": [150]}}
-    cmd = [sys.executable, "-m", "allyscale.cli", "montecarlo", "run", str(_study_file(tmp_path, study)),
-           "--store", str(tmp_path / "k.sqlite"), "--workers", "2", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "allyscale.cli",
+        "montecarlo",
+        "run",
+        str(_study_file(tmp_path, study)),
+        "--store",
+        str(tmp_path / "k.sqlite"),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     for _ in range(3):  # kill at slightly different moments of the start-up
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
@@ -376,13 +441,21 @@ def test_kill9_while_workers_start_leaves_no_process(tmp_path):
 
 
 # ------------------------------------------------------------------ injection
-FORMULAS = ["=HYPERLINK(\"http://x.example\",\"click\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
-            "-2+3+cmd|' /C calc'!A0", "\tTAB", "\rCR"]
+FORMULAS = [
+    '=HYPERLINK("http://x.example","click")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "\tTAB",
+    "\rCR",
+]
 
 
 def test_spreadsheet_safe_prefixes_every_formula_start():
-    frame = pd.DataFrame({"text": FORMULAS + ["plain", "-1.5"], "x": np.arange(8.0) - 4},
-                         index=pd.Index(["=i"] + [f"i{k}" for k in range(7)], name="item"))
+    frame = pd.DataFrame(
+        {"text": FORMULAS + ["plain", "-1.5"], "x": np.arange(8.0) - 4},
+        index=pd.Index(["=i"] + [f"i{k}" for k in range(7)], name="item"),
+    )
     safe = spreadsheet_safe(frame)
     assert safe["text"].tolist()[:6] == ["'" + f for f in FORMULAS]
     assert safe["text"].tolist()[6:] == ["plain", "-1.5"]  # a number is not a formula
@@ -412,7 +485,7 @@ def test_pool_item_text_formula_lands_quoted_in_items_csv(tmp_path):
     result = run("validate", data, "--pool", pool, "--estimator", "ML", "--out", tmp_path / "rep")
     assert result.exit_code in (0, 1), result.output
     items = pd.read_csv(tmp_path / "rep" / "tables" / "items.csv", index_col=0)
-    assert items.loc["a1", "text"] == "'=HYPERLINK(\"http://x\")"
+    assert items.loc["a1", "text"] == '\'=HYPERLINK("http://x")'
 
 
 # ------------------------------------------------------------------ lost labels
@@ -423,9 +496,14 @@ def test_qualtrics_question_texts_reach_the_reports_item_list(tmp_path):
     frame = simulate(pool, 120, seed=4)
     texts = {c: f"How true is statement {c}?" for c in frame.columns}
     header = ",".join(frame.columns)
-    lines = [header, ",".join(texts[c] for c in frame.columns),
-             ",".join(json.dumps({"ImportId": f"QID{k}"}).replace(",", ";").replace('"', '""').join('""')
-                      for k, _ in enumerate(frame.columns))]
+    lines = [
+        header,
+        ",".join(texts[c] for c in frame.columns),
+        ",".join(
+            json.dumps({"ImportId": f"QID{k}"}).replace(",", ";").replace('"', '""').join('""')
+            for k, _ in enumerate(frame.columns)
+        ),
+    ]
     lines += [",".join(str(v) for v in row) for row in frame.itertuples(index=False)]
     path = tmp_path / "qualtrics.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -451,7 +529,7 @@ def test_cfa_exits_1_when_the_model_does_not_converge(tmp_path):
 
 def test_echoed_values_are_truncated(tmp_path):
     assert len(brief("x" * 100_000)) <= 80
-    assert "digits" in brief(10 ** 5000)
+    assert "digits" in brief(10**5000)
     assert brief([[list(range(100))] * 100] * 100).endswith("...")
     data = tmp_path / "d.csv"
     frame = simulate(load_pool(MINI_POOL), 60, seed=1).astype(object)
@@ -470,22 +548,46 @@ def mini_files(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", -1, "--out", "{f}/s.csv"], "-1 is not in the range"),
-    (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", 1, "--out", "{f}/s.csv", "--thresholds", "nan,0,1,2"],
-     "--thresholds: nan is not a finite number"),
-    (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", 1, "--out", "{f}/s.csv", "--thresholds", "1,0,2,3"],
-     "are not in increasing order"),
-    (["efa", "{f}/d.csv", "--factors", 2, "--items", "a1,a1,a2"], "--items: item 'a1' is given twice"),
-    (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--scale", "nan,5", "--reverse", "a3", "--out", "{f}/v"],
-     "--scale: 'nan,5' is not a response scale"),
-    (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--out", "."], "is the working folder"),
-    (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--group", "a1", "--out", "{f}/v"], "--group a1: is an item"),
-    (["cfa", "{f}/d.csv", "--model", "{f}/m.lav", "--group", "a1"], "--group a1: is an item of the model"),
-    (["describe", "{f}/d.csv", "--missing", "inf"], "missing-value code 'inf' is not a finite number"),
-    (["montecarlo", "run", "{f}/m.lav", "--store", "{f}/x.sqlite"], "a study spec is a .yaml"),
-    (["montecarlo", "run", "{f}/none.yaml", "--store", "{f}/x.sqlite"], "none.yaml: study file not found"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", -1, "--out", "{f}/s.csv"], "-1 is not in the range"),
+        (
+            [
+                "simulate",
+                "--pool",
+                MINI_POOL,
+                "--n",
+                50,
+                "--seed",
+                1,
+                "--out",
+                "{f}/s.csv",
+                "--thresholds",
+                "nan,0,1,2",
+            ],
+            "--thresholds: nan is not a finite number",
+        ),
+        (
+            ["simulate", "--pool", MINI_POOL, "--n", 50, "--seed", 1, "--out", "{f}/s.csv", "--thresholds", "1,0,2,3"],
+            "are not in increasing order",
+        ),
+        (["efa", "{f}/d.csv", "--factors", 2, "--items", "a1,a1,a2"], "--items: item 'a1' is given twice"),
+        (
+            ["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--scale", "nan,5", "--reverse", "a3", "--out", "{f}/v"],
+            "--scale: 'nan,5' is not a response scale",
+        ),
+        (["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--out", "."], "is the working folder"),
+        (
+            ["validate", "{f}/d.csv", "--model", "{f}/m.lav", "--group", "a1", "--out", "{f}/v"],
+            "--group a1: is an item",
+        ),
+        (["cfa", "{f}/d.csv", "--model", "{f}/m.lav", "--group", "a1"], "--group a1: is an item of the model"),
+        (["describe", "{f}/d.csv", "--missing", "inf"], "missing-value code 'inf' is not a finite number"),
+        (["montecarlo", "run", "{f}/m.lav", "--store", "{f}/x.sqlite"], "a study spec is a .yaml"),
+        (["montecarlo", "run", "{f}/none.yaml", "--store", "{f}/x.sqlite"], "none.yaml: study file not found"),
+    ],
+)
 def test_more_bad_input_is_named_with_exit_2(mini_files, args, fragment):
     _error(run(*[str(a).format(f=mini_files) for a in args]), fragment)
     assert not (mini_files / "v").exists() and not (mini_files / "s.csv").exists()
@@ -494,9 +596,11 @@ def test_more_bad_input_is_named_with_exit_2(mini_files, args, fragment):
 def test_duplicated_or_dependent_items_are_named_before_fitting(mini_files, tmp_path):
     frame = pd.read_csv(mini_files / "d.csv")
     frame.assign(a2=frame["a1"]).to_csv(tmp_path / "dup.csv", index=False)
-    for cmd in (["cfa", tmp_path / "dup.csv", "--model", mini_files / "m.lav"],
-                ["efa", tmp_path / "dup.csv", "--factors", 2, "--pool", MINI_POOL],
-                ["reliability", tmp_path / "dup.csv", "--pool", MINI_POOL]):
+    for cmd in (
+        ["cfa", tmp_path / "dup.csv", "--model", mini_files / "m.lav"],
+        ["efa", tmp_path / "dup.csv", "--factors", 2, "--pool", MINI_POOL],
+        ["reliability", tmp_path / "dup.csv", "--pool", MINI_POOL],
+    ):
         _error(run(*cmd), "dup.csv: items a1, a2 are identical in all 200 complete rows")
 
 
@@ -510,8 +614,9 @@ def test_machine_failures_are_one_error_line_exit_1(mini_files, tmp_path, monkey
 
     monkeypatch.setattr(files.os, "replace", full)
     out = tmp_path / "o.json"
-    err = _error(run("describe", mini_files / "d.csv", "--pool", MINI_POOL, "--json", out), "No space left on device",
-                 code=1)
+    err = _error(
+        run("describe", mini_files / "d.csv", "--pool", MINI_POOL, "--json", out), "No space left on device", code=1
+    )
     assert "o.json" in err and not out.exists() and not list(tmp_path.iterdir())
     monkeypatch.setattr(files.os, "replace", real)
 
@@ -539,11 +644,16 @@ def test_report_into_a_linked_folder_keeps_the_link(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
 
 
-@pytest.mark.parametrize("analysis, fragment", [
-    ({"retention": ["map"], "true_factors": "two"}, "analysis.true_factors must be a positive integer, got 'two'"),
-    ({"models": {"m": "f1 =~ a1 + a2 + a3 + a4"}, "fit_options": {"bogus": 1}},
-     "analysis.fit_options: unknown cfa() keyword(s) ['bogus']"),
-])
+@pytest.mark.parametrize(
+    "analysis, fragment",
+    [
+        ({"retention": ["map"], "true_factors": "two"}, "analysis.true_factors must be a positive integer, got 'two'"),
+        (
+            {"models": {"m": "f1 =~ a1 + a2 + a3 + a4"}, "fit_options": {"bogus": 1}},
+            "analysis.fit_options: unknown cfa() keyword(s) ['bogus']",
+        ),
+    ],
+)
 def test_analysis_values_are_checked_before_any_replication(tmp_path, analysis, fragment):
     path = _study_file(tmp_path, {**TINY_STUDY, "analysis": analysis})
     _error(run("montecarlo", "run", path, "--store", tmp_path / "s.sqlite"), fragment)
@@ -553,8 +663,14 @@ def test_analysis_values_are_checked_before_any_replication(tmp_path, analysis, 
 def test_store_may_not_be_the_studys_pool(tmp_path):
     pool = tmp_path / "empty_pool.sqlite"
     pool.write_text(Path(MINI_POOL).read_text())
-    study = {"name": "p", "pool": str(pool), "analysis": {"retention": ["map"]}, "conditions": {"n": [60]},
-             "reps": 1, "seed": 3}
+    study = {
+        "name": "p",
+        "pool": str(pool),
+        "analysis": {"retention": ["map"]},
+        "conditions": {"n": [60]},
+        "reps": 1,
+        "seed": 3,
+    }
     before = pool.read_bytes()
     with pytest.raises(SpecificationError, match="is the input file"):
         run_study(study, pool, progress=False)
@@ -562,8 +678,10 @@ def test_store_may_not_be_the_studys_pool(tmp_path):
 
 
 def test_dfi_reps_are_bounded(mini_files):
-    _error(run("dfi", mini_files / "d.csv", "--model", mini_files / "m.lav", "--reps", 10**9),
-           "--reps = 1,000,000,000 exceeds the limit")
+    _error(
+        run("dfi", mini_files / "d.csv", "--model", mini_files / "m.lav", "--reps", 10**9),
+        "--reps = 1,000,000,000 exceeds the limit",
+    )
 
 
 @pytest.mark.slow
@@ -604,10 +722,12 @@ def test_recursive_alias_is_refused():
 
 def test_limits_describe_huge_integers_without_failing():
     with pytest.raises(SpecificationError, match="reps = an integer of about 5001 digits exceeds the limit"):
-        load_study({**TINY_STUDY, "reps": 10 ** 5000})
+        load_study({**TINY_STUDY, "reps": 10**5000})
 
 
 def test_screen_refuses_one_file_for_two_outputs(mini_files, tmp_path):
     same = tmp_path / "x.csv"
-    _error(run("screen", mini_files / "d.csv", "--pool", MINI_POOL, "--out", same, "--json", same),
-           "--out and --json are the same file")
+    _error(
+        run("screen", mini_files / "d.csv", "--pool", MINI_POOL, "--out", same, "--json", same),
+        "--out and --json are the same file",
+    )

@@ -11,13 +11,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 from scipy.stats import beta
 
 import allyscale as al
 from allyscale.errors import DataError, SpecificationError
 from allyscale.quality import RULES, screen
-
-from conftest import REFERENCE
 
 BFI = REFERENCE / "bfi"
 BFI_REVERSE = ["A1", "C4", "C5", "E1", "E2", "O2", "O5"]  # psych's bfi.keys
@@ -106,7 +105,7 @@ def test_mahalanobis_p_uses_the_exact_in_sample_reference(allyship_pool):
 def _bfi_like(seed: int, n: int = 800, careless: float = 0.0) -> tuple[pd.DataFrame, dict, list[str]]:
     """Five factors of five six-point items, items 1 and 4 of each negatively keyed (as a model file's data)."""
     lines = [f"{f} =~ " + " + ".join(f"{'-' if j in (1, 4) else ''}0.65*{f}{j}" for j in range(1, 6)) for f in "ABCDE"]
-    lines += [f"{a} ~~ 0.2*{b}" for i, a in enumerate("ABCDE") for b in "ABCDE"[i + 1:]]
+    lines += [f"{a} ~~ 0.2*{b}" for i, a in enumerate("ABCDE") for b in "ABCDE"[i + 1 :]]
     pm = al.PopulationModel.from_lavaan("\n".join(lines), categories=6, careless=careless)
     data = al.simulate(pm, n, seed=seed)
     factors = {f: [f"{f}{j}" for j in range(1, 6)] for f in "ABCDE"}
@@ -172,9 +171,21 @@ def _bfi_sample_section(with_id: bool = False):
         data.insert(0, "id", np.arange(61617, 61617 + len(data)))
     model = (BFI / "model.lav").read_text()
     items = [i for its in _model_factors(model).values() for i in its]
-    ctx = Context(data=data, items=items, pool=None, models={"hypothesised": model}, main_model="hypothesised",
-                  estimator="ML", ordinal=True, group=None, split_half=False, seed=1, source="bfi",
-                  reverse=BFI_REVERSE, scale=(1, 6))
+    ctx = Context(
+        data=data,
+        items=items,
+        pool=None,
+        models={"hypothesised": model},
+        main_model="hypothesised",
+        estimator="ML",
+        ordinal=True,
+        group=None,
+        split_half=False,
+        seed=1,
+        source="bfi",
+        reverse=BFI_REVERSE,
+        scale=(1, 6),
+    )
     sec = Section("sample", "Sample and missing data")
     _sample_section(ctx, sec)
     return data, items, ctx, sec
@@ -219,11 +230,18 @@ def test_calibration_targets_hold_over_replications(allyship_pool):
 
     from conftest import ROOT
 
-    spec = importlib.util.spec_from_file_location("screening_calibration", ROOT / "studies" / "screening_calibration.py")
+    spec = importlib.util.spec_from_file_location(
+        "screening_calibration", ROOT / "studies" / "screening_calibration.py"
+    )
     calib = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(calib)
-    rows = pd.DataFrame([calib.one("allyship", 800, style, 9_000 + 100 * k + rep, allyship_pool)
-                         for k, style in enumerate(calib.STYLES) for rep in range(10)])
+    rows = pd.DataFrame(
+        [
+            calib.one("allyship", 800, style, 9_000 + 100 * k + rep, allyship_pool)
+            for k, style in enumerate(calib.STYLES)
+            for rep in range(10)
+        ]
+    )
     clean = rows[rows["style"] == "none"]
     for rule in RULES:
         assert clean[f"fp:{rule}"].mean() <= 0.01, rule
@@ -247,10 +265,12 @@ def test_straight_liners_are_left_out_of_the_mahalanobis_moments(allyship_pool):
     dev = x - x[~truth].mean(axis=0)
     d2 = np.einsum("ij,jk,ik->i", dev, np.linalg.inv(np.cov(x[~truth], rowvar=False)), dev)
     np.testing.assert_allclose(ci["d2"], d2, rtol=1e-8)
-    np.testing.assert_allclose(ci["d2_p"][~truth], beta.sf(m * d2[~truth] / (m - 1) ** 2, p / 2, (m - p - 1) / 2),
-                               rtol=1e-10)
-    np.testing.assert_allclose(ci["d2_p"][truth],
-                               f_dist.sf((m - p) * m / (p * (m + 1) * (m - 1)) * d2[truth], p, m - p), rtol=1e-10)
+    np.testing.assert_allclose(
+        ci["d2_p"][~truth], beta.sf(m * d2[~truth] / (m - 1) ** 2, p / 2, (m - p - 1) / 2), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        ci["d2_p"][truth], f_dist.sf((m - p) * m / (p * (m + 1) * (m - 1)) * d2[truth], p, m - p), rtol=1e-10
+    )
 
 
 def test_duplicate_index_labels_are_screened_row_by_row():

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_data, reference_json
 from numpy.testing import assert_allclose
 
 import allyscale as al
@@ -17,7 +18,6 @@ from allyscale.errors import DataError, SpecificationError
 from allyscale.pool import parse_pool
 from allyscale.selection.constraints import Constraints
 from allyscale.selection.objective import Objective, evaluate_candidate, latent_omega
-from conftest import reference_data, reference_json
 
 REF = Path(__file__).parent / "reference"
 ROOT = Path(__file__).parent.parent
@@ -70,8 +70,20 @@ def pool(tmp_path_factory):
     return al.load_pool(path)
 
 
-LOADINGS = {"a1": 0.8, "a2": 0.75, "a3": 0.7, "a4": 0.72, "a5": 0.25, "a6": 0.78,
-            "b1": 0.8, "b2": 0.74, "b3": 0.7, "b4": 0.76, "b5": 0.72, "b6": 0.3}
+LOADINGS = {
+    "a1": 0.8,
+    "a2": 0.75,
+    "a3": 0.7,
+    "a4": 0.72,
+    "a5": 0.25,
+    "a6": 0.78,
+    "b1": 0.8,
+    "b2": 0.74,
+    "b3": 0.7,
+    "b4": 0.76,
+    "b5": 0.72,
+    "b6": 0.3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +94,21 @@ def data(pool):
     return d
 
 
-SMALL_K = {"fa": 3, "fb": 5}   # fa: a1 forced + 2 of 5 with facet fa2 covered (9 ways); fb: 5 of 6 (6 ways)
+SMALL_K = {"fa": 3, "fb": 5}  # fa: a1 forced + 2 of 5 with facet fa2 covered (9 ways); fb: 5 of 6 (6 ways)
 
 
 @pytest.fixture(scope="module")
 def exhaustive_result(data, pool):
-    return al.shorten(data, pool=pool, items_per_factor=SMALL_K, force_in=["a1"], method="exhaustive", seed=3,
-                      progress=False)
+    return al.shorten(
+        data, pool=pool, items_per_factor=SMALL_K, force_in=["a1"], method="exhaustive", seed=3, progress=False
+    )
 
 
 # ------------------------------------------------------------------------ constraints
 def test_constraints_sampling_is_always_feasible(pool):
-    c = Constraints.build(pool, {"fa": 3, "fb": 4}, min_per_facet=1, force_in=["a4"], force_out=["b2"],
-                          reverse_keyed=(0, 1))
+    c = Constraints.build(
+        pool, {"fa": 3, "fb": 4}, min_per_facet=1, force_in=["a4"], force_out=["b2"], reverse_keyed=(0, 1)
+    )
     rng = np.random.default_rng(1)
     for _ in range(200):
         sel = c.sample(rng, {"a1": 5.0})
@@ -108,22 +122,28 @@ def test_constraints_sampling_is_always_feasible(pool):
     combos = list(c.rule("fa").combinations())
     assert len(combos) == len(set(combos)) and all(c.rule("fa").feasible(s) for s in combos)
     # fa: a4 forced; 2 of the other 5 with facet fa1 covered and at most one reverse item (a3)
-    expected = [s for s in __import__("itertools").combinations(["a1", "a2", "a3", "a5", "a6"], 2)
-                if set(s) & {"a1", "a2", "a3"}]
+    expected = [
+        s
+        for s in __import__("itertools").combinations(["a1", "a2", "a3", "a5", "a6"], 2)
+        if set(s) & {"a1", "a2", "a3"}
+    ]
     assert len(combos) == len(expected)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"items_per_factor": 1}, "at least 2"),
-    ({"items_per_factor": 7}, "factor 'fa': 7 items asked for, only 6 eligible"),
-    ({"items_per_factor": {"fa": 3}}, "no number for factor"),
-    ({"items_per_factor": {"fa": 3, "fb": 3, "fc": 2}}, "unknown factor"),
-    ({"items_per_factor": 3, "force_in": ["zz"]}, "force_in: item"),
-    ({"items_per_factor": 3, "force_in": ["a1"], "force_out": ["a1"]}, "both forced in and forced out"),
-    ({"items_per_factor": 3, "reverse_keyed": 2}, "at least 2 reverse-keyed"),
-    ({"items_per_factor": 2, "min_per_facet": 2}, "needs 4 items, more than the 2"),
-    ({"items_per_factor": 3, "force_out": ["a1", "a2", "a3"]}, "facet(s) fa1 have no eligible item"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"items_per_factor": 1}, "at least 2"),
+        ({"items_per_factor": 7}, "factor 'fa': 7 items asked for, only 6 eligible"),
+        ({"items_per_factor": {"fa": 3}}, "no number for factor"),
+        ({"items_per_factor": {"fa": 3, "fb": 3, "fc": 2}}, "unknown factor"),
+        ({"items_per_factor": 3, "force_in": ["zz"]}, "force_in: item"),
+        ({"items_per_factor": 3, "force_in": ["a1"], "force_out": ["a1"]}, "both forced in and forced out"),
+        ({"items_per_factor": 3, "reverse_keyed": 2}, "at least 2 reverse-keyed"),
+        ({"items_per_factor": 2, "min_per_facet": 2}, "needs 4 items, more than the 2"),
+        ({"items_per_factor": 3, "force_out": ["a1", "a2", "a3"]}, "facet(s) fa1 have no eligible item"),
+    ],
+)
 def test_impossible_constraints_are_named(pool, kwargs, message):
     with pytest.raises(SpecificationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Constraints.build(pool, **kwargs)
@@ -135,7 +155,7 @@ def test_candidate_fit_from_pool_statistics_equals_lavaan():
     the candidate alone (tests/reference/irt: lavaan 0.6.14 WLSMV on 12 sim60 items)."""
     ref = reference_json("irt")
     data = reference_data("sim60")
-    poly = al.polychoric(data)   # all 60 items, computed once
+    poly = al.polychoric(data)  # all 60 items, computed once
     sel = {"knowledge": tuple(ref["items"][:6]), "communication": tuple(ref["items"][6:])}
     ev = evaluate_candidate(sel, data=data, poly=poly, objective=Objective(), facets={}, dif=None, grouped=False)
     fm = ref["fit"]
@@ -158,7 +178,7 @@ def test_candidate_fit_from_pool_statistics_equals_lavaan():
 
 def test_latent_omega_formula():
     lam = np.array([0.8, 0.7, 0.6])
-    assert_allclose(latent_omega(lam), 2.1 ** 2 / (2.1 ** 2 + 0.36 + 0.51 + 0.64), rtol=1e-14)
+    assert_allclose(latent_omega(lam), 2.1**2 / (2.1**2 + 0.36 + 0.51 + 0.64), rtol=1e-14)
 
 
 # ------------------------------------------------------------------------ search
@@ -167,19 +187,29 @@ def test_exhaustive_finds_the_optimum_and_drops_weak_items(exhaustive_result, da
     d = r.diagnostics
     assert d["method"] == "exhaustive" and d["stopped"] == "complete"
     assert d["space_size"] == 10 * 6 and d["evaluations"] == 9 * 6
-    assert "a5" not in r.kept and "b6" not in r.kept           # the two weak items (loadings .25 and .30)
+    assert "a5" not in r.kept and "b6" not in r.kept  # the two weak items (loadings .25 and .30)
     assert r.best.objective == max(r.trace["iteration_best"])
-    assert all(set(r.selection[f]) & set(pool.facet_items()[fc]) for f, fcs in
-               {"fa": ["fa1", "fa2"], "fb": ["fb1", "fb2"]}.items() for fc in fcs)
+    assert all(
+        set(r.selection[f]) & set(pool.facet_items()[fc])
+        for f, fcs in {"fa": ["fa1", "fa2"], "fb": ["fb1", "fb2"]}.items()
+        for fc in fcs
+    )
     assert d["n_calibration"] + d["n_holdout"] == len(data)
     assert d["n_holdout"] == 400
 
 
 def test_aco_is_reproducible_and_reaches_the_exhaustive_optimum(exhaustive_result, data, pool):
-    kw = dict(pool=pool, items_per_factor=SMALL_K, force_in=["a1"], method="aco", seed=3, progress=False,
-              search_options={"ants": 6, "patience": 4, "max_iterations": 30})
+    kw = dict(
+        pool=pool,
+        items_per_factor=SMALL_K,
+        force_in=["a1"],
+        method="aco",
+        seed=3,
+        progress=False,
+        search_options={"ants": 6, "patience": 4, "max_iterations": 30},
+    )
     r1 = al.shorten(data, **kw)
-    r2 = al.shorten(data, **kw, workers=2)   # candidates fitted in two forked workers: the same run
+    r2 = al.shorten(data, **kw, workers=2)  # candidates fitted in two forked workers: the same run
     assert r1.selection == r2.selection
     pd.testing.assert_frame_equal(r1.trace, r2.trace)
     assert r2.diagnostics["workers"] == 2
@@ -192,21 +222,31 @@ def test_aco_is_reproducible_and_reaches_the_exhaustive_optimum(exhaustive_resul
 
 
 def test_simulated_annealing_and_auto(exhaustive_result, data, pool):
-    r = al.shorten(data, pool=pool, items_per_factor=SMALL_K, force_in=["a1"], method="sa", seed=3, progress=False,
-                   max_evaluations=30, search_options={"steps_per_temperature": 5, "patience": 10})
+    r = al.shorten(
+        data,
+        pool=pool,
+        items_per_factor=SMALL_K,
+        force_in=["a1"],
+        method="sa",
+        seed=3,
+        progress=False,
+        max_evaluations=30,
+        search_options={"steps_per_temperature": 5, "patience": 10},
+    )
     assert r.diagnostics["method"] == "sa" and r.diagnostics["evaluations"] <= 30
     assert Constraints.build(pool, SMALL_K, force_in=["a1"]).feasible(r.selection)
     assert r.best.objective <= exhaustive_result.best.objective + 1e-12
     assert r.best.objective >= exhaustive_result.best.objective - 0.05
-    auto = al.shorten(data, pool=pool, items_per_factor={"fa": 5, "fb": 6}, method="auto", seed=3,
-                      progress=False, exhaustive_limit=10)
+    auto = al.shorten(
+        data, pool=pool, items_per_factor={"fa": 5, "fb": 6}, method="auto", seed=3, progress=False, exhaustive_limit=10
+    )
     assert auto.diagnostics["method"] == "exhaustive" and auto.diagnostics["method_requested"] == "auto"
     assert auto.diagnostics["evaluations"] == 6 and "a5" not in auto.kept
 
 
 def test_dif_item_is_found_and_avoided(pool):
     base = al.PopulationModel.from_pool(pool, loadings=0.75, factor_corr=0.4, thresholds="symmetric")
-    shifted = {"a2": [-0.2, 0.6, 1.4, 2.2]}   # a2's thresholds 1.0 higher in the informant form
+    shifted = {"a2": [-0.2, 0.6, 1.4, 2.2]}  # a2's thresholds 1.0 higher in the informant form
     other = al.PopulationModel.from_pool(pool, loadings=0.75, factor_corr=0.4, thresholds=shifted)
     d1, d2 = al.simulate(base, n=500, seed=1), al.simulate(other, n=500, seed=2)
     d1["form"], d2["form"] = "self", "informant"
@@ -215,8 +255,16 @@ def test_dif_item_is_found_and_avoided(pool):
     dif = stats["fa"]["dif"]
     assert dif.idxmax() == "a2" and dif["a2"] > 0.5 > dif.drop("a2").max()
     assert "DIF" in stats["fa"].loc["a2", "flags"]
-    r = al.shorten(data, pool=pool, items_per_factor={"fa": 3, "fb": 6}, force_in=["a1"], group="form",
-                   method="exhaustive", seed=1, progress=False)
+    r = al.shorten(
+        data,
+        pool=pool,
+        items_per_factor={"fa": 3, "fb": 6},
+        force_in=["a1"],
+        group="form",
+        method="exhaustive",
+        seed=1,
+        progress=False,
+    )
     assert r.diagnostics["evaluations"] == 9 and "a2" not in r.kept
     # the short form's invariance across forms, on the holdout, decided by the fit policy
     assert r.invariance is not None and r.invariance.index[0] == "configural"
@@ -232,12 +280,17 @@ def test_item_statistics_match_alpha_item_analysis(data, pool):
     for f, items in pool.factor_items().items():
         a = al.alpha(scored, items=items)
         assert_allclose(stats[f]["item_rest_r"].to_numpy(), a.item_stats["r_drop"].to_numpy(), rtol=1e-10)
-        assert_allclose(stats[f]["alpha_if_deleted"].to_numpy(), a.item_stats["alpha_if_dropped"].to_numpy(),
-                        rtol=1e-10)
+        assert_allclose(
+            stats[f]["alpha_if_deleted"].to_numpy(), a.item_stats["alpha_if_dropped"].to_numpy(), rtol=1e-10
+        )
     assert "low loading" in stats["fa"].loc["a5", "flags"]
     assert stats["fa"].loc["a5", "loading"] < 0.4 < stats["fa"].drop("a5")["loading"].min()
-    fit = al.cfa(scored, "fa =~ a1 + a2 + a3 + a4 + a5 + a6\nfb =~ b1 + b2 + b3 + b4 + b5 + b6",
-                 estimator="WLSMV", ordered=pool.item_ids)
+    fit = al.cfa(
+        scored,
+        "fa =~ a1 + a2 + a3 + a4 + a5 + a6\nfb =~ b1 + b2 + b3 + b4 + b5 + b6",
+        estimator="WLSMV",
+        ordered=pool.item_ids,
+    )
     std = fit.estimates[fit.estimates["op"] == "=~"].set_index("rhs")["std_all"]
     assert_allclose(stats["fa"]["loading"].to_numpy(), std.loc[pool.factor_items()["fa"]].to_numpy(), rtol=1e-8)
 
@@ -250,8 +303,13 @@ def test_outputs_pool_yaml_and_report(exhaustive_result, pool, tmp_path):
     assert short.item_ids == [i for i in pool.item_ids if i in r.kept]
     for it in short.items:
         orig = pool.item(it.id)
-        assert (it.text, it.informant_text, it.reverse, it.facet, it.factor) == \
-            (orig.text, orig.informant_text, orig.reverse, orig.facet, orig.factor)
+        assert (it.text, it.informant_text, it.reverse, it.facet, it.factor) == (
+            orig.text,
+            orig.informant_text,
+            orig.reverse,
+            orig.facet,
+            orig.factor,
+        )
     assert set(short.forms) == {"self", "informant"}
     path = r.save_pool(tmp_path / "short.yaml")
     assert al.load_pool(path).item_ids == short.item_ids
@@ -260,8 +318,7 @@ def test_outputs_pool_yaml_and_report(exhaustive_result, pool, tmp_path):
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert d["kept"] == r.kept and len(d["trace"]) == len(r.trace)
     assert set(r.items.loc[~r.items["kept"], "reason"].str.startswith("not selected")) == {True}
-    assert set(r.comparison.index) == {"short / calibration", "full / calibration", "short / holdout",
-                                       "full / holdout"}
+    assert set(r.comparison.index) == {"short / calibration", "full / calibration", "short / holdout", "full / holdout"}
     assert list(r.targets["target"])[0] == "model fit accepted by the fit policy"
     assert r.part_whole.loc["fa", "r"] > r.part_whole.loc["fa", "r_corrected"]
     assert set(r.coverage.index) == {"fa1", "fa2", "fb1", "fb2"} and (r.coverage["kept"] >= 1).all()
@@ -272,8 +329,13 @@ def test_outputs_pool_yaml_and_report(exhaustive_result, pool, tmp_path):
 
     sec = shortform_section(r)
     assert sec.title == "From 12 to 8 items: the short form"
-    assert {t.name for t in sec.tables} >= {"shortform_comparison", "shortform_targets", "shortform_items",
-                                            "shortform_coverage", "shortform_part_whole"}
+    assert {t.name for t in sec.tables} >= {
+        "shortform_comparison",
+        "shortform_targets",
+        "shortform_items",
+        "shortform_coverage",
+        "shortform_part_whole",
+    }
     assert sec.figures[0].svg.startswith("<svg")
     html = shortform_report(r).save(tmp_path / "report")
     assert "From 12 to 8 items" in html.read_text()
@@ -283,7 +345,7 @@ def test_unmet_targets_are_reported(exhaustive_result):
     r = exhaustive_result
     for _, row in r.targets.iterrows():
         if row["target"].startswith("omega"):
-            f = row["target"][6:row["target"].index(")")]
+            f = row["target"][6 : row["target"].index(")")]
             assert row["met"] == (r.comparison.loc["short / holdout", f"omega.{f}"] >= 0.80)
     assert r.unmet_targets == [t for t, m in zip(r.targets["target"], r.targets["met"]) if not m]
 
@@ -312,8 +374,7 @@ def test_missing_responses_are_dropped_with_a_warning(data, pool):
     d = data.copy().astype({"a1": "float"})
     d.loc[[3, 7], "a1"] = np.nan
     with pytest.warns(al.DataWarning, match="2 respondent"):
-        r = al.shorten(d, pool=pool, items_per_factor={"fa": 5, "fb": 6}, method="exhaustive", progress=False,
-                       seed=2)
+        r = al.shorten(d, pool=pool, items_per_factor={"fa": 5, "fb": 6}, method="exhaustive", progress=False, seed=2)
     assert r.diagnostics["dropped_rows"] == {"data": 2}
     assert r.diagnostics["n_calibration"] + r.diagnostics["n_holdout"] == len(d) - 2
 
@@ -339,9 +400,24 @@ def _cli(*args, cwd):
 
 def test_cli_shorten(data, pool, tmp_path):
     data.to_csv(tmp_path / "d.csv", index=False)
-    res = _cli("shorten", "d.csv", "--pool", str(pool.path), "--items-per-factor", "fa=5,fb=6", "--method",
-               "exhaustive", "--out", "short.yaml", "--json", "short.json", "--report", "rep", "--quiet",
-               cwd=tmp_path)
+    res = _cli(
+        "shorten",
+        "d.csv",
+        "--pool",
+        str(pool.path),
+        "--items-per-factor",
+        "fa=5,fb=6",
+        "--method",
+        "exhaustive",
+        "--out",
+        "short.yaml",
+        "--json",
+        "short.json",
+        "--report",
+        "rep",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.output
     assert (tmp_path / "short.yaml").is_file() and (tmp_path / "rep" / "report.html").is_file()
     check = _cli("pool", "check", "short.yaml", cwd=tmp_path)
@@ -365,8 +441,9 @@ def test_cli_shorten(data, pool, tmp_path):
 @pytest.mark.slow
 def test_validate_adds_the_short_form_section(data, pool):
     """The whole report pipeline with the short-form section (about 30 s)."""
-    report = al.validate(data, pool=pool, group="form",
-                         shorten={"items_per_factor": {"fa": 5, "fb": 6}, "method": "exhaustive"})
+    report = al.validate(
+        data, pool=pool, group="form", shorten={"items_per_factor": {"fa": 5, "fb": 6}, "method": "exhaustive"}
+    )
     ids = [s.id for s in report.sections]
     assert ids.index("short-form") == ids.index("conclusion") - 1
     sec = report.section("short-form")
@@ -401,10 +478,12 @@ def test_holdout_none_and_second_sample(data, pool):
     assert none.diagnostics["n_holdout"] == 0 and none.diagnostics["confirmed_on"] == "calibration"
     assert set(none.comparison.index) == {"short / calibration", "full / calibration"}
     assert none.targets["holdout"].isna().all()
-    assert "optimistic" in " ".join(__import__("allyscale.report.shortform_section", fromlist=["x"])
-                                    .shortform_section(none).paragraphs)
-    second = al.shorten(data.iloc[:400], pool=pool, items_per_factor=k, method="exhaustive",
-                        holdout=data.iloc[400:], progress=False)
+    assert "optimistic" in " ".join(
+        __import__("allyscale.report.shortform_section", fromlist=["x"]).shortform_section(none).paragraphs
+    )
+    second = al.shorten(
+        data.iloc[:400], pool=pool, items_per_factor=k, method="exhaustive", holdout=data.iloc[400:], progress=False
+    )
     assert second.diagnostics["n_calibration"] == 400 and second.diagnostics["n_holdout"] == 400
     assert second.diagnostics["split"] == "second data set"
     assert "Short form: 11 of 12 items" in second.summary()

@@ -24,11 +24,14 @@ def answers(mini_pool):
 def _qualtrics(path, frame, labels):
     meta = ["StartDate", "Finished", "ResponseId"]
     header = meta + list(frame.columns)
-    lines = [",".join(header),
-             ",".join(["Start Date", "Finished", "Response ID"] + [f'"{labels.get(c, c)}"' for c in frame.columns]),
-             ",".join(['"{""ImportId"":""startDate""}"', '"{""ImportId"":""finished""}"',
-                       '"{""ImportId"":""_recordId""}"'] + [f'"{{""ImportId"":""QID{i}""}}"'
-                                                            for i in range(len(frame.columns))])]
+    lines = [
+        ",".join(header),
+        ",".join(["Start Date", "Finished", "Response ID"] + [f'"{labels.get(c, c)}"' for c in frame.columns]),
+        ",".join(
+            ['"{""ImportId"":""startDate""}"', '"{""ImportId"":""finished""}"', '"{""ImportId"":""_recordId""}"']
+            + [f'"{{""ImportId"":""QID{i}""}}"' for i in range(len(frame.columns))]
+        ),
+    ]
     for i, row in enumerate(frame.itertuples(index=False)):
         lines.append(",".join(["2026-11-01 10:00:00", "True", f"R_{i}"] + [str(v) for v in row]))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -43,11 +46,16 @@ def test_csv_tsv_xlsx_sav_and_qualtrics_give_identical_items(tmp_path, answers, 
     answers.to_excel(tmp_path / "d.xlsx", index=False)
     labels = {"a1": "I listen to others.", "b1": "I speak up about unfair treatment."}
     scale = {1: "Strongly disagree", 5: "Strongly agree"}
-    pyreadstat.write_sav(answers, str(tmp_path / "d.sav"), column_labels={c: labels.get(c, c) for c in answers},
-                         variable_value_labels={i: scale for i in items})
+    pyreadstat.write_sav(
+        answers,
+        str(tmp_path / "d.sav"),
+        column_labels={c: labels.get(c, c) for c in answers},
+        variable_value_labels={i: scale for i in items},
+    )
     _qualtrics(tmp_path / "q.csv", answers, labels)
-    frames = {name: read_responses(tmp_path / name, mini_pool) for name in ("d.csv", "d.tsv", "d.xlsx", "d.sav",
-                                                                           "q.csv")}
+    frames = {
+        name: read_responses(tmp_path / name, mini_pool) for name in ("d.csv", "d.tsv", "d.xlsx", "d.sav", "q.csv")
+    }
     base = frames["d.csv"][items]
     assert base.dtypes.eq(float).all() and len(base) == 40
     np.testing.assert_array_equal(base.to_numpy(), answers[items].to_numpy(dtype=float))
@@ -75,8 +83,7 @@ def test_same_data_in_every_format_gives_identical_analysis(tmp_path, mini_pool)
     fits = {}
     for name in ("d.csv", "d.sav", "q.csv", "d.xlsx"):
         frame = read_responses(tmp_path / name, mini_pool)
-        fits[name] = (cfa(frame, model, estimator="MLR").fit_measures,
-                      reliability(frame, model, pool=mini_pool).table)
+        fits[name] = (cfa(frame, model, estimator="MLR").fit_measures, reliability(frame, model, pool=mini_pool).table)
     for name, (fm, rel) in fits.items():
         for k in ("chisq", "chisq.scaled", "cfi.robust", "rmsea", "srmr"):
             assert fm[k] == fits["d.csv"][0][k], (name, k)
@@ -97,18 +104,21 @@ def test_missing_codes_become_missing_and_are_counted(tmp_path):
         parse_missing_codes("-99,abc")
 
 
-@pytest.mark.parametrize("content, match", [
-    ("id,x1,x2\n1,1,2\n2,three,4\n", r"column 'x1': not a number: row 2 \[line 3\] = 'three'"),
-    ("id,x1,x2\n1,1,2\n2,3,7\n", r"column 'x2': outside the response scale 1-5: row 2 \[line 3\] = '7'"),
-    ("id,x1,x2\n1,1,2.5\n2,3,4\n", r"column 'x2': not a point of the response scale 1-5: row 1 \[line 2\] = '2.5'"),
-    ("id,x1,x2\n\n1,1,2\n\n2,-99,4\n", r"column 'x1': outside the response scale 1-5: row 2 \[line 5\] = '-99'"),
-    ("id,x1,x1\n1,1,2\n", r"duplicate column name\(s\) 'x1'"),
-    ("id,x1\n1,1\n", r"1 of the requested items are not columns of the file: x2"),
-    ("", r"the file is empty"),
-    ("id,x1,x2\n", r"no data rows"),
-    ("id,x1,x2\n1,,3\n2,,4\n", r"no answer at all: x1"),
-    ("id,x1,x2\n1,2,3,4,5\n", r"line 2 has 5 fields but the header has 3"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("id,x1,x2\n1,1,2\n2,three,4\n", r"column 'x1': not a number: row 2 \[line 3\] = 'three'"),
+        ("id,x1,x2\n1,1,2\n2,3,7\n", r"column 'x2': outside the response scale 1-5: row 2 \[line 3\] = '7'"),
+        ("id,x1,x2\n1,1,2.5\n2,3,4\n", r"column 'x2': not a point of the response scale 1-5: row 1 \[line 2\] = '2.5'"),
+        ("id,x1,x2\n\n1,1,2\n\n2,-99,4\n", r"column 'x1': outside the response scale 1-5: row 2 \[line 5\] = '-99'"),
+        ("id,x1,x1\n1,1,2\n", r"duplicate column name\(s\) 'x1'"),
+        ("id,x1\n1,1\n", r"1 of the requested items are not columns of the file: x2"),
+        ("", r"the file is empty"),
+        ("id,x1,x2\n", r"no data rows"),
+        ("id,x1,x2\n1,,3\n2,,4\n", r"no answer at all: x1"),
+        ("id,x1,x2\n1,2,3,4,5\n", r"line 2 has 5 fields but the header has 3"),
+    ],
+)
 def test_bad_cells_are_named(tmp_path, content, match):
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -205,8 +215,10 @@ def test_short_row_is_an_error_like_a_long_one(tmp_path, answers, mini_pool):
         read_responses(path, mini_pool)
 
 
-@pytest.mark.parametrize("value, reason", [("inf", "not a finite number"), ("-inf", "not a finite number"),
-                                           ("1e308", "too large to be an answer")])
+@pytest.mark.parametrize(
+    "value, reason",
+    [("inf", "not a finite number"), ("-inf", "not a finite number"), ("1e308", "too large to be an answer")],
+)
 def test_non_finite_and_absurd_values_are_invalid_cells(tmp_path, answers, value, reason):
     frame = answers.astype(object).copy()
     frame.loc[2, "b3"] = value
@@ -246,8 +258,9 @@ def test_identical_and_dependent_items_are_named(answers, mini_pool):
     frame = answers[mini_pool.item_ids].astype(float)
     assert linear_dependencies(frame, mini_pool.item_ids) == []
     copy = frame.assign(a2=frame["a1"])
-    assert linear_dependencies(copy, mini_pool.item_ids) == ["items a1, a2 are identical in all 40 complete rows "
-                                                             "(a copied column?)"]
+    assert linear_dependencies(copy, mini_pool.item_ids) == [
+        "items a1, a2 are identical in all 40 complete rows (a copied column?)"
+    ]
     summed = frame.assign(b3=frame["b1"] + frame["b2"])
     (msg,) = linear_dependencies(summed, mini_pool.item_ids)
     assert msg.startswith("items b1, b2, b3 are linearly dependent")

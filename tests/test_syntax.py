@@ -94,9 +94,8 @@ def test_c_modifier_length_must_match_groups():
 import warnings  # noqa: E402
 
 import pandas as pd  # noqa: E402
-from numpy.testing import assert_allclose  # noqa: E402
-
 from conftest import REFERENCE, reference_json  # noqa: E402
+from numpy.testing import assert_allclose  # noqa: E402
 
 RULES = reference_json("syntax_rules")
 HS_DATA = REFERENCE / "hs" / "data.csv"
@@ -117,8 +116,10 @@ def _fit_like_lavaan(case: str, **options):
     return fit, est, ref
 
 
-@pytest.mark.parametrize("case, std_lv", [("single_indicator", False), ("single_indicator_std_lv", True),
-                                          ("single_indicator_user_var", False)])
+@pytest.mark.parametrize(
+    "case, std_lv",
+    [("single_indicator", False), ("single_indicator_std_lv", True), ("single_indicator_user_var", False)],
+)
 def test_single_indicator_factor_fixes_its_residual_variance_as_lavaan(case, std_lv):
     pt = lavaanify(RULES[case]["model"], std_lv=std_lv)
     ref = _lavaan_table(case).set_index(["lhs", "op", "rhs"])
@@ -164,9 +165,11 @@ def test_free_label_across_factors_is_one_parameter_as_lavaan():
 def test_fixed_rows_of_one_label_with_different_values_are_refused():
     from allyscale.syntax import Modifier, Statement
 
-    statements = [Statement("f", "=~", "x1", Modifier(label=("a",))),  # the marker: fixed to 1
-                  Statement("f", "=~", "x2", Modifier(fixed=(0.5,), free=(False,), label=("a",))),
-                  Statement("f", "=~", "x3")]
+    statements = [
+        Statement("f", "=~", "x1", Modifier(label=("a",))),  # the marker: fixed to 1
+        Statement("f", "=~", "x2", Modifier(fixed=(0.5,), free=(False,), label=("a",))),
+        Statement("f", "=~", "x3"),
+    ]
     with pytest.raises(ModelSyntaxError, match="label 'a': equality constraints involve fixed parameters"):
         lavaanify(statements)
 
@@ -237,7 +240,8 @@ def test_single_ordinal_indicator_needs_its_loading_and_variance_fixed():
     est = fit.estimates.set_index(["lhs", "op", "rhs"])
     common = [i for i in ref.index if i in est.index and i[1] in ("=~", "~~", "|")]
     assert len(common) >= 12
-    assert_allclose(est.loc[common, "est"].to_numpy(float), ref.loc[common, "est"].to_numpy(float), rtol=1e-4,
-                    atol=1e-5)
+    assert_allclose(
+        est.loc[common, "est"].to_numpy(float), ref.loc[common, "est"].to_numpy(float), rtol=1e-4, atol=1e-5
+    )
     assert_allclose(fit.fit_measures["chisq"], case["fit"]["chisq"], rtol=1e-4)
     assert fit.fit_measures["df"] == case["fit"]["df"]

@@ -95,6 +95,7 @@ def test_nested_calls_enter_the_limit_once(two_threads, monkeypatch):
     assert entered == [1]
     assert all(t == [1] * len(t) for t in inner_threads) and all(t == 1 for t in outer_threads)
     assert all(t == 2 for t in _blas_threads())
+
     # an exception inside still restores the setting
     @_threads.blas_limited
     def boom():
@@ -153,8 +154,20 @@ def test_environment_variable(monkeypatch):
 def test_public_entry_points_are_limited():
     import allyscale.report
 
-    for name in ("cfa", "polychoric", "efa", "parallel_analysis", "map_test", "reliability", "omega", "alpha",
-                 "invariance", "dfi", "screen", "validate"):
+    for name in (
+        "cfa",
+        "polychoric",
+        "efa",
+        "parallel_analysis",
+        "map_test",
+        "reliability",
+        "omega",
+        "alpha",
+        "invariance",
+        "dfi",
+        "screen",
+        "validate",
+    ):
         func = getattr(al, name)
         if isinstance(func, types.ModuleType):  # a module named like its function calls that function
             func = func.__wrapped__

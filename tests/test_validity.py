@@ -11,13 +11,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 from numpy.testing import assert_allclose
 
 import allyscale
 import allyscale.validity as val
 from allyscale.errors import DataError, SpecificationError
-
-from conftest import REFERENCE
 
 SIM = REFERENCE / "sim60"
 RELREF = REFERENCE / "reliability"
@@ -58,10 +57,12 @@ def test_htmt_matches_semtools(data, model, ref):
 
 def test_htmt_arithmetic_and_ordinal_match_semtools(data, model, ref2):
     # R: semTools::htmt(model, data = d, htmt2 = FALSE); semTools::htmt(model, data = d, ordered = names(X))
-    assert_allclose(allyscale.htmt(data, model, htmt2=False).to_numpy(), np.asarray(ref2["htmt_arith"]),
-                    atol=1e-10, rtol=0)
-    assert_allclose(allyscale.htmt(data, model, ordinal=True).to_numpy(), np.asarray(ref2["htmt_ordered"]),
-                    atol=1e-6, rtol=0)
+    assert_allclose(
+        allyscale.htmt(data, model, htmt2=False).to_numpy(), np.asarray(ref2["htmt_arith"]), atol=1e-10, rtol=0
+    )
+    assert_allclose(
+        allyscale.htmt(data, model, ordinal=True).to_numpy(), np.asarray(ref2["htmt_ordered"]), atol=1e-6, rtol=0
+    )
 
 
 def test_htmt_arithmetic_version_differs_and_is_symmetric(data, model):
@@ -81,8 +82,9 @@ def test_ave_matches_semtools(data, model, ref, fit_ml):
 def test_fornell_larcker(data, model, ref, fit_ml):
     # R: sqrt(semTools::AVE(fit)); standardizedSolution(fit) latent covariances (est.std)
     fl = allyscale.fornell_larcker(data, model, fit=fit_ml)
-    assert_allclose(np.diag(fl.table.loc[FACTORS, FACTORS]), np.sqrt([ref["ave_ml"][f] for f in FACTORS]),
-                    atol=1e-5, rtol=0)
+    assert_allclose(
+        np.diag(fl.table.loc[FACTORS, FACTORS]), np.sqrt([ref["ave_ml"][f] for f in FACTORS]), atol=1e-5, rtol=0
+    )
     std = pd.DataFrame(ref["cfa_ml"]["std"])
     lv = std[(std.op == "~~") & std.lhs.isin(FACTORS) & std.rhs.isin(FACTORS) & (std.lhs != std.rhs)]
     for _, row in lv.iterrows():
@@ -118,8 +120,7 @@ def test_external_correlation_fisher_interval(data, ref2):
     out = val.external_correlations(d, ["time2"], scales={"trust": items})
     row = out.iloc[0]
     r = ref2["external"]
-    assert_allclose([row["r"], row["ci_lower"], row["ci_upper"]], [r["r"], r["lower"], r["upper"]], atol=1e-12,
-                    rtol=0)
+    assert_allclose([row["r"], row["ci_lower"], row["ci_upper"]], [r["r"], r["lower"], r["upper"]], atol=1e-12, rtol=0)
     assert_allclose(row["pvalue"], r["p"], rtol=1e-6, atol=0)
     assert row["n"] == 500
 

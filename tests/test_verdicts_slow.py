@@ -33,7 +33,7 @@ def _run(name: str, tmp_path: Path, reps: int = 25):
 def test_true_model_accepted_and_preferred(tmp_path):
     s = _run("correlated", tmp_path)
     acc = s.models.set_index("model")["accepted"]
-    assert acc["correlated"] >= 0.84, acc          # target .90; 25 replications allow 21/25
+    assert acc["correlated"] >= 0.84, acc  # target .90; 25 replications allow 21/25
     assert acc["one_factor"] == 0.0 and acc["second_order"] <= 0.2, acc
     assert s.selection.iloc[0]["preferred_right"] >= 0.8, s.selection
 

@@ -1,14 +1,13 @@
 """WLSMV (DWLS on polychorics, scaled-shifted test) against lavaan 0.6.14."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_data, reference_json, reference_model
 
 import allyscale as al
 from allyscale._core.wlsmv import influence
 from allyscale.errors import DataError, SpecificationError
-from conftest import reference_data, reference_json, reference_model
 
 REF = reference_json("sim60")
 DATA = reference_data("sim60")
@@ -69,8 +68,14 @@ def test_catml_pieces_and_robust_family_match_lavaan(case):
         assert pieces[key] == ref["catml"][key]
     for key in ("c.hat3", "c.hat3.null"):
         np.testing.assert_allclose(pieces[key], ref["catml"][key], rtol=1e-6, err_msg=key)
-    for key in ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust",
-                "rmsea.pvalue.robust"):
+    for key in (
+        "cfi.robust",
+        "tli.robust",
+        "rmsea.robust",
+        "rmsea.ci.lower.robust",
+        "rmsea.ci.upper.robust",
+        "rmsea.pvalue.robust",
+    ):
         np.testing.assert_allclose(res.fit_measures[key], ref["fit"][key], atol=1e-6, rtol=0, err_msg=key)
 
 
@@ -88,7 +93,7 @@ def test_robust_indices_match_lavaan_on_bfi():
 def test_robust_indices_are_nan_with_a_reason_when_the_polychoric_matrix_is_not_pd():
     from allyscale._core.wlsmv import _catml
 
-    cor = np.array([[1, .9, -.9], [.9, 1, .9], [-.9, .9, 1.0]])
+    cor = np.array([[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1.0]])
     out = _catml([cor], [np.eye(3)], [None], [None], [None], None, None, np.array([5.0]), 2.0, [None])
     assert np.isnan(out["c.hat3"]) and "not positive definite" in out["note"]
 
@@ -141,7 +146,7 @@ def test_low_rank_trace_equals_the_direct_one():
     rng = np.random.default_rng(4)
     p, k, n = 9, 3, 40
     lam = rng.uniform(0.3, 0.8, (p, k))
-    psi = np.array([[1, .4, .2], [.4, 1, .3], [.2, .3, 1.0]])
+    psi = np.array([[1, 0.4, 0.2], [0.4, 1, 0.3], [0.2, 0.3, 1.0]])
     theta = np.diag(rng.uniform(0.3, 0.7, p))
     s_inv = np.linalg.inv(lam @ psi @ lam.T + theta)
     iu = np.triu_indices(p, 1)
@@ -169,8 +174,9 @@ def test_difference_test_matches_lavtestlrt(case):
     assert out["df_diff"] == ref["df_diff"]
     np.testing.assert_allclose(out["chisq_diff"], ref["chisq_diff"], rtol=1e-6)
     np.testing.assert_allclose(out["pvalue"], ref["pvalue"], rtol=1e-5)
-    np.testing.assert_allclose([out["trace_ugamma"], out["trace_ugamma2"]], [ref["trace_ugamma"],
-                                                                             ref["trace_ugamma2"]], rtol=1e-6)
+    np.testing.assert_allclose(
+        [out["trace_ugamma"], out["trace_ugamma2"]], [ref["trace_ugamma"], ref["trace_ugamma2"]], rtol=1e-6
+    )
     assert out["method"].startswith("satorra.2000")
 
 
@@ -192,10 +198,18 @@ def test_compare_gives_wlsmv_difference_tests(allyship_pool):
 
 
 GROUPS = reference_json("wlsmv_groups")
-EQUAL = {"configural": None, "metric": ["loadings"], "scalar": ["loadings", "thresholds"],
-         "strict": ["loadings", "thresholds", "residuals"]}
-WU_ESTABROOK = {"configural": None, "thresholds": ["thresholds"], "metric": ["thresholds", "loadings"],
-                "scalar": ["thresholds", "loadings", "intercepts"]}
+EQUAL = {
+    "configural": None,
+    "metric": ["loadings"],
+    "scalar": ["loadings", "thresholds"],
+    "strict": ["loadings", "thresholds", "residuals"],
+}
+WU_ESTABROOK = {
+    "configural": None,
+    "thresholds": ["thresholds"],
+    "metric": ["thresholds", "loadings"],
+    "scalar": ["thresholds", "loadings", "intercepts"],
+}
 
 
 def _two_groups():
@@ -214,8 +228,19 @@ def _check_fit(res, ref):
     assert fm["df"] == ref["df"] and fm["df.scaled"] == ref["df.scaled"]
     for key in ("chisq", "chisq.scaled", "baseline.chisq", "baseline.chisq.scaled"):
         np.testing.assert_allclose(fm[key], ref[key], rtol=1e-6, err_msg=key)
-    for key in ("pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr", "cfi.robust", "tli.robust",
-                "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "rmsea.pvalue.robust"):
+    for key in (
+        "pvalue.scaled",
+        "cfi.scaled",
+        "tli.scaled",
+        "rmsea.scaled",
+        "srmr",
+        "cfi.robust",
+        "tli.robust",
+        "rmsea.robust",
+        "rmsea.ci.lower.robust",
+        "rmsea.ci.upper.robust",
+        "rmsea.pvalue.robust",
+    ):
         want = _na(ref[key])
         if np.isnan(want):  # lavaan: undefined (free scale factors)
             assert np.isnan(fm[key]), key
@@ -254,8 +279,10 @@ def test_multigroup_difference_tests_match_lavtestlrt(model):
     from allyscale.cfa import difference_test
 
     data = _two_groups()
-    fits = {lv: al.cfa(data, GROUPS[model]["model"], estimator="WLSMV", group="grp", group_equal=EQUAL[lv])
-            for lv in ("configural", "metric", "scalar")}
+    fits = {
+        lv: al.cfa(data, GROUPS[model]["model"], estimator="WLSMV", group="grp", group_equal=EQUAL[lv])
+        for lv in ("configural", "metric", "scalar")
+    }
     lrt = GROUPS[model]["lrt"]
     for i, (restricted, free) in enumerate([("metric", "configural"), ("scalar", "metric")], start=1):
         out = difference_test(fits[restricted], fits[free])
@@ -272,8 +299,15 @@ def test_wu_estabrook_sequence_matches_semtools(model):
     ref = GROUPS["wu_estabrook"][model]
     fits = {}
     for level in ref["order"]:
-        fits[level] = al.cfa(_two_groups(), GROUPS[model]["model"], estimator="WLSMV", group="grp", std_lv=True,
-                             group_equal=WU_ESTABROOK[level], id_cat="Wu.Estabrook.2016")
+        fits[level] = al.cfa(
+            _two_groups(),
+            GROUPS[model]["model"],
+            estimator="WLSMV",
+            group="grp",
+            std_lv=True,
+            group_equal=WU_ESTABROOK[level],
+            id_cat="Wu.Estabrook.2016",
+        )
         _check_fit(fits[level], ref[level]["fit"])
         _check_estimates(fits[level], ref[level]["est"])
     for i in range(1, len(ref["order"])):
@@ -285,8 +319,14 @@ def test_wu_estabrook_sequence_matches_semtools(model):
 def test_wu_estabrook_identification_does_not_depend_on_the_factor_scaling():
     ref = GROUPS["wu_estabrook"]["two"]
     for level in ("thresholds", "metric"):
-        res = al.cfa(_two_groups(), GROUPS["two"]["model"], estimator="WLSMV", group="grp",
-                     group_equal=WU_ESTABROOK[level], id_cat="wu.estabrook.2016")  # marker variables
+        res = al.cfa(
+            _two_groups(),
+            GROUPS["two"]["model"],
+            estimator="WLSMV",
+            group="grp",
+            group_equal=WU_ESTABROOK[level],
+            id_cat="wu.estabrook.2016",
+        )  # marker variables
         np.testing.assert_allclose(res.fit_measures["chisq"], ref[level]["fit"]["chisq"], rtol=1e-6)
         assert res.fit_measures["df"] == ref[level]["fit"]["df"]
 
@@ -307,8 +347,15 @@ def test_ml_with_std_lv_frees_later_group_variances_under_equal_loadings():
 
 
 def test_multigroup_analytic_jacobian_equals_central_differences():
-    res = al.cfa(_two_groups(), GROUPS["two"]["model"], estimator="WLSMV", group="grp", std_lv=True,
-                 group_equal=WU_ESTABROOK["thresholds"], id_cat="Wu.Estabrook.2016")
+    res = al.cfa(
+        _two_groups(),
+        GROUPS["two"]["model"],
+        estimator="WLSMV",
+        group="grp",
+        std_lv=True,
+        group_equal=WU_ESTABROOK["thresholds"],
+        id_cat="Wu.Estabrook.2016",
+    )
     internals = res._est.internals
     np.testing.assert_allclose(internals["jac"], internals["jac_numeric"], atol=1e-7, rtol=1e-6)
 
@@ -329,9 +376,11 @@ def test_ordinal_invariance_table_follows_wu_estabrook():
         for key in ("chisq", "cfi.scaled", "rmsea.scaled", "srmr"):
             np.testing.assert_allclose(table.loc[level, key], ref[level]["fit"][key], atol=1e-6, rtol=1e-6)
     np.testing.assert_allclose(table["delta_chisq"].iloc[1:4], ref["lrt"]["chisq_diff"][1:], rtol=1e-6)
-    np.testing.assert_allclose(table.loc["metric", "delta_cfi"],
-                               ref["metric"]["fit"]["cfi.scaled"] - ref["thresholds"]["fit"]["cfi.scaled"],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        table.loc["metric", "delta_cfi"],
+        ref["metric"]["fit"]["cfi.scaled"] - ref["thresholds"]["fit"]["cfi.scaled"],
+        atol=1e-9,
+    )
     assert table.loc["strict", "decision"] == "not testable" and np.isnan(table.loc["strict", "chisq"])
     assert "delta parameterization" in result.diagnostics["note"]
     # thresholds: the scaled difference test rejects (fit policy); later levels cannot be read after a failed one

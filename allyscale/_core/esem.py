@@ -52,13 +52,32 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METHODS", "ORTHOGONAL_ONLY", "criterion", "gpa", "rotate_block", "BlockRotation", "Block",
-           "border_constraints", "constrained_inverse"]
+__all__ = [
+    "METHODS",
+    "ORTHOGONAL_ONLY",
+    "criterion",
+    "gpa",
+    "rotate_block",
+    "BlockRotation",
+    "Block",
+    "border_constraints",
+    "constrained_inverse",
+]
 
 Criterion = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
-METHODS = ("geomin", "oblimin", "quartimin", "target", "pst", "bigeomin", "biquartimin", "varimax", "quartimax",
-           "orthomax")
+METHODS = (
+    "geomin",
+    "oblimin",
+    "quartimin",
+    "target",
+    "pst",
+    "bigeomin",
+    "biquartimin",
+    "varimax",
+    "quartimax",
+    "orthomax",
+)
 #: rotations lavaan forces to be orthogonal
 ORTHOGONAL_ONLY = ("varimax",)
 BIFACTOR = ("bigeomin", "biquartimin")
@@ -87,9 +106,15 @@ def _orthomax(L: np.ndarray, gamma: float, absolute: bool = False) -> tuple[floa
     return -(abs(f) if absolute else f) / 4, -L * c
 
 
-def criterion(method: str, *, geomin_epsilon: float = 0.001, oblimin_gamma: float = 0.0,
-              orthomax_gamma: float = 1.0, target: np.ndarray | None = None,
-              target_mask: np.ndarray | None = None) -> Criterion:
+def criterion(
+    method: str,
+    *,
+    geomin_epsilon: float = 0.001,
+    oblimin_gamma: float = 0.0,
+    orthomax_gamma: float = 1.0,
+    target: np.ndarray | None = None,
+    target_mask: np.ndarray | None = None,
+) -> Criterion:
     """The criterion ``L -> (f, dF/dL)`` of a rotation method (lavaan 0.6.14's formulas).
 
     ``target``: the target matrix (``"target"``); ``"pst"`` uses ``target_mask`` (1 = specified).
@@ -114,6 +139,7 @@ def criterion(method: str, *, geomin_epsilon: float = 0.001, oblimin_gamma: floa
         def vgq(L):
             d = mask * L - t0
             return float((d * d).sum()), 2.0 * d
+
         return vgq
     if method in BIFACTOR:
         inner = (lambda L: _geomin(L, geomin_epsilon)) if method == "bigeomin" else (lambda L: _oblimin(L, 0.0))
@@ -121,12 +147,14 @@ def criterion(method: str, *, geomin_epsilon: float = 0.001, oblimin_gamma: floa
         def vgq(L):
             f, g = inner(L[:, 1:])
             return f, np.hstack([np.zeros((L.shape[0], 1)), g])
+
         return vgq
     raise ValueError(f"unknown rotation method {method!r}")
 
 
-def gpa(A: np.ndarray, vgq: Criterion, *, orthogonal: bool, T0: np.ndarray, tol: float = 1e-5,
-        max_iter: int = 10000) -> tuple[np.ndarray, float, bool, int]:
+def gpa(
+    A: np.ndarray, vgq: Criterion, *, orthogonal: bool, T0: np.ndarray, tol: float = 1e-5, max_iter: int = 10000
+) -> tuple[np.ndarray, float, bool, int]:
     """Gradient projection rotation (Jennrich, 2001, 2002), as lavaan's ``lav_matrix_rotate_gpa``:
     the step doubled each iteration and halved (up to 1000 times) until the criterion decreases
     by ``0.5 |Gp|^2 alpha``; converged when ``|Gp|_F < tol``. Returns ``(T, f, converged, iterations)``
@@ -144,7 +172,7 @@ def gpa(A: np.ndarray, vgq: Criterion, *, orthogonal: bool, T0: np.ndarray, tol:
     G = A.T @ Gq if orthogonal else -Ti.T @ (Gq.T @ L)
     converged = False
     it = 0
-    for it in range(max_iter + 1):  # noqa: B007 (the count is returned)
+    for it in range(max_iter + 1):
         if orthogonal:
             M = T.T @ G
             Gp = G - T @ ((M + M.T) / 2)
@@ -214,10 +242,22 @@ class BlockRotation:
     start_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def rotate_block(A: np.ndarray, method: str, *, orthogonal: bool, ov_var: np.ndarray | None,
-                 row_weights: str = "none", rstarts: int = 30, rng: np.random.Generator | None = None,
-                 init: np.ndarray | None = None, reflect: bool = True, order_by: str = "index",
-                 gpa_tol: float = 1e-5, max_iter: int = 10000, **crit_args: Any) -> BlockRotation:
+def rotate_block(
+    A: np.ndarray,
+    method: str,
+    *,
+    orthogonal: bool,
+    ov_var: np.ndarray | None,
+    row_weights: str = "none",
+    rstarts: int = 30,
+    rng: np.random.Generator | None = None,
+    init: np.ndarray | None = None,
+    reflect: bool = True,
+    order_by: str = "index",
+    gpa_tol: float = 1e-5,
+    max_iter: int = 10000,
+    **crit_args: Any,
+) -> BlockRotation:
     """Rotate one block's unrotated loadings ``A`` as lavaan's ``lav_matrix_rotate`` (see module)."""
     p, m = A.shape
     vgq = criterion(method, **crit_args)
@@ -230,13 +270,15 @@ def rotate_block(A: np.ndarray, method: str, *, orthogonal: bool, ov_var: np.nda
     else:
         rng = rng if rng is not None else np.random.default_rng(0)
         T0s = [_random_rotation(m, rng) for _ in range(rstarts)]
-    best = None
+    best: tuple[np.ndarray, float, bool, int] | None = None
     values = []
     for T0 in T0s:
         T, f, conv, it = gpa(Aw, vgq, orthogonal=orthogonal, T0=T0, tol=gpa_tol, max_iter=max_iter)
         values.append(f)
         if best is None or f < best[1]:
             best = (T, f, conv, it)
+    if best is None:  # T0s always holds at least one start
+        raise ValueError("no rotation start")
     T, f, conv, it = best
     L = Aw @ T if orthogonal else np.linalg.solve(T, Aw.T).T
     L = L / w[:, None] * sd[:, None]
@@ -267,8 +309,18 @@ class Block:
     lv_idx: np.ndarray
 
 
-def border_constraints(lam: np.ndarray, theta: np.ndarray, psi: np.ndarray, blocks: list[Block], method: str, *,
-                       orthogonal: bool, std_ov: bool, row_weights: str, **crit_args: Any) -> np.ndarray:
+def border_constraints(
+    lam: np.ndarray,
+    theta: np.ndarray,
+    psi: np.ndarray,
+    blocks: list[Block],
+    method: str,
+    *,
+    orthogonal: bool,
+    std_ov: bool,
+    row_weights: str,
+    **crit_args: Any,
+) -> np.ndarray:
     """The rotation's stationarity conditions at a rotated solution, lavaan 0.6.14's
     ``lav_model_efa_rotate_border_x`` (see the module docstring), stacked over blocks."""
     vgq = criterion(method, **crit_args)

@@ -89,9 +89,15 @@ def _optimise(objective, r: np.ndarray, k: int, tol: float) -> tuple[np.ndarray,
     s = smc(r)
     start = np.diag(r) - s
     upper = max(float(s.max()), 1.0)
-    res = minimize(objective, start, args=(r, k), jac=True, method="L-BFGS-B",
-                   bounds=[(0.005, upper)] * r.shape[0],
-                   options={"ftol": tol, "gtol": 1e-10, "maxiter": 10_000, "maxcor": 20})
+    res = minimize(
+        objective,
+        start,
+        args=(r, k),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.005, upper)] * r.shape[0],
+        options={"ftol": tol, "gtol": 1e-10, "maxiter": 10_000, "maxcor": 20},
+    )
     return res.x, res
 
 
@@ -104,8 +110,9 @@ def _signed(load: np.ndarray) -> np.ndarray:
 def minres(r: np.ndarray, k: int, *, tol: float = 1e-14) -> Extraction:
     """Minimum-residual factors (psych's fm = "minres")."""
     psi, res = _optimise(_minres_objective, r, k, tol)
-    return Extraction(_signed(_minres_loadings(psi, r, k)), psi, bool(res.success), int(res.nit), float(res.fun),
-                      str(res.message))
+    return Extraction(
+        _signed(_minres_loadings(psi, r, k)), psi, bool(res.success), int(res.nit), float(res.fun), str(res.message)
+    )
 
 
 def ml(r: np.ndarray, k: int, *, tol: float = 1e-14) -> Extraction:

@@ -101,8 +101,11 @@ def rmsea_pvalue(chisq: float, df: float, n: float, ngroups: int = 1, close: flo
     return float(ncx2.sf(chisq, df, lam))
 
 
-def srmr_bentler(samples: list[tuple[np.ndarray, np.ndarray | None]],
-                 implied: list[tuple[np.ndarray, np.ndarray | None]], weights: list[float]) -> float:
+def srmr_bentler(
+    samples: list[tuple[np.ndarray, np.ndarray | None]],
+    implied: list[tuple[np.ndarray, np.ndarray | None]],
+    weights: list[float],
+) -> float:
     """Standardized root mean square residual, Bentler's version (lavaan's ``srmr`` for ML).
 
     Residuals ``(s_ij - sigma_ij) / sqrt(s_ii s_jj)`` over the lower triangle including the

@@ -25,13 +25,49 @@ from allyscale._core import fitindices as fi
 
 __all__ = ["ORDER", "build"]
 
-ORDER = ["npar", "fmin", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled",
-         "chisq.scaling.factor", "baseline.chisq", "baseline.df", "baseline.pvalue", "baseline.chisq.scaled",
-         "baseline.df.scaled", "baseline.pvalue.scaled", "baseline.chisq.scaling.factor", "cfi", "tli",
-         "cfi.scaled", "tli.scaled", "cfi.robust", "tli.robust", "logl", "unrestricted.logl", "aic", "bic",
-         "ntotal", "bic2", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "rmsea.scaled",
-         "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled", "rmsea.robust",
-         "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "rmsea.pvalue.robust", "srmr"]
+ORDER = [
+    "npar",
+    "fmin",
+    "chisq",
+    "df",
+    "pvalue",
+    "chisq.scaled",
+    "df.scaled",
+    "pvalue.scaled",
+    "chisq.scaling.factor",
+    "baseline.chisq",
+    "baseline.df",
+    "baseline.pvalue",
+    "baseline.chisq.scaled",
+    "baseline.df.scaled",
+    "baseline.pvalue.scaled",
+    "baseline.chisq.scaling.factor",
+    "cfi",
+    "tli",
+    "cfi.scaled",
+    "tli.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "logl",
+    "unrestricted.logl",
+    "aic",
+    "bic",
+    "ntotal",
+    "bic2",
+    "rmsea",
+    "rmsea.ci.lower",
+    "rmsea.ci.upper",
+    "rmsea.pvalue",
+    "rmsea.scaled",
+    "rmsea.ci.lower.scaled",
+    "rmsea.ci.upper.scaled",
+    "rmsea.pvalue.scaled",
+    "rmsea.robust",
+    "rmsea.ci.lower.robust",
+    "rmsea.ci.upper.robust",
+    "rmsea.pvalue.robust",
+    "srmr",
+]
 
 
 def _rmsea_set(out: dict, suffix: str, stat: float, df: float, n: float, g: int, c: float = 1.0) -> None:
@@ -43,9 +79,23 @@ def _rmsea_set(out: dict, suffix: str, stat: float, df: float, n: float, g: int,
         out["rmsea.ci.lower" + suffix] = out["rmsea.ci.upper" + suffix] = out["rmsea.pvalue" + suffix] = np.nan
 
 
-def build(*, npar: int, n: int, ngroups: int, fmin: float, test: dict, baseline: dict, scaled_test: str | None,
-          logl: float | None, categorical: bool, robust: dict[str, Any] | None, sample: list, implied: list,
-          weights: list[float], extra: dict[str, float] | None = None) -> dict[str, float]:
+def build(
+    *,
+    npar: int,
+    n: int,
+    ngroups: int,
+    fmin: float,
+    test: dict,
+    baseline: dict,
+    scaled_test: str | None,
+    logl: float | None,
+    categorical: bool,
+    robust: dict[str, Any] | None,
+    sample: list,
+    implied: list,
+    weights: list[float],
+    extra: dict[str, float] | None = None,
+) -> dict[str, float]:
     """lavaan's fit measures of one estimation (see the module docstring)."""
     g = ngroups
     n_fit = n - g if categorical else n
@@ -53,9 +103,18 @@ def build(*, npar: int, n: int, ngroups: int, fmin: float, test: dict, baseline:
     x2, df = std["stat"], std["df"]
     b = baseline["standard"]
     x2b, dfb = b["stat"], b["df"]
-    fm: dict[str, float] = {"npar": float(npar), "fmin": fmin, "chisq": x2, "df": df, "pvalue": std["pvalue"],
-                            "baseline.chisq": x2b, "baseline.df": dfb, "baseline.pvalue": b["pvalue"],
-                            "cfi": fi.cfi(x2, df, x2b, dfb), "tli": fi.tli(x2, df, x2b, dfb)}
+    fm: dict[str, float] = {
+        "npar": float(npar),
+        "fmin": fmin,
+        "chisq": x2,
+        "df": df,
+        "pvalue": std["pvalue"],
+        "baseline.chisq": x2b,
+        "baseline.df": dfb,
+        "baseline.pvalue": b["pvalue"],
+        "cfi": fi.cfi(x2, df, x2b, dfb),
+        "tli": fi.tli(x2, df, x2b, dfb),
+    }
     if logl is not None:
         fm["logl"] = logl
         fm["aic"] = fi.aic(logl, npar)
@@ -67,10 +126,18 @@ def build(*, npar: int, n: int, ngroups: int, fmin: float, test: dict, baseline:
     if sc is not None:
         bsc = baseline.get(scaled_test, {})
         c, cb = sc.get("scaling_factor", np.nan), bsc.get("scaling_factor", np.nan)
-        fm.update({"chisq.scaled": sc["stat"], "df.scaled": sc["df"], "pvalue.scaled": sc["pvalue"],
-                   "chisq.scaling.factor": c, "baseline.chisq.scaled": bsc.get("stat", np.nan),
-                   "baseline.df.scaled": bsc.get("df", np.nan), "baseline.pvalue.scaled": bsc.get("pvalue", np.nan),
-                   "baseline.chisq.scaling.factor": cb})
+        fm.update(
+            {
+                "chisq.scaled": sc["stat"],
+                "df.scaled": sc["df"],
+                "pvalue.scaled": sc["pvalue"],
+                "chisq.scaling.factor": c,
+                "baseline.chisq.scaled": bsc.get("stat", np.nan),
+                "baseline.df.scaled": bsc.get("df", np.nan),
+                "baseline.pvalue.scaled": bsc.get("pvalue", np.nan),
+                "baseline.chisq.scaling.factor": cb,
+            }
+        )
         fm["cfi.scaled"] = fi.cfi(sc["stat"], sc["df"], bsc.get("stat", np.nan), bsc.get("df", np.nan))
         fm["tli.scaled"] = fi.tli(sc["stat"], sc["df"], bsc.get("stat", np.nan), bsc.get("df", np.nan))
         if categorical:

@@ -30,9 +30,10 @@ class Matrices:
     psi: np.ndarray  # m x m
     beta: np.ndarray  # m x m
 
-    def copy(self) -> "Matrices":
-        return Matrices(list(self.ov), list(self.lv), self.lambda_.copy(), self.theta.copy(),
-                        self.psi.copy(), self.beta.copy())
+    def copy(self) -> Matrices:
+        return Matrices(
+            list(self.ov), list(self.lv), self.lambda_.copy(), self.theta.copy(), self.psi.copy(), self.beta.copy()
+        )
 
 
 def latent_cov(m: Matrices) -> np.ndarray:

@@ -20,8 +20,8 @@ with step halving; nothing is warm-started across calls. The observed informatio
 
 from __future__ import annotations
 
-from typing import Any, cast
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 from scipy.linalg.lapack import dpotrf as _dpotrf
@@ -29,8 +29,19 @@ from scipy.linalg.lapack import dpotri as _dpotri
 
 from allyscale._core.model import ModelSpec, table_columns
 
-__all__ = ["Pattern", "GroupData", "MLFit", "fit_ml", "start_values", "deviance", "observed_information",
-           "casewise_scores", "saturated", "baseline_spec", "LOG2PI"]
+__all__ = [
+    "Pattern",
+    "GroupData",
+    "MLFit",
+    "fit_ml",
+    "start_values",
+    "deviance",
+    "observed_information",
+    "casewise_scores",
+    "saturated",
+    "baseline_spec",
+    "LOG2PI",
+]
 
 LOG2PI = float(np.log(2 * np.pi))
 
@@ -62,7 +73,7 @@ class GroupData:
         return len(self.patterns) == 1 and len(self.patterns[0].idx) == self.y.shape[1]
 
     @classmethod
-    def from_array(cls, y: np.ndarray) -> "GroupData":
+    def from_array(cls, y: np.ndarray) -> GroupData:
         y = np.asarray(y, dtype=float)
         obs = ~np.isnan(y)
         if obs.all():  # complete data: one pattern, no sort of the rows
@@ -98,8 +109,7 @@ class MLFit:
     message: str
 
 
-def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad: bool = True,
-             need_info: bool = True):
+def deviance(spec: ModelSpec, data: list[GroupData], x: np.ndarray, *, need_grad: bool = True, need_info: bool = True):
     """D = -2 log L, its gradient and the expected information of D / 2 (sums over all cases).
 
     When every free parameter fills one cell per group, ``dSigma_k = a_k b_k' + b_k a_k'``
@@ -227,8 +237,14 @@ def start_values(spec: ModelSpec, data: list[GroupData]) -> np.ndarray:
             v = vecs[:, -1] * np.sqrt(max(vals[-1], 1e-6))
             if v.sum() < 0:
                 v = -v
-            marker = next((r for r in rows if r["free"] == 0 and not np.isnan(r["ustart"])
-                           and r["ustart"] != 0 and r["rhs"] in ind), None)
+            marker = next(
+                (
+                    r
+                    for r in rows
+                    if r["free"] == 0 and not np.isnan(r["ustart"]) and r["ustart"] != 0 and r["rhs"] in ind
+                ),
+                None,
+            )
             if marker is not None and abs(v[ind.index(marker["rhs"])]) > 1e-3:
                 scale = v[ind.index(marker["rhs"])] / marker["ustart"]
                 var_start[f] = scale**2
@@ -283,8 +299,7 @@ def _pairwise_cov(y: np.ndarray) -> np.ndarray:
     return c
 
 
-def fit_ml(spec: ModelSpec, data: list[GroupData], x0: np.ndarray, *, tol: float = 1e-9,
-           max_iter: int = 500) -> MLFit:
+def fit_ml(spec: ModelSpec, data: list[GroupData], x0: np.ndarray, *, tol: float = 1e-9, max_iter: int = 500) -> MLFit:
     """Minimise D by Fisher scoring with step halving (own code: no library optimiser)."""
     n_total = sum(gd.n for gd in data)
     x = np.array(x0, dtype=float)
@@ -292,8 +307,15 @@ def fit_ml(spec: ModelSpec, data: list[GroupData], x0: np.ndarray, *, tol: float
     try:
         f, grad, info = deviance(spec, data, x)
     except np.linalg.LinAlgError:
-        return MLFit(x, np.inf, False, 0, np.full((q, q), np.nan), np.full(q, np.nan),
-                     "the starting values imply a covariance matrix that is not positive definite")
+        return MLFit(
+            x,
+            np.inf,
+            False,
+            0,
+            np.full((q, q), np.nan),
+            np.full(q, np.nan),
+            "the starting values imply a covariance matrix that is not positive definite",
+        )
     converged = False
     message = "iteration limit reached"
     it = 0
@@ -424,8 +446,10 @@ def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10
         sigma = np.diag(np.nanvar(y, axis=0))
         allidx = np.arange(p)
         # sufficient statistics of each pattern's observed part
-        stats = [(pat.idx, np.setdiff1d(allidx, pat.idx), pat.n, pat.ybar, pat.s + np.outer(pat.ybar, pat.ybar))
-                 for pat in gd.patterns]
+        stats = [
+            (pat.idx, np.setdiff1d(allidx, pat.idx), pat.n, pat.ybar, pat.s + np.outer(pat.ybar, pat.ybar))
+            for pat in gd.patterns
+        ]
         converged = False
         it = 0
         for it in range(1, max_iter + 1):
@@ -442,8 +466,13 @@ def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10
                     c = mu[m] - b @ mu[o]
                     t1_m = n * c + b @ t1_o
                     t2_mo = np.outer(c, t1_o) + b @ t2_oo
-                    t2_mm = (n * np.outer(c, c) + np.outer(c, b @ t1_o) + np.outer(b @ t1_o, c) + b @ t2_oo @ b.T
-                             + n * (sigma[np.ix_(m, m)] - b @ smo.T))
+                    t2_mm = (
+                        n * np.outer(c, c)
+                        + np.outer(c, b @ t1_o)
+                        + np.outer(b @ t1_o, c)
+                        + b @ t2_oo @ b.T
+                        + n * (sigma[np.ix_(m, m)] - b @ smo.T)
+                    )
                     t1[m] += t1_m
                     t2[np.ix_(m, o)] += t2_mo
                     t2[np.ix_(o, m)] += t2_mo.T
@@ -462,8 +491,9 @@ def saturated(data: list[GroupData], *, max_iter: int = 2000, tol: float = 1e-10
             o = pat.idx
             sig = sigma[np.ix_(o, o)]
             d = pat.ybar - mu[o]
-            dev += pat.n * (np.linalg.slogdet(sig)[1] + np.sum((pat.s + np.outer(d, d)) * np.linalg.inv(sig))
-                            + len(o) * LOG2PI)
+            dev += pat.n * (
+                np.linalg.slogdet(sig)[1] + np.sum((pat.s + np.outer(d, d)) * np.linalg.inv(sig)) + len(o) * LOG2PI
+            )
         out.append((sigma, mu, float(dev), converged, it))
     return out
 

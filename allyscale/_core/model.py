@@ -36,6 +36,7 @@ def table_columns(pt: Any) -> dict[str, list]:
         return {k: list(v) for k, v in pt.items()}
     return {str(c): pt[c].tolist() for c in pt.columns}
 
+
 __all__ = ["ModelSpec", "GroupMatrices", "vech_indices"]
 
 
@@ -135,7 +136,8 @@ class ModelSpec:
         fixed: list[tuple[int, str, int, int, float]] = []
         delta: list[tuple[int, int, int]] = []
         for pos, (lhs, op, rhs, group, free_k, ustart, kind) in enumerate(
-                zip(cols["lhs"], cols["op"], cols["rhs"], cols["group"], cols["free"], cols["ustart"], kinds)):
+            zip(cols["lhs"], cols["op"], cols["rhs"], cols["group"], cols["free"], cols["ustart"], kinds)
+        ):
             g = int(group) - 1
             where: tuple[str, int, int]
             if op == "=~":
@@ -147,8 +149,10 @@ class ModelSpec:
                 if lhs in lv:
                     where = ("beta", lv.index(lhs), lv.index(rhs))
                 else:
-                    raise SpecificationError(f"regression of the observed variable {lhs!r} is not supported "
-                                             "(factor models only: '~' between factors)")
+                    raise SpecificationError(
+                        f"regression of the observed variable {lhs!r} is not supported "
+                        "(factor models only: '~' between factors)"
+                    )
             elif op == "~~":
                 if lhs in lv:
                     i, j = sorted((lv.index(lhs), lv.index(rhs)))
@@ -172,8 +176,10 @@ class ModelSpec:
         scales: dict[tuple[int, int], tuple[int, float]] = {}
         for lhs, op, group, free_k, ustart in zip(cols["lhs"], cols["op"], cols["group"], cols["free"], cols["ustart"]):
             if op == "~*~":
-                scales[(int(group) - 1, ov.index(lhs))] = (int(free_k) - 1 if free_k > 0 else -1,
-                                                          float(ustart) if ustart == ustart else 1.0)
+                scales[(int(group) - 1, ov.index(lhs))] = (
+                    int(free_k) - 1 if free_k > 0 else -1,
+                    float(ustart) if ustart == ustart else 1.0,
+                )
         return cls(pt, list(ov), list(lv), ngroups, meanstructure, n_free, entries, fixed, delta, scales)
 
     def scale(self, x: np.ndarray, g: int) -> np.ndarray:
@@ -195,9 +201,14 @@ class ModelSpec:
                 for name in self._NAMES:
                     fx = [(i, j, v) for gg, nm, i, j, v in self.fixed if gg == g and nm == name]
                     fr = [(i, j, k) for k, gg, nm, i, j in self.entries if gg == g and nm == name]
-                    per[name] = (np.array([f[0] for f in fx], dtype=int), np.array([f[1] for f in fx], dtype=int),
-                                 np.array([f[2] for f in fx], dtype=float), np.array([f[0] for f in fr], dtype=int),
-                                 np.array([f[1] for f in fr], dtype=int), np.array([f[2] for f in fr], dtype=int))
+                    per[name] = (
+                        np.array([f[0] for f in fx], dtype=int),
+                        np.array([f[1] for f in fx], dtype=int),
+                        np.array([f[2] for f in fx], dtype=float),
+                        np.array([f[0] for f in fr], dtype=int),
+                        np.array([f[1] for f in fr], dtype=int),
+                        np.array([f[2] for f in fr], dtype=int),
+                    )
                 plan.append(per)
             self.fill_plan = plan
         return self.fill_plan
@@ -209,8 +220,14 @@ class ModelSpec:
         x = np.asarray(x, dtype=float)
         mats = []
         for per in self._plan():
-            arrs = {"lam": np.zeros((p, m)), "theta": np.zeros((p, p)), "psi": np.zeros((m, m)),
-                    "beta": np.zeros((m, m)), "nu": np.zeros(p), "alpha": np.zeros(m)}
+            arrs = {
+                "lam": np.zeros((p, m)),
+                "theta": np.zeros((p, p)),
+                "psi": np.zeros((m, m)),
+                "beta": np.zeros((m, m)),
+                "nu": np.zeros(p),
+                "alpha": np.zeros(m),
+            }
             for name, (fi, fj, fv, ei, ej, ek) in per.items():
                 a = arrs[name]
                 if a.ndim == 1:

@@ -22,10 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 from allyscale._core.bivnorm import _GENZ_RHO, BIG, bvn_cdf
-from scipy.special import ndtr
 
 __all__ = ["encode", "thresholds", "pair_tables", "polychoric_pairs", "PairFit"]
 
@@ -123,8 +122,8 @@ def _gl_integral(h: np.ndarray, k: np.ndarray, rho: np.ndarray, n_nodes: int) ->
     buf = np.empty(hh.shape)
     tmp = np.empty(hh.shape)
     for t in range(n_nodes):
-        np.multiply(hk, b[:, t:t + 1], out=buf)
-        np.multiply(hh, a[:, t:t + 1], out=tmp)
+        np.multiply(hk, b[:, t : t + 1], out=buf)
+        np.multiply(hh, a[:, t : t + 1], out=tmp)
         buf -= tmp
         np.maximum(buf, -700.0, out=buf)  # no subnormals
         if not every:
@@ -206,8 +205,9 @@ class PairFit:
     max_step: float
 
 
-def polychoric_pairs(tables: np.ndarray, bi: np.ndarray, bj: np.ndarray, start: np.ndarray, *,
-                     tol: float = 1e-9, max_iter: int = 100) -> PairFit:
+def polychoric_pairs(
+    tables: np.ndarray, bi: np.ndarray, bj: np.ndarray, start: np.ndarray, *, tol: float = 1e-9, max_iter: int = 100
+) -> PairFit:
     """Maximise each pair's bivariate ordinal likelihood in rho by Fisher scoring.
 
     Parameters

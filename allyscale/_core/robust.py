@@ -24,8 +24,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sandwich", "h1_trace", "h1_trace_missing", "h1_missing_information", "h0_trace", "scaling_factor",
-           "fiml_corrected", "complete_information", "saturated_jacobian"]
+__all__ = [
+    "sandwich",
+    "h1_trace",
+    "h1_trace_missing",
+    "h1_missing_information",
+    "h0_trace",
+    "scaling_factor",
+    "fiml_corrected",
+    "complete_information",
+    "saturated_jacobian",
+]
 
 
 def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
@@ -66,8 +75,9 @@ def h1_missing_information(gd, sigma: np.ndarray, mu: np.ndarray, ov: list[str])
     return a1, b1
 
 
-def h1_trace_missing(gd, sigma: np.ndarray, mu: np.ndarray, ov: list[str],
-                     info: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def h1_trace_missing(
+    gd, sigma: np.ndarray, mu: np.ndarray, ov: list[str], info: tuple[np.ndarray, np.ndarray] | None = None
+) -> float:
     """``tr(A1^-1 B1)`` of :func:`h1_missing_information` (computed unless given as ``info``)."""
     a1, b1 = info if info is not None else h1_missing_information(gd, sigma, mu, ov)
     return float(np.sum(b1 * np.linalg.inv(a1).T))
@@ -168,8 +178,15 @@ def fiml_corrected(groups: list[dict], df: float, df_null: float) -> dict[str, f
     delta_b = block_diag(*[sel for _ in groups])
     c_hat = trace(delta) / df if df > 0 else np.nan
     c_null = trace(delta_b) / df_null
-    return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
-            "XX3.null": xx3_null, "df3.null": df_null, "c.hat3.null": c_null}
+    return {
+        "XX3": xx3,
+        "df3": df,
+        "c.hat3": c_hat,
+        "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
+        "XX3.null": xx3_null,
+        "df3.null": df_null,
+        "c.hat3.null": c_null,
+    }
 
 
 def h0_trace(e_inv: np.ndarray, scores: list[np.ndarray], n_total: int) -> list[float]:

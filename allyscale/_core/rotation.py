@@ -23,13 +23,22 @@ Jennrich, R. I. (2002). A simple general method for oblique rotation. Psychometr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-__all__ = ["Rotation", "gpf_oblique", "gpf_orthogonal", "oblimin", "geomin", "target", "varimax", "promax",
-           "random_orthonormal"]
+__all__ = [
+    "Rotation",
+    "gpf_oblique",
+    "gpf_orthogonal",
+    "oblimin",
+    "geomin",
+    "target",
+    "varimax",
+    "promax",
+    "random_orthonormal",
+]
 
 Criterion = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -84,8 +93,9 @@ def target(target_matrix: np.ndarray) -> Criterion:
     return vgq
 
 
-def gpf_oblique(A: np.ndarray, vgq: Criterion, T0: np.ndarray | None = None, *, eps: float = 1e-5,
-                maxit: int = 1000) -> Rotation:
+def gpf_oblique(
+    A: np.ndarray, vgq: Criterion, T0: np.ndarray | None = None, *, eps: float = 1e-5, maxit: int = 1000
+) -> Rotation:
     """Oblique gradient projection rotation (GPArotation's GPFoblq)."""
     k = A.shape[1]
     T = np.eye(k) if T0 is None else T0.copy()
@@ -118,8 +128,9 @@ def gpf_oblique(A: np.ndarray, vgq: Criterion, T0: np.ndarray | None = None, *, 
     return Rotation(L, T.T @ T, T, f, converged, it)
 
 
-def gpf_orthogonal(A: np.ndarray, vgq: Criterion, T0: np.ndarray | None = None, *, eps: float = 1e-5,
-                   maxit: int = 1000) -> Rotation:
+def gpf_orthogonal(
+    A: np.ndarray, vgq: Criterion, T0: np.ndarray | None = None, *, eps: float = 1e-5, maxit: int = 1000
+) -> Rotation:
     """Orthogonal gradient projection rotation (GPArotation's GPForth)."""
     k = A.shape[1]
     T = np.eye(k) if T0 is None else T0.copy()

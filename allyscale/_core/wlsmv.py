@@ -65,8 +65,15 @@ from allyscale._core.estimation import Estimation, Internals
 from allyscale._core.model import ModelSpec
 from allyscale.errors import ConvergenceWarning, SpecificationError
 
-__all__ = ["estimate", "influence", "sample_statistics", "finish_statistics", "subset_statistics", "OrdinalModel",
-           "difference_test"]
+__all__ = [
+    "estimate",
+    "influence",
+    "sample_statistics",
+    "finish_statistics",
+    "subset_statistics",
+    "OrdinalModel",
+    "difference_test",
+]
 
 influence = _ws.influence
 subset_statistics = _ws.subset_statistics
@@ -81,8 +88,12 @@ def _clear_cache() -> None:
     _CACHE = None
 
 
-_register_cache("wlsmv_stats", "WLSMV sample statistics (polychorics, thresholds, asymptotic covariance)",
-                 lambda: len(_CACHE or ()), _clear_cache)
+_register_cache(
+    "wlsmv_stats",
+    "WLSMV sample statistics (polychorics, thresholds, asymptotic covariance)",
+    lambda: len(_CACHE or ()),
+    _clear_cache,
+)
 
 
 def sample_statistics(y: np.ndarray) -> dict[str, Any]:
@@ -170,9 +181,12 @@ class OrdinalModel:
             spec = self.spec
             th_param = self.free[self.is_th] - 1
             struct = sorted({e[0] for e in spec.entries})
-            separable = bool((th_param >= 0).all() and len(set(th_param.tolist())) == th_param.size
-                             and not set(th_param.tolist()) & set(struct)
-                             and len(struct) + th_param.size == spec.n_free)
+            separable = bool(
+                (th_param >= 0).all()
+                and len(set(th_param.tolist())) == th_param.size
+                and not set(th_param.tolist()) & set(struct)
+                and len(struct) + th_param.size == spec.n_free
+            )
             corr_model = _CorrelationModel(spec, np.array(struct if separable else range(spec.n_free), dtype=int))
             self._cache["single"] = (struct, separable, corr_model)
         return self._cache["single"]
@@ -200,13 +214,18 @@ class _CorrelationModel:
         self.pidx = pidx
         col = {int(k): c for c, k in enumerate(params)}
         self.kc = len(params)
-        ent = [(col[k], name, i, j) for k, g, name, i, j in spec.entries
-               if g == group and name in ("lam", "psi", "beta", "theta")]
+        ent = [
+            (col[k], name, i, j)
+            for k, g, name, i, j in spec.entries
+            if g == group and name in ("lam", "psi", "beta", "theta")
+        ]
         self.n_ent = len(ent)
         self.ent_col = np.array([e[0] for e in ent], dtype=int)
         self.unique = len(set(self.ent_col.tolist())) == self.n_ent
-        by = {name: np.array([(n, e[2], e[3]) for n, e in enumerate(ent) if e[1] == name], dtype=int).reshape(-1, 3)
-              for name in ("lam", "psi", "beta", "theta")}
+        by = {
+            name: np.array([(n, e[2], e[3]) for n, e in enumerate(ent) if e[1] == name], dtype=int).reshape(-1, 3)
+            for name in ("lam", "psi", "beta", "theta")
+        }
         self.lam, self.psi, self.beta = by["lam"], by["psi"], by["beta"]
         th = by["theta"]
         self.theta = th[th[:, 1] != th[:, 2]]
@@ -256,8 +275,9 @@ class _CorrelationModel:
             vals.append(np.ones(len(self.theta)))
         if not rows:
             return sig_vec, _sparse.csc_array((len(i0), self.kc))
-        jac = _sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                shape=(len(i0), self.kc))  # shared labels: duplicates are summed
+        jac = _sparse.csc_array(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(i0), self.kc)
+        )  # shared labels: duplicates are summed
         return sig_vec, jac
 
 
@@ -317,8 +337,9 @@ def _start(spec_ml: ModelSpec, ys: list[np.ndarray]) -> np.ndarray:
     return np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
 
 
-def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, *,
-             fit_only: bool = False) -> Estimation:
+def estimate(
+    ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, *, fit_only: bool = False
+) -> Estimation:
     """WLSMV for a list of groups (one group = a list of one); see the module docstring.
 
     Parameters
@@ -336,8 +357,16 @@ def estimate(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel
     return _estimate_groups(ys, stats, om, fit_only)
 
 
-_SKIPPED = {"XX3": np.nan, "df3": np.nan, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
-            "df3.null": np.nan, "c.hat3.null": np.nan, "note": "not computed (fit_only)"}
+_SKIPPED = {
+    "XX3": np.nan,
+    "df3": np.nan,
+    "c.hat3": np.nan,
+    "XX3.scaled": np.nan,
+    "XX3.null": np.nan,
+    "df3.null": np.nan,
+    "c.hat3.null": np.nan,
+    "note": "not computed (fit_only)",
+}
 
 
 def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_only: bool = False) -> Estimation:
@@ -362,8 +391,11 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
     k = spec.n_free
     x = _start(om.spec_ml, [y])
     x[th_param[th_param >= 0]] = th_obs[th_param >= 0]
-    diagnostics: dict[str, Any] = {"polychoric_converged": stats["converged"], "separable_thresholds": separable,
-                                   "gamma_form": acov.form}
+    diagnostics: dict[str, Any] = {
+        "polychoric_converged": stats["converged"],
+        "separable_thresholds": separable,
+        "gamma_form": acov.form,
+    }
     w_c = w[n_th:]
     csl = slice(n_th, None)
     if separable:
@@ -410,9 +442,13 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
         bread[np.ix_(sidx, sidx)] = bread_c
         rows_t = np.arange(n_th)
         jc = jac_c.tocoo()
-        jac_sp = _sparse.csr_array((np.concatenate([np.ones(n_th), jc.data]),
-                                    (np.concatenate([rows_t, n_th + jc.row]), np.concatenate([th_pos, sidx[jc.col]]))),
-                                   shape=(q, k))
+        jac_sp = _sparse.csr_array(
+            (
+                np.concatenate([np.ones(n_th), jc.data]),
+                (np.concatenate([rows_t, n_th + jc.row]), np.concatenate([th_pos, sidx[jc.col]])),
+            ),
+            shape=(q, k),
+        )
         delta_c = _sparse.csr_array(jac_sp[n_th:])  # the correlation rows over every parameter
         k_c = y_c = None
         if fit_only:  # no catML trace
@@ -425,6 +461,7 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
         meat_cc = np.zeros((k, k))
         meat_cc[np.ix_(sidx, sidx)] = meat_c
     else:
+
         def sig_full(xv, jacobian=True):
             sig_c, jc = corr_model(xv, jacobian)
             sig = np.concatenate([np.where(th_param >= 0, xv[np.maximum(th_param, 0)], th_fixed), sig_c])
@@ -456,8 +493,9 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
     stat = (n - 1) * f
     df = float(q - k)
     if df < 0:
-        raise SpecificationError(f"the model has {k} free parameters but only {q} sample statistics: "
-                                 "it is not identified")
+        raise SpecificationError(
+            f"the model has {k} free parameters but only {q} sample statistics: it is not identified"
+        )
     test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)}}
     scaled = _scaled_shifted(stat, df, tr_ug, tr_ug2)
     test["scaled.shifted"] = scaled
@@ -466,21 +504,52 @@ def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_on
     diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2)
     sig_hat = spec.implied(x)[0][0]
     gm = spec.matrices(x)[0]
-    catml = dict(_SKIPPED) if fit_only else \
-        _catml([pc], [sig_hat], [stats], [delta_c], [k_c], bread, meat_cc, np.array([float(n)]), df,
-               [(gm.lam @ gm.A, gm.psi, gm.theta)], ys=[y_c])
+    catml = (
+        dict(_SKIPPED)
+        if fit_only
+        else _catml(
+            [pc],
+            [sig_hat],
+            [stats],
+            [delta_c],
+            [k_c],
+            bread,
+            meat_cc,
+            np.array([float(n)]),
+            df,
+            [(gm.lam @ gm.A, gm.psi, gm.theta)],
+            ys=[y_c],
+        )
+    )
     diagnostics["catml"] = catml
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
     internals = Internals(s=s, w=w, jac_sparse=jac_sp, n=n, n_th=n_th, sigma=sig_hat, bread=bread, meat=meat)
     if separable:  # the structural blocks (correlation rows), for the difference test
         internals["separable"] = (jac_c, bread_c, meat_c)
-    return Estimation(x, vcov, converged, it, stat / (2 * n), test, baseline, [(pc, None)], None, {}, diagnostics,
-                      "scaled.shifted", None, internals, robust=catml, spec=spec)
+    return Estimation(
+        x,
+        vcov,
+        converged,
+        it,
+        stat / (2 * n),
+        test,
+        baseline,
+        [(pc, None)],
+        None,
+        {},
+        diagnostics,
+        "scaled.shifted",
+        None,
+        internals,
+        robust=catml,
+        spec=spec,
+    )
 
 
-def _inference(jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarray,
-               bread: np.ndarray) -> dict[str, Any]:
+def _inference(
+    jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarray, bread: np.ndarray
+) -> dict[str, Any]:
     """``M = D'W Gamma W D`` and the traces of ``U Gamma`` and ``(U Gamma)^2`` of stacked groups.
 
     As lavaan for several groups: ``W = blockdiag(f_g W_g)``, ``Gamma = blockdiag(Gamma_g /
@@ -497,7 +566,7 @@ def _inference(jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarr
     for g, st in enumerate(stats):
         q_g = st["w"].size
         w_g = st["w"]
-        a = _sparse.csc_array(jac[r0:r0 + q_g].multiply(w_g[:, None]))
+        a = _sparse.csc_array(jac[r0 : r0 + q_g].multiply(w_g[:, None]))
         used = np.flatnonzero(np.diff(a.indptr))  # the parameters group g's statistics depend on
         m_g, h_g, _ = st["acov"].products(a[:, used], w_g)
         meat[np.ix_(used, used)] += f[g] * m_g
@@ -519,18 +588,31 @@ def _baseline(stats: list[dict[str, Any]], ns) -> dict[str, dict[str, float]]:
     stat0 = tr0 = tr0_2 = 0.0
     for n, st in zip(ns, stats):
         rho = st["rho"]
-        stat0 += float((n - 1) * (rho @ (st["w"][st["n_th"]:] * rho)))
+        stat0 += float((n - 1) * (rho @ (st["w"][st["n_th"] :] * rho)))
         t1, t2 = _corr_traces(st)
         tr0 += t1
         tr0_2 += t2
     df0 = float(sum(len(st["rho"]) for st in stats))
-    return {"standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
-            "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2)}
+    return {
+        "standard": {"stat": stat0, "df": df0, "pvalue": fi.pvalue(stat0, df0)},
+        "scaled.shifted": _scaled_shifted(stat0, df0, tr0, tr0_2),
+    }
 
 
-def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[str, Any]], deltas: list,
-           ks: list, bread: np.ndarray, meat: np.ndarray, ns: np.ndarray, df: float,
-           factors: list, note: str | None = None, ys: list | None = None) -> dict[str, Any]:
+def _catml(
+    cors: list[np.ndarray],
+    sigmas: list[np.ndarray],
+    stats: list[dict[str, Any]],
+    deltas: list,
+    ks: list,
+    bread: np.ndarray,
+    meat: np.ndarray,
+    ns: np.ndarray,
+    df: float,
+    factors: list,
+    note: str | None = None,
+    ys: list | None = None,
+) -> dict[str, Any]:
     """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
     Savalei, 2021), without a refit (all items ordered), for one or several groups.
 
@@ -558,8 +640,15 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
     G = len(cors)
     p = cors[0].shape[0]
     P = p * (p - 1) // 2
-    nan = {"XX3": np.nan, "df3": df, "c.hat3": np.nan, "XX3.scaled": np.nan, "XX3.null": np.nan,
-           "df3.null": float(G * P), "c.hat3.null": np.nan}
+    nan = {
+        "XX3": np.nan,
+        "df3": df,
+        "c.hat3": np.nan,
+        "XX3.scaled": np.nan,
+        "XX3.null": np.nan,
+        "df3.null": float(G * P),
+        "c.hat3.null": np.nan,
+    }
     if note:
         return {**nan, "note": note}
     xx3 = xx3_null = 0.0
@@ -568,16 +657,21 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
         cor, sig = cors[g], sigmas[g]
         if np.linalg.eigvalsh(cor)[0] < np.sqrt(np.finfo(float).eps):
             which = "the polychoric matrix" if G == 1 else "a group's polychoric matrix"
-            return {**nan, "note": f"{which} is not positive definite: the robust (catML) indices are undefined "
-                                   "(NaN), as in lavaan"}
+            return {
+                **nan,
+                "note": f"{which} is not positive definite: the robust (catML) indices are undefined "
+                "(NaN), as in lavaan",
+            }
         try:
             ld_sig = np.linalg.slogdet(sig)
             s_inv = np.linalg.inv(sig)
         except np.linalg.LinAlgError:
             return {**nan, "note": "the model-implied correlation matrix is singular: robust indices are NaN"}
         if ld_sig[0] <= 0:
-            return {**nan, "note": "the model-implied correlation matrix is not positive definite: robust indices "
-                                   "are NaN"}
+            return {
+                **nan,
+                "note": "the model-implied correlation matrix is not positive definite: robust indices are NaN",
+            }
         ld_cor = np.linalg.slogdet(cor)[1]
         xx3 += ns[g] * float(ld_sig[1] - ld_cor + np.einsum("ij,ji->", cor, s_inv) - p)
         xx3_null -= ns[g] * float(ld_cor)
@@ -604,7 +698,7 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
         plans = [_msms_plan(iu, s_invs[h], factors[h]) for h in range(G)]
         for g in range(G):
             st = stats[g]
-            n_th, w_c = st["n_th"], st["w"][st["n_th"]:]
+            n_th, w_c = st["n_th"], st["w"][st["n_th"] :]
             ift = st["acov"].IF.T  # (q, N), rows contiguous
             y_g = ys[g] if ys is not None else None
             if y_g is None:
@@ -614,11 +708,11 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
                 e_g = bread[np.ix_(used, y_g[1])]
             step = max(1, _CATML_BLOCK // max(P, 1))
             for a in range(0, ift.shape[1], step):
-                lt = np.divide(ift[n_th:, a:a + step], np.sqrt(ns[g] * f[g]))  # (P, m)
+                lt = np.divide(ift[n_th:, a : a + step], np.sqrt(ns[g] * f[g]))  # (P, m)
                 if y_g is None:
                     b = f[g] * np.asarray(jw @ lt)  # (k_g, m)
                 else:  # J_g' W_g lt from the products' IF_g W_g J_g
-                    b = (f[g] / np.sqrt(ns[g] * f[g])) * y_g[0][a:a + step].T
+                    b = (f[g] / np.sqrt(ns[g] * f[g])) * y_g[0][a : a + step].T
                 eb = e_g @ b
                 for h in range(G):
                     m = -np.asarray(d_used[h] @ eb)
@@ -626,9 +720,16 @@ def _catml(cors: list[np.ndarray], sigmas: list[np.ndarray], stats: list[dict[st
                         m += lt
                     trace += f[h] * _sum_trace_msms(m, iu, s_invs[h], factors[h], plan=plans[h]) / 2
     c_hat = trace / df if df > 0 else np.nan
-    c_null = float(sum(st["acov"].diag()[st["n_th"]:].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
-    return {"XX3": xx3, "df3": df, "c.hat3": c_hat, "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
-            "XX3.null": xx3_null, "df3.null": float(G * P), "c.hat3.null": c_null}
+    c_null = float(sum(st["acov"].diag()[st["n_th"] :].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
+    return {
+        "XX3": xx3,
+        "df3": df,
+        "c.hat3": c_hat,
+        "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
+        "XX3.null": xx3_null,
+        "df3.null": float(G * P),
+        "c.hat3.null": c_null,
+    }
 
 
 #: doubles per block of cases in the catML trace (influence form)
@@ -641,12 +742,15 @@ def _trace_v(x: np.ndarray, s: np.ndarray, iu: tuple[np.ndarray, np.ndarray]) ->
     total = 0.0
     step = max(1, 2_000_000 // max(P, 1))
     for a in range(0, P, step):
-        i, j = iu[0][a:a + step], iu[1][a:a + step]
+        i, j = iu[0][a : a + step], iu[1][a : a + step]
         v = s[i][:, iu[0]] * s[j][:, iu[1]] + s[i][:, iu[1]] * s[j][:, iu[0]]
-        total += float(np.einsum("ab,ab->", v, x[a:a + step]))
+        total += float(np.einsum("ab,ab->", v, x[a : a + step]))
     return total
-def _msms_plan(iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
-               factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None):
+
+
+def _msms_plan(
+    iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray, factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+):
     """What :func:`_sum_trace_msms` needs of a factor structure, once per model: ``(d, u, c,
     incidence)`` when ``S = D - U C U'`` holds (diagonal, positive ``Theta``; checked against
     ``S``), otherwise None."""
@@ -667,8 +771,13 @@ def _msms_plan(iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
     return d, u, c, (iu[0] * p + iu[1], iu[1] * p + iu[0]), 2 * d[iu[0]] * d[iu[1]]
 
 
-def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.ndarray,
-                    factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None, plan=False) -> float:
+def _sum_trace_msms(
+    m: np.ndarray,
+    iu: tuple[np.ndarray, np.ndarray],
+    s_inv: np.ndarray,
+    factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    plan=False,
+) -> float:
     """``sum_n tr(M_n S M_n S)`` for the columns of ``m`` (pairs x cases) written as symmetric
     matrices with zero diagonal.
 
@@ -699,7 +808,7 @@ def _sum_trace_msms(m: np.ndarray, iu: tuple[np.ndarray, np.ndarray], s_inv: np.
     total = 0.0
     block = max(1, int(2_000_000 // (p * p)))
     for start in range(0, n, block):
-        chunk = m[:, start:start + block]
+        chunk = m[:, start : start + block]
         mt = np.zeros((chunk.shape[1], p, p))
         mt[:, iu[0], iu[1]] = chunk.T
         mt[:, iu[1], iu[0]] = chunk.T
@@ -740,8 +849,10 @@ class _GroupsModel:
         self.th_fixed = [om.ustart[r] for r in self.th_rows]
         self.n_th = len(self.th_rows[0])
         self.q_g = self.n_th + len(self.iu[0])
-        self.mean_ent = [[(k, name, i, j) for k, g, name, i, j in spec.entries if g == gg
-                          and name in ("lam", "nu", "alpha", "beta")] for gg in range(n_groups)]
+        self.mean_ent = [
+            [(k, name, i, j) for k, g, name, i, j in spec.entries if g == gg and name in ("lam", "nu", "alpha", "beta")]
+            for gg in range(n_groups)
+        ]
         self.scale_param = {(g, i): kk for (g, i), (kk, _) in spec.scales.items() if kk >= 0}
 
     def _tau(self, x, g):
@@ -809,8 +920,9 @@ class _GroupsModel:
         implied = np.concatenate(out)
         if not jacobian:
             return implied, None
-        jac = _sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                shape=(self.G * self.q_g, self.k))  # duplicates (shared labels) are summed
+        jac = _sparse.csr_array(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(self.G * self.q_g, self.k)
+        )  # duplicates (shared labels) are summed
         return implied, jac
 
     def numeric_jacobian(self, x: np.ndarray) -> np.ndarray:
@@ -825,8 +937,9 @@ class _GroupsModel:
         return jac
 
 
-def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel,
-                     fit_only: bool = False) -> Estimation:
+def _estimate_groups(
+    ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, fit_only: bool = False
+) -> Estimation:
     """Several groups (delta parameterization), as lavaan 0.6.14.
 
     Each group has its own thresholds, polychorics, weights and influences. The fit
@@ -878,10 +991,14 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     x[free[om.alpha_free] - 1] = 0.0
     struct = sorted({e[0] for e in spec.entries})
     th_free = free[om.is_th] - 1
-    separable = bool(not any(kk >= 0 for kk, _ in spec.scales.values()) and (th_free >= 0).all()
-                     and len(set(th_free.tolist())) == th_free.size and not set(th_free.tolist()) & set(struct)
-                     and len(struct) + th_free.size == k
-                     and not any(e[2] in ("nu", "alpha") for e in spec.entries))
+    separable = bool(
+        not any(kk >= 0 for kk, _ in spec.scales.values())
+        and (th_free >= 0).all()
+        and len(set(th_free.tolist())) == th_free.size
+        and not set(th_free.tolist()) & set(struct)
+        and len(struct) + th_free.size == k
+        and not any(e[2] in ("nu", "alpha") for e in spec.entries)
+    )
     if separable:
         # every group's thresholds are their own free parameters (configural models): fitted exactly by
         # the sample thresholds, so Gauss-Newton runs over the structural parameters on the correlations
@@ -915,12 +1032,13 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
     resid = s_all - model(x, False)[0]
-    f_g = [float(resid[g * q_g:(g + 1) * q_g] @ (w_g[g] * resid[g * q_g:(g + 1) * q_g])) for g in range(G)]
+    f_g = [float(resid[g * q_g : (g + 1) * q_g] @ (w_g[g] * resid[g * q_g : (g + 1) * q_g])) for g in range(G)]
     stat = float(sum((n - 1) * fv for n, fv in zip(ns, f_g)))
     df = float(G * q_g - k)
     if df < 0:
-        raise SpecificationError(f"the model has {k} free parameters but only {G * q_g} sample statistics: "
-                                 "it is not identified")
+        raise SpecificationError(
+            f"the model has {k} free parameters but only {G * q_g} sample statistics: it is not identified"
+        )
     # lavaan weights the fit function by (N_g - 1) / (N - G) but the information, the sandwich
     # and the test's U and Gamma by N_g / N
     fn = ns / n_tot
@@ -930,16 +1048,20 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
     meat = inf["meat"]
     tr_ug, tr_ug2 = inf["tr_ug"], inf["tr_ug2"]
     vcov = bread @ meat @ bread / (n_tot - G)  # lavaan: N - 1 per group for categorical data
-    test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
-            "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2)}
+    test = {
+        "standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
+        "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2),
+    }
     baseline = _baseline(stats, ns)
     sample: list[tuple[np.ndarray, np.ndarray | None]] = [(_cor_matrix(st["rho"], p), None) for st in stats]
     implied = spec.implied(x)
     mats = spec.matrices(x)
     note = None
     if any(kk >= 0 for kk, _ in spec.scales.values()):
-        note = ("robust (catML) indices are undefined with free scale factors (thresholds equal across groups): "
-                "NaN, as lavaan")
+        note = (
+            "robust (catML) indices are undefined with free scale factors (thresholds equal across groups): "
+            "NaN, as lavaan"
+        )
     deltas: list[Any] = []
     ks: list[np.ndarray | None] = []
     y_handles: list[Any] = []
@@ -948,7 +1070,7 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
         note = "not computed (fit_only)"
     if note is None:
         for g in range(G):
-            jc = _sparse.csr_array(jac_sp[g * q_g + n_th:(g + 1) * q_g])
+            jc = _sparse.csr_array(jac_sp[g * q_g + n_th : (g + 1) * q_g])
             w_c = w_g[g][n_th:]
             a = _sparse.csc_array(jc.multiply(w_c[:, None]))
             used = np.flatnonzero(np.diff(a.indptr))
@@ -964,18 +1086,63 @@ def _estimate_groups(ys: list[np.ndarray], stats: list[dict[str, Any]], om: Ordi
             else:
                 ks.append(None)
                 y_handles.append((handle[1], used) if handle[0] == "y" else None)
-    catml = _catml([sm[0] for sm in sample], [im[0] for im in implied], stats, deltas, ks, bread, meat_cc, ns, df,
-                   [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats], note, ys=y_handles or None)
-    diagnostics = {"polychoric_converged": all(st["converged"] for st in stats), "separable_thresholds": separable,
-                   "trace_ugamma": tr_ug,
-                   "trace_ugamma2": tr_ug2, "catml": catml, "gamma_form": [st["acov"].form for st in stats]}
+    catml = _catml(
+        [sm[0] for sm in sample],
+        [im[0] for im in implied],
+        stats,
+        deltas,
+        ks,
+        bread,
+        meat_cc,
+        ns,
+        df,
+        [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats],
+        note,
+        ys=y_handles or None,
+    )
+    diagnostics = {
+        "polychoric_converged": all(st["converged"] for st in stats),
+        "separable_thresholds": separable,
+        "trace_ugamma": tr_ug,
+        "trace_ugamma2": tr_ug2,
+        "catml": catml,
+        "gamma_form": [st["acov"].form for st in stats],
+    }
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
     x_final = x.copy()
-    internals = Internals(s=s_all, w=w_inf, jac_sparse=jac_sp, n=int(n_tot), n_th=n_th, bread=bread, meat=meat,
-                          groups=G, n_groups=ns, jac_numeric=lambda: model.numeric_jacobian(x_final))
-    return Estimation(x, vcov, converged, it, f / 2, test, baseline, sample, None, {}, diagnostics,
-                      "scaled.shifted", None, internals, robust=catml, spec=spec)
+    internals = Internals(
+        s=s_all,
+        w=w_inf,
+        jac_sparse=jac_sp,
+        n=int(n_tot),
+        n_th=n_th,
+        bread=bread,
+        meat=meat,
+        groups=G,
+        n_groups=ns,
+        jac_numeric=lambda: model.numeric_jacobian(x_final),
+    )
+    return Estimation(
+        x,
+        vcov,
+        converged,
+        it,
+        f / 2,
+        test,
+        baseline,
+        sample,
+        None,
+        {},
+        diagnostics,
+        "scaled.shifted",
+        None,
+        internals,
+        robust=catml,
+        spec=spec,
+    )
+
+
 def _as_gamma(st: dict[str, Any]) -> dict[str, Any]:
     """The statistics with ``Gamma`` held as the q x q matrix (a new dict; the weights unchanged)."""
     acov = st["acov"]
@@ -989,13 +1156,25 @@ def _as_gamma(st: dict[str, Any]) -> dict[str, Any]:
 def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:
     """Mean-and-variance adjusted statistic, as lavaan's ``scaled.shifted`` test."""
     if df <= 0 or tr_ug2 <= 0:
-        return {"stat": np.nan, "df": df, "pvalue": np.nan, "scaling_factor": np.nan, "shift": np.nan,
-                "trace_ugamma": tr_ug}
+        return {
+            "stat": np.nan,
+            "df": df,
+            "pvalue": np.nan,
+            "scaling_factor": np.nan,
+            "shift": np.nan,
+            "trace_ugamma": tr_ug,
+        }
     a = np.sqrt(df / tr_ug2)
     shift = df - a * tr_ug
     scaled = stat * a + shift
-    return {"stat": scaled, "df": df, "pvalue": fi.pvalue(scaled, df), "scaling_factor": 1 / a, "shift": shift,
-            "trace_ugamma": tr_ug}
+    return {
+        "stat": scaled,
+        "df": df,
+        "pvalue": fi.pvalue(scaled, df),
+        "scaling_factor": 1 / a,
+        "shift": shift,
+        "trace_ugamma": tr_ug,
+    }
 
 
 def _complement(h: np.ndarray) -> np.ndarray:
@@ -1042,15 +1221,13 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
     i0, i1 = e0.internals, e1.internals
     if not i0 or not i1:
         raise SpecificationError("the WLSMV difference test needs two WLSMV fits")
-    if i0["s"].shape != i1["s"].shape or not np.allclose(i0["s"], i1["s"], rtol=0, atol=1e-10) \
-            or i0["n"] != i1["n"]:
+    if i0["s"].shape != i1["s"].shape or not np.allclose(i0["s"], i1["s"], rtol=0, atol=1e-10) or i0["n"] != i1["n"]:
         raise SpecificationError("the two WLSMV fits do not use the same data (sample statistics differ)")
     t0, t1 = e0.test["standard"]["stat"], e1.test["standard"]["stat"]
     df0, df1 = e0.test["standard"]["df"], e1.test["standard"]["df"]
     m = df0 - df1
     method = "satorra.2000 (scaled and shifted)"
-    base = {"chisq_diff_raw": t0 - t1, "df_diff": m, "trace_ugamma": np.nan, "trace_ugamma2": np.nan,
-            "method": method}
+    base = {"chisq_diff_raw": t0 - t1, "df_diff": m, "trace_ugamma": np.nan, "trace_ugamma2": np.nan, "method": method}
     if m <= 0:
         return {**base, "chisq_diff": t0 - t1, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan}
     # H = D1^+ D0 (lavaan: MASS::ginv(D1) %*% D0), through the normal equations on the sparse
@@ -1083,10 +1260,24 @@ def difference_test(fit0, fit1) -> dict[str, Any]:
     tr1 = float(np.trace(qm))
     tr2 = float(np.einsum("ij,ji->", qm, qm))
     if not tr2 > 0:
-        return {**base, "chisq_diff": np.nan, "pvalue": np.nan, "scaling": np.nan, "shift": np.nan,
-                "trace_ugamma": tr1, "trace_ugamma2": tr2}
+        return {
+            **base,
+            "chisq_diff": np.nan,
+            "pvalue": np.nan,
+            "scaling": np.nan,
+            "shift": np.nan,
+            "trace_ugamma": tr1,
+            "trace_ugamma2": tr2,
+        }
     a = np.sqrt(m / tr2)
     shift = m - a * tr1
     stat = (t0 - t1) * a + shift
-    return {**base, "chisq_diff": float(stat), "pvalue": fi.pvalue(stat, m), "scaling": float(1 / a),
-            "shift": float(shift), "trace_ugamma": tr1, "trace_ugamma2": tr2}
+    return {
+        **base,
+        "chisq_diff": float(stat),
+        "pvalue": fi.pvalue(stat, m),
+        "scaling": float(1 / a),
+        "shift": float(shift),
+        "trace_ugamma": tr1,
+        "trace_ugamma2": tr2,
+    }

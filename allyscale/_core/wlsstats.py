@@ -108,7 +108,7 @@ class ACov:
             return self.gamma
         return self._IF.T @ self._IF / self.n
 
-    def sub(self, cols: np.ndarray) -> "ACov":
+    def sub(self, cols: np.ndarray) -> ACov:
         cols = np.asarray(cols, dtype=int)
         if self.gamma is not None:
             return ACov(self.n, gamma=self.gamma[np.ix_(cols, cols)])
@@ -162,7 +162,7 @@ class ACov:
             gram = np.zeros((n, n), order="F")
             step = min(2048, max(1, _BLOCK // max(n, 1)))  # at most 2,048 columns: the block stays small
             for a in range(0, q, step):
-                z = np.asfortranarray(IF[:, a:a + step] * sw[a:a + step])
+                z = np.asfortranarray(IF[:, a : a + step] * sw[a : a + step])
                 # symmetric rank-m update (upper triangle): half the operations of z @ z.T
                 gram = dsyrk(1.0, z, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
             iu = np.tril_indices(n, -1)
@@ -174,8 +174,11 @@ class ACov:
         """``tr((W Gamma)^2)`` for ``W = diag(w)`` (restricted to ``cols`` if given), through the
         smaller of the q x q and N x N Gram matrices."""
         if self.gamma is not None:
-            g = self.gamma if cols is None else (self.gamma[cols, cols] if isinstance(cols, slice)
-                                                 else self.gamma[np.ix_(cols, cols)])
+            g = (
+                self.gamma
+                if cols is None
+                else (self.gamma[cols, cols] if isinstance(cols, slice) else self.gamma[np.ix_(cols, cols)])
+            )
             sw = np.sqrt(w)
             m = g * sw[:, None] * sw[None, :]
             return float(np.einsum("ij,ij->", m, m))
@@ -198,8 +201,11 @@ class ACov:
         ``Y' (IF_c W IF_c') Y / N^2`` (the N x N Gram of :meth:`gram`, shared by every model
         fitted to the data), never a q x m product; matrix form: ``H = Gamma[:, c] a``.
         """
-        if _sparse.issparse(a) and a.shape[0] * a.shape[1] <= 20_000_000 and \
-                (self.gamma is not None or a.nnz > _SPARSE_DENSITY * a.shape[0] * a.shape[1]):
+        if (
+            _sparse.issparse(a)
+            and a.shape[0] * a.shape[1] <= 20_000_000
+            and (self.gamma is not None or a.nnz > _SPARSE_DENSITY * a.shape[0] * a.shape[1])
+        ):
             a = a.toarray()  # dense BLAS products beat sparse-times-dense at these sizes
         if self.gamma is not None:
             h = self.times(a, cols)
@@ -263,7 +269,7 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
         t = th[j, : k - 1]
         b = np.concatenate([[-np.inf], t, [np.inf]])
         prob = ndtr(b[1:]) - ndtr(b[:-1])
-        dens = np.exp(-t**2 / 2) / np.sqrt(2 * np.pi)
+        dens = np.exp(-(t**2) / 2) / np.sqrt(2 * np.pi)
         a = np.diag(dens**2 * (1 / prob[:-1] + 1 / prob[1:]))
         for m in range(k - 2):
             a[m, m + 1] = a[m + 1, m] = -dens[m] * dens[m + 1] / prob[m + 1]
@@ -283,15 +289,17 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     s_ = np.sqrt(1 - rho**2)
     u = bounds[iu[0]][:, 1:-1]
     v = bounds[iu[1]]
-    du = np.exp(-u**2 / 2) / np.sqrt(2 * np.pi)
-    cu = ndtr((v[:, None, 1:] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]) - \
-        ndtr((v[:, None, :-1] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None])
+    du = np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
+    cu = ndtr((v[:, None, 1:] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]) - ndtr(
+        (v[:, None, :-1] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]
+    )
     i_ru = (du[:, :, None] * cu * (qmat[:, :-1, :] - qmat[:, 1:, :])).sum(axis=2)  # (P, K-1)
     uu = bounds[iu[1]][:, 1:-1]
     vv = bounds[iu[0]]
-    dv = np.exp(-uu**2 / 2) / np.sqrt(2 * np.pi)
-    cv = ndtr((vv[:, None, 1:] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]) - \
-        ndtr((vv[:, None, :-1] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None])
+    dv = np.exp(-(uu**2) / 2) / np.sqrt(2 * np.pi)
+    cv = ndtr((vv[:, None, 1:] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]) - ndtr(
+        (vv[:, None, :-1] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]
+    )
     i_rv = (dv[:, :, None] * cv * (qmat[:, :, :-1] - qmat[:, :, 1:]).transpose(0, 2, 1)).sum(axis=2)
     # a pair's influence is a function of the case's two categories (and is zero-scored where one is
     # missing): the (K + 1) x (K + 1) table, the last row/column for "missing"
@@ -314,10 +322,23 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
         t_j = np.zeros((kmax + 1, n_cat[j] - 1))
         t_j[: n_cat[j]] = th_items[j]
         th_tab.append(t_j)
-    return {"codes": codes, "n": n, "p": p, "kmax": kmax, "n_cat": n_cat, "th": [th[j, : n_cat[j] - 1] for j in range(p)],
-            "rho": rho, "pairs": iu, "converged": bool(fit.converged.all()), "pair_tab_flat": tab.ravel(),
-            "pair_off": np.arange(P, dtype=np.intp) * (kmax + 1) ** 2, "th_tab": th_tab,
-            "n_obs": n_obs, "n_pair": npair, "dropped": int((~keep).sum())}
+    return {
+        "codes": codes,
+        "n": n,
+        "p": p,
+        "kmax": kmax,
+        "n_cat": n_cat,
+        "th": [th[j, : n_cat[j] - 1] for j in range(p)],
+        "rho": rho,
+        "pairs": iu,
+        "converged": bool(fit.converged.all()),
+        "pair_tab_flat": tab.ravel(),
+        "pair_off": np.arange(P, dtype=np.intp) * (kmax + 1) ** 2,
+        "th_tab": th_tab,
+        "n_obs": n_obs,
+        "n_pair": npair,
+        "dropped": int((~keep).sum()),
+    }
 
 
 def _all_rows(setup: dict[str, Any]) -> np.ndarray:
@@ -331,7 +352,7 @@ def _all_rows(setup: dict[str, Any]) -> np.ndarray:
     c = np.where(setup["codes"] >= 0, setup["codes"], kmax).T.astype(np.intp)  # (p, n): missing -> the zero row
     r = 0
     for j, t_j in enumerate(th_tab):
-        out[r:r + t_j.shape[1]] = t_j[c[j]].T
+        out[r : r + t_j.shape[1]] = t_j[c[j]].T
         r += t_j.shape[1]
     # the pairs (i, j > i) of item i are consecutive rows: filled a block of rows at a time, each a
     # contiguous slice of ``out`` (positions in the stacked (P, K+1, K+1) tables, at most _BLOCK at once)
@@ -345,9 +366,9 @@ def _all_rows(setup: dict[str, Any]) -> np.ndarray:
             lo = max(a, int(np.searchsorted(iu0, i, side="left")))
             hi = min(b, int(np.searchsorted(iu0, i, side="right")))
             j0 = i + 1 + (lo - int(np.searchsorted(iu0, i, side="left")))
-            cell = c[j0:j0 + hi - lo] + (c[i] * (kmax + 1))[None, :]
+            cell = c[j0 : j0 + hi - lo] + (c[i] * (kmax + 1))[None, :]
             cell += off[lo:hi, None]
-            np.take(flat, cell, out=out[n_th + lo:n_th + hi], mode="clip")  # in range by construction
+            np.take(flat, cell, out=out[n_th + lo : n_th + hi], mode="clip")  # in range by construction
     return out
 
 
@@ -363,7 +384,7 @@ def _rows(setup: dict[str, Any], rows: slice, out: np.ndarray | None = None) -> 
         out = np.empty((n_th + P, c.shape[1]))
     r = 0
     for j, t_j in enumerate(setup["th_tab"]):
-        out[r:r + t_j.shape[1]] = t_j[c[j]].T
+        out[r : r + t_j.shape[1]] = t_j[c[j]].T
         r += t_j.shape[1]
     cell = c[iu[0]] * (kmax + 1)
     cell += c[iu[1]]
@@ -457,8 +478,14 @@ def subset_statistics(stats: dict[str, Any], idx) -> dict[str, Any]:
     pair_cols = pidx[idx[iu[0]], idx[iu[1]]]
     th_cols = np.concatenate([np.arange(th_off[j], th_off[j + 1]) for j in idx]).astype(int)
     cols = np.concatenate([th_cols, n_th_all + pair_cols])
-    out = {"th": [stats["th"][j] for j in idx], "rho": np.asarray(stats["rho"])[pair_cols], "n_cat": n_cat[idx],
-           "pairs": iu, "converged": stats["converged"], "n": stats["n"]}
+    out = {
+        "th": [stats["th"][j] for j in idx],
+        "rho": np.asarray(stats["rho"])[pair_cols],
+        "n_cat": n_cat[idx],
+        "pairs": iu,
+        "converged": stats["converged"],
+        "n": stats["n"],
+    }
     for key in ("n_obs",):
         if key in stats:
             out[key] = np.asarray(stats[key])[idx]

@@ -58,7 +58,7 @@ class _Group(click.Group):
             # the machine failed the run (disk full, permission, I/O): no traceback, outputs untouched
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _fail(ctx, f"{where}{exc.strerror or exc}", EXIT_FAILED)
-        except Exception as exc:  # noqa: BLE001 - the CLI boundary reports every failure
+        except Exception as exc:
             _fail(ctx, exc, EXIT_FAILED, internal=True)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import click
 import pandas as pd
@@ -14,12 +14,20 @@ from allyscale.pool import ItemPool
 
 def data_options(command: Callable) -> Callable:
     """Add ``--missing CODES`` and ``--invalid error|missing`` (passed as ``missing_codes``, ``invalid``)."""
-    command = click.option("--invalid", type=click.Choice(["error", "missing"]), default="error", show_default=True,
-                           help="Non-numeric or out-of-scale answers: stop with an error naming them, or treat them "
-                                "as missing (reported).")(command)
-    command = click.option("--missing", "missing_codes", metavar="CODES",
-                           help="Missing-value codes of the file, comma-separated (e.g. -99,999); counted and "
-                                "reported.")(command)
+    command = click.option(
+        "--invalid",
+        type=click.Choice(["error", "missing"]),
+        default="error",
+        show_default=True,
+        help="Non-numeric or out-of-scale answers: stop with an error naming them, or treat them "
+        "as missing (reported).",
+    )(command)
+    command = click.option(
+        "--missing",
+        "missing_codes",
+        metavar="CODES",
+        help="Missing-value codes of the file, comma-separated (e.g. -99,999); counted and reported.",
+    )(command)
     return command
 
 
@@ -36,9 +44,18 @@ def split_items(text: str | None, option: str = "--items") -> list[str] | None:
     return items
 
 
-def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] | None = None,
-              model: str | None = None, missing: str | None = None, invalid: str = "error",
-              items_from: str | None = None, quiet: bool = False, analysed: bool = False) -> pd.DataFrame:
+def read_data(
+    path: str,
+    pool: ItemPool | None = None,
+    *,
+    items: Sequence[str] | None = None,
+    model: str | None = None,
+    missing: str | None = None,
+    invalid: str = "error",
+    items_from: str | None = None,
+    quiet: bool = False,
+    analysed: bool = False,
+) -> pd.DataFrame:
     """Read a response file with :func:`allyscale.read_responses`; say on stderr what was recoded.
 
     ``.csv``, ``.tsv``, ``.xlsx``, ``.sav`` and Qualtrics exports; the pool's items (or
@@ -61,8 +78,10 @@ def read_data(path: str, pool: ItemPool | None = None, *, items: Sequence[str] |
 
         problems = linear_dependencies(frame, report.items)
         if problems:
-            raise DataError(f"{path}: " + "; ".join(problems) + ": no factor analysis can use them (their "
-                            "covariance matrix is singular); drop the redundant item(s)")
+            raise DataError(
+                f"{path}: " + "; ".join(problems) + ": no factor analysis can use them (their "
+                "covariance matrix is singular); drop the redundant item(s)"
+            )
     return frame
 
 

@@ -8,30 +8,35 @@ import click
 import pandas as pd
 
 from allyscale._files import atomic_write_text, check_output_path
-from allyscale.report.document import jsonable
-
-from allyscale.descriptives import describe_items
 from allyscale.cli._read import data_options, read_data
+from allyscale.descriptives import describe_items
 from allyscale.pool import load_pool
+from allyscale.report.document import jsonable
 from allyscale.scoring import reverse_score, scale_scores
 
 
 @click.command("describe")
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False),
-              help="Write the item table (and scale scores with a pool) as JSON.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the item table (and scale scores with a pool) as JSON.",
+)
 @data_options
-def describe_command(data_path: str, pool_path: str | None, json_out: str | None, missing_codes: str | None,
-                     invalid: str) -> None:
+def describe_command(
+    data_path: str, pool_path: str | None, json_out: str | None, missing_codes: str | None, invalid: str
+) -> None:
     """Item descriptives and scale-score summary of DATA."""
     if json_out:
         check_output_path(json_out, [data_path, pool_path])
     pool = load_pool(pool_path) if pool_path else None
     data = read_data(data_path, pool, missing=missing_codes, invalid=invalid)
     table = describe_items(data, pool)
-    click.echo(f"{data_path}: {len(data)} respondents, {table.shape[0]} items, "
-               f"{int(table['missing'].sum())} missing responses")
+    click.echo(
+        f"{data_path}: {len(data)} respondents, {table.shape[0]} items, {int(table['missing'].sum())} missing responses"
+    )
     with pd.option_context("display.width", 120, "display.max_rows", 500):
         click.echo(table.round(3).to_string())
         if pool is not None:

@@ -19,12 +19,26 @@ def montecarlo_group() -> None:
 
 @montecarlo_group.command("run")
 @click.argument("study", type=click.Path(dir_okay=False))
-@click.option("--store", required=True, type=click.Path(dir_okay=False),
-              help="SQLite results store (created, or resumed if it exists).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (or Dask workers with --dask local).")
-@click.option("--dask", "dask", default=None, metavar="ADDRESS|local",
-              help="Run on Dask: 'local' starts a LocalCluster, else the scheduler address to join.")
+@click.option(
+    "--store",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite results store (created, or resumed if it exists).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (or Dask workers with --dask local).",
+)
+@click.option(
+    "--dask",
+    "dask",
+    default=None,
+    metavar="ADDRESS|local",
+    help="Run on Dask: 'local' starts a LocalCluster, else the scheduler address to join.",
+)
 @click.option("--reps", type=click.IntRange(min=1), default=None, help="Override the spec's replications.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run_command(study, store, workers, dask, reps, no_progress) -> None:
@@ -43,10 +57,18 @@ def run_command(study, store, workers, dask, reps, no_progress) -> None:
 
 @montecarlo_group.command("export")
 @click.argument("store", type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="CSV of replications (one row per condition x replication x model).")
-@click.option("--estimates", type=click.Path(dir_okay=False), default=None,
-              help="CSV of parameter estimates (long format) [default: OUT with _estimates].")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV of replications (one row per condition x replication x model).",
+)
+@click.option(
+    "--estimates",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of parameter estimates (long format) [default: OUT with _estimates].",
+)
 def export_command(store, out, estimates) -> None:
     """Write the stored replications of STORE as CSV tables."""
     from allyscale.montecarlo import export_study
@@ -74,8 +96,13 @@ def export_command(store, out, estimates) -> None:
 @montecarlo_group.command("summarize")
 @click.argument("store", type=click.Path(dir_okay=False))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as JSON.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for tables (CSV), summary.txt/json and plots (PNG + SVG).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for tables (CSV), summary.txt/json and plots (PNG + SVG).",
+)
 def summarize_command(store, json_out, out_dir) -> None:
     """Summarize STORE: convergence, fit rejection rates, selection, retention, bias, coverage, power, N."""
     from allyscale.montecarlo import summarize_study
@@ -99,8 +126,12 @@ def summarize_command(store, json_out, out_dir) -> None:
 @click.command("dfi")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False), help="lavaan model file.")
-@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default=None,
-              help="Default: allyscale's rule (WLSMV for items with at most 7 integer categories, else ML).")
+@click.option(
+    "--estimator",
+    type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False),
+    default=None,
+    help="Default: allyscale's rule (WLSMV for items with at most 7 integer categories, else ML).",
+)
 @click.option("--reps", type=click.IntRange(min=20), default=500, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)

@@ -40,9 +40,11 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     findings = pool.check(max_words=max_words, max_grade=max_grade)
     n_facets = len(pool.facets)
     click.echo(f"{pool_path}: {pool.name}")
-    click.echo(f"  {len(pool.factors)} factors, {n_facets} facets, {len(pool.items)} items "
-               f"({len(pool.reverse_items)} reverse-keyed), scale {pool.scale.min}-{pool.scale.max}"
-               + (f", core '{pool.core['label']}'" if pool.core else ""))
+    click.echo(
+        f"  {len(pool.factors)} factors, {n_facets} facets, {len(pool.items)} items "
+        f"({len(pool.reverse_items)} reverse-keyed), scale {pool.scale.min}-{pool.scale.max}"
+        + (f", core '{pool.core['label']}'" if pool.core else "")
+    )
     for f in pool.factors:
         click.echo(f"  {f.id:<16} {len(f.items):>3} items  {f.label}")
     structures = [s for s in STRUCTURES if s in pool.all_model_syntax()]
@@ -50,10 +52,13 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     if findings:
         counts = Counter(f.rule for f in findings)
         severities = Counter(f.severity for f in findings)
-        click.echo(f"\n{len(findings)} item-writing flag(s): "
-                   + ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
-                   + " (" + ", ".join(f"{k} {severities[k]}" for k in ("error", "warning", "note", "accepted")
-                                      if severities.get(k)) + ")")
+        click.echo(
+            f"\n{len(findings)} item-writing flag(s): "
+            + ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
+            + " ("
+            + ", ".join(f"{k} {severities[k]}" for k in ("error", "warning", "note", "accepted") if severities.get(k))
+            + ")"
+        )
         for f in findings:
             form = f" ({f.form})" if f.form else ""
             click.echo(f"  [{f.severity}] {f.item}{form}: {f.rule}: {f.message}")
@@ -63,9 +68,19 @@ def check(pool_path: str, max_words: int, max_grade: float, strict: bool, json_o
     else:
         click.echo("\nno item-writing problems flagged")
     if json_out:
-        atomic_write_text(json_out, json.dumps({
-            "pool": str(pool_path), "name": pool.name, "n_items": len(pool.items),
-            "findings": [f.__dict__ for f in findings]}, indent=2), [pool_path])
+        atomic_write_text(
+            json_out,
+            json.dumps(
+                {
+                    "pool": str(pool_path),
+                    "name": pool.name,
+                    "n_items": len(pool.items),
+                    "findings": [f.__dict__ for f in findings],
+                },
+                indent=2,
+            ),
+            [pool_path],
+        )
     if strict and any(f.severity in ("error", "warning") for f in findings):
         raise SystemExit(1)
 

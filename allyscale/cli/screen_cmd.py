@@ -8,23 +8,38 @@ import click
 import pandas as pd
 
 from allyscale._files import _real, atomic_write_text, check_output_path, write_csv
-from allyscale.errors import DataError
 from allyscale.cli._read import data_options, read_data, split_items
+from allyscale.errors import DataError
 from allyscale.pool import load_pool
 from allyscale.report.document import jsonable
 
 
 @click.command("screen")
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
-@click.option("--pool", "pool_path", type=click.Path(dir_okay=False),
-              help="Item pool: its items, reverse keys, factors (even-odd index) and attention checks.")
+@click.option(
+    "--pool",
+    "pool_path",
+    type=click.Path(dir_okay=False),
+    help="Item pool: its items, reverse keys, factors (even-odd index) and attention checks.",
+)
 @click.option("--items", help="Comma-separated item columns (without a pool; default every numeric column).")
-@click.option("--exclude", help="'flagged', or comma-separated rules (attention, longstring, irv, mahalanobis, "
-                                "even_odd, missing) whose respondents are left out of --out.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False),
-              help="Write the kept respondents as CSV (all of them unless --exclude).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False),
-              help="Write the screening (per-item missing, flagged respondents, MCAR test) as JSON.")
+@click.option(
+    "--exclude",
+    help="'flagged', or comma-separated rules (attention, longstring, irv, mahalanobis, "
+    "even_odd, missing) whose respondents are left out of --out.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write the kept respondents as CSV (all of them unless --exclude).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the screening (per-item missing, flagged respondents, MCAR test) as JSON.",
+)
 @data_options
 def screen_command(data_path, pool_path, items, exclude, out_path, json_out, missing_codes, invalid) -> None:
     """Screen DATA: missing data per item and person, Little's MCAR test, careless responding.
@@ -40,8 +55,14 @@ def screen_command(data_path, pool_path, items, exclude, out_path, json_out, mis
     if out_path and json_out and _real(out_path) == _real(json_out):
         raise DataError(f"--out and --json are the same file ({out_path}); give two files")
     chosen = split_items(items)
-    data = read_data(data_path, None if chosen else pool, items=chosen, missing=missing_codes, invalid=invalid,
-                     items_from="the --items")
+    data = read_data(
+        data_path,
+        None if chosen else pool,
+        items=chosen,
+        missing=missing_codes,
+        invalid=invalid,
+        items_from="the --items",
+    )
     rules = None
     if exclude:
         rules = "flagged" if exclude.strip() == "flagged" else [r.strip() for r in exclude.split(",") if r.strip()]

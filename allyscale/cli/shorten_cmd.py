@@ -54,29 +54,66 @@ def _reverse(text: str | None):
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
 @click.option("--pool", "pool_path", required=True, type=click.Path(dir_okay=False), help="Item pool YAML.")
 @click.option("--items-per-factor", required=True, help="Items to keep per factor: K, or FACTOR=K,FACTOR=K,...")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Short-form pool YAML to write (accepted by 'allyscale pool check').")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Short-form pool YAML to write (accepted by 'allyscale pool check').",
+)
 @click.option("--group", help="Group column (e.g. form): penalise items that function differently across groups.")
 @click.option("--min-per-facet", type=int, default=1, show_default=True, help="Items kept from every facet.")
-@click.option("--method", type=click.Choice(["aco", "sa", "exhaustive", "auto"]), default="aco", show_default=True,
-              help="Ant-colony optimisation, simulated annealing, exhaustive search, or auto (exhaustive when small).")
+@click.option(
+    "--method",
+    type=click.Choice(["aco", "sa", "exhaustive", "auto"]),
+    default="aco",
+    show_default=True,
+    help="Ant-colony optimisation, simulated annealing, exhaustive search, or auto (exhaustive when small).",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--force-in", help="Comma-separated items that must be kept.")
 @click.option("--force-out", help="Comma-separated items that must be dropped.")
 @click.option("--reverse-keyed", help="Reverse-keyed items per factor: MIN, or MIN,MAX.")
 @click.option("--omega-target", type=float, default=0.80, show_default=True, help="ω each factor should reach.")
-@click.option("--holdout", default="0.5", show_default=True,
-              help="Fraction held out for confirmation, a second data file, or 'none'.")
+@click.option(
+    "--holdout",
+    default="0.5",
+    show_default=True,
+    help="Fraction held out for confirmation, a second data file, or 'none'.",
+)
 @click.option("--max-evaluations", type=int, default=3000, show_default=True, help="Most candidate fits.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes for candidate fits.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False),
-              help="Also write a report folder with the 'From N to k items' section.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    help="Also write a report folder with the 'From N to k items' section.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the whole result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @data_options
-def shorten_command(data_path, pool_path, items_per_factor, out_path, group, min_per_facet, method, seed, force_in,
-                    force_out, reverse_keyed, omega_target, holdout, max_evaluations, workers, report_dir, json_out,
-                    quiet, missing_codes, invalid) -> None:
+def shorten_command(
+    data_path,
+    pool_path,
+    items_per_factor,
+    out_path,
+    group,
+    min_per_facet,
+    method,
+    seed,
+    force_in,
+    force_out,
+    reverse_keyed,
+    omega_target,
+    holdout,
+    max_evaluations,
+    workers,
+    report_dir,
+    json_out,
+    quiet,
+    missing_codes,
+    invalid,
+) -> None:
     """Select a short form of the pool on DATA and write it as pool YAML.
 
     The search runs on a calibration sample; fit and reliability are confirmed on the
@@ -106,11 +143,23 @@ def shorten_command(data_path, pool_path, items_per_factor, out_path, group, min
         if not Path(hold_path).is_file():
             raise DataError(f"--holdout: {hold_path!r} is neither a fraction, 'none', nor an existing data file")
         hold = read_data(hold_path, pool, missing=missing_codes, invalid=invalid)
-    result = shorten(data, pool=pool, items_per_factor=_items_per_factor(items_per_factor),
-                     min_per_facet=min_per_facet, group=group, method=method, seed=seed,
-                     force_in=split_items(force_in) or (), force_out=split_items(force_out) or (),
-                     reverse_keyed=_reverse(reverse_keyed), objective=Objective(omega_target=omega_target),
-                     holdout=hold, max_evaluations=max_evaluations, workers=workers, progress=not quiet)
+    result = shorten(
+        data,
+        pool=pool,
+        items_per_factor=_items_per_factor(items_per_factor),
+        min_per_facet=min_per_facet,
+        group=group,
+        method=method,
+        seed=seed,
+        force_in=split_items(force_in) or (),
+        force_out=split_items(force_out) or (),
+        reverse_keyed=_reverse(reverse_keyed),
+        objective=Objective(omega_target=omega_target),
+        holdout=hold,
+        max_evaluations=max_evaluations,
+        workers=workers,
+        progress=not quiet,
+    )
     result.save_pool(out_path, inputs=inputs)
     with pd.option_context("display.width", 200, "display.max_columns", 60, "display.max_rows", 200):
         click.echo(str(result.summary()))

@@ -84,8 +84,7 @@ def _shorten_options(pool, k, group, method, max_evaluations, workers, seed) -> 
         raise DataError(f"--shorten {brief(k)}: {exc}") from None
     if group is not None and group in pool.item_ids:
         raise DataError(f"--shorten-group {group}: is an item; the group column must be another column")
-    opts: dict = {"items_per_factor": per, "method": method, "max_evaluations": max_evaluations,
-                  "workers": workers}
+    opts: dict = {"items_per_factor": per, "method": method, "max_evaluations": max_evaluations, "workers": workers}
     if group is not None:
         opts["group"] = group
     if seed is not None:
@@ -98,70 +97,170 @@ def _shorten_options(pool, k, group, method, max_evaluations, workers, seed) -> 
 @click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Item pool YAML.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="lavaan model file.")
 @click.option("--group", help="Column defining groups (measurement invariance).")
-@click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False),
-              help="Default: WLSMV for Likert items (<= 10 categories), else ML.")
+@click.option(
+    "--estimator",
+    type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False),
+    help="Default: WLSMV for Likert items (<= 10 categories), else ML.",
+)
 @click.option("--split-half", is_flag=True, help="EFA on one random half, CFA on the other.")
-@click.option("--external", multiple=True,
-              help="External measure (repeatable): a column with its score, or NAME=ITEM,ITEM,... / NAME=PREFIX* "
-                   "for its items (a factor in one CFA with the scale's factors).")
-@click.option("--expect", "expects", multiple=True, metavar="NAME=PATTERN",
-              help="Expected correlation of the factors with an external measure (repeatable), e.g. "
-                   "'arbi=> .50' or 'sdes=|r| < .30'; marked met or not in the report.")
+@click.option(
+    "--external",
+    multiple=True,
+    help="External measure (repeatable): a column with its score, or NAME=ITEM,ITEM,... / NAME=PREFIX* "
+    "for its items (a factor in one CFA with the scale's factors).",
+)
+@click.option(
+    "--expect",
+    "expects",
+    multiple=True,
+    metavar="NAME=PATTERN",
+    help="Expected correlation of the factors with an external measure (repeatable), e.g. "
+    "'arbi=> .50' or 'sdes=|r| < .30'; marked met or not in the report.",
+)
 @click.option("--known-groups", "known_groups", help="Column with two groups that should differ (known groups).")
-@click.option("--criterion", help="Outcome column: incremental validity of the scale scores beyond the --external "
-                                  "measures (hierarchical regression).")
-@click.option("--retest", "retest_path", type=click.Path(dir_okay=False),
-              help="Retest wave of the same respondents (matched by --id; with --pairs the targets' self-report, "
-                   "matched by --target-id): adds the section 'Stability'.")
+@click.option(
+    "--criterion",
+    help="Outcome column: incremental validity of the scale scores beyond the --external "
+    "measures (hierarchical regression).",
+)
+@click.option(
+    "--retest",
+    "retest_path",
+    type=click.Path(dir_okay=False),
+    help="Retest wave of the same respondents (matched by --id; with --pairs the targets' self-report, "
+    "matched by --target-id): adds the section 'Stability'.",
+)
 @click.option("--wave", help="Column with two waves in DATA (instead of --retest; the first wave is validated).")
 @click.option("--id", "retest_id", help="Respondent id column matching the waves [default: id].")
-@click.option("--retest-latent/--no-retest-latent", default=True, show_default=True,
-              help="Also the latent stability across the waves (longitudinal invariance sequence).")
+@click.option(
+    "--retest-latent/--no-retest-latent",
+    default=True,
+    show_default=True,
+    help="Also the latent stability across the waves (longitudinal invariance sequence).",
+)
 @click.option("--reverse", help="Comma-separated reverse-keyed items to reverse-score (with a model file).")
 @click.option("--scale", help="Response scale MIN,MAX for --reverse (default: the observed range).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="validation", show_default=True,
-              help="Output folder (one subfolder per file when several files are given, named after the file; "
-                   "files of the same name get their folders' names too).")
-@click.option("--exclude", help="Drop respondents flagged by these screening rules before the analyses: 'flagged' "
-                                "or a comma-separated list of attention, longstring, irv, mahalanobis, even_odd, "
-                                "missing (default: flag and keep everyone).")
-@click.option("--pairs", is_flag=True,
-              help="Paired self-informant data: <item>_<form> columns for the pool's two forms (one row per target, "
-                   "or per target-informant pair); adds the section 'Paired self-informant design'.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="validation",
+    show_default=True,
+    help="Output folder (one subfolder per file when several files are given, named after the file; "
+    "files of the same name get their folders' names too).",
+)
+@click.option(
+    "--exclude",
+    help="Drop respondents flagged by these screening rules before the analyses: 'flagged' "
+    "or a comma-separated list of attention, longstring, irv, mahalanobis, even_odd, "
+    "missing (default: flag and keep everyone).",
+)
+@click.option(
+    "--pairs",
+    is_flag=True,
+    help="Paired self-informant data: <item>_<form> columns for the pool's two forms (one row per target, "
+    "or per target-informant pair); adds the section 'Paired self-informant design'.",
+)
 @click.option("--target-id", help="Target id column of paired data (with --pairs).")
-@click.option("--collapse", type=click.IntRange(min=1), is_flag=False, flag_value=1, default=None,
-              help="Merge response categories observed fewer than N times (default 1: not observed) in some group "
-                   "or form before the ordinal invariance models; the merges are listed in the report.")
-@click.option("--content-ratings", "content_ratings", multiple=True, type=click.Path(dir_okay=False),
-              help="Returned content-validity rating sheet (repeatable): adds the content-validity section first.")
-@click.option("--formats", "formats", default="html", show_default=True,
-              help="Comma-separated report formats: html (always written, with results.json, tables/, data.csv and "
-                   "reproduce.R), docx (report.docx, APA-7 tables), tex (tex/: booktabs tables and report.tex), "
-                   "pdf (report.pdf: report.html printed by headless Chromium, which must be installed).")
-@click.option("--shorten", "shorten_k", metavar="K",
-              help="Items per factor of a short form (K, or FACTOR=K,FACTOR=K,...): adds the section 'From pool to "
-                   "measure: a short form' (searched on a calibration half, confirmed on the holdout half; with "
-                   "--pairs on the targets' self-reports, split by target). Needs --pool.")
-@click.option("--shorten-group", help="Group column for the short form: items that function differently across "
-                                      "its groups are penalised, the split is stratified and the short form's "
-                                      "invariance is tested [default: --group].")
-@click.option("--shorten-method", type=click.Choice(["aco", "sa", "exhaustive", "auto"]), default="aco",
-              show_default=True, help="Search of the short form (ant-colony optimisation, simulated annealing, "
-                                      "exhaustive, or auto).")
-@click.option("--shorten-max-evaluations", type=click.IntRange(min=1), default=3000, show_default=True,
-              help="Most candidate short forms fitted.")
-@click.option("--shorten-workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes for the short form's candidate fits.")
-@click.option("--shorten-seed", type=click.IntRange(min=0),
-              help="Seed of the short form's split and search [default: --seed].")
+@click.option(
+    "--collapse",
+    type=click.IntRange(min=1),
+    is_flag=False,
+    flag_value=1,
+    default=None,
+    help="Merge response categories observed fewer than N times (default 1: not observed) in some group "
+    "or form before the ordinal invariance models; the merges are listed in the report.",
+)
+@click.option(
+    "--content-ratings",
+    "content_ratings",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Returned content-validity rating sheet (repeatable): adds the content-validity section first.",
+)
+@click.option(
+    "--formats",
+    "formats",
+    default="html",
+    show_default=True,
+    help="Comma-separated report formats: html (always written, with results.json, tables/, data.csv and "
+    "reproduce.R), docx (report.docx, APA-7 tables), tex (tex/: booktabs tables and report.tex), "
+    "pdf (report.pdf: report.html printed by headless Chromium, which must be installed).",
+)
+@click.option(
+    "--shorten",
+    "shorten_k",
+    metavar="K",
+    help="Items per factor of a short form (K, or FACTOR=K,FACTOR=K,...): adds the section 'From pool to "
+    "measure: a short form' (searched on a calibration half, confirmed on the holdout half; with "
+    "--pairs on the targets' self-reports, split by target). Needs --pool.",
+)
+@click.option(
+    "--shorten-group",
+    help="Group column for the short form: items that function differently across "
+    "its groups are penalised, the split is stratified and the short form's "
+    "invariance is tested [default: --group].",
+)
+@click.option(
+    "--shorten-method",
+    type=click.Choice(["aco", "sa", "exhaustive", "auto"]),
+    default="aco",
+    show_default=True,
+    help="Search of the short form (ant-colony optimisation, simulated annealing, exhaustive, or auto).",
+)
+@click.option(
+    "--shorten-max-evaluations",
+    type=click.IntRange(min=1),
+    default=3000,
+    show_default=True,
+    help="Most candidate short forms fitted.",
+)
+@click.option(
+    "--shorten-workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes for the short form's candidate fits.",
+)
+@click.option(
+    "--shorten-seed", type=click.IntRange(min=0), help="Seed of the short form's split and search [default: --seed]."
+)
 @data_options
-def validate_command(data_paths, pool_path, model_path, group, estimator, split_half, external, reverse, scale, seed,
-                     out_dir, exclude, missing_codes, invalid, pairs=False, target_id=None, collapse=None,
-                     content_ratings=(), formats="html", expects=(), known_groups=None, retest_path=None,
-                     wave=None, retest_id=None, retest_latent=True, criterion=None, shorten_k=None,
-                     shorten_group=None, shorten_method="aco", shorten_max_evaluations=3000,
-                     shorten_workers=1, shorten_seed=None) -> None:
+def validate_command(
+    data_paths,
+    pool_path,
+    model_path,
+    group,
+    estimator,
+    split_half,
+    external,
+    reverse,
+    scale,
+    seed,
+    out_dir,
+    exclude,
+    missing_codes,
+    invalid,
+    pairs=False,
+    target_id=None,
+    collapse=None,
+    content_ratings=(),
+    formats="html",
+    expects=(),
+    known_groups=None,
+    retest_path=None,
+    wave=None,
+    retest_id=None,
+    retest_latent=True,
+    criterion=None,
+    shorten_k=None,
+    shorten_group=None,
+    shorten_method="aco",
+    shorten_max_evaluations=3000,
+    shorten_workers=1,
+    shorten_seed=None,
+) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
     Writes OUT/report.html, OUT/results.json, OUT/tables/*.csv, OUT/data.csv and
@@ -186,8 +285,9 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         raise DataError("--target-id is for paired data (--pairs)")
     pool = load_pool(pool_path) if pool_path else None
     model = read_model(model_path) if model_path else None
-    shorten = _shorten_options(pool, shorten_k, shorten_group, shorten_method, shorten_max_evaluations,
-                               shorten_workers, shorten_seed)
+    shorten = _shorten_options(
+        pool, shorten_k, shorten_group, shorten_method, shorten_max_evaluations, shorten_workers, shorten_seed
+    )
     if group and ((pool is not None and group in pool.item_ids) or (model is not None and group in model_items(model))):
         raise DataError(f"--group {group}: is an item; the group column must be another column")
     reverse_items = split_items(reverse, "--reverse") or []
@@ -198,8 +298,7 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
         except ValueError:
             raise DataError(f"--scale: expected MIN,MAX, got {brief(scale)}") from None
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi) or max(abs(lo), abs(hi)) > 1000:
-            raise DataError(f"--scale: {brief(scale)} is not a response scale (finite MIN < MAX, within "
-                            "-1000..1000)")
+            raise DataError(f"--scale: {brief(scale)} is not a response scale (finite MIN < MAX, within -1000..1000)")
         scale_range = (lo, hi)
     rules = None
     if exclude:
@@ -230,24 +329,50 @@ def validate_command(data_paths, pool_path, model_path, group, estimator, split_
             from allyscale.report.paired_section import paired_items
 
             base = pool.item_ids if pool is not None else model_items(model)
-            data = read_data(str(path), None, items=paired_items(pool, base), missing=missing_codes, invalid=invalid,
-                             items_from="the paired", analysed=True)
+            data = read_data(
+                str(path),
+                None,
+                items=paired_items(pool, base),
+                missing=missing_codes,
+                invalid=invalid,
+                items_from="the paired",
+                analysed=True,
+            )
         else:
             data = read_data(str(path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True)
         if shorten is not None and shorten.get("group") is not None and shorten["group"] not in data.columns:
             raise DataError(f"--shorten-group {shorten['group']}: {path.name} has no such column")
         retest = None
         if retest_path:
-            retest = read_data(str(retest_path), pool, model=model, missing=missing_codes, invalid=invalid,
-                               analysed=True)
-        report = validate(data, pool=pool, model=model, group=group, estimator=estimator, split_half=split_half,
-                          seed=seed, source=path.name, external=list(external), reverse=reverse_items,
-                          scale=scale_range, exclude=rules, pairs=pairs, target_id=target_id,
-                          collapse=collapse or False,
-                          content_ratings=list(content_ratings) if content_ratings else None,
-                          expect=expect or None, known_groups=known_groups, retest=retest, wave=wave,
-                          retest_id=retest_id, retest_latent=retest_latent, criterion=criterion,
-                          shorten=shorten)
+            retest = read_data(
+                str(retest_path), pool, model=model, missing=missing_codes, invalid=invalid, analysed=True
+            )
+        report = validate(
+            data,
+            pool=pool,
+            model=model,
+            group=group,
+            estimator=estimator,
+            split_half=split_half,
+            seed=seed,
+            source=path.name,
+            external=list(external),
+            reverse=reverse_items,
+            scale=scale_range,
+            exclude=rules,
+            pairs=pairs,
+            target_id=target_id,
+            collapse=collapse or False,
+            content_ratings=list(content_ratings) if content_ratings else None,
+            expect=expect or None,
+            known_groups=known_groups,
+            retest=retest,
+            wave=wave,
+            retest_id=retest_id,
+            retest_latent=retest_latent,
+            criterion=criterion,
+            shorten=shorten,
+        )
         html = report.save(targets[path], inputs=inputs, formats=wanted)
         took = time.perf_counter() - start
         status = "with failed analyses: " + ", ".join(report.failed) if report.failed else "ok"

@@ -36,5 +36,17 @@ from allyscale.montecarlo.spec import CUTOFFS, FIT_MEASURES, StudySpec, load_stu
 from allyscale.montecarlo.store import export_study
 from allyscale.montecarlo.summary import StudySummary, population_values, summarize_study
 
-__all__ = ["StudySpec", "load_study", "run_study", "RunReport", "export_study", "summarize_study", "StudySummary",
-           "replicate", "replication_seed", "population_values", "FIT_MEASURES", "CUTOFFS"]
+__all__ = [
+    "StudySpec",
+    "load_study",
+    "run_study",
+    "RunReport",
+    "export_study",
+    "summarize_study",
+    "StudySummary",
+    "replicate",
+    "replication_seed",
+    "population_values",
+    "FIT_MEASURES",
+    "CUTOFFS",
+]

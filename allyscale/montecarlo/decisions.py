@@ -31,8 +31,13 @@ def _flag(x: Any, *, default: bool) -> bool:
     return bool(x)
 
 
-def replication_decisions(fits: Mapping[str, Mapping[str, Any]], tests: Iterable[Mapping[str, Any]], *,
-                          estimator: str, policy: FitPolicy | None = None) -> dict[str, Any]:
+def replication_decisions(
+    fits: Mapping[str, Mapping[str, Any]],
+    tests: Iterable[Mapping[str, Any]],
+    *,
+    estimator: str,
+    policy: FitPolicy | None = None,
+) -> dict[str, Any]:
     """Verdict per model and the preferred structure of one replication.
 
     Parameters
@@ -56,13 +61,18 @@ def replication_decisions(fits: Mapping[str, Mapping[str, Any]], tests: Iterable
         measures = f.get("measures") if isinstance(f.get("measures"), Mapping) else f
         converged = _flag(f.get("converged"), default=False)
         admissible = converged and _flag(f.get("proper"), default=True)
-        v = evaluate_measures(measures or {}, estimator, model=name, admissible=admissible, converged=converged,
-                              policy=policy)
+        v = evaluate_measures(
+            measures or {}, estimator, model=name, admissible=admissible, converged=converged, policy=policy
+        )
         accepted[name] = v.accepted
-        summary[name] = {"admissible": admissible, "accepted": v.accepted, "npar": _num((measures or {}).get("npar")),
-                         "bic": _num((measures or {}).get("bic")),
-                         "pvalue": test_statistic(measures or {}, estimator)["pvalue"],
-                         "reason": v.basis}
+        summary[name] = {
+            "admissible": admissible,
+            "accepted": v.accepted,
+            "npar": _num((measures or {}).get("npar")),
+            "bic": _num((measures or {}).get("bic")),
+            "pvalue": test_statistic(measures or {}, estimator)["pvalue"],
+            "reason": v.basis,
+        }
     pairs, pvals = set(), {}
     for t in tests:
         a, b = t.get("model0"), t.get("model1")

@@ -19,8 +19,10 @@ def _cfa_function():
     try:
         module = importlib.import_module("allyscale.cfa")
     except ModuleNotFoundError:
-        raise SpecificationError("this study fits CFA models but allyscale.cfa is not available in this "
-                                 "installation; remove analysis.models or install a version with cfa()") from None
+        raise SpecificationError(
+            "this study fits CFA models but allyscale.cfa is not available in this "
+            "installation; remove analysis.models or install a version with cfa()"
+        ) from None
     return module.cfa
 
 
@@ -28,8 +30,9 @@ def _reliability_function():
     try:
         module = importlib.import_module("allyscale.reliability")
     except ModuleNotFoundError:
-        raise SpecificationError("analysis.reliability is true but allyscale.reliability is not available in this "
-                                 "installation") from None
+        raise SpecificationError(
+            "analysis.reliability is true but allyscale.reliability is not available in this installation"
+        ) from None
     return module.reliability
 
 
@@ -122,8 +125,9 @@ def _invariance(spec: StudySpec, data: pd.DataFrame) -> list[dict]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = invariance(data, spec.models[spec.true_model], group=spec.groups["variable"],
-                             estimator=spec.estimator)
+            res = invariance(
+                data, spec.models[spec.true_model], group=spec.groups["variable"], estimator=spec.estimator
+            )
     except (AllyscaleError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
         return [{"level": None, "error": f"{type(exc).__name__}: {exc}"}]
     tests = res.tests.set_index("level") if len(res.tests) else pd.DataFrame()
@@ -132,11 +136,18 @@ def _invariance(spec: StudySpec, data: pd.DataFrame) -> list[dict]:
         if i == 0 or "(partial)" in str(level):
             continue  # the configural baseline is not a decision
         t = tests.loc[level] if level in tests.index else pd.Series(dtype=object)  # not tested after a failure
-        rows.append({"level": str(level), "held": None if t.get("held") is None or pd.isna(t.get("held"))
-                     else bool(t["held"]), "pvalue": _scalar(t.get("pvalue")),
-                     "chisq_diff": _scalar(t.get("chisq_diff")), "df_diff": _scalar(t.get("df_diff")),
-                     "delta_cfi": _scalar(t.get("delta_cfi")), "delta_rmsea": _scalar(t.get("delta_rmsea")),
-                     "population_noninvariant": str(level) in violated})
+        rows.append(
+            {
+                "level": str(level),
+                "held": None if t.get("held") is None or pd.isna(t.get("held")) else bool(t["held"]),
+                "pvalue": _scalar(t.get("pvalue")),
+                "chisq_diff": _scalar(t.get("chisq_diff")),
+                "df_diff": _scalar(t.get("df_diff")),
+                "delta_cfi": _scalar(t.get("delta_cfi")),
+                "delta_rmsea": _scalar(t.get("delta_rmsea")),
+                "population_noninvariant": str(level) in violated,
+            }
+        )
     return rows
 
 
@@ -175,8 +186,14 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
     cond = spec.condition_list[condition]
     ss = replication_seed(spec.seed, condition, rep)
     data_seq, pa_seq = ss.spawn(2)
-    out: dict[str, Any] = {"condition": condition, "rep": rep, "fits": {}, "retention": {}, "reliability": [],
-                           "error": None}
+    out: dict[str, Any] = {
+        "condition": condition,
+        "rep": rep,
+        "fits": {},
+        "retention": {},
+        "reliability": [],
+        "error": None,
+    }
     try:
         if spec.groups is None:
             pm = spec.population_model(cond)
@@ -208,8 +225,11 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
         try:
             if rule == "parallel":
                 pa_seed = int(pa_seq.generate_state(1)[0])
-                out["retention"]["parallel"] = int(retention.parallel_analysis(
-                    items, seed=pa_seed, corr=spec.retention_corr, n_iter=spec.parallel_iter).n_factors)
+                out["retention"]["parallel"] = int(
+                    retention.parallel_analysis(
+                        items, seed=pa_seed, corr=spec.retention_corr, n_iter=spec.parallel_iter
+                    ).n_factors
+                )
             else:
                 out["retention"]["map"] = int(retention.map_test(items, corr=spec.retention_corr).n_factors)
         except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
@@ -245,8 +265,7 @@ def _replicate(spec: StudySpec | dict, condition: int, rep: int) -> dict:
                 if caught:
                     out["reliability_warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:5]
                 table = table.rename_axis("factor").reset_index()
-                out["reliability"] = [{str(k): _scalar(v) for k, v in row.items()}
-                                      for row in table.to_dict("records")]
+                out["reliability"] = [{str(k): _scalar(v) for k, v in row.items()} for row in table.to_dict("records")]
             except (AllyscaleError, np.linalg.LinAlgError, ValueError) as exc:
                 out["reliability_error"] = f"{type(exc).__name__}: {exc}"
     timing["reliability"] = time.perf_counter() - t1

@@ -20,7 +20,6 @@ from allyscale.montecarlo.spec import _BLAS_ENV, StudySpec, _load_pool_cached, l
 from allyscale.montecarlo.store import _Store
 from allyscale.results import Result, Summary, jsonable
 
-
 _LIMITER = None
 
 
@@ -99,27 +98,40 @@ class RunReport(Result):
         """Replications stored, run now, the time taken and the failures of this run."""
         per = self.seconds / self.ran if self.ran else float("nan")
         out = Summary("Monte Carlo study run")
-        out.text(f"{self.store}: {self.already_done + self.ran}/{self.total} replications stored "
-                 f"({self.ran} run now on {self.engine} with {self.workers} worker(s), {self.seconds:.1f} s, "
-                 f"{per:.3f} s per replication)")
+        out.text(
+            f"{self.store}: {self.already_done + self.ran}/{self.total} replications stored "
+            f"({self.ran} run now on {self.engine} with {self.workers} worker(s), {self.seconds:.1f} s, "
+            f"{per:.3f} s per replication)"
+        )
         d = self.diagnostics
         if d.get("failed_replications") or d.get("nonconverged_fits"):
-            out.text(f"{d.get('failed_replications', 0)} replication(s) failed and "
-                     f"{d.get('nonconverged_fits', 0)} model fit(s) did not converge in this run", strong=True)
+            out.text(
+                f"{d.get('failed_replications', 0)} replication(s) failed and "
+                f"{d.get('nonconverged_fits', 0)} model fit(s) did not converge in this run",
+                strong=True,
+            )
             out.text(*d.get("errors", []))
         return out
 
     def to_frame(self) -> pd.DataFrame:
         """One row: the run's counts, time, engine and workers."""
-        return pd.DataFrame([{k: getattr(self, k) for k in ("store", "total", "already_done", "ran", "seconds",
-                                                             "engine", "workers")}])
+        return pd.DataFrame(
+            [{k: getattr(self, k) for k in ("store", "total", "already_done", "ran", "seconds", "engine", "workers")}]
+        )
 
     def to_dict(self) -> dict:
         return jsonable(dict(self.__dict__))
 
 
-def run_study(study: StudySpec | str | Path | Mapping, store: str | Path, *, workers: int = 1,
-              dask: str | None = None, progress: bool = True, reps: int | None = None) -> RunReport:
+def run_study(
+    study: StudySpec | str | Path | Mapping,
+    store: str | Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: bool = True,
+    reps: int | None = None,
+) -> RunReport:
     """Run (or resume) a Monte Carlo study, storing each replication as it finishes.
 
     Parameters
@@ -236,8 +248,12 @@ def _probe_estimator(spec: StudySpec) -> None:
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
         try:
-            cfa(data, spec.models[spec.true_model or next(iter(spec.models))], estimator=spec.estimator,
-                **{"std_lv": True, **spec.fit_options})
+            cfa(
+                data,
+                spec.models[spec.true_model or next(iter(spec.models))],
+                estimator=spec.estimator,
+                **{"std_lv": True, **spec.fit_options},
+            )
         except SpecificationError as exc:
             raise SpecificationError(f"analysis.estimator {spec.estimator} / fit_options: {exc}") from None
 
@@ -263,8 +279,12 @@ def _run_processes(spec_dict: dict, todo: list, workers: int, store_one) -> None
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")
-    with _BlasEnv(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                         initargs=(os.getpid(),)) as pool:
+    with (
+        _BlasEnv(),
+        ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+        ) as pool,
+    ):
         it = iter(todo)
         pending = set()
         for job in itertools.islice(it, 4 * workers):
@@ -286,8 +306,7 @@ def _run_dask(spec_dict: dict, todo: list, address: str, workers: int, store_one
     cluster = None
     with _BlasEnv():
         if address == "local":
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
             try:
@@ -296,8 +315,10 @@ def _run_dask(spec_dict: dict, todo: list, address: str, workers: int, store_one
                 raise SpecificationError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
     try:
         client.run(_worker_init)
-        futures = [client.submit(_worker_run, spec_dict, c, r, pure=False, key=f"allyscale-rep-{c}-{r}-{i}")
-                   for i, (c, r) in enumerate(todo)]
+        futures = [
+            client.submit(_worker_run, spec_dict, c, r, pure=False, key=f"allyscale-rep-{c}-{r}-{i}")
+            for i, (c, r) in enumerate(todo)
+        ]
         for fut in as_completed(futures):
             store_one(fut.result())
             fut.release()

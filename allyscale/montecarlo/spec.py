@@ -15,22 +15,57 @@ from typing import Any
 from allyscale import _caches
 from allyscale.errors import AllyscaleError, SpecificationError
 
-
 #: fit measures stored for every model (lavaan names); missing ones are stored as NaN
-FIT_MEASURES = ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic",
-                "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
-                "cfi.robust", "tli.robust", "rmsea.robust")
+FIT_MEASURES = (
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "srmr",
+    "aic",
+    "bic",
+    "chisq.scaled",
+    "df.scaled",
+    "pvalue.scaled",
+    "cfi.scaled",
+    "tli.scaled",
+    "rmsea.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+)
 
 #: conventional rejection rules (Hu & Bentler, 1999; chi-square at alpha = .05): index -> (direction, value)
 CUTOFFS = {"pvalue": ("<", 0.05), "cfi": ("<", 0.95), "tli": ("<", 0.95), "rmsea": (">", 0.06), "srmr": (">", 0.08)}
 
-_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_BLAS_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 _TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed", "groups"}
 _GROUP_KEYS = {"variable", "levels", "shares", "changes"}
 _CHANGE_KEYS = {"threshold_shift"}
-_ANALYSIS_KEYS = {"models", "true_model", "estimator", "retention", "retention_corr", "parallel_iter", "reliability",
-                  "true_factors", "interest", "fit_options", "correct_structures", "invariance"}
+_ANALYSIS_KEYS = {
+    "models",
+    "true_model",
+    "estimator",
+    "retention",
+    "retention_corr",
+    "parallel_iter",
+    "reliability",
+    "true_factors",
+    "interest",
+    "fit_options",
+    "correct_structures",
+    "invariance",
+}
 _ESTIMATORS = {"ML", "MLR", "WLSMV"}
 _RETENTION = {"parallel", "map"}
 _STORE_VERSION = 2  # 2: spec hash over the resolved population, a checksum per payload
@@ -126,15 +161,28 @@ class StudySpec:
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "population": self.population, "pool": self.pool,
-                "population_options": self.population_options, "models": self.models,
-                "true_model": self.true_model, "estimator": self.estimator, "retention": list(self.retention),
-                "retention_corr": self.retention_corr, "parallel_iter": self.parallel_iter,
-                "reliability": self.reliability,
-                "true_factors": self.true_factors, "interest": list(self.interest), "fit_options": self.fit_options,
-                "conditions": self.conditions, "reps": self.reps, "seed": self.seed, "source": self.source,
-                **({"correct_structures": list(self.correct_structures)} if self.correct_structures else {}),
-                **({"groups": self.groups, "invariance": self.invariance} if self.groups else {})}
+        return {
+            "name": self.name,
+            "population": self.population,
+            "pool": self.pool,
+            "population_options": self.population_options,
+            "models": self.models,
+            "true_model": self.true_model,
+            "estimator": self.estimator,
+            "retention": list(self.retention),
+            "retention_corr": self.retention_corr,
+            "parallel_iter": self.parallel_iter,
+            "reliability": self.reliability,
+            "true_factors": self.true_factors,
+            "interest": list(self.interest),
+            "fit_options": self.fit_options,
+            "conditions": self.conditions,
+            "reps": self.reps,
+            "seed": self.seed,
+            "source": self.source,
+            **({"correct_structures": list(self.correct_structures)} if self.correct_structures else {}),
+            **({"groups": self.groups, "invariance": self.invariance} if self.groups else {}),
+        }
 
     def population_model(self, condition: Mapping[str, Any]):
         """The population model of one condition."""
@@ -165,8 +213,12 @@ def _tuplify(key: str, value: Any) -> Any:
 
 
 _POOL_CACHE: dict[tuple, Any] = {}
-_caches.register("study_pools", "item pools read by Monte Carlo specs (re-read when the file changes)",
-                 lambda: len(_POOL_CACHE), _POOL_CACHE.clear)
+_caches.register(
+    "study_pools",
+    "item pools read by Monte Carlo specs (re-read when the file changes)",
+    lambda: len(_POOL_CACHE),
+    _POOL_CACHE.clear,
+)
 
 
 def _load_pool_cached(path: str):
@@ -226,13 +278,16 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
             text, base, where = p.read_text(encoding="utf-8"), p.resolve().parent, str(p)
         raw = _read_yaml(text, where)
         if not isinstance(raw, dict):
-            raise SpecificationError(f"{where}: a study is a YAML mapping with keys population/pool, analysis, "
-                                     "conditions, reps, seed")
+            raise SpecificationError(
+                f"{where}: a study is a YAML mapping with keys population/pool, analysis, conditions, reps, seed"
+            )
     pop_keys = _population_keywords()
     unknown = sorted(set(raw) - _TOP_KEYS - pop_keys)
     if unknown:
-        raise SpecificationError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)} and the "
-                                 f"population options {sorted(pop_keys)}")
+        raise SpecificationError(
+            f"{where}: unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)} and the "
+            f"population options {sorted(pop_keys)}"
+        )
     population, pool = raw.get("population"), raw.get("pool")
     if (population is None) == (pool is None):
         raise SpecificationError(f"{where}: give exactly one of 'population' (lavaan syntax) or 'pool' (pool file)")
@@ -255,8 +310,7 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
     conditions: dict[str, list] = {}
     for k, v in conds.items():
         if k != "n" and k not in pop_keys:
-            raise SpecificationError(f"{where}: conditions.{k}: not 'n' nor a population option "
-                                     f"({sorted(pop_keys)})")
+            raise SpecificationError(f"{where}: conditions.{k}: not 'n' nor a population option ({sorted(pop_keys)})")
         vals = v if isinstance(v, list) else [v]
         if not vals:
             raise SpecificationError(f"{where}: conditions.{k} is an empty list")
@@ -301,8 +355,7 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
         structure = options.get("structure", "correlated")
         true_model = structure if (pool is not None and structure in models) else next(iter(models))
     if true_model is not None and true_model not in models:
-        raise SpecificationError(f"{where}: analysis.true_model {true_model!r} is not one of the models "
-                                 f"{list(models)}")
+        raise SpecificationError(f"{where}: analysis.true_model {true_model!r} is not one of the models {list(models)}")
     fit_options = an.get("fit_options", {}) or {}
     if not isinstance(fit_options, dict):
         raise SpecificationError(f"{where}: analysis.fit_options must be a mapping of cfa() keywords")
@@ -310,23 +363,40 @@ def load_study(source: str | Path | Mapping) -> StudySpec:
     correct = [correct] if isinstance(correct, str) else list(correct)
     unknown = [m for m in correct if m not in models]
     if unknown:
-        raise SpecificationError(f"{where}: analysis.correct_structures {unknown} are not among the models "
-                                 f"{list(models)}")
+        raise SpecificationError(
+            f"{where}: analysis.correct_structures {unknown} are not among the models {list(models)}"
+        )
     interest = an.get("interest", []) or []
     interest = [interest] if isinstance(interest, str) else [str(x).replace(" ", "") for x in interest]
     reliability = bool(an.get("reliability", False))
     if not models and not retention:
-        raise SpecificationError(f"{where}: analysis has nothing to do: give analysis.models and/or "
-                                 "analysis.retention")
+        raise SpecificationError(f"{where}: analysis has nothing to do: give analysis.models and/or analysis.retention")
     if reliability and not models:
         raise SpecificationError(f"{where}: analysis.reliability needs analysis.models (it uses the true model)")
-    spec = StudySpec(population=population, pool=pool, population_options=options, models=models,
-                     true_model=true_model, estimator=estimator, retention=tuple(retention),
-                     retention_corr=retention_corr, parallel_iter=parallel_iter, reliability=reliability,
-                     true_factors=an.get("true_factors"), interest=tuple(interest), fit_options=fit_options,
-                     conditions=conditions, reps=reps, seed=seed, name=str(raw.get("name", "study")),
-                     source=where, raw=raw, correct_structures=tuple(correct),
-                     groups=_groups(raw.get("groups"), where), invariance=bool(an.get("invariance", False)))
+    spec = StudySpec(
+        population=population,
+        pool=pool,
+        population_options=options,
+        models=models,
+        true_model=true_model,
+        estimator=estimator,
+        retention=tuple(retention),
+        retention_corr=retention_corr,
+        parallel_iter=parallel_iter,
+        reliability=reliability,
+        true_factors=an.get("true_factors"),
+        interest=tuple(interest),
+        fit_options=fit_options,
+        conditions=conditions,
+        reps=reps,
+        seed=seed,
+        name=str(raw.get("name", "study")),
+        source=where,
+        raw=raw,
+        correct_structures=tuple(correct),
+        groups=_groups(raw.get("groups"), where),
+        invariance=bool(an.get("invariance", False)),
+    )
     if spec.invariance and (spec.groups is None or spec.true_model is None):
         raise SpecificationError(f"{where}: analysis.invariance needs 'groups' and a true model (analysis.models)")
     _check_bounds(spec, where)
@@ -357,11 +427,15 @@ def _groups(raw: Any, where: str) -> dict | None:
         raise SpecificationError(f"{where}: groups.levels must list at least two distinct group names")
     levels = [str(v) for v in levels]
     shares = raw.get("shares", [1 / len(levels)] * len(levels))
-    if (not isinstance(shares, list) or len(shares) != len(levels)
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in shares)
-            or abs(sum(shares) - 1) > 1e-9):
-        raise SpecificationError(f"{where}: groups.shares must give one positive share per level, summing to 1 "
-                                 f"(got {shares!r})")
+    if (
+        not isinstance(shares, list)
+        or len(shares) != len(levels)
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in shares)
+        or abs(sum(shares) - 1) > 1e-9
+    ):
+        raise SpecificationError(
+            f"{where}: groups.shares must give one positive share per level, summing to 1 (got {shares!r})"
+        )
     variable = str(raw.get("variable", "group"))
     changes = raw.get("changes", {}) or {}
     if not isinstance(changes, dict):
@@ -373,14 +447,15 @@ def _groups(raw: Any, where: str) -> dict | None:
         if not isinstance(ch, dict) or sorted(set(ch) - _CHANGE_KEYS):
             raise SpecificationError(f"{where}: groups.changes.{level}: allowed keys {sorted(_CHANGE_KEYS)}")
         shift = ch.get("threshold_shift", {}) or {}
-        if not isinstance(shift, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                  for v in shift.values()):
+        if not isinstance(shift, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in shift.values()
+        ):
             raise SpecificationError(f"{where}: groups.changes.{level}.threshold_shift must map items to numbers")
         out_changes[str(level)] = {"threshold_shift": {str(k): float(v) for k, v in shift.items()}}
     return {"variable": variable, "levels": levels, "shares": [float(x) for x in shares], "changes": out_changes}
 
 
-def group_populations(spec: "StudySpec", condition: Mapping[str, Any]) -> list[tuple[str, int, Any]]:
+def group_populations(spec: StudySpec, condition: Mapping[str, Any]) -> list[tuple[str, int, Any]]:
     """(level, n, population) of every group of a groups study in one condition.
 
     Group sizes are ``round(share * n)`` with the rounding remainder given to the last group.
@@ -402,13 +477,15 @@ def group_populations(spec: "StudySpec", condition: Mapping[str, Any]) -> list[t
         shift = g["changes"].get(level, {}).get("threshold_shift", {})
         if shift:
             if base.thresholds is None:
-                raise SpecificationError(f"groups.changes.{level}.threshold_shift needs ordinal items "
-                                         "(the population has no thresholds)")
+                raise SpecificationError(
+                    f"groups.changes.{level}.threshold_shift needs ordinal items (the population has no thresholds)"
+                )
             th = np.array(base.thresholds, dtype=float, copy=True)
             for item, delta in shift.items():
                 if item not in base.items:
-                    raise SpecificationError(f"groups.changes.{level}.threshold_shift: {item!r} is not an item of "
-                                             "the population")
+                    raise SpecificationError(
+                        f"groups.changes.{level}.threshold_shift: {item!r} is not an item of the population"
+                    )
                 th[base.items.index(item)] += delta
             pm = dataclasses.replace(base, thresholds=th)
         out.append((level, size, pm))
@@ -421,8 +498,9 @@ def _models(models: Any, pool: str | None, where: str) -> dict[str, str]:
             raise SpecificationError(f"{where}: analysis.models as a list of structure names needs 'pool'")
         models = {m: m for m in models}
     if not isinstance(models, dict):
-        raise SpecificationError(f"{where}: analysis.models must map model names to lavaan syntax "
-                                 "(or to pool structure names)")
+        raise SpecificationError(
+            f"{where}: analysis.models must map model names to lavaan syntax (or to pool structure names)"
+        )
     out = {}
     for name, value in models.items():
         if not isinstance(value, str) or not value.strip():
@@ -437,8 +515,10 @@ def _models(models: Any, pool: str | None, where: str) -> dict[str, str]:
             out[str(name)] = value
         else:
             if pool is None:
-                raise SpecificationError(f"{where}: analysis.models.{name}: {value!r} is neither lavaan syntax nor "
-                                         "usable as a structure name without 'pool'")
+                raise SpecificationError(
+                    f"{where}: analysis.models.{name}: {value!r} is neither lavaan syntax nor "
+                    "usable as a structure name without 'pool'"
+                )
             try:
                 out[str(name)] = _load_pool_cached(pool).model_syntax(value.strip())
             except AllyscaleError as exc:
@@ -473,8 +553,9 @@ def _check_population_values(spec: StudySpec, where: str) -> None:
     def check(key: str, value: Any, label: str) -> None:
         if key == "categories" and value is not None:
             if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 11:
-                raise SpecificationError(f"{where}: {label}: {brief(value)} is not a number of response "
-                                         "categories (an integer from 2 to 11)")
+                raise SpecificationError(
+                    f"{where}: {label}: {brief(value)} is not a number of response categories (an integer from 2 to 11)"
+                )
         if key == "thresholds" and isinstance(value, list):
             try:
                 vals = [float(v) for v in value]
@@ -531,5 +612,6 @@ def _check_analysis_values(spec: StudySpec, where: str) -> None:
         allowed = set(inspect.signature(cfa).parameters) - {"data", "model", "estimator"}
         unknown = sorted(map(str, set(spec.fit_options) - allowed))
         if unknown:
-            raise SpecificationError(f"{where}: analysis.fit_options: unknown cfa() keyword(s) {brief(unknown)}; "
-                                     f"allowed: {sorted(allowed)}")
+            raise SpecificationError(
+                f"{where}: analysis.fit_options: unknown cfa() keyword(s) {brief(unknown)}; allowed: {sorted(allowed)}"
+            )

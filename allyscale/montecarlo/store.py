@@ -43,7 +43,8 @@ class _Store:
             if stored != spec.hash():
                 raise SpecificationError(
                     f"results store {self.path!r} belongs to a different study spec (hash {stored[:12]} vs "
-                    f"{spec.hash()[:12]}); use a new --store or the original spec (only 'reps' may change)")
+                    f"{spec.hash()[:12]}); use a new --store or the original spec (only 'reps' may change)"
+                )
             with self.con:
                 self.con.execute("UPDATE meta SET value=? WHERE key='spec'", (json.dumps(spec.to_dict()),))
             return
@@ -51,11 +52,18 @@ class _Store:
             raise SpecificationError(f"{self.path!r} is an SQLite file but not an allyscale results store")
         with self.con:
             self.con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self.con.execute("CREATE TABLE results (condition INTEGER NOT NULL, rep INTEGER NOT NULL, "
-                             "payload TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (condition, rep))")
-            self.con.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("spec_hash", spec.hash()), ("spec", json.dumps(spec.to_dict())),
-                ("store_version", str(_STORE_VERSION))])
+            self.con.execute(
+                "CREATE TABLE results (condition INTEGER NOT NULL, rep INTEGER NOT NULL, "
+                "payload TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (condition, rep))"
+            )
+            self.con.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("spec_hash", spec.hash()),
+                    ("spec", json.dumps(spec.to_dict())),
+                    ("store_version", str(_STORE_VERSION)),
+                ],
+            )
 
     def meta(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT key, value FROM meta"))
@@ -69,14 +77,16 @@ class _Store:
             raise SpecificationError(
                 f"results store {self.path!r} has format version {version}, this allyscale writes version "
                 f"{_STORE_VERSION} (a spec hash over the resolved population and a checksum per replication); "
-                "rerun the study into a new --store")
+                "rerun the study into a new --store"
+            )
 
     def _verified(self, condition: int, rep: int, text: str, digest: str) -> str:
         if _digest(text) != digest:
             raise SpecificationError(
                 f"results store {self.path!r}: the stored replication (condition {condition}, rep {rep}) fails its "
                 "SHA-256 checksum: the store was changed or damaged after it was written; rerun the study into a "
-                "new --store (or delete that row from the 'results' table to have it run again)")
+                "new --store (or delete that row from the 'results' table to have it run again)"
+            )
         return text
 
     def done(self) -> set[tuple[int, int]]:
@@ -90,8 +100,10 @@ class _Store:
     def write(self, payload: dict) -> None:
         text = json.dumps(payload, allow_nan=False)
         with self.con:  # one transaction per replication
-            self.con.execute("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)",
-                             (payload["condition"], payload["rep"], text, _digest(text)))
+            self.con.execute(
+                "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)",
+                (payload["condition"], payload["rep"], text, _digest(text)),
+            )
 
     def payloads(self) -> Iterable[dict]:
         """Every stored replication in order, each verified against its checksum."""
@@ -112,16 +124,29 @@ def _open_store(store: str | Path) -> tuple[_Store, StudySpec]:
     spec_dict = db.spec_dict()
     raw = {k: v for k, v in spec_dict.items() if k not in ("source",)}
     # rebuild the spec from its stored normalised form
-    spec = StudySpec(population=raw["population"], pool=raw["pool"], population_options=raw["population_options"],
-                     models=raw["models"], true_model=raw["true_model"], estimator=raw["estimator"],
-                     retention=tuple(raw["retention"]), retention_corr=raw["retention_corr"],
-                     parallel_iter=raw.get("parallel_iter", 20),
-                     reliability=raw["reliability"], true_factors=raw["true_factors"],
-                     interest=tuple(raw["interest"]), fit_options=raw["fit_options"],
-                     conditions=raw["conditions"], reps=raw["reps"], seed=raw["seed"], name=raw["name"],
-                     source=spec_dict.get("source", "<store>"),
-                     correct_structures=tuple(raw.get("correct_structures", ()) or ()),
-                     groups=raw.get("groups"), invariance=bool(raw.get("invariance", False)))
+    spec = StudySpec(
+        population=raw["population"],
+        pool=raw["pool"],
+        population_options=raw["population_options"],
+        models=raw["models"],
+        true_model=raw["true_model"],
+        estimator=raw["estimator"],
+        retention=tuple(raw["retention"]),
+        retention_corr=raw["retention_corr"],
+        parallel_iter=raw.get("parallel_iter", 20),
+        reliability=raw["reliability"],
+        true_factors=raw["true_factors"],
+        interest=tuple(raw["interest"]),
+        fit_options=raw["fit_options"],
+        conditions=raw["conditions"],
+        reps=raw["reps"],
+        seed=raw["seed"],
+        name=raw["name"],
+        source=spec_dict.get("source", "<store>"),
+        correct_structures=tuple(raw.get("correct_structures", ()) or ()),
+        groups=raw.get("groups"),
+        invariance=bool(raw.get("invariance", False)),
+    )
     return db, spec
 
 
@@ -154,16 +179,24 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
             c, r = p["condition"], p["rep"]
             base = {"condition": c, **{k: _cond_value(v) for k, v in conds[c].items()}, "rep": r}
             ret = {f"n_factors_{k}": v for k, v in p.get("retention", {}).items()}
-            tail = {"reliability_warnings": "; ".join(p.get("reliability_warnings", [])) or None,
-                    "rep_seconds": p.get("seconds"),
-                    **{f"{k}_seconds": v for k, v in (p.get("timing") or {}).items()}, "rep_error": p.get("error")}
+            tail = {
+                "reliability_warnings": "; ".join(p.get("reliability_warnings", [])) or None,
+                "rep_seconds": p.get("seconds"),
+                **{f"{k}_seconds": v for k, v in (p.get("timing") or {}).items()},
+                "rep_error": p.get("error"),
+            }
             if not p["fits"]:
                 rep_rows.append({**base, "model": None, **ret, **tail})
             for name, f in p["fits"].items():
                 row = {**base, "model": name, "converged": f.get("converged"), "proper": f.get("proper")}
                 row.update({k: (f.get("measures") or {}).get(k) for k in FIT_MEASURES})
-                row.update({"seconds": f.get("seconds"), "error": f.get("error"),
-                            "warnings": "; ".join(f.get("warnings", [])) or None})
+                row.update(
+                    {
+                        "seconds": f.get("seconds"),
+                        "error": f.get("error"),
+                        "warnings": "; ".join(f.get("warnings", [])) or None,
+                    }
+                )
                 rep_rows.append({**row, **ret, **tail})
                 for e in f.get("estimates", []) or []:
                     est_rows.append({**base, "model": name, **e})
@@ -177,10 +210,19 @@ def export_study(store: str | Path) -> dict[str, pd.DataFrame]:
         for col in FIT_MEASURES:
             if col in reps:
                 reps[col] = pd.to_numeric(reps[col], errors="coerce").astype(float)
-        tests = pd.DataFrame(test_rows, columns=["condition", *conds[0], "rep", "model0", "model1", "chisq_diff",
-                                                 "df_diff", "pvalue", "error"] if not test_rows else None)
-        return {"reps": reps, "estimates": pd.DataFrame(est_rows), "reliability": pd.DataFrame(rel_rows),
-                "tests": tests, "invariance": pd.DataFrame(inv_rows)}
+        tests = pd.DataFrame(
+            test_rows,
+            columns=["condition", *conds[0], "rep", "model0", "model1", "chisq_diff", "df_diff", "pvalue", "error"]
+            if not test_rows
+            else None,
+        )
+        return {
+            "reps": reps,
+            "estimates": pd.DataFrame(est_rows),
+            "reliability": pd.DataFrame(rel_rows),
+            "tests": tests,
+            "invariance": pd.DataFrame(inv_rows),
+        }
     finally:
         db.close()
 

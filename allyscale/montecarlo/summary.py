@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from allyscale.errors import StatisticalWarning
-from allyscale.montecarlo.spec import CUTOFFS, StudySpec
 from allyscale.montecarlo.decisions import replication_decisions
+from allyscale.montecarlo.spec import CUTOFFS, StudySpec
 from allyscale.montecarlo.store import _cond_value, _open_store, export_study
 from allyscale.results import Result, Summary, jsonable
 
@@ -124,17 +124,25 @@ class StudySummary(Result):
         out = Summary(head)
         if self.answer:
             out.text("Answer: " + str(self.answer.get("reason", "")), strong=True)
-        for title, df in (("Models", self.models), ("Preferred structure", self.selection),
-                          ("True model against each competitor", self.pairs), ("Invariance", self.invariance),
-                          ("Retention", self.retention), ("Minimum sample size (Muthén & Muthén, 2002)",
-                                                          self.sample_size)):
+        for title, df in (
+            ("Models", self.models),
+            ("Preferred structure", self.selection),
+            ("True model against each competitor", self.pairs),
+            ("Invariance", self.invariance),
+            ("Retention", self.retention),
+            ("Minimum sample size (Muthén & Muthén, 2002)", self.sample_size),
+        ):
             if len(df):
                 out.table(df, title=title, index=False)
         if len(self.parameters):
             agg = self.parameters.groupby("condition").agg(
-                n=("n", "first"), max_abs_rel_bias=("rel_bias", lambda s: s.abs().max()),
+                n=("n", "first"),
+                max_abs_rel_bias=("rel_bias", lambda s: s.abs().max()),
                 max_abs_se_bias=("se_bias", lambda s: s.abs().max()),
-                min_coverage=("coverage", "min"), max_coverage=("coverage", "max"), min_power=("power", "min"))
+                min_coverage=("coverage", "min"),
+                max_coverage=("coverage", "max"),
+                min_power=("power", "min"),
+            )
             out.table(agg, title="Parameters (worst case per condition)", index=True)
         if not out.blocks:
             out.text("No replication is stored.")
@@ -146,11 +154,21 @@ class StudySummary(Result):
         return self.models
 
     def to_dict(self) -> dict:
-        return jsonable({"spec": self.spec, "answer": self.answer, "models": self.models,
-                         "selection": self.selection, "pairs": self.pairs, "invariance": self.invariance,
-                         "retention": self.retention, "parameters": self.parameters,
-                         "sample_size": self.sample_size, "reliability": self.reliability,
-                         "diagnostics": self.diagnostics})
+        return jsonable(
+            {
+                "spec": self.spec,
+                "answer": self.answer,
+                "models": self.models,
+                "selection": self.selection,
+                "pairs": self.pairs,
+                "invariance": self.invariance,
+                "retention": self.retention,
+                "parameters": self.parameters,
+                "sample_size": self.sample_size,
+                "reliability": self.reliability,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
     def plots(self) -> dict[str, Any]:
         """Matplotlib figures: ``power`` (power per parameter over N) and ``acceptance``
@@ -193,11 +211,13 @@ class StudySummary(Result):
 
 
 #: the tables a summary writes, and every entry ``save`` owns in its folder (replaced as a whole by each save)
-SUMMARY_TABLES = ("models", "selection", "pairs", "invariance", "retention", "parameters", "sample_size",
-                  "reliability")
-SUMMARY_ENTRIES = (*(f"{t}.csv" for t in SUMMARY_TABLES), "summary.json", "summary.txt",
-                   *(f"{p}.{e}" for p in ("power", "acceptance", "convergence", "coverage", "bias")
-                     for e in ("png", "svg")))
+SUMMARY_TABLES = ("models", "selection", "pairs", "invariance", "retention", "parameters", "sample_size", "reliability")
+SUMMARY_ENTRIES = (
+    *(f"{t}.csv" for t in SUMMARY_TABLES),
+    "summary.json",
+    "summary.txt",
+    *(f"{p}.{e}" for p in ("power", "acceptance", "convergence", "coverage", "bias") for e in ("png", "svg")),
+)
 
 
 def _reject(df: pd.DataFrame, index: str) -> pd.Series:
@@ -243,21 +263,33 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
             t = by_rep.get((c, r))
             decisions[(c, r)] = replication_decisions(
                 {row["model"]: row for row in g.to_dict("records")},
-                [] if t is None else t.to_dict("records"), estimator=spec.estimator)
-        acc = pd.DataFrame([{"condition": c, "rep": r, "model": m, "accepted": a}
-                            for (c, r), d in decisions.items() for m, a in d["accepted"].items()])
+                [] if t is None else t.to_dict("records"),
+                estimator=spec.estimator,
+            )
+        acc = pd.DataFrame(
+            [
+                {"condition": c, "rep": r, "model": m, "accepted": a}
+                for (c, r), d in decisions.items()
+                for m, a in d["accepted"].items()
+            ]
+        )
         test_name = test_statistic({}, spec.estimator)
         pcol = "pvalue.scaled" if test_name["name"] == "chisq.scaled" else "pvalue"
         for (c, model), g in fits.groupby(["condition", "model"], sort=True):
             conv = g[g["converged"] == True]  # noqa: E712 - object column of bools / None
             a = acc[(acc["condition"] == c) & (acc["model"] == model)]["accepted"]
-            row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "model": model,
-                   "replications": len(g), "failed": int(g["error"].notna().sum()),
-                   "converged": float(len(conv) / len(g)),
-                   "proper": float(conv["proper"].astype(bool).mean()) if len(conv) else np.nan,
-                   # the fit policy's verdict, over every replication (a non-converged or inadmissible fit
-                   # is not accepted)
-                   "accepted": float(a.astype(bool).mean()) if len(a) else np.nan}
+            row = {
+                "condition": c,
+                **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                "model": model,
+                "replications": len(g),
+                "failed": int(g["error"].notna().sum()),
+                "converged": float(len(conv) / len(g)),
+                "proper": float(conv["proper"].astype(bool).mean()) if len(conv) else np.nan,
+                # the fit policy's verdict, over every replication (a non-converged or inadmissible fit
+                # is not accepted)
+                "accepted": float(a.astype(bool).mean()) if len(a) else np.nan,
+            }
             versions = {k: {"key": index_key(k, spec.estimator)} for k in ("cfi", "tli", "rmsea", "srmr")}
             for k in ("chisq", "df", "srmr"):
                 row[f"mean_{k}"] = float(conv[k].mean()) if len(conv) else np.nan
@@ -274,19 +306,25 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
                     continue
                 key = versions[k]["key"] if k in versions else k
                 x = conv[key] if key in conv else pd.Series(np.nan, index=conv.index)
-                row[f"reject_{key}"] = float(((x < cut) if direction == "<" else (x > cut)).mean()) if len(conv) \
-                    else np.nan
+                row[f"reject_{key}"] = (
+                    float(((x < cut) if direction == "<" else (x > cut)).mean()) if len(conv) else np.nan
+                )
             models_rows.append(row)
         # model selection: the preferred structure per replication, and pairwise comparisons with the true model
         true = spec.true_model
         correct = set(spec.correct_structures or ([true] if true else []))
-        pref = pd.DataFrame([{"condition": c, "rep": r, "preferred": d["preferred"]}
-                             for (c, r), d in decisions.items()])
+        pref = pd.DataFrame(
+            [{"condition": c, "rep": r, "preferred": d["preferred"]} for (c, r), d in decisions.items()]
+        )
         for c, g in pref.groupby("condition", sort=True):
-            row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "replications": len(g),
-                   "correct_structures": ", ".join(sorted(correct)),
-                   "preferred_right": float(g["preferred"].isin(correct).mean()) if correct else np.nan,
-                   "none_admissible": float(g["preferred"].isna().mean())}
+            row = {
+                "condition": c,
+                **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                "replications": len(g),
+                "correct_structures": ", ".join(sorted(correct)),
+                "preferred_right": float(g["preferred"].isin(correct).mean()) if correct else np.nan,
+                "none_admissible": float(g["preferred"].isna().mean()),
+            }
             for m in spec.models:
                 row[f"preferred_{m}"] = float((g["preferred"] == m).mean())
             sel_rows.append(row)
@@ -301,8 +339,13 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
                     b = wide.xs((c, other), level=("condition", "model"))
                     both = a.add_suffix("_t").join(b.add_suffix("_o"), how="inner")
                     both = both[(both["converged_t"] == True) & (both["converged_o"] == True)]  # noqa: E712
-                    row = {"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols},
-                           "true_model": true, "competitor": other, "both_converged": len(both)}
+                    row = {
+                        "condition": c,
+                        **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                        "true_model": true,
+                        "competitor": other,
+                        "both_converged": len(both),
+                    }
                     t = tests[(tests["condition"] == c)] if len(tests) else tests
                     sub = t[(t["model0"] == other) & (t["model1"] == true)] if len(t) else t
                     sup = t[(t["model0"] == true) & (t["model1"] == other)] if len(t) else t
@@ -337,15 +380,26 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
             for rule in spec.retention:
                 col = f"n_factors_{rule}"
                 x = pd.to_numeric(g[col], errors="coerce")
-                ret_rows.append({"condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols}, "rule": rule,
-                                 "true_factors": true_k, "correct": float((x == true_k).mean()),
-                                 "mean_factors": float(x.mean()), "failed": int(x.isna().sum())})
+                ret_rows.append(
+                    {
+                        "condition": c,
+                        **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                        "rule": rule,
+                        "true_factors": true_k,
+                        "correct": float((x == true_k).mean()),
+                        "mean_factors": float(x.mean()),
+                        "failed": int(x.isna().sum()),
+                    }
+                )
     # parameters
     est = tables["estimates"]
     if len(est) and spec.true_model is not None:
         z = norm.ppf(1 - alpha / 2)
-        ok = reps[(reps["model"] == spec.true_model) & (reps["converged"] == True)  # noqa: E712
-                  & (reps["proper"] == True)][["condition", "rep"]]  # noqa: E712
+        ok = reps[
+            (reps["model"] == spec.true_model)
+            & (reps["converged"] == True)  # noqa: E712
+            & (reps["proper"] == True)  # noqa: E712 - an object column: True, False or missing
+        ][["condition", "rep"]]
         e = est[est["model"] == spec.true_model].merge(ok, on=["condition", "rep"])
         for c, g in e.groupby("condition"):
             truth = population_values(spec, conds[c])
@@ -359,19 +413,34 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
                 mse = float(se.mean())
                 cover = float(((x - z * se <= theta) & (theta <= x + z * se)).mean())
                 pv = pd.to_numeric(h["pvalue"], errors="coerce") if "pvalue" in h else 2 * norm.sf(np.abs(x / se))
-                par_rows.append({
-                    "condition": c, **{k: _cond_value(conds[c][k]) for k in cond_cols},
-                    "parameter": f"{lhs}{op}{rhs}", "lhs": lhs, "op": op, "rhs": rhs, "replications": len(h),
-                    "population": theta, "mean_est": float(x.mean()),
-                    "rel_bias": float((x.mean() - theta) / theta) if theta != 0 else float(x.mean() - theta),
-                    "sd": sd, "mean_se": mse, "se_bias": (mse - sd) / sd if sd and sd > 0 else np.nan,
-                    "coverage": cover, "power": float((pv < alpha).mean())})
+                par_rows.append(
+                    {
+                        "condition": c,
+                        **{k: _cond_value(conds[c][k]) for k in cond_cols},
+                        "parameter": f"{lhs}{op}{rhs}",
+                        "lhs": lhs,
+                        "op": op,
+                        "rhs": rhs,
+                        "replications": len(h),
+                        "population": theta,
+                        "mean_est": float(x.mean()),
+                        "rel_bias": float((x.mean() - theta) / theta) if theta != 0 else float(x.mean() - theta),
+                        "sd": sd,
+                        "mean_se": mse,
+                        "se_bias": (mse - sd) / sd if sd and sd > 0 else np.nan,
+                        "coverage": cover,
+                        "power": float((pv < alpha).mean()),
+                    }
+                )
     parameters = pd.DataFrame(par_rows)
     sample_size = _muthen_n(parameters, spec) if len(parameters) else pd.DataFrame()
     rel = tables["reliability"]
     if len(rel):
-        num = [c for c in rel.columns if c not in ("condition", "rep", "model", *cond_cols)
-               and pd.api.types.is_numeric_dtype(rel[c])]
+        num = [
+            c
+            for c in rel.columns
+            if c not in ("condition", "rep", "model", *cond_cols) and pd.api.types.is_numeric_dtype(rel[c])
+        ]
         keys = [c for c in rel.columns if c not in num and c not in ("rep",)]
         rel_tab = rel.groupby(keys, dropna=False)[num].mean().reset_index()
     else:
@@ -381,9 +450,11 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
     if len(models_df):
         label = models_df["condition"].astype(str) + "/" + models_df["model"]
         conv_n = (models_df["converged"] * models_df["replications"]).round().astype(int)
-        for key, counts in (("non_converged", models_df["replications"] - conv_n),
-                            ("improper", (conv_n * (1 - models_df["proper"].fillna(1))).round().astype(int)),
-                            ("failed", models_df["failed"])):
+        for key, counts in (
+            ("non_converged", models_df["replications"] - conv_n),
+            ("improper", (conv_n * (1 - models_df["proper"].fillna(1))).round().astype(int)),
+            ("failed", models_df["failed"]),
+        ):
             bad = {lab: int(c) for lab, c in zip(label, counts) if c > 0}
             if bad:
                 diagnostics[key] = bad
@@ -391,19 +462,37 @@ def summarize_study(store: str | Path, *, alpha: float = 0.05) -> StudySummary:
     if stored < spec.reps * len(conds):
         diagnostics["incomplete"] = {"stored": int(stored), "planned": spec.reps * len(conds)}
     if diagnostics:
-        warnings.warn("Monte Carlo summary: " + "; ".join(f"{k}: {v}" for k, v in diagnostics.items())
-                      + " (rates are over converged fits; see the models table)", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            "Monte Carlo summary: "
+            + "; ".join(f"{k}: {v}" for k, v in diagnostics.items())
+            + " (rates are over converged fits; see the models table)",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     sel_df, ret_df, inv_df = pd.DataFrame(sel_rows), pd.DataFrame(ret_rows), _invariance_table(tables, spec, alpha)
     answer = _answer(spec, models_df, sel_df, ret_df, parameters, inv_df)
     if spec.reps < 50:
-        msg = (f"{spec.reps} replications per condition: coverage moves in steps of 1/{spec.reps} and rates of .80 "
-               f"carry a standard error of about {math.sqrt(.16 / spec.reps):.2f}; Muthén & Muthén's coverage rule "
-               "(.91-.98) and the .80 criteria need at least 50 (better 500)")
+        msg = (
+            f"{spec.reps} replications per condition: coverage moves in steps of 1/{spec.reps} and rates of .80 "
+            f"carry a standard error of about {math.sqrt(0.16 / spec.reps):.2f}; Muthén & Muthén's coverage rule "
+            "(.91-.98) and the .80 criteria need at least 50 (better 500)"
+        )
         diagnostics["too_few_replications"] = msg
         answer["warning"] = msg
         warnings.warn("Monte Carlo summary: " + msg, StatisticalWarning, stacklevel=2)
-    return StudySummary(models_df, sel_df, ret_df, parameters, sample_size, rel_tab, spec.to_dict(), diagnostics,
-                        pairs=pd.DataFrame(pair_rows), answer=answer, invariance=inv_df)
+    return StudySummary(
+        models_df,
+        sel_df,
+        ret_df,
+        parameters,
+        sample_size,
+        rel_tab,
+        spec.to_dict(),
+        diagnostics,
+        pairs=pd.DataFrame(pair_rows),
+        answer=answer,
+        invariance=inv_df,
+    )
 
 
 def _invariance_table(tables: dict, spec: StudySpec, alpha: float) -> pd.DataFrame:
@@ -418,14 +507,21 @@ def _invariance_table(tables: dict, spec: StudySpec, alpha: float) -> pd.DataFra
     for (c, level), g in inv[inv["level"].notna()].groupby(["condition", "level"], sort=False):
         held = g["held"]
         decided = held.notna()
-        rows.append({"condition": c, **{k: g[k].iloc[0] for k in cond_cols if k in g}, "level": level,
-                     "replications": int(reps_per[c]), "failed": int(failed.get(c, 0)),
-                     "decided": int(decided.sum()),
-                     # among the replications where the level was tested (earlier levels held)
-                     "rejected": float((held[decided] == False).mean()) if decided.any() else np.nan,  # noqa: E712
-                     # over every replication: a failed or untested sequence did not detect anything
-                     "rejected_of_all": float((held == False).sum() / reps_per[c]),  # noqa: E712
-                     "population_noninvariant": bool(g["population_noninvariant"].iloc[0])})
+        rows.append(
+            {
+                "condition": c,
+                **{k: g[k].iloc[0] for k in cond_cols if k in g},
+                "level": level,
+                "replications": int(reps_per[c]),
+                "failed": int(failed.get(c, 0)),
+                "decided": int(decided.sum()),
+                # among the replications where the level was tested (earlier levels held)
+                "rejected": float((held[decided] == False).mean()) if decided.any() else np.nan,  # noqa: E712
+                # over every replication: a failed or untested sequence did not detect anything
+                "rejected_of_all": float((held == False).sum() / reps_per[c]),  # noqa: E712
+                "population_noninvariant": bool(g["population_noninvariant"].iloc[0]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -433,8 +529,14 @@ def _invariance_table(tables: dict, spec: StudySpec, alpha: float) -> pd.DataFra
 ANSWER_RATE = 0.80
 
 
-def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, retention: pd.DataFrame,
-            parameters: pd.DataFrame, invariance: pd.DataFrame) -> dict[str, Any]:
+def _answer(
+    spec: StudySpec,
+    models: pd.DataFrame,
+    selection: pd.DataFrame,
+    retention: pd.DataFrame,
+    parameters: pd.DataFrame,
+    invariance: pd.DataFrame,
+) -> dict[str, Any]:
     """The smallest N from which every larger N studied meets every decision criterion (see StudySummary)."""
     others = [k for k in spec.conditions if k != "n"]
     grid = sorted(spec.conditions["n"])
@@ -469,11 +571,18 @@ def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, rete
             if not g["ok"].all():
                 checks[setting(int(c))][int(conds[int(c)]["n"])][-1] = (
                     "parameter criteria (Muthén & Muthén, 2002; failing: "
-                    + ", ".join(g.loc[~g["ok"], "parameter"].tolist()[:3]) + ")", 0.0, False)
+                    + ", ".join(g.loc[~g["ok"], "parameter"].tolist()[:3])
+                    + ")",
+                    0.0,
+                    False,
+                )
     if len(invariance):
         for _, r in invariance[invariance["population_noninvariant"]].iterrows():
-            add(int(r["condition"]), f"power to reject {r['level']} invariance (of all replications)",
-                r["rejected_of_all"])
+            add(
+                int(r["condition"]),
+                f"power to reject {r['level']} invariance (of all replications)",
+                r["rejected_of_all"],
+            )
     answers = []
     for key in sorted(checks, key=str):
         by_n = checks[key]
@@ -485,17 +594,25 @@ def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, rete
                 break
         if n_min is not None:
             crit = "; ".join(f"{lab} {val:.2f}" for lab, val, _ in by_n[n_min])
-            reason = (f"N = {n_min} is the smallest sample size studied from which every larger one meets every "
-                      f"criterion (rates >= {ANSWER_RATE:.2f}): at N = {n_min}, {crit}."
-                      + (" It is the smallest N in the study's grid: smaller samples were not studied and may "
-                         "suffice too." if n_min == grid[0] else ""))
+            reason = (
+                f"N = {n_min} is the smallest sample size studied from which every larger one meets every "
+                f"criterion (rates >= {ANSWER_RATE:.2f}): at N = {n_min}, {crit}."
+                + (
+                    " It is the smallest N in the study's grid: smaller samples were not studied and may suffice too."
+                    if n_min == grid[0]
+                    else ""
+                )
+            )
         else:
             top = max(by_n)
             fails = "; ".join(f"{lab} {val:.2f}" for lab, val, ok in by_n[top] if not ok)
-            reason = (f"No sample size studied is sufficient: even at the largest, N = {top}, the criteria not met "
-                      f"(rates >= {ANSWER_RATE:.2f} needed) are: {fails}.")
-        criteria = {str(n): [{"criterion": lab, "rate": val, "met": ok} for lab, val, ok in by_n[n]]
-                    for n in sorted(by_n)}
+            reason = (
+                f"No sample size studied is sufficient: even at the largest, N = {top}, the criteria not met "
+                f"(rates >= {ANSWER_RATE:.2f} needed) are: {fails}."
+            )
+        criteria = {
+            str(n): [{"criterion": lab, "rate": val, "met": ok} for lab, val, ok in by_n[n]] for n in sorted(by_n)
+        }
         answers.append({**dict(zip(others, key)), "n_min": n_min, "reason": reason, "criteria": criteria})
     if not answers:
         return {"n_min": None, "reason": "the study has no decision to judge (no models, retention or parameters)"}
@@ -503,10 +620,17 @@ def _answer(spec: StudySpec, models: pd.DataFrame, selection: pd.DataFrame, rete
         return {"n_min": answers[0]["n_min"], "reason": answers[0]["reason"], "criteria": answers[0]["criteria"]}
     worst = [a["n_min"] for a in answers]
     n_all = None if any(v is None for v in worst) else max(worst)
-    return {"n_min": n_all, "reason": ("In every setting studied: N = " + str(n_all) if n_all is not None else
-                                       "Not every setting studied reaches a sufficient N") + ". " +
-            " ".join(f"[{', '.join(f'{k}={a[k]}' for k in others)}] {a['reason']}" for a in answers),
-            "per_setting": answers}
+    return {
+        "n_min": n_all,
+        "reason": (
+            "In every setting studied: N = " + str(n_all)
+            if n_all is not None
+            else "Not every setting studied reaches a sufficient N"
+        )
+        + ". "
+        + " ".join(f"[{', '.join(f'{k}={a[k]}' for k in others)}] {a['reason']}" for a in answers),
+        "per_setting": answers,
+    }
 
 
 def _parameter_ok(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
@@ -529,8 +653,7 @@ def _parameter_ok(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
         m = pd.Series(float(max(len(p), 1)), index=p.index)
     z = norm.ppf(1 - 0.025 / m)
     # without a replication count (a table built by hand) the criteria are judged as estimated
-    r = (p["replications"].clip(lower=2).astype(float) if "replications" in p
-         else pd.Series(np.inf, index=p.index))
+    r = p["replications"].clip(lower=2).astype(float) if "replications" in p else pd.Series(np.inf, index=p.index)
     mc_se_bias = (p["se_bias"].abs() + 1) / np.sqrt(2 * (r - 1))
     cov = p["coverage"]
     mc_cov = np.sqrt(np.clip(cov * (1 - cov), 1 / r, None) / r)
@@ -563,6 +686,7 @@ def _muthen_n(parameters: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
             else:
                 break
         worst = g.groupby("n").apply(lambda h: h.loc[~h["ok"], "parameter"].tolist()[:3], include_groups=False)
-        rows.append({**dict(zip(others, key)), "n_min": n_min,
-                     "failing_at_largest_n": worst.iloc[-1] if len(worst) else []})
+        rows.append(
+            {**dict(zip(others, key)), "n_min": n_min, "failing_at_largest_n": worst.iloc[-1] if len(worst) else []}
+        )
     return pd.DataFrame(rows)

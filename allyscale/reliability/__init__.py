@@ -28,19 +28,37 @@ from allyscale.reliability._common import _select_items as _select_items
 from allyscale.reliability._common import smc
 from allyscale.reliability._composite import (
     ReliabilityResult,
-    _factor_items as _factor_items,  # re-exported for allyscale.validity and the command line
-    _model_parts as _model_parts,
     average_variance_extracted,
     categorical_omega,
     composite_reliability,
     reliability,
 )
+from allyscale.reliability._composite import (
+    _factor_items as _factor_items,  # re-exported for allyscale.validity and the command line
+)
+from allyscale.reliability._composite import (
+    _model_parts as _model_parts,
+)
 from allyscale.reliability._icc import ICCResult, icc
 from allyscale.reliability._omega import BifactorResult, OmegaResult, bifactor_indices, omega, omega_from_schmid
 
 __all__ = [
-    "AlphaResult", "OmegaResult", "BifactorResult", "SplitHalfResult", "ICCResult", "ReliabilityResult",
-    "alpha", "omega", "bifactor_indices", "reliability", "split_half", "icc",
-    "composite_reliability", "categorical_omega", "average_variance_extracted", "omega_from_schmid", "smc",
+    "AlphaResult",
+    "OmegaResult",
+    "BifactorResult",
+    "SplitHalfResult",
+    "ICCResult",
+    "ReliabilityResult",
+    "alpha",
+    "omega",
+    "bifactor_indices",
+    "reliability",
+    "split_half",
+    "icc",
+    "composite_reliability",
+    "categorical_omega",
+    "average_variance_extracted",
+    "omega_from_schmid",
+    "smc",
 ]
 make_callable(__name__, reliability)

@@ -57,26 +57,48 @@ class AlphaResult(Result):
         """Alpha, its intervals and the item analysis."""
         lab = "Ordinal alpha (polychoric)" if self.corr == "polychoric" else "Coefficient alpha"
         out = Summary(f"{lab}: {len(self.item_stats)} items, N = {self.diagnostics.get('n_obs')}")
-        out.text(f"raw alpha = {self.alpha:.4f}, standardized alpha = {self.std_alpha:.4f}, "
-                 f"G6(smc) = {self.g6:.4f}, average r = {self.average_r:.4f}")
+        out.text(
+            f"raw alpha = {self.alpha:.4f}, standardized alpha = {self.std_alpha:.4f}, "
+            f"G6(smc) = {self.g6:.4f}, average r = {self.average_r:.4f}"
+        )
         if self.diagnostics.get("reversed"):
             out.text(f"reverse-scored: {', '.join(self.diagnostics['reversed'])}")
-        return out.table(self.ci, title="Confidence intervals", digits=4).table(self.item_stats, title="Item statistics")
+        return out.table(self.ci, title="Confidence intervals", digits=4).table(
+            self.item_stats, title="Item statistics"
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The item statistics (one row per item)."""
         return self.item_stats
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"alpha": self.alpha, "std_alpha": self.std_alpha, "g6": self.g6,
-                          "average_r": self.average_r, "corr": self.corr, "ci": self.ci,
-                          "item_stats": self.item_stats, "total": self.total, "diagnostics": self.diagnostics})
+        return _jsonable(
+            {
+                "alpha": self.alpha,
+                "std_alpha": self.std_alpha,
+                "g6": self.g6,
+                "average_r": self.average_r,
+                "corr": self.corr,
+                "ci": self.ci,
+                "item_stats": self.item_stats,
+                "total": self.total,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 @blas_limited
-def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool | None = None,
-          ordinal: bool = False, n_boot: int = 0, seed: int | None = None, level: float = 0.95,
-          max_categories: int = 10) -> AlphaResult:
+def alpha(
+    data: pd.DataFrame,
+    *,
+    items: list[str] | None = None,
+    pool: ItemPool | None = None,
+    ordinal: bool = False,
+    n_boot: int = 0,
+    seed: int | None = None,
+    level: float = 0.95,
+    max_categories: int = 10,
+) -> AlphaResult:
     """Coefficient alpha with item analysis, as ``psych::alpha(x, check.keys = FALSE)``.
 
     Formulas (psych's ``alpha.1``), with ``C`` the pairwise-complete covariance matrix
@@ -187,14 +209,25 @@ def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool 
         if nvar > 2:
             drops.append(_alpha_core(c[np.ix_(keep, keep)]))
         else:  # psych's two-item special case: alpha of a single item is undefined
-            drops.append({"raw_alpha": c[0, 1] / c[1 - i, 1 - i], "std_alpha": r[0, 1], "G6": smc(r)[0],
-                          "average_r": r[0, 1]})
-    stats_ = pd.DataFrame({
-        "n": x.notna().sum().to_numpy(), "raw_r": raw_r, "std_r": std_r, "r_cor": r_cor, "r_drop": r_drop,
-        "mean": x.mean().to_numpy(), "sd": x.std().to_numpy(),
-        "alpha_if_dropped": [d["raw_alpha"] for d in drops], "std_alpha_if_dropped": [d["std_alpha"] for d in drops],
-        "g6_if_dropped": [d["G6"] for d in drops], "average_r_if_dropped": [d["average_r"] for d in drops],
-    }, index=pd.Index(names, name="item"))
+            drops.append(
+                {"raw_alpha": c[0, 1] / c[1 - i, 1 - i], "std_alpha": r[0, 1], "G6": smc(r)[0], "average_r": r[0, 1]}
+            )
+    stats_ = pd.DataFrame(
+        {
+            "n": x.notna().sum().to_numpy(),
+            "raw_r": raw_r,
+            "std_r": std_r,
+            "r_cor": r_cor,
+            "r_drop": r_drop,
+            "mean": x.mean().to_numpy(),
+            "sd": x.std().to_numpy(),
+            "alpha_if_dropped": [d["raw_alpha"] for d in drops],
+            "std_alpha_if_dropped": [d["std_alpha"] for d in drops],
+            "g6_if_dropped": [d["G6"] for d in drops],
+            "average_r_if_dropped": [d["average_r"] for d in drops],
+        },
+        index=pd.Index(names, name="item"),
+    )
     xv = x.to_numpy()
     values = np.unique(xv[~np.isnan(xv)])
     if len(values) <= max_categories:
@@ -224,15 +257,36 @@ def alpha(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool 
         ci_rows["bootstrap"] = [lo, mid, hi]
         diag.update({"n_boot": n_boot, "seed": seed})
     ci = pd.DataFrame.from_dict(ci_rows, orient="index", columns=["lower", "estimate", "upper"])
-    tot = {"raw_alpha": raw, "std_alpha": core["std_alpha"], "G6": core["G6"], "average_r": core["average_r"],
-           "s_n": core["s_n"], "ase": math.sqrt(core["Q"] / nsub), "mean": float(total.mean()),
-           "sd": float(total.std()), "median_r": core["median_r"]}
+    tot = {
+        "raw_alpha": raw,
+        "std_alpha": core["std_alpha"],
+        "G6": core["G6"],
+        "average_r": core["average_r"],
+        "s_n": core["s_n"],
+        "ase": math.sqrt(core["Q"] / nsub),
+        "mean": float(total.mean()),
+        "sd": float(total.std()),
+        "median_r": core["median_r"],
+    }
     if raw < 0:
-        warnings.warn(f"alpha is negative ({raw:.3f}); some items are probably keyed in the opposite "
-                      "direction", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"alpha is negative ({raw:.3f}); some items are probably keyed in the opposite direction",
+            StatisticalWarning,
+            stacklevel=2,
+        )
         diag["negative_alpha"] = True
-    return AlphaResult(alpha=raw, std_alpha=core["std_alpha"], g6=core["G6"], average_r=core["average_r"],
-                       ci=ci, item_stats=stats_, total=tot, corr=corr, diagnostics=diag, boot=boot)
+    return AlphaResult(
+        alpha=raw,
+        std_alpha=core["std_alpha"],
+        g6=core["G6"],
+        average_r=core["average_r"],
+        ci=ci,
+        item_stats=stats_,
+        total=tot,
+        corr=corr,
+        diagnostics=diag,
+        boot=boot,
+    )
 
 
 # --------------------------------------------------------------------------- split-half
@@ -257,8 +311,10 @@ class SplitHalfResult(Result):
         out = Summary(f"Split-half reliability (N = {self.n_obs})").table(self.table, title="Splits", digits=4)
         if self.all_splits:
             a = self.all_splits
-            out.text(f"Over {a['n_splits']} splits ({a['mode']}): maximum (lambda4) = {a['max']:.4f}, "
-                     f"minimum (beta) = {a['min']:.4f}, mean = {a['mean']:.4f}")
+            out.text(
+                f"Over {a['n_splits']} splits ({a['mode']}): maximum (lambda4) = {a['max']:.4f}, "
+                f"minimum (beta) = {a['min']:.4f}, mean = {a['mean']:.4f}"
+            )
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -266,13 +322,27 @@ class SplitHalfResult(Result):
         return self.table
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"table": self.table, "halves": self.halves, "n_obs": self.n_obs,
-                          "all_splits": self.all_splits, "diagnostics": self.diagnostics})
+        return _jsonable(
+            {
+                "table": self.table,
+                "halves": self.halves,
+                "n_obs": self.n_obs,
+                "all_splits": self.all_splits,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 @blas_limited
-def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: ItemPool | None = None,
-               all_splits: bool = True, n_sample: int = 10000, seed: int | None = None) -> SplitHalfResult:
+def split_half(
+    data: pd.DataFrame,
+    *,
+    items: list[str] | None = None,
+    pool: ItemPool | None = None,
+    all_splits: bool = True,
+    n_sample: int = 10000,
+    seed: int | None = None,
+) -> SplitHalfResult:
     """Odd–even and first–second-half split-half reliability with the Spearman–Brown correction.
 
     Halves are the sums of the items at odd and even positions (1st, 3rd, ... vs 2nd, 4th,
@@ -327,27 +397,37 @@ def split_half(data: pd.DataFrame, *, items: list[str] | None = None, pool: Item
     diag: dict[str, Any] = {"reversed": reversed_}
     xc = x.dropna()
     if len(xc) < len(x):
-        warnings.warn(f"split_half: {len(x) - len(xc)} rows with missing responses dropped (listwise)",
-                      DataWarning, stacklevel=2)
+        warnings.warn(
+            f"split_half: {len(x) - len(xc)} rows with missing responses dropped (listwise)", DataWarning, stacklevel=2
+        )
         diag["dropped_rows"] = len(x) - len(xc)
     if len(xc) < 3:
         raise SpecificationError(f"split_half needs at least three complete rows, got {len(xc)}")
     names = list(x.columns)
     n = len(names)
-    splits = {"odd_even": (names[0::2], names[1::2]), "first_second": (names[: (n + 1) // 2], names[(n + 1) // 2:])}
+    splits = {"odd_even": (names[0::2], names[1::2]), "first_second": (names[: (n + 1) // 2], names[(n + 1) // 2 :])}
     rows = {}
     for lab, (h1, h2) in splits.items():
         a, b = xc[h1].sum(axis=1), xc[h2].sum(axis=1)
         rr = float(np.corrcoef(a, b)[0, 1])
         guttman = 2 * (1 - (a.var() + b.var()) / (a + b).var())
-        rows[lab] = {"r_halves": rr, "spearman_brown": 2 * rr / (1 + rr), "guttman": float(guttman),
-                     "n_items_1": len(h1), "n_items_2": len(h2)}
+        rows[lab] = {
+            "r_halves": rr,
+            "spearman_brown": 2 * rr / (1 + rr),
+            "guttman": float(guttman),
+            "n_items_1": len(h1),
+            "n_items_2": len(h2),
+        }
     allsp: dict[str, Any] = {}
     if all_splits:
         allsp = _all_splits(x.corr().to_numpy(dtype=float), n_sample, seed)
-    return SplitHalfResult(table=pd.DataFrame.from_dict(rows, orient="index"),
-                           halves={k: {"first": v[0], "second": v[1]} for k, v in splits.items()},
-                           n_obs=len(xc), diagnostics=diag, all_splits=allsp)
+    return SplitHalfResult(
+        table=pd.DataFrame.from_dict(rows, orient="index"),
+        halves={k: {"first": v[0], "second": v[1]} for k, v in splits.items()},
+        n_obs=len(xc),
+        diagnostics=diag,
+        all_splits=allsp,
+    )
 
 
 def _all_splits(r: np.ndarray, n_sample: int, seed: int | None) -> dict[str, Any]:
@@ -369,5 +449,11 @@ def _all_splits(r: np.ndarray, n_sample: int, seed: int | None) -> dict[str, Any
     a[np.arange(len(combos))[:, None], combos] = 1.0
     b = 1.0 - a
     rab = 4 * np.einsum("si,ij,sj->s", a, r, b) / r.sum()
-    return {"max": float(rab.max()), "min": float(rab.min()), "mean": float(rab.mean()), "n_splits": len(combos),
-            "mode": mode, "max_split": [int(i) for i in combos[np.argmax(rab)]]}
+    return {
+        "max": float(rab.max()),
+        "min": float(rab.min()),
+        "mean": float(rab.mean()),
+        "n_splits": len(combos),
+        "mode": mode,
+        "max_split": [int(i) for i in combos[np.argmax(rab)]],
+    }

@@ -16,8 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from allyscale.pool import ItemPool
 
 
-
-
 # --------------------------------------------------------------------------- helpers
 def _jsonable(value: Any) -> Any:
     """JSON values with DataFrames as ``{row: {column: value}}`` (the shape of this module's ``to_dict``)."""
@@ -49,8 +47,11 @@ def _select_items(data: pd.DataFrame, items: list[str] | None, pool: ItemPool | 
     values = x[items].to_numpy(dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN, constant below
-        varies = (np.nanmax(values, axis=0) > np.nanmin(values, axis=0) if len(values)  # two or more values
-                  else np.zeros(len(items), dtype=bool))
+        varies = (
+            np.nanmax(values, axis=0) > np.nanmin(values, axis=0)
+            if len(values)  # two or more values
+            else np.zeros(len(items), dtype=bool)
+        )
     if not varies.all():
         raise DataError(f"item {items[int(np.flatnonzero(~varies)[0])]!r} is constant; reliability is undefined")
     return x, reversed_
@@ -74,6 +75,13 @@ def _alpha_core(c: np.ndarray) -> dict[str, float]:
     av_r = (sum_r - n) / (n * (n - 1))
     q = (2 * n**2 / ((n - 1) ** 2 * sum_c**3)) * (sum_c * (np.trace(c @ c) + tr_c**2) - 2 * tr_c * (c @ c).sum())
     off = r[~np.eye(n, dtype=bool)]
-    return {"raw_alpha": raw, "std_alpha": std, "G6": g6, "average_r": av_r,
-            "s_n": n * av_r / (1 - av_r), "Q": q, "var_r": float(np.var(off, ddof=1)) if off.size > 1 else np.nan,
-            "median_r": float(np.median(off))}
+    return {
+        "raw_alpha": raw,
+        "std_alpha": std,
+        "G6": g6,
+        "average_r": av_r,
+        "s_n": n * av_r / (1 - av_r),
+        "Q": q,
+        "var_r": float(np.var(off, ddof=1)) if off.size > 1 else np.nan,
+        "median_r": float(np.median(off)),
+    }

@@ -118,8 +118,15 @@ def _model_parts(fit: CFAResult) -> tuple[dict[str, pd.Series], pd.DataFrame, pd
 
 
 @blas_limited
-def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None, ordinal_alpha: bool = False,
-                pool: ItemPool | None = None, fit: CFAResult | None = None) -> pd.DataFrame:
+def reliability(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    estimator: str | None = None,
+    ordinal_alpha: bool = False,
+    pool: ItemPool | None = None,
+    fit: CFAResult | None = None,
+) -> pd.DataFrame:
     """Per-factor reliability: alpha, composite reliability (omega), AVE and item count.
 
     * ``alpha``: :func:`alpha` of the factor's items (``ordinal_alpha=True``: on
@@ -181,30 +188,42 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None,
         fit = cfa(x, model, estimator=estimator, **({"ordered": items} if categorical else {}))
     diag: dict[str, Any] = {"estimator": estimator, "converged": fit.converged}
     if not fit.converged:
-        warnings.warn("the CFA did not converge; omega and AVE come from a non-converged solution",
-                      ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            "the CFA did not converge; omega and AVE come from a non-converged solution",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if fit.diagnostics.get("heywood"):
         diag["heywood"] = fit.diagnostics["heywood"]
     lams, phi, thr = _model_parts(fit)
     xi = x[items].dropna()
     if len(xi) < len(x):
-        warnings.warn(f"{len(x) - len(xi)} rows with missing responses were dropped (listwise)", DataWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{len(x) - len(xi)} rows with missing responses were dropped (listwise)", DataWarning, stacklevel=2
+        )
         diag["dropped_rows"] = len(x) - len(xi)
     if categorical:
         from allyscale.polychoric import polychoric
 
-        if getattr(fit, "estimator", None) == "WLSMV" and getattr(fit, "_est", None) is not None \
-                and fit.ngroups == 1 and len(fit._prep.y[0]) == len(xi):
+        if (
+            getattr(fit, "estimator", None) == "WLSMV"
+            and getattr(fit, "_est", None) is not None
+            and fit.ngroups == 1
+            and len(fit._prep.y[0]) == len(xi)
+        ):
             # the fit's own sample polychorics (same rows, same two-step estimates)
             s = pd.DataFrame(fit._est.sample[0][0], index=fit._prep.ov, columns=fit._prep.ov).loc[items, items]
-            diag["polychoric"] = {"converged": bool(fit._est.diagnostics.get("polychoric_converged", True)),
-                                  "smoothed": False, "min_eigenvalue": float(np.linalg.eigvalsh(s.to_numpy())[0])}
+            diag["polychoric"] = {
+                "converged": bool(fit._est.diagnostics.get("polychoric_converged", True)),
+                "smoothed": False,
+                "min_eigenvalue": float(np.linalg.eigvalsh(s.to_numpy())[0]),
+            }
         else:
             pc = polychoric(xi, items=items, smooth=False)  # lavaan's sample statistics are not smoothed
             s = pc.corr
-            diag["polychoric"] = {k: v for k, v in pc.diagnostics.items()
-                                  if k in ("converged", "smoothed", "min_eigenvalue")}
+            diag["polychoric"] = {
+                k: v for k, v in pc.diagnostics.items() if k in ("converged", "smoothed", "min_eigenvalue")
+            }
         if thr is None:
             thr = pc.thresholds
         variances = pd.Series(1.0, index=items)
@@ -220,7 +239,7 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None,
             continue
         psi = float(phi.loc[f, f])
         a = _alpha_value(x, list(lam.index), ordinal_alpha)
-        om = (categorical_omega(lam, psi, thr, s) if categorical else composite_reliability(lam, psi, s))
+        om = categorical_omega(lam, psi, thr, s) if categorical else composite_reliability(lam, psi, s)
         # semTools::AVE leaves a factor out (NA) when one of its indicators loads on another factor
         cross = any(i in lams[g].index for i in lam.index for g in lams if g != f)
         ave_f = np.nan if cross else average_variance_extracted(lam, psi, variances)
@@ -235,8 +254,12 @@ def reliability(data: pd.DataFrame, model: str, *, estimator: str | None = None,
             tot = _green_yang(common, items, thr, s)
         else:
             tot = common.sum() / s.loc[items, items].to_numpy().sum()
-        rows["total"] = {"n_items": len(items), "alpha": _alpha_value(x, items, ordinal_alpha),
-                         "omega": tot, "ave": np.nan}
+        rows["total"] = {
+            "n_items": len(items),
+            "alpha": _alpha_value(x, items, ordinal_alpha),
+            "omega": tot,
+            "ave": np.nan,
+        }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out["n_items"] = out["n_items"].astype(int)
     out.index.name = "factor"
@@ -263,8 +286,11 @@ class ReliabilityResult(Result):
 
     def summary(self) -> Summary:
         """The reliability table with its sources."""
-        omega_source = ("categorical omega (Green & Yang, 2009), as semTools::compRelSEM"
-                        if self.estimator == "WLSMV" else "omega as semTools::compRelSEM")
+        omega_source = (
+            "categorical omega (Green & Yang, 2009), as semTools::compRelSEM"
+            if self.estimator == "WLSMV"
+            else "omega as semTools::compRelSEM"
+        )
         out = Summary(f"Reliability ({self.estimator}; {omega_source}; AVE as semTools::AVE)")
         if not self.diagnostics.get("converged", True):
             out.text("WARNING: the CFA did not converge; omega and AVE are not trustworthy", strong=True)

@@ -46,16 +46,25 @@ class ICCResult(Result):
 
     def summary(self) -> Summary:
         """The six intraclass correlations with F tests and intervals."""
-        return Summary(f"Intraclass correlations: N = {self.n_obs}, {self.n_occasions} occasions/raters, "
-                       f"{self.level:.0%} CIs").table(self.table, title="ICC", digits=4)
+        return Summary(
+            f"Intraclass correlations: N = {self.n_obs}, {self.n_occasions} occasions/raters, {self.level:.0%} CIs"
+        ).table(self.table, title="ICC", digits=4)
 
     def to_frame(self) -> pd.DataFrame:
         """Rows ICC1 ... ICC3k."""
         return self.table
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"table": self.table, "anova": self.anova, "n_obs": self.n_obs,
-                          "n_occasions": self.n_occasions, "level": self.level, "diagnostics": self.diagnostics})
+        return _jsonable(
+            {
+                "table": self.table,
+                "anova": self.anova,
+                "n_obs": self.n_obs,
+                "n_occasions": self.n_occasions,
+                "level": self.level,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 def icc(data: pd.DataFrame, columns: list[str] | None = None, *, level: float = 0.95) -> ICCResult:
@@ -119,8 +128,9 @@ def icc(data: pd.DataFrame, columns: list[str] | None = None, *, level: float = 
     diag: dict[str, Any] = {}
     xc = x.dropna()
     if len(xc) < len(x):
-        warnings.warn(f"icc: {len(x) - len(xc)} rows with a missing value dropped (listwise)", DataWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"icc: {len(x) - len(xc)} rows with a missing value dropped (listwise)", DataWarning, stacklevel=2
+        )
         diag["dropped_rows"] = len(x) - len(xc)
     y = xc.to_numpy()
     n, k = y.shape
@@ -161,5 +171,11 @@ def icc(data: pd.DataFrame, columns: list[str] | None = None, *, level: float = 
         "ICC3k": [icc3k, f21, df21n, df21d, p21, 1 - 1 / f3l, 1 - 1 / f3u],
     }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["icc", "F", "df1", "df2", "p", "lower", "upper"])
-    return ICCResult(table=table, anova={"MSB": msb, "MSJ": msj, "MSE": mse, "MSW": msw}, n_obs=n,
-                     n_occasions=k, level=level, diagnostics=diag)
+    return ICCResult(
+        table=table,
+        anova={"MSB": msb, "MSJ": msj, "MSE": mse, "MSW": msw},
+        n_obs=n,
+        n_occasions=k,
+        level=level,
+        diagnostics=diag,
+    )

@@ -55,8 +55,18 @@ class OmegaResult(Result):
     diagnostics: dict = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"value": {"omega_h": self.omega_h, "omega_t": self.omega_t, "alpha": self.alpha,
-                                       "G6": self.g6, "ECV": self.ecv, "omega_lim": self.omega_lim}})
+        return pd.DataFrame(
+            {
+                "value": {
+                    "omega_h": self.omega_h,
+                    "omega_t": self.omega_t,
+                    "alpha": self.alpha,
+                    "G6": self.g6,
+                    "ECV": self.ecv,
+                    "omega_lim": self.omega_lim,
+                }
+            }
+        )
 
     def summary(self) -> Summary:
         """Omega coefficients, omega by group and the Schmid-Leiman loadings."""
@@ -66,22 +76,37 @@ class OmegaResult(Result):
             out.text("WARNING: the exploratory solution did not converge; omega is not trustworthy", strong=True)
         if e.get("heywood"):
             out.text(f"Heywood case(s): {e['heywood']}", strong=True)
-        return (out.table(self.table(), title="Coefficients", digits=4).table(self.groups, title="Omega by group")
-                .table(self.loadings, title="Schmid-Leiman loadings"))
+        return (
+            out.table(self.table(), title="Coefficients", digits=4)
+            .table(self.groups, title="Omega by group")
+            .table(self.loadings, title="Schmid-Leiman loadings")
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficients (omega_h, omega_t, alpha, G6, ECV, omega_lim)."""
         return self.table()
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"omega_h": self.omega_h, "omega_t": self.omega_t, "alpha": self.alpha, "g6": self.g6,
-                          "ecv": self.ecv, "omega_lim": self.omega_lim, "groups": self.groups,
-                          "loadings": self.loadings, "assignment": self.assignment,
-                          "n_factors": self.n_factors, "diagnostics": self.diagnostics})
+        return _jsonable(
+            {
+                "omega_h": self.omega_h,
+                "omega_t": self.omega_t,
+                "alpha": self.alpha,
+                "g6": self.g6,
+                "ecv": self.ecv,
+                "omega_lim": self.omega_lim,
+                "groups": self.groups,
+                "loadings": self.loadings,
+                "assignment": self.assignment,
+                "n_factors": self.n_factors,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
-def omega_from_schmid(r: np.ndarray, sl: np.ndarray, h2: np.ndarray, names: list[str],
-                      group_names: list[str]) -> dict[str, Any]:
+def omega_from_schmid(
+    r: np.ndarray, sl: np.ndarray, h2: np.ndarray, names: list[str], group_names: list[str]
+) -> dict[str, Any]:
     """psych's ``omegah`` arithmetic on a correlation matrix and Schmid–Leiman loadings.
 
     ``sl`` is items × (1 + k) (g first), ``h2`` the communalities of the extraction
@@ -125,16 +150,34 @@ def omega_from_schmid(r: np.ndarray, sl: np.ndarray, h2: np.ndarray, names: list
         rows["n_items"].append(int(idx.size))
     rows["group"][0] = grs / vt
     groups = pd.DataFrame(rows, index=["g", *group_names])
-    return {"omega_h": gsq / vt, "omega_t": om_tot, "alpha": alpha_, "g6": g6, "ecv": ev[0] / ev.sum(),
-            "omega_lim": gsq / (vt - u2.sum()), "groups": groups, "key": key, "sl": sl,
-            "assignment": pd.Series([group_names[j] for j in sub], index=names, name="group")}
+    return {
+        "omega_h": gsq / vt,
+        "omega_t": om_tot,
+        "alpha": alpha_,
+        "g6": g6,
+        "ecv": ev[0] / ev.sum(),
+        "omega_lim": gsq / (vt - u2.sum()),
+        "groups": groups,
+        "key": key,
+        "sl": sl,
+        "assignment": pd.Series([group_names[j] for j in sub], index=names, name="group"),
+    }
 
 
 @blas_limited
-def omega(data: pd.DataFrame | CFAResult, n_factors: int | None = None, *, items: list[str] | None = None,
-          pool: ItemPool | None = None, method: str = "minres", rotation: str = "oblimin",
-          corr: str = "pearson", general: str | None = None, n_starts: int = 10,
-          seed: int | None = 1) -> OmegaResult | BifactorResult:
+def omega(
+    data: pd.DataFrame | CFAResult,
+    n_factors: int | None = None,
+    *,
+    items: list[str] | None = None,
+    pool: ItemPool | None = None,
+    method: str = "minres",
+    rotation: str = "oblimin",
+    corr: str = "pearson",
+    general: str | None = None,
+    n_starts: int = 10,
+    seed: int | None = 1,
+) -> OmegaResult | BifactorResult:
     """Omega-hierarchical and omega-total, as ``psych::omega(x, nfactors = n_factors)``.
 
     With a DataFrame: an exploratory ``n_factors`` solution (``method``/``rotation``,
@@ -221,13 +264,29 @@ def omega(data: pd.DataFrame | CFAResult, n_factors: int | None = None, *, items
     load["h2"] = h2
     load["u2"] = 1 - h2
     load["p2"] = load["g"] ** 2 / h2
-    diag = {"efa": fa.diagnostics, "reversed": reversed_, "flipped": [n for n, k in zip(names, res["key"]) if k < 0],
-            "corr": corr, "method": method, "rotation": rotation}
+    diag = {
+        "efa": fa.diagnostics,
+        "reversed": reversed_,
+        "flipped": [n for n, k in zip(names, res["key"]) if k < 0],
+        "corr": corr,
+        "method": method,
+        "rotation": rotation,
+    }
     if (h2 > 1).any():
         diag["heywood"] = [n for n, v in zip(names, h2) if v > 1]
-    return OmegaResult(omega_h=res["omega_h"], omega_t=res["omega_t"], alpha=res["alpha"], g6=res["g6"],
-                       ecv=res["ecv"], omega_lim=res["omega_lim"], groups=res["groups"], loadings=load,
-                       assignment=res["assignment"], n_factors=n_factors, diagnostics=diag)
+    return OmegaResult(
+        omega_h=res["omega_h"],
+        omega_t=res["omega_t"],
+        alpha=res["alpha"],
+        g6=res["g6"],
+        ecv=res["ecv"],
+        omega_lim=res["omega_lim"],
+        groups=res["groups"],
+        loadings=load,
+        assignment=res["assignment"],
+        n_factors=n_factors,
+        diagnostics=diag,
+    )
 
 
 # --------------------------------------------------------------------------- model-based (bifactor)
@@ -267,9 +326,18 @@ class BifactorResult(Result):
         return self.factors
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"omega": self.omega, "omega_h": self.omega_h, "ecv": self.ecv, "puc": self.puc,
-                          "general": self.general, "factors": self.factors, "loadings": self.loadings,
-                          "diagnostics": self.diagnostics})
+        return _jsonable(
+            {
+                "omega": self.omega,
+                "omega_h": self.omega_h,
+                "ecv": self.ecv,
+                "puc": self.puc,
+                "general": self.general,
+                "factors": self.factors,
+                "loadings": self.loadings,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
 
 def bifactor_indices(loadings: pd.DataFrame, general: str, *, theta: pd.Series | None = None) -> BifactorResult:
@@ -313,8 +381,9 @@ def bifactor_indices(loadings: pd.DataFrame, general: str, *, theta: pd.Series |
     Calculating and interpreting statistical indices. Psychological Methods, 21, 137-150.
     """
     if general not in loadings.columns:
-        raise SpecificationError(f"general factor {general!r} is not a column of the loadings "
-                                 f"({list(loadings.columns)})")
+        raise SpecificationError(
+            f"general factor {general!r} is not a column of the loadings ({list(loadings.columns)})"
+        )
     lam = loadings.fillna(0.0).astype(float)
     g = lam[general]
     if (g == 0).any():
@@ -331,18 +400,28 @@ def bifactor_indices(loadings: pd.DataFrame, general: str, *, theta: pd.Series |
         s = (l**2 / (1 - l**2)).sum()
         return float(1 / (1 + 1 / s))
 
-    rows = {general: {"omega": (v - th.sum()) / v, "omega_h": g.sum() ** 2 / v, "H": _h(g),
-                      "ecv": ssg / (ssg + sss), "n_items": len(g)}}
+    rows = {
+        general: {
+            "omega": (v - th.sum()) / v,
+            "omega_h": g.sum() ** 2 / v,
+            "H": _h(g),
+            "ecv": ssg / (ssg + sss),
+            "n_items": len(g),
+        }
+    }
     n = len(g)
     pairs = 0
     for k in groups:
         idx = lam.index[lam[k] != 0]
         sk, gk = lam.loc[idx, k], g.loc[idx]
         vk = gk.sum() ** 2 + sk.sum() ** 2 + th.loc[idx].sum()
-        rows[k] = {"omega": (gk.sum() ** 2 + sk.sum() ** 2) / vk if len(idx) else np.nan,
-                   "omega_h": sk.sum() ** 2 / vk if len(idx) else np.nan, "H": _h(sk) if len(idx) else np.nan,
-                   "ecv": (sk**2).sum() / ((gk**2).sum() + (sk**2).sum()) if len(idx) else np.nan,
-                   "n_items": len(idx)}
+        rows[k] = {
+            "omega": (gk.sum() ** 2 + sk.sum() ** 2) / vk if len(idx) else np.nan,
+            "omega_h": sk.sum() ** 2 / vk if len(idx) else np.nan,
+            "H": _h(sk) if len(idx) else np.nan,
+            "ecv": (sk**2).sum() / ((gk**2).sum() + (sk**2).sum()) if len(idx) else np.nan,
+            "n_items": len(idx),
+        }
         pairs += len(idx) * (len(idx) - 1) / 2
     puc = 1 - pairs / (n * (n - 1) / 2)
     factors = pd.DataFrame.from_dict(rows, orient="index")
@@ -350,12 +429,20 @@ def bifactor_indices(loadings: pd.DataFrame, general: str, *, theta: pd.Series |
     out["theta"] = th
     diag: dict[str, Any] = {}
     if (th < 0).any():
-        warnings.warn(f"negative standardized residual variances for {list(th.index[th < 0])}",
-                      StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"negative standardized residual variances for {list(th.index[th < 0])}", StatisticalWarning, stacklevel=2
+        )
         diag["negative_theta"] = list(th.index[th < 0])
-    return BifactorResult(omega=float(factors.loc[general, "omega"]), omega_h=float(factors.loc[general, "omega_h"]),
-                          ecv=float(ssg / (ssg + sss)), puc=float(puc), factors=factors, loadings=out,
-                          general=general, diagnostics=diag)
+    return BifactorResult(
+        omega=float(factors.loc[general, "omega"]),
+        omega_h=float(factors.loc[general, "omega_h"]),
+        ecv=float(ssg / (ssg + sss)),
+        puc=float(puc),
+        factors=factors,
+        loadings=out,
+        general=general,
+        diagnostics=diag,
+    )
 
 
 def _omega_from_cfa(fit: CFAResult, *, general: str | None) -> BifactorResult:
@@ -381,12 +468,17 @@ def _omega_from_cfa(fit: CFAResult, *, general: str | None) -> BifactorResult:
             lam.loc[row["rhs"], row["lhs"]] = row["std_all"] * math.sqrt(max(1 - gm**2, 0.0))
         theta = None
     else:
-        lam = load.pivot_table(index="rhs", columns="lhs", values="std_all", aggfunc="sum").reindex(
-            index=items, columns=latent).fillna(0.0)
+        lam = (
+            load.pivot_table(index="rhs", columns="lhs", values="std_all", aggfunc="sum")
+            .reindex(index=items, columns=latent)
+            .fillna(0.0)
+        )
         g = general or max(latent, key=lambda f: (lam[f] != 0).sum())
         if (lam[g] != 0).sum() < len(items):
-            raise SpecificationError(f"factor {g!r} does not load on every item: not a bifactor model "
-                                     "(give general= or fit a bifactor / second-order model)")
+            raise SpecificationError(
+                f"factor {g!r} does not load on every item: not a bifactor model "
+                "(give general= or fit a bifactor / second-order model)"
+            )
         cov = est[(est["op"] == "~~") & est["lhs"].isin(latent) & est["rhs"].isin(latent) & (est["lhs"] != est["rhs"])]
         if (cov["std_all"].abs() > 1e-8).any():
             raise SpecificationError("the factors of a bifactor model must be orthogonal (fix their covariances to 0)")

@@ -23,9 +23,30 @@ from allyscale.report.render import format_cell
 __all__ = ["APATable", "apa_table", "bounded_column", "pair_text"]
 
 #: columns whose values cannot exceed 1 in absolute value (matched on the lower-cased name)
-_BOUNDED_NAMES = {"alpha", "omega", "omega_h", "omega_t", "ave", "msa", "congruence", "floor", "ceiling", "r_drop",
-                  "r", "p", "percent_p", "ecv", "i-cvi", "s-cvi", "kappa", "icc", "proportion", "power",
-                  "acceptance", "rejection"}
+_BOUNDED_NAMES = {
+    "alpha",
+    "omega",
+    "omega_h",
+    "omega_t",
+    "ave",
+    "msa",
+    "congruence",
+    "floor",
+    "ceiling",
+    "r_drop",
+    "r",
+    "p",
+    "percent_p",
+    "ecv",
+    "i-cvi",
+    "s-cvi",
+    "kappa",
+    "icc",
+    "proportion",
+    "power",
+    "acceptance",
+    "rejection",
+}
 _BOUNDED_PATTERN = re.compile(r"(^|[._ ])(pvalue|p_value|cfi|cfi\.scaled|cfi\.robust)($|[._ ])|^p$|^p[._]")
 #: tables every numeric cell of which is bounded by 1 (correlation and congruence matrices)
 _BOUNDED_TABLES = {"efa_phi", "efa_congruence", "kmo_items", "polychoric"}
@@ -106,8 +127,17 @@ def apa_table(table: Table, number: int) -> APATable:
     numeric_cols = [n and a for n, a in zip(numeric_cols, any_value)]
     if table.index:
         names = [n for n in df.index.names if n is not None]
-        header.insert(0, "–".join(map(str, names)) if isinstance(df.index, pd.MultiIndex)
-                      else pair_text(names[0]) if names else "")
+        header.insert(
+            0,
+            "–".join(map(str, names)) if isinstance(df.index, pd.MultiIndex) else pair_text(names[0]) if names else "",
+        )
         numeric_cols.insert(0, False)
-    return APATable(number=number, title=table.caption, note=table.note, header=header, rows=rows,
-                    numeric=numeric_cols, name=table.name)
+    return APATable(
+        number=number,
+        title=table.caption,
+        note=table.note,
+        header=header,
+        rows=rows,
+        numeric=numeric_cols,
+        name=table.name,
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -17,8 +18,18 @@ from allyscale.results import Result, Summary
 __all__ = ["ValidationReport"]
 
 #: what a report folder holds (replaced as a whole by each save)
-REPORT_ENTRIES = ("report.html", "results.json", "tables", "data.csv", "reproduce.R", "report.docx", "tex",
-                  "figures", "report.pdf", "short_form.yaml")
+REPORT_ENTRIES = (
+    "report.html",
+    "results.json",
+    "tables",
+    "data.csv",
+    "reproduce.R",
+    "report.docx",
+    "tex",
+    "figures",
+    "report.pdf",
+    "short_form.yaml",
+)
 #: the formats ``save(formats=)`` writes (html always comes with results.json, tables/, data.csv, reproduce.R)
 FORMATS = ("html", "docx", "tex", "pdf")
 
@@ -56,8 +67,7 @@ class ValidationReport(Result):
 
     def __post_init__(self) -> None:
         if not self.diagnostics:
-            self.diagnostics = {"failed": self.failed,
-                                "flags": {s.id: list(s.flags) for s in self.sections if s.flags}}
+            self.diagnostics = {"failed": self.failed, "flags": {s.id: list(s.flags) for s in self.sections if s.flags}}
 
     @property
     def failed(self) -> list[str]:
@@ -75,21 +85,33 @@ class ValidationReport(Result):
 
     def to_dict(self) -> dict[str, Any]:
         """Every number of the report: section numbers and every table, JSON-ready."""
-        return jsonable({
-            "verdict": self.meta.get("verdict"),
-            "meta": self.meta,
-            "sections": {
-                s.id: {"title": s.title, "status": s.status, "flags": s.flags, "numbers": s.numbers,
-                       "paragraphs": s.paragraphs,
-                       "tables": {t.name: {"caption": t.caption, "note": t.note,
-                                           "columns": [str(c) for c in t.data.columns],
-                                           "index": [str(i) for i in t.data.index],
-                                           "data": t.data.to_dict(orient="split")["data"]}
-                                  for t in s.tables},
-                       "figures": {f.name: {"caption": f.caption, "file": f"figures/{f.name}.svg"} for f in s.figures}}
-                for s in self.sections
-            },
-        })
+        return jsonable(
+            {
+                "verdict": self.meta.get("verdict"),
+                "meta": self.meta,
+                "sections": {
+                    s.id: {
+                        "title": s.title,
+                        "status": s.status,
+                        "flags": s.flags,
+                        "numbers": s.numbers,
+                        "paragraphs": s.paragraphs,
+                        "tables": {
+                            t.name: {
+                                "caption": t.caption,
+                                "note": t.note,
+                                "columns": [str(c) for c in t.data.columns],
+                                "index": [str(i) for i in t.data.index],
+                                "data": t.data.to_dict(orient="split")["data"],
+                            }
+                            for t in s.tables
+                        },
+                        "figures": {f.name: {"caption": f.caption, "file": f"figures/{f.name}.svg"} for f in s.figures},
+                    }
+                    for s in self.sections
+                },
+            }
+        )
 
     def html(self) -> str:
         return render_html(self.sections, title=self.title, subtitle=self.subtitle)
@@ -103,12 +125,17 @@ class ValidationReport(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per section: ``id, title, status, flags`` (joined by ``; ``) and ``tables`` (their number)."""
-        return pd.DataFrame([{"id": s.id, "title": s.title, "status": s.status, "flags": "; ".join(s.flags),
-                              "tables": len(s.tables)} for s in self.sections],
-                            columns=["id", "title", "status", "flags", "tables"])
+        return pd.DataFrame(
+            [
+                {"id": s.id, "title": s.title, "status": s.status, "flags": "; ".join(s.flags), "tables": len(s.tables)}
+                for s in self.sections
+            ],
+            columns=["id", "title", "status", "flags", "tables"],
+        )
 
-    def save(self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = (),
-             formats: Iterable[str] = ("html",)) -> Path:
+    def save(
+        self, out_dir: str | Path, *, inputs: Iterable[str | Path | None] = (), formats: Iterable[str] = ("html",)
+    ) -> Path:
         """Write ``report.html``, ``results.json`` and ``tables/*.csv`` into ``out_dir``.
 
         Also ``data.csv`` (the analysed data) and ``reproduce.R`` (lavaan calls refitting
@@ -170,8 +197,9 @@ class ValidationReport(Result):
                 from allyscale.report.pdf import html_to_pdf
 
                 html_to_pdf(staging / "report.html", staging / "report.pdf", chromium=chromium)
-            (staging / "results.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
-                                                  encoding="utf-8")
+            (staging / "results.json").write_text(
+                json.dumps(self.to_dict(), indent=2, allow_nan=False), encoding="utf-8"
+            )
             for name, df in self.tables().items():
                 spreadsheet_safe(df).to_csv(staging / "tables" / f"{name}.csv")
 

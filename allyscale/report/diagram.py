@@ -109,13 +109,20 @@ def model_structure(estimates: pd.DataFrame) -> ModelStructure:
     if lonely:  # items measured by the general factor only get a panel of their own
         panels[general[0]] = list(dict.fromkeys(lonely))
     cov = est[est["op"] == "~~"]
-    fixed_zero = (cov["est"] == 0) & (cov["se"].isna() | (cov["se"] == 0)) if {"est", "se"} <= set(cov.columns) \
+    fixed_zero = (
+        (cov["est"] == 0) & (cov["se"].isna() | (cov["se"] == 0))
+        if {"est", "se"} <= set(cov.columns)
         else pd.Series(False, index=cov.index)
-    correlations = {(a, b): float(v) for a, b, v, z in zip(cov["lhs"], cov["rhs"], cov["std_all"], fixed_zero)
-                    if a != b and a in lat and b in lat and not z}  # orthogonal factors: no arc
+    )
+    correlations = {
+        (a, b): float(v)
+        for a, b, v, z in zip(cov["lhs"], cov["rhs"], cov["std_all"], fixed_zero)
+        if a != b and a in lat and b in lat and not z
+    }  # orthogonal factors: no arc
     residuals = {a: float(v) for a, b, v in zip(cov["lhs"], cov["rhs"], cov["std_all"]) if a == b}
-    return ModelStructure(panels=panels, loadings=loadings, higher=higher, general=general,
-                          correlations=correlations, residuals=residuals)
+    return ModelStructure(
+        panels=panels, loadings=loadings, higher=higher, general=general, correlations=correlations, residuals=residuals
+    )
 
 
 def _structure_of(model) -> ModelStructure:
@@ -131,8 +138,9 @@ def _panel_height(n_items: int) -> float:
     return 0.55 + ROW_IN * max(n_items, 3)
 
 
-def _ellipse(ax, x: float, y: float, name: str, *, size: float = LABEL_PT, min_width: float = 0.7,
-             max_width: float = 1.5):
+def _ellipse(
+    ax, x: float, y: float, name: str, *, size: float = LABEL_PT, min_width: float = 0.7, max_width: float = 1.5
+):
     """A latent variable; a long name in a narrow place gets a smaller font (down to 6 pt)."""
     need = 0.0125 * 0.62 * len(name)  # inches per point of font size (DejaVu Sans: .6 em a character)
     size = max(6.0, min(size, (max_width - 0.18) / max(need, 1e-9)))
@@ -143,19 +151,41 @@ def _ellipse(ax, x: float, y: float, name: str, *, size: float = LABEL_PT, min_w
 
 
 def _arrow(ax, start, end, *, style: str = "-|>", dashed: bool = False, rad: float = 0.0, color: str = _COLOR):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=7, lw=0.7, color=color,
-                                 linestyle="--" if dashed else "-", connectionstyle=f"arc3,rad={rad}",
-                                 shrinkA=0, shrinkB=0, zorder=2))
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=7,
+            lw=0.7,
+            color=color,
+            linestyle="--" if dashed else "-",
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=0,
+            shrinkB=0,
+            zorder=2,
+        )
+    )
 
 
 def _value_label(ax, x: float, y: float, text: str, *, size: float = NUMBER_PT, color: str = "black", gid=None):
-    ax.text(x, y, text, ha="center", va="center", fontsize=size, color=color, zorder=5, gid=gid,
-            bbox={"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none"})
+    ax.text(
+        x,
+        y,
+        text,
+        ha="center",
+        va="center",
+        fontsize=size,
+        color=color,
+        zorder=5,
+        gid=gid,
+        bbox={"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none"},
+    )
 
 
 def _draw_panel(ax, s: ModelStructure, factor: str, x0: float, top: float, span: tuple[int, int] | None = None) -> None:
     """One factor (or the items ``span`` of it): ellipse on the left, its items in boxes on the right."""
-    items = s.panels[factor] if span is None else s.panels[factor][span[0]:span[1]]
+    items = s.panels[factor] if span is None else s.panels[factor][span[0] : span[1]]
     n = len(items)
     rows_top = top - 0.45
     ys = [rows_top - ROW_IN * k for k in range(n)]
@@ -163,8 +193,15 @@ def _draw_panel(ax, s: ModelStructure, factor: str, x0: float, top: float, span:
     fx = x0 + 0.55
     _ellipse(ax, fx, fy, factor, min_width=0.9, max_width=1.05)
     if span is not None:
-        ax.text(fx, fy - 0.3, f"items {span[0] + 1}–{span[0] + n} of {len(s.panels[factor])}", ha="center",
-                va="center", fontsize=NUMBER_PT, style="italic")
+        ax.text(
+            fx,
+            fy - 0.3,
+            f"items {span[0] + 1}–{span[0] + n} of {len(s.panels[factor])}",
+            ha="center",
+            va="center",
+            fontsize=NUMBER_PT,
+            style="italic",
+        )
     box_w = max(0.55, 0.0125 * LABEL_PT * 0.62 * max(len(i) for i in items) + 0.14)
     bx = x0 + 1.55
     general = [g for g in s.general if any((g, i) in s.loadings for i in items)]
@@ -206,8 +243,14 @@ def _draw_structure(ax, s: ModelStructure, width: float, top: float, height: flo
         pos[f] = (step * (col + 0.5), base_y + 0.45 * (n_rows - 1 - row))  # first factors on top
         _ellipse(ax, *pos[f], f, size=size, min_width=min(0.9, step * 0.92), max_width=step * 0.94)
         if f in s.residuals and any(f in fs for fs in s.higher.values()):  # a disturbance
-            _value_label(ax, pos[f][0] + min(0.5, step * 0.45), pos[f][1] - 0.26, "ζ " + _num(s.residuals[f]),
-                         color="#666666", size=NUMBER_PT - 0.5)
+            _value_label(
+                ax,
+                pos[f][0] + min(0.5, step * 0.45),
+                pos[f][1] - 0.26,
+                "ζ " + _num(s.residuals[f]),
+                color="#666666",
+                size=NUMBER_PT - 0.5,
+            )
     uy = top - 0.35
     for k, g in enumerate(upper):
         gx = width * (k + 1) / (len(upper) + 1)
@@ -218,12 +261,23 @@ def _draw_structure(ax, s: ModelStructure, width: float, top: float, height: flo
                     fx, fy = pos[f]
                     _arrow(ax, (gx, uy - 0.18), (fx, fy + 0.18))
                     t = 0.55
-                    _value_label(ax, gx + t * (fx - gx), uy - 0.18 + t * (fy + 0.18 - uy + 0.18),
-                                 _num(s.loadings.get((g, f), np.nan)))
+                    _value_label(
+                        ax,
+                        gx + t * (fx - gx),
+                        uy - 0.18 + t * (fy + 0.18 - uy + 0.18),
+                        _num(s.loadings.get((g, f), np.nan)),
+                    )
         else:  # a general factor: it loads on the items (in the panels)
             n_items = sum(1 for (a, _b) in s.loadings if a == g)
-            ax.text(gx, uy - 0.32, f"loads on all {n_items} items (column {g} in the panels)", ha="center",
-                    va="center", fontsize=NUMBER_PT, style="italic")
+            ax.text(
+                gx,
+                uy - 0.32,
+                f"loads on all {n_items} items (column {g} in the panels)",
+                ha="center",
+                va="center",
+                fontsize=NUMBER_PT,
+                style="italic",
+            )
     pairs = [(a, b, r) for (a, b), r in s.correlations.items() if a in pos and b in pos]
     if len(first) <= _MAX_ARCS:
         order = {f: k for k, f in enumerate(first)}
@@ -235,13 +289,31 @@ def _draw_structure(ax, s: ModelStructure, width: float, top: float, height: flo
             i, j = sorted((order[a], order[b]))
             (xa, ya), xb = pos[first[i]], pos[first[j]][0]
             y0 = ya + sign * 0.18
-            ax.add_patch(FancyArrowPatch((xa, y0), (xb, y0), arrowstyle="<|-|>", mutation_scale=6, lw=0.6,
-                                         color="#7a7a7a", zorder=1, shrinkA=0, shrinkB=0,
-                                         connectionstyle=f"arc3,rad={-sign * rad:.4f}"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (xa, y0),
+                    (xb, y0),
+                    arrowstyle="<|-|>",
+                    mutation_scale=6,
+                    lw=0.6,
+                    color="#7a7a7a",
+                    zorder=1,
+                    shrinkA=0,
+                    shrinkB=0,
+                    connectionstyle=f"arc3,rad={-sign * rad:.4f}",
+                )
+            )
             _value_label(ax, (xa + xb) / 2, y0 + sign * rad * (xb - xa) / 2, _num(r), gid="correlation")
     elif pairs:  # many factors: arcs would hide each other
-        ax.text(width / 2, base_y - 0.35, f"{len(pairs)} factor correlations: see the factor-correlation table",
-                ha="center", va="center", fontsize=NUMBER_PT, style="italic")
+        ax.text(
+            width / 2,
+            base_y - 0.35,
+            f"{len(pairs)} factor correlations: see the factor-correlation table",
+            ha="center",
+            va="center",
+            fontsize=NUMBER_PT,
+            style="italic",
+        )
 
 
 def _panel_spec(s: ModelStructure, spec) -> tuple[str, tuple[int, int] | None, int]:
@@ -258,7 +330,7 @@ def _layout(s: ModelStructure, factors: list, structure: bool) -> tuple[float, l
     y = STRUCTURE_IN if structure else 0.0
     placed = []
     for k in range(0, len(factors), 2):
-        row = [_panel_spec(s, f) for f in factors[k:k + 2]]
+        row = [_panel_spec(s, f) for f in factors[k : k + 2]]
         h = max(_panel_height(n) for _, _, n in row)
         for c, (f, span, _n) in enumerate(row):
             placed.append((f, span, c * PANEL_IN, -y))
@@ -266,8 +338,9 @@ def _layout(s: ModelStructure, factors: list, structure: bool) -> tuple[float, l
     return y, placed
 
 
-def path_diagram(model, *, factors: list[str] | None = None, structure: bool = True,
-                 title: str = "") -> AllyscaleFigure:
+def path_diagram(
+    model, *, factors: list[str] | None = None, structure: bool = True, title: str = ""
+) -> AllyscaleFigure:
     """A path diagram of a fitted factor model (standardized solution).
 
     Parameters
@@ -332,7 +405,7 @@ def path_diagram_parts(model, *, max_height: float = 9.0, title: str = "") -> li
     used = STRUCTURE_IN if structure else 0.0
     current: list = []
     for k in range(0, len(factors), 2):
-        row = factors[k:k + 2]
+        row = factors[k : k + 2]
         h = max(_panel_height(_panel_spec(s, f)[2]) for f in row)
         if current and used + h > max_height:
             parts.append(current)
@@ -340,5 +413,7 @@ def path_diagram_parts(model, *, max_height: float = 9.0, title: str = "") -> li
         current += row
         used += h
     parts.append(current)
-    return [path_diagram(s, factors=p, structure=structure and k == 0, title=title if k == 0 else "")
-            for k, p in enumerate(parts)]
+    return [
+        path_diagram(s, factors=p, structure=structure and k == 0, title=title if k == 0 else "")
+        for k, p in enumerate(parts)
+    ]

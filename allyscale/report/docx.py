@@ -65,8 +65,12 @@ def _no_table_borders(table) -> None:
         el.set(qn("w:val"), "nil")
         borders.append(el)
     # schema order (CT_TblPr): ..., tblInd, tblBorders, shd, tblLayout, tblCellMar, tblLook, ...
-    later = [el for el in tbl_pr if el.tag in {qn(f"w:{t}") for t in ("shd", "tblLayout", "tblCellMar", "tblLook",
-                                                                     "tblCaption", "tblDescription")}]
+    later = [
+        el
+        for el in tbl_pr
+        if el.tag
+        in {qn(f"w:{t}") for t in ("shd", "tblLayout", "tblCellMar", "tblLook", "tblCaption", "tblDescription")}
+    ]
     if later:
         later[0].addprevious(borders)
     else:
@@ -190,10 +194,15 @@ def _split_columns(t: APATable, usable_pt: float, index: bool) -> list[APATable]
     parts = []
     for k, g in enumerate(groups):
         cols = lead + g
-        parts.append(dataclasses.replace(t, header=[t.header[j] for j in cols],
-                                         rows=[[row[j] for j in cols] for row in t.rows],
-                                         numeric=[t.numeric[j] for j in cols],
-                                         note=t.note if k == len(groups) - 1 else ""))
+        parts.append(
+            dataclasses.replace(
+                t,
+                header=[t.header[j] for j in cols],
+                rows=[[row[j] for j in cols] for row in t.rows],
+                numeric=[t.numeric[j] for j in cols],
+                note=t.note if k == len(groups) - 1 else "",
+            )
+        )
     return parts
 
 
@@ -353,16 +362,23 @@ def write_summary(summary, path: str | Path) -> Path:
                 doc.add_paragraph(line)
             continue
         number += 1
-        table = Table(name=f"table{number}", caption=block.title or summary.title, data=block.frame,
-                      note=block.note or "", digits=block.digits, index=block.index)
+        table = Table(
+            name=f"table{number}",
+            caption=block.title or summary.title,
+            data=block.frame,
+            note=block.note or "",
+            digits=block.digits,
+            index=block.index,
+        )
         _add_table(doc, apa_table(table, number), index=table.index)
     from allyscale._files import atomic_write
 
     return atomic_write(path, lambda tmp: doc.save(str(tmp)))
 
 
-def frame_to_docx(frame, path: str | Path, *, title: str, note: str = "", number: int = 1, digits: int = 3,
-                  index: bool = True) -> Path:
+def frame_to_docx(
+    frame, path: str | Path, *, title: str, note: str = "", number: int = 1, digits: int = 3, index: bool = True
+) -> Path:
     """One DataFrame as a Word document holding one APA-7 table (number, italic title, horizontal rules,
     decimal-aligned numbers, leading zeros dropped where a value cannot exceed 1, the note below).
 

@@ -26,8 +26,15 @@ from allyscale import esem as _esem
 __all__ = ["esem_tables"]
 
 
-def esem_tables(fits: Mapping[str, Any], pattern: Mapping[str, Sequence[str]], *, cfa: str = "correlated",
-                esem: str = "esem", policy=None, threshold: float = 0.3) -> dict[str, Any]:
+def esem_tables(
+    fits: Mapping[str, Any],
+    pattern: Mapping[str, Sequence[str]],
+    *,
+    cfa: str = "correlated",
+    esem: str = "esem",
+    policy=None,
+    threshold: float = 0.3,
+) -> dict[str, Any]:
     """The ESEM section's tables from fitted models.
 
     Parameters
@@ -58,10 +65,19 @@ def esem_tables(fits: Mapping[str, Any], pattern: Mapping[str, Sequence[str]], *
         v = evaluate_fit(fit, model=name, policy=policy)
         fm = fit.fit_measures
         test = v.statistics["test"]
-        rows.append({"model": name, "npar": fm.get("npar"), "test": test["name"], "chisq": test["chisq"],
-                     "df": test["df"], "pvalue": test["pvalue"],
-                     **{ix["key"]: ix["value"] for ix in v.statistics["indices"].values()},
-                     "accepted": v.accepted, "basis": v.basis})
+        rows.append(
+            {
+                "model": name,
+                "npar": fm.get("npar"),
+                "test": test["name"],
+                "chisq": test["chisq"],
+                "df": test["df"],
+                "pvalue": test["pvalue"],
+                **{ix["key"]: ix["value"] for ix in v.statistics["indices"].values()},
+                "accepted": v.accepted,
+                "basis": v.basis,
+            }
+        )
     omegas = []
     sources = []
     for name in (esem, "bifactor_esem"):
@@ -70,8 +86,10 @@ def esem_tables(fits: Mapping[str, Any], pattern: Mapping[str, Sequence[str]], *
             o.insert(0, "model", name)
             omegas.append(o)
             sources.append(f"{name}: {o.attrs['source']}")
-    return {"fit": pd.DataFrame(rows),
-            "cross_loadings": _esem.cross_loadings(fits[esem], pattern, threshold=threshold),
-            "correlations": _esem.compare_correlations(fits[cfa], fits[esem]),
-            "omega": pd.concat(omegas, ignore_index=True) if omegas else pd.DataFrame(),
-            "omega_source": "; ".join(sources)}
+    return {
+        "fit": pd.DataFrame(rows),
+        "cross_loadings": _esem.cross_loadings(fits[esem], pattern, threshold=threshold),
+        "correlations": _esem.compare_correlations(fits[cfa], fits[esem]),
+        "omega": pd.concat(omegas, ignore_index=True) if omegas else pd.DataFrame(),
+        "omega_source": "; ".join(sources),
+    }

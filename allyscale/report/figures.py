@@ -18,8 +18,17 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["AllyscaleFigure", "new_figure", "scree_plot", "loadings_heatmap", "information_curves",
-           "invariance_steps", "careless_screen", "power_curves", "acceptance_curves"]
+__all__ = [
+    "AllyscaleFigure",
+    "new_figure",
+    "scree_plot",
+    "loadings_heatmap",
+    "information_curves",
+    "invariance_steps",
+    "careless_screen",
+    "power_curves",
+    "acceptance_curves",
+]
 
 
 class AllyscaleFigure(Figure):
@@ -54,10 +63,22 @@ def scree_plot(parallel) -> AllyscaleFigure:
     x = np.arange(1, k + 1)
     ax.plot(x, ev["pc_observed"].iloc[:k], "o-", color="#1f4e79", label="components (observed)")
     ax.plot(x, ev["fa_observed"].iloc[:k], "^-", color="#2e7d32", label="factors (observed)")
-    ax.plot(x, ev["pc_simulated_q"].iloc[:k], "--", color="#1f4e79", alpha=0.6,
-            label=f"components ({parallel.quantile:.0%} of simulated)")
-    ax.plot(x, ev["fa_simulated_q"].iloc[:k], "--", color="#2e7d32", alpha=0.6,
-            label=f"factors ({parallel.quantile:.0%} of simulated)")
+    ax.plot(
+        x,
+        ev["pc_simulated_q"].iloc[:k],
+        "--",
+        color="#1f4e79",
+        alpha=0.6,
+        label=f"components ({parallel.quantile:.0%} of simulated)",
+    )
+    ax.plot(
+        x,
+        ev["fa_simulated_q"].iloc[:k],
+        "--",
+        color="#2e7d32",
+        alpha=0.6,
+        label=f"factors ({parallel.quantile:.0%} of simulated)",
+    )
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("Number")
     ax.set_ylabel("Eigenvalue")
@@ -80,16 +101,35 @@ def loadings_heatmap(loadings: pd.DataFrame, *, title: str = "Pattern matrix") -
             for j in range(k):
                 v = loadings.iat[i, j]
                 if abs(v) >= 0.2:
-                    ax.text(j, i, f"{v:.2f}".replace("0.", "."), ha="center", va="center", fontsize=6,
-                            color="white" if abs(v) > 0.6 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.2f}".replace("0.", "."),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if abs(v) > 0.6 else "black",
+                    )
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
     return fig
 
 
-_PALETTE = ["#1f4e79", "#c0504d", "#2e7d32", "#8064a2", "#f79646", "#4bacc6", "#7f6000", "#d4477d", "#5a5a5a",
-            "#9bbb59", "#2c4d75", "#b65708"]
+_PALETTE = [
+    "#1f4e79",
+    "#c0504d",
+    "#2e7d32",
+    "#8064a2",
+    "#f79646",
+    "#4bacc6",
+    "#7f6000",
+    "#d4477d",
+    "#5a5a5a",
+    "#9bbb59",
+    "#2c4d75",
+    "#b65708",
+]
 
 
 def information_curves(irt_result, theta=None, *, ncols: int = 2) -> AllyscaleFigure:
@@ -117,27 +157,40 @@ def information_curves(irt_result, theta=None, *, ncols: int = 2) -> AllyscaleFi
         if items:
             best = max(items, key=lambda i: float(info[i].max()))
             k = int(np.argmax(info[best].to_numpy()))
-            ax.annotate(best, (th[k], float(info[best].iloc[k])), fontsize=6.5, xytext=(3, 3),
-                        textcoords="offset points", color="#1f4e79")
+            ax.annotate(
+                best,
+                (th[k], float(info[best].iloc[k])),
+                fontsize=6.5,
+                xytext=(3, 3),
+                textcoords="offset points",
+                color="#1f4e79",
+            )
         ax.set_title(f"{f} ({len(items)} items)", fontsize=9)
         ax.set_xlabel("θ", fontsize=8)
         ax.set_ylabel("information", fontsize=8)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
         peak = float(np.nanmax(test)) if len(test) else 1.0
-        se_ticks = [s for s in (0.2, 0.3, 0.5, 1.0) if 1 / s ** 2 <= peak * 1.05]
-        sec = ax.secondary_yaxis("right", functions=(lambda v: 1 / np.sqrt(np.maximum(v, 1e-12)),
-                                                     lambda s_: 1 / np.maximum(s_, 1e-12) ** 2))
+        se_ticks = [s for s in (0.2, 0.3, 0.5, 1.0) if 1 / s**2 <= peak * 1.05]
+        sec = ax.secondary_yaxis(
+            "right", functions=(lambda v: 1 / np.sqrt(np.maximum(v, 1e-12)), lambda s_: 1 / np.maximum(s_, 1e-12) ** 2)
+        )
         sec.set_yticks(se_ticks)
         sec.set_ylabel("SE(θ) of the test", fontsize=7)
         sec.tick_params(labelsize=7)
-    for ax in axes[len(factors):]:
+    for ax in axes[len(factors) :]:
         ax.set_visible(False)
     from matplotlib.lines import Line2D
 
-    fig.legend([Line2D([], [], color="#7f9fbf", lw=0.8), Line2D([], [], color="black", lw=2.0)],
-               ["item information", "test information (sum)"], loc="upper center", ncol=2, fontsize=8,
-               frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.legend(
+        [Line2D([], [], color="#7f9fbf", lw=0.8), Line2D([], [], color="black", lw=2.0)],
+        ["item information", "test information (sum)"],
+        loc="upper center",
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.5, 1.0),
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (2.6 * nrows + 0.3)))
     return fig
 
@@ -157,8 +210,10 @@ def invariance_steps(table: pd.DataFrame, *, title: str = "") -> AllyscaleFigure
     fig = new_figure(figsize=(6.5, 3.0))
     axes = fig.subplots(1, 2)
     decision = steps["decision"].astype(str) if "decision" in steps else pd.Series("", index=steps.index)
-    held = decision.str.contains("support|hold|partial", case=False).to_numpy() & \
-        ~decision.str.contains("not ", case=False).to_numpy()
+    held = (
+        decision.str.contains("support|hold|partial", case=False).to_numpy()
+        & ~decision.str.contains("not ", case=False).to_numpy()
+    )
     for ax, col, ref, label in ((axes[0], "delta_cfi", -0.01, "ΔCFI"), (axes[1], "delta_rmsea", 0.015, "ΔRMSEA")):
         if col not in steps:
             ax.set_visible(False)
@@ -166,8 +221,17 @@ def invariance_steps(table: pd.DataFrame, *, title: str = "") -> AllyscaleFigure
         y = steps[col].to_numpy(dtype=float)
         ax.axhline(0, color="#999999", lw=0.6)
         ax.axhline(ref, color="#c0504d", lw=0.9, ls="--")
-        ax.text(1.0, ref, f" {ref:+.3f}".replace("0.", "."), transform=ax.get_yaxis_transform(), fontsize=7,
-                color="#c0504d", va="center", ha="left", clip_on=False)
+        ax.text(
+            1.0,
+            ref,
+            f" {ref:+.3f}".replace("0.", "."),
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
+            color="#c0504d",
+            va="center",
+            ha="left",
+            clip_on=False,
+        )
         ax.plot(x, y, color="#1f4e79", lw=0.8)
         ax.scatter(x[held], y[held], color="#1f4e79", zorder=3, s=22, label="held")
         ax.scatter(x[~held], y[~held], facecolor="white", edgecolor="#1f4e79", zorder=3, s=22, label="did not hold")
@@ -180,8 +244,15 @@ def invariance_steps(table: pd.DataFrame, *, title: str = "") -> AllyscaleFigure
         if "delta_pvalue" in steps:
             for xi, p in zip(x, steps["delta_pvalue"].to_numpy(dtype=float)):
                 if np.isfinite(p):
-                    ax.annotate("p <.001" if p < .001 else f"p {p:.3f}".replace("0.", "."), (xi, -span),
-                                xytext=(0, 3), textcoords="offset points", fontsize=6, ha="center", color="#555555")
+                    ax.annotate(
+                        "p <.001" if p < 0.001 else f"p {p:.3f}".replace("0.", "."),
+                        (xi, -span),
+                        xytext=(0, 3),
+                        textcoords="offset points",
+                        fontsize=6,
+                        ha="center",
+                        color="#555555",
+                    )
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=7, frameon=False)
     if title:
@@ -210,8 +281,16 @@ def careless_screen(screen_result) -> AllyscaleFigure:
     def hist(ax, values, title, xlabel, cutoff=None):
         v = pd.to_numeric(values, errors="coerce")
         if not v.notna().any():
-            ax.text(0.5, 0.5, "not computed for these data", ha="center", va="center", fontsize=7,
-                    transform=ax.transAxes, style="italic")
+            ax.text(
+                0.5,
+                0.5,
+                "not computed for these data",
+                ha="center",
+                va="center",
+                fontsize=7,
+                transform=ax.transAxes,
+                style="italic",
+            )
             ax.set_title(title, fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -229,8 +308,13 @@ def careless_screen(screen_result) -> AllyscaleFigure:
 
     n_items = len(screen_result.items)
     share = settings.get("longstring_share")
-    hist(axes[0], persons["longstring"], "Longstring (Johnson, 2005)", "longest run of one answer",
-         share * n_items if share else None)
+    hist(
+        axes[0],
+        persons["longstring"],
+        "Longstring (Johnson, 2005)",
+        "longest run of one answer",
+        share * n_items if share else None,
+    )
     hist(axes[1], persons["irv"], "Response variability (Dunn et al., 2018)", "IRV (SD of a person's answers)")
     d2 = pd.to_numeric(persons["d2"], errors="coerce")
     p = pd.to_numeric(persons["d2_p"], errors="coerce")
@@ -238,14 +322,15 @@ def careless_screen(screen_result) -> AllyscaleFigure:
     ok = d2.notna() & p.notna()
     if ok.any():
         order = np.argsort(-p[ok].to_numpy())  # smallest p = largest distance last
-        ax.scatter(np.arange(ok.sum()), d2[ok].to_numpy()[order], s=5,
-                   c=np.where(flagged[ok].to_numpy()[order], red, blue))
+        ax.scatter(
+            np.arange(ok.sum()), d2[ok].to_numpy()[order], s=5, c=np.where(flagged[ok].to_numpy()[order], red, blue)
+        )
         alpha = settings.get("alpha")
         if alpha:
             sig = d2[ok][p[ok] < alpha]
             if len(sig):
                 ax.axhline(float(sig.min()), color=red, ls="--", lw=0.9)
-    ax.set_title(f"Mahalanobis distance (Meade & Craig, 2012; p < {settings.get('alpha', .001):g})", fontsize=8)
+    ax.set_title(f"Mahalanobis distance (Meade & Craig, 2012; p < {settings.get('alpha', 0.001):g})", fontsize=8)
     ax.set_xlabel("respondents ordered by distance", fontsize=7)
     ax.set_ylabel("D²", fontsize=7)
     ax.tick_params(labelsize=7)
@@ -259,8 +344,14 @@ def careless_screen(screen_result) -> AllyscaleFigure:
 def _outside_legend(ax, fig, n: int) -> None:
     """A legend right of the axes, never over the lines."""
     if n:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=7, frameon=False,
-                  ncol=1 if n <= 14 else 2)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0,
+            fontsize=7,
+            frameon=False,
+            ncol=1 if n <= 14 else 2,
+        )
 
 
 def power_curves(parameters: pd.DataFrame, *, target: float = 0.8, max_labels: int = 24) -> AllyscaleFigure:
@@ -277,19 +368,36 @@ def power_curves(parameters: pd.DataFrame, *, target: float = 0.8, max_labels: i
     if len(groups) <= max_labels:
         for k, (label, g) in enumerate(groups):
             g = g.groupby("n")["power"].mean()
-            ax.plot(g.index, g.to_numpy(), marker="o", ms=3, lw=1, color=_PALETTE[k % len(_PALETTE)],
-                    ls=("-", "--", ":")[(k // len(_PALETTE)) % 3], label=str(label))
+            ax.plot(
+                g.index,
+                g.to_numpy(),
+                marker="o",
+                ms=3,
+                lw=1,
+                color=_PALETTE[k % len(_PALETTE)],
+                ls=("-", "--", ":")[(k // len(_PALETTE)) % 3],
+                label=str(label),
+            )
     else:
-        kind = (parameters["op"].astype(str) if "op" in parameters else
-                parameters["parameter"].astype(str).str.extract(r"(=~|~~|~1|~|\|)", expand=False).fillna("other"))
+        kind = (
+            parameters["op"].astype(str)
+            if "op" in parameters
+            else parameters["parameter"].astype(str).str.extract(r"(=~|~~|~1|~|\|)", expand=False).fillna("other")
+        )
         names = {"=~": "loadings", "~~": "(co)variances", "~1": "means", "~": "regressions", "|": "thresholds"}
         for k, (key, g) in enumerate(parameters.assign(kind=kind).groupby("kind", sort=False)):
             by = g.groupby("n")["power"]
             lo, hi, mid = by.min(), by.max(), by.median()
             color = _PALETTE[k % len(_PALETTE)]
             ax.fill_between(lo.index, lo.to_numpy(), hi.to_numpy(), color=color, alpha=0.2)
-            ax.plot(mid.index, mid.to_numpy(), marker="o", ms=3, color=color,
-                    label=f"{names.get(key, key)} ({g['parameter'].nunique()}; median, range)")
+            ax.plot(
+                mid.index,
+                mid.to_numpy(),
+                marker="o",
+                ms=3,
+                color=color,
+                label=f"{names.get(key, key)} ({g['parameter'].nunique()}; median, range)",
+            )
     ax.axhline(target, color="black", ls="--", lw=0.8)
     ax.set(xlabel="N", ylabel="power (p < .05)", ylim=(0, 1.02), title="Power by sample size")
     _outside_legend(ax, fig, len(ax.get_legend_handles_labels()[0]))

@@ -29,18 +29,61 @@ from allyscale.report.apa import APATable, apa_table
 __all__ = ["write_latex", "latex_escape", "table_latex", "PREAMBLE"]
 
 #: what report.tex needs in the preamble (main.tex has it)
-PREAMBLE = ("\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{booktabs}\n"
-            "\\usepackage{longtable}\n\\usepackage{array}\n\\usepackage{graphicx}\n\\usepackage{amssymb}\n")
+PREAMBLE = (
+    "\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{booktabs}\n"
+    "\\usepackage{longtable}\n\\usepackage{array}\n\\usepackage{graphicx}\n\\usepackage{amssymb}\n"
+)
 
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_SYMBOLS = {"−": "$-$", "–": "--", "—": "---", "χ²": r"$\chi^2$", "χ": r"$\chi$", "²": r"\textsuperscript{2}",
-            "≥": r"$\geq$", "≤": r"$\leq$", "α": r"$\alpha$", "Δ": r"$\Delta$", "ω": r"$\omega$", "∞": r"$\infty$",
-            "±": r"$\pm$", "×": r"$\times$", "≈": r"$\approx$", "ψ": r"$\psi$", "λ": r"$\lambda$", "φ": r"$\phi$",
-            "θ": r"$\theta$", "κ": r"$\kappa$", "ρ": r"$\rho$", "σ": r"$\sigma$", "μ": r"$\mu$", "β": r"$\beta$",
-            "ζ": r"$\zeta$", "τ": r"$\tau$", "η": r"$\eta$", "ε": r"$\varepsilon$",
-            "“": "``", "”": "''", "‘": "`", "’": "'", "…": r"\ldots{}", "<": r"\textless{}", ">": r"\textgreater{}",
-            "\u00a0": "~"}
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_SYMBOLS = {
+    "−": "$-$",
+    "–": "--",
+    "—": "---",
+    "χ²": r"$\chi^2$",
+    "χ": r"$\chi$",
+    "²": r"\textsuperscript{2}",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "α": r"$\alpha$",
+    "Δ": r"$\Delta$",
+    "ω": r"$\omega$",
+    "∞": r"$\infty$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "≈": r"$\approx$",
+    "ψ": r"$\psi$",
+    "λ": r"$\lambda$",
+    "φ": r"$\phi$",
+    "θ": r"$\theta$",
+    "κ": r"$\kappa$",
+    "ρ": r"$\rho$",
+    "σ": r"$\sigma$",
+    "μ": r"$\mu$",
+    "β": r"$\beta$",
+    "ζ": r"$\zeta$",
+    "τ": r"$\tau$",
+    "η": r"$\eta$",
+    "ε": r"$\varepsilon$",
+    "“": "``",
+    "”": "''",
+    "‘": "`",
+    "’": "'",
+    "…": r"\ldots{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "\u00a0": "~",
+}
 _TOKEN = re.compile("|".join(re.escape(k) for k in sorted([*_SPECIAL, *_SYMBOLS], key=len, reverse=True)))
 _LONG = 25  # rows: a longtable beyond this (a float of more rows may not fit a page)
 
@@ -57,38 +100,51 @@ def _colspec(t: APATable) -> str:
     # about 0.012 of the line per character of a small-type column, plus its separation
     others = sum(0.012 * w + 0.03 for w, wr in zip(longest, wrap) if not wr)
     share = max(0.15, (0.97 - others) / max(sum(wrap), 1))
-    return "".join(r">{\raggedright\arraybackslash}p{%.3f\linewidth}" % share if w else "r" if n else "l"
-                   for n, w in zip(t.numeric, wrap))
+    return "".join(
+        r">{\raggedright\arraybackslash}p{%.3f\linewidth}" % share if w else "r" if n else "l"
+        for n, w in zip(t.numeric, wrap)
+    )
 
 
 def table_latex(t: APATable) -> str:
     """One APA table as LaTeX (booktabs; ``longtable`` beyond 25 rows; a float wider than the text
     block is scaled down to its width)."""
-    head = " & ".join(r"\multicolumn{1}{c}{%s}" % latex_escape(h) if t.numeric[j] else latex_escape(h)
-                      for j, h in enumerate(t.header)) + r" \\"
+    head = (
+        " & ".join(
+            r"\multicolumn{1}{c}{%s}" % latex_escape(h) if t.numeric[j] else latex_escape(h)
+            for j, h in enumerate(t.header)
+        )
+        + r" \\"
+    )
     body = "\n".join(" & ".join(latex_escape(c) for c in row) + r" \\" for row in t.rows)
     note = (r"\par\smallskip{\small\textit{Note.} " + latex_escape(t.note) + "}\n") if t.note else ""
     size = r"\footnotesize" if len(t.header) > 8 else r"\small"
     label = f"tab:{t.name}"
     if len(t.rows) > _LONG:
         narrow = "\\setlength{\\tabcolsep}{3pt}\n" if len(t.header) > 8 else ""  # a longtable cannot be scaled
-        return (f"% Table {t.number}: {t.name}\n{{{size}\n{narrow}\\begin{{longtable}}{{{_colspec(t)}}}\n"
-                f"\\caption{{{latex_escape(t.title)}}}\\label{{{label}}}\\\\\n\\toprule\n{head}\n\\midrule\n"
-                f"\\endfirsthead\n\\toprule\n{head}\n\\midrule\n\\endhead\n\\bottomrule\n\\endlastfoot\n"
-                f"{body}\n\\end{{longtable}}\n}}\n"
-                + (f"{{\\small\\textit{{Note.}} {latex_escape(t.note)}}}\n" if t.note else ""))
-    return (f"% Table {t.number}: {t.name}\n\\begin{{table}}[htbp]\n\\centering\n{size}\n"
-            f"\\caption{{{latex_escape(t.title)}}}\\label{{{label}}}\n"
-            "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
-            f"\\begin{{tabular}}{{{_colspec(t)}}}\n\\toprule\n{head}\n\\midrule\n{body}\n\\bottomrule\n"
-            f"\\end{{tabular}}}}\n{note}\\end{{table}}\n")
+        return (
+            f"% Table {t.number}: {t.name}\n{{{size}\n{narrow}\\begin{{longtable}}{{{_colspec(t)}}}\n"
+            f"\\caption{{{latex_escape(t.title)}}}\\label{{{label}}}\\\\\n\\toprule\n{head}\n\\midrule\n"
+            f"\\endfirsthead\n\\toprule\n{head}\n\\midrule\n\\endhead\n\\bottomrule\n\\endlastfoot\n"
+            f"{body}\n\\end{{longtable}}\n}}\n"
+            + (f"{{\\small\\textit{{Note.}} {latex_escape(t.note)}}}\n" if t.note else "")
+        )
+    return (
+        f"% Table {t.number}: {t.name}\n\\begin{{table}}[htbp]\n\\centering\n{size}\n"
+        f"\\caption{{{latex_escape(t.title)}}}\\label{{{label}}}\n"
+        "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
+        f"\\begin{{tabular}}{{{_colspec(t)}}}\n\\toprule\n{head}\n\\midrule\n{body}\n\\bottomrule\n"
+        f"\\end{{tabular}}}}\n{note}\\end{{table}}\n"
+    )
 
 
 def _figure_latex(fig, number: int) -> str:
-    return (f"% Figure {number}: {fig.name}\n\\begin{{figure}}[htbp]\n\\centering\n"
-            f"\\caption{{{latex_escape(fig.caption)}}}\\label{{fig:{fig.name}}}\n"
-            f"\\includegraphics[width=\\linewidth,height=0.8\\textheight,keepaspectratio]{{figures/{fig.name}.png}}\n"
-            "\\end{figure}\n")
+    return (
+        f"% Figure {number}: {fig.name}\n\\begin{{figure}}[htbp]\n\\centering\n"
+        f"\\caption{{{latex_escape(fig.caption)}}}\\label{{fig:{fig.name}}}\n"
+        f"\\includegraphics[width=\\linewidth,height=0.8\\textheight,keepaspectratio]{{figures/{fig.name}.png}}\n"
+        "\\end{figure}\n"
+    )
 
 
 def write_latex(report, folder: str | Path) -> Path:
@@ -126,5 +182,7 @@ def write_latex(report, folder: str | Path) -> Path:
         "\\documentclass[11pt]{article}\n" + PREAMBLE + "\\usepackage[margin=2.5cm]{geometry}\n"
         f"\\title{{{latex_escape(report.title)}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n"
         + (f"{latex_escape(report.subtitle)}\n\n" if report.subtitle else "")
-        + "\\input{report}\n\\end{document}\n", encoding="utf-8")
+        + "\\input{report}\n\\end{document}\n",
+        encoding="utf-8",
+    )
     return folder / "report.tex"

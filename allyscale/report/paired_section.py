@@ -11,7 +11,8 @@ Nothing is computed here beyond calling those functions and formatting their res
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,16 @@ def paired_items(pool, items: Sequence[str], pairs=True, sep: str = "_") -> list
     return [f"{i}{sep}{f}" for f in (a, b) for i in items]
 
 
-def prepare(data: pd.DataFrame, pool, items: Sequence[str], pairs, target_id: str | None, *, sep: str = "_",
-            source: str = "data") -> tuple[pd.DataFrame, dict[str, Any]]:
+def prepare(
+    data: pd.DataFrame,
+    pool,
+    items: Sequence[str],
+    pairs,
+    target_id: str | None,
+    *,
+    sep: str = "_",
+    source: str = "data",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The reference form's data (base item names, one row per target) and what the section needs.
 
     Raises
@@ -71,8 +80,10 @@ def prepare(data: pd.DataFrame, pool, items: Sequence[str], pairs, target_id: st
         differ = ~((a == b) | (np.isnan(a) & np.isnan(b)))
         if differ.any():
             row = int(np.flatnonzero(differ.any(axis=1))[0])
-            raise DataError(f"{source}: target {check[target_id].iloc[row]!r} has different self-reports on its rows; "
-                            "long paired data repeat the target's self-report on every informant's row")
+            raise DataError(
+                f"{source}: target {check[target_id].iloc[row]!r} has different self-reports on its rows; "
+                "long paired data repeat the target's self-report on every informant's row"
+            )
         base = first
     else:
         base = data
@@ -81,8 +92,15 @@ def prepare(data: pd.DataFrame, pool, items: Sequence[str], pairs, target_id: st
     ref_items = pd.DataFrame({item: base[ca].to_numpy() for item, (ca, _) in cols.items()})
     reference = pd.concat([base[keep].reset_index(drop=True), ref_items], axis=1)
     reference.attrs = {}
-    info = {"data": data, "forms": forms, "sep": sep, "target_id": target_id, "long": long,
-            "n_targets": int(data[target_id].nunique()), "n_rows": int(len(data))}
+    info = {
+        "data": data,
+        "forms": forms,
+        "sep": sep,
+        "target_id": target_id,
+        "long": long,
+        "n_targets": int(data[target_id].nunique()),
+        "n_rows": int(len(data)),
+    }
     return reference, info
 
 
@@ -136,22 +154,39 @@ def build(ctx, sec: Section) -> None:
         from allyscale.invariance import _base_structure
         from allyscale.pairs import collapse_categories
 
-        res_c = collapse_categories(data, items=_base_structure(model)[2], pairs=forms, sep=sep,
-                                    min_count=1 if collapse is True else int(collapse))
+        res_c = collapse_categories(
+            data,
+            items=_base_structure(model)[2],
+            pairs=forms,
+            sep=sep,
+            min_count=1 if collapse is True else int(collapse),
+        )
         data, merged = res_c.data, res_c.table
     sec.paragraphs.append(
         f"{info['n_targets']} targets were rated under the {forms[0]} form (the reference method) and the "
-        f"{forms[1]} form" + (f" ({info['n_rows']} target-informant pairs: several informants per target)"
-                              if info["long"] else " (one informant each)")
+        f"{forms[1]} form"
+        + (
+            f" ({info['n_rows']} target-informant pairs: several informants per target)"
+            if info["long"]
+            else " (one informant each)"
+        )
         + ". The other sections analyse the reference form; this section compares the two forms as repeated "
-          "measures of the same targets, not as independent groups.")
+        "measures of the same targets, not as independent groups."
+    )
     # agreement and method effects
     if info["long"]:
         m_est = "MLR" if est != "ML" else "ML"
         res = mtmm(data, model, forms=forms, reference=forms[0], sep=sep, estimator=m_est, cluster=target)
-        how = (f"{m_est} with standard errors and test robust to the clustering of informants within targets "
-               "(lavaan's cluster =)" + ("; the WLSMV estimator has no cluster-robust variant, so the ordered items "
-                                         "are treated as continuous here" if est == "WLSMV" else ""))
+        how = (
+            f"{m_est} with standard errors and test robust to the clustering of informants within targets "
+            "(lavaan's cluster =)"
+            + (
+                "; the WLSMV estimator has no cluster-robust variant, so the ordered items "
+                "are treated as continuous here"
+                if est == "WLSMV"
+                else ""
+            )
+        )
     else:
         res = mtmm(data, model, forms=forms, reference=forms[0], sep=sep, estimator=est)
         how = est
@@ -161,21 +196,33 @@ def build(ctx, sec: Section) -> None:
         f"(CT-C(M-1); Eid et al., 2003) with the {forms[0]} form as the reference method, estimated by {how}. "
         f"Consistency is the share of an {forms[1]} indicator's true-score variance shared with the "
         f"{forms[0]} form; method specificity the rest. The latent {forms[0]}-{forms[1]} correlations come from "
-        "the correlated-trait model (both forms' factors, each item's residuals correlated across forms).")
+        "the correlated-trait model (both forms' factors, each item's residuals correlated across forms)."
+    )
     from allyscale.fitpolicy import evaluate_fit
 
     verdict = evaluate_fit(res.fit, model="CT-C(M-1)")
     sec.paragraphs.append("CT-C(M-1) fit: " + verdict.statement)
     if not verdict.accepted:
-        sec.flag(f"the CT-C(M-1) model is not accepted by the fit policy ({verdict.basis}); its coefficients "
-                 "describe a model that does not fit exactly")
-    sec.tables.append(Table("paired_agreement", f"Agreement of the {forms[0]} and {forms[1]} forms by factor",
-                            res.factors, note="consistency, method_specificity: of the informant scale score (sums "
-                            "of loadings; Eid et al., 2003); self_other_r: latent correlation with its 95% Wald "
-                            "interval."))
+        sec.flag(
+            f"the CT-C(M-1) model is not accepted by the fit policy ({verdict.basis}); its coefficients "
+            "describe a model that does not fit exactly"
+        )
+    sec.tables.append(
+        Table(
+            "paired_agreement",
+            f"Agreement of the {forms[0]} and {forms[1]} forms by factor",
+            res.factors,
+            note="consistency, method_specificity: of the informant scale score (sums "
+            "of loadings; Eid et al., 2003); self_other_r: latent correlation with its 95% Wald "
+            "interval.",
+        )
+    )
     items = res.items[res.items["form"] == forms[1]].drop(columns=["form"])
-    sec.tables.append(Table("paired_method_effects", f"Consistency and method specificity of the {forms[1]} items",
-                            items, index=False))
+    sec.tables.append(
+        Table(
+            "paired_method_effects", f"Consistency and method specificity of the {forms[1]} items", items, index=False
+        )
+    )
     if not res.diagnostics["converged"]:
         sec.flag("the CT-C(M-1) or agreement model did not converge")
     if res.diagnostics["heywood"]:
@@ -184,41 +231,75 @@ def build(ctx, sec: Section) -> None:
     wide = data.drop_duplicates(subset=[target]) if info["long"] else data
     inv = invariance(wide, model, pairs=forms, sep=sep, estimator=est, partial=True)
     ctx.results["paired_invariance"] = inv
-    levels = ("configural, thresholds (equal; the second form's intercepts and scale factors free), metric and scalar"
-              " (Wu & Estabrook, 2016)" if est == "WLSMV" else "configural, metric, scalar and strict")
+    levels = (
+        "configural, thresholds (equal; the second form's intercepts and scale factors free), metric and scalar"
+        " (Wu & Estabrook, 2016)"
+        if est == "WLSMV"
+        else "configural, metric, scalar and strict"
+    )
     sec.paragraphs.append(
         f"Paired measurement invariance ({levels}): both forms' items in one model, each item's residuals "
         "correlated across forms, as semTools' measEq.syntax with longFacNames and lavaan"
         + ("; with several informants the first informant of each target is used" if info["long"] else "")
         + f"; {inv.decision_rule()}. When a level fails, constraints are released one item at a time by score "
-          "tests (lavTestScore) while the largest is significant at .05 / m (Bonferroni over the m items of "
-          "the level); the partially invariant model is then judged by the same rule. "
-        + (inv.note[:1].upper() + inv.note[1:] + "." if inv.note else ""))
+        "tests (lavTestScore) while the largest is significant at .05 / m (Bonferroni over the m items of "
+        "the level); the partially invariant model is then judged by the same rule. "
+        + (inv.note[:1].upper() + inv.note[1:] + "." if inv.note else "")
+    )
     cols = [c for c in inv.table.columns if c not in ("converged",)]
-    sec.tables.append(Table("paired_invariance", f"Measurement invariance across the {forms[0]} and {forms[1]} forms",
-                            inv.table[cols]))
+    sec.tables.append(
+        Table(
+            "paired_invariance", f"Measurement invariance across the {forms[0]} and {forms[1]} forms", inv.table[cols]
+        )
+    )
     if len(inv.released):
-        sec.tables.append(Table("paired_released", "Released equality constraints (partial invariance)",
-                                inv.released, index=False,
-                                note="X2, df, pvalue: the score test that released the constraint."))
+        sec.tables.append(
+            Table(
+                "paired_released",
+                "Released equality constraints (partial invariance)",
+                inv.released,
+                index=False,
+                note="X2, df, pvalue: the score test that released the constraint.",
+            )
+        )
     if merged is not None and len(merged):
-        sec.tables.append(Table("paired_collapsed", "Sparse categories merged in both forms before this section's "
-                                "models (--collapse)", merged, index=False,
-                                note="count: the smallest count of the merged category in either form."))
-        sec.paragraphs.append(f"{len(merged)} sparse categor{'y was' if len(merged) == 1 else 'ies were'} merged "
-                              "into a neighbouring category, identically in both forms, so that both forms observe "
-                              "the same categories (see the table).")
+        sec.tables.append(
+            Table(
+                "paired_collapsed",
+                "Sparse categories merged in both forms before this section's models (--collapse)",
+                merged,
+                index=False,
+                note="count: the smallest count of the merged category in either form.",
+            )
+        )
+        sec.paragraphs.append(
+            f"{len(merged)} sparse categor{'y was' if len(merged) == 1 else 'ies were'} merged "
+            "into a neighbouring category, identically in both forms, so that both forms observe "
+            "the same categories (see the table)."
+        )
     from allyscale.report.document import Figure, figure_to_svg
     from allyscale.report.figures import invariance_steps
 
-    sec.figures.append(Figure("paired_invariance_steps", f"Change in fit at each step of the paired invariance "
-                              f"sequence across the {forms[0]} and {forms[1]} forms, with the reference changes "
-                              "(dashed) and the difference test's p value.", figure_to_svg(invariance_steps(inv.table))))
+    sec.figures.append(
+        Figure(
+            "paired_invariance_steps",
+            f"Change in fit at each step of the paired invariance "
+            f"sequence across the {forms[0]} and {forms[1]} forms, with the reference changes "
+            "(dashed) and the difference test's p value.",
+            figure_to_svg(invariance_steps(inv.table)),
+        )
+    )
     failed = inv.first_failure()
     if failed:
         sec.flag(f"{failed} invariance across the forms does not hold; later levels are not interpretable")
     if len(inv.released):
-        sec.flag(f"partial invariance: {len(inv.released)} constraint(s) released for item(s) "
-                 f"{', '.join(dict.fromkeys(inv.released['item']))}")
-    sec.numbers.update(mtmm=res.to_dict(), paired_invariance=inv.table,
-                       released=inv.released.to_dict("records"), statement=inv.statement("across the forms"))
+        sec.flag(
+            f"partial invariance: {len(inv.released)} constraint(s) released for item(s) "
+            f"{', '.join(dict.fromkeys(inv.released['item']))}"
+        )
+    sec.numbers.update(
+        mtmm=res.to_dict(),
+        paired_invariance=inv.table,
+        released=inv.released.to_dict("records"),
+        statement=inv.statement("across the forms"),
+    )

@@ -28,13 +28,25 @@ __all__ = ["find_chromium", "require_chromium", "html_to_pdf", "CHROMIUM_NAMES"]
 #: executables tried in this order on PATH
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: flags for a headless, offline, profile-free print
-_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--disable-extensions", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw")
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--no-pdf-header-footer",
+    "--run-all-compositor-stages-before-draw",
+)
 
-INSTALL_HINT = ("PDF output prints report.html with headless Chromium, which was not found: install it "
-                "(Debian/Ubuntu: 'apt-get install chromium'; macOS: 'brew install --cask chromium') or set "
-                "ALLYSCALE_CHROMIUM to the browser's executable; or leave pdf out of the formats")
+INSTALL_HINT = (
+    "PDF output prints report.html with headless Chromium, which was not found: install it "
+    "(Debian/Ubuntu: 'apt-get install chromium'; macOS: 'brew install --cask chromium') or set "
+    "ALLYSCALE_CHROMIUM to the browser's executable; or leave pdf out of the formats"
+)
 
 
 def find_chromium() -> str | None:
@@ -60,8 +72,9 @@ def require_chromium() -> str:
     exe = find_chromium()
     if exe is None:
         named = os.environ.get("ALLYSCALE_CHROMIUM")
-        raise SpecificationError(INSTALL_HINT if not named else
-                                 f"ALLYSCALE_CHROMIUM={named!r} is not an executable; " + INSTALL_HINT)
+        raise SpecificationError(
+            INSTALL_HINT if not named else f"ALLYSCALE_CHROMIUM={named!r} is not an executable; " + INSTALL_HINT
+        )
     return exe
 
 
@@ -97,14 +110,19 @@ def html_to_pdf(html: str | Path, pdf: str | Path, *, chromium: str | None = Non
     profile = tempfile.mkdtemp(prefix="allyscale-chromium-")
     try:
         try:
-            done = subprocess.run([exe, *_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={pdf}",
-                                   html.as_uri()], capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                [exe, *_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={pdf}", html.as_uri()],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise ChildProcessError(f"Chromium did not print {html.name} to PDF within {timeout:g} s") from None
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     if not pdf.is_file() or pdf.stat().st_size == 0 or pdf.read_bytes()[:5] != b"%PDF-":
         tail = "\n".join((done.stderr or "").strip().splitlines()[-5:])
-        raise ChildProcessError(f"Chromium (exit status {done.returncode}) wrote no PDF of {html.name}"
-                              + (f": {tail}" if tail else ""))
+        raise ChildProcessError(
+            f"Chromium (exit status {done.returncode}) wrote no PDF of {html.name}" + (f": {tail}" if tail else "")
+        )
     return pdf

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import platform
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from allyscale._threads import blas_limited
 from allyscale import __version__
+from allyscale._threads import blas_limited
 from allyscale.errors import AllyscaleError, AllyscaleWarning, DataError, SpecificationError
 from allyscale.estimator_rule import default_estimator
 from allyscale.pool import ItemPool
@@ -27,7 +27,6 @@ from allyscale.report.document import Section, Table
 from allyscale.syntax import factor_items, model_variables, parse_model
 
 __all__ = ["validate", "Context"]
-
 
 
 @dataclass
@@ -95,7 +94,7 @@ def _section(section_id: str, title: str, build: Callable[[Context, Section], No
             build(ctx, sec)
         except AllyscaleError as exc:
             sec.fail(f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - reported in the section and by the CLI's exit code
+        except Exception as exc:
             sec.fail(f"internal error in this analysis ({type(exc).__name__}: {exc})")
     for w in caught:
         if issubclass(w.category, AllyscaleWarning):
@@ -117,13 +116,22 @@ def _sample_section(ctx: Context, sec: Section) -> None:
         f"{n} respondents answered {len(ctx.items)} items; {complete} ({100 * complete / max(n, 1):.1f}%) answered "
         f"every item. {int(miss.to_numpy().sum())} responses ({100 * miss.to_numpy().mean():.2f}%) are missing; "
         f"the most incomplete respondent skipped {int(per_person.max()) if n else 0} items."
-        + (f" Groups ({ctx.group}): " + ", ".join(f"{k} {v}" for k, v in ctx.data[ctx.group].value_counts(
-            dropna=False).items()) + "." if ctx.group else ""))
+        + (
+            f" Groups ({ctx.group}): "
+            + ", ".join(f"{k} {v}" for k, v in ctx.data[ctx.group].value_counts(dropna=False).items())
+            + "."
+            if ctx.group
+            else ""
+        )
+    )
     if miss.to_numpy().any():
-        sec.tables.append(Table("missing_items", "Missing responses per item (items with any)",
-                                per_item[per_item["missing"] > 0]))
-        sec.paragraphs.append("Confirmatory models, reliability and validity use complete cases (listwise deletion); "
-                              "each analysis reports how many rows it dropped.")
+        sec.tables.append(
+            Table("missing_items", "Missing responses per item (items with any)", per_item[per_item["missing"] > 0])
+        )
+        sec.paragraphs.append(
+            "Confirmatory models, reliability and validity use complete cases (listwise deletion); "
+            "each analysis reports how many rows it dropped."
+        )
     rep = ctx.results.get("read_report")
     if rep is not None:
         bits = [f"Read from {rep.format} file {rep.path}"]
@@ -134,11 +142,13 @@ def _sample_section(ctx: Context, sec: Section) -> None:
         if rep.user_missing:
             bits.append(f"{sum(rep.user_missing.values())} SPSS user-missing values were set to missing")
         if rep.invalid:
-            bits.append(f"{len(rep.invalid)} invalid answers (not a number or off the response scale) were set to "
-                        "missing")
+            bits.append(
+                f"{len(rep.invalid)} invalid answers (not a number or off the response scale) were set to missing"
+            )
             sec.flag(f"{len(rep.invalid)} invalid answer(s) set to missing when reading the file")
-            sec.tables.append(Table("invalid_cells", "Invalid answers set to missing",
-                                    pd.DataFrame(rep.invalid).head(50)))
+            sec.tables.append(
+                Table("invalid_cells", "Invalid answers set to missing", pd.DataFrame(rep.invalid).head(50))
+            )
         sec.paragraphs.append("; ".join(bits) + ".")
         sec.numbers.update(coded_missing=rep.n_coded_missing, invalid_cells=len(rep.invalid))
     screening = ctx.results.get("screen")
@@ -146,21 +156,29 @@ def _sample_section(ctx: Context, sec: Section) -> None:
         from allyscale.quality import screen
 
         # screen what is analysed: the pool's reverse-keyed items and ``reverse`` are reverse-scored inside
-        screening = screen(ctx.data, ctx.pool, items=None if ctx.pool is not None else ctx.items,
-                           factors=None if ctx.pool is not None else ctx.factors, reverse=ctx.reverse,
-                           scale=ctx.scale, id_column=(ctx.results.get("pairs") or {}).get("target_id"))
+        screening = screen(
+            ctx.data,
+            ctx.pool,
+            items=None if ctx.pool is not None else ctx.items,
+            factors=None if ctx.pool is not None else ctx.factors,
+            reverse=ctx.reverse,
+            scale=ctx.scale,
+            id_column=(ctx.results.get("pairs") or {}).get("target_id"),
+        )
     m = screening.mcar
     if np.isfinite(m.get("chisq", np.nan)):
-        sec.paragraphs.append(f"Little's (1988) MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
-                              f"({m['patterns']} missing-data patterns)"
-                              + (": the data are unlikely to be missing completely at random." if m["pvalue"] < .05
-                                 else "."))
+        sec.paragraphs.append(
+            f"Little's (1988) MCAR test: chi2({m['df']}) = {m['chisq']:.2f}, p = {m['pvalue']:.4f} "
+            f"({m['patterns']} missing-data patterns)"
+            + (": the data are unlikely to be missing completely at random." if m["pvalue"] < 0.05 else ".")
+        )
         sec.numbers.update(mcar_chisq=m["chisq"], mcar_df=m["df"], mcar_p=m["pvalue"])
     counts = screening.counts
     checks = screening.diagnostics["settings"]["attention_checks"]
     if checks:
-        sec.paragraphs.append(f"{counts['attention']} respondent(s) failed at least one attention check "
-                              f"({', '.join(checks)}).")
+        sec.paragraphs.append(
+            f"{counts['attention']} respondent(s) failed at least one attention check ({', '.join(checks)})."
+        )
         sec.numbers["attention_check_failures"] = counts["attention"]
     for note in screening.diagnostics.get("notes", []):
         sec.paragraphs.append(f"Note: {note}.")
@@ -170,27 +188,46 @@ def _sample_section(ctx: Context, sec: Section) -> None:
         f"outliers {counts['mahalanobis']} (Mahalanobis p < .001 against the exact in-sample reference; Meade & "
         f"Craig, 2012), odd and even halves of the factors contradicting each other beyond chance (even-odd "
         f"consistency; Curran, 2016) {counts['even_odd']}, more than half of the items unanswered {counts['missing']}"
-        + (f" (after reverse-scoring {', '.join(screening.diagnostics['settings']['reverse_scored'])})"
-           if screening.diagnostics["settings"].get("reverse_scored") else "") + ". "
-        + (f"{len(screening.excluded)} flagged respondent(s) were excluded before the analyses "
-           f"({', '.join(screening.diagnostics['settings']['exclude'])})." if screening.excluded
-           else "Flagged respondents are listed and kept in the analyses."))
+        + (
+            f" (after reverse-scoring {', '.join(screening.diagnostics['settings']['reverse_scored'])})"
+            if screening.diagnostics["settings"].get("reverse_scored")
+            else ""
+        )
+        + ". "
+        + (
+            f"{len(screening.excluded)} flagged respondent(s) were excluded before the analyses "
+            f"({', '.join(screening.diagnostics['settings']['exclude'])})."
+            if screening.excluded
+            else "Flagged respondents are listed and kept in the analyses."
+        )
+    )
     flagged = screening.flagged
     if len(flagged):
         id_col = screening.diagnostics["settings"].get("id_column")
-        sec.tables.append(Table("careless_flags", f"All {len(flagged)} respondents flagged by the screening rules",
-                                flagged, note="row: data row counted from 1"
-                                + (f"; id: the data's {id_col} column" if id_col else "")
-                                + ". Every flagged respondent is listed here, in results.json and in "
-                                  "tables/careless_flags.csv."))
+        sec.tables.append(
+            Table(
+                "careless_flags",
+                f"All {len(flagged)} respondents flagged by the screening rules",
+                flagged,
+                note="row: data row counted from 1"
+                + (f"; id: the data's {id_col} column" if id_col else "")
+                + ". Every flagged respondent is listed here, in results.json and in "
+                "tables/careless_flags.csv.",
+            )
+        )
         sec.flag(f"{len(flagged)} respondent(s) flagged by screening rules")
     sec.numbers["careless_flagged"] = int(len(flagged))
     from allyscale.report.document import Figure, figure_to_svg
     from allyscale.report.figures import careless_screen
 
-    sec.figures.append(Figure("careless_screen", "Careless-responding screen: the distribution of each index, its "
-                              "cutoff (dashed) and the flagged respondents (red).",
-                              figure_to_svg(careless_screen(screening))))
+    sec.figures.append(
+        Figure(
+            "careless_screen",
+            "Careless-responding screen: the distribution of each index, its "
+            "cutoff (dashed) and the flagged respondents (red).",
+            figure_to_svg(careless_screen(screening)),
+        )
+    )
     sec.numbers["excluded"] = len(screening.excluded)
     sec.numbers.update({f"flagged_{k}": v for k, v in counts.items()})
     if complete < n / 2:
@@ -208,11 +245,21 @@ def _items_section(ctx: Context, sec: Section) -> None:
         "proportions at the lowest (floor) and highest (ceiling) response, and the corrected item-total "
         "correlation with the other items of the same factor"
         + (" after reverse-scoring reverse-keyed items." if ctx.pool is not None and ctx.pool.reverse_items else ".")
-        + (f" Items reverse-scored as declared: {', '.join(ctx.reverse)} (their statistics refer to the reversed "
-           "scores)." if ctx.reverse and ctx.pool is None else "")
+        + (
+            f" Items reverse-scored as declared: {', '.join(ctx.reverse)} (their statistics refer to the reversed "
+            "scores)."
+            if ctx.reverse and ctx.pool is None
+            else ""
+        )
     )
-    sec.tables.append(Table("item_descriptives", "Item descriptive statistics", table,
-                            note="r_drop: corrected item-total correlation within the item's factor."))
+    sec.tables.append(
+        Table(
+            "item_descriptives",
+            "Item descriptive statistics",
+            table,
+            note="r_drop: corrected item-total correlation within the item's factor.",
+        )
+    )
     low = table.index[table["r_drop"] < 0.30].tolist()
     if low:
         sec.flag(f"{len(low)} item(s) with corrected item-total r < .30: {', '.join(low)}")
@@ -226,17 +273,36 @@ def _item_list_section(ctx: Context, sec: Section) -> None:
     if ctx.pool is None:
         # question texts (Qualtrics) and variable labels (SPSS) kept by read_responses
         report = ctx.results.get("read_report")
-        labels = {**(getattr(report, "variable_labels", None) or {}), **(ctx.data.attrs.get("variable_labels") or {}),
-                  **(ctx.data.attrs.get("labels") or {})}
-        rows = [{"item": i, "factor": next((f for f, its in ctx.factors.items() if i in its), ""),
-                 "text": labels.get(i, "")} for i in ctx.items]
+        labels = {
+            **(getattr(report, "variable_labels", None) or {}),
+            **(ctx.data.attrs.get("variable_labels") or {}),
+            **(ctx.data.attrs.get("labels") or {}),
+        }
+        rows = [
+            {
+                "item": i,
+                "factor": next((f for f, its in ctx.factors.items() if i in its), ""),
+                "text": labels.get(i, ""),
+            }
+            for i in ctx.items
+        ]
         sec.paragraphs.append("Items as named in the data file; texts are the file's question labels where present.")
     else:
-        rows = [{"item": it.id, "factor": it.factor, "facet": it.facet or "", "reverse": it.reverse,
-                 "text": it.text, "informant text": it.informant_text or ""} for it in ctx.pool.items
-                if it.id in ctx.items]
-        sec.paragraphs.append(f"Item pool: {ctx.pool.name}"
-                              + (f" (version {ctx.pool.version})" if ctx.pool.version else "") + ".")
+        rows = [
+            {
+                "item": it.id,
+                "factor": it.factor,
+                "facet": it.facet or "",
+                "reverse": it.reverse,
+                "text": it.text,
+                "informant text": it.informant_text or "",
+            }
+            for it in ctx.pool.items
+            if it.id in ctx.items
+        ]
+        sec.paragraphs.append(
+            f"Item pool: {ctx.pool.name}" + (f" (version {ctx.pool.version})" if ctx.pool.version else "") + "."
+        )
     table = pd.DataFrame(rows).set_index("item")
     sec.tables.append(Table("items", "Items and their wording", table))
 
@@ -253,7 +319,7 @@ def _efa_data(ctx: Context) -> pd.DataFrame:
             rng = np.random.default_rng(ctx.seed)
             perm = rng.permutation(len(rows))
             ctx.results["efa_rows"] = rows[np.sort(perm[: len(rows) // 2])]
-            ctx.results["cfa_rows"] = rows[np.sort(perm[len(rows) // 2:])]
+            ctx.results["cfa_rows"] = rows[np.sort(perm[len(rows) // 2 :])]
         else:
             ctx.results["efa_rows"] = rows
             ctx.results["cfa_rows"] = rows
@@ -274,10 +340,14 @@ def _factorability_section(ctx: Context, sec: Section) -> None:
     b = bartlett(data)
     sec.paragraphs.append(
         f"Kaiser-Meyer-Olkin measure of sampling adequacy: {k.overall:.3f} ({k.label(k.overall)}; Kaiser, 1974). "
-        f"Bartlett's test of sphericity: χ²({b.df}) = {b.chisq:.2f}, p {'< .001' if b.pvalue < 0.001 else f'= {b.pvalue:.3f}'}.")
+        f"Bartlett's test of sphericity: χ²({b.df}) = {b.chisq:.2f}, p {'< .001' if b.pvalue < 0.001 else f'= {b.pvalue:.3f}'}."
+    )
     table = k.items.to_frame("MSA")
-    sec.tables.append(Table("kmo_items", "Item measures of sampling adequacy (KMO)", table,
-                            note="Pearson correlations, as psych::KMO."))
+    sec.tables.append(
+        Table(
+            "kmo_items", "Item measures of sampling adequacy (KMO)", table, note="Pearson correlations, as psych::KMO."
+        )
+    )
     low = table.index[table["MSA"] < 0.6].tolist()
     if k.overall < 0.6:
         sec.flag(f"overall KMO {k.overall:.2f} < .60: the items may not be factorable")
@@ -300,18 +370,32 @@ def _retention_section(ctx: Context, sec: Section) -> None:
     sec.paragraphs.append(
         f"Parallel analysis ({corr} correlations; 100 simulated data sets, 95th percentile; Horn, 1965) suggests "
         f"{pa.n_factors} factors and {pa.n_components} components; Velicer's (1976) MAP test suggests "
-        f"{mp.n_factors}. The hypothesised model has {hyp} first-order factors.")
-    sec.tables.append(Table("retention", "Number of factors suggested by each criterion", pd.DataFrame(
-        {"factors": [pa.n_factors, pa.n_components, mp.n_factors, hyp]},
-        index=pd.Index(["parallel analysis (factors)", "parallel analysis (components)", "MAP",
-                        "hypothesised"], name="criterion"))))
-    sec.tables.append(Table("parallel_eigenvalues", "Observed and simulated eigenvalues (first 15)",
-                            pa.eigenvalues.head(15)))
-    sec.figures.append(Figure("scree", "Scree plot with parallel-analysis reference eigenvalues.",
-                              figure_to_svg(scree_plot(pa))))
+        f"{mp.n_factors}. The hypothesised model has {hyp} first-order factors."
+    )
+    sec.tables.append(
+        Table(
+            "retention",
+            "Number of factors suggested by each criterion",
+            pd.DataFrame(
+                {"factors": [pa.n_factors, pa.n_components, mp.n_factors, hyp]},
+                index=pd.Index(
+                    ["parallel analysis (factors)", "parallel analysis (components)", "MAP", "hypothesised"],
+                    name="criterion",
+                ),
+            ),
+        )
+    )
+    sec.tables.append(
+        Table("parallel_eigenvalues", "Observed and simulated eigenvalues (first 15)", pa.eigenvalues.head(15))
+    )
+    sec.figures.append(
+        Figure("scree", "Scree plot with parallel-analysis reference eigenvalues.", figure_to_svg(scree_plot(pa)))
+    )
     if pa.n_factors != hyp or mp.n_factors != hyp:
-        sec.flag(f"retention criteria ({pa.n_factors} by parallel analysis, {mp.n_factors} by MAP) differ from the "
-                 f"hypothesised {hyp} factors")
+        sec.flag(
+            f"retention criteria ({pa.n_factors} by parallel analysis, {mp.n_factors} by MAP) differ from the "
+            f"hypothesised {hyp} factors"
+        )
     sec.numbers.update(ctx.results["n_factors"])
 
 
@@ -324,35 +408,68 @@ def _efa_section(ctx: Context, sec: Section) -> None:
     k = len(ctx.factors)
     corr = _corr_kind(ctx)
     pool_ok = ctx.pool is not None and ctx.main_model == "correlated" and k == len(ctx.pool.factors)
-    res = efa(data, k, method="minres", rotation="oblimin", corr=corr, pool=ctx.pool if pool_ok else None,
-              seed=ctx.seed, reverse_scored=True)
+    res = efa(
+        data,
+        k,
+        method="minres",
+        rotation="oblimin",
+        corr=corr,
+        pool=ctx.pool if pool_ok else None,
+        seed=ctx.seed,
+        reverse_scored=True,
+    )
     ctx.results["efa"] = res
     half = " on a random half of the sample" if ctx.split_half else ""
     sec.paragraphs.append(
         f"Exploratory factor analysis{half} (N = {res.n}): {k} factors, minimum-residual extraction, oblimin "
         f"rotation (GPArotation conventions, {res.diagnostics.get('starts', 1)} starts), {corr} correlations. "
-        f"RMSR = {res.fit['rms']:.3f}, TLI = {res.fit['tli']:.3f}, RMSEA = {res.fit['rmsea']:.3f}.")
-    sec.tables.append(Table("efa_loadings", "Pattern matrix (oblimin)", res.loadings,
-                            note="Factors matched to the hypothesised factors by Tucker congruence." if pool_ok
-                            else "Factors ordered by variance accounted for (psych's convention)."))
+        f"RMSR = {res.fit['rms']:.3f}, TLI = {res.fit['tli']:.3f}, RMSEA = {res.fit['rmsea']:.3f}."
+    )
+    sec.tables.append(
+        Table(
+            "efa_loadings",
+            "Pattern matrix (oblimin)",
+            res.loadings,
+            note="Factors matched to the hypothesised factors by Tucker congruence."
+            if pool_ok
+            else "Factors ordered by variance accounted for (psych's convention).",
+        )
+    )
     sec.tables.append(Table("efa_phi", "Factor correlations", res.phi))
     if res.target_congruence is not None:
-        sec.tables.append(Table("efa_congruence", "Tucker congruence with the hypothesised structure",
-                                res.target_congruence, note="Values >= .95 indicate equality, .85-.94 fair "
-                                                            "similarity (Lorenzo-Seva & ten Berge, 2006)."))
+        sec.tables.append(
+            Table(
+                "efa_congruence",
+                "Tucker congruence with the hypothesised structure",
+                res.target_congruence,
+                note="Values >= .95 indicate equality, .85-.94 fair similarity (Lorenzo-Seva & ten Berge, 2006).",
+            )
+        )
         low = res.target_congruence.index[res.target_congruence["congruence"] < 0.85].tolist()
         if low:
             sec.flag(f"factors with congruence < .85 to their hypothesised factor: {', '.join(map(str, low))}")
     if not res.item_flags.empty:
-        sec.tables.append(Table("efa_item_flags", "Items flagged in the EFA", res.item_flags,
-                                note="Rules: primary loading < .40, cross-loading >= .30, primary minus largest "
-                                     "secondary < .15, communality < .30."))
+        sec.tables.append(
+            Table(
+                "efa_item_flags",
+                "Items flagged in the EFA",
+                res.item_flags,
+                note="Rules: primary loading < .40, cross-loading >= .30, primary minus largest "
+                "secondary < .15, communality < .30.",
+            )
+        )
         sec.flag(f"{len(res.item_flags)} item(s) flagged for revision (see the table)")
     if res.diagnostics.get("local_optima", 1) > 1:
         sec.flag(f"the rotation found {res.diagnostics['local_optima']} distinct local optima; the best is reported")
     sec.figures.append(Figure("efa_heatmap", "Pattern-matrix heat map.", figure_to_svg(loadings_heatmap(res.loadings))))
-    sec.numbers.update(rms=res.fit["rms"], tli=res.fit["tli"], rmsea=res.fit["rmsea"], n=res.n,
-                       flagged_items=res.item_flags.index.tolist())
+    sec.numbers.update(
+        rms=res.fit["rms"],
+        tli=res.fit["tli"],
+        rmsea=res.fit["rmsea"],
+        n=res.n,
+        flagged_items=res.item_flags.index.tolist(),
+    )
+
 
 def _facet_separability(fit) -> str:
     """Why a facets model's latent matrix is not positive definite: facet pairs correlating >= .95."""
@@ -379,33 +496,60 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
         cmp_res = compare(data, dict(ctx.models), pool=ctx.pool, estimator=ctx.estimator, policy=policy)
         ctx.results["compare"] = cmp_res
         fits = cmp_res.fits
-        test_cols = ["chisq.scaled", "df.scaled", "pvalue.scaled"] if ctx.estimator != "ML" else ["chisq", "df",
-                                                                                                   "pvalue"]
+        test_cols = (
+            ["chisq.scaled", "df.scaled", "pvalue.scaled"] if ctx.estimator != "ML" else ["chisq", "df", "pvalue"]
+        )
         version = {"ML": "", "MLR": ".robust", "WLSMV": ".scaled"}[ctx.estimator]
         idx_cols = [f"cfi{version}", f"tli{version}", f"rmsea{version}", "srmr"]
-        cols = [c for c in ["npar", *test_cols, *idx_cols, "aic", "bic", "admissible", "accepted"]
-                if c in cmp_res.table.columns]
-        test_name = "scaled-shifted χ²" if ctx.estimator == "WLSMV" else (
-            "Yuan–Bentler scaled χ²" if ctx.estimator == "MLR" else "χ²")
-        sec.tables.append(Table(
-            "cfa_comparison", "Fit of the competing models", cmp_res.table[cols],
-            note=f"Test statistic: the {test_name}. accepted: the fit policy's verdict (admissible solution and "
-                 "exact fit not rejected at α = .05). Indices for reference (Hu & Bentler, 1999, suggest CFI and "
-                 "TLI ≥ .95, RMSEA ≤ .06, SRMR ≤ .08; derived for ML with continuous data and small models, these "
-                 "cutoffs are lenient for ordered items and large models; Xia & Yang, 2019)."))
+        cols = [
+            c
+            for c in ["npar", *test_cols, *idx_cols, "aic", "bic", "admissible", "accepted"]
+            if c in cmp_res.table.columns
+        ]
+        test_name = (
+            "scaled-shifted χ²"
+            if ctx.estimator == "WLSMV"
+            else ("Yuan–Bentler scaled χ²" if ctx.estimator == "MLR" else "χ²")
+        )
+        sec.tables.append(
+            Table(
+                "cfa_comparison",
+                "Fit of the competing models",
+                cmp_res.table[cols],
+                note=f"Test statistic: the {test_name}. accepted: the fit policy's verdict (admissible solution and "
+                "exact fit not rejected at α = .05). Indices for reference (Hu & Bentler, 1999, suggest CFI and "
+                "TLI ≥ .95, RMSEA ≤ .06, SRMR ≤ .08; derived for ML with continuous data and small models, these "
+                "cutoffs are lenient for ordered items and large models; Xia & Yang, 2019).",
+            )
+        )
         if not cmp_res.tests.empty:
-            sec.tables.append(Table("cfa_difference_tests", "Difference tests of nested models", cmp_res.tests,
-                                    index=False, note="Only nested pairs are tested (model0 is nested in model1); "
-                                    + ("WLSMV: lavaan's satorra.2000 scaled-shifted difference test."
-                                       if ctx.estimator == "WLSMV" else
-                                       "MLR: Satorra–Bentler (2001) scaled difference." if ctx.estimator == "MLR"
-                                       else "ML: likelihood-ratio test.")))
+            sec.tables.append(
+                Table(
+                    "cfa_difference_tests",
+                    "Difference tests of nested models",
+                    cmp_res.tests,
+                    index=False,
+                    note="Only nested pairs are tested (model0 is nested in model1); "
+                    + (
+                        "WLSMV: lavaan's satorra.2000 scaled-shifted difference test."
+                        if ctx.estimator == "WLSMV"
+                        else "MLR: Satorra–Bentler (2001) scaled difference."
+                        if ctx.estimator == "MLR"
+                        else "ML: likelihood-ratio test."
+                    ),
+                )
+            )
         choice = cmp_res.choice
-        sec.tables.append(Table("cfa_structure_choice", "Choice of the preferred structure",
-                                choice.table[["admissible", "accepted", "npar", "status"]],
-                                note="Rule: a model that a model nesting it fits significantly better is dropped; of "
-                                     "nested models not significantly different the simpler is kept; non-nested "
-                                     "survivors are ranked by the fit verdict, then parsimony (BIC for ML/MLR)."))
+        sec.tables.append(
+            Table(
+                "cfa_structure_choice",
+                "Choice of the preferred structure",
+                choice.table[["admissible", "accepted", "npar", "status"]],
+                note="Rule: a model that a model nesting it fits significantly better is dropped; of "
+                "nested models not significantly different the simpler is kept; non-nested "
+                "survivors are ranked by the fit verdict, then parsimony (BIC for ML/MLR).",
+            )
+        )
         sec.paragraphs.append(f"Preferred structure{half}: {choice.reason}")
         ctx.results["preferred"] = choice
         main_fit = fits.get(ctx.main_model)
@@ -414,8 +558,10 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
         for name, fit in fits.items():
             if name == "facets" and fit.diagnostics.get("nonpd_latent"):
                 why = _facet_separability(fit)
-                msg = ("the facets model has no admissible solution: its latent correlation matrix is not positive "
-                       "definite, i.e. facets of one category are not separable" + (f" ({why})" if why else ""))
+                msg = (
+                    "the facets model has no admissible solution: its latent correlation matrix is not positive "
+                    "definite, i.e. facets of one category are not separable" + (f" ({why})" if why else "")
+                )
                 sec.paragraphs.append(_sentence(msg))
                 sec.flag(msg)
     else:
@@ -426,20 +572,29 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
     ctx.results["fit_verdict"] = verdict
     sec.paragraphs.append(
         f"Confirmatory factor analysis{half}, N = {main_fit.ntotal}, estimator {ctx.estimator}. Fit policy: "
-        f"{policy.describe(ctx.estimator)}. {verdict.statement}")
+        f"{policy.describe(ctx.estimator)}. {verdict.statement}"
+    )
     if not main_fit.converged:
         sec.fail("the main model did not converge: its fit statistics are not trustworthy")
     est = main_fit.estimates
-    load = est[est["op"] == "=~"][["lhs", "rhs", "est", "se", "std_all"]].rename(
-        columns={"lhs": "factor", "rhs": "indicator"}).set_index("indicator")
+    load = (
+        est[est["op"] == "=~"][["lhs", "rhs", "est", "se", "std_all"]]
+        .rename(columns={"lhs": "factor", "rhs": "indicator"})
+        .set_index("indicator")
+    )
     sec.tables.append(Table("cfa_loadings", f"Standardized loadings of the {ctx.main_model} model", load))
     latent = set(est.loc[est["op"] == "=~", "lhs"])
     lv = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"]) & est["lhs"].isin(latent)]
     if len(lv):
         fc = lv[["lhs", "rhs", "std_all", "se"]].copy()
         fc.insert(0, "pair", [f"{a}–{b}" for a, b in zip(fc["lhs"], fc["rhs"])])
-        sec.tables.append(Table("cfa_factor_correlations", "Factor correlations (standardized)",
-                                fc.drop(columns=["lhs", "rhs"]).set_index("pair")))
+        sec.tables.append(
+            Table(
+                "cfa_factor_correlations",
+                "Factor correlations (standardized)",
+                fc.drop(columns=["lhs", "rhs"]).set_index("pair"),
+            )
+        )
     low = load.index[load["std_all"].abs() < 0.40].tolist()
     if low:
         sec.flag(f"standardized loadings below .40: {', '.join(low)}")
@@ -453,9 +608,15 @@ def _cfa_section(ctx: Context, sec: Section) -> None:
         from allyscale.report.document import Figure, figure_to_svg
         from allyscale.report.figures import information_curves
 
-        sec.figures.append(Figure("information_curves", f"Item and test information of the {ctx.main_model} "
-                                  "model's factors (normal-ogive graded response model equivalent to the WLSMV "
-                                  "fit; Takane & de Leeuw, 1987).", figure_to_svg(information_curves(irt(main_fit)))))
+        sec.figures.append(
+            Figure(
+                "information_curves",
+                f"Item and test information of the {ctx.main_model} "
+                "model's factors (normal-ogive graded response model equivalent to the WLSMV "
+                "fit; Takane & de Leeuw, 1987).",
+                figure_to_svg(information_curves(irt(main_fit))),
+            )
+        )
 
 
 def _add_path_diagram(ctx: Context, sec: Section, main_fit) -> None:
@@ -470,16 +631,26 @@ def _add_path_diagram(ctx: Context, sec: Section, main_fit) -> None:
     structure = model_structure(fit.estimates)
     parts = path_diagram_parts(structure)
     why = "preferred structure" if choice is not None and choice.preferred == name else "hypothesised model"
-    shown = ["loadings (λ)"] + (["residual variances (θ)"] if structure.residuals else []) \
-        + (["factor correlations"] if structure.correlations else []) \
-        + (["second-order loadings and disturbances (ζ)"] if structure.higher else []) \
+    shown = (
+        ["loadings (λ)"]
+        + (["residual variances (θ)"] if structure.residuals else [])
+        + (["factor correlations"] if structure.correlations else [])
+        + (["second-order loadings and disturbances (ζ)"] if structure.higher else [])
         + (["general-factor loadings"] if structure.general else [])
+    )
     for k, fig in enumerate(parts, 1):
         part = f" (part {k} of {len(parts)})" if len(parts) > 1 else ""
-        sec.figures.append(Figure(
-            "path_diagram" + (f"_{k}" if k > 1 else ""),
-            f"Path diagram of the {name} model, the {why}{part}: standardized (std.all) "
-            + ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1] + ".", figure_to_svg(fig)))
+        sec.figures.append(
+            Figure(
+                "path_diagram" + (f"_{k}" if k > 1 else ""),
+                f"Path diagram of the {name} model, the {why}{part}: standardized (std.all) "
+                + ", ".join(shown[:-1])
+                + (" and " if len(shown) > 1 else "")
+                + shown[-1]
+                + ".",
+                figure_to_svg(fig),
+            )
+        )
 
 
 def _reliability_section(ctx: Context, sec: Section) -> None:
@@ -488,35 +659,59 @@ def _reliability_section(ctx: Context, sec: Section) -> None:
     data = _cfa_data(ctx)
     model = ctx.models[ctx.main_model]
     # the same analyses as `allyscale reliability`: one function, one set of options
-    res = scale_reliability(data, model, estimator=ctx.estimator, fit=ctx.results.get("main_fit"),
-                            omega_factors="auto")
+    res = scale_reliability(data, model, estimator=ctx.estimator, fit=ctx.results.get("main_fit"), omega_factors="auto")
     rel = res.reliability.table
     ctx.results["reliability"] = rel
-    sec.tables.append(Table("reliability", "Reliability of the subscales and the total score", rel,
-                            note="alpha: Cronbach (1951), psych::alpha; omega: composite reliability as "
-                                 "semTools::compRelSEM (categorical omega, Green & Yang 2009, for ordered items); "
-                                 "AVE: average variance extracted (Fornell & Larcker, 1981)."))
+    sec.tables.append(
+        Table(
+            "reliability",
+            "Reliability of the subscales and the total score",
+            rel,
+            note="alpha: Cronbach (1951), psych::alpha; omega: composite reliability as "
+            "semTools::compRelSEM (categorical omega, Green & Yang 2009, for ordered items); "
+            "AVE: average variance extracted (Fornell & Larcker, 1981).",
+        )
+    )
     if res.omega is not None:
         om = res.omega
         ctx.results["omega"] = om
         sec.paragraphs.append(
             f"Schmid-Leiman omega ({om.n_factors} group factors; psych::omega): omega-hierarchical = "
             f"{om.omega_h:.3f}, omega-total = {om.omega_t:.3f}, explained common variance of the general factor = "
-            f"{om.ecv:.3f}.")
+            f"{om.ecv:.3f}."
+        )
         sec.numbers.update(omega_h=om.omega_h, omega_t=om.omega_t, ecv=om.ecv)
     ht = res.htmt
-    sec.tables.append(Table("htmt", "Heterotrait-monotrait ratios (HTMT2)", ht,
-                            note="semTools::htmt defaults (geometric means; Roemer et al., 2021). Values < .85 "
-                                 "support discriminant validity (Henseler et al., 2015)."))
-    sec.tables.append(Table("fornell_larcker", "Fornell-Larcker criterion", res.fornell_larcker.table,
-                            note="Diagonal: square root of AVE; off-diagonal: factor correlations."))
+    sec.tables.append(
+        Table(
+            "htmt",
+            "Heterotrait-monotrait ratios (HTMT2)",
+            ht,
+            note="semTools::htmt defaults (geometric means; Roemer et al., 2021). Values < .85 "
+            "support discriminant validity (Henseler et al., 2015).",
+        )
+    )
+    sec.tables.append(
+        Table(
+            "fornell_larcker",
+            "Fornell-Larcker criterion",
+            res.fornell_larcker.table,
+            note="Diagonal: square root of AVE; off-diagonal: factor correlations.",
+        )
+    )
     if ctx.external:
         from allyscale.validity import external_correlations
 
         ext = external_correlations(data, ctx.external, scales=dict(ctx.factors))
-        sec.tables.append(Table("external_correlations", "Correlations of scale scores with external measures",
-                                ext, index=False, note="Scale scores are item means (reverse-keyed items reversed); "
-                                                       "95% Fisher-z intervals."))
+        sec.tables.append(
+            Table(
+                "external_correlations",
+                "Correlations of scale scores with external measures",
+                ext,
+                index=False,
+                note="Scale scores are item means (reverse-keyed items reversed); 95% Fisher-z intervals.",
+            )
+        )
         sec.numbers["external"] = ext
     low_rel = rel.index[(rel["omega"] < 0.70) | (rel["alpha"] < 0.70)].tolist()
     if low_rel:
@@ -540,8 +735,9 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
         return
     data = _cfa_data(ctx)
     est = ctx.estimator
-    res = invariance(data, ctx.models[ctx.main_model], group=ctx.group, estimator=est,
-                     collapse=ctx.results.get("collapse", False))
+    res = invariance(
+        data, ctx.models[ctx.main_model], group=ctx.group, estimator=est, collapse=ctx.results.get("collapse", False)
+    )
     table = res.table
     ctx.results["invariance"] = res
     groups = ", ".join(map(str, pd.unique(data[ctx.group].dropna())))
@@ -550,33 +746,67 @@ def _invariance_section(ctx: Context, sec: Section) -> None:
             f"Measurement invariance across {ctx.group!r} (groups: {groups}) for ordered items, WLSMV with the "
             "delta parameterization and the identification of Wu and Estabrook (2016): configural, thresholds "
             "(thresholds equal; item intercepts and scale factors free in every group but the first), metric "
-            "(+ loadings) and scalar (+ intercepts; latent means free instead) models; " + res.decision_rule()
-            + "; difference tests as lavaan's satorra.2000. " + _sentence(res.note))
+            "(+ loadings) and scalar (+ intercepts; latent means free instead) models; "
+            + res.decision_rule()
+            + "; difference tests as lavaan's satorra.2000. "
+            + _sentence(res.note)
+        )
     else:
         sec.paragraphs.append(
             f"Measurement invariance across {ctx.group!r} (groups: {groups}), estimator {est}: configural, metric "
             "(loadings equal), scalar (+ intercepts) and strict (+ residual variances) models; "
-            + res.decision_rule() + ".")
+            + res.decision_rule()
+            + "."
+        )
     # decisions first, in a table narrow enough for a 1280-px screen and a printed page; the fit of each
     # level in a second table
-    first = [c for c in ("decision", "delta_chisq", "delta_df", "delta_pvalue", "delta_cfi", "delta_rmsea",
-                         "released", "basis") if c in table.columns]
+    first = [
+        c
+        for c in (
+            "decision",
+            "delta_chisq",
+            "delta_df",
+            "delta_pvalue",
+            "delta_cfi",
+            "delta_rmsea",
+            "released",
+            "basis",
+        )
+        if c in table.columns
+    ]
     rest = [c for c in table.columns if c not in first and c != "converged"]
-    sec.tables.append(Table("invariance", f"Measurement invariance across {ctx.group}: decisions", table[first],
-                            note="delta_chisq, delta_df, delta_pvalue: the scaled difference test against the "
-                                 "previous level that held; delta_cfi, delta_rmsea: changes in the policy's index "
-                                 "version (for reference: ΔCFI ≥ −.01, Cheung & Rensvold, 2002; ΔRMSEA ≤ .015, "
-                                 "Chen, 2007)."))
+    sec.tables.append(
+        Table(
+            "invariance",
+            f"Measurement invariance across {ctx.group}: decisions",
+            table[first],
+            note="delta_chisq, delta_df, delta_pvalue: the scaled difference test against the "
+            "previous level that held; delta_cfi, delta_rmsea: changes in the policy's index "
+            "version (for reference: ΔCFI ≥ −.01, Cheung & Rensvold, 2002; ΔRMSEA ≤ .015, "
+            "Chen, 2007).",
+        )
+    )
     sec.tables.append(Table("invariance_fit", f"Fit of each invariance model across {ctx.group}", table[rest]))
     if res.diagnostics.get("collapsed"):
-        sec.tables.append(Table("invariance_collapsed", "Sparse categories merged before the invariance models",
-                                pd.DataFrame(res.diagnostics["collapsed"]), index=False))
+        sec.tables.append(
+            Table(
+                "invariance_collapsed",
+                "Sparse categories merged before the invariance models",
+                pd.DataFrame(res.diagnostics["collapsed"]),
+                index=False,
+            )
+        )
     from allyscale.report.document import Figure, figure_to_svg
     from allyscale.report.figures import invariance_steps
 
-    sec.figures.append(Figure("invariance_steps", f"Change in fit at each step of the invariance sequence across "
-                              f"{ctx.group}, with the reference changes (dashed) and the difference test's p value.",
-                              figure_to_svg(invariance_steps(table))))
+    sec.figures.append(
+        Figure(
+            "invariance_steps",
+            f"Change in fit at each step of the invariance sequence across "
+            f"{ctx.group}, with the reference changes (dashed) and the difference test's p value.",
+            figure_to_svg(invariance_steps(table)),
+        )
+    )
     failed = res.first_failure()
     if failed:
         sec.flag(f"{failed} invariance does not hold; later levels are not interpretable")
@@ -599,26 +829,38 @@ def _conclusion_section(ctx: Context, sec: Section) -> None:
         if choice.preferred is None:
             lines.append("Structure: no competing model has an admissible solution, so no structure is preferred.")
         else:
-            lines.append(f"Structure: the preferred structure is {choice.preferred}. {choice.reason}"
-                         + ("" if choice.preferred == ctx.main_model else
-                            f" The loadings, reliability and invariance analyses in this report use the "
-                            f"{ctx.main_model} model."))
+            lines.append(
+                f"Structure: the preferred structure is {choice.preferred}. {choice.reason}"
+                + (
+                    ""
+                    if choice.preferred == ctx.main_model
+                    else f" The loadings, reliability and invariance analyses in this report use the "
+                    f"{ctx.main_model} model."
+                )
+            )
     nf = ctx.results.get("n_factors")
     if nf:
-        lines.append(f"Retention: parallel analysis suggests {nf['parallel']} and MAP {nf['map']} factors against "
-                     f"the hypothesised {nf['hypothesised']}.")
+        lines.append(
+            f"Retention: parallel analysis suggests {nf['parallel']} and MAP {nf['map']} factors against "
+            f"the hypothesised {nf['hypothesised']}."
+        )
     efa_res = ctx.results.get("efa")
     if efa_res is not None and efa_res.target_congruence is not None:
-        lines.append(f"Exploratory recovery: Tucker congruence with the hypothesised factors ranges "
-                     f"{efa_res.target_congruence['congruence'].min():.2f}-"
-                     f"{efa_res.target_congruence['congruence'].max():.2f}; {len(efa_res.item_flags)} item(s) "
-                     "flagged for revision.")
+        lines.append(
+            f"Exploratory recovery: Tucker congruence with the hypothesised factors ranges "
+            f"{efa_res.target_congruence['congruence'].min():.2f}-"
+            f"{efa_res.target_congruence['congruence'].max():.2f}; {len(efa_res.item_flags)} item(s) "
+            "flagged for revision."
+        )
     rel = ctx.results.get("reliability")
     if rel is not None:
         sub = rel.drop(index="total", errors="ignore")
-        lines.append(f"Reliability: subscale omega {sub['omega'].min():.2f}-{sub['omega'].max():.2f} "
-                     f"(criterion .70; Nunnally & Bernstein, 1994)"
-                     + (f"; total-score omega {rel.loc['total', 'omega']:.2f}" if "total" in rel.index else "") + ".")
+        lines.append(
+            f"Reliability: subscale omega {sub['omega'].min():.2f}-{sub['omega'].max():.2f} "
+            f"(criterion .70; Nunnally & Bernstein, 1994)"
+            + (f"; total-score omega {rel.loc['total', 'omega']:.2f}" if "total" in rel.index else "")
+            + "."
+        )
     inv = ctx.results.get("invariance")
     if inv is not None:
         lines.append(inv.statement(f"across {ctx.group}"))
@@ -644,20 +886,30 @@ def _methods_section(ctx: Context, sec: Section) -> None:
         f"SciPy {scipy.__version__}, pandas {pd.__version__}), whose estimators are checked against lavaan 0.6.14 "
         "(Rosseel, 2012), psych 2.2.9 (Revelle, 2022) and semTools 0.5.6 (Jorgensen et al., 2022). "
         f"The data ({ctx.source}) had N = {n} respondents and {len(ctx.items)} items"
-        + (" treated as ordinal" if ctx.ordinal else "") + ". "
+        + (" treated as ordinal" if ctx.ordinal else "")
+        + ". "
         "Factorability was assessed with the KMO measure (Kaiser, 1974) and Bartlett's test; the number of factors "
         "with parallel analysis (Horn, 1965) and Velicer's (1976) MAP; exploratory factor analysis used minimum-"
         "residual extraction with oblimin rotation. Confirmatory models were estimated with "
-        f"{ctx.estimator}" + (" (ordered items: DWLS on polychoric correlations, the scaled-shifted test of "
-                              "Asparouhov & Muthén, 2010)" if ctx.estimator == "WLSMV" else "")
+        f"{ctx.estimator}"
+        + (
+            " (ordered items: DWLS on polychoric correlations, the scaled-shifted test of Asparouhov & Muthén, 2010)"
+            if ctx.estimator == "WLSMV"
+            else ""
+        )
         + " and judged by the exact-fit test at α = .05 (an admissible solution whose scaled χ² test does not reject "
         "is accepted; a calibration study shows Hu and Bentler's (1999) cutoffs accept misspecified models of this "
         "size; Xia & Yang, 2019); nested structures were compared by difference tests (Satorra, 2000; Satorra & "
         "Bentler, 2001), non-nested ones by the fit verdict and parsimony; reliability with coefficient alpha, composite "
         "reliability (omega) and omega-hierarchical (McDonald, 1999; Zinbarg et al., 2005); discriminant validity "
         "with HTMT (Henseler et al., 2015) and the Fornell-Larcker (1981) criterion"
-        + (f"; measurement invariance across {ctx.group} following Cheung and Rensvold (2002) and Chen (2007)"
-           if ctx.group else "") + ".")
+        + (
+            f"; measurement invariance across {ctx.group} following Cheung and Rensvold (2002) and Chen (2007)"
+            if ctx.group
+            else ""
+        )
+        + "."
+    )
     # the reference list is added by validate() once every section is written (see _add_references)
 
 
@@ -665,8 +917,11 @@ def _add_references(sections: list[Section], pool: ItemPool | None) -> None:
     """The methods section's reference list: exactly the works the report's text cites."""
     from allyscale.report.references import missing, reference_list
 
-    texts = [t for sec in sections for t in [*sec.paragraphs, *(tab.note or "" for tab in sec.tables),
-                                             *(fig.caption for fig in sec.figures)]]
+    texts = [
+        t
+        for sec in sections
+        for t in [*sec.paragraphs, *(tab.note or "" for tab in sec.tables), *(fig.caption for fig in sec.figures)]
+    ]
     extra = [pool.source] if pool is not None and pool.source else []
     refs = reference_list(texts, extra)
     methods = next((sec for sec in sections if sec.id == "methods"), None)
@@ -836,16 +1091,29 @@ def validate(
     from allyscale.report.validity_section import validity_inputs
 
     data, validity_info = validity_inputs(
-        data, items=items, external=external, expect=expect, reliability=reliability, known_groups=known_groups,
-        reference=reference, retest=retest, wave=wave,
-        retest_id=retest_id or (target_id if paired_info is not None else None), retest_latent=retest_latent,
-        criterion=criterion, source=source)
+        data,
+        items=items,
+        external=external,
+        expect=expect,
+        reliability=reliability,
+        known_groups=known_groups,
+        reference=reference,
+        retest=retest,
+        wave=wave,
+        retest_id=retest_id or (target_id if paired_info is not None else None),
+        retest_latent=retest_latent,
+        criterion=criterion,
+        source=source,
+    )
     unknown = [i for i in reverse or [] if i not in items]
     if unknown:
         raise DataError(f"{source}: reverse-keyed item(s) not in the model: {unknown}")
     # allyscale's estimator rule, as every entry point (per item: integer answers, at most 7 categories)
-    ordinal = bool(items) and all(pd.api.types.is_numeric_dtype(data[i]) for i in items) \
+    ordinal = (
+        bool(items)
+        and all(pd.api.types.is_numeric_dtype(data[i]) for i in items)
         and default_estimator(data, items) == "WLSMV"
+    )
     by_rule = estimator is None
     if by_rule:
         estimator = "WLSMV" if ordinal else "ML"
@@ -858,13 +1126,33 @@ def validate(
         from allyscale.quality import screen
 
         factors = _model_factors(models[main]) if pool is None else None
-        screening = screen(data, pool, items=None if pool is not None else items, factors=factors, exclude=exclude,
-                           reverse=list(reverse or []), scale=scale,
-                           id_column=target_id if paired_info is not None else None)  # flags by target id
+        screening = screen(
+            data,
+            pool,
+            items=None if pool is not None else items,
+            factors=factors,
+            exclude=exclude,
+            reverse=list(reverse or []),
+            scale=scale,
+            id_column=target_id if paired_info is not None else None,
+        )  # flags by target id
         data = screening.data
-    ctx = Context(data=data, items=items, pool=pool, models=models, main_model=main, estimator=estimator,
-                  ordinal=ordinal, group=group, split_half=split_half, seed=seed, source=source,
-                  external=list(validity_info["observed"]), reverse=list(reverse or []), scale=scale)
+    ctx = Context(
+        data=data,
+        items=items,
+        pool=pool,
+        models=models,
+        main_model=main,
+        estimator=estimator,
+        ordinal=ordinal,
+        group=group,
+        split_half=split_half,
+        seed=seed,
+        source=source,
+        external=list(validity_info["observed"]),
+        reverse=list(reverse or []),
+        scale=scale,
+    )
     if read_report is not None:
         ctx.results["read_report"] = read_report
     if screening is not None:
@@ -897,11 +1185,23 @@ def validate(
     _add_references(sections, pool)
     scale = pool.name if pool is not None else "the hypothesised model"
     meta = {
-        "source": source, "n": int(len(data)), "items": items, "estimator": estimator, "ordinal": ordinal,
-        "group": group, "split_half": split_half, "seed": seed, "models": models, "main_model": main,
+        "source": source,
+        "n": int(len(data)),
+        "items": items,
+        "estimator": estimator,
+        "ordinal": ordinal,
+        "group": group,
+        "split_half": split_half,
+        "seed": seed,
+        "models": models,
+        "main_model": main,
         "reverse_scored": (pool.reverse_items if pool is not None else []) + list(reverse or []),
-        "software": {"allyscale": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                     "pandas": pd.__version__},
+        "software": {
+            "allyscale": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
     }
     from allyscale.fitpolicy import DEFAULT_POLICY, estimator_note
 
@@ -909,15 +1209,23 @@ def validate(
     choice = ctx.results.get("preferred")
     meta["estimator_rule"] = estimator_note(estimator, by_rule)
     meta["verdict"] = {
-        "fit": None if verdict is None else {k: v for k, v in verdict.to_dict().items()
-                                             if k in ("model", "accepted", "basis", "policy", "statistics",
-                                                      "statement")},
+        "fit": None
+        if verdict is None
+        else {
+            k: v
+            for k, v in verdict.to_dict().items()
+            if k in ("model", "accepted", "basis", "policy", "statistics", "statement")
+        },
         "preferred_structure": None if choice is None else {"model": choice.preferred, "reason": choice.reason},
         "policy": DEFAULT_POLICY.to_dict(),
     }
     analysed = _cfa_data(ctx)[items + ([group] if group else [])]  # saved as data.csv for reproduce.R
     meta["analysed_data"] = {"file": "data.csv", "rows": int(len(analysed)), "columns": list(analysed.columns)}
-    return ValidationReport(sections, title=f"Psychometric validation of {scale}",
-                            subtitle=f"Data: {source} (N = {len(data)}, {len(items)} items); "
-                                     f"{meta['estimator_rule']}", meta=meta, data=analysed,
-                            short_form=ctx.results.get("short_form"))
+    return ValidationReport(
+        sections,
+        title=f"Psychometric validation of {scale}",
+        subtitle=f"Data: {source} (N = {len(data)}, {len(items)} items); {meta['estimator_rule']}",
+        meta=meta,
+        data=analysed,
+        short_form=ctx.results.get("short_form"),
+    )

@@ -101,18 +101,30 @@ def _table_context(t: Table, number: int) -> list[dict]:
     labels = [str(label) for label in df.index]
     columns = [str(c) for c in df.columns]
     index_name = str(df.index.name or "")
-    index_em = (_column_em(index_name, [(x, True) for x in labels]) if t.index else 0.0)
+    index_em = _column_em(index_name, [(x, True) for x in labels]) if t.index else 0.0
     widths = [_column_em(c, [row[j] for row in formatted]) for j, c in enumerate(columns)]
     groups = column_groups(index_em, widths) if columns else [[]]
     parts = []
     for k, group in enumerate(groups):
-        rows = [{"label": label, "cells": [{"value": cells[j][0], "text": cells[j][1]} for j in group]}
-                for label, cells in zip(labels, formatted)]
-        parts.append({
-            "name": t.name, "caption": t.caption, "note": t.note if k == len(groups) - 1 else "", "number": number,
-            "index": t.index, "index_name": index_name, "columns": [columns[j] for j in group], "rows": rows,
-            "part": k + 1, "parts": len(groups), "id": f"table-{t.name}" + (f"-{k + 1}" if k else ""),
-        })
+        rows = [
+            {"label": label, "cells": [{"value": cells[j][0], "text": cells[j][1]} for j in group]}
+            for label, cells in zip(labels, formatted)
+        ]
+        parts.append(
+            {
+                "name": t.name,
+                "caption": t.caption,
+                "note": t.note if k == len(groups) - 1 else "",
+                "number": number,
+                "index": t.index,
+                "index_name": index_name,
+                "columns": [columns[j] for j in group],
+                "rows": rows,
+                "part": k + 1,
+                "parts": len(groups),
+                "id": f"table-{t.name}" + (f"-{k + 1}" if k else ""),
+            }
+        )
     return parts
 
 
@@ -128,8 +140,21 @@ def render_html(sections: list[Section], *, title: str, subtitle: str = "") -> s
         for f in s.figures:
             fn += 1
             figures.append({"name": f.name, "caption": f.caption, "svg": f.svg, "number": fn})
-        ctx_sections.append({"id": s.id, "title": s.title, "status": s.status, "flags": s.flags,
-                             "paragraphs": s.paragraphs, "tables": tables, "figures": figures})
-    meta = {"title": title, "subtitle": subtitle, "version": __version__,
-            "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+        ctx_sections.append(
+            {
+                "id": s.id,
+                "title": s.title,
+                "status": s.status,
+                "flags": s.flags,
+                "paragraphs": s.paragraphs,
+                "tables": tables,
+                "figures": figures,
+            }
+        )
+    meta = {
+        "title": title,
+        "subtitle": subtitle,
+        "version": __version__,
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
     return _ENV.get_template("report.html.j2").render(sections=ctx_sections, meta=meta)

@@ -32,9 +32,29 @@ SCRIPT_FILE = "reproduce.R"
 
 #: measures lavaan's fitMeasures() knows by the name allyscale reports
 _LAVAAN_MEASURES = {
-    "npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled", "chisq.scaling.factor",
-    "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "cfi.scaled", "tli.scaled",
-    "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust", "aic", "bic", "logl",
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "chisq.scaled",
+    "df.scaled",
+    "pvalue.scaled",
+    "chisq.scaling.factor",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea.ci.lower",
+    "rmsea.ci.upper",
+    "srmr",
+    "cfi.scaled",
+    "tli.scaled",
+    "rmsea.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+    "aic",
+    "bic",
+    "logl",
 }
 
 
@@ -119,18 +139,23 @@ def reproduce_script(report) -> str:
     a("# Run from anywhere:  Rscript reproduce.R            (prints allyscale's and lavaan's values side by side)")
     a("#                     Rscript reproduce.R fits.csv   (also writes them as a table)")
     a("# Checked with R 4.x, lavaan 0.6.14 and semTools 0.5.6 (ordered items across groups only).")
-    a(f"# data.csv: the {meta.get('analysed_data', {}).get('rows', '')} rows the confirmatory models were fitted to "
-      "(reverse-keyed items already reversed; excluded respondents removed).")
+    a(
+        f"# data.csv: the {meta.get('analysed_data', {}).get('rows', '')} rows the confirmatory models were fitted to "
+        "(reverse-keyed items already reversed; excluded respondents removed)."
+    )
     a("# Not refitted here: exploratory analyses, reliability and validity coefficients, paired self-informant")
-    a("# models" + (", and invariance (sparse categories were merged first: see the report)" if _collapsed(report)
-                   else "") + ".")
+    a(
+        "# models"
+        + (", and invariance (sparse categories were merged first: see the report)" if _collapsed(report) else "")
+        + "."
+    )
     a("")
     a("suppressPackageStartupMessages(library(lavaan))")
-    a('args <- commandArgs(trailingOnly = FALSE)')
+    a("args <- commandArgs(trailingOnly = FALSE)")
     a('here <- dirname(normalizePath(sub("^--file=", "", args[grep("^--file=", args)][1])))')
-    a('if (is.na(here)) here <- getwd()')
-    a('out_csv <- commandArgs(trailingOnly = TRUE)[1]')
-    a(f'd <- read.csv(file.path(here, {_r_str("data.csv")}), check.names = FALSE, stringsAsFactors = FALSE)')
+    a("if (is.na(here)) here <- getwd()")
+    a("out_csv <- commandArgs(trailingOnly = TRUE)[1]")
+    a(f"d <- read.csv(file.path(here, {_r_str('data.csv')}), check.names = FALSE, stringsAsFactors = FALSE)")
     a(f"items <- {_r_chr(items)}")
     a(f"estimator <- {_r_str(est)}")
     a(f"ordered <- {'items' if ordinal else 'NULL'}")
@@ -139,8 +164,14 @@ def reproduce_script(report) -> str:
     a(",\n".join(f"  {_r_str(name)} = {_r_str(models[name])}" for name in fitted))
     a(")")
     a("")
-    a("targets <- read.csv(text = " + _r_str("table,row,measure,value\n" + "".join(
-        f"{t['table']},{t['row']},{t['measure']},{t['value']!r}\n" for t in targets)) + ", stringsAsFactors = FALSE)")
+    a(
+        "targets <- read.csv(text = "
+        + _r_str(
+            "table,row,measure,value\n"
+            + "".join(f"{t['table']},{t['row']},{t['measure']},{t['value']!r}\n" for t in targets)
+        )
+        + ", stringsAsFactors = FALSE)"
+    )
     a("results <- data.frame(table = character(), row = character(), measure = character(), allyscale = numeric(),")
     a("                      lavaan = numeric(), stringsAsFactors = FALSE)")
     a("record <- function(table, row, fit) {")
@@ -174,12 +205,17 @@ def reproduce_script(report) -> str:
                 continue
             if ordinal:
                 equal_r = _r_chr(equal) if equal else '""'
-                a(f"fit_{level} <- measEq.syntax(configural.model = inv_model, data = d, ordered = items, "
-                  'parameterization = "delta", ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group = group, '
-                  f"group.equal = {equal_r}, return.fit = TRUE)")
+                a(
+                    f"fit_{level} <- measEq.syntax(configural.model = inv_model, data = d, ordered = items, "
+                    'parameterization = "delta", ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group = group, '
+                    f"group.equal = {equal_r}, return.fit = TRUE)"
+                )
             else:
-                a(f"fit_{level} <- cfa(inv_model, data = d, estimator = estimator, group = group"
-                  + (f", group.equal = {_r_chr(equal)}" if equal else "") + ")")
+                a(
+                    f"fit_{level} <- cfa(inv_model, data = d, estimator = estimator, group = group"
+                    + (f", group.equal = {_r_chr(equal)}" if equal else "")
+                    + ")"
+                )
             a(f'record("invariance_fit", {_r_str(level)}, fit_{level})')
     a("")
     a("results$rel_diff <- abs(results$lavaan - results$allyscale) / pmax(abs(results$allyscale), 1e-8)")
@@ -188,7 +224,9 @@ def reproduce_script(report) -> str:
     a('  cat("\\n==", tab, "==\\n")')
     a("  print(results[results$table == tab, -1], row.names = FALSE, digits = 10)")
     a("}")
-    a('cat(sprintf("\\nlargest relative difference: %.3g (%d values)\\n", max(results$rel_diff, na.rm = TRUE), '
-      "nrow(results)))")
+    a(
+        'cat(sprintf("\\nlargest relative difference: %.3g (%d values)\\n", max(results$rel_diff, na.rm = TRUE), '
+        "nrow(results)))"
+    )
     a("if (!is.na(out_csv)) write.csv(results, out_csv, row.names = FALSE)")
     return "\n".join(L) + "\n"

@@ -13,8 +13,15 @@ from typing import Any
 
 from allyscale.report.document import Figure, Section, Table, figure_to_svg
 
-__all__ = ["shortform_section", "build", "SECTION_ID", "SECTION_TITLE", "shortform_report", "options_from",
-           "add_to_sections"]
+__all__ = [
+    "shortform_section",
+    "build",
+    "SECTION_ID",
+    "SECTION_TITLE",
+    "shortform_report",
+    "options_from",
+    "add_to_sections",
+]
 
 SECTION_ID = "short-form"
 SECTION_TITLE = "From pool to measure: a short form"
@@ -32,79 +39,126 @@ def shortform_section(result, *, section_id: str = SECTION_ID, title: str | None
         f"{how} (seed {d.get('seed')}) among the selections that meet the constraints, with "
         f"{d['evaluations']} candidate WLSMV fits in {d['search_seconds']:.1f} s (stopped: {d['stopped']}). "
         f"The search saw only the calibration sample (N = {d['n_calibration']}; {d['split']}); "
-        + (f"fit and reliability are confirmed on the holdout (N = {d['n_holdout']}), because a searched model's "
-           "fit on its own data is optimistic." if d["n_holdout"] else
-           "no holdout was given, so the fit shown is that of the data the search optimised, which is optimistic."))
+        + (
+            f"fit and reliability are confirmed on the holdout (N = {d['n_holdout']}), because a searched model's "
+            "fit on its own data is optimistic."
+            if d["n_holdout"]
+            else "no holdout was given, so the fit shown is that of the data the search optimised, which is optimistic."
+        )
+    )
     conf = d["confirmed_on"]
     said = []
     for form, label in (("short", "the short form"), ("full", "the full pool")):
         r = result.comparison.loc[f"{form} / {conf}"]
         om = [float(r[f"omega.{f}"]) for f in result.selection]
-        said.append(f"{label} χ²({r['df']:.0f}) = {r['chisq']:.1f}, p = {r['pvalue']:.3f} "
-                    f"({'accepted' if r['accepted'] else 'not accepted'} by the fit policy), CFI = "
-                    f"{r['cfi.scaled']:.3f}, RMSEA = {r['rmsea.scaled']:.3f}, SRMR = {r['srmr']:.3f}, "
-                    f"ω {min(om):.2f}–{max(om):.2f} across the factors")
-    sec.paragraphs.append(f"On the {conf} sample (N = {int(result.comparison.loc[f'short / {conf}', 'N'])}): "
-                          + "; ".join(said) + ".")
+        said.append(
+            f"{label} χ²({r['df']:.0f}) = {r['chisq']:.1f}, p = {r['pvalue']:.3f} "
+            f"({'accepted' if r['accepted'] else 'not accepted'} by the fit policy), CFI = "
+            f"{r['cfi.scaled']:.3f}, RMSEA = {r['rmsea.scaled']:.3f}, SRMR = {r['srmr']:.3f}, "
+            f"ω {min(om):.2f}–{max(om):.2f} across the factors"
+        )
+    sec.paragraphs.append(
+        f"On the {conf} sample (N = {int(result.comparison.loc[f'short / {conf}', 'N'])}): " + "; ".join(said) + "."
+    )
     w = dict(result.objective.to_dict()["weights"])
     if not d.get("group"):
-        w.pop("invariance", None)   # counts only with a group
+        w.pop("invariance", None)  # counts only with a group
     if d.get("method_factor"):
-        w.pop("method", None)       # no method factor could be estimated (reason in diagnostics)
+        w.pop("method", None)  # no method factor could be estimated (reason in diagnostics)
     sec.paragraphs.append(
         "Objective (weighted mean of components in [0, 1]): "
         + ", ".join(f"{c} × {v:g}" for c, v in w.items())
         + f"; ω target {result.objective.omega_target:.2f}; information over θ in "
-          f"[{result.objective.theta_range[0]:g}, {result.objective.theta_range[1]:g}]. The fit component uses the "
-          "project's fit policy (scaled-shifted χ² test of exact fit).")
+        f"[{result.objective.theta_range[0]:g}, {result.objective.theta_range[1]:g}]. The fit component uses the "
+        "project's fit policy (scaled-shifted χ² test of exact fit)."
+    )
     if d.get("invariance_error"):
-        sec.flag(f"the invariance of the short form across {d.get('group')} could not be tested: "
-                 f"{d['invariance_error']}")
+        sec.flag(
+            f"the invariance of the short form across {d.get('group')} could not be tested: {d['invariance_error']}"
+        )
     if d.get("invariance_collapsed"):
         merged = sorted({str(r.get("item")) for r in d["invariance_collapsed"] if isinstance(r, Mapping)})
-        sec.paragraphs.append("For the invariance test, response categories not observed in every group were "
-                              f"merged first (items {', '.join(merged)}; see results.json).")
+        sec.paragraphs.append(
+            "For the invariance test, response categories not observed in every group were "
+            f"merged first (items {', '.join(merged)}; see results.json)."
+        )
     unmet = result.unmet_targets
     if unmet:
         sec.flag("target(s) not reached on the " + d["confirmed_on"] + " sample: " + "; ".join(unmet))
-    sec.numbers.update({"n_pool": n_full, "n_short": n_short, "evaluations": d["evaluations"],
-                        "objective": result.best.objective, "stopped": d["stopped"], "method": d["method"],
-                        "unmet_targets": unmet})
+    sec.numbers.update(
+        {
+            "n_pool": n_full,
+            "n_short": n_short,
+            "evaluations": d["evaluations"],
+            "objective": result.best.objective,
+            "stopped": d["stopped"],
+            "method": d["method"],
+            "unmet_targets": unmet,
+        }
+    )
     for form in ("short", "full"):  # the confirmation sample's fit and reliability, for results.json
         row = result.comparison.loc[f"{form} / {conf}"]
         sec.numbers[f"{form}_{conf}"] = {
-            "N": int(row["N"]), "items": int(row["items"]), "chisq": float(row["chisq"]), "df": float(row["df"]),
-            "pvalue": float(row["pvalue"]), "accepted": bool(row["accepted"]), "cfi.scaled": float(row["cfi.scaled"]),
-            "rmsea.scaled": float(row["rmsea.scaled"]), "srmr": float(row["srmr"]),
+            "N": int(row["N"]),
+            "items": int(row["items"]),
+            "chisq": float(row["chisq"]),
+            "df": float(row["df"]),
+            "pvalue": float(row["pvalue"]),
+            "accepted": bool(row["accepted"]),
+            "cfi.scaled": float(row["cfi.scaled"]),
+            "rmsea.scaled": float(row["rmsea.scaled"]),
+            "srmr": float(row["srmr"]),
             "omega": {f: float(row[f"omega.{f}"]) for f in result.selection},
-            "rxx": {f: float(row[f"rxx.{f}"]) for f in result.selection}}
-    sec.tables.append(Table("shortform_comparison", "Short form and full pool on the calibration and holdout samples",
-                            result.comparison,
-                            note="chisq/df/pvalue: the scaled-shifted χ² test the fit policy judges; "
-                                 "omega: ω of the latent responses; rxx: marginal reliability of θ (IRT view)."))
+            "rxx": {f: float(row[f"rxx.{f}"]) for f in result.selection},
+        }
+    sec.tables.append(
+        Table(
+            "shortform_comparison",
+            "Short form and full pool on the calibration and holdout samples",
+            result.comparison,
+            note="chisq/df/pvalue: the scaled-shifted χ² test the fit policy judges; "
+            "omega: ω of the latent responses; rxx: marginal reliability of θ (IRT view).",
+        )
+    )
     sec.tables.append(Table("shortform_targets", "Targets set for the short form", result.targets, index=False))
     if result.invariance is not None:
-        sec.tables.append(Table("shortform_invariance", f"Invariance of the short form across "
-                                f"{d.get('group')} ({d['confirmed_on']} sample)", result.invariance,
-                                note="Ordinal invariance sequence (Wu & Estabrook, 2016); decisions by the fit "
-                                     "policy."))
-    sec.tables.append(Table("shortform_part_whole", "Short- and full-form scale scores (confirmation sample)",
-                            result.part_whole,
-                            note="r_corrected removes the short form's error variance (σ²(1 − α)) that both "
-                                 "scores share (after Levy, 1967); r_with_rest correlates the short form with "
-                                 "the pool's other items of the factor."))
+        sec.tables.append(
+            Table(
+                "shortform_invariance",
+                f"Invariance of the short form across {d.get('group')} ({d['confirmed_on']} sample)",
+                result.invariance,
+                note="Ordinal invariance sequence (Wu & Estabrook, 2016); decisions by the fit policy.",
+            )
+        )
+    sec.tables.append(
+        Table(
+            "shortform_part_whole",
+            "Short- and full-form scale scores (confirmation sample)",
+            result.part_whole,
+            note="r_corrected removes the short form's error variance (σ²(1 − α)) that both "
+            "scores share (after Levy, 1967); r_with_rest correlates the short form with "
+            "the pool's other items of the factor.",
+        )
+    )
     if len(result.coverage):
         sec.tables.append(Table("shortform_coverage", "Coverage of every subcategory (facet)", result.coverage))
     sec.tables.append(Table("shortform_items", "Items kept and dropped, with the reason", result.items, digits=2))
     for f, table in result.item_statistics.items():
-        sec.tables.append(Table(f"shortform_itemstats_{f}", f"Item statistics for selection: {f} (calibration)",
-                                table, digits=3))
+        sec.tables.append(
+            Table(f"shortform_itemstats_{f}", f"Item statistics for selection: {f} (calibration)", table, digits=3)
+        )
     fig = result.plot_trace()
-    sec.figures.append(Figure("shortform_trace", "Search trace: objective of the best short form so far",
-                              figure_to_svg(fig)))
+    sec.figures.append(
+        Figure("shortform_trace", "Search trace: objective of the best short form so far", figure_to_svg(fig))
+    )
     if result.information is not None and len(result.information.columns):
-        sec.figures.append(Figure("shortform_information", "Test information per factor: short form and full pool "
-                                  f"({d['confirmed_on']} sample)", figure_to_svg(result.plot_information())))
+        sec.figures.append(
+            Figure(
+                "shortform_information",
+                f"Test information per factor: short form and full pool ({d['confirmed_on']} sample)",
+                figure_to_svg(result.plot_information()),
+            )
+        )
     return sec
 
 
@@ -167,11 +221,14 @@ def build(ctx, sec: Section) -> None:
             f"calibration targets only (N = {d['n_calibration']}), and its fit and reliability were confirmed on "
             f"the {pairs['forms'][0]} responses of the other, holdout targets (N = {d['n_holdout']}); no target's "
             f"answers informed both the search and the confirmation. The {pairs['forms'][1]} reports did not enter "
-            "the search, and the forms are not treated as independent groups (they rate the same targets).")
+            "the search, and the forms are not treated as independent groups (they rate the same targets)."
+        )
         sec.numbers["paired"] = {"search_form": pairs["forms"][0], "n_targets": pairs["n_targets"]}
     sec.paragraphs += done.paragraphs
-    sec.paragraphs.append("The short form is saved with the report as short_form.yaml (pool YAML: the kept items "
-                          "with their wording on every form).")
+    sec.paragraphs.append(
+        "The short form is saved with the report as short_form.yaml (pool YAML: the kept items "
+        "with their wording on every form)."
+    )
     sec.tables += done.tables
     sec.figures += done.figures
     sec.numbers.update(done.numbers)
@@ -184,6 +241,10 @@ def shortform_report(result, *, source: str = "data"):
     from allyscale.report.bundle import ValidationReport
 
     sec = shortform_section(result)
-    return ValidationReport([sec], title=f"Short form of {result.pool.name}",
-                            subtitle=f"Data: {source}; {len(result.kept)} of {len(result.pool.item_ids)} items",
-                            meta={"source": source, "short_form": result.to_dict()}, short_form=result)
+    return ValidationReport(
+        [sec],
+        title=f"Short form of {result.pool.name}",
+        subtitle=f"Data: {source}; {len(result.kept)} of {len(result.pool.item_ids)} items",
+        meta={"source": source, "short_form": result.to_dict()},
+        short_form=result,
+    )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,13 +26,13 @@ class FactorRule:
     """The constraints on one factor's selection."""
 
     factor: str
-    items: tuple[str, ...]            # eligible items (pool order), forced-out removed
-    k: int                            # items to select
+    items: tuple[str, ...]  # eligible items (pool order), forced-out removed
+    k: int  # items to select
     facets: dict[str, tuple[str, ...]]  # facet → its eligible items
     min_per_facet: int
     forced: tuple[str, ...]
-    reverse: frozenset[str]           # reverse-keyed items among the eligible
-    reverse_range: tuple[int, int]    # (min, max) reverse-keyed items in the selection
+    reverse: frozenset[str]  # reverse-keyed items among the eligible
+    reverse_range: tuple[int, int]  # (min, max) reverse-keyed items in the selection
 
     def feasible(self, chosen: Iterable[str]) -> bool:
         chosen = set(chosen)
@@ -68,9 +68,11 @@ class FactorRule:
                 chosen.append(pick)
             if ok and self.feasible(chosen):
                 return tuple(i for i in self.items if i in chosen)
-        raise SpecificationError(f"factor {self.factor!r}: no selection meeting the constraints was found in "
-                                 f"{tries} draws; relax items_per_factor, min_per_facet, reverse_keyed or the "
-                                 "forced items")
+        raise SpecificationError(
+            f"factor {self.factor!r}: no selection meeting the constraints was found in "
+            f"{tries} draws; relax items_per_factor, min_per_facet, reverse_keyed or the "
+            "forced items"
+        )
 
     def _draw(self, rng, weights, candidates, chosen) -> str | None:
         nrev = len(self.reverse.intersection(chosen))
@@ -120,10 +122,17 @@ class Constraints:
     rules: tuple[FactorRule, ...]
 
     @classmethod
-    def build(cls, pool: ItemPool, items_per_factor: int | Mapping[str, int], *, min_per_facet: int = 1,
-              force_in: Sequence[str] = (), force_out: Sequence[str] = (),
-              reverse_keyed: int | tuple[int, int] | None = None, available: Sequence[str] | None = None
-              ) -> "Constraints":
+    def build(
+        cls,
+        pool: ItemPool,
+        items_per_factor: int | Mapping[str, int],
+        *,
+        min_per_facet: int = 1,
+        force_in: Sequence[str] = (),
+        force_out: Sequence[str] = (),
+        reverse_keyed: int | tuple[int, int] | None = None,
+        available: Sequence[str] | None = None,
+    ) -> Constraints:
         """Validate the requested constraints against the pool.
 
         Parameters
@@ -159,8 +168,9 @@ class Constraints:
         if isinstance(items_per_factor, Mapping):
             unknown = [f for f in items_per_factor if f not in factors]
             if unknown:
-                raise SpecificationError(f"items_per_factor: unknown factor(s) {', '.join(map(str, unknown))}; "
-                                         f"factors: {', '.join(factors)}")
+                raise SpecificationError(
+                    f"items_per_factor: unknown factor(s) {', '.join(map(str, unknown))}; factors: {', '.join(factors)}"
+                )
             missing = [f for f in factors if f not in items_per_factor]
             if missing:
                 raise SpecificationError(f"items_per_factor: no number for factor(s) {', '.join(missing)}")
@@ -175,7 +185,7 @@ class Constraints:
         if reverse_keyed is None:
             rng_rev = None
         elif isinstance(reverse_keyed, (int, np.integer)) and not isinstance(reverse_keyed, bool):
-            rng_rev = (int(reverse_keyed), 10 ** 6)
+            rng_rev = (int(reverse_keyed), 10**6)
         elif isinstance(reverse_keyed, (tuple, list)) and len(reverse_keyed) == 2:
             rng_rev = (int(reverse_keyed[0]), int(reverse_keyed[1]))
             if rng_rev[0] > rng_rev[1] or rng_rev[0] < 0:
@@ -202,19 +212,35 @@ class Constraints:
             need = sum(min(min_per_facet, len(m)) for m in facets.values())
             empty = [fc for fc, m in facets.items() if not m and min_per_facet > 0]
             if empty:
-                raise SpecificationError(f"{where}: facet(s) {', '.join(empty)} have no eligible item "
-                                         "(all forced out or absent from the data)")
+                raise SpecificationError(
+                    f"{where}: facet(s) {', '.join(empty)} have no eligible item "
+                    "(all forced out or absent from the data)"
+                )
             if need > k:
-                raise SpecificationError(f"{where}: min_per_facet={min_per_facet} over {len(facets)} facets needs "
-                                         f"{need} items, more than the {k} to keep")
+                raise SpecificationError(
+                    f"{where}: min_per_facet={min_per_facet} over {len(facets)} facets needs "
+                    f"{need} items, more than the {k} to keep"
+                )
             if rr[0] > len(rev):
-                raise SpecificationError(f"{where}: at least {rr[0]} reverse-keyed item(s) asked for, the factor "
-                                         f"has {len(rev)} eligible")
+                raise SpecificationError(
+                    f"{where}: at least {rr[0]} reverse-keyed item(s) asked for, the factor has {len(rev)} eligible"
+                )
             if k - rr[1] > len(eligible) - len(rev):
-                raise SpecificationError(f"{where}: at most {rr[1]} reverse-keyed item(s) leaves too few "
-                                         f"forward-keyed items for {k}")
-            rules.append(FactorRule(factor=f.id, items=eligible, k=k, facets=facets, min_per_facet=int(min_per_facet),
-                                    forced=forced, reverse=rev, reverse_range=rr))
+                raise SpecificationError(
+                    f"{where}: at most {rr[1]} reverse-keyed item(s) leaves too few forward-keyed items for {k}"
+                )
+            rules.append(
+                FactorRule(
+                    factor=f.id,
+                    items=eligible,
+                    k=k,
+                    facets=facets,
+                    min_per_facet=int(min_per_facet),
+                    forced=forced,
+                    reverse=rev,
+                    reverse_range=rr,
+                )
+            )
         return cls(tuple(rules))
 
     @property
@@ -242,6 +268,14 @@ class Constraints:
         return out
 
     def describe(self) -> dict:
-        return {r.factor: {"k": r.k, "eligible": len(r.items), "facets": len(r.facets),
-                           "min_per_facet": r.min_per_facet, "forced_in": list(r.forced),
-                           "reverse_keyed": list(r.reverse_range)} for r in self.rules}
+        return {
+            r.factor: {
+                "k": r.k,
+                "eligible": len(r.items),
+                "facets": len(r.facets),
+                "min_per_facet": r.min_per_facet,
+                "forced_in": list(r.forced),
+                "reverse_keyed": list(r.reverse_range),
+            }
+            for r in self.rules
+        }

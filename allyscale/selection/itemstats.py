@@ -54,7 +54,8 @@ Sen, P. K. (1968). Estimates of the regression coefficient based on Kendall's ta
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,10 +64,13 @@ from allyscale.errors import AllyscaleWarning
 
 __all__ = ["FLAG_RULES", "compute_item_statistics", "dif_index"]
 
-FLAG_RULES = {"low loading": "standardized loading < .40", "cross-loading": "|EFA cross-loading| >= .30",
-              "DIF": "DIF index >= .40 (threshold shift in latent SD units + loading difference)",
-              "method factor": "|loading on the reverse-keyed method factor| >= .30 with |z| >= 1.96",
-              "alpha rises": "alpha if deleted exceeds the factor's alpha"}
+FLAG_RULES = {
+    "low loading": "standardized loading < .40",
+    "cross-loading": "|EFA cross-loading| >= .30",
+    "DIF": "DIF index >= .40 (threshold shift in latent SD units + loading difference)",
+    "method factor": "|loading on the reverse-keyed method factor| >= .30 with |z| >= 1.96",
+    "alpha rises": "alpha if deleted exceeds the factor's alpha",
+}
 LOW_LOADING, CROSS_LOADING, DIF_FLAG, METHOD_FLAG = 0.40, 0.30, 0.40, 0.30
 
 
@@ -127,12 +131,13 @@ def dif_index(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], group: s
                 bx = b_ref.loc[i, common].to_numpy(float)
                 by = b_g.loc[i, common].to_numpy(float)
                 m = np.isfinite(bx) & np.isfinite(by)
-                lam_ref = a_ref[i] / np.sqrt(1.0 + a_ref[i] ** 2)           # standardized loading, reference
-                a_link = a_g[i] * slope                                     # slope in the reference metric
+                lam_ref = a_ref[i] / np.sqrt(1.0 + a_ref[i] ** 2)  # standardized loading, reference
+                a_link = a_g[i] * slope  # slope in the reference metric
                 # threshold shift in latent-response SD units: location shift (reference θ) × loading
-                thr = (float(np.mean(np.abs(by[m] - (slope * bx[m] + intercept)))) / slope * lam_ref
-                       if m.any() else np.nan)
-                slo = float(abs(a_link / np.sqrt(1.0 + a_link ** 2) - lam_ref))  # loading difference
+                thr = (
+                    float(np.mean(np.abs(by[m] - (slope * bx[m] + intercept)))) / slope * lam_ref if m.any() else np.nan
+                )
+                slo = float(abs(a_link / np.sqrt(1.0 + a_link**2) - lam_ref))  # loading difference
                 total = thr + slo
                 if total > best[i]["dif"]:
                     best[i] = {"dif": total, "dif_threshold": thr, "dif_slope": slo, "dif_group": g}
@@ -157,8 +162,13 @@ def method_loadings(data: pd.DataFrame, pool, factors: Mapping[str, Sequence[str
     rev = [i for i in items if pool.item(i).reverse]
     if len(rev) < 3:
         return None
-    syntax = model_syntax(factors) + "\nmethod_reverse =~ " + " + ".join(rev) + "\n" + "\n".join(
-        f"method_reverse ~~ 0*{f}" for f in factors)
+    syntax = (
+        model_syntax(factors)
+        + "\nmethod_reverse =~ "
+        + " + ".join(rev)
+        + "\n"
+        + "\n".join(f"method_reverse ~~ 0*{f}" for f in factors)
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AllyscaleWarning)
         fit = cfa(data, syntax, estimator="WLSMV", ordered=items, polychoric=poly.subset(items), std_lv=True)
@@ -169,10 +179,17 @@ def method_loadings(data: pd.DataFrame, pool, factors: Mapping[str, Sequence[str
     return pd.DataFrame({"method_loading": m["std_all"].astype(float), "method_z": m["z"].astype(float)})
 
 
-def compute_item_statistics(data: pd.DataFrame, pool, *, poly, factors: Mapping[str, Sequence[str]],
-                            group: str | None = None, theta_range: tuple[float, float] = (-2.0, 2.0),
-                            dif: pd.DataFrame | None = None, method: pd.DataFrame | None = None
-                            ) -> dict[str, pd.DataFrame]:
+def compute_item_statistics(
+    data: pd.DataFrame,
+    pool,
+    *,
+    poly,
+    factors: Mapping[str, Sequence[str]],
+    group: str | None = None,
+    theta_range: tuple[float, float] = (-2.0, 2.0),
+    dif: pd.DataFrame | None = None,
+    method: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
     """The per-factor item-statistics tables (see the module docstring).
 
     ``data`` holds reverse-scored responses; ``poly`` the polychoric result of ``data``'s items.
@@ -203,8 +220,15 @@ def compute_item_statistics(data: pd.DataFrame, pool, *, poly, factors: Mapping[
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AllyscaleWarning)
             sub = poly.subset(items)
-            ex = efa(sub.corr, len(factors), corr="polychoric", n=poly.n, rotation="target", pool=_pool_view(pool,
-                     factors), reverse_scored=True)
+            ex = efa(
+                sub.corr,
+                len(factors),
+                corr="polychoric",
+                n=poly.n,
+                rotation="target",
+                pool=_pool_view(pool, factors),
+                reverse_scored=True,
+            )
         L = ex.loadings.reindex(index=items)
         for i in items:
             own = next(f for f, v in factors.items() if i in v)
@@ -226,13 +250,19 @@ def compute_item_statistics(data: pd.DataFrame, pool, *, poly, factors: Mapping[
             r_rest = float(np.corrcoef(x[:, j], rest.sum(axis=1))[0, 1])
             lam_f = lam.loc[its, f].to_numpy()
             flags = []
-            row = {"item": i, "facet": pool.item(i).facet if i in pool.item_ids else None,
-                   "reverse": bool(pool.item(i).reverse) if i in pool.item_ids else False,
-                   "loading": float(lam.loc[i, f]), "communality": float(lam.loc[i, f] ** 2),
-                   "cross_loading": float(cross[i]), "cross_factor": cross_f[i],
-                   "item_rest_r": r_rest, "alpha_if_deleted": _alpha(rest),
-                   "omega_if_deleted": latent_omega(np.delete(lam_f, j)),
-                   "information": float(info[i].mean())}
+            row = {
+                "item": i,
+                "facet": pool.item(i).facet if i in pool.item_ids else None,
+                "reverse": bool(pool.item(i).reverse) if i in pool.item_ids else False,
+                "loading": float(lam.loc[i, f]),
+                "communality": float(lam.loc[i, f] ** 2),
+                "cross_loading": float(cross[i]),
+                "cross_factor": cross_f[i],
+                "item_rest_r": r_rest,
+                "alpha_if_deleted": _alpha(rest),
+                "omega_if_deleted": latent_omega(np.delete(lam_f, j)),
+                "information": float(info[i].mean()),
+            }
             if dif is not None:
                 row.update({k: dif.loc[i, k] for k in ("dif", "dif_threshold", "dif_slope")})
             if method is not None:
@@ -264,6 +294,9 @@ def _pool_view(pool, factors: Mapping[str, Sequence[str]]):
         if f.id not in factors:
             continue
         facets = tuple(replace(fc, items=tuple(it for it in fc.items if it.id in keep)) for fc in f.facets)
-        new_factors.append(replace(f, items=tuple(it for it in f.items if it.id in keep),
-                                   facets=tuple(fc for fc in facets if fc.items)))
+        new_factors.append(
+            replace(
+                f, items=tuple(it for it in f.items if it.id in keep), facets=tuple(fc for fc in facets if fc.items)
+            )
+        )
     return replace(pool, factors=tuple(new_factors))

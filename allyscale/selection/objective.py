@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,14 @@ from allyscale.errors import AllyscaleError, AllyscaleWarning, HeywoodWarning, S
 __all__ = ["Objective", "Evaluation", "evaluate_candidate", "model_syntax", "latent_omega"]
 
 COMPONENTS = ("fit", "reliability", "information", "invariance", "method", "coverage")
-DEFAULT_WEIGHTS = {"fit": 1.0, "reliability": 1.0, "information": 1.0, "invariance": 2.0, "method": 1.0,
-                   "coverage": 0.25}
+DEFAULT_WEIGHTS = {
+    "fit": 1.0,
+    "reliability": 1.0,
+    "information": 1.0,
+    "invariance": 2.0,
+    "method": 1.0,
+    "coverage": 0.25,
+}
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,13 @@ class Objective:
     def __post_init__(self) -> None:
         unknown = [k for k in self.weights if k not in COMPONENTS]
         if unknown:
-            raise SpecificationError(f"objective weights: unknown component(s) {', '.join(map(str, unknown))}; "
-                                     f"components: {', '.join(COMPONENTS)}")
-        bad = {k: v for k, v in self.weights.items() if not (isinstance(v, (int, float)) and v >= 0
-                                                             and math.isfinite(v))}
+            raise SpecificationError(
+                f"objective weights: unknown component(s) {', '.join(map(str, unknown))}; "
+                f"components: {', '.join(COMPONENTS)}"
+            )
+        bad = {
+            k: v for k, v in self.weights.items() if not (isinstance(v, (int, float)) and v >= 0 and math.isfinite(v))
+        }
         if bad:
             raise SpecificationError(f"objective weights must be finite and >= 0, got {bad}")
         if not 0 < self.omega_target < 1:
@@ -111,8 +121,9 @@ class Objective:
         if not lo < hi:
             raise SpecificationError(f"theta_range must be (low, high) with low < high, got {self.theta_range!r}")
         if not self.dif_scale > 0 or not self.method_scale > 0:
-            raise SpecificationError(f"dif_scale and method_scale must be > 0, got {self.dif_scale!r}, "
-                                     f"{self.method_scale!r}")
+            raise SpecificationError(
+                f"dif_scale and method_scale must be > 0, got {self.dif_scale!r}, {self.method_scale!r}"
+            )
 
     def weight(self, component: str, *, grouped: bool, method: bool = False) -> float:
         w = float(self.weights.get(component, DEFAULT_WEIGHTS[component]))
@@ -124,9 +135,14 @@ class Objective:
 
     def to_dict(self) -> dict[str, Any]:
         policy = self.fit_policy.to_dict() if self.fit_policy is not None else None
-        return {"weights": {c: float(self.weights.get(c, w)) for c, w in DEFAULT_WEIGHTS.items()},
-                "omega_target": self.omega_target, "theta_range": list(self.theta_range),
-                "dif_scale": self.dif_scale, "method_scale": self.method_scale, "fit_policy": policy}
+        return {
+            "weights": {c: float(self.weights.get(c, w)) for c, w in DEFAULT_WEIGHTS.items()},
+            "omega_target": self.omega_target,
+            "theta_range": list(self.theta_range),
+            "dif_scale": self.dif_scale,
+            "method_scale": self.method_scale,
+            "fit_policy": policy,
+        }
 
 
 @dataclass
@@ -151,7 +167,7 @@ def model_syntax(selection: Mapping[str, Sequence[str]]) -> str:
 def latent_omega(lam: np.ndarray) -> float:
     """ω of standardized loadings on one factor: ``(Σλ)² / ((Σλ)² + Σ(1 − λ²))``."""
     s = float(np.sum(lam)) ** 2
-    return s / (s + float(np.sum(1.0 - lam ** 2)))
+    return s / (s + float(np.sum(1.0 - lam**2)))
 
 
 def _entropy_evenness(counts: Sequence[int]) -> float:
@@ -179,9 +195,17 @@ def _standardized(fit, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return lam, tau
 
 
-def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, objective: Objective,
-                       facets: Mapping[str, Mapping[str, Sequence[str]]], dif: Mapping[str, float] | None,
-                       grouped: bool, method: Mapping[str, float] | None = None) -> Evaluation:
+def evaluate_candidate(
+    selection: Mapping[str, Sequence[str]],
+    *,
+    data,
+    poly,
+    objective: Objective,
+    facets: Mapping[str, Mapping[str, Sequence[str]]],
+    dif: Mapping[str, float] | None,
+    grouped: bool,
+    method: Mapping[str, float] | None = None,
+) -> Evaluation:
     """Fit one candidate on the calibration data and score it.
 
     Parameters
@@ -211,8 +235,9 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
         try:
             fit = cfa(data, model_syntax(selection), estimator="WLSMV", ordered=items, polychoric=poly.subset(items))
         except (AllyscaleError, np.linalg.LinAlgError) as exc:  # this candidate cannot be fitted: it scores 0
-            return Evaluation(selection, 0.0, {c: 0.0 for c in COMPONENTS}, None, {}, {}, False,
-                              [f"{type(exc).__name__}: {exc}"])
+            return Evaluation(
+                selection, 0.0, {c: 0.0 for c in COMPONENTS}, None, {}, {}, False, [f"{type(exc).__name__}: {exc}"]
+            )
     for w in caught:
         if issubclass(w.category, AllyscaleWarning):
             problems.append(f"{w.category.__name__}: {w.message}")
@@ -223,24 +248,40 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
     for key in ("cfi.scaled", "rmsea.scaled", "srmr"):
         stat[key] = float(fit.fit_measures.get(key, float("nan")))
     if not fit.converged or heywood:
-        return Evaluation(selection, 0.0, {c: 0.0 for c in COMPONENTS}, False, stat, {}, fit.converged,
-                          problems or ["inadmissible solution"])
+        return Evaluation(
+            selection,
+            0.0,
+            {c: 0.0 for c in COMPONENTS},
+            False,
+            stat,
+            {},
+            fit.converged,
+            problems or ["inadmissible solution"],
+        )
     lam, tau = _standardized(fit, items)
     omega = {}
     start = 0
     for f, v in selection.items():
-        omega[f] = latent_omega(lam[start:start + len(v)])
+        omega[f] = latent_omega(lam[start : start + len(v)])
         start += len(v)
     grid = np.linspace(objective.theta_range[0], objective.theta_range[1], 21)
     if np.any(np.abs(lam) >= 1.0):
-        return Evaluation(selection, 0.0, {c: 0.0 for c in COMPONENTS}, False, stat, omega, True,
-                          problems + ["a standardized loading of 1 or more"])
-    a = lam / np.sqrt(1.0 - lam ** 2)
+        return Evaluation(
+            selection,
+            0.0,
+            {c: 0.0 for c in COMPONENTS},
+            False,
+            stat,
+            omega,
+            True,
+            problems + ["a standardized loading of 1 or more"],
+        )
+    a = lam / np.sqrt(1.0 - lam**2)
     mat = information_matrix(a, tau / lam[:, None], grid)
     info = {}
     start = 0
     for f, v in selection.items():
-        info[f] = mat[:, start:start + len(v)].sum(axis=1)
+        info[f] = mat[:, start : start + len(v)].sum(axis=1)
         start += len(v)
     comp: dict[str, float] = {}
     z = (stat["chisq"] - stat["df"]) / math.sqrt(2.0 * stat["df"]) if stat["df"] > 0 else 0.0
@@ -249,13 +290,17 @@ def evaluate_candidate(selection: Mapping[str, Sequence[str]], *, data, poly, ob
     comp["reliability"] = float(np.mean([w - 2.0 * max(0.0, target - w) for w in omega.values()]))
     comp["information"] = float(np.mean([np.mean(info[f] / (info[f] + 1.0)) for f in selection]))
     if grouped and dif:
-        comp["invariance"] = float(np.mean([math.exp(-max(dif.get(i, 0.0) for i in v) / objective.dif_scale)
-                                            for v in selection.values()]))
+        comp["invariance"] = float(
+            np.mean([math.exp(-max(dif.get(i, 0.0) for i in v) / objective.dif_scale) for v in selection.values()])
+        )
     else:
         comp["invariance"] = 0.0
     if method:
-        comp["method"] = float(np.mean([math.exp(-max(method.get(i, 0.0) for i in v) / objective.method_scale)
-                                        for v in selection.values()]))
+        comp["method"] = float(
+            np.mean(
+                [math.exp(-max(method.get(i, 0.0) for i in v) / objective.method_scale) for v in selection.values()]
+            )
+        )
     else:
         comp["method"] = 0.0
     cov = []

@@ -46,8 +46,9 @@ import itertools
 import math
 import multiprocessing as mp
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,8 +88,15 @@ class Evaluator:
         Show a tqdm progress bar (on standard error).
     """
 
-    def __init__(self, fn: Callable, *, max_evaluations: int, workers: int = 1, progress: bool = True,
-                 desc: str = "short form search"):
+    def __init__(
+        self,
+        fn: Callable,
+        *,
+        max_evaluations: int,
+        workers: int = 1,
+        progress: bool = True,
+        desc: str = "short form search",
+    ):
         self.fn = fn
         self.max_evaluations = int(max_evaluations)
         self.cache: dict[tuple, Evaluation] = {}
@@ -102,8 +110,9 @@ class Evaluator:
             self._pool = mp.get_context("fork").Pool(workers)
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.max_evaluations, desc=desc, unit="fit", disable=not progress,
-                        file=sys.stderr, leave=False)
+        self.bar = tqdm(
+            total=self.max_evaluations, desc=desc, unit="fit", disable=not progress, file=sys.stderr, leave=False
+        )
 
     @property
     def n_evaluations(self) -> int:
@@ -167,9 +176,19 @@ def _better(a: Evaluation | None, b: Evaluation | None) -> bool:
     return a is not None and (b is None or a.objective > b.objective)
 
 
-def aco(constraints: Constraints, evaluator: Evaluator, rng: np.random.Generator, *, ants: int = 20,
-        evaporation: float = 0.1, alpha: float = 1.0, tau_min: float = 0.1, tau_max: float = 10.0,
-        max_iterations: int = 200, patience: int = 15) -> SearchOutcome:
+def aco(
+    constraints: Constraints,
+    evaluator: Evaluator,
+    rng: np.random.Generator,
+    *,
+    ants: int = 20,
+    evaporation: float = 0.1,
+    alpha: float = 1.0,
+    tau_min: float = 0.1,
+    tau_max: float = 10.0,
+    max_iterations: int = 200,
+    patience: int = 15,
+) -> SearchOutcome:
     """MAX–MIN ant-colony optimisation (see the module docstring)."""
     if ants < 1 or not 0 < evaporation < 1 or not 0 < tau_min < tau_max:
         raise SpecificationError("ACO needs ants >= 1, 0 < evaporation < 1 and 0 < tau_min < tau_max")
@@ -196,17 +215,23 @@ def aco(constraints: Constraints, evaluator: Evaluator, rng: np.random.Generator
         else:
             stale += 1
         for i in items:
-            tau[i] *= (1.0 - evaporation)
+            tau[i] *= 1.0 - evaporation
         depositor = best if it % 2 == 0 else it_best
         for v in depositor.selection.values():
             for i in v:
                 tau[i] += depositor.objective * tau_max * evaporation
         for i in items:
             tau[i] = min(tau_max, max(tau_min, tau[i]))
-        rows.append({"iteration": it, "evaluations": evaluator.n_evaluations, "best": best.objective,
-                     "iteration_best": it_best.objective,
-                     "iteration_mean": float(np.mean([r.objective for r in results])),
-                     "accepted_share": float(np.mean([bool(r.accepted) for r in results]))})
+        rows.append(
+            {
+                "iteration": it,
+                "evaluations": evaluator.n_evaluations,
+                "best": best.objective,
+                "iteration_best": it_best.objective,
+                "iteration_mean": float(np.mean([r.objective for r in results])),
+                "accepted_share": float(np.mean([bool(r.accepted) for r in results])),
+            }
+        )
         if stale >= patience and _key(it_best.selection) == _key(best.selection):
             stopped = "converged"
             break
@@ -218,15 +243,35 @@ def aco(constraints: Constraints, evaluator: Evaluator, rng: np.random.Generator
             break
     if best is None:
         raise SpecificationError("the search evaluated no candidate (max_evaluations too small?)")
-    return SearchOutcome(best, pd.DataFrame(rows), stopped, it,
-                         {"method": "aco", "ants": ants, "evaporation": evaporation, "alpha": alpha,
-                          "tau_min": tau_min, "tau_max": tau_max, "max_iterations": max_iterations,
-                          "patience": patience})
+    return SearchOutcome(
+        best,
+        pd.DataFrame(rows),
+        stopped,
+        it,
+        {
+            "method": "aco",
+            "ants": ants,
+            "evaporation": evaporation,
+            "alpha": alpha,
+            "tau_min": tau_min,
+            "tau_max": tau_max,
+            "max_iterations": max_iterations,
+            "patience": patience,
+        },
+    )
 
 
-def annealing(constraints: Constraints, evaluator: Evaluator, rng: np.random.Generator, *, t0: float = 0.02,
-              cooling: float = 0.97, steps_per_temperature: int = 10, max_iterations: int = 200,
-              patience: int = 15) -> SearchOutcome:
+def annealing(
+    constraints: Constraints,
+    evaluator: Evaluator,
+    rng: np.random.Generator,
+    *,
+    t0: float = 0.02,
+    cooling: float = 0.97,
+    steps_per_temperature: int = 10,
+    max_iterations: int = 200,
+    patience: int = 15,
+) -> SearchOutcome:
     """Simulated annealing over feasible single-item exchanges (see the module docstring)."""
     if not t0 > 0 or not 0 < cooling < 1:
         raise SpecificationError("simulated annealing needs t0 > 0 and 0 < cooling < 1")
@@ -262,9 +307,17 @@ def annealing(constraints: Constraints, evaluator: Evaluator, rng: np.random.Gen
                 stale = 0
             else:
                 stale += 1
-        rows.append({"iteration": it, "evaluations": evaluator.n_evaluations, "best": best.objective,
-                     "iteration_best": current.objective, "iteration_mean": current.objective,
-                     "accepted_share": accepted_moves / steps_per_temperature, "temperature": temp})
+        rows.append(
+            {
+                "iteration": it,
+                "evaluations": evaluator.n_evaluations,
+                "best": best.objective,
+                "iteration_best": current.objective,
+                "iteration_mean": current.objective,
+                "accepted_share": accepted_moves / steps_per_temperature,
+                "temperature": temp,
+            }
+        )
         temp *= cooling
         if stale >= limit:
             stopped = "converged"
@@ -272,9 +325,20 @@ def annealing(constraints: Constraints, evaluator: Evaluator, rng: np.random.Gen
         if evaluator.exhausted:
             stopped = "max_evaluations"
             break
-    return SearchOutcome(best, pd.DataFrame(rows), stopped, it,
-                         {"method": "sa", "t0": t0, "cooling": cooling, "steps_per_temperature": steps_per_temperature,
-                          "max_iterations": max_iterations, "patience": patience})
+    return SearchOutcome(
+        best,
+        pd.DataFrame(rows),
+        stopped,
+        it,
+        {
+            "method": "sa",
+            "t0": t0,
+            "cooling": cooling,
+            "steps_per_temperature": steps_per_temperature,
+            "max_iterations": max_iterations,
+            "patience": patience,
+        },
+    )
 
 
 def exhaustive(constraints: Constraints, evaluator: Evaluator, *, limit: int, batch: int = 50) -> SearchOutcome:
@@ -282,11 +346,14 @@ def exhaustive(constraints: Constraints, evaluator: Evaluator, *, limit: int, ba
     per_factor = [list(r.combinations()) for r in constraints.rules]
     total = math.prod(len(c) for c in per_factor)
     if total > limit:
-        raise SpecificationError(f"exhaustive search: {total:,} feasible short forms, more than exhaustive_limit="
-                                 f"{limit:,}; use method='aco' or 'sa', or raise the limit")
+        raise SpecificationError(
+            f"exhaustive search: {total:,} feasible short forms, more than exhaustive_limit="
+            f"{limit:,}; use method='aco' or 'sa', or raise the limit"
+        )
     if total > evaluator.max_evaluations:
-        raise SpecificationError(f"exhaustive search needs {total:,} evaluations, more than max_evaluations="
-                                 f"{evaluator.max_evaluations:,}")
+        raise SpecificationError(
+            f"exhaustive search needs {total:,} evaluations, more than max_evaluations={evaluator.max_evaluations:,}"
+        )
     best: Evaluation | None = None
     rows = []
     combos = itertools.product(*per_factor)
@@ -301,8 +368,14 @@ def exhaustive(constraints: Constraints, evaluator: Evaluator, *, limit: int, ba
         for r in results:
             if _better(r, best):
                 best = r
-        rows.append({"iteration": it, "evaluations": evaluator.n_evaluations, "best": best.objective,
-                     "iteration_best": max(r.objective for r in results if r is not None),
-                     "iteration_mean": float(np.mean([r.objective for r in results if r is not None])),
-                     "accepted_share": float(np.mean([bool(r.accepted) for r in results if r is not None]))})
+        rows.append(
+            {
+                "iteration": it,
+                "evaluations": evaluator.n_evaluations,
+                "best": best.objective,
+                "iteration_best": max(r.objective for r in results if r is not None),
+                "iteration_mean": float(np.mean([r.objective for r in results if r is not None])),
+                "accepted_share": float(np.mean([bool(r.accepted) for r in results if r is not None])),
+            }
+        )
     return SearchOutcome(best, pd.DataFrame(rows), "complete", it, {"method": "exhaustive", "space": total})

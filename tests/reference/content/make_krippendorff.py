@@ -18,12 +18,17 @@ srt_codes = srt.apply(lambda col: col.map(codes)).to_numpy(dtype=float)
 ex = pd.read_csv("krippendorff2011.csv").to_numpy(dtype=float)
 out = {
     "version": krippendorff.__version__ if hasattr(krippendorff, "__version__") else "0.9.0",
-    "relevance": {lv: krippendorff.alpha(reliability_data=rel.T, level_of_measurement=lv,
-                                         value_domain=[1, 2, 3, 4] if lv == "ordinal" else None)
-                  for lv in ("nominal", "ordinal", "interval")},
+    "relevance": {
+        lv: krippendorff.alpha(
+            reliability_data=rel.T, level_of_measurement=lv, value_domain=[1, 2, 3, 4] if lv == "ordinal" else None
+        )
+        for lv in ("nominal", "ordinal", "interval")
+    },
     "sort_nominal": krippendorff.alpha(reliability_data=srt_codes.T, level_of_measurement="nominal"),
-    "krippendorff2011": {lv: krippendorff.alpha(reliability_data=ex.T, level_of_measurement=lv)
-                         for lv in ("nominal", "ordinal", "interval", "ratio")},
+    "krippendorff2011": {
+        lv: krippendorff.alpha(reliability_data=ex.T, level_of_measurement=lv)
+        for lv in ("nominal", "ordinal", "interval", "ratio")
+    },
 }
 print(json.dumps(out, indent=2))
 with open("krippendorff.json", "w") as fh:

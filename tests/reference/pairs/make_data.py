@@ -19,8 +19,9 @@ A ~~ 0.4*B
 """
 
 pm = al.PopulationModel.from_lavaan(POP, categories=4, thresholds="symmetric")
-wide = al.simulate_pairs(pm, 300, seed=19, self_other_corr={"A": 0.6, "B": 0.5}, residual_corr=0.2,
-                         leniency={"b2": 0.6, "b3": -0.5})
+wide = al.simulate_pairs(
+    pm, 300, seed=19, self_other_corr={"A": 0.6, "B": 0.5}, residual_corr=0.2, leniency={"b2": 0.6, "b3": -0.5}
+)
 wide.to_csv(HERE / "data.csv", index=False)
 pmc = al.PopulationModel.from_lavaan(POP)
 long = al.simulate_pairs(pmc, 120, informants=3, seed=20, self_other_corr=0.5, residual_corr=0.2, method_loading=0.3)

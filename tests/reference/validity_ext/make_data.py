@@ -16,10 +16,7 @@ import pandas as pd
 HERE = Path(__file__).parent
 rng = np.random.default_rng(20261201)
 n = 400
-phi = np.array([[1.0, 0.5, 0.6, 0.2],
-                [0.5, 1.0, 0.4, 0.1],
-                [0.6, 0.4, 1.0, 0.15],
-                [0.2, 0.1, 0.15, 1.0]])
+phi = np.array([[1.0, 0.5, 0.6, 0.2], [0.5, 1.0, 0.4, 0.1], [0.6, 0.4, 1.0, 0.15], [0.2, 0.1, 0.15, 1.0]])
 g = np.repeat(["ally", "other"], n // 2)
 eta = rng.multivariate_normal(np.zeros(4), phi, size=n)
 eta[g == "ally", :2] += 0.5
