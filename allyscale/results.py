@@ -45,7 +45,7 @@ TABLE_CSS = (
     ".allyscale-summary .note{font-size:.85rem;margin-top:0}"
 )
 
-_LATEX_SPECIAL = {
+_SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",
@@ -56,15 +56,52 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+}
+_SYMBOLS = {
+    "−": "$-$",
+    "–": "--",
+    "—": "---",
+    "χ²": r"$\chi^2$",
+    "χ": r"$\chi$",
+    "²": r"\textsuperscript{2}",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "α": r"$\alpha$",
+    "Δ": r"$\Delta$",
+    "ω": r"$\omega$",
+    "∞": r"$\infty$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "≈": r"$\approx$",
+    "ψ": r"$\psi$",
+    "λ": r"$\lambda$",
+    "φ": r"$\phi$",
+    "θ": r"$\theta$",
+    "κ": r"$\kappa$",
+    "ρ": r"$\rho$",
+    "σ": r"$\sigma$",
+    "μ": r"$\mu$",
+    "β": r"$\beta$",
+    "ζ": r"$\zeta$",
+    "τ": r"$\tau$",
+    "η": r"$\eta$",
+    "ε": r"$\varepsilon$",
+    "“": "``",
+    "”": "''",
+    "‘": "`",
+    "’": "'",
+    "…": r"\ldots{}",
     "<": r"\textless{}",
     ">": r"\textgreater{}",
+    "\u00a0": "~",
 }
-_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
+_LATEX_TOKEN = re.compile("|".join(re.escape(k) for k in sorted([*_SPECIAL, *_SYMBOLS], key=len, reverse=True)))
 
 
 def latex_escape(text: Any) -> str:
-    """``text`` with LaTeX's special characters escaped (``&``, ``%``, ``_``, ``#``, braces, ...)."""
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], str(text))
+    """``text`` safe in LaTeX's text mode: the specials (``&``, ``%``, ``_``, ``#``, braces, ...) escaped and the
+    symbols of allyscale's outputs (χ², ≥, α, ω, λ, dashes, quotes, ...) as LaTeX commands that pdflatex sets."""
+    return _LATEX_TOKEN.sub(lambda m: _SPECIAL.get(m.group(0)) or _SYMBOLS[m.group(0)], str(text))
 
 
 def jsonable(value: Any, *, frames: str = "records") -> Any:

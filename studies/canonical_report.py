@@ -76,15 +76,55 @@ Answer of that study: {f.answer.get("reason", "")}
 """
 
 
+def _run_timed(store: Path, workers: int) -> dict:
+    """Run (or resume) the study; when this call ran replications, record its wall-clock time, worker count and
+    the load average before and after in ``<store>.timing.json`` (a resumed or complete store keeps the timing
+    of the run that did the work, marked ``partial`` when that run was itself a resumption)."""
+    import json
+    import os
+
+    sidecar = store.with_name(store.name + ".timing.json")
+    existed = store.exists()
+    done_before = len(export_study(store)["reps"].drop_duplicates(["condition", "rep"])) if existed else 0
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    al.run_study(SPEC, store, workers=workers, progress=True)
+    wall = time.perf_counter() - t0
+    load1 = os.getloadavg()
+    done = len(export_study(store)["reps"].drop_duplicates(["condition", "rep"]))
+    if done > done_before:
+        timing = {
+            "wall_seconds": wall,
+            "workers": workers,
+            "cores": os.cpu_count(),
+            "replications": done - done_before,
+            "partial": done_before > 0,
+            "load_before": load0,
+            "load_after": load1,
+        }
+        sidecar.write_text(json.dumps(timing, indent=2), encoding="utf-8")
+        return timing
+    return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
+
+
+def _timing_sentence(t: dict) -> str:
+    if not t:
+        return "The run that filled this store was not timed."
+    part = " (a resumed run: the replications it added)" if t.get("partial") else ""
+    return (
+        f"Measured end to end: {t['replications']} replications in {t['wall_seconds'] / 60:.1f} minutes of wall-clock "
+        f"time{part} with {t['workers']} worker processes on {t['cores']} cores, load average "
+        f"{t['load_before'][0]:.1f} before and {t['load_after'][0]:.1f} after (1-minute)."
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, default=ROOT / "out" / "canonical" / "allyship.sqlite")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    al.run_study(SPEC, args.store, workers=args.workers, progress=True)
-    wall = time.perf_counter() - t0
+    timing = _run_timed(args.store, args.workers)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         s = al.summarize_study(args.store)
@@ -200,18 +240,16 @@ policy (scaled-shifted χ² not rejecting exact fit at .05, admissible solution)
 
 ## Cost
 
-{len(per_rep)} replications; the workers' wall-clock time adds up to {cpu / 60:.0f} minutes
-({cpu / max(len(per_rep), 1):.1f} s per replication on average). The published run used 2 worker processes
-on a 2-core machine that other jobs shared (load average 8-15), so these times are upper bounds, not the
-study's cost on an idle machine (`benchmarks/bench_montecarlo.py` measures that). Figures: `docs/canonical/acceptance.png`, `docs/canonical/power.png`; every
-table as CSV in `docs/canonical/`.
+{len(per_rep)} replications; the workers' time adds up to {cpu / 60:.1f} minutes ({cpu / max(len(per_rep), 1):.2f} s
+per replication on average). {_timing_sentence(timing)} Figures: `docs/canonical/acceptance.png`,
+`docs/canonical/power.png`; every table as CSV in `docs/canonical/`.
 """
     if caught:
         text += "\nWarnings of the summary: " + "; ".join(sorted({str(w.message) for w in caught})) + "\n"
     text += _forms_section(args.store.parent / "forms_invariance.sqlite", args.workers)
     (ROOT / "docs" / "canonical_study.md").write_text(text, encoding="utf-8")
     print(text)
-    print(f"wall time of this call: {wall:.0f} s")
+    print(_timing_sentence(timing))
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ symbols the report uses (−, –, χ², ≥, α, Δ, ω, …) become LaTeX comm
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from allyscale.report.apa import APATable, apa_table
+from allyscale.results import latex_escape  # the one LaTeX escaping (the report, every result's to_latex)
 
 __all__ = ["write_latex", "latex_escape", "table_latex", "PREAMBLE"]
 
@@ -34,63 +34,7 @@ PREAMBLE = (
     "\\usepackage{longtable}\n\\usepackage{array}\n\\usepackage{graphicx}\n\\usepackage{amssymb}\n"
 )
 
-_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-_SYMBOLS = {
-    "−": "$-$",
-    "–": "--",
-    "—": "---",
-    "χ²": r"$\chi^2$",
-    "χ": r"$\chi$",
-    "²": r"\textsuperscript{2}",
-    "≥": r"$\geq$",
-    "≤": r"$\leq$",
-    "α": r"$\alpha$",
-    "Δ": r"$\Delta$",
-    "ω": r"$\omega$",
-    "∞": r"$\infty$",
-    "±": r"$\pm$",
-    "×": r"$\times$",
-    "≈": r"$\approx$",
-    "ψ": r"$\psi$",
-    "λ": r"$\lambda$",
-    "φ": r"$\phi$",
-    "θ": r"$\theta$",
-    "κ": r"$\kappa$",
-    "ρ": r"$\rho$",
-    "σ": r"$\sigma$",
-    "μ": r"$\mu$",
-    "β": r"$\beta$",
-    "ζ": r"$\zeta$",
-    "τ": r"$\tau$",
-    "η": r"$\eta$",
-    "ε": r"$\varepsilon$",
-    "“": "``",
-    "”": "''",
-    "‘": "`",
-    "’": "'",
-    "…": r"\ldots{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "\u00a0": "~",
-}
-_TOKEN = re.compile("|".join(re.escape(k) for k in sorted([*_SPECIAL, *_SYMBOLS], key=len, reverse=True)))
 _LONG = 25  # rows: a longtable beyond this (a float of more rows may not fit a page)
-
-
-def latex_escape(text: str) -> str:
-    """``text`` safe in LaTeX's text mode (specials escaped, the report's symbols as commands)."""
-    return _TOKEN.sub(lambda m: _SPECIAL.get(m.group(0)) or _SYMBOLS[m.group(0)], str(text))
 
 
 def _colspec(t: APATable) -> str:
