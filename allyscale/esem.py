@@ -616,7 +616,7 @@ def cross_loadings(fit, pattern: Mapping[str, Sequence[str]] | None = None, *, t
     For every item: its intended factor (from ``pattern``, factor → items, e.g. the item pool's
     hypothesised structure; without it the factor of its largest absolute loading), the
     primary (intended) loading, the largest absolute cross-loading and its factor, and
-    whether any cross-loading reaches ``threshold`` in absolute value (the convention |λ| ≥ .30
+    whether any cross-loading reaches ``threshold`` in absolute value (the convention ``|λ|`` ≥ .30
     of Marsh et al., 2014, is a reporting convention, not a decision rule).
 
     Returns

@@ -32,6 +32,7 @@ from scipy import optimize, special, stats
 
 from allyscale.errors import DataError, DataWarning, SpecificationError, StatisticalWarning
 from allyscale.results import Result, Summary, jsonable
+from allyscale.scoring import reverse_score
 
 if TYPE_CHECKING:  # pragma: no cover
     from allyscale.cfa import CFAResult
@@ -102,9 +103,7 @@ def _scale_scores(data: pd.DataFrame, scales: Mapping[str, list[str]], pool: Ite
     _check_columns(data, items, "item")
     x = data[items].astype(float)
     if pool is not None:
-        for item in pool.reverse_items:
-            if item in x.columns:
-                x[item] = pool.scale.reverse(x[item]).astype(float)
+        x = reverse_score(x, pool, present_only=True)
     return pd.DataFrame({s: x[list(its)].mean(axis=1) for s, its in scales.items()}, index=data.index)
 
 
@@ -1416,9 +1415,7 @@ def test_retest(
         pc = pair.dropna()
         x1 = w1.loc[pc.index, its].astype(float)
         if pool is not None:
-            for item in pool.reverse_items:
-                if item in x1.columns:
-                    x1[item] = pool.scale.reverse(x1[item]).astype(float)
+            x1 = reverse_score(x1, pool, present_only=True)
         r = float(np.corrcoef(pc["wave1"], pc["wave2"])[0, 1])
         t = ic.table
         rel = {
@@ -1481,10 +1478,7 @@ def test_retest(
         items = list(dict.fromkeys(i for its in scales.values() for i in its))
         wide = pd.concat([w1.loc[common, items].add_suffix("_t1"), w2.loc[common, items].add_suffix("_t2")], axis=1)
         if pool is not None:
-            for item in pool.reverse_items:
-                for sfx in ("_t1", "_t2"):
-                    if item + sfx in wide.columns:
-                        wide[item + sfx] = pool.scale.reverse(wide[item + sfx]).astype(float)
+            wide = reverse_score(wide.astype(float), pool, present_only=True, suffixes=("_t1", "_t2"))
         base = "\n".join(f"{f} =~ {' + '.join(its)}" for f, its in scales.items())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

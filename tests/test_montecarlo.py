@@ -94,7 +94,7 @@ def test_pool_study_models_from_structures():
     spec = load_study(ROOT / "studies" / "allyship.yaml")
     assert set(spec.models) == {"correlated", "second_order", "bifactor", "one_factor"}
     assert spec.true_model == "correlated" and spec.estimator == "WLSMV"
-    assert spec.conditions["n"] == [200, 300, 500, 800] and spec.reps == 100
+    assert spec.conditions["n"] == [120, 150, 200, 300, 500, 800] and spec.reps == 100
     assert set(spec.correct_structures) == {"second_order", "correlated"}
     assert "=~" in spec.models["bifactor"]
 
