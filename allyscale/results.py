@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -364,24 +365,27 @@ class Summary:
         return {"title": self.title, "blocks": blocks}
 
 
-class Result:
+class Result(ABC):
     """Base of every public result: ``summary()``, ``to_frame()``, ``to_dict()``, ``diagnostics``.
 
-    Subclasses implement :meth:`summary` (returning a :class:`Summary`), :meth:`to_frame` and :meth:`to_dict`
-    and carry a ``diagnostics`` dict; the text, HTML, LaTeX and Word forms come from here, so every result looks
-    the same in a terminal, in Jupyter, in LaTeX and in Word.
+    Subclasses implement the three abstract methods (a class that leaves one out cannot be instantiated) and carry
+    a ``diagnostics`` dict; the text, HTML, LaTeX and Word forms come from here, so every result looks the same in
+    a terminal, in Jupyter, in LaTeX and in Word.
     """
 
     diagnostics: dict[str, Any]
 
-    def summary(self) -> Summary:  # pragma: no cover - every subclass implements it (contract test)
-        raise NotImplementedError(f"{type(self).__name__}.summary")
+    @abstractmethod
+    def summary(self) -> Summary:
+        """The result as a :class:`Summary` (title, paragraphs, tables)."""
 
-    def to_frame(self) -> pd.DataFrame:  # pragma: no cover - every subclass implements it (contract test)
-        raise NotImplementedError(f"{type(self).__name__}.to_frame")
+    @abstractmethod
+    def to_frame(self) -> pd.DataFrame:
+        """The result's main table."""
 
-    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass implements it (contract test)
-        raise NotImplementedError(f"{type(self).__name__}.to_dict")
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (:func:`jsonable`)."""
 
     def __str__(self) -> str:
         return self.summary().as_text()

@@ -378,10 +378,10 @@ def _refuse_uncomputed_formulas(path: Path, sheet: str | int | None) -> None:
     """
     import openpyxl
 
-    try:
+    try:  # pandas has just read the workbook with openpyxl, so this opens; a failure is not passed over
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except Exception:
-        return
+    except Exception as exc:
+        raise DataError(f"{path}: cannot check the workbook for formula cells ({type(exc).__name__}: {exc})") from None
     try:
         ws = wb.worksheets[sheet] if isinstance(sheet, int) else (wb[sheet] if sheet else wb.worksheets[0])
         formulas = [(c.row, c.column) for row in ws.iter_rows() for c in row if getattr(c, "data_type", None) == "f"]

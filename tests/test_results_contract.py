@@ -186,23 +186,30 @@ def test_every_result_class_is_checked():
 
 
 def test_public_results_implement_the_contract():
-    """Every class a public function is annotated to return, and every public *Result name, is a Result."""
+    """Every public *Result name is a Result, and so is every class a public function is annotated to return."""
     import inspect
+    import types
     import typing
+
+    from allyscale.pool import ItemPool
+    from allyscale.sem import CFAResult
 
     names = [n for n in al.__all__ if n.endswith("Result") or n in ("ReadReport",)]
     for n in names:
         assert issubclass(getattr(al, n), Result), n
+    checked = 0
     for n in al.__all__:
         obj = getattr(al, n)
+        if isinstance(obj, types.ModuleType):  # a module named like its function calls that function
+            obj = obj.__wrapped__
         if not inspect.isfunction(obj):
             continue
-        try:
-            ret = typing.get_type_hints(obj).get("return")
-        except Exception:
-            continue
-        if isinstance(ret, type) and ret.__module__.startswith("allyscale.") and ret is not type(None):
+        # names some modules import for annotations only (TYPE_CHECKING) are given here
+        ret = typing.get_type_hints(obj, localns={"ItemPool": ItemPool, "CFAResult": CFAResult}).get("return")
+        if isinstance(ret, type) and ret.__module__.startswith("allyscale."):
+            checked += 1
             assert issubclass(ret, Result) or not hasattr(ret, "summary"), f"{n} returns {ret.__name__}"
+    assert checked >= 25
 
 
 def test_to_docx_writes_the_summary_tables(hs_fit, tmp_path):
