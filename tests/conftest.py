@@ -76,3 +76,30 @@ def hs_model() -> str:
 def hs_reference() -> dict:
     """lavaan 0.6.14's outputs for HolzingerSwineford1939 (tests/reference/hs/reference.json)."""
     return reference_json("hs")
+
+
+def libreoffice_pdf(docx: Path, out_dir: Path) -> Path:
+    """``docx`` converted to PDF by headless LibreOffice (its own profile in ``out_dir``); the PDF's path."""
+    import shutil
+    import subprocess
+
+    office = shutil.which("libreoffice") or shutil.which("soffice")
+    assert office is not None, "LibreOffice is not installed"
+    done = subprocess.run(
+        [
+            office,
+            "--headless",
+            f"-env:UserInstallation=file://{out_dir}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out_dir),
+            str(docx),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    pdf = out_dir / (Path(docx).stem + ".pdf")
+    assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
+    return pdf

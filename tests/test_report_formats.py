@@ -16,6 +16,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import libreoffice_pdf
 
 import allyscale as al
 from allyscale.report.apa import apa_table, bounded_column
@@ -136,23 +137,7 @@ def test_docx_has_every_table_paragraph_and_figure(saved):
 )
 def test_docx_opens_in_libreoffice_and_renders_pages(saved, tmp_path):
     report, out = saved
-    done = subprocess.run(
-        [
-            LIBREOFFICE,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(out / "report.docx"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    pdf = tmp_path / "report.pdf"
-    assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
+    pdf = libreoffice_pdf(out / "report.docx", tmp_path)
     subprocess.run([PDFTOPPM, "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=300)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) >= 5

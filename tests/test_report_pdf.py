@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import libreoffice_pdf
 
 import allyscale as al
 from allyscale.errors import SpecificationError
@@ -153,23 +154,7 @@ def test_html_printed_by_chromium_shows_every_table_and_figure_uncut(printed, tm
 @POPPLER
 def test_docx_converted_by_libreoffice_shows_every_table_and_figure_uncut(printed, tmp_path):
     report, out = printed
-    done = subprocess.run(
-        [
-            LIBREOFFICE,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(out / "report.docx"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    pdf = tmp_path / "report.pdf"
-    assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
+    pdf = libreoffice_pdf(out / "report.docx", tmp_path)
     check_printed(pdf, report, tmp_path, figure_label="")
 
 
