@@ -19,6 +19,14 @@ microseconds rather than the milliseconds of scanning the loaded libraries each 
 
 Set the number of threads with :func:`set_blas_threads` (``None``: leave BLAS alone) or
 the environment variable ``ALLYSCALE_BLAS_THREADS`` (an integer, or ``none``).
+
+A few kernels are large enough to split coarsely instead: the N x N Gram matrix of WLSMV's
+influence form at N <= q (p = 200 items: 20,700 statistics) costs N^2 q operations, and
+its blocks of columns are independent single-threaded BLAS calls. Those run in
+:func:`kernel_threads` Python threads (default: the usable cores, at most 4; the
+environment variable ``ALLYSCALE_KERNEL_THREADS`` or :func:`set_kernel_threads`), each
+block on one BLAS thread, so there is no fine-grained synchronisation to stall on a busy
+machine. Monte Carlo and search workers set it to 1 (their parallelism is the processes).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from typing import Any, TypeVar
 import numpy  # noqa: F401 - load numpy's BLAS before the controller looks for libraries
 import scipy.linalg  # noqa: F401 - and scipy's, which may be a different library
 
-__all__ = ["blas_limited", "blas_threads", "set_blas_threads", "limit_blas"]
+__all__ = ["blas_limited", "blas_threads", "set_blas_threads", "limit_blas", "kernel_threads", "set_kernel_threads"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +88,41 @@ def set_blas_threads(n: int | None) -> None:
 
         raise SpecificationError(f"blas threads must be a positive integer or None, got {n!r}")
     _setting = n
+
+
+_kernel_setting: int | None = None  # None: the environment, else the usable cores
+
+
+def kernel_threads() -> int:
+    """Python threads for the coarsely split large kernels (see the module docstring)."""
+    if _kernel_setting is not None:
+        return _kernel_setting
+    raw = os.environ.get("ALLYSCALE_KERNEL_THREADS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            from allyscale.errors import SpecificationError
+
+            raise SpecificationError(f"ALLYSCALE_KERNEL_THREADS must be a positive integer, got {raw!r}")
+        return value
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def set_kernel_threads(n: int | None) -> None:
+    """Set the threads of the large split kernels (``None``: back to the environment / the cores)."""
+    global _kernel_setting
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        from allyscale.errors import SpecificationError
+
+        raise SpecificationError(f"kernel threads must be a positive integer or None, got {n!r}")
+    _kernel_setting = n
 
 
 def _get_controller():

@@ -346,9 +346,8 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
         ustart=pt["ustart"].to_numpy(dtype=float),
         alpha_free=alpha_free,
     )
-    # the several-group estimator with one group: thresholds, intercepts, means and scale factors
-    # enter the implied statistics (the one-group estimator assumes the plain threshold model)
-    est = _w._estimate_groups([y], [stats], om)
+    # thresholds, intercepts, means and scale factors enter the implied statistics (not separable)
+    est = _w.estimate([y], [stats], om)
     est.diagnostics["scale_factors_free"] = list(free_scales)
     est.prepared = replace(prep, partable=pt, spec=spec, ordered=list(ov), meanstructure=True)
     return _build(prep, est)

@@ -79,6 +79,7 @@ from allyscale._core import ml as _ml
 from allyscale._core import robust as _robust
 from allyscale._core.estimation import Estimation
 from allyscale._core.model import ModelSpec
+from allyscale._threads import kernel_threads
 from allyscale.errors import (
     ConvergenceWarning,
     DataError,
@@ -570,7 +571,7 @@ def _estimate_wlsmv(prep: _Prepared) -> _Estimation:
             )
     n_cat = {v: int(k) for v, k in zip(ov, cats[0])}
     pt, om = _ordinal_model(prep, n_cat)
-    est = wlsmv.estimate(prep.y, stats, om, fit_only=prep.fit_only)
+    est = wlsmv.estimate(prep.y, stats, om, fit_only=prep.fit_only, threads=kernel_threads())
     if any(st.get("dropped") for st in stats):  # cases with no response among the model's items
         est.diagnostics["empty_cases"] = int(sum(st.get("dropped", 0) for st in stats))
     est.prepared = replace(prep, partable=pt, spec=om.spec, ordered=list(ov), meanstructure=True)

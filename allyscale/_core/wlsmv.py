@@ -138,20 +138,20 @@ def finish_statistics(stats: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _corr_traces(st: dict[str, Any]) -> tuple[float, float]:
+def _corr_traces(st: dict[str, Any], threads: int = 1) -> tuple[float, float]:
     """``tr(W Gamma)`` and ``tr((W Gamma)^2)`` of the correlation block (data only: cached)."""
     if "trace_c" not in st:
         n_th, w = st["n_th"], st["w"]
         c = slice(n_th, None)
-        st["trace_c"] = (float(w[c] @ st["acov"].diag()[c]), st["acov"].trace_wgwg(w[c], c))
+        st["trace_c"] = (float(w[c] @ st["acov"].diag()[c]), st["acov"].trace_wgwg(w[c], c, threads))
     return st["trace_c"]
 
 
-def _full_traces(st: dict[str, Any]) -> tuple[float, float]:
+def _full_traces(st: dict[str, Any], threads: int = 1) -> tuple[float, float]:
     """``tr(W Gamma)`` and ``tr((W Gamma)^2)`` of all statistics (data only: cached)."""
     if "trace_f" not in st:
         w = st["w"]
-        st["trace_f"] = (float(w @ st["acov"].diag()), st["acov"].trace_wgwg(w))
+        st["trace_f"] = (float(w @ st["acov"].diag()), st["acov"].trace_wgwg(w, None, threads))
     return st["trace_f"]
 
 
@@ -175,21 +175,38 @@ class OrdinalModel:
     alpha_free: np.ndarray
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def single(self):
-        """Structural parameters, separability and the correlation model of a one-group model."""
-        if "single" not in self._cache:
+    def groups_model(self, n_groups: int) -> _GroupsModel:
+        """The implied statistics of ``n_groups`` groups (:class:`_GroupsModel`), made once."""
+        key = ("groups", n_groups)
+        if key not in self._cache:
+            self._cache[key] = _GroupsModel(self, n_groups)
+        return self._cache[key]
+
+    def separable(self, n_groups: int) -> np.ndarray | None:
+        """The structural parameters when every threshold is its own free parameter and enters
+        nothing else (no scale factors, intercepts or latent means; see :func:`estimate`), else None."""
+        key = ("separable", n_groups)
+        if key not in self._cache:
             spec = self.spec
-            th_param = self.free[self.is_th] - 1
             struct = sorted({e[0] for e in spec.entries})
-            separable = bool(
-                (th_param >= 0).all()
-                and len(set(th_param.tolist())) == th_param.size
-                and not set(th_param.tolist()) & set(struct)
-                and len(struct) + th_param.size == spec.n_free
+            th_free = self.free[self.is_th] - 1
+            ok = bool(
+                not any(kk >= 0 for kk, _ in spec.scales.values())
+                and (th_free >= 0).all()
+                and len(set(th_free.tolist())) == th_free.size
+                and not set(th_free.tolist()) & set(struct)
+                and len(struct) + th_free.size == spec.n_free
+                and not any(e[2] in ("nu", "alpha") for e in spec.entries)
             )
-            corr_model = _CorrelationModel(spec, np.array(struct if separable else range(spec.n_free), dtype=int))
-            self._cache["single"] = (struct, separable, corr_model)
-        return self._cache["single"]
+            self._cache[key] = np.array(struct, dtype=int) if ok else None
+        return self._cache[key]
+
+    def correlation_models(self, n_groups: int, params: np.ndarray) -> list[_CorrelationModel]:
+        """Each group's :class:`_CorrelationModel` over the parameters ``params``, made once."""
+        key = ("correlations", n_groups, params.tobytes())
+        if key not in self._cache:
+            self._cache[key] = [_CorrelationModel(self.spec, params, group=g) for g in range(n_groups)]
+        return self._cache[key]
 
 
 class _CorrelationModel:
@@ -337,26 +354,7 @@ def _start(spec_ml: ModelSpec, ys: list[np.ndarray]) -> np.ndarray:
     return np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
 
 
-def estimate(
-    ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, *, fit_only: bool = False
-) -> Estimation:
-    """WLSMV for a list of groups (one group = a list of one); see the module docstring.
-
-    Parameters
-    ----------
-    ys : per group, the (N_g, p) responses (start values only)
-    stats : per group, :func:`sample_statistics` (or :func:`finish_statistics`) output
-    om : the ordinal model (:class:`OrdinalModel`)
-    fit_only : skip what only the standard errors and the ``.robust`` indices need (the
-        catML pieces; with one group and separable thresholds also the threshold blocks of
-        the sandwich, and ``vcov`` is None): for simulations that judge the standard and
-        scaled indices only (``dfi``); the ``.robust`` indices are then NaN
-    """
-    if len(ys) == 1:
-        return _estimate_one(ys[0], stats[0], om, fit_only)
-    return _estimate_groups(ys, stats, om, fit_only)
-
-
+#: the catML pieces of a fit_only estimation
 _SKIPPED = {
     "XX3": np.nan,
     "df3": np.nan,
@@ -369,186 +367,8 @@ _SKIPPED = {
 }
 
 
-def _estimate_one(y: np.ndarray, stats: dict[str, Any], om: OrdinalModel, fit_only: bool = False) -> Estimation:
-    """One group. When every threshold is its own free parameter (the default), the threshold
-    rows are fitted exactly by the sample thresholds and the estimation, sandwich and traces
-    reduce to the correlation block: Gauss-Newton runs over the structural parameters only,
-    the threshold part of ``U`` vanishes, and the threshold covariance is
-    ``Gamma_tt / (N - 1)``. Otherwise the full problem is solved."""
-    spec = om.spec
-    struct, separable, corr_model = om.single()
-    p = len(spec.ov)
-    n = int(stats["n"])
-    th_param = om.free[om.is_th] - 1  # -1: a fixed threshold
-    th_fixed = om.ustart[om.is_th]
-    th_obs = np.concatenate(stats["th"])
-    rho = stats["rho"]
-    s = np.concatenate([th_obs, rho])
-    q = s.size
-    n_th = th_obs.size
-    w = stats["w"]
-    acov = stats["acov"]
-    k = spec.n_free
-    x = _start(om.spec_ml, [y])
-    x[th_param[th_param >= 0]] = th_obs[th_param >= 0]
-    diagnostics: dict[str, Any] = {
-        "polychoric_converged": stats["converged"],
-        "separable_thresholds": separable,
-        "gamma_form": acov.form,
-    }
-    w_c = w[n_th:]
-    csl = slice(n_th, None)
-    if separable:
-        sidx = np.array(struct, dtype=int)
-
-        def full(xc):
-            xf = x.copy()
-            xf[sidx] = xc
-            return xf
-
-        def objective(xc):
-            r = rho - corr_model(full(xc), jacobian=False)[0]
-            return float(r @ (w_c * r)), r
-
-        xc, f, _, jac_c, converged, it = _gauss_newton(x[sidx], objective, lambda xc: corr_model(full(xc))[1], w_c)
-        x = full(xc)
-        jac_c = _sparse.csc_array(jac_c)
-        bread_c = np.linalg.inv(_jtwj(jac_c, w_c))
-        a_c = _sparse.csc_array(jac_c.multiply(w_c[:, None]))  # W_c J_c
-        meat_c, hwh, handle = acov.products(a_c, w_c, cols=csl)  # J'W Gamma W J and J'W Gamma W Gamma W J
-        tr_c, tr_c2 = _corr_traces(stats)
-        bm = bread_c @ meat_c
-        tr_ug = tr_c - float(np.trace(bm))
-        tr_ug2 = tr_c2 - 2 * float(np.einsum("ij,ji->", bread_c, hwh)) + float(np.einsum("ij,ji->", bm, bm))
-        th_pos = th_param
-        meat = np.zeros((k, k))
-        w_t = w[:n_th]
-        meat[np.ix_(sidx, sidx)] = meat_c
-        vcov: np.ndarray | None = None  # fit_only: no standard errors, so no threshold blocks either
-        if not fit_only:
-            cross = acov.cross(handle, slice(0, n_th))  # Gamma_tc W_c J_c
-            g_tt = acov.block(slice(0, n_th))
-            vcov = np.zeros((k, k))
-            vcov[np.ix_(sidx, sidx)] = bm @ bread_c
-            vcov[np.ix_(th_pos, th_pos)] = g_tt
-            vcov[np.ix_(th_pos, sidx)] = cross @ bread_c
-            vcov[np.ix_(sidx, th_pos)] = (cross @ bread_c).T
-            vcov /= n - 1
-            meat[np.ix_(th_pos, th_pos)] = w_t[:, None] * g_tt * w_t[None, :]
-            meat[np.ix_(th_pos, sidx)] = w_t[:, None] * cross
-            meat[np.ix_(sidx, th_pos)] = (w_t[:, None] * cross).T
-        bread = np.zeros((k, k))
-        bread[th_pos, th_pos] = 1 / w_t
-        bread[np.ix_(sidx, sidx)] = bread_c
-        rows_t = np.arange(n_th)
-        jc = jac_c.tocoo()
-        jac_sp = _sparse.csr_array(
-            (
-                np.concatenate([np.ones(n_th), jc.data]),
-                (np.concatenate([rows_t, n_th + jc.row]), np.concatenate([th_pos, sidx[jc.col]])),
-            ),
-            shape=(q, k),
-        )
-        delta_c = _sparse.csr_array(jac_sp[n_th:])  # the correlation rows over every parameter
-        k_c = y_c = None
-        if fit_only:  # no catML trace
-            pass
-        elif acov.form == "gamma":  # K = Gamma_cc W_c J_c for the catML trace
-            k_c = np.zeros((q - n_th, k))
-            k_c[:, sidx] = acov.cross(handle, csl)
-        elif handle[0] == "y":
-            y_c = (handle[1], sidx)
-        meat_cc = np.zeros((k, k))
-        meat_cc[np.ix_(sidx, sidx)] = meat_c
-    else:
-
-        def sig_full(xv, jacobian=True):
-            sig_c, jc = corr_model(xv, jacobian)
-            sig = np.concatenate([np.where(th_param >= 0, xv[np.maximum(th_param, 0)], th_fixed), sig_c])
-            if not jacobian:
-                return sig, None
-            rows = np.flatnonzero(th_param >= 0)
-            jt = _sparse.csr_array((np.ones(rows.size), (rows, th_param[rows])), shape=(n_th, k))
-            return sig, _sparse.vstack([jt, _sparse.csr_array(jc)], format="csr")
-
-        def objective(xv):
-            r = s - sig_full(xv, False)[0]
-            return float(r @ (w * r)), r
-
-        x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda xv: sig_full(xv)[1], w)
-        jac_sp = _sparse.csr_array(jac_sp)
-        bread = np.linalg.inv(_jtwj(jac_sp, w))
-        inf = _inference(jac_sp, [stats], np.array([float(n)]), bread)
-        meat, tr_ug, tr_ug2 = inf["meat"], inf["tr_ug"], inf["tr_ug2"]
-        vcov = bread @ meat @ bread / (n - 1)
-        bread_c = bread
-        delta_c = _sparse.csr_array(jac_sp[n_th:])
-        a_cc = _sparse.csc_array(delta_c.multiply(w_c[:, None]))
-        meat_cc, _, handle = acov.products(a_cc, w_c, cols=csl)
-        k_c = acov.cross(handle, csl) if acov.form == "gamma" else None
-        y_c = (handle[1], np.arange(k)) if acov.form != "gamma" and handle[0] == "y" else None
-    if not converged:
-        warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
-    # ---- tests. lavaan uses N - 1 for categorical data: T = (N - 1) F and the sandwich divided by N - 1
-    stat = (n - 1) * f
-    df = float(q - k)
-    if df < 0:
-        raise SpecificationError(
-            f"the model has {k} free parameters but only {q} sample statistics: it is not identified"
-        )
-    test = {"standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)}}
-    scaled = _scaled_shifted(stat, df, tr_ug, tr_ug2)
-    test["scaled.shifted"] = scaled
-    baseline = _baseline([stats], [n])
-    pc = _cor_matrix(rho, p)
-    diagnostics.update(trace_ugamma=tr_ug, trace_ugamma2=tr_ug2)
-    sig_hat = spec.implied(x)[0][0]
-    gm = spec.matrices(x)[0]
-    catml = (
-        dict(_SKIPPED)
-        if fit_only
-        else _catml(
-            [pc],
-            [sig_hat],
-            [stats],
-            [delta_c],
-            [k_c],
-            bread,
-            meat_cc,
-            np.array([float(n)]),
-            df,
-            [(gm.lam @ gm.A, gm.psi, gm.theta)],
-            ys=[y_c],
-        )
-    )
-    diagnostics["catml"] = catml
-    if catml.get("note"):
-        diagnostics["robust_indices"] = catml["note"]
-    internals = Internals(s=s, w=w, jac_sparse=jac_sp, n=n, n_th=n_th, sigma=sig_hat, bread=bread, meat=meat)
-    if separable:  # the structural blocks (correlation rows), for the difference test
-        internals["separable"] = (jac_c, bread_c, meat_c)
-    return Estimation(
-        x,
-        vcov,
-        converged,
-        it,
-        stat / (2 * n),
-        test,
-        baseline,
-        [(pc, None)],
-        None,
-        {},
-        diagnostics,
-        "scaled.shifted",
-        None,
-        internals,
-        robust=catml,
-        spec=spec,
-    )
-
-
 def _inference(
-    jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarray, bread: np.ndarray
+    jac: _sparse.csr_array, stats: list[dict[str, Any]], ns: np.ndarray, bread: np.ndarray, threads: int = 1
 ) -> dict[str, Any]:
     """``M = D'W Gamma W D`` and the traces of ``U Gamma`` and ``(U Gamma)^2`` of stacked groups.
 
@@ -568,10 +388,10 @@ def _inference(
         w_g = st["w"]
         a = _sparse.csc_array(jac[r0 : r0 + q_g].multiply(w_g[:, None]))
         used = np.flatnonzero(np.diff(a.indptr))  # the parameters group g's statistics depend on
-        m_g, h_g, _ = st["acov"].products(a[:, used], w_g)
+        m_g, h_g, _ = st["acov"].products(a[:, used], w_g, threads=threads)
         meat[np.ix_(used, used)] += f[g] * m_g
         hwh[np.ix_(used, used)] += f[g] * h_g
-        t1, t2 = _full_traces(st)
+        t1, t2 = _full_traces(st, threads)
         tr1 += t1
         tr2 += t2
         r0 += q_g
@@ -937,117 +757,87 @@ class _GroupsModel:
         return jac
 
 
-def _estimate_groups(
-    ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, fit_only: bool = False
+def estimate(
+    ys: list[np.ndarray], stats: list[dict[str, Any]], om: OrdinalModel, *, fit_only: bool = False, threads: int = 1
 ) -> Estimation:
-    """Several groups (delta parameterization), as lavaan 0.6.14.
+    """WLSMV for a list of groups (one group = a list of one), as lavaan 0.6.14.
 
-    Each group has its own thresholds, polychorics, weights and influences. The fit
-    function is ``sum_g (N_g - 1) / (N - G) F_g``; the test ``T = sum_g (N_g - 1) F_g``;
-    the information, the sandwich (divided by ``N - G``) and the test's ``U`` and ``Gamma``
-    use the block matrices with weights ``W_g N_g / N`` and ``Gamma_g N / N_g``
-    (:func:`_inference`). The Jacobian is sparse (:class:`_GroupsModel`; checked against
-    central differences in the tests).
+    Each group has its own thresholds, polychorics, weights and influences. The fit function
+    is ``sum_g (N_g - 1) / (N - G) F_g``, the test ``T = sum_g (N_g - 1) F_g`` and
+    ``fmin = T / (2N)``; the information, the sandwich (divided by ``N - G``) and the test's
+    ``U`` and ``Gamma`` use the block matrices with weights ``W_g N_g / N`` and
+    ``Gamma_g N / N_g`` (:func:`_inference`). The Jacobian is sparse (:class:`_GroupsModel`;
+    checked against central differences in the tests).
+
+    When every threshold is its own free parameter and enters nothing else (one group, or
+    configural models: no scale factors, intercepts or latent means), the Jacobian is
+    ``blockdiag(I, J)``: the threshold rows are fitted exactly by the sample thresholds, so
+    Gauss-Newton runs over the structural parameters on the correlations, the threshold part
+    of ``U`` vanishes and the sandwich and traces reduce to the correlation blocks, with the
+    threshold covariance ``Gamma_tt,g / (f_g (N - G))`` and its cross block
+    ``Gamma_tc,g W_c,g J_g B_c / (N - G)`` (:func:`_separable`). Otherwise the full problem is
+    solved (:func:`_full`).
+
+    Parameters
+    ----------
+    ys : per group, the (N_g, p) responses (start values only)
+    stats : per group, :func:`sample_statistics` (or :func:`finish_statistics`) output
+    om : the ordinal model (:class:`OrdinalModel`)
+    fit_only : skip what only the standard errors and the ``.robust`` indices need (the
+        catML pieces; with separable thresholds also the threshold blocks of the sandwich,
+        and ``vcov`` is None): for simulations that judge the standard and scaled indices
+        only (``dfi``); the ``.robust`` indices are then NaN
+    threads : Python threads for the N x N Gram matrix of a large influence form
+        (:meth:`~allyscale._core.wlsstats.ACov.gram`)
     """
     spec = om.spec
     p = len(spec.ov)
     G = len(ys)
-    if len({st["acov"].form for st in stats}) > 1:
+    if G > 1 and len({st["acov"].form for st in stats}) > 1:
         # groups on both sides of q (N_g <= q < N_h): every group's Gamma as a q x q matrix (q is at most
         # GAMMA_MAX_Q, since one group chose that form), so the catML trace has one form
         stats = [_as_gamma(st) for st in stats]
     ns = np.array([float(st["n"]) for st in stats])
     n_tot = ns.sum()
-    fg = (ns - 1) / (n_tot - G)
-    model = _GroupsModel(om, G)
-    th_rows = model.th_rows
+    fg = (ns - 1) / (n_tot - G)  # the fit function's weights
+    fn = ns / n_tot  # the information's, the sandwich's and the test's
+    model = om.groups_model(G)
+    n_th, q_g = model.n_th, model.q_g
     s_g = [np.concatenate(st["th"] + [st["rho"]]) for st in stats]
     w_g = [st["w"] for st in stats]
-    n_th = model.n_th
-    q_g = model.q_g
-    s_all = np.concatenate(s_g)
-    w_all = np.concatenate([f * w for f, w in zip(fg, w_g)])
     k = spec.n_free
-
-    def objective(xv):
-        r = s_all - model(xv, False)[0]
-        return float(r @ (w_all * r)), r
-
     # start values: ML starts on standardized responses per group, thresholds from each group's sample
     # values (group 1's where shared), scale factors 1, latent means 0
     free = om.free
     x = _start(om.spec_ml, ys)
     for g in range(G):
-        r = th_rows[g]
+        r = model.th_rows[g]
         ok = free[r] > 0
-        if g == 0:
-            x[free[r][ok] - 1] = np.concatenate(stats[g]["th"])[ok]
-        else:
-            own = ok & ~np.isin(free[r], free[th_rows[0]])
-            x[free[r][own] - 1] = np.concatenate(stats[g]["th"])[own]
+        own = ok if g == 0 else ok & ~np.isin(free[r], free[model.th_rows[0]])
+        x[free[r][own] - 1] = np.concatenate(stats[g]["th"])[own]
     for kk, _value in spec.scales.values():
         if kk >= 0:
             x[kk] = 1.0
     x[free[om.alpha_free] - 1] = 0.0
-    struct = sorted({e[0] for e in spec.entries})
-    th_free = free[om.is_th] - 1
-    separable = bool(
-        not any(kk >= 0 for kk, _ in spec.scales.values())
-        and (th_free >= 0).all()
-        and len(set(th_free.tolist())) == th_free.size
-        and not set(th_free.tolist()) & set(struct)
-        and len(struct) + th_free.size == k
-        and not any(e[2] in ("nu", "alpha") for e in spec.entries)
-    )
-    if separable:
-        # every group's thresholds are their own free parameters (configural models): fitted exactly by
-        # the sample thresholds, so Gauss-Newton runs over the structural parameters on the correlations
-        sidx = np.array(struct, dtype=int)
-        cms = [_CorrelationModel(spec, sidx, group=g) for g in range(G)]
-        rho_all = np.concatenate([st["rho"] for st in stats])
-        w_c_all = np.concatenate([f * w[n_th:] for f, w in zip(fg, w_g)])
-
-        def full(xc):
-            xf = x.copy()
-            xf[sidx] = xc
-            return xf
-
-        def objective_c(xc):
-            xf = full(xc)
-            mats = spec.matrices(xf)
-            r = rho_all - np.concatenate([cm(xf, False, gm=gm)[0] for cm, gm in zip(cms, mats)])
-            return float(r @ (w_c_all * r)), r
-
-        def jacobian_c(xc):
-            xf = full(xc)
-            mats = spec.matrices(xf)
-            return _sparse.vstack([cm(xf, True, gm=gm)[1] for cm, gm in zip(cms, mats)], format="csr")
-
-        xc, f, _, _, converged, it = _gauss_newton(x[sidx], objective_c, jacobian_c, w_c_all)
-        x = full(xc)
-        jac_sp = model(x)[1]
+    sidx = om.separable(G)
+    if sidx is not None:
+        fit = _separable(x, sidx, stats, om, model, fg, fn, fit_only, threads)
     else:
-        x, f, _, jac_sp, converged, it = _gauss_newton(x, objective, lambda v: model(v)[1], w_all)
-    jac_sp = _sparse.csr_array(jac_sp)
+        fit = _full(x, stats, om, model, fg, fn, threads)
+    x, converged, it = fit["x"], fit["converged"], fit["iterations"]
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
-    resid = s_all - model(x, False)[0]
+    resid = np.concatenate(s_g) - model(x, False)[0]
     f_g = [float(resid[g * q_g : (g + 1) * q_g] @ (w_g[g] * resid[g * q_g : (g + 1) * q_g])) for g in range(G)]
+    # ---- tests. lavaan uses N - 1 for categorical data: T = sum_g (N_g - 1) F_g and the sandwich
+    # divided by N - G
     stat = float(sum((n - 1) * fv for n, fv in zip(ns, f_g)))
     df = float(G * q_g - k)
     if df < 0:
         raise SpecificationError(
             f"the model has {k} free parameters but only {G * q_g} sample statistics: it is not identified"
         )
-    # lavaan weights the fit function by (N_g - 1) / (N - G) but the information, the sandwich
-    # and the test's U and Gamma by N_g / N
-    fn = ns / n_tot
-    w_inf = np.concatenate([f * w for f, w in zip(fn, w_g)])
-    bread = np.linalg.inv(_jtwj(jac_sp, w_inf))
-    inf = _inference(jac_sp, stats, ns, bread)
-    meat = inf["meat"]
-    tr_ug, tr_ug2 = inf["tr_ug"], inf["tr_ug2"]
-    vcov = bread @ meat @ bread / (n_tot - G)  # lavaan: N - 1 per group for categorical data
+    tr_ug, tr_ug2 = fit["tr_ug"], fit["tr_ug2"]
     test = {
         "standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
         "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2),
@@ -1062,73 +852,57 @@ def _estimate_groups(
             "robust (catML) indices are undefined with free scale factors (thresholds equal across groups): "
             "NaN, as lavaan"
         )
-    deltas: list[Any] = []
-    ks: list[np.ndarray | None] = []
-    y_handles: list[Any] = []
-    meat_cc = np.zeros((k, k))
     if fit_only:
-        note = "not computed (fit_only)"
-    if note is None:
-        for g in range(G):
-            jc = _sparse.csr_array(jac_sp[g * q_g + n_th : (g + 1) * q_g])
-            w_c = w_g[g][n_th:]
-            a = _sparse.csc_array(jc.multiply(w_c[:, None]))
-            used = np.flatnonzero(np.diff(a.indptr))
-            acov_g = stats[g]["acov"]
-            m_g, _, handle = acov_g.products(a[:, used], w_c, cols=slice(n_th, None))
-            meat_cc[np.ix_(used, used)] += fn[g] * m_g
-            deltas.append(jc)
-            if acov_g.form == "gamma":
-                kk_ = np.zeros((jc.shape[0], k))
-                kk_[:, used] = acov_g.cross(handle, slice(n_th, None))
-                ks.append(kk_)
-                y_handles.append(None)
-            else:
-                ks.append(None)
-                y_handles.append((handle[1], used) if handle[0] == "y" else None)
-    catml = _catml(
-        [sm[0] for sm in sample],
-        [im[0] for im in implied],
-        stats,
-        deltas,
-        ks,
-        bread,
-        meat_cc,
-        ns,
-        df,
-        [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats],
-        note,
-        ys=y_handles or None,
-    )
-    diagnostics = {
+        catml = dict(_SKIPPED)
+    else:
+        deltas, ks, y_handles, meat_cc = fit["catml_pieces"]() if note is None else ([], [], [], None)
+        catml = _catml(
+            [sm[0] for sm in sample],
+            [im[0] for im in implied],
+            stats,
+            deltas,
+            ks,
+            fit["bread"],
+            meat_cc,
+            ns,
+            df,
+            [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats],
+            note,
+            ys=y_handles or None,
+        )
+    diagnostics: dict[str, Any] = {
         "polychoric_converged": all(st["converged"] for st in stats),
-        "separable_thresholds": separable,
+        "separable_thresholds": sidx is not None,
         "trace_ugamma": tr_ug,
         "trace_ugamma2": tr_ug2,
         "catml": catml,
-        "gamma_form": [st["acov"].form for st in stats],
+        "gamma_form": stats[0]["acov"].form if G == 1 else [st["acov"].form for st in stats],
     }
     if catml.get("note"):
         diagnostics["robust_indices"] = catml["note"]
     x_final = x.copy()
     internals = Internals(
-        s=s_all,
-        w=w_inf,
-        jac_sparse=jac_sp,
+        s=np.concatenate(s_g),
+        w=np.concatenate([f * w for f, w in zip(fn, w_g)]),
+        jac_sparse=fit["jac"],
         n=int(n_tot),
         n_th=n_th,
-        bread=bread,
-        meat=meat,
+        bread=fit["bread"],
+        meat=fit["meat"],
         groups=G,
         n_groups=ns,
         jac_numeric=lambda: model.numeric_jacobian(x_final),
     )
+    if G == 1:
+        internals["sigma"] = implied[0][0]
+    if "separable" in fit:  # the structural blocks (correlation rows), for the difference test
+        internals["separable"] = fit["separable"]
     return Estimation(
         x,
-        vcov,
+        fit["vcov"],
         converged,
         it,
-        f / 2,
+        stat / (2 * n_tot),  # lavaan's fmin: chisq = 2 N fmin
         test,
         baseline,
         sample,
@@ -1141,6 +915,203 @@ def _estimate_groups(
         robust=catml,
         spec=spec,
     )
+
+
+def _separable(
+    x, sidx, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, fit_only: bool, threads: int = 1
+) -> dict[str, Any]:
+    """Estimation and sandwich when ``D = blockdiag(I, J)`` (see :func:`estimate`): Gauss-Newton
+    over the structural parameters ``sidx`` on every group's correlations, then the sandwich,
+    the traces and (unless ``fit_only``) the threshold blocks, group by group."""
+    spec = om.spec
+    G = len(stats)
+    n_th, q_g, k = model.n_th, model.q_g, spec.n_free
+    n_tot = float(sum(st["n"] for st in stats))
+    cms = om.correlation_models(G, sidx)
+    rho_all = np.concatenate([st["rho"] for st in stats])
+    w_c = [st["w"][n_th:] for st in stats]
+    w_c_fit = np.concatenate([f * w for f, w in zip(fg, w_c)])
+
+    def full(xc):
+        xf = x.copy()
+        xf[sidx] = xc
+        return xf
+
+    def implied_c(xc, jacobian):
+        xf = full(xc)
+        mats = spec.matrices(xf)
+        return [cm(xf, jacobian, gm=gm) for cm, gm in zip(cms, mats)]
+
+    def objective(xc):
+        r = rho_all - np.concatenate([sc for sc, _ in implied_c(xc, False)])
+        return float(r @ (w_c_fit * r)), r
+
+    def jacobian(xc):
+        parts = [jc for _, jc in implied_c(xc, True)]
+        return parts[0] if G == 1 else _sparse.vstack(parts, format="csr")
+
+    xc, f, _, _, converged, it = _gauss_newton(x[sidx], objective, jacobian, w_c_fit)
+    x = full(xc)
+    kc = sidx.size
+    jac_cs = [_sparse.csc_array(jc) for _, jc in implied_c(xc, True)]  # per group, P x kc
+    csl = slice(n_th, None)
+    info = np.zeros((kc, kc))
+    for g in range(G):
+        info += fn[g] * _jtwj(jac_cs[g], w_c[g])
+    bread_c = np.linalg.inv(info)
+    meat_c = np.zeros((kc, kc))
+    hwh = np.zeros((kc, kc))
+    tr1 = tr2 = 0.0
+    per_group = []
+    for g, st in enumerate(stats):
+        a = _sparse.csc_array(jac_cs[g].multiply(w_c[g][:, None]))  # W_c J_c
+        used = np.flatnonzero(np.diff(a.indptr))  # the structural parameters group g's correlations move
+        # J'W Gamma W J and J'W Gamma W Gamma W J
+        m_g, h_g, handle = st["acov"].products(a[:, used], w_c[g], cols=csl, threads=threads)
+        meat_c[np.ix_(used, used)] += fn[g] * m_g
+        hwh[np.ix_(used, used)] += fn[g] * h_g
+        t1, t2 = _corr_traces(st, threads)
+        tr1 += t1
+        tr2 += t2
+        per_group.append((used, handle))
+    bm = bread_c @ meat_c
+    tr_ug = tr1 - float(np.trace(bm))
+    tr_ug2 = tr2 - 2 * float(np.einsum("ij,ji->", bread_c, hwh)) + float(np.einsum("ij,ji->", bm, bm))
+    th_pos = [om.free[r] - 1 for r in model.th_rows]  # each group's threshold parameters
+    meat = np.zeros((k, k))
+    meat[np.ix_(sidx, sidx)] = meat_c
+    bread = np.zeros((k, k))
+    bread[np.ix_(sidx, sidx)] = bread_c
+    vc = np.zeros((k, k))  # fit_only: no standard errors, so no threshold blocks either
+    vc[np.ix_(sidx, sidx)] = bm @ bread_c
+    for g, st in enumerate(stats):
+        w_t = st["w"][:n_th]
+        th = th_pos[g]
+        bread[th, th] = 1 / (fn[g] * w_t)
+        if fit_only:
+            continue
+        used, handle = per_group[g]
+        cross = np.zeros((n_th, kc))
+        cross[:, used] = st["acov"].cross(handle, slice(0, n_th))  # Gamma_tc W_c J_c
+        g_tt = st["acov"].block(slice(0, n_th))
+        cb = cross @ bread_c
+        vc[np.ix_(th, th)] = g_tt / fn[g]
+        vc[np.ix_(th, sidx)] = cb
+        vc[np.ix_(sidx, th)] = cb.T
+        meat[np.ix_(th, th)] = fn[g] * (w_t[:, None] * g_tt * w_t[None, :])
+        meat[np.ix_(th, sidx)] = fn[g] * (w_t[:, None] * cross)
+        meat[np.ix_(sidx, th)] = fn[g] * (w_t[:, None] * cross).T
+    vcov = None if fit_only else vc / (n_tot - G)
+    # the whole Jacobian, blockdiag(I, J) in each group's rows
+    rows, cols, vals = [], [], []
+    for g in range(G):
+        r0 = g * q_g
+        rows.append(r0 + np.arange(n_th))
+        cols.append(th_pos[g])
+        vals.append(np.ones(n_th))
+        jc = jac_cs[g].tocoo()
+        rows.append(r0 + n_th + jc.row)
+        cols.append(sidx[jc.col])
+        vals.append(jc.data)
+    jac = _sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(G * q_g, k))
+
+    def catml_pieces():
+        """Per group: the correlation rows over every parameter, ``K = Gamma_cc W_c J_c`` (matrix
+        form) or the sandwich's ``IF W_c J_c`` (influence form), and ``J'W Gamma W J`` over every
+        parameter."""
+        deltas: list[Any] = []
+        ks: list[Any] = []
+        y_handles: list[Any] = []
+        for g, st in enumerate(stats):
+            used, handle = per_group[g]
+            deltas.append(_sparse.csr_array(jac[g * q_g + n_th : (g + 1) * q_g]))
+            if st["acov"].form == "gamma":
+                kk = np.zeros((q_g - n_th, k))
+                kk[:, sidx[used]] = st["acov"].cross(handle, csl)
+                ks.append(kk)
+                y_handles.append(None)
+            else:
+                ks.append(None)
+                y_handles.append((handle[1], sidx[used]) if handle[0] == "y" else None)
+        meat_cc = np.zeros((k, k))
+        meat_cc[np.ix_(sidx, sidx)] = meat_c
+        return deltas, ks, y_handles, meat_cc
+
+    jac_c = jac_cs[0] if G == 1 else _sparse.vstack(jac_cs, format="csc")
+    return {
+        "x": x,
+        "f": f,
+        "converged": converged,
+        "iterations": it,
+        "jac": jac,
+        "bread": bread,
+        "meat": meat,
+        "vcov": vcov,
+        "tr_ug": tr_ug,
+        "tr_ug2": tr_ug2,
+        "catml_pieces": catml_pieces,
+        "separable": (jac_c, bread_c, meat_c),
+    }
+
+
+def _full(x, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, threads: int = 1) -> dict[str, Any]:
+    """Estimation and sandwich of the whole problem (thresholds equal across groups, scale
+    factors, intercepts or latent means, fixed thresholds)."""
+    G = len(stats)
+    n_th, q_g, k = model.n_th, model.q_g, om.spec.n_free
+    ns = np.array([float(st["n"]) for st in stats])
+    s_all = np.concatenate([np.concatenate(st["th"] + [st["rho"]]) for st in stats])
+    w_g = [st["w"] for st in stats]
+    w_all = np.concatenate([f * w for f, w in zip(fg, w_g)])
+
+    def objective(xv):
+        r = s_all - model(xv, False)[0]
+        return float(r @ (w_all * r)), r
+
+    x, f, _, jac, converged, it = _gauss_newton(x, objective, lambda v: model(v)[1], w_all)
+    jac = _sparse.csr_array(jac)
+    w_inf = np.concatenate([f_ * w for f_, w in zip(fn, w_g)])
+    bread = np.linalg.inv(_jtwj(jac, w_inf))
+    inf = _inference(jac, stats, ns, bread, threads)
+    meat = inf["meat"]
+
+    def catml_pieces():
+        deltas: list[Any] = []
+        ks: list[Any] = []
+        y_handles: list[Any] = []
+        meat_cc = np.zeros((k, k))
+        for g in range(G):
+            jc = _sparse.csr_array(jac[g * q_g + n_th : (g + 1) * q_g])
+            w_c = w_g[g][n_th:]
+            a = _sparse.csc_array(jc.multiply(w_c[:, None]))
+            used = np.flatnonzero(np.diff(a.indptr))
+            acov_g = stats[g]["acov"]
+            m_g, _, handle = acov_g.products(a[:, used], w_c, cols=slice(n_th, None))
+            meat_cc[np.ix_(used, used)] += fn[g] * m_g
+            deltas.append(jc)
+            if acov_g.form == "gamma":
+                kk = np.zeros((jc.shape[0], k))
+                kk[:, used] = acov_g.cross(handle, slice(n_th, None))
+                ks.append(kk)
+                y_handles.append(None)
+            else:
+                ks.append(None)
+                y_handles.append((handle[1], used) if handle[0] == "y" else None)
+        return deltas, ks, y_handles, meat_cc
+
+    return {
+        "x": x,
+        "f": f,
+        "converged": converged,
+        "iterations": it,
+        "jac": jac,
+        "bread": bread,
+        "meat": meat,
+        "vcov": bread @ meat @ bread / (ns.sum() - G),
+        "tr_ug": inf["tr_ug"],
+        "tr_ug2": inf["tr_ug2"],
+        "catml_pieces": catml_pieces,
+    }
 
 
 def _as_gamma(st: dict[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,8 @@ _BLOCK = 4_000_000  # doubles per block of cases when Gamma is accumulated
 #: dense BLAS product; p = 100, N = 500, 2.5%: 8 against 26 ms; p = 60, N = 500, 3.7%: 1.1 against
 #: 7.4 ms; p = 30, N = 200, one factor, 9.8%: 0.11 against 0.17 ms)
 _SPARSE_DENSITY = 0.10
+#: N^2 q above which the Gram matrix is split between threads (about a second of one core)
+_SPLIT_WORK = 5e9
 
 
 class PairNeverObserved(ValueError):
@@ -147,9 +149,12 @@ class ACov:
             return ("slice", cols.start, cols.stop)
         return ("idx", np.asarray(cols).tobytes())
 
-    def gram(self, w: np.ndarray, cols=None) -> np.ndarray:
+    def gram(self, w: np.ndarray, cols=None, threads: int = 1) -> np.ndarray:
         """``IF_c W IF_c'`` (N x N) of the influence form, built from blocks of columns and kept
-        (the weights are the data's, fixed per statistics)."""
+        (the weights are the data's, fixed per statistics). Large ones (N^2 q above
+        ``_SPLIT_WORK``) are split into ranges of columns, each summed by one of ``threads``
+        Python threads (the public layer passes :func:`allyscale._threads.kernel_threads`;
+        single-threaded BLAS calls; the partial matrices are added at the end)."""
         if not hasattr(self, "_grams"):
             self._grams = {}
         key = self._key(cols)
@@ -159,18 +164,35 @@ class ACov:
             if w.size != q:
                 raise ValueError("weights and statistics differ in length")
             sw = np.sqrt(w)
-            gram = np.zeros((n, n), order="F")
             step = min(2048, max(1, _BLOCK // max(n, 1)))  # at most 2,048 columns: the block stays small
-            for a in range(0, q, step):
-                z = np.asfortranarray(IF[:, a : a + step] * sw[a : a + step])
-                # symmetric rank-m update (upper triangle): half the operations of z @ z.T
-                gram = dsyrk(1.0, z, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+            starts = list(range(0, q, step))
+            threads = min(threads, len(starts)) if float(n) * n * q > _SPLIT_WORK else 1
+
+            def part(block_starts) -> np.ndarray:
+                gram = np.zeros((n, n), order="F")
+                for a in block_starts:
+                    z = np.asfortranarray(IF[:, a : a + step] * sw[a : a + step])
+                    # symmetric rank-m update (upper triangle): half the operations of z @ z.T
+                    gram = dsyrk(1.0, z, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+                return gram
+
+            if threads > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                chunks = [starts[i::threads] for i in range(threads)]
+                with ThreadPoolExecutor(threads) as pool:
+                    parts = list(pool.map(part, chunks))
+                gram = parts[0]
+                for other in parts[1:]:
+                    gram += other
+            else:
+                gram = part(starts)
             iu = np.tril_indices(n, -1)
             gram[iu] = gram.T[iu]
             self._grams[key] = gram
         return self._grams[key]
 
-    def trace_wgwg(self, w: np.ndarray, cols=None) -> float:
+    def trace_wgwg(self, w: np.ndarray, cols=None, threads: int = 1) -> float:
         """``tr((W Gamma)^2)`` for ``W = diag(w)`` (restricted to ``cols`` if given), through the
         smaller of the q x q and N x N Gram matrices."""
         if self.gamma is not None:
@@ -187,13 +209,13 @@ class ACov:
         if w.size != q:
             raise ValueError("weights and statistics differ in length")
         if n <= q:
-            gram = self.gram(w, cols)
+            gram = self.gram(w, cols, threads)
             return float(np.einsum("ij,ij->", gram, gram)) / n**2
         z = IF * np.sqrt(w)
         g = z.T @ z
         return float(np.einsum("ij,ij->", g, g)) / n**2
 
-    def products(self, a, w: np.ndarray, cols=None) -> tuple[np.ndarray, np.ndarray, Any]:
+    def products(self, a, w: np.ndarray, cols=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, Any]:
         """``M = a' Gamma_cc a`` and ``a' Gamma_cc W Gamma_cc a`` for the rows ``cols`` (all by
         default; ``a`` dense or sparse, ``len(cols) x m``), and a handle for :meth:`cross`.
 
@@ -216,7 +238,7 @@ class ACov:
         y = np.asarray(y.toarray() if _sparse.issparse(y) else y)
         n = self.n
         if n <= IF.shape[1]:
-            hwh = y.T @ (self.gram(w, cols) @ y) / n**2
+            hwh = y.T @ (self.gram(w, cols, threads) @ y) / n**2
         else:
             h = IF.T @ y / n
             hwh = h.T @ (w[:, None] * h)

@@ -48,6 +48,7 @@ _BLAS_ENV = (
     "BLIS_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
+    "ALLYSCALE_KERNEL_THREADS",  # allyscale's own split kernels (allyscale._threads.kernel_threads)
 )
 _TOP_KEYS = {"name", "description", "population", "pool", "analysis", "conditions", "reps", "seed", "groups"}
 _GROUP_KEYS = {"variable", "levels", "shares", "changes"}

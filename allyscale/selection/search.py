@@ -107,7 +107,10 @@ class Evaluator:
             if "fork" not in mp.get_all_start_methods():
                 raise SpecificationError("workers > 1 needs the 'fork' start method (Linux, macOS)")
             _WORKER["fn"] = fn
-            self._pool = mp.get_context("fork").Pool(workers)
+            from allyscale._threads import set_kernel_threads
+
+            # the workers are the parallelism: one thread each for the large split kernels
+            self._pool = mp.get_context("fork").Pool(workers, initializer=set_kernel_threads, initargs=(1,))
         from tqdm.auto import tqdm
 
         self.bar = tqdm(

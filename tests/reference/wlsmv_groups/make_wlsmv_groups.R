@@ -13,7 +13,7 @@ models <- list(one = "f =~ i01 + i02 + i03 + i04 + i05",
                two = "trust =~ i01 + i02 + i03 + i04\n action =~ i16 + i17 + i18 + i19")
 levels <- list(configural = "", metric = "loadings", scalar = c("loadings", "thresholds"),
                strict = c("loadings", "thresholds", "residuals"))
-fm <- c("chisq", "df", "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
+fm <- c("fmin", "chisq", "df", "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
         "cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust",
         "rmsea.pvalue.robust", "srmr", "baseline.chisq", "baseline.chisq.scaled")
 out <- list(lavaan = as.character(packageVersion("lavaan")))
