@@ -66,7 +66,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,7 @@ from allyscale._core import fitindices as fi
 from allyscale._core import fitmeasures as _fitmeasures
 from allyscale._core import ml as _ml
 from allyscale._core import robust as _robust
-from allyscale._core.estimation import Estimation
+from allyscale._core.estimation import Estimation, Tests, TestStatistic
 from allyscale._core.model import ModelSpec
 from allyscale._threads import kernel_threads
 from allyscale.errors import (
@@ -171,8 +171,10 @@ def _partable(model: str, *, ov: tuple[str, ...] | None = None, copy: bool = Tru
             _PARTABLES.clear()
         _PARTABLES[key] = hit
     if ov is None:
-        return hit.copy() if copy else hit
-    return hit[0].copy(), hit[1]
+        table = cast(pd.DataFrame, hit)
+        return table.copy() if copy else table
+    pair = cast(tuple[pd.DataFrame, ModelSpec], hit)
+    return pair[0].copy(), pair[1]
 
 
 def _prepare(
@@ -329,7 +331,7 @@ def _prepare(
 # --------------------------------------------------------------------------------------
 def _fit_baseline(
     prep: _Prepared, data: list[_ml.GroupData], robust: bool, h1_dev: float, h1_traces: list[float] | None
-) -> tuple[dict[str, dict[str, float]], ModelSpec, np.ndarray]:
+) -> tuple[Tests, ModelSpec, np.ndarray]:
     """The independence model: free variances (and means) per group, no constraints; its
     tests, spec and estimates."""
     spec0 = _ml.baseline_spec(prep.ov, prep.ngroups, prep.meanstructure)
@@ -347,8 +349,10 @@ def _fit_baseline(
     p = len(prep.ov)
     df0 = prep.ngroups * (p * (p + 1) // 2 + (p if prep.meanstructure else 0)) - spec0.n_free
     stat0 = dev0 - h1_dev
-    out = {"standard": {"stat": stat0, "df": float(df0), "pvalue": fi.pvalue(stat0, df0)}}
+    out: Tests = {"standard": {"stat": stat0, "df": float(df0), "pvalue": fi.pvalue(stat0, df0)}}
     if robust:
+        if h1_traces is None:
+            raise ValueError("the robust baseline test needs the saturated model's traces")
         out["yuan.bentler.mplus"] = _yb_test(spec0, data, x0, stat0, df0, prep.n_total, h1_traces)
     return out, spec0, x0
 
@@ -362,7 +366,7 @@ def _yb_test(
     n_total: int,
     h1_traces: list[float],
     info_obs: np.ndarray | None = None,
-) -> dict[str, float]:
+) -> TestStatistic:
     if info_obs is None:
         info_obs = _ml.observed_information(spec, data, x)
     e_inv = np.linalg.inv(info_obs / n_total)
@@ -409,7 +413,7 @@ def _estimate_ml(prep: _Prepared, *, robust: bool = False) -> _Estimation:
             f"(df = {df}): it is not identified"
         )
     stat = fit.deviance - h1_dev
-    test = {"standard": {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df)}}
+    test: Tests = {"standard": {"stat": stat, "df": float(df), "pvalue": fi.pvalue(stat, df)}}
     logl = -0.5 * fit.deviance
     vcov = None
     info_obs = None
@@ -594,7 +598,8 @@ def _expand_thresholds(pt: pd.DataFrame, n_cat: dict[str, int]) -> pd.DataFrame:
         else:
             rows.append(r)
     out = pd.DataFrame(rows, columns=pt.columns)
-    number, by_label = 0, {}
+    number = 0
+    by_label: dict[str, int] = {}
     free = []
     for r in out.itertuples(index=False):
         if r.free == 0:
@@ -661,7 +666,7 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
         rows = []
         for g in range(1, prep.ngroups + 1):
             for v in ov:
-                free = 1 if (free_scale and g > 1) else 0
+                scale_free = 1 if (free_scale and g > 1) else 0
                 rows.append(
                     {
                         "lhs": v,
@@ -669,8 +674,8 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
                         "rhs": v,
                         "user": 0,
                         "group": g,
-                        "free": free,
-                        "ustart": np.nan if free else 1.0,
+                        "free": scale_free,
+                        "ustart": np.nan if scale_free else 1.0,
                         "label": "",
                         "kind": "scale",
                     }

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
-__all__ = ["Estimation", "Internals"]
+__all__ = ["Estimation", "Internals", "TestStatistic", "Tests"]
+
+
+class _TestRequired(TypedDict):
+    stat: float
+    df: float
+    pvalue: float
+
+
+class TestStatistic(_TestRequired, total=False):
+    """One test of lavaan's ``@test`` list: the statistic, its degrees of freedom and p value;
+    a robust test adds its ``scaling_factor``, ``shift`` (0 unless scaled-and-shifted) and
+    ``trace_ugamma``."""
+
+    scaling_factor: float
+    shift: float
+    trace_ugamma: float
+
+
+#: the tests of a model by name (``"standard"``, ``"scaled.shifted"``, ``"yuan.bentler.mplus"``)
+Tests = dict[str, TestStatistic]
 
 
 @dataclass
@@ -31,8 +51,8 @@ class Estimation:
     converged: bool
     iterations: int
     fmin: float
-    test: dict[str, dict[str, float]]
-    baseline: dict[str, dict[str, float]]
+    test: Tests
+    baseline: Tests
     sample: list[tuple[np.ndarray, np.ndarray | None]]
     logl: float | None = None
     extra: dict[str, float] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from allyscale._core import fitindices as fi
+from allyscale._core.estimation import Tests
 
 __all__ = ["ORDER", "build"]
 
@@ -85,8 +86,8 @@ def build(
     n: int,
     ngroups: int,
     fmin: float,
-    test: dict,
-    baseline: dict,
+    test: Tests,
+    baseline: Tests,
     scaled_test: str | None,
     logl: float | None,
     categorical: bool,
@@ -123,8 +124,8 @@ def build(
     fm["ntotal"] = float(n)
     _rmsea_set(fm, "", x2, df, n_fit, g)
     sc = test.get(scaled_test) if scaled_test else None
-    if sc is not None:
-        bsc = baseline.get(scaled_test, {})
+    if sc is not None and scaled_test is not None:
+        bsc: dict[str, Any] = dict(baseline.get(scaled_test) or {})
         c, cb = sc.get("scaling_factor", np.nan), bsc.get("scaling_factor", np.nan)
         fm.update(
             {

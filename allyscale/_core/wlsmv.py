@@ -61,7 +61,7 @@ from allyscale._caches import register as _register_cache
 from allyscale._core import fitindices as fi
 from allyscale._core import ml as _ml
 from allyscale._core import wlsstats as _ws
-from allyscale._core.estimation import Estimation, Internals
+from allyscale._core.estimation import Estimation, Internals, Tests, TestStatistic
 from allyscale._core.model import ModelSpec
 from allyscale.errors import ConvergenceWarning, SpecificationError
 
@@ -401,7 +401,7 @@ def _inference(
     return {"meat": meat, "tr_ug": tr_ug, "tr_ug2": tr_ug2}
 
 
-def _baseline(stats: list[dict[str, Any]], ns) -> dict[str, dict[str, float]]:
+def _baseline(stats: list[dict[str, Any]], ns) -> Tests:
     """The independence baseline of every group together: thresholds saturated, correlations
     zero; ``T = sum_g (N_g - 1) rho_g' W_g rho_g`` and its scaled-shifted version (traces of
     each group's correlation block, ``U = W``)."""
@@ -838,7 +838,7 @@ def estimate(
             f"the model has {k} free parameters but only {G * q_g} sample statistics: it is not identified"
         )
     tr_ug, tr_ug2 = fit["tr_ug"], fit["tr_ug2"]
-    test = {
+    test: Tests = {
         "standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
         "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2),
     }
@@ -1124,7 +1124,7 @@ def _as_gamma(st: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> dict[str, float]:
+def _scaled_shifted(stat: float, df: float, tr_ug: float, tr_ug2: float) -> TestStatistic:
     """Mean-and-variance adjusted statistic, as lavaan's ``scaled.shifted`` test."""
     if df <= 0 or tr_ug2 <= 0:
         return {
