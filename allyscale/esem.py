@@ -387,7 +387,8 @@ def _constraint_jacobian(spec_new: ModelSpec, x: np.ndarray, blocks_g, opts: dic
 def _bread_meat(prep, est, spec_new: ModelSpec, x_new: np.ndarray, pt_new: pd.DataFrame):
     """The rotated model's information ``B`` and, for robust standard errors, ``M`` and the
     divisor: ML ``(I_expected, None, 1)``; MLR ``(I_observed, sum of score products, 1)``;
-    WLSMV ``(D'WD, D'W Gamma W D, N - 1)`` (lavaan's ``robust.sem``)."""
+    WLSMV ``(D'WD, D'W Gamma W D, N - G)`` (lavaan's ``robust.sem``; several groups: the
+    blocks of each group weighted by ``N_g / N``, as :func:`allyscale._core.wlsmv.estimate`)."""
     if prep.estimator in ("ML", "MLR"):
         data = [_ml.GroupData.from_array(y) for y in prep.y]
         if prep.estimator == "ML" and prep.missing != "fiml":
@@ -402,24 +403,37 @@ def _bread_meat(prep, est, spec_new: ModelSpec, x_new: np.ndarray, pt_new: pd.Da
 
     from allyscale._core import wlsmv as _wlsmv
 
-    stats = prep.wls_stats[0] if prep.wls_stats else _wlsmv.sample_statistics(prep.y[0])
-    if "acov" not in stats:
-        stats = _wlsmv.finish_statistics(stats)
     free = pt_new["free"].to_numpy(dtype=int)
     is_th = (pt_new["op"] == "|").to_numpy()
-    th_param = free[is_th] - 1
-    n_th = int(is_th.sum())
+    group = pt_new["group"].to_numpy(dtype=int) - 1 if "group" in pt_new else np.zeros(len(pt_new), dtype=int)
     k = spec_new.n_free
-    corr = _wlsmv._CorrelationModel(spec_new, np.arange(k))
-    _, jc = corr(x_new)
-    rows = np.flatnonzero(th_param >= 0)
-    jt = sparse.csr_array((np.ones(rows.size), (rows, th_param[rows])), shape=(n_th, k))
-    jac = sparse.vstack([jt, sparse.csr_array(jc)], format="csr")
-    w = stats["w"]
-    bread = np.asarray((jac.T @ jac.multiply(w[:, None])).toarray())
-    a = sparse.csc_array(jac.multiply(w[:, None]))
-    meat = stats["acov"].products(a, w)[0]
-    return bread, meat, float(stats["n"] - 1)
+    G = prep.ngroups
+    ns = np.array([float(y.shape[0]) for y in prep.y])
+    bread = np.zeros((k, k))
+    meat = np.zeros((k, k))
+    n_used = 0.0
+    for g in range(G):
+        stats = prep.wls_stats[g] if prep.wls_stats else _wlsmv.sample_statistics(prep.y[g])
+        if "acov" not in stats:
+            stats = _wlsmv.finish_statistics(stats)
+        ns[g] = float(stats["n"])
+        th_param = free[is_th & (group == g)] - 1
+        n_th = th_param.size
+        corr = _wlsmv._CorrelationModel(spec_new, np.arange(k), group=g)
+        _, jc = corr(x_new)
+        rows = np.flatnonzero(th_param >= 0)
+        jt = sparse.csr_array((np.ones(rows.size), (rows, th_param[rows])), shape=(n_th, k))
+        jac = sparse.vstack([jt, sparse.csr_array(jc)], format="csr")
+        w = stats["w"]
+        if w.size != jac.shape[0]:
+            raise SpecificationError("the rotated model's statistics do not match the sample statistics")
+        fg = ns[g] / ns.sum() if G > 1 else 1.0  # lavaan: group g weighted by N_g / N
+        bread += fg * np.asarray((jac.T @ jac.multiply(w[:, None])).toarray())
+        a = sparse.csc_array(jac.multiply(w[:, None]))
+        used = np.flatnonzero(np.diff(a.indptr))
+        meat[np.ix_(used, used)] += fg * stats["acov"].products(a[:, used], w)[0]
+        n_used += ns[g]
+    return bread, meat, float(n_used - G)
 
 
 def _vcov_bordered(prep, est, spec_new, x_new, pt_new, blocks_g, opts):
@@ -456,10 +470,10 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     if est.prepared is not None:
         prep = est.prepared
     spec, pt = prep.spec, prep.partable
-    if prep.ngroups > 1 and (prep.group_equal or prep.estimator == "WLSMV"):
+    if prep.ngroups > 1 and prep.group_equal:
         raise SpecificationError(
-            "EFA blocks in several groups are supported for the configural model with ML or "
-            "MLR only (no group_equal, not WLSMV)"
+            "EFA blocks in several groups are supported for the configural model only (each group's "
+            f"block rotated separately; group_equal={list(prep.group_equal)} is not available for them)"
         )
     ov, lv = list(spec.ov), list(spec.lv)
     blocks_g = [_blocks(pt, ov, lv, g) for g in range(prep.ngroups)]
