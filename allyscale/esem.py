@@ -772,7 +772,7 @@ def omega_esem(fit, pattern: Mapping[str, Sequence[str]] | None = None) -> pd.Da
     info = getattr(fit, "rotation", None)
     how = f"{info.method} rotation" if info is not None else "confirmatory solution"
     out.attrs["source"] = (
-        f"standardized {how} of the {fit.estimator} fit (omega: Morin, Arens & Marsh, 2016; "
+        f"standardized {how} of the {fit.estimator} fit (omega: Morin et al., 2016; "
         "omega_model: share of the item sum's implied variance due to the factor)"
     )
     return out

@@ -429,3 +429,53 @@ def test_wlsmv_esem_on_simulated_ordinal_data_matches_lavaan(case):
     if case == "geomin":
         lam = fit.loadings()
         assert abs(lam.loc["y04"]).nlargest(2).min() > 0.1
+
+
+# ----------------------------------------------------------------------------- the report section
+def test_validate_with_esem_adds_the_section_after_the_confirmatory_one(mini_pool, mini_data, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = al.validate(mini_data, pool=mini_pool, esem=True, estimator="ML")
+    ids = [s.id for s in rep.sections]
+    assert ids[ids.index("cfa") + 1] == "esem"
+    cfa_sec, sec = rep.sections[ids.index("cfa")], rep.sections[ids.index("esem")]
+    comparison = cfa_sec.tables[0].data
+    assert {"esem", "bifactor_esem"} <= set(comparison.index)
+    assert sec.status == "ok", sec.flags
+    tables = {t.name: t.data for t in sec.tables}
+    assert set(tables) == {"esem_fit", "esem_cross_loadings", "esem_factor_correlations", "esem_omega"}
+    # the fit table repeats the comparison's chi-squares; the correlations are the CFA's and ESEM's
+    assert_allclose(tables["esem_fit"].loc["esem", "chisq"], comparison.loc["esem", "chisq"], rtol=1e-12)
+    corr = tables["esem_factor_correlations"]
+    assert list(corr.index) == ["fa–fb", "fa–fc", "fb–fc"]
+    assert_allclose(corr["difference"], corr["cfa"] - corr["esem"], rtol=1e-12)
+    assert len(tables["esem_cross_loadings"]) == len(mini_pool.item_ids)
+    omega = tables["esem_omega"]
+    general = omega[(omega["model"] == "bifactor_esem") & (omega["factor"] == "general")]
+    assert int(general["n_items"].iloc[0]) == len(mini_pool.item_ids)  # omega-h over every item
+    assert sec.numbers["items_with_cross_loadings"] == 0  # the simulated pool has no cross-loadings
+    methods = rep.sections[ids.index("methods")]
+    assert not [f for f in methods.flags if "cited without" in f]  # every work the section cites is listed
+    rep.save(tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert "esem_cross_loadings" in saved["sections"]["esem"]["tables"]
+    assert "Exploratory structural equation models" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_esem_needs_a_pool(tmp_path):
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    with pytest.raises(SpecificationError, match="esem=True needs an item pool"):
+        al.validate(HS, model="f =~ x1 + x2 + x3", esem=True)
+    model = tmp_path / "m.lav"
+    model.write_text("f =~ x1 + x2 + x3\n")
+    data = tmp_path / "hs.csv"
+    HS.to_csv(data, index=False)
+    res = CliRunner().invoke(
+        main, ["validate", str(data), "--model", str(model), "--esem", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2
+    assert "--esem needs --pool" in res.output
+    assert not (tmp_path / "o").exists()

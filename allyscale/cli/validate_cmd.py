@@ -226,6 +226,12 @@ def _shorten_options(pool, k, group, method, max_evaluations, workers, seed) -> 
 @click.option(
     "--shorten-seed", type=click.IntRange(min=0), help="Seed of the short form's split and search [default: --seed]."
 )
+@click.option(
+    "--esem",
+    is_flag=True,
+    help="Add the pool's ESEM and bifactor-ESEM structures (target-rotated towards its pattern) to the "
+    "competing models and the section 'Exploratory structural equation models'. Needs --pool.",
+)
 @data_options
 def validate_command(
     data_paths,
@@ -260,6 +266,7 @@ def validate_command(
     shorten_max_evaluations=3000,
     shorten_workers=1,
     shorten_seed=None,
+    esem=False,
 ) -> None:
     """Validate a scale on DATA (one or more files, or a glob) and write a report.
 
@@ -307,6 +314,8 @@ def validate_command(
     targets = _report_folders(files, Path(out_dir))
     if content_ratings and pool is None:
         raise DataError("--content-ratings needs --pool (ratings name the pool's items and subcategories)")
+    if esem and pool is None:
+        raise DataError("--esem needs --pool (the pool's hypothesised pattern is the rotation target)")
     if retest_path and wave:
         raise DataError("give --retest FILE or --wave COLUMN, not both")
     if retest_path and len(files) > 1:
@@ -372,6 +381,7 @@ def validate_command(
             retest_latent=retest_latent,
             criterion=criterion,
             shorten=shorten,
+            esem=esem,
         )
         html = report.save(targets[path], inputs=inputs, formats=wanted)
         took = time.perf_counter() - start

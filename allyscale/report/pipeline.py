@@ -978,6 +978,7 @@ def validate(
     retest_id: str | None = None,
     retest_latent: bool = True,
     criterion: str | None = None,
+    esem: bool = False,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
 
@@ -1048,6 +1049,10 @@ def validate(
         Merge sparse categories (fewer than ``collapse`` answers, ``True``: none) before the
         ordinal invariance models, with a table of what was merged
         (:func:`allyscale.collapse_categories`).
+    esem : bool
+        Add the pool's ESEM and bifactor-ESEM structures (target-rotated towards its pattern)
+        to the competing models, and the section "Exploratory structural equation models"
+        (fit, cross-loadings, CFA against ESEM factor correlations, ESEM omega). Needs a pool.
 
     Returns
     -------
@@ -1063,8 +1068,10 @@ def validate(
     """
     if pool is None and model is None:
         raise SpecificationError("validate needs a pool or a model")
+    if esem and pool is None:
+        raise SpecificationError("esem=True needs an item pool (its hypothesised pattern is the rotation target)")
     if pool is not None:
-        models = pool.all_model_syntax()
+        models = pool.all_model_syntax(esem=esem)
         main = "correlated"
         if model is not None:
             models = {"hypothesised": model, **models}
@@ -1173,6 +1180,9 @@ def validate(
     from allyscale.report.validity_section import add_to_sections as add_validity  # with external= scores
 
     section_list = add_validity(section_list, ctx)
+    from allyscale.report.esem_section import add_to_sections as add_esem  # after the confirmatory models
+
+    section_list = add_esem(section_list, ctx, esem)
     if shorten is not None:  # the short form comes last before the conclusion, after every validation section
         from allyscale.report.shortform_section import add_to_sections
 

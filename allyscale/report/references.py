@@ -21,6 +21,8 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("Anderson", "1991"): "Anderson, J. C., & Gerbing, D. W. (1991). Predicting the performance of measures in a "
     "confirmatory factor analysis with a pretest assessment of their substantive validities. "
     "Journal of Applied Psychology, 76, 732-740.",
+    ("Asparouhov", "2009"): "Asparouhov, T., & Muthén, B. (2009). Exploratory structural equation modeling. "
+    "Structural Equation Modeling, 16, 397-438.",
     ("Asparouhov", "2010"): "Asparouhov, T., & Muthén, B. (2010). Simple second order chi-square correction. "
     "Mplus technical appendix.",
     ("Ayre", "2014"): "Ayre, C., & Scally, A. J. (2014). Critical values for Lawshe's content validity ratio. "
@@ -29,6 +31,8 @@ REFERENCES: dict[tuple[str, str], str] = {
     "Psychological Methods, 15, 111-123.",
     ("Brosseau-Liard", "2014"): "Brosseau-Liard, P. E., & Savalei, V. (2014). Adjusting incremental fit indices "
     "for nonnormality. Multivariate Behavioral Research, 49, 460-470.",
+    ("Browne", "2001"): "Browne, M. W. (2001). An overview of analytic rotation in exploratory factor analysis. "
+    "Multivariate Behavioral Research, 36, 111-150.",
     ("Campbell", "1959"): "Campbell, D. T., & Fiske, D. W. (1959). Convergent and discriminant validation by the "
     "multitrait-multimethod matrix. Psychological Bulletin, 56, 81-105.",
     ("Chen", "2007"): "Chen, F. F. (2007). Sensitivity of goodness of fit indexes to lack of measurement invariance. "
@@ -86,11 +90,17 @@ REFERENCES: dict[tuple[str, str], str] = {
     "meaningful index of factor similarity. Methodology, 2, 57-64.",
     ("Lynn", "1986"): "Lynn, M. R. (1986). Determination and quantification of content validity. Nursing Research, "
     "35, 382-385.",
+    ("Marsh", "2014"): "Marsh, H. W., Morin, A. J. S., Parker, P. D., & Kaur, G. (2014). Exploratory structural "
+    "equation modeling: An integration of the best features of exploratory and confirmatory factor analysis. "
+    "Annual Review of Clinical Psychology, 10, 85-110.",
     ("McDonald", "1999"): "McDonald, R. P. (1999). Test theory: A unified treatment. Erlbaum.",
     ("McGraw", "1996"): "McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass correlation "
     "coefficients. Psychological Methods, 1, 30-46.",
     ("McNeish", "2023"): "McNeish, D., & Wolf, M. G. (2023). Dynamic fit index cutoffs for confirmatory factor "
     "analysis models. Psychological Methods, 28, 61-88.",
+    ("Morin", "2016"): "Morin, A. J. S., Arens, A. K., & Marsh, H. W. (2016). A bifactor exploratory structural "
+    "equation modeling framework for the identification of distinct sources of construct-relevant "
+    "psychometric multidimensionality. Structural Equation Modeling, 23, 116-139.",
     ("Meade", "2012"): "Meade, A. W., & Craig, S. B. (2012). Identifying careless responses in survey data. "
     "Psychological Methods, 17, 437-455.",
     ("Muthén", "2002"): "Muthén, L. K., & Muthén, B. O. (2002). How to use a Monte Carlo study to decide on sample "
