@@ -374,8 +374,8 @@ def _polychoric(x: np.ndarray, items: list[str], smooth: bool, tol: float, max_i
             stacklevel=2,
         )
     npair = tables.sum(axis=(1, 2))
-    start = _pc.pearson_start(tables)
-    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], start * 1.1, tol=tol, max_iter=max_iter)
+    start = _pc.olsson_start(tables, bounds[iu[0]], bounds[iu[1]])
+    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], start, tol=tol, max_iter=max_iter)
     for k, value in fixed_rho.items():
         fit.rho[k] = value
         fit.converged[k] = True

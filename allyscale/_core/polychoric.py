@@ -165,8 +165,9 @@ def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def cell_probs(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool = True):
-    """Cell probabilities (P, K, K) and their derivative with respect to rho."""
+def cell_probs(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool = True, second: bool = False):
+    """Cell probabilities (P, K, K) and their derivative with respect to rho (with ``second``
+    also the second derivative: the grid's density derivative ``d phi2 / d rho``)."""
     grid = grid_cdf(bi, bj, rho)
     prob = grid[:, 1:, 1:] - grid[:, :-1, 1:] - grid[:, 1:, :-1] + grid[:, :-1, :-1]
     if not deriv:
@@ -177,11 +178,19 @@ def cell_probs(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool =
     ri = rho[:, None, None]
     one = 1.0 - ri * ri
     dens = np.zeros((rho.size, bi.shape[1], bj.shape[1]))
-    val = np.exp(-(hi * hi - 2 * ri * hi * ki + ki * ki) / (2 * one)) / (2 * np.pi * np.sqrt(one))
+    quad = hi * hi - 2 * ri * hi * ki + ki * ki
+    val = np.exp(-quad / (2 * one)) / (2 * np.pi * np.sqrt(one))
     inner = (np.abs(hi) < BIG) & (np.abs(ki) < BIG)
     dens[:, 1:-1, 1:-1] = val if inner.all() else np.where(inner, val, 0.0)
     dprob = dens[:, 1:, 1:] - dens[:, :-1, 1:] - dens[:, 1:, :-1] + dens[:, :-1, :-1]
-    return prob, dprob
+    if not second:
+        return prob, dprob
+    # d phi2 / d rho = phi2 (rho / (1 - rho^2) + h k / (1 - rho^2) - rho Q' / (1 - rho^2)^2), Q' = h^2 - 2 rho h k + k^2
+    dd = np.zeros_like(dens)
+    dval = val * ((ri + hi * ki) / one - ri * quad / (one * one))
+    dd[:, 1:-1, 1:-1] = dval if inner.all() else np.where(inner, dval, 0.0)
+    d2prob = dd[:, 1:, 1:] - dd[:, :-1, 1:] - dd[:, 1:, :-1] + dd[:, :-1, :-1]
+    return prob, dprob, d2prob
 
 
 def pearson_start(tables: np.ndarray) -> np.ndarray:
@@ -197,18 +206,48 @@ def pearson_start(tables: np.ndarray) -> np.ndarray:
         return np.nan_to_num(cov / np.sqrt(va * vb))
 
 
+def olsson_start(tables: np.ndarray, bi: np.ndarray, bj: np.ndarray) -> np.ndarray:
+    """Starting correlations closer to the polychorics than the Pearson correlations: each pair's
+    Pearson correlation of the category codes divided by ``c_i c_j``, with
+    ``c = sum_k phi(tau_k) / sd(codes)`` the correlation of an item's codes with its latent
+    response under normality (Olsson, Drasgow & Dorans, 1982, the polyserial relation);
+    clipped to +-.95."""
+    r = pearson_start(tables)
+    npair = tables.sum(axis=(1, 2))
+    ki = np.arange(tables.shape[1], dtype=float)
+
+    def c(marg, bounds):
+        m = (marg * ki).sum(axis=1) / npair
+        sd = np.sqrt(np.maximum((marg * ki**2).sum(axis=1) / npair - m**2, 1e-12))
+        inner = bounds[:, 1:-1]
+        dens = np.where(np.abs(inner) < BIG, np.exp(-(inner**2) / 2) / np.sqrt(2 * np.pi), 0.0)
+        return dens.sum(axis=1) / sd
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = r / (c(tables.sum(axis=2), bi) * c(tables.sum(axis=1), bj))
+    return np.clip(np.nan_to_num(rho), -0.95, 0.95)
+
+
 @dataclass
 class PairFit:
+    """Fisher-scoring estimates of every pair; ``prob`` and ``dprob`` (P, K, K) are the cell
+    probabilities and their derivative at ``rho`` (the influence functions reuse them)."""
+
     rho: np.ndarray
     converged: np.ndarray
     iterations: int
     max_step: float
+    prob: np.ndarray | None = None
+    dprob: np.ndarray | None = None
 
 
 def polychoric_pairs(
     tables: np.ndarray, bi: np.ndarray, bj: np.ndarray, start: np.ndarray, *, tol: float = 1e-9, max_iter: int = 100
 ) -> PairFit:
-    """Maximise each pair's bivariate ordinal likelihood in rho by Fisher scoring.
+    """Maximise each pair's bivariate ordinal likelihood in rho: Fisher scoring, then Newton
+    steps (the observed information) once a pair's step is below .05 and its log-likelihood
+    is concave there; converged when the step is below ``tol`` (not taken, so ``prob`` and
+    ``dprob`` belong to the returned ``rho``).
 
     Parameters
     ----------
@@ -220,26 +259,44 @@ def polychoric_pairs(
     npair = tables.sum(axis=(1, 2))
     active = np.ones(rho.size, dtype=bool)
     converged = np.zeros(rho.size, dtype=bool)
+    probs = np.zeros(tables.shape)
+    dprobs = np.zeros(tables.shape)
     it = 0
     max_step = 0.0
+    newton = np.zeros(rho.size, dtype=bool)  # pairs close enough for Newton steps
     for it in range(1, max_iter + 1):
         idx = np.flatnonzero(active)
-        prob, dprob = cell_probs(bi[idx], bj[idx], rho[idx])
+        prob, dprob, d2prob = cell_probs(bi[idx], bj[idx], rho[idx], second=True)
         n = tables[idx]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(prob > 0, dprob / prob, 0.0)
+            ratio2 = np.where(prob > 0, d2prob / prob, 0.0)
         score = (n * ratio).sum(axis=(1, 2))
-        info = npair[idx] * (dprob * ratio).sum(axis=(1, 2))
-        step = np.where(info > 0, score / info, 0.0)
-        new = rho[idx] + step
-        # keep inside (-1, 1): move halfway to the bound instead of crossing it
-        over = np.abs(new) >= RHO_MAX
-        new[over] = (rho[idx][over] + np.sign(new[over]) * RHO_MAX) / 2
-        rho[idx] = new
+        info = npair[idx] * (dprob * ratio).sum(axis=(1, 2))  # expected information (Fisher scoring)
+        hess = (n * (ratio2 - ratio * ratio)).sum(axis=(1, 2))  # the log-likelihood's second derivative
+        # Newton (observed information: quadratic convergence) once a pair is near its maximum and the
+        # log-likelihood is concave there; Fisher scoring otherwise
+        use_newton = newton[idx] & (hess < 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(use_newton, -score / hess, np.where(info > 0, score / info, 0.0))
+        newton[idx] = np.abs(step) < 0.05
+        max_step = float(np.abs(step).max()) if step.size else 0.0
+        # a pair whose step is below tol is converged at the rho just evaluated (the step is not
+        # taken, so its cell probabilities are those of the returned estimate)
         done = np.abs(step) < tol
+        probs[idx[done]] = prob[done]
+        dprobs[idx[done]] = dprob[done]
         converged[idx[done]] = True
         active[idx[done]] = False
-        max_step = float(np.abs(step).max()) if step.size else 0.0
+        move = ~done
+        new = rho[idx[move]] + step[move]
+        # keep inside (-1, 1): move halfway to the bound instead of crossing it
+        over = np.abs(new) >= RHO_MAX
+        new[over] = (rho[idx[move]][over] + np.sign(new[over]) * RHO_MAX) / 2
+        rho[idx[move]] = new
         if not active.any():
             break
-    return PairFit(rho, converged, it, max_step)
+    if active.any():  # not converged in max_iter: the probabilities at the last estimates
+        idx = np.flatnonzero(active)
+        probs[idx], dprobs[idx] = cell_probs(bi[idx], bj[idx], rho[idx])
+    return PairFit(rho, converged, it, max_step, probs, dprobs)

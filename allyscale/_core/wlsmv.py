@@ -345,13 +345,17 @@ def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
     return x, f, r, jac, converged, it
 
 
-def _start(spec_ml: ModelSpec, ys: list[np.ndarray]) -> np.ndarray:
-    """ML start values on the standardized responses of every group (pairwise moments)."""
+def _start(spec_ml: ModelSpec, ys: list[np.ndarray], stats: list[dict[str, Any]] | None = None) -> np.ndarray:
+    """ML start values per group on the polychoric correlations (``stats``; otherwise on the
+    standardized responses' pairwise moments)."""
     gds = []
     for y in ys:
         z = (y - np.nanmean(y, axis=0)) / np.nanstd(y, axis=0)
         gds.append(_ml.GroupData(z, []))  # start_values reads the responses only
-    return np.asarray(_ml.start_values(spec_ml, gds), dtype=float)
+    cov = None
+    if stats is not None:
+        cov = [_cor_matrix(np.asarray(st["rho"]), y.shape[1]) for st, y in zip(stats, ys)]
+    return np.asarray(_ml.start_values(spec_ml, gds, cov=cov), dtype=float)
 
 
 #: the catML pieces of a fit_only estimation
@@ -809,7 +813,7 @@ def estimate(
     # start values: ML starts on standardized responses per group, thresholds from each group's sample
     # values (group 1's where shared), scale factors 1, latent means 0
     free = om.free
-    x = _start(om.spec_ml, ys)
+    x = _start(om.spec_ml, ys, stats)
     for g in range(G):
         r = model.th_rows[g]
         ok = free[r] > 0

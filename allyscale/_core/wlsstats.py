@@ -281,7 +281,9 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     never = np.flatnonzero(npair == 0)
     if never.size:
         raise PairNeverObserved(int(iu[0][never[0]]), int(iu[1][never[0]]))
-    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], 1.1 * _pc.pearson_start(tables), tol=tol)
+    fit = _pc.polychoric_pairs(
+        tables, bounds[iu[0]], bounds[iu[1]], _pc.olsson_start(tables, bounds[iu[0]], bounds[iu[1]]), tol=tol
+    )
     rho = fit.rho
     n_obs = observed.sum(axis=0)
     # ---- thresholds: A_j / N_j (the observed cases' mean outer product of the scores) and its inverse
@@ -302,7 +304,8 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
             s_cat[m + 1, m] -= dens[m] / prob[m + 1]
         th_items.append((n / n_obs[j]) * s_cat @ np.linalg.inv(a))
     # ---- correlations
-    prob, dprob = _pc.cell_probs(bounds[iu[0]], bounds[iu[1]], rho)
+    prob, dprob = fit.prob, fit.dprob  # at the estimates (polychoric_pairs)
+    assert prob is not None and dprob is not None
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(prob > 0, dprob / prob, 0.0)  # rho score of each cell (P, K, K)
         phat = tables / npair[:, None, None]
