@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import reference_data
 
 from allyscale import _threads
 from allyscale._core import wlsstats
@@ -79,3 +80,27 @@ def test_cfa_passes_the_kernel_threads_to_the_estimator(monkeypatch, restore_ker
     data = reference_data("sim60")
     al.cfa(data, "f =~ i01 + i02 + i03 + i04 + i05", estimator="WLSMV")
     assert seen == [3]
+
+
+def test_threaded_wlsmv_fit_equals_one_thread(monkeypatch, restore_kernel_threads):
+    """The split Gram matrix and the split catML trace change nothing but the order of a sum."""
+    import allyscale as al
+    from allyscale._core import wlsmv
+
+    data = reference_data("sim60").iloc[:150]  # N = 150 < q = 225: the influence form
+    items = [f"i{j:02d}" for j in (1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 28, 29, 30, 31, 32, 33)]
+    model = "\n".join(f"f{f + 1} =~ " + " + ".join(items[6 * f : 6 * f + 6]) for f in range(3))
+    monkeypatch.setattr(wlsstats, "_SPLIT_WORK", 0.0)
+    monkeypatch.setattr(wlsmv, "_CATML_SPLIT", 0.0)
+    monkeypatch.setattr(wlsmv, "_CATML_BLOCK", 153 * 10)  # blocks of 10 cases
+    fits = {}
+    for n in (1, 3):
+        _threads.set_kernel_threads(n)
+        wlsmv._clear_cache()
+        fits[n] = al.cfa(data, model, estimator="WLSMV")
+    assert fits[1].diagnostics["gamma_form"] == "influence"
+    keys = ["chisq.scaled", "cfi.scaled", "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust"]
+    np.testing.assert_allclose(
+        [fits[3].fit_measures[k] for k in keys], [fits[1].fit_measures[k] for k in keys], rtol=1e-12
+    )
+    np.testing.assert_allclose(fits[3].estimates["se"], fits[1].estimates["se"], rtol=1e-10)

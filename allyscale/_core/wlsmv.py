@@ -436,6 +436,7 @@ def _catml(
     factors: list,
     note: str | None = None,
     ys: list | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """The pieces of lavaan 0.6.14's robust indices for categorical data (``lav_fit_catml_dwls``;
     Savalei, 2021), without a refit (all items ordered), for one or several groups.
@@ -531,18 +532,32 @@ def _catml(
             else:
                 e_g = bread[np.ix_(used, y_g[1])]
             step = max(1, _CATML_BLOCK // max(P, 1))
-            for a in range(0, ift.shape[1], step):
+
+            def block(a, g=g, ift=ift, n_th=n_th, y_g=y_g, e_g=e_g, jw=jw if y_g is None else None, step=step):
                 lt = np.divide(ift[n_th:, a : a + step], np.sqrt(ns[g] * f[g]))  # (P, m)
                 if y_g is None:
                     b = f[g] * np.asarray(jw @ lt)  # (k_g, m)
                 else:  # J_g' W_g lt from the products' IF_g W_g J_g
                     b = (f[g] / np.sqrt(ns[g] * f[g])) * y_g[0][a : a + step].T
                 eb = e_g @ b
+                part = 0.0
                 for h in range(G):
                     m = -np.asarray(d_used[h] @ eb)
                     if h == g:
                         m += lt
-                    trace += f[h] * _sum_trace_msms(m, iu, s_invs[h], factors[h], plan=plans[h]) / 2
+                    part += f[h] * _sum_trace_msms(m, iu, s_invs[h], factors[h], plan=plans[h]) / 2
+                return part
+
+            starts = range(0, ift.shape[1], step)
+            if threads > 1 and float(ift.shape[1]) * P > _CATML_SPLIT and len(starts) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(min(threads, len(starts))) as pool:
+                    parts = list(pool.map(block, starts))  # in order: the same sum as one thread
+            else:
+                parts = [block(a) for a in starts]
+            for part in parts:
+                trace += part
     c_hat = trace / df if df > 0 else np.nan
     c_null = float(sum(st["acov"].diag()[st["n_th"] :].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
     return {
@@ -558,6 +573,8 @@ def _catml(
 
 #: doubles per block of cases in the catML trace (influence form)
 _CATML_BLOCK = 500_000
+#: N x P above which the blocks of cases are shared between ``threads`` (p = 200 at N = 2,000: 4e7)
+_CATML_SPLIT = 2e7
 
 
 def _trace_v(x: np.ndarray, s: np.ndarray, iu: tuple[np.ndarray, np.ndarray]) -> float:
@@ -873,6 +890,7 @@ def estimate(
             [(gm.lam @ gm.A, gm.psi, gm.theta) for gm in mats],
             note,
             ys=y_handles or None,
+            threads=threads,
         )
     diagnostics: dict[str, Any] = {
         "polychoric_converged": all(st["converged"] for st in stats),
