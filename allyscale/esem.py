@@ -252,29 +252,53 @@ def _blocks(pt: pd.DataFrame, ov: list[str], lv: list[str], g: int) -> list[_ese
     return out
 
 
-def rotated_table(pt: pd.DataFrame) -> pd.DataFrame:
+def rotated_table(pt: pd.DataFrame, group_equal: Sequence[str] = ()) -> pd.DataFrame:
     """lavaan's ``PT.new``: the echelon zeros and within-block covariances (``user`` 7 and 77)
-    freed, the free parameters renumbered in table order (rows sharing a free index keep sharing)."""
+    freed, the free parameters renumbered in table order. Rows sharing a free index within a
+    group keep sharing it; across groups (``group_equal``) each group gets its own parameter,
+    since each group's block is rotated separately, and the equalities are kept as linear
+    constraints for the bordered standard errors (lavaan's ``ceq`` rows):
+    ``attrs["rotation_equalities"]``, pairs of 1-based free indices. With equal loadings
+    lavaan also ties the echelon zeros across groups (its ``==`` rows cover every loading of
+    the class), so the later groups' freed echelon rows (``user = 77``) are paired with the
+    first group's (``user = 7``) too."""
     out = pt.copy()
     user = out["user"].to_numpy()
     free = out["free"].to_numpy(dtype=int)
+    group = out["group"].to_numpy(dtype=int) if "group" in out else np.ones(len(out), dtype=int)
     freed = np.isin(user, (7, 77))
     new = np.zeros(len(out), dtype=int)
-    seen: dict[int, int] = {}
+    seen: dict[tuple[int, int], int] = {}
+    first: dict[int, int] = {}
+    pairs: list[tuple[int, int]] = []
     k = 0
     for i in range(len(out)):
         if freed[i]:
             k += 1
             new[i] = k
         elif free[i] > 0:
-            if free[i] in seen:
-                new[i] = seen[free[i]]
+            key = (int(free[i]), int(group[i]))
+            if key in seen:
+                new[i] = seen[key]
             else:
                 k += 1
-                seen[free[i]] = new[i] = k
+                seen[key] = new[i] = k
+                if free[i] in first:
+                    pairs.append((first[free[i]], k))
+                else:
+                    first[free[i]] = k
+    if "loadings" in group_equal:
+        op, lhs, rhs = out["op"].to_numpy(), out["lhs"].to_numpy(), out["rhs"].to_numpy()
+        first_echelon = {
+            (lhs[i], rhs[i]): new[i] for i in range(len(out)) if freed[i] and op[i] == "=~" and group[i] == 1
+        }
+        for i in range(len(out)):
+            if freed[i] and op[i] == "=~" and group[i] > 1 and (lhs[i], rhs[i]) in first_echelon:
+                pairs.append((int(first_echelon[(lhs[i], rhs[i])]), int(new[i])))
     out["free"] = new
     out.loc[freed, "ustart"] = np.nan
     out.attrs.update(pt.attrs)
+    out.attrs["rotation_equalities"] = pairs
     return out
 
 
@@ -438,7 +462,19 @@ def _bread_meat(prep, est, spec_new: ModelSpec, x_new: np.ndarray, pt_new: pd.Da
 
 def _vcov_bordered(prep, est, spec_new, x_new, pt_new, blocks_g, opts):
     bread, meat, div = _bread_meat(prep, est, spec_new, x_new, pt_new)
-    jac = _constraint_jacobian(spec_new, x_new, blocks_g, opts)
+    # as lavaan's lav_model_efa_rotate_border_x: a block gives its stationarity conditions only in the
+    # groups where it carries the echelon zeros (user 7); with equal loadings the later groups' blocks
+    # are tied to the first group's by the equality constraints instead
+    rows = pt_new[(pt_new["op"] == "=~") & (pt_new["user"] == 7)]
+    marked = {(int(g), str(e)) for g, e in zip(rows["group"], rows["efa"])}
+    border_g = [[b for b in bs if (g + 1, b.name) in marked] for g, bs in enumerate(blocks_g)]
+    jac = _constraint_jacobian(spec_new, x_new, border_g, opts)
+    equal = pt_new.attrs.get("rotation_equalities") or []
+    if equal:  # group_equal: each group's parameters tied by linear constraints (lavaan's ceq rows)
+        ceq = np.zeros((len(equal), spec_new.n_free))
+        for r, (a, b) in enumerate(equal):
+            ceq[r, a - 1], ceq[r, b - 1] = 1.0, -1.0
+        jac = np.vstack([jac, ceq])
     binv = _esem.constrained_inverse(bread, jac)
     if meat is None:
         return binv / div
@@ -470,10 +506,10 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     if est.prepared is not None:
         prep = est.prepared
     spec, pt = prep.spec, prep.partable
-    if prep.ngroups > 1 and prep.group_equal:
+    if prep.ngroups > 1 and prep.group_equal and prep.estimator == "WLSMV":
         raise SpecificationError(
-            "EFA blocks in several groups are supported for the configural model only (each group's "
-            f"block rotated separately; group_equal={list(prep.group_equal)} is not available for them)"
+            "EFA blocks in several groups with group_equal are available with ML and MLR; with WLSMV "
+            f"only the configural model (group_equal={list(prep.group_equal)} was given)"
         )
     ov, lv = list(spec.ov), list(spec.lv)
     blocks_g = [_blocks(pt, ov, lv, g) for g in range(prep.ngroups)]
@@ -491,7 +527,7 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     if opts["method"] == "none":
         return prep, est, ESEMInfo("none", opts, names, [np.eye(len(lv))], {}, {}, unrotated, "none")
     mats, hs, results = _rotate(spec, est.x, blocks_g, opts)
-    pt_new = rotated_table(pt)
+    pt_new = rotated_table(pt, prep.group_equal)
     spec_new = ModelSpec.from_partable(pt_new, ov, lv, meanstructure=spec.meanstructure)
     x_new = _fill(spec_new, pt, est.x, mats)
 

@@ -212,7 +212,8 @@ def _prepare(
     id_key = str(id_cat).lower().replace("_", ".")
     if id_key not in ID_CAT:
         raise SpecificationError(f"unknown id_cat={id_cat!r}; expected 'lavaan' or 'Wu.Estabrook.2016'")
-    group_equal = tuple(group_equal or ())
+    # one name (lavaan's group.equal = "loadings") or a sequence of names
+    group_equal = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal or ())
     if group_equal and group is None:
         raise SpecificationError("group_equal needs a group column (group=...)")
     pt0 = _partable(model, copy=False)  # read only

@@ -599,6 +599,7 @@ def lavaanify(
                     free_mean = g > 0 and ("intercepts" in group_equal or "thresholds" in group_equal)
                     add(f, "~1", "", g, 0, None if free_mean else 0.0)
     _echelon(rows, efa_of, ngroups, group_equal)
+    _free_later_efa_groups(rows, efa_of, group_equal)
     table = pd.DataFrame(rows)
     # std_lv: loadings free; latent variances fixed at 1 (only for factors that have loadings)
     if std_lv:
@@ -610,8 +611,6 @@ def lavaanify(
             & (table.kind != "single")
         )
         table.loc[mask, "fixed"] = 1.0
-        if "loadings" in group_equal and efa_of:
-            raise ModelSyntaxError("EFA blocks with group_equal 'loadings' are not supported")
         if (
             "loadings" in group_equal and "lv.variances" not in group_equal
         ):  # as lavaan: equal loadings identify the later groups' variances
@@ -674,6 +673,28 @@ def _echelon(rows: list[dict], efa_of: dict[str, str], ngroups: int, group_equal
                             "no modifiers"
                         )
                     r["fixed"], r["user"] = 0.0, 7
+
+
+def _free_later_efa_groups(rows: list[dict], efa_of: dict[str, str], group_equal) -> None:
+    """With loadings equal across groups, lavaan 0.6.14 identifies the later groups' EFA factors
+    by the first group's: their variances are free (unless ``lv.variances`` are equal too) and
+    their within-block covariances free (``user = 77``, unless ``lv.covariances`` are equal);
+    their echelon zeros stay fixed but are marked ``user = 77`` (tied to the first group's by
+    the equal loadings, not identifying the block: no rotation conditions of their own)."""
+    if not efa_of or "loadings" not in group_equal:
+        return
+    for r in rows:
+        if r["group"] > 1 and r["op"] == "=~" and r["user"] == 7:
+            r["user"] = 77
+            continue
+        if r["group"] == 1 or r["op"] != "~~" or r["lhs"] not in efa_of or r["rhs"] not in efa_of:
+            continue
+        if efa_of[r["lhs"]] != efa_of[r["rhs"]]:
+            continue
+        if r["lhs"] == r["rhs"] and r["user"] == 0 and "lv.variances" not in group_equal:
+            r["fixed"] = None
+        elif r["lhs"] != r["rhs"] and r["user"] == 7 and "lv.covariances" not in group_equal:
+            r["fixed"], r["user"] = None, 77
 
 
 def _single_indicators(statements: list[Statement]) -> set[str]:
