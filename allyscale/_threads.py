@@ -22,11 +22,14 @@ the environment variable ``ALLYSCALE_BLAS_THREADS`` (an integer, or ``none``).
 
 A few kernels are large enough to split coarsely instead: the N x N Gram matrix of WLSMV's
 influence form at N <= q (p = 200 items: 20,700 statistics) costs N^2 q operations, and
-its blocks of columns are independent single-threaded BLAS calls. Those run in
-:func:`kernel_threads` Python threads (default: the usable cores, at most 4; the
+its blocks of columns (and the blocks of cases of the catML trace) are independent
+single-threaded BLAS calls. They can run in :func:`kernel_threads` Python threads (the
 environment variable ``ALLYSCALE_KERNEL_THREADS`` or :func:`set_kernel_threads`), each
 block on one BLAS thread, so there is no fine-grained synchronisation to stall on a busy
-machine. Monte Carlo and search workers set it to 1 (their parallelism is the processes).
+machine. The default is 1: on the 2-vCPU machine of ``benchmarks/bench_engine.py`` two
+threads did not make the 200-item fit faster (2.29-2.95 s against 2.48-2.68 s, 130 MB more
+memory), as two vCPUs of one core share its floating-point units. Monte Carlo and search
+workers set it to 1 whatever the setting (their parallelism is the processes).
 """
 
 from __future__ import annotations
@@ -108,15 +111,11 @@ def kernel_threads() -> int:
 
             raise SpecificationError(f"ALLYSCALE_KERNEL_THREADS must be a positive integer, got {raw!r}")
         return value
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    return 1
 
 
 def set_kernel_threads(n: int | None) -> None:
-    """Set the threads of the large split kernels (``None``: back to the environment / the cores)."""
+    """Set the threads of the large split kernels (``None``: back to the environment, default 1)."""
     global _kernel_setting
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         from allyscale.errors import SpecificationError
