@@ -135,8 +135,11 @@ def _gl_integral(h: np.ndarray, k: np.ndarray, rho: np.ndarray, n_nodes: int) ->
     return acc.reshape(shape)
 
 
-def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray) -> np.ndarray:
+def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, coarse: bool = False) -> np.ndarray:
     """Phi2 on every pair's threshold grid, shape (P, K+1, K+1).
+
+    ``coarse``: 6 nodes for every |rho| below .925 (about 1e-6 instead of 1e-15), for the
+    first scoring steps of :func:`polychoric_pairs`, which only need to get close.
 
     Borders (a bound at -/+infinity, held as -/+BIG) are exact: 0, Phi(h) or Phi(k).
     Interior points use the Gauss-Legendre form of
@@ -148,7 +151,8 @@ def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray) -> np.ndarray:
     k = bj[:, None, 1:-1]
     inner = np.broadcast_to(ndtr(h) * ndtr(k), (rho.size, h.shape[1], k.shape[2])).copy()
     arho = np.abs(rho)
-    for lo, hi, n_nodes in ((0.0, 0.3, 6), (0.3, 0.75, 12), (0.75, _GENZ_RHO, 20)):
+    bands = ((0.0, _GENZ_RHO, 6),) if coarse else ((0.0, 0.3, 6), (0.3, 0.75, 12), (0.75, _GENZ_RHO, 20))
+    for lo, hi, n_nodes in bands:
         sel = (arho >= lo) & (arho < hi)
         if sel.any():
             inner[sel] += _gl_integral(h[sel], k[sel], rho[sel], n_nodes)
@@ -165,10 +169,13 @@ def grid_cdf(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def cell_probs(bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool = True, second: bool = False):
+def cell_probs(
+    bi: np.ndarray, bj: np.ndarray, rho: np.ndarray, *, deriv: bool = True, second: bool = False, coarse: bool = False
+):
     """Cell probabilities (P, K, K) and their derivative with respect to rho (with ``second``
-    also the second derivative: the grid's density derivative ``d phi2 / d rho``)."""
-    grid = grid_cdf(bi, bj, rho)
+    also the second derivative: the grid's density derivative ``d phi2 / d rho``; ``coarse``:
+    see :func:`grid_cdf`)."""
+    grid = grid_cdf(bi, bj, rho, coarse=coarse)
     prob = grid[:, 1:, 1:] - grid[:, :-1, 1:] - grid[:, 1:, :-1] + grid[:, :-1, :-1]
     if not deriv:
         return prob, None
@@ -266,24 +273,33 @@ def polychoric_pairs(
     newton = np.zeros(rho.size, dtype=bool)  # pairs close enough for Newton steps
     for it in range(1, max_iter + 1):
         idx = np.flatnonzero(active)
-        prob, dprob, d2prob = cell_probs(bi[idx], bj[idx], rho[idx], second=True)
+        # the first step from the start values uses the coarse quadrature (it only needs to get close;
+        # every later step and the convergence check use the full one)
+        coarse = it == 1
+        want2 = bool(newton[idx].any())
+        out = cell_probs(bi[idx], bj[idx], rho[idx], second=want2, coarse=coarse)
+        prob, dprob = out[0], out[1]
         n = tables[idx]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(prob > 0, dprob / prob, 0.0)
-            ratio2 = np.where(prob > 0, d2prob / prob, 0.0)
         score = (n * ratio).sum(axis=(1, 2))
         info = npair[idx] * (dprob * ratio).sum(axis=(1, 2))  # expected information (Fisher scoring)
-        hess = (n * (ratio2 - ratio * ratio)).sum(axis=(1, 2))  # the log-likelihood's second derivative
-        # Newton (observed information: quadratic convergence) once a pair is near its maximum and the
-        # log-likelihood is concave there; Fisher scoring otherwise
-        use_newton = newton[idx] & (hess < 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(use_newton, -score / hess, np.where(info > 0, score / info, 0.0))
+            step = np.where(info > 0, score / info, 0.0)
+        if want2:
+            # Newton (observed information: quadratic convergence) once a pair is near its maximum and
+            # the log-likelihood is concave there; Fisher scoring otherwise
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio2 = np.where(prob > 0, out[2] / prob, 0.0)
+            hess = (n * (ratio2 - ratio * ratio)).sum(axis=(1, 2))  # the log-likelihood's second derivative
+            use_newton = newton[idx] & (hess < 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = np.where(use_newton, -score / hess, step)
         newton[idx] = np.abs(step) < 0.05
         max_step = float(np.abs(step).max()) if step.size else 0.0
         # a pair whose step is below tol is converged at the rho just evaluated (the step is not
         # taken, so its cell probabilities are those of the returned estimate)
-        done = np.abs(step) < tol
+        done = (np.abs(step) < tol) & (not coarse)
         probs[idx[done]] = prob[done]
         dprobs[idx[done]] = dprob[done]
         converged[idx[done]] = True
