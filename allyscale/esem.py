@@ -411,7 +411,8 @@ def _constraint_jacobian(spec_new: ModelSpec, x: np.ndarray, blocks_g, opts: dic
 def _bread_meat(prep, est, spec_new: ModelSpec, x_new: np.ndarray, pt_new: pd.DataFrame):
     """The rotated model's information ``B`` and, for robust standard errors, ``M`` and the
     divisor: ML ``(I_expected, None, 1)``; MLR ``(I_observed, sum of score products, 1)``;
-    WLSMV ``(D'WD, D'W Gamma W D, N - G)`` (lavaan's ``robust.sem``; several groups: the
+    WLSMV ``(D'WD, D'W Gamma W D, N - G)`` (lavaan's ``robust.sem``; ``D`` the Jacobian of every
+    group's thresholds and polychorics, scale factors and means included; several groups: the
     blocks of each group weighted by ``N_g / N``, as :func:`allyscale._core.wlsmv.estimate`)."""
     if prep.estimator in ("ML", "MLR"):
         data = [_ml.GroupData.from_array(y) for y in prep.y]
@@ -427,37 +428,48 @@ def _bread_meat(prep, est, spec_new: ModelSpec, x_new: np.ndarray, pt_new: pd.Da
 
     from allyscale._core import wlsmv as _wlsmv
 
+    # the rotated model's implied statistics of every group (thresholds, scale factors and means
+    # included: lavaan's delta parameterization) and their sparse Jacobian
     free = pt_new["free"].to_numpy(dtype=int)
-    is_th = (pt_new["op"] == "|").to_numpy()
-    group = pt_new["group"].to_numpy(dtype=int) - 1 if "group" in pt_new else np.zeros(len(pt_new), dtype=int)
-    k = spec_new.n_free
+    op = pt_new["op"].to_numpy()
+    lhs = pt_new["lhs"].to_numpy()
+    ov, lv = list(spec_new.ov), list(spec_new.lv)
+    pos = {v: i for i, v in enumerate(ov)}
+    om = _wlsmv.OrdinalModel(
+        spec=spec_new,
+        spec_ml=spec_new,
+        free=free,
+        is_th=op == "|",
+        group=pt_new["group"].to_numpy(dtype=int) - 1 if "group" in pt_new else np.zeros(len(pt_new), dtype=int),
+        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+        ustart=pt_new["ustart"].to_numpy(dtype=float),
+        alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0)),
+    )
     G = prep.ngroups
-    ns = np.array([float(y.shape[0]) for y in prep.y])
-    bread = np.zeros((k, k))
-    meat = np.zeros((k, k))
-    n_used = 0.0
+    model = om.groups_model(G)
+    jac_all = sparse.csr_array(model(x_new)[1])
+    k = spec_new.n_free
+    stats_g = []
     for g in range(G):
         stats = prep.wls_stats[g] if prep.wls_stats else _wlsmv.sample_statistics(prep.y[g])
         if "acov" not in stats:
             stats = _wlsmv.finish_statistics(stats)
-        ns[g] = float(stats["n"])
-        th_param = free[is_th & (group == g)] - 1
-        n_th = th_param.size
-        corr = _wlsmv._CorrelationModel(spec_new, np.arange(k), group=g)
-        _, jc = corr(x_new)
-        rows = np.flatnonzero(th_param >= 0)
-        jt = sparse.csr_array((np.ones(rows.size), (rows, th_param[rows])), shape=(n_th, k))
-        jac = sparse.vstack([jt, sparse.csr_array(jc)], format="csr")
+        stats_g.append(stats)
+    ns = np.array([float(st["n"]) for st in stats_g])
+    bread = np.zeros((k, k))
+    meat = np.zeros((k, k))
+    q_g = model.q_g
+    for g, stats in enumerate(stats_g):
+        jac = sparse.csr_array(jac_all[g * q_g : (g + 1) * q_g])
         w = stats["w"]
         if w.size != jac.shape[0]:
             raise SpecificationError("the rotated model's statistics do not match the sample statistics")
-        fg = ns[g] / ns.sum() if G > 1 else 1.0  # lavaan: group g weighted by N_g / N
+        fg = ns[g] / ns.sum()  # lavaan: group g weighted by N_g / N
         bread += fg * np.asarray((jac.T @ jac.multiply(w[:, None])).toarray())
         a = sparse.csc_array(jac.multiply(w[:, None]))
         used = np.flatnonzero(np.diff(a.indptr))
         meat[np.ix_(used, used)] += fg * stats["acov"].products(a[:, used], w)[0]
-        n_used += ns[g]
-    return bread, meat, float(n_used - G)
+    return bread, meat, float(ns.sum() - G)
 
 
 def _vcov_bordered(prep, est, spec_new, x_new, pt_new, blocks_g, opts):
@@ -506,11 +518,6 @@ def rotate_fit(prep, est, rotation: str | None, rotation_args: Mapping[str, Any]
     if est.prepared is not None:
         prep = est.prepared
     spec, pt = prep.spec, prep.partable
-    if prep.ngroups > 1 and prep.group_equal and prep.estimator == "WLSMV":
-        raise SpecificationError(
-            "EFA blocks in several groups with group_equal are available with ML and MLR; with WLSMV "
-            f"only the configural model (group_equal={list(prep.group_equal)} was given)"
-        )
     ov, lv = list(spec.ov), list(spec.lv)
     blocks_g = [_blocks(pt, ov, lv, g) for g in range(prep.ngroups)]
     names = {b.name: {"factors": [lv[i] for i in b.lv_idx], "items": [ov[i] for i in b.ov_idx]} for b in blocks_g[0]}

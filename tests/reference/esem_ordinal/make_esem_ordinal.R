@@ -3,7 +3,8 @@
 # with primary loadings .55-.75 and cross-loadings .20 on three items, latent responses cut at
 # -1.2, -0.4, 0.4, 1.2 in group "a" and shifted by 0.2 in group "b" (two groups of 350).
 # Fits: one group geomin; one group target (the simulated pattern, partially specified); two groups
-# configural geomin (each group's block rotated separately).
+# configural geomin (each group's block rotated separately); two groups with equal loadings and
+# thresholds (lavaan's default identification: scale factors and latent means free in group "b").
 # R 4.x, lavaan 0.6.14, jsonlite.  Run from this folder: Rscript make_esem_ordinal.R
 suppressPackageStartupMessages({library(lavaan); library(jsonlite)})
 set.seed(20261201)
@@ -26,9 +27,9 @@ items <- colnames(y)
 esem <- paste0('efa("e")*f1 + efa("e")*f2 + efa("e")*f3 =~ ', paste(items, collapse = " + "))
 target <- matrix(0, p, m)
 for (k in 1:m) target[(4 * (k - 1) + 1):(4 * k), k] <- NA
-one <- function(..., group = NULL) {
+one <- function(..., group = NULL, group.equal = "") {
   fit <- if (is.null(group)) cfa(esem, data = d, ordered = items, estimator = "WLSMV", ...)
-         else cfa(esem, data = d, ordered = items, estimator = "WLSMV", group = group, ...)
+         else cfa(esem, data = d, ordered = items, estimator = "WLSMV", group = group, group.equal = group.equal, ...)
   pe <- parameterEstimates(fit)
   ss <- standardizedSolution(fit)
   list(model = esem,
@@ -42,4 +43,5 @@ out <- list(lavaan = as.character(packageVersion("lavaan")), target = target)
 out$geomin <- one()
 out$target_rotation <- one(rotation = "target", rotation.args = list(target = target))
 out$groups_geomin <- one(group = "grp")
+out$groups_geomin_equal <- one(group = "grp", group.equal = c("loadings", "thresholds"))
 writeLines(toJSON(out, digits = NA, na = "null", auto_unbox = TRUE), "reference.json")
