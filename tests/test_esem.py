@@ -346,13 +346,9 @@ def test_report_tables_and_esem_omega(mini_pool, mini_data):
 
 
 # ----------------------------------------------------------------------------- groups
-def test_configural_esem_in_two_groups_matches_lavaan():
-    """lavaan 0.6.14: the block rotated in each school separately (make_esem_groups.R)."""
-    ref = json.loads((REF / "esem" / "reference_groups.json").read_text())["hs_geomin_ml_groups"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = al.cfa(HS, ref["model"], estimator="ML", group="school")
-    assert fit.group_labels == ref["group_labels"]
+def _merge_groups(fit, ref):
+    """A several-group fit's =~, ~~ and ~1 rows next to lavaan's, with the estimates and the
+    standardized solution checked (1e-4 absolute)."""
     r = _frame(ref["est"]).merge(_frame(ref["std"]), on=["lhs", "op", "rhs", "group"])
     r = r[r["op"].isin(["=~", "~~", "~1"])]
     both = r.merge(
@@ -363,6 +359,17 @@ def test_configural_esem_in_two_groups_matches_lavaan():
     assert len(both) == len(r)
     assert_allclose(both["est"], both["est_r"], atol=1e-4, rtol=0)
     assert_allclose(both["std_all"], both["est_std"], atol=1e-4, rtol=0)
+    return both
+
+
+def test_configural_esem_in_two_groups_matches_lavaan():
+    """lavaan 0.6.14: the block rotated in each school separately (make_esem_groups.R)."""
+    ref = json.loads((REF / "esem" / "reference_groups.json").read_text())["hs_geomin_ml_groups"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = al.cfa(HS, ref["model"], estimator="ML", group="school")
+    assert fit.group_labels == ref["group_labels"]
+    both = _merge_groups(fit, ref)
     ok = both["se_r"] >= 1e-3
     assert_allclose(both["se"][ok], both["se_r"][ok], rtol=1e-3)
     keys = ["npar", "chisq", "df", "cfi", "tli", "logl", "aic", "bic", "rmsea", "srmr", "baseline.chisq"]
@@ -391,16 +398,7 @@ def test_esem_with_group_equal_matches_lavaan(case):
         warnings.simplefilter("ignore")
         # jsonlite writes a one-name group.equal as a string: cfa takes it as lavaan does
         fit = al.cfa(HS, ref["model"], estimator=ref["estimator"], group="school", group_equal=ref["group_equal"])
-    r = _frame(ref["est"]).merge(_frame(ref["std"]), on=["lhs", "op", "rhs", "group"])
-    r = r[r["op"].isin(["=~", "~~", "~1"])]
-    both = r.merge(
-        fit.estimates[["lhs", "op", "rhs", "group", "est", "se", "std_all"]],
-        on=["lhs", "op", "rhs", "group"],
-        suffixes=("_r", ""),
-    )
-    assert len(both) == len(r)
-    assert_allclose(both["est"], both["est_r"], atol=1e-4, rtol=0)
-    assert_allclose(both["std_all"], both["est_std"], atol=1e-4, rtol=0)
+    both = _merge_groups(fit, ref)
     ok = both["se_r"] >= 1e-3
     assert ok.sum() > 0.5 * len(both)
     assert_allclose(both["se"][ok], both["se_r"][ok], rtol=1e-3)

@@ -845,7 +845,7 @@ def estimate(
         fit = _separable(x, sidx, stats, om, model, fg, fn, fit_only, threads)
     else:
         fit = _full(x, stats, om, model, fg, fn, threads)
-    x, converged, it = fit["x"], fit["converged"], fit["iterations"]
+    x, converged, it = fit.x, fit.converged, fit.iterations
     if not converged:
         warnings.warn("the WLSMV (DWLS) estimation did not converge", ConvergenceWarning, stacklevel=4)
     resid = np.concatenate(s_g) - model(x, False)[0]
@@ -858,7 +858,7 @@ def estimate(
         raise SpecificationError(
             f"the model has {k} free parameters but only {G * q_g} sample statistics: it is not identified"
         )
-    tr_ug, tr_ug2 = fit["tr_ug"], fit["tr_ug2"]
+    tr_ug, tr_ug2 = fit.tr_ug, fit.tr_ug2
     test: Tests = {
         "standard": {"stat": stat, "df": df, "pvalue": fi.pvalue(stat, df)},
         "scaled.shifted": _scaled_shifted(stat, df, tr_ug, tr_ug2),
@@ -876,14 +876,14 @@ def estimate(
     if fit_only:
         catml = dict(_SKIPPED)
     else:
-        deltas, ks, y_handles, meat_cc = fit["catml_pieces"]() if note is None else ([], [], [], None)
+        deltas, ks, y_handles, meat_cc = fit.catml_pieces() if note is None else ([], [], [], None)
         catml = _catml(
             [sm[0] for sm in sample],
             [im[0] for im in implied],
             stats,
             deltas,
             ks,
-            fit["bread"],
+            fit.bread,
             meat_cc,
             ns,
             df,
@@ -906,22 +906,22 @@ def estimate(
     internals = Internals(
         s=np.concatenate(s_g),
         w=np.concatenate([f * w for f, w in zip(fn, w_g)]),
-        jac_sparse=fit["jac"],
+        jac_sparse=fit.jac,
         n=int(n_tot),
         n_th=n_th,
-        bread=fit["bread"],
-        meat=fit["meat"],
+        bread=fit.bread,
+        meat=fit.meat,
         groups=G,
         n_groups=ns,
         jac_numeric=lambda: model.numeric_jacobian(x_final),
     )
     if G == 1:
         internals["sigma"] = implied[0][0]
-    if "separable" in fit:  # the structural blocks (correlation rows), for the difference test
-        internals["separable"] = fit["separable"]
+    if fit.separable is not None:  # the structural blocks (correlation rows), for the difference test
+        internals["separable"] = fit.separable
     return Estimation(
         x,
-        fit["vcov"],
+        fit.vcov,
         converged,
         it,
         stat / (2 * n_tot),  # lavaan's fmin: chisq = 2 N fmin
@@ -939,9 +939,25 @@ def estimate(
     )
 
 
-def _separable(
-    x, sidx, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, fit_only: bool, threads: int = 1
-) -> dict[str, Any]:
+@dataclass
+class _Fit:
+    """What :func:`_separable` and :func:`_full` hand to :func:`estimate`."""
+
+    x: np.ndarray
+    f: float
+    converged: bool
+    iterations: int
+    jac: Any
+    bread: np.ndarray
+    meat: np.ndarray
+    vcov: np.ndarray | None
+    tr_ug: float
+    tr_ug2: float
+    catml_pieces: Any  # () -> (deltas, ks, y handles, J'W Gamma W J over every parameter)
+    separable: tuple | None = None  # the structural blocks for the difference test
+
+
+def _separable(x, sidx, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, fit_only: bool, threads: int = 1) -> _Fit:
     """Estimation and sandwich when ``D = blockdiag(I, J)`` (see :func:`estimate`): Gauss-Newton
     over the structural parameters ``sidx`` on every group's correlations, then the sandwich,
     the traces and (unless ``fit_only``) the threshold blocks, group by group."""
@@ -1060,23 +1076,10 @@ def _separable(
         return deltas, ks, y_handles, meat_cc
 
     jac_c = jac_cs[0] if G == 1 else _sparse.vstack(jac_cs, format="csc")
-    return {
-        "x": x,
-        "f": f,
-        "converged": converged,
-        "iterations": it,
-        "jac": jac,
-        "bread": bread,
-        "meat": meat,
-        "vcov": vcov,
-        "tr_ug": tr_ug,
-        "tr_ug2": tr_ug2,
-        "catml_pieces": catml_pieces,
-        "separable": (jac_c, bread_c, meat_c),
-    }
+    return _Fit(x, f, converged, it, jac, bread, meat, vcov, tr_ug, tr_ug2, catml_pieces, (jac_c, bread_c, meat_c))
 
 
-def _full(x, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, threads: int = 1) -> dict[str, Any]:
+def _full(x, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, threads: int = 1) -> _Fit:
     """Estimation and sandwich of the whole problem (thresholds equal across groups, scale
     factors, intercepts or latent means, fixed thresholds)."""
     G = len(stats)
@@ -1121,19 +1124,8 @@ def _full(x, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, threads: int 
                 y_handles.append((handle[1], used) if handle[0] == "y" else None)
         return deltas, ks, y_handles, meat_cc
 
-    return {
-        "x": x,
-        "f": f,
-        "converged": converged,
-        "iterations": it,
-        "jac": jac,
-        "bread": bread,
-        "meat": meat,
-        "vcov": bread @ meat @ bread / (ns.sum() - G),
-        "tr_ug": inf["tr_ug"],
-        "tr_ug2": inf["tr_ug2"],
-        "catml_pieces": catml_pieces,
-    }
+    vcov = bread @ meat @ bread / (ns.sum() - G)
+    return _Fit(x, f, converged, it, jac, bread, meat, vcov, inf["tr_ug"], inf["tr_ug2"], catml_pieces)
 
 
 def _as_gamma(st: dict[str, Any]) -> dict[str, Any]:
