@@ -331,22 +331,18 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     P = len(rho)
     tab = np.zeros((P, kmax + 1, kmax + 1))
     tab[:, :kmax, :kmax] = ratio * (n / npair)[:, None, None]
-    for j in range(p):
-        k = n_cat[j] - 1
-        t_j = np.zeros((kmax + 1, k))
-        t_j[: n_cat[j]] = th_items[j]
-        first = np.flatnonzero(iu[0] == j)
-        if first.size:
-            tab[first] -= (i_ru[first, :k] @ t_j.T)[:, :, None]
-        second = np.flatnonzero(iu[1] == j)
-        if second.size:
-            tab[second] -= (i_rv[second, :k] @ t_j.T)[:, None, :]
-    tab /= i_rr[:, None, None]
+    # every item's threshold influence table, zero-padded to (K + 1) x (K - 1): the pairs' threshold
+    # corrections in two products over all pairs (the padded thresholds' i_ru, i_rv are zero)
     th_tab = []
+    t_all = np.zeros((p, kmax + 1, kmax - 1))
     for j in range(p):
         t_j = np.zeros((kmax + 1, n_cat[j] - 1))
         t_j[: n_cat[j]] = th_items[j]
         th_tab.append(t_j)
+        t_all[j, :, : n_cat[j] - 1] = t_j
+    tab -= np.einsum("pm,pam->pa", i_ru, t_all[iu[0]])[:, :, None]
+    tab -= np.einsum("pm,pbm->pb", i_rv, t_all[iu[1]])[:, None, :]
+    tab /= i_rr[:, None, None]
     return {
         "codes": codes,
         "n": n,
