@@ -78,7 +78,7 @@ def brief(value: object, limit: int = 80) -> str:
     else:
         try:
             text = _REPR.repr(value)
-        except Exception:
+        except Exception:  # a value whose repr fails must not hide the error being reported about it
             text = f"<{type(value).__name__}>"
     if len(text) > limit:
         text = text[: limit - 3] + "..."

@@ -531,6 +531,8 @@ def test_echoed_values_are_truncated(tmp_path):
     assert len(brief("x" * 100_000)) <= 80
     assert "digits" in brief(10**5000)
     assert brief([[list(range(100))] * 100] * 100).endswith("...")
+    # a value whose repr fails (an integer too long for str inside a list) gives its type, not a second error
+    assert brief([10**5000]) == "<list>"
     data = tmp_path / "d.csv"
     frame = simulate(load_pool(MINI_POOL), 60, seed=1).astype(object)
     frame.loc[3, "a1"] = "y" * 50_000
