@@ -50,7 +50,7 @@ from allyscale._core import ml as _ml
 from allyscale._core.model import ModelSpec
 from allyscale.errors import ConvergenceWarning, SpecificationError
 from allyscale.results import Summary
-from allyscale.sem import CFAResult
+from allyscale.sem import CFAResult, ordinal_model_of
 
 __all__ = [
     "ROTATIONS",
@@ -430,21 +430,7 @@ def _bread_meat(prep, est, spec_new: ModelSpec, x_new: np.ndarray, pt_new: pd.Da
 
     # the rotated model's implied statistics of every group (thresholds, scale factors and means
     # included: lavaan's delta parameterization) and their sparse Jacobian
-    free = pt_new["free"].to_numpy(dtype=int)
-    op = pt_new["op"].to_numpy()
-    lhs = pt_new["lhs"].to_numpy()
-    ov, lv = list(spec_new.ov), list(spec_new.lv)
-    pos = {v: i for i, v in enumerate(ov)}
-    om = _wlsmv.OrdinalModel(
-        spec=spec_new,
-        spec_ml=spec_new,
-        free=free,
-        is_th=op == "|",
-        group=pt_new["group"].to_numpy(dtype=int) - 1 if "group" in pt_new else np.zeros(len(pt_new), dtype=int),
-        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
-        ustart=pt_new["ustart"].to_numpy(dtype=float),
-        alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0)),
-    )
+    om = ordinal_model_of(pt_new, list(spec_new.ov), list(spec_new.lv), spec=spec_new)
     G = prep.ngroups
     model = om.groups_model(G)
     jac_all = sparse.csr_array(model(x_new)[1])

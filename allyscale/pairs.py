@@ -260,8 +260,8 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
     from dataclasses import replace
 
     from allyscale._core import wlsmv as _w
-    from allyscale._core.model import ModelSpec
     from allyscale.cfa import _build, _prepare
+    from allyscale.sem import append_rows, ordinal_model_of
     from allyscale.syntax import model_variables, parse_model
 
     ov0, lv0 = model_variables(parse_model(syntax))
@@ -301,14 +301,8 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
                 "kind": "scale",
             }
         )
-    extra = pd.DataFrame(rows).reindex(columns=pt.columns)
-    for c in pt.columns:
-        if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
-            extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
-    pt = pd.concat([pt, extra], ignore_index=True)
+    pt = append_rows(pt, rows)
     pt.attrs.update(prep.partable.attrs)
-    for c in ("free", "user", "group"):
-        pt[c] = pt[c].astype(int)
     # threshold rows in the order of the sample statistics (item order, t1, t2, ...)
     op, lhs, rhs = pt["op"].to_numpy(), pt["lhs"].to_numpy(), pt["rhs"].to_numpy()
     th = np.flatnonzero(op == "|")
@@ -331,21 +325,8 @@ def fit_wlsmv_scaled(data: pd.DataFrame, syntax: str, *, free_scales: Sequence[s
                 f"item {v!r} has {int(stats['n_cat'][j])} observed categories but the model gives "
                 f"thresholds {have}; collapse categories (allyscale.collapse_categories)"
             )
-    spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=True)
-    spec_ml = ModelSpec.from_partable(pt, ov, lv, meanstructure=False)
-    free = pt["free"].to_numpy(dtype=int)
-    pos = {v: i for i, v in enumerate(ov)}
-    alpha_free = np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0))
-    om = _w.OrdinalModel(
-        spec=spec,
-        spec_ml=spec_ml,
-        free=free,
-        is_th=op == "|",
-        group=pt["group"].to_numpy(dtype=int) - 1,
-        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
-        ustart=pt["ustart"].to_numpy(dtype=float),
-        alpha_free=alpha_free,
-    )
+    om = ordinal_model_of(pt, ov, lv)
+    spec = om.spec
     # thresholds, intercepts, means and scale factors enter the implied statistics (not separable)
     est = _w.estimate([y], [stats], om)
     est.diagnostics["scale_factors_free"] = list(free_scales)

@@ -620,6 +620,48 @@ def _expand_thresholds(pt: pd.DataFrame, n_cat: dict[str, int]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def append_rows(pt: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
+    """``pt`` with ``rows`` (dicts of ``lhs, op, rhs, user, group, free, ustart, label, kind``)
+    appended; other columns take the table's first value (text columns) or NaN, and the
+    table's attrs are kept."""
+    extra = pd.DataFrame(rows).reindex(columns=pt.columns)
+    for c in pt.columns:
+        if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
+            extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
+    full = pd.concat([pt, extra], ignore_index=True)
+    full.attrs.update(pt.attrs)
+    for c in ("free", "user", "group"):
+        full[c] = full[c].astype(int)
+    return full
+
+
+def ordinal_model_of(pt: pd.DataFrame, ov: list[str], lv: list[str], spec: ModelSpec | None = None):
+    """The :class:`~allyscale._core.wlsmv.OrdinalModel` of an ordinal parameter table
+    (thresholds in the order of the sample statistics); ``spec`` its meanstructure
+    :class:`ModelSpec` if already built (also used for the start values then)."""
+    from allyscale._core.wlsmv import OrdinalModel
+
+    if spec is None:
+        spec = ModelSpec.from_partable(pt, ov, lv, meanstructure=True)
+        spec_ml = ModelSpec.from_partable(pt, ov, lv, meanstructure=False)
+    else:
+        spec_ml = spec
+    op = pt["op"].to_numpy()
+    lhs = pt["lhs"].to_numpy()
+    free = pt["free"].to_numpy(dtype=int)
+    pos = {v: i for i, v in enumerate(ov)}
+    return OrdinalModel(
+        spec=spec,
+        spec_ml=spec_ml,
+        free=free,
+        is_th=op == "|",
+        group=pt["group"].to_numpy(dtype=int) - 1 if "group" in pt else np.zeros(len(pt), dtype=int),
+        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
+        ustart=pt["ustart"].to_numpy(dtype=float),
+        alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, lv) & (free > 0)),
+    )
+
+
 def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
     """The ordinal parameter table (every indicator ordered, thresholds expanded) and its
     :class:`~allyscale._core.wlsmv.OrdinalModel`; cached by syntax, items, categories and
@@ -633,8 +675,6 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
     not intercepts, the item intercepts are free in the later groups and the latent means
     fixed at 0 instead (semTools' ``measEq.syntax(ID.cat = "Wu.Estabrook.2016")``).
     """
-    from allyscale._core.wlsmv import OrdinalModel
-
     ov = prep.ov
     key = (
         prep.model,
@@ -681,33 +721,9 @@ def _ordinal_model(prep: _Prepared, n_cat: dict[str, int]):
                         "kind": "scale",
                     }
                 )
-        extra = pd.DataFrame(rows).reindex(columns=pt.columns)
-        for c in pt.columns:
-            if c not in ("lhs", "op", "rhs", "user", "group", "free", "ustart", "label", "kind"):
-                extra[c] = pt[c].iloc[0] if pt[c].dtype == object else np.nan
-        full = pd.concat([pt, extra], ignore_index=True)
-        full.attrs.update(pt.attrs)
-        full["free"] = full["free"].astype(int)
-        full["user"] = full["user"].astype(int)
-        full["group"] = full["group"].astype(int)
-        pt = full
+        pt = append_rows(pt, rows)
     pt = _expand_thresholds(pt, n_cat)
-    spec = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=True)
-    spec_ml = ModelSpec.from_partable(pt, ov, prep.lv, meanstructure=False)
-    op = pt["op"].to_numpy()
-    lhs = pt["lhs"].to_numpy()
-    free = pt["free"].to_numpy(dtype=int)
-    pos = {v: i for i, v in enumerate(ov)}
-    om = OrdinalModel(
-        spec=spec,
-        spec_ml=spec_ml,
-        free=free,
-        is_th=op == "|",
-        group=pt["group"].to_numpy(dtype=int) - 1,
-        item=np.array([pos.get(v, -1) for v in lhs], dtype=int),
-        ustart=pt["ustart"].to_numpy(dtype=float),
-        alpha_free=np.flatnonzero((op == "~1") & np.isin(lhs, prep.lv) & (free > 0)),
-    )
+    om = ordinal_model_of(pt, ov, prep.lv)
     if len(_ORDINAL) > 32:
         _ORDINAL.clear()
     _ORDINAL[key] = hit = (pt, om)
