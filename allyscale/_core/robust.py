@@ -178,6 +178,12 @@ def fiml_corrected(groups: list[dict], df: float, df_null: float) -> dict[str, f
     delta_b = block_diag(*[sel for _ in groups])
     c_hat = trace(delta) / df if df > 0 else np.nan
     c_null = trace(delta_b) / df_null
+    return robust_pieces(xx3, df, c_hat, xx3_null, df_null, c_null)
+
+
+def robust_pieces(xx3: float, df: float, c_hat: float, xx3_null: float, df_null: float, c_null: float) -> dict:
+    """lavaan's pieces of the ``.robust`` indices (``XX3, df3, c.hat3, XX3.scaled, XX3.null,
+    df3.null, c.hat3.null``), as both the FIML-corrected and the catML versions return them."""
     return {
         "XX3": xx3,
         "df3": df,

@@ -60,6 +60,7 @@ from scipy import sparse as _sparse
 from allyscale._caches import register as _register_cache
 from allyscale._core import fitindices as fi
 from allyscale._core import ml as _ml
+from allyscale._core import robust as _robust
 from allyscale._core import wlsstats as _ws
 from allyscale._core.estimation import Estimation, Internals, Tests, TestStatistic
 from allyscale._core.model import ModelSpec
@@ -560,15 +561,7 @@ def _catml(
                 trace += part
     c_hat = trace / df if df > 0 else np.nan
     c_null = float(sum(st["acov"].diag()[st["n_th"] :].sum() / f[g] for g, st in enumerate(stats))) / (G * P)
-    return {
-        "XX3": xx3,
-        "df3": df,
-        "c.hat3": c_hat,
-        "XX3.scaled": xx3 / c_hat if df > 0 else np.nan,
-        "XX3.null": xx3_null,
-        "df3.null": float(G * P),
-        "c.hat3.null": c_null,
-    }
+    return _robust.robust_pieces(xx3, df, c_hat, xx3_null, float(G * P), c_null)
 
 
 #: doubles per block of cases in the catML trace (influence form)
