@@ -719,6 +719,20 @@ def _item_of(row, latent: set, forms, sep) -> str:
 # --------------------------------------------------------------------------------------
 # the sequence
 # --------------------------------------------------------------------------------------
+
+
+def _delta_columns(dec: dict) -> dict:
+    """The table's difference columns from a :func:`_decide` result."""
+    return {
+        "delta_chisq": dec["chisq_diff"],
+        "delta_df": dec["df_diff"],
+        "delta_pvalue": dec["pvalue"],
+        "delta_cfi": dec["delta_cfi"],
+        "delta_rmsea": dec["delta_rmsea"],
+        "basis": dec["basis"],
+    }
+
+
 def _decide(restricted: CFAResult, free: CFAResult, policy) -> dict[str, Any]:
     from allyscale.fitpolicy import invariance_decision
 
@@ -946,14 +960,7 @@ def invariance(
         if prev_name is not None:
             dec = _decide(fit, fits[prev_name], policy)
             tests.append({"level": name, "against": prev_name, **dec})
-            row.update(
-                delta_chisq=dec["chisq_diff"],
-                delta_df=dec["df_diff"],
-                delta_pvalue=dec["pvalue"],
-                delta_cfi=dec["delta_cfi"],
-                delta_rmsea=dec["delta_rmsea"],
-                basis=dec["basis"],
-            )
+            row.update(_delta_columns(dec))
             if failed is not None:
                 row["decision"] = "not interpretable"
             elif dec["held"] is None:
@@ -1002,12 +1009,7 @@ def invariance(
                 prow = _row(pfit, robust, ordinal)
                 tests.append({"level": pname, "against": prev_name, **dec})
                 prow.update(
-                    delta_chisq=dec["chisq_diff"],
-                    delta_df=dec["df_diff"],
-                    delta_pvalue=dec["pvalue"],
-                    delta_cfi=dec["delta_cfi"],
-                    delta_rmsea=dec["delta_rmsea"],
-                    basis=dec["basis"],
+                    **_delta_columns(dec),
                     released=len(released_rows),
                     converged=pfit.converged,
                     decision="supported (partial)" if dec["held"] else "not supported",
