@@ -171,3 +171,59 @@ def test_influence_and_gamma_match_lavaan_nacov(sim60):
     inf = polychoric(holey).influence()
     assert inf.shape[0] == 500 and np.isfinite(inf.to_numpy()).all()
     assert (inf.iloc[0][["i01|t1", "i01|t2", "i01|t3", "i01|t4"]] == 0).all() and inf.iloc[0]["i02~~i03"] != 0
+
+
+def _pair_inputs(seed=3, n=400, missing=0.0):
+    """Tables and threshold bounds of 12 items with 2 to 5 categories and correlations up to .96."""
+    from allyscale._core import polychoric as pc
+
+    rng = np.random.default_rng(seed)
+    load = np.array([0.97, 0.96, 0.9, 0.5, 0.3, -0.8, 0.95, 0.7, 0.2, 0.99, 0.6, 0.85])
+    z = rng.standard_normal(n)[:, None] * load + rng.standard_normal((n, 12)) * np.sqrt(1 - load**2)
+    cuts = [[-1, 0, 1.0], [0.0], [-1.5, -0.5, 0.5, 1.5], [-0.3, 0.8]]
+    y = np.column_stack([np.digitize(z[:, j], cuts[j % 4]) for j in range(12)]).astype(float)
+    y[rng.random(y.shape) < missing] = np.nan
+    codes, cats = pc.encode(y)
+    n_cat = np.array([len(c) for c in cats])
+    bounds = pc._bounds(pc.thresholds(codes, n_cat))
+    iu = np.triu_indices(12, 1)
+    return pc, codes, bounds, iu, pc.pair_tables(codes, int(n_cat.max()), iu).astype(float)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.1])
+def test_cell_probabilities_after_incremental_steps_equal_owens_t(missing):
+    # the fit integrates only each step's change of Phi2; at the estimates (pairs up to .96, Owen's T
+    # beyond .925) the cell probabilities equal the bivariate normal CDF's cells to rounding
+    pc, codes, bounds, iu, tables = _pair_inputs(missing=missing)
+    bi, bj = bounds[iu[0]], bounds[iu[1]]
+    fit = pc.polychoric_pairs(tables, bi, bj, pc.olsson_start(tables, bi, bj), tol=1e-10)
+    assert fit.converged.all() and (np.abs(fit.rho) >= 0.925).sum() >= 4
+    h = np.where(np.abs(bi) >= 40, np.sign(bi) * np.inf, bi)
+    k = np.where(np.abs(bj) >= 40, np.sign(bj) * np.inf, bj)
+    grid = bvn_cdf(h[:, :, None], k[:, None, :], fit.rho[:, None, None])
+    cells = grid[:, 1:, 1:] - grid[:, :-1, 1:] - grid[:, 1:, :-1] + grid[:, :-1, :-1]
+    np.testing.assert_allclose(fit.prob, cells, rtol=0, atol=2e-15)
+    # and the same probabilities from a fresh grid at those correlations (full quadrature)
+    np.testing.assert_allclose(pc.cell_probs(bi, bj, fit.rho)[0], cells, rtol=0, atol=2e-15)
+
+
+def test_incremental_steps_of_every_size_agree_with_a_fresh_evaluation():
+    pc, codes, bounds, iu, tables = _pair_inputs()
+    bi, bj = bounds[iu[0]], bounds[iu[1]]
+    rho0 = np.clip(pc.olsson_start(tables, bi, bj), -0.9, 0.9)
+    idx = np.arange(rho0.size)
+    for step in (1e-4, 5e-3, 0.05, 0.3):  # 2, 3 and 6 nodes, and a full evaluation
+        grid = pc.PairGrid(bi, bj)
+        grid.probs(idx, rho0)
+        rho1 = np.clip(rho0 + step * np.sign(0.5 - rho0), -0.92, 0.92)
+        got = grid.probs(idx, rho1, second=True)
+        want = pc.PairGrid(bi, bj).probs(idx, rho1, second=True)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=0, atol=2e-15, err_msg=f"step {step}")
+
+
+def test_olsson_start_from_codes_equals_the_tables_version():
+    pc, codes, bounds, iu, tables = _pair_inputs()
+    np.testing.assert_allclose(
+        pc.olsson_start_complete(codes, bounds, iu), pc.olsson_start(tables, bounds[iu[0]], bounds[iu[1]]), atol=1e-14
+    )

@@ -261,6 +261,43 @@ def _encode(y: np.ndarray):
     return codes, cats, n_cat
 
 
+def _conditional_cells(u: np.ndarray, v: np.ndarray, rho: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``P(v_b < Y <= v_(b+1) | X = u_a)`` for standard bivariate normal (X, Y) with correlation
+    ``rho`` and ``s = sqrt(1 - rho^2)``: (P, K-1, K) from the pairs' interior thresholds ``u``,
+    ``v`` (P, K-1); the outer bounds contribute exactly 0 and 1."""
+    z = ndtr((v[:, None, :] - rho[:, None, None] * u[:, :, None]) / s[:, None, None])
+    shape = (z.shape[0], z.shape[1], 1)
+    cdf = np.concatenate([np.zeros(shape), z, np.ones(shape)], axis=2)
+    return cdf[:, :, 1:] - cdf[:, :, :-1]
+
+
+def _threshold_influence_tables(th: np.ndarray, n_cat: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Each item's threshold influences as a function of the case's category: ``scale_j s_j A_j^-1``
+    with the scores ``s_j`` (categories x thresholds) and their information ``A_j`` (tridiagonal),
+    zero-padded to (p, Kmax + 1, Kmax - 1) (the last row for a missing response)."""
+    p, km1 = th.shape
+    kmax = km1 + 1
+    valid = np.arange(km1)[None, :] < (n_cat - 1)[:, None]  # (p, Kmax - 1): the item's own thresholds
+    t = np.where(valid, th, 0.0)
+    cdf = np.concatenate([np.zeros((p, 1)), np.where(valid, ndtr(t), 1.0), np.ones((p, 1))], axis=1)
+    prob = np.diff(cdf, axis=1)  # (p, Kmax): zero for the padding categories
+    dens = np.where(valid, np.exp(-(t**2) / 2) / np.sqrt(2 * np.pi), 0.0)
+    with np.errstate(divide="ignore"):
+        inv_p = np.where(prob > 0, 1.0 / prob, 0.0)
+    info = np.zeros((p, km1, km1))
+    m = np.arange(km1)
+    info[:, m, m] = np.where(valid, dens**2 * (inv_p[:, :-1] + inv_p[:, 1:]), 1.0)
+    off = -dens[:, :-1] * dens[:, 1:] * inv_p[:, 1:-1]  # (p, Kmax - 2), zero past the item's thresholds
+    info[:, m[:-1], m[1:]] = off
+    info[:, m[1:], m[:-1]] = off
+    scores = np.zeros((p, kmax, km1))
+    scores[:, m, m] = dens * inv_p[:, :-1]
+    scores[:, m + 1, m] = -dens * inv_p[:, 1:]
+    out = np.zeros((p, kmax + 1, km1))
+    out[:, :kmax] = scale[:, None, None] * (scores @ np.linalg.inv(info))
+    return out
+
+
 def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     """Everything the influences need that does not depend on the individual case."""
     codes, cats, n_cat = _encode(y)
@@ -281,28 +318,16 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     never = np.flatnonzero(npair == 0)
     if never.size:
         raise PairNeverObserved(int(iu[0][never[0]]), int(iu[1][never[0]]))
-    fit = _pc.polychoric_pairs(
-        tables, bounds[iu[0]], bounds[iu[1]], _pc.olsson_start(tables, bounds[iu[0]], bounds[iu[1]]), tol=tol
-    )
+    if observed.all():
+        start = _pc.olsson_start_complete(codes, bounds, iu)
+    else:
+        start = _pc.olsson_start(tables, bounds[iu[0]], bounds[iu[1]])
+    fit = _pc.polychoric_pairs(tables, bounds[iu[0]], bounds[iu[1]], start, tol=tol)
     rho = fit.rho
     n_obs = observed.sum(axis=0)
-    # ---- thresholds: A_j / N_j (the observed cases' mean outer product of the scores) and its inverse
-    th_items = []
-    for j in range(p):
-        k = n_cat[j]
-        t = th[j, : k - 1]
-        b = np.concatenate([[-np.inf], t, [np.inf]])
-        prob = ndtr(b[1:]) - ndtr(b[:-1])
-        dens = np.exp(-(t**2) / 2) / np.sqrt(2 * np.pi)
-        a = np.diag(dens**2 * (1 / prob[:-1] + 1 / prob[1:]))
-        for m in range(k - 2):
-            a[m, m + 1] = a[m + 1, m] = -dens[m] * dens[m + 1] / prob[m + 1]
-        # the case's influence is a function of its category: a (k x (k-1)) lookup table
-        s_cat = np.zeros((k, k - 1))
-        for m in range(k - 1):
-            s_cat[m, m] += dens[m] / prob[m]
-            s_cat[m + 1, m] -= dens[m] / prob[m + 1]
-        th_items.append((n / n_obs[j]) * s_cat @ np.linalg.inv(a))
+    # ---- thresholds: A_j / N_j (the observed cases' mean outer product of the scores) and its inverse,
+    # for every item at once on the padded (p, Kmax - 1) thresholds (padding: a unit diagonal, zero scores)
+    t_all = _threshold_influence_tables(th, n_cat, n / n_obs)
     # ---- correlations
     prob, dprob = fit.prob, fit.dprob  # at the estimates (polychoric_pairs)
     assert prob is not None and dprob is not None
@@ -313,18 +338,11 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     i_rr = (phat * ratio**2).sum(axis=(1, 2))
     s_ = np.sqrt(1 - rho**2)
     u = bounds[iu[0]][:, 1:-1]
-    v = bounds[iu[1]]
-    du = np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
-    cu = ndtr((v[:, None, 1:] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]) - ndtr(
-        (v[:, None, :-1] - rho[:, None, None] * u[:, :, None]) / s_[:, None, None]
-    )
-    i_ru = (du[:, :, None] * cu * (qmat[:, :-1, :] - qmat[:, 1:, :])).sum(axis=2)  # (P, K-1)
     uu = bounds[iu[1]][:, 1:-1]
-    vv = bounds[iu[0]]
+    du = np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
+    i_ru = (du[:, :, None] * _conditional_cells(u, uu, rho, s_) * (qmat[:, :-1, :] - qmat[:, 1:, :])).sum(axis=2)
     dv = np.exp(-(uu**2) / 2) / np.sqrt(2 * np.pi)
-    cv = ndtr((vv[:, None, 1:] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]) - ndtr(
-        (vv[:, None, :-1] - rho[:, None, None] * uu[:, :, None]) / s_[:, None, None]
-    )
+    cv = _conditional_cells(uu, u, rho, s_)
     i_rv = (dv[:, :, None] * cv * (qmat[:, :, :-1] - qmat[:, :, 1:]).transpose(0, 2, 1)).sum(axis=2)
     # a pair's influence is a function of the case's two categories (and is zero-scored where one is
     # missing): the (K + 1) x (K + 1) table, the last row/column for "missing"
@@ -333,13 +351,7 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     tab[:, :kmax, :kmax] = ratio * (n / npair)[:, None, None]
     # every item's threshold influence table, zero-padded to (K + 1) x (K - 1): the pairs' threshold
     # corrections in two products over all pairs (the padded thresholds' i_ru, i_rv are zero)
-    th_tab = []
-    t_all = np.zeros((p, kmax + 1, kmax - 1))
-    for j in range(p):
-        t_j = np.zeros((kmax + 1, n_cat[j] - 1))
-        t_j[: n_cat[j]] = th_items[j]
-        th_tab.append(t_j)
-        t_all[j, :, : n_cat[j] - 1] = t_j
+    th_tab = [t_all[j, :, : n_cat[j] - 1] for j in range(p)]
     tab -= np.einsum("pm,pam->pa", i_ru, t_all[iu[0]])[:, :, None]
     tab -= np.einsum("pm,pbm->pb", i_rv, t_all[iu[1]])[:, None, :]
     tab /= i_rr[:, None, None]
