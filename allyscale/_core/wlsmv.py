@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import linalg as _linalg
 from scipy import sparse as _sparse
 
 from allyscale._caches import register as _register_cache
@@ -226,6 +227,7 @@ class _CorrelationModel:
         self.spec = spec
         self.group = group
         self.iu = np.triu_indices(p, 1)
+        self.n_pairs = len(self.iu[0])
         pidx = -np.ones((p, p), dtype=int)
         pidx[self.iu] = np.arange(len(self.iu[0]))
         pidx[self.iu[1], self.iu[0]] = pidx[self.iu]
@@ -298,6 +300,35 @@ class _CorrelationModel:
         )  # shared labels: duplicates are summed
         return sig_vec, jac
 
+    def gradient(self, x: np.ndarray, c: np.ndarray, gm=None) -> np.ndarray:
+        """``J' c`` for a vector ``c`` over the pairs, without the Jacobian: the derivative of
+        ``sum_(i<j) c_ij sigma_ij = tr(C Sigma) / 2`` (``C`` symmetric, zero diagonal) from the
+        model matrices, ``C Lambda Phi`` for the loadings, ``L' C L`` (``L = Lambda A``, halved on
+        the diagonal) for the factor (co)variances, ``L' C Lambda Phi`` for the regressions and
+        ``C_ij`` for the residual covariances; O(p^2 m) instead of the Jacobian's O(P k)."""
+        if gm is None:
+            gm = self.spec.matrices(x)[self.group]
+        p = gm.lam.shape[0]
+        cm = np.zeros((p, p))
+        cm[self.iu] = c
+        cm += cm.T
+        a = gm.A
+        lam_a = gm.lam @ a
+        g = np.zeros(self.n_ent)
+        if self.lam.size or self.beta.size:
+            clp = cm @ (gm.lam @ (a @ gm.psi @ a.T))  # C Lambda Phi (p, m)
+            if self.lam.size:
+                g[self.lam[:, 0]] = clp[self.lam[:, 1], self.lam[:, 2]]
+            if self.beta.size:
+                g[self.beta[:, 0]] = (lam_a.T @ clp)[self.beta[:, 1], self.beta[:, 2]]
+        if self.psi.size:
+            lcl = lam_a.T @ cm @ lam_a
+            diag = self.psi[:, 1] == self.psi[:, 2]
+            g[self.psi[:, 0]] = lcl[self.psi[:, 1], self.psi[:, 2]] * np.where(diag, 0.5, 1.0)
+        if self.theta.size:
+            g[self.theta[:, 0]] = cm[self.theta[:, 1], self.theta[:, 2]]
+        return np.bincount(self.ent_col, weights=g, minlength=self.kc)  # shared labels: summed
+
 
 def _jtwj(jac, w: np.ndarray) -> np.ndarray:
     """``J' diag(w) J`` for a dense or sparse Jacobian."""
@@ -306,23 +337,45 @@ def _jtwj(jac, w: np.ndarray) -> np.ndarray:
     return (jac.T * w) @ jac
 
 
-def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
+def _gauss_newton(x, objective, jacobian, w, *, gradient=None, max_iter: int = 200):
     """Minimise ``(s - sigma(x))' W (s - sigma(x))`` by Gauss-Newton with step halving.
 
     ``objective(x)`` returns ``(F, residual)`` (raising ``LinAlgError`` where the model is
     undefined) and ``jacobian(x)`` the Jacobian of sigma. Converged when the gradient's
     largest element is below 1e-9 or F stops decreasing (1e-15).
+
+    With ``gradient(x, c)`` (``J' c`` without forming the Jacobian), the Gauss-Newton matrix
+    ``J'WJ`` is kept from one iteration to the next (a chord step: the gradient is exact at
+    every iterate, so the minimum and the convergence test are those of Gauss-Newton) and
+    rebuilt at the current estimates when an iteration shrinks the gradient's largest element
+    by a factor above .3, its step fails or F stops decreasing (the fit then stops only after
+    a Gauss-Newton step from a rebuilt matrix, as without it). The returned Jacobian is then ``None`` unless it
+    was rebuilt at the final estimates. On the 100-item dfi fits this takes 12-16 iterations
+    instead of 7-13 but a fifth to a half of the time (an iteration without the Jacobian costs
+    one objective and one gradient).
     """
     f, r = objective(x)
-    jac = jacobian(x)
+
+    def build(x, r):
+        jac = jacobian(x)
+        h = _jtwj(jac, w)
+        try:
+            fac = ("cho", _linalg.cho_factor(h))
+        except np.linalg.LinAlgError:
+            fac = ("lstsq", h)
+        return jac, fac, jac.T @ (w * r)
+
+    def solve(fac, g):
+        kind, arr = fac
+        if kind == "cho":
+            return _linalg.cho_solve(arr, g)
+        return np.linalg.lstsq(arr, g, rcond=None)[0]
+
+    jac, fac, g = build(x, r)
+    fresh = True  # the matrix (and ``jac``) belong to the current x
     converged, it = False, 0
     for it in range(1, max_iter + 1):
-        h = _jtwj(jac, w)
-        g = jac.T @ (w * r)
-        try:
-            step = np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(h, g, rcond=None)[0]
+        step = solve(fac, g)
         t, ok = 1.0, False
         for _ in range(30):
             xn = x + t * step
@@ -336,14 +389,34 @@ def _gauss_newton(x, objective, jacobian, w, *, max_iter: int = 200):
                 break
             t /= 2
         if not ok:
+            if not fresh:  # a kept matrix: rebuild it here and try again
+                jac, fac, g = build(x, r)
+                fresh = True
+                continue
             break
+        chord = not fresh  # the step came from a matrix built at an earlier x
         decrease = f - fn
+        g_old = float(np.max(np.abs(g)))
         x, f, r = xn, fn, rn
-        jac = jacobian(x)
-        if np.max(np.abs(jac.T @ (w * r))) < 1e-9 or decrease < 1e-15:
+        if gradient is None:
+            jac, fac, g = build(x, r)
+            fresh = True
+        else:
+            g = gradient(x, w * r)
+            fresh = False
+        g_max = float(np.max(np.abs(g)))
+        # F's decrease is below its rounding error long before the gradient is: a step that leaves
+        # F unchanged ends the fit only when the gradient stopped shrinking too
+        stalled = decrease < 1e-15 and g_max > 0.5 * g_old
+        if (g_max < 1e-9 or stalled) and not chord:
             converged = True
             break
-    return x, f, r, jac, converged, it
+        # a chord step that converges, stalls or shrinks the gradient too little: a Gauss-Newton
+        # step next (the fit ends with one, as without the kept matrix)
+        if gradient is not None and (g_max < 1e-9 or stalled or g_max > 0.3 * g_old):
+            jac, fac, g = build(x, r)
+            fresh = True
+    return x, f, r, (jac if fresh else None), converged, it
 
 
 def _start(spec_ml: ModelSpec, ys: list[np.ndarray], stats: list[dict[str, Any]] | None = None) -> np.ndarray:
@@ -981,7 +1054,15 @@ def _separable(x, sidx, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, fi
         parts = [jc for _, jc in implied_c(xc, True)]
         return parts[0] if G == 1 else _sparse.vstack(parts, format="csr")
 
-    xc, f, _, _, converged, it = _gauss_newton(x[sidx], objective, jacobian, w_c_fit)
+    def gradient(xc, c):
+        xf = full(xc)
+        out, r0 = np.zeros(sidx.size), 0
+        for cm, gm in zip(cms, spec.matrices(xf)):
+            out += cm.gradient(xf, c[r0 : r0 + cm.n_pairs], gm=gm)
+            r0 += cm.n_pairs
+        return out
+
+    xc, f, _, _, converged, it = _gauss_newton(x[sidx], objective, jacobian, w_c_fit, gradient=gradient)
     x = full(xc)
     kc = sidx.size
     jac_cs = [_sparse.csc_array(jc) for _, jc in implied_c(xc, True)]  # per group, P x kc
