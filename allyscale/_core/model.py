@@ -64,7 +64,11 @@ class GroupMatrices:
 
     @property
     def A(self) -> np.ndarray:
-        return np.linalg.inv(np.eye(self.beta.shape[0]) - self.beta)
+        """``(I - B)^-1`` (the identity itself when there is no regression among the factors)."""
+        eye = np.eye(self.beta.shape[0])
+        if not self.beta.any():
+            return eye
+        return np.linalg.inv(eye - self.beta)
 
     def sigma(self) -> np.ndarray:
         a = self.A

@@ -1041,10 +1041,17 @@ def _separable(x, sidx, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, fi
         xf[sidx] = xc
         return xf
 
+    last: dict[str, Any] = {"x": None}
+
+    def matrices(xf):
+        # the objective and the chord step's gradient are evaluated at the same point: built once
+        if last["x"] is None or not np.array_equal(last["x"], xf):
+            last.update(x=xf, mats=spec.matrices(xf))
+        return last["mats"]
+
     def implied_c(xc, jacobian):
         xf = full(xc)
-        mats = spec.matrices(xf)
-        return [cm(xf, jacobian, gm=gm) for cm, gm in zip(cms, mats)]
+        return [cm(xf, jacobian, gm=gm) for cm, gm in zip(cms, matrices(xf))]
 
     def objective(xc):
         r = rho_all - np.concatenate([sc for sc, _ in implied_c(xc, False)])
@@ -1057,7 +1064,7 @@ def _separable(x, sidx, stats, om: OrdinalModel, model: _GroupsModel, fg, fn, fi
     def gradient(xc, c):
         xf = full(xc)
         out, r0 = np.zeros(sidx.size), 0
-        for cm, gm in zip(cms, spec.matrices(xf)):
+        for cm, gm in zip(cms, matrices(xf)):
             out += cm.gradient(xf, c[r0 : r0 + cm.n_pairs], gm=gm)
             r0 += cm.n_pairs
         return out

@@ -78,9 +78,10 @@ class ACov:
         self.IF = IF
         self.gamma = gamma
         self._grams: dict = {}
+        self._diag: np.ndarray | None = None
 
-    def __getstate__(self):  # the Gram cache is rebuilt on demand
-        return {"n": self.n, "IF": self.IF, "gamma": self.gamma, "_grams": {}}
+    def __getstate__(self):  # the Gram cache and the diagonal are rebuilt on demand
+        return {"n": self.n, "IF": self.IF, "gamma": self.gamma, "_grams": {}, "_diag": None}
 
     @property
     def _IF(self) -> np.ndarray:
@@ -100,9 +101,13 @@ class ACov:
         return "influence" if self.IF is not None else "gamma"
 
     def diag(self) -> np.ndarray:
-        if self.gamma is not None:
-            return np.diag(self.gamma).copy()
-        return np.einsum("ij,ij->j", self._IF, self._IF) / self.n
+        """``diag(Gamma)`` (computed once; a copy)."""
+        if self._diag is None:
+            if self.gamma is not None:
+                self._diag = np.diag(self.gamma).copy()
+            else:
+                self._diag = np.einsum("ij,ij->j", self._IF, self._IF) / self.n
+        return self._diag.copy()
 
     def dense(self) -> np.ndarray:
         """``Gamma`` (q x q)."""
