@@ -236,9 +236,11 @@ def _prepare(
     cols = ov + ([group] if group is not None else [])
     if group is not None and group not in data.columns:
         raise DataError(f"group column {group!r} is not in the data")
-    frame = data.loc[:, cols].copy()
-    frame.attrs = {}  # the caller's metadata is not needed here (and pandas deep-copies it on every column access)
+    frame = data.loc[:, cols]
     kinds = dict(zip(frame.columns, (dt.kind for dt in frame.dtypes)))
+    if any(kinds[v] not in "fiu" for v in ov):
+        frame = frame.copy()  # columns are converted below
+    frame.attrs = {}  # the caller's metadata is not needed here (and pandas deep-copies it on every column access)
     for v in ov:
         if kinds[v] in "fiu":
             continue
@@ -249,8 +251,9 @@ def _prepare(
                 raise DataError(f"item {v!r} has non-numeric value {bad.iloc[0]!r} in row {bad.index[0]!r}")
             frame[v] = conv
         frame[v] = frame[v].astype(float)
-    if any(dt.kind != "f" for dt in frame[ov].dtypes):
-        items_f = pd.DataFrame(frame[ov].to_numpy(dtype=float), columns=ov, index=frame.index)
+    values = frame[ov].to_numpy(dtype=float)  # every item is numeric now
+    if any(kinds[v] in "iu" for v in ov):  # integer columns: the frame holds them as floats too
+        items_f = pd.DataFrame(values, columns=ov, index=frame.index)
         frame = items_f if group is None else items_f.join(frame[[group]])
     if group is not None:
         na = frame[group].isna()
@@ -258,17 +261,18 @@ def _prepare(
             raise DataError(
                 f"group column {group!r} is missing in {int(na.sum())} row(s), first at row {frame.index[na][0]!r}"
             )
-    items = frame[ov]
+    seen = ~np.isnan(values)
     if missing == "listwise":
-        keep = items.notna().all(axis=1)
+        keep = seen.all(axis=1)
     else:  # FIML and pairwise: every case observing an item (lavaan drops the empty ones)
-        keep = items.notna().any(axis=1)
+        keep = seen.any(axis=1)
     dropped = int((~keep).sum())
     if dropped:
         what = "with a missing item value (listwise deletion)" if missing == "listwise" else "with no item observed"
         warnings.warn(f"{dropped} row(s) {what} were dropped", DataWarning, stacklevel=3)
         diagnostics["dropped_rows"] = dropped
-    frame = frame.loc[keep]
+        frame = frame.loc[keep]
+        values = values[keep]
     if group is not None:
         labels = list(pd.unique(frame[group]))
         if len(labels) < 2:
@@ -280,7 +284,7 @@ def _prepare(
         ys = [frame.loc[frame[group] == lab, ov].to_numpy(dtype=float) for lab in labels]
     else:
         labels = []
-        ys = [frame[ov].to_numpy(dtype=float)]
+        ys = [values]
     for lab, y in zip(labels or [None], ys):
         where = f" in group {lab!r}" if lab is not None else ""
         sd = np.nanstd(y, axis=0)
