@@ -3,18 +3,23 @@
 Step 1 (thresholds): for each item, ``tau_k = Phi^-1(P(X <= k))`` from the item's own
 observed cases (lavaan's univariate step). Step 2 (correlations): for every pair, the
 maximum-likelihood correlation of the bivariate contingency table with the thresholds
-held fixed (Olsson, 1979), by Fisher scoring on all pairs at once.
+held fixed (Olsson, 1979), by Fisher scoring and then Newton steps on all pairs at once.
 
 All contingency tables come from one product of a padded one-hot matrix; a missing
 response has an all-zero one-hot row, so each table counts exactly the cases observed
 on both items (pairwise presence). Cell probabilities and their derivatives with
 respect to rho are differences of the bivariate normal CDF and density on the
-threshold grid (``bvn_cdf``, ``bvn_pdf``).
+threshold grid (:class:`PairGrid`: Gauss-Legendre integrals of the CDF's derivative in
+``asin(rho)``, the Owen's T form of ``bvn_cdf`` above |rho| = .925).
 
 References
 ----------
 Olsson, U. (1979). Maximum likelihood estimation of the polychoric correlation
 coefficient. Psychometrika, 44(4), 443-460.
+Drezner, Z., & Wesolowsky, G. O. (1990). On the computation of the bivariate normal
+integral. Journal of Statistical Computation and Simulation, 35(1-2), 101-107.
+Genz, A. (2004). Numerical computation of rectangular bivariate and trivariate normal and
+t probabilities. Statistics and Computing, 14(3), 251-260.
 """
 
 from __future__ import annotations
