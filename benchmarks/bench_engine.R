@@ -11,3 +11,7 @@ st <- system.time(fit <- cfa(model, data = d, ordered = ordered, estimator = est
 stat <- if (estimator == "WLSMV") "chisq.scaled" else "chisq"
 cat(sprintf("lavaan %s seconds %.3f chisq.scaled %.10g cpu %.3f\n", as.character(packageVersion("lavaan")),
             st[["elapsed"]], fitMeasures(fit, stat), st[["user.self"]] + st[["sys.self"]]))
+# the BLAS R runs with changes lavaan's time several-fold (Debian's reference BLAS against OpenBLAS)
+blas <- tryCatch(sessionInfo()$BLAS, error = function(e) "")
+if (is.null(blas) || !nzchar(blas)) blas <- tryCatch(extSoftVersion()[["BLAS"]], error = function(e) "")
+cat(sprintf("blas %s\n", if (nzchar(blas)) blas else "unknown"))

@@ -56,6 +56,12 @@ print(json.dumps({{"seconds": t, "cpu_seconds": cpu, "peak_mb": resource.getrusa
 """
 
 
+def _blas(stdout: str) -> str:
+    """The BLAS library R used (``bench_engine.R``'s last line)."""
+    line = [x for x in stdout.splitlines() if x.startswith("blas ")]
+    return line[-1][5:].strip() if line else "unknown"
+
+
 def run_case(n: int, p: int, missing: float, lavaan: bool, tmp: Path, estimator: str = "WLSMV") -> dict:
     sys.path.insert(0, str(HERE))
     from _ordinal_data import ordinal_data
@@ -83,6 +89,7 @@ def run_case(n: int, p: int, missing: float, lavaan: bool, tmp: Path, estimator:
             res["lavaan_error"] = f"lavaan did not finish within {LAVAAN_TIMEOUT} s"
             return res
         line = [x for x in r.stdout.splitlines() if x.startswith("lavaan ")]
+        res["lavaan_blas"] = _blas(r.stdout)
         if line:
             parts = line[-1].split()
             res["lavaan_version"], res["lavaan_seconds"], res["lavaan_chisq_scaled"] = (
@@ -112,7 +119,7 @@ def main() -> None:
             results[label] = res
             lav = res.get("lavaan_seconds")
             ratio = (
-                f"lavaan {lav:.1f} s -> {lav / res['seconds']:.1f}x"
+                f"lavaan {lav:.1f} s (R's BLAS: {res.get('lavaan_blas', 'unknown')}) -> {lav / res['seconds']:.1f}x"
                 if lav
                 else res.get("lavaan_error", "lavaan not run")
             )

@@ -60,6 +60,8 @@ def lavaan_sim60() -> tuple[float, float, float] | None:
         print("lavaan failed: " + (r.stderr or r.stdout)[-300:])
         return None
     parts = line[-1].split()
+    blas = [x[5:].strip() for x in r.stdout.splitlines() if x.startswith("blas ")]
+    print(f"  R's BLAS: {blas[-1] if blas else 'unknown'}")
     return float(parts[3]), float(parts[7]), float(parts[5])
 
 
