@@ -105,7 +105,7 @@ def _bounds(th: np.ndarray) -> np.ndarray:
 _NODES = {n: np.polynomial.legendre.leggauss(n) for n in (2, 3, 6, 12, 20)}
 # Gauss-Legendre nodes for Phi2's change over a step of at most ``d`` in asin(rho) (both ends below
 # Genz's .925): 2 nodes to 1e-3, 3 to .01, 6 to .1 integrate it to rounding error (2e-16 to 3e-16 against
-# the Owen's T form on 200,000 random (h, k, rho), |h|, |k| <= 3.5)
+# the Owen's T form on 200,000 random (h, k, rho) with |h|, |k| <= 3.5 and again with |h|, |k| <= 6)
 _STEP_NODES = ((1e-3, 2), (1e-2, 3), (0.1, 6))
 
 
