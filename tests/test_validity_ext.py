@@ -318,6 +318,67 @@ def test_latent_incremental_validity_matches_lavaan(data):
         al.incremental_validity(data, outcome="y", baseline=["sdes"], added=["ally_a"], model=model, latent=True)
 
 
+def test_validate_cli_latent_incremental_validity_matches_lavaan(tmp_path):
+    # --criterion-latent: the report's incremental validity is the SEM version of
+    # test_latent_incremental_validity_matches_lavaan (make_reference.R, part 6)
+    from click.testing import CliRunner
+
+    from allyscale.cli import main
+
+    model = tmp_path / "m.lav"
+    model.write_text(MODEL + "\n")
+    base = ["validate", str(REF / "data.csv"), "--model", str(model), "--criterion", "y"]
+    out = tmp_path / "rep"
+    r = CliRunner().invoke(main, [*base, "--external", "arbi=x*", "--criterion-latent", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    steps = pd.read_csv(out / "tables" / "incremental_steps.csv", index_col=0)
+    ref = pd.read_csv(REF / "incremental_latent.csv").iloc[0]
+    assert_allclose(steps.loc["full", "r2"], ref["r2_full"], rtol=1e-5)
+    assert_allclose(steps.loc["baseline", "r2"], ref["r2_base"], rtol=1e-5)
+    assert_allclose(steps.loc["full", "chisq_diff"], ref["chisq_diff"], rtol=1e-5)
+    assert steps.loc["full", "df_diff"] == ref["df_diff"] == 2
+    paths = pd.read_csv(REF / "incremental_latent_paths.csv").set_index("rhs")
+    coef = pd.read_csv(out / "tables" / "incremental_coefficients.csv").set_index("predictor").loc[paths.index]
+    assert_allclose(coef["b"], paths["est"], rtol=1e-5)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Incremental validity for y (latent, ML)" in page
+    # the observed-score version stays the default
+    obs = tmp_path / "obs"
+    r = CliRunner().invoke(main, [*base, "--external", "arbi=x*", "--out", str(obs)])
+    assert r.exit_code == 0, r.output
+    assert "chisq_diff" not in pd.read_csv(obs / "tables" / "incremental_steps.csv").columns
+    # bad input: exit 2 with the reason, nothing written
+    for k, (args, msg) in enumerate(
+        (
+            (
+                ["--external", "arbi=x*", "--external", "sds_total", "--criterion-latent"],
+                "'sds_total' is a single column",
+            ),
+            (["--criterion-latent"], "needs external measures"),
+        )
+    ):
+        bad = tmp_path / f"bad{k}"
+        r = CliRunner().invoke(main, [*base, *args, "--out", str(bad)])
+        assert r.exit_code == 2, (args, r.output)
+        assert msg in r.output and not (bad / "report.html").exists()
+    bad = tmp_path / "bad_nocriterion"
+    r = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(REF / "data.csv"),
+            "--model",
+            str(model),
+            "--external",
+            "arbi=x*",
+            "--criterion-latent",
+            "--out",
+            str(bad),
+        ],
+    )
+    assert r.exit_code == 2 and "needs a criterion (--criterion)" in r.output and not (bad / "report.html").exists()
+
+
 # --------------------------------------------------------------------------- report sections
 def test_report_sections(data, latent, groups, retest):
     from types import SimpleNamespace

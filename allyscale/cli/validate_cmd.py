@@ -124,6 +124,14 @@ def _shorten_options(pool, k, group, method, max_evaluations, workers, seed) -> 
     "measures (hierarchical regression).",
 )
 @click.option(
+    "--criterion-latent/--no-criterion-latent",
+    "criterion_latent",
+    default=False,
+    show_default=True,
+    help="With --criterion: the latent version (the criterion on the external measures' and the scale's "
+    "factors in one SEM, chi-square difference test); every --external must be NAME=ITEMS.",
+)
+@click.option(
     "--retest",
     "retest_path",
     type=click.Path(dir_okay=False),
@@ -260,6 +268,7 @@ def validate_command(
     retest_id=None,
     retest_latent=True,
     criterion=None,
+    criterion_latent=False,
     shorten_k=None,
     shorten_group=None,
     shorten_method="aco",
@@ -380,6 +389,7 @@ def validate_command(
             retest_id=retest_id,
             retest_latent=retest_latent,
             criterion=criterion,
+            criterion_latent=criterion_latent,
             shorten=shorten,
             esem=esem,
         )

@@ -978,6 +978,7 @@ def validate(
     retest_id: str | None = None,
     retest_latent: bool = True,
     criterion: str | None = None,
+    criterion_latent: bool = False,
     esem: bool = False,
 ) -> ValidationReport:
     """Run the validation pipeline of a scale-development article.
@@ -1022,6 +1023,11 @@ def validate(
     criterion : str, optional
         An outcome column: incremental validity of the main model's scale scores beyond the
         external measures (:func:`allyscale.incremental_validity`).
+    criterion_latent : bool
+        With ``criterion``: the latent-variable version (``latent=True``): the criterion
+        regressed on the external measures' factors and the main model's factors in one SEM,
+        the increment tested by the chi-square difference against the model without the
+        scale's paths. Every external measure must then be given by its items.
     reverse : list of str, optional
         Reverse-keyed items to reverse-score before the analyses (``min + max - x``), for
         data analysed with a model file; a pool's reverse-keyed items are always reversed.
@@ -1110,6 +1116,7 @@ def validate(
         retest_id=retest_id or (target_id if paired_info is not None else None),
         retest_latent=retest_latent,
         criterion=criterion,
+        criterion_latent=criterion_latent,
         source=source,
     )
     unknown = [i for i in reverse or [] if i not in items]

@@ -204,6 +204,7 @@ def validity_inputs(
     retest_id=None,
     retest_latent: bool = True,
     criterion=None,
+    criterion_latent: bool = False,
     source: str = "data",
 ):
     """Check the validate() inputs of these sections; split a wave column into the two waves.
@@ -238,6 +239,17 @@ def validity_inputs(
             or any(criterion in (c if isinstance(c, list) else [c]) for c in ext.values())
         ):
             raise DataError(f"{source}: criterion column {criterion!r} is an item or an external measure")
+    if criterion_latent:
+        if criterion is None:
+            raise DataError("the latent incremental validity (--criterion-latent) needs a criterion (--criterion)")
+        if not ext:
+            raise DataError("the latent incremental validity (--criterion-latent) needs external measures (--external)")
+        single = [k for k, s in ext.items() if isinstance(s, str)]
+        if single:
+            raise DataError(
+                f"the latent incremental validity (--criterion-latent) needs every external measure as a factor of "
+                f"its items (NAME=ITEMS); {single[0]!r} is a single column"
+            )
     if wave is not None:
         if retest is not None:
             raise DataError("give a retest file or a wave column, not both")
@@ -270,6 +282,7 @@ def validity_inputs(
         "retest_latent": bool(retest_latent),
         "wave": wave,
         "criterion": criterion,
+        "criterion_latent": bool(criterion_latent),
     }
     return data, info
 
@@ -328,6 +341,7 @@ def build(ctx, sec: Section) -> None:
             baseline=[k if k in lat else s for k, s in ext.items()],
             added=factors,
             model=joint,
+            latent=bool(v.get("criterion_latent")),
         )
         ctx.results["incremental_validity"] = inc
     built = criterion_section(latent=res, known=kg, incremental=inc)
