@@ -31,7 +31,7 @@ from scipy.special import ndtr, ndtri
 
 from allyscale._core.bivnorm import _GENZ_RHO, BIG, bvn_cdf
 
-__all__ = ["encode", "thresholds", "pair_tables", "polychoric_pairs", "PairFit", "PairGrid", "cell_probs"]
+__all__ = ["encode", "thresholds", "pair_tables", "polychoric_pairs", "PairFit", "PairGrid", "cell_probs", "cell_ratio"]
 
 RHO_MAX = 0.9999
 
@@ -288,6 +288,12 @@ def pearson_start(tables: np.ndarray) -> np.ndarray:
         return np.nan_to_num(cov / np.sqrt(va * vb))
 
 
+def _threshold_density(bounds: np.ndarray) -> np.ndarray:
+    """``sum_k phi(tau_k)`` over each row's finite thresholds (rows of threshold bounds)."""
+    inner = bounds[:, 1:-1]
+    return np.where(np.abs(inner) < BIG, np.exp(-(inner**2) / 2) / np.sqrt(2 * np.pi), 0.0).sum(axis=1)
+
+
 def olsson_start(tables: np.ndarray, bi: np.ndarray, bj: np.ndarray) -> np.ndarray:
     """Starting correlations closer to the polychorics than the Pearson correlations: each pair's
     Pearson correlation of the category codes divided by ``c_i c_j``, with
@@ -301,9 +307,7 @@ def olsson_start(tables: np.ndarray, bi: np.ndarray, bj: np.ndarray) -> np.ndarr
     def c(marg, bounds):
         m = (marg * ki).sum(axis=1) / npair
         sd = np.sqrt(np.maximum((marg * ki**2).sum(axis=1) / npair - m**2, 1e-12))
-        inner = bounds[:, 1:-1]
-        dens = np.where(np.abs(inner) < BIG, np.exp(-(inner**2) / 2) / np.sqrt(2 * np.pi), 0.0)
-        return dens.sum(axis=1) / sd
+        return _threshold_density(bounds) / sd
 
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = r / (c(tables.sum(axis=2), bi) * c(tables.sum(axis=1), bj))
@@ -320,9 +324,7 @@ def olsson_start_complete(codes: np.ndarray, bounds: np.ndarray, pairs: tuple[np
     xc = x - m
     cov = xc.T @ xc / n
     sd = np.sqrt(np.maximum(np.diag(cov), 1e-12))
-    inner = bounds[:, 1:-1]
-    dens = np.where(np.abs(inner) < BIG, np.exp(-(inner**2) / 2) / np.sqrt(2 * np.pi), 0.0)
-    c = dens.sum(axis=1) / sd
+    c = _threshold_density(bounds) / sd
     i, j = pairs
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = cov[i, j] / (sd[i] * sd[j]) / (c[i] * c[j])
@@ -342,7 +344,7 @@ class PairFit:
     dprob: np.ndarray | None = None
 
 
-def _ratio(num: np.ndarray, prob: np.ndarray) -> np.ndarray:
+def cell_ratio(num: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """``num / prob`` where the probability is positive, 0 elsewhere."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / prob
@@ -383,7 +385,7 @@ def polychoric_pairs(
         out = grid.probs(idx, rho[idx], second=want2)
         prob, dprob = out[0], out[1]
         n = tab if idx.size == rho.size else tab[:, :, idx]
-        ratio = _ratio(dprob, prob)
+        ratio = cell_ratio(dprob, prob)
         score = np.einsum("abp,abp->p", n, ratio)
         info = npair[idx] * np.einsum("abp,abp->p", dprob, ratio)  # expected information (Fisher scoring)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -391,7 +393,7 @@ def polychoric_pairs(
         if want2:
             # Newton (observed information: quadratic convergence) once a pair is near its maximum and
             # the log-likelihood is concave there; Fisher scoring otherwise
-            ratio2 = _ratio(out[2], prob)
+            ratio2 = cell_ratio(out[2], prob)
             ratio2 -= ratio * ratio
             hess = np.einsum("abp,abp->p", n, ratio2)  # the log-likelihood's second derivative
             use_newton = newton[idx] & (hess < 0)

@@ -336,10 +336,9 @@ def _setup(y: np.ndarray, tol: float) -> dict[str, Any]:
     # ---- correlations
     prob, dprob = fit.prob, fit.dprob  # at the estimates (polychoric_pairs)
     assert prob is not None and dprob is not None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(prob > 0, dprob / prob, 0.0)  # rho score of each cell (P, K, K)
-        phat = tables / npair[:, None, None]
-        qmat = np.where(prob > 0, phat * ratio / prob, 0.0)
+    ratio = _pc.cell_ratio(dprob, prob)  # rho score of each cell (P, K, K)
+    phat = tables / npair[:, None, None]
+    qmat = _pc.cell_ratio(phat * ratio, prob)
     i_rr = (phat * ratio**2).sum(axis=(1, 2))
     s_ = np.sqrt(1 - rho**2)
     u = bounds[iu[0]][:, 1:-1]
